@@ -1,0 +1,26 @@
+"""fastlogit: fast logistic regression on large sparse data.
+
+Kernels (NumPy reference, Numba, Cython/OpenMP) sit behind :func:`fastlogit.kernels.get`;
+solvers see an objective, never a backend; the estimators are scikit-learn compatible.
+"""
+from . import kernels
+from .kernels import available_backends
+
+__version__ = "0.1.0"
+
+__all__ = ["available_backends", "kernels", "show_config", "__version__"]
+
+
+def show_config():
+    """Print the available kernel backends, OpenMP status and thread counts."""
+    from ._config import effective_n_threads
+
+    print(f"fastlogit {__version__}")
+    print(f"backends (fastest first): {', '.join(available_backends())}")
+    print(f"default n_threads: {effective_n_threads(None)}")
+    try:
+        from .kernels import cython_impl
+
+        print(f"cython OpenMP: {cython_impl.openmp_enabled()}")
+    except ImportError as exc:
+        print(f"cython backend not built: {exc}")

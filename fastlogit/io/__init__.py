@@ -1,0 +1,1 @@
+"""Data input: svmlight/libsvm reader and memory-mappable CSR caches."""

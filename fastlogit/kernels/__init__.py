@@ -1,0 +1,369 @@
+"""Kernel dispatch: one validated interface over the NumPy, Numba and Cython backends.
+
+Every backend module (``numpy_ref``, ``numba_impl``, ``cython_impl``) provides the same *raw*
+functions, which do arithmetic only: no checks, no allocation, every buffer passed in::
+
+    log1pexp(z, out)            log_sigmoid(z, out)           sigmoid(z, out)
+    loss_grad_{dense,csr}(X.., y, s, w, b, grad_out, hess_out, n_threads) -> (loss_sum, grad_b)
+    loss_{dense,csr}(X.., y, s, w, b, n_threads) -> loss_sum
+    decision_{dense,csr}(X.., w, b, out, n_threads)
+    hessp_{dense,csr}(X.., d, v, v_b, out, n_threads) -> out_b
+    hess_diag_{dense,csr}(X.., d, out, n_threads)
+    gram_{dense,csr}(X.., d, out, n_threads)
+    multinomial_loss_grad_{dense,csr}(X.., Y, s, W, B, grad_out, grad_b_out, proba_out,
+                                      n_threads) -> loss_sum
+    multinomial_hessp_{dense,csr}(X.., P, s, V, v_b, out, out_b, n_threads)
+
+where ``X..`` is ``X`` (C-ordered, shape (n, d)) for ``_dense`` and ``data, indices, indptr``
+for ``_csr``.  CSR rows may be unsorted and empty, ``indptr[0]`` need not be 0 (a row block
+of a larger matrix is ``indptr[start:stop + 1]`` over the same ``data``/``indices``), and
+``indices`` are int32 or int64.  ``s`` of length 0 means unit sample weights; ``hess_out`` and
+``proba_out`` of length 0 mean "do not write".  Every float array has the dtype of X
+(float32 or float64); sums are accumulated in float64 and returned as Python floats.
+
+The quantities, with ``z_i = x_i . w + b`` and ``r_i = s_i (sigmoid(z_i) - y_i)``::
+
+    loss_sum  = sum_i s_i [log(1 + exp(z_i)) - y_i z_i]
+    grad_out  = X^T r,           grad_b = sum_i r_i
+    hess_out  = s_i sigmoid(z_i) (1 - sigmoid(z_i))          (the IRLS weights)
+    hessp     : u = X v + v_b;   out = X^T (d * u),   out_b = sum_i d_i u_i
+    hess_diag : out_j = sum_i d_i x_ij^2
+    gram      : out = X^T diag(d) X                           (shape (d, d))
+    multinomial, Z = X W + B (W shape (d, K)), P = softmax(Z), rows of Y sum to 1:
+      loss_sum = sum_i s_i [logsumexp(Z_i) - Y_i . Z_i],  grad_out = X^T (s * (P - Y)),
+      grad_b_out = sum_i s_i (P_i - Y_i);   multinomial_hessp: U = X V + v_b,
+      T_i = s_i (P_i * U_i - P_i (P_i . U_i)),  out = X^T T,  out_b = sum_i T_i
+
+This module owns the Python boundary: :class:`KernelSet` checks shapes, dtypes and
+contiguity once per call (O(1) work) and raises ``ValueError`` naming the argument.
+CSR structure (index range, ``indptr`` monotonicity) is checked by :func:`as_design`, which
+callers run once per data set; the result is passed to every kernel call.
+"""
+import importlib
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._config import effective_n_threads
+
+__all__ = ["Design", "KernelSet", "as_design", "available_backends", "get", "BACKENDS"]
+
+#: Backend name -> module implementing the raw functions.
+BACKENDS = {
+    "cython": "fastlogit.kernels.cython_impl",
+    "numba": "fastlogit.kernels.numba_impl",
+    "numpy": "fastlogit.kernels.numpy_ref",
+}
+#: Order in which "auto" tries the backends (fastest first, see benchmarks/).
+AUTO_ORDER = ("cython", "numba", "numpy")
+
+_FLOATS = (np.float32, np.float64)
+
+
+@dataclass(frozen=True)
+class Design:
+    """A validated design matrix, dense or CSR, as the raw kernels take it.
+
+    Attributes
+    ----------
+    kind : {"dense", "csr"}
+    arrays : tuple
+        ``(X,)`` with X C-ordered of shape (n_rows, n_cols), or ``(data, indices, indptr)``.
+    shape : tuple of int
+    dtype : numpy dtype (float32 or float64)
+    """
+
+    kind: str
+    arrays: tuple
+    shape: tuple
+    dtype: np.dtype
+
+    @property
+    def n_rows(self):
+        return self.shape[0]
+
+    @property
+    def n_cols(self):
+        return self.shape[1]
+
+    @property
+    def nbytes(self):
+        """Bytes a full pass over the matrix reads."""
+        return sum(a.nbytes for a in self.arrays)
+
+    def rows(self, start, stop):
+        """The row block ``[start, stop)`` as a Design; no copy of the matrix values."""
+        start, stop, _ = slice(start, stop).indices(self.n_rows)
+        stop = max(stop, start)
+        if self.kind == "dense":
+            arrays = (self.arrays[0][start:stop],)
+        else:
+            data, indices, indptr = self.arrays
+            arrays = (data, indices, indptr[start:stop + 1])
+        return Design(self.kind, arrays, (stop - start, self.n_cols), self.dtype)
+
+    def to_scipy(self):
+        """The matrix as a NumPy array or a ``scipy.sparse.csr_matrix`` (shares memory)."""
+        if self.kind == "dense":
+            return self.arrays[0]
+        data, indices, indptr = self.arrays
+        lo, hi = int(indptr[0]), int(indptr[-1])
+        return sp.csr_matrix(
+            (data[lo:hi], indices[lo:hi], indptr - indptr[0]), shape=self.shape
+        )
+
+
+def as_design(X, dtype=None, check_finite=False):
+    """Validate ``X`` once and return a :class:`Design` for the kernels.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d), scipy.sparse matrix/array, or Design
+        Dense input is made C-contiguous; sparse input is converted to CSR (never densified).
+        Integer CSR indices are kept int32/int64, converted to int32 when they fit.
+    dtype : float32, float64 or None
+        ``None`` keeps float32/float64 input and casts anything else to float64.
+    check_finite : bool
+        Also reject NaN and inf values (an O(nnz) scan).
+    """
+    if isinstance(X, Design):
+        if dtype is None or np.dtype(dtype) == X.dtype:
+            return X
+        X = X.to_scipy()
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype not in _FLOATS:
+            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    if sp.issparse(X):
+        X = X.tocsr() if X.format != "csr" else X
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional, got shape {X.shape}")
+        target = dtype or (X.dtype if X.dtype in _FLOATS else np.dtype(np.float64))
+        data = np.ascontiguousarray(X.data, dtype=target)
+        indptr = np.asarray(X.indptr)
+        indices = np.asarray(X.indices)
+        n, d = X.shape
+        if indptr.shape != (n + 1,) or indptr[0] != 0:
+            raise ValueError("X: CSR indptr must have n_rows + 1 entries starting at 0")
+        nnz = int(indptr[-1])
+        if np.any(np.diff(indptr) < 0):
+            raise ValueError("X: CSR indptr must be non-decreasing")
+        if data.shape[0] < nnz or indices.shape[0] < nnz:
+            raise ValueError("X: CSR data/indices shorter than indptr[-1]")
+        data, indices = data[:nnz], indices[:nnz]
+        if nnz and (indices.min() < 0 or indices.max() >= d):
+            raise ValueError(f"X: CSR column indices must lie in [0, {d})")
+        index_type = np.int32 if d <= np.iinfo(np.int32).max else np.int64
+        if indices.dtype not in (np.int32, np.int64) or indices.dtype != index_type:
+            indices = indices.astype(index_type)
+        indices = np.ascontiguousarray(indices)
+        indptr = np.ascontiguousarray(indptr, dtype=np.int64 if nnz > 2**31 - 1 else indptr.dtype)
+        if indptr.dtype not in (np.int32, np.int64):
+            indptr = indptr.astype(np.int64)
+        if check_finite and not np.isfinite(data).all():
+            raise ValueError("X contains NaN or infinity")
+        return Design("csr", (data, indices, indptr), (n, d), data.dtype)
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-dimensional, got shape {X.shape}")
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise ValueError(f"X must be numeric, got dtype {X.dtype}")
+    target = dtype or (X.dtype if X.dtype in _FLOATS else np.dtype(np.float64))
+    X = np.ascontiguousarray(X, dtype=target)
+    if check_finite and not np.isfinite(X).all():
+        raise ValueError("X contains NaN or infinity")
+    return Design("dense", (X,), X.shape, X.dtype)
+
+
+def _check_vec(name, a, length, dtype, writable=False, ndim=1):
+    if not isinstance(a, np.ndarray):
+        raise ValueError(f"{name} must be a numpy array, got {type(a).__name__}")
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {a.shape}")
+    if length is not None and a.shape != tuple(np.atleast_1d(length)):
+        raise ValueError(f"{name} must have shape {tuple(np.atleast_1d(length))}, got {a.shape}")
+    if a.dtype != dtype:
+        raise ValueError(f"{name} must have dtype {np.dtype(dtype)} (that of X), got {a.dtype}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous")
+    if writable and not a.flags.writeable:
+        raise ValueError(f"{name} must be writeable")
+    return a
+
+
+def _optional(name, a, length, dtype, writable=False, ndim=1):
+    """Check an optional array; ``None`` becomes the length-0 array the raw kernels expect."""
+    if a is None:
+        return np.empty((0,) * ndim, dtype=dtype)
+    return _check_vec(name, a, length, dtype, writable, ndim)
+
+
+def _elementwise(raw):
+    def kernel(z, out=None):
+        z = np.asarray(z)
+        if z.dtype not in _FLOATS:
+            z = z.astype(np.float64)
+        z = np.ascontiguousarray(z)
+        flat = z.reshape(-1)
+        if out is None:
+            out = np.empty_like(z)
+        _check_vec("out", out, None, z.dtype, writable=True, ndim=z.ndim)
+        if out.shape != z.shape:
+            raise ValueError(f"out must have shape {z.shape}, got {out.shape}")
+        raw(flat, out.reshape(-1))
+        return out
+
+    kernel.__name__ = raw.__name__
+    kernel.__doc__ = raw.__doc__
+    return kernel
+
+
+class KernelSet:
+    """The kernels of one backend behind checked, allocation-free entry points.
+
+    ``X`` may be a :class:`Design` (checked once by :func:`as_design`, the fast path), an
+    ndarray or a scipy sparse matrix (validated on every call).  ``n_threads=None`` means all
+    cores (see :func:`fastlogit._config.effective_n_threads`).
+    """
+
+    def __init__(self, name, module):
+        self.name = name
+        self.module = module
+        self.log1pexp = _elementwise(module.log1pexp)
+        self.log_sigmoid = _elementwise(module.log_sigmoid)
+        self.sigmoid = _elementwise(module.sigmoid)
+
+    def __repr__(self):
+        return f"KernelSet({self.name!r})"
+
+    def _raw(self, op, X):
+        X = as_design(X)
+        return X, getattr(self.module, f"{op}_{X.kind}")
+
+    def loss_grad(self, X, y, s, w, b, grad_out, hess_out=None, n_threads=None):
+        """Fused loss + gradient in one pass. Returns ``(loss_sum, grad_b)``.
+
+        X : Design/array/CSR (n, d); y : (n,) labels in [0, 1]; s : (n,) or None; w : (d,);
+        b : float; grad_out : (d,) written; hess_out : (n,) or None, written with the IRLS
+        weights ``s * sigmoid(z) * (1 - sigmoid(z))``.
+        """
+        X, raw = self._raw("loss_grad", X)
+        n, d = X.shape
+        t = X.dtype
+        args = (
+            _check_vec("y", y, n, t), _optional("sample_weight", s, n, t), _check_vec("w", w, d, t),
+            float(b), _check_vec("grad_out", grad_out, d, t, True),
+            _optional("hess_out", hess_out, n, t, True), effective_n_threads(n_threads),
+        )
+        loss_sum, grad_b = raw(*X.arrays, *args)
+        return float(loss_sum), float(grad_b)
+
+    def loss(self, X, y, s, w, b, n_threads=None):
+        """Weighted loss sum only (for line searches). Shapes as in :meth:`loss_grad`."""
+        X, raw = self._raw("loss", X)
+        n, d = X.shape
+        t = X.dtype
+        return float(raw(*X.arrays, _check_vec("y", y, n, t), _optional("sample_weight", s, n, t),
+                         _check_vec("w", w, d, t), float(b), effective_n_threads(n_threads)))
+
+    def decision(self, X, w, b, out=None, n_threads=None):
+        """z = X w + b, shape (n,), in X's dtype."""
+        X, raw = self._raw("decision", X)
+        n, d = X.shape
+        if out is None:
+            out = np.empty(n, dtype=X.dtype)
+        raw(*X.arrays, _check_vec("w", w, d, X.dtype), float(b),
+            _check_vec("out", out, n, X.dtype, True), effective_n_threads(n_threads))
+        return out
+
+    def hessp(self, X, d, v, out, v_b=0.0, n_threads=None):
+        """out = X^T (d * (X v + v_b)); returns ``sum_i d_i (x_i . v + v_b)`` (intercept row)."""
+        X, raw = self._raw("hessp", X)
+        n, p = X.shape
+        t = X.dtype
+        return float(raw(*X.arrays, _check_vec("d", d, n, t), _check_vec("v", v, p, t), float(v_b),
+                         _check_vec("out", out, p, t, True), effective_n_threads(n_threads)))
+
+    def hess_diag(self, X, d, out, n_threads=None):
+        """out_j = sum_i d_i x_ij^2, shape (n_features,)."""
+        X, raw = self._raw("hess_diag", X)
+        n, p = X.shape
+        raw(*X.arrays, _check_vec("d", d, n, X.dtype), _check_vec("out", out, p, X.dtype, True),
+            effective_n_threads(n_threads))
+        return out
+
+    def gram(self, X, d, out, n_threads=None):
+        """out = X^T diag(d) X, shape (n_features, n_features), C-ordered."""
+        X, raw = self._raw("gram", X)
+        n, p = X.shape
+        raw(*X.arrays, _check_vec("d", d, n, X.dtype),
+            _check_vec("out", out, (p, p), X.dtype, True, ndim=2), effective_n_threads(n_threads))
+        return out
+
+    def multinomial_loss_grad(self, X, Y, s, W, B, grad_out, grad_b_out, proba_out=None,
+                              n_threads=None):
+        """Softmax loss + gradient in one pass. Returns ``loss_sum``.
+
+        Y : (n, K) class probabilities (one-hot or soft, rows summing to 1); W : (d, K);
+        B : (K,); grad_out : (d, K) and grad_b_out : (K,) written; proba_out : (n, K) or None.
+        """
+        X, raw = self._raw("multinomial_loss_grad", X)
+        n, d = X.shape
+        t = X.dtype
+        k = _check_vec("Y", Y, None, t, ndim=2).shape[1]
+        if Y.shape[0] != n:
+            raise ValueError(f"Y must have {n} rows (those of X), got {Y.shape[0]}")
+        args = (
+            Y, _optional("sample_weight", s, n, t), _check_vec("W", W, (d, k), t, ndim=2),
+            _check_vec("B", B, k, t), _check_vec("grad_out", grad_out, (d, k), t, True, 2),
+            _check_vec("grad_b_out", grad_b_out, k, t, True),
+            _optional("proba_out", proba_out, (n, k), t, True, 2), effective_n_threads(n_threads),
+        )
+        return float(raw(*X.arrays, *args))
+
+    def multinomial_hessp(self, X, P, s, V, v_b, out, out_b, n_threads=None):
+        """Softmax Hessian-vector product at probabilities P (n, K). V : (d, K), v_b : (K,)."""
+        X, raw = self._raw("multinomial_hessp", X)
+        n, d = X.shape
+        t = X.dtype
+        k = _check_vec("P", P, None, t, ndim=2).shape[1]
+        if P.shape[0] != n:
+            raise ValueError(f"P must have {n} rows (those of X), got {P.shape[0]}")
+        raw(*X.arrays, P, _optional("sample_weight", s, n, t), _check_vec("V", V, (d, k), t, ndim=2),
+            _check_vec("v_b", v_b, k, t), _check_vec("out", out, (d, k), t, True, 2),
+            _check_vec("out_b", out_b, k, t, True), effective_n_threads(n_threads))
+        return out
+
+
+_CACHE = {}
+
+
+def _load(name):
+    if name not in _CACHE:
+        try:
+            _CACHE[name] = KernelSet(name, importlib.import_module(BACKENDS[name]))
+        except ImportError as exc:
+            _CACHE[name] = exc
+    return _CACHE[name]
+
+
+def available_backends():
+    """Names of the backends that import on this machine, fastest first."""
+    return [name for name in AUTO_ORDER if isinstance(_load(name), KernelSet)]
+
+
+def get(backend="auto"):
+    """The :class:`KernelSet` of ``backend``: "numpy", "numba", "cython" or "auto"."""
+    if isinstance(backend, KernelSet):
+        return backend
+    if backend == "auto":
+        return _load(available_backends()[0])
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"unknown backend {backend!r}; choose one of 'auto', " + ", ".join(map(repr, BACKENDS))
+        )
+    kernels = _load(backend)
+    if not isinstance(kernels, KernelSet):
+        raise ValueError(f"backend {backend!r} is not available here: {kernels}")
+    return kernels

@@ -1,0 +1,1 @@
+"""Solvers: functions over an Objective, registered in SOLVERS."""
