@@ -49,11 +49,12 @@ from .._config import effective_n_threads
 
 __all__ = ["Design", "KernelSet", "as_design", "available_backends", "get", "BACKENDS"]
 
-#: Backend name -> module implementing the raw functions.
+#: Backend name -> modules that together implement its raw functions (one per concern:
+#: linear-model kernels, SGD epoch loops).
 BACKENDS = {
-    "cython": "fastlogit.kernels.cython_impl",
-    "numba": "fastlogit.kernels.numba_impl",
-    "numpy": "fastlogit.kernels.numpy_ref",
+    "cython": ("fastlogit.kernels.cython_impl",),
+    "numba": ("fastlogit.kernels.numba_impl",),
+    "numpy": ("fastlogit.kernels.numpy_ref",),
 }
 #: Order in which "auto" tries the backends (fastest first, see benchmarks/).
 AUTO_ORDER = ("cython", "numba", "numpy")
@@ -339,10 +340,21 @@ class KernelSet:
 _CACHE = {}
 
 
+class _Namespace:
+    """The raw functions of several modules seen as one (later modules win on clashes)."""
+
+    def __init__(self, modules):
+        for module in modules:
+            self.__dict__.update(
+                {k: v for k, v in vars(module).items() if callable(v) and not k.startswith("_")}
+            )
+
+
 def _load(name):
     if name not in _CACHE:
         try:
-            _CACHE[name] = KernelSet(name, importlib.import_module(BACKENDS[name]))
+            modules = [importlib.import_module(m) for m in BACKENDS[name]]
+            _CACHE[name] = KernelSet(name, _Namespace(modules))
         except ImportError as exc:
             _CACHE[name] = exc
     return _CACHE[name]
