@@ -14,6 +14,17 @@ functions, which do arithmetic only: no checks, no allocation, every buffer pass
                                       n_threads) -> loss_sum
     multinomial_hessp_{dense,csr}(X.., P, s, V, v_b, out, out_b, n_threads)
 
+SGD epochs (modules ``sgd_ref``, ``sgd_numba``, ``sgd_cython``; algorithm and argument
+meanings in the docstring of :mod:`fastlogit.kernels.sgd_ref`)::
+
+    sgd_epoch_{dense,csr}(X.., Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta0,
+                          power_t, alpha, t0, lam2, lam1, fit_intercept, average_start,
+                          n_threads) -> loss_sum
+    sgd_epoch_hogwild_csr(...same...)      lock-free parallel, binary, no L1; not deterministic
+
+Unlike the other kernels, the SGD state (W (d, K), b (K,), avg_W, avg_b, q, state) is float64
+whatever X's dtype; Y (n, K) and s are in X's dtype and ``order`` is int64.
+
 where ``X..`` is ``X`` (C-ordered, shape (n, d)) for ``_dense`` and ``data, indices, indptr``
 for ``_csr``.  CSR rows may be unsorted and empty, ``indptr[0]`` need not be 0 (a row block
 of a larger matrix is ``indptr[start:stop + 1]`` over the same ``data``/``indices``), and
@@ -52,9 +63,9 @@ __all__ = ["Design", "KernelSet", "as_design", "available_backends", "get", "BAC
 #: Backend name -> modules that together implement its raw functions (one per concern:
 #: linear-model kernels, SGD epoch loops).
 BACKENDS = {
-    "cython": ("fastlogit.kernels.cython_impl",),
-    "numba": ("fastlogit.kernels.numba_impl",),
-    "numpy": ("fastlogit.kernels.numpy_ref",),
+    "cython": ("fastlogit.kernels.cython_impl", "fastlogit.kernels.sgd_cython"),
+    "numba": ("fastlogit.kernels.numba_impl", "fastlogit.kernels.sgd_numba"),
+    "numpy": ("fastlogit.kernels.numpy_ref", "fastlogit.kernels.sgd_ref"),
 }
 #: Order in which "auto" tries the backends (fastest first, see benchmarks/).
 AUTO_ORDER = ("cython", "numba", "numpy")
@@ -336,7 +347,58 @@ class KernelSet:
             _check_vec("out_b", out_b, k, t, True), effective_n_threads(n_threads))
         return out
 
+    def sgd_epoch(self, X, Y, s, order, W, b, state, *, avg_W=None, avg_b=None, q=None,
+                  schedule="optimal", eta0=0.0, power_t=0.5, alpha=1.0, t0=1.0, lam2=0.0,
+                  lam1=0.0, fit_intercept=True, average_start=1, hogwild=False,
+                  n_threads=None):
+        """One SGD epoch over the rows ``order`` (algorithm: :mod:`fastlogit.kernels.sgd_ref`).
 
+        Y : (n, K) in X's dtype (K = 1 binary); s : (n,) or None; order : (m,) int64 in
+        [0, n); W : (d, K), b : (K,), state : (5,) [scale, t, beta, count, u], all float64 and
+        updated; avg_W (d, K) / avg_b (K,) float64 or None (no averaging); q (d, K) float64 or
+        None (no L1).  ``hogwild=True`` runs the lock-free parallel epoch on ``n_threads``
+        threads (CSR, K = 1, lam1 = 0; not deterministic).  Returns the epoch's loss sum
+        (each sample's loss before its update).
+        """
+        X = as_design(X)
+        n, d = X.shape
+        t = X.dtype
+        Y = _check_vec("Y", Y, None, t, ndim=2)
+        if Y.shape[0] != n:
+            raise ValueError(f"Y must have {n} rows (those of X), got {Y.shape[0]}")
+        k = Y.shape[1]
+        f8 = np.dtype(np.float64)
+        order = _check_vec("order", order, None, np.dtype(np.int64))
+        if order.shape[0] and (order.min() < 0 or order.max() >= n):
+            raise ValueError(f"order must hold row indices in [0, {n})")
+        if schedule not in _SCHEDULES:
+            raise ValueError(f"schedule must be one of {sorted(_SCHEDULES)}, got {schedule!r}")
+        args = (
+            Y, _optional("sample_weight", s, n, t), order,
+            _check_vec("W", W, (d, k), f8, True, 2), _check_vec("b", b, k, f8, True),
+            _optional("avg_W", avg_W, (d, k), f8, True, 2),
+            _check_vec("avg_b", avg_b, k, f8, True) if avg_b is not None else np.zeros(k),
+            _optional("q", q, (d, k), f8, True, 2), _check_vec("state", state, 5, f8, True),
+            _SCHEDULES[schedule], float(eta0), float(power_t), float(alpha), float(t0),
+            float(lam2), float(lam1), bool(fit_intercept), int(average_start),
+            effective_n_threads(n_threads),
+        )
+        if avg_W is not None and avg_W.shape[0] and avg_b is None:
+            raise ValueError("avg_b is required with avg_W")
+        if q is None and lam1 > 0:
+            raise ValueError("q is required when lam1 > 0")
+        if hogwild:
+            raw = getattr(self.module, "sgd_epoch_hogwild_csr", None)
+            if raw is None:
+                raise ValueError(f"hogwild is not available in the {self.name!r} backend")
+            if X.kind != "csr" or k != 1 or lam1 > 0:
+                raise ValueError("hogwild needs CSR X, a binary problem and no L1 penalty")
+        else:
+            raw = getattr(self.module, f"sgd_epoch_{X.kind}")
+        return float(raw(*X.arrays, *args))
+
+
+_SCHEDULES = {"constant": 0, "invscaling": 1, "optimal": 2}
 _CACHE = {}
 
 

@@ -1,0 +1,396 @@
+"""Numba SGD epochs: the raw ``sgd_epoch_*`` functions of :mod:`fastlogit.kernels`.
+
+Semantics, signatures and the order of floating-point operations are those of the reference
+:mod:`fastlogit.kernels.sgd_ref` (whose docstring states the algorithm); the whole epoch runs in
+one compiled call, one sample after another (no Python per sample).  No ``fastmath``: the
+per-sample formulas contain stability branches and the tests compare with the reference to
+rounding.
+
+Hogwild (``sgd_epoch_hogwild_csr``, binary, L2 or no penalty).  The epoch's positions are
+dealt round-robin to ``n_threads`` threads (thread k takes positions k, k + T, k + 2T, ...)
+that update the shared weights without locks (Niu et al., 2011).  Because the learning rate
+and the L2 shrink factor depend only on the step number, the lazy scale, the averaging
+coefficient ``beta`` and the rates are precomputed per position, so the threads share no
+scalar state except the intercept (updated racily, like the weights).  Results are therefore
+NOT deterministic for more than one thread; with one thread the epoch equals the sequential
+one to rounding.
+"""
+import math
+from contextlib import contextmanager
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from .sgd_ref import RESCALE_BELOW
+
+__all__ = ["sgd_epoch_dense", "sgd_epoch_csr", "sgd_epoch_hogwild_csr"]
+
+_JIT = dict(cache=True, nogil=True)
+_PAR = dict(cache=True, nogil=True, parallel=True)
+
+
+@contextmanager
+def _threads(n_threads):
+    n = max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS))
+    previous = numba.get_num_threads()
+    if n != previous:
+        numba.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n != previous:
+            numba.set_num_threads(previous)
+
+
+@njit(**_JIT)
+def _eta(schedule, eta0, power_t, alpha, t0, t):
+    if schedule == 0:
+        return eta0
+    if schedule == 1:
+        return eta0 / t ** power_t
+    return 1.0 / (alpha * (t0 + t - 1.0))
+
+
+@njit(**_JIT)
+def _binary_point(y, z):
+    e = math.exp(-abs(z))
+    if z > 0.0:
+        loss = math.log1p(e) + (1.0 - y) * z
+    else:
+        loss = math.log1p(e) - y * z
+    if z >= 0.0:
+        res = ((1.0 - y) - y * e) / (1.0 + e)
+    else:
+        res = ((1.0 - y) * e - y) / (1.0 + e)
+    return loss, res
+
+
+@njit(**_JIT)
+def _softmax_point(Y, i, z, res):
+    K = z.shape[0]
+    m = z[0]
+    for k in range(1, K):
+        m = max(m, z[k])
+    total = 0.0
+    for k in range(K):
+        res[k] = math.exp(z[k] - m)
+        total += res[k]
+    loss = m + math.log(total)
+    for k in range(K):
+        yk = np.float64(Y[i, k])
+        loss -= yk * z[k]
+        res[k] = res[k] / total - yk
+    return loss
+
+
+@njit(**_JIT)
+def _fold(W, avg_W, state):
+    d, K = W.shape
+    if avg_W.shape[0] > 0:
+        beta = state[2]
+        for j in range(d):
+            for k in range(K):
+                avg_W[j, k] += beta * W[j, k]
+        state[2] = 0.0
+    scale = state[0]
+    for j in range(d):
+        for k in range(K):
+            W[j, k] *= scale
+    state[0] = 1.0
+
+
+@njit(**_JIT)
+def _l1_clip(W, avg_W, q, j, k, scale, u, beta, averaging):
+    wj = scale * W[j, k]
+    if wj > 0.0:
+        new = max(0.0, wj - (u + q[j, k]))
+    elif wj < 0.0:
+        new = min(0.0, wj + (u - q[j, k]))
+    else:
+        return
+    q[j, k] += new - wj
+    delta = new / scale - W[j, k]
+    W[j, k] += delta
+    if averaging:
+        avg_W[j, k] -= beta * delta
+
+
+@njit(**_JIT)
+def _epoch_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, state, schedule,
+               eta0, power_t, alpha, t0, lam2, lam1, fit_intercept, average_start):
+    K = W.shape[1]
+    averaging = avg_W.shape[0] > 0
+    use_l1 = q.shape[0] > 0 and lam1 > 0.0
+    weighted = s.shape[0] > 0
+    z = np.zeros(K)
+    r = np.zeros(K)
+    loss_sum = 0.0
+    for p in range(order.shape[0]):
+        i = order[p]
+        lo = indptr[i]
+        hi = indptr[i + 1]
+        state[1] += 1.0
+        t = state[1]
+        eta = _eta(schedule, eta0, power_t, alpha, t0, t)
+        si = np.float64(s[i]) if weighted else 1.0
+        scale = state[0]
+        if K == 1:
+            acc = 0.0
+            for kk in range(lo, hi):
+                acc += np.float64(data[kk]) * W[indices[kk], 0]
+            loss, res = _binary_point(np.float64(Y[i, 0]), scale * acc + b[0])
+            r[0] = si * res
+        else:
+            for k in range(K):
+                z[k] = 0.0
+            for kk in range(lo, hi):
+                x = np.float64(data[kk])
+                j = indices[kk]
+                for k in range(K):
+                    z[k] += x * W[j, k]
+            for k in range(K):
+                z[k] = scale * z[k] + b[k]
+            loss = _softmax_point(Y, i, z, r)
+            for k in range(K):
+                r[k] = si * r[k]
+        loss_sum += si * loss
+        if lam2 > 0.0:
+            state[0] *= max(0.0, 1.0 - eta * lam2)
+            if state[0] < RESCALE_BELOW:
+                _fold(W, avg_W, state)
+        scale = state[0]
+        beta = state[2]
+        for k in range(K):
+            if r[k] != 0.0:
+                c = -eta * r[k] / scale
+                for kk in range(lo, hi):
+                    delta = c * np.float64(data[kk])
+                    j = indices[kk]
+                    W[j, k] += delta
+                    if averaging:
+                        avg_W[j, k] -= beta * delta
+                if fit_intercept:
+                    b[k] -= eta * r[k]
+        if use_l1:
+            state[4] += eta * lam1
+            u = state[4]
+            for k in range(K):
+                for kk in range(lo, hi):
+                    _l1_clip(W, avg_W, q, indices[kk], k, scale, u, beta, averaging)
+        if averaging and t >= average_start:
+            state[2] += state[0]
+            state[3] += 1.0
+            for k in range(K):
+                avg_b[k] += b[k]
+    return loss_sum
+
+
+@njit(**_JIT)
+def _epoch_dense(X, Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta0, power_t, alpha,
+                 t0, lam2, lam1, fit_intercept, average_start):
+    d, K = W.shape
+    averaging = avg_W.shape[0] > 0
+    use_l1 = q.shape[0] > 0 and lam1 > 0.0
+    weighted = s.shape[0] > 0
+    z = np.zeros(K)
+    r = np.zeros(K)
+    loss_sum = 0.0
+    for p in range(order.shape[0]):
+        i = order[p]
+        state[1] += 1.0
+        t = state[1]
+        eta = _eta(schedule, eta0, power_t, alpha, t0, t)
+        si = np.float64(s[i]) if weighted else 1.0
+        scale = state[0]
+        if K == 1:
+            acc = 0.0
+            for j in range(d):
+                acc += np.float64(X[i, j]) * W[j, 0]
+            loss, res = _binary_point(np.float64(Y[i, 0]), scale * acc + b[0])
+            r[0] = si * res
+        else:
+            for k in range(K):
+                z[k] = 0.0
+            for j in range(d):
+                x = np.float64(X[i, j])
+                for k in range(K):
+                    z[k] += x * W[j, k]
+            for k in range(K):
+                z[k] = scale * z[k] + b[k]
+            loss = _softmax_point(Y, i, z, r)
+            for k in range(K):
+                r[k] = si * r[k]
+        loss_sum += si * loss
+        if lam2 > 0.0:
+            state[0] *= max(0.0, 1.0 - eta * lam2)
+            if state[0] < RESCALE_BELOW:
+                _fold(W, avg_W, state)
+        scale = state[0]
+        beta = state[2]
+        for k in range(K):
+            if r[k] != 0.0:
+                c = -eta * r[k] / scale
+                for j in range(d):
+                    delta = c * np.float64(X[i, j])
+                    W[j, k] += delta
+                    if averaging:
+                        avg_W[j, k] -= beta * delta
+                if fit_intercept:
+                    b[k] -= eta * r[k]
+        if use_l1:
+            state[4] += eta * lam1
+            u = state[4]
+            for k in range(K):
+                for j in range(d):
+                    _l1_clip(W, avg_W, q, j, k, scale, u, beta, averaging)
+        if averaging and t >= average_start:
+            state[2] += state[0]
+            state[3] += 1.0
+            for k in range(K):
+                avg_b[k] += b[k]
+    return loss_sum
+
+
+def sgd_epoch_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, state, schedule,
+                  eta0, power_t, alpha, t0, lam2, lam1, fit_intercept, average_start, n_threads):
+    """One sequential SGD epoch over CSR rows (see :mod:`fastlogit.kernels.sgd_ref`)."""
+    return _epoch_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, state,
+                      int(schedule), float(eta0), float(power_t), float(alpha), float(t0),
+                      float(lam2), float(lam1), bool(fit_intercept), float(average_start))
+
+
+def sgd_epoch_dense(X, Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta0, power_t,
+                    alpha, t0, lam2, lam1, fit_intercept, average_start, n_threads):
+    """One sequential SGD epoch over dense rows (see :mod:`fastlogit.kernels.sgd_ref`)."""
+    return _epoch_dense(X, Y, s, order, W, b, avg_W, avg_b, q, state, int(schedule),
+                        float(eta0), float(power_t), float(alpha), float(t0), float(lam2),
+                        float(lam1), bool(fit_intercept), float(average_start))
+
+
+# ----------------------------------------------------------------------------- Hogwild
+@njit(**_JIT)
+def _plan(m, state, schedule, eta0, power_t, alpha, t0, lam2, average_start, averaging,
+          etas, scales, betas):
+    """Per-position rate, scale after the shrink and averaging beta before the step.
+
+    The scale is relative to the weights at the start of the segment that holds the
+    position; a new segment starts where the scale would drop below RESCALE_BELOW (the
+    weights are folded between segments).  Returns the segment bounds.
+    """
+    bounds = np.empty(m + 1, dtype=np.int64)
+    nb = 0
+    bounds[0] = 0
+    scale = 1.0
+    beta = state[2]
+    for p in range(m):
+        t = state[1] + p + 1.0
+        eta = _eta(schedule, eta0, power_t, alpha, t0, t)
+        etas[p] = eta
+        f = max(0.0, 1.0 - eta * lam2) if lam2 > 0.0 else 1.0
+        if scale * f < RESCALE_BELOW and p > bounds[nb]:
+            nb += 1
+            bounds[nb] = p
+            scale = 1.0
+            beta = 0.0
+        scale *= f
+        scales[p] = scale
+        betas[p] = beta
+        if averaging and t >= average_start:
+            beta += scale
+    nb += 1
+    bounds[nb] = m
+    return bounds[:nb + 1]
+
+
+@njit(**_PAR)
+def _hogwild_segment(data, indices, indptr, Y, s, order, W, b, avg_W, etas, scales, betas,
+                     lo_p, hi_p, prev_scale, fit_intercept, t_start, average_start, n_blocks,
+                     parts):
+    averaging = avg_W.shape[0] > 0
+    weighted = s.shape[0] > 0
+    for k in prange(n_blocks):
+        loss_sum = 0.0
+        b_sum = 0.0
+        n_avg = 0.0
+        for p in range(lo_p + k, hi_p, n_blocks):
+            i = order[p]
+            lo = indptr[i]
+            hi = indptr[i + 1]
+            before = scales[p - 1] if p > lo_p else prev_scale
+            acc = 0.0
+            for kk in range(lo, hi):
+                acc += np.float64(data[kk]) * W[indices[kk], 0]
+            si = np.float64(s[i]) if weighted else 1.0
+            loss, res = _binary_point(np.float64(Y[i, 0]), before * acc + b[0])
+            loss_sum += si * loss
+            r = si * res
+            eta = etas[p]
+            if r != 0.0:
+                c = -eta * r / scales[p]
+                beta = betas[p]
+                for kk in range(lo, hi):
+                    delta = c * np.float64(data[kk])
+                    j = indices[kk]
+                    W[j, 0] += delta
+                    if averaging:
+                        avg_W[j, 0] -= beta * delta
+                if fit_intercept:
+                    b[0] -= eta * r
+            if averaging and t_start + p + 1.0 >= average_start:
+                b_sum += b[0]
+                n_avg += 1.0
+        parts[k, 0] += loss_sum
+        parts[k, 1] += b_sum
+        parts[k, 2] += n_avg
+
+
+@njit(**_JIT)
+def _scale_weights(W, avg_W, beta, factor):
+    d, K = W.shape
+    averaging = avg_W.shape[0] > 0
+    for j in range(d):
+        for k in range(K):
+            if averaging:
+                avg_W[j, k] += beta * W[j, k]
+            W[j, k] *= factor
+
+
+def sgd_epoch_hogwild_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, state,
+                          schedule, eta0, power_t, alpha, t0, lam2, lam1, fit_intercept,
+                          average_start, n_threads):
+    """Lock-free parallel SGD epoch (binary, no L1) over CSR rows; NOT deterministic.
+
+    Same arguments and result as :func:`sgd_epoch_csr`; with ``n_threads == 1`` it equals the
+    sequential epoch to rounding.
+    """
+    m = order.shape[0]
+    averaging = avg_W.shape[0] > 0
+    # Start from scale 1 (and beta 0) so that the planned scales are absolute.
+    _scale_weights(W, avg_W, state[2], state[0])
+    state[0], state[2] = 1.0, 0.0
+    etas, scales, betas = np.empty(m), np.empty(m), np.empty(m)
+    bounds = _plan(m, state, int(schedule), float(eta0), float(power_t), float(alpha),
+                   float(t0), float(lam2), float(average_start), averaging, etas, scales, betas)
+    n_blocks = max(1, min(int(n_threads), m))
+    parts = np.zeros((n_blocks, 3))
+    t_start = state[1]
+    with _threads(n_blocks):
+        for g in range(len(bounds) - 1):
+            lo_p, hi_p = int(bounds[g]), int(bounds[g + 1])
+            if g > 0:  # fold the previous segment's final scale (and beta) into the weights
+                _scale_weights(W, avg_W, betas[lo_p - 1] + (
+                    scales[lo_p - 1] if averaging and t_start + lo_p >= average_start else 0.0),
+                    scales[lo_p - 1])
+            _hogwild_segment(data, indices, indptr, Y, s, order, W, b, avg_W, etas, scales,
+                             betas, lo_p, hi_p, 1.0, bool(fit_intercept), t_start,
+                             float(average_start), n_blocks, parts)
+    if m:
+        last = m - 1
+        state[0] = scales[last]
+        state[2] = betas[last] + (scales[last] if averaging and t_start + m >= average_start
+                                  else 0.0)
+    state[1] = t_start + m
+    state[3] += parts[:, 2].sum()
+    avg_b[0] += parts[:, 1].sum()
+    return float(parts[:, 0].sum())
