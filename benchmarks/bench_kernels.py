@@ -1,0 +1,169 @@
+"""Kernel throughput: fused CSR loss + gradient per backend against scikit-learn, in one run.
+
+Run from the project root::
+
+    .venv/bin/python benchmarks/bench_kernels.py            # every shared set + 20M-nnz synthetic
+    .venv/bin/python benchmarks/bench_kernels.py --quick    # two shared sets + 2M-nnz synthetic
+
+It measures, in this order and in the same process:
+
+1. the machine's memory read bandwidth: a parallel float64 sum (``n_threads`` threads, numba)
+   and ``np.sum`` over a 400 MB array, median of 7, the larger figure being "bandwidth";
+2. for each real sparse set in ``../shared/datasets`` and a synthetic CSR
+   (``make_sparse_classification``), ``loss_grad`` of every available backend in float64 and
+   float32 (int32 indices), and scikit-learn's
+   ``LinearModelLoss(HalfBinomialLoss(), fit_intercept=True).loss_gradient`` on the same data
+   and dtype with the same ``n_threads``.
+
+Every time is the median of at least 5 samples; a sample repeats the call enough times to last
+about 20 ms so that sub-millisecond kernels are not timer-bound.  The first call of each
+(backend, dtype) — Numba compilation, when the on-disk cache is cold — is excluded and
+reported separately.  GB/s counts the bytes of data + indices + indptr that one pass reads.
+Output: Markdown tables on stdout.
+"""
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fastlogit import kernels  # noqa: E402
+from fastlogit.datasets import SHARED_DATASETS, load_shared, make_sparse_classification  # noqa: E402
+
+N_THREADS = 2
+SAMPLE_S = 0.02
+
+
+def _median_time(fn, repeats):
+    """Median seconds per call of ``fn`` over ``repeats`` samples (after one warm-up call)."""
+    t0 = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-7)
+    number = max(1, int(SAMPLE_S / once))
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        samples.append((time.perf_counter() - t0) / number)
+    return float(np.median(samples)), first
+
+
+def measure_bandwidth(n_threads, repeats=7, nbytes=400e6):
+    """Read bandwidth in GB/s: (parallel numba sum, single-thread np.sum) over ``nbytes``."""
+    import numba
+    from numba import njit, prange
+
+    @njit(parallel=True, fastmath=True, cache=False)
+    def psum(a):
+        acc = 0.0
+        for i in prange(a.shape[0]):
+            acc += a[i]
+        return acc
+
+    a = np.random.default_rng(0).random(int(nbytes // 8))
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        psum(a)
+        t_par = np.median([_timeit(lambda: psum(a)) for _ in range(repeats)])
+    finally:
+        numba.set_num_threads(previous)
+    t_np = np.median([_timeit(lambda: np.sum(a)) for _ in range(repeats)])
+    return a.nbytes / t_par / 1e9, a.nbytes / t_np / 1e9
+
+
+def _timeit(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def sklearn_loss_gradient(X, y, n_threads):
+    from sklearn._loss.loss import HalfBinomialLoss
+    from sklearn.linear_model._linear_loss import LinearModelLoss
+
+    lml = LinearModelLoss(base_loss=HalfBinomialLoss(), fit_intercept=True)
+    coef = np.random.default_rng(1).standard_normal(X.shape[1] + 1).astype(X.dtype) * 0.1
+
+    def run():
+        return lml.loss_gradient(coef, X, y, None, l2_reg_strength=0.0, n_threads=n_threads)
+
+    return run
+
+
+def data_sets(quick):
+    names = ["a9a", "news20"] if quick else list(SHARED_DATASETS)
+    for name in names:
+        try:
+            X, y = load_shared(name)
+        except FileNotFoundError as exc:
+            print(f"skipping {name}: {exc}", file=sys.stderr)
+            continue
+        yield name, X, y, "real"
+    n = 40_000 if quick else 400_000
+    X, y = make_sparse_classification(n_samples=n, n_features=100_000, mean_nnz=55, random_state=0)
+    yield f"synthetic {n // 1000}k x 100k", X, y, "generated"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small run (a9a, news20, 2M nnz)")
+    parser.add_argument("--repeats", type=int, default=7, help="samples per median (>= 5)")
+    parser.add_argument("--n-threads", type=int, default=N_THREADS)
+    args = parser.parse_args(argv)
+    repeats = max(5, args.repeats)
+    n_threads = args.n_threads
+    import numba
+    import sklearn
+
+    print(f"# fastlogit kernel benchmark: loss_grad (fused CSR), n_threads={n_threads}\n")
+    print(f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}, "
+          f"scikit-learn {sklearn.__version__}, machine {platform.machine()}, "
+          f"{len(__import__('os').sched_getaffinity(0))} cores\n")
+    bw_par, bw_np = measure_bandwidth(n_threads)
+    bandwidth = max(bw_par, bw_np)
+    print(f"Memory read bandwidth (400 MB float64 sum, median of 7): numba parallel "
+          f"({n_threads} threads) {bw_par:.2f} GB/s, np.sum {bw_np:.2f} GB/s; "
+          f"using {bandwidth:.2f} GB/s\n")
+    backends = [b for b in kernels.available_backends() if b != "numpy"]
+    print("| data | nnz | dtype | MB/pass | backend | ms | sklearn ms | speed-up | GB/s | % BW |")
+    print("|---|---:|---|---:|---|---:|---:|---:|---:|---:|")
+    warmups = []
+    for name, X, y, kind in data_sets(args.quick):
+        for dtype in (np.float64, np.float32):
+            Xt = X.astype(dtype)
+            Xt.indices = Xt.indices.astype(np.int32)
+            D = kernels.as_design(Xt)
+            yt = y.astype(dtype)
+            n, d = D.shape
+            w = (np.random.default_rng(1).standard_normal(d) * 0.1).astype(dtype)
+            grad = np.empty(d, dtype=dtype)
+            t_sk, _ = _median_time(sklearn_loss_gradient(Xt, yt, n_threads), repeats)
+            mb = D.nbytes / 1e6
+            for backend in backends:
+                ks = kernels.get(backend)
+                t, first = _median_time(
+                    lambda: ks.loss_grad(D, yt, None, w, 0.1, grad, n_threads=n_threads), repeats)
+                warmups.append((backend, np.dtype(dtype).name, name, first))
+                gbs = D.nbytes / t / 1e9
+                print(f"| {name} ({kind}) | {D.arrays[2][-1]:,} | {np.dtype(dtype).name} | "
+                      f"{mb:.1f} | {backend} | {t * 1e3:.3f} | {t_sk * 1e3:.3f} | "
+                      f"{t_sk / t:.2f}x | {gbs:.2f} | {100 * gbs / bandwidth:.0f} % |", flush=True)
+    print("\nFirst call (compilation when the Numba cache is cold), excluded from the medians:\n")
+    seen = set()
+    for backend, dtype, name, first in warmups:
+        if (backend, dtype) not in seen:
+            seen.add((backend, dtype))
+            print(f"- {backend} {dtype}: {first:.2f} s (first data set, {name})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,298 @@
+"""Every raw kernel of every fast backend against the NumPy reference, through the KernelSet.
+
+Tolerances are relative to the scale of the result (its largest magnitude): 1e-12 in float64,
+1e-5 in float32.  Both sides accumulate in float64, so the float32 bound is loose on purpose.
+The data are small and the dtype/index combinations are chosen so that each compiled
+specialisation is exercised without compiling every kernel for every combination (CI compiles
+Numba kernels from scratch): the fused binary kernels run on all four of float32/float64 x
+int32/int64 indices, the others on (float64, int32) and (float32, int64).
+"""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, strategies as st
+
+from fastlogit import kernels
+from fastlogit.kernels import Design
+from conftest import FAST_BACKENDS, awkward_csr
+
+REF = kernels.get("numpy")
+RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}
+EXTREME = np.array([-1e4, -800.0, -745.5, -40.0, -37.0, -20.0, -2.0, -1e-8, 0.0, 1e-8, 2.0, 18.0,
+                    20.0, 33.3, 40.0, 800.0, 1e4])
+#: (data dtype, index dtype): the two combinations every kernel is tested on.
+LEAN = [(np.float64, np.int32), (np.float32, np.int64)]
+LEAN_IDS = ["f64-i32", "f32-i64"]
+ALL = LEAN + [(np.float32, np.int32), (np.float64, np.int64)]
+ALL_IDS = LEAN_IDS + ["f32-i32", "f64-i64"]
+
+pytestmark = pytest.mark.skipif(not FAST_BACKENDS, reason="no fast backend available")
+
+
+@pytest.fixture(params=FAST_BACKENDS)
+def fast(request):
+    return kernels.get(request.param)
+
+
+def assert_close(got, ref, dtype, what=""):
+    """|got - ref| <= rtol(dtype) * max|ref| (and at least the smallest normal), all finite."""
+    got = np.asarray(got, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    assert got.shape == ref.shape, what
+    assert np.all(np.isfinite(got)), f"{what}: non-finite result"
+    scale = max(float(np.max(np.abs(ref), initial=0.0)), np.finfo(np.float64).tiny)
+    err = float(np.max(np.abs(got - ref), initial=0.0))
+    assert err <= RTOL[np.dtype(dtype)] * scale, f"{what}: max error {err:.3g}, scale {scale:.3g}"
+
+
+def csr_design(X, index_dtype):
+    """A Design over scipy CSR ``X`` with ``index_dtype`` indices and indptr (as_design would
+    narrow int64 indices to int32)."""
+    return Design("csr", (X.data, X.indices.astype(index_dtype), X.indptr.astype(index_dtype)),
+                  X.shape, X.data.dtype)
+
+
+def problem(rng, n, d, dtype, index_dtype=np.int32, density=0.3, dense=False):
+    X = awkward_csr(rng, n, d, density=density, dtype=dtype, index_dtype=index_dtype)
+    D = kernels.as_design(X.toarray()) if dense else csr_design(X, index_dtype)
+    y = rng.random(n).astype(dtype)  # soft labels
+    y[: n // 3] = np.round(y[: n // 3])  # and some hard ones
+    s = rng.uniform(0.0, 2.0, n).astype(dtype)
+    s[::7] = 0.0  # zero weights
+    w = rng.standard_normal(d).astype(dtype)
+    return D, y, s, w
+
+
+# ----------------------------------------------------------------------------- pointwise
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("fn", ["log1pexp", "log_sigmoid", "sigmoid"])
+def test_pointwise(fast, fn, dtype):
+    z = np.concatenate([EXTREME, np.random.default_rng(0).uniform(-50, 50, 100)]).astype(dtype)
+    got = getattr(fast, fn)(z)
+    assert got.dtype == dtype
+    ref = getattr(REF, fn)(z)
+    assert np.all(np.isfinite(got))
+    rel = np.abs(got.astype(float) - ref) / np.maximum(np.abs(ref), np.finfo(dtype).tiny)
+    assert rel.max() <= (4 if dtype == np.float64 else 1) * np.finfo(dtype).eps
+    out = np.empty((3, 5), dtype=dtype)  # 2-d input through the out= path
+    assert getattr(fast, fn)(z[:15].reshape(3, 5), out=out) is out
+    np.testing.assert_array_equal(out.ravel(), got[:15])
+
+
+# ----------------------------------------------------------------------------- binary
+@pytest.mark.parametrize("dtype,index_dtype", ALL, ids=ALL_IDS)
+def test_loss_grad_csr(fast, rng, dtype, index_dtype):
+    D, y, s, w = problem(rng, 120, 17, dtype, index_dtype)
+    for weights in (s, None):
+        for b in (0.0, -0.7):
+            g, g_ref = np.empty(17, dtype), np.empty(17, dtype)
+            h, h_ref = np.empty(120, dtype), np.empty(120, dtype)
+            loss, gb = fast.loss_grad(D, y, weights, w, b, g, hess_out=h, n_threads=2)
+            loss_r, gb_r = REF.loss_grad(D, y, weights, w, b, g_ref, hess_out=h_ref)
+            assert isinstance(loss, float) and isinstance(gb, float)
+            assert_close(loss, loss_r, np.float64 if dtype == np.float64 else dtype, "loss")
+            assert_close(gb, gb_r, dtype, "grad_b")
+            assert_close(g, g_ref, dtype, "grad")
+            assert_close(h, h_ref, dtype, "hess_out")
+            assert_close(fast.loss(D, y, weights, w, b, n_threads=2), loss_r, dtype, "loss()")
+    assert_close(fast.decision(D, w, 0.3, n_threads=2), REF.decision(D, w, 0.3), dtype, "decision")
+
+
+@pytest.mark.parametrize("dtype,index_dtype", LEAN, ids=LEAN_IDS)
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+def test_binary_kernels(fast, rng, layout, dtype, index_dtype):
+    n, d = 90, 11
+    D, y, s, w = problem(rng, n, d, dtype, index_dtype, density=0.4, dense=layout == "dense")
+    if layout == "dense":  # the fused kernel on dense rows (CSR is covered above)
+        g, g_ref, h, h_ref = (np.empty(k, dtype) for k in (d, d, n, n))
+        loss, gb = fast.loss_grad(D, y, s, w, 0.4, g, hess_out=h, n_threads=2)
+        loss_r, gb_r = REF.loss_grad(D, y, s, w, 0.4, g_ref, hess_out=h_ref)
+        for got, ref, what in [(loss, loss_r, "loss"), (gb, gb_r, "grad_b"), (g, g_ref, "grad"),
+                               (h, h_ref, "hess_out")]:
+            assert_close(got, ref, dtype, what)
+        assert_close(fast.loss(D, y, None, w, 0.4, n_threads=2), REF.loss(D, y, None, w, 0.4),
+                     dtype, "loss")
+        assert_close(fast.decision(D, w, -1.0, n_threads=2), REF.decision(D, w, -1.0), dtype,
+                     "decision")
+    dw = s * rng.uniform(0.0, 0.25, n).astype(dtype)  # IRLS-like weights, some zero
+    v = rng.standard_normal(d).astype(dtype)
+    out, out_ref = np.empty(d, dtype), np.empty(d, dtype)
+    out_b = fast.hessp(D, dw, v, out, v_b=0.3, n_threads=2)
+    out_b_ref = REF.hessp(D, dw, v, out_ref, v_b=0.3)
+    assert isinstance(out_b, float)
+    assert_close(out, out_ref, dtype, "hessp")
+    assert_close(out_b, out_b_ref, dtype, "hessp out_b")
+    assert_close(fast.hess_diag(D, dw, np.empty(d, dtype), n_threads=2),
+                 REF.hess_diag(D, dw, np.empty(d, dtype)), dtype, "hess_diag")
+    G = fast.gram(D, dw, np.empty((d, d), dtype), n_threads=2)
+    assert_close(G, REF.gram(D, dw, np.empty((d, d), dtype)), dtype, "gram")
+    np.testing.assert_array_equal(G, G.T)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_extreme_margins(fast, rng, dtype):
+    """|z| up to 1e4: finite loss, gradient and weights, equal to the reference; all-0 and
+    all-1 labels."""
+    n, d = len(EXTREME), 3
+    X = np.zeros((n, d), dtype=dtype)
+    X[:, 0] = EXTREME / 2
+    X[:, 1] = rng.standard_normal(n)
+    w = np.array([2.0, 0.0, 1.0], dtype=dtype)  # z = EXTREME exactly (X[:, 1] w_1 = 0)
+    for D in (kernels.as_design(X), csr_design(sp.csr_matrix(X), np.int32)):
+        for y in (np.zeros(n, dtype), np.ones(n, dtype), np.full(n, 0.3, dtype)):
+            g, g_ref, h, h_ref = (np.empty(k, dtype) for k in (d, d, n, n))
+            loss, gb = fast.loss_grad(D, y, None, w, 0.0, g, hess_out=h, n_threads=2)
+            loss_r, gb_r = REF.loss_grad(D, y, None, w, 0.0, g_ref, hess_out=h_ref)
+            assert np.isfinite(loss) and np.isfinite(gb)
+            assert_close(loss, loss_r, dtype, "loss")
+            assert_close(gb, gb_r, dtype, "grad_b")
+            assert_close(g, g_ref, dtype, "grad")
+            assert_close(h, h_ref, dtype, "hess_out")
+            # and through the intercept alone: z = b for every row
+            for b in (-1e4, 1e4):
+                loss, gb = fast.loss_grad(D, y, None, np.zeros(d, dtype), b, g, n_threads=2)
+                loss_r, gb_r = REF.loss_grad(D, y, None, np.zeros(d, dtype), b, g_ref)
+                assert_close(loss, loss_r, dtype, "loss, z = b")
+                assert_close(gb, gb_r, dtype, "grad_b, z = b")
+
+
+# ----------------------------------------------------------------------------- multinomial
+@pytest.mark.parametrize("dtype,index_dtype", LEAN, ids=LEAN_IDS)
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+def test_multinomial(fast, rng, layout, dtype, index_dtype):
+    n, d, k = 70, 9, 4
+    D, _, s, _ = problem(rng, n, d, dtype, index_dtype, density=0.4, dense=layout == "dense")
+    Y = rng.dirichlet(np.ones(k), n).astype(dtype)  # soft labels
+    Y[: n // 2] = np.eye(k, dtype=dtype)[rng.integers(0, k, n // 2)]  # and one-hot ones
+    W = (3 * rng.standard_normal((d, k))).astype(dtype)
+    B = rng.standard_normal(k).astype(dtype)
+    for weights in (s, None):
+        G, GB, P = np.empty((d, k), dtype), np.empty(k, dtype), np.empty((n, k), dtype)
+        Gr, GBr, Pr = np.empty((d, k), dtype), np.empty(k, dtype), np.empty((n, k), dtype)
+        loss = fast.multinomial_loss_grad(D, Y, weights, W, B, G, GB, proba_out=P, n_threads=2)
+        loss_r = REF.multinomial_loss_grad(D, Y, weights, W, B, Gr, GBr, proba_out=Pr)
+        assert isinstance(loss, float)
+        assert_close(loss, loss_r, dtype, "loss")
+        assert_close(G, Gr, dtype, "grad")
+        assert_close(GB, GBr, dtype, "grad_b")
+        assert_close(P, Pr, dtype, "proba")
+        V = rng.standard_normal((d, k)).astype(dtype)
+        vb = rng.standard_normal(k).astype(dtype)
+        out, ob, out_r, ob_r = (np.empty(sh, dtype) for sh in [(d, k), k, (d, k), k])
+        fast.multinomial_hessp(D, Pr, weights, V, vb, out, ob, n_threads=2)
+        REF.multinomial_hessp(D, Pr, weights, V, vb, out_r, ob_r)
+        assert_close(out, out_r, dtype, "hessp")
+        assert_close(ob, ob_r, dtype, "hessp out_b")
+    # huge margins: finite
+    G = np.empty((d, k), dtype)
+    loss = fast.multinomial_loss_grad(D, Y, None, W * 1e3, B, G, np.empty(k, dtype), n_threads=2)
+    loss_r = REF.multinomial_loss_grad(D, Y, None, W * 1e3, B, np.empty((d, k), dtype),
+                                       np.empty(k, dtype))
+    assert np.isfinite(loss) and np.all(np.isfinite(G))
+    assert_close(loss, loss_r, dtype, "loss, large margins")
+
+
+# ----------------------------------------------------------------------------- row blocks
+@pytest.mark.parametrize("dtype,index_dtype", LEAN, ids=LEAN_IDS)
+def test_row_blocks(fast, rng, dtype, index_dtype):
+    """Design.rows: CSR blocks whose indptr does not start at 0 (and dense slices)."""
+    n, d, k = 150, 8, 3
+    D, y, s, w = problem(rng, n, d, dtype, index_dtype)
+    Dd = kernels.as_design(D.to_scipy().toarray())
+    for start, stop in [(37, 101), (120, 150), (5, 5)]:
+        for blk in (D.rows(start, stop), Dd.rows(start, stop)):
+            m = stop - start
+            if blk.kind == "csr":
+                assert blk.arrays[2][0] == D.arrays[2][start] and (start < 100 or m == 0
+                                                                    or blk.arrays[2][0] > 0)
+            ys, ss = y[start:stop], s[start:stop]
+            g, g_ref = np.empty(d, dtype), np.empty(d, dtype)
+            res = fast.loss_grad(blk, ys, ss, w, 0.2, g, n_threads=2)
+            ref = REF.loss_grad(blk, ys, ss, w, 0.2, g_ref)
+            assert_close(res, ref, dtype, "loss_grad on a block")
+            assert_close(g, g_ref, dtype, "grad on a block")
+            out, out_ref = np.empty(d, dtype), np.empty(d, dtype)
+            assert_close(fast.hessp(blk, ss, w, out, n_threads=2), REF.hessp(blk, ss, w, out_ref),
+                         dtype, "hessp out_b on a block")
+            assert_close(out, out_ref, dtype, "hessp on a block")
+            Y = np.eye(k, dtype=dtype)[rng.integers(0, k, m)]
+            W = rng.standard_normal((d, k)).astype(dtype)
+            B = np.zeros(k, dtype)
+            G, Gr = np.empty((d, k), dtype), np.empty((d, k), dtype)
+            assert_close(
+                fast.multinomial_loss_grad(blk, Y, ss, W, B, G, np.empty(k, dtype), n_threads=2),
+                REF.multinomial_loss_grad(blk, Y, ss, W, B, Gr, np.empty(k, dtype)), dtype,
+                "multinomial loss on a block")
+            assert_close(G, Gr, dtype, "multinomial grad on a block")
+    # a block equals the same rows as a matrix of their own
+    blk = D.rows(37, 101)
+    g1, g2 = np.empty(d, dtype), np.empty(d, dtype)
+    r1 = fast.loss_grad(blk, y[37:101], s[37:101], w, 0.2, g1, n_threads=2)
+    r2 = fast.loss_grad(blk.to_scipy(), y[37:101], s[37:101], w, 0.2, g2, n_threads=2)
+    assert_close(r1, r2, dtype, "block vs copy")
+    assert_close(g1, g2, dtype, "block vs copy")
+
+
+# ----------------------------------------------------------------------------- random shapes
+@given(
+    n=st.integers(0, 40), d=st.integers(1, 12), density=st.floats(0.0, 1.0),
+    combo=st.sampled_from(range(len(ALL))), dense=st.booleans(), seed=st.integers(0, 2**16),
+    n_threads=st.sampled_from([1, 2, 3]),
+)
+def test_random_shapes(n, d, density, combo, dense, seed, n_threads):
+    rng = np.random.default_rng(seed)
+    dtype, index_dtype = ALL[combo]
+    if dense:
+        index_dtype = np.int32
+    for name in FAST_BACKENDS:
+        fast = kernels.get(name)
+        D, y, s, w = problem(rng, n, d, dtype, index_dtype, density=density, dense=dense)
+        b = float(rng.standard_normal())
+        g, g_ref, h, h_ref = (np.empty(k, dtype) for k in (d, d, n, n))
+        res = fast.loss_grad(D, y, s, w, b, g, hess_out=h, n_threads=n_threads)
+        ref = REF.loss_grad(D, y, s, w, b, g_ref, hess_out=h_ref)
+        assert_close(res, ref, dtype, "loss, grad_b")
+        assert_close(g, g_ref, dtype, "grad")
+        assert_close(h, h_ref, dtype, "hess_out")
+        out, out_ref = np.empty(d, dtype), np.empty(d, dtype)
+        assert_close(fast.hessp(D, h_ref, w, out, v_b=b, n_threads=n_threads),
+                     REF.hessp(D, h_ref, w, out_ref, v_b=b), dtype, "hessp out_b")
+        assert_close(out, out_ref, dtype, "hessp")
+
+
+# ----------------------------------------------------------------------------- threads
+def test_thread_counts_agree_and_repeat_exactly(fast, rng):
+    """n_threads=1, 2, 3 agree within rounding; repeated calls with one count are identical."""
+    n, d, k = 3000, 40, 3
+    D, y, s, w = problem(rng, n, d, np.float64, np.int32, density=0.1)
+    Dd = kernels.as_design(D.to_scipy().toarray())
+    Y = np.eye(k)[rng.integers(0, k, n)]
+    W = rng.standard_normal((d, k))
+    B = np.zeros(k)
+
+    def run(X, n_threads):
+        g, h = np.empty(d), np.empty(n)
+        loss, gb = fast.loss_grad(X, y, s, w, 0.1, g, hess_out=h, n_threads=n_threads)
+        out = np.empty(d)
+        out_b = fast.hessp(X, h, w, out, v_b=0.5, n_threads=n_threads)
+        G, GB = np.empty((d, k)), np.empty(k)
+        mloss = fast.multinomial_loss_grad(X, Y, s, W, B, G, GB, n_threads=n_threads)
+        gram = fast.gram(X, h, np.empty((d, d)), n_threads=n_threads)
+        diag = fast.hess_diag(X, h, np.empty(d), n_threads=n_threads)
+        z = fast.decision(X, w, 0.1, n_threads=n_threads)
+        return [np.atleast_1d(a) for a in (loss, gb, g, h, out_b, out, mloss, G, GB, gram, diag, z)]
+
+    for X in (D, Dd):
+        one = run(X, 1)
+        for n_threads in (2, 3):
+            first = run(X, n_threads)
+            again = run(X, n_threads)
+            for a, b_, c in zip(one, first, again):
+                np.testing.assert_array_equal(b_, c)
+                assert_close(b_, a, np.float64, f"n_threads={n_threads} vs 1")
+    if fast.name == "numba":
+        import numba
+
+        before = numba.get_num_threads()
+        fast.loss_grad(D, y, s, w, 0.1, np.empty(d), n_threads=1)
+        assert numba.get_num_threads() == before
