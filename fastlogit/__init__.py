@@ -8,7 +8,20 @@ from .kernels import available_backends
 
 __version__ = "0.1.0"
 
-__all__ = ["available_backends", "kernels", "show_config", "__version__"]
+__all__ = ["available_backends", "kernels", "show_config", "__version__",
+           "LogisticRegression", "SGDLogisticRegression", "load"]
+
+_LAZY = {"LogisticRegression": ".estimator", "SGDLogisticRegression": ".sgd_estimator",
+         "load": ".persistence"}
+
+
+def __getattr__(name):
+    """Import the estimators (and scikit-learn) only when first used."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def show_config():

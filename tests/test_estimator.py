@@ -1,0 +1,373 @@
+"""LogisticRegression: scikit-learn API, agreement with scikit-learn, extras, bad input."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from fastlogit.estimator import LogisticRegression
+
+SOLVERS = getattr(pytest.importorskip("fastlogit.solvers"), "SOLVERS", None)
+if not SOLVERS:
+    pytest.skip("no solvers registered yet", allow_module_level=True)
+
+# Checks deliberately expected to fail, with the reason (empty: every check passes).
+EXPECTED_FAILED_CHECKS = {}
+
+SMOOTH_SOLVERS = [s for s in ("newton-cholesky", "newton-cg", "trust-region", "lbfgs")
+                  if s in SOLVERS]
+
+
+@parametrize_with_checks([LogisticRegression(backend="numpy")],
+                         expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def make_data(rng, n=120, d=5, n_classes=2, sparse=False, dtype=np.float64):
+    X = rng.standard_normal((n, d))
+    if sparse:
+        X[rng.random((n, d)) < 0.5] = 0.0
+    W = rng.standard_normal((d, n_classes))
+    logits = X @ W + rng.gumbel(size=(n, n_classes))
+    y = logits.argmax(axis=1)
+    X = X.astype(dtype)
+    return (sp.csr_matrix(X) if sparse else X), y
+
+
+def sk_fit(X, y, *, C=1.0, l1_ratio=0.0, sample_weight=None, class_weight=None,
+           fit_intercept=True):
+    sk = SkLogisticRegression(C=C, l1_ratio=l1_ratio, solver="newton-cholesky", tol=1e-12,
+                              max_iter=1000, class_weight=class_weight,
+                              fit_intercept=fit_intercept)
+    return sk.fit(X, y, sample_weight=sample_weight)
+
+
+def assert_coef_close(ours, ref, rtol):
+    scale = max(1.0, np.abs(ref.coef_).max())
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=0, atol=rtol * scale)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, rtol=0, atol=rtol * scale)
+
+
+# ----------------------------------------------------------------------- agreement
+@pytest.mark.parametrize("solver", ["auto"] + SMOOTH_SOLVERS)
+@pytest.mark.parametrize("n_classes", [2, 3], ids=["binary", "multinomial"])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("weights", [None, "sample", "class", "both"])
+def test_matches_sklearn(rng, solver, n_classes, sparse, weights):
+    X, y = make_data(rng, n_classes=n_classes, sparse=sparse)
+    sw = rng.uniform(0.2, 3.0, size=y.shape[0]) if weights in ("sample", "both") else None
+    cw = {0: 2.0, 1: 0.5} if weights in ("class", "both") else None
+    ours = LogisticRegression(C=0.7, solver=solver, tol=1e-10, max_iter=500, class_weight=cw,
+                              backend="numpy").fit(X, y, sample_weight=sw)
+    ref = sk_fit(X, y, C=0.7, sample_weight=sw, class_weight=cw)
+    assert_coef_close(ours, ref, 1e-5)
+    assert ours.coef_.shape == ref.coef_.shape and ours.n_iter_.shape == (1,)
+    np.testing.assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-6)
+    np.testing.assert_array_equal(ours.classes_, ref.classes_)
+
+
+def test_matches_sklearn_unpenalised_and_balanced(rng):
+    X, y = make_data(rng, n=300)
+    ours = LogisticRegression(penalty=None, tol=1e-10, max_iter=500).fit(X, y)
+    assert_coef_close(ours, sk_fit(X, y, C=np.inf), 1e-5)
+    y_imb = np.where(rng.random(300) < 0.15, 1, 0)
+    sw = rng.uniform(0.5, 2.0, size=300)
+    ours = LogisticRegression(class_weight="balanced", tol=1e-10, max_iter=500).fit(
+        X, y_imb, sample_weight=sw)
+    assert_coef_close(ours, sk_fit(X, y_imb, sample_weight=sw, class_weight="balanced"), 1e-5)
+
+
+def test_no_intercept_matches_sklearn(rng):
+    X, y = make_data(rng, n_classes=3)
+    ours = LogisticRegression(fit_intercept=False, tol=1e-10, max_iter=500).fit(X, y)
+    ref = sk_fit(X, y, fit_intercept=False)
+    assert_coef_close(ours, ref, 1e-5)
+    assert np.all(ours.intercept_ == 0)
+
+
+@pytest.mark.skipif("l1" not in SOLVERS, reason="L1 solver not built")
+@pytest.mark.parametrize("penalty,l1_ratio", [("l1", None), ("elasticnet", 0.5)])
+def test_l1_matches_sklearn_saga(rng, penalty, l1_ratio):
+    X, y = make_data(rng, n=200)
+    ours = LogisticRegression(penalty=penalty, l1_ratio=l1_ratio, C=0.1, tol=1e-10,
+                              max_iter=2000).fit(X, y)
+    ref = SkLogisticRegression(C=0.1, l1_ratio=1.0 if penalty == "l1" else l1_ratio,
+                               solver="saga", tol=1e-12, max_iter=100000).fit(X, y)
+    assert_coef_close(ours, ref, 1e-4)
+    assert ours.solver_ == "l1"
+
+
+# ----------------------------------------------------------------------- dtype / sparsity
+def test_float32_stays_float32_and_sparse_never_densified(rng, monkeypatch):
+    X, y = make_data(rng, n_classes=3, sparse=True, dtype=np.float32)
+    for cls in (sp.csr_matrix, sp.csr_array):
+        def refuse(self, *a, **k):
+            raise AssertionError("sparse input was densified")
+        monkeypatch.setattr(cls, "toarray", refuse)
+        monkeypatch.setattr(cls, "todense", refuse)
+    for yy in (y, (y == 1).astype(int)):
+        model = LogisticRegression(backend="numpy").fit(X, yy)
+        assert model.coef_.dtype == np.float32 and model.intercept_.dtype == np.float32
+        assert model.decision_function(X).dtype == np.float32
+        assert model.predict_proba(X).dtype == np.float32
+        assert model.predict_log_proba(X).dtype == np.float32
+        model.predict(X)
+
+
+def test_float32_close_to_float64(rng):
+    X, y = make_data(rng, n_classes=3)
+    m32 = LogisticRegression(tol=1e-8, max_iter=500).fit(X.astype(np.float32), y)
+    m64 = LogisticRegression(tol=1e-8, max_iter=500).fit(X, y)
+    np.testing.assert_allclose(m32.coef_, m64.coef_, rtol=1e-4, atol=1e-4)
+
+
+def test_predict_log_proba_is_stable():
+    X = np.array([[-1.0], [1.0]])
+    model = LogisticRegression(penalty=None, max_iter=5).fit(X, [0, 1])
+    model.coef_ = np.array([[800.0]])
+    model.intercept_ = np.array([0.0])
+    logp = model.predict_log_proba(np.array([[-2.0], [2.0]]))
+    assert np.all(np.isfinite(logp))
+    np.testing.assert_allclose(logp[0], [0.0, -1600.0])
+    np.testing.assert_allclose(logp[1], [-1600.0, 0.0])
+    # multinomial: logits 1e4 apart
+    model3 = LogisticRegression(max_iter=5).fit(np.eye(3), [0, 1, 2])
+    model3.coef_ = np.diag([1e4, 0.0, 0.0])
+    model3.intercept_ = np.zeros(3)
+    logp = model3.predict_log_proba(np.array([[1.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(logp, [[0.0, -1e4, -1e4]])
+
+
+def test_warm_start_continues(rng):
+    X, y = make_data(rng, n_classes=3)
+    model = LogisticRegression(warm_start=True, tol=1e-10, max_iter=500).fit(X, y)
+    first = model.n_iter_[0]
+    model.fit(X, y)
+    assert model.n_iter_[0] < first
+    np.testing.assert_allclose(model.coef_, sk_fit(X, y).coef_, atol=1e-5)
+
+
+def test_string_labels_and_score(rng):
+    X, y = make_data(rng, n_classes=3)
+    labels = np.array(["cat", "dog", "eel"])[y]
+    model = LogisticRegression().fit(X, labels)
+    assert set(model.predict(X)) <= set(labels)
+    assert model.score(X, labels) > 0.6
+
+
+# ----------------------------------------------------------------------- extras (estimator level)
+def test_soft_labels_equal_duplicated_weighted_rows(rng):
+    """Definition: a soft label q contributes q l(1, z) + (1 - q) l(0, z)."""
+    X, _ = make_data(rng, n=80)
+    q = rng.random(80)
+    soft = LogisticRegression(soft_labels=True, tol=1e-10, max_iter=500).fit(X, q)
+    Xd = np.vstack([X, X])
+    yd = np.r_[np.ones(80), np.zeros(80)]
+    hard = LogisticRegression(tol=1e-10, max_iter=500).fit(Xd, yd, sample_weight=np.r_[q, 1 - q])
+    np.testing.assert_allclose(soft.coef_, hard.coef_, atol=1e-6)
+    np.testing.assert_allclose(soft.intercept_, hard.intercept_, atol=1e-6)
+    np.testing.assert_array_equal(soft.classes_, [0, 1])
+
+
+def test_soft_labels_multinomial_one_hot_equals_hard(rng):
+    X, y = make_data(rng, n_classes=3)
+    hard = LogisticRegression(tol=1e-10, max_iter=500).fit(X, y)
+    soft = LogisticRegression(soft_labels=True, tol=1e-10, max_iter=500).fit(X, np.eye(3)[y])
+    np.testing.assert_allclose(soft.coef_, hard.coef_, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_label_smoothing_definition(rng, n_classes):
+    X, y = make_data(rng, n_classes=n_classes)
+    eps = 0.2
+    smoothed = LogisticRegression(label_smoothing=eps, tol=1e-10, max_iter=500).fit(X, y)
+    Y = np.eye(n_classes)[y]
+    target = (1 - eps) * Y + eps / n_classes
+    soft = LogisticRegression(soft_labels=True, tol=1e-10, max_iter=500).fit(
+        X, target[:, 1] if n_classes == 2 else target)
+    np.testing.assert_allclose(smoothed.coef_, soft.coef_, atol=1e-6)
+    # smoothing shrinks the logits' scale
+    assert np.abs(smoothed.coef_).sum() < np.abs(
+        LogisticRegression(tol=1e-10).fit(X, y).coef_).sum()
+
+
+def test_class_weight_equals_sample_weight(rng):
+    X, y = make_data(rng, n_classes=3)
+    cw = {0: 3.0, 1: 1.0, 2: 0.25}
+    a = LogisticRegression(class_weight=cw, tol=1e-10, max_iter=500).fit(X, y)
+    b = LogisticRegression(tol=1e-10, max_iter=500).fit(
+        X, y, sample_weight=np.array([cw[c] for c in y]))
+    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-8)
+
+
+def test_focal_gamma_zero_is_log_loss(rng):
+    X, y = make_data(rng, n_classes=3)
+    plain = LogisticRegression(solver="lbfgs", tol=1e-10, max_iter=500).fit(X, y)
+    # the extras path is only taken for gamma > 0; tiny gamma -> same model to first order
+    focal = LogisticRegression(focal_gamma=1e-9, tol=1e-10, max_iter=500).fit(X, y)
+    np.testing.assert_allclose(focal.coef_, plain.coef_, atol=1e-6)
+
+
+def test_focal_fit_is_stationary_point_of_definition(rng):
+    from scipy.optimize import approx_fprime
+
+    X, y = make_data(rng, n=100, d=3)
+    gamma, C = 2.0, 1.0
+    model = LogisticRegression(focal_gamma=gamma, C=C, tol=1e-10, max_iter=1000).fit(X, y)
+
+    def F(theta):  # the definition, written naively (moderate logits here)
+        z = X @ theta[:-1] + theta[-1]
+        p = 1 / (1 + np.exp(-z))
+        loss = -(y * (1 - p) ** gamma * np.log(p) + (1 - y) * p ** gamma * np.log(1 - p))
+        return C * loss.sum() + 0.5 * theta[:-1] @ theta[:-1]
+
+    theta = np.r_[model.coef_[0], model.intercept_]
+    assert np.abs(approx_fprime(theta, F, 1e-7)).max() < 1e-4
+    assert model.solver_ == "lbfgs"
+
+
+def test_noise_correction_identity_is_log_loss_and_recovers_clean_model(rng):
+    n, d = 4000, 2
+    X = rng.standard_normal((n, d))
+    w_true = np.array([2.0, -1.5])
+    clean = (rng.random(n) < 1 / (1 + np.exp(-(X @ w_true)))).astype(int)
+    T = np.array([[0.7, 0.3], [0.1, 0.9]])
+    flip = rng.random(n) < T[clean, 1 - clean]
+    noisy = np.where(flip, 1 - clean, clean)
+    ident = LogisticRegression(noise_transition=np.eye(2), C=1e4, tol=1e-10).fit(X, noisy)
+    plain = LogisticRegression(C=1e4, tol=1e-10).fit(X, noisy)
+    np.testing.assert_allclose(ident.coef_, plain.coef_, atol=1e-5)
+    corrected = LogisticRegression(noise_transition=T, C=1e4, tol=1e-8).fit(X, noisy)
+    err_plain = np.linalg.norm(plain.coef_[0] - w_true)
+    err_corr = np.linalg.norm(corrected.coef_[0] - w_true)
+    assert err_corr < 0.5 * err_plain
+
+
+def test_summary_matches_statsmodels(rng):
+    sm = pytest.importorskip("statsmodels.api")
+    X, y = make_data(rng, n=300, d=4)
+    model = LogisticRegression(penalty=None, tol=1e-12, max_iter=500).fit(X, y)
+    s = model.summary(X, y)
+    ref = sm.Logit(y, sm.add_constant(X, prepend=False)).fit(disp=0, tol=1e-12)
+    np.testing.assert_allclose(s.coef, ref.params, rtol=1e-6)
+    np.testing.assert_allclose(s.std_err, ref.bse, rtol=1e-6)
+    np.testing.assert_allclose(s.z, ref.tvalues, rtol=1e-6)
+    np.testing.assert_allclose(s.p_values, ref.pvalues, rtol=1e-5, atol=1e-300)
+    np.testing.assert_allclose(s.conf_int, ref.conf_int(), rtol=1e-6)
+    assert "intercept" in str(s)
+    # sparse input gives the same table
+    s_sp = model.summary(sp.csr_matrix(X), y)
+    np.testing.assert_allclose(s_sp.std_err, s.std_err, rtol=1e-10)
+
+
+def test_summary_l2_is_inverse_penalised_hessian(rng):
+    X, y = make_data(rng, n=150, d=3)
+    C = 0.3
+    model = LogisticRegression(C=C, tol=1e-12, max_iter=500).fit(X, y)
+    s = model.summary(X, y)
+    X1 = np.hstack([X, np.ones((150, 1))])
+    p = 1 / (1 + np.exp(-(X1 @ s.coef)))
+    H = X1.T @ (X1 * (p * (1 - p))[:, None]) + np.diag([1 / C] * 3 + [0.0])
+    np.testing.assert_allclose(s.covariance, np.linalg.inv(H), rtol=1e-8)
+    with pytest.raises(ValueError, match="penalty"):
+        model.set_params(penalty="l1").summary(X, y)
+
+
+# ----------------------------------------------------------------------- bad input
+@pytest.fixture
+def data(rng):
+    return make_data(rng, n=40, d=3)
+
+
+@pytest.mark.parametrize("where", ["X", "y", "sample_weight"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
+def test_rejects_non_finite(data, where, bad):
+    X, y = data
+    X, y, sw = X.copy(), y.astype(float), np.ones(len(y))
+    {"X": X[3], "y": y[3:4], "sample_weight": sw[3:4]}[where][0] = bad
+    with pytest.raises(ValueError, match="(?i)nan|inf"):
+        LogisticRegression().fit(X, y, sample_weight=sw)
+
+
+def test_rejects_non_finite_sparse(data):
+    X, y = data
+    Xs = sp.csr_matrix(X)
+    Xs.data[0] = np.nan
+    with pytest.raises(ValueError, match="(?i)nan"):
+        LogisticRegression().fit(Xs, y)
+
+
+def test_rejects_length_mismatch(data):
+    X, y = data
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        LogisticRegression().fit(X, y[:-1])
+    with pytest.raises(ValueError, match="sample_weight"):
+        LogisticRegression().fit(X, y, sample_weight=np.ones(len(y) + 1))
+
+
+def test_rejects_single_class(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="one class"):
+        LogisticRegression().fit(X, np.zeros(X.shape[0]))
+
+
+def test_rejects_unknown_labels_at_score(data):
+    X, y = data
+    model = LogisticRegression().fit(X, y)
+    with pytest.raises(ValueError, match="not in classes_"):
+        model.score(X, np.where(y == 0, 7, y))
+
+
+def test_rejects_wrong_number_of_features(data):
+    X, y = data
+    model = LogisticRegression().fit(X, y)
+    for method in (model.predict, model.predict_proba, model.decision_function):
+        with pytest.raises(ValueError, match="features"):
+            method(X[:, :2])
+
+
+def test_rejects_negative_sample_weight(data):
+    X, y = data
+    sw = np.ones(len(y))
+    sw[0] = -1
+    with pytest.raises(ValueError, match="(?i)negative"):
+        LogisticRegression().fit(X, y, sample_weight=sw)
+
+
+@pytest.mark.parametrize("params,match", [
+    (dict(C=0.0), "C must be"), (dict(C=-1.0), "C must be"), (dict(C=np.nan), "C must be"),
+    (dict(tol=0), "tol"), (dict(max_iter=0), "max_iter"),
+    (dict(solver="bogus"), "unknown solver"), (dict(backend="bogus"), "unknown backend"),
+    (dict(penalty="l3"), "unknown penalty"),
+    (dict(penalty="elasticnet"), "l1_ratio"),
+    (dict(penalty="l1", solver="lbfgs"), "does not support penalty"),
+    (dict(focal_gamma=2.0, solver="newton-cholesky"), "does not support the focal"),
+    (dict(focal_gamma=-1.0), "focal_gamma"),
+    (dict(label_smoothing=1.0), "label_smoothing"),
+    (dict(noise_transition=[[0.5, 0.6], [0.0, 1.0]]), "sum to 1"),
+    (dict(noise_transition=np.eye(3)), "shape"),
+], ids=lambda v: str(v)[:30])
+def test_rejects_bad_parameters(data, params, match):
+    X, y = data
+    if params.get("solver") not in (None, "bogus") and params["solver"] not in SOLVERS:
+        pytest.skip(f"solver {params['solver']} not built")
+    with pytest.raises(ValueError, match=match):
+        LogisticRegression(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("bad", [np.array([0.2, 1.5]), np.array([-0.1, 0.5])])
+def test_rejects_soft_labels_outside_unit_interval(data, bad):
+    X, _ = data
+    q = np.full(X.shape[0], 0.5)
+    q[:2] = bad
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        LogisticRegression(soft_labels=True).fit(X, q)
+    with pytest.raises(ValueError, match="sum to 1"):
+        LogisticRegression(soft_labels=True).fit(X, np.full((X.shape[0], 3), 0.5))
+
+
+def test_rejects_continuous_targets_without_soft_labels(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="Unknown label type"):
+        LogisticRegression().fit(X, np.linspace(0, 1, X.shape[0]))
