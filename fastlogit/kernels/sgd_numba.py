@@ -22,7 +22,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .sgd_ref import RESCALE_BELOW
+from .sgd_ref import RESCALE_BELOW, _hogwild_epoch
 
 __all__ = ["sgd_epoch_dense", "sgd_epoch_csr", "sgd_epoch_hogwild_csr"]
 
@@ -305,8 +305,7 @@ def _plan(m, state, schedule, eta0, power_t, alpha, t0, lam2, average_start, ave
 
 @njit(**_PAR)
 def _hogwild_segment(data, indices, indptr, Y, s, order, W, b, avg_W, etas, scales, betas,
-                     lo_p, hi_p, prev_scale, fit_intercept, t_start, average_start, n_blocks,
-                     parts):
+                     lo_p, hi_p, fit_intercept, t_start, average_start, n_blocks, parts):
     averaging = avg_W.shape[0] > 0
     weighted = s.shape[0] > 0
     for k in prange(n_blocks):
@@ -317,7 +316,7 @@ def _hogwild_segment(data, indices, indptr, Y, s, order, W, b, avg_W, etas, scal
             i = order[p]
             lo = indptr[i]
             hi = indptr[i + 1]
-            before = scales[p - 1] if p > lo_p else prev_scale
+            before = scales[p - 1] if p > lo_p else 1.0
             acc = 0.0
             for kk in range(lo, hi):
                 acc += np.float64(data[kk]) * W[indices[kk], 0]
@@ -364,33 +363,6 @@ def sgd_epoch_hogwild_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b
     Same arguments and result as :func:`sgd_epoch_csr`; with ``n_threads == 1`` it equals the
     sequential epoch to rounding.
     """
-    m = order.shape[0]
-    averaging = avg_W.shape[0] > 0
-    # Start from scale 1 (and beta 0) so that the planned scales are absolute.
-    _scale_weights(W, avg_W, state[2], state[0])
-    state[0], state[2] = 1.0, 0.0
-    etas, scales, betas = np.empty(m), np.empty(m), np.empty(m)
-    bounds = _plan(m, state, int(schedule), float(eta0), float(power_t), float(alpha),
-                   float(t0), float(lam2), float(average_start), averaging, etas, scales, betas)
-    n_blocks = max(1, min(int(n_threads), m))
-    parts = np.zeros((n_blocks, 3))
-    t_start = state[1]
-    with _threads(n_blocks):
-        for g in range(len(bounds) - 1):
-            lo_p, hi_p = int(bounds[g]), int(bounds[g + 1])
-            if g > 0:  # fold the previous segment's final scale (and beta) into the weights
-                _scale_weights(W, avg_W, betas[lo_p - 1] + (
-                    scales[lo_p - 1] if averaging and t_start + lo_p >= average_start else 0.0),
-                    scales[lo_p - 1])
-            _hogwild_segment(data, indices, indptr, Y, s, order, W, b, avg_W, etas, scales,
-                             betas, lo_p, hi_p, 1.0, bool(fit_intercept), t_start,
-                             float(average_start), n_blocks, parts)
-    if m:
-        last = m - 1
-        state[0] = scales[last]
-        state[2] = betas[last] + (scales[last] if averaging and t_start + m >= average_start
-                                  else 0.0)
-    state[1] = t_start + m
-    state[3] += parts[:, 2].sum()
-    avg_b[0] += parts[:, 1].sum()
-    return float(parts[:, 0].sum())
+    return _hogwild_epoch(_plan, _hogwild_segment, _scale_weights, _threads, data, indices,
+                          indptr, Y, s, order, W, b, avg_W, avg_b, state, schedule, eta0,
+                          power_t, alpha, t0, lam2, fit_intercept, average_start, n_threads)

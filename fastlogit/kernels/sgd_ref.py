@@ -16,7 +16,7 @@ shrinkage of a step costs O(1) and a sparse step costs O(nnz of the row)::
         eta = eta0 | eta0 / t**power_t | 1 / (alpha (t0 + t - 1))   (constant/invscaling/optimal)
         z = scale * (x_i . W) + b                                (K columns for multinomial)
         r = s_i (sigmoid(z) - y_i)   |   s_i (softmax(z) - Y_i)      loss += s_i l(y_i, z)
-        scale *= max(0, 1 - eta lam2);  if scale < 1e-9: fold scale into W (and reset it to 1)
+        scale *= max(0, 1 - eta lam2);  if scale < 1e-6: fold scale into W (and reset it to 1)
         W[j] -= eta r x_ij / scale   for the non-zeros j of x_i;  b -= eta r  (fit_intercept)
         lam1 > 0: u += eta lam1 and the cumulative-penalty clipping of Tsuruoka et al. (2009)
                   on the non-zeros of x_i (q holds the penalty applied to each weight so far)
@@ -50,8 +50,10 @@ __all__ = ["sgd_epoch_dense", "sgd_epoch_csr", "SCHEDULES", "RESCALE_BELOW"]
 
 #: Learning-rate schedule codes passed to the compiled epochs.
 SCHEDULES = {"constant": 0, "invscaling": 1, "optimal": 2}
-#: The scale is folded into the weights when it drops below this (as scikit-learn does).
-RESCALE_BELOW = 1e-9
+#: The scale is folded into the weights when it drops below this (scikit-learn uses 1e-9;
+#: a larger bound keeps the averaged representation A + beta W free of cancellation: its
+#: relative error grows like eps / scale).
+RESCALE_BELOW = 1e-6
 
 
 def _eta(schedule, eta0, power_t, alpha, t0, t):
@@ -192,3 +194,47 @@ def sgd_epoch_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, sta
     return _epoch(row, indptr.shape[0] - 1, Y, s, order, W, b, avg_W, avg_b, q, state,
                   int(schedule), float(eta0), float(power_t), float(alpha), float(t0),
                   float(lam2), float(lam1), bool(fit_intercept), float(average_start))
+
+
+def _hogwild_epoch(plan, segment, scale_weights, threads, data, indices, indptr, Y, s, order, W,
+                   b, avg_W, avg_b, state, schedule, eta0, power_t, alpha, t0, lam2,
+                   fit_intercept, average_start, n_threads):
+    """Driver of the compiled Hogwild epochs (Numba and Cython supply the three kernels).
+
+    Folds the scale into the weights, plans the per-position rate / scale / beta, runs each
+    segment (a run of positions over which the scale stays above RESCALE_BELOW) in parallel
+    and folds between segments; leaves ``state`` as the sequential epoch would.
+    """
+    m = order.shape[0]
+    averaging = avg_W.shape[0] > 0
+    scale_weights(W, avg_W, float(state[2]), float(state[0]))
+    state[0], state[2] = 1.0, 0.0
+    etas, scales, betas = np.empty(m), np.empty(m), np.empty(m)
+    bounds = plan(m, state, int(schedule), float(eta0), float(power_t), float(alpha),
+                  float(t0), float(lam2), float(average_start), bool(averaging), etas, scales,
+                  betas)
+    if m and scales.min() <= 0.0:
+        raise ValueError("hogwild needs eta * lam2 < 1 at every step (a step would zero w)")
+    n_blocks = max(1, min(int(n_threads), m))
+    parts = np.zeros((n_blocks, 3))
+    t_start = float(state[1])
+
+    def end_beta(p):  # beta after the averaging update of position p
+        averaged = averaging and t_start + p + 1 >= average_start
+        return betas[p] + (scales[p] if averaged else 0.0)
+
+    with threads(n_blocks):
+        for g in range(len(bounds) - 1):
+            lo_p, hi_p = int(bounds[g]), int(bounds[g + 1])
+            if g > 0:
+                scale_weights(W, avg_W, end_beta(lo_p - 1), float(scales[lo_p - 1]))
+            segment(data, indices, indptr, Y, s, order, W, b, avg_W, etas, scales, betas,
+                    lo_p, hi_p, bool(fit_intercept), t_start, float(average_start), n_blocks,
+                    parts)
+    if m:
+        state[0] = scales[m - 1]
+        state[2] = end_beta(m - 1)
+    state[1] = t_start + m
+    state[3] += parts[:, 2].sum()
+    avg_b[0] += parts[:, 1].sum()
+    return float(parts[:, 0].sum())
