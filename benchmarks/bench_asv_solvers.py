@@ -1,0 +1,52 @@
+"""asv: each fastlogit solver's time to tolerance on the shipped real data, its final
+relative suboptimality and iteration count, and the peak memory of a fit.
+
+Data come from ../shared/datasets through the cache of benchmarks/common.py; F* from
+benchmarks/results/fstar.json (computed and stored on first use).  Fits go through the same
+runner as compare.py (the estimator if it exists, else Objective + SOLVERS), C = 1, L2,
+unpenalised intercept.  ``setup`` loads the data and makes one untimed warm-up fit (Numba
+compilation); a solver that does not exist yet, or a dense-Hessian solver on large d,
+raises NotImplementedError.
+"""
+from . import common
+from .compare import Fastlogit, Unavailable
+
+SOLVERS = ["auto", "newton-cg", "newton-cholesky", "lbfgs"]
+DATASETS = ["a9a", "w8a", "ijcnn1", "mushrooms", "reuters", "rcv1_small"]
+TOL = 1e-6
+N_THREADS = 2
+
+
+class SolverFit:
+    params = (SOLVERS, DATASETS)
+    param_names = ["solver", "dataset"]
+    timeout = 300
+    number = 1
+    repeat = (1, 5, 30.0)
+    warmup_time = 0
+
+    def setup(self, solver, dataset):
+        try:
+            self.X, self.y = common.load_dataset(dataset)
+        except FileNotFoundError as exc:
+            raise NotImplementedError(str(exc))
+        self.runner = Fastlogit(solver)
+        try:
+            self.ctx = self.runner.prepare(self.X, self.y, 1.0, N_THREADS)
+        except Unavailable as exc:
+            raise NotImplementedError(str(exc))
+        self.runner.fit(self.ctx, 1e-2)  # warm-up: Numba compilation / cache load
+
+    def time_fit(self, solver, dataset):
+        self.runner.fit(self.ctx, TOL)
+
+    def peakmem_fit(self, solver, dataset):
+        self.runner.fit(self.ctx, TOL)
+
+    def track_suboptimality(self, solver, dataset):
+        ref = common.cached_reference(dataset, self.X, self.y, 1.0)
+        w, b = self.runner.fit(self.ctx, TOL)
+        f = common.objective(self.X, self.y, w, b, 1.0)
+        return (f - ref["F_star"]) / abs(ref["F_star"])
+
+    track_suboptimality.unit = "relative"
