@@ -177,31 +177,24 @@ class Fastlogit(Runner):
             raise Unavailable(f"d = {X.shape[1]} too large for a dense Hessian")
         import fastlogit
 
+        try:
+            from fastlogit.solvers import SOLVERS
+        except ImportError as exc:
+            raise Unavailable(f"fastlogit solvers not importable: {exc}") from exc
         est_cls = getattr(fastlogit, "LogisticRegression", None)
         if est_cls is not None:
-            names = self._estimator_solvers(est_cls)
-            solver = self._pick(names)
+            solver = self._pick(tuple(SOLVERS) + ("auto",))
             return {"mode": "estimator", "cls": est_cls, "solver": solver, "X": X, "y": y,
                     "C": C, "n_threads": n_threads}
         try:
             from fastlogit.objective import Objective
-            from fastlogit.solvers import SOLVERS
         except ImportError as exc:
-            raise Unavailable(f"fastlogit objective/solvers not importable: {exc}") from exc
+            raise Unavailable(f"fastlogit objective not importable: {exc}") from exc
         if self.solver == "auto":
             raise Unavailable("needs fastlogit.LogisticRegression (not built yet)")
         solver = self._pick(tuple(SOLVERS))
         return {"mode": "solvers", "fn": SOLVERS[solver], "objective": Objective, "X": X,
                 "y": y, "C": C, "n_threads": n_threads, "solver": solver}
-
-    @staticmethod
-    def _estimator_solvers(est_cls):
-        try:
-            from fastlogit.solvers import SOLVERS
-
-            return tuple(SOLVERS) + ("auto",)
-        except ImportError:
-            return ("auto", "newton-cg", "newton-cholesky", "lbfgs")
 
     def _pick(self, available):
         for cand in self.ALIASES[self.solver]:
