@@ -22,11 +22,14 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .sgd_ref import RESCALE_BELOW, _hogwild_epoch
+from .sgd_ref import _hogwild_epoch
 
 __all__ = ["sgd_epoch_dense", "sgd_epoch_csr", "sgd_epoch_hogwild_csr"]
 
 _JIT = dict(cache=True, nogil=True)
+#: = sgd_ref.RESCALE_BELOW (a test checks).  Defined here, not imported: Numba's cache is keyed
+#: on this file only and would keep a stale value of an imported global.
+RESCALE_BELOW = 1e-6
 _PAR = dict(cache=True, nogil=True, parallel=True)
 
 
