@@ -100,8 +100,9 @@ def _pt_loss_grad(y, z):
 # ----------------------------------------------------------------------------- row helpers
 @njit(**_JIT)
 def _u(j):
-    """A column index as unsigned, so that indexing skips the negative-index wraparound test
-    (valid: ``as_design`` checked 0 <= j < n_features)."""
+    """An index as unsigned, so that indexing skips the negative-index wraparound test (valid:
+    ``as_design`` checked 0 <= column < n_features and a non-decreasing, non-negative indptr).
+    Measured: up to 2x on the CSR dot product (a9a)."""
     return np.uint64(j)
 
 
@@ -109,14 +110,14 @@ def _u(j):
 def _dot_csr(data, indices, lo, hi, w):
     # Not fastmath: vectorised gathers measured ~2x slower than this scalar loop (news20).
     acc = 0.0
-    for k in range(lo, hi):
+    for k in range(_u(lo), _u(hi)):
         acc += np.float64(data[k]) * np.float64(w[_u(indices[k])])
     return acc
 
 
 @njit(**_JIT)
 def _axpy_csr(data, indices, lo, hi, r, g):
-    for k in range(lo, hi):
+    for k in range(_u(lo), _u(hi)):
         g[_u(indices[k])] += r * np.float64(data[k])
 
 
@@ -229,7 +230,7 @@ def _loss_grad_csr(data, indices, indptr, y, s, w, b, grad_out, hess_out, n_bloc
         loss_sum = 0.0
         grad_b = 0.0
         for i in range(bounds[t], bounds[t + 1]):
-            lo, hi = indptr[i], indptr[i + 1]
+            lo, hi = _u(indptr[i]), _u(indptr[i + 1])
             z = b + _dot_csr(data, indices, lo, hi, w)
             loss, res, curv = _pt_loss_grad(np.float64(y[i]), z)
             si = np.float64(s[i]) if weighted else 1.0
@@ -369,7 +370,7 @@ def _hessp_csr(data, indices, indptr, dw, v, v_b, out, n_blocks):
         g = buf[t]
         acc_b = 0.0
         for i in range(bounds[t], bounds[t + 1]):
-            lo, hi = indptr[i], indptr[i + 1]
+            lo, hi = _u(indptr[i]), _u(indptr[i + 1])
             r = np.float64(dw[i]) * (v_b + _dot_csr(data, indices, lo, hi, v))
             acc_b += r
             if r != 0.0:
@@ -435,7 +436,7 @@ def _hess_diag_csr(data, indices, indptr, dw, out, n_blocks):
         g = buf[t]
         for i in range(bounds[t], bounds[t + 1]):
             di = np.float64(dw[i])
-            for k in range(indptr[i], indptr[i + 1]):
+            for k in range(_u(indptr[i]), _u(indptr[i + 1])):
                 x = np.float64(data[k])
                 g[_u(indices[k])] += di * x * x
     if n_blocks == 1:
@@ -536,7 +537,7 @@ def _gram_csr(data, indices, indptr, dw, out, n_blocks):
         G = buf[t]
         for i in range(bounds[t], bounds[t + 1]):
             di = np.float64(dw[i])
-            lo, hi = indptr[i], indptr[i + 1]
+            lo, hi = _u(indptr[i]), _u(indptr[i + 1])
             for k1 in range(lo, hi):
                 a = di * np.float64(data[k1])
                 j1 = indices[k1]
@@ -605,7 +606,7 @@ def _mn_loss_grad_csr(data, indices, indptr, Y, s, W, B, grad_out, grad_b_out, p
         pk = np.empty(K)
         loss_sum = 0.0
         for i in range(bounds[t], bounds[t + 1]):
-            lo, hi = indptr[i], indptr[i + 1]
+            lo, hi = _u(indptr[i]), _u(indptr[i + 1])
             for k in range(K):
                 zk[k] = np.float64(B[k])
             for q in range(lo, hi):
@@ -725,7 +726,7 @@ def _mn_hessp_csr(data, indices, indptr, P, s, V, v_b, out, out_b, n_blocks):
         G = gbuf[t]
         uk = np.empty(K)
         for i in range(bounds[t], bounds[t + 1]):
-            lo, hi = indptr[i], indptr[i + 1]
+            lo, hi = _u(indptr[i]), _u(indptr[i + 1])
             for k in range(K):
                 uk[k] = np.float64(v_b[k])
             for q in range(lo, hi):
