@@ -1,0 +1,218 @@
+"""Numba kernels of the svmlight parser (numba is imported here only).
+
+The parser works on a byte buffer of whole lines in two parallel passes over the lines:
+
+1. :func:`scan_lines` finds where each line's content ends (a ``#`` starts a comment, unless a
+   NUL byte comes first: scikit-learn looks for ``#`` with C ``strchr``), counts its
+   whitespace-separated tokens and notes a leading ``qid:`` token.  That fixes the number of
+   stored entries per row, so row offsets are known before any value is parsed.
+2. :func:`parse_rows` parses the label and the ``id:value`` pairs of every row into its slot.
+
+Only a *fast grammar* is accepted here: labels and values ``[+-]digits[.digits][(e|E)[+-]digits]``
+with at most 19 significant digits whose value is exactly ``m * 10**e`` or ``m / 10**e`` with
+``m < 2**53`` and ``|e| <= 22`` (Clinger's fast path: one correctly rounded IEEE operation on
+exact operands, hence the same double as Python's correctly rounded ``float()``), and feature
+ids made of decimal digits.  A row outside that grammar, or breaking a rule (ids increasing,
+no id 0 when one-based), gets a non-zero status and the Python layer parses it again with
+``int()``/``float()`` and scikit-learn's rules, raising the error with file name and line.
+So this module never decides what is an error, only what is easy.
+"""
+import numba
+import numpy as np
+from numba import njit, prange
+
+_JIT = dict(cache=True, nogil=True)
+_PAR = dict(cache=True, nogil=True, parallel=True)
+
+_POW10 = np.array([10.0 ** k for k in range(23)], dtype=np.float64)
+_MAX_EXACT = 2**53
+_MAX_ID = 2**31 - 1
+
+#: Line flags written by scan_lines.
+QID = 1
+SLOW = 2
+
+
+@njit(**_JIT)
+def _is_space(c):
+    # Python's bytes.split(): space, \t, \n, \v, \f, \r.
+    return c == 32 or (9 <= c <= 13)
+
+
+@njit(**_PAR)
+def scan_lines(buf, starts, ends, content_end, n_feat, flags):
+    """Per line: content end, number of feature tokens (-1 for a blank line), flags."""
+    for i in prange(starts.size):
+        s = starts[i]
+        e = ends[i]
+        for p in range(s, e):
+            c = buf[p]
+            if c == 35:  # '#'
+                e = p
+                break
+            if c == 0:  # strchr stops at NUL: no comment on this line
+                break
+        content_end[i] = e
+        n_tok = 0
+        f = 0
+        p = s
+        while p < e:
+            while p < e and _is_space(buf[p]):
+                p += 1
+            if p >= e:
+                break
+            t = p
+            while p < e and not _is_space(buf[p]):
+                p += 1
+            n_tok += 1
+            if n_tok == 2 and p - t >= 3 and buf[t] == 113 and buf[t + 1] == 105 \
+                    and buf[t + 2] == 100:  # 'qid'
+                f |= QID
+                colon = False
+                for q in range(t + 3, p):
+                    if buf[q] == 58:
+                        colon = True
+                        break
+                if not colon:
+                    f |= SLOW
+        flags[i] = f
+        if n_tok == 0:
+            n_feat[i] = -1
+        else:
+            n_feat[i] = n_tok - 1 - (1 if f & QID else 0)
+
+
+@njit(**_JIT)
+def _parse_float(buf, p, q):
+    """Parse buf[p:q] in the fast grammar. Returns (value, ok)."""
+    neg = False
+    if p < q and (buf[p] == 43 or buf[p] == 45):
+        neg = buf[p] == 45
+        p += 1
+    mant = np.uint64(0)
+    n_sig = 0
+    exp10 = 0
+    any_digit = False
+    while p < q and 48 <= buf[p] <= 57:
+        d = buf[p] - 48
+        any_digit = True
+        if mant != 0 or d != 0:
+            if n_sig >= 19:
+                return 0.0, False
+            mant = mant * np.uint64(10) + np.uint64(d)
+            n_sig += 1
+        p += 1
+    if p < q and buf[p] == 46:  # '.'
+        p += 1
+        while p < q and 48 <= buf[p] <= 57:
+            d = buf[p] - 48
+            any_digit = True
+            if mant != 0 or d != 0:
+                if n_sig >= 19:
+                    return 0.0, False
+                mant = mant * np.uint64(10) + np.uint64(d)
+                n_sig += 1
+            exp10 -= 1
+            p += 1
+    if not any_digit:
+        return 0.0, False
+    if p < q and (buf[p] == 101 or buf[p] == 69):  # 'e' / 'E'
+        p += 1
+        eneg = False
+        if p < q and (buf[p] == 43 or buf[p] == 45):
+            eneg = buf[p] == 45
+            p += 1
+        ev = 0
+        n_ed = 0
+        while p < q and 48 <= buf[p] <= 57:
+            if n_ed >= 6:
+                return 0.0, False
+            ev = ev * 10 + (buf[p] - 48)
+            n_ed += 1
+            p += 1
+        if n_ed == 0:
+            return 0.0, False
+        exp10 += -ev if eneg else ev
+    if p != q:
+        return 0.0, False
+    if mant == 0:
+        return -0.0 if neg else 0.0, True
+    if mant > np.uint64(_MAX_EXACT) or exp10 > 22 or exp10 < -22:
+        return 0.0, False
+    v = float(mant)
+    if exp10 >= 0:
+        v = v * _POW10[exp10]
+    else:
+        v = v / _POW10[-exp10]
+    return -v if neg else v, True
+
+
+@njit(**_PAR)
+def parse_rows(buf, starts, content_end, flags, row_lines, indptr, zero_based,
+               labels, indices, data, status):
+    """Parse row r (line ``row_lines[r]``) into ``labels[r]`` and slots
+    ``indptr[r]:indptr[r+1]`` of ``indices``/``data``; ``status[r] = 1`` where the Python
+    layer has to parse the row instead."""
+    for r in prange(row_lines.size):
+        i = row_lines[r]
+        if flags[i] & SLOW:
+            status[r] = 1
+            continue
+        p = starts[i]
+        e = content_end[i]
+        bad = False
+        while _is_space(buf[p]):
+            p += 1
+        t = p
+        while p < e and not _is_space(buf[p]):
+            p += 1
+        lab, ok = _parse_float(buf, t, p)
+        if not ok:
+            status[r] = 1
+            continue
+        labels[r] = lab
+        skip = flags[i] & QID
+        k = indptr[r]
+        prev = -1
+        while True:
+            while p < e and _is_space(buf[p]):
+                p += 1
+            if p >= e:
+                break
+            t = p
+            while p < e and not _is_space(buf[p]):
+                p += 1
+            if skip:
+                skip = 0
+                continue
+            # feature id: digits up to ':'
+            idx = 0
+            q = t
+            while q < p and 48 <= buf[q] <= 57:
+                idx = idx * 10 + (buf[q] - 48)
+                if idx > _MAX_ID:
+                    break
+                q += 1
+            if q == t or q >= p or buf[q] != 58 or idx > _MAX_ID:
+                bad = True
+                break
+            if idx <= prev or (idx == 0 and not zero_based):
+                bad = True
+                break
+            v, ok = _parse_float(buf, q + 1, p)
+            if not ok:
+                bad = True
+                break
+            indices[k] = idx
+            data[k] = v
+            k += 1
+            prev = idx
+        if bad:
+            status[r] = 1
+
+
+def set_threads(n_threads):
+    """Set numba's thread count; returns the previous one (for restoring)."""
+    previous = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
+    return previous

@@ -1,0 +1,311 @@
+"""fastlogit.io.load_svmlight: agreement with scikit-learn's reader, errors with file and line."""
+import bz2
+import gzip
+import io
+import lzma
+import os
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from fastlogit.datasets import SHARED_DATASETS, _open, shared_dataset_path
+from fastlogit.io import SvmlightFormatError, binary_labels, load_svmlight
+
+sklearn_datasets = pytest.importorskip("sklearn.datasets")
+load_svmlight_file = sklearn_datasets.load_svmlight_file
+
+
+def _have_shared():
+    try:
+        shared_dataset_path("a9a")
+        return True
+    except FileNotFoundError:
+        return False
+
+
+needs_shared = pytest.mark.skipif(not _have_shared(), reason="../shared/datasets not found")
+
+
+def assert_same(ours, ref, dtype=np.float64):
+    (X, y), (Xr, yr) = ours, ref
+    assert sp.issparse(X) and X.format == "csr"
+    assert X.shape == Xr.shape
+    assert X.dtype == np.dtype(dtype) == Xr.dtype
+    np.testing.assert_array_equal(X.indptr, Xr.indptr)
+    np.testing.assert_array_equal(X.indices, Xr.indices)
+    # bitwise equality, NaN and signed zeros included
+    assert X.data.tobytes() == np.ascontiguousarray(Xr.data).tobytes()
+    assert y.dtype == np.float64
+    assert y.tobytes() == np.asarray(yr, dtype=np.float64).tobytes()
+
+
+def write(tmp_path, text, name="data.svm", compress=None):
+    raw = text.encode() if isinstance(text, str) else text
+    path = tmp_path / name
+    opener = {None: open, "gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}[compress]
+    with opener(path, "wb") as fh:
+        fh.write(raw)
+    return str(path)
+
+
+def reference(text, **kw):
+    raw = text.encode() if isinstance(text, str) else text
+    return load_svmlight_file(io.BytesIO(raw), **kw)
+
+
+# ------------------------------------------------------------------ real data
+@needs_shared
+@pytest.mark.parametrize("name", list(SHARED_DATASETS), ids=list(SHARED_DATASETS))
+def test_shared_sets_equal_sklearn(name):
+    path = shared_dataset_path(name)
+    with _open(path) as fh:
+        raw = fh.read()
+    assert_same(load_svmlight(str(path)), reference(raw))
+    if name in ("a9a", "rcv1_small", "reuters"):
+        assert_same(load_svmlight(str(path), dtype=np.float32),
+                    reference(raw, dtype=np.float32), np.float32)
+    n_features = SHARED_DATASETS[name][1]
+    X, _ = load_svmlight(str(path), n_features=n_features)
+    assert X.shape[1] == n_features
+
+
+@needs_shared
+def test_load_shared_uses_our_reader():
+    from fastlogit.datasets import load_shared
+
+    X, y = load_shared("rcv1_small")
+    assert X.shape == (1000, 47236) and set(np.unique(y)) == {0.0, 1.0}
+
+
+# ------------------------------------------------------------------ format features
+TEXT = """\
+# a comment line
++1 1:0.5 3:-2.25e-3 10:7 # trailing comment
+-1 2:1e5 4:.5 5:5. 6:-0
+
+1\t 3:1E+2\t7:0.000001
+-1
+ -1.0   qid:3 1:1 2:2
+"""
+
+
+@pytest.mark.parametrize("compress", [None, "gz", "bz2", "xz"])
+def test_features_and_compression(tmp_path, compress):
+    path = write(tmp_path, TEXT, compress=compress)
+    with pytest.warns(UserWarning, match="qid fields on 1 rows"):
+        ours = load_svmlight(path)
+    assert_same(ours, reference(TEXT))
+    X, y = ours
+    assert X.shape == (5, 10)
+    np.testing.assert_array_equal(y, [1, -1, 1, -1, -1])
+
+
+@pytest.mark.parametrize("zero_based", [True, False, "auto"], ids=str)
+def test_zero_based(tmp_path, zero_based):
+    one = "1 1:1 3:2\n0 2:5\n"
+    zero = "1 0:1 3:2\n0 2:5\n"
+    for text in (one, zero):
+        path = write(tmp_path, text)
+        if zero_based is False and text is zero:
+            with pytest.raises(SvmlightFormatError, match=r"data.svm:1: invalid feature id 0"):
+                load_svmlight(path, zero_based=zero_based)
+            continue
+        assert_same(load_svmlight(path, zero_based=zero_based),
+                    reference(text, zero_based=zero_based))
+    assert load_svmlight(write(tmp_path, one))[0].shape == (2, 3)  # auto: one-based
+    assert load_svmlight(write(tmp_path, zero))[0].shape == (2, 4)  # auto: zero-based
+
+
+def test_crlf_no_trailing_newline_and_empty_rows(tmp_path):
+    text = "1 1:1 2:2\r\n-1\r\n\r\n1 3:0.25"
+    assert_same(load_svmlight(write(tmp_path, text)), reference(text))
+
+
+def test_slow_path_values_equal_sklearn(tmp_path):
+    # outside the fast grammar: parsed by Python's float()/int(), as scikit-learn does
+    text = ("1 1:inf 2:-nan 3:1e400 4:1.2345678901234567890123 5:1_0 +6:3 7:4.9e-324\n"
+            "2.5e-30 1:123456789012345678901234567890 8:0.1e-330 9:  \n"
+            "infinity 2:0x1 \n".replace("0x1", "1.5"))
+    text = text.replace("9:  ", "9:2")
+    X, y = load_svmlight(write(tmp_path, text))
+    assert_same((X, y), reference(text))
+    assert np.isnan(X.data[1]) and np.isinf(X.data[0])
+
+
+def test_many_blocks_and_float32(tmp_path, rng):
+    n = 3000
+    lines = []
+    for i in range(n):
+        ids = np.sort(rng.choice(50, size=rng.integers(0, 8), replace=False)) + 1
+        vals = rng.standard_normal(ids.size) * 10.0 ** rng.integers(-5, 5, ids.size)
+        feats = " ".join(f"{j}:{v:.{int(rng.integers(1, 18))}g}" for j, v in zip(ids, vals))
+        lines.append(f"{rng.integers(0, 2)} {feats}")
+    text = "\n".join(lines) + "\n"
+    path = write(tmp_path, text, compress="gz")
+    for dtype in (np.float64, np.float32):
+        ours = load_svmlight(path, dtype=dtype, chunk_bytes=997, n_threads=2)
+        assert_same(ours, reference(text, dtype=dtype), dtype)
+    # an error in a later block still reports the right line
+    bad = text.splitlines()
+    bad[2500] = bad[2500] + " 60:x"
+    path = write(tmp_path, "\n".join(bad) + "\n", name="bad.svm")
+    with pytest.raises(SvmlightFormatError, match=r"bad\.svm:2501: invalid value b'x'"):
+        load_svmlight(path, chunk_bytes=997)
+
+
+def test_several_paths_and_file_objects(tmp_path):
+    a, b = "1 1:1\n-1 2:2\n", "1 3:3\n"
+    X, y = load_svmlight([write(tmp_path, a, "a.svm"), write(tmp_path, b, "b.svm")])
+    assert_same((X, y), reference(a + b))
+    with open(write(tmp_path, a + b), "rb") as fh:
+        assert_same(load_svmlight(fh), reference(a + b))
+
+
+def test_n_features(tmp_path):
+    path = write(tmp_path, "1 1:1 2:2\n-1 5:1\n")
+    assert load_svmlight(path, n_features=10)[0].shape == (2, 10)
+    with pytest.raises(SvmlightFormatError,
+                       match=r"data.svm:2: feature id 5 is beyond n_features=3"):
+        load_svmlight(path, n_features=3)
+    # zero-based data: the id is reported as written
+    path = write(tmp_path, "1 0:1 2:2\n-1 4:1\n")
+    with pytest.raises(SvmlightFormatError, match=r"data.svm:2: feature id 4 is beyond"):
+        load_svmlight(path, n_features=4)
+
+
+# ------------------------------------------------------------------ errors
+BAD_LINES = {
+    "non-numeric value": ("1 1:abc", r"invalid value b'abc'"),
+    "missing colon": ("1 1:1 3", r"expected <id>:<value>, got b.3. \(missing colon\)"),
+    "negative id": ("1 -2:1", r"invalid feature id -2"),
+    "non-increasing ids": ("1 3:1 2:1", r"must be increasing.*2 after 3"),
+    "duplicate id": ("1 3:1 3:1", r"must be increasing"),
+    "label missing": ("1:1 2:1", r"invalid label b'1:1' \(label missing\?\)"),
+    "bad label": ("yes 1:1", r"invalid label b'yes'"),
+    "bad id": ("1 a:1", r"invalid feature id b'a'"),
+    "huge id": ("1 99999999999:1", r"too large"),
+    "bad qid": ("1 qid 1:1", r"malformed qid"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_LINES), ids=list(BAD_LINES))
+@pytest.mark.parametrize("compress", [None, "xz"])
+def test_corrupt_line_reports_file_and_line(tmp_path, case, compress):
+    line, message = BAD_LINES[case]
+    text = f"1 1:1\n# comment\n\n{line}\n-1 2:1\n"
+    path = write(tmp_path, text, name="input.txt", compress=compress)
+    with pytest.raises(SvmlightFormatError, match=rf"input\.txt:4: .*{message}") as info:
+        load_svmlight(path)
+    assert info.value.lineno == 4 and info.value.path == path
+    with pytest.raises(Exception):  # scikit-learn rejects it too
+        reference(text)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"], ids=["empty", "blank",
+                                                                         "comment"])
+def test_empty_input(tmp_path, text):
+    with pytest.raises(SvmlightFormatError, match="data.svm: no samples"):
+        load_svmlight(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("compress", ["gz", "xz", "bz2"])
+def test_truncated_compressed_file(tmp_path, compress):
+    text = "".join(f"{i % 2} 1:{i} 2:{i * 0.5}\n" for i in range(20000))
+    path = write(tmp_path, text, name=f"data.svm.{compress}", compress=compress)
+    raw = open(path, "rb").read()
+    with open(path, "wb") as fh:
+        fh.write(raw[: len(raw) // 2])
+    with pytest.raises(SvmlightFormatError, match=rf"data.svm.{compress}: cannot read: truncated"):
+        load_svmlight(path)
+
+
+def test_unreadable_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.svm"):
+        load_svmlight(str(tmp_path / "nope.svm"))
+    with pytest.raises(IsADirectoryError):
+        load_svmlight(str(tmp_path))
+
+
+def test_argument_checks(tmp_path):
+    path = write(tmp_path, "1 1:1\n")
+    with pytest.raises(ValueError, match="dtype"):
+        load_svmlight(path, dtype=np.int64)
+    with pytest.raises(ValueError, match="zero_based"):
+        load_svmlight(path, zero_based="yes")
+
+
+# ------------------------------------------------------------------ labels
+@pytest.mark.parametrize("form", [(0, 1), (-1, 1), (1, 2)], ids=["01", "pm1", "12"])
+def test_binary_labels_forms(form):
+    y = np.array([form[1], form[0], form[1]], dtype=float)
+    y01, classes = binary_labels(y)
+    np.testing.assert_array_equal(y01, [1, 0, 1])
+    np.testing.assert_array_equal(classes, form)
+    # a single class present: the form is recognised by its other value, or classes are given
+    only = {(0, 1): 0, (-1, 1): -1, (1, 2): 2}[form]
+    y01, classes = binary_labels(np.full(3, only, dtype=float))
+    np.testing.assert_array_equal(classes, form)
+    y01, _ = binary_labels(np.full(2, form[1], dtype=float), classes=form)
+    np.testing.assert_array_equal(y01, [1, 1])
+
+
+def test_binary_labels_errors():
+    with pytest.raises(ValueError, match="3 distinct"):
+        binary_labels([0, 1, 2])
+    with pytest.raises(ValueError, match="cannot tell"):
+        binary_labels([1, 1])
+    with pytest.raises(ValueError, match="not among the classes"):
+        binary_labels([0, 3], classes=[0, 1])
+
+
+# ------------------------------------------------------------------ fuzz
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+_number = st.one_of(
+    st.integers(-10**6, 10**6).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.floats(width=32).map(lambda v: f"{v:.6e}"),
+    st.sampled_from(["", ".", "-", "1e", "1.5.2", "0x10", "1_000", "+.5", "-0", "nan", "1e999",
+                     "00012", "1.0000000000000000000001", "9" * 25]),
+)
+_id = st.one_of(st.integers(0, 40).map(str), st.sampled_from(["-1", "", "a", "+3", "007",
+                                                              "4294967296"]))
+_token = st.one_of(
+    st.tuples(_id, _number).map(lambda t: f"{t[0]}:{t[1]}"),
+    st.tuples(_id, _number).map(lambda t: f"{t[0]}{t[1]}"),
+    st.sampled_from(["qid:1", "qid", "#", "# c", ":", "1:2:3", "\x00", "\t", "\r", "\x0b"]),
+)
+_line = st.tuples(_number, st.lists(_token, max_size=6),
+                  st.sampled_from([" ", "\t", "  "])).map(
+    lambda t: t[0] + t[2] + t[2].join(t[1]))
+# mostly valid rows: increasing ids with fast-grammar values
+_valid_line = st.tuples(
+    st.sampled_from(["1", "-1", "0", "2", "+1", "1.0"]),
+    st.lists(st.tuples(st.integers(1, 5), st.floats(-1e6, 1e6)), max_size=5),
+).map(lambda t: t[0] + "".join(
+    f" {i}:{v!r}" for i, v in zip(np.cumsum([a for a, _ in t[1]]).tolist(), [v for _, v in t[1]])))
+
+
+@hypothesis.given(lines=st.lists(st.one_of(_line, _valid_line, _valid_line), min_size=1,
+                                 max_size=8),
+                  zero_based=st.sampled_from([True, False, "auto"]))
+def test_fuzz_against_sklearn(tmp_path_factory, lines, zero_based):
+    text = "\n".join(lines) + "\n"
+    path = write(tmp_path_factory.mktemp("fuzz"), text)
+    try:
+        ref = reference(text, zero_based=zero_based)
+    except Exception:
+        ref = None
+    if ref is not None and ref[0].shape[0] == 0:
+        ref = None  # no rows: scikit-learn returns an empty matrix, we raise
+    if ref is None:
+        with pytest.raises(SvmlightFormatError):
+            load_svmlight(path, zero_based=zero_based)
+    else:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert_same(load_svmlight(path, zero_based=zero_based, chunk_bytes=64), ref)
