@@ -1,0 +1,327 @@
+"""Newton solvers for the smooth (L2 / no penalty) objective.
+
+``newton_cholesky``
+    Full Newton (IRLS): the dense Hessian from the gram kernel, a Cholesky solve and an Armijo
+    line search.  For n_params up to a few thousand, dense or sparse X.  A singular Hessian
+    (penalty=None on separable or rank-deficient data, the multinomial intercept direction)
+    gets a growing ridge; if even that fails the step is the steepest-descent direction.
+``newton_cg``
+    Truncated (inexact) Newton: preconditioned conjugate gradients on ``hessp`` with the
+    forcing term eta_k = min(0.5, sqrt(||g_k|| / ||g_0||)) (superlinear, quadratic in the limit
+    as CG tolerance shrinks with the gradient), negative curvature guarded, Armijo line search.
+``trust_region``
+    Trust-region Newton-CG in the manner of LIBLINEAR's TRON (Lin, Weng & Keerthi 2008):
+    Steihaug-Toint CG inside a ball, ratio test of actual against predicted reduction, radius
+    update by safeguarded interpolation.  No line search: each outer iteration costs one fused
+    value+gradient pass plus the CG Hessian-vector passes; rejected trial points keep the
+    cached curvature of the current point (the objective caches two points).
+
+All follow the stopping rule of :mod:`fastlogit.solvers._result`::
+
+    ||grad F(theta)||_inf <= tol * max(1, ||grad F(theta_0)||_inf)
+
+and warn with :class:`~fastlogit.solvers._result.ConvergenceWarning` when they stop short.
+"""
+import numpy as np
+from scipy import linalg
+
+from ._line_search import armijo
+from ._result import History, SolverResult, stopping_threshold, warn_not_converged
+
+__all__ = ["newton_cholesky", "newton_cg", "trust_region"]
+
+
+def _check_smooth(objective, name):
+    if objective.l1_strength:
+        raise ValueError(f"solver {name!r} does not support penalty={objective.penalty!r} "
+                         f"with an L1 part; use solver='l1'")
+
+
+def _start(objective, theta0):
+    theta = np.array(theta0, dtype=np.float64).reshape(-1)
+    if theta.shape != (objective.n_params,):
+        raise ValueError(f"theta0 must have {objective.n_params} entries, got {theta.size}")
+    return theta
+
+
+def _finish(name, objective, theta, it, converged, message, hist, gnorm, thr, warn=True):
+    if not converged and warn:
+        message = warn_not_converged(name, gnorm, thr, it, message)
+    return SolverResult(theta=theta, n_iter=it, converged=converged, message=message,
+                        history=hist.as_dict(), n_evals=dict(objective.n_evals))
+
+
+def _newton_direction_dense(H, g):
+    """Solve H d = -g by Cholesky; ridge if (numerically) singular; None if hopeless."""
+    scale = max(float(np.abs(np.diag(H)).max()), 1e-300)
+    for ridge in (0.0, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4):
+        try:
+            Hr = H if ridge == 0.0 else H + (ridge * scale) * np.eye(H.shape[0])
+            factor = linalg.cho_factor(Hr, lower=False, check_finite=False,
+                                       overwrite_a=ridge != 0.0)
+            d = -linalg.cho_solve(factor, g, check_finite=False)
+            if np.all(np.isfinite(d)):
+                return d
+        except (linalg.LinAlgError, ValueError):
+            continue
+    return None
+
+
+def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
+                    random_state=None, max_params=5000):
+    """Newton's method with the dense Hessian (gram kernel) and a Cholesky solve.
+
+    Per iteration: one fused value/gradient/IRLS-weight pass (shared with the line search's
+    first trial), the gram pass(es) and an O(p^3) factorisation.  Converges quadratically near
+    the optimum.  ``max_params`` guards the O(p^2) memory.
+    """
+    name = "newton-cholesky"
+    _check_smooth(objective, name)
+    if objective.n_params > max_params:
+        raise ValueError(f"{name}: {objective.n_params} parameters exceed max_params="
+                         f"{max_params} (dense Hessian); use 'newton-cg' or 'trust-region'")
+    theta = _start(objective, theta0)
+    hist = History(callback, verbose, name)
+    f, g = objective.value_grad(theta)
+    gnorm = float(np.abs(g).max())
+    thr = stopping_threshold(tol, gnorm)
+    if hist.record(theta, f, gnorm):
+        return _finish(name, objective, theta, 0, gnorm <= thr, "stopped by callback", hist,
+                       gnorm, thr, warn=False)
+    it, message = 0, "max_iter reached"
+    while gnorm > thr and it < max_iter:
+        it += 1
+        H = objective.hessian(theta)
+        d = _newton_direction_dense(H, g)
+        if d is None or not float(g @ d) < 0:
+            d = -g
+        t, theta_new, f_new, g_new = armijo(objective, theta, f, g, d)
+        if t == 0.0 and d is not g:
+            t, theta_new, f_new, g_new = armijo(objective, theta, f, g, -g,
+                                                t0=1.0 / max(1.0, float(np.abs(np.diag(H)).max())))
+        if t == 0.0:
+            message = "line search failed"
+            break
+        theta, f, g = theta_new, f_new, g_new
+        gnorm = float(np.abs(g).max())
+        if hist.record(theta, f, gnorm):
+            message = "stopped by callback"
+            return _finish(name, objective, theta, it, gnorm <= thr, message, hist, gnorm, thr,
+                           warn=False)
+    converged = gnorm <= thr
+    return _finish(name, objective, theta, it, converged,
+                   "converged" if converged else message, hist, gnorm, thr)
+
+
+def _preconditioner(objective, theta, kind):
+    if kind is None or kind is False:
+        return None
+    diag = objective.hess_diag(theta)
+    if kind == "mixed":  # LIBLINEAR's (1 - a) I + a diag(H), a = 0.01
+        diag = 0.99 + 0.01 * diag
+    elif kind != "diag":
+        raise ValueError(f"preconditioner must be None, 'diag' or 'mixed', got {kind!r}")
+    diag = np.where(diag > 1e-12 * max(1.0, float(diag.max())), diag, 1.0)
+    return 1.0 / diag
+
+
+def _pcg(hessp, g, rtol, max_cg, minv):
+    """Solve H s = -g by preconditioned CG to ||r|| <= rtol ||g||; stop on negative curvature.
+
+    Returns (s, n_cg); s = -minv * g when the first direction has non-positive curvature.
+    """
+    s = np.zeros_like(g)
+    r = -g
+    z = r if minv is None else minv * r
+    p = z.copy()
+    rz = float(r @ z)
+    stop = rtol * float(np.sqrt(g @ g))
+    for k in range(max_cg):
+        Hp = hessp(p)
+        curv = float(p @ Hp)
+        if curv <= 1e-16 * float(p @ p):
+            if k == 0:
+                s = p
+            return s, k + 1
+        alpha = rz / curv
+        s += alpha * p
+        r -= alpha * Hp
+        if float(np.sqrt(r @ r)) <= stop:
+            return s, k + 1
+        z = r if minv is None else minv * r
+        rz_new = float(r @ z)
+        p *= rz_new / rz
+        p += z
+        rz = rz_new
+    return s, max_cg
+
+
+def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
+              random_state=None, preconditioner="mixed", max_cg=None, eta_max=0.5):
+    """Truncated Newton-CG with an Armijo line search (binary and multinomial).
+
+    The CG residual tolerance is eta_k = min(eta_max, sqrt(||g_k|| / max(1, ||g_0||))) relative
+    to ||g_k||; ``preconditioner`` is None, "diag" (Jacobi) or "mixed" (0.99 + 0.01 diag H).
+    """
+    name = "newton-cg"
+    _check_smooth(objective, name)
+    theta = _start(objective, theta0)
+    hist = History(callback, verbose, name)
+    f, g = objective.value_grad(theta)
+    gnorm = float(np.abs(g).max())
+    thr = stopping_threshold(tol, gnorm)
+    g0 = max(1.0, float(np.linalg.norm(g)))
+    max_cg = max_cg or min(objective.n_params, 500)
+    if hist.record(theta, f, gnorm):
+        return _finish(name, objective, theta, 0, gnorm <= thr, "stopped by callback", hist,
+                       gnorm, thr, warn=False)
+    it, message = 0, "max_iter reached"
+    while gnorm > thr and it < max_iter:
+        it += 1
+        eta = min(eta_max, float(np.sqrt(np.linalg.norm(g) / g0)))
+        minv = _preconditioner(objective, theta, preconditioner)
+        th = theta
+        d, _ = _pcg(lambda v: objective.hessp(th, v), g, eta, max_cg, minv)
+        if not float(g @ d) < 0:
+            d = -g if minv is None else -minv * g
+        t, theta_new, f_new, g_new = armijo(objective, theta, f, g, d)
+        if t == 0.0:
+            message = "line search failed"
+            break
+        theta, f, g = theta_new, f_new, g_new
+        gnorm = float(np.abs(g).max())
+        if hist.record(theta, f, gnorm):
+            return _finish(name, objective, theta, it, gnorm <= thr, "stopped by callback",
+                           hist, gnorm, thr, warn=False)
+    converged = gnorm <= thr
+    return _finish(name, objective, theta, it, converged,
+                   "converged" if converged else message, hist, gnorm, thr)
+
+
+def _steihaug(hessp, g, delta, rtol, max_cg, minv):
+    """Preconditioned Steihaug-Toint CG for min g.s + 1/2 s.Hs subject to ||s||_M <= delta.
+
+    M = diag(1 / minv) (identity when minv is None).  Returns ``(s, r, n_cg, on_boundary)``
+    with r = -g - H s (the residual, from which the predicted reduction follows without an
+    extra Hessian product).
+    """
+    s = np.zeros_like(g)
+    r = -g.copy()
+    z = r if minv is None else minv * r
+    d = z.copy()
+    rz = float(r @ z)
+    stop = rtol * float(np.sqrt(g @ g))
+    mdiag = None if minv is None else 1.0 / minv
+
+    def mdot(a, b):
+        return float(a @ b) if mdiag is None else float((a * mdiag) @ b)
+
+    for k in range(max_cg):
+        if float(np.sqrt(r @ r)) <= stop:
+            return s, r, k, False
+        Hd = hessp(d)
+        dHd = float(d @ Hd)
+        sMs, sMd, dMd = mdot(s, s), mdot(s, d), mdot(d, d)
+        if dHd <= 1e-16 * dMd:
+            tau = _to_boundary(sMs, sMd, dMd, delta)
+            s += tau * d
+            r -= tau * Hd
+            return s, r, k + 1, True
+        alpha = rz / dHd
+        if sMs + 2 * alpha * sMd + alpha * alpha * dMd >= delta * delta:
+            tau = _to_boundary(sMs, sMd, dMd, delta)
+            s += tau * d
+            r -= tau * Hd
+            return s, r, k + 1, True
+        s += alpha * d
+        r -= alpha * Hd
+        z = r if minv is None else minv * r
+        rz_new = float(r @ z)
+        d *= rz_new / rz
+        d += z
+        rz = rz_new
+    return s, r, max_cg, False
+
+
+def _to_boundary(sMs, sMd, dMd, delta):
+    """tau >= 0 with ||s + tau d||_M = delta (stable root)."""
+    rad = max(sMd * sMd + dMd * (delta * delta - sMs), 0.0)
+    root = np.sqrt(rad)
+    if sMd >= 0:
+        return (delta * delta - sMs) / (sMd + root) if (sMd + root) > 0 else 0.0
+    return (root - sMd) / dMd
+
+
+def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
+                 random_state=None, preconditioner="mixed", max_cg=None, eta_max=0.1,
+                 delta0=None):
+    """Trust-region Newton-CG (TRON-style); binary and multinomial.
+
+    Radius rules (eta0, eta1, eta2) = (1e-4, 0.25, 0.75) and (sigma1, sigma2, sigma3) =
+    (0.25, 0.5, 4) as in the TRON paper; the first radius is ||g_0||_M^-1 shrunk to the first
+    step's length.  CG stops at ||r|| <= min(eta_max, sqrt(||g|| / max(1, ||g_0||))) ||g||.
+    """
+    name = "trust-region"
+    _check_smooth(objective, name)
+    eta0, eta1, eta2 = 1e-4, 0.25, 0.75
+    sigma1, sigma2, sigma3 = 0.25, 0.5, 4.0
+    theta = _start(objective, theta0)
+    hist = History(callback, verbose, name)
+    f, g = objective.value_grad(theta)
+    gnorm = float(np.abs(g).max())
+    thr = stopping_threshold(tol, gnorm)
+    g0 = max(1.0, float(np.linalg.norm(g)))
+    max_cg = max_cg or min(objective.n_params, 500)
+    if hist.record(theta, f, gnorm):
+        return _finish(name, objective, theta, 0, gnorm <= thr, "stopped by callback", hist,
+                       gnorm, thr, warn=False)
+    minv = _preconditioner(objective, theta, preconditioner)
+    delta = delta0 or float(np.sqrt(g @ g if minv is None else (minv * g) @ g))
+    it, n_outer, message = 0, 0, "max_iter reached"
+    first = True
+    while gnorm > thr and it < max_iter:
+        n_outer += 1
+        rtol = min(eta_max, float(np.sqrt(np.linalg.norm(g) / g0)))
+        th = theta
+        s, r, _, _ = _steihaug(lambda v: objective.hessp(th, v), g, delta, rtol, max_cg, minv)
+        gs = float(g @ s)
+        prered = -0.5 * (gs - float(s @ r))
+        theta_new = theta + s
+        f_new, g_new = objective.value_grad(theta_new)
+        actred = f - f_new
+        snorm = float(np.sqrt(s @ s if minv is None else (s / minv) @ s))
+        if first:
+            delta = min(delta, snorm)
+            first = False
+        slope_term = f_new - f - gs
+        alpha = sigma3 if slope_term <= 0 else max(sigma1, -0.5 * (gs / slope_term))
+        if actred < eta0 * prered:
+            delta = min(max(alpha, sigma1) * snorm, sigma2 * delta)
+        elif actred < eta1 * prered:
+            delta = max(sigma1 * delta, min(alpha * snorm, sigma2 * delta))
+        elif actred < eta2 * prered:
+            delta = max(sigma1 * delta, min(alpha * snorm, sigma3 * delta))
+        else:
+            delta = max(delta, min(alpha * snorm, sigma3 * delta))
+        gnorm_new = float(np.abs(g_new).max())
+        tiny = 1e-12 * max(1.0, abs(f))
+        accept = actred > eta0 * prered or (abs(actred) <= tiny and prered <= tiny
+                                            and gnorm_new < gnorm)
+        if accept:
+            it += 1
+            theta, f, g, gnorm = theta_new, f_new, g_new, gnorm_new
+            if hist.record(theta, f, gnorm):
+                return _finish(name, objective, theta, it, gnorm <= thr, "stopped by callback",
+                               hist, gnorm, thr, warn=False)
+            if gnorm <= thr:
+                break
+            if preconditioner:
+                minv = _preconditioner(objective, theta, preconditioner)
+        elif prered <= 0 or (abs(actred) <= tiny and prered <= tiny) or delta < 1e-300:
+            message = "no further progress possible (trust region collapsed)"
+            break
+        if n_outer > 10 * max_iter:
+            break
+    converged = gnorm <= thr
+    return _finish(name, objective, theta, it, converged,
+                   "converged" if converged else message, hist, gnorm, thr)
