@@ -31,7 +31,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import kernels as _kernels
 
-__all__ = ["LogisticRegression"]
+__all__ = ["LogisticRegression", "LinearLogitOutputs"]
 
 _PENALTIES = ("l2", "l1", "elasticnet", None)
 #: Solvers that handle a non-smooth (L1 / elastic-net) penalty.
@@ -48,11 +48,74 @@ def _solvers():
     return SOLVERS
 
 
-def _dtype_of(X):
-    return X.dtype if X.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+class LinearLogitOutputs:
+    """Prediction methods shared by the fastlogit estimators (need ``coef_``, ``intercept_``,
+    ``classes_``, ``backend``, ``n_threads``)."""
+
+    def _validate_X(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                             order="C", reset=False, accept_large_sparse=True)
+
+    def _raw(self, X):
+        """Decision values in X's dtype: (n,) binary, (n, K) multinomial."""
+        design = _kernels.as_design(X)
+        dtype = design.dtype
+        coef = self.coef_.astype(dtype, copy=False)
+        if coef.shape[0] == 1:
+            kernels = _kernels.get(self.backend)
+            return kernels.decision(design, np.ascontiguousarray(coef[0]),
+                                    float(self.intercept_[0]), n_threads=self.n_threads)
+        Z = X @ coef.T
+        return np.asarray(Z, dtype=dtype) + self.intercept_.astype(dtype)
+
+    def decision_function(self, X):
+        """Linear predictor: shape (n,) for binary (log-odds of ``classes_[1]``), else (n, K)."""
+        return self._raw(self._validate_X(X))
+
+    def predict(self, X):
+        """Class labels, shape (n,)."""
+        z = self.decision_function(X)
+        index = (z > 0).astype(np.intp) if z.ndim == 1 else z.argmax(axis=1)
+        return self.classes_[index]
+
+    # Probabilities are returned in float64 even for float32 X (the logits stay float32):
+    # a float32 probability rounds 1 - 3e-9 to 1, while its stable log keeps -3e-9, so only
+    # float64 outputs let predict_log_proba equal log(predict_proba) to 1e-9.
+    def predict_log_proba(self, X):
+        """log P(class | x), shape (n, K), float64; from the logits, never log(0)."""
+        z = self.decision_function(X).astype(np.float64)
+        if z.ndim == 1:
+            kernels = _kernels.get("numpy")
+            return np.column_stack([kernels.log_sigmoid(-z), kernels.log_sigmoid(z)])
+        return z - logsumexp(z, axis=1, keepdims=True)
+
+    def predict_proba(self, X):
+        """P(class | x), shape (n, K), float64, rows sum to 1."""
+        z = self.decision_function(X).astype(np.float64)
+        if z.ndim == 1:
+            kernels = _kernels.get("numpy")
+            return np.column_stack([kernels.sigmoid(-z), kernels.sigmoid(z)])
+        return np.exp(z - logsumexp(z, axis=1, keepdims=True))
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy; raises ValueError for labels the model was not fitted on."""
+        check_is_fitted(self)
+        y = column_or_1d(y, warn=True)
+        unknown = set(np.unique(y).tolist()) - set(self.classes_.tolist())
+        if unknown:
+            raise ValueError(f"y contains labels {sorted(map(str, unknown))} not in classes_ "
+                             f"{self.classes_.tolist()}")
+        return super().score(X, y, sample_weight=sample_weight)
+
+    def save(self, path):
+        """Save the fitted model (non-pickle, versioned, atomic; see :mod:`fastlogit.persistence`)."""
+        from .persistence import save
+
+        save(self, path)
 
 
-class LogisticRegression(ClassifierMixin, BaseEstimator):
+class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     """Logistic regression (binary and multinomial) with fused kernels and Newton/L-BFGS solvers.
 
     Parameters
@@ -332,68 +395,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.fit_result_ = result
         return self
 
-    # ------------------------------------------------------------------ predict
-    def _validate_X(self, X):
-        check_is_fitted(self)
-        return validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-                             order="C", reset=False, accept_large_sparse=True)
-
-    def _raw(self, X):
-        """Decision values in X's dtype: (n,) binary, (n, K) multinomial."""
-        design = _kernels.as_design(X)
-        dtype = design.dtype
-        coef = self.coef_.astype(dtype, copy=False)
-        if coef.shape[0] == 1:
-            kernels = _kernels.get(self.backend)
-            return kernels.decision(design, np.ascontiguousarray(coef[0]),
-                                    float(self.intercept_[0]), n_threads=self.n_threads)
-        Z = X @ coef.T
-        return np.asarray(Z, dtype=dtype) + self.intercept_.astype(dtype)
-
-    def decision_function(self, X):
-        """Linear predictor: shape (n,) for binary (log-odds of ``classes_[1]``), else (n, K)."""
-        return self._raw(self._validate_X(X))
-
-    def predict(self, X):
-        """Class labels, shape (n,)."""
-        z = self.decision_function(X)
-        index = (z > 0).astype(np.intp) if z.ndim == 1 else z.argmax(axis=1)
-        return self.classes_[index]
-
-    def predict_log_proba(self, X):
-        """log P(class | x), shape (n, K); computed from the logits, never log(0)."""
-        z = self.decision_function(X)
-        if z.ndim == 1:
-            kernels = _kernels.get(self.backend)
-            return np.column_stack([kernels.log_sigmoid(-z), kernels.log_sigmoid(z)])
-        return (z - logsumexp(z.astype(np.float64), axis=1, keepdims=True)).astype(z.dtype)
-
-    def predict_proba(self, X):
-        """P(class | x), shape (n, K), rows sum to 1."""
-        z = self.decision_function(X)
-        if z.ndim == 1:
-            kernels = _kernels.get(self.backend)
-            return np.column_stack([kernels.sigmoid(-z), kernels.sigmoid(z)])
-        z64 = z.astype(np.float64)
-        P = np.exp(z64 - logsumexp(z64, axis=1, keepdims=True))
-        return P.astype(z.dtype)
-
-    def score(self, X, y, sample_weight=None):
-        """Mean accuracy; raises ValueError for labels the model was not fitted on."""
-        check_is_fitted(self)
-        y = column_or_1d(y, warn=True)
-        unknown = np.setdiff1d(np.unique(y), self.classes_)
-        if unknown.size:
-            raise ValueError(f"y contains labels {unknown.tolist()} not in classes_ "
-                             f"{self.classes_.tolist()}")
-        return super().score(X, y, sample_weight=sample_weight)
-
     # ------------------------------------------------------------------ extras
     def summary(self, X, y, sample_weight=None):
         """Coefficient table with standard errors, z-scores and p-values (binary models).
 
         ``X, y, sample_weight`` must be the training data (the model keeps no copy);
-        class weights and label smoothing are applied as in :meth:`fit`.  See
+        class weights are applied as in :meth:`fit` (label smoothing does not change the
+        Fisher information, which depends on the fitted probabilities only).  See
         :mod:`fastlogit.summary` for the covariance used (Fisher information = Hessian).
         """
         from .summary import coefficient_summary
@@ -430,9 +438,3 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if cw is not None:
             sw = sw * cw
         return kernels, X, classes, Y, sw
-
-    def save(self, path):
-        """Save the fitted model (non-pickle, versioned, atomic; see :mod:`fastlogit.persistence`)."""
-        from .persistence import save
-
-        save(self, path)

@@ -156,6 +156,7 @@ class _PointwiseObjective:
         k = max(self.n_classes, 1)
         self.n_params = k * (self.n_features + self.fit_intercept)
         self._Xs = self.design.to_scipy()
+        self.n_evals = {"value_grad": 0, "hessp": 0, "margins": 0}
 
     # ---------------------------------------------------------------- layout
     def _unpack(self, theta):
@@ -166,24 +167,72 @@ class _PointwiseObjective:
         B = rows[:, self.n_features] if self.fit_intercept else np.zeros(k)
         return W, B
 
-    def _margins(self, theta):
-        """Z (n, K') in float64: K' = 2 ([0, z]) for binary, K otherwise."""
+    def margins(self, theta, intercept=True):
+        """z = X w (+ b), float64: shape (n,) binary or (n, K) multinomial (kernel ``decision``)."""
+        self.n_evals["margins"] += 1
         W, B = self._unpack(theta)
         cols = []
         for k in range(W.shape[0]):
             w = np.ascontiguousarray(W[k], dtype=self.dtype)
-            cols.append(self.kernels.decision(self.design, w, float(B[k]),
+            b = float(B[k]) if intercept else 0.0
+            cols.append(self.kernels.decision(self.design, w, b,
                                               n_threads=self.n_threads).astype(np.float64))
+        return cols[0] if self.n_classes == 1 else np.column_stack(cols)
+
+    def _softmax_logits(self, z):
+        """Z (n, K') for the pointwise losses: [0, z] for binary, z itself otherwise."""
         if self.n_classes == 1:
-            return np.column_stack([np.zeros(self.n_samples), cols[0]])
-        return np.column_stack(cols)
+            return np.column_stack([np.zeros(z.shape[0]), z])
+        return z
+
+    def _margins(self, theta):
+        return self._softmax_logits(self.margins(theta))
 
     def _pointwise(self, Z):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    # ---------------------------------------------------------------- layout helpers
+    @property
+    def is_binary(self):
+        return self.n_classes == 1
+
+    def split(self, theta):
+        """Views ``(w, b)`` of theta: binary (d,), float; multinomial (K, d), (K,)."""
+        W, B = self._unpack(theta)
+        return (W[0], float(B[0])) if self.n_classes == 1 else (W, B)
+
+    def penalized_mask(self):
+        """Boolean (n_params,): True for coefficients, False for intercepts."""
+        mask = np.ones((max(self.n_classes, 1), self.n_features + self.fit_intercept), bool)
+        if self.fit_intercept:
+            mask[:, -1] = False
+        return mask.ravel()
+
+    def zeros(self):
+        return np.zeros(self.n_params)
+
+    def l1_value(self, theta):
+        """l1_strength * ||w||_1."""
+        if not self.l1_strength:
+            return 0.0
+        return self.l1_strength * float(np.abs(self._unpack(theta)[0]).sum())
+
+    def smooth_from_margins(self, z, theta):
+        """Smooth f at theta given its margins z (as returned by :meth:`margins`)."""
+        loss = self._pointwise(self._softmax_logits(np.asarray(z, dtype=np.float64)))[0]
+        if self.sample_weight is not None:
+            loss = loss * self.sample_weight
+        W, _ = self._unpack(theta)
+        return self.C * float(loss.sum()) + 0.5 * self.l2_strength * float((W * W).sum())
+
+    def line(self, theta, direction, z=None):
+        """phi(t) = f(theta + t d) from margins computed once; each trial O(n K)."""
+        return _Line(self, theta, direction, z)
+
     # ---------------------------------------------------------------- interface
     def value_grad(self, theta):
         """Smooth part ``f = C sum s l + l2_strength/2 ||w||^2`` and its gradient (float64)."""
+        self.n_evals["value_grad"] += 1
         W, _ = self._unpack(theta)
         loss, dZ = self._pointwise(self._margins(theta))
         if self.n_classes == 1:
@@ -215,6 +264,7 @@ class _PointwiseObjective:
         """Hessian-vector product of the smooth part by a central difference of the gradient."""
         theta = np.asarray(theta, dtype=np.float64)
         v = np.asarray(v, dtype=np.float64)
+        self.n_evals["hessp"] += 1
         nv = np.linalg.norm(v)
         if nv == 0:
             return np.zeros_like(theta)
@@ -230,6 +280,24 @@ class _PointwiseObjective:
     def hess_diag(self, theta):
         """Diagonal of :meth:`hessian`."""
         return np.diag(self.hessian(theta)).copy()
+
+
+class _Line:
+    """phi(t) = f(theta + t d) of the smooth part (the ``Objective.line`` interface)."""
+
+    def __init__(self, objective, theta, direction, z=None):
+        self.objective = objective
+        self.theta = np.asarray(theta, dtype=np.float64)
+        self.direction = np.asarray(direction, dtype=np.float64)
+        self.z = objective.margins(self.theta) if z is None else z
+        self.xd = objective.margins(self.direction, intercept=True)
+
+    def margins(self, t):
+        return self.z + t * self.xd
+
+    def value(self, t):
+        return self.objective.smooth_from_margins(self.margins(t),
+                                                  self.theta + t * self.direction)
 
 
 class FocalObjective(_PointwiseObjective):
