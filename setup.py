@@ -70,10 +70,12 @@ def extensions():
         return []
     compile_args, link_args = openmp_flags()
     compile_args = compile_args + ["-O3", "-ffp-contract=off"]
+    headers = sorted(glob.glob(os.path.join("src_cython", "*.pxd")))
     exts = [
         Extension(
             "fastlogit.kernels." + os.path.splitext(os.path.basename(src))[0],
             [src],
+            depends=headers,
             include_dirs=[numpy.get_include()],
             extra_compile_args=compile_args,
             extra_link_args=link_args,
@@ -82,7 +84,12 @@ def extensions():
         )
         for src in sources
     ]
-    return cythonize(exts, compiler_directives=COMPILER_DIRECTIVES, quiet=True)
+    # include_path: the .pyx files cimport the shared per-sample functions of src_cython/*.pxd.
+    return cythonize(exts, compiler_directives=COMPILER_DIRECTIVES, quiet=True,
+                     include_path=["src_cython"])
 
 
-setup(ext_modules=extensions())
+# Compile the extensions in parallel (one process per core); an editable install
+# (`pip install -e .`, setuptools >= 64) builds them in place, next to fastlogit/kernels/*.py.
+setup(ext_modules=extensions(),
+      options={"build_ext": {"parallel": max(1, min(8, os.cpu_count() or 1))}})
