@@ -13,8 +13,8 @@ row view::
     L1 part (lam1 = alpha l1_strength): w <- sign(w) max(|w| - eta lam1, 0)   (proximal step)
 
 Learning rates (t = blocks seen, from 1): "constant" eta0, "invscaling" eta0 / t**power_t,
-"adaptive": eta0 until the objective has not improved by ``tol * |F|`` for
-``n_iter_no_change`` epochs, then divided by 5 (stop when it falls below 1e-6 eta0).  The
+"adaptive": eta0, halved after every epoch whose objective did not decrease by
+``tol * |F|`` from the previous epoch's (stop when it falls below 1e-6 eta0).  The
 default ``eta0`` is ``1 / L_max`` (the largest per-sample curvature, a safe step for every
 batch size).  ``average`` returns the running (Polyak) average of the iterates.
 
@@ -31,12 +31,14 @@ from .sgd import _Monitor, _average_start, _check_common, _max_curvature, _penal
 __all__ = ["minibatch"]
 
 _RATES = ("constant", "invscaling", "adaptive")
+#: Blocks with fewer (expected) non-zeros than this run single-threaded by default.
+_PARALLEL_NNZ = 100_000
 
 
 def minibatch(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
               random_state=None, batch_size=256, learning_rate="constant", eta0=None,
               power_t=0.5, average=False, n_iter_no_change=5, shuffle=True,
-              monitor="objective"):
+              monitor="objective", n_threads=None):
     """Mini-batch SGD over epochs (see the module docstring).
 
     Parameters
@@ -55,6 +57,10 @@ def minibatch(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
         Polyak averaging of the iterates; an int starts after that many blocks.
     shuffle : bool
         Permute the rows once (a copy) and the block order every epoch.
+    n_threads : int or None
+        Threads of the per-block kernel calls; None: one thread for blocks of fewer than
+        ``_PARALLEL_NNZ`` non-zeros (waking threads would cost more than the work), else the
+        objective's ``n_threads``.  Per-epoch objective evaluations use the objective's own.
 
     Returns
     -------
@@ -84,14 +90,17 @@ def minibatch(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
         eta0 = 1.0 / _max_curvature(objective, lam2)
     eta0 = float(eta0)
     rng = np.random.default_rng(random_state)
-    data = objective
-    if shuffle:
-        perm = rng.permutation(n)
-        sw = objective.sample_weight
-        data = Objective(objective.design.to_scipy()[perm], objective.y[perm],
-                         None if sw is None else sw[perm], C=C, penalty=objective.penalty,
-                         l1_ratio=objective.l1_ratio, fit_intercept=objective.fit_intercept,
-                         backend=objective.kernels, n_threads=objective.n_threads)
+    if n_threads is None:
+        X = objective.design
+        row_cost = X.arrays[0].shape[0] / max(n, 1) if X.kind == "csr" else X.n_cols
+        n_threads = 1 if batch_size * row_cost < _PARALLEL_NNZ else objective.n_threads
+    perm = rng.permutation(n) if shuffle else slice(None)
+    sw = objective.sample_weight
+    data = Objective(objective.design.to_scipy()[perm] if shuffle else objective.design,
+                     objective.y[perm], None if sw is None else sw[perm], C=C,
+                     penalty=objective.penalty, l1_ratio=objective.l1_ratio,
+                     fit_intercept=objective.fit_intercept, backend=objective.kernels,
+                     n_threads=n_threads)
     mask = objective.penalized_mask().astype(np.float64)
     theta = theta0.copy()
     avg, n_avg = np.zeros_like(theta), 0
@@ -129,14 +138,12 @@ def minibatch(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
         now = current()
         estimate = C * loss_sum + _penalty_value(objective, now)
         message = mon.step(now, estimate)
-        stalled = mon.no_change >= mon.n_iter_no_change
-        if message is not None and learning_rate == "adaptive" and stalled:
-            if eta / 5.0 >= 1e-6 * eta0:
-                eta /= 5.0
-                mon.no_change = 0
-                message = None
-            else:
-                message = "adaptive learning rate fell below 1e-6 eta0"
+        if learning_rate == "adaptive":
+            f_prev, f_now = mon.history.objective[-2], mon.history.objective[-1]
+            if f_now > f_prev - mon.tol * abs(f_prev):
+                eta *= 0.5
+                if eta < 1e-6 * eta0:
+                    message = message or "adaptive learning rate fell below 1e-6 eta0"
         if message is not None:
             break
     return mon.finish(epoch, message)

@@ -29,7 +29,9 @@ from the losses seen during the epoch (``monitor="epoch_loss"``, as scikit-learn
 The solver stops, converged, when ``||grad F||_inf <= tol * max(1, ||grad F(theta0)||_inf)``
 (smooth penalties with ``monitor="objective"``) or when F has not decreased by more than
 ``tol * |F_best|`` for ``n_iter_no_change`` consecutive epochs; reaching ``max_iter`` epochs
-otherwise warns (ConvergenceWarning).  The best iterate seen is returned.
+otherwise warns (ConvergenceWarning).  The best iterate seen is returned; when it is not the
+last epoch's, it is appended to the history once more (so ``history`` may hold n_iter + 2
+entries and ``SolverResult.fun`` is always F of the returned theta).
 """
 import numpy as np
 
@@ -102,7 +104,7 @@ class _Monitor:
         f0, g0 = self.evaluate(theta0)
         self.gtol = self.tol * max(1.0, g0) if np.isfinite(g0) else np.nan
         self.stop_requested = self.history.record(theta0, f0, g0)
-        self.best_f = f0
+        self.best_f, self.best_g, self.best_epoch = f0, g0, 0
         self.best_theta = np.array(theta0, dtype=np.float64)
         self.no_change = 0
 
@@ -125,7 +127,8 @@ class _Monitor:
                 f"{self.name} diverged (objective is not finite); lower eta0 or use 'optimal'")
         if f < self.best_f:
             improved = f < self.best_f - self.tol * abs(self.best_f)
-            self.best_f = f
+            self.best_f, self.best_g = f, g
+            self.best_epoch = len(self.history.objective) - 1
             self.best_theta = np.array(theta, dtype=np.float64)
         else:
             improved = False
@@ -140,11 +143,19 @@ class _Monitor:
         return None
 
     def finish(self, n_iter, message):
-        converged = message is not None
-        if not converged:
+        converged = message is not None and message != "stopped by the callback"
+        if message is None:
             g = self.history.grad_norm[-1]
             message = warn_not_converged(self.name, g, self.gtol, n_iter,
                                          reason=f"max_iter = {n_iter} epochs reached")
+        h = self.history
+        if self.best_epoch != len(h.objective) - 1:
+            # The returned iterate is the best epoch's: record it last, so that
+            # SolverResult.fun is F(theta).
+            h.objective.append(self.best_f)
+            h.grad_norm.append(self.best_g)
+            h.time.append(h.time[-1])
+            message += f"; returned the best iterate (epoch {self.best_epoch})"
         return SolverResult(theta=self.best_theta, n_iter=n_iter, converged=converged,
                             message=message, history=self.history.as_dict(),
                             n_evals=dict(self.n_evals))
