@@ -16,7 +16,12 @@ newton-cg          truncated Newton, PCG on hessp, line search                  
 trust-region       TRON-style trust-region Newton-CG                            l2, None
 lbfgs              SciPy L-BFGS-B on value_grad                                 l2, None
 l1                 proximal Newton (CD / FISTA inner solver), exact zeros       all
+sgd                SGD, compiled epochs: schedules, averaging, lazy L2, Hogwild all
+minibatch          mini-batch SGD over row blocks (fused loss_grad), averaging  all
 =================  ==========================================================  ============
+
+The stochastic solvers (sgd, minibatch) count epochs in ``max_iter`` and also stop when F
+stalls (``tol`` relative, ``n_iter_no_change`` epochs); see their modules.
 """
 from ._result import ConvergenceWarning, SolverResult
 from .l1 import l1_newton
@@ -35,10 +40,11 @@ SOLVERS = {
 }
 
 # ---- stochastic solvers (owned by the SGD developer): register "sgd" / "minibatch" here ----
-# from .sgd import sgd
-# from .minibatch import minibatch
-# SOLVERS["sgd"] = sgd
-# SOLVERS["minibatch"] = minibatch
+from .minibatch import minibatch  # noqa: E402
+from .sgd import sgd  # noqa: E402
+
+SOLVERS["sgd"] = sgd
+SOLVERS["minibatch"] = minibatch
 # ---- end of stochastic solvers ----
 
 #: Solvers that only handle a smooth objective (no L1 part).
