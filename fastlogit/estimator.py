@@ -35,11 +35,9 @@ __all__ = ["LogisticRegression", "LinearLogitOutputs"]
 
 _PENALTIES = ("l2", "l1", "elasticnet", None)
 #: Solvers that handle a non-smooth (L1 / elastic-net) penalty.
-_L1_SOLVERS = ("l1",)
+_L1_SOLVERS = ("l1", "sgd", "minibatch")
 #: Solvers usable with the non-convex extras objectives (need value_grad only).
 _EXTRA_SOLVERS = ("lbfgs",)
-#: Largest number of parameters for which "auto" picks the dense Cholesky Newton solver.
-_CHOLESKY_MAX_PARAMS = 1000
 
 
 def _solvers():
@@ -136,9 +134,9 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     random_state : int, RandomState or None
         Passed to stochastic solvers.
     solver : {"auto", "newton-cholesky", "newton-cg", "trust-region", "lbfgs", "l1", ...}
-        "auto": "l1" for L1/elastic net, "lbfgs" for focal/noise-corrected losses,
-        "newton-cholesky" for dense data with at most 1000 parameters, "newton-cg" for
-        sparse data, "lbfgs" otherwise.
+        "auto": ``fastlogit.solvers.choose_solver`` ("l1" with an L1 part,
+        "newton-cholesky" for binary problems with at most 1000 parameters,
+        "trust-region" otherwise); "lbfgs" for the focal / noise-corrected losses.
     backend : {"auto", "numpy", "numba", "cython"}, default="auto"
     n_threads : int or None
         Kernel threads (None = all cores).
@@ -225,25 +223,18 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             return True
         return self.penalty == "elasticnet" and self.l1_ratio > 0
 
-    def _choose_solver(self, design, n_params):
-        solvers = _solvers()
+    def _choose_solver(self, objective):
+        from .solvers import SOLVERS, choose_solver
+
         solver = self.solver
         if solver == "auto":
-            if self._l1_part():
-                solver = "l1"
-            elif self._uses_extras():
-                solver = "lbfgs"
-            elif design.kind == "dense" and n_params <= _CHOLESKY_MAX_PARAMS:
-                solver = "newton-cholesky"
-            elif design.kind == "csr":
-                solver = "newton-cg"
-            else:
-                solver = "lbfgs"
-            if solver not in solvers:  # a solver still missing from this build
-                solver = "lbfgs"
-        if solver not in solvers:
+            # fastlogit's own choice by shape (solvers.choose_solver): "l1" with an L1 part,
+            # "newton-cholesky" for small binary problems, "trust-region" otherwise; the
+            # non-convex extras take "lbfgs" (first-order information only).
+            solver = "lbfgs" if self._uses_extras() else choose_solver(objective)
+        if solver not in SOLVERS:
             raise ValueError(f"unknown solver {self.solver!r}; choose 'auto' or one of "
-                             + ", ".join(map(repr, sorted(solvers))))
+                             + ", ".join(map(repr, sorted(SOLVERS))))
         if self._l1_part() and solver not in _L1_SOLVERS:
             raise ValueError(f"solver {solver!r} does not support penalty={self.penalty!r}; "
                              f"use solver='l1' or 'auto'")
@@ -376,14 +367,22 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         design = _kernels.as_design(X)
         n_rows = 1 if classes.shape[0] == 2 else classes.shape[0]
         n_features = X.shape[1]
-        solver = self._choose_solver(design, n_rows * (n_features + bool(self.fit_intercept)))
         sw_arg = None if np.all(sw == 1.0) else sw
         objective = self._objective(design, Y, sw_arg)
+        solver = self._choose_solver(objective)
         theta0 = self._theta0(n_rows, n_features)
         result = _solvers()[solver](objective, theta0, tol=float(self.tol),
                                     max_iter=int(self.max_iter), verbose=self.verbose,
                                     random_state=self.random_state)
         theta = np.asarray(result.theta, dtype=np.float64).reshape(n_rows, -1)
+        if n_rows > 1 and self.noise_transition is None:
+            # Softmax is invariant to adding one vector to every class: the unpenalised
+            # intercepts (and, without a penalty, the coefficients) are fixed only up to it.
+            # Report the representative summing to zero over classes, as scikit-learn does.
+            if self.fit_intercept:
+                theta[:, n_features] -= theta[:, n_features].mean()
+            if self.penalty is None:
+                theta[:, :n_features] -= theta[:, :n_features].mean(axis=0)
         dtype = design.dtype
         self.coef_ = np.ascontiguousarray(theta[:, :n_features], dtype=dtype)
         self.intercept_ = (theta[:, n_features].astype(dtype) if self.fit_intercept

