@@ -11,7 +11,7 @@ raises NotImplementedError.
 from . import common
 from .compare import Fastlogit, Unavailable
 
-SOLVERS = ["auto", "newton-cg", "newton-cholesky", "lbfgs"]
+SOLVERS = ["auto", "newton-cg", "newton-cholesky", "trust-region", "lbfgs"]
 DATASETS = ["a9a", "w8a", "ijcnn1", "mushrooms", "reuters", "rcv1_small"]
 TOL = 1e-6
 N_THREADS = 2

@@ -58,7 +58,7 @@ from benchmarks import common  # noqa: E402
 
 THRESHOLDS = (1e-4, 1e-6, 1e-8)
 TOLS = tuple(10.0 ** -k for k in range(1, 13))
-EPOCHS = (1, 2, 5, 10, 20, 50, 100, 200, 500)
+EPOCHS = (1, 2, 5, 10, 20, 50, 100, 200)
 #: Dense d x d Hessian solvers are skipped above this many features (memory, O(d^3)).
 MAX_DENSE_HESSIAN_D = 5000
 BIG_ITER = 100_000
@@ -164,6 +164,7 @@ class Fastlogit(Runner):
     ALIASES = {
         "newton-cg": ("newton-cg", "newton_cg", "trust-ncg"),
         "newton-cholesky": ("newton-cholesky", "irls", "newton_cholesky", "cholesky"),
+        "trust-region": ("trust-region",),
         "lbfgs": ("lbfgs", "l-bfgs"),
         "auto": ("auto",),
     }
@@ -218,7 +219,7 @@ def all_runners():
     """Every solver row, in table order (name -> Runner)."""
     runners = [
         Fastlogit("auto"), Fastlogit("newton-cg"), Fastlogit("newton-cholesky"),
-        Fastlogit("lbfgs"),
+        Fastlogit("trust-region"), Fastlogit("lbfgs"),
         SklearnLogReg("lbfgs"), SklearnLogReg("newton-cg"), SklearnLogReg("newton-cholesky"),
         SklearnLogReg("liblinear", intercept_scaling=100.0), SklearnLogReg("saga"),
         SklearnSGD(), Liblinear(), Glum("irls-cd"), Glum("irls-ls", "irls-ls (auto)"),
@@ -589,6 +590,10 @@ def markdown(result):
         f"Date: {result['date']}.  Command: `{result['command']}`  ",
         f"Machine: {m['cpu']}, {m['cores']} cores available, {m['memory']} RAM, {m['os']}, "
         f"Python {m['python']}.  ",
+        f"Load average (1, 5, 15 min) at start {result.get('load_average_start')}, at end "
+        f"{result.get('load_average_end')} (the machine is shared; a load above "
+        f"{m['cores']} means the timings include waiting for a core).  ",
+        f"Total run time {result.get('total_seconds', 0) / 60:.1f} min.  ",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".  ",
         f"Threads: every library pinned to {result['n_threads']} (OpenMP, BLAS, Numba, "
         "fastlogit `n_threads`); LIBLINEAR and scikit-learn's liblinear/saga/SGD are "
@@ -699,11 +704,13 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true",
                    help="one data set (the first), 1 repeat, 20 s cap, small kernel table")
     p.add_argument("--C", type=float, default=1.0)
-    p.add_argument("--cap", type=float, default=None, help="seconds per fit (default 60)")
+    p.add_argument("--cap", type=float, default=None, help="seconds per fit (default 30)")
     p.add_argument("--repeats", type=int, default=None, help="timed fits per point (default 3)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=None,
                    help="output folder (default benchmarks/results; --quick: .asv/compare-quick)")
+    p.add_argument("--fstar", default=None,
+                   help="F* cache (JSON; default benchmarks/results/fstar.json)")
     p.add_argument("--no-kernels", action="store_true", help="skip the kernel table")
     p.add_argument("--no-plot", action="store_true")
     return p.parse_args(argv)
@@ -721,7 +728,7 @@ def main(argv=None):
     datasets += args.data
     if args.quick:
         datasets = datasets[:1]
-    cap = args.cap if args.cap is not None else (20.0 if args.quick else 60.0)
+    cap = args.cap if args.cap is not None else (20.0 if args.quick else 30.0)
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
     out = Path(args.out) if args.out else (common.ROOT / ".asv" / "compare-quick" if args.quick
                                            else common.RESULTS_DIR)
@@ -744,13 +751,13 @@ def main(argv=None):
         "command": "python -m benchmarks.compare" + (f" {argv_str}" if argv_str else ""),
         "machine": common.machine_description(), "C": args.C, "cap": cap, "repeats": repeats,
         "n_threads": args.threads, "runners": names, "datasets": {},
+        "load_average_start": _loadavg(),
     }
     for dataset in datasets:
         label = common.dataset_label(dataset)
         X, y = common.load_dataset(dataset)
         log(f"{label}: {X.shape[0]} x {X.shape[1]}, nnz {X.nnz}; reference solve ...")
-        ref = common.cached_reference(dataset, X, y, args.C,
-                                      path=out / "fstar.json" if args.out else None)
+        ref = common.cached_reference(dataset, X, y, args.C, path=args.fstar)
         log(f"  F* = {ref['F_star']:.12g} (two solvers agree to {ref['rel_disagreement']:.1e})")
         records = run_dataset(dataset, names, C=args.C, f_star=ref["F_star"], cap=cap,
                               repeats=repeats, n_threads=args.threads, log=log)
@@ -763,16 +770,33 @@ def main(argv=None):
             entry["plot"] = png
         result["datasets"][label] = entry
         log(f"  done at {time.monotonic() - t_start:.0f} s")
+        _write(out, result, t_start)  # after every data set: a cut-short run keeps its part
     if not args.no_kernels:
         log("kernel table ...")
         result["kernels"] = run_kernel_table(args.threads, "small" if args.quick else "full")
-    result["total_seconds"] = time.monotonic() - t_start
-    md = markdown(result)
-    (out / "README.md").write_text(md)
-    (out / "compare.json").write_text(json.dumps(result, indent=1, default=_json_default) + "\n")
+    md = _write(out, result, t_start)
     log(md)
     log(f"wrote {out / 'README.md'} in {result['total_seconds']:.0f} s")
     return result
+
+
+def _write(out, result, t_start):
+    result["total_seconds"] = time.monotonic() - t_start
+    result["load_average_end"] = _loadavg()
+    md = markdown(result)
+    for name, text in (("README.md", md),
+                       ("compare.json", json.dumps(result, indent=1, default=_json_default) + "\n")):
+        tmp = out / (name + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, out / name)
+    return md
+
+
+def _loadavg():
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover
+        return None
 
 
 def _json_default(o):

@@ -105,7 +105,7 @@ def test_compare_end_to_end(tmp_path, tiny):
     dump_svmlight_file(X, y, str(path))
     out = tmp_path / "out"
     result = compare.main(["--data", str(path), "--repeats", "2", "--cap", "60", "--out", str(out),
-                           "--no-kernels", "--solvers", "LIBLINEAR,sklearn lbfgs,sklearn SGD,"
+                           "--fstar", str(tmp_path / "fstar.json"), "--no-kernels", "--solvers", "LIBLINEAR,sklearn lbfgs,sklearn SGD,"
                            "fastlogit lbfgs"])
     md = (out / "README.md").read_text()
     assert "| LIBLINEAR -s 0 |" in md and "Headline" in md
