@@ -3,7 +3,7 @@
 Run from the project root::
 
     .venv/bin/python benchmarks/bench_kernels.py            # every shared set + 20M-nnz synthetic
-    .venv/bin/python benchmarks/bench_kernels.py --quick    # two shared sets + 2M-nnz synthetic
+    .venv/bin/python benchmarks/bench_kernels.py --quick    # a9a, news20 + 2M-nnz synthetic
 
 It measures, in this order and in the same process:
 
@@ -108,8 +108,8 @@ def data_sets(quick):
             print(f"skipping {name}: {exc}", file=sys.stderr)
             continue
         yield name, X, y, "real"
-    n = 40_000 if quick else 400_000
-    X, y = make_sparse_classification(n_samples=n, n_features=100_000, mean_nnz=55, random_state=0)
+    n = 45_000 if quick else 450_000  # about 2.2M / 22M non-zeros
+    X, y = make_sparse_classification(n_samples=n, n_features=100_000, mean_nnz=58, random_state=0)
     yield f"synthetic {n // 1000}k x 100k", X, y, "generated"
 
 
