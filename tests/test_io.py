@@ -2,6 +2,7 @@
 import bz2
 import gzip
 import io
+import json
 import lzma
 import os
 
@@ -309,3 +310,84 @@ def test_fuzz_against_sklearn(tmp_path_factory, lines, zero_based):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             assert_same(load_svmlight(path, zero_based=zero_based, chunk_bytes=64), ref)
+
+
+# ------------------------------------------------------------------ binary cache
+from fastlogit.io import (CacheFormatError, CSRCache, convert_svmlight,  # noqa: E402
+                          is_csr_cache, load_csr_cache, save_csr_cache)
+
+
+def _is_mapped(a):
+    import mmap
+
+    while a is not None:
+        if isinstance(a, (np.memmap, mmap.mmap)):
+            return True
+        a = getattr(a, "base", None)
+    return False
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_convert_and_cache_round_trip(tmp_path, dtype):
+    text = "".join(f"{i % 2} {i % 7 + 1}:{i * 0.25} {i % 7 + 9}:1.5\n" for i in range(5000))
+    src = write(tmp_path, text, compress="xz")
+    cache = convert_svmlight(src, tmp_path / "c.flc", dtype=dtype)
+    assert is_csr_cache(cache.path) and not is_csr_cache(tmp_path)
+    X, y = load_csr_cache(cache.path)  # memory-mapped
+    assert _is_mapped(X.data) and _is_mapped(X.indices) and _is_mapped(X.indptr)
+    assert_same((X, y), reference(text, dtype=dtype), dtype)
+    assert cache.header["zero_based"] is False and cache.header["source"] == src
+    Xm, ym = CSRCache(cache.path).load(mmap=False)
+    assert_same((Xm, ym), (X, y), dtype)
+    blocks = cache.row_blocks(max_nnz=1000)
+    assert blocks[0][0] == 0 and blocks[-1][1] == X.shape[0] and len(blocks) > 5
+    parts = [sp.csr_matrix(cache.read_rows(a, b), shape=(b - a, X.shape[1])) for a, b in blocks]
+    assert_same((sp.vstack(parts, format="csr"), y), (X, y), dtype)
+    # save_csr_cache of an in-memory matrix gives the same cache; replacing is allowed
+    save_csr_cache(tmp_path / "c.flc", X, y)
+    assert_same(load_csr_cache(tmp_path / "c.flc"), (X, y), dtype)
+    with pytest.raises(FileExistsError):
+        save_csr_cache(tmp_path / "c.flc", X, y, overwrite=False)
+
+
+def test_convert_streams_blocks_and_checks_n_features(tmp_path):
+    text = "".join(f"1 {i % 50}:1\n" for i in range(3000))  # zero-based (id 0 present)
+    src = write(tmp_path, text)
+    from fastlogit.io import svmlight
+
+    old = svmlight.CHUNK_BYTES
+    svmlight.CHUNK_BYTES = 500
+    try:
+        cache = convert_svmlight([src, src], tmp_path / "c")
+        with pytest.raises(SvmlightFormatError, match=r"data.svm:50: feature id 49 is beyond"):
+            convert_svmlight(src, tmp_path / "d", n_features=49)
+    finally:
+        svmlight.CHUNK_BYTES = old
+    assert_same(load_csr_cache(cache.path), reference(text + text))
+    assert not (tmp_path / "d").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_failed_convert_leaves_nothing(tmp_path):
+    src = write(tmp_path, "1 1:1\n1 2:x\n")
+    with pytest.raises(SvmlightFormatError, match="data.svm:2"):
+        convert_svmlight(src, tmp_path / "c")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.svm"]
+    with pytest.raises(SvmlightFormatError, match="no samples"):
+        convert_svmlight(write(tmp_path, "", "e.svm"), tmp_path / "c")
+
+
+def test_cache_format_errors(tmp_path):
+    X = sp.csr_matrix(np.eye(3))
+    cache = save_csr_cache(tmp_path / "c", X, np.arange(3.0))
+    with pytest.raises(CacheFormatError, match="not a fastlogit CSR cache"):
+        CSRCache(tmp_path)
+    with open(cache.path / "data.bin", "ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(CacheFormatError, match="data.bin: 25 bytes, the header implies 24"):
+        CSRCache(cache.path)
+    header = json.loads((cache.path / "header.json").read_text())
+    header["version"] = 99
+    (cache.path / "header.json").write_text(json.dumps(header))
+    with pytest.raises(CacheFormatError, match="version 99 is not supported"):
+        CSRCache(cache.path)

@@ -271,8 +271,6 @@ def load_svmlight(path_or_paths, n_features=None, dtype=np.float64, *, zero_base
     OSError
         The path cannot be opened.
     """
-    from . import _parse_numba as K
-
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
@@ -285,15 +283,8 @@ def load_svmlight(path_or_paths, n_features=None, dtype=np.float64, *, zero_base
         raise ValueError("no input given")
     t_start = time.perf_counter()
     timing = {"read_s": 0.0, "parse_s": 0.0}
-    n_threads = effective_n_threads(n_threads)
-    previous = K.set_threads(n_threads)
-    parts = []
-    try:
-        for src in sources:
-            parts.append(_load_one(src, zero_based, dtype, timing, progress, chunk_bytes,
-                                   n_threads))
-    finally:
-        K.set_threads(previous)
+    parts = [_load_one(src, zero_based, dtype, timing, progress, chunk_bytes, n_threads)
+             for src in sources]
     blocks = [b for part in parts for b in part[1]]
     names = [name for name, part_blocks in parts for _ in part_blocks]
     n_rows = sum(b["labels"].size for b in blocks)
@@ -346,8 +337,21 @@ def _name(src):
 
 
 def _load_one(src, zero_based, dtype, timing, progress, chunk_bytes, n_threads):
+    blocks = []
+    name = _name(src)
+    for name, parsed in _iter_blocks(src, zero_based, dtype, n_threads, progress, chunk_bytes,
+                                     timing):
+        blocks.append(parsed)
+    return name, blocks
+
+
+def _iter_blocks(src, zero_based, dtype, n_threads=None, progress=False,
+                 chunk_bytes=CHUNK_BYTES, timing=None):
+    """Yield ``(name, block)`` for each parsed block of one source (ids not yet shifted)."""
     from . import _parse_numba as K
 
+    timing = {"read_s": 0.0, "parse_s": 0.0} if timing is None else timing
+    n_threads = effective_n_threads(n_threads)
     name = _name(src)
     if hasattr(src, "read"):
         stream, raw, owned = src, None, False
@@ -356,7 +360,7 @@ def _load_one(src, zero_based, dtype, timing, progress, chunk_bytes, n_threads):
         owned = True
     # Decompression keeps one core busy in the reader thread: parse on the others (idle
     # OpenMP workers spin, which would slow the decompressor down).
-    K.set_threads(n_threads if stream is raw else max(1, n_threads - 1))
+    previous = K.set_threads(n_threads if stream is raw else max(1, n_threads - 1))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -364,7 +368,6 @@ def _load_one(src, zero_based, dtype, timing, progress, chunk_bytes, n_threads):
         total = os.fstat(raw.fileno()).st_size if raw is not None else None
         bar = tqdm(total=total, unit="B", unit_scale=True, desc=f"parse {os.path.basename(name)}",
                    leave=False)
-    blocks = []
     line0 = 0
     try:
         for block in _blocks(stream, name, chunk_bytes, timing):
@@ -372,17 +375,17 @@ def _load_one(src, zero_based, dtype, timing, progress, chunk_bytes, n_threads):
             parsed = _parse_block(block, line0, name, zero_based, dtype)
             timing["parse_s"] += time.perf_counter() - t0
             line0 += parsed["n_lines"]
-            blocks.append(parsed)
             if bar is not None:
                 bar.update((raw.tell() if raw is not None else bar.n + len(block)) - bar.n)
+            yield name, parsed
     finally:
+        K.set_threads(previous)
         if bar is not None:
             bar.close()
         if owned:
             stream.close()
             if raw is not stream:
                 raw.close()
-    return name, blocks
 
 
 def binary_labels(y, classes=None):

@@ -1,0 +1,360 @@
+"""Binary CSR cache: a text data set converted once into memory-mappable arrays.
+
+Layout (format ``fastlogit-csr-cache``, version 1) -- a directory holding::
+
+    header.json    {"format": "fastlogit-csr-cache", "version": 1, "shape": [n, d], "nnz": nnz,
+                    "dtype": "<f8", "index_dtype": "<i4", "indptr_dtype": "<i4",
+                    "label_dtype": "<f8", "files": {"data": "data.bin", ...}, "source": ...,
+                    "created": "2026-...Z"}
+    data.bin       nnz values (dtype)                      raw little-endian arrays, no header:
+    indices.bin    nnz column ids, sorted within each row  np.fromfile / np.memmap read them
+    indptr.bin     n + 1 row offsets starting at 0
+    labels.bin     n labels as written in the source (float64; see io.binary_labels)
+
+``indptr`` and ``indices`` share one integer type (int32 while nnz and d fit, else int64) so
+that scipy wraps the mapped arrays without a copy: :func:`load_csr_cache` opens a cache of any
+size in milliseconds.  :meth:`CSRCache.read_rows` reads one row block into memory and nothing
+else, which is how data larger than RAM (or than the address space one allows) is streamed.
+
+Writing is atomic: everything goes into a hidden temporary directory next to the target,
+files are fsync'ed, ``header.json`` is written last, and the directory is renamed into place.
+An interrupted conversion leaves no cache (only, at worst, the temporary directory).
+"""
+import datetime
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["CSRCache", "save_csr_cache", "load_csr_cache", "convert_svmlight", "is_csr_cache",
+           "CacheFormatError", "FORMAT", "VERSION"]
+
+FORMAT = "fastlogit-csr-cache"
+VERSION = 1
+_FILES = {"data": "data.bin", "indices": "indices.bin", "indptr": "indptr.bin",
+          "labels": "labels.bin"}
+_I32 = np.iinfo(np.int32).max
+
+
+class CacheFormatError(ValueError):
+    """Not a fastlogit CSR cache, an unknown version, or inconsistent files."""
+
+
+def is_csr_cache(path):
+    """True if ``path`` is a directory with a fastlogit cache header."""
+    header = Path(path) / "header.json"
+    if not header.is_file():
+        return False
+    try:
+        return json.loads(header.read_text()).get("format") == FORMAT
+    except (OSError, ValueError):
+        return False
+
+
+def _fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+class _Writer:
+    """Streams row blocks into a temporary cache directory; :meth:`finish` publishes it."""
+
+    def __init__(self, path, dtype, overwrite=True):
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            raise FileExistsError(f"{self.path} exists (pass overwrite=True to replace it)")
+        if self.path.exists() and not (self.path.is_dir() and is_csr_cache(self.path)):
+            raise FileExistsError(f"{self.path} exists and is not a fastlogit cache; "
+                                  "refusing to replace it")
+        self.dtype = np.dtype(dtype).newbyteorder("<")
+        parent = self.path.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = parent / f".{self.path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.tmp.mkdir()
+        self.files = {k: open(self.tmp / f, "wb") for k, f in _FILES.items()}
+        self.n_rows = 0
+        self.nnz = 0
+        self.files["indptr"].write(np.zeros(1, dtype="<i8").tobytes())
+
+    def append(self, data, indices, counts, labels):
+        data = np.ascontiguousarray(data, dtype=self.dtype)
+        self.files["data"].write(data.tobytes())
+        self.files["indices"].write(np.ascontiguousarray(indices, dtype="<i4").tobytes())
+        ends = self.nnz + np.cumsum(counts, dtype=np.int64)
+        self.files["indptr"].write(ends.astype("<i8").tobytes())
+        self.files["labels"].write(np.ascontiguousarray(labels, dtype="<f8").tobytes())
+        self.n_rows += len(labels)
+        self.nnz += int(data.size)
+
+    def finish(self, n_features, shift=False, meta=None):
+        for fh in self.files.values():
+            fh.close()
+        step = 1 << 24
+        if shift and self.nnz:  # one-based ids on disk -> zero-based, block by block
+            with open(self.tmp / _FILES["indices"], "r+b") as fh:
+                for lo in range(0, self.nnz, step):
+                    fh.seek(4 * lo)
+                    block = np.fromfile(fh, dtype="<i4", count=min(step, self.nnz - lo))
+                    block -= 1
+                    fh.seek(4 * lo)
+                    fh.write(block.tobytes())
+        index_dtype = "<i4" if (self.nnz <= _I32 and n_features <= _I32) else "<i8"
+        if index_dtype == "<i4":  # rewrite the int64 row offsets as int32
+            src, dst = self.tmp / _FILES["indptr"], self.tmp / "indptr.i32"
+            with open(src, "rb") as fin, open(dst, "wb") as fout:
+                while True:
+                    block = np.fromfile(fin, dtype="<i8", count=step)
+                    if not block.size:
+                        break
+                    fout.write(block.astype("<i4").tobytes())
+            os.replace(dst, src)
+        else:
+            src, dst = self.tmp / _FILES["indices"], self.tmp / "indices.i64"
+            with open(src, "rb") as fin, open(dst, "wb") as fout:
+                while True:
+                    block = np.fromfile(fin, dtype="<i4", count=step)
+                    if not block.size:
+                        break
+                    fout.write(block.astype("<i8").tobytes())
+            os.replace(dst, src)
+        header = {
+            "format": FORMAT, "version": VERSION,
+            "shape": [int(self.n_rows), int(n_features)], "nnz": int(self.nnz),
+            "dtype": self.dtype.str, "index_dtype": index_dtype, "indptr_dtype": index_dtype,
+            "label_dtype": "<f8", "files": dict(_FILES),
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+        header.update(meta or {})
+        for name in _FILES.values():
+            with open(self.tmp / name, "rb+") as fh:
+                os.fsync(fh.fileno())
+        with open(self.tmp / "header.json", "w") as fh:
+            json.dump(header, fh, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        _fsync_dir(self.tmp)
+        old = None
+        if self.path.exists():
+            old = self.path.parent / f".{self.path.name}.old-{uuid.uuid4().hex[:8]}"
+            os.rename(self.path, old)
+        os.rename(self.tmp, self.path)
+        _fsync_dir(self.path.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return CSRCache(self.path)
+
+    def abort(self):
+        for fh in self.files.values():
+            fh.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def save_csr_cache(path, X, y, *, source=None, overwrite=True):
+    """Write CSR ``X`` (float32/float64) and labels ``y`` as a cache at ``path`` (atomically).
+
+    Returns the :class:`CSRCache`.
+    """
+    X = sp.csr_matrix(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if not X.has_sorted_indices:
+        X = X.sorted_indices()
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"y has {y.shape[0]} entries, X has {X.shape[0]} rows")
+    writer = _Writer(path, X.dtype, overwrite)
+    try:
+        writer.append(X.data, X.indices, np.diff(X.indptr), y)
+        return writer.finish(X.shape[1], meta={"source": None if source is None else str(source)})
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def convert_svmlight(src, dst, *, n_features=None, dtype=np.float64, zero_based="auto",
+                     n_threads=None, progress=False, overwrite=True):
+    """Convert svmlight text (plain / .gz / .bz2 / .xz, or a list of shards) into a cache.
+
+    Streams: blocks are parsed (:func:`fastlogit.io.load_svmlight`'s parser) and appended to
+    the cache files as they come, so the text set never has to fit in memory.  The matrix is
+    the one :func:`~fastlogit.io.load_svmlight` returns.  Returns the :class:`CSRCache`.
+    """
+    from .svmlight import SvmlightFormatError, _iter_blocks, _name
+
+    dtype = np.dtype(dtype)
+    sources = list(src) if isinstance(src, (list, tuple)) else [src]
+    writer = _Writer(dst, dtype, overwrite)
+    raw_min, raw_max = None, -1
+    over = None  # first (source, line, name, id) with raw id > n_features: bad for any base
+    at = None  # first (source, line, name, id) with raw id == n_features: bad if zero-based
+    try:
+        for k_src, source in enumerate(sources):
+            for name, b in _iter_blocks(source, zero_based, dtype, n_threads, progress):
+                idx = b["indices"]
+                if idx.size:
+                    raw_min = int(idx.min()) if raw_min is None else min(raw_min, int(idx.min()))
+                    raw_max = max(raw_max, int(idx.max()))
+                    if n_features is not None and raw_max >= n_features:
+                        rows = np.repeat(np.arange(b["counts"].size), b["counts"])
+                        if over is None and (idx > n_features).any():
+                            k = int(np.argmax(idx > n_features))
+                            over = (k_src, int(b["lines"][rows[k]]), name, int(idx[k]))
+                        if at is None and (idx == n_features).any():
+                            k = int(np.argmax(idx == n_features))
+                            at = (k_src, int(b["lines"][rows[k]]), name, int(idx[k]))
+                writer.append(b["data"], idx, b["counts"], b["labels"])
+        if writer.n_rows == 0:
+            raise SvmlightFormatError(_name(sources[0]), None, "no samples (empty input)")
+        shift = zero_based is False or (zero_based == "auto" and raw_min is not None
+                                        and raw_min > 0)
+        n_f = (raw_max - int(shift) + 1) if raw_min is not None else 1
+        if n_features is None:
+            n_features = n_f
+        elif n_features < n_f:
+            hits = [h for h in ((over,) if shift else (over, at)) if h is not None]
+            _, line, name, raw_id = min(hits)
+            raise SvmlightFormatError(
+                name, line, f"feature id {raw_id} is beyond n_features={n_features} "
+                            f"(the data has {n_f} features)")
+        meta = {"source": [_name(s) for s in sources] if len(sources) > 1 else _name(sources[0]),
+                "zero_based": not shift}
+        return writer.finish(int(n_features), shift=shift, meta=meta)
+    except BaseException:
+        writer.abort()
+        raise
+
+
+class CSRCache:
+    """An opened cache: header, lazily read labels/indptr, whole or row-block access.
+
+    Attributes
+    ----------
+    path : Path
+    header : dict
+    shape : (n_samples, n_features)
+    nnz : int
+    dtype : numpy dtype of the values
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        header_path = self.path / "header.json"
+        try:
+            header = json.loads(header_path.read_text())
+        except FileNotFoundError:
+            raise CacheFormatError(f"{self.path}: not a fastlogit CSR cache (no header.json)")
+        except ValueError as exc:
+            raise CacheFormatError(f"{header_path}: unreadable header ({exc})") from exc
+        if header.get("format") != FORMAT:
+            raise CacheFormatError(f"{header_path}: not a fastlogit CSR cache")
+        if header.get("version") != VERSION:
+            raise CacheFormatError(f"{header_path}: cache version {header.get('version')} is "
+                                   f"not supported (this fastlogit reads version {VERSION})")
+        self.header = header
+        self.shape = tuple(int(v) for v in header["shape"])
+        self.nnz = int(header["nnz"])
+        self.dtype = np.dtype(header["dtype"])
+        self._index_dtype = np.dtype(header["index_dtype"])
+        self._indptr_dtype = np.dtype(header["indptr_dtype"])
+        self._files = {k: self.path / v for k, v in header["files"].items()}
+        sizes = {"data": self.nnz * self.dtype.itemsize,
+                 "indices": self.nnz * self._index_dtype.itemsize,
+                 "indptr": (self.shape[0] + 1) * self._indptr_dtype.itemsize,
+                 "labels": self.shape[0] * 8}
+        for k, size in sizes.items():
+            actual = self._files[k].stat().st_size
+            if actual != size:
+                raise CacheFormatError(f"{self._files[k]}: {actual} bytes, the header implies "
+                                       f"{size} (truncated or foreign file)")
+        self._indptr = None
+
+    def __repr__(self):
+        return (f"CSRCache({str(self.path)!r}, shape={self.shape}, nnz={self.nnz}, "
+                f"dtype={self.dtype})")
+
+    @property
+    def n_samples(self):
+        return self.shape[0]
+
+    @property
+    def n_features(self):
+        return self.shape[1]
+
+    @property
+    def nbytes(self):
+        """Bytes of data + indices (+ indptr) on disk."""
+        return sum(f.stat().st_size for k, f in self._files.items() if k != "labels")
+
+    def _map(self, key, dtype, count, mmap):
+        if count == 0:
+            return np.zeros(0, dtype=dtype.newbyteorder("="))
+        if mmap:
+            return np.memmap(self._files[key], dtype=dtype, mode="r", shape=(count,))
+        return np.fromfile(self._files[key], dtype=dtype, count=count)
+
+    def labels(self):
+        """The labels (float64, in memory)."""
+        return self._map("labels", np.dtype("<f8"), self.shape[0], False)
+
+    def indptr(self):
+        """Row offsets, (n_samples + 1,), read once and kept."""
+        if self._indptr is None:
+            self._indptr = self._map("indptr", self._indptr_dtype, self.shape[0] + 1, False)
+        return self._indptr
+
+    def load(self, mmap=True):
+        """``(X, y)``: a ``csr_matrix`` over memory-mapped (read-only) arrays, or in memory."""
+        data = self._map("data", self.dtype, self.nnz, mmap)
+        indices = self._map("indices", self._index_dtype, self.nnz, mmap)
+        indptr = self._map("indptr", self._indptr_dtype, self.shape[0] + 1, mmap)
+        X = sp.csr_matrix((data, indices, indptr), shape=self.shape, copy=False)
+        X.has_sorted_indices = True
+        return X, self.labels()
+
+    def row_blocks(self, max_nnz=1 << 22, max_rows=None):
+        """Row ranges ``[(start, stop), ...]`` covering all rows, each with at most ``max_nnz``
+        non-zeros (or one row, if a single row has more) and at most ``max_rows`` rows."""
+        indptr = np.asarray(self.indptr(), dtype=np.int64)
+        n = self.shape[0]
+        blocks, start = [], 0
+        max_rows = n if max_rows is None else max(1, int(max_rows))
+        while start < n:
+            stop = int(np.searchsorted(indptr, indptr[start] + max_nnz, side="right")) - 1
+            stop = min(max(stop, start + 1), start + max_rows, n)
+            blocks.append((start, stop))
+            start = stop
+        return blocks
+
+    def read_rows(self, start, stop):
+        """Rows ``[start, stop)`` read into memory: ``(data, indices, indptr)`` with indptr
+        starting at 0 (int64), and nothing else of the cache is mapped or kept."""
+        indptr = self.indptr()
+        lo, hi = int(indptr[start]), int(indptr[stop])
+        with open(self._files["data"], "rb") as fh:
+            fh.seek(lo * self.dtype.itemsize)
+            data = np.fromfile(fh, dtype=self.dtype, count=hi - lo)
+        with open(self._files["indices"], "rb") as fh:
+            fh.seek(lo * self._index_dtype.itemsize)
+            indices = np.fromfile(fh, dtype=self._index_dtype, count=hi - lo)
+        ptr = np.asarray(indptr[start:stop + 1], dtype=np.int64) - lo
+        if data.dtype.byteorder == ">":  # pragma: no cover - big-endian hosts
+            data, indices = data.astype(data.dtype.newbyteorder("=")), indices.astype(
+                indices.dtype.newbyteorder("="))
+        return data, indices, ptr
+
+
+def load_csr_cache(path, mmap=True):
+    """``(X, y)`` of the cache at ``path`` (see :meth:`CSRCache.load`)."""
+    return CSRCache(path).load(mmap=mmap)
