@@ -7,6 +7,8 @@ Stopping rule of the deterministic solvers (DESIGN.md sec. 3)::
 (for L1 / elastic net the minimum-norm subgradient of F stands for grad F).  A solver that
 stops short of it warns with :class:`ConvergenceWarning`, naming the gradient norm reached.
 """
+import contextlib
+import functools
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -14,7 +16,38 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["ConvergenceWarning", "History", "SolverResult", "stopping_threshold",
-           "warn_not_converged"]
+           "warn_not_converged", "single_threaded_blas"]
+
+_CONTROLLER = []
+
+
+def _blas_limit():
+    """Context limiting BLAS to one thread (threadpoolctl), or a no-op without it."""
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _CONTROLLER.append(ThreadpoolController())
+        except Exception:  # pragma: no cover - threadpoolctl missing or broken
+            _CONTROLLER.append(None)
+    ctl = _CONTROLLER[0]
+    return contextlib.nullcontext() if ctl is None else ctl.limit(limits=1, user_api="blas")
+
+
+def single_threaded_blas(solver):
+    """Run ``solver`` with BLAS limited to one thread.
+
+    The solvers' own linear algebra is level-1 work on p-vectors (dots, axpys), for which a
+    multi-threaded BLAS only adds synchronisation: with OpenBLAS on 2 busy cores a 50k-long
+    ``a @ b`` was measured at 21 ms against 9 us single-threaded.  The passes over X run in
+    fastlogit's own kernels with their own ``n_threads`` and are unaffected.
+    """
+    @functools.wraps(solver)
+    def wrapped(*args, **kwargs):
+        with _blas_limit():
+            return solver(*args, **kwargs)
+
+    return wrapped
 
 
 class ConvergenceWarning(UserWarning):

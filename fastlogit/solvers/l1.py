@@ -19,7 +19,8 @@ Stopping rule: the minimum-norm subgradient of F, ``||grad F||_inf`` below
 """
 import numpy as np
 
-from ._result import History, SolverResult, stopping_threshold, warn_not_converged
+from ._result import (History, SolverResult, single_threaded_blas, stopping_threshold,
+                      warn_not_converged)
 
 __all__ = ["l1_newton", "min_norm_subgradient"]
 
@@ -119,6 +120,7 @@ def _lipschitz(hv, p, rng, n_iter=30):
     return 1.1 * lam
 
 
+@single_threaded_blas
 def l1_newton(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
               random_state=None, dense_max=1500, max_inner=None, sigma=1e-4):
     """Proximal Newton for penalty "l1" / "elasticnet" (also runs for "l2" / None)."""

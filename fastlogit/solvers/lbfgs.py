@@ -12,7 +12,8 @@ Each SciPy iteration costs one or more fused value+gradient passes (``objective.
 import numpy as np
 from scipy import optimize
 
-from ._result import History, SolverResult, stopping_threshold, warn_not_converged
+from ._result import (History, SolverResult, single_threaded_blas, stopping_threshold,
+                      warn_not_converged)
 from .newton import _check_smooth, _start
 
 __all__ = ["lbfgs"]
@@ -22,6 +23,7 @@ class _Stop(Exception):
     pass
 
 
+@single_threaded_blas
 def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
           random_state=None, m=20, ftol=None, max_ls=50):
     """Minimise the smooth objective with L-BFGS (``m`` correction pairs)."""

@@ -26,7 +26,8 @@ import numpy as np
 from scipy import linalg
 
 from ._line_search import armijo
-from ._result import History, SolverResult, stopping_threshold, warn_not_converged
+from ._result import (History, SolverResult, single_threaded_blas, stopping_threshold,
+                      warn_not_converged)
 
 __all__ = ["newton_cholesky", "newton_cg", "trust_region"]
 
@@ -67,6 +68,7 @@ def _newton_direction_dense(H, g):
     return None
 
 
+@single_threaded_blas
 def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
                     random_state=None, max_params=5000):
     """Newton's method with the dense Hessian (gram kernel) and a Cholesky solve.
@@ -156,8 +158,9 @@ def _pcg(hessp, g, rtol, max_cg, minv):
     return s, max_cg
 
 
+@single_threaded_blas
 def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
-              random_state=None, preconditioner="mixed", max_cg=None, eta_max=0.5):
+              random_state=None, preconditioner="diag", max_cg=None, eta_max=0.5):
     """Truncated Newton-CG with an Armijo line search (binary and multinomial).
 
     The CG residual tolerance is eta_k = min(eta_max, sqrt(||g_k|| / max(1, ||g_0||))) relative
@@ -252,8 +255,9 @@ def _to_boundary(sMs, sMd, dMd, delta):
     return (root - sMd) / dMd
 
 
+@single_threaded_blas
 def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
-                 random_state=None, preconditioner="mixed", max_cg=None, eta_max=0.1,
+                 random_state=None, preconditioner="diag", max_cg=None, eta_max=0.1,
                  delta0=None):
     """Trust-region Newton-CG (TRON-style); binary and multinomial.
 
