@@ -1,0 +1,193 @@
+"""Objective: derivatives against finite differences, layout equivalences, caching, errors."""
+import numpy as np
+import pytest
+
+from fastlogit.objective import Objective, pointwise_loss_sum
+from tests.conftest import BACKENDS, awkward_csr
+
+PENALTIES = [("l2", 0.0), (None, 0.0), ("elasticnet", 0.4), ("l1", 0.0)]
+
+
+def _problem(rng, n=60, d=6, k=1, sparse=False, dtype=np.float64):
+    X = awkward_csr(rng, n, d, density=0.5, dtype=dtype) if sparse else \
+        rng.standard_normal((n, d)).astype(dtype)
+    if k == 1:
+        y = rng.random(n)  # soft labels exercise the general formula
+    else:
+        y = rng.dirichlet(np.ones(k), size=n)
+    s = rng.random(n) + 0.1
+    return X, y, s
+
+
+def _fd_grad(fun, theta, h=1e-4):
+    """5-point central finite-difference gradient."""
+    g = np.empty_like(theta)
+    for j in range(theta.size):
+        e = np.zeros_like(theta)
+        e[j] = h
+        g[j] = (-fun(theta + 2 * e) + 8 * fun(theta + e) - 8 * fun(theta - e)
+                + fun(theta - 2 * e)) / (12 * h)
+    return g
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("k", [1, 3], ids=["binary", "multinomial"])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["icpt", "noicpt"])
+def test_derivatives_match_finite_differences(rng, backend, k, sparse, fit_intercept):
+    X, y, s = _problem(rng, k=k, sparse=sparse)
+    ob = Objective(X, y, s, C=0.7, fit_intercept=fit_intercept, backend=backend)
+    theta = 0.3 * rng.standard_normal(ob.n_params)
+    f, g = ob.value_grad(theta)
+    np.testing.assert_allclose(g, _fd_grad(lambda t: ob.value_grad(t)[0], theta),
+                               rtol=1e-7, atol=1e-7)
+    v = rng.standard_normal(ob.n_params)
+    hv = ob.hessp(theta, v)
+    h = 1e-4
+    grads = [ob.value_grad(theta + c * h * v)[1] for c in (2, 1, -1, -2)]
+    fd_hv = (-grads[0] + 8 * grads[1] - 8 * grads[2] + grads[3]) / (12 * h)
+    np.testing.assert_allclose(hv, fd_hv, rtol=1e-6, atol=1e-6)
+    H = ob.hessian(theta)
+    np.testing.assert_allclose(H, H.T, atol=1e-10)
+    np.testing.assert_allclose(H @ v, ob.hessp(theta, v), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(np.diag(H), ob.hess_diag(theta), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("penalty,l1_ratio", PENALTIES, ids=lambda p: str(p))
+def test_value_is_full_objective(rng, penalty, l1_ratio):
+    X, y, s = _problem(rng)
+    ob = Objective(X, y, s, C=2.0, penalty=penalty, l1_ratio=l1_ratio, backend="numpy")
+    theta = rng.standard_normal(ob.n_params)
+    w, b = theta[:-1], theta[-1]
+    z = X @ w + b
+    loss = np.logaddexp(0, z) - y * z
+    r = {"l2": 0.5 * w @ w, None: 0.0, "l1": np.abs(w).sum(),
+         "elasticnet": 0.4 * np.abs(w).sum() + 0.3 * w @ w}[penalty]
+    assert ob.value(theta) == pytest.approx(2.0 * s @ loss + r, rel=1e-12)
+    f, _ = ob.value_grad(theta)
+    assert f == pytest.approx(ob.value(theta) - ob.l1_value(theta), rel=1e-12)
+    assert ob.l1_strength == {"l1": 1.0, "elasticnet": 0.4}.get(penalty, 0.0)
+
+
+@pytest.mark.parametrize("k", [1, 3], ids=["binary", "multinomial"])
+def test_dense_equals_csr(rng, k):
+    X, y, s = _problem(rng, k=k, sparse=True)
+    a = Objective(X, y, s, backend="numpy")
+    b = Objective(X.toarray(), y, s, backend="numpy")
+    theta = rng.standard_normal(a.n_params)
+    fa, ga = a.value_grad(theta)
+    fb, gb = b.value_grad(theta)
+    assert fa == pytest.approx(fb, rel=1e-12)
+    np.testing.assert_allclose(ga, gb, rtol=1e-11, atol=1e-12)
+    v = rng.standard_normal(a.n_params)
+    np.testing.assert_allclose(a.hessp(theta, v), b.hessp(theta, v), rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 3], ids=["binary", "multinomial"])
+def test_intercept_equals_unpenalised_column_of_ones(rng, k):
+    X, y, s = _problem(rng, k=k)
+    with_b = Objective(X, y, s, C=1.5, backend="numpy")
+    ones = Objective(np.hstack([X, np.ones((X.shape[0], 1))]), y, s, C=1.5,
+                     fit_intercept=False, penalty=None, backend="numpy")
+    theta = rng.standard_normal(with_b.n_params)
+    f1, g1 = with_b.value_grad(theta)
+    f2, g2 = ones.value_grad(theta)
+    w = theta.reshape(max(k, 1), -1)[:, :-1]
+    assert f1 == pytest.approx(f2 + 0.5 * np.sum(w * w), rel=1e-12)
+    pen = np.zeros_like(theta)
+    pen.reshape(max(k, 1), -1)[:, :-1] = w
+    np.testing.assert_allclose(g1, g2 + pen, rtol=1e-11, atol=1e-12)
+
+
+def test_sample_weight_equals_repeated_rows(rng):
+    X, y, _ = _problem(rng)
+    reps = rng.integers(0, 4, size=X.shape[0])
+    weighted = Objective(X, y, reps.astype(float), backend="numpy")
+    repeated = Objective(np.repeat(X, reps, axis=0), np.repeat(y, reps), backend="numpy")
+    theta = rng.standard_normal(weighted.n_params)
+    f1, g1 = weighted.value_grad(theta)
+    f2, g2 = repeated.value_grad(theta)
+    assert f1 == pytest.approx(f2, rel=1e-12)
+    np.testing.assert_allclose(g1, g2, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float32_data_float64_theta(rng, backend):
+    X, y, s = _problem(rng, sparse=True)
+    o32 = Objective(X.astype(np.float32), y, s, backend=backend)
+    o64 = Objective(X, y, s, backend=backend)
+    assert o32.dtype == np.float32
+    theta = 0.5 * rng.standard_normal(o64.n_params)
+    f32, g32 = o32.value_grad(theta)
+    f64, g64 = o64.value_grad(theta)
+    assert g32.dtype == np.float64
+    assert f32 == pytest.approx(f64, rel=1e-5)
+    np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("k", [1, 3], ids=["binary", "multinomial"])
+def test_line_function_matches_value(rng, k):
+    X, y, s = _problem(rng, k=k, sparse=True)
+    ob = Objective(X, y, s, C=0.9, backend="numpy")
+    theta, d = rng.standard_normal((2, ob.n_params))
+    line = ob.line(theta, d)
+    for t in (0.0, 0.3, 1.0, 2.5):
+        assert line.value(t) == pytest.approx(ob.value_grad(theta + t * d)[0], rel=1e-12)
+
+
+def test_pointwise_loss_is_stable():
+    z = np.array([-1e4, -800.0, -40.0, 0.0, 40.0, 800.0, 1e4])
+    y = np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    loss = [pointwise_loss_sum(y[i:i + 1], z[i:i + 1]) for i in range(z.size)]
+    expected = [0.0, 800.0, np.log1p(np.exp(-40.0)), np.log(2.0), np.log1p(np.exp(-40.0)),
+                800.0, 0.0]
+    np.testing.assert_allclose(loss, expected, rtol=1e-15, atol=1e-300)
+
+
+def test_hessp_reuses_cached_curvature(rng):
+    X, y, s = _problem(rng)
+    ob = Objective(X, y, s, backend="numpy")
+    theta, trial, v = rng.standard_normal((3, ob.n_params))
+    ob.value_grad(theta)
+    ob.value_grad(trial)  # a rejected trial point must not evict theta's state
+    before = ob.n_evals["value_grad"]
+    ob.hessp(theta, v)
+    ob.hessp(trial, v)
+    ob.hess_diag(theta)
+    assert ob.n_evals["value_grad"] == before
+
+
+def test_rows_block(rng):
+    X, y, s = _problem(rng, sparse=True)
+    ob = Objective(X, y, s, C=1.3, backend="numpy")
+    blk = ob.rows(10, 35)
+    ref = Objective(X[10:35], y[10:35], s[10:35], C=1.3, backend="numpy")
+    theta = rng.standard_normal(ob.n_params)
+    assert blk.n_samples == 25
+    f1, g1 = blk.value_grad(theta)
+    f2, g2 = ref.value_grad(theta)
+    assert f1 == pytest.approx(f2, rel=1e-12)
+    np.testing.assert_allclose(g1, g2, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(penalty="l3"), "penalty"),
+    (dict(C=0.0), "C must be"),
+    (dict(penalty="elasticnet", l1_ratio=1.5), "l1_ratio"),
+])
+def test_bad_parameters_raise(rng, kwargs, match):
+    X, y, s = _problem(rng)
+    with pytest.raises(ValueError, match=match):
+        Objective(X, y, s, **kwargs)
+
+
+def test_bad_targets_and_weights_raise(rng):
+    X, y, s = _problem(rng)
+    with pytest.raises(ValueError, match="y must"):
+        Objective(X, y * 2, s)
+    with pytest.raises(ValueError, match="sum to 1"):
+        Objective(X, rng.random((X.shape[0], 3)))
+    with pytest.raises(ValueError, match="sample_weight"):
+        Objective(X, y, -s)
+    with pytest.raises(ValueError, match="theta"):
+        Objective(X, y).value_grad(np.zeros(3))
