@@ -33,8 +33,9 @@ How it works
 row block is turned *once* into a local ``Objective`` on a worker (``C=1``, no penalty: the
 block's weighted loss sum) and persisted there.  Each call then
 
-1. sends theta to every worker once (``client.scatter(..., broadcast=True)``; reused while the
-   solver asks about the same theta, e.g. Newton-CG's Hessian-vector products),
+1. sends theta out once (inside the task messages when it is small, else scattered to the
+   cluster, one copy per worker; reused while the solver asks about the same theta, e.g. for
+   Newton-CG's Hessian-vector products),
 2. runs the block's own ``Objective`` method on it (the fused kernels of one machine),
 3. sums the per-block results in a tree (fan-in ``split_every``; blocks on the same worker are
    reduced there first), and brings back one vector of ``n_params`` floats.
@@ -45,8 +46,9 @@ block's weighted loss sum) and persisted there.  Each call then
 recomputes it otherwise, so a block recomputed on another worker after a failure gives the same
 answer.  Lost blocks are rebuilt by Dask from their lineage (the input array's graph).
 
-Bytes sent per iteration (one ``value_grad``):
-``8 * n_params * (n_workers + cross-worker tree edges + 1)``, independent of ``n_samples``.
+Bytes sent per iteration (one ``value_grad``): about ``8 * n_params * (n_workers + cross-worker
+tree edges + 1)`` (``n_blocks`` instead of ``n_workers`` while theta is inlined), independent
+of ``n_samples``.
 
 Mini-batch SGD (``solver="local-sgd"``, :func:`local_sgd`): each round every block runs
 ``local_epochs`` epochs of SGD (the SGD epoch kernel, sklearn's "optimal" step size
@@ -78,6 +80,9 @@ except ImportError as exc:  # pragma: no cover - depends on the install
 __all__ = ["DaskObjective", "LogisticRegression", "local_sgd", "read_svmlight_dir",
            "read_csr_cache_dir"]
 
+
+#: Vectors up to this size are sent inside the task messages rather than scattered.
+INLINE_BYTES = 1 << 16
 
 # --------------------------------------------------------------------------------------------
 # Worker side: one local Objective per row block, built once and persisted.
@@ -130,6 +135,23 @@ def _block_hess_diag(obj, theta):
 
 def _block_hessian(obj, theta):
     return np.asarray(obj.hessian(theta), dtype=np.float64)
+
+
+def _block_line_value(obj, theta, direction, t):
+    """Loss sum of the block at theta + t * direction from margins cached on the block.
+
+    The margins at theta and along the direction (two passes) are kept on the block's local
+    objective while the solver tries step lengths on the same line, so each trial is O(rows);
+    a block rebuilt elsewhere recomputes them from theta and the direction.
+    """
+    from .objective import pointwise_loss_sum
+
+    cache = getattr(obj, "_dask_line", None)
+    if cache is None or not (np.array_equal(cache[0], theta)
+                             and np.array_equal(cache[1], direction)):
+        cache = (theta, direction, obj.margins(theta), obj.margins(direction))
+        obj._dask_line = cache
+    return pointwise_loss_sum(obj.y, cache[2] + t * cache[3], obj.sample_weight)
 
 
 def _sum(*parts):
@@ -290,15 +312,25 @@ class DaskObjective:
         self._n_workers = max(1, len(self.client.nthreads()))
         self._theta_key = None
         self._theta_future = None
+        self._cache = []  # (theta, f, g) of the last two value_grad calls (solvers re-ask)
+        self.n_evals = {"value_grad": 0, "value": 0, "hessp": 0, "hessian": 0, "hess_diag": 0,
+                        "line": 0}
 
     # -- plumbing -------------------------------------------------------------------------
 
     def _put(self, a):
-        """A future of ``a`` on every worker; the last theta is reused while it is unchanged."""
+        """``a`` as a task argument: inline when small, else scattered once to the cluster.
+
+        Small vectors (at most ``INLINE_BYTES``) travel inside the task messages (one copy per
+        block; the lowest latency); larger ones are scattered to one worker and fetched from
+        there by the others (one copy per worker).
+        """
         a = np.ascontiguousarray(a, dtype=np.float64)
-        future = self.client.scatter(a, broadcast=True, hash=False)
+        if a.nbytes <= INLINE_BYTES:
+            self.bytes_sent += a.nbytes * self.n_blocks
+            return a
         self.bytes_sent += a.nbytes * self._n_workers
-        return future
+        return self.client.scatter(a, hash=False)
 
     def _theta(self, theta):
         theta = np.asarray(theta, dtype=np.float64).reshape(-1)
@@ -348,24 +380,37 @@ class DaskObjective:
 
     def value(self, theta):
         """F(theta) (DESIGN.md section 1)."""
+        for t, f, _ in self._cache:
+            if np.array_equal(t, theta):
+                return f
+        self.n_evals["value"] += 1
         loss = self._reduce(_block_value, self._theta(theta))
         return self.C * float(loss) + self._penalty_value(theta)
 
     def value_grad(self, theta):
         """(F, grad F); each block caches its curvature at theta for :meth:`hessp`."""
+        theta = np.asarray(theta, dtype=np.float64).reshape(-1)
+        for t, f, g in self._cache:
+            if np.array_equal(t, theta):
+                return f, g.copy()
+        self.n_evals["value_grad"] += 1
         loss, grad = self._reduce(_block_value_grad, self._theta(theta))
-        g = self.C * grad
-        return self.C * float(loss) + self._penalty_value(theta), self._add_penalty_grad(g, theta)
+        g = self._add_penalty_grad(self.C * grad, theta)
+        f = self.C * float(loss) + self._penalty_value(theta)
+        self._cache = [(theta.copy(), f, g.copy())] + self._cache[:1]
+        return f, g
 
     def hessp(self, theta, v):
         """Hessian-vector product of F at theta."""
         v = np.asarray(v, dtype=np.float64).reshape(-1)
+        self.n_evals["hessp"] += 1
         vf = self._put(v)
         hv = self.C * self._reduce(_block_hessp, self._theta(theta), vf)
         return self._add_penalty_grad(hv, v)
 
     def hess_diag(self, theta):
         """Diagonal of the Hessian of F (the Newton-CG preconditioner)."""
+        self.n_evals["hess_diag"] += 1
         diag = self.C * self._reduce(_block_hess_diag, self._theta(theta))
         if self.l2_strength:
             diag.reshape(self.n_classes, -1)[:, :self.n_features] += self.l2_strength
@@ -373,11 +418,29 @@ class DaskObjective:
 
     def hessian(self, theta):
         """Dense Hessian of F, shape (n_params, n_params); small n_params only."""
+        self.n_evals["hessian"] += 1
         H = self.C * self._reduce(_block_hessian, self._theta(theta))
         if self.l2_strength:
             idx = np.arange(self.n_params).reshape(self.n_classes, -1)[:, :self.n_features]
             H[idx.ravel(), idx.ravel()] += self.l2_strength
         return H
+
+    def line(self, theta, direction, z=None):
+        """phi(t) = smooth part at theta + t * direction; trials cost O(n) on the workers.
+
+        ``z`` (margins on one machine) is ignored: the margins stay on the workers.
+        """
+        return _DaskLine(self, theta, direction)
+
+    def penalized_mask(self):
+        """Boolean (n_params,): True for coefficients, False for intercepts."""
+        mask = np.ones((self.n_classes, self.n_features + self.fit_intercept), dtype=bool)
+        if self.fit_intercept:
+            mask[:, -1] = False
+        return mask.ravel()
+
+    def zeros(self):
+        return np.zeros(self.n_params)
 
     def close(self):
         """Release the blocks on the workers."""
@@ -385,6 +448,29 @@ class DaskObjective:
             f.release()
         self._blocks = []
         self._theta_future = None
+
+
+class _DaskLine:
+    """The line function of :meth:`DaskObjective.line` (interface of ``objective.LineFunction``)."""
+
+    def __init__(self, objective, theta, direction):
+        self.objective = objective
+        self.theta = np.asarray(theta, dtype=np.float64).reshape(-1)
+        self.direction = np.asarray(direction, dtype=np.float64).reshape(-1)
+        self._theta = objective._theta(self.theta)
+        self._direction = objective._put(self.direction)
+        mask = objective.penalized_mask()
+        w, dw = self.theta[mask], self.direction[mask]
+        l2 = objective.l2_strength
+        self._q = (0.5 * l2 * (w @ w), l2 * (w @ dw), 0.5 * l2 * (dw @ dw))
+
+    def value(self, t):
+        """Smooth part at theta + t * direction."""
+        ob = self.objective
+        ob.n_evals["line"] += 1
+        loss = ob._reduce(_block_line_value, self._theta, self._direction, float(t))
+        q0, q1, q2 = self._q
+        return ob.C * float(loss) + q0 + t * (q1 + t * q2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -409,17 +495,19 @@ def _block_sgd(obj, theta, seed, t_start, params):
     W = np.ascontiguousarray(t2[:, :d].T)
     b = np.ascontiguousarray(t2[:, d]) if obj.fit_intercept else np.zeros(k)
     state = np.array([1.0, float(t_start), 0.0, 0.0, 0.0])
+    avg_W, avg_b = np.zeros_like(W), np.zeros(k)
     rng = np.random.default_rng(seed)
     for _ in range(params["local_epochs"]):
         order = rng.permutation(n).astype(np.int64)
-        obj.kernels.sgd_epoch(design, Y, s, order, W, b, state, schedule="optimal",
-                              alpha=params["alpha"], t0=params["t0"], lam2=params["lam2"],
-                              fit_intercept=obj.fit_intercept, n_threads=1)
-    W *= state[0]
+        obj.kernels.sgd_epoch(design, Y, s, order, W, b, state, avg_W=avg_W, avg_b=avg_b,
+                              schedule="optimal", alpha=params["alpha"], t0=params["t0"],
+                              lam2=params["lam2"], fit_intercept=obj.fit_intercept,
+                              average_start=int(t_start) + 1, n_threads=1)
     out = np.empty_like(t2)
-    out[:, :d] = W.T
+    count = max(state[3], 1.0)
+    out[:, :d] = ((avg_W + state[2] * W) / count).T
     if obj.fit_intercept:
-        out[:, d] = b
+        out[:, d] = avg_b / count
     weight = float(n if s is None else np.sum(s, dtype=np.float64))
     return weight * out.reshape(-1), weight
 
@@ -430,8 +518,9 @@ def local_sgd(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
 
     One iteration (round): every block runs ``local_epochs`` shuffled SGD epochs over its rows
     (the fused SGD epoch kernel, scikit-learn's "optimal" step ``1 / (alpha (t0 + t))``, the
-    step counter ``t`` continued across rounds) starting from the current theta; the new theta
-    is the average of the blocks' results weighted by their sample-weight sums.  After each
+    step counter ``t`` continued across rounds) starting from the current theta and returns
+    the Polyak average of its iterates over the round; the new theta is the average of the
+    blocks' results weighted by their sample-weight sums.  After each
     round one ``value_grad`` pass measures F and the gradient for the history and the stopping
     rule ``||grad F||_inf <= tol * max(1, ||grad F(theta_0)||_inf)``.
 
