@@ -1,0 +1,217 @@
+"""Deterministic solvers: same optimum as each other and as scikit-learn, L1 zero patterns,
+quadratic Newton convergence, warnings and errors."""
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+
+from fastlogit.objective import Objective
+from fastlogit.solvers import SOLVERS, ConvergenceWarning, check_solver, choose_solver
+from tests.conftest import shared_or_skip
+
+SMOOTH = ["newton-cholesky", "newton-cg", "trust-region", "lbfgs", "l1"]
+
+
+def _binary(rng, n=300, d=12, sparse=False):
+    X = rng.standard_normal((n, d))
+    if sparse:
+        X = sp.random(n, d, density=0.3, format="csr", random_state=rng) * 3.0
+    w = rng.standard_normal(d)
+    z = X @ w + 0.5
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-z))).astype(float)
+    return X, y
+
+
+def _multinomial(rng, n=300, d=8, k=3):
+    X = rng.standard_normal((n, d))
+    W = rng.standard_normal((d, k))
+    Z = X @ W
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    labels = np.array([rng.choice(k, p=p) for p in P])
+    return X, labels
+
+
+def _solve(name, ob, tol=1e-10, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # lbfgs may stop at round-off
+        return SOLVERS[name](ob, np.zeros(ob.n_params), tol=tol, max_iter=500, **kw)
+
+
+def _sklearn(X, y, C, solver="newton-cholesky", fit_intercept=True):
+    est = LogisticRegression(C=C, solver=solver, tol=1e-10, max_iter=10_000,
+                             fit_intercept=fit_intercept)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    return est
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("name", SMOOTH)
+def test_binary_l2_matches_sklearn(rng, name, sparse):
+    X, y = _binary(rng, sparse=sparse)
+    C = 0.5
+    ob = Objective(X, y, C=C)
+    res = _solve(name, ob)
+    est = _sklearn(X, y, C)
+    ref = np.r_[est.coef_[0], est.intercept_]
+    assert ob.value(res.theta) <= ob.value(ref) * (1 + 1e-8)
+    np.testing.assert_allclose(res.theta, ref, rtol=1e-5, atol=1e-7)
+    assert name == "lbfgs" or res.converged
+    h = res.history
+    assert len(h["objective"]) == len(h["grad_norm"]) == len(h["time"]) == res.n_iter + 1
+    assert np.all(np.diff(h["objective"]) <= 1e-9 * abs(h["objective"][0]))
+
+
+@pytest.mark.parametrize("name", SMOOTH)
+def test_multinomial_l2_matches_sklearn(rng, name):
+    X, labels = _multinomial(rng)
+    Y = np.eye(3)[labels]
+    C = 2.0
+    ob = Objective(X, Y, C=C)
+    res = _solve(name, ob)
+    est = _sklearn(X, labels, C, solver="lbfgs")  # multinomial for K > 2 (sklearn >= 1.5)
+    ref = np.column_stack([est.coef_, est.intercept_]).ravel()
+    assert ob.value(res.theta) <= ob.value(ref) * (1 + 1e-8)
+    theta = res.theta.reshape(3, -1)
+    np.testing.assert_allclose(theta[:, :-1], est.coef_, rtol=1e-5, atol=1e-6)
+    # intercepts are defined up to a common shift (the softmax is invariant to it)
+    np.testing.assert_allclose(theta[:, -1] - theta[:, -1].mean(),
+                               est.intercept_ - est.intercept_.mean(), rtol=1e-5, atol=1e-6)
+
+
+def test_sample_weight_and_float32(rng):
+    X, y = _binary(rng, sparse=True)
+    s = rng.random(X.shape[0]) * 2
+    est = LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-10, max_iter=1000)
+    est.fit(X, y, sample_weight=s)
+    ref = np.r_[est.coef_[0], est.intercept_]
+    for dtype, rtol in ((np.float64, 1e-6), (np.float32, 2e-3)):
+        ob = Objective(X.astype(dtype), y, s)
+        res = _solve("trust-region", ob, tol=1e-7)
+        np.testing.assert_allclose(res.theta, ref, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("dataset", ["mushrooms", "rcv1_small"])
+def test_real_data_all_solvers_agree(dataset):
+    X, y = shared_or_skip(dataset)
+    ob = Objective(X, y, C=1.0)
+    names = ["trust-region", "newton-cg", "lbfgs"]
+    if X.shape[1] <= 1000:
+        names.append("newton-cholesky")
+    values = {n: ob.value(_solve(n, ob, tol=1e-8).theta) for n in names}
+    est = _sklearn(X, y, 1.0, solver="newton-cg")
+    f_sk = ob.value(np.r_[est.coef_[0], est.intercept_])
+    best = min(values.values())
+    for n, v in values.items():
+        assert v <= f_sk * (1 + 1e-8), n
+        assert v <= best * (1 + 1e-9), n
+
+
+def test_l1_zero_pattern_matches_liblinear(rng):
+    n, d = 400, 20
+    X = rng.standard_normal((n, d))
+    w = np.zeros(d)
+    w[:5] = rng.standard_normal(5) * 2
+    y = (rng.random(n) < 1 / (1 + np.exp(-X @ w))).astype(float)
+    C = 0.05
+    ob = Objective(X, y, C=C, penalty="l1", fit_intercept=False)
+    res = _solve("l1", ob)
+    assert res.converged
+    est = LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", tol=1e-12, max_iter=10_000,
+                             fit_intercept=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    assert np.array_equal(res.theta == 0, est.coef_[0] == 0)
+    assert 0 < np.count_nonzero(res.theta) < d
+    np.testing.assert_allclose(res.theta, est.coef_[0], rtol=1e-4, atol=1e-5)
+    assert ob.value(res.theta) <= ob.value(est.coef_[0]) * (1 + 1e-8)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense-cd", "csr-fista"])
+def test_elasticnet_matches_saga(rng, sparse):
+    X, y = _binary(rng, n=300, d=10)
+    C, r = 0.1, 0.5
+    Xin = sp.csr_matrix(X) if sparse else X
+    ob = Objective(Xin, y, C=C, penalty="elasticnet", l1_ratio=r)
+    res = _solve("l1", ob, dense_max=0 if sparse else 1500)
+    est = LogisticRegression(C=C, l1_ratio=r, solver="saga", tol=1e-12, max_iter=100_000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    ref = np.r_[est.coef_[0], est.intercept_]
+    assert ob.value(res.theta) <= ob.value(ref) + 1e-8 * abs(ob.value(ref))
+    np.testing.assert_allclose(res.theta, ref, rtol=1e-4, atol=1e-5)
+    assert np.array_equal(res.theta[:-1] == 0, np.abs(est.coef_[0]) < 1e-10)
+
+
+def test_multinomial_l1_exact_zeros(rng):
+    X, labels = _multinomial(rng, d=10)
+    X[:, 5:] *= 0.05  # weak features: driven to zero
+    ob = Objective(X, np.eye(3)[labels], C=0.1, penalty="l1")
+    res = _solve("l1", ob)
+    assert res.converged
+    W = res.theta.reshape(3, -1)[:, :-1]
+    assert np.count_nonzero(W == 0) > 0
+
+
+@pytest.mark.parametrize("name", ["newton-cholesky", "newton-cg", "trust-region"])
+def test_newton_converges_quadratically(rng, name):
+    X, y = _binary(rng, n=500, d=10)
+    ob = Objective(X, y, C=1.0)
+    res = _solve(name, ob, tol=1e-14)
+    g = np.array(res.history["grad_norm"]) / res.history["grad_norm"][0]
+    start = np.flatnonzero(g < 1e-2)[0]
+    end = np.flatnonzero(g < 1e-11)[0]
+    assert end - start <= 3  # 1e-2 -> 1e-4 -> 1e-8 -> 1e-16: three steps when quadratic
+    k = np.arange(start, end)
+    assert np.all(g[k + 1] <= 50 * g[k] ** 1.5 + 1e-13)
+
+
+def test_penalty_none_separable_data_falls_back(rng):
+    X = rng.standard_normal((60, 3))
+    y = (X[:, 0] > 0).astype(float)  # separable: no finite optimum
+    ob = Objective(X, y, penalty=None)
+    with pytest.warns(ConvergenceWarning, match=r"\|\|grad F\|\|_inf"):
+        res = SOLVERS["newton-cholesky"](ob, np.zeros(ob.n_params), tol=1e-12, max_iter=5)
+    assert np.all(np.isfinite(res.theta)) and not res.converged
+    assert res.history["objective"][-1] < res.history["objective"][0]
+
+
+@pytest.mark.parametrize("name", SMOOTH)
+def test_non_convergence_warns_with_grad_norm(rng, name):
+    X, y = _binary(rng)
+    ob = Objective(X, y, C=10.0)
+    with pytest.warns(ConvergenceWarning, match=r"did not converge.*\|\|grad F\|\|_inf = "):
+        res = SOLVERS[name](ob, np.zeros(ob.n_params), tol=1e-12, max_iter=1)
+    assert not res.converged
+
+
+def test_callback_called_and_can_stop(rng):
+    X, y = _binary(rng)
+    ob = Objective(X, y)
+    seen = []
+    res = SOLVERS["trust-region"](ob, np.zeros(ob.n_params), tol=1e-10,
+                                  callback=lambda th: seen.append(th.copy()) or len(seen) >= 3)
+    assert len(seen) == 3 and res.n_iter == 2 and "callback" in res.message
+
+
+def test_errors_for_unknown_solver_and_penalty(rng):
+    X, y = _binary(rng)
+    l1 = Objective(X, y, penalty="l1")
+    with pytest.raises(ValueError, match="unknown solver 'foo'"):
+        check_solver("foo", l1)
+    for name in ("newton-cholesky", "newton-cg", "trust-region", "lbfgs"):
+        with pytest.raises(ValueError, match=f"solver '{name}' does not support penalty='l1'"):
+            check_solver(name, l1)
+        with pytest.raises(ValueError, match="does not support penalty='l1'"):
+            SOLVERS[name](l1, np.zeros(l1.n_params))
+    with pytest.raises(ValueError, match="penalty must be one of"):
+        Objective(X, y, penalty="l0")
+    assert choose_solver(l1) == "l1"
+    assert choose_solver(Objective(X, y)) == "newton-cholesky"
+    assert choose_solver(Objective(sp.csr_matrix((10, 5000)), np.zeros(10))) == "trust-region"
