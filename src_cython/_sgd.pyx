@@ -65,9 +65,10 @@ cdef inline double _binary_point(double y, double z, double* res) noexcept nogil
     return loss
 
 
-cdef inline double _softmax_point(const floating[:, ::1] Y, Py_ssize_t i, double[::1] z,
-                                  double[::1] res) noexcept nogil:
-    cdef Py_ssize_t K = z.shape[0], k
+cdef inline double _softmax_point(const floating* y, double* z, double* res,
+                                  Py_ssize_t K) noexcept nogil:
+    """Softmax loss of one row (labels y, margins z); writes p - y into res."""
+    cdef Py_ssize_t k
     cdef double m = z[0], total = 0.0, loss, yk
     for k in range(1, K):
         if z[k] > m:
@@ -77,7 +78,7 @@ cdef inline double _softmax_point(const floating[:, ::1] Y, Py_ssize_t i, double
         total += res[k]
     loss = m + log(total)
     for k in range(K):
-        yk = Y[i, k]
+        yk = y[k]
         loss -= yk * z[k]
         res[k] = res[k] / total - yk
     return loss
@@ -97,38 +98,25 @@ cdef void _fold(double[:, ::1] W, double[:, ::1] avg_W, double[::1] state) noexc
     state[0] = 1.0
 
 
-cdef inline void _l1_clip(double[:, ::1] W, double[:, ::1] avg_W, double[:, ::1] q,
-                          Py_ssize_t j, Py_ssize_t k, double scale, double u, double beta,
-                          bint averaging) noexcept nogil:
-    cdef double wj = scale * W[j, k], new, delta
+cdef inline void _l1_clip(double* w, double* a, double* q, double scale, double u,
+                          double beta, bint averaging) noexcept nogil:
+    """Cumulative-penalty clipping of one weight (w = W[j, k], a = avg_W[j, k], q = q[j, k])."""
+    cdef double wj = scale * w[0], new, delta
     if wj > 0.0:
-        new = wj - (u + q[j, k])
+        new = wj - (u + q[0])
         if new < 0.0:
             new = 0.0
     elif wj < 0.0:
-        new = wj + (u - q[j, k])
+        new = wj + (u - q[0])
         if new > 0.0:
             new = 0.0
     else:
         return
-    q[j, k] += new - wj
-    delta = new / scale - W[j, k]
-    W[j, k] += delta
+    q[0] += new - wj
+    delta = new / scale - w[0]
+    w[0] += delta
     if averaging:
-        avg_W[j, k] -= beta * delta
-
-
-cdef inline double _shrink(double[:, ::1] W, double[:, ::1] avg_W, double[::1] state,
-                           double eta, double lam2) noexcept nogil:
-    cdef double f
-    if lam2 > 0.0:
-        f = 1.0 - eta * lam2
-        if f < 0.0:
-            f = 0.0
-        state[0] *= f
-        if state[0] < RESCALE_BELOW:
-            _fold(W, avg_W, state)
-    return state[0]
+        a[0] -= beta * delta
 
 
 def sgd_epoch_csr(const floating[::1] data, const index_t[::1] indices, const ptr_t[::1] indptr,
@@ -144,7 +132,7 @@ def sgd_epoch_csr(const floating[::1] data, const index_t[::1] indices, const pt
     cdef bint weighted = s.shape[0] > 0
     cdef double[::1] z = _zeros(K)
     cdef double[::1] r = _zeros(K)
-    cdef double loss_sum = 0.0, t, eta, si, scale, acc, loss, res, c, delta, beta, u, x
+    cdef double loss_sum = 0.0, t, eta, si, scale, acc, loss, res, c, delta, beta, u, x, f
     with nogil:
         for p in range(order.shape[0]):
             i = order[p]
@@ -171,11 +159,16 @@ def sgd_epoch_csr(const floating[::1] data, const index_t[::1] indices, const pt
                         z[k] = z[k] + x * W[j, k]
                 for k in range(K):
                     z[k] = scale * z[k] + b[k]
-                loss = _softmax_point(Y, i, z, r)
+                loss = _softmax_point(&Y[i, 0], &z[0], &r[0], K)
                 for k in range(K):
                     r[k] = si * r[k]
             loss_sum += si * loss
-            scale = _shrink(W, avg_W, state, eta, lam2)
+            if lam2 > 0.0:
+                f = 1.0 - eta * lam2
+                state[0] *= f if f > 0.0 else 0.0
+                if state[0] < RESCALE_BELOW:
+                    _fold(W, avg_W, state)
+            scale = state[0]
             beta = state[2]
             for k in range(K):
                 if r[k] != 0.0:
@@ -193,7 +186,9 @@ def sgd_epoch_csr(const floating[::1] data, const index_t[::1] indices, const pt
                 u = state[4]
                 for k in range(K):
                     for kk in range(lo, hi):
-                        _l1_clip(W, avg_W, q, indices[kk], k, scale, u, beta, averaging)
+                        j = indices[kk]
+                        _l1_clip(&W[j, k], &avg_W[j, k] if averaging else &W[j, k], &q[j, k],
+                                 scale, u, beta, averaging)
             if averaging and t >= average_start:
                 state[2] += state[0]
                 state[3] += 1.0
@@ -215,7 +210,7 @@ def sgd_epoch_dense(const floating[:, ::1] X, const floating[:, ::1] Y,
     cdef bint weighted = s.shape[0] > 0
     cdef double[::1] z = _zeros(K)
     cdef double[::1] r = _zeros(K)
-    cdef double loss_sum = 0.0, t, eta, si, scale, acc, loss, res, c, delta, beta, u, x
+    cdef double loss_sum = 0.0, t, eta, si, scale, acc, loss, res, c, delta, beta, u, x, f
     with nogil:
         for p in range(order.shape[0]):
             i = order[p]
@@ -239,11 +234,16 @@ def sgd_epoch_dense(const floating[:, ::1] X, const floating[:, ::1] Y,
                         z[k] = z[k] + x * W[j, k]
                 for k in range(K):
                     z[k] = scale * z[k] + b[k]
-                loss = _softmax_point(Y, i, z, r)
+                loss = _softmax_point(&Y[i, 0], &z[0], &r[0], K)
                 for k in range(K):
                     r[k] = si * r[k]
             loss_sum += si * loss
-            scale = _shrink(W, avg_W, state, eta, lam2)
+            if lam2 > 0.0:
+                f = 1.0 - eta * lam2
+                state[0] *= f if f > 0.0 else 0.0
+                if state[0] < RESCALE_BELOW:
+                    _fold(W, avg_W, state)
+            scale = state[0]
             beta = state[2]
             for k in range(K):
                 if r[k] != 0.0:
@@ -260,7 +260,8 @@ def sgd_epoch_dense(const floating[:, ::1] X, const floating[:, ::1] Y,
                 u = state[4]
                 for k in range(K):
                     for j in range(d):
-                        _l1_clip(W, avg_W, q, j, k, scale, u, beta, averaging)
+                        _l1_clip(&W[j, k], &avg_W[j, k] if averaging else &W[j, k], &q[j, k],
+                                 scale, u, beta, averaging)
             if averaging and t >= average_start:
                 state[2] += state[0]
                 state[3] += 1.0
