@@ -18,7 +18,7 @@ widened to float64 for every product, and every sum (margins, losses, gradients)
 sum; results are rounded to the output dtype when stored.  Dot products keep four partial
 sums (latency hiding); nothing is compiled with -ffast-math.
 """
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
 from libc.math cimport exp, log
 from libc.stdint cimport int32_t, int64_t
 from libc.stdlib cimport malloc, free
@@ -41,6 +41,10 @@ ctypedef fused ptr_t:
 #: Cost of one row relative to one non-zero when balancing CSR blocks (exp + log1p + divide).
 cdef enum:
     ROW_COST = 8
+    # Row batches of the CSR passes: at most BATCH rows, closed once they hold BATCH_NNZ
+    # non-zeros (about 24 KB of float64 data + int32 indices).
+    BATCH = 64
+    BATCH_NNZ = 2048
 
 cdef extern from *:
     """
@@ -57,6 +61,25 @@ cdef extern from *:
 def openmp_enabled():
     """True when the extension was compiled with OpenMP (else kernels run single-threaded)."""
     return bool(FASTLOGIT_OPENMP)
+
+
+def _team_size(Py_ssize_t n_threads):
+    """Number of distinct OpenMP threads that run a ``prange`` laid out as in the kernels (one
+    block per thread, ``num_threads=n_threads``); for the tests of thread-count handling."""
+    cdef Py_ssize_t T = n_threads if n_threads > 1 else 1, t, count = 0
+    cdef int* seen = <int*>malloc(T * sizeof(int))
+    if seen == NULL:
+        raise MemoryError()
+    try:
+        memset(seen, 0, T * sizeof(int))
+        with nogil:
+            for t in prange(T, schedule='static', num_threads=T):
+                seen[threadid()] = 1
+        for t in range(T):
+            count += seen[t]
+    finally:
+        free(seen)
+    return count
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -209,31 +232,47 @@ cdef void _binary_block_csr(const floating* data, const index_t* ind, const ptr_
                             const floating* w, double b, Py_ssize_t d, double* g,
                             floating* hess, floating* z_out, double* sums) noexcept nogil:
     """Rows [r0, r1): z = x.w + b.  y == NULL: z_out = z only.  g == NULL: loss sum only.
-    Else loss sum, residual sum into sums[0:2] and X^T r into g (zeroed here), hess if given."""
-    cdef Py_ssize_t i
+    Else loss sum, residual sum into sums[0:2] and X^T r into g (zeroed here), hess if given.
+
+    Rows go in small batches (at most BATCH rows / about BATCH_NNZ non-zeros, so that the
+    batch's data and indices stay in L1/L2): margins of the whole batch (gathers from w), then
+    its losses and residuals (independent exp/log1p, pipelined), then its scatter into g.  X
+    is read from memory once; the random accesses of each phase touch only w, or only g."""
+    cdef Py_ssize_t i, i0, i1, m
     cdef int64_t k, lo, hi
-    cdef double z, si, r, res, curv, loss = 0.0, gb = 0.0
+    cdef double si, r, res, curv, loss = 0.0, gb = 0.0
+    cdef double zb[BATCH]
     if g != NULL:
         memset(g, 0, d * sizeof(double))
-    for i in range(r0, r1):
-        lo = indptr[i]
-        hi = indptr[i + 1]
-        z = _dot_csr(data, ind, lo, hi, w) + b
+    i0 = r0
+    while i0 < r1:
+        i1 = i0
+        while i1 < r1 and i1 - i0 < BATCH and indptr[i1] - indptr[i0] < BATCH_NNZ:
+            i1 += 1
+        for i in range(i0, i1):
+            zb[i - i0] = _dot_csr(data, ind, indptr[i], indptr[i + 1], w) + b
         if y == NULL:
-            z_out[i] = <floating>z
-            continue
-        si = 1.0 if s == NULL else <double>s[i]
-        if g == NULL:
-            loss += si * logloss(<double>y[i], z)
-            continue
-        loss += si * logloss_grad(<double>y[i], z, &res, &curv)
-        r = si * res
-        gb += r
-        if hess != NULL:
-            hess[i] = <floating>(si * curv)
-        if r != 0.0:
-            for k in range(lo, hi):
-                g[ind[k]] += r * <double>data[k]
+            for i in range(i0, i1):
+                z_out[i] = <floating>zb[i - i0]
+        elif g == NULL:
+            for i in range(i0, i1):
+                si = 1.0 if s == NULL else <double>s[i]
+                loss += si * logloss(<double>y[i], zb[i - i0])
+        else:
+            for i in range(i0, i1):
+                si = 1.0 if s == NULL else <double>s[i]
+                loss += si * logloss_grad(<double>y[i], zb[i - i0], &res, &curv)
+                r = si * res
+                gb += r
+                zb[i - i0] = r
+                if hess != NULL:
+                    hess[i] = <floating>(si * curv)
+            for i in range(i0, i1):
+                r = zb[i - i0]
+                if r != 0.0:
+                    for k in range(indptr[i], indptr[i + 1]):
+                        g[ind[k]] += r * <double>data[k]
+        i0 = i1
     sums[0] = loss
     sums[1] = gb
 
@@ -274,26 +313,35 @@ cdef void _hessp_block_csr(const floating* data, const index_t* ind, const ptr_t
                            Py_ssize_t r0, Py_ssize_t r1, const floating* dw, const floating* v,
                            double v_b, Py_ssize_t p, double* g, double* sums,
                            bint diag) noexcept nogil:
-    """diag False: g = X^T (d * (X v + v_b)), sums[0] = sum d (X v + v_b).
-    diag True: g_j = sum_i d_i x_ij^2."""
-    cdef Py_ssize_t i
-    cdef int64_t k, lo, hi
+    """diag False: g = X^T (d * (X v + v_b)), sums[0] = sum d (X v + v_b), in batches of rows
+    as in _binary_block_csr.  diag True: g_j = sum_i d_i x_ij^2."""
+    cdef Py_ssize_t i, i0, i1
+    cdef int64_t k
     cdef double t, x, di, acc = 0.0
+    cdef double tb[BATCH]
     memset(g, 0, p * sizeof(double))
-    for i in range(r0, r1):
-        lo = indptr[i]
-        hi = indptr[i + 1]
-        di = <double>dw[i]
-        if diag:
-            for k in range(lo, hi):
+    if diag:
+        for i in range(r0, r1):
+            di = <double>dw[i]
+            for k in range(indptr[i], indptr[i + 1]):
                 x = <double>data[k]
                 g[ind[k]] += (x * x) * di
-            continue
-        t = di * (_dot_csr(data, ind, lo, hi, v) + v_b)
-        acc += t
-        if t != 0.0:
-            for k in range(lo, hi):
-                g[ind[k]] += t * <double>data[k]
+        sums[0] = 0.0
+        return
+    i0 = r0
+    while i0 < r1:
+        i1 = i0
+        while i1 < r1 and i1 - i0 < BATCH and indptr[i1] - indptr[i0] < BATCH_NNZ:
+            i1 += 1
+        for i in range(i0, i1):
+            tb[i - i0] = <double>dw[i] * (_dot_csr(data, ind, indptr[i], indptr[i + 1], v) + v_b)
+        for i in range(i0, i1):
+            t = tb[i - i0]
+            acc += t
+            if t != 0.0:
+                for k in range(indptr[i], indptr[i + 1]):
+                    g[ind[k]] += t * <double>data[k]
+        i0 = i1
     sums[0] = acc
 
 
