@@ -20,14 +20,24 @@ about 20 ms so that sub-millisecond kernels are not timer-bound.  The first call
 (backend, dtype) — Numba compilation, when the on-disk cache is cold — is excluded and
 reported separately.  GB/s counts the bytes of data + indices + indptr that one pass reads.
 Output: Markdown tables on stdout.
-"""
-import argparse
-import platform
-import sys
-import time
-from pathlib import Path
 
-import numpy as np
+Numba and scikit-learn each bring their own OpenMP runtime.  With the default (spinning) wait
+policy the idle threads of one runtime steal the cores from the other: on 2 cores this was
+measured to make scikit-learn's ``loss_gradient`` 2-3x slower right after Numba kernels ran,
+which would inflate the speed-up.  The script therefore sets ``OMP_WAIT_POLICY=PASSIVE`` for
+both (unless it is already set in the environment) and prints the policy used.
+"""
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -127,7 +137,7 @@ def main(argv=None):
     print(f"# fastlogit kernel benchmark: loss_grad (fused CSR), n_threads={n_threads}\n")
     print(f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}, "
           f"scikit-learn {sklearn.__version__}, machine {platform.machine()}, "
-          f"{len(__import__('os').sched_getaffinity(0))} cores\n")
+          f"{len(os.sched_getaffinity(0))} cores, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}\n")
     bw_par, bw_np = measure_bandwidth(n_threads)
     bandwidth = max(bw_par, bw_np)
     print(f"Memory read bandwidth (400 MB float64 sum, median of 7): numba parallel "
