@@ -1,0 +1,613 @@
+"""The ``fastlogit`` command line tool (also ``python -m fastlogit``).
+
+In the manner of LIBLINEAR's ``train`` / ``predict`` with scikit-learn's parameter names::
+
+    fastlogit fit DATA -o MODEL [--C 1] [--penalty l2] [--solver auto] [--tol 1e-4] ...
+    fastlogit predict MODEL DATA [-o PREDS] [--proba]
+    fastlogit evaluate MODEL DATA [--bins 10] [--plot reliability.png]
+    fastlogit convert DATA -o CACHE
+    fastlogit info DATA
+    fastlogit demo
+
+DATA is svmlight / libsvm text (plain, .gz, .bz2, .xz), a CSR cache directory written by
+``fastlogit convert``, or ``builtin:breast_cancer`` (scikit-learn's bundled data set).
+
+Results go to stdout (or the ``-o`` file); progress bars, warnings and errors to stderr.
+Progress bars are shown only when stderr is a terminal and ``--quiet`` is not given.
+Exit status: 0 success, 1 failure (bad data, model or file: the message names it),
+2 bad command line.  Every output file is written atomically (temporary file + rename): an
+interrupted command leaves the old file or none, never a partial one.
+"""
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+__all__ = ["main"]
+
+BUILTIN = {"builtin:breast_cancer": "scikit-learn's Wisconsin breast-cancer data (569 x 30)"}
+
+EPILOG = """\
+examples:
+  fastlogit demo
+  fastlogit fit builtin:breast_cancer -o bc.model
+  fastlogit fit ../shared/datasets/a9a.xz -o a9a.model --C 1 --solver newton-cg
+  fastlogit predict a9a.model a9a.t -o a9a.pred --proba
+  fastlogit evaluate a9a.model a9a.t --plot reliability.png
+  fastlogit convert ../shared/datasets/news20.multiclass.bz2 -o news20.flc
+  fastlogit fit news20.flc -o news20.model --out-of-core --chunk-nnz 1000000
+  fastlogit info ../shared/datasets/w8a.xz
+
+exit status: 0 success, 1 failure (data, model or file), 2 bad command line
+"""
+
+
+class CLIError(Exception):
+    """A failure reported as one line on stderr with exit status 1."""
+
+
+# ------------------------------------------------------------------ helpers
+def _progress_enabled(args):
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+def _log(args, msg):
+    if not getattr(args, "quiet", False):
+        print(msg, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def atomic_output(path, mode="w"):
+    """Open a temporary file next to ``path``; rename it over ``path`` only on success."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                               dir=directory)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _dtype(name):
+    return np.float32 if name == "float32" else np.float64
+
+
+def load_data(spec, args, n_features=None, mmap=True):
+    """``(X, y, description)`` of a DATA argument (svmlight text, cache dir, or builtin:)."""
+    from .io import is_csr_cache, load_csr_cache, load_svmlight
+
+    dtype = _dtype(getattr(args, "dtype", "float64"))
+    if spec in BUILTIN:
+        from sklearn.datasets import load_breast_cancer
+
+        X, y = load_breast_cancer(return_X_y=True)
+        X = np.ascontiguousarray(X, dtype=dtype)
+        if n_features is not None and n_features != X.shape[1]:
+            raise CLIError(f"{spec} has {X.shape[1]} features, the model expects {n_features}")
+        return X, y.astype(np.float64), BUILTIN[spec]
+    if spec.startswith("builtin:"):
+        raise CLIError(f"unknown built-in data set {spec!r}; known: {', '.join(BUILTIN)}")
+    if os.path.isdir(spec) and is_csr_cache(spec):
+        X, y = load_csr_cache(spec, mmap=mmap)
+        if n_features is not None:
+            X = _fit_width(X, n_features, spec)
+        if X.dtype != dtype:
+            X = X.astype(dtype)
+        return X, y, f"CSR cache {spec}"
+    X, y = load_svmlight(spec, n_features=n_features, dtype=dtype,
+                         zero_based=getattr(args, "zero_based_value", "auto"),
+                         n_threads=getattr(args, "threads", None),
+                         progress=_progress_enabled(args))
+    return X, y, f"svmlight {spec}"
+
+
+def _fit_width(X, n_features, name):
+    """Give a CSR matrix ``n_features`` columns: more columns than it uses is fine (svmlight
+    and caches do not record trailing empty features); fewer than it uses is an error."""
+    used = int(X.indices.max()) + 1 if X.nnz else 0
+    if used > n_features:
+        raise CLIError(f"{name}: the data has feature ids up to {used - 1} (zero-based), "
+                       f"but the model was trained on {n_features} features")
+    if X.shape[1] != n_features:
+        import scipy.sparse as sp
+
+        X = sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], n_features))
+    return X
+
+
+@contextlib.contextmanager
+def _iteration_progress(enabled, desc, total):
+    """Report solver iterations on a tqdm bar: yields a solver callback."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="it", leave=False, disable=not enabled)
+
+    def callback(theta):
+        bar.update(1)
+        return False
+
+    try:
+        yield callback
+    finally:
+        bar.close()
+
+
+@contextlib.contextmanager
+def _solvers_with_callback(callback):
+    """The estimator calls ``SOLVERS[name](objective, theta0, ...)`` without a callback: give
+    every registered solver this one for the duration of a fit (restored afterwards)."""
+    import functools
+
+    from .solvers import SOLVERS
+
+    saved = dict(SOLVERS)
+    try:
+        for name, fn in saved.items():
+            SOLVERS[name] = functools.partial(fn, callback=callback)
+        yield
+    finally:
+        SOLVERS.clear()
+        SOLVERS.update(saved)
+
+
+def _objective_value(model, X, y):
+    """F (DESIGN.md sec. 1) of a fitted model on (X, y)."""
+    from .objective import Objective
+
+    classes = model.classes_
+    idx = np.searchsorted(classes, y)
+    coef = np.asarray(model.coef_, dtype=np.float64)
+    b = np.asarray(model.intercept_, dtype=np.float64)
+    if coef.shape[0] == 1:
+        Y = (idx == 1).astype(np.float64)
+        theta = np.append(coef[0], b[0]) if model.fit_intercept else coef[0]
+    else:
+        Y = np.eye(classes.size)[idx]
+        theta = (np.column_stack([coef, b]) if model.fit_intercept else coef).ravel()
+    ob = Objective(X, Y, C=model.C, penalty=model.penalty, l1_ratio=model.l1_ratio or 0.0,
+                   fit_intercept=model.fit_intercept, backend=model.backend,
+                   n_threads=model.n_threads)
+    return ob.value(theta)
+
+
+# ------------------------------------------------------------------ commands
+def _penalty(name):
+    return None if name == "none" else name
+
+
+def fit_out_of_core(cache, args):
+    """Fit a binary model on a CSR cache read chunk by chunk (never whole in memory).
+
+    Returns a fitted :class:`fastlogit.LogisticRegression` built from the solver result.
+    """
+    from . import LogisticRegression
+    from .io import binary_labels
+    from .outofcore import ChunkedObjective
+    from .solvers import SOLVERS, check_solver, choose_solver
+
+    try:
+        y01, classes = binary_labels(cache.labels())
+    except ValueError as exc:
+        raise CLIError(f"--out-of-core fits binary models only: {exc}")
+    ob = ChunkedObjective(cache, y01, C=args.C, penalty=_penalty(args.penalty),
+                          l1_ratio=args.l1_ratio or 0.0, fit_intercept=not args.no_intercept,
+                          backend=args.backend, n_threads=args.threads,
+                          chunk_nnz=args.chunk_nnz, dtype=_dtype(args.dtype))
+    solver = choose_solver(ob) if args.solver == "auto" else args.solver
+    if solver not in SOLVERS:
+        raise CLIError(f"solver {solver!r} cannot run out of core; choose one of "
+                       + ", ".join(sorted(SOLVERS)))
+    check_solver(solver, ob)
+    with _iteration_progress(_progress_enabled(args), f"{solver} (out of core)",
+                             args.max_iter) as cb:
+        res = SOLVERS[solver](ob, ob.zeros(), tol=args.tol, max_iter=args.max_iter,
+                              callback=cb)
+    model = LogisticRegression(penalty=_penalty(args.penalty), C=args.C,
+                               l1_ratio=args.l1_ratio, fit_intercept=not args.no_intercept,
+                               tol=args.tol, max_iter=args.max_iter, solver=solver,
+                               backend=args.backend, n_threads=args.threads)
+    d = cache.n_features
+    dtype = _dtype(args.dtype)
+    model.coef_ = res.theta[None, :d].astype(dtype)
+    model.intercept_ = (res.theta[d:d + 1] if ob.fit_intercept else np.zeros(1)).astype(dtype)
+    model.classes_ = classes
+    model.n_features_in_ = d
+    model.n_iter_ = np.array([res.n_iter], dtype=np.int32)
+    model.solver_ = solver
+    model.converged_ = bool(res.converged)
+    model.fit_result_ = res
+    return model, ob, y01
+
+
+def cmd_fit(args):
+    from . import LogisticRegression
+
+    t0 = time.perf_counter()
+    if args.out_of_core:
+        from .io import CSRCache, is_csr_cache
+
+        if not is_csr_cache(args.data):
+            raise CLIError(f"--out-of-core needs a CSR cache (fastlogit convert {args.data} "
+                           "-o CACHE), got {args.data!r}")
+        cache = CSRCache(args.data)
+        t_load = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        model, ob, y01 = fit_out_of_core(cache, args)
+        t_fit = time.perf_counter() - t1
+        F = ob.value(model.fit_result_.theta)
+        z = ob.margins(model.fit_result_.theta)
+        acc = float(np.mean((z > 0) == (y01 == 1)))
+        shape, what = cache.shape, f"CSR cache {args.data} (out of core, {len(ob.chunks)} chunks)"
+    else:
+        X, y, what = load_data(args.data, args, n_features=args.n_features)
+        t_load = time.perf_counter() - t0
+        model = LogisticRegression(penalty=_penalty(args.penalty), C=args.C,
+                                   l1_ratio=args.l1_ratio, fit_intercept=not args.no_intercept,
+                                   tol=args.tol, max_iter=args.max_iter, solver=args.solver,
+                                   backend=args.backend, n_threads=args.threads,
+                                   random_state=args.random_state)
+        t1 = time.perf_counter()
+        with _iteration_progress(_progress_enabled(args), "fit", args.max_iter) as cb, \
+                _solvers_with_callback(cb):
+            model.fit(X, y)
+        t_fit = time.perf_counter() - t1
+        F = _objective_value(model, X, y)
+        acc = float(model.score(X, y))
+        shape = X.shape
+    if args.output:
+        model.save(args.output)
+    print(f"data       {what}: {shape[0]} samples x {shape[1]} features")
+    print(f"model      {type(model).__name__}(C={model.C:g}, penalty={model.penalty}, "
+          f"solver={model.solver_}), classes {model.classes_.tolist()}")
+    print(f"objective  {F:.10g}")
+    print(f"accuracy   {acc:.6f} (training)")
+    print(f"iterations {int(model.n_iter_[0])}{'' if model.converged_ else ' (not converged)'}")
+    print(f"time       fit {t_fit:.3f} s, load {t_load:.3f} s")
+    if args.output:
+        print(f"saved      {args.output}")
+    return 0
+
+
+def _load_model(path):
+    from . import load
+
+    try:
+        return load(path)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"cannot load model {path}: {exc}") from exc
+
+
+def cmd_predict(args):
+    model = _load_model(args.model)
+    X, _, _ = load_data(args.data, args, n_features=model.n_features_in_)
+    classes = model.classes_
+    out = contextlib.nullcontext(sys.stdout) if args.output in (None, "-") else \
+        atomic_output(args.output)
+    with out as fh:
+        if args.proba:
+            P = model.predict_proba(X)
+            labels = classes[P.argmax(axis=1)]
+            fh.write("labels " + " ".join(_fmt_label(c) for c in classes) + "\n")
+            for lab, row in zip(labels, P):
+                fh.write(_fmt_label(lab) + " " + " ".join(f"{p:.8g}" for p in row) + "\n")
+        else:
+            for lab in model.predict(X):
+                fh.write(_fmt_label(lab) + "\n")
+    if args.output not in (None, "-"):
+        _log(args, f"wrote {X.shape[0]} predictions to {args.output}")
+    return 0
+
+
+def _fmt_label(v):
+    v = float(v)
+    return str(int(v)) if v.is_integer() else repr(v)
+
+
+def evaluate_probabilities(y_true, proba, classes, n_bins=10):
+    """Metrics of predicted probabilities.
+
+    Returns a dict with ``log_loss`` (mean), ``accuracy``, ``roc_auc`` (binary: of
+    ``classes[1]``; multiclass: mean one-vs-rest) and ``calibration``: rows
+    ``(lo, hi, count, mean_predicted, observed)`` over equal-width bins of the predicted
+    probability of ``classes[1]`` (binary) or of the predicted class (multiclass; observed =
+    accuracy in the bin).
+    """
+    y_true = np.asarray(y_true)
+    idx = np.searchsorted(classes, y_true)
+    idx = np.minimum(idx, len(classes) - 1)
+    if not np.array_equal(classes[idx], y_true):
+        unknown = sorted(set(y_true.tolist()) - set(classes.tolist()))
+        raise CLIError(f"labels {unknown[:5]} are not among the model's classes "
+                       f"{classes.tolist()}")
+    n = y_true.size
+    p_true = np.clip(proba[np.arange(n), idx], 1e-300, 1.0)
+    out = {"n": n, "log_loss": float(-np.mean(np.log(p_true))),
+           "accuracy": float(np.mean(proba.argmax(axis=1) == idx))}
+    if len(classes) == 2:
+        out["roc_auc"] = _auc(idx == 1, proba[:, 1])
+        conf, hit = proba[:, 1], (idx == 1)
+    else:
+        aucs = [_auc(idx == k, proba[:, k]) for k in range(len(classes))]
+        aucs = [a for a in aucs if a == a]
+        out["roc_auc"] = float(np.mean(aucs)) if aucs else float("nan")
+        conf, hit = proba.max(axis=1), proba.argmax(axis=1) == idx
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, n_bins - 1)
+    rows = []
+    for k in range(n_bins):
+        sel = which == k
+        c = int(sel.sum())
+        rows.append((edges[k], edges[k + 1], c, float(conf[sel].mean()) if c else float("nan"),
+                     float(hit[sel].mean()) if c else float("nan")))
+    out["calibration"] = rows
+    return out
+
+
+def _auc(positive, score):
+    """ROC AUC by the rank-sum (Mann-Whitney) statistic, ties counted half; NaN if one
+    class is absent."""
+    from scipy.stats import rankdata
+
+    positive = np.asarray(positive, dtype=bool)
+    n_pos = int(positive.sum())
+    n_neg = positive.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def cmd_evaluate(args):
+    model = _load_model(args.model)
+    X, y, what = load_data(args.data, args, n_features=model.n_features_in_)
+    res = evaluate_probabilities(y, model.predict_proba(X), model.classes_, args.bins)
+    print(f"data      {what}: {res['n']} samples")
+    print(f"log-loss  {res['log_loss']:.6f}")
+    print(f"accuracy  {res['accuracy']:.6f}")
+    print(f"ROC AUC   {res['roc_auc']:.6f}" + ("" if len(model.classes_) == 2
+                                                 else " (mean one-vs-rest)"))
+    which = (f"P({_fmt_label(model.classes_[1])})" if len(model.classes_) == 2
+             else "confidence")
+    print(f"\ncalibration ({which} in equal-width bins)")
+    print(f"{'bin':>13} {'count':>8} {'predicted':>10} {'observed':>9}")
+    for lo, hi, c, pm, ob in res["calibration"]:
+        cells = f"{pm:10.4f} {ob:9.4f}" if c else f"{'-':>10} {'-':>9}"
+        print(f"[{lo:.2f}, {hi:.2f}{']' if hi == 1.0 else ')'} {c:8d} {cells}")
+    if args.plot:
+        _reliability_plot(res, which, args.plot)
+        _log(args, f"wrote reliability plot {args.plot}")
+    return 0
+
+
+def _reliability_plot(res, which, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in res["calibration"] if r[2]]
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
+    ax.plot([r[3] for r in rows], [r[4] for r in rows], marker="o", label="model")
+    ax.set_xlabel(f"mean predicted {which}")
+    ax.set_ylabel("observed frequency")
+    ax.set_title(f"reliability (log-loss {res['log_loss']:.4f}, AUC {res['roc_auc']:.4f})",
+                 fontsize=9)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    with atomic_output(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=100)
+    plt.close(fig)
+
+
+def cmd_convert(args):
+    from .io import convert_svmlight
+
+    t0 = time.perf_counter()
+    cache = convert_svmlight(args.data, args.output, n_features=args.n_features,
+                             dtype=_dtype(args.dtype), zero_based=args.zero_based_value,
+                             n_threads=args.threads, progress=_progress_enabled(args))
+    print(f"wrote {cache.path}: {cache.shape[0]} samples x {cache.shape[1]} features, "
+          f"{cache.nnz} non-zeros, {cache.dtype} ({cache.nbytes / 1e6:.1f} MB) in "
+          f"{time.perf_counter() - t0:.2f} s")
+    return 0
+
+
+def cmd_info(args):
+    from .io import CSRCache, is_csr_cache
+
+    t0 = time.perf_counter()
+    if os.path.isdir(args.data) and is_csr_cache(args.data):
+        cache = CSRCache(args.data)
+        X, y = cache.load(mmap=True)
+        kind = (f"CSR cache (format {cache.header['format']} v{cache.header['version']}, "
+                f"source {cache.header.get('source')})")
+    else:
+        X, y, kind = load_data(args.data, args)
+    elapsed = time.perf_counter() - t0
+    n, d = X.shape
+    nnz = X.nnz if hasattr(X, "nnz") else int(np.count_nonzero(X))
+    values, counts = np.unique(y, return_counts=True)
+    row_nnz = np.diff(X.indptr) if hasattr(X, "indptr") else (X != 0).sum(axis=1)
+    print(f"data      {kind}")
+    print(f"shape     {n} samples x {d} features")
+    print(f"nnz       {nnz} ({nnz / max(1, n * d):.4%} dense), per row: min {row_nnz.min()}, "
+          f"mean {row_nnz.mean():.1f}, max {row_nnz.max()}")
+    print(f"dtype     {X.dtype}")
+    if len(values) <= 20:
+        print("labels    " + ", ".join(f"{_fmt_label(v)}: {c}" for v, c in zip(values, counts)))
+    else:
+        print(f"labels    {len(values)} distinct values in [{values[0]:g}, {values[-1]:g}]")
+    print(f"read in   {elapsed:.3f} s")
+    return 0
+
+
+def cmd_demo(args):
+    """Fit the bundled breast-cancer data end to end and report."""
+    args.data = "builtin:breast_cancer"
+    print("fastlogit demo: L2 logistic regression on scikit-learn's breast-cancer data")
+    return cmd_fit(args)
+
+
+# ------------------------------------------------------------------ parser
+def _add_data_options(p, n_features=True):
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                   help="value dtype (default float64)")
+    if n_features:
+        p.add_argument("--n-features", type=int, default=None,
+                       help="number of features (default: largest id in the data)")
+    p.add_argument("--zero-based", choices=["auto", "yes", "no"], default="auto",
+                   help="svmlight feature ids start at 0 ('auto' as scikit-learn decides)")
+    p.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes")
+
+
+def _add_fit_options(p):
+    p.add_argument("-o", "--output", metavar="MODEL", help="where to save the model (.npz)")
+    p.add_argument("--C", "-C", type=float, default=1.0,
+                   help="inverse regularisation: F = C * sum of losses + R(w) (default 1)")
+    p.add_argument("--penalty", choices=["l2", "l1", "elasticnet", "none"], default="l2")
+    p.add_argument("--l1-ratio", type=float, default=None, help="elastic-net mixing in [0, 1]")
+    p.add_argument("--solver", default="auto",
+                   help="auto, newton-cholesky, newton-cg, trust-region, lbfgs, l1, sgd, "
+                        "minibatch (default auto)")
+    p.add_argument("--tol", type=float, default=1e-4,
+                   help="stop at ||grad F||_inf <= tol * max(1, ||grad F(0)||_inf)")
+    p.add_argument("--max-iter", type=int, default=100)
+    p.add_argument("--no-intercept", action="store_true", help="fit without an intercept")
+    p.add_argument("--backend", choices=["auto", "numpy", "numba", "cython"], default="auto")
+    p.add_argument("--random-state", type=int, default=None)
+    p.add_argument("--out-of-core", action="store_true",
+                   help="DATA is a CSR cache: read it chunk by chunk (binary models)")
+    p.add_argument("--chunk-nnz", type=int, default=1 << 22,
+                   help="non-zeros per chunk with --out-of-core (default 4194304)")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="fastlogit", description="Fast logistic regression on large sparse data.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"fastlogit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser("fit", help="fit a model and save it", formatter_class=fmt,
+                       description="Fit a logistic regression model on DATA; prints the "
+                                   "objective value, training accuracy and time.",
+                       epilog="examples:\n  fastlogit fit train.svm.xz -o model.npz --C 0.5\n"
+                              "  fastlogit fit builtin:breast_cancer -o bc.npz\n"
+                              "  fastlogit fit train.flc -o model.npz --out-of-core\n")
+    p.add_argument("data", metavar="DATA")
+    _add_fit_options(p)
+    _add_data_options(p)
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("predict", help="predict labels or probabilities", formatter_class=fmt,
+                       description="Predict with a saved MODEL on DATA: one label per line, "
+                                   "or with --proba a 'labels c0 c1 ...' header then the "
+                                   "predicted label and class probabilities per line "
+                                   "(LIBLINEAR's -b 1 layout).",
+                       epilog="examples:\n  fastlogit predict model.npz test.svm -o test.pred\n"
+                              "  fastlogit predict model.npz test.svm --proba | head\n")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("-o", "--output", metavar="PREDS", help="output file (default stdout)")
+    p.add_argument("--proba", action="store_true", help="write class probabilities")
+    _add_data_options(p, n_features=False)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="log-loss, accuracy, ROC AUC, calibration",
+                       formatter_class=fmt,
+                       description="Score a saved MODEL on labelled DATA: log-loss, accuracy, "
+                                   "ROC AUC and a calibration (reliability) table.",
+                       epilog="examples:\n  fastlogit evaluate model.npz test.svm\n"
+                              "  fastlogit evaluate model.npz test.svm --bins 20 "
+                              "--plot reliability.png\n")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("--bins", type=int, default=10, help="calibration bins (default 10)")
+    p.add_argument("--plot", metavar="PNG", help="also write a reliability plot")
+    _add_data_options(p, n_features=False)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("convert", help="svmlight text -> binary CSR cache", formatter_class=fmt,
+                       description="Convert svmlight text (plain/.gz/.bz2/.xz) once into a "
+                                   "memory-mappable CSR cache directory; fit/predict/evaluate/"
+                                   "info then open it in milliseconds.",
+                       epilog="example:\n  fastlogit convert train.svm.bz2 -o train.flc\n")
+    p.add_argument("data", metavar="DATA")
+    p.add_argument("-o", "--output", metavar="CACHE", required=True)
+    _add_data_options(p)
+    p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("info", help="shape, sparsity and labels of DATA", formatter_class=fmt,
+                       description="Describe DATA: shape, non-zeros, dtype, label counts.",
+                       epilog="example:\n  fastlogit info ../shared/datasets/a9a.xz\n")
+    p.add_argument("data", metavar="DATA")
+    _add_data_options(p)
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("demo", help="fit the bundled breast-cancer data end to end",
+                       formatter_class=fmt,
+                       description="Fit scikit-learn's bundled breast-cancer data set "
+                                   "(builtin:breast_cancer) and report objective, accuracy "
+                                   "and time. Needs no files and no network.",
+                       epilog="example:\n  fastlogit demo --C 0.1\n")
+    _add_fit_options(p)
+    _add_data_options(p)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv=None):
+    """Entry point; returns the exit status (0 success, 1 failure, 2 usage)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits with 2 on a bad command line
+    args.zero_based_value = {"auto": "auto", "yes": True, "no": False}[args.zero_based]
+    from .io import CacheFormatError, SvmlightFormatError
+
+    try:
+        with warnings.catch_warnings():
+            if args.quiet:
+                warnings.simplefilter("ignore")
+            else:
+                warnings.simplefilter("default")
+                warnings.showwarning = _show_warning
+            return args.func(args)
+    except BrokenPipeError:  # e.g. `fastlogit predict ... | head`: stop quietly
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (CLIError, SvmlightFormatError, CacheFormatError, OSError, ValueError) as exc:
+        print(f"fastlogit {args.command}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"fastlogit {args.command}: interrupted; no output written", file=sys.stderr)
+    return 1
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
