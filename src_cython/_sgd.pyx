@@ -133,16 +133,18 @@ def sgd_epoch_csr(const floating[::1] data, const index_t[::1] indices, const pt
     cdef double[::1] z = _zeros(K)
     cdef double[::1] r = _zeros(K)
     cdef double loss_sum = 0.0, t, eta, si, scale, acc, loss, res, c, delta, beta, u, x, f
+    # The scalar state lives in locals (registers) during the epoch: W's stores may alias.
+    cdef double sc = state[0], tt = state[1], bt = state[2], cnt = state[3], uu = state[4]
     with nogil:
         for p in range(order.shape[0]):
             i = order[p]
             lo = indptr[i]
             hi = indptr[i + 1]
-            state[1] += 1.0
-            t = state[1]
+            tt += 1.0
+            t = tt
             eta = _eta(schedule, eta0, power_t, alpha, t0, t)
             si = s[i] if weighted else 1.0
-            scale = state[0]
+            scale = sc
             if K == 1:
                 acc = 0.0
                 for kk in range(lo, hi):
@@ -165,11 +167,15 @@ def sgd_epoch_csr(const floating[::1] data, const index_t[::1] indices, const pt
             loss_sum += si * loss
             if lam2 > 0.0:
                 f = 1.0 - eta * lam2
-                state[0] *= f if f > 0.0 else 0.0
-                if state[0] < RESCALE_BELOW:
+                sc *= f if f > 0.0 else 0.0
+                if sc < RESCALE_BELOW:
+                    state[0] = sc
+                    state[2] = bt
                     _fold(W, avg_W, state)
-            scale = state[0]
-            beta = state[2]
+                    sc = state[0]
+                    bt = state[2]
+            scale = sc
+            beta = bt
             for k in range(K):
                 if r[k] != 0.0:
                     c = -eta * r[k] / scale
@@ -182,18 +188,23 @@ def sgd_epoch_csr(const floating[::1] data, const index_t[::1] indices, const pt
                     if fit_intercept:
                         b[k] -= eta * r[k]
             if use_l1:
-                state[4] += eta * lam1
-                u = state[4]
+                uu += eta * lam1
+                u = uu
                 for k in range(K):
                     for kk in range(lo, hi):
                         j = indices[kk]
                         _l1_clip(&W[j, k], &avg_W[j, k] if averaging else &W[j, k], &q[j, k],
                                  scale, u, beta, averaging)
             if averaging and t >= average_start:
-                state[2] += state[0]
-                state[3] += 1.0
+                bt += sc
+                cnt += 1.0
                 for k in range(K):
                     avg_b[k] += b[k]
+        state[0] = sc
+        state[1] = tt
+        state[2] = bt
+        state[3] = cnt
+        state[4] = uu
     return loss_sum
 
 
@@ -211,14 +222,16 @@ def sgd_epoch_dense(const floating[:, ::1] X, const floating[:, ::1] Y,
     cdef double[::1] z = _zeros(K)
     cdef double[::1] r = _zeros(K)
     cdef double loss_sum = 0.0, t, eta, si, scale, acc, loss, res, c, delta, beta, u, x, f
+    # The scalar state lives in locals (registers) during the epoch: W's stores may alias.
+    cdef double sc = state[0], tt = state[1], bt = state[2], cnt = state[3], uu = state[4]
     with nogil:
         for p in range(order.shape[0]):
             i = order[p]
-            state[1] += 1.0
-            t = state[1]
+            tt += 1.0
+            t = tt
             eta = _eta(schedule, eta0, power_t, alpha, t0, t)
             si = s[i] if weighted else 1.0
-            scale = state[0]
+            scale = sc
             if K == 1:
                 acc = 0.0
                 for j in range(d):
@@ -240,11 +253,15 @@ def sgd_epoch_dense(const floating[:, ::1] X, const floating[:, ::1] Y,
             loss_sum += si * loss
             if lam2 > 0.0:
                 f = 1.0 - eta * lam2
-                state[0] *= f if f > 0.0 else 0.0
-                if state[0] < RESCALE_BELOW:
+                sc *= f if f > 0.0 else 0.0
+                if sc < RESCALE_BELOW:
+                    state[0] = sc
+                    state[2] = bt
                     _fold(W, avg_W, state)
-            scale = state[0]
-            beta = state[2]
+                    sc = state[0]
+                    bt = state[2]
+            scale = sc
+            beta = bt
             for k in range(K):
                 if r[k] != 0.0:
                     c = -eta * r[k] / scale
@@ -256,17 +273,22 @@ def sgd_epoch_dense(const floating[:, ::1] X, const floating[:, ::1] Y,
                     if fit_intercept:
                         b[k] -= eta * r[k]
             if use_l1:
-                state[4] += eta * lam1
-                u = state[4]
+                uu += eta * lam1
+                u = uu
                 for k in range(K):
                     for j in range(d):
                         _l1_clip(&W[j, k], &avg_W[j, k] if averaging else &W[j, k], &q[j, k],
                                  scale, u, beta, averaging)
             if averaging and t >= average_start:
-                state[2] += state[0]
-                state[3] += 1.0
+                bt += sc
+                cnt += 1.0
                 for k in range(K):
                     avg_b[k] += b[k]
+        state[0] = sc
+        state[1] = tt
+        state[2] = bt
+        state[3] = cnt
+        state[4] = uu
     return loss_sum
 
 

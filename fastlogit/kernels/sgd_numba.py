@@ -129,15 +129,17 @@ def _epoch_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, state,
     z = np.zeros(K)
     r = np.zeros(K)
     loss_sum = 0.0
+    # The scalar state lives in locals during the epoch (W's stores could alias it).
+    sc, tt, bt, cnt, uu = state[0], state[1], state[2], state[3], state[4]
     for p in range(order.shape[0]):
         i = order[p]
         lo = indptr[i]
         hi = indptr[i + 1]
-        state[1] += 1.0
-        t = state[1]
+        tt += 1.0
+        t = tt
         eta = _eta(schedule, eta0, power_t, alpha, t0, t)
         si = np.float64(s[i]) if weighted else 1.0
-        scale = state[0]
+        scale = sc
         if K == 1:
             acc = 0.0
             for kk in range(lo, hi):
@@ -159,11 +161,15 @@ def _epoch_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, state,
                 r[k] = si * r[k]
         loss_sum += si * loss
         if lam2 > 0.0:
-            state[0] *= max(0.0, 1.0 - eta * lam2)
-            if state[0] < RESCALE_BELOW:
+            sc *= max(0.0, 1.0 - eta * lam2)
+            if sc < RESCALE_BELOW:
+                state[0] = sc
+                state[2] = bt
                 _fold(W, avg_W, state)
-        scale = state[0]
-        beta = state[2]
+                sc = state[0]
+                bt = state[2]
+        scale = sc
+        beta = bt
         for k in range(K):
             if r[k] != 0.0:
                 c = -eta * r[k] / scale
@@ -176,16 +182,17 @@ def _epoch_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, state,
                 if fit_intercept:
                     b[k] -= eta * r[k]
         if use_l1:
-            state[4] += eta * lam1
-            u = state[4]
+            uu += eta * lam1
+            u = uu
             for k in range(K):
                 for kk in range(lo, hi):
                     _l1_clip(W, avg_W, q, indices[kk], k, scale, u, beta, averaging)
         if averaging and t >= average_start:
-            state[2] += state[0]
-            state[3] += 1.0
+            bt += sc
+            cnt += 1.0
             for k in range(K):
                 avg_b[k] += b[k]
+    state[0], state[1], state[2], state[3], state[4] = sc, tt, bt, cnt, uu
     return loss_sum
 
 
@@ -199,13 +206,15 @@ def _epoch_dense(X, Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta0, p
     z = np.zeros(K)
     r = np.zeros(K)
     loss_sum = 0.0
+    # The scalar state lives in locals during the epoch (W's stores could alias it).
+    sc, tt, bt, cnt, uu = state[0], state[1], state[2], state[3], state[4]
     for p in range(order.shape[0]):
         i = order[p]
-        state[1] += 1.0
-        t = state[1]
+        tt += 1.0
+        t = tt
         eta = _eta(schedule, eta0, power_t, alpha, t0, t)
         si = np.float64(s[i]) if weighted else 1.0
-        scale = state[0]
+        scale = sc
         if K == 1:
             acc = 0.0
             for j in range(d):
@@ -226,11 +235,15 @@ def _epoch_dense(X, Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta0, p
                 r[k] = si * r[k]
         loss_sum += si * loss
         if lam2 > 0.0:
-            state[0] *= max(0.0, 1.0 - eta * lam2)
-            if state[0] < RESCALE_BELOW:
+            sc *= max(0.0, 1.0 - eta * lam2)
+            if sc < RESCALE_BELOW:
+                state[0] = sc
+                state[2] = bt
                 _fold(W, avg_W, state)
-        scale = state[0]
-        beta = state[2]
+                sc = state[0]
+                bt = state[2]
+        scale = sc
+        beta = bt
         for k in range(K):
             if r[k] != 0.0:
                 c = -eta * r[k] / scale
@@ -242,16 +255,17 @@ def _epoch_dense(X, Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta0, p
                 if fit_intercept:
                     b[k] -= eta * r[k]
         if use_l1:
-            state[4] += eta * lam1
-            u = state[4]
+            uu += eta * lam1
+            u = uu
             for k in range(K):
                 for j in range(d):
                     _l1_clip(W, avg_W, q, j, k, scale, u, beta, averaging)
         if averaging and t >= average_start:
-            state[2] += state[0]
-            state[3] += 1.0
+            bt += sc
+            cnt += 1.0
             for k in range(K):
                 avg_b[k] += b[k]
+    state[0], state[1], state[2], state[3], state[4] = sc, tt, bt, cnt, uu
     return loss_sum
 
 
