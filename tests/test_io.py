@@ -391,3 +391,51 @@ def test_cache_format_errors(tmp_path):
     (cache.path / "header.json").write_text(json.dumps(header))
     with pytest.raises(CacheFormatError, match="version 99 is not supported"):
         CSRCache(cache.path)
+
+
+# ------------------------------------------------------------------ parallel bz2
+def _multiblock_text(n=40000):
+    rng = np.random.default_rng(3)
+    return "".join(f"{i % 2} {i % 50 + 1}:{rng.random():.6f} {i % 50 + 60}:{rng.random():.3f}\n"
+                   for i in range(n)).encode()
+
+
+@pytest.mark.parametrize("streams", [1, 2], ids=["one-stream", "two-streams"])
+def test_parallel_bz2_blocks(tmp_path, streams):
+    text = _multiblock_text()
+    half = len(text) // 2
+    raw = (bz2.compress(text, 1) if streams == 1
+           else bz2.compress(text[:half], 1) + bz2.compress(text[half:], 1))
+    path = tmp_path / "d.svm.bz2"
+    path.write_bytes(raw)
+    assert len(text) > 3 * 100_000  # several 100 kB blocks at level 1
+    ref = reference(text)
+    assert_same(load_svmlight(str(path), n_threads=2, chunk_bytes=150_000), ref)
+    assert_same(load_svmlight(str(path), n_threads=1), ref)
+
+
+def test_parallel_bz2_falls_back_when_a_block_fails(tmp_path, monkeypatch):
+    """A block that does not decompress (e.g. a magic-like bit pattern inside the data) sends
+    the reader back to the serial decompressor, continuing after the text delivered."""
+    from fastlogit.io import svmlight
+
+    text = _multiblock_text()
+    path = tmp_path / "d.svm.bz2"
+    path.write_bytes(bz2.compress(text, 1))
+    real = bz2.decompress
+    calls = {"n": 0}
+
+    class FlakyBz2:
+        def __getattr__(self, name):
+            return getattr(bz2, name)
+
+        @staticmethod
+        def decompress(data):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise OSError("Invalid data stream")
+            return real(data)
+
+    monkeypatch.setattr(svmlight, "bz2", FlakyBz2())
+    assert_same(load_svmlight(str(path), n_threads=2, chunk_bytes=100_000), reference(text))
+    assert calls["n"] >= 3

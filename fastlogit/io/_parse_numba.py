@@ -216,3 +216,73 @@ def set_threads(n_threads):
     previous = numba.get_num_threads()
     numba.set_num_threads(max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS)))
     return previous
+
+
+# ----------------------------------------------------------------------------- bz2 blocks
+_BZ_BLOCK = 0x314159265359  # 48-bit block header magic (BCD pi)
+_BZ_EOS = 0x177245385090  # 48-bit end-of-stream magic (BCD sqrt(pi))
+_MASK48 = (1 << 48) - 1
+
+
+@njit(**_JIT)
+def bz2_markers(buf, pos_out, kind_out):
+    """Bit offsets of bz2 block (kind 1) and end-of-stream (kind 2) magics, in file order.
+
+    Returns how many were found, or -1 if ``pos_out`` is too small.  A match inside the
+    compressed data (a 48-bit coincidence) is possible in principle; the caller verifies every
+    block by decompressing it (block CRC) and falls back to a serial read if one fails.
+    """
+    w = np.uint64(0)
+    n = 0
+    for i in range(buf.size):
+        w = (w << np.uint64(8)) | np.uint64(buf[i])
+        if i < 5:
+            continue
+        for s in range(7, -1, -1):  # larger shift = earlier start bit
+            v = (w >> np.uint64(s)) & np.uint64(_MASK48)
+            if v == np.uint64(_BZ_BLOCK) or v == np.uint64(_BZ_EOS):
+                start = 8 * (i + 1) - s - 48
+                if start < 0:
+                    continue
+                if n >= pos_out.size:
+                    return -1
+                pos_out[n] = start
+                kind_out[n] = 1 if v == np.uint64(_BZ_BLOCK) else 2
+                n += 1
+    return n
+
+
+@njit(**_JIT)
+def bz2_block_stream(buf, bit_start, bit_end, out):
+    """Write bits [bit_start, bit_end) of ``buf`` (one block: magic, CRC, data), then an
+    end-of-stream magic and the block CRC as the stream CRC (valid for a one-block stream),
+    into ``out`` from byte 0, zero-padded. Returns the number of bytes written."""
+    n_bits = bit_end - bit_start
+    n_full = n_bits // 8
+    q0, r = bit_start // 8, bit_start % 8
+    for j in range(n_full):
+        q = q0 + j
+        if r == 0:
+            out[j] = buf[q]
+        else:
+            out[j] = ((buf[q] << r) | (buf[q + 1] >> (8 - r))) & 0xFF
+    # remaining body bits, then the 80 trailer bits, one at a time
+    pos = n_full * 8
+    total = n_bits + 80
+    n_bytes = (total + 7) // 8
+    for j in range(n_full, n_bytes):
+        out[j] = 0
+    crc_start = bit_start + 48
+    for k in range(n_full * 8, total):
+        if k < n_bits:
+            a = bit_start + k
+            bit = (buf[a // 8] >> (7 - a % 8)) & 1
+        elif k < n_bits + 48:
+            bit = (_BZ_EOS >> (47 - (k - n_bits))) & 1
+        else:
+            a = crc_start + (k - n_bits - 48)
+            bit = (buf[a // 8] >> (7 - a % 8)) & 1
+        if bit:
+            out[k // 8] |= 1 << (7 - k % 8)
+        pos = k
+    return n_bytes

@@ -16,7 +16,9 @@ input (same shape, data, column ids and float64 labels), with these differences:
 
 How it is fast.  A background thread reads the (decompressed) input in blocks of a few MB:
 the bz2 / lzma / zlib decompressors release the GIL, so decompressing block k+1 overlaps the
-parse of block k.  Each block of whole lines is parsed by two parallel Numba passes
+parse of block k.  A .bz2 file is moreover decompressed block-parallel (its 100-900 kB blocks
+are independent; see :func:`_bz2_parallel_pieces`), as single-threaded decompression is
+otherwise most of the time on compressed input.  Each block of whole lines is parsed by two parallel Numba passes
 (:mod:`fastlogit.io._parse_numba`): count the entries per line, then parse every row into its
 slot.  Rows outside the fast number grammar (e.g. ``inf``, 20-digit mantissas, ``1_000``) or
 breaking a rule are parsed again here in Python with ``int()``/``float()`` and
@@ -42,6 +44,8 @@ __all__ = ["load_svmlight", "binary_labels", "SvmlightFormatError", "open_maybe_
 
 #: Bytes of decompressed text per parse block.
 CHUNK_BYTES = 1 << 22
+#: Decompress the blocks of .bz2 files in parallel (when more than one thread is allowed).
+PARALLEL_BZ2 = True
 
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz"}
 _MAX_ID = 2**31 - 1
@@ -87,13 +91,13 @@ def open_maybe_compressed(path):
 _DECOMPRESS_ERRORS = (EOFError, OSError, lzma.LZMAError, zlib.error)
 
 
-def _reader(stream, out, stop, chunk_bytes, timing):
-    """Thread body: read blocks from ``stream`` into queue ``out``; None ends, an exception
-    object reports a failure."""
+def _reader(pieces, out, stop, timing):
+    """Thread body: move decompressed pieces from the iterator into queue ``out``; None ends,
+    an exception object reports a failure."""
     try:
         while not stop.is_set():
             t0 = time.perf_counter()
-            block = stream.read(chunk_bytes)
+            block = next(pieces, b"")
             timing["read_s"] += time.perf_counter() - t0
             if not block:
                 break
@@ -103,12 +107,91 @@ def _reader(stream, out, stop, chunk_bytes, timing):
         out.put(exc)
 
 
-def _blocks(stream, name, chunk_bytes, timing):
+def _serial_pieces(stream, chunk_bytes):
+    while True:
+        block = stream.read(chunk_bytes)
+        if not block:
+            return
+        yield block
+
+
+class _Bz2Fallback(Exception):
+    pass
+
+
+def _bz2_parallel_pieces(path, n_workers, chunk_bytes, where):
+    """Decompressed text of a bz2 file, its blocks decompressed in parallel, in order.
+
+    bz2 compresses 100-900 kB blocks independently; each starts with a 48-bit magic at any bit
+    offset.  Each block is cut out, re-aligned and closed as a one-block stream (its CRC is
+    the stream CRC), and ``bz2.decompress`` runs on them in a thread pool (it releases the
+    GIL).  A block that fails to decompress (a magic-like bit pattern inside the data, or a
+    damaged file) makes the whole file fall back to the serial decompressor, which skips the
+    text already delivered and reports real damage as usual.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from . import _parse_numba as K
+
+    delivered = 0
+    try:
+        with open(path, "rb") as fh:  # the compressed bytes (a fraction of the text)
+            buf = np.frombuffer(fh.read(), dtype=np.uint8)
+        pos = np.empty(buf.size // 16 + 64, dtype=np.int64)
+        kind = np.empty(pos.size, dtype=np.uint8)
+        n = K.bz2_markers(buf, pos, kind)
+        header = bytes(buf[:4])
+        ok = (n > 1 and header[:3] == b"BZh" and kind[0] == 1 and pos[0] == 32
+              and kind[n - 1] == 2)
+        if not ok:
+            raise _Bz2Fallback
+        spans = [(int(pos[i]), int(pos[i + 1])) for i in range(n - 1) if kind[i] == 1]
+        out = np.empty(max(b - a for a, b in spans) // 8 + 32, dtype=np.uint8)
+
+        def stream(span):
+            m = K.bz2_block_stream(buf, span[0], span[1], out)
+            return header + out[:m].tobytes()
+
+        def job(data):
+            try:
+                return bz2.decompress(data)
+            except (OSError, EOFError, ValueError):
+                return None
+
+        with ThreadPoolExecutor(max_workers=n_workers) as ex:
+            futures, pending = [], b""
+            for k, span in enumerate(spans):
+                futures.append(ex.submit(job, stream(span)))
+                while len(futures) > 2 * n_workers or (k == len(spans) - 1 and futures):
+                    text = futures.pop(0).result()
+                    if text is None:
+                        for f in futures:
+                            f.cancel()
+                        raise _Bz2Fallback
+                    pending += text
+                    if len(pending) >= chunk_bytes or not futures:
+                        where["pos"] = span[1] // 8
+                        delivered += len(pending)
+                        yield pending
+                        pending = b""
+        return
+    except _Bz2Fallback:
+        pass
+    with bz2.open(path, "rb") as fh:
+        skip = delivered
+        while skip:
+            got = len(fh.read(min(skip, chunk_bytes)))
+            if not got:
+                raise EOFError("bz2 data shorter on a second read")
+            skip -= got
+        yield from _serial_pieces(fh, chunk_bytes)
+
+
+def _blocks(pieces, name, timing):
     """Yield the decompressed input as blocks of whole lines (the last may lack its newline)."""
     q = queue.Queue(maxsize=3)
     stop = threading.Event()
-    thread = threading.Thread(target=_reader, args=(stream, q, stop, chunk_bytes, timing),
-                              daemon=True)
+    thread = threading.Thread(target=_reader, args=(pieces, q, stop, timing), daemon=True)
     thread.start()
     carry = b""
     try:
@@ -353,12 +436,17 @@ def _iter_blocks(src, zero_based, dtype, n_threads=None, progress=False,
     timing = {"read_s": 0.0, "parse_s": 0.0} if timing is None else timing
     n_threads = effective_n_threads(n_threads)
     name = _name(src)
+    where = {}
     if hasattr(src, "read"):
         stream, raw, owned = src, None, False
     else:
         stream, raw = open_maybe_compressed(os.fspath(src))
         owned = True
-    # Decompression keeps one core busy in the reader thread: parse on the others (idle
+    if isinstance(stream, bz2.BZ2File) and n_threads > 1 and PARALLEL_BZ2:
+        pieces = _bz2_parallel_pieces(os.fspath(src), n_threads, chunk_bytes, where)
+    else:
+        pieces = _serial_pieces(stream, chunk_bytes)
+    # Decompression keeps cores busy in the reader thread(s): parse on the rest (idle
     # OpenMP workers spin, which would slow the decompressor down).
     previous = K.set_threads(n_threads if stream is raw else max(1, n_threads - 1))
     bar = None
@@ -370,13 +458,14 @@ def _iter_blocks(src, zero_based, dtype, n_threads=None, progress=False,
                    leave=False)
     line0 = 0
     try:
-        for block in _blocks(stream, name, chunk_bytes, timing):
+        for block in _blocks(pieces, name, timing):
             t0 = time.perf_counter()
             parsed = _parse_block(block, line0, name, zero_based, dtype)
             timing["parse_s"] += time.perf_counter() - t0
             line0 += parsed["n_lines"]
             if bar is not None:
-                bar.update((raw.tell() if raw is not None else bar.n + len(block)) - bar.n)
+                at = where.get("pos", raw.tell()) if raw is not None else bar.n + len(block)
+                bar.update(max(0, at - bar.n))
             yield name, parsed
     finally:
         K.set_threads(previous)
