@@ -302,9 +302,10 @@ cdef void _hogwild_block(const floating[::1] data, const index_t[::1] indices,
                          double average_start, double* parts) noexcept nogil:
     cdef bint averaging = avg_W.shape[0] > 0
     cdef bint weighted = s.shape[0] > 0
-    cdef double loss_sum = 0.0, b_sum = 0.0, n_avg = 0.0
+    cdef double loss_sum = 0.0, b_sum = 0.0, n_avg = 0.0, b_local = 0.0
     cdef double before, acc, si, res, loss, r, eta, c, beta, delta
-    cdef Py_ssize_t p, i, lo, hi, kk, j
+    cdef Py_ssize_t p, i, lo, hi, kk, j, since = 0
+    cdef Py_ssize_t flush = 1 if step == 1 else 32  # = sgd_numba._FLUSH
     p = first
     while p < hi_p:
         i = order[p]
@@ -315,7 +316,7 @@ cdef void _hogwild_block(const floating[::1] data, const index_t[::1] indices,
         for kk in range(lo, hi):
             acc = acc + <double>data[kk] * W[indices[kk], 0]
         si = s[i] if weighted else 1.0
-        loss = _binary_point(Y[i, 0], before * acc + b[0], &res)
+        loss = _binary_point(Y[i, 0], before * acc + (b[0] + b_local), &res)
         loss_sum += si * loss
         r = si * res
         eta = etas[p]
@@ -329,11 +330,17 @@ cdef void _hogwild_block(const floating[::1] data, const index_t[::1] indices,
                 if averaging:
                     avg_W[j, 0] -= beta * delta
             if fit_intercept:
-                b[0] -= eta * r
+                b_local -= eta * r
+        since += 1
+        if since >= flush:
+            b[0] += b_local
+            b_local = 0.0
+            since = 0
         if averaging and t_start + p + 1.0 >= average_start:
-            b_sum += b[0]
+            b_sum += b[0] + b_local
             n_avg += 1.0
         p += step
+    b[0] += b_local
     parts[0] += loss_sum
     parts[1] += b_sum
     parts[2] += n_avg

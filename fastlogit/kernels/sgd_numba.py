@@ -11,7 +11,9 @@ dealt round-robin to ``n_threads`` threads (thread k takes positions k, k + T, k
 that update the shared weights without locks (Niu et al., 2011).  Because the learning rate
 and the L2 shrink factor depend only on the step number, the lazy scale, the averaging
 coefficient ``beta`` and the rates are precomputed per position, so the threads share no
-scalar state except the intercept (updated racily, like the weights).  Results are therefore
+scalar state except the intercept: each thread adds its intercept steps to the shared ``b``
+every ``_FLUSH`` samples (racily, like the weights) instead of every sample, so that the
+threads do not fight over one cache line.  Results are therefore
 NOT deterministic for more than one thread; with one thread the epoch equals the sequential
 one to rounding.
 """
@@ -31,6 +33,8 @@ _JIT = dict(cache=True, nogil=True)
 #: on this file only and would keep a stale value of an imported global.
 RESCALE_BELOW = 1e-6
 _PAR = dict(cache=True, nogil=True, parallel=True)
+#: Hogwild: samples between a thread's additions of its intercept steps to the shared b.
+_FLUSH = 32
 
 
 @contextmanager
@@ -325,10 +329,13 @@ def _hogwild_segment(data, indices, indptr, Y, s, order, W, b, avg_W, etas, scal
                      lo_p, hi_p, fit_intercept, t_start, average_start, n_blocks, parts):
     averaging = avg_W.shape[0] > 0
     weighted = s.shape[0] > 0
+    flush = 1 if n_blocks == 1 else _FLUSH
     for k in prange(n_blocks):
         loss_sum = 0.0
         b_sum = 0.0
         n_avg = 0.0
+        b_local = 0.0  # intercept steps not yet added to the shared b (see the docstring)
+        since = 0
         for p in range(lo_p + k, hi_p, n_blocks):
             i = order[p]
             lo = indptr[i]
@@ -338,7 +345,7 @@ def _hogwild_segment(data, indices, indptr, Y, s, order, W, b, avg_W, etas, scal
             for kk in range(lo, hi):
                 acc += np.float64(data[kk]) * W[indices[kk], 0]
             si = np.float64(s[i]) if weighted else 1.0
-            loss, res = _binary_point(np.float64(Y[i, 0]), before * acc + b[0])
+            loss, res = _binary_point(np.float64(Y[i, 0]), before * acc + (b[0] + b_local))
             loss_sum += si * loss
             r = si * res
             eta = etas[p]
@@ -352,10 +359,16 @@ def _hogwild_segment(data, indices, indptr, Y, s, order, W, b, avg_W, etas, scal
                     if averaging:
                         avg_W[j, 0] -= beta * delta
                 if fit_intercept:
-                    b[0] -= eta * r
+                    b_local -= eta * r
+            since += 1
+            if since >= flush:
+                b[0] += b_local
+                b_local = 0.0
+                since = 0
             if averaging and t_start + p + 1.0 >= average_start:
-                b_sum += b[0]
+                b_sum += b[0] + b_local
                 n_avg += 1.0
+        b[0] += b_local
         parts[k, 0] += loss_sum
         parts[k, 1] += b_sum
         parts[k, 2] += n_avg
