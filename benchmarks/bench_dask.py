@@ -1,0 +1,322 @@
+"""fastlogit.dask against one process and against dask-ml, on generated data, in one run.
+
+Run from the project root (a machine with >= 8 cores; the sizes below need ~10 GB of memory)::
+
+    python benchmarks/bench_dask.py                       # CSR 20M nnz + dense 20M entries
+    python benchmarks/bench_dask.py --quick               # small, a smoke test
+
+What it measures, for each layout (CSR from ``make_sparse_classification``; dense Gaussian):
+
+1. F* from a tight one-process solve (trust-region Newton, tol 1e-10).
+2. One process (``Objective``, ``n_threads`` = all cores), and ``DaskObjective`` on a
+   ``LocalCluster`` of 1 worker (all cores for the kernels) and of 2 workers (half each); the
+   data in ``--blocks`` row blocks, persisted once (setup time reported apart):
+   - time per iteration: one ``value_grad`` (= one L-BFGS iteration's pass; median of 5, at
+     5 distinct thetas so that no cache answers) and one ``hessp`` (Newton-CG's inner step);
+   - bytes per iteration: client-side bytes (theta out, the reduced vector back) plus the
+     worker-to-worker bytes of the tree reduction, per ``value_grad``;
+   - time to relative suboptimality (F - F*) / F* <= 1e-6 for "lbfgs" and "newton-cg"
+     (solver start to the first iterate below it, from the solver's own history).
+3. dask-ml's ``LogisticRegression`` (solvers "lbfgs" and "admm") on the same dask array, on a
+   2-worker cluster with the same cores (threads per worker = cores / 2), the same objective:
+   dask-ml minimises ``sum_i l_i + lamduh/2 ||beta||^2`` with ``lamduh = 1/C``, which is our
+   F / C; ``fit_intercept=False`` on both sides (dask-ml would penalise the intercept) and
+   ``normalize=False`` (dask-glm would otherwise standardise X, a different problem).  Its
+   iterates are recorded without changing the algorithm (a wrapper around the L-BFGS
+   function it calls; around the proximal operator of ADMM's z-update) and F is evaluated
+   afterwards, so time to 1e-6 is read off the same way.  dask-glm cannot run on
+   scipy.sparse chunks (its ``X.dot(beta)`` fails inside dask's sparse tensordot), so the
+   comparison runs on the dense layout; the CSR attempt is recorded with its error.
+
+Output: a Markdown report on stdout and a JSON file (``--out``).  Times are medians of 5
+where repeated; the time-to-tolerance runs are single runs (each is many iterations).
+"""
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+import warnings
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import dask.array as da  # noqa: E402
+import distributed  # noqa: E402
+
+from fastlogit.datasets import make_sparse_classification  # noqa: E402
+from fastlogit.objective import Objective  # noqa: E402
+from fastlogit.solvers import SOLVERS  # noqa: E402
+import fastlogit.dask as fdask  # noqa: E402
+
+TARGET = 1e-6
+REPEATS = 5
+
+
+def dense_data(n, d, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    w = rng.standard_normal(d) * 2.0 / np.sqrt(d)
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-(X @ w)))).astype(np.float64)
+    return X, y
+
+
+def time_to(history, f_star, target=TARGET):
+    """Seconds from solver start to the first iterate with (F - F*)/F* <= target (or None)."""
+    for f, t in zip(history["objective"], history["time"]):
+        if (f - f_star) / abs(f_star) <= target:
+            return t
+    return None
+
+
+def median_time(fn, args_list):
+    ts = []
+    for args in args_list:
+        t = time.perf_counter()
+        fn(*args)
+        ts.append(time.perf_counter() - t)
+    return float(np.median(ts))
+
+
+def per_iteration(ob, n_params, rng):
+    """Median seconds of value_grad at distinct thetas, and of hessp at a cached theta."""
+    base = 1e-3 * rng.standard_normal(n_params)
+    ob.value_grad(base)  # warm-up (first kernel call, cache)
+    thetas = [(base + (i + 1) * 1e-4,) for i in range(REPEATS)]
+    t_vg = median_time(ob.value_grad, thetas)
+    th = thetas[-1][0]
+    vs = [(th, rng.standard_normal(n_params)) for _ in range(REPEATS)]
+    ob.hessp(*vs[0])
+    t_hv = median_time(ob.hessp, vs)
+    return t_vg, t_hv
+
+
+def run_solvers(ob, f_star, max_iter):
+    out = {}
+    for name in ("lbfgs", "newton-cg"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = time.perf_counter()
+            # Stop once well below the target (F at an accepted iterate is cached: free).
+            res = SOLVERS[name](ob, np.zeros(ob.n_params), tol=1e-12, max_iter=max_iter,
+                                callback=lambda th: (ob.value(th) - f_star) / f_star <= 1e-7)
+            wall = time.perf_counter() - t
+        h = res.history
+        out[name] = {"time_to_1e-6": time_to(h, f_star), "n_iter": res.n_iter, "wall": wall,
+                     "final_subopt": (h["objective"][-1] - f_star) / abs(f_star),
+                     "time_per_iter": wall / max(res.n_iter, 1)}
+    return out
+
+
+def worker_bytes(client):
+    return sum(client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total)
+               .values())
+
+
+def bench_ours(X, y, C, f_star, args, rng):
+    rows = int(np.ceil(X.shape[0] / args.blocks))
+    res = {}
+    ob = Objective(X, y, C=C, fit_intercept=False, n_threads=args.threads)
+    t_vg, t_hv = per_iteration(ob, ob.n_params, rng)
+    res["single"] = {"value_grad": t_vg, "hessp": t_hv,
+                     "solvers": run_solvers(ob, f_star, args.max_iter)}
+    for nw in (1, 2):
+        with distributed.LocalCluster(n_workers=nw, threads_per_worker=1, processes=True,
+                                      host="127.0.0.1", dashboard_address=None,
+                                      worker_dashboard_address=None) as cluster, \
+                distributed.Client(cluster) as client:
+            dX = da.from_array(X, chunks=(rows, X.shape[1]), asarray=False)
+            dy = da.from_array(y, chunks=rows)
+            t = time.perf_counter()
+            dob = fdask.DaskObjective(dX, dy, C=C, fit_intercept=False,
+                                      n_threads=max(1, args.threads // nw), client=client)
+            setup = time.perf_counter() - t
+            b0, w0 = dob.bytes_sent, worker_bytes(client)
+            n0 = dob.n_evals["value_grad"]
+            base = 1e-3 * rng.standard_normal(dob.n_params)
+            thetas = [(base + (i + 1) * 1e-4,) for i in range(REPEATS)]
+            dob.value_grad(base)
+            t_vg = median_time(dob.value_grad, thetas)
+            n_vg = dob.n_evals["value_grad"] - n0
+            bytes_client = (dob.bytes_sent - b0) / n_vg
+            bytes_workers = (worker_bytes(client) - w0) / n_vg
+            th = thetas[-1][0]
+            vs = [(th, rng.standard_normal(dob.n_params)) for _ in range(REPEATS)]
+            dob.hessp(*vs[0])
+            t_hv = median_time(dob.hessp, vs)
+            res[f"dask-{nw}w"] = {
+                "setup": setup, "value_grad": t_vg, "hessp": t_hv,
+                "bytes_per_iter_client": bytes_client, "bytes_per_iter_workers": bytes_workers,
+                "solvers": run_solvers(dob, f_star, args.max_iter)}
+            dob.close()
+    return res
+
+
+def bench_daskml(X, y, C, f_star, args, ob_eval):
+    """dask-ml lbfgs / admm on a 2-worker cluster (cores / 2 threads each); iterates recorded."""
+    from dask_glm import algorithms
+    from dask_ml.linear_model import LogisticRegression as DaskMLLogisticRegression
+
+    rows = int(np.ceil(X.shape[0] / args.blocks))
+    out = {}
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=max(1, args.threads // 2),
+                                  processes=True, host="127.0.0.1", dashboard_address=None,
+                                  worker_dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        dX = client.persist(da.from_array(X, chunks=(rows, X.shape[1]), asarray=False))
+        dy = client.persist(da.from_array(y, chunks=rows))
+        distributed.wait([dX, dy])
+        for solver in ("lbfgs", "admm"):
+            record = []
+            t_start = [None]
+            orig_lbfgs, orig_get = algorithms.fmin_l_bfgs_b, algorithms.Regularizer.get
+
+            def lbfgs_wrapper(func, x0, *a, **kw):
+                def recorded(beta, *fa):
+                    f, g = func(beta, *fa)
+                    record.append((time.perf_counter() - t_start[0], C * float(f)))
+                    return f, g
+                return orig_lbfgs(recorded, x0, *a, **kw)
+
+            def get_wrapper(reg):
+                r = orig_get(reg)
+
+                class Recorded(type(r)):
+                    def proximal_operator(self, beta, t):
+                        z = super().proximal_operator(beta, t)
+                        record.append((time.perf_counter() - t_start[0], np.array(z)))
+                        return z
+                return Recorded()
+
+            kw = {"normalize": False}
+            if solver == "lbfgs":
+                algorithms.fmin_l_bfgs_b = lbfgs_wrapper
+                max_iter, tol = args.max_iter, 1e-12
+            else:
+                algorithms.Regularizer.get = staticmethod(get_wrapper)
+                kw.update(abstol=1e-12, reltol=1e-12)
+                max_iter, tol = args.admm_iter, 1e-12
+            try:
+                est = DaskMLLogisticRegression(solver=solver, C=C, fit_intercept=False,
+                                               max_iter=max_iter, tol=tol, solver_kwargs=kw)
+                t_start[0] = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    est.fit(dX, dy)
+                wall = time.perf_counter() - t_start[0]
+                hist = [(t, v if np.isscalar(v) else ob_eval(v)) for t, v in record]
+                h = {"time": [t for t, _ in hist], "objective": [f for _, f in hist]}
+                F_end = ob_eval(np.asarray(est.coef_).ravel())
+                out[solver] = {"time_to_1e-6": time_to(h, f_star), "wall": wall,
+                               "n_evals": len(hist), "final_subopt": (F_end - f_star) / f_star,
+                               "best_subopt": (min(h["objective"]) - f_star) / f_star}
+            except Exception as exc:  # recorded, the run goes on
+                out[solver] = {"error": f"{type(exc).__name__}: {exc}"[:300],
+                               "trace": traceback.format_exc()[-800:]}
+            finally:
+                algorithms.fmin_l_bfgs_b = orig_lbfgs
+                algorithms.Regularizer.get = orig_get
+    return out
+
+
+def report(name, meta, ours, dml):
+    lines = [f"\n## {name}: {meta}\n"]
+    s = ours["single"]
+    lines.append("| run | setup s | value_grad ms | ratio | hessp ms | ratio | bytes/iter "
+                 "(client + worker-worker) | lbfgs to 1e-6 s (iters) | newton-cg to 1e-6 s |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+    for key in ("single", "dask-1w", "dask-2w"):
+        r = ours[key]
+        sv = r["solvers"]
+        fmt = lambda v: "not reached" if v is None else f"{v:.3f}"  # noqa: E731
+        nbytes = ("-" if key == "single" else
+                  f"{r['bytes_per_iter_client']:.0f} + {r['bytes_per_iter_workers']:.0f}")
+        lines.append(
+            f"| {key} | {r.get('setup', 0):.2f} | {1e3 * r['value_grad']:.1f} | "
+            f"{r['value_grad'] / s['value_grad']:.2f} | {1e3 * r['hessp']:.1f} | "
+            f"{r['hessp'] / s['hessp']:.2f} | {nbytes} | "
+            f"{fmt(sv['lbfgs']['time_to_1e-6'])} ({sv['lbfgs']['n_iter']}) | "
+            f"{fmt(sv['newton-cg']['time_to_1e-6'])} |")
+    if dml:
+        lines.append("\n| dask-ml (2 workers) | time to 1e-6 s | wall s | evals | best subopt |")
+        lines.append("|---|---|---|---|---|")
+        for solver, r in dml.items():
+            if "error" in r:
+                lines.append(f"| {solver} | error: {r['error'][:120]} | | | |")
+            else:
+                t = r["time_to_1e-6"]
+                lines.append(f"| {solver} | {'not reached' if t is None else f'{t:.2f}'} | "
+                             f"{r['wall']:.2f} | {r['n_evals']} | {r['best_subopt']:.2e} |")
+        ours_best = min((v for v in (ours["dask-2w"]["solvers"][n]["time_to_1e-6"]
+                                     for n in ("lbfgs", "newton-cg")) if v is not None),
+                        default=None)
+        reached = [(r["time_to_1e-6"], s) for s, r in dml.items()
+                   if "error" not in r and r["time_to_1e-6"] is not None]
+        if ours_best is not None:
+            if reached:
+                t, s_ = min(reached)
+                lines.append(f"\nTime to 1e-6, dask-ml best ({s_}) / ours (2 workers, best "
+                             f"solver): {t:.2f} / {ours_best:.3f} = {t / ours_best:.1f}x")
+            else:
+                walls = [r["wall"] for r in dml.values() if "error" not in r]
+                if walls:
+                    lines.append(f"\ndask-ml reached 1e-6 with no solver; its shortest run "
+                                 f"lasted {min(walls):.2f} s = {min(walls) / ours_best:.1f}x "
+                                 f"our time to 1e-6 ({ours_best:.3f} s), a lower bound")
+    return "\n".join(lines)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--layout", choices=("csr", "dense", "both"), default="both")
+    p.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    p.add_argument("--blocks", type=int, default=16)
+    p.add_argument("--max-iter", type=int, default=500)
+    p.add_argument("--admm-iter", type=int, default=15)
+    p.add_argument("--C", type=float, default=1.0)
+    p.add_argument("--out", default="bench_dask.json")
+    args = p.parse_args()
+    rng = np.random.default_rng(0)
+    if args.quick:
+        csr_size, dense_size = (50_000, 5_000, 10), (40_000, 20)
+    else:
+        csr_size, dense_size = (1_000_000, 100_000, 20), (400_000, 50)
+    print(f"# fastlogit.dask benchmark\n\nmachine: {platform.platform()}, "
+          f"{len(os.sched_getaffinity(0))} cores; threads {args.threads}, "
+          f"blocks {args.blocks}, C = {args.C}, fit_intercept=False; "
+          f"dask {distributed.__version__}")
+    results = {"args": vars(args)}
+    layouts = ("csr", "dense") if args.layout == "both" else (args.layout,)
+    for layout in layouts:
+        t = time.perf_counter()
+        if layout == "csr":
+            X, y = make_sparse_classification(*csr_size, random_state=0)
+            meta = f"CSR {X.shape[0]} x {X.shape[1]}, {X.nnz / 1e6:.1f}M non-zeros"
+        else:
+            X, y = dense_data(*dense_size)
+            meta = f"dense {X.shape[0]} x {X.shape[1]} = {X.size / 1e6:.1f}M entries"
+        gen = time.perf_counter() - t
+        ob = Objective(X, y, C=args.C, fit_intercept=False, n_threads=args.threads)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = SOLVERS["trust-region"](ob, np.zeros(ob.n_params), tol=1e-10, max_iter=200)
+        f_star = ob.value(ref.theta)
+        print(f"\n{layout}: generated in {gen:.1f} s; F* = {f_star:.12g} "
+              f"(trust-region, {ref.n_iter} iterations, converged={ref.converged})", flush=True)
+        ours = bench_ours(X, y, args.C, f_star, args, rng)
+        dml = bench_daskml(X, y, args.C, f_star, args, ob.value) if layout == "dense" else {
+            "lbfgs": {"error": "dask-glm cannot run on scipy.sparse chunks "
+                               "(X.dot(beta) fails in dask's sparse tensordot); "
+                               "compared on the dense layout"}}
+        results[layout] = {"meta": meta, "f_star": f_star, "ours": ours, "dask_ml": dml}
+        print(report(layout, meta, ours, dml), flush=True)
+        with open(args.out, "w") as fh:
+            json.dump(results, fh, indent=1, default=str)
+
+
+if __name__ == "__main__":
+    main()
