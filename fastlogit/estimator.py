@@ -24,7 +24,6 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_array, column_or_1d, compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
@@ -266,9 +265,8 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                 raise ValueError("soft label rows of shape (n, K) must sum to 1")
             return np.arange(y.shape[1]), y
         check_classification_targets(y)
-        le = LabelEncoder()
-        y_idx = le.fit_transform(y)
-        classes = le.classes_
+        classes, y_idx = np.unique(y, return_inverse=True)
+        y_idx = y_idx.reshape(-1)
         if classes.shape[0] < 2:
             raise ValueError("This solver needs samples of at least 2 classes in the data, "
                              f"but the data contains only one class: {classes[0]!r}")
