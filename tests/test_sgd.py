@@ -330,3 +330,14 @@ def test_bad_options_raise(binary_problem, solver, option, value):
     obj = _objective(binary_problem)
     with pytest.raises(ValueError, match=option):
         solver(obj, obj.zeros(), **{option: value})
+
+
+def test_epoch_loss_monitor(binary_problem):
+    """The free per-epoch estimate (losses seen during the epoch) stops the solver too."""
+    obj = _objective(binary_problem, sparse=True)
+    f_star = _reference_optimum(obj)
+    res = sgd(obj, obj.zeros(), max_iter=30, tol=1e-3, n_iter_no_change=2, random_state=0,
+              monitor="epoch_loss")
+    assert res.converged and "objective improved" in res.message
+    assert np.isnan(res.history["grad_norm"][1:]).all()
+    assert obj.value(res.theta) <= f_star * (1 + 1e-2)

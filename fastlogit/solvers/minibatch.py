@@ -136,7 +136,8 @@ def minibatch(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
                 n_avg += 1
                 avg += (theta - avg) / n_avg
         now = current()
-        estimate = C * loss_sum + _penalty_value(objective, now)
+        estimate = (C * loss_sum + _penalty_value(objective, now)
+                    if monitor == "epoch_loss" else None)
         message = mon.step(now, estimate)
         if learning_rate == "adaptive":
             f_prev, f_now = mon.history.objective[-2], mon.history.objective[-1]

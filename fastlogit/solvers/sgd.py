@@ -31,7 +31,8 @@ The solver stops, converged, when ``||grad F||_inf <= tol * max(1, ||grad F(thet
 ``tol * |F_best|`` for ``n_iter_no_change`` consecutive epochs; reaching ``max_iter`` epochs
 otherwise warns (ConvergenceWarning).  The best iterate seen is returned; when it is not the
 last epoch's, it is appended to the history once more (so ``history`` may hold n_iter + 2
-entries and ``SolverResult.fun`` is always F of the returned theta).
+entries and ``SolverResult.fun`` is F of the returned theta; with ``monitor="epoch_loss"``
+it is the estimate).
 """
 import numpy as np
 
@@ -282,7 +283,8 @@ def sgd(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
             lam2=lam2, lam1=lam1, fit_intercept=lay.fit_intercept,
             average_start=average_start, hogwild=hogwild, n_threads=n_threads)
         theta = current()
-        estimate = objective.C * loss_sum + _penalty_value(objective, theta)
+        estimate = (objective.C * loss_sum + _penalty_value(objective, theta)
+                    if monitor == "epoch_loss" else None)
         message = mon.step(theta, estimate)
         if message is not None:
             break
