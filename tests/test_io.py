@@ -4,7 +4,6 @@ import gzip
 import io
 import json
 import lzma
-import os
 
 import numpy as np
 import pytest

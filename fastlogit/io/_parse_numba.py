@@ -267,7 +267,6 @@ def bz2_block_stream(buf, bit_start, bit_end, out):
         else:
             out[j] = ((buf[q] << r) | (buf[q + 1] >> (8 - r))) & 0xFF
     # remaining body bits, then the 80 trailer bits, one at a time
-    pos = n_full * 8
     total = n_bits + 80
     n_bytes = (total + 7) // 8
     for j in range(n_full, n_bytes):
@@ -284,5 +283,4 @@ def bz2_block_stream(buf, bit_start, bit_end, out):
             bit = (buf[a // 8] >> (7 - a % 8)) & 1
         if bit:
             out[k // 8] |= 1 << (7 - k % 8)
-        pos = k
     return n_bytes
