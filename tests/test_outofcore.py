@@ -132,7 +132,7 @@ CAPPED = textwrap.dedent("""
         warnings.simplefilter("ignore")
         res = SOLVERS["newton-cg"](ob, ob.zeros(), tol=1e-8, max_iter=50)
     np.save(out_path, res.theta)
-    report["peak_over_base"] = vm_size() - base
+    report["after_over_base"] = vm_size() - base
     report["chunk_reads"] = ob.n_chunk_reads
     try:  # the whole data set does not fit under this cap
         cache.load(mmap=False)
@@ -159,7 +159,7 @@ def test_fit_under_address_space_cap_equals_in_memory_fit(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["full_load"] == "MemoryError", report
-    assert report["peak_over_base"] <= headroom
+    assert report["after_over_base"] <= headroom
     theta = np.load(tmp_path / "theta.npy")
     ob = Objective(X, y, C=1.0)
     with warnings.catch_warnings():
