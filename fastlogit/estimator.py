@@ -21,7 +21,6 @@ holds the non-log-loss objectives):
 import numbers
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_array, column_or_1d, compute_class_weight
@@ -106,7 +105,7 @@ class LinearLogitOutputs:
         return super().score(X, y, sample_weight=sample_weight)
 
     def save(self, path):
-        """Save the fitted model (non-pickle, versioned, atomic; see :mod:`fastlogit.persistence`)."""
+        """Save the fitted model: non-pickle, versioned, atomic (:mod:`fastlogit.persistence`)."""
         from .persistence import save
 
         save(self, path)

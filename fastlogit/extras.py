@@ -1,4 +1,4 @@
-"""Losses beyond plain log-loss, as objectives with the interface of :class:`fastlogit.objective.Objective`.
+"""Losses beyond plain log-loss, as objectives with the interface of ``Objective``.
 
 Both objectives below treat the binary model as a two-class softmax with the first logit
 fixed at 0, ``Z_i = [0, z_i]`` (so ``p_i1 = sigmoid(z_i)``), and the multinomial model as

@@ -33,7 +33,9 @@ SMOOTH_SOLVERS = [s for s in ("newton-cholesky", "newton-cg", "trust-region", "l
                   if s in SOLVERS]
 
 
-@parametrize_with_checks([LogisticRegression(backend="numpy"),
+# tol=1e-8: check_sample_weight_equivalence compares two fits at rtol 1e-7, which the
+# default tol=1e-4 meets only by luck (the fits agree to the solver's tolerance, ~1e-8 abs).
+@parametrize_with_checks([LogisticRegression(backend="numpy", tol=1e-8),
                           SGDLogisticRegression(backend="numpy", random_state=0)],
                          expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS[type(est)])
 def test_sklearn_compatible(estimator, check):
@@ -139,9 +141,10 @@ def test_float32_stays_float32_and_sparse_never_densified(rng, monkeypatch):
 
 def test_float32_close_to_float64(rng):
     X, y = make_data(rng, n_classes=3)
-    m32 = LogisticRegression(tol=1e-8, max_iter=500).fit(X.astype(np.float32), y)
+    # float32 gradients carry rounding noise ~1e-6 relative: ask for what float32 can reach
+    m32 = LogisticRegression(tol=1e-5, max_iter=500).fit(X.astype(np.float32), y)
     m64 = LogisticRegression(tol=1e-8, max_iter=500).fit(X, y)
-    np.testing.assert_allclose(m32.coef_, m64.coef_, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(m32.coef_, m64.coef_, rtol=1e-3, atol=1e-3)
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # max_iter=5: only a fitted shell needed
