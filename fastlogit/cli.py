@@ -209,14 +209,25 @@ def fit_out_of_core(cache, args):
                           backend=args.backend, n_threads=args.threads,
                           chunk_nnz=args.chunk_nnz, dtype=_dtype(args.dtype))
     solver = choose_solver(ob) if args.solver == "auto" else args.solver
-    if solver not in SOLVERS:
+    usable = sorted(set(SOLVERS) - {"sgd", "minibatch"}) + ["minibatch"]
+    if solver not in usable:
         raise CLIError(f"solver {solver!r} cannot run out of core; choose one of "
-                       + ", ".join(sorted(SOLVERS)))
-    check_solver(solver, ob)
+                       + ", ".join(usable))
     with _iteration_progress(_progress_enabled(args), f"{solver} (out of core)",
                              args.max_iter) as cb:
-        res = SOLVERS[solver](ob, ob.zeros(), tol=args.tol, max_iter=args.max_iter,
-                              callback=cb)
+        if solver == "minibatch":  # streamed epochs over the chunks, max_iter of them
+            from .outofcore import minibatch_sgd
+            from .solvers import SolverResult
+
+            theta = minibatch_sgd(ob, ob.zeros(), epochs=args.max_iter,
+                                  random_state=args.random_state or 0,
+                                  callback=lambda epoch, theta: cb(theta))
+            res = SolverResult(theta=theta, n_iter=args.max_iter, converged=False,
+                               message="fixed number of epochs")
+        else:
+            check_solver(solver, ob)
+            res = SOLVERS[solver](ob, ob.zeros(), tol=args.tol, max_iter=args.max_iter,
+                                  callback=cb)
     model = LogisticRegression(penalty=_penalty(args.penalty), C=args.C,
                                l1_ratio=args.l1_ratio, fit_intercept=not args.no_intercept,
                                tol=args.tol, max_iter=args.max_iter, solver=solver,
@@ -495,7 +506,8 @@ def _add_fit_options(p):
     p.add_argument("--backend", choices=["auto", "numpy", "numba", "cython"], default="auto")
     p.add_argument("--random-state", type=int, default=None)
     p.add_argument("--out-of-core", action="store_true",
-                   help="DATA is a CSR cache: read it chunk by chunk (binary models)")
+                   help="DATA is a CSR cache: read it chunk by chunk (binary models; the "
+                        "deterministic solvers, or minibatch with --max-iter epochs)")
     p.add_argument("--chunk-nnz", type=int, default=1 << 22,
                    help="non-zeros per chunk with --out-of-core (default 4194304)")
 

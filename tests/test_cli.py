@@ -139,6 +139,11 @@ def test_convert_info_and_out_of_core_fit(capsys, data, tmp_path):
     np.testing.assert_allclose(b.coef_, a.coef_, rtol=1e-6, atol=1e-8)
     assert field(out_ooc, "objective") == pytest.approx(field(out_mem, "objective"), rel=1e-9)
     assert field(out_ooc, "accuracy") == field(out_mem, "accuracy")
+    rc, out_sgd, err = run(capsys, "fit", cache, "--out-of-core", "--chunk-nnz", 500,
+                           "--solver", "minibatch", "--max-iter", 30, "-q")
+    assert rc == 0 and "solver=minibatch" in out_sgd, err
+    assert field(out_mem, "objective") <= field(out_sgd, "objective") \
+        <= 1.05 * field(out_mem, "objective")
 
 
 def test_feature_count_mismatch(capsys, data, tmp_path):
