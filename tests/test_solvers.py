@@ -159,11 +159,13 @@ def test_multinomial_l1_exact_zeros(rng):
     assert np.count_nonzero(W == 0) > 0
 
 
-@pytest.mark.parametrize("name", ["newton-cholesky", "newton-cg", "trust-region"])
-def test_newton_converges_quadratically(rng, name):
+@pytest.mark.parametrize("name,options", [
+    ("newton-cholesky", {}), ("newton-cg", {}), ("trust-region", {"eps_q": 0.0}),
+], ids=["newton-cholesky", "newton-cg", "trust-region-residual-cg"])
+def test_newton_converges_quadratically(rng, name, options):
     X, y = _binary(rng, n=500, d=10)
     ob = Objective(X, y, C=1.0)
-    res = _solve(name, ob, tol=1e-14)
+    res = _solve(name, ob, tol=1e-14, **options)
     g = np.array(res.history["grad_norm"]) / res.history["grad_norm"][0]
     start = np.flatnonzero(g < 1e-2)[0]
     end = np.flatnonzero(g < 1e-11)[0]
