@@ -233,6 +233,8 @@ def test_argument_checks(tmp_path):
         load_svmlight(path, dtype=np.int64)
     with pytest.raises(ValueError, match="zero_based"):
         load_svmlight(path, zero_based="yes")
+    with open(path) as fh, pytest.raises(ValueError, match="binary mode"):
+        load_svmlight(fh)
 
 
 # ------------------------------------------------------------------ labels

@@ -26,6 +26,7 @@ scikit-learn's rules, so the accepted language and every value are exactly sciki
 """
 import bz2
 import gzip
+import io
 import lzma
 import os
 import queue
@@ -438,6 +439,8 @@ def _iter_blocks(src, zero_based, dtype, n_threads=None, progress=False,
     name = _name(src)
     where = {}
     if hasattr(src, "read"):
+        if "b" not in getattr(src, "mode", "b") or isinstance(src, io.TextIOBase):
+            raise ValueError(f"{name}: open the file in binary mode ('rb')")
         stream, raw, owned = src, None, False
     else:
         stream, raw = open_maybe_compressed(os.fspath(src))
