@@ -287,6 +287,19 @@ def test_summary_matches_statsmodels(rng):
     np.testing.assert_allclose(s_sp.std_err, s.std_err, rtol=1e-10)
 
 
+def test_summary_sample_weights_are_frequency_weights(rng):
+    sm = pytest.importorskip("statsmodels.api")
+    X, y = make_data(rng, n=200, d=3)
+    w = rng.integers(1, 4, 200).astype(float)
+    model = LogisticRegression(penalty=None, tol=1e-12, max_iter=500).fit(X, y, sample_weight=w)
+    s = model.summary(X, y, sample_weight=w)
+    ref = sm.GLM(y, sm.add_constant(X, prepend=False), family=sm.families.Binomial(),
+                 freq_weights=w).fit(tol=1e-12)
+    np.testing.assert_allclose(s.coef, ref.params, rtol=1e-6)
+    np.testing.assert_allclose(s.std_err, ref.bse, rtol=1e-6)
+    np.testing.assert_allclose(s.p_values, ref.pvalues, rtol=1e-5, atol=1e-300)
+
+
 def test_summary_l2_is_inverse_penalised_hessian(rng):
     X, y = make_data(rng, n=150, d=3)
     C = 0.3
