@@ -19,7 +19,8 @@ shrinkage of a step costs O(1) and a sparse step costs O(nnz of the row)::
         scale *= max(0, 1 - eta lam2);  if scale < 1e-6: fold scale into W (and reset it to 1)
         W[j] -= eta r x_ij / scale   for the non-zeros j of x_i;  b -= eta r  (fit_intercept)
         lam1 > 0: u += eta lam1 and the cumulative-penalty clipping of Tsuruoka et al. (2009)
-                  on the non-zeros of x_i (q holds the penalty applied to each weight so far)
+                  on the non-zeros of x_i (every column for dense X; q holds the penalty
+                  applied to each weight so far)
         t >= average_start: Sum_w += w, Sum_b += b, count += 1
 
 Averaging keeps ``Sum_w = A + beta * W`` (A = ``avg_W``): a change ``delta`` of W on the
