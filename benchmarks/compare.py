@@ -517,13 +517,12 @@ def _read_bandwidth(n_threads, nbytes=512 * 2**20):
 def kernel_table(n_threads, repeats=5, size="full"):
     """loss_grad throughput (GB/s of X, y, w read) per backend, layout and dtype."""
     import fastlogit.kernels as K
-    from fastlogit.datasets import make_sparse_classification
 
     if size == "full":
-        n_csr, d_csr, nnz, n_dense, d_dense = 400_000, 100_000, 40, 200_000, 100
+        n_csr, d_csr, nnz, n_dense, d_dense = 300_000, 100_000, 30, 200_000, 100
     else:
         n_csr, d_csr, nnz, n_dense, d_dense = 40_000, 10_000, 20, 20_000, 50
-    Xs, y = make_sparse_classification(n_csr, d_csr, mean_nnz=nnz, random_state=0)
+    Xs, y = common.generated_csr(n_csr, d_csr, nnz, random_state=0)
     rng = np.random.default_rng(0)
     Xd = rng.standard_normal((n_dense, d_dense))
     yd = (rng.random(n_dense) < 0.5).astype(np.float64)
