@@ -1,5 +1,6 @@
 """asv: each fastlogit solver's time to tolerance on the shipped real data, its final
-relative suboptimality and iteration count, and the peak memory of a fit.
+relative suboptimality, and the peak memory of a fit (``peakmem_fit``: the whole process,
+interpreter and data included; ``track_fit_extra_rss_mb``: what the fit itself adds).
 
 Data come from ../shared/datasets through the cache of benchmarks/common.py; F* from
 benchmarks/results/fstar.json (computed and stored on first use).  Fits go through the same
@@ -8,6 +9,8 @@ unpenalised intercept.  ``setup`` loads the data and makes one untimed warm-up f
 compilation); a solver that does not exist yet, or a dense-Hessian solver on large d,
 raises NotImplementedError.
 """
+from pathlib import Path
+
 from . import common
 from .compare import Fastlogit, Unavailable
 
@@ -43,6 +46,19 @@ class SolverFit:
     def peakmem_fit(self, solver, dataset):
         self.runner.fit(self.ctx, TOL)
 
+    def track_fit_extra_rss_mb(self, solver, dataset):
+        """Peak resident memory a fit adds on top of the loaded data and interpreter (Linux:
+        the high-water mark is reset through /proc/self/clear_refs before the fit)."""
+        try:
+            Path("/proc/self/clear_refs").write_text("5")
+        except OSError:
+            raise NotImplementedError("needs Linux /proc/self/clear_refs")
+        base = _status_kb("VmRSS")
+        self.runner.fit(self.ctx, TOL)
+        return (_status_kb("VmHWM") - base) / 1024.0
+
+    track_fit_extra_rss_mb.unit = "MB"
+
     def track_suboptimality(self, solver, dataset):
         ref = common.cached_reference(dataset, self.X, self.y, 1.0)
         w, b = self.runner.fit(self.ctx, TOL)
@@ -50,3 +66,10 @@ class SolverFit:
         return (f - ref["F_star"]) / abs(ref["F_star"])
 
     track_suboptimality.unit = "relative"
+
+
+def _status_kb(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise NotImplementedError(f"{field} not in /proc/self/status")
