@@ -140,7 +140,7 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     gnorm0 = max(1.0, gnorm)
     if hist.record(theta, F, gnorm):
         return SolverResult(theta, 0, gnorm <= thr, "stopped by callback", hist.as_dict(),
-                            dict(objective.n_evals))
+                            dict(getattr(objective, "n_evals", {})))
     it, message, L = 0, "max_iter reached", None
     while gnorm > thr and it < max_iter:
         it += 1
@@ -189,9 +189,9 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
         gnorm = float(np.abs(sub).max())
         if hist.record(theta, F, gnorm):
             return SolverResult(theta, it, gnorm <= thr, "stopped by callback", hist.as_dict(),
-                                dict(objective.n_evals))
+                                dict(getattr(objective, "n_evals", {})))
     converged = gnorm <= thr
     if not converged:
         message = warn_not_converged(name, gnorm, thr, it, message)
     return SolverResult(theta, it, converged, "converged" if converged else message,
-                        hist.as_dict(), dict(objective.n_evals))
+                        hist.as_dict(), dict(getattr(objective, "n_evals", {})))

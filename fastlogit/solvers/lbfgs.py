@@ -36,7 +36,7 @@ def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0
     thr = stopping_threshold(tol, gnorm)
     if hist.record(theta, f, gnorm) or gnorm <= thr:
         return SolverResult(theta, 0, gnorm <= thr, "converged" if gnorm <= thr else
-                            "stopped by callback", hist.as_dict(), dict(objective.n_evals))
+                            "stopped by callback", hist.as_dict(), dict(getattr(objective, "n_evals", {})))
     state = {"it": 0, "theta": theta, "stopped": False}
 
     def on_iter(xk):
@@ -66,4 +66,4 @@ def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0
     message = "converged" if converged else f"stopped: {scipy_message}"
     if not converged and not state["stopped"]:
         message = warn_not_converged(name, gnorm, thr, it, scipy_message)
-    return SolverResult(theta, it, converged, message, hist.as_dict(), dict(objective.n_evals))
+    return SolverResult(theta, it, converged, message, hist.as_dict(), dict(getattr(objective, "n_evals", {})))

@@ -49,7 +49,7 @@ def _finish(name, objective, theta, it, converged, message, hist, gnorm, thr, wa
     if not converged and warn:
         message = warn_not_converged(name, gnorm, thr, it, message)
     return SolverResult(theta=theta, n_iter=it, converged=converged, message=message,
-                        history=hist.as_dict(), n_evals=dict(objective.n_evals))
+                        history=hist.as_dict(), n_evals=dict(getattr(objective, "n_evals", {})))
 
 
 def _newton_direction_dense(H, g):
