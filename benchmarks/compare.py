@@ -268,15 +268,24 @@ def _worker(spec, q):
             q.put(("start", name, "warm-up", 0))
             t, F = _timed_fit(runner, ctx, levels[0], X, y, C)
             q.put(("warmup", name, levels[0], t))
-            points = []
             same = 0
             prev_F = None
+            reached = 0  # thresholds reached so far
             for level in levels:
                 q.put(("start", name, level, 0))
                 t, F = _timed_fit(runner, ctx, level, X, y, C)
                 q.put(("run", name, level, 0, t, F))
-                points.append((level, t, subopt(F)))
-                if subopt(F) <= min(THRESHOLDS):
+                s = subopt(F)
+                # the first level reaching a new threshold is timed --repeats times right
+                # away (a later cap kill cannot cost the table its medians)
+                new = sum(s <= thr for thr in THRESHOLDS)
+                if new > reached:
+                    reached = new
+                    for rep in range(1, spec["repeats"]):
+                        q.put(("start", name, level, rep))
+                        t, F = _timed_fit(runner, ctx, level, X, y, C)
+                        q.put(("run", name, level, rep, t, F))
+                if s <= min(THRESHOLDS):
                     break
                 if prev_F is not None and abs(F - prev_F) <= 1e-15 * abs(f_star):
                     same += 1
@@ -285,16 +294,6 @@ def _worker(spec, q):
                 else:
                     same = 0
                 prev_F = F
-            chosen = []
-            for thr in THRESHOLDS:
-                first = next((p for p in points if p[2] <= thr), None)
-                if first is not None and first[0] not in chosen:
-                    chosen.append(first[0])
-            for level in chosen:
-                for rep in range(1, spec["repeats"]):
-                    q.put(("start", name, level, rep))
-                    t, F = _timed_fit(runner, ctx, level, X, y, C)
-                    q.put(("run", name, level, rep, t, F))
         except Exception as exc:
             msg = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
             q.put(("error", name, None, msg, traceback.format_exc(limit=3)))
@@ -313,66 +312,78 @@ def run_dataset(dataset, runner_names, *, C, f_star, cap, repeats, n_threads, lo
                 "repeats": repeats, "n_threads": n_threads}
         proc = mpctx.Process(target=_worker, args=(spec, q), daemon=True)
         proc.start()
-        current, started = None, None
-        while True:
-            try:
-                msg = q.get(timeout=0.2)
-            except queue.Empty:
-                if current is not None and time.monotonic() - started > cap:
-                    proc.kill()
-                    proc.join()
-                    name, level = current
-                    records[name]["status"] = "capped"
-                    records[name]["note"] = f"> {cap:g} s at {level} {_level_name(name)}"
-                    log(f"  {name}: killed after {cap:g} s at level {level}")
+        try:
+            remaining = _watch(proc, q, records, remaining, cap, f_star, log)
+        finally:  # interrupted (Ctrl-C, SIGTERM): never leave a worker behind
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+    return records
+
+
+def _watch(proc, q, records, remaining, cap, f_star, log):
+    """Follow one worker's messages until it finishes, dies or runs past the cap; returns
+    the runners still to do."""
+    current, started = None, None
+    while True:
+        try:
+            msg = q.get(timeout=0.2)
+        except queue.Empty:
+            if current is not None and time.monotonic() - started > cap:
+                proc.kill()
+                proc.join()
+                name, level = current
+                records[name]["status"] = "capped"
+                records[name]["note"] = f"> {cap:g} s at {level} {_level_name(name)}"
+                log(f"  {name}: killed after {cap:g} s at level {level}")
+                remaining = remaining[remaining.index(name) + 1:]
+                break
+            if not proc.is_alive():
+                proc.join()
+                if current is not None:
+                    name = current[0]
+                    records[name]["status"] = "failed"
+                    records[name]["note"] = f"worker died (exit code {proc.exitcode})"
                     remaining = remaining[remaining.index(name) + 1:]
-                    break
-                if not proc.is_alive():
-                    proc.join()
-                    if current is not None:
-                        name = current[0]
+                else:
+                    for name in remaining:
                         records[name]["status"] = "failed"
                         records[name]["note"] = f"worker died (exit code {proc.exitcode})"
-                        remaining = remaining[remaining.index(name) + 1:]
-                    else:
-                        for name in remaining:
-                            records[name]["status"] = "failed"
-                            records[name]["note"] = f"worker died (exit code {proc.exitcode})"
-                        remaining = []
-                    break
-                continue
-            kind = msg[0]
-            if kind == "start":
-                current, started = (msg[1], msg[2]), time.monotonic()
-            elif kind == "warmup":
-                records[msg[1]]["warmup"] = {"level": msg[2], "time": msg[3]}
-                current = None
-            elif kind == "run":
-                _, name, level, rep, t, F = msg
-                records[name]["runs"].append({"level": level, "rep": rep, "time": t, "F": F})
-                current = None
-                if rep == 0:
-                    log(f"  {name:28s} {_level_name(name)}={level:<8g} {t:8.3f} s  "
-                        f"subopt {(F - f_star) / abs(f_star):.2e}")
-            elif kind == "skip":
-                records[msg[1]]["status"] = "n/a"
-                records[msg[1]]["note"] = msg[2]
-                log(f"  {msg[1]}: n/a ({msg[2]})")
-            elif kind == "error":
-                records[msg[1]]["status"] = "failed"
-                records[msg[1]]["note"] = msg[3]
-                log(f"  {msg[1]}: FAILED {msg[3]}")
-                if len(msg) > 4:
-                    log("    " + msg[4].strip().replace("\n", "\n    "))
-                current = None
-            elif kind == "runner_done":
-                remaining.remove(msg[1])
-                current = None
-            elif kind == "worker_done":
-                proc.join()
-                remaining = []
+                    remaining = []
                 break
-    return records
+            continue
+        kind = msg[0]
+        if kind == "start":
+            current, started = (msg[1], msg[2]), time.monotonic()
+        elif kind == "warmup":
+            records[msg[1]]["warmup"] = {"level": msg[2], "time": msg[3]}
+            current = None
+        elif kind == "run":
+            _, name, level, rep, t, F = msg
+            records[name]["runs"].append({"level": level, "rep": rep, "time": t, "F": F})
+            current = None
+            if rep == 0:
+                log(f"  {name:28s} {_level_name(name)}={level:<8g} {t:8.3f} s  "
+                    f"subopt {(F - f_star) / abs(f_star):.2e}")
+        elif kind == "skip":
+            records[msg[1]]["status"] = "n/a"
+            records[msg[1]]["note"] = msg[2]
+            log(f"  {msg[1]}: n/a ({msg[2]})")
+        elif kind == "error":
+            records[msg[1]]["status"] = "failed"
+            records[msg[1]]["note"] = msg[3]
+            log(f"  {msg[1]}: FAILED {msg[3]}")
+            if len(msg) > 4:
+                log("    " + msg[4].strip().replace("\n", "\n    "))
+            current = None
+        elif kind == "runner_done":
+            remaining.remove(msg[1])
+            current = None
+        elif kind == "worker_done":
+            proc.join()
+            remaining = []
+            break
+    return remaining
 
 
 def _level_name(runner_name):
@@ -717,6 +728,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    import signal
+
+    if threading_is_main():
+        signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
     argv_str = " ".join(sys.argv[1:] if argv is None else argv)
     if args.datasets:
         datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
@@ -777,6 +792,12 @@ def main(argv=None):
     log(md)
     log(f"wrote {out / 'README.md'} in {result['total_seconds']:.0f} s")
     return result
+
+
+def threading_is_main():
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 def _write(out, result, t_start):
