@@ -290,7 +290,7 @@ def main():
           f"blocks {args.blocks}, C = {args.C}, fit_intercept=False; "
           f"dask {distributed.__version__}")
     results = {"args": vars(args)}
-    layouts = ("csr", "dense") if args.layout == "both" else (args.layout,)
+    layouts = ("dense", "csr") if args.layout == "both" else (args.layout,)
     for layout in layouts:
         t = time.perf_counter()
         if layout == "csr":

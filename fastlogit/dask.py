@@ -36,9 +36,10 @@ block's weighted loss sum) and persisted there.  Each call then
 1. sends theta out once (inside the task messages when it is small, else scattered to the
    cluster, one copy per worker; reused while the solver asks about the same theta, e.g. for
    Newton-CG's Hessian-vector products),
-2. runs the block's own ``Objective`` method on it (the fused kernels of one machine),
-3. sums the per-block results in a tree (fan-in ``split_every``; blocks on the same worker are
-   reduced there first), and brings back one vector of ``n_params`` floats.
+2. runs, in one task per worker, the ``Objective`` method of each block that worker holds
+   (the fused kernels of one machine) and sums the results there,
+3. reduces the per-worker sums in a tree of fan-in ``split_every`` rooted at the client, and
+   so brings back ``n_workers`` vectors of ``n_params`` floats at most.
 
 ``C`` and the penalty are applied once, on the client, to the reduced sum.  The curvature
 (IRLS weights / probabilities) that ``value_grad`` computes is cached by the block's local
@@ -46,9 +47,10 @@ block's weighted loss sum) and persisted there.  Each call then
 recomputes it otherwise, so a block recomputed on another worker after a failure gives the same
 answer.  Lost blocks are rebuilt by Dask from their lineage (the input array's graph).
 
-Bytes sent per iteration (one ``value_grad``): about ``8 * n_params * (n_workers + cross-worker
-tree edges + 1)`` (``n_blocks`` instead of ``n_workers`` while theta is inlined), independent
-of ``n_samples``.
+Bytes sent per iteration (one ``value_grad``): ``8 * n_params * 2 * n_workers`` (theta out to
+each worker, one partial sum back from each; beyond ``split_every`` workers the tree sends
+fewer to the client), independent of ``n_samples``.  One task per worker and call keeps the
+scheduler's per-task cost (milliseconds) out of the iteration time.
 
 Mini-batch SGD (``solver="local-sgd"``, :func:`local_sgd`): each round every block runs
 ``local_epochs`` epochs of SGD (the SGD epoch kernel, sklearn's "optimal" step size
@@ -71,7 +73,7 @@ import scipy.sparse as sp
 try:
     import dask
     import dask.array as da
-    from distributed import get_client, wait
+    from distributed import get_client, get_worker, wait
 except ImportError as exc:  # pragma: no cover - depends on the install
     raise ImportError(
         "fastlogit.dask needs dask and distributed: pip install 'fastlogit[dask]'"
@@ -152,6 +154,17 @@ def _block_line_value(obj, theta, direction, t):
         cache = (theta, direction, obj.margins(theta), obj.margins(direction))
         obj._dask_line = cache
     return pointwise_loss_sum(obj.y, cache[2] + t * cache[3], obj.sample_weight)
+
+
+def _group_call(func, addr, n_args, *rest):
+    """``func(block, *args)`` summed over the blocks given; also says if it ran off ``addr``."""
+    args, blocks = rest[:n_args], rest[n_args:]
+    total = _sum(*[func(b, *args) for b in blocks])
+    try:
+        here = get_worker().address
+    except ValueError:  # not on a worker (e.g. a local scheduler)
+        here = addr
+    return total, int(here != addr)
 
 
 def _sum(*parts):
@@ -302,14 +315,10 @@ class DaskObjective:
         self.n_params = k * (self.n_features + self.fit_intercept)
         self.backend = backend
         self.n_threads = n_threads
-        # Reduce blocks that live on the same worker first: order them by worker.
-        who = self.client.who_has(futures)
-        order = sorted(range(len(futures)),
-                       key=lambda i: (sorted(who.get(futures[i].key, ())) or [""])[0])
-        self._blocks = [futures[i] for i in order]
+        self._blocks = list(futures)
         #: Rows of each block, in the order of the persisted blocks.
-        self.block_sizes = [int(info[i][0]) for i in order]
-        self._n_workers = max(1, len(self.client.nthreads()))
+        self.block_sizes = [int(i[0]) for i in info]
+        self._regroup()
         self._theta_key = None
         self._theta_future = None
         self._cache = []  # (theta, f, g) of the last two value_grad calls (solvers re-ask)
@@ -322,12 +331,12 @@ class DaskObjective:
         """``a`` as a task argument: inline when small, else scattered once to the cluster.
 
         Small vectors (at most ``INLINE_BYTES``) travel inside the task messages (one copy per
-        block; the lowest latency); larger ones are scattered to one worker and fetched from
-        there by the others (one copy per worker).
+        worker task; the lowest latency); larger ones are scattered to one worker and fetched
+        from there by the others (one copy per worker).
         """
         a = np.ascontiguousarray(a, dtype=np.float64)
         if a.nbytes <= INLINE_BYTES:
-            self.bytes_sent += a.nbytes * self.n_blocks
+            self.bytes_sent += a.nbytes * self._n_workers
             return a
         self.bytes_sent += a.nbytes * self._n_workers
         return self.client.scatter(a, hash=False)
@@ -341,10 +350,39 @@ class DaskObjective:
             self._theta_future = self._put(theta)
         return self._theta_future
 
+    def _regroup(self):
+        """Group the blocks by the worker holding them (one task per worker and call)."""
+        who = self.client.who_has(self._blocks)
+        groups = {}
+        for b in self._blocks:
+            holders = sorted(who.get(b.key, ()))
+            groups.setdefault(holders[0] if holders else None, []).append(b)
+        self._groups = list(groups.items())
+        self._n_workers = max(1, len(self._groups))
+
     def _reduce(self, func, *args):
-        """Run ``func(block, *args)`` on every block and sum the results in a tree."""
-        return self._tree([self.client.submit(func, b, *args, pure=False)
-                           for b in self._blocks])
+        """Sum ``func(block, *args)`` over the blocks: on each worker, then in a tree.
+
+        One task per worker runs ``func`` on the blocks it holds and sums them there; the
+        per-worker sums are reduced in a tree of fan-in ``split_every`` whose root is the
+        client.  A task that had to run elsewhere (its worker died and Dask rebuilt the
+        blocks on another) is still correct; the grouping is then refreshed for later calls.
+        """
+        submit = self.client.submit
+        level = [submit(_group_call, func, addr, len(args), *args, *blocks, pure=False,
+                        workers=None if addr is None else [addr], allow_other_workers=True)
+                 for addr, blocks in self._groups]
+        while len(level) > self.split_every:
+            level = [submit(_sum, *level[i:i + self.split_every], pure=False)
+                     for i in range(0, len(level), self.split_every)]
+        wait(level, timeout=self.timeout)
+        parts = self.client.gather(level)
+        result, misplaced = _sum(*parts) if len(parts) > 1 else parts[0]
+        self.bytes_sent += len(parts) * sum(
+            np.asarray(r).nbytes for r in (result if isinstance(result, tuple) else (result,)))
+        if misplaced:
+            self._regroup()
+        return result
 
     def _tree(self, level):
         """Sum the results of the futures ``level`` in a tree of fan-in ``split_every``."""
