@@ -149,3 +149,38 @@ def test_missing_extension_gives_a_clear_error(monkeypatch):
     assert "_linear_kernels is not built" in message and "build_ext --inplace" in message
     assert "cython" not in kernels.available_backends()
     assert kernels.get("auto").name != "cython"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_row_batches_long_and_short_rows(dtype):
+    """The CSR passes go in row batches (<= 64 rows, <= 2048 non-zeros, or one longer row):
+    rows longer than a batch, many short rows and a block whose indptr does not start at 0."""
+    rng = np.random.default_rng(3)
+    n, d = 300, 5000
+    lengths = rng.integers(0, 40, n)
+    lengths[[5, 6, 150]] = [4000, 2100, 2048]  # single-row batches, one exactly at the limit
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    indices = np.concatenate([rng.permutation(d)[:m] for m in lengths]).astype(np.int32)
+    data = rng.standard_normal(indptr[-1]).astype(dtype)
+    D = kernels.Design("csr", (data, indices, indptr), (n, d), np.dtype(dtype))
+    y = rng.random(n).astype(dtype)
+    w = (0.05 * rng.standard_normal(d)).astype(dtype)
+    fast, ref = kernels.get("cython"), kernels.get("numpy")
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    for blk in (D, D.rows(3, 290)):
+        m = blk.n_rows
+        ys = y[:m] if blk is D else y[3:290]
+        g, g_ref = np.empty(d, dtype), np.empty(d, dtype)
+        res = fast.loss_grad(blk, ys, None, w, 0.2, g, n_threads=2)
+        res_ref = ref.loss_grad(blk, ys, None, w, 0.2, g_ref)
+        np.testing.assert_allclose(res, res_ref, rtol=rtol)
+        np.testing.assert_allclose(g, g_ref, rtol=0, atol=rtol * np.abs(g_ref).max())
+        h = np.abs(ys)
+        out, out_ref = np.empty(d, dtype), np.empty(d, dtype)
+        ob = fast.hessp(blk, h, w, out, v_b=0.1, n_threads=2)
+        ob_ref = ref.hessp(blk, h, w, out_ref, v_b=0.1)
+        assert ob == pytest.approx(ob_ref, rel=rtol)
+        np.testing.assert_allclose(out, out_ref, rtol=0, atol=rtol * np.abs(out_ref).max())
+        z = fast.decision(blk, w, 0.3, n_threads=2)
+        np.testing.assert_allclose(z, ref.decision(blk, w, 0.3), rtol=0,
+                                   atol=rtol * max(1.0, np.abs(z).max()))
