@@ -600,10 +600,12 @@ def markdown(result):
         f"Date: {result['date']}.  Command: `{result['command']}`  ",
         f"Machine: {m['cpu']}, {m['cores']} cores available, {m['memory']} RAM, {m['os']}, "
         f"Python {m['python']}.  ",
-        f"Load average (1, 5, 15 min) at start {result.get('load_average_start')}, at end "
-        f"{result.get('load_average_end')} (the machine is shared; a load above "
-        f"{m['cores']} means the timings include waiting for a core).  ",
-        f"Total run time {result.get('total_seconds', 0) / 60:.1f} min.  ",
+        *(_merged_lines(result) or [
+            f"Load average (1, 5, 15 min) at start {result.get('load_average_start')}, at end "
+            f"{result.get('load_average_end')}; total run time "
+            f"{result.get('total_seconds', 0) / 60:.1f} min.  "]),
+        f"The machine is shared: a load average above its {m['cores']} cores means the "
+        "timings include waiting for a core.  ",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".  ",
         f"Threads: every library pinned to {result['n_threads']} (OpenMP, BLAS, Numba, "
         "fastlogit `n_threads`); LIBLINEAR and scikit-learn's liblinear/saga/SGD are "
@@ -612,7 +614,7 @@ def markdown(result):
         f"Objective (all solvers): F(w, b) = C * sum_i log-loss(y_i, x_i.w + b) + 1/2 ||w||^2, "
         f"C = {result['C']:g}, L2 penalty, intercept unpenalised (sklearn liblinear: "
         "intercept_scaling = 100, see below).  All solvers are scored by the same NumPy "
-        "evaluation of F; F* from two independent tight solves (table at the end).",
+        "evaluation of F; F* from two independent tight solves (per data set below).",
         "",
         f"Cells: seconds to reach relative suboptimality (F - F*)/F* <= 1e-4 / 1e-6 / 1e-8, "
         f"median of {result['repeats']} timed fits (each after an untimed warm-up fit) of the "
@@ -628,7 +630,8 @@ def markdown(result):
         "|---|" + "---|" * len(dsets),
     ]
     for name in names:
-        row = [cell(result["datasets"][d]["summary"][name], 1e-6, cap) for d in dsets]
+        row = [cell(result["datasets"][d]["summary"][name], 1e-6, cap)
+               if name in result["datasets"][d]["summary"] else "not run" for d in dsets]
         lines.append(f"| {name} | " + " | ".join(row) + " |")
     ratios = [_fmt_ratio(speedup(result["datasets"][d]["summary"], 1e-6)) for d in dsets]
     lines.append("| **speed-up** (best other / best fastlogit) | " + " | ".join(ratios) + " |")
@@ -647,6 +650,8 @@ def markdown(result):
             "|---|---|---|---|---|---|---|",
         ]
         for name in names:
+            if name not in ds["summary"]:
+                continue
             s = ds["summary"][name]
             best = "–" if s["best"] is None else f"{max(s['best'], 0):.1e}"
             wu = "–" if not s["warmup"] else _fmt_time(s["warmup"]["time"])
@@ -700,6 +705,17 @@ def markdown(result):
     return "\n".join(lines)
 
 
+def _merged_lines(result):
+    if not result.get("merged_from"):
+        return []
+    parts = [f"`{r['command']}` ({', '.join(r['datasets']) or 'kernel table'}; load average "
+             f"{r['load_average_start']} -> {r['load_average_end']}, "
+             f"{(r['total_seconds'] or 0) / 60:.1f} min)" for r in result["merged_from"]]
+    return ["Merged from runs made side by side in one session (each data set entirely "
+            "inside one run, so ratios within a data set come from one process): "
+            + "; ".join(parts) + ".  "]
+
+
 # ============================================================================= main
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -723,6 +739,11 @@ def parse_args(argv=None):
                    help="F* cache (JSON; default benchmarks/results/fstar.json)")
     p.add_argument("--no-kernels", action="store_true", help="skip the kernel table")
     p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--kernels-only", action="store_true", help="only the kernel table")
+    p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                   help="combine the compare.json of earlier runs (data sets in the given "
+                        "order, the last kernel table) into one report in --out; with "
+                        "--kernels-only a fresh kernel table is measured for it")
     return p.parse_args(argv)
 
 
@@ -760,6 +781,8 @@ def main(argv=None):
         print(msg, flush=True)
 
     t_start = time.monotonic()
+    if args.merge:
+        return merge_runs(args, out, t_start, log)
     result = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python -m benchmarks.compare" + (f" {argv_str}" if argv_str else ""),
@@ -767,7 +790,7 @@ def main(argv=None):
         "n_threads": args.threads, "runners": names, "datasets": {},
         "load_average_start": _loadavg(),
     }
-    for dataset in datasets:
+    for dataset in ([] if args.kernels_only else datasets):
         label = common.dataset_label(dataset)
         X, y = common.load_dataset(dataset)
         log(f"{label}: {X.shape[0]} x {X.shape[1]}, nnz {X.nnz}; reference solve ...")
@@ -791,6 +814,49 @@ def main(argv=None):
     md = _write(out, result, t_start)
     log(md)
     log(f"wrote {out / 'README.md'} in {result['total_seconds']:.0f} s")
+    return result
+
+
+def merge_runs(args, out, t_start, log):
+    """One report from several runs' compare.json (e.g. data sets run in parallel
+    processes): data sets in order, runner rows united, the last kernel table (or a fresh
+    one with --kernels-only)."""
+    result, names, merged = None, [], []
+    for path in args.merge:
+        path = Path(path)
+        run = json.loads(path.read_text())
+        if result is None:
+            result = dict(run, datasets={})
+        for n in run["runners"]:
+            if n not in names:
+                names.append(n)
+        for label, entry in run["datasets"].items():
+            entry["summary"] = {
+                n: {**s, "to": {float(k): v for k, v in s["to"].items()}}
+                for n, s in entry["summary"].items()}
+            result["datasets"][label] = entry
+            src = path.parent / entry.get("plot", "")
+            if entry.get("plot") and src.exists() and src.resolve() != (out / entry["plot"]).resolve():
+                (out / entry["plot"]).write_bytes(src.read_bytes())
+        if run.get("kernels"):
+            result["kernels"] = run["kernels"]
+        merged.append({"command": run["command"], "date": run["date"],
+                       "load_average_start": run.get("load_average_start"),
+                       "load_average_end": run.get("load_average_end"),
+                       "total_seconds": run.get("total_seconds"),
+                       "datasets": list(run["datasets"])})
+    result["runners"] = names
+    result["merged_from"] = merged
+    if args.kernels_only:
+        log("kernel table ...")
+        result["kernels"] = run_kernel_table(args.threads, "small" if args.quick else "full")
+        merged.append({"command": "python -m benchmarks.compare --kernels-only",
+                       "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                       "load_average_start": None, "load_average_end": _loadavg(),
+                       "total_seconds": time.monotonic() - t_start, "datasets": []})
+    result["command"] = "; ".join(r["command"] for r in merged)
+    md = _write(out, result, t_start)
+    log(md)
     return result
 
 
