@@ -319,7 +319,7 @@ read_timings = {}
 
 
 def load_svmlight(path_or_paths, n_features=None, dtype=np.float64, *, zero_based="auto",
-                  n_threads=None, progress=False, chunk_bytes=CHUNK_BYTES):
+                  n_threads=None, progress=False, chunk_bytes=None):
     """Read svmlight / libsvm text (plain, .gz, .bz2 or .xz) into a CSR matrix and labels.
 
     Parameters
@@ -340,6 +340,8 @@ def load_svmlight(path_or_paths, n_features=None, dtype=np.float64, *, zero_base
         Threads for parsing (None: all cores).
     progress : bool
         Show a tqdm progress bar over the (compressed) input bytes.
+    chunk_bytes : int or None
+        Decompressed bytes per parse block (default :data:`CHUNK_BYTES`).
 
     Returns
     -------
@@ -430,10 +432,11 @@ def _load_one(src, zero_based, dtype, timing, progress, chunk_bytes, n_threads):
 
 
 def _iter_blocks(src, zero_based, dtype, n_threads=None, progress=False,
-                 chunk_bytes=CHUNK_BYTES, timing=None):
+                 chunk_bytes=None, timing=None):
     """Yield ``(name, block)`` for each parsed block of one source (ids not yet shifted)."""
     from . import _parse_numba as K
 
+    chunk_bytes = int(chunk_bytes or CHUNK_BYTES)
     timing = {"read_s": 0.0, "parse_s": 0.0} if timing is None else timing
     n_threads = effective_n_threads(n_threads)
     name = _name(src)
