@@ -13,6 +13,13 @@ LIBLINEAR's ``problem`` is built outside the timing (as in benchmarks/compare.py
 Usage::
 
     python benchmarks/solver_race.py [--datasets a9a w8a ...] [--repeats 3] [--target 1e-6]
+        [--n-threads N] [--solvers auto trust-region ...] [--no-saga]
+
+On a shared, busy machine pin every library to one thread so that nobody's thread pool
+waits on descheduled workers (multi-threaded OpenBLAS level-1 calls were measured 1000x
+slower there), and compare on one core each::
+
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/solver_race.py --n-threads 1
 """
 import argparse
 import statistics
@@ -36,7 +43,7 @@ LADDER = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 1e-7
           1e-10)
 LIBLINEAR_LADDER = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 1e-6, 1e-7, 1e-8)
 CHOLESKY_MAX_D = 1000
-RUN_CAP_S = 30.0
+RUN_CAP_S = 20.0
 
 
 N_THREADS = [None]
