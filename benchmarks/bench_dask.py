@@ -278,6 +278,8 @@ def main():
     p.add_argument("--max-iter", type=int, default=500)
     p.add_argument("--admm-iter", type=int, default=15)
     p.add_argument("--C", type=float, default=1.0)
+    p.add_argument("--csr-size", type=int, nargs=3, metavar=("N", "D", "NNZ_PER_ROW"))
+    p.add_argument("--dense-size", type=int, nargs=2, metavar=("N", "D"))
     p.add_argument("--out", default="bench_dask.json")
     args = p.parse_args()
     rng = np.random.default_rng(0)
@@ -285,6 +287,8 @@ def main():
         csr_size, dense_size = (50_000, 5_000, 10), (40_000, 20)
     else:
         csr_size, dense_size = (1_000_000, 100_000, 20), (400_000, 50)
+    csr_size = tuple(args.csr_size or csr_size)
+    dense_size = tuple(args.dense_size or dense_size)
     print(f"# fastlogit.dask benchmark\n\nmachine: {platform.platform()}, "
           f"{len(os.sched_getaffinity(0))} cores; threads {args.threads}, "
           f"blocks {args.blocks}, C = {args.C}, fit_intercept=False; "

@@ -7,6 +7,7 @@ and fits a :class:`dask.array.Array` whose row blocks are dense NumPy arrays or
 ``scipy.sparse`` CSR matrices (labels: a dask array with the same row chunks)::
 
     import dask.array as da
+    from dask.sizeof import sizeof as _dask_sizeof
     from distributed import Client, LocalCluster
     from fastlogit.datasets import make_sparse_classification
     from fastlogit.dask import LogisticRegression
@@ -65,7 +66,6 @@ use "lbfgs" or "newton-cg" for a tight one.
 """
 import math
 import numbers
-import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -73,6 +73,7 @@ import scipy.sparse as sp
 try:
     import dask
     import dask.array as da
+    from dask.sizeof import sizeof as _dask_sizeof
     from distributed import get_client, get_worker, wait
 except ImportError as exc:  # pragma: no cover - depends on the install
     raise ImportError(
@@ -83,8 +84,18 @@ __all__ = ["DaskObjective", "LogisticRegression", "local_sgd", "read_svmlight_di
            "read_csr_cache_dir"]
 
 
+from .objective import Objective  # noqa: E402
+
 #: Vectors up to this size are sent inside the task messages rather than scattered.
 INLINE_BYTES = 1 << 16
+
+
+@_dask_sizeof.register(Objective)
+def _sizeof_objective(obj):
+    """Memory a persisted block holds (its data and the per-row curvature caches), so that
+    the workers' memory management sees the blocks at their real size."""
+    caches = sum(st.curv.nbytes for st in getattr(obj, "_states", ()))
+    return int(obj.design.nbytes + obj.y.nbytes + caches + 8 * obj.n_samples)
 
 # --------------------------------------------------------------------------------------------
 # Worker side: one local Objective per row block, built once and persisted.
@@ -99,8 +110,6 @@ def _as_block(X):
 
 def _make_block(X, y, sample_weight, options):
     """The block's local objective: its weighted loss sum (C = 1, no penalty)."""
-    from .objective import Objective
-
     X = _as_block(X)
     y = np.asarray(y, dtype=np.float64)
     if y.ndim == 2 and y.shape[1] == 1:
