@@ -30,6 +30,27 @@ What it measures, for each layout (CSR from ``make_sparse_classification``; dens
 
 Output: a Markdown report on stdout and a JSON file (``--out``).  Times are medians of 5
 where repeated; the time-to-tolerance runs are single runs (each is many iterations).
+
+Results, one run (2026-11-23), ``--threads 2 --admm-iter 10 --csr-size 1000000 50000 12
+--dense-size 250000 40`` on the team's 2-core machine while other jobs ran (load 6-10, so the
+figures are noisy; value_grad / hessp are medians of 5)::
+
+    dense 250000 x 40 (10M entries)   value_grad ms (ratio)  hessp ms (ratio)  lbfgs to 1e-6 s
+      one process, 2 threads              60.0 (1.00)          35.1 (1.00)        0.50 (7 it)
+      dask, 2 workers x 1 thread          51.6 (0.86)          35.7 (1.02)        0.54 (7 it)
+      dask-ml lbfgs / admm (2 workers)                                          11.1 / 10.3
+      -> time to 1e-6: dask-ml best / ours (2 workers) = 10.34 / 0.536 = 19.3x
+    CSR 1M x 50k, 12M non-zeros
+      one process, 2 threads             170.2 (1.00)          81.4 (1.00)   newton-cg 2.05
+      dask, 2 workers x 1 thread         232.3 (1.37)         108.4 (1.33)   newton-cg 3.55
+      bytes per iteration: 1.6 MB = 4 x 8 n_params (theta to 2 workers, 2 partial sums back)
+
+The 1-worker rows of that run (2 kernel threads, 7.9x / 2.6x) measure this machine's
+oversubscription rather than Dask: 16 per-block kernel calls with 2 OpenMP threads cost
+308 ms against 110 ms for one call on the whole matrix *in a single process* too (each
+parallel region waits for both threads to get a core).  dask-glm's "lbfgs" fails with the
+newer SciPy of some machines (``fmin_l_bfgs_b`` no longer takes ``iprint``); it is recorded as
+an error then.
 """
 import argparse
 import json
