@@ -26,6 +26,9 @@ A directory of svmlight files (one block per file) becomes one dask array with
     X, y = read_svmlight_dir("data/train/", n_features=20_000)   # lazy; read on the workers
     LogisticRegression().fit(X, y)
 
+and fastlogit's memory-mapped CSR caches (``fastlogit convert``) with
+:func:`read_csr_cache_dir` (one block per cache, or per ``rows_per_block`` rows of one).
+
 How it works
 ------------
 :class:`DaskObjective` has the interface of :class:`fastlogit.objective.Objective` (``value``,
@@ -709,30 +712,64 @@ def read_svmlight_dir(path, n_features, *, pattern="*", dtype=np.float64, zero_b
     return _stack_parts(parts, n_features, dtype)
 
 
-def _read_csr_cache(path, n_features, dtype):
-    from . import io as _io
+def _read_cache_rows(path, start, stop, dtype):
+    """Rows [start, stop) of a CSR cache, read on the worker (nothing else is loaded)."""
+    from .io import CSRCache
 
-    X, y = _io.load_csr_cache(path, mmap=True)
-    X = sp.csr_matrix(X)
-    if X.shape[1] != n_features:
-        raise ValueError(f"{path}: {X.shape[1]} columns, expected {n_features}")
-    if X.dtype != dtype:
-        X = X.astype(dtype)
-    return X, np.asarray(y, dtype=np.float64)
+    cache = CSRCache(path)
+    data, indices, indptr = cache.read_rows(start, stop)
+    X = sp.csr_matrix((data.astype(dtype, copy=False), indices, indptr),
+                      shape=(stop - start, cache.n_features))
+    return X, np.asarray(cache.labels()[start:stop], dtype=np.float64)
 
 
-def read_csr_cache_dir(path, n_features, *, pattern="*", dtype=np.float64):
-    """A directory of fastlogit memory-mapped CSR caches as lazy dask arrays, one block each.
+def read_csr_cache_dir(path, *, rows_per_block=None, pattern="*", dtype=None):
+    """fastlogit CSR caches (:func:`fastlogit.io.save_csr_cache`) as lazy dask arrays.
 
-    Each cache (written by :func:`fastlogit.io.save_csr_cache`) is opened memory-mapped on the
-    worker that needs its block; nothing is read on the client.  Parameters and returns as in
-    :func:`read_svmlight_dir`.
+    ``path`` is one cache, a directory of caches (those matching ``pattern``, by name) or a
+    list of caches.  Each cache gives one row block, or blocks of ``rows_per_block`` rows;
+    only the cache headers are read on the client (so the row chunks are known), and each
+    block's rows are read from disk on the worker that needs them.
+
+    Returns
+    -------
+    X : dask.array.Array of shape (n_samples, n_features), scipy.sparse CSR blocks
+    y : dask.array.Array of shape (n_samples,), float64 labels as stored
     """
-    n_features = int(n_features)
-    dtype = np.dtype(dtype)
-    read = dask.delayed(_read_csr_cache, pure=True)
-    parts = [read(f, n_features, dtype) for f in _files(path, pattern)]
-    return _stack_parts(parts, n_features, dtype)
+    import glob
+    import os
+    from operator import itemgetter
+
+    from .io import CSRCache, is_csr_cache
+
+    if isinstance(path, (list, tuple)):
+        paths = [str(p) for p in path]
+    elif is_csr_cache(path):
+        paths = [str(path)]
+    else:
+        paths = sorted(p for p in glob.glob(os.path.join(str(path), pattern))
+                       if is_csr_cache(p))
+    if not paths:
+        raise FileNotFoundError(f"no fastlogit CSR cache at {path!r} (pattern {pattern!r})")
+    caches = [CSRCache(p) for p in paths]
+    widths = {c.n_features for c in caches}
+    if len(widths) != 1:
+        raise ValueError(f"the caches disagree on n_features: {sorted(widths)}")
+    n_features = widths.pop()
+    dtype = np.dtype(dtype or caches[0].dtype)
+    read = dask.delayed(_read_cache_rows, pure=True)
+    meta = sp.csr_matrix((0, n_features), dtype=dtype)
+    xs, ys = [], []
+    for c, p in zip(caches, paths):
+        step = int(rows_per_block or max(c.n_samples, 1))
+        for a in range(0, c.n_samples, step):
+            b = min(a + step, c.n_samples)
+            part = read(p, a, b, dtype)
+            xs.append(da.from_delayed(dask.delayed(itemgetter(0))(part),
+                                      shape=(b - a, n_features), dtype=dtype, meta=meta))
+            ys.append(da.from_delayed(dask.delayed(itemgetter(1))(part), shape=(b - a,),
+                                      dtype=np.float64, meta=np.empty(0)))
+    return da.concatenate(xs, axis=0), da.concatenate(ys, axis=0)
 
 
 # --------------------------------------------------------------------------------------------

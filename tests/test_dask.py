@@ -171,6 +171,31 @@ def test_read_svmlight_dir_unknown_chunks(client, tmp_path):
         fdask.read_svmlight_dir(tmp_path / "missing", n_features=60)
 
 
+def test_read_csr_cache_dir(client, tmp_path):
+    """Memory-mapped CSR caches: one cache cut in row blocks, or a directory of caches."""
+    from fastlogit.io import save_csr_cache
+
+    X, y = _data(n=700, d=40, seed=9)
+    save_csr_cache(str(tmp_path / "one"), X, y)
+    dX, dy = fdask.read_csr_cache_dir(tmp_path / "one", rows_per_block=200)
+    assert dX.chunks[0] == (200, 200, 200, 100)
+    np.testing.assert_array_equal(dX.compute().toarray(), X.toarray())
+    np.testing.assert_array_equal(dy.compute(), y)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i, (a, b) in enumerate([(0, 300), (300, 700)]):
+        save_csr_cache(str(parts / f"part-{i}"), X[a:b], y[a:b])
+    dX2, dy2 = fdask.read_csr_cache_dir(parts)
+    assert dX2.chunks[0] == (300, 400)
+    clf = fdask.LogisticRegression(C=0.5, solver="newton-cg", tol=1e-9, n_threads=1,
+                                   client=client, timeout=TIMEOUT).fit(dX2, dy2)
+    ob, theta_ref = _single_machine_F(X, y, None, C=0.5, fit_intercept=True)
+    theta = np.column_stack([clf.coef_, clf.intercept_]).ravel()
+    assert abs(ob.value(theta) - ob.value(theta_ref)) <= 1e-8 * ob.value(theta_ref)
+    with pytest.raises(FileNotFoundError):
+        fdask.read_csr_cache_dir(tmp_path / "missing")
+
+
 def test_local_sgd_approaches_optimum(client):
     """Local SGD with averaging decreases F towards the deterministic optimum F*."""
     X, y = _data(n=2000, d=50, seed=7)
