@@ -128,3 +128,13 @@ def test_boundary_rejects_bad_arguments(rng):
         kernels.as_design(bad)
     with pytest.raises(ValueError, match="unknown backend"):
         kernels.get("fortran")
+
+
+def test_auto_backend_composes_the_fastest_kernels():
+    auto = kernels.get("auto")
+    names = kernels.available_backends()
+    assert auto is kernels.get("auto")
+    assert auto.module.loss_grad_csr is kernels.get(names[0]).module.loss_grad_csr
+    for raw_name, other in kernels.AUTO_OVERRIDES.items():
+        if other in names:
+            assert getattr(auto.module, raw_name) is getattr(kernels.get(other).module, raw_name)
