@@ -18,12 +18,11 @@ NOT deterministic for more than one thread; with one thread the epoch equals the
 one to rounding.
 """
 import math
-from contextlib import contextmanager
 
-import numba
 import numpy as np
 from numba import njit, prange
 
+from .numba_impl import _threads
 from .sgd_ref import _hogwild_epoch
 
 __all__ = ["sgd_epoch_dense", "sgd_epoch_csr", "sgd_epoch_hogwild_csr"]
@@ -35,19 +34,6 @@ RESCALE_BELOW = 1e-6
 _PAR = dict(cache=True, nogil=True, parallel=True)
 #: Hogwild: samples between a thread's additions of its intercept steps to the shared b.
 _FLUSH = 32
-
-
-@contextmanager
-def _threads(n_threads):
-    n = max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS))
-    previous = numba.get_num_threads()
-    if n != previous:
-        numba.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if n != previous:
-            numba.set_num_threads(previous)
 
 
 @njit(**_JIT)
