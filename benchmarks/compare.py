@@ -504,7 +504,7 @@ def _read_bandwidth(n_threads, nbytes=512 * 2**20):
     with ``n_threads`` threads over a ``nbytes`` float64 array (best of 5)."""
     import numba
 
-    @numba.njit(parallel=True, cache=False)
+    @numba.njit(parallel=True, fastmath=True, cache=False)  # reassociation: vector adds
     def psum(a):
         s = 0.0
         for i in numba.prange(a.shape[0]):
@@ -696,13 +696,34 @@ def markdown(result):
         "`fit`.",
         "- scikit-learn's liblinear penalises the intercept; with intercept_scaling = 100 the "
         "extra term is b^2/2e4 and its effect on F is the `best reached` floor.",
+        "- `> cap` at the warm-up: the first (loosest) fit already ran past the cap; "
+        "`failed` rows carry the exception in the per-set note (e.g. glum's IRLS forms a "
+        "dense d x d Hessian, 28.7 GiB on news20).",
         "- SGDClassifier (learning_rate='optimal', its default) and saga are first-order "
         "stochastic methods; rows where they do not reach 1e-8 are shown, not dropped.",
         "- The machine is shared: absolute times drift between runs; compare ratios within "
         "one run.",
+        *_load_warning(result),
         "",
     ]
     return "\n".join(lines)
+
+
+def _load_warning(result):
+    loads = [result.get("load_average_start"), result.get("load_average_end")]
+    loads += [r.get(k) for r in result.get("merged_from", [])
+              for k in ("load_average_start", "load_average_end")]
+    peak = max((max(x) for x in loads if x), default=None)
+    cores = result["machine"]["cores"]
+    if peak is None or peak <= cores:
+        return []
+    return [f"- **Oversubscribed machine**: the load average reached {peak:.1f} on {cores} "
+            "cores during this run (other jobs), so absolute times are inflated, and unevenly: "
+            "a single-threaded solver (LIBLINEAR, scikit-learn's liblinear/saga/SGD) loses a "
+            "different share of a core than a 2-thread one, and a load spike hits whichever "
+            "row runs at that moment.  Treat the ratios as indicative only and rerun on an "
+            "idle machine (the idle anchors are in ../shared/datasets/README.md) before "
+            "quoting them."]
 
 
 def _merged_lines(result):
@@ -840,19 +861,24 @@ def merge_runs(args, out, t_start, log):
                 (out / entry["plot"]).write_bytes(src.read_bytes())
         if run.get("kernels"):
             result["kernels"] = run["kernels"]
-        merged.append({"command": run["command"], "date": run["date"],
-                       "load_average_start": run.get("load_average_start"),
-                       "load_average_end": run.get("load_average_end"),
-                       "total_seconds": run.get("total_seconds"),
-                       "datasets": list(run["datasets"])})
+        if run.get("merged_from"):  # an earlier merge: keep its parts
+            merged += [r for r in run["merged_from"]
+                       if r["datasets"] or not args.kernels_only]
+        else:
+            merged.append({"command": run["command"], "date": run["date"],
+                           "load_average_start": run.get("load_average_start"),
+                           "load_average_end": run.get("load_average_end"),
+                           "total_seconds": run.get("total_seconds"),
+                           "datasets": list(run["datasets"])})
     result["runners"] = names
     result["merged_from"] = merged
     if args.kernels_only:
         log("kernel table ...")
+        load0 = _loadavg()
         result["kernels"] = run_kernel_table(args.threads, "small" if args.quick else "full")
         merged.append({"command": "python -m benchmarks.compare --kernels-only",
                        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                       "load_average_start": None, "load_average_end": _loadavg(),
+                       "load_average_start": load0, "load_average_end": _loadavg(),
                        "total_seconds": time.monotonic() - t_start, "datasets": []})
     result["command"] = "; ".join(r["command"] for r in merged)
     md = _write(out, result, t_start)
