@@ -147,24 +147,6 @@ def _iteration_progress(enabled, desc, total):
         bar.close()
 
 
-@contextlib.contextmanager
-def _solvers_with_callback(callback):
-    """The estimator calls ``SOLVERS[name](objective, theta0, ...)`` without a callback: give
-    every registered solver this one for the duration of a fit (restored afterwards)."""
-    import functools
-
-    from .solvers import SOLVERS
-
-    saved = dict(SOLVERS)
-    try:
-        for name, fn in saved.items():
-            SOLVERS[name] = functools.partial(fn, callback=callback)
-        yield
-    finally:
-        SOLVERS.clear()
-        SOLVERS.update(saved)
-
-
 def _objective_value(model, X, y):
     """F (DESIGN.md sec. 1) of a fitted model on (X, y)."""
     from .objective import Objective
@@ -273,9 +255,8 @@ def cmd_fit(args):
                                    backend=args.backend, n_threads=args.threads,
                                    random_state=args.random_state)
         t1 = time.perf_counter()
-        with _iteration_progress(_progress_enabled(args), "fit", args.max_iter) as cb, \
-                _solvers_with_callback(cb):
-            model.fit(X, y)
+        with _iteration_progress(_progress_enabled(args), "fit", args.max_iter) as cb:
+            model.fit(X, y, callback=cb)
         t_fit = time.perf_counter() - t1
         F = _objective_value(model, X, y)
         acc = float(model.score(X, y))

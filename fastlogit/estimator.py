@@ -350,7 +350,7 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                 theta[:, n_features] = self.intercept_
         return theta.ravel() if n_rows > 1 else theta[0]
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, callback=None):
         """Fit the model.
 
         Parameters
@@ -359,6 +359,9 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             float32 stays float32; sparse input is converted to CSR, never densified.
         y : array-like of shape (n_samples,) (or (n_samples, K) with ``soft_labels=True``)
         sample_weight : array-like of shape (n_samples,), non-negative, or None
+        callback : callable or None
+            Passed to the solver: called after every iteration (see
+            ``fastlogit.solvers._result.History``); returning True stops the fit.
         """
         kernels, X, classes, Y, sw = self._validate_fit(X, y, sample_weight)
         design = _kernels.as_design(X)
@@ -370,7 +373,7 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         theta0 = self._theta0(n_rows, n_features)
         result = _solvers()[solver](objective, theta0, tol=float(self.tol),
                                     max_iter=int(self.max_iter), verbose=self.verbose,
-                                    random_state=self.random_state)
+                                    random_state=self.random_state, callback=callback)
         theta = np.asarray(result.theta, dtype=np.float64).reshape(n_rows, -1)
         if n_rows > 1 and self.noise_transition is None:
             # Softmax is invariant to adding one vector to every class: the unpenalised

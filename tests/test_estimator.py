@@ -475,3 +475,23 @@ def test_sgd_float32_sparse_and_resume_after_load(rng, tmp_path):
     assert loaded.t_ == model.t_
     loaded.partial_fit(X, y)  # continues the stream from the stored weights
     assert loaded.t_ == model.t_ + X.shape[0]
+
+
+def test_fit_callback_sees_every_iteration_and_can_stop():
+    from sklearn.datasets import make_classification
+
+    from fastlogit import LogisticRegression
+
+    X, y = make_classification(200, 8, random_state=0)
+    seen = []
+    clf = LogisticRegression(solver="lbfgs", tol=1e-10, backend="numpy")
+    clf.fit(X, y, callback=lambda theta: seen.append(np.array(theta)) or False)
+    # called at the starting point and after each iteration
+    assert len(seen) == int(clf.n_iter_[0]) + 1 and len(seen) > 3
+    np.testing.assert_allclose(seen[-1], np.append(clf.coef_[0], clf.intercept_), rtol=1e-12)
+    calls = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stopped = LogisticRegression(solver="newton-cg", tol=1e-12, backend="numpy").fit(
+            X, y, callback=lambda theta: calls.append(1) or len(calls) >= 3)
+    assert len(calls) == 3 and int(stopped.n_iter_[0]) == 2 and not stopped.converged_
