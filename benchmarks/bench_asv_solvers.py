@@ -48,7 +48,9 @@ class SolverFit:
 
     def track_fit_extra_rss_mb(self, solver, dataset):
         """Peak resident memory a fit adds on top of the loaded data and interpreter (Linux:
-        the high-water mark is reset through /proc/self/clear_refs before the fit)."""
+        the high-water mark is reset through /proc/self/clear_refs before the fit).  Measured
+        after setup's warm-up fit, so memory the allocator kept from that fit and reuses is
+        not counted again: this is the fit's growth beyond a warm process."""
         try:
             Path("/proc/self/clear_refs").write_text("5")
         except OSError:
