@@ -85,7 +85,7 @@ def dense_data(n, d, seed=0):
     return X, y
 
 
-def time_to(history, f_star, target=TARGET):
+def seconds_to(history, f_star, target=TARGET):
     """Seconds from solver start to the first iterate with (F - F*)/F* <= target (or None)."""
     for f, t in zip(history["objective"], history["time"]):
         if (f - f_star) / abs(f_star) <= target:
@@ -126,7 +126,7 @@ def run_solvers(ob, f_star, max_iter):
                                 callback=lambda th: (ob.value(th) - f_star) / f_star <= 1e-7)
             wall = time.perf_counter() - t
         h = res.history
-        out[name] = {"time_to_1e-6": time_to(h, f_star), "n_iter": res.n_iter, "wall": wall,
+        out[name] = {"time_to_1e-6": seconds_to(h, f_star), "n_iter": res.n_iter, "wall": wall,
                      "final_subopt": (h["objective"][-1] - f_star) / abs(f_star),
                      "time_per_iter": wall / max(res.n_iter, 1)}
     return out
@@ -231,7 +231,7 @@ def bench_daskml(X, y, C, f_star, args, ob_eval):
                 hist = [(t, v if np.isscalar(v) else ob_eval(v)) for t, v in record]
                 h = {"time": [t for t, _ in hist], "objective": [f for _, f in hist]}
                 F_end = ob_eval(np.asarray(est.coef_).ravel())
-                out[solver] = {"time_to_1e-6": time_to(h, f_star), "wall": wall,
+                out[solver] = {"time_to_1e-6": seconds_to(h, f_star), "wall": wall,
                                "n_evals": len(hist), "final_subopt": (F_end - f_star) / f_star,
                                "best_subopt": (min(h["objective"]) - f_star) / f_star}
             except Exception as exc:  # recorded, the run goes on

@@ -104,7 +104,7 @@ def f_star(X, y, C):
     return min(vals), ob
 
 
-def time_to_target(fit, X, y, C, ob, fstar, target, ladder, repeats):
+def seconds_to_target(fit, X, y, C, ob, fstar, target, ladder, repeats):
     """(seconds median, tol used) or (None, reason)."""
     for tol in ladder:
         with warnings.catch_warnings():
@@ -157,21 +157,21 @@ def main(argv=None):
             if s == "newton-cholesky" and X.shape[1] > CHOLESKY_MAX_D:
                 res[f"ours {s}"] = (None, "d too large")
                 continue
-            res[f"ours {s}"] = time_to_target(ours(s), X, y, C, ob, fstar, args.target, LADDER,
+            res[f"ours {s}"] = seconds_to_target(ours(s), X, y, C, ob, fstar, args.target, LADDER,
                                               args.repeats)
         for s in sk_names:
             if s == "newton-cholesky" and X.shape[1] > CHOLESKY_MAX_D:
                 res[f"sklearn {s}"] = (None, "d too large")
                 continue
             extra = {"intercept_scaling": 100.0} if s == "liblinear" else {}
-            res[f"sklearn {s}"] = time_to_target(sklearn(s, **extra), X, y, C, ob, fstar,
+            res[f"sklearn {s}"] = seconds_to_target(sklearn(s, **extra), X, y, C, ob, fstar,
                                                  args.target, LADDER, args.repeats)
         try:
             from liblinear.liblinearutil import problem
 
             prob = problem(np.where(y > 0, 1.0, -1.0), X)
             prob.set_bias(1)
-            res["LIBLINEAR -s 0 -R"] = time_to_target(liblinear_fit(prob), X, y, C, ob, fstar,
+            res["LIBLINEAR -s 0 -R"] = seconds_to_target(liblinear_fit(prob), X, y, C, ob, fstar,
                                                       args.target, LIBLINEAR_LADDER,
                                                       args.repeats)
         except ImportError:
