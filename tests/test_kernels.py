@@ -296,3 +296,16 @@ def test_thread_counts_agree_and_repeat_exactly(fast, rng):
         before = numba.get_num_threads()
         fast.loss_grad(D, y, s, w, 0.1, np.empty(d), n_threads=1)
         assert numba.get_num_threads() == before
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_gram_sorted_and_unsorted_rows_agree(fast, rng, dtype):
+    X = awkward_csr(rng, 80, 15, density=0.4, dtype=dtype)  # unsorted rows
+    Xs = X.copy()
+    Xs.sort_indices()
+    dw = rng.uniform(0, 1, 80).astype(dtype)
+    G_unsorted = fast.gram(X, dw, np.empty((15, 15), dtype), n_threads=2)
+    G_sorted = fast.gram(Xs, dw, np.empty((15, 15), dtype), n_threads=2)
+    # sorted rows take a branch-free path that adds the same products in the same order
+    np.testing.assert_array_equal(G_sorted, G_unsorted)
+    assert_close(G_sorted, REF.gram(Xs, dw, np.empty((15, 15), dtype)), dtype, "gram")

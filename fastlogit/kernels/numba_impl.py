@@ -529,7 +529,8 @@ def _gram_dense(X, dw, out, n_blocks):
 @njit(**_PAR)
 def _gram_csr(data, indices, indptr, dw, out, n_blocks):
     """X^T diag(d) X: each row adds d_i x_i x_i^T (pairs of its non-zeros, upper triangle;
-    mirrored at the end so that the result is exactly symmetric)."""
+    mirrored at the end so that the result is exactly symmetric).  A row whose indices are
+    sorted pairs k1 with k2 >= k1 directly, half the inner iterations and no branch."""
     bounds = _csr_blocks(indptr, n_blocks)
     p = out.shape[0]
     buf = np.zeros((n_blocks, p, p))
@@ -538,14 +539,24 @@ def _gram_csr(data, indices, indptr, dw, out, n_blocks):
         for i in range(bounds[t], bounds[t + 1]):
             di = np.float64(dw[i])
             lo, hi = _u(indptr[i]), _u(indptr[i + 1])
+            sorted_row = True
+            for k in range(lo + 1, hi):
+                if indices[k] < indices[k - 1]:
+                    sorted_row = False
+                    break
             for k1 in range(lo, hi):
                 a = di * np.float64(data[k1])
                 j1 = indices[k1]
                 row = G[_u(j1)]
-                for k2 in range(lo, hi):
-                    j2 = indices[k2]
-                    if j2 >= j1:
-                        row[_u(j2)] += a * np.float64(data[k2])
+                if sorted_row:
+                    # the same products in the same order as below, without the test
+                    for k2 in range(k1, hi):
+                        row[_u(indices[k2])] += a * np.float64(data[k2])
+                else:
+                    for k2 in range(lo, hi):
+                        j2 = indices[k2]
+                        if j2 >= j1:
+                            row[_u(j2)] += a * np.float64(data[k2])
     for j in prange(p):
         for k in range(j, p):
             acc = 0.0
