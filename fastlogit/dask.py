@@ -482,15 +482,9 @@ class DaskObjective:
         """
         return _DaskLine(self, theta, direction)
 
-    def penalized_mask(self):
-        """Boolean (n_params,): True for coefficients, False for intercepts."""
-        mask = np.ones((self.n_classes, self.n_features + self.fit_intercept), dtype=bool)
-        if self.fit_intercept:
-            mask[:, -1] = False
-        return mask.ravel()
-
-    def zeros(self):
-        return np.zeros(self.n_params)
+    # theta layout helpers: the same as on one machine (they use only the shapes)
+    penalized_mask = Objective.penalized_mask
+    zeros = Objective.zeros
 
     def close(self):
         """Release the blocks on the workers."""

@@ -40,6 +40,8 @@ import zipfile
 
 import numpy as np
 
+from ._atomic import fsync_dir
+
 __all__ = ["FORMAT", "FORMAT_VERSION", "save", "load"]
 
 FORMAT = "fastlogit-model"
@@ -164,16 +166,7 @@ def save(estimator, path):
         except FileNotFoundError:
             pass
         raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(dir_fd)
+    fsync_dir(directory)  # make the rename itself durable
 
 
 # ----------------------------------------------------------------------------- load

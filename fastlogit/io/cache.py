@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from .._atomic import fsync_dir
+
 __all__ = ["CSRCache", "save_csr_cache", "load_csr_cache", "convert_svmlight", "is_csr_cache",
            "CacheFormatError", "FORMAT", "VERSION"]
 
@@ -53,19 +55,6 @@ def is_csr_cache(path):
         return json.loads(header.read_text()).get("format") == FORMAT
     except (OSError, ValueError):
         return False
-
-
-def _fsync_dir(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 class _Writer:
@@ -144,13 +133,13 @@ class _Writer:
             json.dump(header, fh, indent=1)
             fh.flush()
             os.fsync(fh.fileno())
-        _fsync_dir(self.tmp)
+        fsync_dir(self.tmp)
         old = None
         if self.path.exists():
             old = self.path.parent / f".{self.path.name}.old-{uuid.uuid4().hex[:8]}"
             os.rename(self.path, old)
         os.rename(self.tmp, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return CSRCache(self.path)
