@@ -52,6 +52,25 @@ def _finish(name, objective, theta, it, converged, message, hist, gnorm, thr, wa
                         history=hist.as_dict(), n_evals=dict(getattr(objective, "n_evals", {})))
 
 
+def _begin(name, objective, theta0, tol, callback, verbose):
+    """Common start of the Newton solvers: checks, first value/gradient, stopping threshold.
+
+    Returns ``(theta, hist, f, g, gnorm, thr, stopped)``; ``stopped`` is the finished
+    SolverResult when the callback asked to stop at the starting point, else None.
+    """
+    _check_smooth(objective, name)
+    theta = _start(objective, theta0)
+    hist = History(callback, verbose, name)
+    f, g = objective.value_grad(theta)
+    gnorm = float(np.abs(g).max())
+    thr = stopping_threshold(tol, gnorm)
+    stopped = None
+    if hist.record(theta, f, gnorm):
+        stopped = _finish(name, objective, theta, 0, gnorm <= thr, "stopped by callback", hist,
+                          gnorm, thr, warn=False)
+    return theta, hist, f, g, gnorm, thr, stopped
+
+
 def _newton_direction_dense(H, g):
     """Solve H d = -g by Cholesky; ridge if (numerically) singular; None if hopeless."""
     scale = max(float(np.abs(np.diag(H)).max()), 1e-300)
@@ -78,18 +97,12 @@ def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None,
     the optimum.  ``max_params`` guards the O(p^2) memory.
     """
     name = "newton-cholesky"
-    _check_smooth(objective, name)
     if objective.n_params > max_params:
         raise ValueError(f"{name}: {objective.n_params} parameters exceed max_params="
                          f"{max_params} (dense Hessian); use 'newton-cg' or 'trust-region'")
-    theta = _start(objective, theta0)
-    hist = History(callback, verbose, name)
-    f, g = objective.value_grad(theta)
-    gnorm = float(np.abs(g).max())
-    thr = stopping_threshold(tol, gnorm)
-    if hist.record(theta, f, gnorm):
-        return _finish(name, objective, theta, 0, gnorm <= thr, "stopped by callback", hist,
-                       gnorm, thr, warn=False)
+    theta, hist, f, g, gnorm, thr, stopped = _begin(name, objective, theta0, tol, callback, verbose)
+    if stopped:
+        return stopped
     it, message = 0, "max_iter reached"
     while gnorm > thr and it < max_iter:
         it += 1
@@ -180,17 +193,11 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     to ||g_k||; ``preconditioner`` is None, "diag" (Jacobi) or "mixed" (0.99 + 0.01 diag H).
     """
     name = "newton-cg"
-    _check_smooth(objective, name)
-    theta = _start(objective, theta0)
-    hist = History(callback, verbose, name)
-    f, g = objective.value_grad(theta)
-    gnorm = float(np.abs(g).max())
-    thr = stopping_threshold(tol, gnorm)
+    theta, hist, f, g, gnorm, thr, stopped = _begin(name, objective, theta0, tol, callback, verbose)
+    if stopped:
+        return stopped
     g0 = max(1.0, float(np.linalg.norm(g)))
     max_cg = max_cg or min(objective.n_params, 500)
-    if hist.record(theta, f, gnorm):
-        return _finish(name, objective, theta, 0, gnorm <= thr, "stopped by callback", hist,
-                       gnorm, thr, warn=False)
     it, message = 0, "max_iter reached"
     while gnorm > thr and it < max_iter:
         it += 1
@@ -290,19 +297,13 @@ def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, ve
     residual-controlled CG (``eps_q=0``), which the tests check.
     """
     name = "trust-region"
-    _check_smooth(objective, name)
     eta0, eta1, eta2 = 1e-4, 0.25, 0.75
     sigma1, sigma2, sigma3 = 0.25, 0.5, 4.0
-    theta = _start(objective, theta0)
-    hist = History(callback, verbose, name)
-    f, g = objective.value_grad(theta)
-    gnorm = float(np.abs(g).max())
-    thr = stopping_threshold(tol, gnorm)
+    theta, hist, f, g, gnorm, thr, stopped = _begin(name, objective, theta0, tol, callback, verbose)
+    if stopped:
+        return stopped
     g0 = max(1.0, float(np.linalg.norm(g)))
     max_cg = max_cg or min(objective.n_params, 500)
-    if hist.record(theta, f, gnorm):
-        return _finish(name, objective, theta, 0, gnorm <= thr, "stopped by callback", hist,
-                       gnorm, thr, warn=False)
     minv = _preconditioner(objective, theta, preconditioner)
     delta = delta0 or float(np.sqrt(g @ g if minv is None else (minv * g) @ g))
     it, n_outer, message = 0, 0, "max_iter reached"
