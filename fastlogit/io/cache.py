@@ -57,6 +57,18 @@ def is_csr_cache(path):
         return False
 
 
+def _recast_file(path, src_dtype, dst_dtype, step):
+    """Rewrite a raw array file in another dtype, ``step`` values at a time."""
+    tmp = path.with_name(path.name + ".recast")
+    with open(path, "rb") as fin, open(tmp, "wb") as fout:
+        while True:
+            block = np.fromfile(fin, dtype=src_dtype, count=step)
+            if not block.size:
+                break
+            fout.write(block.astype(dst_dtype).tobytes())
+    os.replace(tmp, path)
+
+
 class _Writer:
     """Streams row blocks into a temporary cache directory; :meth:`finish` publishes it."""
 
@@ -101,23 +113,9 @@ class _Writer:
                     fh.write(block.tobytes())
         index_dtype = "<i4" if (self.nnz <= _I32 and n_features <= _I32) else "<i8"
         if index_dtype == "<i4":  # rewrite the int64 row offsets as int32
-            src, dst = self.tmp / _FILES["indptr"], self.tmp / "indptr.i32"
-            with open(src, "rb") as fin, open(dst, "wb") as fout:
-                while True:
-                    block = np.fromfile(fin, dtype="<i8", count=step)
-                    if not block.size:
-                        break
-                    fout.write(block.astype("<i4").tobytes())
-            os.replace(dst, src)
+            _recast_file(self.tmp / _FILES["indptr"], "<i8", "<i4", step)
         else:
-            src, dst = self.tmp / _FILES["indices"], self.tmp / "indices.i64"
-            with open(src, "rb") as fin, open(dst, "wb") as fout:
-                while True:
-                    block = np.fromfile(fin, dtype="<i4", count=step)
-                    if not block.size:
-                        break
-                    fout.write(block.astype("<i8").tobytes())
-            os.replace(dst, src)
+            _recast_file(self.tmp / _FILES["indices"], "<i4", "<i8", step)
         header = {
             "format": FORMAT, "version": VERSION,
             "shape": [int(self.n_rows), int(n_features)], "nnz": int(self.nnz),

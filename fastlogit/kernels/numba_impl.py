@@ -178,6 +178,23 @@ def _reduce_rows(buf, out):
             out[j] = acc
 
 
+@njit(**_JIT)
+def _reduce_blocks(parts, gbuf, grad_out, want_grad):
+    """Sum the per-block (loss, grad_b) pairs and gradient buffers in block order."""
+    loss_sum = 0.0
+    grad_b = 0.0
+    for t in range(parts.shape[0]):
+        loss_sum += parts[t, 0]
+        grad_b += parts[t, 1]
+    if want_grad:
+        if parts.shape[0] == 1:
+            for j in range(grad_out.shape[0]):
+                grad_out[j] = gbuf[0, j]
+        else:
+            _reduce_rows(gbuf, grad_out)
+    return loss_sum, grad_b
+
+
 def _n_blocks(n_rows, n_threads):
     return int(max(1, min(int(n_threads), max(n_rows, 1))))
 
@@ -244,18 +261,7 @@ def _loss_grad_csr(data, indices, indptr, y, s, w, b, grad_out, hess_out, n_bloc
                 hess_out[i] = si * curv
         parts[t, 0] = loss_sum
         parts[t, 1] = grad_b
-    loss_sum = 0.0
-    grad_b = 0.0
-    for t in range(n_blocks):
-        loss_sum += parts[t, 0]
-        grad_b += parts[t, 1]
-    if want_grad:
-        if n_blocks == 1:
-            for j in range(d):
-                grad_out[j] = gbuf[0, j]
-        else:
-            _reduce_rows(gbuf, grad_out)
-    return loss_sum, grad_b
+    return _reduce_blocks(parts, gbuf, grad_out, want_grad)
 
 
 @njit(**_PAR)
@@ -284,18 +290,7 @@ def _loss_grad_dense(X, y, s, w, b, grad_out, hess_out, n_blocks, want_grad):
                 hess_out[i] = si * curv
         parts[t, 0] = loss_sum
         parts[t, 1] = grad_b
-    loss_sum = 0.0
-    grad_b = 0.0
-    for t in range(n_blocks):
-        loss_sum += parts[t, 0]
-        grad_b += parts[t, 1]
-    if want_grad:
-        if n_blocks == 1:
-            for j in range(d):
-                grad_out[j] = gbuf[0, j]
-        else:
-            _reduce_rows(gbuf, grad_out)
-    return loss_sum, grad_b
+    return _reduce_blocks(parts, gbuf, grad_out, want_grad)
 
 
 def loss_grad_csr(data, indices, indptr, y, s, w, b, grad_out, hess_out, n_threads):
