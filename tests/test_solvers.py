@@ -217,3 +217,59 @@ def test_errors_for_unknown_solver_and_penalty(rng):
     assert choose_solver(l1) == "l1"
     assert choose_solver(Objective(X, y)) == "newton-cholesky"
     assert choose_solver(Objective(sp.csr_matrix((10, 5000)), np.zeros(10))) == "trust-region"
+
+
+@pytest.mark.parametrize("penalty", ["l2", None, "elasticnet"])
+@pytest.mark.parametrize("multinomial", [False, True], ids=["binary", "multinomial"])
+def test_solve_on_compacted_columns_is_exact(rng, penalty, multinomial):
+    """Columns without non-zeros: solve() runs on the used columns and maps back exactly."""
+    from fastlogit.solvers import solve
+
+    n, d = 200, 40
+    X = sp.random(n, d, density=0.15, format="csr", random_state=rng)
+    X = X @ sp.diags((np.arange(d) % 4 == 0).astype(float))  # 3 in 4 columns empty
+    X = sp.csr_matrix(X)
+    X.eliminate_zeros()
+    if multinomial:
+        y = np.eye(3)[rng.integers(0, 3, n)]
+    else:
+        y = (rng.random(n) < 0.4).astype(float)
+    ob = Objective(X, y, C=3.0, penalty=penalty, l1_ratio=0.5)
+    reduced, keep = ob.compact_columns()
+    assert reduced.n_features == 10 and keep.sum() == reduced.n_params
+    theta0 = rng.standard_normal(ob.n_params) * 0.1
+    name = "l1" if penalty == "elasticnet" else "trust-region"
+    seen = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = solve(ob, name, theta0, tol=1e-9, max_iter=300, callback=lambda t: seen.append(t))
+        ref = SOLVERS[name](Objective(X.toarray(), y, C=3.0, penalty=penalty, l1_ratio=0.5),
+                            theta0, tol=1e-9, max_iter=300)
+    assert res.solver == name and res.theta.shape == (ob.n_params,)
+    assert all(t.shape == (ob.n_params,) for t in seen)
+    # used columns and intercepts: the same optimum as the full (dense) problem (softmax
+    # parameters are unique only up to a common shift of the intercepts: compare F there)
+    if not multinomial:
+        np.testing.assert_allclose(res.theta[keep], ref.theta[keep], rtol=1e-6, atol=1e-8)
+    # empty columns: 0 under a penalty, untouched (theta0) without one
+    expect = theta0[~keep] if penalty is None else 0.0
+    np.testing.assert_array_equal(res.theta[~keep], expect)
+    assert ob.value(res.theta) <= ob.value(ref.theta) + 1e-9 * abs(ob.value(ref.theta))
+
+
+def test_compact_columns_declines_dense_and_mostly_used(rng):
+    X, y = _binary(rng)
+    assert Objective(X, y).compact_columns() is None  # dense X
+    Xs = sp.csr_matrix(X)
+    assert Objective(Xs, y).compact_columns() is None  # every column used
+
+
+def test_newton_cholesky_reuses_its_factor(rng):
+    """With the factor kept as CG preconditioner, fewer grams, the same optimum."""
+    X, y = _binary(rng, n=2000, d=30)
+    ob = Objective(X, y, C=10.0)
+    fresh = SOLVERS["newton-cholesky"](ob, ob.zeros(), tol=1e-12, reuse_cg=0)
+    ob2 = Objective(X, y, C=10.0)
+    reuse = SOLVERS["newton-cholesky"](ob2, ob2.zeros(), tol=1e-12)
+    assert reuse.converged and reuse.n_evals["hessian"] < fresh.n_evals["hessian"]
+    np.testing.assert_allclose(reuse.theta, fresh.theta, rtol=1e-9, atol=1e-12)

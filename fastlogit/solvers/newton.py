@@ -71,30 +71,44 @@ def _begin(name, objective, theta0, tol, callback, verbose):
     return theta, hist, f, g, gnorm, thr, stopped
 
 
-def _newton_direction_dense(H, g):
-    """Solve H d = -g by Cholesky; ridge if (numerically) singular; None if hopeless."""
+def _cholesky_factor(H):
+    """Cholesky factor of H (upper), with a growing ridge if (numerically) singular.
+
+    Returns the ``scipy.linalg.cho_factor`` tuple, or None when even the largest ridge fails.
+    """
     scale = max(float(np.abs(np.diag(H)).max()), 1e-300)
     for ridge in (0.0, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4):
         try:
             Hr = H if ridge == 0.0 else H + (ridge * scale) * np.eye(H.shape[0])
             factor = linalg.cho_factor(Hr, lower=False, check_finite=False,
                                        overwrite_a=ridge != 0.0)
-            d = -linalg.cho_solve(factor, g, check_finite=False)
-            if np.all(np.isfinite(d)):
-                return d
+            if np.all(np.isfinite(factor[0].diagonal())):
+                return factor
         except (linalg.LinAlgError, ValueError):
             continue
     return None
 
 
+def _solve_with(factor, g):
+    """-H^{-1} g from a Cholesky factor; None if the solve is not finite."""
+    d = -linalg.cho_solve(factor, g, check_finite=False)
+    return d if np.all(np.isfinite(d)) else None
+
+
 @single_threaded_blas
 def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
-                    random_state=None, max_params=5000):
+                    random_state=None, max_params=5000, reuse_cg=4):
     """Newton's method with the dense Hessian (gram kernel) and a Cholesky solve.
 
     Per iteration: one fused value/gradient/IRLS-weight pass (shared with the line search's
-    first trial), the gram pass(es) and an O(p^3) factorisation.  Converges quadratically near
-    the optimum.  ``max_params`` guards the O(p^2) memory.
+    first trial) and the Newton system H d = -g.  A fresh Hessian costs the gram pass(es) and
+    an O(p^3) factorisation; near the optimum H changes little, so the last factor is kept as
+    the preconditioner of CG on the exact ``hessp`` (each CG step one Hessian-vector pass,
+    several times cheaper than a gram).  The system is solved to the relative residual
+    eta_k = min(0.5, ||g_k|| / max(1, ||g_0||)), which keeps Newton's quadratic convergence;
+    when CG needs more than ``reuse_cg`` steps for that, its direction is still used but the
+    next iteration refactors.  ``reuse_cg=0`` refactors every iteration (plain IRLS).
+    ``max_params`` guards the O(p^2) memory.
     """
     name = "newton-cholesky"
     if objective.n_params > max_params:
@@ -103,17 +117,31 @@ def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None,
     theta, hist, f, g, gnorm, thr, stopped = _begin(name, objective, theta0, tol, callback, verbose)
     if stopped:
         return stopped
+    g0 = max(1.0, float(np.linalg.norm(g)))
     it, message = 0, "max_iter reached"
+    factor, diag_max, refactor = None, 1.0, True
     while gnorm > thr and it < max_iter:
         it += 1
-        H = objective.hessian(theta)
-        d = _newton_direction_dense(H, g)
+        d = None
+        if not refactor:
+            th = theta
+            eta = min(0.5, float(np.linalg.norm(g)) / g0)
+            d, n_cg, solved = _pcg(lambda v: objective.hessp(th, v), g, eta, reuse_cg,
+                                   lambda r: linalg.cho_solve(factor, r, check_finite=False))
+            refactor = not solved
+            if not float(g @ d) < 0:
+                d = None
+        if d is None:
+            H = objective.hessian(theta)
+            diag_max = max(1.0, float(np.abs(np.diag(H)).max()))
+            factor = _cholesky_factor(H)
+            d = None if factor is None else _solve_with(factor, g)
+            refactor = factor is None or reuse_cg <= 0
         if d is None or not float(g @ d) < 0:
             d = -g
         t, theta_new, f_new, g_new = armijo(objective, theta, f, g, d)
         if t == 0.0 and d is not g:
-            t, theta_new, f_new, g_new = armijo(objective, theta, f, g, -g,
-                                                t0=1.0 / max(1.0, float(np.abs(np.diag(H)).max())))
+            t, theta_new, f_new, g_new = armijo(objective, theta, f, g, -g, t0=1.0 / diag_max)
         if t == 0.0:
             message = "line search failed"
             break
@@ -147,15 +175,16 @@ def _quadratic_stop(g, s, r, k, q_prev, eps_q):
     return (eps_q > 0 and k > 0 and (q_prev - q) * (k + 1) <= eps_q * abs(q)), q
 
 
-def _pcg(hessp, g, rtol, max_cg, minv, eps_q=0.0):
+def _pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0):
     """Solve H s = -g by preconditioned CG to ||r|| <= rtol ||g|| (or the quadratic-decrease
-    rule when ``eps_q > 0``); stop on negative curvature.
+    rule when ``eps_q > 0``); stop on negative curvature.  ``precond(r)`` applies M^{-1}.
 
-    Returns (s, n_cg); s = -minv * g when the first direction has non-positive curvature.
+    Returns (s, n_cg, solved); s is the first direction when it has non-positive curvature;
+    ``solved`` is True when the residual (or quadratic-decrease) test was met.
     """
     s = np.zeros_like(g)
     r = -g
-    z = r if minv is None else minv * r
+    z = r if precond is None else precond(r)
     p = z.copy()
     rz = float(r @ z)
     stop = rtol * float(np.sqrt(g @ g))
@@ -166,22 +195,22 @@ def _pcg(hessp, g, rtol, max_cg, minv, eps_q=0.0):
         if curv <= 1e-16 * float(p @ p):
             if k == 0:
                 s = p
-            return s, k + 1
+            return s, k + 1, False
         alpha = rz / curv
         s += alpha * p
         r -= alpha * Hp
         if float(np.sqrt(r @ r)) <= stop:
-            return s, k + 1
+            return s, k + 1, True
         if eps_q:
             done, q = _quadratic_stop(g, s, r, k, q, eps_q)
             if done:
-                return s, k + 1
-        z = r if minv is None else minv * r
+                return s, k + 1, True
+        z = r if precond is None else precond(r)
         rz_new = float(r @ z)
         p *= rz_new / rz
         p += z
         rz = rz_new
-    return s, max_cg
+    return s, max_cg, False
 
 
 @single_threaded_blas
@@ -204,8 +233,8 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
         eta = min(eta_max, float(np.sqrt(np.linalg.norm(g) / g0)))
         minv = _preconditioner(objective, theta, preconditioner)
         th = theta
-        d, _ = _pcg(lambda v: objective.hessp(th, v), g, eta, max_cg, minv,
-                    min(eps_q, np.sqrt(eta)))
+        d, _, _ = _pcg(lambda v: objective.hessp(th, v), g, eta, max_cg,
+                       None if minv is None else minv.__mul__, min(eps_q, np.sqrt(eta)))
         if not float(g @ d) < 0:
             d = -g if minv is None else -minv * g
         t, theta_new, f_new, g_new = armijo(objective, theta, f, g, d)
