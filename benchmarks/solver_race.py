@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from fastlogit.datasets import load_shared  # noqa: E402
 from fastlogit.kernels import available_backends  # noqa: E402
 from fastlogit.objective import Objective  # noqa: E402
-from fastlogit.solvers import SOLVERS, choose_solver  # noqa: E402
+from fastlogit.solvers import SOLVERS, solve  # noqa: E402
 
 DATASETS = ("a9a", "w8a", "mushrooms", "ijcnn1", "reuters", "rcv1_small", "news20")
 LADDER = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 1e-7, 1e-8, 1e-9,
@@ -64,8 +64,7 @@ N_THREADS = [None]
 def ours(name):
     def fit(X, y, C, tol):
         ob = Objective(X, y, C=C, n_threads=N_THREADS[0])
-        solver = choose_solver(ob) if name == "auto" else name
-        res = SOLVERS[solver](ob, np.zeros(ob.n_params), tol=tol, max_iter=1000)
+        res = solve(ob, name, tol=tol, max_iter=1000)
         return res.theta[:-1], float(res.theta[-1])
     return fit
 

@@ -38,12 +38,6 @@ _L1_SOLVERS = ("l1", "sgd", "minibatch")
 _EXTRA_SOLVERS = ("lbfgs",)
 
 
-def _solvers():
-    from .solvers import SOLVERS
-
-    return SOLVERS
-
-
 class LinearLogitOutputs:
     """Prediction methods shared by the fastlogit estimators (need ``coef_``, ``intercept_``,
     ``classes_``, ``backend``, ``n_threads``)."""
@@ -371,9 +365,11 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         objective = self._objective(design, Y, sw_arg)
         solver = self._choose_solver(objective)
         theta0 = self._theta0(n_rows, n_features)
-        result = _solvers()[solver](objective, theta0, tol=float(self.tol),
-                                    max_iter=int(self.max_iter), verbose=self.verbose,
-                                    random_state=self.random_state, callback=callback)
+        from .solvers import solve
+
+        result = solve(objective, solver, theta0, tol=float(self.tol),
+                       max_iter=int(self.max_iter), verbose=self.verbose,
+                       random_state=self.random_state, callback=callback)
         theta = np.asarray(result.theta, dtype=np.float64).reshape(n_rows, -1)
         if n_rows > 1 and self.noise_transition is None:
             # Softmax is invariant to adding one vector to every class: the unpenalised

@@ -169,6 +169,36 @@ class Objective:
                 f"fit_intercept={self.fit_intercept}, dtype={self.dtype}, "
                 f"backend={self.kernels.name!r})")
 
+    def compact_columns(self, max_fraction=0.8):
+        """This objective over only the columns of a sparse X that hold a non-zero.
+
+        A column without non-zeros enters F through the penalty alone, so its optimal
+        coefficient is 0 (with no penalty on it, any value: F does not depend on it).  Solving
+        over the used columns is exact, and every kernel pass and vector operation of a solver
+        then scales with them (a 1000-row sample of a wide text set uses a fifth of its
+        columns).  Returns ``(reduced, keep)``, ``keep`` a bool mask (n_params,) of the theta
+        entries that ``reduced`` (same settings, fewer columns) covers; ``None`` when X is
+        dense, the objective is a subclass, or more than ``max_fraction`` of the columns are
+        used (then the O(nnz) re-indexing would not pay).
+        """
+        if type(self) is not Objective or self.design.kind != "csr":
+            return None
+        data, indices, indptr = self.design.arrays
+        lo, hi = int(indptr[0]), int(indptr[-1])
+        used = np.zeros(self.n_features, dtype=bool)
+        used[indices[lo:hi]] = True
+        n_used = int(np.count_nonzero(used))
+        if n_used > max_fraction * self.n_features:
+            return None
+        rank = np.cumsum(used, dtype=indices.dtype) - 1
+        design = _kernels.Design("csr", (data[lo:hi], rank[indices[lo:hi]], indptr - indptr[0]),
+                                 (self.n_samples, n_used), self.dtype)
+        reduced = Objective.__new__(Objective)
+        reduced._setup(design, self.y, self.sample_weight, self.C, self.penalty, self.l1_ratio,
+                       self.fit_intercept, self.kernels, self.n_threads)
+        keep = np.tile(np.r_[used, np.ones(int(self.fit_intercept), dtype=bool)], self.n_classes)
+        return reduced, keep
+
     # ------------------------------------------------------------------ layout
     @property
     def is_binary(self):

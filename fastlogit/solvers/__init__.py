@@ -23,13 +23,15 @@ minibatch          mini-batch SGD over row blocks (fused loss_grad), averaging  
 The stochastic solvers (sgd, minibatch) count epochs in ``max_iter`` and also stop when F
 stalls (``tol`` relative, ``n_iter_no_change`` epochs); see their modules.
 """
+import numpy as np
+
 from ._result import ConvergenceWarning, SolverResult
 from .l1 import l1_newton
 from .lbfgs import lbfgs
 from .newton import newton_cg, newton_cholesky, trust_region
 
 __all__ = ["SOLVERS", "SMOOTH_ONLY", "ConvergenceWarning", "SolverResult", "choose_solver",
-           "check_solver"]
+           "check_solver", "solve"]
 
 SOLVERS = {
     "newton-cholesky": newton_cholesky,
@@ -77,3 +79,38 @@ def choose_solver(objective):
     if objective.n_params <= CHOLESKY_MAX_PARAMS and objective.n_classes == 1:
         return "newton-cholesky"
     return "trust-region"
+
+
+def solve(objective, solver="auto", theta0=None, *, callback=None, **options):
+    """Run ``SOLVERS[solver]`` ("auto": :func:`choose_solver`) from ``theta0`` (zeros).
+
+    The entry point of the estimator and the benchmarks.  When a sparse X leaves many columns
+    empty, the solver runs on :meth:`Objective.compact_columns` (exact: those coefficients
+    are set to their optimum, 0, or kept from ``theta0`` where nothing penalises them) and
+    the result is mapped back, so ``result.theta``, the callback's theta and the history are
+    those of the full problem.  ``result.solver`` names the solver that ran.
+    """
+    theta0 = np.zeros(objective.n_params) if theta0 is None else np.asarray(
+        theta0, dtype=np.float64).reshape(-1)
+    compact = objective.compact_columns() if hasattr(objective, "compact_columns") else None
+    inner, keep = compact if compact is not None else (objective, None)
+    name = choose_solver(inner) if solver == "auto" else solver
+    run = check_solver(name, objective)
+    if keep is None:
+        result = run(objective, theta0, callback=callback, **options)
+    else:
+        full = theta0.copy()
+        if objective.l1_strength or objective.l2_strength:
+            full[objective.penalized_mask()] = 0.0
+        expand = full.copy
+
+        def _expanded(theta_c):
+            theta = expand()
+            theta[keep] = theta_c
+            return theta
+
+        inner_cb = None if callback is None else (lambda theta_c: callback(_expanded(theta_c)))
+        result = run(inner, theta0[keep], callback=inner_cb, **options)
+        result.theta = _expanded(result.theta)
+    result.solver = name
+    return result

@@ -72,6 +72,8 @@ class SolverResult:
         and ``"time"`` (seconds since the solver started); entry 0 is the starting point.
     n_evals : dict
         Counts of objective passes: ``"value_grad"``, ``"hessp"`` etc. (diagnostics).
+    solver : str or None
+        The solver's name, set by :func:`fastlogit.solvers.solve`.
     """
 
     theta: np.ndarray
@@ -80,6 +82,7 @@ class SolverResult:
     message: str
     history: dict = field(default_factory=dict)
     n_evals: dict = field(default_factory=dict)
+    solver: str = None
 
     @property
     def fun(self):
