@@ -28,6 +28,8 @@ from . import kernels as _kernels
 __all__ = ["Objective", "pointwise_loss_sum"]
 
 _PENALTIES = ("l2", "l1", "elasticnet", None)
+#: Below this many columns, dropping the empty ones saves less than the O(nnz) scan costs.
+_COMPACT_MIN_FEATURES = 256
 
 
 def _binary_loss(y, z):
@@ -178,15 +180,15 @@ class Objective:
         then scales with them (a 1000-row sample of a wide text set uses a fifth of its
         columns).  Returns ``(reduced, keep)``, ``keep`` a bool mask (n_params,) of the theta
         entries that ``reduced`` (same settings, fewer columns) covers; ``None`` when X is
-        dense, the objective is a subclass, or more than ``max_fraction`` of the columns are
-        used (then the O(nnz) re-indexing would not pay).
+        dense, the objective is a subclass, X has at most 256 columns, or more than
+        ``max_fraction`` of them are used (then the O(nnz) scan and re-indexing would not pay).
         """
-        if type(self) is not Objective or self.design.kind != "csr":
+        if (type(self) is not Objective or self.design.kind != "csr"
+                or self.n_features <= _COMPACT_MIN_FEATURES):
             return None
         data, indices, indptr = self.design.arrays
         lo, hi = int(indptr[0]), int(indptr[-1])
-        used = np.zeros(self.n_features, dtype=bool)
-        used[indices[lo:hi]] = True
+        used = np.bincount(indices[lo:hi], minlength=self.n_features) > 0
         n_used = int(np.count_nonzero(used))
         if n_used > max_fraction * self.n_features:
             return None

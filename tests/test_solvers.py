@@ -225,8 +225,8 @@ def test_solve_on_compacted_columns_is_exact(rng, penalty, multinomial):
     """Columns without non-zeros: solve() runs on the used columns and maps back exactly."""
     from fastlogit.solvers import solve
 
-    n, d = 200, 40
-    X = sp.random(n, d, density=0.15, format="csr", random_state=rng)
+    n, d = 300, 400
+    X = sp.random(n, d, density=0.1, format="csr", random_state=rng)
     X = X @ sp.diags((np.arange(d) % 4 == 0).astype(float))  # 3 in 4 columns empty
     X = sp.csr_matrix(X)
     X.eliminate_zeros()
@@ -236,7 +236,7 @@ def test_solve_on_compacted_columns_is_exact(rng, penalty, multinomial):
         y = (rng.random(n) < 0.4).astype(float)
     ob = Objective(X, y, C=3.0, penalty=penalty, l1_ratio=0.5)
     reduced, keep = ob.compact_columns()
-    assert reduced.n_features == 10 and keep.sum() == reduced.n_params
+    assert reduced.n_features == 100 and keep.sum() == reduced.n_params
     theta0 = rng.standard_normal(ob.n_params) * 0.1
     name = "l1" if penalty == "elasticnet" else "trust-region"
     seen = []
@@ -258,10 +258,16 @@ def test_solve_on_compacted_columns_is_exact(rng, penalty, multinomial):
 
 
 def test_compact_columns_declines_dense_and_mostly_used(rng):
-    X, y = _binary(rng)
+    X, y = _binary(rng, n=400, d=300)
     assert Objective(X, y).compact_columns() is None  # dense X
     Xs = sp.csr_matrix(X)
     assert Objective(Xs, y).compact_columns() is None  # every column used
+    Xs[:, :50] = 0.0
+    Xs.eliminate_zeros()
+    assert Objective(Xs, y).compact_columns() is None  # 5/6 used: not worth it
+    Xs[:, :200] = 0.0
+    Xs.eliminate_zeros()
+    assert Objective(Xs, y).compact_columns()[0].n_features == 100
 
 
 def test_newton_cholesky_reuses_its_factor(rng):
