@@ -70,7 +70,8 @@ def extensions():
         return []
     compile_args, link_args = openmp_flags()
     compile_args = compile_args + ["-O3", "-ffp-contract=off"]
-    headers = sorted(glob.glob(os.path.join("src_cython", "*.pxd")))
+    headers = sorted(glob.glob(os.path.join("src_cython", "*.pxd"))
+                     + glob.glob(os.path.join("src_cython", "*.h")))
     exts = [
         Extension(
             "fastlogit.kernels." + os.path.splitext(os.path.basename(src))[0],

@@ -10,43 +10,38 @@
 #     sigmoid (1 - sigmoid) = e / (1 + e)^2
 #
 # e underflowing to 0 for a > 745 gives the right limits, so every finite z is safe.
-from libc.math cimport exp, log1p, fabs
+#
+# exp(-|z|) and log1p(e) come from _fl_math.h (branch-free arithmetic, about 1 ulp, no libm
+# call), which also provides fl_logistic_batch: these formulas over a batch of margins,
+# compiled to SIMD code (the kernels' row batches use it; results are bitwise those of the
+# scalar functions below).
+from libc.stdint cimport int64_t
+
+cdef extern from "_fl_math.h" nogil:
+    double fl_log1pexp(double z)
+    double fl_sigmoid(double z)
+    double fl_logloss_grad(double y, double z, double* res, double* curv)
+    void fl_logistic_batch(int64_t m, double* z_io, const double* y, double* loss,
+                           int want_res, double* curv)
 
 
 cdef inline double log1pexp(double z) noexcept nogil:
     """log(1 + exp(z)) without overflow or cancellation."""
-    return (z if z > 0.0 else 0.0) + log1p(exp(-fabs(z)))
+    return fl_log1pexp(z)
 
 
 cdef inline double sigmoid(double z) noexcept nogil:
     """1 / (1 + exp(-z)) from e = exp(-|z|)."""
-    cdef double e = exp(-fabs(z))
-    if z >= 0.0:
-        return 1.0 / (1.0 + e)
-    return e / (1.0 + e)
+    return fl_sigmoid(z)
 
 
 cdef inline double logloss(double y, double z) noexcept nogil:
     """l(y, z) = log(1 + exp(z)) - y z, without the cancellation of that difference."""
-    cdef double e = exp(-fabs(z))
-    if z > 0.0:
-        return log1p(e) + (1.0 - y) * z
-    return log1p(e) - y * z
+    cdef double res, curv
+    return fl_logloss_grad(y, z, &res, &curv)
 
 
 cdef inline double logloss_grad(double y, double z, double* residual,
                                 double* curvature) noexcept nogil:
     """l(y, z); writes sigmoid(z) - y and sigmoid(z) (1 - sigmoid(z)). One exp, one log1p."""
-    cdef double e = exp(-fabs(z))
-    cdef double ope = 1.0 + e
-    cdef double loss = log1p(e)
-    if z > 0.0:
-        loss = loss + (1.0 - y) * z
-    else:
-        loss = loss - y * z
-    if z >= 0.0:
-        residual[0] = ((1.0 - y) - y * e) / ope
-    else:
-        residual[0] = ((1.0 - y) * e - y) / ope
-    curvature[0] = e / (ope * ope)
-    return loss
+    return fl_logloss_grad(y, z, residual, curvature)
