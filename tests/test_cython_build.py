@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from fastlogit import kernels, show_config
+from fastlogit._config import exact_threads
 from conftest import awkward_csr
 
 try:
@@ -21,6 +22,13 @@ except ImportError as exc:  # pragma: no cover - depends on the build
     if os.environ.get("FASTLOGIT_REQUIRE_CYTHON") == "1":
         raise
     pytest.skip(f"Cython extension not built: {exc}", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def _exact_thread_counts():
+    """Thread counts as asked (the cost model would run these small problems on one thread)."""
+    with exact_threads():
+        yield
 
 
 def _compiler_has_openmp(tmp_path):

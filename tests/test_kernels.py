@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from hypothesis import given, strategies as st
 
 from fastlogit import kernels
+from fastlogit._config import exact_threads, kernel_threads
 from fastlogit.kernels import Design
 from conftest import FAST_BACKENDS, awkward_csr
 
@@ -32,6 +33,14 @@ pytestmark = pytest.mark.skipif(not FAST_BACKENDS, reason="no fast backend avail
 @pytest.fixture(params=FAST_BACKENDS)
 def fast(request):
     return kernels.get(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _exact_thread_counts():
+    """The small test problems would run on one thread under the cost model; the kernels'
+    multi-thread paths are what these tests exercise (test_thread_cost_model checks the model)."""
+    with exact_threads():
+        yield
 
 
 def assert_close(got, ref, dtype, what=""):
@@ -358,3 +367,29 @@ def test_gram_sorted_and_unsorted_rows_agree(fast, rng, dtype):
     # sorted rows take a branch-free path that adds the same products in the same order
     np.testing.assert_array_equal(G_sorted, G_unsorted)
     assert_close(G_sorted, REF.gram(Xs, dw, np.empty((15, 15), dtype)), dtype, "gram")
+
+
+def test_thread_cost_model(fast, rng, monkeypatch):
+    """kernel_threads: fewer threads for small work or large per-thread buffers, never more
+    than asked, the count asked with exact_threads(); a kernel call under the model gives the
+    result of the chosen count, bitwise."""
+    monkeypatch.delenv("FASTLOGIT_EXACT_THREADS", raising=False)
+    with exact_threads():
+        assert kernel_threads(2, 1000, 77_739, 47_236) == 2
+    from fastlogit import _config
+    monkeypatch.setattr(_config, "_exact", False)
+    assert kernel_threads(2, 1000, 77_739, 47_236) == 1  # rcv1_small gradient / hessp
+    assert kernel_threads(2, 32_561, 451_592, 123) == 2  # a9a
+    assert kernel_threads(2, 15_935, 1_272_569, 62_061) == 2  # news20
+    assert kernel_threads(64, 100, 5_000, 10) == 1
+    assert kernel_threads(3, 10**7, 10**9, 10**6) == 3
+    assert kernel_threads(8, 3, 10**9, 0) == 3  # never more threads than rows
+    counts = [kernel_threads(16, n, 40 * n, 1000) for n in (10, 10**3, 10**4, 10**5, 10**6)]
+    assert counts == sorted(counts) and counts[0] == 1 and counts[-1] == 16
+    D, y, s, w = problem(rng, 60, 7, np.float64)
+    got, one = np.empty(7), np.empty(7)
+    r = fast.loss_grad(D, y, s, w, 0.1, got, n_threads=2)
+    with exact_threads():
+        r1 = fast.loss_grad(D, y, s, w, 0.1, one, n_threads=1)
+    assert r == r1
+    np.testing.assert_array_equal(got, one)

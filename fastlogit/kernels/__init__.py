@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._config import effective_n_threads
+from .._config import effective_n_threads, kernel_threads
 
 __all__ = ["Design", "KernelSet", "as_design", "available_backends", "get", "BACKENDS"]
 
@@ -101,6 +101,14 @@ class Design:
     @property
     def n_cols(self):
         return self.shape[1]
+
+    @property
+    def nnz(self):
+        """Stored values one pass reads (n_rows * n_cols for dense X)."""
+        if self.kind == "dense":
+            return self.n_rows * self.n_cols
+        indptr = self.arrays[2]
+        return int(indptr[-1] - indptr[0])
 
     @property
     def nbytes(self):
@@ -239,7 +247,11 @@ class KernelSet:
 
     ``X`` may be a :class:`Design` (checked once by :func:`as_design`, the fast path), an
     ndarray or a scipy sparse matrix (validated on every call).  ``n_threads=None`` means all
-    cores (see :func:`fastlogit._config.effective_n_threads`).
+    cores (see :func:`fastlogit._config.effective_n_threads`); it is an upper bound: the
+    row-parallel kernels run on the number of threads that
+    :func:`fastlogit._config.kernel_threads` finds worth their start-up and buffer cost for
+    the size of X (the same for both compiled backends; ``gram`` and ``sgd_epoch`` use the
+    count as given).
     """
 
     def __init__(self, name, module):
@@ -256,6 +268,11 @@ class KernelSet:
         X = as_design(X)
         return X, getattr(self.module, f"{op}_{X.kind}")
 
+    @staticmethod
+    def _threads(X, n_threads, buffer_len, k=1):
+        """Thread count for a row-parallel kernel over X (k values per stored value / row)."""
+        return kernel_threads(n_threads, X.n_rows * k, X.nnz * k, buffer_len)
+
     def loss_grad(self, X, y, s, w, b, grad_out, hess_out=None, n_threads=None):
         """Fused loss + gradient in one pass. Returns ``(loss_sum, grad_b)``.
 
@@ -269,7 +286,7 @@ class KernelSet:
         args = (
             _check_vec("y", y, n, t), _optional("sample_weight", s, n, t), _check_vec("w", w, d, t),
             float(b), _check_vec("grad_out", grad_out, d, t, True),
-            _optional("hess_out", hess_out, n, t, True), effective_n_threads(n_threads),
+            _optional("hess_out", hess_out, n, t, True), self._threads(X, n_threads, d),
         )
         loss_sum, grad_b = raw(*X.arrays, *args)
         return float(loss_sum), float(grad_b)
@@ -280,7 +297,7 @@ class KernelSet:
         n, d = X.shape
         t = X.dtype
         return float(raw(*X.arrays, _check_vec("y", y, n, t), _optional("sample_weight", s, n, t),
-                         _check_vec("w", w, d, t), float(b), effective_n_threads(n_threads)))
+                         _check_vec("w", w, d, t), float(b), self._threads(X, n_threads, 0)))
 
     def decision(self, X, w, b, out=None, n_threads=None):
         """z = X w + b, shape (n,), in X's dtype."""
@@ -289,7 +306,7 @@ class KernelSet:
         if out is None:
             out = np.empty(n, dtype=X.dtype)
         raw(*X.arrays, _check_vec("w", w, d, X.dtype), float(b),
-            _check_vec("out", out, n, X.dtype, True), effective_n_threads(n_threads))
+            _check_vec("out", out, n, X.dtype, True), self._threads(X, n_threads, 0))
         return out
 
     def hessp(self, X, d, v, out, v_b=0.0, n_threads=None):
@@ -298,14 +315,14 @@ class KernelSet:
         n, p = X.shape
         t = X.dtype
         return float(raw(*X.arrays, _check_vec("d", d, n, t), _check_vec("v", v, p, t), float(v_b),
-                         _check_vec("out", out, p, t, True), effective_n_threads(n_threads)))
+                         _check_vec("out", out, p, t, True), self._threads(X, n_threads, p)))
 
     def hess_diag(self, X, d, out, n_threads=None):
         """out_j = sum_i d_i x_ij^2, shape (n_features,)."""
         X, raw = self._raw("hess_diag", X)
         n, p = X.shape
         raw(*X.arrays, _check_vec("d", d, n, X.dtype), _check_vec("out", out, p, X.dtype, True),
-            effective_n_threads(n_threads))
+            self._threads(X, n_threads, p))
         return out
 
     def gram(self, X, d, out, n_threads=None):
@@ -333,7 +350,8 @@ class KernelSet:
             Y, _optional("sample_weight", s, n, t), _check_vec("W", W, (d, k), t, ndim=2),
             _check_vec("B", B, k, t), _check_vec("grad_out", grad_out, (d, k), t, True, 2),
             _check_vec("grad_b_out", grad_b_out, k, t, True),
-            _optional("proba_out", proba_out, (n, k), t, True, 2), effective_n_threads(n_threads),
+            _optional("proba_out", proba_out, (n, k), t, True, 2),
+            self._threads(X, n_threads, (d + 3) * k, k),
         )
         return float(raw(*X.arrays, *args))
 
@@ -347,7 +365,7 @@ class KernelSet:
             raise ValueError(f"P must have {n} rows (those of X), got {P.shape[0]}")
         raw(*X.arrays, P, _optional("sample_weight", s, n, t), _check_vec("V", V, (d, k), t, ndim=2),
             _check_vec("v_b", v_b, k, t), _check_vec("out", out, (d, k), t, True, 2),
-            _check_vec("out_b", out_b, k, t, True), effective_n_threads(n_threads))
+            _check_vec("out_b", out_b, k, t, True), self._threads(X, n_threads, (d + 2) * k, k))
         return out
 
     def sgd_epoch(self, X, Y, s, order, W, b, state, *, avg_W=None, avg_b=None, q=None,
