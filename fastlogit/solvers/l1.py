@@ -157,7 +157,9 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
             L = _lipschitz(hv, theta.shape[0], rng) if L is None or it % 5 == 1 else L
             u = _fista(hv, g, theta, lam, L, inner_tol, max_inner or 500)
         d = u - theta
-        delta = float(g @ d) + float(lam @ np.abs(u)) - float(lam @ np.abs(theta))
+        # the L1 change as one sum of per-coordinate differences: the difference of the two
+        # norms cancels catastrophically near the optimum, where delta ~ ||g||^2 is tiny
+        delta = float(g @ d) + float(lam @ (np.abs(u) - np.abs(theta)))
         if not delta < 0:
             if gnorm <= thr:
                 break
