@@ -14,7 +14,7 @@ name               method                                                      p
 newton-cholesky    Newton, dense Hessian (gram kernel) + Cholesky, line search  l2, None
 newton-cg          truncated Newton, PCG on hessp, line search                  l2, None
 trust-region       TRON-style trust-region Newton-CG                            l2, None
-lbfgs              SciPy L-BFGS-B on value_grad                                 l2, None
+lbfgs              L-BFGS (two-loop, Armijo on margins) on value_grad           l2, None
 l1                 proximal Newton (CD / FISTA inner solver), exact zeros       all
 sgd                SGD, compiled epochs: schedules, averaging, lazy L2, Hogwild all
 minibatch          mini-batch SGD over row blocks (fused loss_grad), averaging  all

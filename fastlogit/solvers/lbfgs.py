@@ -1,69 +1,114 @@
-"""L-BFGS on the smooth objective through SciPy's L-BFGS-B (binary and multinomial).
+"""L-BFGS on the smooth objective (binary and multinomial).
 
-SciPy's ``gtol`` is a bound on the inf-norm of the projected gradient, which for an
-unconstrained problem is exactly the stopping rule of :mod:`fastlogit.solvers._result`::
+Our own limited-memory BFGS: the two-loop recursion over the last ``m`` pairs
+(s, y) = (theta_{k+1} - theta_k, g_{k+1} - g_k), initial matrix gamma I with
+gamma = s.y / y.y of the newest pair, and the Armijo line search of
+:mod:`fastlogit.solvers._line_search` (the full step costs one fused value+gradient pass and
+is accepted in almost every iteration; a rejected one is refined along the precomputed
+margins, O(n) per trial).  A pair is kept only when s.y > 1e-10 ||s|| ||y|| (always so on
+the strictly convex log-loss; the check matters for the non-convex extras), which keeps the
+implicit inverse Hessian positive definite without a Wolfe curvature test.
+
+Why not SciPy's L-BFGS-B (used before): its bound-constrained machinery (Cauchy point,
+subspace minimisation) is dead weight for an unconstrained problem and cost 55 % of a news20
+fit (3.2 ms per call for d = 62061, m = 20), more than the kernels themselves.  Its Wolfe
+line search saves some passes (news20 binary to 1e-6 suboptimality: 88 against our 107 with
+m = 20), but in one run, medians of 3, time to 1e-6 went news20 896 -> 608 ms, reuters
+46 -> 30 ms, rcv1_small 24 -> 12 ms, w8a 83 -> 84 ms, mushrooms 23 -> 28 ms.
+
+Stopping rule of :mod:`fastlogit.solvers._result`::
 
     ||grad F(theta)||_inf <= tol * max(1, ||grad F(theta_0)||_inf)
-
-``ftol`` (relative f decrease) defaults to 0 so that it does not stop the run
-first; if SciPy stops for another reason the result says so and a ConvergenceWarning is raised.
-Each SciPy iteration costs one or more fused value+gradient passes (``objective.value_grad``).
 """
 import numpy as np
-from scipy import optimize
 
-from ._result import (History, SolverResult, single_threaded_blas, stopping_threshold,
-                      warn_not_converged)
-from .newton import _check_smooth, _start
+from ._line_search import armijo
+from ._result import single_threaded_blas
+from .newton import _begin, _finish
 
 __all__ = ["lbfgs"]
 
 
-class _Stop(Exception):
-    pass
+class _Memory:
+    """The last ``m`` correction pairs in ring buffers, applied by the two-loop recursion."""
+
+    def __init__(self, m, n):
+        self.S = np.empty((m, n))
+        self.Y = np.empty((m, n))
+        self.rho = np.empty(m)
+        self.alpha = np.empty(m)
+        self.order = []  # slot indices, oldest first
+        self.gamma = 1.0
+
+    def push(self, s, y):
+        """Store the pair if its curvature s.y is safely positive; returns whether it was."""
+        sy = float(s @ y)
+        yy = float(y @ y)
+        if not sy > 1e-10 * np.sqrt(float(s @ s) * yy):
+            return False
+        m = self.S.shape[0]
+        slot = self.order.pop(0) if len(self.order) == m else len(self.order)
+        self.S[slot] = s
+        self.Y[slot] = y
+        self.rho[slot] = 1.0 / sy
+        self.order.append(slot)
+        self.gamma = sy / yy
+        return True
+
+    def clear(self):
+        self.order = []
+        self.gamma = 1.0
+
+    def direction(self, g):
+        """-H g with H the L-BFGS inverse-Hessian approximation."""
+        q = -g
+        for i in reversed(self.order):
+            a = self.rho[i] * float(self.S[i] @ q)
+            self.alpha[i] = a
+            q -= a * self.Y[i]
+        q *= self.gamma
+        for i in self.order:
+            b = self.rho[i] * float(self.Y[i] @ q)
+            q += (self.alpha[i] - b) * self.S[i]
+        return q
 
 
 @single_threaded_blas
 def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
-          random_state=None, m=20, ftol=None, max_ls=50):
-    """Minimise the smooth objective with L-BFGS (``m`` correction pairs)."""
+          random_state=None, m=20, max_ls=40):
+    """Minimise the smooth objective with L-BFGS (``m`` correction pairs).
+
+    The first step (and the first after a memory reset) is steepest descent of length
+    ``min(1, 1 / ||g||_2)``; afterwards the step t = 1 is tried first.  If the line search
+    fails on an L-BFGS direction the memory is cleared and steepest descent retried once.
+    """
     name = "lbfgs"
-    _check_smooth(objective, name)
-    theta = _start(objective, theta0)
-    hist = History(callback, verbose, name)
-    f, g = objective.value_grad(theta)
-    gnorm = float(np.abs(g).max())
-    thr = stopping_threshold(tol, gnorm)
-    if hist.record(theta, f, gnorm) or gnorm <= thr:
-        return SolverResult(theta, 0, gnorm <= thr, "converged" if gnorm <= thr else
-                            "stopped by callback", hist.as_dict(), dict(getattr(objective, "n_evals", {})))
-    state = {"it": 0, "theta": theta, "stopped": False}
-
-    def on_iter(xk):
-        fk, gk = objective.value_grad(xk)  # cached: the last accepted point
-        state["it"] += 1
-        state["theta"] = np.array(xk)
-        stop = hist.record(state["theta"], fk, float(np.abs(gk).max()))
-        if stop:
-            state["stopped"] = True
-            raise _Stop
-
-    ftol = 0.0 if ftol is None else ftol
-    try:
-        res = optimize.minimize(
-            objective.value_grad, theta, method="L-BFGS-B", jac=True, callback=on_iter,
-            options={"maxcor": m, "maxiter": max_iter, "gtol": thr, "ftol": ftol,
-                     "maxls": max_ls, "maxfun": 20 * max_iter + 50})
-        theta = np.asarray(res.x, dtype=np.float64)
-        scipy_message = str(res.message)
-    except _Stop:
-        theta = state["theta"]
-        scipy_message = "stopped by callback"
-    f, g = objective.value_grad(theta)
-    gnorm = float(np.abs(g).max())
+    theta, hist, f, g, gnorm, thr, stopped = _begin(name, objective, theta0, tol, callback, verbose)
+    if stopped:
+        return stopped
+    memory = _Memory(int(m), theta.size)
+    it, message = 0, "max_iter reached"
+    while gnorm > thr and it < max_iter:
+        it += 1
+        d = memory.direction(g)
+        t0 = 1.0 if memory.order else min(1.0, 1.0 / max(float(np.linalg.norm(g)), 1e-300))
+        t, theta_new, f_new, g_new = armijo(objective, theta, f, g, d, t0=t0,
+                                            max_backtracks=max_ls)
+        if t == 0.0 and memory.order:
+            memory.clear()
+            d = -g
+            t0 = min(1.0, 1.0 / max(float(np.linalg.norm(g)), 1e-300))
+            t, theta_new, f_new, g_new = armijo(objective, theta, f, g, d, t0=t0,
+                                                max_backtracks=max_ls)
+        if t == 0.0:
+            message = "line search failed (no decrease beyond round-off)"
+            break
+        memory.push(theta_new - theta, g_new - g)
+        theta, f, g = theta_new, f_new, g_new
+        gnorm = float(np.abs(g).max())
+        if hist.record(theta, f, gnorm):
+            return _finish(name, objective, theta, it, gnorm <= thr, "stopped by callback",
+                           hist, gnorm, thr, warn=False)
     converged = gnorm <= thr
-    it = state["it"]
-    message = "converged" if converged else f"stopped: {scipy_message}"
-    if not converged and not state["stopped"]:
-        message = warn_not_converged(name, gnorm, thr, it, scipy_message)
-    return SolverResult(theta, it, converged, message, hist.as_dict(), dict(getattr(objective, "n_evals", {})))
+    return _finish(name, objective, theta, it, converged,
+                   "converged" if converged else message, hist, gnorm, thr)
