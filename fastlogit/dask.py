@@ -35,26 +35,33 @@ How it works
 ``value_grad``, ``hessp``, ``hess_diag``, ``hessian``, ``n_params``, ...), so every solver of
 :data:`fastlogit.solvers.SOLVERS` that needs only those runs unchanged.  When it is built, each
 row block is turned *once* into a local ``Objective`` on a worker (``C=1``, no penalty: the
-block's weighted loss sum) and persisted there.  Each call then
+block's weighted loss sum) and persisted there.  Each call then reaches, per worker, the blocks
+that worker holds, runs their ``Objective`` method (the fused kernels of one machine), sums
+them there, and brings back one sum per worker.  Two transports (``transport=``):
 
-1. sends theta out once (inside the task messages when it is small, else scattered to the
-   cluster, one copy per worker; reused while the solver asks about the same theta, e.g. for
-   Newton-CG's Hessian-vector products),
-2. runs, in one task per worker, the ``Objective`` method of each block that worker holds
-   (the fused kernels of one machine) and sums the results there,
-3. reduces the per-worker sums in a tree of fan-in ``split_every`` rooted at the client, and
-   so brings back ``n_workers`` vectors of ``n_params`` floats at most.
+- ``"actors"`` (the default up to ``split_every`` workers): one Dask actor per worker, called
+  directly from the client -- no scheduler round trip, no task, one message out and one back
+  per worker.  Each actor holds no data (it looks its blocks up in the worker's store by key)
+  but keeps the last vector sent under each name, so theta goes out once per new theta and
+  Newton-CG's Hessian products send only ``v``, a line search's trial steps only ``t``.  The
+  per-worker sums are added on the client.  A worker lost before or during a call (its actor
+  unreachable, or a block moved) makes the actors be rebuilt where Dask has recomputed the
+  blocks from their lineage, and the call repeated with the same answer.
+- ``"tasks"`` (beyond ``split_every`` workers): one task per worker through the scheduler
+  (small vectors inside the task messages, larger ones scattered once), the per-worker sums
+  reduced in a tree of fan-in ``split_every`` rooted at the client.
 
 ``C`` and the penalty are applied once, on the client, to the reduced sum.  The curvature
 (IRLS weights / probabilities) that ``value_grad`` computes is cached by the block's local
 ``Objective`` on its worker; ``hessp`` reuses it when theta is the one last seen there and
 recomputes it otherwise, so a block recomputed on another worker after a failure gives the same
-answer.  Lost blocks are rebuilt by Dask from their lineage (the input array's graph).
+answer.
 
 Bytes sent per iteration (one ``value_grad``): ``8 * n_params * 2 * n_workers`` (theta out to
-each worker, one partial sum back from each; beyond ``split_every`` workers the tree sends
-fewer to the client), independent of ``n_samples``.  One task per worker and call keeps the
-scheduler's per-task cost (milliseconds) out of the iteration time.
+each worker, one partial sum back from each), independent of ``n_samples``; a ``hessp`` at a
+theta already sent the same (``v`` out, ``H v`` back).  The time per call is the slowest
+worker's kernel time plus one client-worker round trip (a few milliseconds on a busy 2-core
+machine with the actors; the tasks transport adds the scheduler's hops, 10-20 ms there).
 
 Mini-batch SGD (``solver="local-sgd"``, :func:`local_sgd`): each round every block runs
 ``local_epochs`` epochs of SGD (the SGD epoch kernel, sklearn's "optimal" step size
@@ -69,6 +76,7 @@ use "lbfgs" or "newton-cg" for a tight one.
 """
 import math
 import numbers
+import time
 
 import numpy as np
 import scipy.sparse as sp
@@ -91,6 +99,12 @@ from .objective import Objective  # noqa: E402
 
 #: Vectors up to this size are sent inside the task messages rather than scattered.
 INLINE_BYTES = 1 << 16
+#: Actor calls run on the worker's event loop (one thread hand-off less, ~1 ms on a busy
+#: 2-core machine) while the previous call took less than this many seconds on every worker;
+#: longer ones run in the actor's thread so that the worker stays responsive meanwhile.
+ACTOR_LOOP_SECONDS = 0.1
+#: Attempts of one actor call when workers are lost (each rebuilds the actors first).
+_RETRIES = 4
 
 
 @_dask_sizeof.register(Objective)
@@ -190,6 +204,42 @@ def _sum(*parts):
     return total
 
 
+class _BlockServer:
+    """Dask actor, one per worker and :class:`DaskObjective`: runs block methods where they live.
+
+    It holds no data: each call names the keys of the persisted blocks on its worker and looks
+    them up in the worker's store, so the blocks stay owned (and recomputable) by their
+    futures.  It keeps the last vector sent under each name (``theta``, ``v``, ...), so that a
+    vector the client has already sent (theta for Newton-CG's Hessian products, theta and the
+    direction for the trial steps of a line search) does not travel again.
+    """
+
+    def __init__(self):
+        self.vectors = {}
+
+    def run(self, func, keys, names, updates, scalars):
+        """``func(block, *vectors, *scalars)`` summed over the blocks ``keys``.
+
+        Returns ``(sum, seconds)``, or ``None`` when a block or a vector is not here (a block
+        moved after a worker was lost, or this actor was rebuilt): the client then regroups
+        and resends.
+        """
+        start = time.perf_counter()
+        self.vectors.update(updates)
+        data = get_worker().data
+        try:
+            vectors = [self.vectors[n] for n in names]
+            blocks = [data[k] for k in keys]
+        except KeyError:
+            return None
+        return _sum(*[func(b, *vectors, *scalars) for b in blocks]), time.perf_counter() - start
+
+
+async def _await_all(futures):
+    """Results of several actor calls, awaited together on the client's event loop."""
+    return [await f for f in futures]
+
+
 # --------------------------------------------------------------------------------------------
 # Client side.
 
@@ -260,9 +310,14 @@ class DaskObjective:
     client : distributed.Client, default=None
         The current client when ``None``.
     split_every : int, default=8
-        Fan-in of the tree reduction.
+        Fan-in of the tree reduction (``transport="tasks"``).
     timeout : float or None, default=None
         Seconds to wait for one reduction before raising ``TimeoutError`` (``None``: no limit).
+    transport : {"auto", "actors", "tasks"}, default="auto"
+        How a call reaches the blocks.  "actors": one Dask actor per worker, called directly
+        from the client (no scheduler round trip, no task), the per-worker sums added on the
+        client; "tasks": one task per worker through the scheduler, the sums reduced in a tree
+        of fan-in ``split_every``.  "auto": actors up to ``split_every`` workers, else tasks.
 
     Attributes
     ----------
@@ -277,7 +332,10 @@ class DaskObjective:
 
     def __init__(self, X, y, sample_weight=None, *, C=1.0, penalty="l2", l1_ratio=0.0,
                  fit_intercept=True, backend="auto", n_threads=None, client=None, split_every=8,
-                 timeout=None):
+                 timeout=None, transport="auto"):
+        if transport not in ("auto", "actors", "tasks"):
+            raise ValueError(
+                f"transport must be 'auto', 'actors' or 'tasks', got {transport!r}")
         if penalty not in ("l2", None, "none"):
             raise ValueError(
                 f"fastlogit.dask supports penalty='l2' or None, got {penalty!r}")
@@ -331,8 +389,14 @@ class DaskObjective:
         #: Rows of each block, in the order of the persisted blocks.
         self.block_sizes = [int(i[0]) for i in info]
         self._regroup()
-        self._theta_key = None
-        self._theta_future = None
+        if transport == "auto":
+            transport = "actors" if self._n_workers <= self.split_every else "tasks"
+        self.transport = transport
+        self._held = {}  # name -> (vector, task argument) last sent to the workers
+        self._servers = None  # [(actor future, actor, block keys)], transport "actors"
+        self._actor_seconds = math.inf  # the last actor call's longest compute
+        #: Times the actors were rebuilt after a worker loss.
+        self.n_rebuilds = 0
         self._cache = []  # (theta, f, g) of the last two value_grad calls (solvers re-ask)
         self.n_evals = {"value_grad": 0, "value": 0, "hessp": 0, "hessian": 0, "hess_diag": 0,
                         "line": 0}
@@ -353,14 +417,104 @@ class DaskObjective:
         self.bytes_sent += a.nbytes * self._n_workers
         return self.client.scatter(a, hash=False)
 
-    def _theta(self, theta):
-        theta = np.asarray(theta, dtype=np.float64).reshape(-1)
-        if theta.shape != (self.n_params,):
-            raise ValueError(f"theta must have {self.n_params} entries, got {theta.shape}")
-        if self._theta_future is None or not np.array_equal(theta, self._theta_key):
-            self._theta_key = theta.copy()
-            self._theta_future = self._put(theta)
-        return self._theta_future
+    def _vector(self, a):
+        a = np.ascontiguousarray(a, dtype=np.float64).reshape(-1)
+        if a.shape != (self.n_params,):
+            raise ValueError(f"vectors must have {self.n_params} entries, got {a.shape}")
+        return a
+
+    def _changed(self, vectors):
+        """The (name, vector) pairs not sent last under their name."""
+        return {name: a for name, a in vectors
+                if name not in self._held or not np.array_equal(self._held[name][0], a)}
+
+    def _call(self, func, vectors, *scalars):
+        """Sum of ``func(block, *vectors, *scalars)`` over the blocks.
+
+        ``vectors``: (name, n_params vector) pairs; a vector equal to the one last sent under
+        its name is not sent again (it is held on the workers).
+        """
+        vectors = [(name, self._vector(a)) for name, a in vectors]
+        if self.transport == "actors":
+            return self._reduce_actors(func, vectors, scalars)
+        for name, a in self._changed(vectors).items():
+            self._held[name] = (a.copy(), self._put(a))
+        return self._reduce(func, *[self._held[name][1] for name, _ in vectors], *scalars)
+
+    # -- transport "actors" -----------------------------------------------------------------
+
+    def _start_servers(self):
+        """One :class:`_BlockServer` actor on each worker holding blocks (lost blocks first
+        recomputed by Dask from their lineage)."""
+        wait(self._blocks, timeout=self.timeout)
+        for f in self._blocks:
+            if f.status == "error":
+                f.result()  # raises the block's error (e.g. KilledWorker), a clear failure
+        self._regroup()
+        futures = [self.client.submit(_BlockServer, actor=True, pure=False,
+                                      workers=None if addr is None else [addr],
+                                      allow_other_workers=True)
+                   for addr, _ in self._groups]
+        wait(futures, timeout=self.timeout)
+        self._servers = [(f, f.result(), [b.key for b in blocks])
+                         for f, (_, blocks) in zip(futures, self._groups)]
+        self._held = {}
+
+    def _drop_servers(self):
+        for f, _, _ in self._servers or ():
+            f.release()
+        self._servers = None
+        self._held = {}
+
+    def _reduce_actors(self, func, vectors, scalars):
+        """One direct call per worker's actor, the per-worker sums added here.
+
+        A worker lost before or during the call (its actor unreachable, or a block no longer
+        where it was) makes the actors be rebuilt on the workers that hold the blocks once
+        Dask has recomputed them, and the call be repeated (at most ``_RETRIES`` times; then
+        a ``RuntimeError`` says so).  A call that takes longer than ``timeout`` raises
+        ``TimeoutError``.
+        """
+        names = [name for name, _ in vectors]
+        problem = None
+        for attempt in range(_RETRIES):
+            if self._servers is None or any(f.status != "finished" for f, _, _ in self._servers):
+                if self._servers is not None:
+                    self.n_rebuilds += 1
+                self._drop_servers()
+                self._start_servers()
+            updates = self._changed(vectors)
+            try:
+                calls = [srv.run(func, keys, names, updates, scalars,
+                                 separate_thread=self._actor_seconds >= ACTOR_LOOP_SECONDS)
+                         for _, srv, keys in self._servers]
+                parts = self.client.sync(_await_all, calls, callback_timeout=self.timeout)
+            except TimeoutError:
+                raise
+            except (OSError, RuntimeError) as exc:  # the actor's worker is gone
+                if isinstance(exc, RuntimeError) and all(
+                        f.status == "finished" for f, _, _ in self._servers):
+                    raise  # an error of the computation itself
+                problem = exc
+            else:
+                if all(p is not None for p in parts):
+                    self._actor_seconds = max(p[1] for p in parts)
+                    parts = [p[0] for p in parts]
+                    n = len(parts)
+                    self.bytes_sent += n * sum(a.nbytes for a in updates.values())
+                    for name, a in updates.items():
+                        self._held[name] = (a.copy(), None)
+                    result = _sum(*parts) if n > 1 else parts[0]
+                    self.bytes_sent += n * sum(np.asarray(r).nbytes for r in (
+                        result if isinstance(result, tuple) else (result,)))
+                    return result
+                problem = "a block was no longer on the worker its actor runs on"
+            self.n_rebuilds += 1
+            self._drop_servers()
+            time.sleep(0.05 * attempt)
+        raise RuntimeError(
+            f"fastlogit.dask: a call to the workers failed {_RETRIES} times in a row because "
+            f"workers were lost (last: {problem!r}); the cluster is not stable enough to fit on")
 
     def _regroup(self):
         """Group the blocks by the worker holding them (one task per worker and call)."""
@@ -371,6 +525,8 @@ class DaskObjective:
             groups.setdefault(holders[0] if holders else None, []).append(b)
         self._groups = list(groups.items())
         self._n_workers = max(1, len(self._groups))
+
+    # -- transport "tasks" ------------------------------------------------------------------
 
     def _reduce(self, func, *args):
         """Sum ``func(block, *args)`` over the blocks: on each worker, then in a tree.
@@ -434,7 +590,7 @@ class DaskObjective:
             if np.array_equal(t, theta):
                 return f
         self.n_evals["value"] += 1
-        loss = self._reduce(_block_value, self._theta(theta))
+        loss = self._call(_block_value, [("theta", theta)])
         return self.C * float(loss) + self._penalty_value(theta)
 
     def value_grad(self, theta):
@@ -444,7 +600,7 @@ class DaskObjective:
             if np.array_equal(t, theta):
                 return f, g.copy()
         self.n_evals["value_grad"] += 1
-        loss, grad = self._reduce(_block_value_grad, self._theta(theta))
+        loss, grad = self._call(_block_value_grad, [("theta", theta)])
         g = self._add_penalty_grad(self.C * grad, theta)
         f = self.C * float(loss) + self._penalty_value(theta)
         self._cache = [(theta.copy(), f, g.copy())] + self._cache[:1]
@@ -454,14 +610,13 @@ class DaskObjective:
         """Hessian-vector product of F at theta."""
         v = np.asarray(v, dtype=np.float64).reshape(-1)
         self.n_evals["hessp"] += 1
-        vf = self._put(v)
-        hv = self.C * self._reduce(_block_hessp, self._theta(theta), vf)
+        hv = self.C * self._call(_block_hessp, [("theta", theta), ("v", v)])
         return self._add_penalty_grad(hv, v)
 
     def hess_diag(self, theta):
         """Diagonal of the Hessian of F (the Newton-CG preconditioner)."""
         self.n_evals["hess_diag"] += 1
-        diag = self.C * self._reduce(_block_hess_diag, self._theta(theta))
+        diag = self.C * self._call(_block_hess_diag, [("theta", theta)])
         if self.l2_strength:
             diag.reshape(self.n_classes, -1)[:, :self.n_features] += self.l2_strength
         return diag
@@ -469,7 +624,7 @@ class DaskObjective:
     def hessian(self, theta):
         """Dense Hessian of F, shape (n_params, n_params); small n_params only."""
         self.n_evals["hessian"] += 1
-        H = self.C * self._reduce(_block_hessian, self._theta(theta))
+        H = self.C * self._call(_block_hessian, [("theta", theta)])
         if self.l2_strength:
             idx = np.arange(self.n_params).reshape(self.n_classes, -1)[:, :self.n_features]
             H[idx.ravel(), idx.ravel()] += self.l2_strength
@@ -487,11 +642,11 @@ class DaskObjective:
     zeros = Objective.zeros
 
     def close(self):
-        """Release the blocks on the workers."""
+        """Release the blocks (and the actors) on the workers."""
+        self._drop_servers()
         for f in self._blocks:
             f.release()
         self._blocks = []
-        self._theta_future = None
 
 
 class _DaskLine:
@@ -501,8 +656,6 @@ class _DaskLine:
         self.objective = objective
         self.theta = np.asarray(theta, dtype=np.float64).reshape(-1)
         self.direction = np.asarray(direction, dtype=np.float64).reshape(-1)
-        self._theta = objective._theta(self.theta)
-        self._direction = objective._put(self.direction)
         mask = objective.penalized_mask()
         w, dw = self.theta[mask], self.direction[mask]
         l2 = objective.l2_strength
@@ -512,7 +665,8 @@ class _DaskLine:
         """Smooth part at theta + t * direction."""
         ob = self.objective
         ob.n_evals["line"] += 1
-        loss = ob._reduce(_block_line_value, self._theta, self._direction, float(t))
+        loss = ob._call(_block_line_value, [("theta", self.theta),
+                                            ("direction", self.direction)], float(t))
         q0, q1, q2 = self._q
         return ob.C * float(loss) + q0 + t * (q1 + t * q2)
 
@@ -864,6 +1018,8 @@ class LogisticRegression(_Outputs, ClassifierMixin, BaseEstimator):
         Fan-in of the tree reductions.
     timeout : float or None
         Seconds to wait for one distributed reduction before ``TimeoutError``.
+    transport : {"auto", "actors", "tasks"}, default="auto"
+        How each call reaches the blocks (see :class:`DaskObjective`).
 
     Attributes
     ----------
@@ -871,12 +1027,14 @@ class LogisticRegression(_Outputs, ClassifierMixin, BaseEstimator):
         As in :class:`fastlogit.LogisticRegression`.
     bytes_sent_ : int
         Client-side bytes (theta out to each worker, reduced results back) during the fit.
+    n_rebuilds_ : int
+        Times the actors were rebuilt during the fit because a worker was lost.
     """
 
     def __init__(self, penalty="l2", *, C=1.0, fit_intercept=True, tol=1e-4, max_iter=100,
                  class_weight=None, verbose=0, random_state=None, solver="lbfgs",
                  solver_options=None, backend="auto", n_threads=None, client=None,
-                 split_every=8, timeout=None):
+                 split_every=8, timeout=None, transport="auto"):
         self.penalty = penalty
         self.C = C
         self.fit_intercept = fit_intercept
@@ -892,6 +1050,7 @@ class LogisticRegression(_Outputs, ClassifierMixin, BaseEstimator):
         self.client = client
         self.split_every = split_every
         self.timeout = timeout
+        self.transport = transport
 
     def _labels(self, X, y, sample_weight):
         """(classes, encoded labels, sample weights) as dask arrays with X's row chunks."""
@@ -950,7 +1109,7 @@ class LogisticRegression(_Outputs, ClassifierMixin, BaseEstimator):
         objective = DaskObjective(
             X, Y, sw, C=self.C, penalty=self.penalty, fit_intercept=self.fit_intercept,
             backend=self.backend, n_threads=self.n_threads, client=self.client,
-            split_every=self.split_every, timeout=self.timeout)
+            split_every=self.split_every, timeout=self.timeout, transport=self.transport)
         try:
             theta0 = np.zeros(objective.n_params)
             result = solver(objective, theta0, tol=float(self.tol), max_iter=int(self.max_iter),
@@ -969,6 +1128,7 @@ class LogisticRegression(_Outputs, ClassifierMixin, BaseEstimator):
         self.converged_ = bool(result.converged)
         self.fit_result_ = result
         self.bytes_sent_ = objective.bytes_sent
+        self.n_rebuilds_ = objective.n_rebuilds
         return self
 
     # -- prediction: dask in, dask out --------------------------------------------------

@@ -63,27 +63,33 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("transport", ["actors", "tasks"])
 @pytest.mark.parametrize("dense, k, fit_intercept, weighted", CASES)
-def test_objective_matches_single_machine(client, rng, dense, k, fit_intercept, weighted):
+def test_objective_matches_single_machine(client, rng, dense, k, fit_intercept, weighted,
+                                          transport):
     """value / gradient / Hessian products equal the one-machine Objective's (sums reordered)."""
     X, y = _data(k=k, dense=dense)
     Y = y if k == 2 else np.eye(k)[y.astype(int)]
     s = rng.uniform(0.2, 3.0, X.shape[0]) if weighted else None
     ref = Objective(X, Y, s, C=0.7, fit_intercept=fit_intercept)
     dob = fdask.DaskObjective(*_blocks(X, Y, 250, s), C=0.7, fit_intercept=fit_intercept,
-                              n_threads=1, client=client, timeout=TIMEOUT)
+                              n_threads=1, client=client, timeout=TIMEOUT, transport=transport)
     try:
         assert (dob.n_samples, dob.n_features, dob.n_classes, dob.n_params) == (
             ref.n_samples, ref.n_features, ref.n_classes, ref.n_params)
-        assert dob.n_blocks == 5
+        assert dob.n_blocks == 5 and dob.transport == transport
         theta = 0.3 * rng.standard_normal(ref.n_params)
         v = rng.standard_normal(ref.n_params)
         f, g = dob.value_grad(theta)
         f0, g0 = ref.value_grad(theta)
         assert f == pytest.approx(f0, rel=1e-12)
         np.testing.assert_allclose(g, g0, rtol=1e-10, atol=1e-10 * np.abs(g0).max())
+        sent = dob.bytes_sent
         hv, hv0 = dob.hessp(theta, v), ref.hessp(theta, v)
         np.testing.assert_allclose(hv, hv0, rtol=1e-10, atol=1e-10 * np.abs(hv0).max())
+        # theta is held on the workers since value_grad: only v goes out, H v comes back.
+        n_workers = len(client.scheduler_info()["workers"])
+        assert dob.bytes_sent - sent == 2 * n_workers * 8 * ref.n_params
         np.testing.assert_allclose(dob.hess_diag(theta), ref.hess_diag(theta), rtol=1e-10)
         assert dob.value(2 * theta) == pytest.approx(ref.value(2 * theta), rel=1e-12)
         line, line0 = dob.line(theta, v), ref.line(theta, v)
@@ -216,6 +222,8 @@ def test_errors(client):
     dX, dy, _ = _blocks(X, y, 100)
     with pytest.raises(ValueError, match="penalty"):
         fdask.DaskObjective(dX, dy, penalty="l1", client=client)
+    with pytest.raises(ValueError, match="transport"):
+        fdask.DaskObjective(dX, dy, transport="mpi", client=client)
     with pytest.raises(ValueError, match="has 250 rows"):
         fdask.DaskObjective(dX, da.from_array(y[:250], chunks=125), client=client)
     # Labels chunked differently are aligned with X's row blocks.
@@ -250,12 +258,13 @@ def test_worker_killed_mid_fit(client):
     t0 = time.perf_counter()
     try:
         clf.fit(*_blocks(X, y, 300))
-    except (distributed.KilledWorker, TimeoutError, OSError) as exc:  # a clear error
+    except (distributed.KilledWorker, TimeoutError, OSError, RuntimeError) as exc:  # clear
         assert str(exc)
     else:
         theta = np.column_stack([clf.coef_, clf.intercept_]).ravel()
         F, F_ref = ob.value(theta), ob.value(theta_ref)
         assert abs(F - F_ref) <= 1e-8 * abs(F_ref)
+        assert clf.n_rebuilds_ >= 1  # the actors were rebuilt after the loss
     assert state["killed"]
     assert time.perf_counter() - t0 < 2 * TIMEOUT
     client.wait_for_workers(2, timeout=TIMEOUT)
