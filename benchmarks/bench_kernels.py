@@ -17,7 +17,9 @@ It measures, in this order and in the same process:
    and dtype with the same ``n_threads``.
 
 Every time is the median of at least 5 samples; a sample repeats the call enough times to last
-about 20 ms so that sub-millisecond kernels are not timer-bound.  The first call of each
+about 20 ms so that sub-millisecond kernels are not timer-bound.  scikit-learn and the
+backends, in float64 and float32, are sampled in interleaved rounds (one sample of each per
+round), so that load from other work on the machine affects all of them alike.  The first call of each
 (backend, dtype) — Numba compilation, when the on-disk cache is cold — is excluded and
 reported separately.  GB/s counts the bytes of data + indices + indptr that one pass reads; "f32 gain" (on the
 float32 rows) is the float64 time of the same backend divided by its float32 time.
@@ -50,22 +52,28 @@ N_THREADS = 2
 SAMPLE_S = 0.02
 
 
-def _median_time(fn, repeats):
-    """Median seconds per call of ``fn`` over ``repeats`` samples (after one warm-up call)."""
-    t0 = time.perf_counter()
-    fn()
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    number = max(1, int(SAMPLE_S / once))
-    samples = []
-    for _ in range(repeats):
+def _median_times(fns, repeats):
+    """Median seconds per call of each of ``fns`` (a dict), and each one's first-call time.
+
+    After a warm-up, the samples are taken in rounds, one sample of every function per round,
+    so that a change of machine load during the run affects all of them alike (the ratios
+    stay fair on a shared machine).  A sample repeats the call to last about SAMPLE_S."""
+    first, number = {}, {}
+    for key, fn in fns.items():
         t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        samples.append((time.perf_counter() - t0) / number)
-    return float(np.median(samples)), first
+        fn()
+        first[key] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        fn()
+        number[key] = max(1, int(SAMPLE_S / max(time.perf_counter() - t0, 1e-7)))
+    samples = {key: [] for key in fns}
+    for _ in range(repeats):
+        for key, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(number[key]):
+                fn()
+            samples[key].append((time.perf_counter() - t0) / number[key])
+    return {key: float(np.median(v)) for key, v in samples.items()}, first
 
 
 def measure_bandwidth(n_threads, repeats=7, nbytes=400e6):
@@ -155,30 +163,33 @@ def main(argv=None):
     print("|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|")
     warmups = []
     for name, X, y, kind in data_sets(args.quick, args.sets):
-        t64 = {}
+        fns, info = {}, {}
         for dtype in (np.float64, np.float32):
             Xt = X.astype(dtype)
             Xt.indices = Xt.indices.astype(np.int32)
             D = kernels.as_design(Xt)
             yt = y.astype(dtype)
-            n, d = D.shape
-            w = (np.random.default_rng(1).standard_normal(d) * 0.1).astype(dtype)
-            grad = np.empty(d, dtype=dtype)
-            t_sk, _ = _median_time(sklearn_loss_gradient(Xt, yt, n_threads), repeats)
-            mb = D.nbytes / 1e6
+            w = (np.random.default_rng(1).standard_normal(D.n_cols) * 0.1).astype(dtype)
+            grad = np.empty(D.n_cols, dtype=dtype)
+            info[dtype] = D
+            fns[dtype, "sklearn"] = sklearn_loss_gradient(Xt, yt, n_threads)
             for backend in backends:
                 ks = kernels.get(backend)
-                t, first = _median_time(
-                    lambda: ks.loss_grad(D, yt, None, w, 0.1, grad, n_threads=n_threads), repeats)
-                warmups.append((backend, np.dtype(dtype).name, name, first))
+                fns[dtype, backend] = (
+                    lambda ks=ks, D=D, yt=yt, w=w, grad=grad:
+                    ks.loss_grad(D, yt, None, w, 0.1, grad, n_threads=n_threads))
+        # one set of interleaved rounds for both dtypes: the f32/f64 ratio is fair as well
+        times, first = _median_times(fns, repeats)
+        for dtype in (np.float64, np.float32):
+            D = info[dtype]
+            t_sk = times[dtype, "sklearn"]
+            for backend in backends:
+                t = times[dtype, backend]
+                warmups.append((backend, np.dtype(dtype).name, name, first[dtype, backend]))
                 gbs = D.nbytes / t / 1e9
-                if dtype == np.float64:
-                    t64[backend] = t
-                    gain = ""
-                else:
-                    gain = f"{t64[backend] / t:.2f}x"
-                print(f"| {name} ({kind}) | {D.arrays[2][-1]:,} | {np.dtype(dtype).name} | "
-                      f"{mb:.1f} | {backend} | {t * 1e3:.3f} | {t_sk * 1e3:.3f} | "
+                gain = "" if dtype == np.float64 else f"{times[np.float64, backend] / t:.2f}x"
+                print(f"| {name} ({kind}) | {D.nnz:,} | {np.dtype(dtype).name} | "
+                      f"{D.nbytes / 1e6:.1f} | {backend} | {t * 1e3:.3f} | {t_sk * 1e3:.3f} | "
                       f"{t_sk / t:.2f}x | {gbs:.2f} | {100 * gbs / bandwidth:.0f} % | {gain} |",
                       flush=True)
     print("\nFirst call (compilation when the Numba cache is cold), excluded from the medians:\n")
