@@ -190,6 +190,25 @@ cdef double* _alloc(Py_ssize_t count) except NULL:
     return p
 
 
+cdef double* _buffers(Py_ssize_t T, Py_ssize_t m, floating[::1] out,
+                      const floating[::1] src) except NULL:
+    """T per-block float64 buffers of m values, or, for one block and float64 output that does
+    not overlap the gathered vector src, the output itself (nothing to allocate or reduce:
+    the block zeroes and fills it)."""
+    if floating is double:
+        if T == 1 and m > 0 and (src.shape[0] == 0 or &out[m - 1] < &src[0]
+                                 or &src[src.shape[0] - 1] < &out[0]):
+            return &out[0]
+    return _alloc(T * m)
+
+
+cdef inline bint _is_out(const double* buf, floating[::1] out) noexcept nogil:
+    """True when _buffers returned the output itself."""
+    if floating is double:
+        return out.shape[0] > 0 and buf == &out[0]
+    return False
+
+
 cdef Py_ssize_t* _alloc_bounds(Py_ssize_t T) except NULL:
     cdef Py_ssize_t* p = <Py_ssize_t*>malloc((T + 1) * sizeof(Py_ssize_t))
     if p == NULL:
@@ -631,7 +650,7 @@ def loss_grad_csr(const floating[::1] data, const index_t[::1] indices, const pt
     cdef const floating* sp = _opt(s)
     cdef floating* hp = _opt_out(hess_out)
     try:
-        buf = _alloc(T * d)
+        buf = _buffers(T, d, grad_out, w)
         sums = _alloc(2 * T)
         with nogil:
             _csr_bounds(&indptr[0], n, T, bounds)
@@ -639,13 +658,15 @@ def loss_grad_csr(const floating[::1] data, const index_t[::1] indices, const pt
                 _binary_block_csr(&data[0], &indices[0], &indptr[0], bounds[t], bounds[t + 1],
                                   &y[0], sp, &w[0], b, d, buf + t * d, hp, <floating*>NULL,
                                   sums + 2 * t)
-            _reduce(buf, T, d, &grad_out[0])
+            if not _is_out(buf, grad_out):
+                _reduce(buf, T, d, &grad_out[0])
             for t in range(T):
                 loss += sums[2 * t]
                 gb += sums[2 * t + 1]
     finally:
         free(bounds)
-        free(buf)
+        if not _is_out(buf, grad_out):
+            free(buf)
         free(sums)
     return loss, gb
 
@@ -663,20 +684,22 @@ def loss_grad_dense(const floating[:, ::1] X, const floating[::1] y, const float
     cdef const floating* sp = _opt(s)
     cdef floating* hp = _opt_out(hess_out)
     try:
-        buf = _alloc(T * d)
+        buf = _buffers(T, d, grad_out, w)
         sums = _alloc(2 * T)
         with nogil:
             _dense_bounds(n, T, bounds)
             for t in prange(T, schedule='static', num_threads=T):
                 _binary_block_dense(&X[0, 0], bounds[t], bounds[t + 1], &y[0], sp, &w[0], b, d,
                                     buf + t * d, hp, <floating*>NULL, sums + 2 * t)
-            _reduce(buf, T, d, &grad_out[0])
+            if not _is_out(buf, grad_out):
+                _reduce(buf, T, d, &grad_out[0])
             for t in range(T):
                 loss += sums[2 * t]
                 gb += sums[2 * t + 1]
     finally:
         free(bounds)
-        free(buf)
+        if not _is_out(buf, grad_out):
+            free(buf)
         free(sums)
     return loss, gb
 
@@ -783,19 +806,21 @@ def hessp_csr(const floating[::1] data, const index_t[::1] indices, const ptr_t[
     cdef double* sums = NULL
     cdef double out_b = 0.0
     try:
-        buf = _alloc(T * p)
+        buf = _buffers(T, p, out, v)
         sums = _alloc(T)
         with nogil:
             _csr_bounds(&indptr[0], n, T, bounds)
             for t in prange(T, schedule='static', num_threads=T):
                 _hessp_block_csr(&data[0], &indices[0], &indptr[0], bounds[t], bounds[t + 1],
                                  &d[0], &v[0], v_b, p, buf + t * p, sums + t, False)
-            _reduce(buf, T, p, &out[0])
+            if not _is_out(buf, out):
+                _reduce(buf, T, p, &out[0])
             for t in range(T):
                 out_b += sums[t]
     finally:
         free(bounds)
-        free(buf)
+        if not _is_out(buf, out):
+            free(buf)
         free(sums)
     return out_b
 
@@ -810,19 +835,21 @@ def hessp_dense(const floating[:, ::1] X, const floating[::1] d, const floating[
     cdef double* sums = NULL
     cdef double out_b = 0.0
     try:
-        buf = _alloc(T * p)
+        buf = _buffers(T, p, out, v)
         sums = _alloc(T)
         with nogil:
             _dense_bounds(n, T, bounds)
             for t in prange(T, schedule='static', num_threads=T):
                 _hessp_block_dense(&X[0, 0], bounds[t], bounds[t + 1], &d[0], &v[0], v_b, p,
                                    buf + t * p, sums + t, False)
-            _reduce(buf, T, p, &out[0])
+            if not _is_out(buf, out):
+                _reduce(buf, T, p, &out[0])
             for t in range(T):
                 out_b += sums[t]
     finally:
         free(bounds)
-        free(buf)
+        if not _is_out(buf, out):
+            free(buf)
         free(sums)
     return out_b
 
@@ -836,17 +863,19 @@ def hess_diag_csr(const floating[::1] data, const index_t[::1] indices, const pt
     cdef double* buf = NULL
     cdef double* sums = NULL
     try:
-        buf = _alloc(T * p)
+        buf = _buffers(T, p, out, d)
         sums = _alloc(T)
         with nogil:
             _csr_bounds(&indptr[0], n, T, bounds)
             for t in prange(T, schedule='static', num_threads=T):
                 _hessp_block_csr(&data[0], &indices[0], &indptr[0], bounds[t], bounds[t + 1],
                                  &d[0], <floating*>NULL, 0.0, p, buf + t * p, sums + t, True)
-            _reduce(buf, T, p, &out[0])
+            if not _is_out(buf, out):
+                _reduce(buf, T, p, &out[0])
     finally:
         free(bounds)
-        free(buf)
+        if not _is_out(buf, out):
+            free(buf)
         free(sums)
 
 
@@ -859,17 +888,19 @@ def hess_diag_dense(const floating[:, ::1] X, const floating[::1] d, floating[::
     cdef double* buf = NULL
     cdef double* sums = NULL
     try:
-        buf = _alloc(T * p)
+        buf = _buffers(T, p, out, d)
         sums = _alloc(T)
         with nogil:
             _dense_bounds(n, T, bounds)
             for t in prange(T, schedule='static', num_threads=T):
                 _hessp_block_dense(&X[0, 0], bounds[t], bounds[t + 1], &d[0], <floating*>NULL,
                                    0.0, p, buf + t * p, sums + t, True)
-            _reduce(buf, T, p, &out[0])
+            if not _is_out(buf, out):
+                _reduce(buf, T, p, &out[0])
     finally:
         free(bounds)
-        free(buf)
+        if not _is_out(buf, out):
+            free(buf)
         free(sums)
 
 

@@ -393,3 +393,24 @@ def test_thread_cost_model(fast, rng, monkeypatch):
         r1 = fast.loss_grad(D, y, s, w, 0.1, one, n_threads=1)
     assert r == r1
     np.testing.assert_array_equal(got, one)
+
+
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+def test_one_thread_writes_output_directly_but_not_over_its_input(fast, rng, layout):
+    """With one thread and float64 output the Cython kernels accumulate into the output
+    itself, unless it is the vector being gathered (out=v): both give the reference."""
+    D, y, s, w = problem(rng, 30, 30, np.float64, dense=layout == "dense")
+    dw = rng.uniform(0.1, 1.0, 30)
+    ref = np.empty(30)
+    REF.hessp(D, dw, w, ref)
+    v = w.copy()
+    fast.hessp(D, dw, v, v, n_threads=1)  # out is v
+    assert_close(v, ref, np.float64, "hessp out=v")
+    out = np.full(30, np.nan)
+    fast.hessp(D, dw, w, out, n_threads=1)
+    assert_close(out, ref, np.float64, "hessp")
+    g = np.full(30, np.nan)
+    fast.loss_grad(D, y, s, w, 0.1, g, n_threads=1)
+    g_ref = np.empty(30)
+    REF.loss_grad(D, y, s, w, 0.1, g_ref)
+    assert_close(g, g_ref, np.float64, "loss_grad")
