@@ -188,7 +188,7 @@ def main(argv=None):
                 warmups.append((backend, np.dtype(dtype).name, name, first[dtype, backend]))
                 gbs = D.nbytes / t / 1e9
                 gain = "" if dtype == np.float64 else f"{times[np.float64, backend] / t:.2f}x"
-                print(f"| {name} ({kind}) | {D.nnz:,} | {np.dtype(dtype).name} | "
+                print(f"| {name} ({kind}) | {int(D.arrays[2][-1]):,} | {np.dtype(dtype).name} | "
                       f"{D.nbytes / 1e6:.1f} | {backend} | {t * 1e3:.3f} | {t_sk * 1e3:.3f} | "
                       f"{t_sk / t:.2f}x | {gbs:.2f} | {100 * gbs / bandwidth:.0f} % | {gain} |",
                       flush=True)
