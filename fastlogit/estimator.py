@@ -126,9 +126,10 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     random_state : int, RandomState or None
         Passed to stochastic solvers.
     solver : {"auto", "newton-cholesky", "newton-cg", "trust-region", "lbfgs", "l1", ...}
-        "auto": ``fastlogit.solvers.choose_solver`` ("l1" with an L1 part,
-        "newton-cholesky" for binary problems with at most 1000 parameters,
-        "trust-region" otherwise); "lbfgs" for the focal / noise-corrected losses.
+        "auto": ``fastlogit.solvers.choose_solver`` on the used columns ("l1" with an L1
+        part, "newton-cholesky" for binary problems with at most 1000 parameters, "lbfgs"
+        with more than twice as many features as samples, "trust-region" otherwise); "lbfgs"
+        for the focal / noise-corrected losses.  ``solver_`` names the one that ran.
     backend : {"auto", "numpy", "numba", "cython"}, default="auto"
     n_threads : int or None
         Kernel threads (None = all cores).
@@ -220,9 +221,9 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
 
         solver = self.solver
         if solver == "auto":
-            # fastlogit's own choice by shape (solvers.choose_solver): "l1" with an L1 part,
-            # "newton-cholesky" for small binary problems, "trust-region" otherwise; the
-            # non-convex extras take "lbfgs" (first-order information only).
+            # fastlogit's own choice by shape (solvers.choose_solver, made again by
+            # solvers.solve on the used columns); the non-convex extras take "lbfgs"
+            # (first-order information only).
             solver = "lbfgs" if self._uses_extras() else choose_solver(objective)
         if solver not in SOLVERS:
             raise ValueError(f"unknown solver {self.solver!r}; choose 'auto' or one of "
@@ -364,6 +365,8 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         sw_arg = None if np.all(sw == 1.0) else sw
         objective = self._objective(design, Y, sw_arg)
         solver = self._choose_solver(objective)
+        if self.solver == "auto" and not self._uses_extras():
+            solver = "auto"  # chosen by solve() after dropping empty columns
         theta0 = self._theta0(n_rows, n_features)
         from .solvers import solve
 
@@ -385,7 +388,7 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                            else np.zeros(n_rows, dtype=dtype))
         self.classes_ = classes
         self.n_iter_ = np.array([int(result.n_iter)], dtype=np.int32)
-        self.solver_ = solver
+        self.solver_ = result.solver
         self.converged_ = bool(result.converged)
         self.fit_result_ = result
         return self

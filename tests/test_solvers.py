@@ -216,7 +216,8 @@ def test_errors_for_unknown_solver_and_penalty(rng):
         Objective(X, y, penalty="l0")
     assert choose_solver(l1) == "l1"
     assert choose_solver(Objective(X, y)) == "newton-cholesky"
-    assert choose_solver(Objective(sp.csr_matrix((10, 5000)), np.zeros(10))) == "trust-region"
+    assert choose_solver(Objective(sp.csr_matrix((10, 5000)), np.zeros(10))) == "lbfgs"
+    assert choose_solver(Objective(sp.csr_matrix((3000, 5000)), np.zeros(3000))) == "trust-region"
 
 
 @pytest.mark.parametrize("penalty", ["l2", None, "elasticnet"])
