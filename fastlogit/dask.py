@@ -220,9 +220,10 @@ class _BlockServer:
     def run(self, func, keys, names, updates, scalars):
         """``func(block, *vectors, *scalars)`` summed over the blocks ``keys``.
 
-        Returns ``(sum, seconds)``, or ``None`` when a block or a vector is not here (a block
+        Returns ``(sum, seconds)``; ``None`` when a block or a vector is not here (a block
         moved after a worker was lost, or this actor was rebuilt): the client then regroups
-        and resends.
+        and resends; ``(_FAILED, exception)`` when ``func`` raised (re-raised on the client,
+        so that an error of the computation is never mistaken for a lost worker).
         """
         start = time.perf_counter()
         self.vectors.update(updates)
@@ -232,7 +233,14 @@ class _BlockServer:
             blocks = [data[k] for k in keys]
         except KeyError:
             return None
-        return _sum(*[func(b, *vectors, *scalars) for b in blocks]), time.perf_counter() - start
+        try:
+            total = _sum(*[func(b, *vectors, *scalars) for b in blocks])
+        except Exception as exc:
+            return _FAILED, exc
+        return total, time.perf_counter() - start
+
+
+_FAILED = "fastlogit.dask: the block function raised"
 
 
 async def _await_all(futures):
@@ -471,8 +479,9 @@ class DaskObjective:
             if f.status == "error":
                 f.result()  # raises the block's error (e.g. KilledWorker), a clear failure
         self._regroup()
-        futures = [self.client.submit(_BlockServer, actor=True, pure=False,
-                                      workers=None if addr is None else [addr],
+        futures = [self.client.submit(_BlockServer, actor=True, pure=False)
+                   if addr is None else  # (blocks lost again meanwhile: the call retries)
+                   self.client.submit(_BlockServer, actor=True, pure=False, workers=[addr],
                                       allow_other_workers=True)
                    for addr, _ in self._groups]
         wait(futures, timeout=self.timeout)
@@ -511,12 +520,12 @@ class DaskObjective:
                 parts = self.client.sync(_await_all, calls, callback_timeout=self.timeout)
             except TimeoutError:
                 raise
-            except (OSError, RuntimeError) as exc:  # the actor's worker is gone
-                if isinstance(exc, RuntimeError) and all(
-                        f.status == "finished" for f, _, _ in self._servers):
-                    raise  # an error of the computation itself
-                problem = exc
+            except Exception as exc:  # the actor's worker is gone (errors of the
+                problem = exc         # computation itself come back as _FAILED below)
             else:
+                for p in parts:
+                    if p is not None and isinstance(p[0], str) and p[0] == _FAILED:
+                        raise p[1]
                 if all(p is not None for p in parts):
                     self._actor_seconds = max(p[1] for p in parts)
                     parts = [p[0] for p in parts]

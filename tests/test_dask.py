@@ -270,3 +270,49 @@ def test_worker_killed_mid_fit(client):
     assert state["killed"]
     assert time.perf_counter() - t0 < 2 * TIMEOUT
     client.wait_for_workers(2, timeout=TIMEOUT)
+
+
+def test_worker_killed_during_a_call(client):
+    """A worker killed while a call runs on it: the actors are rebuilt where Dask recomputed
+    the blocks, and the call is repeated with the same answer (bounded by the timeout)."""
+    import threading
+
+    X, y = _data(n=6000, d=60, seed=12, dense=True)
+    ref = Objective(X, y, C=1.0, fit_intercept=True)
+    dob = fdask.DaskObjective(*_blocks(X, y, 750)[:2], C=1.0, n_threads=1, client=client,
+                              timeout=TIMEOUT, transport="actors")
+    try:
+        theta = 0.01 * np.arange(ref.n_params, dtype=float)
+        dob.value_grad(-theta)
+        pids = client.run(os.getpid)
+        timer = threading.Timer(0.002, os.kill, (pids[sorted(pids)[0]], signal.SIGKILL))
+        t0 = time.perf_counter()
+        timer.start()
+        f, g = dob.value_grad(theta)
+        timer.join()
+        f0, g0 = ref.value_grad(theta)
+        assert f == pytest.approx(f0, rel=1e-12)
+        np.testing.assert_allclose(g, g0, rtol=1e-10, atol=1e-10 * np.abs(g0).max())
+        assert dob.n_rebuilds >= 1
+        assert time.perf_counter() - t0 < TIMEOUT
+    finally:
+        dob.close()
+    client.wait_for_workers(2, timeout=TIMEOUT)
+
+
+def test_error_on_a_worker_is_raised_not_retried(client):
+    """An exception of the computation itself reaches the caller at once (no rebuild)."""
+    X, y = _data(n=300, d=20)
+    dob = fdask.DaskObjective(*_blocks(X, y, 100)[:2], client=client, n_threads=1,
+                              timeout=TIMEOUT, transport="actors")
+    try:
+        def broken(block, theta):
+            raise ZeroDivisionError("a block failed")
+
+        with pytest.raises(ZeroDivisionError, match="a block failed"):
+            dob._call(broken, [("theta", np.zeros(dob.n_params))])
+        assert dob.n_rebuilds == 0
+        f, _ = dob.value_grad(np.zeros(dob.n_params))  # the actors still answer
+        assert f == pytest.approx(Objective(X, y).value(np.zeros(dob.n_params)), rel=1e-12)
+    finally:
+        dob.close()
