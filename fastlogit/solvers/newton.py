@@ -237,7 +237,7 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
         minv = _preconditioner(objective, theta, preconditioner)
         th = theta
         d, _, _ = _pcg(lambda v: objective.hessp(th, v), g, eta, max_cg,
-                       None if minv is None else minv.__mul__, min(eps_q, np.sqrt(eta)))
+                       None if minv is None else (lambda r: minv * r), min(eps_q, np.sqrt(eta)))
         if not float(g @ d) < 0:
             d = -g if minv is None else -minv * g
         t, theta_new, f_new, g_new = armijo(objective, theta, f, g, d)
