@@ -8,15 +8,22 @@ Run from the project root (a machine with >= 8 cores; the sizes below need ~10 G
 What it measures, for each layout (CSR from ``make_sparse_classification``; dense Gaussian):
 
 1. F* from a tight one-process solve (trust-region Newton, tol 1e-10).
-2. One process (``Objective``, ``n_threads`` = all cores), and ``DaskObjective`` on a
-   ``LocalCluster`` of 1 worker (all cores for the kernels) and of 2 workers (half each); the
-   data in ``--blocks`` row blocks, persisted once (setup time reported apart):
-   - time per iteration: one ``value_grad`` (= one L-BFGS iteration's pass; median of 5, at
-     5 distinct thetas so that no cache answers) and one ``hessp`` (Newton-CG's inner step);
-   - bytes per iteration: client-side bytes (theta out, the reduced vector back) plus the
-     worker-to-worker bytes of the tree reduction, per ``value_grad``;
+2. One process (``Objective``, ``n_threads`` = ``--threads``), and ``DaskObjective`` on a
+   ``LocalCluster`` of 1 worker (``--threads`` kernel threads) and of 2 workers (half each,
+   so that the cores are the same: on a 2-core machine 2 workers x 1 thread against 1
+   process x 2 threads); the data in ``--blocks`` row blocks, persisted once (setup time
+   reported apart), with both transports ("tasks": one task per worker through the
+   scheduler; "actors": one Dask actor per worker called directly, the default):
+   - time per iteration: one ``value_grad`` (= one L-BFGS iteration's pass, distinct thetas
+     so that no cache answers) and one ``hessp`` (Newton-CG's inner step); the one process
+     and the Dask objectives take turns (``ROUNDS`` rounds of ``CALLS`` calls each, the first
+     call of a turn not counted), medians of ``ROUNDS * CALLS`` calls, and each ratio is
+     against the one-process median of the same cluster's run;
+   - bytes per iteration: client-side bytes of one ``value_grad`` (theta out to each worker,
+     (loss, gradient) back from each), and the bytes of Dask's data transfers meanwhile;
    - time to relative suboptimality (F - F*) / F* <= 1e-6 for "lbfgs" and "newton-cg"
-     (solver start to the first iterate below it, from the solver's own history).
+     (solver start to the first iterate below it, from the solver's own history), on the
+     one process and on the actors transport.
 3. dask-ml's ``LogisticRegression`` (solvers "lbfgs" and "admm") on the same dask array, on a
    2-worker cluster with the same cores (threads per worker = cores / 2), the same objective:
    dask-ml minimises ``sum_i l_i + lamduh/2 ||beta||^2`` with ``lamduh = 1/C``, which is our
@@ -74,7 +81,8 @@ from fastlogit.solvers import SOLVERS  # noqa: E402
 import fastlogit.dask as fdask  # noqa: E402
 
 TARGET = 1e-6
-REPEATS = 5
+ROUNDS, CALLS = 3, 4  # per-iteration times: medians of ROUNDS * CALLS calls
+TRANSPORTS = ("tasks", "actors")
 
 
 def dense_data(n, d, seed=0):
@@ -82,6 +90,23 @@ def dense_data(n, d, seed=0):
     X = rng.standard_normal((n, d))
     w = rng.standard_normal(d) * 2.0 / np.sqrt(d)
     y = (rng.random(n) < 1.0 / (1.0 + np.exp(-(X @ w)))).astype(np.float64)
+    return X, y
+
+
+def csr_data(size, cache_dir=None):
+    """make_sparse_classification(*size, random_state=0), kept in ``cache_dir`` if given."""
+    import scipy.sparse as sp
+
+    path = None
+    if cache_dir:
+        path = os.path.join(cache_dir, "bench_dask_csr_%d_%d_%d" % tuple(size))
+        if os.path.exists(path + ".X.npz"):
+            return sp.load_npz(path + ".X.npz").tocsr(), np.load(path + ".y.npy")
+    X, y = make_sparse_classification(*size, random_state=0)
+    if path:
+        os.makedirs(cache_dir, exist_ok=True)
+        sp.save_npz(path + ".X.npz", X, compressed=False)
+        np.save(path + ".y.npy", y)
     return X, y
 
 
@@ -93,26 +118,53 @@ def seconds_to(history, f_star, target=TARGET):
     return None
 
 
-def median_time(fn, args_list):
-    ts = []
-    for args in args_list:
-        t = time.perf_counter()
-        fn(*args)
-        ts.append(time.perf_counter() - t)
-    return float(np.median(ts))
+def per_iteration(obs, rng):
+    """Median seconds per objective of ``value_grad`` (distinct thetas, so no cache answers)
+    and of ``hessp`` (at its last theta, distinct vectors).
 
-
-def per_iteration(ob, n_params, rng):
-    """Median seconds of value_grad at distinct thetas, and of hessp at a cached theta."""
+    The objectives take turns in ``ROUNDS`` rounds, so that all of them see the same machine
+    load; in each turn one objective makes ``CALLS + 1`` calls back to back, as a solver does,
+    and the first is not counted (the kernel threads of the previous turn's process may still
+    hold the cores for a moment after it returned).  Each median is over ROUNDS * CALLS calls.
+    Each objective gets thetas of its own: ``DaskObjective``s built on the same dask array
+    share the persisted blocks, whose caches would otherwise answer the second one.
+    """
+    n_params = obs[0].n_params
     base = 1e-3 * rng.standard_normal(n_params)
-    ob.value_grad(base)  # warm-up (first kernel call, cache)
-    thetas = [(base + (i + 1) * 1e-4,) for i in range(REPEATS)]
-    t_vg = median_time(ob.value_grad, thetas)
-    th = thetas[-1][0]
-    vs = [(th, rng.standard_normal(n_params)) for _ in range(REPEATS)]
-    ob.hessp(*vs[0])
-    t_hv = median_time(ob.hessp, vs)
-    return t_vg, t_hv
+    vg = [[] for _ in obs]
+    hv = [[] for _ in obs]
+    for r in range(ROUNDS):
+        vs = [rng.standard_normal(n_params) for _ in range(CALLS + 1)]
+        for j, ob in enumerate(obs):
+            theta = base + j * 1e-6 + r * 1e-3
+            for i in range(CALLS + 1):
+                theta = theta + 1e-5
+                t = time.perf_counter()
+                ob.value_grad(theta)
+                if i:
+                    vg[j].append(time.perf_counter() - t)
+            for i, v in enumerate(vs):
+                t = time.perf_counter()
+                ob.hessp(theta, v)
+                if i:
+                    hv[j].append(time.perf_counter() - t)
+    return [(float(np.median(a)), float(np.median(b))) for a, b in zip(vg, hv)]
+
+
+def lbfgs_per_iteration(obs, iters=20):
+    """Seconds per L-BFGS iteration for each objective: ``ROUNDS`` short L-BFGS runs of
+    ``iters`` iterations from slightly different starts, the objectives taking turns; the
+    median over the rounds of wall time / iterations (line searches included)."""
+    per = [[] for _ in obs]
+    for r in range(ROUNDS):
+        for ob, ts in zip(obs, per):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t = time.perf_counter()
+                res = SOLVERS["lbfgs"](ob, np.full(ob.n_params, r * 1e-9), tol=1e-14,
+                                       max_iter=iters)
+                ts.append((time.perf_counter() - t) / max(res.n_iter, 1))
+    return [float(np.median(ts)) for ts in per]
 
 
 def run_solvers(ob, f_star, max_iter):
@@ -138,12 +190,16 @@ def worker_bytes(client):
 
 
 def bench_ours(X, y, C, f_star, args, rng):
+    """One process against ``DaskObjective`` on 1 and 2 local workers, both transports.
+
+    Per-iteration times are interleaved with the one-process objective's (same thetas, turn
+    by turn), and each ratio is taken against the one-process median of the same cluster's
+    run.  The solvers run on the one process and on the "actors" transport (the default).
+    """
     rows = int(np.ceil(X.shape[0] / args.blocks))
     res = {}
     ob = Objective(X, y, C=C, fit_intercept=False, n_threads=args.threads)
-    t_vg, t_hv = per_iteration(ob, ob.n_params, rng)
-    res["single"] = {"value_grad": t_vg, "hessp": t_hv,
-                     "solvers": run_solvers(ob, f_star, args.max_iter)}
+    res["single"] = {"solvers": run_solvers(ob, f_star, args.max_iter)}
     for nw in (1, 2):
         with distributed.LocalCluster(n_workers=nw, threads_per_worker=1, processes=True,
                                       host="127.0.0.1", dashboard_address=None,
@@ -151,28 +207,41 @@ def bench_ours(X, y, C, f_star, args, rng):
                 distributed.Client(cluster) as client:
             dX = da.from_array(X, chunks=(rows, X.shape[1]), asarray=False)
             dy = da.from_array(y, chunks=rows)
-            t = time.perf_counter()
-            dob = fdask.DaskObjective(dX, dy, C=C, fit_intercept=False,
-                                      n_threads=max(1, args.threads // nw), client=client)
-            setup = time.perf_counter() - t
-            b0, w0 = dob.bytes_sent, worker_bytes(client)
-            n0 = dob.n_evals["value_grad"]
-            base = 1e-3 * rng.standard_normal(dob.n_params)
-            thetas = [(base + (i + 1) * 1e-4,) for i in range(REPEATS)]
-            dob.value_grad(base)
-            t_vg = median_time(dob.value_grad, thetas)
-            n_vg = dob.n_evals["value_grad"] - n0
-            bytes_client = (dob.bytes_sent - b0) / n_vg
-            bytes_workers = (worker_bytes(client) - w0) / n_vg
-            th = thetas[-1][0]
-            vs = [(th, rng.standard_normal(dob.n_params)) for _ in range(REPEATS)]
-            dob.hessp(*vs[0])
-            t_hv = median_time(dob.hessp, vs)
-            res[f"dask-{nw}w"] = {
-                "setup": setup, "value_grad": t_vg, "hessp": t_hv,
-                "bytes_per_iter_client": bytes_client, "bytes_per_iter_workers": bytes_workers,
-                "solvers": run_solvers(dob, f_star, args.max_iter)}
-            dob.close()
+            dobs, setups = [], []
+            for transport in TRANSPORTS:
+                t = time.perf_counter()
+                dobs.append(fdask.DaskObjective(dX, dy, C=C, fit_intercept=False,
+                                                n_threads=max(1, args.threads // nw),
+                                                client=client, transport=transport))
+                setups.append(time.perf_counter() - t)
+            w0 = worker_bytes(client)
+            times = per_iteration([ob] + dobs, rng)
+            w1 = worker_bytes(client)
+            actors = dobs[TRANSPORTS.index("actors")]
+            it_single, it_actors = lbfgs_per_iteration([ob, actors])
+            res[f"single-{nw}w"] = {"value_grad": times[0][0], "hessp": times[0][1],
+                                    "lbfgs_iter": it_single, "worker_to_worker_bytes": w1 - w0}
+            res[f"dask-{nw}w-lbfgs_iter"] = it_actors
+            theta = 1e-3 * rng.standard_normal(ob.n_params)
+            for transport, dob, setup, (t_vg, t_hv) in zip(TRANSPORTS, dobs, setups, times[1:]):
+                # Bytes of one value_grad (theta out to each worker, (loss, grad) back).
+                b = dob.bytes_sent
+                dob.value_grad(theta + len(res) * 1e-6)
+                per = {"value_grad": dob.bytes_sent - b}
+                res[f"dask-{nw}w-{transport}"] = {
+                    "setup": setup, "value_grad": t_vg, "hessp": t_hv,
+                    "vs_single_value_grad": t_vg / times[0][0],
+                    "vs_single_hessp": t_hv / times[0][1],
+                    "bytes_per_iter_client": per["value_grad"],
+}
+            for transport, dob in zip(TRANSPORTS, dobs):
+                if transport == "actors":
+                    b, n = dob.bytes_sent, sum(dob.n_evals.values())
+                    sv = run_solvers(dob, f_star, args.max_iter)
+                    calls = sum(dob.n_evals.values()) - n
+                    sv["bytes_per_call"] = (dob.bytes_sent - b) / max(calls, 1)
+                    res[f"dask-{nw}w-actors"]["solvers"] = sv
+                dob.close()
     return res
 
 
@@ -245,22 +314,44 @@ def bench_daskml(X, y, C, f_star, args, ob_eval):
 
 def report(name, meta, ours, dml):
     lines = [f"\n## {name}: {meta}\n"]
-    s = ours["single"]
-    lines.append("| run | setup s | value_grad ms | ratio | hessp ms | ratio | bytes/iter "
-                 "(client + worker-worker) | lbfgs to 1e-6 s (iters) | newton-cg to 1e-6 s |")
+    lines.append("Per iteration (medians of %d calls; the one process and the Dask runs take "
+                 "turns, ratio = Dask / the one process measured alongside it):\n"
+                 % (ROUNDS * CALLS))
+    lines.append("| run | setup s | value_grad ms | one process ms | ratio | hessp ms | "
+                 "one process ms | ratio | bytes per value_grad (client) |")
     lines.append("|---|---|---|---|---|---|---|---|---|")
-    for key in ("single", "dask-1w", "dask-2w"):
-        r = ours[key]
-        sv = r["solvers"]
-        fmt = lambda v: "not reached" if v is None else f"{v:.3f}"  # noqa: E731
-        nbytes = ("-" if key == "single" else
-                  f"{r['bytes_per_iter_client']:.0f} + {r['bytes_per_iter_workers']:.0f}")
-        lines.append(
-            f"| {key} | {r.get('setup', 0):.2f} | {1e3 * r['value_grad']:.1f} | "
-            f"{r['value_grad'] / s['value_grad']:.2f} | {1e3 * r['hessp']:.1f} | "
-            f"{r['hessp'] / s['hessp']:.2f} | {nbytes} | "
-            f"{fmt(sv['lbfgs']['time_to_1e-6'])} ({sv['lbfgs']['n_iter']}) | "
-            f"{fmt(sv['newton-cg']['time_to_1e-6'])} |")
+    for nw in (1, 2):
+        s = ours[f"single-{nw}w"]
+        for transport in TRANSPORTS:
+            r = ours[f"dask-{nw}w-{transport}"]
+            lines.append(
+                f"| {nw} worker{'s' if nw > 1 else ''}, {transport} | {r['setup']:.2f} | "
+                f"{1e3 * r['value_grad']:.1f} | {1e3 * s['value_grad']:.1f} | "
+                f"{r['vs_single_value_grad']:.2f} | {1e3 * r['hessp']:.1f} | "
+                f"{1e3 * s['hessp']:.1f} | {r['vs_single_hessp']:.2f} | "
+                f"{r['bytes_per_iter_client']:.0f} |")
+    lines.append("\nBytes the workers sent through Dask's data transfers during these calls "
+                 "(task results gathered by the client, tree edges; the actors' replies are "
+                 "not counted there but in the last column): %s" % ", ".join(
+                     f"{nw} worker{'s' if nw > 1 else ''}: "
+                     f"{ours[f'single-{nw}w']['worker_to_worker_bytes']:.0f}" for nw in (1, 2)))
+    lines.append("\nPer L-BFGS iteration (line searches included; %d runs of 20 iterations, "
+                 "the one process and the actors transport taking turns, medians):\n" % ROUNDS)
+    lines.append("| run | ms per iteration | one process ms | ratio |")
+    lines.append("|---|---|---|---|")
+    for nw in (1, 2):
+        s, r = ours[f"single-{nw}w"]["lbfgs_iter"], ours[f"dask-{nw}w-lbfgs_iter"]
+        lines.append(f"| {nw} worker{'s' if nw > 1 else ''}, actors | {1e3 * r:.1f} | "
+                     f"{1e3 * s:.1f} | {r / s:.2f} |")
+    fmt = lambda v: "not reached" if v is None else f"{v:.3f}"  # noqa: E731
+    lines.append("\nTime to (F - F*)/F* <= 1e-6 (single runs):\n")
+    lines.append("| run | lbfgs s (iters) | newton-cg s (iters) | bytes per call |")
+    lines.append("|---|---|---|---|")
+    for key in ("single", "dask-1w-actors", "dask-2w-actors"):
+        sv = ours[key]["solvers"]
+        lines.append(f"| {key} | {fmt(sv['lbfgs']['time_to_1e-6'])} ({sv['lbfgs']['n_iter']})"
+                     f" | {fmt(sv['newton-cg']['time_to_1e-6'])} "
+                     f"({sv['newton-cg']['n_iter']}) | {sv.get('bytes_per_call', 0):.0f} |")
     if dml:
         lines.append("\n| dask-ml (2 workers) | time to 1e-6 s | wall s | evals | best subopt |")
         lines.append("|---|---|---|---|---|")
@@ -271,7 +362,7 @@ def report(name, meta, ours, dml):
                 t = r["time_to_1e-6"]
                 lines.append(f"| {solver} | {'not reached' if t is None else f'{t:.2f}'} | "
                              f"{r['wall']:.2f} | {r['n_evals']} | {r['best_subopt']:.2e} |")
-        ours_best = min((v for v in (ours["dask-2w"]["solvers"][n]["time_to_1e-6"]
+        ours_best = min((v for v in (ours["dask-2w-actors"]["solvers"][n]["time_to_1e-6"]
                                      for n in ("lbfgs", "newton-cg")) if v is not None),
                         default=None)
         reached = [(r["time_to_1e-6"], s) for s, r in dml.items()
@@ -302,6 +393,7 @@ def main():
     p.add_argument("--csr-size", type=int, nargs=3, metavar=("N", "D", "NNZ_PER_ROW"))
     p.add_argument("--dense-size", type=int, nargs=2, metavar=("N", "D"))
     p.add_argument("--out", default="bench_dask.json")
+    p.add_argument("--cache-dir", help="keep the generated CSR data here (.npz) for re-runs")
     args = p.parse_args()
     rng = np.random.default_rng(0)
     if args.quick:
@@ -319,7 +411,7 @@ def main():
     for layout in layouts:
         t = time.perf_counter()
         if layout == "csr":
-            X, y = make_sparse_classification(*csr_size, random_state=0)
+            X, y = csr_data(csr_size, args.cache_dir)
             meta = f"CSR {X.shape[0]} x {X.shape[1]}, {X.nnz / 1e6:.1f}M non-zeros"
         else:
             X, y = dense_data(*dense_size)
