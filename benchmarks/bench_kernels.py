@@ -29,7 +29,12 @@ Numba and scikit-learn each bring their own OpenMP runtime.  With the default (s
 policy the idle threads of one runtime steal the cores from the other: on 2 cores this was
 measured to make scikit-learn's ``loss_gradient`` 2-3x slower right after Numba kernels ran,
 which would inflate the speed-up.  The script therefore sets ``OMP_WAIT_POLICY=PASSIVE`` for
-both (unless it is already set in the environment) and prints the policy used.
+both (unless it is already set in the environment) and prints the policy used.  Likewise
+OpenBLAS: scikit-learn's ``loss_gradient`` makes one BLAS call (``weights @ weights``, the L2
+term), after which OpenBLAS's worker threads spin and take a core from whatever runs next
+(measured: fastlogit's news20 ``loss_grad`` 2x slower for several calls right after
+scikit-learn's).  BLAS is limited to one thread for the run (threadpoolctl); that one dot
+product is all the BLAS work in the timed calls.
 """
 import os
 
@@ -151,7 +156,15 @@ def main(argv=None):
     print(f"# fastlogit kernel benchmark: loss_grad (fused CSR), n_threads={n_threads}\n")
     print(f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}, "
           f"scikit-learn {sklearn.__version__}, machine {platform.machine()}, "
-          f"{len(os.sched_getaffinity(0))} cores, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}\n")
+          f"{len(os.sched_getaffinity(0))} cores, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, "
+          "BLAS threads 1\n")
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        _run(args, n_threads, repeats)
+
+
+def _run(args, n_threads, repeats):
     bw_par, bw_np = measure_bandwidth(n_threads)
     bandwidth = max(bw_par, bw_np)
     print(f"Memory read bandwidth (400 MB float64 sum, median of 7): numba parallel "
