@@ -371,8 +371,11 @@ class DaskObjective:
         options = {"fit_intercept": self.fit_intercept, "backend": backend,
                    "n_threads": n_threads}
         make = dask.delayed(_make_block, pure=True)
-        blocks = [make(xb, yb, sb, options) for xb, yb, sb in zip(x_blocks, y_blocks, s_blocks)]
-        futures = self._persist_balanced(blocks, chunks)
+        blocks = []
+        for xb, yb, sb, where in zip(x_blocks, y_blocks, s_blocks, self._placement(chunks)):
+            with dask.annotate(**where):
+                blocks.append(make(xb, yb, sb, options))
+        futures = self.client.compute(blocks, optimize_graph=False)
         wait(futures, timeout=timeout)
         info = self.client.gather(
             [self.client.submit(_block_info, f, pure=False) for f in futures])
@@ -411,8 +414,8 @@ class DaskObjective:
 
     # -- plumbing -------------------------------------------------------------------------
 
-    def _persist_balanced(self, blocks, chunks):
-        """Compute and persist the blocks, contiguous runs of about equal rows per worker.
+    def _placement(self, chunks):
+        """Worker annotations for the blocks: contiguous runs of about equal rows per worker.
 
         A call takes as long as its slowest worker, so the blocks are placed evenly (by row
         count when known, else by block count) instead of wherever the scheduler first runs
@@ -421,15 +424,14 @@ class DaskObjective:
         """
         workers = sorted(self.client.scheduler_info()["workers"])
         if len(workers) <= 1:
-            return self.client.compute(blocks)
+            return [{}] * len(chunks)
         rows = np.array([1.0 if math.isnan(c) else float(c) for c in chunks])
         if any(math.isnan(c) for c in chunks):
             rows[:] = 1.0
         # block i goes to the worker whose share of the rows contains the block's middle row
         middle = (np.cumsum(rows) - rows / 2) / max(rows.sum(), 1.0)
         owner = np.minimum((middle * len(workers)).astype(int), len(workers) - 1)
-        return [self.client.compute(b, workers=[workers[w]], allow_other_workers=True)
-                for b, w in zip(blocks, owner)]
+        return [{"workers": [workers[w]], "allow_other_workers": True} for w in owner]
 
     def _put(self, a):
         """``a`` as a task argument: inline when small, else scattered once to the cluster.
