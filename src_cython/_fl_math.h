@@ -21,7 +21,7 @@
  *
  * fl_logistic_batch applies them to a batch of margins.  It is compiled for AVX-512, AVX2 and
  * baseline x86-64 (function multi-versioning, chosen at load time) where the compiler and the
- * C library support it, plain C otherwise.  The build uses -ffp-contract=off and no
+ * C library (glibc: ifunc) support it, plain C otherwise.  The build uses -ffp-contract=off and no
  * -ffast-math: every variant performs the same IEEE operations in the same order, so results
  * are bitwise identical whichever variant runs.
  */
@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(__clang__) \
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__GLIBC__) && !defined(__clang__) \
     && !defined(FASTLOGIT_NO_CLONES)
 #define FL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
