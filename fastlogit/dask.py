@@ -371,12 +371,17 @@ class DaskObjective:
         options = {"fit_intercept": self.fit_intercept, "backend": backend,
                    "n_threads": n_threads}
         make = dask.delayed(_make_block, pure=True)
+        self._make_args = [(xb, yb, sb, options) for xb, yb, sb in zip(x_blocks, y_blocks,
+                                                                         s_blocks)]
+        self._pins = self._placement(chunks)
         blocks = []
-        for xb, yb, sb, where in zip(x_blocks, y_blocks, s_blocks, self._placement(chunks)):
-            with dask.annotate(**where):
-                blocks.append(make(xb, yb, sb, options))
-        futures = self.client.compute(blocks, optimize_graph=False)
-        wait(futures, timeout=timeout)
+        for args, pin in zip(self._make_args, self._pins):
+            with dask.annotate(**({} if pin is None else
+                                  {"workers": [pin], "allow_other_workers": False})):
+                blocks.append(make(*args))
+        self._blocks = self.client.compute(blocks, optimize_graph=False)
+        self._wait_blocks()
+        futures = self._blocks
         info = self.client.gather(
             [self.client.submit(_block_info, f, pure=False) for f in futures])
         n_features = {i[1] for i in info}
@@ -415,23 +420,60 @@ class DaskObjective:
     # -- plumbing -------------------------------------------------------------------------
 
     def _placement(self, chunks):
-        """Worker annotations for the blocks: contiguous runs of about equal rows per worker.
+        """The worker of each block: contiguous runs of about equal rows per worker.
 
-        A call takes as long as its slowest worker, so the blocks are placed evenly (by row
-        count when known, else by block count) instead of wherever the scheduler first runs
-        them (which left 13 of 16 blocks on one of two workers in our benchmark).  The
-        placement is a preference: a block may still run elsewhere if its worker is gone.
+        A call takes as long as its slowest worker, so the blocks are pinned evenly (by row
+        count when known, else by block count).  Without the pin, the scheduler's work
+        stealing moved blocks to whichever worker was idle first (11 of 16 blocks on one of
+        two workers in our benchmark, and all 16 in one run).  A block whose worker is lost
+        is rebuilt without a pin (:meth:`_unpin_lost`).
         """
-        workers = sorted(self.client.scheduler_info()["workers"])
+        workers = sorted(self.client.nthreads())
         if len(workers) <= 1:
-            return [{}] * len(chunks)
+            return [None] * len(chunks)
         rows = np.array([1.0 if math.isnan(c) else float(c) for c in chunks])
         if any(math.isnan(c) for c in chunks):
             rows[:] = 1.0
         # block i goes to the worker whose share of the rows contains the block's middle row
         middle = (np.cumsum(rows) - rows / 2) / max(rows.sum(), 1.0)
         owner = np.minimum((middle * len(workers)).astype(int), len(workers) - 1)
-        return [{"workers": [workers[w]], "allow_other_workers": True} for w in owner]
+        return [workers[w] for w in owner]
+
+    def _unpin_lost(self):
+        """Rebuild unpinned (new keys) the unfinished blocks pinned to a worker that is gone,
+        which would otherwise never run again; returns whether any was."""
+        pending = [i for i, f in enumerate(self._blocks)
+                   if self._pins[i] is not None and f.status != "finished"]
+        if not pending:
+            return False
+        alive = set(self.client.nthreads())
+        lost = [i for i in pending if self._pins[i] not in alive]
+        if not lost:
+            return False
+        make = dask.delayed(_make_block, pure=False)
+        new = self.client.compute([make(*self._make_args[i]) for i in lost])
+        for i, f in zip(lost, new):
+            self._blocks[i].release()
+            self._blocks[i] = f
+            self._pins[i] = None
+        return True
+
+    def _wait_blocks(self):
+        """Wait (at most ``timeout``) until every block is in memory on some worker,
+        rebuilding the blocks pinned to lost workers meanwhile; a block that failed raises
+        its error (e.g. ``KilledWorker``), a clear failure."""
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        while True:
+            self._unpin_lost()
+            try:
+                wait(self._blocks, timeout=1.0)
+                break
+            except TimeoutError:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise
+        for f in self._blocks:
+            if f.status == "error":
+                f.result()
 
     def _put(self, a):
         """``a`` as a task argument: inline when small, else scattered once to the cluster.
@@ -476,10 +518,7 @@ class DaskObjective:
     def _start_servers(self):
         """One :class:`_BlockServer` actor on each worker holding blocks (lost blocks first
         recomputed by Dask from their lineage)."""
-        wait(self._blocks, timeout=self.timeout)
-        for f in self._blocks:
-            if f.status == "error":
-                f.result()  # raises the block's error (e.g. KilledWorker), a clear failure
+        self._wait_blocks()
         self._regroup()
         futures = [self.client.submit(_BlockServer, actor=True, pure=False)
                    if addr is None else  # (blocks lost again meanwhile: the call retries)
@@ -568,13 +607,30 @@ class DaskObjective:
         blocks on another) is still correct; the grouping is then refreshed for later calls.
         """
         submit = self.client.submit
-        level = [submit(_group_call, func, addr, len(args), *args, *blocks, pure=False,
-                        workers=None if addr is None else [addr], allow_other_workers=True)
-                 for addr, blocks in self._groups]
-        while len(level) > self.split_every:
-            level = [submit(_sum, *level[i:i + self.split_every], pure=False)
-                     for i in range(0, len(level), self.split_every)]
-        wait(level, timeout=self.timeout)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        while True:
+            level = [submit(_group_call, func, addr, len(args), *args, *blocks, pure=False,
+                            workers=None if addr is None else [addr], allow_other_workers=True)
+                     for addr, blocks in self._groups]
+            while len(level) > self.split_every:
+                level = [submit(_sum, *level[i:i + self.split_every], pure=False)
+                         for i in range(0, len(level), self.split_every)]
+            done = False
+            while not done:
+                try:
+                    wait(level, timeout=1.0)
+                    done = True
+                except TimeoutError:
+                    if self._unpin_lost():  # blocks of a lost worker rebuilt elsewhere
+                        break
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise
+            if done:
+                break
+            for f in level:
+                f.release()
+            self._wait_blocks()
+            self._regroup()
         parts = self.client.gather(level)
         result, misplaced = _sum(*parts) if len(parts) > 1 else parts[0]
         self.bytes_sent += len(parts) * sum(
@@ -590,7 +646,19 @@ class DaskObjective:
             level = [submit(_sum, *level[i:i + self.split_every], pure=False)
                      if len(level[i:i + self.split_every]) > 1 else level[i]
                      for i in range(0, len(level), self.split_every)]
-        result = level[0].result(timeout=self.timeout)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        while True:
+            try:
+                result = level[0].result(timeout=1.0)
+                break
+            except TimeoutError:
+                if self._unpin_lost():
+                    level[0].release()
+                    raise RuntimeError(
+                        "fastlogit.dask: a worker was lost during a local-SGD round; its "
+                        "blocks are rebuilt on the other workers, fit again") from None
+                if deadline is not None and time.monotonic() > deadline:
+                    raise
         self.bytes_sent += sum(np.asarray(r).nbytes for r in
                                (result if isinstance(result, tuple) else (result,)))
         return result
