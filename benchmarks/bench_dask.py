@@ -1,6 +1,7 @@
 """fastlogit.dask against one process and against dask-ml, on generated data, in one run.
 
-Run from the project root (a machine with >= 8 cores; the sizes below need ~10 GB of memory)::
+Run from the project root (the default sizes need ~10 GB of memory; on 2 cores each layout
+takes 1-3 minutes)::
 
     python benchmarks/bench_dask.py                       # CSR 20M nnz + dense 20M entries
     python benchmarks/bench_dask.py --quick               # small, a smoke test
@@ -38,26 +39,35 @@ What it measures, for each layout (CSR from ``make_sparse_classification``; dens
 Output: a Markdown report on stdout and a JSON file (``--out``).  Times are medians of 5
 where repeated; the time-to-tolerance runs are single runs (each is many iterations).
 
-Results, one run (2026-11-23), ``--threads 2 --admm-iter 10 --csr-size 1000000 50000 12
---dense-size 250000 40`` on the team's 2-core machine while other jobs ran (load 6-10, so the
-figures are noisy; value_grad / hessp are medians of 5)::
+Results (2026-11-23, the team's 2-core machine, 24 GiB, shared with other jobs: single runs
+under the team's exclusive benchmark lock, ratios of medians measured in the same run; the
+machine's noise moves them by +-20 % from run to run).  2 workers x 1 kernel thread against
+one process x 2 threads; "per L-BFGS iteration" is the solver's own iterations, line searches
+included.  Before = the "tasks" transport as of 9c39fd6 (blocks wherever the scheduler put
+them), ``--threads 2 --admm-iter 10 --csr-size 1000000 50000 12 --dense-size 250000 40``::
 
-    dense 250000 x 40 (10M entries)   value_grad ms (ratio)  hessp ms (ratio)  lbfgs to 1e-6 s
-      one process, 2 threads              60.0 (1.00)          35.1 (1.00)        0.50 (7 it)
-      dask, 2 workers x 1 thread          51.6 (0.86)          35.7 (1.02)        0.54 (7 it)
-      dask-ml lbfgs / admm (2 workers)                                          11.1 / 10.3
-      -> time to 1e-6: dask-ml best / ours (2 workers) = 10.34 / 0.536 = 19.3x
-    CSR 1M x 50k, 12M non-zeros
-      one process, 2 threads             170.2 (1.00)          81.4 (1.00)   newton-cg 2.05
-      dask, 2 workers x 1 thread         232.3 (1.37)         108.4 (1.33)   newton-cg 3.55
-      bytes per iteration: 1.6 MB = 4 x 8 n_params (theta to 2 workers, 2 partial sums back)
+                               value_grad      hessp       L-BFGS iter   bytes / value_grad
+    dense 250k x 40 (10M)   before 22.3/4.9 ms = 4.51x   6.44x      -        1296
+                            after  17.3/9.2 ms = 1.88x   1.84x    1.49x      1296
+    CSR 1M x 50k (11.8M nnz) before 90.3/39.9 ms = 2.27x  4.16x      -        1.6 MB
+                            after  54.7/58.3 ms = 0.94x  1.22x    2.02x      1.6 MB
+    time to 1e-6 vs dask-ml's best (dense): before 7.1x, after 16.2x faster
 
-The 1-worker rows of that run (2 kernel threads, 7.9x / 2.6x) measure this machine's
-oversubscription rather than Dask: 16 per-block kernel calls with 2 OpenMP threads cost
-308 ms against 110 ms for one call on the whole matrix *in a single process* too (each
-parallel region waits for both threads to get a core).  dask-glm's "lbfgs" fails with the
-newer SciPy of some machines (``fmin_l_bfgs_b`` no longer takes ``iprint``); it is recorded as
-an error then.
+Tens of millions of entries (``--layout csr --csr-size 2000000 50000 12``, ``--layout dense
+--dense-size 1000000 40``, after)::
+
+    CSR 2M x 50k (23.6M nnz)   value_grad 78.0/97.0 ms = 0.80x, hessp 1.38x, L-BFGS 1.44x
+                               (an earlier run: 0.93x, 1.13x, 1.24x); 1.6 MB per value_grad
+    dense 1M x 40 (40M)        value_grad 44.1/33.7 ms = 1.31x, hessp 1.11x, L-BFGS 0.88x
+    time to 1e-6, dense 40M: dask-ml lbfgs 3.78 s / ours 0.288 s = 13.1x (admm: 8.36 s)
+
+What is left between the two: one actor round trip (2.5-4 ms on this machine for an empty
+call) and the workers' kernel time on their halves, which measured 36-45 ms per L-BFGS
+value_grad on CSR 1M x 50k against 25-32 ms for the one process on all the data (2 threads):
+the single-thread per-block passes, not the messages, are the larger part there.  The
+1-worker rows use 2 kernel threads on 16 blocks (more parallel regions than one process).
+dask-glm's "lbfgs" fails with the newer SciPy of some machines (``fmin_l_bfgs_b`` no longer
+takes ``iprint``); it is recorded as an error then.
 """
 import argparse
 import json
