@@ -21,17 +21,21 @@ slower there), and compare on one core each::
 
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/solver_race.py --n-threads 1
 
-Measured 2026-11-23 on the shared 2-core dev machine (load average 6-10 from other work),
-that command with ``--no-saga --solvers auto newton-cholesky trust-region newton-cg lbfgs``,
-one run, medians of 3, seconds; backend "auto" = cython.  Best fastlogit / best scikit-learn:
-a9a 0.0668 (auto = newton-cholesky) / 0.2002 (newton-cholesky) = 3.00x; w8a 0.1822 / 0.2192
-(lbfgs) = 1.20x; mushrooms 0.0283 (lbfgs) / 0.0261 (liblinear) = 0.92x; ijcnn1 0.0731
-(newton-cg) / 0.1080 (lbfgs) = 1.48x; reuters 0.0598 (trust-region) / 0.1155 (liblinear) =
-1.93x; rcv1_small 0.0218 (newton-cg) / 0.0289 (liblinear) = 1.32x; news20 binary 1.4335
-(lbfgs) / 1.7542 (lbfgs) = 1.22x.  saga (an earlier run of the same day, 20 s cap per
-tolerance) was never the fastest: > 20 s on a9a, w8a, mushrooms, ijcnn1, news20; 3.9 s on
-reuters, 0.24 s on rcv1_small.  With the kernels on 2 threads the same machine was slower
-(rcv1_small 0.18 s against 0.022 s): its cores were oversubscribed.
+Measured 2026-11-23 (second session), 2-core dev machine, nothing else running, with
+``OMP_WAIT_POLICY=PASSIVE python benchmarks/solver_race.py --repeats 5 --no-saga``, medians of
+5, seconds; best fastlogit / best scikit-learn (lbfgs, newton-cholesky, newton-cg, liblinear):
+
+    a9a         0.0296 (newton-cholesky) / 0.1862 (newton-cg)   6.28x
+    w8a         0.0636 (auto)            / 0.2200 (lbfgs)       3.46x
+    mushrooms   0.0162 (newton-cholesky) / 0.0249 (liblinear)   1.53x
+    ijcnn1      0.0242 (auto)            / 0.1394 (newton-cg)   5.76x
+    reuters     0.0222 (auto)            / 0.0440 (liblinear)   1.98x
+    rcv1_small  0.0069 (auto)            / 0.0212 (newton-cg)   3.05x
+    news20      0.6504 (auto = lbfgs)    / 3.0134 (lbfgs)       4.63x
+
+saga was never the fastest scikit-learn solver (an earlier run, 20 s cap per tolerance: > 20 s
+on a9a, w8a, mushrooms, ijcnn1, news20; 3.9 s on reuters, 0.24 s on rcv1_small).  Ratios of the
+small sets (mushrooms, reuters) move by about 20 % between runs on this machine.
 """
 import argparse
 import statistics
