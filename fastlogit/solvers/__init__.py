@@ -107,10 +107,9 @@ def solve(objective, solver="auto", theta0=None, *, callback=None, **options):
         full = theta0.copy()
         if objective.l1_strength or objective.l2_strength:
             full[objective.penalized_mask()] = 0.0
-        expand = full.copy
 
         def _expanded(theta_c):
-            theta = expand()
+            theta = full.copy()
             theta[keep] = theta_c
             return theta
 

@@ -73,6 +73,11 @@ class _Memory:
         return q
 
 
+def _first_step(g):
+    """Length of a steepest-descent step taken without curvature pairs: min(1, 1 / ||g||_2)."""
+    return min(1.0, 1.0 / max(float(np.linalg.norm(g)), 1e-300))
+
+
 @single_threaded_blas
 def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
           random_state=None, m=20, max_ls=40):
@@ -91,14 +96,13 @@ def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0
     while gnorm > thr and it < max_iter:
         it += 1
         d = memory.direction(g)
-        t0 = 1.0 if memory.order else min(1.0, 1.0 / max(float(np.linalg.norm(g)), 1e-300))
+        t0 = 1.0 if memory.order else _first_step(g)
         t, theta_new, f_new, g_new = armijo(objective, theta, f, g, d, t0=t0,
                                             max_backtracks=max_ls)
         if t == 0.0 and memory.order:
             memory.clear()
             d = -g
-            t0 = min(1.0, 1.0 / max(float(np.linalg.norm(g)), 1e-300))
-            t, theta_new, f_new, g_new = armijo(objective, theta, f, g, d, t0=t0,
+            t, theta_new, f_new, g_new = armijo(objective, theta, f, g, d, t0=_first_step(g),
                                                 max_backtracks=max_ls)
         if t == 0.0:
             message = "line search failed (no decrease beyond round-off)"
@@ -107,8 +111,5 @@ def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0
         theta, f, g = theta_new, f_new, g_new
         gnorm = float(np.abs(g).max())
         if hist.record(theta, f, gnorm):
-            return _finish(name, objective, theta, it, gnorm <= thr, "stopped by callback",
-                           hist, gnorm, thr, warn=False)
-    converged = gnorm <= thr
-    return _finish(name, objective, theta, it, converged,
-                   "converged" if converged else message, hist, gnorm, thr)
+            return _finish(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
+    return _finish(name, objective, theta, it, hist, gnorm, thr, message)

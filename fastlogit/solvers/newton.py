@@ -45,8 +45,16 @@ def _start(objective, theta0):
     return theta
 
 
-def _finish(name, objective, theta, it, converged, message, hist, gnorm, thr, warn=True):
-    if not converged and warn:
+def _finish(name, objective, theta, it, hist, gnorm, thr, message="max_iter reached",
+            by_callback=False):
+    """The SolverResult at ``theta``: converged when ``gnorm <= thr``; otherwise it warns with
+    ``message`` as the reason, unless the callback asked to stop (``by_callback``)."""
+    converged = gnorm <= thr
+    if by_callback:
+        message = "stopped by callback"
+    elif converged:
+        message = "converged"
+    else:
         message = warn_not_converged(name, gnorm, thr, it, message)
     return SolverResult(theta=theta, n_iter=it, converged=converged, message=message,
                         history=hist.as_dict(), n_evals=dict(getattr(objective, "n_evals", {})))
@@ -66,8 +74,7 @@ def _begin(name, objective, theta0, tol, callback, verbose):
     thr = stopping_threshold(tol, gnorm)
     stopped = None
     if hist.record(theta, f, gnorm):
-        stopped = _finish(name, objective, theta, 0, gnorm <= thr, "stopped by callback", hist,
-                          gnorm, thr, warn=False)
+        stopped = _finish(name, objective, theta, 0, hist, gnorm, thr, by_callback=True)
     return theta, hist, f, g, gnorm, thr, stopped
 
 
@@ -151,12 +158,8 @@ def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None,
         theta, f, g = theta_new, f_new, g_new
         gnorm = float(np.abs(g).max())
         if hist.record(theta, f, gnorm):
-            message = "stopped by callback"
-            return _finish(name, objective, theta, it, gnorm <= thr, message, hist, gnorm, thr,
-                           warn=False)
-    converged = gnorm <= thr
-    return _finish(name, objective, theta, it, converged,
-                   "converged" if converged else message, hist, gnorm, thr)
+            return _finish(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
+    return _finish(name, objective, theta, it, hist, gnorm, thr, message)
 
 
 def _preconditioner(objective, theta, kind):
@@ -247,11 +250,8 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
         theta, f, g = theta_new, f_new, g_new
         gnorm = float(np.abs(g).max())
         if hist.record(theta, f, gnorm):
-            return _finish(name, objective, theta, it, gnorm <= thr, "stopped by callback",
-                           hist, gnorm, thr, warn=False)
-    converged = gnorm <= thr
-    return _finish(name, objective, theta, it, converged,
-                   "converged" if converged else message, hist, gnorm, thr)
+            return _finish(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
+    return _finish(name, objective, theta, it, hist, gnorm, thr, message)
 
 
 def _steihaug(hessp, g, delta, rtol, max_cg, minv, eps_q=0.0):
@@ -376,8 +376,7 @@ def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, ve
             it += 1
             theta, f, g, gnorm = theta_new, f_new, g_new, gnorm_new
             if hist.record(theta, f, gnorm):
-                return _finish(name, objective, theta, it, gnorm <= thr, "stopped by callback",
-                               hist, gnorm, thr, warn=False)
+                return _finish(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
             if gnorm <= thr:
                 break
             if preconditioner:
@@ -387,6 +386,4 @@ def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, ve
             break
         if n_outer > 10 * max_iter:
             break
-    converged = gnorm <= thr
-    return _finish(name, objective, theta, it, converged,
-                   "converged" if converged else message, hist, gnorm, thr)
+    return _finish(name, objective, theta, it, hist, gnorm, thr, message)
