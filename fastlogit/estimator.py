@@ -216,15 +216,16 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             return True
         return self.penalty == "elasticnet" and self.l1_ratio > 0
 
-    def _choose_solver(self, objective):
-        from .solvers import SOLVERS, choose_solver
+    def _choose_solver(self):
+        """The solver name for solvers.solve(): "auto" (its choice by shape, made on the used
+        columns) or a checked name; the non-convex extras take "lbfgs" (first-order only)."""
+        from .solvers import SOLVERS
 
         solver = self.solver
         if solver == "auto":
-            # fastlogit's own choice by shape (solvers.choose_solver, made again by
-            # solvers.solve on the used columns); the non-convex extras take "lbfgs"
-            # (first-order information only).
-            solver = "lbfgs" if self._uses_extras() else choose_solver(objective)
+            if not self._uses_extras():
+                return "auto"
+            solver = "lbfgs"
         if solver not in SOLVERS:
             raise ValueError(f"unknown solver {self.solver!r}; choose 'auto' or one of "
                              + ", ".join(map(repr, sorted(SOLVERS))))
@@ -364,9 +365,7 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         n_features = X.shape[1]
         sw_arg = None if np.all(sw == 1.0) else sw
         objective = self._objective(design, Y, sw_arg)
-        solver = self._choose_solver(objective)
-        if self.solver == "auto" and not self._uses_extras():
-            solver = "auto"  # chosen by solve() after dropping empty columns
+        solver = self._choose_solver()
         theta0 = self._theta0(n_rows, n_features)
         from .solvers import solve
 
