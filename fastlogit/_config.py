@@ -77,8 +77,14 @@ def exact_threads():
         _exact = previous
 
 
+_CORES = []
+
+
 def _available_cores():
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
+    """Cores this process may run on, read once (a system call; kernels ask on every call)."""
+    if not _CORES:
+        try:
+            _CORES.append(max(1, len(os.sched_getaffinity(0))))
+        except AttributeError:  # pragma: no cover - non-Linux
+            _CORES.append(max(1, os.cpu_count() or 1))
+    return _CORES[0]

@@ -262,7 +262,7 @@ class Objective:
     # ------------------------------------------------------------------ cache
     def _find(self, theta):
         for st in self._states:
-            if st.theta is not None and np.array_equal(st.theta, theta):
+            if st.theta is not None and st.theta.shape == theta.shape and (st.theta == theta).all():
                 return st
         return None
 

@@ -204,8 +204,10 @@ def _check_vec(name, a, length, dtype, writable=False, ndim=1):
         raise ValueError(f"{name} must be a numpy array, got {type(a).__name__}")
     if a.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-dimensional, got shape {a.shape}")
-    if length is not None and a.shape != tuple(np.atleast_1d(length)):
-        raise ValueError(f"{name} must have shape {tuple(np.atleast_1d(length))}, got {a.shape}")
+    if length is not None:
+        shape = (length,) if isinstance(length, (int, np.integer)) else tuple(length)
+        if a.shape != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
     if a.dtype != dtype:
         raise ValueError(f"{name} must have dtype {np.dtype(dtype)} (that of X), got {a.dtype}")
     if not a.flags.c_contiguous:

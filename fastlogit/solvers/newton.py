@@ -78,27 +78,38 @@ def _begin(name, objective, theta0, tol, callback, verbose):
     return theta, hist, f, g, gnorm, thr, stopped
 
 
-def _cholesky_factor(H):
-    """Cholesky factor of H (upper), with a growing ridge if (numerically) singular.
+class _Cholesky:
+    """Upper Cholesky factor of a symmetric positive definite matrix, solved with LAPACK's
+    potrs directly (scipy.linalg.cho_solve's argument checks cost more than a p = 100
+    solve)."""
 
-    Returns the ``scipy.linalg.cho_factor`` tuple, or None when even the largest ridge fails.
-    """
+    __slots__ = ("factor", "_potrs")
+
+    def __init__(self, factor, potrs):
+        self.factor, self._potrs = factor, potrs
+
+    def solve(self, r):
+        """H^{-1} r for r of shape (p,), float64."""
+        x, info = self._potrs(self.factor, r, lower=False)
+        return x
+
+
+def _cholesky_factor(H):
+    """:class:`_Cholesky` of H (p, p), float64, with a growing ridge if (numerically)
+    singular; None when even the largest ridge fails."""
+    potrf, potrs = linalg.get_lapack_funcs(("potrf", "potrs"), (H,))
     scale = max(float(np.abs(np.diag(H)).max()), 1e-300)
     for ridge in (0.0, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4):
-        try:
-            Hr = H if ridge == 0.0 else H + (ridge * scale) * np.eye(H.shape[0])
-            factor = linalg.cho_factor(Hr, lower=False, check_finite=False,
-                                       overwrite_a=ridge != 0.0)
-            if np.all(np.isfinite(factor[0].diagonal())):
-                return factor
-        except (linalg.LinAlgError, ValueError):
-            continue
+        Hr = H if ridge == 0.0 else H + (ridge * scale) * np.eye(H.shape[0])
+        factor, info = potrf(Hr, lower=False, clean=False, overwrite_a=ridge != 0.0)
+        if info == 0 and np.all(np.isfinite(factor.diagonal())):
+            return _Cholesky(factor, potrs)
     return None
 
 
 def _solve_with(factor, g):
-    """-H^{-1} g from a Cholesky factor; None if the solve is not finite."""
-    d = -linalg.cho_solve(factor, g, check_finite=False)
+    """-H^{-1} g from a :class:`_Cholesky`; None if the solve is not finite."""
+    d = -factor.solve(g)
     return d if np.all(np.isfinite(d)) else None
 
 
@@ -137,7 +148,7 @@ def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None,
             th = theta
             eta = min(0.5, float(np.linalg.norm(g)) / g0)
             d, n_cg, solved = _pcg(lambda v: objective.hessp(th, v), g, eta, reuse_cg,
-                                   lambda r: linalg.cho_solve(factor, r, check_finite=False))
+                                   factor.solve)
             refactor = not solved
             if not float(g @ d) < 0:
                 d = None
