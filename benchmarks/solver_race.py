@@ -3,17 +3,30 @@ scikit-learn's LogisticRegression solvers (and LIBLINEAR -s 0 -R, for orientatio
 
 Objective (DESIGN.md sec. 1): F = C * sum log-loss + 1/2 ||w||^2, intercept unpenalised, C = 1.
 F* comes from a tight solve (our trust-region and newton-cholesky at tol 1e-13; the smaller F
-wins).  For every solver a ladder of tolerances is walked from loose to tight; the first tol
-whose solution has (F - F*) / F* <= target is then timed ``--repeats`` times (median).  The
-time covers the whole fit from the CSR matrix: Objective construction + solve for fastlogit,
-``LogisticRegression.fit`` for scikit-learn (its liblinear penalises the intercept; with
-intercept_scaling=100 that is negligible and F is measured on our objective anyway).
-LIBLINEAR's ``problem`` is built outside the timing (as in benchmarks/compare.py).
+wins).  For every solver a ladder of tolerances is walked from loose to tight to find the first
+tol whose solution has (F - F*) / F* <= target.  Then ``--repeats`` rounds time every solver
+once each, in turn (so that the machine's slow spells fall on all of them alike); the median
+is reported.  The time covers the whole fit from the CSR matrix: Objective construction + solve
+for fastlogit, ``LogisticRegression.fit`` for scikit-learn (its liblinear penalises the
+intercept; with intercept_scaling=100 that is negligible and F is measured on our objective
+anyway).  LIBLINEAR's ``problem`` is built outside the timing (as in benchmarks/compare.py).
+
+Each library runs with its default threading settings, as its users get it.  Each timed fit
+is the second of two back-to-back fits of the same solver, after a ``--settle`` busy-wait
+(0.2 s): the previous library's spinning OpenMP / OpenBLAS threads (scikit-learn bundles its own
+OpenMP runtime) go idle meanwhile, so that no library is timed while another's threads hold a
+core; the untimed fit brings the data into the caches, as in any loop of fits.  (A sleep instead
+of the busy-wait was measured to slow the next fits by up to 30 %, liblinear's included: the
+core clocks down.)  Earlier versions ran with ``OMP_WAIT_POLICY=PASSIVE`` to keep the threads
+of the two OpenMP runtimes apart; that policy makes every parallel region wake its threads
+through the kernel, which doubled the cost of our small kernel calls (mushrooms: value_grad
+145 -> 331 us, hessp 115 -> 191 us) and measured a slower library than users run.
 
 Usage::
 
     python benchmarks/solver_race.py [--datasets a9a w8a ...] [--repeats 3] [--target 1e-6]
-        [--n-threads N] [--solvers auto trust-region ...] [--no-saga]
+        [--n-threads N] [--solvers auto trust-region ...] [--no-saga] [--settle 0.2] [--cap 20]
+    python benchmarks/solver_race.py --multinomial --datasets news20 --cap 600   # softmax
 
 On a shared, busy machine pin every library to one thread so that nobody's thread pool
 waits on descheduled workers (multi-threaded OpenBLAS level-1 calls were measured 1000x
@@ -21,23 +34,29 @@ slower there), and compare on one core each::
 
     OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/solver_race.py --n-threads 1
 
-Measured 2026-11-23 (second session), 2-core dev machine, nothing else running, with
-``OMP_WAIT_POLICY=PASSIVE python benchmarks/solver_race.py --repeats 5 --no-saga``, medians of
-5, seconds; best fastlogit / best scikit-learn (lbfgs, newton-cholesky, newton-cg, liblinear):
+Measured 2026-11-23 (third session), 2-core dev machine, nothing else timed meanwhile, with
+``python benchmarks/solver_race.py --repeats 5 --no-saga`` (full table in
+benchmarks/results/solver_race.md), medians of 5, seconds; best fastlogit / best scikit-learn
+(lbfgs, newton-cholesky, newton-cg, liblinear):
 
-    a9a         0.0296 (newton-cholesky) / 0.1862 (newton-cg)   6.28x
-    w8a         0.0636 (auto)            / 0.2200 (lbfgs)       3.46x
-    mushrooms   0.0162 (newton-cholesky) / 0.0249 (liblinear)   1.53x
-    ijcnn1      0.0242 (auto)            / 0.1394 (newton-cg)   5.76x
-    reuters     0.0222 (auto)            / 0.0440 (liblinear)   1.98x
-    rcv1_small  0.0069 (auto)            / 0.0212 (newton-cg)   3.05x
-    news20      0.6504 (auto = lbfgs)    / 3.0134 (lbfgs)       4.63x
+    a9a         0.0177 (auto = newton-cholesky) / 0.1432 (newton-cholesky)  8.11x
+    w8a         0.0482 (newton-cholesky)        / 0.2038 (lbfgs)            4.23x
+    mushrooms   0.0095 (auto = newton-cholesky) / 0.0254 (liblinear)        2.68x
+    ijcnn1      0.0164 (newton-cholesky)        / 0.0998 (lbfgs)            6.10x
+    reuters     0.0140 (trust-region)           / 0.0402 (liblinear)        2.87x
+    rcv1_small  0.0041 (trust-region)           / 0.0134 (newton-cg)        3.23x
+    news20      0.6219 (lbfgs)                  / 3.2567 (lbfgs)            5.24x
 
-saga was never the fastest scikit-learn solver (an earlier run, 20 s cap per tolerance: > 20 s
-on a9a, w8a, mushrooms, ijcnn1, news20; 3.9 s on reuters, 0.24 s on rcv1_small).  Ratios of the
-small sets (mushrooms, reuters) move by about 20 % between runs on this machine.
+LIBLINEAR itself (-s 0, primal Newton, called directly) is faster than scikit-learn's copy on
+some sets; against it: mushrooms 3.2x, reuters 2.1x, rcv1_small 6.9x, news20 3.0x.  The same
+race under the old protocol (``OMP_WAIT_POLICY=PASSIVE``, solvers one after another) gave
+mushrooms 1.53x and reuters 1.98x: the wake-ups, not the solvers.  saga was never the fastest
+scikit-learn solver (an earlier run, 20 s cap per tolerance: > 20 s on a9a, w8a, mushrooms,
+ijcnn1, news20; 3.9 s on reuters, 0.24 s on rcv1_small).  Ratios of the small sets (mushrooms,
+reuters) move by about 20 % between runs on this machine.
 """
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -59,17 +78,25 @@ LADDER = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 1e-7
           1e-10)
 LIBLINEAR_LADDER = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 1e-6, 1e-7, 1e-8)
 CHOLESKY_MAX_D = 1000
-RUN_CAP_S = 20.0
+#: a ladder stops at the first fit longer than this (``--cap``)
+RUN_CAP_S = [20.0]
+#: seconds of idleness before each timed fit (``--settle``)
+SETTLE_S = [0.2]
 
 
 N_THREADS = [None]
 
 
+def objective_labels(y):
+    """Our Objective's y: the 0/1 labels as they are, class labels 0..K-1 (K > 2) one-hot."""
+    k = int(y.max()) + 1
+    return y if k <= 2 else np.eye(k)[y.astype(np.intp)]
+
+
 def ours(name):
     def fit(X, y, C, tol):
-        ob = Objective(X, y, C=C, n_threads=N_THREADS[0])
-        res = solve(ob, name, tol=tol, max_iter=1000)
-        return res.theta[:-1], float(res.theta[-1])
+        ob = Objective(X, objective_labels(y), C=C, n_threads=N_THREADS[0])
+        return solve(ob, name, tol=tol, max_iter=10_000).theta
     return fit
 
 
@@ -80,7 +107,7 @@ def sklearn(solver, **extra):
         est = LogisticRegression(C=C, solver=solver, tol=tol, max_iter=10_000, random_state=0,
                                  **extra)
         est.fit(X, y)
-        return est.coef_.ravel(), float(est.intercept_[0])
+        return np.c_[est.coef_, est.intercept_].ravel()  # our layout: class rows of (w, b)
     return fit
 
 
@@ -91,12 +118,12 @@ def liblinear_fit(prob):
         model = train(prob, parameter(f"-s 0 -B 1 -R -c {C!r} -e {tol!r} -q"))
         w, b = model.get_decfun()
         sign = 1.0 if model.get_labels()[0] == 1 else -1.0
-        return sign * np.asarray(w, dtype=np.float64), sign * float(b)
+        return sign * np.r_[np.asarray(w, dtype=np.float64), b]
     return fit
 
 
 def f_star(X, y, C):
-    ob = Objective(X, y, C=C)
+    ob = Objective(X, objective_labels(y), C=C)
     vals = []
     names = ["trust-region"] + (["newton-cholesky"] if X.shape[1] <= CHOLESKY_MAX_D else [])
     for name in names:
@@ -107,27 +134,56 @@ def f_star(X, y, C):
     return min(vals), ob
 
 
-def seconds_to_target(fit, X, y, C, ob, fstar, target, ladder, repeats):
-    """(seconds median, tol used) or (None, reason)."""
+def settle(seconds):
+    """Busy-wait (the core stays clocked up; a sleep was measured to slow the next fits by up
+    to 30 %) while the previous library's spinning OpenMP / OpenBLAS threads, if any, go idle
+    on the other cores."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def timed_fit(fit, X, y, C, tol):
+    """Seconds of one fit: the second of two back-to-back fits after ``settle``, so that the
+    data is in the caches and this library's own thread pool is up, as in a loop of fits,
+    and no other library's threads hold a core."""
+    settle(SETTLE_S[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit(X, y, C, tol)
+        t0 = time.perf_counter()
+        fit(X, y, C, tol)
+        return time.perf_counter() - t0
+
+
+def tol_to_target(fit, X, y, C, ob, fstar, goal, ladder):
+    """(tol, None): the first tol of the ladder whose fit reaches the target; or (None,
+    reason)."""
     for tol in ladder:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             t0 = time.perf_counter()
-            w, b = fit(X, y, C, tol)
+            theta = fit(X, y, C, tol)
             elapsed = time.perf_counter() - t0
-        sub = (ob.value(np.r_[w, b]) - fstar) / fstar
-        if sub <= target:
-            times = [elapsed]
-            for _ in range(repeats - 1):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    t0 = time.perf_counter()
-                    fit(X, y, C, tol)
-                    times.append(time.perf_counter() - t0)
-            return statistics.median(times), tol
-        if elapsed > RUN_CAP_S:
-            return None, f"> {RUN_CAP_S:.0f}s at tol {tol:g}"
+        if (ob.value(theta) - fstar) / fstar <= goal:
+            return tol, None
+        if elapsed > RUN_CAP_S[0]:
+            return None, f"> {RUN_CAP_S[0]:.0f}s at tol {tol:g}"
     return None, "not reached"
+
+
+def race(fits, X, y, C, ob, fstar, goal, repeats):
+    """{name: (median seconds, tol) or (None, reason)} for ``fits`` = {name: (fit, ladder)}.
+    The tolerances are found first; then ``repeats`` rounds time every solver once each, in
+    turn, so that the machine's slow spells fall on all of them alike."""
+    tols = {name: tol_to_target(fit, X, y, C, ob, fstar, goal, ladder)
+            for name, (fit, ladder) in fits.items()}
+    times = {name: [] for name, (tol, _) in tols.items() if tol is not None}
+    for _ in range(repeats):
+        for name in times:
+            times[name].append(timed_fit(fits[name][0], X, y, C, tols[name][0]))
+    return {name: ((statistics.median(times[name]), tol) if tol is not None else (None, why))
+            for name, (tol, why) in tols.items()}
 
 
 def main(argv=None):
@@ -140,45 +196,52 @@ def main(argv=None):
     parser.add_argument("--n-threads", type=int, default=None,
                         help="fastlogit kernel threads (default: all cores)")
     parser.add_argument("--solvers", nargs="*", default=None, help="subset of our solvers")
+    parser.add_argument("--settle", type=float, default=SETTLE_S[0],
+                        help="seconds of busy-waiting before each timed fit (idle thread pools)")
+    parser.add_argument("--cap", type=float, default=RUN_CAP_S[0],
+                        help="a solver's ladder stops after a fit longer than this (seconds)")
+    parser.add_argument("--multinomial", action="store_true",
+                        help="multiclass sets (news20's 20 classes) with the softmax loss; "
+                             "liblinear (one-vs-rest, another objective) left out")
     args = parser.parse_args(argv)
     N_THREADS[0] = args.n_threads
+    SETTLE_S[0] = args.settle
+    RUN_CAP_S[0] = args.cap
     C = args.C
     ours_names = args.solvers or ["auto", "newton-cholesky", "trust-region", "newton-cg", "lbfgs"]
-    sk_names = ["lbfgs", "newton-cholesky", "newton-cg", "liblinear"] + ([] if args.no_saga
-                                                                         else ["saga"])
+    sk_names = ["lbfgs", "newton-cholesky", "newton-cg"] + (
+        [] if args.multinomial else ["liblinear"]) + ([] if args.no_saga else ["saga"])
     rows = []
     for name in args.datasets:
-        X, y = load_shared(name)
+        X, y = load_shared(name, binary=not args.multinomial)
         fstar, ob = f_star(X, y, C)
-        res = {}
         for s in ours_names:  # warm-up: JIT compilation, thread pools, threadpoolctl
             if s != "newton-cholesky" or X.shape[1] <= CHOLESKY_MAX_D:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     ours(s)(X[:500], y[:500], C, 1e-2)
+        fits, skipped = {}, {}
         for s in ours_names:
-            if s == "newton-cholesky" and X.shape[1] > CHOLESKY_MAX_D:
-                res[f"ours {s}"] = (None, "d too large")
-                continue
-            res[f"ours {s}"] = seconds_to_target(ours(s), X, y, C, ob, fstar, args.target, LADDER,
-                                              args.repeats)
+            fits[f"ours {s}"] = (ours(s), LADDER)
         for s in sk_names:
-            if s == "newton-cholesky" and X.shape[1] > CHOLESKY_MAX_D:
-                res[f"sklearn {s}"] = (None, "d too large")
-                continue
             extra = {"intercept_scaling": 100.0} if s == "liblinear" else {}
-            res[f"sklearn {s}"] = seconds_to_target(sklearn(s, **extra), X, y, C, ob, fstar,
-                                                 args.target, LADDER, args.repeats)
-        try:
-            from liblinear.liblinearutil import problem
+            fits[f"sklearn {s}"] = (sklearn(s, **extra), LADDER)
+        for key in ("ours newton-cholesky", "sklearn newton-cholesky"):
+            if key in fits and X.shape[1] > CHOLESKY_MAX_D:
+                del fits[key]
+                skipped[key] = (None, "d too large")
+        if args.multinomial:
+            skipped["LIBLINEAR -s 0 -R"] = (None, "one-vs-rest")
+        else:
+            try:
+                from liblinear.liblinearutil import problem
 
-            prob = problem(np.where(y > 0, 1.0, -1.0), X)
-            prob.set_bias(1)
-            res["LIBLINEAR -s 0 -R"] = seconds_to_target(liblinear_fit(prob), X, y, C, ob, fstar,
-                                                      args.target, LIBLINEAR_LADDER,
-                                                      args.repeats)
-        except ImportError:
-            res["LIBLINEAR -s 0 -R"] = (None, "not installed")
+                prob = problem(np.where(y > 0, 1.0, -1.0), X)
+                prob.set_bias(1)
+                fits["LIBLINEAR -s 0 -R"] = (liblinear_fit(prob), LIBLINEAR_LADDER)
+            except ImportError:
+                skipped["LIBLINEAR -s 0 -R"] = (None, "not installed")
+        res = {**race(fits, X, y, C, ob, fstar, args.target, args.repeats), **skipped}
         rows.append((name, X.shape, fstar, res))
         print(f"# {name}: F* = {fstar:.12g}; " + "; ".join(
             f"{k}: {v[0]:.4f}s (tol {v[1]:g})" if v[0] is not None else f"{k}: {v[1]}"
@@ -187,7 +250,10 @@ def main(argv=None):
         "LIBLINEAR -s 0 -R"]
     print(f"Seconds to relative suboptimality {args.target:g} (C = {C:g}, L2, intercept "
           f"unpenalised), median of {args.repeats}; backends {available_backends()}, "
-          f"'auto' = {available_backends()[0]}, fastlogit n_threads = {args.n_threads}.\n")
+          f"'auto' = {available_backends()[0]}, fastlogit n_threads = {args.n_threads}, "
+          f"OMP_WAIT_POLICY = {os.environ.get('OMP_WAIT_POLICY', '(unset)')}, "
+          f"each timed fit after a {args.settle:g} s busy-wait and an untimed fit, solvers "
+          f"taking turns.\n")
     print("| data set | " + " | ".join(cols) + " | best ours / best sklearn | speed-up |")
     print("|---" * (len(cols) + 3) + "|")
     for name, shape, fstar, res in rows:
