@@ -34,10 +34,11 @@ How it works
 :class:`DaskObjective` has the interface of :class:`fastlogit.objective.Objective` (``value``,
 ``value_grad``, ``hessp``, ``hess_diag``, ``hessian``, ``n_params``, ...), so every solver of
 :data:`fastlogit.solvers.SOLVERS` that needs only those runs unchanged.  When it is built, each
-row block is turned *once* into a local ``Objective`` on a worker (``C=1``, no penalty: the
-block's weighted loss sum) and persisted there.  Each call then reaches, per worker, the blocks
-that worker holds, runs their ``Objective`` method (the fused kernels of one machine), sums
-them there, and brings back one sum per worker.  Two transports (``transport=``):
+worker is given a contiguous run of row blocks (about equal rows per worker), which it stacks
+*once*, in order, into one local ``Objective`` (``C=1``, no penalty: the part's weighted loss
+sum) persisted there.  Each call then runs, per worker, that ``Objective`` method (one call of
+the fused kernels of one machine over all the worker's rows) and brings back one sum per
+worker.  Two transports (``transport=``):
 
 - ``"actors"`` (the default up to ``split_every`` workers): one Dask actor per worker, called
   directly from the client -- no scheduler round trip, no task, one message out and one back
@@ -138,10 +139,39 @@ def _make_block(X, y, sample_weight, options):
                      n_threads=options["n_threads"])
 
 
+def _stack_rows(parts):
+    """Row blocks (CSR, dense or 1-D/2-D label arrays; or all None) stacked in order."""
+    if parts[0] is None:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    if sp.issparse(parts[0]):
+        return sp.vstack([p.tocsr() for p in parts], format="csr")
+    return np.concatenate([np.asarray(p) for p in parts], axis=0)
+
+
+def _make_part(options, *blocks):
+    """One worker's share: its row blocks stacked, in order, into one local Objective.
+
+    ``blocks`` are (X, y, sample_weight) triples, flattened (positional arguments, not
+    lists: Dask would copy a list's tasks under the part's worker pin, and a block lost with
+    its worker could then never be recomputed elsewhere).  One kernel call per worker and
+    pass then covers all its rows (eight one-thread calls on blocks an eighth of the size
+    took 16 % longer on CSR 2M x 50k).  ``block_sizes`` (rows of each input block, in
+    order) keeps the blocks apart for :func:`local_sgd`.
+    """
+    xs, ys, ss = blocks[0::3], blocks[1::3], blocks[2::3]
+    sizes = [x.shape[0] for x in xs]
+    obj = _make_block(_stack_rows(xs), _stack_rows(ys), _stack_rows(ss), options)
+    obj.block_sizes = sizes
+    return obj
+
+
 def _block_info(obj):
     s = obj.sample_weight
     weight = float(obj.n_samples if s is None else np.sum(s, dtype=np.float64))
-    return obj.n_samples, obj.n_features, obj.n_classes, str(obj.dtype), weight
+    return (obj.n_samples, obj.n_features, obj.n_classes, str(obj.dtype), weight,
+            obj.block_sizes)
 
 
 def _block_value(obj, theta):
@@ -202,6 +232,17 @@ def _sum(*parts):
     for p in parts[1:]:
         total = total + p
     return total
+
+
+def _runs(owners):
+    """[(owner, [indices])] of the runs of equal consecutive entries of ``owners``."""
+    runs = []
+    for i, o in enumerate(owners):
+        if runs and runs[-1][0] == o:
+            runs[-1][1].append(i)
+        else:
+            runs.append((o, [i]))
+    return runs
 
 
 class _BlockServer:
@@ -370,16 +411,19 @@ class DaskObjective:
         s_blocks = _row_blocks(sample_weight, chunks, "sample_weight")
         options = {"fit_intercept": self.fit_intercept, "backend": backend,
                    "n_threads": n_threads}
-        make = dask.delayed(_make_block, pure=True)
-        self._make_args = [(xb, yb, sb, options) for xb, yb, sb in zip(x_blocks, y_blocks,
-                                                                         s_blocks)]
-        self._pins = self._placement(chunks)
-        blocks = []
+        make = dask.delayed(_make_part, pure=True)
+        # One part per worker: the run of consecutive blocks placed on it, stacked there.
+        self._pins, self._make_args = [], []
+        for pin, run in _runs(self._placement(chunks)):
+            self._pins.append(pin)
+            self._make_args.append((options, *[b for i in run for b in (
+                x_blocks[i], y_blocks[i], s_blocks[i])]))
+        parts = []
         for args, pin in zip(self._make_args, self._pins):
             with dask.annotate(**({} if pin is None else
                                   {"workers": [pin], "allow_other_workers": False})):
-                blocks.append(make(*args))
-        self._blocks = self.client.compute(blocks, optimize_graph=False)
+                parts.append(make(*args))
+        self._blocks = self.client.compute(parts, optimize_graph=False)  # futures of the parts
         self._wait_blocks()
         futures = self._blocks
         info = self.client.gather(
@@ -396,14 +440,14 @@ class DaskObjective:
         self.n_features = n_features.pop()
         self.n_classes = n_classes.pop()
         self.dtype = np.dtype(dtypes.pop())
-        self.n_blocks = len(futures)
+        #: Rows of each input row block, in order (a part holds a run of them).
+        self.block_sizes = [int(r) for i in info for r in i[5]]
+        self.n_blocks = len(self.block_sizes)
         k = self.n_classes
         self.n_params = k * (self.n_features + self.fit_intercept)
         self.backend = backend
         self.n_threads = n_threads
         self._blocks = list(futures)
-        #: Rows of each block, in the order of the persisted blocks.
-        self.block_sizes = [int(i[0]) for i in info]
         self._regroup()
         if transport == "auto":
             transport = "actors" if self._n_workers <= self.split_every else "tasks"
@@ -420,7 +464,7 @@ class DaskObjective:
     # -- plumbing -------------------------------------------------------------------------
 
     def _placement(self, chunks):
-        """The worker of each block: contiguous runs of about equal rows per worker.
+        """The worker of each input block: contiguous runs of about equal rows per worker.
 
         A call takes as long as its slowest worker, so the blocks are pinned evenly (by row
         count when known, else by block count).  Without the pin, the scheduler's work
@@ -450,7 +494,7 @@ class DaskObjective:
         lost = [i for i in pending if self._pins[i] not in alive]
         if not lost:
             return False
-        make = dask.delayed(_make_block, pure=False)
+        make = dask.delayed(_make_part, pure=False)
         new = self.client.compute([make(*self._make_args[i]) for i in lost])
         for i, f in zip(lost, new):
             self._blocks[i].release()
@@ -774,23 +818,32 @@ class _DaskLine:
 # Mini-batch SGD over the blocks: local SGD epochs with periodic (weighted) averaging.
 
 
-def _block_sgd(obj, theta, seed, t_start, params):
-    """``local_epochs`` SGD epochs on one block from ``theta``; returns (weight * theta_b, weight).
+def _part_sgd(obj, theta, seeds, t_starts, params):
+    """:func:`_block_sgd` on each input block of a part; returns the sums of its results."""
+    bounds = np.cumsum([0] + obj.block_sizes)
+    return _sum(*[_block_sgd(obj, a, b, theta, seed, t_start, params)
+                  for a, b, seed, t_start in zip(bounds[:-1], bounds[1:], seeds, t_starts)])
+
+
+def _block_sgd(obj, start, stop, theta, seed, t_start, params):
+    """``local_epochs`` SGD epochs on rows [start, stop) of a part from ``theta``;
+    returns (weight * theta_b, weight), theta_b float64 of shape (n_params,).
 
     The step counter starts at ``t_start`` so that the step size keeps decreasing across
     rounds; ``alpha``/``lam2`` use the *global* sample count (the mean-loss scaling of
     :mod:`fastlogit.kernels.sgd_ref`), so every block takes steps on the same objective.
     """
-    design = obj.design
+    design = obj.design.rows(start, stop)
     n, d = design.shape
     k = obj.n_classes
     dtype = design.dtype
-    Y = np.ascontiguousarray(np.asarray(obj.y).reshape(n, -1), dtype=dtype)
+    Y = np.ascontiguousarray(np.asarray(obj.y[start:stop]).reshape(n, -1), dtype=dtype)
     s = obj.sample_weight
-    s = None if s is None else np.ascontiguousarray(s, dtype=dtype)
+    s = None if s is None else np.ascontiguousarray(s[start:stop], dtype=dtype)
     t2 = np.asarray(theta, dtype=np.float64).reshape(k, -1)
-    W = np.ascontiguousarray(t2[:, :d].T)
-    b = np.ascontiguousarray(t2[:, d]) if obj.fit_intercept else np.zeros(k)
+    # copies: the kernel updates W and b in place, and theta is shared by a part's blocks
+    W = np.array(t2[:, :d].T, order="C")
+    b = np.array(t2[:, d]) if obj.fit_intercept else np.zeros(k)
     state = np.array([1.0, float(t_start), 0.0, 0.0, 0.0])
     avg_W, avg_b = np.zeros_like(W), np.zeros(k)
     rng = np.random.default_rng(seed)
@@ -861,13 +914,15 @@ def local_sgd(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     history.record(theta, f, gnorm)
     sizes = np.asarray(objective.block_sizes, dtype=np.float64)
     counters = np.zeros(objective.n_blocks)
+    # the input blocks of each persisted part, in order
+    ends = np.cumsum([0] + [(len(args) - 1) // 3 for args in objective._make_args])
     n_iter, converged, message = 0, gnorm <= threshold, "converged"
     while not converged and n_iter < max_iter:
         tf = objective._put(theta)
         seeds = rng.integers(0, 2**63 - 1, size=objective.n_blocks)
-        futures = [objective.client.submit(_block_sgd, blk, tf, int(seeds[i]),
-                                           float(counters[i]), params, pure=False)
-                   for i, blk in enumerate(objective._blocks)]
+        futures = [objective.client.submit(_part_sgd, part, tf, seeds[a:b].tolist(),
+                                           counters[a:b].tolist(), params, pure=False)
+                   for part, a, b in zip(objective._blocks, ends[:-1], ends[1:])]
         total, weight = objective._tree(futures)
         counters += local_epochs * sizes
         theta = total / weight

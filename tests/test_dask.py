@@ -78,8 +78,10 @@ def test_objective_matches_single_machine(client, rng, dense, k, fit_intercept, 
         assert (dob.n_samples, dob.n_features, dob.n_classes, dob.n_params) == (
             ref.n_samples, ref.n_features, ref.n_classes, ref.n_params)
         assert dob.n_blocks == 5 and dob.transport == transport
-        # The blocks are spread evenly over the two workers (a call waits for the slowest).
-        assert sorted(len(blocks) for _, blocks in dob._groups) == [2, 3]
+        # The blocks are spread evenly over the two workers (a call waits for the slowest),
+        # each worker's run of blocks stacked into one part (one kernel call per pass).
+        assert sorted((len(args) - 1) // 3 for args in dob._make_args) == [2, 3]
+        assert sorted(len(parts) for _, parts in dob._groups) == [1, 1]
         theta = 0.3 * rng.standard_normal(ref.n_params)
         v = rng.standard_normal(ref.n_params)
         f, g = dob.value_grad(theta)
