@@ -206,6 +206,27 @@ def test_read_csr_cache_dir(client, tmp_path):
         fdask.read_csr_cache_dir(tmp_path / "missing")
 
 
+@pytest.mark.parametrize("dense", [False, True], ids=["csr", "dense"])
+def test_part_sgd_runs_each_block_as_if_alone(dense):
+    """A worker's part stacks its blocks; a local-SGD round on it equals the rounds on the
+    blocks apart (each from the same theta, which is left unchanged)."""
+    X, y = _data(n=600, d=30, dense=dense)
+    options = {"fit_intercept": True, "backend": "auto", "n_threads": 1}
+    cuts = [(0, 200), (200, 600)]
+    part = fdask._make_part(options, *[a for i, j in cuts for a in (X[i:j], y[i:j], None)])
+    alone = [fdask._make_part(options, X[i:j], y[i:j], None) for i, j in cuts]
+    assert part.n_samples == 600 and part.block_sizes == [200, 400]
+    params = {"alpha": 1 / 600, "t0": 100.0, "lam2": 1 / 600, "local_epochs": 2}
+    theta = np.full(31, 0.1)
+    seeds, starts = [3, 4], [0.0, 50.0]
+    got = fdask._part_sgd(part, theta, seeds, starts, params)
+    want = fdask._sum(*[fdask._part_sgd(p, theta, [sd], [st], params)
+                        for p, sd, st in zip(alone, seeds, starts)])
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+    assert got[1] == want[1] == 600
+    assert np.all(theta == 0.1)
+
+
 def test_local_sgd_approaches_optimum(client):
     """Local SGD with averaging decreases F towards the deterministic optimum F*."""
     X, y = _data(n=2000, d=50, seed=7)
