@@ -280,3 +280,47 @@ def test_newton_cholesky_reuses_its_factor(rng):
     reuse = SOLVERS["newton-cholesky"](ob2, ob2.zeros(), tol=1e-12)
     assert reuse.converged and reuse.n_evals["hessian"] < fresh.n_evals["hessian"]
     np.testing.assert_allclose(reuse.theta, fresh.theta, rtol=1e-9, atol=1e-12)
+
+
+def _two_loop_direction(pairs, g):
+    """-H g by the classical two-loop recursion over (s, y) pairs, oldest first."""
+    q = -g.copy()
+    alphas = []
+    for s, y in reversed(pairs):
+        a = (s @ q) / (s @ y)
+        alphas.append(a)
+        q -= a * y
+    s, y = pairs[-1]
+    q *= (s @ y) / (y @ y)
+    for (s, y), a in zip(pairs, reversed(alphas)):
+        q += (a - (y @ q) / (s @ y)) * s
+    return q
+
+
+def test_lbfgs_compact_direction_equals_two_loop(rng):
+    """The compact-form product (ring buffer wrapped around twice, a rejected pair, a
+    cleared memory) agrees with the two-loop recursion to round-off."""
+    from fastlogit.solvers.lbfgs import _Memory
+
+    n, m = 50, 4
+    A = rng.standard_normal((n, n))
+    H = A @ A.T / n + np.eye(n)  # SPD: y = H s gives positive curvature
+    mem = _Memory(m, n)
+    pairs = []
+    for it in range(11):
+        s = rng.standard_normal(n)
+        y = H @ s if it != 5 else -H @ s  # pair 5 has negative curvature: rejected
+        g = rng.standard_normal(n)
+        kept = mem.push(s, y, g)
+        assert kept == (it != 5)
+        if kept:
+            pairs = (pairs + [(s, y)])[-m:]
+        want = _two_loop_direction(pairs, g)
+        np.testing.assert_allclose(mem.direction(g), want, rtol=1e-10, atol=1e-12)
+        g2 = rng.standard_normal(n)  # not the cached gradient: products recomputed
+        np.testing.assert_allclose(mem.direction(g2), _two_loop_direction(pairs, g2),
+                                   rtol=1e-10, atol=1e-12)
+        if it == 8:
+            mem.clear()
+            pairs = []
+            np.testing.assert_array_equal(mem.direction(g), -g)

@@ -21,6 +21,7 @@ Stopping rule of :mod:`fastlogit.solvers._result`::
     ||grad F(theta)||_inf <= tol * max(1, ||grad F(theta_0)||_inf)
 """
 import numpy as np
+from scipy import linalg
 
 from ._line_search import armijo
 from ._result import single_threaded_blas
@@ -30,47 +31,80 @@ __all__ = ["lbfgs"]
 
 
 class _Memory:
-    """The last ``m`` correction pairs in ring buffers, applied by the two-loop recursion."""
+    """The last ``m`` correction pairs and the inverse-Hessian product in compact form.
+
+    With the pairs in chronological order as the columns of S and Y (n, k), R the upper
+    triangle of S^T Y, D its diagonal and H0 = gamma I (Byrd, Nocedal & Schnabel 1994)::
+
+        H g = gamma g + S p + gamma Y q,   u = R^-1 S^T g,   q = -u,
+                                           p = R^-T ((D + gamma Y^T Y) u - gamma Y^T g)
+
+    which equals the classical two-loop recursion (tested) with the stored pairs read by BLAS
+    matrix-vector products (S^T g, Y^T g; the combination) instead of 4k separate dots and
+    axpys; R and Y^T Y gain one column per new pair (S^T y, Y^T y).  On news20's softmax
+    (1.24 M parameters, m = 20) the pairs are 400 MB, and the two-loop's sweeps over them took
+    longer than the kernel pass (110 ms against 74 per iteration).  Pairs live in ring-buffer
+    slots; ``order`` lists the slots oldest first.
+    """
 
     def __init__(self, m, n):
         self.S = np.empty((m, n))
         self.Y = np.empty((m, n))
-        self.rho = np.empty(m)
-        self.alpha = np.empty(m)
-        self.order = []  # slot indices, oldest first
+        self.StY = np.zeros((m, m))  # StY[i, j] = s_i . y_j for slot i older than slot j
+        self.YtY = np.zeros((m, m))
+        self.order = []
         self.gamma = 1.0
+        self._cached = None  # (g, S^T g, Y^T g) from the last push
 
-    def push(self, s, y):
-        """Store the pair if its curvature s.y is safely positive; returns whether it was."""
+    def push(self, s, y, g):
+        """Store the pair (s, y) if its curvature s.y is safely positive; ``g`` is the gradient
+        the next :meth:`direction` will be asked for.  Returns whether the pair was kept."""
         sy = float(s @ y)
         yy = float(y @ y)
         if not sy > 1e-10 * np.sqrt(float(s @ s) * yy):
+            self._cached = None
             return False
         m = self.S.shape[0]
         slot = self.order.pop(0) if len(self.order) == m else len(self.order)
         self.S[slot] = s
         self.Y[slot] = y
-        self.rho[slot] = 1.0 / sy
         self.order.append(slot)
         self.gamma = sy / yy
+        S, Y = self.S[:len(self.order)], self.Y[:len(self.order)]
+        self.StY[:len(self.order), slot] = S @ y
+        self.YtY[slot, :len(self.order)] = self.YtY[:len(self.order), slot] = Y @ y
+        self._cached = (g, S @ g, Y @ g)
         return True
 
     def clear(self):
         self.order = []
         self.gamma = 1.0
+        self._cached = None
 
     def direction(self, g):
-        """-H g with H the L-BFGS inverse-Hessian approximation."""
-        q = -g
-        for i in reversed(self.order):
-            a = self.rho[i] * float(self.S[i] @ q)
-            self.alpha[i] = a
-            q -= a * self.Y[i]
-        q *= self.gamma
-        for i in self.order:
-            b = self.rho[i] * float(self.Y[i] @ q)
-            q += (self.alpha[i] - b) * self.S[i]
-        return q
+        """-H g with H the L-BFGS inverse-Hessian approximation (-g with no pairs)."""
+        k = len(self.order)
+        if k == 0:
+            return -g
+        if self._cached is not None and self._cached[0] is g:
+            _, sg, yg = self._cached
+        else:
+            sg, yg = self.S[:k] @ g, self.Y[:k] @ g
+        o = np.asarray(self.order)
+        R = np.triu(self.StY[np.ix_(o, o)])
+        gamma = self.gamma
+        u = linalg.solve_triangular(R, sg[o], lower=False, check_finite=False)
+        w = np.diag(R) * u + gamma * (self.YtY[np.ix_(o, o)] @ u) - gamma * yg[o]
+        p = linalg.solve_triangular(R, w, trans="T", lower=False, check_finite=False)
+        coef_s = np.empty(k)
+        coef_y = np.empty(k)
+        coef_s[o] = p
+        coef_y[o] = -gamma * u
+        d = self.S[:k].T @ coef_s
+        d += self.Y[:k].T @ coef_y
+        d += gamma * g
+        d *= -1.0
+        return d
 
 
 def _first_step(g):
@@ -107,7 +141,7 @@ def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0
         if t == 0.0:
             message = "line search failed (no decrease beyond round-off)"
             break
-        memory.push(theta_new - theta, g_new - g)
+        memory.push(theta_new - theta, g_new - g, g_new)
         theta, f, g = theta_new, f_new, g_new
         gnorm = float(np.abs(g).max())
         if hist.record(theta, f, gnorm):
