@@ -1,7 +1,7 @@
 """L-BFGS on the smooth objective (binary and multinomial).
 
-Our own limited-memory BFGS: the two-loop recursion over the last ``m`` pairs
-(s, y) = (theta_{k+1} - theta_k, g_{k+1} - g_k), initial matrix gamma I with
+Our own limited-memory BFGS over the last ``m`` pairs (s, y) = (theta_{k+1} - theta_k,
+g_{k+1} - g_k), applied in compact form (:class:`_Memory`), initial matrix gamma I with
 gamma = s.y / y.y of the newest pair, and the Armijo line search of
 :mod:`fastlogit.solvers._line_search` (the full step costs one fused value+gradient pass and
 is accepted in almost every iteration; a rejected one is refined along the precomputed
