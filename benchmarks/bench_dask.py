@@ -12,8 +12,8 @@ What it measures, for each layout (CSR from ``make_sparse_classification``; dens
 2. One process (``Objective``, ``n_threads`` = ``--threads``), and ``DaskObjective`` on a
    ``LocalCluster`` of 1 worker (``--threads`` kernel threads) and of 2 workers (half each,
    so that the cores are the same: on a 2-core machine 2 workers x 1 thread against 1
-   process x 2 threads); the data in ``--blocks`` row blocks, persisted once (setup time
-   reported apart), with both transports ("tasks": one task per worker through the
+   process x 2 threads); the data in ``--blocks`` row blocks, each worker's run of blocks
+   stacked once into one part (setup time reported apart), with both transports ("tasks": one task per worker through the
    scheduler; "actors": one Dask actor per worker called directly, the default):
    - time per iteration: one ``value_grad`` (= one L-BFGS iteration's pass, distinct thetas
      so that no cache answers) and one ``hessp`` (Newton-CG's inner step); the one process
@@ -39,33 +39,52 @@ What it measures, for each layout (CSR from ``make_sparse_classification``; dens
 Output: a Markdown report on stdout and a JSON file (``--out``).  Times are medians of 5
 where repeated; the time-to-tolerance runs are single runs (each is many iterations).
 
-Results (2026-11-23, the team's 2-core machine, 24 GiB, shared with other jobs: single runs
-under the team's exclusive benchmark lock, ratios of medians measured in the same run; the
-machine's noise moves them by +-20 % from run to run).  2 workers x 1 kernel thread against
-one process x 2 threads; "per L-BFGS iteration" is the solver's own iterations, line searches
-included.  Before = the "tasks" transport as of 9c39fd6 (blocks wherever the scheduler put
-them), ``--threads 2 --admm-iter 10 --csr-size 1000000 50000 12 --dense-size 250000 40``::
+Results (2026-11-23, the team's 2-core machine (2 vCPUs, 24 GiB), shared with other jobs;
+each run under the team's exclusive benchmark lock; ratios of medians measured in the same
+run, which the machine's noise moves by about +-15 % from run to run).  2 workers x 1 kernel
+thread against one process x 2 threads, Dask / one process; value_grad and hessp medians of
+20 calls each, "L-BFGS iter" the solver's own iterations (line searches included), medians of
+5 runs of 20.  Before = 470c8f2^ (each worker ran its 8 blocks one after the other), after =
+470c8f2 (one stacked part per worker); both with this file (BLAS on one thread for the per-call
+times, see :func:`one_blas_thread`)::
 
-                               value_grad      hessp       L-BFGS iter   bytes / value_grad
-    dense 250k x 40 (10M)   before 22.3/4.9 ms = 4.51x   6.44x      -        1296
-                            after  17.3/9.2 ms = 1.88x   1.84x    1.49x      1296
-    CSR 1M x 50k (11.8M nnz) before 90.3/39.9 ms = 2.27x  4.16x      -        1.6 MB
-                            after  54.7/58.3 ms = 0.94x  1.22x    2.02x      1.6 MB
-    time to 1e-6 vs dask-ml's best (dense): before 7.1x, after 16.2x faster
+    python benchmarks/bench_dask.py --threads 2 --layout csr --csr-size 2000000 50000 12 \
+        --cache-dir /tmp/cache                                 # and --csr-size 1000000 50000 12
+    python benchmarks/bench_dask.py --threads 2 --admm-iter 10 --layout dense \
+        --dense-size 1000000 40                                # and --dense-size 250000 40
 
-Tens of millions of entries (``--layout csr --csr-size 2000000 50000 12``, ``--layout dense
---dense-size 1000000 40``, after)::
+                                        value_grad          hessp   L-BFGS iter
+    CSR 2M x 50k (23.6M nnz)  before  79.6/55.7 = 1.43x     1.41x     1.34x
+                              after   70.7/60.9 = 1.16x     1.16x     1.02x
+                              after   61.8/52.3 = 1.18x     1.16x     0.98x   (a second run)
+    dense 1M x 40 (40M)       before  35.8/31.5 = 1.14x     0.97x     0.87x
+                              after   36.8/33.3 = 1.11x     1.04x     1.14x
+                              after   35.8/30.8 = 1.16x     1.26x     1.21x   (a second run)
+    CSR 1M x 50k (11.8M nnz)  before  48.0/26.2 = 1.84x     1.64x     1.84x
+                              after   39.8/28.1 = 1.41x     1.29x     1.26x
+    dense 250k x 40 (10M)     before  15.1/8.3  = 1.82x     1.70x     1.78x
+                              after   15.6/8.7  = 1.80x     1.78x     1.45x
 
-    CSR 2M x 50k (23.6M nnz)   value_grad 78.0/97.0 ms = 0.80x, hessp 1.38x, L-BFGS 1.44x
-                               (an earlier run: 0.93x, 1.13x, 1.24x); 1.6 MB per value_grad
-    dense 1M x 40 (40M)        value_grad 44.1/33.7 ms = 1.31x, hessp 1.11x, L-BFGS 0.88x
-    time to 1e-6, dense 40M: dask-ml lbfgs 3.78 s / ours 0.288 s = 13.1x (admm: 8.36 s)
+    bytes per value_grad (client side): 16 x n_params per worker (1.6 MB at d = 50k, 1296 B
+    at d = 40); time to 1e-6 against dask-ml's best solver (dense, 2 workers): 11.7x (40M,
+    dask-ml lbfgs 4.30 s / ours 0.366 s), 12.1x (10M, admm 1.45 s / ours 0.119 s).
 
-What is left between the two: one actor round trip (2.5-4 ms on this machine for an empty
-call) and the workers' kernel time on their halves, which measured 36-45 ms per L-BFGS
-value_grad on CSR 1M x 50k against 25-32 ms for the one process on all the data (2 threads):
-the single-thread per-block passes, not the messages, are the larger part there.  The
-1-worker rows use 2 kernel threads on 16 blocks (more parallel regions than one process).
+The tasks transport and the 1-worker rows are in the report; an earlier session's history
+(the tasks transport alone, before the actors: 2.3x-6.4x per call) is in git.
+
+What is left between the two.  The workers' kernel time is at parity with the one process
+(CSR 2M x 50k value_grad: 58 ms per worker on its half with one thread, both workers at once,
+against 57-70 ms for the one process on all rows with two), so the difference is the cost of
+one call: 7-9 ms on this machine (the call's time minus the slowest worker's own: 7 ms at
+d = 40, 9 ms at d = 50k), of which an empty actor round trip to idle workers is 3.4 ms; the
+vectors add ~2 ms at d = 50k (Dask's comm moved a 4 MB argument in +18 ms, a plain socket
+here in 1.8 ms).  That is under 1.3x for passes of ~30 ms or more (tens of millions of
+entries on 2 cores); CSR 11.8M nnz (a 26-35 ms pass) is at the edge and dense 10M (an 8 ms
+pass) above.  Finding on the way: outside a solver the one process's
+``value_grad`` was 1.6x slower than inside one (OpenBLAS threads woken by the penalty's
+``w @ w`` spin through the next pass), which had made the earlier per-call ratios look
+better than the solver iterations; per-call times are now taken as the solvers run.
+
 dask-glm's "lbfgs" fails with the newer SciPy of some machines (``fmin_l_bfgs_b`` no longer
 takes ``iprint``); it is recorded as an error then.
 """
