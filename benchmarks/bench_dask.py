@@ -13,8 +13,9 @@ What it measures, for each layout (CSR from ``make_sparse_classification``; dens
    ``LocalCluster`` of 1 worker (``--threads`` kernel threads) and of 2 workers (half each,
    so that the cores are the same: on a 2-core machine 2 workers x 1 thread against 1
    process x 2 threads); the data in ``--blocks`` row blocks, each worker's run of blocks
-   stacked once into one part (setup time reported apart), with both transports ("tasks": one task per worker through the
-   scheduler; "actors": one Dask actor per worker called directly, the default):
+   stacked once into one part (setup time reported apart), with both transports ("tasks":
+   one task per worker through the scheduler; "actors": one Dask actor per worker called
+   directly, the default):
    - time per iteration: one ``value_grad`` (= one L-BFGS iteration's pass, distinct thetas
      so that no cache answers) and one ``hessp`` (Newton-CG's inner step); the one process
      and the Dask objectives take turns (``ROUNDS`` rounds of ``CALLS`` calls each, the first
@@ -57,9 +58,11 @@ times, see :func:`one_blas_thread`)::
     CSR 2M x 50k (23.6M nnz)  before  79.6/55.7 = 1.43x     1.41x     1.34x
                               after   70.7/60.9 = 1.16x     1.16x     1.02x
                               after   61.8/52.3 = 1.18x     1.16x     0.98x   (a second run)
+                              after   66.3/55.1 = 1.20x     1.17x     0.95x   (third, ecb23c4)
     dense 1M x 40 (40M)       before  35.8/31.5 = 1.14x     0.97x     0.87x
                               after   36.8/33.3 = 1.11x     1.04x     1.14x
                               after   35.8/30.8 = 1.16x     1.26x     1.21x   (a second run)
+                              after   39.4/34.8 = 1.13x     1.29x     1.21x   (third, ecb23c4)
     CSR 1M x 50k (11.8M nnz)  before  48.0/26.2 = 1.84x     1.64x     1.84x
                               after   39.8/28.1 = 1.41x     1.29x     1.26x
     dense 250k x 40 (10M)     before  15.1/8.3  = 1.82x     1.70x     1.78x
@@ -76,14 +79,19 @@ What is left between the two.  The workers' kernel time is at parity with the on
 (CSR 2M x 50k value_grad: 58 ms per worker on its half with one thread, both workers at once,
 against 57-70 ms for the one process on all rows with two), so the difference is the cost of
 one call: 7-9 ms on this machine (the call's time minus the slowest worker's own: 7 ms at
-d = 40, 9 ms at d = 50k), of which an empty actor round trip to idle workers is 3.4 ms; the
-vectors add ~2 ms at d = 50k (Dask's comm moved a 4 MB argument in +18 ms, a plain socket
-here in 1.8 ms).  That is under 1.3x for passes of ~30 ms or more (tens of millions of
-entries on 2 cores); CSR 11.8M nnz (a 26-35 ms pass) is at the edge and dense 10M (an 8 ms
-pass) above.  Finding on the way: outside a solver the one process's
-``value_grad`` was 1.6x slower than inside one (OpenBLAS threads woken by the penalty's
-``w @ w`` spin through the next pass), which had made the earlier per-call ratios look
-better than the solver iterations; per-call times are now taken as the solvers run.
+d = 40, 9 ms at d = 50k), against 3.6 ms for back-to-back empty actor calls.  The extra is
+not the kernels: a block function that only sleeps 8 ms costs the same 14 ms per call as the
+8 ms kernel pass (dense 250k x 40), most likely the wake-up latency of this 2-vCPU virtual
+machine once the processes have gone idle during a pass (not measured further).  The vectors
+add ~2 ms at d = 50k (Dask's comm moved a 4 MB argument in +18 ms, a plain socket here in
+1.8 ms).  That is under 1.3x for passes of ~30 ms or more (tens of millions of entries on 2
+cores; dense 1M x 40's hessp, a 20-27 ms pass, is at 1.04x-1.29x); CSR 11.8M nnz (a 26-35 ms
+pass) is at the edge and dense 10M (an 8 ms pass) above.
+
+Finding on the way: outside a solver the one process's ``value_grad`` was 1.6x slower than
+inside one (OpenBLAS threads woken by the penalty's ``w @ w`` spin through the next pass),
+which had made the earlier per-call ratios look better than the solver iterations; per-call
+times are now taken as the solvers run.
 
 dask-glm's "lbfgs" fails with the newer SciPy of some machines (``fmin_l_bfgs_b`` no longer
 takes ``iprint``); it is recorded as an error then.
