@@ -26,7 +26,6 @@ Usage::
 
     python benchmarks/solver_race.py [--datasets a9a w8a ...] [--repeats 3] [--target 1e-6]
         [--n-threads N] [--solvers auto trust-region ...] [--no-saga] [--settle 0.2] [--cap 20]
-    python benchmarks/solver_race.py --multinomial --datasets news20 --cap 600   # softmax
 
 On a shared, busy machine pin every library to one thread so that nobody's thread pool
 waits on descheduled workers (multi-threaded OpenBLAS level-1 calls were measured 1000x
@@ -39,16 +38,17 @@ Measured 2026-11-23 (third session), 2-core dev machine, nothing else timed mean
 benchmarks/results/solver_race.md), medians of 5, seconds; best fastlogit / best scikit-learn
 (lbfgs, newton-cholesky, newton-cg, liblinear):
 
-    a9a         0.0177 (auto = newton-cholesky) / 0.1432 (newton-cholesky)  8.11x
-    w8a         0.0482 (newton-cholesky)        / 0.2038 (lbfgs)            4.23x
-    mushrooms   0.0095 (auto = newton-cholesky) / 0.0254 (liblinear)        2.68x
-    ijcnn1      0.0164 (newton-cholesky)        / 0.0998 (lbfgs)            6.10x
-    reuters     0.0140 (trust-region)           / 0.0402 (liblinear)        2.87x
-    rcv1_small  0.0041 (trust-region)           / 0.0134 (newton-cg)        3.23x
-    news20      0.6219 (lbfgs)                  / 3.2567 (lbfgs)            5.24x
+    a9a         0.0198 (auto = newton-cholesky) / 0.1542 (newton-cholesky)  7.80x
+    w8a         0.0525 (newton-cholesky)        / 0.2329 (lbfgs)            4.44x
+    mushrooms   0.0101 (newton-cholesky)        / 0.0292 (liblinear)        2.90x
+    ijcnn1      0.0188 (newton-cholesky)        / 0.1203 (lbfgs)            6.39x
+    reuters     0.0159 (trust-region)           / 0.0462 (liblinear)        2.90x
+    rcv1_small  0.0042 (trust-region)           / 0.0150 (liblinear)        3.58x
+    news20      0.6903 (lbfgs)                  / 2.9998 (lbfgs)            4.35x
 
-LIBLINEAR itself (-s 0, primal Newton, called directly) is faster than scikit-learn's copy on
-some sets; against it: mushrooms 3.2x, reuters 2.1x, rcv1_small 6.9x, news20 3.0x.  The same
+An earlier run of the same command (before the compact-form L-BFGS) gave 2.68x-8.11x, with
+mushrooms 2.68x and reuters 2.87x.  LIBLINEAR itself (-s 0, primal Newton, called directly)
+is faster than scikit-learn's copy on some sets; against it: mushrooms 3.2x, reuters 1.8x, rcv1_small 7.2x, news20 2.7x.  The same
 race under the old protocol (``OMP_WAIT_POLICY=PASSIVE``, solvers one after another) gave
 mushrooms 1.53x and reuters 1.98x: the wake-ups, not the solvers.  saga was never the fastest
 scikit-learn solver (an earlier run, 20 s cap per tolerance: > 20 s on a9a, w8a, mushrooms,
@@ -87,15 +87,9 @@ SETTLE_S = [0.2]
 N_THREADS = [None]
 
 
-def objective_labels(y):
-    """Our Objective's y: the 0/1 labels as they are, class labels 0..K-1 (K > 2) one-hot."""
-    k = int(y.max()) + 1
-    return y if k <= 2 else np.eye(k)[y.astype(np.intp)]
-
-
 def ours(name):
     def fit(X, y, C, tol):
-        ob = Objective(X, objective_labels(y), C=C, n_threads=N_THREADS[0])
+        ob = Objective(X, y, C=C, n_threads=N_THREADS[0])
         return solve(ob, name, tol=tol, max_iter=10_000).theta
     return fit
 
@@ -107,7 +101,7 @@ def sklearn(solver, **extra):
         est = LogisticRegression(C=C, solver=solver, tol=tol, max_iter=10_000, random_state=0,
                                  **extra)
         est.fit(X, y)
-        return np.c_[est.coef_, est.intercept_].ravel()  # our layout: class rows of (w, b)
+        return np.r_[est.coef_.ravel(), est.intercept_]  # our layout: (w, b)
     return fit
 
 
@@ -123,7 +117,7 @@ def liblinear_fit(prob):
 
 
 def f_star(X, y, C):
-    ob = Objective(X, objective_labels(y), C=C)
+    ob = Objective(X, y, C=C)
     vals = []
     names = ["trust-region"] + (["newton-cholesky"] if X.shape[1] <= CHOLESKY_MAX_D else [])
     for name in names:
@@ -200,20 +194,17 @@ def main(argv=None):
                         help="seconds of busy-waiting before each timed fit (idle thread pools)")
     parser.add_argument("--cap", type=float, default=RUN_CAP_S[0],
                         help="a solver's ladder stops after a fit longer than this (seconds)")
-    parser.add_argument("--multinomial", action="store_true",
-                        help="multiclass sets (news20's 20 classes) with the softmax loss; "
-                             "liblinear (one-vs-rest, another objective) left out")
     args = parser.parse_args(argv)
     N_THREADS[0] = args.n_threads
     SETTLE_S[0] = args.settle
     RUN_CAP_S[0] = args.cap
     C = args.C
     ours_names = args.solvers or ["auto", "newton-cholesky", "trust-region", "newton-cg", "lbfgs"]
-    sk_names = ["lbfgs", "newton-cholesky", "newton-cg"] + (
-        [] if args.multinomial else ["liblinear"]) + ([] if args.no_saga else ["saga"])
+    sk_names = ["lbfgs", "newton-cholesky", "newton-cg", "liblinear"] + (
+        [] if args.no_saga else ["saga"])
     rows = []
     for name in args.datasets:
-        X, y = load_shared(name, binary=not args.multinomial)
+        X, y = load_shared(name)
         fstar, ob = f_star(X, y, C)
         for s in ours_names:  # warm-up: JIT compilation, thread pools, threadpoolctl
             if s != "newton-cholesky" or X.shape[1] <= CHOLESKY_MAX_D:
@@ -230,17 +221,14 @@ def main(argv=None):
             if key in fits and X.shape[1] > CHOLESKY_MAX_D:
                 del fits[key]
                 skipped[key] = (None, "d too large")
-        if args.multinomial:
-            skipped["LIBLINEAR -s 0 -R"] = (None, "one-vs-rest")
-        else:
-            try:
-                from liblinear.liblinearutil import problem
+        try:
+            from liblinear.liblinearutil import problem
 
-                prob = problem(np.where(y > 0, 1.0, -1.0), X)
-                prob.set_bias(1)
-                fits["LIBLINEAR -s 0 -R"] = (liblinear_fit(prob), LIBLINEAR_LADDER)
-            except ImportError:
-                skipped["LIBLINEAR -s 0 -R"] = (None, "not installed")
+            prob = problem(np.where(y > 0, 1.0, -1.0), X)
+            prob.set_bias(1)
+            fits["LIBLINEAR -s 0 -R"] = (liblinear_fit(prob), LIBLINEAR_LADDER)
+        except ImportError:
+            skipped["LIBLINEAR -s 0 -R"] = (None, "not installed")
         res = {**race(fits, X, y, C, ob, fstar, args.target, args.repeats), **skipped}
         rows.append((name, X.shape, fstar, res))
         print(f"# {name}: F* = {fstar:.12g}; " + "; ".join(

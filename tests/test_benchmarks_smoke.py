@@ -119,3 +119,24 @@ def test_compare_end_to_end(tmp_path, tiny):
     assert summary["sklearn SGDClassifier"]["ladder"]
     saved = json.loads((out / "compare.json").read_text())
     assert saved["datasets"]["tiny"]["reference"]["rel_disagreement"] < 1e-10
+
+
+def test_solver_race_times_every_solver_at_the_target(tiny, monkeypatch):
+    """solver_race: each fit maps onto our parameter layout (scikit-learn's tight solution is
+    our optimum), and race() reports a time for the tolerance that reaches the target."""
+    from benchmarks import solver_race
+    from fastlogit.objective import Objective
+
+    X, y = tiny
+    ob = Objective(X, y, C=C)
+    fstar = ob.value(solver_race.ours("newton-cholesky")(X, y, C, 1e-12))
+    sk_theta = solver_race.sklearn("lbfgs")(X, y, C, 1e-12)
+    assert ob.value(sk_theta) == pytest.approx(fstar, rel=1e-8)
+    monkeypatch.setitem(solver_race.SETTLE_S, 0, 0.0)
+    fits = {"ours auto": (solver_race.ours("auto"), solver_race.LADDER),
+            "sklearn lbfgs": (solver_race.sklearn("lbfgs"), solver_race.LADDER)}
+    res = solver_race.race(fits, X, y, C, ob, fstar, 1e-6, repeats=2)
+    for name, (seconds, tol) in res.items():
+        assert seconds is not None and seconds > 0, name
+        theta = fits[name][0](X, y, C, tol)
+        assert (ob.value(theta) - fstar) / fstar <= 1e-6, name
