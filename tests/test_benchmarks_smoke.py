@@ -132,7 +132,7 @@ def test_solver_race_times_every_solver_at_the_target(tiny, monkeypatch):
     fstar = ob.value(solver_race.ours("newton-cholesky")(X, y, C, 1e-12))
     sk_theta = solver_race.sklearn("lbfgs")(X, y, C, 1e-12)
     assert ob.value(sk_theta) == pytest.approx(fstar, rel=1e-8)
-    monkeypatch.setitem(solver_race.SETTLE_S, 0, 0.0)
+    monkeypatch.setattr(solver_race, "SETTLE_S", [0.0])
     fits = {"ours auto": (solver_race.ours("auto"), solver_race.LADDER),
             "sklearn lbfgs": (solver_race.sklearn("lbfgs"), solver_race.LADDER)}
     res = solver_race.race(fits, X, y, C, ob, fstar, 1e-6, repeats=2)
