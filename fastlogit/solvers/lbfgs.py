@@ -50,11 +50,12 @@ class _Memory:
     def __init__(self, m, n):
         self.S = np.empty((m, n))
         self.Y = np.empty((m, n))
-        self.StY = np.zeros((m, m))  # StY[i, j] = s_i . y_j for slot i older than slot j
+        # chronological (oldest first): StY[i, j] = s_i . y_j for i <= j, YtY[i, j] = y_i . y_j
+        self.StY = np.zeros((m, m))
         self.YtY = np.zeros((m, m))
         self.order = []
         self.gamma = 1.0
-        self._cached = None  # (g, S^T g, Y^T g) from the last push
+        self._cached = None  # (g, S^T g, Y^T g) in slot order, from the last push
 
     def push(self, s, y, g):
         """Store the pair (s, y) if its curvature s.y is safely positive; ``g`` is the gradient
@@ -65,14 +66,21 @@ class _Memory:
             self._cached = None
             return False
         m = self.S.shape[0]
-        slot = self.order.pop(0) if len(self.order) == m else len(self.order)
+        if len(self.order) == m:  # drop the oldest pair: its slot, its row and column
+            slot = self.order.pop(0)
+            for M in (self.StY, self.YtY):
+                M[:-1, :-1] = M[1:, 1:].copy()
+        else:
+            slot = len(self.order)
         self.S[slot] = s
         self.Y[slot] = y
         self.order.append(slot)
         self.gamma = sy / yy
-        S, Y = self.S[:len(self.order)], self.Y[:len(self.order)]
-        self.StY[:len(self.order), slot] = S @ y
-        self.YtY[slot, :len(self.order)] = self.YtY[:len(self.order), slot] = Y @ y
+        k = len(self.order)
+        o = np.asarray(self.order)
+        S, Y = self.S[:k], self.Y[:k]
+        self.StY[:k, k - 1] = (S @ y)[o]
+        self.YtY[k - 1, :k] = self.YtY[:k, k - 1] = (Y @ y)[o]
         self._cached = (g, S @ g, Y @ g)
         return True
 
@@ -91,11 +99,11 @@ class _Memory:
         else:
             sg, yg = self.S[:k] @ g, self.Y[:k] @ g
         o = np.asarray(self.order)
-        R = np.triu(self.StY[np.ix_(o, o)])
+        R = self.StY[:k, :k]  # its upper triangle; LAPACK's trtrs reads nothing else
         gamma = self.gamma
-        u = linalg.solve_triangular(R, sg[o], lower=False, check_finite=False)
-        w = np.diag(R) * u + gamma * (self.YtY[np.ix_(o, o)] @ u) - gamma * yg[o]
-        p = linalg.solve_triangular(R, w, trans="T", lower=False, check_finite=False)
+        u = _upper_solve(R, sg[o])
+        w = np.diagonal(R) * u + gamma * (self.YtY[:k, :k] @ u) - gamma * yg[o]
+        p = _upper_solve(R, w, transpose=True)
         coef_s = np.empty(k)
         coef_y = np.empty(k)
         coef_s[o] = p
@@ -105,6 +113,18 @@ class _Memory:
         d += gamma * g
         d *= -1.0
         return d
+
+
+_TRTRS = linalg.get_lapack_funcs("trtrs", dtype=np.float64)
+
+
+def _upper_solve(R, b, transpose=False):
+    """R^-1 b (or R^-T b) for the upper triangle of R (k, k), float64, by LAPACK's trtrs
+    directly (scipy.linalg.solve_triangular's checks cost several times the k = 20 solve)."""
+    x, info = _TRTRS(R, b, lower=0, trans=int(transpose))
+    if info != 0:
+        raise np.linalg.LinAlgError("L-BFGS: singular curvature matrix")
+    return x
 
 
 def _first_step(g):
