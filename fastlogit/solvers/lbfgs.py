@@ -43,8 +43,9 @@ class _Memory:
     matrix-vector products (S^T g, Y^T g; the combination) instead of 4k separate dots and
     axpys; R and Y^T Y gain one column per new pair (S^T y, Y^T y).  On news20's softmax
     (1.24 M parameters, m = 20) the pairs are 400 MB, and the two-loop's sweeps over them took
-    longer than the kernel pass (110 ms against 74 per iteration).  Pairs live in ring-buffer
-    slots; ``order`` lists the slots oldest first.
+    longer than the kernel pass (80 ms against 74 per iteration on average over the first 40
+    iterations, the memory still filling); time to 1e-6 went 50.5 -> 35.5 s.  Pairs live in
+    ring-buffer slots; ``order`` lists the slots oldest first.
     """
 
     def __init__(self, m, n):
