@@ -50,7 +50,9 @@ An earlier run of the same command (before the compact-form L-BFGS) gave 2.68x-8
 mushrooms 2.68x and reuters 2.87x.  LIBLINEAR itself (-s 0, primal Newton, called directly)
 is faster than scikit-learn's copy on some sets; against it: mushrooms 3.2x, reuters 1.8x, rcv1_small 7.2x, news20 2.7x.  The same
 race under the old protocol (``OMP_WAIT_POLICY=PASSIVE``, solvers one after another) gave
-mushrooms 1.53x and reuters 1.98x: the wake-ups, not the solvers.  saga was never the fastest
+mushrooms 1.53x and reuters 1.98x, and this protocol with PASSIVE set (at 882d07c) mushrooms
+1.64x (0.0156 / 0.0255 s) and reuters 2.52x: on this virtual machine every woken parallel
+region costs ~0.1-0.2 ms, which a 10 ms fit of ~30 kernel calls feels.  saga was never the fastest
 scikit-learn solver (an earlier run, 20 s cap per tolerance: > 20 s on a9a, w8a, mushrooms,
 ijcnn1, news20; 3.9 s on reuters, 0.24 s on rcv1_small).  Ratios of the small sets (mushrooms,
 reuters) move by about 20 % between runs on this machine.
