@@ -209,6 +209,20 @@ cdef inline bint _is_out(const double* buf, floating[::1] out) noexcept nogil:
     return False
 
 
+cdef inline void _reduce_into(const double* buf, Py_ssize_t T, Py_ssize_t m,
+                              floating[::1] out) noexcept nogil:
+    """out = the blocks' buffers reduced in block order (nothing to do when _buffers handed
+    out the output itself: its one block filled it)."""
+    if not _is_out(buf, out):
+        _reduce(buf, T, m, &out[0])
+
+
+cdef inline void _free_buffers(double* buf, floating[::1] out) noexcept:
+    """Free what _buffers allocated (not the output it may have handed out)."""
+    if not _is_out(buf, out):
+        free(buf)
+
+
 cdef Py_ssize_t* _alloc_bounds(Py_ssize_t T) except NULL:
     cdef Py_ssize_t* p = <Py_ssize_t*>malloc((T + 1) * sizeof(Py_ssize_t))
     if p == NULL:
@@ -658,15 +672,13 @@ def loss_grad_csr(const floating[::1] data, const index_t[::1] indices, const pt
                 _binary_block_csr(&data[0], &indices[0], &indptr[0], bounds[t], bounds[t + 1],
                                   &y[0], sp, &w[0], b, d, buf + t * d, hp, <floating*>NULL,
                                   sums + 2 * t)
-            if not _is_out(buf, grad_out):
-                _reduce(buf, T, d, &grad_out[0])
+            _reduce_into(buf, T, d, grad_out)
             for t in range(T):
                 loss += sums[2 * t]
                 gb += sums[2 * t + 1]
     finally:
         free(bounds)
-        if not _is_out(buf, grad_out):
-            free(buf)
+        _free_buffers(buf, grad_out)
         free(sums)
     return loss, gb
 
@@ -691,15 +703,13 @@ def loss_grad_dense(const floating[:, ::1] X, const floating[::1] y, const float
             for t in prange(T, schedule='static', num_threads=T):
                 _binary_block_dense(&X[0, 0], bounds[t], bounds[t + 1], &y[0], sp, &w[0], b, d,
                                     buf + t * d, hp, <floating*>NULL, sums + 2 * t)
-            if not _is_out(buf, grad_out):
-                _reduce(buf, T, d, &grad_out[0])
+            _reduce_into(buf, T, d, grad_out)
             for t in range(T):
                 loss += sums[2 * t]
                 gb += sums[2 * t + 1]
     finally:
         free(bounds)
-        if not _is_out(buf, grad_out):
-            free(buf)
+        _free_buffers(buf, grad_out)
         free(sums)
     return loss, gb
 
@@ -813,14 +823,12 @@ def hessp_csr(const floating[::1] data, const index_t[::1] indices, const ptr_t[
             for t in prange(T, schedule='static', num_threads=T):
                 _hessp_block_csr(&data[0], &indices[0], &indptr[0], bounds[t], bounds[t + 1],
                                  &d[0], &v[0], v_b, p, buf + t * p, sums + t, False)
-            if not _is_out(buf, out):
-                _reduce(buf, T, p, &out[0])
+            _reduce_into(buf, T, p, out)
             for t in range(T):
                 out_b += sums[t]
     finally:
         free(bounds)
-        if not _is_out(buf, out):
-            free(buf)
+        _free_buffers(buf, out)
         free(sums)
     return out_b
 
@@ -842,14 +850,12 @@ def hessp_dense(const floating[:, ::1] X, const floating[::1] d, const floating[
             for t in prange(T, schedule='static', num_threads=T):
                 _hessp_block_dense(&X[0, 0], bounds[t], bounds[t + 1], &d[0], &v[0], v_b, p,
                                    buf + t * p, sums + t, False)
-            if not _is_out(buf, out):
-                _reduce(buf, T, p, &out[0])
+            _reduce_into(buf, T, p, out)
             for t in range(T):
                 out_b += sums[t]
     finally:
         free(bounds)
-        if not _is_out(buf, out):
-            free(buf)
+        _free_buffers(buf, out)
         free(sums)
     return out_b
 
@@ -870,12 +876,10 @@ def hess_diag_csr(const floating[::1] data, const index_t[::1] indices, const pt
             for t in prange(T, schedule='static', num_threads=T):
                 _hessp_block_csr(&data[0], &indices[0], &indptr[0], bounds[t], bounds[t + 1],
                                  &d[0], <floating*>NULL, 0.0, p, buf + t * p, sums + t, True)
-            if not _is_out(buf, out):
-                _reduce(buf, T, p, &out[0])
+            _reduce_into(buf, T, p, out)
     finally:
         free(bounds)
-        if not _is_out(buf, out):
-            free(buf)
+        _free_buffers(buf, out)
         free(sums)
 
 
@@ -895,12 +899,10 @@ def hess_diag_dense(const floating[:, ::1] X, const floating[::1] d, floating[::
             for t in prange(T, schedule='static', num_threads=T):
                 _hessp_block_dense(&X[0, 0], bounds[t], bounds[t + 1], &d[0], <floating*>NULL,
                                    0.0, p, buf + t * p, sums + t, True)
-            if not _is_out(buf, out):
-                _reduce(buf, T, p, &out[0])
+            _reduce_into(buf, T, p, out)
     finally:
         free(bounds)
-        if not _is_out(buf, out):
-            free(buf)
+        _free_buffers(buf, out)
         free(sums)
 
 
