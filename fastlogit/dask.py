@@ -426,9 +426,8 @@ class DaskObjective:
                 parts.append(make(*args))
         self._blocks = self.client.compute(parts, optimize_graph=False)  # futures of the parts
         self._wait_blocks()
-        futures = self._blocks
         info = self.client.gather(
-            [self.client.submit(_block_info, f, pure=False) for f in futures])
+            [self.client.submit(_block_info, f, pure=False) for f in self._blocks])
         n_features = {i[1] for i in info}
         n_classes = {i[2] for i in info}
         dtypes = {i[3] for i in info}
@@ -448,7 +447,6 @@ class DaskObjective:
         self.n_params = k * (self.n_features + self.fit_intercept)
         self.backend = backend
         self.n_threads = n_threads
-        self._blocks = list(futures)
         self._regroup()
         if transport == "auto":
             transport = "actors" if self._n_workers <= self.split_every else "tasks"
@@ -476,9 +474,8 @@ class DaskObjective:
         workers = sorted(self.client.nthreads())
         if len(workers) <= 1:
             return [None] * len(chunks)
-        rows = np.array([1.0 if math.isnan(c) else float(c) for c in chunks])
-        if any(math.isnan(c) for c in chunks):
-            rows[:] = 1.0
+        unknown = any(math.isnan(c) for c in chunks)
+        rows = np.ones(len(chunks)) if unknown else np.array(chunks, dtype=float)
         # block i goes to the worker whose share of the rows contains the block's middle row
         middle = (np.cumsum(rows) - rows / 2) / max(rows.sum(), 1.0)
         owner = np.minimum((middle * len(workers)).astype(int), len(workers) - 1)
