@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fastlogit.datasets import SHARED_DATASETS, shared_dataset_path  # noqa: E402
+from benchmarks.shared_data import SHARED_DATASETS, shared_dataset_path  # noqa: E402
 from fastlogit.io import load_svmlight  # noqa: E402
 
 

@@ -51,7 +51,8 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fastlogit import kernels  # noqa: E402
-from fastlogit.datasets import SHARED_DATASETS, load_shared, make_sparse_classification  # noqa: E402
+from benchmarks.shared_data import SHARED_DATASETS, load_shared  # noqa: E402
+from fastlogit.datasets import make_sparse_classification  # noqa: E402
 
 N_THREADS = 2
 SAMPLE_S = 0.02

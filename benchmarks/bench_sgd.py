@@ -73,7 +73,7 @@ def _epochs(ks, X, y, n_epochs, hogwild=False, n_threads=1, seed=0):
 def compare(names, n_epochs=5):
     from sklearn.linear_model import SGDClassifier
 
-    from fastlogit.datasets import load_shared
+    from benchmarks.shared_data import load_shared
     from fastlogit.objective import Objective
     from fastlogit.solvers.sgd import sgd
 

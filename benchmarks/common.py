@@ -86,7 +86,7 @@ def _to_int32_csr(X):
 
 def dataset_source(name):
     """File behind a data set name (a shared set name or a path)."""
-    from fastlogit.datasets import SHARED_DATASETS, shared_dataset_path
+    from .shared_data import SHARED_DATASETS, shared_dataset_path
 
     if name in SHARED_DATASETS:
         return shared_dataset_path(name)
@@ -98,7 +98,7 @@ def dataset_source(name):
 
 def dataset_label(name):
     """Short display name: the shared name, or a file's stem."""
-    from fastlogit.datasets import SHARED_DATASETS
+    from .shared_data import SHARED_DATASETS
 
     if name in SHARED_DATASETS:
         return name
@@ -116,7 +116,7 @@ def load_dataset(name, cache=True):
     Parsed sets are cached uncompressed under ``.asv/data_cache`` (keyed by file size and
     mtime) so that benchmark workers do not re-parse compressed text.
     """
-    from fastlogit.datasets import SHARED_DATASETS, load_shared
+    from .shared_data import SHARED_DATASETS, load_shared
 
     src = dataset_source(name)
     key = _file_key(src)

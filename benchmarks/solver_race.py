@@ -70,7 +70,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fastlogit.datasets import load_shared  # noqa: E402
+from benchmarks.shared_data import load_shared  # noqa: E402
 from fastlogit.kernels import available_backends  # noqa: E402
 from fastlogit.objective import Objective  # noqa: E402
 from fastlogit.solvers import SOLVERS, solve  # noqa: E402

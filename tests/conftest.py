@@ -58,7 +58,7 @@ def awkward_csr(rng, n, d, density=0.2, dtype=np.float64, index_dtype=np.int32,
 
 def shared_or_skip(name):
     """Load a shared real data set, skipping (with the reason) if ../shared is absent."""
-    from fastlogit.datasets import load_shared
+    from benchmarks.shared_data import load_shared
 
     try:
         return load_shared(name)

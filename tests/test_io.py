@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from fastlogit.datasets import SHARED_DATASETS, _open, shared_dataset_path
+from benchmarks.shared_data import SHARED_DATASETS, shared_dataset_path
+from benchmarks.shared_data import open_compressed as _open
 from fastlogit.io import SvmlightFormatError, binary_labels, load_svmlight
 
 sklearn_datasets = pytest.importorskip("sklearn.datasets")
@@ -72,7 +73,7 @@ def test_shared_sets_equal_sklearn(name):
 
 @needs_shared
 def test_load_shared_uses_our_reader():
-    from fastlogit.datasets import load_shared
+    from benchmarks.shared_data import load_shared
 
     X, y = load_shared("rcv1_small")
     assert X.shape == (1000, 47236) and set(np.unique(y)) == {0.0, 1.0}
