@@ -1,6 +1,6 @@
 """Saving and loading fitted models without pickle.
 
-File format ``fastlogit-model``, version 1
+File format ``fastlogit-model``, version 2
 ------------------------------------------
 A model file is an uncompressed NumPy ``.npz`` archive (a ZIP file of ``.npy`` arrays) that
 ``numpy.load(path, allow_pickle=False)`` can read.  It holds:
@@ -8,48 +8,175 @@ A model file is an uncompressed NumPy ``.npz`` archive (a ZIP file of ``.npy`` a
 ``__metadata__``
     uint8 array: UTF-8 JSON object with the keys::
 
-        format          "fastlogit-model"
-        format_version  1
+        format              "fastlogit-model"
+        format_version      2
         fastlogit_version   version of fastlogit that wrote the file (informative)
-        estimator       class name, "LogisticRegression" or "SGDLogisticRegression"
-        params          the estimator's constructor parameters (JSON values; arrays as
-                        nested lists, dict keys as [key, value] pairs under "__pairs__")
-        attributes      scalar fitted attributes (n_features_in_, ...)
-        classes_kind    "str", "int", "float" or "bool": how ``classes_`` is restored
-        arrays          {name: {"dtype": str, "shape": [...], "sha256": hex}} for every
-                        array member below
+        estimator           class name, "LogisticRegression" or "SGDLogisticRegression"
+        params              the estimator's constructor parameters (JSON values; floats as
+                            {"__float__": repr}, arrays as {"__array__": nested lists,
+                            "dtype": str}, dicts as {"__pairs__": [[key, value], ...]})
+        attributes          scalar fitted attributes, a fixed schema per class (below)
+        arrays              {name: {"dtype": str, "shape": [...], "sha256": hex}} for every
+                            array member
+        sha256              SHA-256 of the canonical JSON serialisation of all the keys
+                            above (json.dumps(..., sort_keys=True, separators=(",", ":"),
+                            ensure_ascii=True))
 
 array members
-    ``coef_`` (K', d), ``intercept_`` (K',), ``classes_`` (K,), ``n_iter_`` and, where
-    present, further fitted arrays (e.g. ``feature_names_in_`` as a unicode array).
+    ``coef_`` (K', d) float32/float64, ``intercept_`` (K',) of the same dtype, ``classes_``
+    (K,) strictly increasing (int64, float64, bool or unicode), ``n_iter_`` (m,) integers,
+    and optionally ``feature_names_in_`` (d,) unicode; K' = 1 for K = 2 classes, else K.
 
-Writes are atomic: the archive goes to a temporary file in the target directory, is
-flushed and ``fsync``-ed, then renamed over ``path`` (``os.replace``) and the directory is
-``fsync``-ed, so a crash leaves either the old file or the complete new one, never a part.
-:func:`load` checks the format name and version, every array's dtype, shape and SHA-256
-checksum against the metadata, and the shapes against each other, raising ``ValueError``
-(naming the file and the problem) for a truncated, tampered or foreign file.
+Fitted scalar attributes (the schema; no other name is accepted)::
+
+    every class             n_features_in_  int >= 1
+    LogisticRegression      solver_         str (at most 64 characters)
+                            converged_      bool
+    SGDLogisticRegression   t_              finite float >= 0
+
+Integrity.  Every byte that can change a prediction is covered by a checksum: each array by
+its SHA-256 in the metadata, the metadata (and so those digests, the parameters and the
+attributes) by the metadata's own SHA-256.  :func:`load` verifies both, then the schema
+(names, dtypes, shapes, finiteness, sorted classes), and rebuilds the estimator from its
+validated parameters.  It reads the archive itself (never ``np.load`` on the whole file):
+members must be stored uncompressed, and an ``.npy`` header must declare exactly the bytes
+its member holds, so a damaged or forged file cannot make it allocate more than the file's
+size.  Every problem with the content -- truncated, damaged, edited, of another format or
+version, not a ZIP at all -- raises ``ValueError`` naming the file and the problem; only a
+path that cannot be opened raises ``OSError``.  :func:`save` checks the same schema, so a
+model that saves also loads.
+
+The checksums detect damage and edits, not a deliberate forger, who can recompute them: a
+model file is code-free data (no pickle), but loading one from an untrusted source still
+means trusting its predictions.
+
+Writes are atomic (:func:`fastlogit._atomic.atomic_write`): a crash or kill leaves the old
+file or the complete new one, never a part; the file mode follows the umask (or the
+replaced file's mode); a symbolic link is written through to its target; temporary files
+of a killed save are removed by the next save to the same path.
 """
 import hashlib
 import importlib
 import io
 import json
+import math
+import numbers
 import os
-import tempfile
+import struct
 import zipfile
+import zlib
 
 import numpy as np
 
-from ._atomic import fsync_dir
+from ._atomic import atomic_write
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "save", "load"]
 
 FORMAT = "fastlogit-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _META = "__metadata__"
-_ALLOWED_DTYPE_KINDS = "fiubU"  # float, int, uint, bool, unicode: never object (pickle)
 #: Estimator classes a file may name -> the module defining them (nothing else is imported).
 _ESTIMATORS = {"LogisticRegression": ".estimator", "SGDLogisticRegression": ".sgd_estimator"}
+#: Deepest nesting accepted in an encoded parameter value.
+_MAX_DEPTH = 8
+_REQUIRED_ARRAYS = ("coef_", "intercept_", "classes_", "n_iter_")
+_OPTIONAL_ARRAYS = ("feature_names_in_",)
+
+
+# ----------------------------------------------------------------------------- schema
+def _check_str(value):
+    if not isinstance(value, str) or len(value) > 64:
+        raise ValueError(f"must be a string of at most 64 characters, got {value!r:.80}")
+    return value
+
+
+def _check_bool(value):
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {value!r:.80}")
+    return value
+
+
+def _check_nonneg_float(value):
+    if (not isinstance(value, (int, float)) or isinstance(value, bool)
+            or not math.isfinite(value) or value < 0):
+        raise ValueError(f"must be a finite number >= 0, got {value!r:.80}")
+    return float(value)
+
+
+def _check_n_features(value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"must be an integer >= 1, got {value!r:.80}")
+    return value
+
+
+#: The fitted scalar attributes each class may carry: name -> check (returns the value to
+#: set, raises ValueError).  ``n_features_in_`` is required, the others optional.
+ATTRIBUTES = {
+    "LogisticRegression": {"n_features_in_": _check_n_features, "solver_": _check_str,
+                           "converged_": _check_bool},
+    "SGDLogisticRegression": {"n_features_in_": _check_n_features,
+                              "t_": _check_nonneg_float},
+}
+
+
+def _check_arrays(arrays, n_features):
+    """Raise ValueError naming the problem unless ``arrays`` (name -> ndarray) fits the schema
+    of the module docstring for ``n_features`` features."""
+    names = set(arrays)
+    missing = [n for n in _REQUIRED_ARRAYS if n not in names]
+    if missing:
+        raise ValueError(f"missing array {missing[0]}")
+    unknown = sorted(names - set(_REQUIRED_ARRAYS) - set(_OPTIONAL_ARRAYS))
+    if unknown:
+        raise ValueError(f"unknown array {unknown[0]!r:.80}")
+    coef, intercept, classes = arrays["coef_"], arrays["intercept_"], arrays["classes_"]
+    if coef.dtype.str not in ("<f4", "<f8") or intercept.dtype != coef.dtype:
+        raise ValueError(f"coef_/intercept_ must be float32 or float64 arrays of one dtype, "
+                         f"got {coef.dtype}/{intercept.dtype}")
+    if classes.ndim != 1 or classes.shape[0] < 2:
+        raise ValueError(f"classes_ must hold at least 2 labels, has shape {classes.shape}")
+    if classes.dtype.str not in ("<i8", "<f8", "|b1") and classes.dtype.kind != "U":
+        raise ValueError(f"classes_ has dtype {classes.dtype}; expected int64, float64, bool "
+                         "or unicode")
+    if classes.dtype.kind == "f" and not np.isfinite(classes).all():
+        raise ValueError("classes_ contains NaN or infinity")
+    if not bool(np.all(classes[:-1] < classes[1:])):
+        raise ValueError("classes_ must be sorted and unique (a fitted model's are)")
+    n_rows = 1 if classes.shape[0] == 2 else classes.shape[0]
+    if coef.shape != (n_rows, n_features) or intercept.shape != (n_rows,):
+        raise ValueError(f"coef_ {coef.shape} / intercept_ {intercept.shape} do not fit "
+                         f"{classes.shape[0]} classes and {n_features} features")
+    if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+        raise ValueError("coef_ or intercept_ contains NaN or infinity")
+    n_iter = arrays["n_iter_"]
+    if n_iter.dtype.kind not in "iu" or n_iter.ndim != 1 or n_iter.size < 1 or (n_iter < 0).any():
+        raise ValueError(f"n_iter_ must be a non-empty 1-d array of counts, got dtype "
+                         f"{n_iter.dtype} shape {n_iter.shape}")
+    names_in = arrays.get("feature_names_in_")
+    if names_in is not None and (names_in.dtype.kind != "U" or names_in.shape != (n_features,)):
+        raise ValueError(f"feature_names_in_ must be {n_features} strings, got dtype "
+                         f"{names_in.dtype} shape {names_in.shape}")
+
+
+def _check_attributes(cls_name, attributes):
+    """The validated attribute dict (name -> value) of class ``cls_name``; ValueError if a name
+    is unknown, ``n_features_in_`` missing, or a value outside its schema."""
+    schema = ATTRIBUTES[cls_name]
+    if not isinstance(attributes, dict):
+        raise ValueError(f"attributes must be a JSON object, got {type(attributes).__name__}")
+    unknown = sorted(set(attributes) - set(schema))
+    if unknown:
+        raise ValueError(f"unknown attribute {unknown[0]!r:.80} for {cls_name} (known: "
+                         f"{', '.join(sorted(schema))})")
+    if "n_features_in_" not in attributes:
+        raise ValueError("attribute n_features_in_ is missing")
+    out = {}
+    for name, value in attributes.items():
+        try:
+            out[name] = schema[name](value)
+        except ValueError as exc:
+            raise ValueError(f"attribute {name} {exc}") from None
+    return out
 
 
 # ----------------------------------------------------------------------------- JSON helpers
@@ -62,7 +189,9 @@ def _to_json(value):
     if isinstance(value, (float, np.floating)):
         return {"__float__": repr(float(value))}  # keeps inf / nan exactly
     if isinstance(value, np.ndarray):
-        return {"__array__": value.tolist(), "dtype": value.dtype.str}
+        if value.dtype.kind not in "fiub":
+            raise TypeError(f"cannot store a parameter array of dtype {value.dtype}")
+        return {"__array__": _to_json(value.tolist()), "dtype": value.dtype.str}
     if isinstance(value, dict):
         return {"__pairs__": [[_to_json(k), _to_json(v)] for k, v in value.items()]}
     if isinstance(value, (list, tuple)):
@@ -70,39 +199,62 @@ def _to_json(value):
     raise TypeError(f"cannot store parameter value of type {type(value).__name__} in a model file")
 
 
-def _from_json(value):
+def _from_json(value, depth=0):
+    """Decode :func:`_to_json`'s encoding; ValueError for anything else."""
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"parameter value nested deeper than {_MAX_DEPTH} levels")
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
     if isinstance(value, list):
-        return [_from_json(v) for v in value]
+        return [_from_json(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        if "__float__" in value:
+        if set(value) == {"__float__"} and isinstance(value["__float__"], str):
             return float(value["__float__"])
-        if "__array__" in value:
-            return np.asarray(value["__array__"], dtype=np.dtype(value["dtype"]))
-        if "__pairs__" in value:
-            return {_from_json(k): _from_json(v) for k, v in value["__pairs__"]}
-        raise ValueError(f"unrecognised encoded value {value!r}")
-    return value
+        if set(value) == {"__array__", "dtype"} and isinstance(value["dtype"], str):
+            dtype = np.dtype(value["dtype"]) if value["dtype"] in _PARAM_DTYPES else None
+            if dtype is None:
+                raise ValueError(f"parameter array dtype {value['dtype']!r:.40} is not allowed")
+            return np.asarray(_from_json(value["__array__"], depth + 1), dtype=dtype)
+        if set(value) == {"__pairs__"} and isinstance(value["__pairs__"], list):
+            pairs = value["__pairs__"]
+            if not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+                raise ValueError("malformed dict encoding")
+            decoded = [(_from_json(k, depth + 1), _from_json(v, depth + 1)) for k, v in pairs]
+            if not all(isinstance(k, (bool, int, float, str)) or k is None for k, _ in decoded):
+                raise ValueError("dict keys must be scalars")
+            return dict(decoded)
+    raise ValueError(f"unrecognised encoded value {value!r:.80}")
 
 
-def _sha256(array):
-    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+_PARAM_DTYPES = {"<f8", "<f4", "<i8", "<i4", "|b1", "<u8", "<u4", "|u1", "|i1"}
+
+
+def _canonical(meta):
+    return json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False).encode("ascii")
+
+
+def _sha256(data):
+    if isinstance(data, np.ndarray):
+        data = np.ascontiguousarray(data).tobytes()
+    return hashlib.sha256(data).hexdigest()
 
 
 def _classes_to_array(classes):
     classes = np.asarray(classes)
     if classes.dtype.kind == "O":
         if all(isinstance(c, str) for c in classes):
-            return classes.astype(str), "str"
+            return classes.astype(str)
         if all(isinstance(c, (int, np.integer)) and not isinstance(c, bool) for c in classes):
-            return classes.astype(np.int64), "int"
+            return classes.astype(np.int64)
         raise ValueError("classes_ of mixed or non-scalar types cannot be saved without pickle")
-    kind = {"U": "str", "S": "str", "i": "int", "u": "int", "f": "float", "b": "bool"}.get(
-        classes.dtype.kind)
-    if kind is None:
-        raise ValueError(f"classes_ of dtype {classes.dtype} cannot be saved")
-    if classes.dtype.kind == "S":
-        classes = classes.astype(str)
-    return classes, kind
+    if classes.dtype.kind in "SU":
+        return classes.astype(str)
+    if classes.dtype.kind in "iu":
+        return classes.astype(np.int64)
+    if classes.dtype.kind in "fb":
+        return classes.astype(np.float64 if classes.dtype.kind == "f" else bool)
+    raise ValueError(f"classes_ of dtype {classes.dtype} cannot be saved")
 
 
 # ----------------------------------------------------------------------------- save
@@ -114,161 +266,259 @@ def save(estimator, path):
     estimator : LogisticRegression or SGDLogisticRegression, fitted
     path : str or os.PathLike
         Target file; conventionally ends in ``.npz``.  An existing file is replaced only
-        once the new one is complete on disk.
+        once the new one is complete on disk; a symbolic link is written through.
+
+    Raises
+    ------
+    ValueError
+        Not fitted, or a fitted attribute outside the file schema (e.g. a NaN coefficient,
+        classes of mixed types): the file :func:`load` would refuse is never written.
     """
     from . import __version__
 
+    cls_name = type(estimator).__name__
+    if cls_name not in ATTRIBUTES:
+        raise ValueError(f"cannot save a {cls_name}; model files hold "
+                         f"{' or '.join(sorted(ATTRIBUTES))}")
     if not hasattr(estimator, "coef_"):
-        raise ValueError(f"{type(estimator).__name__} is not fitted; nothing to save")
+        raise ValueError(f"{cls_name} is not fitted; nothing to save")
     arrays = {
         "coef_": np.asarray(estimator.coef_),
         "intercept_": np.asarray(estimator.intercept_),
         "n_iter_": np.asarray(estimator.n_iter_),
+        "classes_": _classes_to_array(estimator.classes_),
     }
-    arrays["classes_"], classes_kind = _classes_to_array(estimator.classes_)
+    if arrays["coef_"].dtype.kind == "f":
+        arrays["coef_"] = arrays["coef_"].astype(arrays["coef_"].dtype.newbyteorder("<"))
+        arrays["intercept_"] = arrays["intercept_"].astype(arrays["coef_"].dtype)
     if hasattr(estimator, "feature_names_in_"):
         arrays["feature_names_in_"] = np.asarray(estimator.feature_names_in_).astype(str)
-    for name, a in arrays.items():
-        if a.dtype.kind not in _ALLOWED_DTYPE_KINDS:
-            raise ValueError(f"array {name} has dtype {a.dtype}, which cannot be saved")
-    attributes = {"n_features_in_": int(estimator.n_features_in_)}
-    for name in getattr(estimator, "_persisted_scalars", ()):
-        if hasattr(estimator, name):
-            attributes[name] = _to_json(getattr(estimator, name))
+    attributes = {name: getattr(estimator, name) for name in ATTRIBUTES[cls_name]
+                  if hasattr(estimator, name)}
+    attributes = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in attributes.items()}
+    try:
+        attributes = _check_attributes(cls_name, attributes)
+        _check_arrays(arrays, attributes["n_features_in_"])
+    except ValueError as exc:
+        raise ValueError(f"cannot save this {cls_name}: {exc}") from None
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "fastlogit_version": __version__,
-        "estimator": type(estimator).__name__,
+        "estimator": cls_name,
         "params": {k: _to_json(v) for k, v in estimator.get_params(deep=False).items()},
         "attributes": attributes,
-        "classes_kind": classes_kind,
         "arrays": {
             name: {"dtype": a.dtype.str, "shape": list(a.shape), "sha256": _sha256(a)}
             for name, a in arrays.items()
         },
     }
+    meta["sha256"] = _sha256(_canonical(meta))
     members = dict(arrays)
-    members[_META] = np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8)
-
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".fastlogit-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **members)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    fsync_dir(directory)  # make the rename itself durable
+    members[_META] = np.frombuffer(_canonical(meta), dtype=np.uint8)
+    with atomic_write(path, "wb") as fh:
+        np.savez(fh, **members)
 
 
 # ----------------------------------------------------------------------------- load
-def _fail(path, problem):
-    raise ValueError(f"{path}: not a valid {FORMAT} file: {problem}")
+class _Invalid(Exception):
+    """Internal: a content problem, turned into the documented ValueError by :func:`load`."""
 
 
-def _read_members(path):
+def _fail(problem):
+    raise _Invalid(problem)
+
+
+_SIGNATURES = {b"\x89PNG": "a PNG image", b"\x93NUMPY": "a single .npy array",
+               b"\x1f\x8b": "gzip data", b"BZh": "bz2 data", b"\xfd7zXZ": "xz data",
+               b"%PDF": "a PDF document", b"\x80": "a Python pickle"}
+
+
+def _parse_npy(name, data):
+    """The array of one ``.npy`` member (bytes), refusing object / structured dtypes and any
+    header whose declared size differs from the bytes present."""
+    fh = io.BytesIO(data)
     try:
-        with open(path, "rb") as fh:
-            blob = fh.read()
-    except FileNotFoundError:
-        raise
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            _fail(f"member {name!r:.80} has .npy version {version}, expected 1.0 or 2.0")
+    except (ValueError, TypeError, SyntaxError, OverflowError, struct.error, EOFError) as exc:
+        _fail(f"member {name!r:.80} is not a valid .npy array ({exc})")
+    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None \
+            or dtype.kind not in "fiubU" or dtype.itemsize == 0:
+        _fail(f"member {name!r:.80} has dtype {dtype}, which a model file never holds")
+    if not all(s >= 0 for s in shape):
+        _fail(f"member {name!r:.80} declares the negative shape {shape}")
+    count = 1
+    for s in shape:
+        count *= s
+    offset = fh.tell()
+    if count * dtype.itemsize != len(data) - offset:
+        _fail(f"member {name!r:.80}: its header declares {count} items of {dtype.itemsize} "
+              f"bytes, the member holds {len(data) - offset} bytes")
+    flat = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+    return flat.reshape(shape, order="F" if fortran else "C").copy()
+
+
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError,
+               EOFError, ValueError, KeyError, struct.error, zlib.error, OverflowError,
+               UnicodeDecodeError)
+
+
+def _read_members(fh):
+    """Every member of the open archive ``fh`` as name -> ndarray (the ``.npy`` suffix off)."""
+    head = fh.read(8)
+    fh.seek(0, os.SEEK_END)
+    size = fh.tell()
+    fh.seek(0)
     try:
-        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError) as exc:
-        _fail(path, f"cannot read the archive (truncated or corrupted?): {exc}")
+        archive = zipfile.ZipFile(fh)
+    except _ZIP_ERRORS as exc:
+        what = next((w for sig, w in _SIGNATURES.items() if head.startswith(sig)), None)
+        _fail("not a ZIP archive" + (f" (it looks like {what})" if what else "")
+              + f": {exc}")
+    members = {}
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > 64:
+            _fail(f"{len(infos)} members; a model file has at most 6")
+        for info in infos:
+            name = info.filename
+            if not name.endswith(".npy"):
+                _fail(f"member {name!r:.80} is not a .npy array")
+            if name[:-4] in members:
+                _fail(f"member {name!r:.80} appears twice")
+            if info.compress_type != zipfile.ZIP_STORED:
+                _fail(f"member {name!r:.80} is compressed (method {info.compress_type}); "
+                      "model files store members uncompressed")
+            if info.file_size > size or info.compress_size > size or info.flag_bits & 0x1:
+                _fail(f"member {name!r:.80} declares {info.file_size} bytes in a "
+                      f"{size}-byte file (or is encrypted)")
+            try:
+                data = archive.read(info)
+            except _ZIP_ERRORS as exc:
+                _fail(f"cannot read member {name!r:.80} (truncated or damaged?): {exc}")
+            members[name[:-4]] = _parse_npy(name, data)
+    return members
+
+
+def _decode_metadata(raw):
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        _fail("the metadata member is not a byte string")
+
+    def no_constants(token):
+        raise ValueError(f"{token} is not allowed")
+
+    try:
+        meta = json.loads(raw.tobytes().decode("utf-8"), parse_constant=no_constants)
+    except RecursionError:
+        _fail("metadata is nested too deeply")
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        _fail(f"metadata is not valid JSON: {exc}")
+    if not isinstance(meta, dict):
+        _fail(f"metadata is a JSON {type(meta).__name__}, not an object")
+    fmt = meta.get("format")
+    if fmt != FORMAT:
+        _fail(f"format is {fmt!r:.80}")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        note = (" (version 1 files carry no checksum over their metadata: fit and save the "
+                "model again)" if version == 1 else "")
+        _fail(f"format_version {version!r:.40} is not supported (this fastlogit reads "
+              f"version {FORMAT_VERSION}){note}")
+    digest = meta.pop("sha256", None)
+    try:
+        body = _canonical(meta)
+    except (ValueError, TypeError):
+        _fail("metadata cannot be serialised canonically")
+    if not isinstance(digest, str) or digest != _sha256(body):
+        _fail("metadata fails its SHA-256 checksum (file damaged or edited)")
+    for key, kind in (("estimator", str), ("params", dict), ("attributes", dict),
+                      ("arrays", dict)):
+        if not isinstance(meta.get(key), kind):
+            _fail(f"metadata field {key!r} must be a JSON {kind.__name__ if kind is str else 'object'}")
+    return meta
+
+
+def _check_members(members, described):
+    if set(described) != set(members):
+        _fail(f"array members {sorted(members)} do not match the metadata {sorted(described)}")
+    for name, a in members.items():
+        info = described[name]
+        if not isinstance(info, dict):
+            _fail(f"metadata of array {name} is not an object")
+        if a.dtype.str != info.get("dtype"):
+            _fail(f"array {name} has dtype {a.dtype.str}, metadata says {info.get('dtype')!r:.40}")
+        if list(a.shape) != info.get("shape"):
+            _fail(f"array {name} has shape {a.shape}, metadata says {info.get('shape')!r:.80}")
+        if _sha256(a) != info.get("sha256"):
+            _fail(f"array {name} fails its SHA-256 checksum (file damaged or edited)")
+
+
+def _check_prediction_params(params):
+    """Parameters that predictions read directly (the others go through the class's own
+    checks): ``n_threads`` must be None or a non-zero integer of sane size."""
+    n = params.get("n_threads")
+    if n is not None and (not isinstance(n, numbers.Integral) or isinstance(n, bool)
+                          or n == 0 or abs(n) > 1 << 16):
+        _fail(f"parameter n_threads must be None or a non-zero integer, got {n!r:.40}")
+
+
+def _build(path, meta, members):
+    cls_name = meta["estimator"]
+    if cls_name not in _ESTIMATORS:
+        _fail(f"unknown estimator {cls_name!r:.80}")
+    try:
+        attributes = _check_attributes(cls_name, meta["attributes"])
+        _check_arrays(members, attributes["n_features_in_"])
+    except ValueError as exc:
+        _fail(str(exc))
+    cls = getattr(importlib.import_module(_ESTIMATORS[cls_name], __package__), cls_name)
+    try:
+        params = {str(k): _from_json(v) for k, v in meta["params"].items()}
+        _check_prediction_params(params)
+        estimator = cls(**params)
+        estimator._check_params()
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        _fail(f"cannot rebuild {cls_name} from the stored parameters: {exc}")
+    for name, value in members.items():
+        if name == "feature_names_in_":
+            value = value.astype(object)
+        setattr(estimator, name, value)
+    for name, value in attributes.items():
+        setattr(estimator, name, value)
+    return estimator
 
 
 def load(path):
     """Load an estimator written by :func:`save` (or ``estimator.save``).
 
+    Returns
+    -------
+    LogisticRegression or SGDLogisticRegression
+        Predicting exactly as the saved one did.
+
     Raises
     ------
     ValueError
-        If the file is truncated, tampered with, of another format or of an unsupported
-        version, or its arrays have unexpected dtypes or shapes.
+        ``"<path>: not a valid fastlogit-model file: <problem>"`` if the content is
+        truncated, damaged, edited, of another format or an unsupported version, or outside
+        the schema of the module docstring.
+    OSError
+        If ``path`` cannot be opened or read.
     """
     path = os.fspath(path)
-    members = _read_members(path)
-    if _META not in members:
-        _fail(path, "no metadata member")
-    raw = members.pop(_META)
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        _fail(path, "metadata member has the wrong dtype")
-    try:
-        meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        _fail(path, f"metadata is not valid JSON: {exc}")
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        _fail(path, f"format is {meta.get('format') if isinstance(meta, dict) else None!r}")
-    version = meta.get("format_version")
-    if version != FORMAT_VERSION:
-        _fail(path, f"format_version {version!r} is not supported (this fastlogit reads "
-                    f"version {FORMAT_VERSION})")
-    module = _ESTIMATORS.get(meta.get("estimator"))
-    if module is None:
-        _fail(path, f"unknown estimator {meta.get('estimator')!r}")
-    cls = getattr(importlib.import_module(module, __package__), meta["estimator"])
-    described = meta.get("arrays")
-    if not isinstance(described, dict) or set(described) != set(members):
-        _fail(path, f"array members {sorted(members)} do not match the metadata")
-    for name, a in members.items():
-        info = described[name]
-        if a.dtype.kind not in _ALLOWED_DTYPE_KINDS or a.dtype.str != info.get("dtype"):
-            _fail(path, f"array {name} has dtype {a.dtype.str}, metadata says {info.get('dtype')}")
-        if list(a.shape) != info.get("shape"):
-            _fail(path, f"array {name} has shape {a.shape}, metadata says {info.get('shape')}")
-        if _sha256(a) != info.get("sha256"):
-            _fail(path, f"array {name} fails its SHA-256 checksum (file tampered with?)")
-    for name in ("coef_", "intercept_", "classes_", "n_iter_"):
-        if name not in members:
-            _fail(path, f"missing array {name}")
-
-    coef, intercept, class_values = members["coef_"], members["intercept_"], members["classes_"]
-    attributes = meta.get("attributes", {})
-    n_features = attributes.get("n_features_in_")
-    n_classes = class_values.shape[0]
-    n_rows = 1 if n_classes == 2 else n_classes
-    if coef.dtype.kind != "f" or intercept.dtype != coef.dtype:
-        _fail(path, f"coef_/intercept_ must be float arrays of one dtype, got "
-                    f"{coef.dtype}/{intercept.dtype}")
-    if class_values.ndim != 1 or n_classes < 2:
-        _fail(path, f"classes_ must hold at least 2 labels, has shape {class_values.shape}")
-    if coef.shape != (n_rows, n_features) or intercept.shape != (n_rows,):
-        _fail(path, f"coef_ {coef.shape} / intercept_ {intercept.shape} do not fit "
-                    f"{n_classes} classes and {n_features} features")
-    if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
-        _fail(path, "coef_ or intercept_ contains NaN or infinity")
-    kind = meta.get("classes_kind")
-    converters = {"str": str, "int": np.int64, "float": np.float64, "bool": bool}
-    if kind not in converters:
-        _fail(path, f"unknown classes_kind {kind!r}")
-
-    try:
-        params = {k: _from_json(v) for k, v in meta["params"].items()}
-        estimator = cls(**params)
-        estimator._check_params()
-    except (TypeError, ValueError, KeyError) as exc:
-        _fail(path, f"cannot rebuild {cls.__name__} from the stored parameters: {exc}")
-    estimator.coef_ = coef
-    estimator.intercept_ = intercept
-    estimator.classes_ = class_values.astype(converters[kind]) if kind != "str" else class_values
-    estimator.n_iter_ = members["n_iter_"]
-    estimator.n_features_in_ = int(n_features)
-    if "feature_names_in_" in members:
-        names = members["feature_names_in_"].astype(object)
-        if names.shape != (n_features,):
-            _fail(path, "feature_names_in_ does not match n_features_in_")
-        estimator.feature_names_in_ = names
-    for name, value in attributes.items():
-        if name != "n_features_in_":
-            setattr(estimator, name, _from_json(value))
-    return estimator
+    with open(path, "rb") as fh:
+        try:
+            members = _read_members(fh)
+            if _META not in members:
+                _fail("no metadata member")
+            meta = _decode_metadata(members.pop(_META))
+            _check_members(members, meta["arrays"])
+            return _build(path, meta, members)
+        except _Invalid as exc:
+            raise ValueError(f"{path}: not a valid {FORMAT} file: {exc}") from None
