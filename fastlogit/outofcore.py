@@ -1,19 +1,19 @@
-"""Out-of-core training: the Objective interface over row chunks read one at a time.
+"""Out-of-core training: a data term over row chunks read one at a time.
 
-:class:`ChunkedObjective` has the interface of :class:`fastlogit.objective.Objective`
-(``value``, ``value_grad``, ``hessp``, ``hess_diag``, ``hessian``, ``margins``, ``line``, ...),
-so every deterministic solver of :data:`fastlogit.solvers.SOLVERS` runs on it unchanged; and
+:class:`ChunkedData` is a :class:`fastlogit.contract.DataTerm`; :class:`ChunkedObjective` is
+the :class:`fastlogit.objective.Objective` over it (any penalty), so every deterministic
+solver of :data:`fastlogit.solvers.SOLVERS` runs on it unchanged; and
 :func:`minibatch_sgd` streams mini-batch SGD epochs over the chunks.  The matrix is never whole
 in memory: each pass reads a chunk (:meth:`fastlogit.io.CSRCache.read_rows`: ``np.fromfile``
 of its byte range, no mapping of the rest), runs the *same* Objective code on it and drops it
 before reading the next one::
 
-    f(theta)      = sum_chunks C * sum_{i in chunk} s_i l_i  +  l2_strength/2 ||w||^2
-    grad, H v, diag H, H  likewise: per-chunk Objective results summed, penalty added once
+    L(theta)      = sum_chunks sum_{i in chunk} s_i l_i
+    grad, H v, diag H, H  likewise: per-chunk data-term results summed
 
-Each chunk is an :class:`~fastlogit.objective.Objective` built without penalty on the chunk's
-rows (the way ``Objective.rows`` builds row blocks), so the loss, gradient and Hessian code is
-the Objective's own.  What stays in memory is O(n + p): labels, weights, the curvature
+(C and the penalty are the Objective's, added once.)  Each chunk is an in-memory
+:class:`~fastlogit.objective.LogLossData` on the chunk's rows, so the loss, gradient and
+Hessian code is the in-memory one.  What stays in memory is O(n + p): labels, weights, the curvature
 (IRLS weights or probabilities) at the last two thetas, handed back to each chunk's Objective
 for ``hessp`` so that a Hessian product costs one read and one kernel pass per chunk.
 Sums over chunks are in a fixed order, so results are deterministic; they match the in-memory
@@ -23,9 +23,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import kernels as _kernels
-from .objective import LineFunction, Objective
+from .layout import Layout
+from .objective import LogLossData, Objective, pointwise_loss_sum
+from .validation import check_sample_weight, check_targets
 
-__all__ = ["ChunkedObjective", "minibatch_sgd", "DEFAULT_CHUNK_NNZ"]
+__all__ = ["ChunkedData", "ChunkedObjective", "minibatch_sgd", "DEFAULT_CHUNK_NNZ"]
 
 #: Non-zeros per chunk (about 50 MB of float64 data + int32 indices).
 DEFAULT_CHUNK_NNZ = 1 << 22
@@ -95,8 +97,10 @@ def _as_source(source, dtype):
     return _MatrixSource(source, dtype)
 
 
-class ChunkedObjective:
-    """The :class:`~fastlogit.objective.Objective` of a data set read chunk by chunk.
+class ChunkedData:
+    """The log-loss data term (:class:`fastlogit.contract.DataTerm`) of a data set read chunk
+    by chunk: a sum of in-memory :class:`~fastlogit.objective.LogLossData` terms, one per row
+    chunk, each read, used and dropped in turn.
 
     Parameters
     ----------
@@ -105,21 +109,22 @@ class ChunkedObjective:
         (e.g. a memory-mapped CSR, whose pages the OS can then evict between chunks).
     y : array of shape (n,) in [0, 1] or (n, K), or None
         None: the cache's labels mapped to {0, 1} by :func:`fastlogit.io.binary_labels`.
-    sample_weight, C, penalty, l1_ratio, fit_intercept, backend, n_threads :
-        As for :class:`~fastlogit.objective.Objective`.
+    sample_weight, fit_intercept, backend, n_threads :
+        As for :class:`~fastlogit.objective.LogLossData`.
     chunk_nnz : int
         Most non-zeros per chunk (a chunk holds at least one row).
     dtype : float32, float64 or None (the source's dtype)
 
     Attributes
     ----------
-    Those of Objective (``design`` is None: there is no whole design), plus ``chunks`` (the
-    row ranges) and ``n_chunk_reads`` (chunks read so far).
+    layout, n_samples, n_features, n_classes, n_params, fit_intercept, dtype, y,
+    sample_weight, kernels, n_threads, chunks (the row ranges), n_chunk_reads (chunks read so
+    far), n_evals.  What stays in memory is O(n + p): labels, weights and the curvature at the
+    last two thetas.
     """
 
-    def __init__(self, source, y=None, sample_weight=None, *, C=1.0, penalty="l2",
-                 l1_ratio=0.0, fit_intercept=True, backend="auto", n_threads=None,
-                 chunk_nnz=DEFAULT_CHUNK_NNZ, dtype=None):
+    def __init__(self, source, y=None, sample_weight=None, *, fit_intercept=True,
+                 backend="auto", n_threads=None, chunk_nnz=DEFAULT_CHUNK_NNZ, dtype=None):
         self.source = _as_source(source, dtype)
         n, d = self.source.shape
         if y is None:
@@ -128,77 +133,45 @@ class ChunkedObjective:
             from .io import binary_labels
 
             y = binary_labels(self.source.cache.labels())[0]
-        # A prototype on an empty (n, d) CSR: validates the arguments with the Objective's own
-        # checks and supplies the layout helpers (split, penalized_mask, ...).
-        empty = sp.csr_matrix((n, d), dtype=self.source.dtype)
-        proto = Objective(empty, y, sample_weight, C=C, penalty=penalty, l1_ratio=l1_ratio,
-                          fit_intercept=fit_intercept, backend=backend, n_threads=n_threads)
-        self._proto = proto
-        for name in ("y", "sample_weight", "C", "penalty", "l1_ratio", "fit_intercept",
-                     "kernels", "n_samples", "n_features", "n_classes", "n_params", "dtype",
-                     "l1_strength", "l2_strength", "n_threads", "_s64"):
-            setattr(self, name, getattr(proto, name))
-        self.design = None
+        self.y = check_targets(y, n)
+        self.sample_weight = check_sample_weight(sample_weight, n)
+        self.kernels = _kernels.get(backend)
+        self.n_threads = n_threads
+        self.dtype = self.source.dtype
+        self.n_samples = n
+        self.n_classes = 1 if self.y.ndim == 1 else self.y.shape[1]
+        self.fit_intercept = bool(fit_intercept)
+        self.layout = Layout(d, self.n_classes, self.fit_intercept)
+        self.n_features, self.n_params = d, self.layout.n_params
         self.chunks = self.source.row_blocks(int(chunk_nnz))
         self.n_chunk_reads = 0
         self.n_evals = {"value_grad": 0, "value": 0, "hessp": 0, "hessian": 0, "hess_diag": 0,
                         "margins": 0}
-        self._mask = proto.penalized_mask().astype(np.float64)
         shape = (n,) if self.n_classes == 1 else (n, self.n_classes)
-        # the last two (theta, f, grad, curvature) states, most recent first
+        # the last two (theta, loss, grad, curvature) states, most recent first
         self._states = [[None, None, None, np.zeros(shape, dtype=self.dtype)] for _ in range(2)]
 
     def __repr__(self):
-        return (f"ChunkedObjective(n_samples={self.n_samples}, n_features={self.n_features}, "
-                f"n_classes={self.n_classes}, chunks={len(self.chunks)}, C={self.C}, "
-                f"penalty={self.penalty!r}, dtype={self.dtype})")
+        return (f"ChunkedData(n_samples={self.n_samples}, n_features={self.n_features}, "
+                f"n_classes={self.n_classes}, chunks={len(self.chunks)}, dtype={self.dtype})")
 
-    # ------------------------------------------------------------------ layout (prototype's)
-    @property
-    def is_binary(self):
-        return self.n_classes == 1
-
-    def split(self, theta):
-        return self._proto.split(theta)
-
-    def penalized_mask(self):
-        return self._proto.penalized_mask()
-
-    def zeros(self):
-        return self._proto.zeros()
-
-    def l1_value(self, theta):
-        return self._proto.l1_value(theta)
-
-    def _check_theta(self, theta):
-        return self._proto._check_theta(theta)
-
-    def _coef_view(self, theta):
-        return self._proto._coef_view(theta)
-
-    def _weights_sq(self, theta):
-        return self._proto._weights_sq(theta)
-
-    def smooth_from_margins(self, z, theta):
-        return self._proto.smooth_from_margins(z, theta)
-
-    def line(self, theta, direction, z=None):
-        return LineFunction(self, theta, direction, z)
-
-    # ------------------------------------------------------------------ chunks
-    def _chunk(self, start, stop, theta=None, curv=None):
-        """The unpenalised Objective of rows [start, stop), read now; with ``curv``, its
-        curvature cache is seeded for ``theta`` (so hessp & co. need no loss pass)."""
+    def chunk(self, start, stop):
+        """The in-memory data term of rows [start, stop), read now."""
         design = self.source.read(start, stop)
         self.n_chunk_reads += 1
         sw = None if self.sample_weight is None else self.sample_weight[start:stop]
-        ob = object.__new__(Objective)
-        ob._setup(design, self.y[start:stop], sw, self.C, None, 0.0, self.fit_intercept,
-                  self.kernels, self.n_threads)
-        if curv is not None:
-            st = ob._states[0]
-            st.theta, st.f, st.grad, st.curv = theta, 0.0, None, curv[start:stop]
-        return ob
+        return LogLossData.trusted(design, self.y[start:stop], sw, self.fit_intercept,
+                                   self.kernels, self.n_threads)
+
+    rows = chunk
+
+    def _chunks_at(self, theta):
+        """Each chunk's data term with its curvature at theta seeded (no loss pass)."""
+        st = self._state(theta)
+        for a, b in self.chunks:
+            part = self.chunk(a, b)
+            part.seed_curvature(st[0], st[3][a:b])
+            yield part
 
     def _find(self, theta):
         for st in self._states:
@@ -209,103 +182,82 @@ class ChunkedObjective:
     def _state(self, theta):
         st = self._find(theta)
         if st is None:
-            self.value_grad(theta)
-            st = self._find(theta)
+            self.loss_grad(theta)
+            st = self._states[0]
         return st
 
-    # ------------------------------------------------------------------ interface
-    def value_grad(self, theta):
-        """Smooth part f and its gradient; keeps the curvature at theta for hessp."""
-        theta = self._check_theta(theta)
+    # ------------------------------------------------------------------ DataTerm
+    def loss_grad(self, theta):
+        """(L, grad L) summed over the chunks; keeps the curvature at theta for hessp."""
         st = self._find(theta)
         if st is None:
             self.n_evals["value_grad"] += 1
             st = self._states.pop()  # the older state is overwritten
             curv = st[3]
-            f, g = 0.0, np.zeros(self.n_params)
+            loss, g = 0.0, np.zeros(self.n_params)
             for a, b in self.chunks:
-                ob = self._chunk(a, b)
-                fc, gc = ob.value_grad(theta)
-                f += fc
+                part = self.chunk(a, b)
+                lc, gc = part.loss_grad(theta)
+                loss += lc
                 g += gc
-                curv[a:b] = ob._find(theta).curv
-            if self.l2_strength:
-                f += 0.5 * self.l2_strength * self._weights_sq(theta)
-                g += self.l2_strength * self._mask * theta
-            st[:3] = theta.copy(), f, g
+                curv[a:b] = part.curvature(theta)
+            st[:3] = theta.copy(), loss, g
             self._states.insert(0, st)
         elif st is not self._states[0]:
             self._states.remove(st)
             self._states.insert(0, st)
         return st[1], st[2].copy()
 
-    def value(self, theta):
-        """The full objective F, L1 part included."""
-        theta = self._check_theta(theta)
+    def loss(self, theta):
         st = self._find(theta)
         if st is not None:
-            f = st[1]
-        else:
-            self.n_evals["value"] += 1
-            f = 0.0
-            for a, b in self.chunks:
-                f += self._chunk(a, b).value(theta)
-            if self.l2_strength:
-                f += 0.5 * self.l2_strength * self._weights_sq(theta)
-        return f + self.l1_value(theta)
+            return st[1]
+        self.n_evals["value"] += 1
+        return sum(self.chunk(a, b).loss(theta) for a, b in self.chunks)
 
     def hessp(self, theta, v):
-        """Hessian of the smooth part at theta times v: one read + one pass per chunk."""
-        theta = self._check_theta(theta)
-        v = np.asarray(v, dtype=np.float64).reshape(-1)
-        st = self._state(theta)
+        """Hess L v: one read + one kernel pass per chunk."""
         self.n_evals["hessp"] += 1
-        out = np.zeros(self.n_params)
-        for a, b in self.chunks:
-            out += self._chunk(a, b, st[0], st[3]).hessp(st[0], v)
-        if self.l2_strength:
-            out += self.l2_strength * self._mask * v
-        return out
+        return sum(part.hessp(theta, v) for part in self._chunks_at(theta))
 
     def hess_diag(self, theta):
-        theta = self._check_theta(theta)
-        st = self._state(theta)
         self.n_evals["hess_diag"] += 1
-        out = np.zeros(self.n_params)
-        for a, b in self.chunks:
-            out += self._chunk(a, b, st[0], st[3]).hess_diag(st[0])
-        if self.l2_strength:
-            out += self.l2_strength * self._mask
-        return out
+        return sum(part.hess_diag(theta) for part in self._chunks_at(theta))
 
     def hessian(self, theta):
-        theta = self._check_theta(theta)
-        st = self._state(theta)
         self.n_evals["hessian"] += 1
-        H = np.zeros((self.n_params, self.n_params))
-        for a, b in self.chunks:
-            H += self._chunk(a, b, st[0], st[3]).hessian(st[0])
-        if self.l2_strength:
-            idx = np.flatnonzero(self._mask)
-            H[idx, idx] += self.l2_strength
-        return H
+        return sum(part.hessian(theta) for part in self._chunks_at(theta))
 
     def margins(self, theta, intercept=True):
         """z = X w (+ b), float64, (n,) or (n, K), computed chunk by chunk."""
-        theta = self._check_theta(theta)
         self.n_evals["margins"] += 1
         shape = (self.n_samples,) if self.n_classes == 1 else (self.n_samples, self.n_classes)
         out = np.empty(shape)
         for a, b in self.chunks:
-            out[a:b] = self._chunk(a, b).margins(theta, intercept)
+            out[a:b] = self.chunk(a, b).margins(theta, intercept)
         return out
 
-    def rows(self, start, stop):
-        """The in-memory Objective of rows [start, stop) (same C and penalty)."""
-        ob = self._chunk(start, stop)
-        ob._setup(ob.design, ob.y, ob.sample_weight, self.C, self.penalty, self.l1_ratio,
-                  self.fit_intercept, self.kernels, self.n_threads)
-        return ob
+    def loss_from_margins(self, z):
+        return pointwise_loss_sum(self.y, z, self.sample_weight)
+
+
+class ChunkedObjective(Objective):
+    """:class:`~fastlogit.objective.Objective` over a :class:`ChunkedData`: every solver runs
+    on it unchanged, any penalty included.
+
+    Parameters are those of :class:`ChunkedData` plus ``C``, ``penalty`` and ``l1_ratio`` as
+    for :class:`~fastlogit.objective.Objective`.  ``objective.data`` is the ChunkedData
+    (``chunks``, ``n_chunk_reads`` are reachable on the objective too); ``rows(a, b)`` is the
+    in-memory objective of rows [a, b).
+    """
+
+    def __init__(self, source, y=None, sample_weight=None, *, C=1.0, penalty="l2",
+                 l1_ratio=0.0, fit_intercept=True, backend="auto", n_threads=None,
+                 chunk_nnz=DEFAULT_CHUNK_NNZ, dtype=None):
+        data = ChunkedData(source, y, sample_weight, fit_intercept=fit_intercept,
+                           backend=backend, n_threads=n_threads, chunk_nnz=chunk_nnz,
+                           dtype=dtype)
+        super().__init__(data, C=C, penalty=penalty, l1_ratio=l1_ratio)
 
 
 def minibatch_sgd(objective, theta0, *, epochs=5, batch_size=256, eta0=None, random_state=0,
@@ -328,26 +280,26 @@ def minibatch_sgd(objective, theta0, *, epochs=5, batch_size=256, eta0=None, ran
     if ob.l1_strength:
         raise ValueError("minibatch_sgd supports penalty 'l2' or None only")
     rng = np.random.default_rng(random_state)
-    theta = np.array(ob._check_theta(theta0), dtype=np.float64)
+    theta = np.array(ob.layout.check(theta0, "theta0"), dtype=np.float64)
     n = ob.n_samples
     lam = ob.l2_strength / (ob.C * n)
-    mask = ob._mask
+    mask = ob.penalized_mask().astype(np.float64)
     if eta0 is None:
         sq_max = 0.0
         for a, b in ob.chunks:
-            X = ob._chunk(a, b).design.to_scipy()
+            X = ob.data.chunk(a, b).design.to_scipy()
             sq = np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X) else (X * X).sum(1)
             sq_max = max(sq_max, float(sq.max()) if sq.size else 0.0)
         eta0 = 1.0 / ((sq_max + ob.fit_intercept) * (0.25 if ob.n_classes == 1 else 0.5) + lam)
     for epoch in range(epochs):
         for c in rng.permutation(len(ob.chunks)):
             a, b = ob.chunks[c]
-            chunk = ob._chunk(a, b)
+            chunk = ob.data.chunk(a, b)
             starts = np.arange(0, b - a, batch_size)
             for s in rng.permutation(starts):
                 block = chunk.rows(s, min(s + batch_size, b - a))
-                _, g = block.value_grad(theta)
-                g /= ob.C * block.n_samples
+                _, g = block.loss_grad(theta)
+                g /= block.n_samples
                 if lam:
                     g += lam * mask * theta
                 theta -= eta0 * g

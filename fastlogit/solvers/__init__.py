@@ -1,4 +1,4 @@
-"""Solvers: functions over an Objective, registered in SOLVERS.
+"""Solvers: functions over an Objective, each declaring what it needs, registered in SOLVERS.
 
 Every solver has the signature::
 
@@ -8,13 +8,18 @@ Every solver has the signature::
 and the deterministic ones stop at ``||grad F||_inf <= tol * max(1, ||grad F(theta0)||_inf)``
 (:mod:`fastlogit.solvers._result`), warning with :class:`ConvergenceWarning` otherwise.
 
+Each solver carries a :class:`fastlogit.contract.SolverInfo` (``@declare`` in its module):
+the objective methods it calls, whether it handles a penalty with an L1 part, whether it
+needs a convex loss, whether it is stochastic.  :func:`solvers_for` and :func:`check_solver`
+derive every list of valid solvers (estimators, CLI, Dask) from those declarations.
+
 =================  ==========================================================  ============
 name               method                                                      penalties
 =================  ==========================================================  ============
-newton-cholesky    Newton, dense Hessian (gram kernel) + Cholesky, line search  l2, None
-newton-cg          truncated Newton, PCG on hessp, line search                  l2, None
-trust-region       TRON-style trust-region Newton-CG                            l2, None
-lbfgs              L-BFGS (compact form, Armijo on margins) on value_grad       l2, None
+newton-cholesky    Newton, dense Hessian (gram kernel) + Cholesky, line search  smooth
+newton-cg          truncated Newton, PCG on hessp, line search                  smooth
+trust-region       TRON-style trust-region Newton-CG                            smooth
+lbfgs              L-BFGS (compact form, Armijo on margins) on value_grad       smooth
 l1                 proximal Newton (CD / FISTA inner solver), exact zeros       all
 sgd                SGD, compiled epochs: schedules, averaging, lazy L2, Hogwild all
 minibatch          mini-batch SGD over row blocks (fused loss_grad), averaging  all
@@ -28,42 +33,78 @@ import numpy as np
 from ._result import ConvergenceWarning, SolverResult
 from .l1 import l1_newton
 from .lbfgs import lbfgs
+from .minibatch import minibatch
 from .newton import newton_cg, newton_cholesky, trust_region
+from .sgd import sgd
 
-__all__ = ["SOLVERS", "SMOOTH_ONLY", "ConvergenceWarning", "SolverResult", "choose_solver",
-           "check_solver", "solve"]
+__all__ = ["SOLVERS", "INFO", "ConvergenceWarning", "SolverResult", "choose_solver",
+           "check_solver", "solve", "solvers_for", "objective_capabilities"]
 
-SOLVERS = {
-    "newton-cholesky": newton_cholesky,
-    "newton-cg": newton_cg,
-    "trust-region": trust_region,
-    "lbfgs": lbfgs,
-    "l1": l1_newton,
-}
+#: Every solver, by the name its declaration (``solver.info``, a
+#: :class:`fastlogit.contract.SolverInfo`) gives.
+SOLVERS = {f.info.name: f for f in (newton_cholesky, newton_cg, trust_region, lbfgs, l1_newton,
+                                    sgd, minibatch)}
+#: The declarations, by name.
+INFO = {name: f.info for name, f in SOLVERS.items()}
 
-# ---- stochastic solvers (owned by the SGD developer): register "sgd" / "minibatch" here ----
-from .minibatch import minibatch  # noqa: E402
-from .sgd import sgd  # noqa: E402
 
-SOLVERS["sgd"] = sgd
-SOLVERS["minibatch"] = minibatch
-# ---- end of stochastic solvers ----
+def objective_capabilities(objective):
+    """What an objective offers solvers: ``(methods, nonsmooth, convex)``.
 
-#: Solvers that only handle a smooth objective (no L1 part).
-SMOOTH_ONLY = ("newton-cholesky", "newton-cg", "trust-region", "lbfgs")
+    ``methods``: the :data:`fastlogit.contract.SOLVER_METHODS` it implements (``row_blocks``
+    when its data term can hand out in-memory row blocks); ``nonsmooth``: its penalty has an
+    L1 part; ``convex``: its data term is convex (Newton steps are safe).
+    """
+    data = getattr(objective, "data", objective)
+    methods = {"value", "value_grad", "hessp", "hess_diag", "hessian", "line", "margins",
+               "prox", "min_norm_subgradient"}
+    if hasattr(data, "rows") and hasattr(data, "design"):
+        methods.add("row_blocks")
+    return (frozenset(methods), bool(objective.l1_strength),
+            bool(getattr(data, "is_convex", True)))
+
+
+def _why_not(info, capabilities):
+    """None when the solver declared by ``info`` runs on an objective with ``capabilities``,
+    else the reason in words."""
+    methods, nonsmooth, convex = capabilities
+    if nonsmooth and not info.nonsmooth:
+        return "does not handle a penalty with an L1 part"
+    if info.convex_only and not convex:
+        return "needs a convex loss (Newton steps)"
+    missing = info.needs - methods
+    if missing:
+        return f"needs {', '.join(sorted(missing))}, which this data does not offer"
+    return None
+
+
+def solvers_for(objective=None, *, nonsmooth=False, convex=True, methods=None):
+    """Names of the solvers that run on ``objective`` (or on the capabilities given as
+    keywords: ``methods`` defaults to every method of an in-memory objective), sorted.
+    Every front's list of valid solvers comes from here."""
+    if objective is not None:
+        caps = objective_capabilities(objective)
+    else:
+        all_methods = frozenset(m for info in INFO.values() for m in info.needs)
+        caps = (all_methods if methods is None else frozenset(methods), nonsmooth, convex)
+    return sorted(name for name, info in INFO.items() if _why_not(info, caps) is None)
+
 
 #: Largest n_params for which choose_solver picks the dense Cholesky Newton solver.
 CHOLESKY_MAX_PARAMS = 1000
 
 
 def check_solver(name, objective):
-    """Raise ValueError with a clear message for an unknown solver or unsupported penalty."""
+    """The solver function for ``name``; ValueError with a clear message for an unknown
+    solver or one whose declaration does not cover this objective."""
     if name not in SOLVERS:
         raise ValueError(f"unknown solver {name!r}; choose one of "
                          + ", ".join(map(repr, sorted(SOLVERS))))
-    if objective.l1_strength and name in SMOOTH_ONLY:
-        raise ValueError(f"solver {name!r} does not support penalty={objective.penalty!r} "
-                         f"with an L1 part; use solver='l1'")
+    why = _why_not(INFO[name], objective_capabilities(objective))
+    if why is not None:
+        valid = ", ".join(map(repr, solvers_for(objective)))
+        raise ValueError(f"solver {name!r} does not support penalty={objective.penalty.name!r} "
+                         f"on this objective: it {why}; use one of {valid}")
     return SOLVERS[name]
 
 

@@ -19,6 +19,7 @@ Stopping rule: the minimum-norm subgradient of F, ``||grad F||_inf`` below
 """
 import numpy as np
 
+from ..contract import declare
 from ._result import (History, SolverResult, single_threaded_blas, stopping_threshold,
                       warn_not_converged)
 
@@ -120,6 +121,8 @@ def _lipschitz(hv, p, rng, n_iter=30):
     return 1.1 * lam
 
 
+@declare("l1", needs={"value_grad", "hessian", "hessp", "line"}, nonsmooth=True,
+         convex_only=True)
 @single_threaded_blas
 def l1_newton(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
               random_state=None, dense_max=1500, max_inner=None, sigma=1e-4):

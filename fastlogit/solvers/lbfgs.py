@@ -24,6 +24,7 @@ import numpy as np
 from scipy import linalg
 
 from ._line_search import armijo
+from ..contract import declare
 from ._result import single_threaded_blas
 from .newton import _begin, _finish
 
@@ -133,6 +134,7 @@ def _first_step(g):
     return min(1.0, 1.0 / max(float(np.linalg.norm(g)), 1e-300))
 
 
+@declare("lbfgs", needs={"value_grad", "line"})
 @single_threaded_blas
 def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
           random_state=None, m=20, max_ls=40):

@@ -25,6 +25,7 @@ are those of :mod:`fastlogit.solvers.sgd`.
 """
 import numpy as np
 
+from ..contract import declare
 from ..objective import Objective
 from .sgd import _Monitor, _average_start, _check_common, _max_curvature, _penalty_value
 
@@ -35,6 +36,7 @@ _RATES = ("constant", "invscaling", "adaptive")
 _PARALLEL_NNZ = 100_000
 
 
+@declare("minibatch", needs={"row_blocks"}, nonsmooth=True, stochastic=True)
 def minibatch(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
               random_state=None, batch_size=256, learning_rate="constant", eta0=None,
               power_t=0.5, average=False, n_iter_no_change=5, shuffle=True,

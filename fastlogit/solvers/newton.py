@@ -26,6 +26,7 @@ import numpy as np
 from scipy import linalg
 
 from ._line_search import armijo
+from ..contract import declare
 from ._result import (History, SolverResult, single_threaded_blas, stopping_threshold,
                       warn_not_converged)
 
@@ -34,8 +35,8 @@ __all__ = ["newton_cholesky", "newton_cg", "trust_region"]
 
 def _check_smooth(objective, name):
     if objective.l1_strength:
-        raise ValueError(f"solver {name!r} does not support penalty={objective.penalty!r} "
-                         f"with an L1 part; use solver='l1'")
+        raise ValueError(f"solver {name!r} does not support penalty="
+                         f"{objective.penalty.name!r} with an L1 part; use solver='l1'")
 
 
 def _start(objective, theta0):
@@ -113,6 +114,8 @@ def _solve_with(factor, g):
     return d if np.all(np.isfinite(d)) else None
 
 
+@declare("newton-cholesky", needs={"value_grad", "hessian", "hessp", "line"},
+         convex_only=True)
 @single_threaded_blas
 def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
                     random_state=None, max_params=5000, reuse_cg=2):
@@ -230,6 +233,7 @@ def _pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0):
     return s, max_cg, False
 
 
+@declare("newton-cg", needs={"value_grad", "hessp", "hess_diag", "line"}, convex_only=True)
 @single_threaded_blas
 def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
               random_state=None, preconditioner="diag", max_cg=None, eta_max=0.5, eps_q=0.0):
@@ -324,6 +328,7 @@ def _to_boundary(sMs, sMd, dMd, delta):
     return (root - sMd) / dMd
 
 
+@declare("trust-region", needs={"value_grad", "hessp", "hess_diag"}, convex_only=True)
 @single_threaded_blas
 def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
                  random_state=None, preconditioner="mixed", max_cg=None, eta_max=0.3,

@@ -37,6 +37,7 @@ it is the estimate).
 import numpy as np
 
 from .._config import effective_n_threads
+from ..contract import declare
 from ._result import History, SolverResult, warn_not_converged
 
 __all__ = ["sgd"]
@@ -184,6 +185,7 @@ def _average_start(average):
 
 
 # ----------------------------------------------------------------------------- solver
+@declare("sgd", needs={"row_blocks"}, nonsmooth=True, stochastic=True)
 def sgd(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
         random_state=None, learning_rate="optimal", eta0=None, power_t=0.5, average=False,
         n_iter_no_change=5, shuffle=True, monitor="objective", hogwild=False, n_threads=None):

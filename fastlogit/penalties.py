@@ -1,0 +1,204 @@
+"""Penalties R(w) as objects: one class per penalty, used by every objective, solver and front.
+
+A penalty acts on the *penalised coefficients* ``w``: a flat float64 array holding every
+coefficient of theta and no intercept (:meth:`fastlogit.layout.Layout.coef`).  It splits into
+
+::
+
+    R(w) = S(w) + l1_strength * ||w||_1
+
+a twice-differentiable part ``S`` (what smooth solvers, Hessian products and line searches
+see) and a separable L1 part, the only non-smooth part the library's solvers handle (through
+:meth:`Penalty.prox` and :meth:`Penalty.min_norm_subgradient`).  A penalty with
+``l1_strength == 0`` is *smooth*: every solver accepts it.
+
+The contract a new penalty fulfils (see ``tests/test_contract.py`` for a weighted L2 defined
+outside the package):
+
+* ``smooth_value(w) -> float``, ``smooth_grad(w) -> (p,)``, ``smooth_hessp(w, v) -> (p,)``,
+  ``smooth_hess_diag(w) -> (p,)``: S and its derivatives, float64, ``p = w.size``;
+* ``l1_strength``: a float >= 0 (default 0);
+* ``l2_strength``: the ``a`` of ``S(w) = a/2 ||w||^2`` when S is exactly that, else None.
+  The compiled SGD epochs' lazy scaling uses it; other code never relies on it.
+
+Everything else (``value``, ``prox``, ``min_norm_subgradient``) derives from these.
+"""
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+__all__ = ["Penalty", "NoPenalty", "L2", "L1", "ElasticNet", "make_penalty", "PENALTY_NAMES"]
+
+#: The names the estimators accept for ``penalty`` (None means no penalty).
+PENALTY_NAMES = ("l2", "l1", "elasticnet", None)
+
+
+def _soft_threshold(x, t):
+    """sign(x) max(|x| - t, 0), elementwise (t scalar or array)."""
+    return np.sign(x) * np.maximum(np.abs(x) - t, 0.0)
+
+
+class Penalty(ABC):
+    """R(w) = S(w) + l1_strength ||w||_1 on the penalised coefficients (flat float64)."""
+
+    #: Short name used in messages and reprs.
+    name = "penalty"
+    #: Coefficient of ||w||_1 (the non-smooth part); 0 for a smooth penalty.
+    l1_strength = 0.0
+    #: ``a`` when S(w) = a/2 ||w||^2 exactly, else None.
+    l2_strength = None
+
+    @property
+    def is_smooth(self):
+        """True when R is twice differentiable (no L1 part)."""
+        return not self.l1_strength
+
+    @abstractmethod
+    def smooth_value(self, w):
+        """S(w), float."""
+
+    @abstractmethod
+    def smooth_grad(self, w):
+        """grad S(w), shape (p,)."""
+
+    @abstractmethod
+    def smooth_hessp(self, w, v):
+        """Hess S(w) v, shape (p,)."""
+
+    @abstractmethod
+    def smooth_hess_diag(self, w):
+        """diag Hess S(w), shape (p,)."""
+
+    def value(self, w):
+        """R(w) = S(w) + l1_strength ||w||_1."""
+        r = self.smooth_value(w)
+        if self.l1_strength:
+            r += self.l1_strength * float(np.abs(w).sum())
+        return r
+
+    def prox(self, w, step):
+        """argmin_u 1/(2 step) ||u - w||^2 + l1_strength ||u||_1 (the non-smooth part's prox)."""
+        if not self.l1_strength:
+            return np.array(w, dtype=np.float64)
+        return _soft_threshold(w, step * self.l1_strength)
+
+    def min_norm_subgradient(self, w, grad):
+        """The minimum-norm element of ``grad + l1_strength * d||w||_1`` (grad: of the smooth
+        part of F with respect to w).  Equal to ``grad`` for a smooth penalty; zero exactly at
+        a minimiser, so its infinity norm is the optimality measure of the non-smooth solvers."""
+        grad = np.asarray(grad, dtype=np.float64)
+        lam = self.l1_strength
+        if not lam:
+            return grad.copy()
+        out = grad + lam * np.sign(w)
+        zero = w == 0
+        out[zero] = _soft_threshold(grad[zero], lam)
+        return out
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class NoPenalty(Penalty):
+    """R = 0 (``penalty=None``)."""
+
+    name = "none"
+    l2_strength = 0.0
+
+    def smooth_value(self, w):
+        return 0.0
+
+    def smooth_grad(self, w):
+        return np.zeros_like(w, dtype=np.float64)
+
+    def smooth_hessp(self, w, v):
+        return np.zeros_like(v, dtype=np.float64)
+
+    def smooth_hess_diag(self, w):
+        return np.zeros_like(w, dtype=np.float64)
+
+
+class ElasticNet(Penalty):
+    """R(w) = l1_ratio ||w||_1 + (1 - l1_ratio)/2 ||w||^2, l1_ratio in [0, 1].
+
+    The parent of :class:`L2` (l1_ratio 0) and :class:`L1` (l1_ratio 1): scikit-learn's
+    ``penalty="elasticnet"`` convention, with C multiplying the loss and not the penalty.
+    """
+
+    name = "elasticnet"
+
+    def __init__(self, l1_ratio=0.5):
+        r = float(l1_ratio)
+        if not 0.0 <= r <= 1.0:
+            raise ValueError(f"l1_ratio must lie in [0, 1], got {l1_ratio!r}")
+        self.l1_ratio = r
+        self.l1_strength = r
+        self.l2_strength = 1.0 - r
+
+    def smooth_value(self, w):
+        a = self.l2_strength
+        # NumPy's own loop, not BLAS: a BLAS dot outside a solver's single-threaded-BLAS scope
+        # wakes OpenBLAS's threads, which then spin against the next kernel pass.
+        return 0.5 * a * float(np.einsum("i,i->", w, w)) if a else 0.0
+
+    def smooth_grad(self, w):
+        return self.l2_strength * np.asarray(w, dtype=np.float64)
+
+    def smooth_hessp(self, w, v):
+        return self.l2_strength * np.asarray(v, dtype=np.float64)
+
+    def smooth_hess_diag(self, w):
+        return np.full(np.shape(w), self.l2_strength)
+
+    def __repr__(self):
+        return f"ElasticNet(l1_ratio={self.l1_ratio!r})"
+
+
+class L2(ElasticNet):
+    """R(w) = 1/2 ||w||^2 (``penalty="l2"``)."""
+
+    name = "l2"
+
+    def __init__(self):
+        super().__init__(0.0)
+
+    def __repr__(self):
+        return "L2()"
+
+
+class L1(ElasticNet):
+    """R(w) = ||w||_1 (``penalty="l1"``)."""
+
+    name = "l1"
+
+    def __init__(self):
+        super().__init__(1.0)
+
+    def __repr__(self):
+        return "L1()"
+
+
+def make_penalty(penalty="l2", l1_ratio=None):
+    """The :class:`Penalty` for a scikit-learn style ``penalty`` name (or a Penalty itself).
+
+    ``penalty`` is "l2", "l1", "elasticnet" (needs ``l1_ratio`` in [0, 1]), None / "none",
+    or a :class:`Penalty` instance, returned as it is.  Raises ValueError naming the value.
+    """
+    if isinstance(penalty, Penalty):
+        return penalty
+    if isinstance(penalty, str):
+        key = penalty.lower()
+        if key == "none":
+            return NoPenalty()
+        if key == "l2":
+            return L2()
+        if key == "l1":
+            return L1()
+        if key == "elasticnet":
+            if l1_ratio is None:
+                raise ValueError("penalty='elasticnet' needs l1_ratio in [0, 1], got None")
+            return ElasticNet(l1_ratio)
+    elif penalty is None:
+        return NoPenalty()
+    raise ValueError(f"penalty must be one of 'l2', 'l1', 'elasticnet', None or a "
+                     f"fastlogit.penalties.Penalty, got {penalty!r}")
