@@ -441,3 +441,105 @@ def test_parallel_bz2_falls_back_when_a_block_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(svmlight, "bz2", FlakyBz2())
     assert_same(load_svmlight(str(path), n_threads=2, chunk_bytes=100_000), reference(text))
     assert calls["n"] >= 3
+
+
+def _damaged_bz2(raw, case):
+    if case.startswith("cut"):
+        return raw[:-int(case[3:])]
+    if case == "stream-crc":  # the last 4-5 bytes hold the stream CRC (and padding)
+        return raw[:-3] + bytes([raw[-3] ^ 0x10]) + raw[-2:]
+    if case == "garbage":  # trailing bytes after the stream: bz2.open ignores them
+        return raw + b"not bz2 at all"
+    raise AssertionError(case)
+
+
+@pytest.mark.parametrize("case", ["cut1", "cut3", "cut4", "cut6", "stream-crc"])
+@pytest.mark.parametrize("streams", [1, 2], ids=["one-stream", "two-streams"])
+def test_parallel_bz2_checks_the_stream_crc(tmp_path, case, streams):
+    """Issue 13 item 11: with n_threads >= 2 a .bz2 missing its last bytes or with a damaged
+    stream CRC was accepted (the blocks' own CRCs were checked, the stream's was not)."""
+    text = _multiblock_text()
+    half = len(text) // 2
+    raw = (bz2.compress(text, 1) if streams == 1
+           else bz2.compress(text[:half], 1) + bz2.compress(text[half:], 1))
+    path = tmp_path / "d.svm.bz2"
+    path.write_bytes(_damaged_bz2(raw, case))
+    for n_threads in (1, 2, 4):
+        with pytest.raises(SvmlightFormatError, match="truncated or corrupt"):
+            load_svmlight(str(path), n_threads=n_threads)
+
+
+def test_parallel_bz2_path_is_taken_for_intact_files(tmp_path, monkeypatch):
+    """The layout check does not send intact files (one or two streams) to the serial
+    decompressor; trailing non-bz2 bytes do, and give the serial reader's answer."""
+    from fastlogit.io import svmlight
+
+    text = _multiblock_text()
+    half = len(text) // 2
+    one = tmp_path / "one.bz2"
+    one.write_bytes(bz2.compress(text, 1))
+    two = tmp_path / "two.bz2"
+    two.write_bytes(bz2.compress(text[:half], 9) + bz2.compress(text[half:], 1))
+    garbage = tmp_path / "garbage.bz2"
+    garbage.write_bytes(_damaged_bz2(bz2.compress(text, 1), "garbage"))
+    ref = reference(text)
+    serial = {"n": 0}
+    real_open = bz2.open
+
+    class CountingBz2:
+        def __getattr__(self, name):
+            return getattr(bz2, name)
+
+        @staticmethod
+        def open(*args, **kwargs):
+            serial["n"] += 1
+            return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(svmlight, "bz2", CountingBz2())
+    for path in (one, two):
+        assert_same(load_svmlight(str(path), n_threads=2, chunk_bytes=150_000), ref)
+    assert serial["n"] == 0
+    assert_same(load_svmlight(str(garbage), n_threads=2), ref)
+    assert serial["n"] == 1
+    assert_same(load_svmlight(str(garbage), n_threads=1), ref)
+
+
+# ------------------------------------------------------------------ non-finite numbers
+@pytest.mark.parametrize("line,problem", [
+    ("nan 1:1", "label nan is not a finite number"),
+    ("1 1:1 4:nan", "feature 4 has the value nan"),
+    ("1 2:-inf", "feature 2 has the value -inf"),
+    ("-inf 2:nan", "label -inf is not a finite number"),
+], ids=["label", "value", "inf", "label-first"])
+@pytest.mark.parametrize("chunk_bytes", [None, 16], ids=["one-block", "many-blocks"])
+def test_finite_names_file_and_line(tmp_path, line, problem, chunk_bytes):
+    """Issue 13 item 8: NaN in a data file gave 'Input X contains NaN' (no file, no line)."""
+    text = "# header\n1 1:0.5\n\n-1 2:1 3:2\n" + line + "\n1 1:1\n"
+    path = write(tmp_path, text)
+    X, y = load_svmlight(path)  # kept by default, as scikit-learn keeps them
+    assert_same((X, y), reference(text))
+    with pytest.raises(SvmlightFormatError, match=f"data.svm:5: {problem}") as info:
+        load_svmlight(path, finite=True, chunk_bytes=chunk_bytes)
+    assert info.value.lineno == 5
+    with pytest.raises(SvmlightFormatError, match=f"data.svm:5: {problem}"):
+        convert_svmlight(path, tmp_path / "c.flc", finite=True)
+    assert not (tmp_path / "c.flc").exists()
+
+
+def test_finite_float32_overflow(tmp_path):
+    path = write(tmp_path, "1 1:1\n1 1:1e39\n")
+    assert np.isinf(load_svmlight(path, dtype=np.float32)[0].data[1])
+    with pytest.raises(SvmlightFormatError, match=r":2: feature 1 has the value inf "
+                                                  r"\(beyond the float32 range\)"):
+        load_svmlight(path, dtype=np.float32, finite=True)
+    load_svmlight(path, finite=True)  # fits float64
+
+
+def test_read_svmlight_locates_rows(tmp_path):
+    from fastlogit.io.svmlight import read_svmlight
+
+    a = write(tmp_path, "# c\n1 1:1\n\n2 2:1\n", name="a.svm")
+    b = write(tmp_path, "3 1:1\n#\n4 3:1\n", name="b.svm")
+    X, y, where = read_svmlight([a, b], chunk_bytes=8)
+    assert y.tolist() == [1, 2, 3, 4]
+    assert [where(i) for i in range(4)] == [(a, 2), (a, 4), (b, 1), (b, 3)]

@@ -171,12 +171,13 @@ def save_csr_cache(path, X, y, *, source=None, overwrite=True):
 
 
 def convert_svmlight(src, dst, *, n_features=None, dtype=np.float64, zero_based="auto",
-                     n_threads=None, progress=False, overwrite=True):
+                     n_threads=None, progress=False, overwrite=True, finite=False):
     """Convert svmlight text (plain / .gz / .bz2 / .xz, or a list of shards) into a cache.
 
     Streams: blocks are parsed (:func:`fastlogit.io.load_svmlight`'s parser) and appended to
     the cache files as they come, so the text set never has to fit in memory.  The matrix is
-    the one :func:`~fastlogit.io.load_svmlight` returns.  Returns the :class:`CSRCache`.
+    the one :func:`~fastlogit.io.load_svmlight` returns (``finite`` as there: refuse NaN and
+    infinity, naming the file and line).  Returns the :class:`CSRCache`.
     """
     from .svmlight import SvmlightFormatError, _iter_blocks, _name
 
@@ -188,7 +189,8 @@ def convert_svmlight(src, dst, *, n_features=None, dtype=np.float64, zero_based=
     at = None  # first (source, line, name, id) with raw id == n_features: bad if zero-based
     try:
         for k_src, source in enumerate(sources):
-            for name, b in _iter_blocks(source, zero_based, dtype, n_threads, progress):
+            for name, b in _iter_blocks(source, zero_based, dtype, n_threads, progress,
+                                        finite=finite):
                 idx = b["indices"]
                 if idx.size:
                     raw_min = int(idx.min()) if raw_min is None else min(raw_min, int(idx.min()))

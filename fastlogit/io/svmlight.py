@@ -40,8 +40,8 @@ import scipy.sparse as sp
 
 from .._config import effective_n_threads
 
-__all__ = ["load_svmlight", "binary_labels", "SvmlightFormatError", "open_maybe_compressed",
-           "read_timings"]
+__all__ = ["load_svmlight", "read_svmlight", "binary_labels", "SvmlightFormatError",
+           "open_maybe_compressed", "read_timings"]
 
 #: Bytes of decompressed text per parse block.
 CHUNK_BYTES = 1 << 22
@@ -120,15 +120,63 @@ class _Bz2Fallback(Exception):
     pass
 
 
+def _bits32(data, bit):
+    """The 32 bits of ``data`` (bytes) starting at bit offset ``bit`` (most significant first)."""
+    q, r = divmod(bit, 8)
+    return (int.from_bytes(data[q:q + 5].ljust(5, b"\0"), "big") >> (8 - r)) & 0xFFFFFFFF
+
+
+def _bz2_layout(data, pos, kind, n):
+    """The blocks of a bz2 file as ``[(bit_start, bit_end, stream_header), ...]``, or None
+    unless the markers found describe exactly a sequence of complete, intact streams.
+
+    Checked: each stream starts with ``BZh1``-``BZh9`` on a byte boundary and its first
+    marker follows the header; its end-of-stream marker is followed by the 32-bit stream CRC,
+    which must equal the combination of its blocks' CRCs (``crc = rotl1(crc) ^ block_crc``);
+    the next stream, if any, starts at the next byte; nothing else follows.  Block CRCs
+    themselves are checked when each block is decompressed.  None sends the caller to the
+    serial decompressor, which reports real damage (a truncated file, a damaged CRC) as
+    usual, so the answer never depends on the thread count.
+    """
+    nbits = 8 * len(data)
+    spans, i, byte = [], 0, 0
+    while True:
+        header = data[byte:byte + 4]
+        if (len(header) < 4 or header[:3] != b"BZh" or header[3] not in b"123456789"
+                or i >= n or pos[i] != 8 * (byte + 4)):
+            return None
+        combined = 0
+        while i < n and kind[i] == 1:
+            if i + 1 >= n:
+                return None
+            start = int(pos[i])
+            combined = ((combined << 1) | (combined >> 31)) & 0xFFFFFFFF
+            combined ^= _bits32(data, start + 48)
+            spans.append((start, int(pos[i + 1]), header))
+            i += 1
+        if i >= n:
+            return None
+        eos = int(pos[i])
+        if eos + 80 > nbits or _bits32(data, eos + 48) != combined:
+            return None
+        i += 1
+        byte = (eos + 80 + 7) // 8
+        if byte == len(data):
+            return spans if i == n else None
+
+
 def _bz2_parallel_pieces(path, n_workers, chunk_bytes, where):
     """Decompressed text of a bz2 file, its blocks decompressed in parallel, in order.
 
     bz2 compresses 100-900 kB blocks independently; each starts with a 48-bit magic at any bit
-    offset.  Each block is cut out, re-aligned and closed as a one-block stream (its CRC is
-    the stream CRC), and ``bz2.decompress`` runs on them in a thread pool (it releases the
-    GIL).  A block that fails to decompress (a magic-like bit pattern inside the data, or a
-    damaged file) makes the whole file fall back to the serial decompressor, which skips the
-    text already delivered and reports real damage as usual.
+    offset.  The file's layout is verified first (:func:`_bz2_layout`: stream headers, the
+    stream CRCs against the block CRCs, nothing missing at the end).  Each block is then cut
+    out, re-aligned and closed as a one-block stream (its CRC is the stream CRC), and
+    ``bz2.decompress`` (which checks the block CRC) runs on them in a thread pool (it releases
+    the GIL).  A layout that does not verify, or a block that fails to decompress (a
+    magic-like bit pattern inside the data, or a damaged file), makes the whole file fall back
+    to the serial decompressor, which skips the text already delivered and reports real
+    damage as usual.
     """
     from concurrent.futures import ThreadPoolExecutor
 
@@ -137,21 +185,19 @@ def _bz2_parallel_pieces(path, n_workers, chunk_bytes, where):
     delivered = 0
     try:
         with open(path, "rb") as fh:  # the compressed bytes (a fraction of the text)
-            buf = np.frombuffer(fh.read(), dtype=np.uint8)
+            data = fh.read()
+        buf = np.frombuffer(data, dtype=np.uint8)
         pos = np.empty(buf.size // 16 + 64, dtype=np.int64)
         kind = np.empty(pos.size, dtype=np.uint8)
         n = K.bz2_markers(buf, pos, kind)
-        header = bytes(buf[:4])
-        ok = (n > 1 and header[:3] == b"BZh" and kind[0] == 1 and pos[0] == 32
-              and kind[n - 1] == 2)
-        if not ok:
+        spans = _bz2_layout(data, pos, kind, n) if n > 1 else None
+        if not spans:
             raise _Bz2Fallback
-        spans = [(int(pos[i]), int(pos[i + 1])) for i in range(n - 1) if kind[i] == 1]
-        out = np.empty(max(b - a for a, b in spans) // 8 + 32, dtype=np.uint8)
+        out = np.empty(max(b - a for a, b, _ in spans) // 8 + 32, dtype=np.uint8)
 
         def stream(span):
             m = K.bz2_block_stream(buf, span[0], span[1], out)
-            return header + out[:m].tobytes()
+            return span[2] + out[:m].tobytes()
 
         def job(data):
             try:
@@ -319,7 +365,7 @@ read_timings = {}
 
 
 def load_svmlight(path_or_paths, n_features=None, dtype=np.float64, *, zero_based="auto",
-                  n_threads=None, progress=False, chunk_bytes=None):
+                  n_threads=None, progress=False, chunk_bytes=None, finite=False):
     """Read svmlight / libsvm text (plain, .gz, .bz2 or .xz) into a CSR matrix and labels.
 
     Parameters
@@ -342,6 +388,10 @@ def load_svmlight(path_or_paths, n_features=None, dtype=np.float64, *, zero_base
         Show a tqdm progress bar over the (compressed) input bytes.
     chunk_bytes : int or None
         Decompressed bytes per parse block (default :data:`CHUNK_BYTES`).
+    finite : bool, default False
+        Refuse NaN and infinite labels and values (including values beyond the float32
+        range with ``dtype=float32``) with an error naming the file and line.  By default
+        they are kept, as scikit-learn's reader does.
 
     Returns
     -------
@@ -353,10 +403,22 @@ def load_svmlight(path_or_paths, n_features=None, dtype=np.float64, *, zero_base
     ------
     SvmlightFormatError (a ValueError)
         With the file name and line: malformed line, feature id beyond ``n_features``, no
-        samples at all, truncated or corrupt compressed data.
+        samples at all, truncated or corrupt compressed data, a non-finite number with
+        ``finite=True``.
     OSError
         The path cannot be opened.
     """
+    X, y, _ = read_svmlight(path_or_paths, n_features, dtype, zero_based=zero_based,
+                            n_threads=n_threads, progress=progress, chunk_bytes=chunk_bytes,
+                            finite=finite)
+    return X, y
+
+
+def read_svmlight(path_or_paths, n_features=None, dtype=np.float64, *, zero_based="auto",
+                  n_threads=None, progress=False, chunk_bytes=None, finite=False):
+    """:func:`load_svmlight`, also returning ``where``: ``where(i)`` is ``(file name, line)``
+    of row ``i`` (1-based line), for messages about a row found bad later (e.g. a label the
+    model does not know)."""
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
@@ -369,7 +431,7 @@ def load_svmlight(path_or_paths, n_features=None, dtype=np.float64, *, zero_base
         raise ValueError("no input given")
     t_start = time.perf_counter()
     timing = {"read_s": 0.0, "parse_s": 0.0}
-    parts = [_load_one(src, zero_based, dtype, timing, progress, chunk_bytes, n_threads)
+    parts = [_load_one(src, zero_based, dtype, timing, progress, chunk_bytes, n_threads, finite)
              for src in sources]
     blocks = [b for part in parts for b in part[1]]
     names = [name for name, part_blocks in parts for _ in part_blocks]
@@ -377,6 +439,13 @@ def load_svmlight(path_or_paths, n_features=None, dtype=np.float64, *, zero_base
     if n_rows == 0:
         what = sources[0] if len(sources) == 1 else f"{len(sources)} inputs"
         raise SvmlightFormatError(_name(what), None, "no samples (empty input)")
+    block_end = np.cumsum([b["labels"].size for b in blocks])
+
+    def where(row):
+        k = int(np.searchsorted(block_end, row, side="right"))
+        first = int(block_end[k - 1]) if k else 0
+        return names[k], int(blocks[k]["lines"][row - first])
+
     labels = np.concatenate([b["labels"] for b in blocks])
     indices = np.concatenate([b["indices"] for b in blocks])
     data = np.concatenate([b["data"] for b in blocks])
@@ -392,15 +461,9 @@ def load_svmlight(path_or_paths, n_features=None, dtype=np.float64, *, zero_base
         n_features = int(n_features)
         k = int(np.argmax(indices >= n_features))
         row = int(np.searchsorted(np.cumsum(counts), k, side="right"))
-        # find the block (file) and line of that row
-        for b, name in zip(blocks, names):
-            if row < b["labels"].size:
-                shown = int(indices[k]) + int(bool(shifted))
-                raise SvmlightFormatError(
-                    name, int(b["lines"][row]),
-                    f"feature id {shown} is beyond n_features={n_features} "
-                    f"(the data has {n_f} features)")
-            row -= b["labels"].size
+        shown = int(indices[k]) + int(bool(shifted))
+        raise SvmlightFormatError(*where(row), f"feature id {shown} is beyond n_features="
+                                               f"{n_features} (the data has {n_f} features)")
     n_qid = sum(b["n_qid"] for b in blocks)
     if n_qid:
         warnings.warn(f"load_svmlight: qid fields on {n_qid} rows were ignored", UserWarning,
@@ -413,7 +476,7 @@ def load_svmlight(path_or_paths, n_features=None, dtype=np.float64, *, zero_base
     X.has_sorted_indices = True
     read_timings.clear()
     read_timings.update(timing, total_s=time.perf_counter() - t_start)
-    return X, labels
+    return X, labels, where
 
 
 def _name(src):
@@ -422,18 +485,40 @@ def _name(src):
     return getattr(src, "name", repr(src))
 
 
-def _load_one(src, zero_based, dtype, timing, progress, chunk_bytes, n_threads):
+def _load_one(src, zero_based, dtype, timing, progress, chunk_bytes, n_threads, finite):
     blocks = []
     name = _name(src)
     for name, parsed in _iter_blocks(src, zero_based, dtype, n_threads, progress, chunk_bytes,
-                                     timing):
+                                     timing, finite):
         blocks.append(parsed)
     return name, blocks
 
 
+def _check_finite(parsed, name, dtype):
+    """Raise SvmlightFormatError at the first line of a parsed block holding a NaN or
+    infinite label or value."""
+    bad_label = np.flatnonzero(~np.isfinite(parsed["labels"]))
+    bad_value = np.flatnonzero(~np.isfinite(parsed["data"]))
+    if not (bad_label.size or bad_value.size):
+        return
+    value_row = (int(np.searchsorted(np.cumsum(parsed["counts"]), bad_value[0], side="right"))
+                 if bad_value.size else parsed["labels"].size)
+    if bad_label.size and bad_label[0] <= value_row:
+        row = int(bad_label[0])
+        problem = f"label {parsed['labels'][row]} is not a finite number"
+    else:
+        row, k = value_row, int(bad_value[0])
+        value = parsed["data"][k]
+        problem = (f"feature {int(parsed['indices'][k])} has the value {value}"
+                   + (" (beyond the float32 range)" if dtype == np.float32 and np.isinf(value)
+                      else "") + "; NaN and infinity are not accepted here")
+    raise SvmlightFormatError(name, int(parsed["lines"][row]), problem)
+
+
 def _iter_blocks(src, zero_based, dtype, n_threads=None, progress=False,
-                 chunk_bytes=None, timing=None):
-    """Yield ``(name, block)`` for each parsed block of one source (ids not yet shifted)."""
+                 chunk_bytes=None, timing=None, finite=False):
+    """Yield ``(name, block)`` for each parsed block of one source (ids not yet shifted);
+    with ``finite``, a NaN / infinite label or value is an error naming its line."""
     from . import _parse_numba as K
 
     chunk_bytes = int(chunk_bytes or CHUNK_BYTES)
@@ -467,6 +552,8 @@ def _iter_blocks(src, zero_based, dtype, n_threads=None, progress=False,
         for block in _blocks(pieces, name, timing):
             t0 = time.perf_counter()
             parsed = _parse_block(block, line0, name, zero_based, dtype)
+            if finite:
+                _check_finite(parsed, name, dtype)
             timing["parse_s"] += time.perf_counter() - t0
             line0 += parsed["n_lines"]
             if bar is not None:
