@@ -47,7 +47,8 @@
 static inline double fl_bits_to_double(uint64_t u) { double d; memcpy(&d, &u, 8); return d; }
 static inline uint64_t fl_double_to_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
 
-/* exp(-a) for a >= 0 (a NaN gives a NaN-free 0; callers keep NaN through z itself). */
+/* exp(-a) for a >= 0; a NaN gives NaN (the clamp below keeps it: NaN > 1100 is false), so
+ * that every derived function propagates NaN as libm's exp would. */
 static inline double fl_expm(double a)
 {
     const double inv_ln2 = 1.4426950408889634;          /* 1 / ln 2 */
@@ -56,7 +57,7 @@ static inline double fl_expm(double a)
     const double shifter = 6755399441055744.0;           /* 1.5 * 2^52: rounds to integer */
     double t, n, r, p;
     uint64_t ni, n1, n2;
-    a = a < 1100.0 ? a : 1100.0;                         /* exp(-1100) underflows to 0 */
+    a = a > 1100.0 ? 1100.0 : a;                         /* exp(-1100) underflows to 0 */
     t = a * inv_ln2 + shifter;
     n = t - shifter;                                     /* round(a / ln 2), 0 <= n <= 1587 */
     ni = fl_double_to_bits(t) & 0xFFFFu;                 /* n as an integer */

@@ -438,8 +438,6 @@ cdef void _gram_block_csr(const floating* data, const index_t* ind, const ptr_t*
             if j < j0 or j >= j1:
                 continue
             aj = <double>dw[i] * <double>data[a]
-            if aj == 0.0:
-                continue
             for c in range(lo, hi):
                 k = ind[c]
                 if k >= j:
@@ -456,8 +454,6 @@ cdef void _gram_block_dense(const floating* X, Py_ssize_t n, const floating* dw,
         x = X + i * p
         for j in range(j0, j1):
             aj = <double>dw[i] * <double>x[j]
-            if aj == 0.0:
-                continue
             row = G + j * p
             for k in range(j, p):
                 row[k] += aj * <double>x[k]
@@ -568,8 +564,6 @@ cdef void _multi_block_dense(const floating* X, Py_ssize_t r0, Py_ssize_t r1,
             gb[c] += P[c]
         for j in range(d):
             x = <double>xr[j]
-            if x == 0.0:
-                continue
             gr = g + j * K
             for c in range(K):
                 gr[c] += x * P[c]
@@ -643,8 +637,6 @@ cdef void _multi_hessp_block_dense(const floating* X, Py_ssize_t r0, Py_ssize_t 
         _multi_hessp_row(U, P + i * K, 1.0 if s == NULL else <double>s[i], vb, K, gb)
         for j in range(d):
             x = <double>xr[j]
-            if x == 0.0:
-                continue
             gr = g + j * K
             for c in range(K):
                 gr[c] += x * U[c]

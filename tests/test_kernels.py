@@ -7,6 +7,8 @@ specialisation is exercised without compiling every kernel for every combination
 Numba kernels from scratch): the fused binary kernels run on all four of float32/float64 x
 int32/int64 indices, the others on (float64, int32) and (float32, int64).
 """
+import re
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -414,3 +416,129 @@ def test_one_thread_writes_output_directly_but_not_over_its_input(fast, rng, lay
     g_ref = np.empty(30)
     REF.loss_grad(D, y, s, w, 0.1, g_ref)
     assert_close(g, g_ref, np.float64, "loss_grad")
+
+
+# ----------------------------------------------------------------------------- NaN propagation
+def _all_kernel_outputs(ks, D, Y1, W, V, dvec):
+    """Run every kernel of ``ks`` once on Design ``D`` and return {name: result array}.
+
+    Y1 : (n,) labels; W : (d, K) weights (column 0 is the binary w); V : (d, K) direction
+    (column 0 is the binary v); dvec : (n,) Hessian weights."""
+    n, d = D.shape
+    t = D.dtype
+    K = W.shape[1]
+    out = {}
+    g, h = np.empty(d, t), np.empty(n, t)
+    loss, gb = ks.loss_grad(D, Y1, None, W[:, 0].copy(), 0.1, g, h, n_threads=2)
+    out.update(loss_grad=np.r_[loss, gb, g, h], loss=np.r_[ks.loss(D, Y1, None, W[:, 0].copy(),
+                                                                   0.1, n_threads=2)])
+    out["decision"] = ks.decision(D, W[:, 0].copy(), 0.1, n_threads=2)
+    hp = np.empty(d, t)
+    out["hessp"] = np.r_[ks.hessp(D, dvec, V[:, 0].copy(), hp, 0.2, n_threads=2), hp]
+    out["hess_diag"] = ks.hess_diag(D, dvec, np.empty(d, t), n_threads=2)
+    out["gram"] = ks.gram(D, dvec, np.empty((d, d), t), n_threads=2).ravel()
+    Y = np.zeros((n, K), t)
+    Y[np.arange(n), np.arange(n) % K] = 1.0
+    G, GB, P = np.empty((d, K), t), np.empty(K, t), np.empty((n, K), t)
+    mloss = ks.multinomial_loss_grad(D, Y, None, W, np.zeros(K, t), G, GB, P, n_threads=2)
+    out["multinomial_loss_grad"] = np.r_[mloss, G.ravel(), GB, P.ravel()]
+    Pfix = np.full((n, K), 1.0 / K, t)
+    HV, HB = np.empty((d, K), t), np.empty(K, t)
+    ks.multinomial_hessp(D, Pfix, None, V, np.zeros(K, t), HV, HB, n_threads=2)
+    out["multinomial_hessp"] = np.r_[HV.ravel(), HB]
+    for k in (1, K):
+        st_W, st_b, state = W[:, :k].astype(np.float64), np.zeros(k), np.r_[1.0, 0, 0, 0, 0]
+        Yk = Y1[:, None].copy() if k == 1 else Y
+        sloss = ks.sgd_epoch(D, Yk, None, np.arange(n, dtype=np.int64), st_W, st_b, state,
+                             schedule="constant", eta0=0.1, lam2=0.01, n_threads=1)
+        out[f"sgd_epoch K={k}"] = np.r_[sloss, st_W.ravel(), st_b]
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("fn", ["log1pexp", "log_sigmoid", "sigmoid"])
+def test_pointwise_nan(fast, fn, dtype):
+    """NaN margins give NaN, the others are untouched (issue 13: Cython gave sigmoid(nan) = 0)."""
+    z = np.array([np.nan, 1.0, -1.0, 0.0, np.nan, 800.0, -800.0, np.nan], dtype)
+    got = getattr(fast, fn)(z)
+    ref = getattr(REF, fn)(z)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(z))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(ref))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+@pytest.mark.parametrize("where", ["w", "X"])
+def test_nan_propagates_like_reference(fast, rng, layout, dtype, where):
+    """A NaN in the weights / direction / Hessian weights (``w``) or in X's values (``X``) gives
+    NaN in exactly the outputs where the NumPy reference gives NaN, for every kernel; the
+    other outputs agree with the reference."""
+    n, d, K = 30, 6, 3
+    X = awkward_csr(rng, n, d, density=0.5, dtype=dtype)
+    W = rng.standard_normal((d, K)).astype(dtype)
+    V = rng.standard_normal((d, K)).astype(dtype)
+    dvec = rng.uniform(0.1, 1.0, n).astype(dtype)
+    y = rng.integers(0, 2, n).astype(dtype)
+    if where == "w":
+        W[2, :] = np.nan
+        V[2, :] = np.nan
+        dvec[np.flatnonzero(np.diff(X.indptr))[1]] = np.nan  # a row with non-zeros
+    else:
+        X.data[[3, X.nnz // 2]] = np.nan
+    D = kernels.as_design(X.toarray()) if layout == "dense" else kernels.as_design(X)
+    got = _all_kernel_outputs(fast, D, y, W, V, dvec)
+    ref = _all_kernel_outputs(REF, D, y, W, V, dvec)
+    for name, r in ref.items():
+        g = got[name]
+        assert np.isnan(r).any(), name  # the NaN reached this output
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(r), err_msg=f"{name}: NaN pattern")
+        ok = ~np.isnan(r)
+        np.testing.assert_allclose(g[ok], r[ok], rtol=RTOL[np.dtype(dtype)] * 100,
+                                   atol=RTOL[np.dtype(dtype)] * 100 * max(1, np.abs(r[ok]).max(
+                                       initial=0)), err_msg=name)
+
+
+# ----------------------------------------------------------------------------- Design checks
+def _csr_parts(rng):
+    X = awkward_csr(rng, 6, 5, density=0.5)
+    return X.data, X.indices, X.indptr
+
+
+@pytest.mark.parametrize("case,message", [
+    (lambda p: ("sparse", p, (6, 5), np.float64), "kind must be"),
+    (lambda p: ("csr", p, (9, 5), np.float64), "indptr has 7 entries"),
+    (lambda p: ("csr", p, (6, 2), np.float64), "column indices must lie in"),
+    (lambda p: ("csr", p, (6, 5), np.float32), "data has dtype float64, declared float32"),
+    (lambda p: ("csr", p, (6, 5), np.int64), "dtype must be float32 or float64"),
+    (lambda p: ("csr", p, (6,), np.float64), "shape must be two integers"),
+    (lambda p: ("csr", p, (6, -5), np.float64), "shape must be two integers >= 0"),
+    (lambda p: ("csr", p[:2], (6, 5), np.float64), "must be a tuple"),
+    (lambda p: ("csr", (p[0][:3], p[1], p[2]), (6, 5), np.float64), "beyond data"),
+    (lambda p: ("csr", (p[0], p[1][:3], p[2]), (6, 5), np.float64), "beyond data"),
+    (lambda p: ("csr", (p[0], p[1].astype(np.int16), p[2]), (6, 5), np.float64),
+     "indices must be int32 or int64"),
+    (lambda p: ("csr", (p[0], p[1], p[2][::-1].copy()), (6, 5), np.float64), "non-decreasing"),
+    (lambda p: ("csr", (p[0], p[1], p[2] - 1), (6, 5), np.float64), "non-negative"),
+    (lambda p: ("csr", (p[0], p[1], list(p[2])), (6, 5), np.float64), "numpy array"),
+    (lambda p: ("csr", (p[0][::2], p[1], p[2]), (6, 5), np.float64), "C-contiguous"),
+    (lambda p: ("dense", (np.ones((3, 2)),), (4, 2), np.float64), "X has shape (3, 2)"),
+    (lambda p: ("dense", (np.ones((3, 2)),), (3, 2), np.float32), "X has dtype float64"),
+    (lambda p: ("dense", (np.ones((2, 3)).T,), (3, 2), np.float64), "C-contiguous"),
+])
+def test_design_constructor_validates(rng, case, message):
+    """issue 13: a hand-built Design whose shape exceeds its arrays crashed the compiled
+    kernels; the public constructor now refuses every inconsistent one."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Design(*case(_csr_parts(rng)))
+
+
+def test_design_valid_and_trusted_paths(rng):
+    data, indices, indptr = _csr_parts(rng)
+    D = Design("csr", [data, indices, indptr], [6, 5], "float64")
+    assert D.arrays[0] is data and D.shape == (6, 5) and D.dtype == np.float64
+    blk = D.rows(2, 5)  # indptr not starting at 0: valid
+    assert Design(blk.kind, blk.arrays, blk.shape, blk.dtype).n_rows == 3
+    empty = Design("csr", (data[:0], indices[:0], np.zeros(1, np.int64)), (0, 5), np.float64)
+    assert empty.nnz == 0
+    T = Design._trusted("dense", (np.ones((2, 2)),), (2, 2), np.dtype(np.float64))
+    assert T.n_rows == 2 and kernels.as_design(T) is T

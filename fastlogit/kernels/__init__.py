@@ -51,6 +51,7 @@ CSR structure (index range, ``indptr`` monotonicity) is checked by :func:`as_des
 callers run once per data set; the result is passed to every kernel call.
 """
 import importlib
+import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,12 +81,23 @@ _FLOATS = (np.float32, np.float64)
 class Design:
     """A validated design matrix, dense or CSR, as the raw kernels take it.
 
+    The constructor checks everything the compiled kernels rely on to stay inside their
+    arrays, and raises ``ValueError`` naming the problem otherwise: O(1) for dense X, an
+    O(n_rows + nnz) scan of ``indptr`` and ``indices`` for CSR.  :func:`as_design` is the
+    usual way to get one.
+
     Attributes
     ----------
     kind : {"dense", "csr"}
-    arrays : tuple
-        ``(X,)`` with X C-ordered of shape (n_rows, n_cols), or ``(data, indices, indptr)``.
+    arrays : tuple of ndarray
+        ``(X,)`` with X C-contiguous of shape ``shape`` and dtype ``dtype``; or
+        ``(data, indices, indptr)``, all 1-D and C-contiguous: ``data`` of dtype ``dtype``,
+        ``indices`` and ``indptr`` int32 or int64, ``indptr`` of length ``n_rows + 1``,
+        non-negative and non-decreasing, ``indptr[-1] <= len(data), len(indices)``, and
+        every ``indices[indptr[0]:indptr[-1]]`` in ``[0, n_cols)``.  ``indptr[0]`` need not
+        be 0 (a row block of a larger matrix, see :meth:`rows`).
     shape : tuple of int
+        ``(n_rows, n_cols)``, both >= 0.
     dtype : numpy dtype (float32 or float64)
     """
 
@@ -93,6 +105,27 @@ class Design:
     arrays: tuple
     shape: tuple
     dtype: np.dtype
+
+    def __post_init__(self):
+        kind, arrays, shape, dtype = _check_design(self.kind, self.arrays, self.shape,
+                                                   self.dtype)
+        for name, value in (("arrays", arrays), ("shape", shape), ("dtype", dtype)):
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def _trusted(cls, kind, arrays, shape, dtype):
+        """A Design from parts the caller has already checked (no validation, O(1)).
+
+        For the package's own constructions from a validated Design or from arrays it has
+        just checked (:func:`as_design`, :meth:`rows`, column compaction); the arguments must
+        satisfy every invariant listed in the class docstring, in their normalised form
+        (``arrays`` a tuple, ``shape`` a tuple of int, ``dtype`` a numpy dtype).
+        """
+        self = object.__new__(cls)
+        for name, value in (("kind", kind), ("arrays", arrays), ("shape", shape),
+                            ("dtype", dtype)):
+            object.__setattr__(self, name, value)
+        return self
 
     @property
     def n_rows(self):
@@ -124,7 +157,7 @@ class Design:
         else:
             data, indices, indptr = self.arrays
             arrays = (data, indices, indptr[start:stop + 1])
-        return Design(self.kind, arrays, (stop - start, self.n_cols), self.dtype)
+        return Design._trusted(self.kind, arrays, (stop - start, self.n_cols), self.dtype)
 
     def to_scipy(self):
         """The matrix as a NumPy array or a ``scipy.sparse.csr_matrix`` (shares memory)."""
@@ -135,6 +168,70 @@ class Design:
         return sp.csr_matrix(
             (data[lo:hi], indices[lo:hi], indptr - indptr[0]), shape=self.shape
         )
+
+
+def _check_design(kind, arrays, shape, dtype):
+    """Validate the parts of a :class:`Design`; returns them normalised (tuple arrays, shape
+    of Python ints, numpy dtype) or raises ValueError naming the problem."""
+    if kind not in ("dense", "csr"):
+        raise ValueError(f"Design kind must be 'dense' or 'csr', got {kind!r}")
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as exc:
+        raise ValueError(f"Design dtype must be float32 or float64, got {dtype!r}") from exc
+    if dtype not in _FLOATS:
+        raise ValueError(f"Design dtype must be float32 or float64, got {dtype}")
+    try:
+        shape = tuple(operator.index(v) for v in shape)
+    except TypeError as exc:
+        raise ValueError(f"Design shape must be two integers, got {shape!r}") from exc
+    if len(shape) != 2 or min(shape) < 0:
+        raise ValueError(f"Design shape must be two integers >= 0, got {shape!r}")
+    n, d = shape
+    names = ("X",) if kind == "dense" else ("data", "indices", "indptr")
+    if not isinstance(arrays, (tuple, list)) or len(arrays) != len(names):
+        raise ValueError(f"Design arrays for kind {kind!r} must be a tuple "
+                         f"({', '.join(names)}), got {type(arrays).__name__} of "
+                         f"{len(arrays) if isinstance(arrays, (tuple, list)) else '?'}")
+    arrays = tuple(arrays)
+    for name, a in zip(names, arrays):
+        if not isinstance(a, np.ndarray):
+            raise ValueError(f"Design {name} must be a numpy array, got {type(a).__name__}")
+        if not a.flags.c_contiguous:
+            raise ValueError(f"Design {name} must be C-contiguous")
+    if kind == "dense":
+        X = arrays[0]
+        if X.dtype != dtype:
+            raise ValueError(f"Design X has dtype {X.dtype}, declared {dtype}")
+        if X.shape != shape:
+            raise ValueError(f"Design X has shape {X.shape}, declared {shape}")
+        return kind, arrays, shape, dtype
+    data, indices, indptr = arrays
+    for name, a in zip(names, arrays):
+        if a.ndim != 1:
+            raise ValueError(f"Design {name} must be 1-dimensional, got shape {a.shape}")
+    if data.dtype != dtype:
+        raise ValueError(f"Design data has dtype {data.dtype}, declared {dtype}")
+    for name, a in (("indices", indices), ("indptr", indptr)):
+        if a.dtype not in (np.int32, np.int64):
+            raise ValueError(f"Design {name} must be int32 or int64, got {a.dtype}")
+    if indptr.shape[0] != n + 1:
+        raise ValueError(f"Design indptr has {indptr.shape[0]} entries; shape {shape} "
+                         f"needs n_rows + 1 = {n + 1}")
+    lo, hi = int(indptr[0]), int(indptr[-1])
+    if lo < 0:
+        raise ValueError(f"Design indptr must be non-negative, starts at {lo}")
+    if n and np.any(indptr[1:] < indptr[:-1]):
+        raise ValueError("Design indptr must be non-decreasing")
+    if hi > data.shape[0] or hi > indices.shape[0]:
+        raise ValueError(f"Design indptr ends at {hi}, beyond data ({data.shape[0]}) or "
+                         f"indices ({indices.shape[0]})")
+    if hi > lo:
+        used = indices[lo:hi]
+        if used.min() < 0 or used.max() >= d:
+            raise ValueError(f"Design column indices must lie in [0, {d}) (n_cols of shape "
+                             f"{shape}), found [{used.min()}, {used.max()}]")
+    return kind, arrays, shape, dtype
 
 
 def as_design(X, dtype=None, check_finite=False):
@@ -186,7 +283,7 @@ def as_design(X, dtype=None, check_finite=False):
             indptr = indptr.astype(np.int64)
         if check_finite and not np.isfinite(data).all():
             raise ValueError("X contains NaN or infinity")
-        return Design("csr", (data, indices, indptr), (n, d), data.dtype)
+        return Design._trusted("csr", (data, indices, indptr), (n, d), data.dtype)
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-dimensional, got shape {X.shape}")
@@ -196,7 +293,7 @@ def as_design(X, dtype=None, check_finite=False):
     X = np.ascontiguousarray(X, dtype=target)
     if check_finite and not np.isfinite(X).all():
         raise ValueError("X contains NaN or infinity")
-    return Design("dense", (X,), X.shape, X.dtype)
+    return Design._trusted("dense", (X,), X.shape, X.dtype)
 
 
 def _check_vec(name, a, length, dtype, writable=False, ndim=1):
