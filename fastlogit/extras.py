@@ -1,4 +1,4 @@
-"""Losses beyond plain log-loss, as objectives with the interface of ``Objective``.
+"""Losses beyond plain log-loss: pointwise losses on margins as a data term (:class:`PointwiseData`).
 
 Both objectives below treat the binary model as a two-class softmax with the first logit
 fixed at 0, ``Z_i = [0, z_i]`` (so ``p_i1 = sigmoid(z_i)``), and the multinomial model as
@@ -24,21 +24,22 @@ channel and the observed labels scored against ``q = T^T p``::
     l(Y, Z) = - sum_j Y_j log q_j,     log q_j = logsumexp_i(log p_i + log T_ij)
     dl/dZ_m = p_m sum_j Y_j - sum_j Y_j p_m T_mj / q_j       (each ratio p_m T_mj / q_j <= 1)
 
-The regularised objective is DESIGN.md's ``F = C * sum_i s_i l_i + R(w)`` with the same
-penalty convention and theta layout as ``Objective``.  Neither loss is convex in general
-(forward correction never is), and their exact Hessians are not needed by the quasi-Newton
-solver used for them, so :meth:`hessp` is a central finite difference of the exact gradient
-(documented, O(2 gradient passes)); solvers that rely on an exact positive-definite Hessian
-(Newton-Cholesky) are not offered for these losses by the estimator.
+The regularised objective is ``F = C * sum_i s_i l_i + R(w)``: an
+:class:`fastlogit.objective.Objective` over a :class:`PointwiseData`, with the same penalty
+objects and theta layout as for log-loss.  Neither loss is convex in general (forward
+correction never is), so the data term says ``is_convex = False`` and the solvers that rely on
+a positive-definite Hessian (declared ``convex_only``) are not offered for it.
 """
 import numpy as np
 from scipy.special import logsumexp
 
 from . import kernels as _kernels
+from .layout import Layout
+from .objective import Objective
+from .validation import check_sample_weight, check_targets
 
-__all__ = ["FocalObjective", "NoiseCorrectedObjective", "focal_loss", "noise_corrected_loss"]
-
-_PENALTIES = {"l2": (0.0, 1.0), "l1": (1.0, 0.0), None: (0.0, 0.0)}
+__all__ = ["FocalObjective", "NoiseCorrectedObjective", "PointwiseData", "focal_loss",
+           "noise_corrected_loss", "check_transition"]
 
 
 def _log_softmax(Z):
@@ -110,171 +111,99 @@ def noise_corrected_loss(Y, Z, log_transition):
     return loss, grad
 
 
-class _PointwiseObjective:
-    """Shared machinery: theta packing, margins through the kernels, X^T R, penalties."""
+class PointwiseData:
+    """L(theta) = sum_i s_i l(Y_i, Z_i) for a pointwise loss on margins, over an in-memory X.
 
-    def __init__(self, X, y, sample_weight=None, *, C=1.0, penalty="l2", l1_ratio=0.0,
-                 fit_intercept=True, backend="auto", n_threads=None):
+    A :class:`fastlogit.contract.DataTerm`.  Margins come from the kernels' ``decision``,
+    ``X^T R`` from SciPy / NumPy; ``pointwise(Y, Z) -> (loss (n,), dloss_dZ (n, K'))`` is the
+    loss (K' = 2 for a binary model, whose logits are ``[0, z]``).  Neither loss here is convex
+    in general (``is_convex = False``: Newton solvers are not offered), and their exact
+    Hessians are not needed by the quasi-Newton solver used for them, so :meth:`hessp` is a
+    central finite difference of the exact gradient (O(2 gradient passes)).
+
+    Parameters
+    ----------
+    X, y, sample_weight, fit_intercept, backend, n_threads :
+        As for :class:`fastlogit.objective.LogLossData`.
+    pointwise : callable ``(Y (n, K'), Z (n, K')) -> (loss (n,), dloss_dZ (n, K'))``, float64
+    """
+
+    is_convex = False
+
+    def __init__(self, X, y, sample_weight=None, *, pointwise, fit_intercept=True,
+                 backend="auto", n_threads=None):
         self.design = _kernels.as_design(X)
         self.kernels = _kernels.get(backend)
         self.n_threads = n_threads
         self.dtype = self.design.dtype
         self.n_samples, self.n_features = self.design.shape
-        y = np.asarray(y, dtype=np.float64)
-        if y.shape[0] != self.n_samples:
-            raise ValueError(f"y has {y.shape[0]} rows, X has {self.n_samples}")
-        if y.ndim == 1:
-            self.n_classes = 1
-            self._Y = np.column_stack([1.0 - y, y])
-        elif y.ndim == 2 and y.shape[1] >= 2:
-            self.n_classes = y.shape[1]
-            self._Y = y
-        else:
-            raise ValueError(f"y must have shape (n,) or (n, K) with K >= 2, got {y.shape}")
-        if not np.all(np.isfinite(y)) or y.min(initial=0) < 0 or y.max(initial=0) > 1:
-            raise ValueError("labels must be finite probabilities in [0, 1]")
-        self.y = y
-        if sample_weight is None:
-            self.sample_weight = None
-        else:
-            s = np.asarray(sample_weight, dtype=np.float64)
-            if s.shape != (self.n_samples,) or not np.all(np.isfinite(s)) or np.any(s < 0):
-                raise ValueError("sample_weight must be finite, non-negative, of shape (n,)")
-            self.sample_weight = s
-        if C <= 0 or not np.isfinite(C):
-            raise ValueError(f"C must be a positive finite number, got {C}")
-        self.C = float(C)
-        self.penalty = penalty
-        self.l1_ratio = float(l1_ratio or 0.0)
-        if penalty == "elasticnet":
-            self.l1_strength, self.l2_strength = self.l1_ratio, 1.0 - self.l1_ratio
-        elif penalty in _PENALTIES:
-            self.l1_strength, self.l2_strength = _PENALTIES[penalty]
-        else:
-            raise ValueError(f"unknown penalty {penalty!r}")
+        self.y = check_targets(y, self.n_samples)
+        self.sample_weight = check_sample_weight(sample_weight, self.n_samples)
+        self.n_classes = 1 if self.y.ndim == 1 else self.y.shape[1]
+        self._Y = np.column_stack([1.0 - self.y, self.y]) if self.n_classes == 1 else self.y
         self.fit_intercept = bool(fit_intercept)
-        k = max(self.n_classes, 1)
-        self.n_params = k * (self.n_features + self.fit_intercept)
+        self.layout = Layout(self.n_features, self.n_classes, self.fit_intercept)
+        self.n_params = self.layout.n_params
+        self.pointwise = pointwise
         self._Xs = self.design.to_scipy()
         self.n_evals = {"value_grad": 0, "hessp": 0, "margins": 0}
 
-    # ---------------------------------------------------------------- layout
-    def _unpack(self, theta):
-        theta = np.asarray(theta, dtype=np.float64)
-        k = max(self.n_classes, 1)
-        rows = theta.reshape(k, self.n_features + self.fit_intercept)
-        W = rows[:, :self.n_features]
-        B = rows[:, self.n_features] if self.fit_intercept else np.zeros(k)
-        return W, B
-
     def margins(self, theta, intercept=True):
-        """z = X w (+ b), float64: shape (n,) binary or (n, K) multinomial (kernel ``decision``)."""
+        """z = X w (+ b), float64: (n,) binary or (n, K) multinomial (kernel ``decision``)."""
         self.n_evals["margins"] += 1
-        W, B = self._unpack(theta)
+        rows = self.layout.rows(theta)
+        d, fi = self.n_features, self.fit_intercept
         cols = []
-        for k in range(W.shape[0]):
-            w = np.ascontiguousarray(W[k], dtype=self.dtype)
-            b = float(B[k]) if intercept else 0.0
+        for k in range(self.layout.n_classes):
+            w = np.ascontiguousarray(rows[k, :d], dtype=self.dtype)
+            b = float(rows[k, d]) if (fi and intercept) else 0.0
             cols.append(self.kernels.decision(self.design, w, b,
                                               n_threads=self.n_threads).astype(np.float64))
         return cols[0] if self.n_classes == 1 else np.column_stack(cols)
 
-    def _softmax_logits(self, z):
-        """Z (n, K') for the pointwise losses: [0, z] for binary, z itself otherwise."""
-        if self.n_classes == 1:
-            return np.column_stack([np.zeros(z.shape[0]), z])
-        return z
+    def _logits(self, z):
+        """Z (n, K') for the pointwise loss: [0, z] for binary, z itself otherwise."""
+        z = np.asarray(z, dtype=np.float64)
+        return np.column_stack([np.zeros(z.shape[0]), z]) if self.n_classes == 1 else z
 
-    def _margins(self, theta):
-        return self._softmax_logits(self.margins(theta))
+    def loss_per_sample(self, theta):
+        """Unweighted pointwise losses l_i, shape (n,)."""
+        return self.pointwise(self._Y, self._logits(self.margins(theta)))[0]
 
-    def _pointwise(self, Z):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def loss_from_margins(self, z):
+        loss = self.pointwise(self._Y, self._logits(z))[0]
+        return float(loss.sum() if self.sample_weight is None else self.sample_weight @ loss)
 
-    # ---------------------------------------------------------------- layout helpers
-    @property
-    def is_binary(self):
-        return self.n_classes == 1
+    def loss(self, theta):
+        return self.loss_from_margins(self.margins(theta))
 
-    def split(self, theta):
-        """Views ``(w, b)`` of theta: binary (d,), float; multinomial (K, d), (K,)."""
-        W, B = self._unpack(theta)
-        return (W[0], float(B[0])) if self.n_classes == 1 else (W, B)
-
-    def penalized_mask(self):
-        """Boolean (n_params,): True for coefficients, False for intercepts."""
-        mask = np.ones((max(self.n_classes, 1), self.n_features + self.fit_intercept), bool)
-        if self.fit_intercept:
-            mask[:, -1] = False
-        return mask.ravel()
-
-    def zeros(self):
-        return np.zeros(self.n_params)
-
-    def l1_value(self, theta):
-        """l1_strength * ||w||_1."""
-        if not self.l1_strength:
-            return 0.0
-        return self.l1_strength * float(np.abs(self._unpack(theta)[0]).sum())
-
-    def smooth_from_margins(self, z, theta):
-        """Smooth f at theta given its margins z (as returned by :meth:`margins`)."""
-        loss = self._pointwise(self._softmax_logits(np.asarray(z, dtype=np.float64)))[0]
-        if self.sample_weight is not None:
-            loss = loss * self.sample_weight
-        W, _ = self._unpack(theta)
-        return self.C * float(loss.sum()) + 0.5 * self.l2_strength * float((W * W).sum())
-
-    def line(self, theta, direction, z=None):
-        """phi(t) = f(theta + t d) from margins computed once; each trial O(n K)."""
-        return _Line(self, theta, direction, z)
-
-    # ---------------------------------------------------------------- interface
-    def value_grad(self, theta):
-        """Smooth part ``f = C sum s l + l2_strength/2 ||w||^2`` and its gradient (float64)."""
+    def loss_grad(self, theta):
+        """(L, grad L): one margins pass, the pointwise loss, one X^T R product."""
         self.n_evals["value_grad"] += 1
-        W, _ = self._unpack(theta)
-        loss, dZ = self._pointwise(self._margins(theta))
+        loss, dZ = self.pointwise(self._Y, self._logits(self.margins(theta)))
         if self.n_classes == 1:
             dZ = dZ[:, 1:]
         s = self.sample_weight
         if s is not None:
             loss = loss * s
             dZ = dZ * s[:, None]
-        R = self.C * dZ  # (n, K)
-        gW = np.asarray(self._Xs.T @ R, dtype=np.float64).T + self.l2_strength * W
-        parts = [gW]
+        parts = [np.asarray(self._Xs.T @ dZ, dtype=np.float64).T]
         if self.fit_intercept:
-            parts.append(R.sum(axis=0)[:, None])
-        grad = np.hstack(parts).ravel()
-        f = self.C * float(loss.sum()) + 0.5 * self.l2_strength * float((W * W).sum())
-        return f, grad
-
-    def value(self, theta):
-        """Full objective F (DESIGN.md sec. 1), including the L1 part."""
-        W, _ = self._unpack(theta)
-        f, _ = self.value_grad(theta)
-        return f + self.l1_strength * float(np.abs(W).sum())
-
-    def loss_per_sample(self, theta):
-        """Unweighted pointwise losses l_i, shape (n,)."""
-        return self._pointwise(self._margins(theta))[0]
+            parts.append(dZ.sum(axis=0)[:, None])
+        return float(loss.sum()), np.hstack(parts).ravel()
 
     def hessp(self, theta, v):
-        """Hessian-vector product of the smooth part by a central difference of the gradient."""
-        theta = np.asarray(theta, dtype=np.float64)
-        v = np.asarray(v, dtype=np.float64)
+        """Hess L v by a central difference of the exact gradient."""
         self.n_evals["hessp"] += 1
         nv = np.linalg.norm(v)
         if nv == 0:
             return np.zeros_like(theta)
         h = np.cbrt(np.finfo(np.float64).eps) * max(1.0, np.linalg.norm(theta)) / nv
-        return (self.value_grad(theta + h * v)[1] - self.value_grad(theta - h * v)[1]) / (2 * h)
+        return (self.loss_grad(theta + h * v)[1] - self.loss_grad(theta - h * v)[1]) / (2 * h)
 
     def hessian(self, theta):
         """Dense (n_params, n_params) Hessian from :meth:`hessp` columns (small d only)."""
-        eye = np.eye(self.n_params)
-        H = np.column_stack([self.hessp(theta, e) for e in eye])
+        H = np.column_stack([self.hessp(theta, e) for e in np.eye(self.n_params)])
         return 0.5 * (H + H.T)
 
     def hess_diag(self, theta):
@@ -282,56 +211,45 @@ class _PointwiseObjective:
         return np.diag(self.hessian(theta)).copy()
 
 
-class _Line:
-    """phi(t) = f(theta + t d) of the smooth part (the ``Objective.line`` interface)."""
-
-    def __init__(self, objective, theta, direction, z=None):
-        self.objective = objective
-        self.theta = np.asarray(theta, dtype=np.float64)
-        self.direction = np.asarray(direction, dtype=np.float64)
-        self.z = objective.margins(self.theta) if z is None else z
-        self.xd = objective.margins(self.direction, intercept=True)
-
-    def margins(self, t):
-        return self.z + t * self.xd
-
-    def value(self, t):
-        return self.objective.smooth_from_margins(self.margins(t),
-                                                  self.theta + t * self.direction)
-
-
-class FocalObjective(_PointwiseObjective):
-    """Focal-loss objective; ``gamma=0`` is exactly the log-loss objective.
+class FocalObjective(Objective):
+    """The focal-loss objective ``C * sum_i s_i focal(Y_i, Z_i) + R(w)``; ``gamma=0`` is
+    exactly the log-loss objective.
 
     Parameters as :class:`fastlogit.objective.Objective`, plus ``gamma >= 0``.
     """
 
-    def __init__(self, X, y, sample_weight=None, *, gamma=2.0, **kwargs):
+    def __init__(self, X, y, sample_weight=None, *, gamma=2.0, C=1.0, penalty="l2",
+                 l1_ratio=0.0, fit_intercept=True, backend="auto", n_threads=None):
         if not np.isfinite(gamma) or gamma < 0:
             raise ValueError(f"focal gamma must be a finite number >= 0, got {gamma}")
         self.gamma = float(gamma)
-        super().__init__(X, y, sample_weight, **kwargs)
+        data = PointwiseData(X, y, sample_weight, pointwise=self._pointwise,
+                             fit_intercept=fit_intercept, backend=backend, n_threads=n_threads)
+        super().__init__(data, C=C, penalty=penalty, l1_ratio=l1_ratio)
 
-    def _pointwise(self, Z):
-        return focal_loss(self._Y, Z, self.gamma)
+    def _pointwise(self, Y, Z):
+        return focal_loss(Y, Z, self.gamma)
 
 
-class NoiseCorrectedObjective(_PointwiseObjective):
+class NoiseCorrectedObjective(Objective):
     """Forward noise-corrected log-loss with label-transition matrix ``transition`` (K, K).
 
     ``transition[i, j] = P(observed j | true i)``; rows are non-negative and sum to 1.
-    The model (theta) describes the *clean* label distribution.
+    The model (theta) describes the *clean* label distribution.  Other parameters as
+    :class:`fastlogit.objective.Objective`.
     """
 
-    def __init__(self, X, y, sample_weight=None, *, transition, **kwargs):
-        super().__init__(X, y, sample_weight, **kwargs)
-        T = check_transition(transition, max(2, self.n_classes))
-        self.transition = T
+    def __init__(self, X, y, sample_weight=None, *, transition, C=1.0, penalty="l2",
+                 l1_ratio=0.0, fit_intercept=True, backend="auto", n_threads=None):
+        data = PointwiseData(X, y, sample_weight, pointwise=self._pointwise,
+                             fit_intercept=fit_intercept, backend=backend, n_threads=n_threads)
+        self.transition = check_transition(transition, max(2, data.n_classes))
         with np.errstate(divide="ignore"):
-            self._logT = np.log(T)
+            self._logT = np.log(self.transition)
+        super().__init__(data, C=C, penalty=penalty, l1_ratio=l1_ratio)
 
-    def _pointwise(self, Z):
-        return noise_corrected_loss(self._Y, Z, self._logT)
+    def _pointwise(self, Y, Z):
+        return noise_corrected_loss(Y, Z, self._logT)
 
 
 def check_transition(transition, n_classes):

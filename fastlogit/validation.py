@@ -78,7 +78,7 @@ def check_sample_weight(sample_weight, n_samples):
     if s.shape != (n_samples,):
         raise ValueError(f"sample_weight must have shape ({n_samples},), got {s.shape}")
     if not np.all(np.isfinite(s)) or np.any(s < 0):
-        raise ValueError("sample_weight must be finite and >= 0")
+        raise ValueError("sample_weight must be finite and non-negative (no NaN, inf or value < 0)")
     return s
 
 
