@@ -114,11 +114,9 @@ def choose_solver(objective):
     L1 part -> "l1"; at most CHOLESKY_MAX_PARAMS parameters (binary) -> "newton-cholesky"
     (cheap gram + O(p^3) factorisation, quadratic convergence); more than twice as many
     features as samples -> "lbfgs"; otherwise the TRON-style "trust-region" (hessp passes
-    only).  Measured (benchmarks/solver_race.py, time to 1e-6 suboptimality, second session):
-    lbfgs beat trust-region 1.9x on news20 binary (62061 features, 15935 rows) and on
-    rcv1_small (1000 rows); trust-region beat lbfgs 1.5x on reuters (8315 features, 7770
-    rows).  In the third session's race: news20 lbfgs 1.25x faster, rcv1_small trust-region
-    1.45x faster (4 ms fits, within this machine's noise), reuters trust-region 1.6x.
+    only).  The shape rule is what timed fastest to 1e-6 suboptimality in
+    benchmarks/solver_race.py on the shared sets; the figures, and where the two are within
+    noise of each other, are in benchmarks/results/NOTES.md.
     """
     if objective.l1_strength:
         return "l1"
