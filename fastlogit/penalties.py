@@ -155,27 +155,25 @@ class ElasticNet(Penalty):
 
 
 class L2(ElasticNet):
-    """R(w) = 1/2 ||w||^2 (``penalty="l2"``)."""
+    """R(w) = 1/2 ||w||^2 (``penalty="l2"``): ElasticNet(0)."""
 
     name = "l2"
 
     def __init__(self):
         super().__init__(0.0)
 
-    def __repr__(self):
-        return "L2()"
+    __repr__ = Penalty.__repr__
 
 
 class L1(ElasticNet):
-    """R(w) = ||w||_1 (``penalty="l1"``)."""
+    """R(w) = ||w||_1 (``penalty="l1"``): ElasticNet(1)."""
 
     name = "l1"
 
     def __init__(self):
         super().__init__(1.0)
 
-    def __repr__(self):
-        return "L1()"
+    __repr__ = Penalty.__repr__
 
 
 def make_penalty(penalty="l2", l1_ratio=None):
