@@ -10,11 +10,9 @@ the strictly convex log-loss; the check matters for the non-convex extras), whic
 implicit inverse Hessian positive definite without a Wolfe curvature test.
 
 Why not SciPy's L-BFGS-B (used before): its bound-constrained machinery (Cauchy point,
-subspace minimisation) is dead weight for an unconstrained problem and cost 55 % of a news20
-fit (3.2 ms per call for d = 62061, m = 20), more than the kernels themselves.  Its Wolfe
-line search saves some passes (news20 binary to 1e-6 suboptimality: 88 against our 107 with
-m = 20), but in one run, medians of 3, time to 1e-6 went news20 896 -> 608 ms, reuters
-46 -> 30 ms, rcv1_small 24 -> 12 ms, w8a 83 -> 84 ms, mushrooms 23 -> 28 ms.
+subspace minimisation) is dead weight for an unconstrained problem, and on wide sparse data it
+cost more per iteration than the kernel passes themselves.  Its Wolfe line search saves a few
+passes, but not enough to pay for that overhead (figures in benchmarks/results/NOTES.md).
 
 Stopping rule of :mod:`fastlogit.solvers._result`::
 
@@ -42,11 +40,11 @@ class _Memory:
 
     which equals the classical two-loop recursion (tested) with the stored pairs read by BLAS
     matrix-vector products (S^T g, Y^T g; the combination) instead of 4k separate dots and
-    axpys; R and Y^T Y gain one column per new pair (S^T y, Y^T y).  On news20's softmax
-    (1.24 M parameters, m = 20) the pairs are 400 MB, and the two-loop's sweeps over them took
-    longer than the kernel pass (80 ms against 74 per iteration on average over the first 40
-    iterations, the memory still filling); time to 1e-6 went 50.5 -> 35.5 s.  Pairs live in
-    ring-buffer slots; ``order`` lists the slots oldest first.
+    axpys; R and Y^T Y gain one column per new pair (S^T y, Y^T y).  The memory holds
+    2 m n floats, which for a large multinomial model is more than X itself: two BLAS sweeps
+    over it instead of 4k vector operations keep its cost below a kernel pass (figures in
+    benchmarks/results/NOTES.md).  Pairs live in ring-buffer slots; ``order`` lists the slots
+    oldest first.
     """
 
     def __init__(self, m, n):
