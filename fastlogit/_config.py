@@ -22,14 +22,28 @@ def effective_n_threads(n_threads=None):
     """Number of threads a kernel call uses.
 
     ``None`` or ``-1`` means every core this process may run on (``os.sched_getaffinity``),
-    overridden by the environment variable ``FASTLOGIT_NUM_THREADS``; negative values count
-    back from that total as in joblib (``-2`` = all but one).
+    overridden by the environment variable ``FASTLOGIT_NUM_THREADS`` (a positive integer,
+    capped at that total; anything else raises a ValueError naming the variable); negative
+    values count back from that total as in joblib (``-2`` = all but one).
     """
     available = _available_cores()
     if n_threads is None:
-        env = os.environ.get("FASTLOGIT_NUM_THREADS")
-        return max(1, min(int(env), available)) if env else available
-    n_threads = int(n_threads)
+        env = os.environ.get("FASTLOGIT_NUM_THREADS", "").strip()
+        if not env:
+            return available
+        try:
+            value = int(env)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ValueError(f"environment variable FASTLOGIT_NUM_THREADS must be a positive "
+                             f"integer, got {os.environ['FASTLOGIT_NUM_THREADS']!r}")
+        return min(value, available)
+    try:
+        n_threads = int(n_threads)
+    except (TypeError, ValueError):
+        raise ValueError(f"n_threads must be a positive integer, None or negative, got "
+                         f"{n_threads!r}") from None
     if n_threads == 0:
         raise ValueError("n_threads must be a positive integer, None or negative, got 0")
     if n_threads < 0:

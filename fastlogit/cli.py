@@ -14,19 +14,25 @@ DATA is svmlight / libsvm text (plain, .gz, .bz2, .xz), a CSR cache directory wr
 
 Results go to stdout (or the ``-o`` file); progress bars, warnings and errors to stderr.
 Progress bars are shown only when stderr is a terminal and ``--quiet`` is not given.
-Exit status: 0 success, 1 failure (bad data, model or file: the message names it),
-2 bad command line.  Every output file is written atomically (temporary file + rename): an
-interrupted command leaves the old file or none, never a partial one.
+Exit status: 0 success, 1 failure (bad data, model or file: the message names the file and
+line, or the file and the problem), 2 bad command line (the message names the option; also a
+bad ``FASTLOGIT_NUM_THREADS``, named).  Output paths (``-o``, ``--plot``) are checked for
+writability before any work.  Every output file is written atomically
+(:func:`fastlogit._atomic.atomic_write`: temporary file + rename): an interrupted command
+leaves the old file or none, never a partial one.  fit / predict / evaluate / convert refuse
+NaN or infinite numbers in DATA, naming the file and line.
 """
 import argparse
 import contextlib
+import math
 import os
 import sys
-import tempfile
 import time
 import warnings
 
 import numpy as np
+
+from ._atomic import atomic_write, check_writable
 
 __all__ = ["main"]
 
@@ -45,6 +51,7 @@ examples:
 
 exit status: 0 success, 1 failure (data, model or file), 2 bad command line
 """
+PLOT_EXTRA = "pip install fastlogit[plot]"
 
 
 class CLIError(Exception):
@@ -61,35 +68,34 @@ def _log(args, msg):
         print(msg, file=sys.stderr)
 
 
-@contextlib.contextmanager
-def atomic_output(path, mode="w"):
-    """Open a temporary file next to ``path``; rename it over ``path`` only on success."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                               dir=directory)
+def _check_output(option, path):
+    """Fail now (before any fitting or reading) if ``path`` given to ``option`` cannot be
+    written."""
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
-        with os.fdopen(fd, mode) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        check_writable(path)
+    except OSError as exc:
+        where = exc.filename or path
+        raise CLIError(f"{option} {path}: cannot write there: {exc.strerror or exc} ({where})")
 
 
 def _dtype(name):
     return np.float32 if name == "float32" else np.float64
 
 
-def load_data(spec, args, n_features=None, mmap=True):
-    """``(X, y, description)`` of a DATA argument (svmlight text, cache dir, or builtin:)."""
-    from .io import is_csr_cache, load_csr_cache, load_svmlight
+def _row_of(spec, kind):
+    """``where(row)`` for data without line numbers: names the row."""
+    return lambda row: f"{spec}: row {row + 1} of the {kind}"
+
+
+def load_data(spec, args, n_features=None, mmap=True, finite=True):
+    """``(X, y, description, where)`` of a DATA argument (svmlight text, cache dir, or
+    builtin:); ``where(i)`` names row ``i``'s file and line (or row) for messages.
+
+    With ``finite`` a NaN or infinite label or value is an error naming its file and line
+    (svmlight) or row (cache).
+    """
+    from .io import is_csr_cache, load_csr_cache
+    from .io.svmlight import read_svmlight
 
     dtype = _dtype(getattr(args, "dtype", "float64"))
     if spec in BUILTIN:
@@ -99,21 +105,50 @@ def load_data(spec, args, n_features=None, mmap=True):
         X = np.ascontiguousarray(X, dtype=dtype)
         if n_features is not None and n_features != X.shape[1]:
             raise CLIError(f"{spec} has {X.shape[1]} features, the model expects {n_features}")
-        return X, y.astype(np.float64), BUILTIN[spec]
+        return X, y.astype(np.float64), BUILTIN[spec], _row_of(spec, "data set")
     if spec.startswith("builtin:"):
         raise CLIError(f"unknown built-in data set {spec!r}; known: {', '.join(BUILTIN)}")
     if os.path.isdir(spec) and is_csr_cache(spec):
         X, y = load_csr_cache(spec, mmap=mmap)
+        where = _row_of(spec, "CSR cache")
+        if finite:
+            _check_finite_cache(X, y, where)
         if n_features is not None:
             X = _fit_width(X, n_features, spec)
         if X.dtype != dtype:
             X = X.astype(dtype)
-        return X, y, f"CSR cache {spec}"
-    X, y = load_svmlight(spec, n_features=n_features, dtype=dtype,
-                         zero_based=getattr(args, "zero_based_value", "auto"),
-                         n_threads=getattr(args, "threads", None),
-                         progress=_progress_enabled(args))
-    return X, y, f"svmlight {spec}"
+        return X, y, f"CSR cache {spec}", where
+    X, y, located = read_svmlight(spec, n_features=n_features, dtype=dtype,
+                                  zero_based=getattr(args, "zero_based_value", "auto"),
+                                  n_threads=getattr(args, "threads", None),
+                                  progress=_progress_enabled(args), finite=finite)
+
+    def where(row):
+        name, line = located(row)
+        return f"{name}:{line}"
+
+    return X, y, f"svmlight {spec}", where
+
+
+def _check_finite_cache(X, y, where, step=1 << 22):
+    """CLIError naming the first row with a NaN / infinite label or value; reads the values
+    ``step`` at a time (X may be memory-mapped and larger than memory)."""
+    found = []
+    bad_y = np.flatnonzero(~np.isfinite(y))
+    if bad_y.size:
+        found.append((int(bad_y[0]), f"label {y[bad_y[0]]} is not a finite number"))
+    data, indptr = X.data, X.indptr
+    for lo in range(0, data.size, step):
+        bad = np.flatnonzero(~np.isfinite(np.asarray(data[lo:lo + step])))
+        if bad.size:
+            k = lo + int(bad[0])
+            row = int(np.searchsorted(np.asarray(indptr), k, side="right")) - 1
+            found.append((row, f"feature {int(X.indices[k])} (zero-based) has the value "
+                               f"{data[k]}"))
+            break
+    if found:
+        row, problem = min(found)
+        raise CLIError(f"{where(row)}: {problem}; NaN and infinity are not accepted")
 
 
 def _fit_width(X, n_features, name):
@@ -180,21 +215,24 @@ def fit_out_of_core(cache, args):
     from . import LogisticRegression
     from .io import binary_labels
     from .outofcore import ChunkedObjective
-    from .solvers import SOLVERS, check_solver, choose_solver
+    from .solvers import SOLVERS, check_solver, choose_solver, solvers_for
 
+    labels = cache.labels()
+    _check_finite_cache(cache.load(mmap=True)[0], labels, _row_of(args.data, "CSR cache"))
     try:
-        y01, classes = binary_labels(cache.labels())
+        y01, classes = binary_labels(labels)
     except ValueError as exc:
-        raise CLIError(f"--out-of-core fits binary models only: {exc}")
+        raise CLIError(f"{args.data}: --out-of-core fits binary models only: {exc}")
     ob = ChunkedObjective(cache, y01, C=args.C, penalty=_penalty(args.penalty),
                           l1_ratio=args.l1_ratio or 0.0, fit_intercept=not args.no_intercept,
                           backend=args.backend, n_threads=args.threads,
                           chunk_nnz=args.chunk_nnz, dtype=_dtype(args.dtype))
     solver = choose_solver(ob) if args.solver == "auto" else args.solver
-    usable = sorted(set(SOLVERS) - {"sgd", "minibatch"}) + ["minibatch"]
+    # minibatch runs as streamed epochs over the chunks (below), whatever the declarations
+    usable = sorted(set(solvers_for(ob)) - {"minibatch"}) + ["minibatch"]
     if solver not in usable:
-        raise CLIError(f"solver {solver!r} cannot run out of core; choose one of "
-                       + ", ".join(usable))
+        raise CLIError(f"--solver {solver} cannot run --out-of-core with --penalty "
+                       f"{args.penalty}; choose one of " + ", ".join(usable))
     with _iteration_progress(_progress_enabled(args), f"{solver} (out of core)",
                              args.max_iter) as cb:
         if solver == "minibatch":  # streamed epochs over the chunks, max_iter of them
@@ -230,13 +268,15 @@ def fit_out_of_core(cache, args):
 def cmd_fit(args):
     from . import LogisticRegression
 
+    if args.output:
+        _check_output("-o", args.output)
     t0 = time.perf_counter()
     if args.out_of_core:
         from .io import CSRCache, is_csr_cache
 
         if not is_csr_cache(args.data):
-            raise CLIError(f"--out-of-core needs a CSR cache (fastlogit convert {args.data} "
-                           "-o CACHE), got {args.data!r}")
+            raise CLIError(f"--out-of-core needs a CSR cache, and {args.data} is not one "
+                           f"(make one with: fastlogit convert {args.data} -o CACHE)")
         cache = CSRCache(args.data)
         t_load = time.perf_counter() - t0
         t1 = time.perf_counter()
@@ -247,7 +287,7 @@ def cmd_fit(args):
         acc = float(np.mean((z > 0) == (y01 == 1)))
         shape, what = cache.shape, f"CSR cache {args.data} (out of core, {len(ob.chunks)} chunks)"
     else:
-        X, y, what = load_data(args.data, args, n_features=args.n_features)
+        X, y, what, _ = load_data(args.data, args, n_features=args.n_features)
         t_load = time.perf_counter() - t0
         model = LogisticRegression(penalty=_penalty(args.penalty), C=args.C,
                                    l1_ratio=args.l1_ratio, fit_intercept=not args.no_intercept,
@@ -279,17 +319,21 @@ def _load_model(path):
     from . import load
 
     try:
-        return load(path)
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot load model {path}: {exc}") from exc
+        return load(path)  # its ValueError names the file and the problem
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    except OSError as exc:
+        raise CLIError(f"cannot read model {path}: {exc.strerror or exc}") from None
 
 
 def cmd_predict(args):
+    to_file = args.output not in (None, "-")
+    if to_file:
+        _check_output("-o", args.output)
     model = _load_model(args.model)
-    X, _, _ = load_data(args.data, args, n_features=model.n_features_in_)
+    X, _, _, _ = load_data(args.data, args, n_features=model.n_features_in_)
     classes = model.classes_
-    out = contextlib.nullcontext(sys.stdout) if args.output in (None, "-") else \
-        atomic_output(args.output)
+    out = atomic_write(args.output, "w") if to_file else contextlib.nullcontext(sys.stdout)
     with out as fh:
         if args.proba:
             P = model.predict_proba(X)
@@ -300,7 +344,7 @@ def cmd_predict(args):
         else:
             for lab in model.predict(X):
                 fh.write(_fmt_label(lab) + "\n")
-    if args.output not in (None, "-"):
+    if to_file:
         _log(args, f"wrote {X.shape[0]} predictions to {args.output}")
     return 0
 
@@ -310,67 +354,85 @@ def _fmt_label(v):
     return str(int(v)) if v.is_integer() else repr(v)
 
 
-def evaluate_probabilities(y_true, proba, classes, n_bins=10):
-    """Metrics of predicted probabilities.
+def evaluate_probabilities(y_true, proba, classes, n_bins=10, where=None):
+    """Metrics of predicted probabilities, computed by :mod:`sklearn.metrics` and
+    :func:`sklearn.calibration.calibration_curve`.
 
-    Returns a dict with ``log_loss`` (mean), ``accuracy``, ``roc_auc`` (binary: of
-    ``classes[1]``; multiclass: mean one-vs-rest) and ``calibration``: rows
-    ``(lo, hi, count, mean_predicted, observed)`` over equal-width bins of the predicted
-    probability of ``classes[1]`` (binary) or of the predicted class (multiclass; observed =
-    accuracy in the bin).
+    Parameters
+    ----------
+    y_true : array of shape (n,), labels among ``classes``
+    proba : array of shape (n, K), rows of class probabilities (``classes`` order)
+    classes : array of shape (K,), sorted
+    n_bins : int >= 1, equal-width calibration bins
+    where : callable or None
+        ``where(i)`` names row ``i`` (file and line) in the message about an unknown label.
+
+    Returns
+    -------
+    dict with ``n``, ``log_loss`` (mean), ``accuracy``, ``brier`` (binary: mean squared
+    error of P(``classes[1]``); multiclass: mean over rows of the summed squared errors),
+    ``roc_auc`` (binary: of ``classes[1]``; multiclass: mean one-vs-rest over the classes
+    present with both outcomes; NaN if none) and ``calibration``: rows
+    ``(lo, hi, count, mean_predicted, observed)`` over ``n_bins`` equal-width bins (scikit-learn's:
+    ``(lo, hi]``, the first also holding 0) of the predicted probability of ``classes[1]``
+    (binary) or of the predicted class (multiclass; observed = accuracy in the bin);
+    empty bins have NaN means.
     """
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
+
     y_true = np.asarray(y_true)
-    idx = np.searchsorted(classes, y_true)
-    idx = np.minimum(idx, len(classes) - 1)
-    if not np.array_equal(classes[idx], y_true):
-        unknown = sorted(set(y_true.tolist()) - set(classes.tolist()))
-        raise CLIError(f"labels {unknown[:5]} are not among the model's classes "
-                       f"{classes.tolist()}")
-    n = y_true.size
-    p_true = np.clip(proba[np.arange(n), idx], 1e-300, 1.0)
-    out = {"n": n, "log_loss": float(-np.mean(np.log(p_true))),
-           "accuracy": float(np.mean(proba.argmax(axis=1) == idx))}
-    if len(classes) == 2:
-        out["roc_auc"] = _auc(idx == 1, proba[:, 1])
-        conf, hit = proba[:, 1], (idx == 1)
+    classes = np.asarray(classes)
+    K = len(classes)
+    idx = np.minimum(np.searchsorted(classes, y_true), K - 1)
+    unknown = np.flatnonzero(classes[idx] != y_true)
+    if unknown.size:
+        row = int(unknown[0])
+        at = f"{where(row)}: " if where is not None else ""
+        raise CLIError(f"{at}label {_fmt_label(y_true[row])} is not among the model's classes "
+                       f"{[_fmt_label(c) for c in classes]} ({unknown.size} such rows)")
+    labels = np.arange(K)
+    out = {"n": int(y_true.size), "log_loss": float(log_loss(idx, proba, labels=labels)),
+           "accuracy": float(accuracy_score(idx, proba.argmax(axis=1)))}
+    if K == 2:
+        out["brier"] = float(brier_score_loss(idx, proba[:, 1], pos_label=1))
+        conf, hit = proba[:, 1], (idx == 1).astype(int)
+        aucs = [roc_auc_score(hit, conf)] if 0 < hit.sum() < hit.size else []
     else:
-        aucs = [_auc(idx == k, proba[:, k]) for k in range(len(classes))]
-        aucs = [a for a in aucs if a == a]
-        out["roc_auc"] = float(np.mean(aucs)) if aucs else float("nan")
-        conf, hit = proba.max(axis=1), proba.argmax(axis=1) == idx
+        out["brier"] = float(brier_score_loss(idx, proba, labels=labels))
+        conf, hit = proba.max(axis=1), (proba.argmax(axis=1) == idx).astype(int)
+        aucs = [roc_auc_score(idx == k, proba[:, k]) for k in range(K)
+                if 0 < np.count_nonzero(idx == k) < idx.size]
+    out["roc_auc"] = float(np.mean(aucs)) if aucs else float("nan")
+    observed, predicted = calibration_curve(hit, conf, n_bins=n_bins, strategy="uniform",
+                                            pos_label=1)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    which = np.clip(np.searchsorted(edges, conf, side="right") - 1, 0, n_bins - 1)
+    # the bin of each row as calibration_curve assigns it, for the counts it does not return
+    counts = np.bincount(np.searchsorted(edges[1:-1], conf), minlength=n_bins)
+    means = iter(zip(predicted, observed))
     rows = []
     for k in range(n_bins):
-        sel = which == k
-        c = int(sel.sum())
-        rows.append((edges[k], edges[k + 1], c, float(conf[sel].mean()) if c else float("nan"),
-                     float(hit[sel].mean()) if c else float("nan")))
+        pm, ob = next(means) if counts[k] else (float("nan"), float("nan"))
+        rows.append((edges[k], edges[k + 1], int(counts[k]), float(pm), float(ob)))
     out["calibration"] = rows
     return out
 
 
-def _auc(positive, score):
-    """ROC AUC by the rank-sum (Mann-Whitney) statistic, ties counted half; NaN if one
-    class is absent."""
-    from scipy.stats import rankdata
-
-    positive = np.asarray(positive, dtype=bool)
-    n_pos = int(positive.sum())
-    n_neg = positive.size - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = rankdata(score)
-    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 def cmd_evaluate(args):
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise CLIError(f"--plot needs matplotlib, which is not installed: "
+                           f"{PLOT_EXTRA}") from None
+        _check_output("--plot", args.plot)
     model = _load_model(args.model)
-    X, y, what = load_data(args.data, args, n_features=model.n_features_in_)
-    res = evaluate_probabilities(y, model.predict_proba(X), model.classes_, args.bins)
+    X, y, what, where = load_data(args.data, args, n_features=model.n_features_in_)
+    res = evaluate_probabilities(y, model.predict_proba(X), model.classes_, args.bins, where)
     print(f"data      {what}: {res['n']} samples")
     print(f"log-loss  {res['log_loss']:.6f}")
     print(f"accuracy  {res['accuracy']:.6f}")
+    print(f"Brier     {res['brier']:.6f}")
     print(f"ROC AUC   {res['roc_auc']:.6f}" + ("" if len(model.classes_) == 2
                                                  else " (mean one-vs-rest)"))
     which = (f"P({_fmt_label(model.classes_[1])})" if len(model.classes_) == 2
@@ -379,7 +441,7 @@ def cmd_evaluate(args):
     print(f"{'bin':>13} {'count':>8} {'predicted':>10} {'observed':>9}")
     for lo, hi, c, pm, ob in res["calibration"]:
         cells = f"{pm:10.4f} {ob:9.4f}" if c else f"{'-':>10} {'-':>9}"
-        print(f"[{lo:.2f}, {hi:.2f}{']' if hi == 1.0 else ')'} {c:8d} {cells}")
+        print(f"{'[' if lo == 0 else '('}{lo:.2f}, {hi:.2f}] {c:8d} {cells}")
     if args.plot:
         _reliability_plot(res, which, args.plot)
         _log(args, f"wrote reliability plot {args.plot}")
@@ -404,7 +466,7 @@ def _reliability_plot(res, which, path):
     ax.set_ylim(0, 1)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    with atomic_output(path, "wb") as fh:
+    with atomic_write(path, "wb") as fh:
         fig.savefig(fh, format="png", dpi=100)
     plt.close(fig)
 
@@ -415,7 +477,8 @@ def cmd_convert(args):
     t0 = time.perf_counter()
     cache = convert_svmlight(args.data, args.output, n_features=args.n_features,
                              dtype=_dtype(args.dtype), zero_based=args.zero_based_value,
-                             n_threads=args.threads, progress=_progress_enabled(args))
+                             n_threads=args.threads, progress=_progress_enabled(args),
+                             finite=True)
     print(f"wrote {cache.path}: {cache.shape[0]} samples x {cache.shape[1]} features, "
           f"{cache.nnz} non-zeros, {cache.dtype} ({cache.nbytes / 1e6:.1f} MB) in "
           f"{time.perf_counter() - t0:.2f} s")
@@ -432,7 +495,7 @@ def cmd_info(args):
         kind = (f"CSR cache (format {cache.header['format']} v{cache.header['version']}, "
                 f"source {cache.header.get('source')})")
     else:
-        X, y, kind = load_data(args.data, args)
+        X, y, kind, _ = load_data(args.data, args, finite=False)
     elapsed = time.perf_counter() - t0
     n, d = X.shape
     nnz = X.nnz if hasattr(X, "nnz") else int(np.count_nonzero(X))
@@ -459,37 +522,70 @@ def cmd_demo(args):
 
 
 # ------------------------------------------------------------------ parser
+def _number(kind, low=None, high=None, low_open=False, nonzero=False, what=None):
+    """An argparse ``type``: ``kind`` (int / float) within bounds; argparse reports a
+    failure as 'argument --OPTION: <what> ..., got VALUE' with exit status 2."""
+    what = what or ("an integer" if kind is int else "a number")
+
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        ok = value is not None and (kind is int or math.isfinite(value))
+        if ok and low is not None:
+            ok = value > low if low_open else value >= low
+        if ok and high is not None:
+            ok = value <= high
+        if ok and nonzero:
+            ok = value != 0
+        if not ok:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    return convert
+
+
+_POSITIVE_INT = _number(int, 1, what="a positive integer")
+_POSITIVE_FLOAT = _number(float, 0, low_open=True, what="a positive finite number")
+
+
 def _add_data_options(p, n_features=True):
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                    help="value dtype (default float64)")
     if n_features:
-        p.add_argument("--n-features", type=int, default=None,
+        p.add_argument("--n-features", type=_POSITIVE_INT, default=None,
                        help="number of features (default: largest id in the data)")
     p.add_argument("--zero-based", choices=["auto", "yes", "no"], default="auto",
                    help="svmlight feature ids start at 0 ('auto' as scikit-learn decides)")
-    p.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
+    p.add_argument("--threads", type=_number(int, nonzero=True, what="a non-zero integer "
+                                             "(negative: all cores but |n| - 1)"),
+                   default=None, help="threads (default: all cores, or FASTLOGIT_NUM_THREADS)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notes")
 
 
 def _add_fit_options(p):
     p.add_argument("-o", "--output", metavar="MODEL", help="where to save the model (.npz)")
-    p.add_argument("--C", "-C", type=float, default=1.0,
+    p.add_argument("--C", "-C", type=_POSITIVE_FLOAT, default=1.0,
                    help="inverse regularisation: F = C * sum of losses + R(w) (default 1)")
     p.add_argument("--penalty", choices=["l2", "l1", "elasticnet", "none"], default="l2")
-    p.add_argument("--l1-ratio", type=float, default=None, help="elastic-net mixing in [0, 1]")
+    p.add_argument("--l1-ratio", type=_number(float, 0, 1, what="a number in [0, 1]"),
+                   default=None, help="elastic-net mixing in [0, 1]")
     p.add_argument("--solver", default="auto",
-                   help="auto, newton-cholesky, newton-cg, trust-region, lbfgs, l1, sgd, "
-                        "minibatch (default auto)")
-    p.add_argument("--tol", type=float, default=1e-4,
+                   help="a solver of fastlogit.solvers, or auto (default); a name that is "
+                        "not valid for --penalty is refused with the valid ones")
+    p.add_argument("--tol", type=_POSITIVE_FLOAT, default=1e-4,
                    help="stop at ||grad F||_inf <= tol * max(1, ||grad F(0)||_inf)")
-    p.add_argument("--max-iter", type=int, default=100)
+    p.add_argument("--max-iter", type=_POSITIVE_INT, default=100)
     p.add_argument("--no-intercept", action="store_true", help="fit without an intercept")
     p.add_argument("--backend", choices=["auto", "numpy", "numba", "cython"], default="auto")
-    p.add_argument("--random-state", type=int, default=None)
+    p.add_argument("--random-state", type=_number(int, 0, 2**32 - 1,
+                                                  what="an integer in [0, 2**32 - 1]"),
+                   default=None)
     p.add_argument("--out-of-core", action="store_true",
                    help="DATA is a CSR cache: read it chunk by chunk (binary models; the "
                         "deterministic solvers, or minibatch with --max-iter epochs)")
-    p.add_argument("--chunk-nnz", type=int, default=1 << 22,
+    p.add_argument("--chunk-nnz", type=_POSITIVE_INT, default=1 << 22,
                    help="non-zeros per chunk with --out-of-core (default 4194304)")
 
 
@@ -538,7 +634,8 @@ def build_parser():
                               "--plot reliability.png\n")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
-    p.add_argument("--bins", type=int, default=10, help="calibration bins (default 10)")
+    p.add_argument("--bins", type=_number(int, 1, 10000, what="an integer in [1, 10000]"),
+                   default=10, help="calibration bins (default 10)")
     p.add_argument("--plot", metavar="PNG", help="also write a reliability plot")
     _add_data_options(p, n_features=False)
     p.set_defaults(func=cmd_evaluate)
@@ -569,14 +666,42 @@ def build_parser():
     _add_fit_options(p)
     _add_data_options(p)
     p.set_defaults(func=cmd_demo)
+    parser.commands = sub.choices  # command name -> its parser (for usage errors)
     return parser
+
+
+def _check_fit_command_line(parser, args):
+    """Usage errors (exit 2, naming the option) of fit / demo that argparse cannot see:
+    a solver name that does not exist or does not handle the penalty (the valid names come
+    from the solvers' declarations), elastic net without its ratio."""
+    from .solvers import SOLVERS, solvers_for
+
+    if args.penalty == "elasticnet" and args.l1_ratio is None:
+        parser.error("argument --l1-ratio: --penalty elasticnet needs --l1-ratio in [0, 1]")
+    nonsmooth = args.penalty == "l1" or (args.penalty == "elasticnet" and args.l1_ratio > 0)
+    valid = ["auto"] + solvers_for(nonsmooth=nonsmooth)
+    if args.solver not in valid:
+        known = args.solver in SOLVERS
+        parser.error(f"argument --solver: {args.solver!r} "
+                     + (f"does not handle --penalty {args.penalty}" if known
+                        else "is not a solver")
+                     + f"; choose from {', '.join(valid)}")
 
 
 def main(argv=None):
     """Entry point; returns the exit status (0 success, 1 failure, 2 usage)."""
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with 2 on a bad command line
+    command_parser = parser.commands[args.command]
     args.zero_based_value = {"auto": "auto", "yes": True, "no": False}[args.zero_based]
+    from ._config import effective_n_threads
+
+    try:
+        effective_n_threads(args.threads)  # FASTLOGIT_NUM_THREADS=abc: named, now
+    except ValueError as exc:
+        command_parser.error(str(exc))
+    if args.command in ("fit", "demo"):
+        _check_fit_command_line(command_parser, args)
     from .io import CacheFormatError, SvmlightFormatError
 
     try:

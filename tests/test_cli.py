@@ -72,7 +72,7 @@ def test_fit_predict_evaluate(capsys, data, tmp_path):
     assert rc == 0 and err == ""
     from sklearn.datasets import load_svmlight_file
     from sklearn.linear_model import LogisticRegression as SkLR
-    from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
+    from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
 
     import fastlogit
 
@@ -103,8 +103,16 @@ def test_fit_predict_evaluate(capsys, data, tmp_path):
     assert field(out, "accuracy") == pytest.approx(accuracy_score(yt, model.predict(Xt)))
     assert float(out.split("ROC AUC")[1].split()[0]) == pytest.approx(
         roc_auc_score(yt, P[:, 1]), abs=1e-6)
-    rows = [l for l in out.splitlines() if l.startswith("[")]
+    assert field(out, "Brier") == pytest.approx(brier_score_loss(yt, P[:, 1], pos_label=1),
+                                                abs=1e-6)
+    rows = [l for l in out.splitlines() if l[:1] in ("[", "(")]
     assert len(rows) == 5 and sum(int(r.split()[2]) for r in rows) == 300
+    from sklearn.calibration import calibration_curve
+
+    observed, predicted = calibration_curve(yt > 0, P[:, 1], n_bins=5)
+    shown = np.array([[float(r.split()[3]), float(r.split()[4])] for r in rows
+                      if r.split()[3] != "-"])
+    np.testing.assert_allclose(shown, np.column_stack([predicted, observed]), atol=6e-5)
     assert (tmp_path / "rel.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -182,14 +190,14 @@ def test_errors_exit_1_with_message(capsys, data, tmp_path, case):
     elif case == "model":
         (tmp_path / "junk.npz").write_bytes(b"not a model")
         rc, _, err = run(capsys, "predict", tmp_path / "junk.npz", train)
-        assert "cannot load model" in err
+        assert "junk.npz: not a valid fastlogit-model file: not a ZIP archive" in err
     else:
         m = tmp_path / "m.npz"
         run(capsys, "fit", train, "-o", m, "-q")
         other = tmp_path / "o.svm"
         other.write_text("3 1:1\n")
         rc, _, err = run(capsys, "evaluate", m, other)
-        assert "not among the model's classes" in err
+        assert "o.svm:1: label 3 is not among the model's classes ['-1', '1']" in err
     assert rc == 1
     assert not (tmp_path / "m.npz").exists() or case == "labels"
 
@@ -248,3 +256,154 @@ def test_console_script_and_module(capsys, tmp_path):
         with pytest.raises(SystemExit) as info:
             main([sub, "--help"])
         assert info.value.code == 0 and "example" in capsys.readouterr().out, sub
+
+
+# ------------------------------------------------------------------ issue 13 item 8: messages
+def test_nan_in_data_names_file_and_line(capsys, data, tmp_path):
+    """Was 'Input X contains NaN' with no file or line."""
+    train, _, _ = data
+    bad = tmp_path / "bad.svm"
+    bad.write_text("1 1:1\n# comment\n-1 2:nan\n")
+    rc, _, err = run(capsys, "fit", bad, "-o", tmp_path / "m.npz")
+    assert rc == 1 and "bad.svm:3: feature 2 has the value nan" in err
+    assert not (tmp_path / "m.npz").exists()
+    model = tmp_path / "ok.npz"
+    assert run(capsys, "fit", train, "-o", model, "-q")[0] == 0
+    for cmd in ("predict", "evaluate"):
+        rc, _, err = run(capsys, cmd, model, bad)
+        assert rc == 1 and "bad.svm:3: feature 2 has the value nan" in err, cmd
+    rc, _, err = run(capsys, "convert", bad, "-o", tmp_path / "c.flc")
+    assert rc == 1 and "bad.svm:3:" in err and not (tmp_path / "c.flc").exists()
+    rc, out, _ = run(capsys, "info", bad)  # describing the data is fine
+    assert rc == 0 and "2 samples" in out
+    from fastlogit.io import save_csr_cache
+
+    save_csr_cache(tmp_path / "nan.flc", np.array([[1.0, 0.0], [0.0, np.inf]]),
+                   np.array([0.0, 1.0]))
+    for extra in ((), ("--out-of-core",)):
+        rc, _, err = run(capsys, "fit", tmp_path / "nan.flc", *extra)
+        assert rc == 1 and "nan.flc: row 2 of the CSR cache: feature 1 (zero-based) has " \
+                           "the value inf" in err, extra
+
+
+def test_outputs_are_checked_before_the_work(capsys, data, tmp_path, monkeypatch):
+    """-o in a missing directory failed only after the whole fit, naming the temp file."""
+    train, test, _ = data
+    model = tmp_path / "m.npz"
+    assert run(capsys, "fit", train, "-o", model, "-q")[0] == 0
+    from fastlogit import LogisticRegression
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the work started")
+
+    monkeypatch.setattr(LogisticRegression, "fit", no_work)
+    monkeypatch.setattr(cli, "load_data", no_work)
+    missing = tmp_path / "nope" / "x"
+    (tmp_path / "adir").mkdir()
+    cases = [("fit", train, "-o", missing), ("predict", model, test, "-o", missing),
+             ("evaluate", model, test, "--plot", missing),
+             ("fit", train, "-o", tmp_path / "adir")]
+    for argv in cases:
+        rc, _, err = run(capsys, *argv)
+        option = argv[-2]
+        assert rc == 1 and f"error: {option} {argv[-1]}: cannot write there" in err, argv
+        assert "the work started" not in err and ".fastlogit-tmp" not in err
+    assert sorted(os.listdir(tmp_path)) == ["adir", "m.npz"]
+
+
+def test_out_of_core_needs_a_cache(capsys, data):
+    train, _, _ = data
+    rc, _, err = run(capsys, "fit", train, "--out-of-core")
+    assert rc == 1 and "{args.data" not in err
+    assert f"--out-of-core needs a CSR cache, and {train} is not one" in err
+
+
+def test_png_as_a_model(capsys, data, tmp_path):
+    """Loading a PNG as a model printed NumPy's 'allow_pickle' text."""
+    train, _, _ = data
+    png = tmp_path / "plot.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(200))
+    rc, _, err = run(capsys, "predict", png, train)
+    assert rc == 1 and "plot.png: not a valid fastlogit-model file: not a ZIP archive (it " \
+                       "looks like a PNG image)" in err
+    assert "allow_pickle" not in err and "Traceback" not in err
+
+
+def test_plot_without_matplotlib(capsys, data, tmp_path, monkeypatch):
+    """Was an uncaught ImportError."""
+    train, test, _ = data
+    model = tmp_path / "m.npz"
+    assert run(capsys, "fit", train, "-o", model, "-q")[0] == 0
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    rc, _, err = run(capsys, "evaluate", model, test, "--plot", tmp_path / "r.png")
+    assert rc == 1 and "--plot needs matplotlib" in err and "pip install fastlogit[plot]" in err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["fit", "x", "--solver", "foo"], "argument --solver: 'foo' is not a solver; choose from "
+                                      "auto, l1, lbfgs"),
+    (["fit", "x", "--solver", "newton-cg", "--penalty", "l1"],
+     "argument --solver: 'newton-cg' does not handle --penalty l1; choose from auto, l1"),
+    (["fit", "x", "--penalty", "elasticnet"], "argument --l1-ratio: --penalty elasticnet needs"),
+    (["evaluate", "m", "x", "--bins", "-5"], "argument --bins: must be an integer in [1, 10000], "
+                                             "got '-5'"),
+    (["fit", "x", "--C", "-1"], "argument --C/-C: must be a positive finite number, got '-1'"),
+    (["fit", "x", "--C", "nan"], "argument --C/-C: must be a positive finite number"),
+    (["fit", "x", "--tol", "0"], "argument --tol: must be a positive finite number"),
+    (["fit", "x", "--max-iter", "0"], "argument --max-iter: must be a positive integer"),
+    (["fit", "x", "--l1-ratio", "2"], "argument --l1-ratio: must be a number in [0, 1]"),
+    (["fit", "x", "--chunk-nnz", "-3"], "argument --chunk-nnz: must be a positive integer"),
+    (["info", "x", "--threads", "0"], "argument --threads: must be a non-zero integer"),
+    (["fit", "x", "--random-state", "-1"], "argument --random-state: must be an integer in"),
+])
+def test_bad_command_lines_exit_2_naming_the_option(capsys, argv, message):
+    """--solver foo exited 1 (the help promises 2); --bins -5 did not name the option."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and message in err, err
+
+
+def test_bad_thread_variable_is_named(capsys, data, monkeypatch):
+    train, _, _ = data
+    monkeypatch.setenv("FASTLOGIT_NUM_THREADS", "abc")
+    with pytest.raises(SystemExit) as info:
+        main(["info", str(train)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2
+    assert "environment variable FASTLOGIT_NUM_THREADS must be a positive integer, got 'abc'" \
+        in err
+    from fastlogit._config import effective_n_threads
+
+    with pytest.raises(ValueError, match="FASTLOGIT_NUM_THREADS"):
+        effective_n_threads()
+    monkeypatch.setenv("FASTLOGIT_NUM_THREADS", "1")
+    assert effective_n_threads() == 1
+    with pytest.raises(ValueError, match="n_threads must be"):
+        effective_n_threads("many")
+
+
+def test_writes_go_through_the_one_atomic_helper(capsys, data, tmp_path, monkeypatch):
+    """fit -o, predict -o and --plot all write through fastlogit._atomic.atomic_write."""
+    from fastlogit import _atomic
+
+    train, test, _ = data
+    seen = []
+    real = _atomic.atomic_write
+
+    def spy(path, mode="wb", encoding=None):
+        seen.append(os.path.basename(path))
+        return real(path, mode, encoding)
+
+    monkeypatch.setattr(_atomic, "atomic_write", spy)
+    monkeypatch.setattr(cli, "atomic_write", spy)
+    from fastlogit import persistence
+
+    monkeypatch.setattr(persistence, "atomic_write", spy)
+    assert run(capsys, "fit", train, "-o", tmp_path / "m.npz", "-q")[0] == 0
+    assert run(capsys, "predict", tmp_path / "m.npz", test, "-o", tmp_path / "p.txt")[0] == 0
+    assert run(capsys, "evaluate", tmp_path / "m.npz", test, "--plot", tmp_path / "r.png")[0] == 0
+    assert seen == ["m.npz", "p.txt", "r.png"]
+    import inspect
+
+    assert "mkstemp" not in inspect.getsource(cli) and "os.replace" not in inspect.getsource(cli)
