@@ -38,8 +38,9 @@ def single_threaded_blas(solver):
     """Run ``solver`` with BLAS limited to one thread.
 
     The solvers' own linear algebra is level-1 work on p-vectors (dots, axpys), for which a
-    multi-threaded BLAS only adds synchronisation: with OpenBLAS on 2 busy cores a 50k-long
-    ``a @ b`` was measured at 21 ms against 9 us single-threaded.  The passes over X run in
+    multi-threaded BLAS only adds synchronisation, and on busy cores its waiting threads can
+    make such a call orders of magnitude slower (figures in benchmarks/results/NOTES.md).
+    The passes over X run in
     fastlogit's own kernels with their own ``n_threads`` and are unaffected.
     """
     @functools.wraps(solver)
