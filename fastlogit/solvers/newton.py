@@ -340,12 +340,10 @@ def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, ve
     step's length.  CG stops at ||r|| <= min(eta_max, sqrt(||g|| / max(1, ||g_0||))) ||g||, or
     earlier by Nash & Sofer's quadratic-decrease rule with ``eps_q`` (0.5, as LIBLINEAR >= 2.40
     uses; ``eps_q=0`` disables it), with LIBLINEAR's mixed preconditioner 0.99 + 0.01 diag(H).
-    Measured on the shipped sparse sets (news20 binary: 241 against 687 Hessian products to
-    1e-6 suboptimality) the rule pays; it gives up the quadratic local rate of pure
-    residual-controlled CG (``eps_q=0``), which the tests check.  ``eta_max=0.3`` (rather
-    than 0.1) cut the kernel passes to 1e-6 suboptimality on news20 binary from 412 to 276,
-    w8a 96 -> 76, mushrooms 101 -> 79, reuters 38 -> 35, a9a 532 -> 498 (rcv1_small 16 -> 19,
-    ijcnn1 57 -> 59).
+    The rule trades the quadratic local rate of pure residual-controlled CG (``eps_q=0``,
+    which the tests check) for fewer Hessian products to a given suboptimality; with
+    ``eta_max=0.3`` (rather than 0.1) it took fewer kernel passes on most shipped sparse
+    sets (the counts are in benchmarks/results/NOTES.md).
     """
     name = "trust-region"
     eta0, eta1, eta2 = 1e-4, 0.25, 0.75
