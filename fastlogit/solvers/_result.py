@@ -40,8 +40,8 @@ def single_threaded_blas(solver):
     The solvers' own linear algebra is level-1 work on p-vectors (dots, axpys), for which a
     multi-threaded BLAS only adds synchronisation, and on busy cores its waiting threads can
     make such a call orders of magnitude slower (figures in benchmarks/results/NOTES.md).
-    The passes over X run in
-    fastlogit's own kernels with their own ``n_threads`` and are unaffected.
+    The passes over X run in fastlogit's own kernels with their own ``n_threads`` and are
+    unaffected.
     """
     @functools.wraps(solver)
     def wrapped(*args, **kwargs):
