@@ -61,9 +61,9 @@ answer.
 Bytes sent per iteration (one ``value_grad``): ``8 * n_params * 2 * n_workers`` (theta out to
 each worker, one partial sum back from each), independent of ``n_samples``; a ``hessp`` at a
 theta already sent the same (``v`` out, ``H v`` back).  The time per call is the slowest
-worker's kernel time plus one client-worker round trip (7-9 ms on our busy 2-core machine
-with the actors, 3.4 ms of it an empty round trip; the tasks transport adds the scheduler's
-hops, 10-20 ms there), so that passes of ~30 ms or more stay within 1.3x of one process.
+worker's kernel time plus one client-worker round trip (the tasks transport adds the
+scheduler's hops), a fixed cost per call: the longer a kernel pass, the closer a Dask
+iteration comes to one process's (figures in benchmarks/results/NOTES.md).
 
 Mini-batch SGD (``solver="local-sgd"``, :func:`local_sgd`): each round every block runs
 ``local_epochs`` epochs of SGD (the SGD epoch kernel, sklearn's "optimal" step size
@@ -101,8 +101,8 @@ from .objective import Objective  # noqa: E402
 
 #: Vectors up to this size are sent inside the task messages rather than scattered.
 INLINE_BYTES = 1 << 16
-#: Actor calls run on the worker's event loop (one thread hand-off less, ~1 ms on a busy
-#: 2-core machine) while the previous call took less than this many seconds on every worker;
+#: Actor calls run on the worker's event loop (one thread hand-off less per call) while the
+#: previous call took less than this many seconds on every worker;
 #: longer ones run in the actor's thread so that the worker stays responsive meanwhile.
 ACTOR_LOOP_SECONDS = 0.1
 #: Attempts of one actor call when workers are lost (each rebuilds the actors first).
@@ -157,8 +157,8 @@ def _make_part(options, *blocks):
     ``blocks`` are (X, y, sample_weight) triples, flattened (positional arguments, not
     lists: Dask would copy a list's tasks under the part's worker pin, and a block lost with
     its worker could then never be recomputed elsewhere).  One kernel call per worker and
-    pass then covers all its rows (eight one-thread calls on blocks an eighth of the size
-    took 16 % longer on CSR 2M x 50k).  ``block_sizes`` (rows of each input block, in
+    pass then covers all its rows (one call per block, each on a fraction of the rows, pays
+    the per-call overhead once per block).  ``block_sizes`` (rows of each input block, in
     order) keeps the blocks apart for :func:`local_sgd`.
     """
     xs, ys, ss = blocks[0::3], blocks[1::3], blocks[2::3]
