@@ -16,7 +16,10 @@ passes, but not enough to pay for that overhead (figures in benchmarks/results/N
 
 Stopping rule of :mod:`fastlogit.solvers._result`::
 
-    ||grad F(theta)||_inf <= tol * max(1, ||grad F(theta_0)||_inf)
+    ||grad F(theta)||_inf <= tol * max(1, ||grad F(0)||_inf)
+
+(the reference at theta = 0, independent of the start: a warm start stops at the same
+threshold as a cold fit, so it saves iterations; the memory starts empty either way)
 """
 import numpy as np
 from scipy import linalg

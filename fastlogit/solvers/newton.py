@@ -18,7 +18,9 @@
 
 All follow the stopping rule of :mod:`fastlogit.solvers._result`::
 
-    ||grad F(theta)||_inf <= tol * max(1, ||grad F(theta_0)||_inf)
+    ||grad F(theta)||_inf <= tol * max(1, ||grad F(0)||_inf)
+
+(the reference at theta = 0, not at the start, so that warm starts save iterations)
 
 and warn with :class:`~fastlogit.solvers._result.ConvergenceWarning` when they stop short.
 """
@@ -27,8 +29,8 @@ from scipy import linalg
 
 from ._line_search import armijo
 from ..contract import declare
-from ._result import (History, SolverResult, single_threaded_blas, stopping_threshold,
-                      warn_not_converged)
+from ._result import (History, SolverResult, reference_gradient_norm, single_threaded_blas,
+                      stopping_threshold, warn_not_converged)
 
 __all__ = ["newton_cholesky", "newton_cg", "trust_region"]
 
@@ -62,7 +64,9 @@ def _finish(name, objective, theta, it, hist, gnorm, thr, message="max_iter reac
 
 
 def _begin(name, objective, theta0, tol, callback, verbose):
-    """Common start of the Newton solvers: checks, first value/gradient, stopping threshold.
+    """Common start of the Newton solvers (and L-BFGS): checks, first value/gradient, the
+    stopping threshold ``tol * max(1, ||grad F(0)||_inf)`` (:func:`reference_gradient_norm`:
+    read off the first gradient when theta0 = 0, else cached per data term).
 
     Returns ``(theta, hist, f, g, gnorm, thr, stopped)``; ``stopped`` is the finished
     SolverResult when the callback asked to stop at the starting point, else None.
@@ -72,7 +76,7 @@ def _begin(name, objective, theta0, tol, callback, verbose):
     hist = History(callback, verbose, name)
     f, g = objective.value_grad(theta)
     gnorm = float(np.abs(g).max())
-    thr = stopping_threshold(tol, gnorm)
+    thr = stopping_threshold(tol, reference_gradient_norm(objective, theta, g))
     stopped = None
     if hist.record(theta, f, gnorm):
         stopped = _finish(name, objective, theta, 0, hist, gnorm, thr, by_callback=True)
@@ -177,9 +181,23 @@ def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None,
 
 
 def _preconditioner(objective, theta, kind):
+    """1 / the (Jacobi or mixed) diagonal, or None.
+
+    Multinomial: the diagonal is averaged over classes per feature (and per intercept), so
+    the preconditioner treats every class alike.  The softmax loss is invariant to adding one
+    vector to every class, so H maps the subspace of theta whose class sums are zero into
+    itself; a class-symmetric preconditioner does too, and CG from a zero-sum point (theta0 =
+    0) stays in it, where the L2 optimum lies.  A class-dependent diagonal stepped out of it
+    at every iteration, and only the weak penalty pulled the class sums back: at large C the
+    fit stopped with class sums near the coefficients' own scale.
+    """
     if kind is None or kind is False:
         return None
     diag = objective.hess_diag(theta)
+    k = objective.n_classes
+    if k > 1:
+        rows = diag.reshape(k, -1)
+        rows[...] = rows.mean(axis=0)
     if kind == "mixed":  # LIBLINEAR's (1 - a) I + a diag(H), a = 0.01
         diag = 0.99 + 0.01 * diag
     elif kind != "diag":
