@@ -1,0 +1,56 @@
+"""
+Calibration (reliability) diagram
+=================================
+
+A classifier is *calibrated* when, among the samples it gives probability ``p``, a fraction
+``p`` is positive. A reliability diagram bins the predicted probabilities of a held-out set
+and plots, per bin, the observed fraction of positives against the mean prediction: a
+calibrated model lies on the diagonal.
+
+The log-loss is a proper scoring rule, so a well-specified logistic regression is
+calibrated. Two of fastlogit's options move it away from the diagonal on purpose:
+label smoothing (targets pulled towards 1/2: under-confident predictions, which can help
+against over-fitted, noisy labels) and the focal loss (which down-weights well-classified
+samples and so also pulls probabilities towards 1/2).
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.calibration import calibration_curve
+from sklearn.datasets import make_classification
+from sklearn.metrics import brier_score_loss, log_loss
+from sklearn.model_selection import train_test_split
+
+import fastlogit
+
+X, y = make_classification(n_samples=20_000, n_features=20, n_informative=6, n_redundant=2,
+                           flip_y=0.05, class_sep=0.8, random_state=0)
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.5, random_state=0)
+
+models = {
+    "log-loss": fastlogit.LogisticRegression(C=1.0),
+    "label smoothing 0.2": fastlogit.LogisticRegression(C=1.0, label_smoothing=0.2),
+    "focal loss, gamma = 2": fastlogit.LogisticRegression(C=1.0, focal_gamma=2.0),
+}
+
+fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.5, 6.5), gridspec_kw={"height_ratios": [3, 1]},
+                               sharex=True)
+ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="calibrated")
+for name, model in models.items():
+    p = model.fit(X_train, y_train).predict_proba(X_test)[:, 1]
+    observed, predicted = calibration_curve(y_test, p, n_bins=10)
+    ax.plot(predicted, observed, marker="o", label=name)
+    hist.hist(p, bins=20, range=(0, 1), histtype="step", label=name)
+    print(f"{name:22s} log-loss {log_loss(y_test, p):.4f}  Brier {brier_score_loss(y_test, p):.4f}")
+
+ax.set_ylabel("observed fraction of positives")
+ax.set_title("reliability diagram (held-out half)")
+ax.legend(loc="upper left")
+hist.set_xlabel("predicted probability of class 1")
+hist.set_ylabel("count")
+fig.tight_layout()
+plt.show()
+
+# %%
+# The same table, bin by bin, is printed by the command line tool:
+# ``fastlogit evaluate MODEL DATA --plot reliability.png``.
