@@ -42,12 +42,12 @@ EPILOG = """\
 examples:
   fastlogit demo
   fastlogit fit builtin:breast_cancer -o bc.model
-  fastlogit fit ../shared/datasets/a9a.xz -o a9a.model --C 1 --solver newton-cg
+  fastlogit fit a9a.xz -o a9a.model --C 1 --solver newton-cg
   fastlogit predict a9a.model a9a.t -o a9a.pred --proba
   fastlogit evaluate a9a.model a9a.t --plot reliability.png
-  fastlogit convert ../shared/datasets/news20.multiclass.bz2 -o news20.flc
+  fastlogit convert news20.multiclass.bz2 -o news20.flc
   fastlogit fit news20.flc -o news20.model --out-of-core --chunk-nnz 1000000
-  fastlogit info ../shared/datasets/w8a.xz
+  fastlogit info w8a.xz
 
 exit status: 0 success, 1 failure (data, model or file), 2 bad command line
 """
@@ -183,7 +183,7 @@ def _iteration_progress(enabled, desc, total):
 
 
 def _objective_value(model, X, y):
-    """F (DESIGN.md sec. 1) of a fitted model on (X, y)."""
+    """F (the objective of docs/user_guide/objective.md) of a fitted model on (X, y)."""
     from .objective import Objective
 
     classes = model.classes_
@@ -652,7 +652,7 @@ def build_parser():
 
     p = sub.add_parser("info", help="shape, sparsity and labels of DATA", formatter_class=fmt,
                        description="Describe DATA: shape, non-zeros, dtype, label counts.",
-                       epilog="example:\n  fastlogit info ../shared/datasets/a9a.xz\n")
+                       epilog="example:\n  fastlogit info a9a.xz\n")
     p.add_argument("data", metavar="DATA")
     _add_data_options(p)
     p.set_defaults(func=cmd_info)

@@ -4,7 +4,7 @@ The objective is the per-sample (mean-loss) form of scikit-learn's ``SGDClassifi
 
     G(w, b) = 1/n sum_i s_i l(y_i, z_i) + alpha R(w)      (= F / (C n) with C = 1 / (alpha n))
 
-with R as in DESIGN.md section 1 (l2, l1, elasticnet with ``l1_ratio``, None).  Each epoch
+with R as in docs/user_guide/objective.md (l2, l1, elasticnet with ``l1_ratio``, None).  Each epoch
 is one call of :meth:`fastlogit.kernels.KernelSet.sgd_epoch` (algorithm and schedules in
 :mod:`fastlogit.kernels.sgd_ref`); the estimator owns the optimiser state (lazily scaled
 weights, step counter, averaging sums, cumulative L1 penalties) between calls, which is what

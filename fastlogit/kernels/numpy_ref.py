@@ -4,7 +4,7 @@ Written for clarity, not speed: each quantity is computed in float64 with whole-
 operations and cast to the output dtype at the end.  Signatures are the raw-kernel
 signatures documented in :mod:`fastlogit.kernels`.
 
-Numerical stability (DESIGN.md section 1).  With ``a = |z|`` and ``e = exp(-a)`` in (0, 1]::
+Numerical stability (docs/user_guide/objective.md). With ``a = |z|``, ``e = exp(-a)`` in (0, 1]::
 
     log(1 + exp(z)) = max(z, 0) + log1p(e)            no overflow, no cancellation
     sigmoid(z)      = 1 / (1 + e)  if z >= 0,  e / (1 + e)  otherwise

@@ -1,6 +1,6 @@
 """What every solver returns, its per-iteration history, and the stopping rule.
 
-Stopping rule of the deterministic solvers (DESIGN.md sec. 3)::
+Stopping rule of the deterministic solvers (docs/user_guide/objective.md, solver contract)::
 
     ||grad F(theta)||_inf <= tol * max(1, ||grad F(0)||_inf)
 
