@@ -560,7 +560,28 @@ def available_backends():
 
 
 def get(backend="auto"):
-    """The :class:`KernelSet` of ``backend``: "numpy", "numba", "cython" or "auto"."""
+    """The :class:`KernelSet` of ``backend``: "numpy", "numba", "cython" or "auto".
+
+    Parameters
+    ----------
+    backend : {"auto", "numpy", "numba", "cython"} or KernelSet, default="auto"
+        "auto" takes each kernel from the fastest backend available here; a KernelSet is
+        returned as is.
+
+    Returns
+    -------
+    KernelSet
+        The checked kernels; ValueError names an unknown or unavailable backend.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit import kernels
+    >>> ref = kernels.get("numpy")
+    >>> X = kernels.as_design(np.array([[1.0, 2.0], [0.0, -1.0]]))
+    >>> ref.decision(X, np.array([0.5, 0.25]), 1.0)
+    array([2.  , 0.75])
+    """
     if isinstance(backend, KernelSet):
         return backend
     if backend == "auto":
