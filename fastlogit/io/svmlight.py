@@ -407,6 +407,18 @@ def load_svmlight(path_or_paths, n_features=None, dtype=np.float64, *, zero_base
         ``finite=True``.
     OSError
         The path cannot be opened.
+
+    Examples
+    --------
+    >>> import io
+    >>> from fastlogit.io import load_svmlight
+    >>> text = b"+1 1:0.5 3:2\\n-1 2:1\\n"
+    >>> X, y = load_svmlight(io.BytesIO(text))
+    >>> X.toarray()
+    array([[0.5, 0. , 2. ],
+           [0. , 1. , 0. ]])
+    >>> y
+    array([ 1., -1.])
     """
     X, y, _ = read_svmlight(path_or_paths, n_features, dtype, zero_based=zero_based,
                             n_threads=n_threads, progress=progress, chunk_bytes=chunk_bytes,
