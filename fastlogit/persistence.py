@@ -38,8 +38,8 @@ Integrity.  Every byte that can change a prediction is covered by a checksum: ea
 its SHA-256 in the metadata, the metadata (and so those digests, the parameters and the
 attributes) by the metadata's own SHA-256.  :func:`load` verifies both, then the schema
 (names, dtypes, shapes, finiteness, sorted classes), and rebuilds the estimator from its
-validated parameters.  It reads the archive itself (never ``np.load`` on the whole file):
-members must be stored uncompressed, and an ``.npy`` header must declare exactly the bytes
+validated parameters.  It reads the file into memory once and parses the archive itself
+(never ``np.load``): members must be stored uncompressed, and an ``.npy`` header must declare exactly the bytes
 its member holds, so a damaged or forged file cannot make it allocate more than the file's
 size.  Every problem with the content -- truncated, damaged, edited, of another format or
 version, not a ZIP at all -- raises ``ValueError`` naming the file and the problem; only a
@@ -366,15 +366,15 @@ def _parse_npy(name, data):
 
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError,
                EOFError, ValueError, KeyError, struct.error, zlib.error, OverflowError,
-               UnicodeDecodeError)
+               UnicodeDecodeError, OSError)
 
 
-def _read_members(fh):
-    """Every member of the open archive ``fh`` as name -> ndarray (the ``.npy`` suffix off)."""
-    head = fh.read(8)
-    fh.seek(0, os.SEEK_END)
-    size = fh.tell()
-    fh.seek(0)
+def _read_members(blob):
+    """Every member of the archive ``blob`` (bytes) as name -> ndarray (the ``.npy`` suffix
+    off).  Reading from memory, an OSError can only come from the content (e.g. a seek to a
+    negative offset that a damaged directory record asks for)."""
+    head, size = blob[:8], len(blob)
+    fh = io.BytesIO(blob)
     try:
         archive = zipfile.ZipFile(fh)
     except _ZIP_ERRORS as exc:
@@ -497,6 +497,11 @@ def _build(path, meta, members):
 def load(path):
     """Load an estimator written by :func:`save` (or ``estimator.save``).
 
+    Parameters
+    ----------
+    path : str, os.PathLike or binary file object
+        The model file (a file object is read to its end; messages name its ``name``).
+
     Returns
     -------
     LogisticRegression or SGDLogisticRegression
@@ -511,14 +516,23 @@ def load(path):
     OSError
         If ``path`` cannot be opened or read.
     """
-    path = os.fspath(path)
-    with open(path, "rb") as fh:
-        try:
-            members = _read_members(fh)
-            if _META not in members:
-                _fail("no metadata member")
-            meta = _decode_metadata(members.pop(_META))
-            _check_members(members, meta["arrays"])
-            return _build(path, meta, members)
-        except _Invalid as exc:
-            raise ValueError(f"{path}: not a valid {FORMAT} file: {exc}") from None
+    if hasattr(path, "read"):
+        if isinstance(path, io.TextIOBase):
+            raise TypeError("load needs a binary file object (opened with 'rb')")
+        blob = path.read()
+        path = getattr(path, "name", "<stream>")
+        if not isinstance(blob, bytes):
+            raise TypeError("load needs a binary file object (opened with 'rb')")
+    else:
+        path = os.fspath(path)
+        with open(path, "rb") as fh:
+            blob = fh.read()
+    try:
+        members = _read_members(blob)
+        if _META not in members:
+            _fail("no metadata member")
+        meta = _decode_metadata(members.pop(_META))
+        _check_members(members, meta["arrays"])
+        return _build(path, meta, members)
+    except _Invalid as exc:
+        raise ValueError(f"{path}: not a valid {FORMAT} file: {exc}") from None

@@ -469,3 +469,25 @@ def test_object_classes_of_mixed_type_are_refused(rng, tmp_path):
     with pytest.raises(ValueError, match="mixed"):
         model.save(tmp_path / "m.npz")
     assert not os.listdir(tmp_path)
+
+
+def test_damaged_directory_offset(saved, tmp_path):
+    """A flipped byte in the end-of-central-directory record made zipfile seek to a negative
+    offset: OSError [Errno 22] (found by tests/test_hostile_models.py)."""
+    path, _, _ = saved
+    blob = bytearray(path.read_bytes())
+    eocd = blob.rfind(b"PK\x05\x06")
+    blob[eocd + 19] ^= 0xFF  # most significant byte of the central directory's offset
+    (tmp_path / "bad.npz").write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match="not a valid fastlogit-model file"):
+        load(tmp_path / "bad.npz")
+
+
+def test_load_from_a_file_object(saved):
+    path, model, X = saved
+    with open(path, "rb") as fh:
+        np.testing.assert_array_equal(load(fh).predict_proba(X), model.predict_proba(X))
+    with pytest.raises(ValueError, match=r"^<stream>: not a valid"):
+        load(io.BytesIO(b"junk"))
+    with open(path) as fh, pytest.raises(TypeError, match="binary file object"):
+        load(fh)
