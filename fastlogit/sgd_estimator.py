@@ -35,27 +35,39 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     penalty : {"l2", "l1", "elasticnet", None}, default="l2"
+        The penalty R(w) on the coefficients (never on the intercept), as defined in
+        docs/user_guide/objective.md.
     alpha : float > 0, default=1e-4
         Regularisation strength of the mean-loss objective (module docstring).
-    l1_ratio : float in [0, 1], default=0.15 (used by "elasticnet" only)
+    l1_ratio : float in [0, 1], default=0.15
+        Elastic-net mixing r (used by "elasticnet" only).
     fit_intercept : bool, default=True
+        Whether to fit an (unpenalised) intercept.
     max_iter : int >= 1, default=1000
         Epochs of :meth:`fit`.
     tol : float or None, default=1e-3
         :meth:`fit` stops when the epoch's mean loss has not improved on the best by ``tol``
         for ``n_iter_no_change`` consecutive epochs (None: run ``max_iter`` epochs).
     n_iter_no_change : int, default=5
+        Epochs without improvement before :meth:`fit` stops.
     shuffle : bool, default=True
+        Visit the rows in a new random order every epoch.
     random_state : int, RandomState or None
+        Seed of the shuffling; with a fixed seed and thread count a fit is deterministic.
     learning_rate : {"optimal", "invscaling", "constant"}, default="optimal"
         optimal: ``eta_t = 1 / (alpha (t0 + t - 1))`` with scikit-learn's heuristic ``t0``.
     eta0 : float, default=0.01 (constant / invscaling)
     power_t : float, default=0.5 (invscaling)
     average : bool or int, default=False
         Polyak-Ruppert averaging; an int starts averaging after that many samples.
-    class_weight : dict, "balanced" or None ("balanced" not with ``partial_fit``)
+    class_weight : dict, "balanced" or None
+        Per-class factors multiplied into the sample weights ("balanced" not with
+        ``partial_fit``).
     warm_start : bool, default=False
+        :meth:`fit` continues from the previous coefficients and optimiser state (same
+        shape and classes) instead of zeros.
     verbose : int, default=0
+        Print one line per epoch when positive.
     backend, n_threads : as :class:`fastlogit.LogisticRegression`
 
     Attributes
@@ -63,6 +75,19 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     coef_, intercept_, classes_, n_features_in_ : as LogisticRegression
     n_iter_ : ndarray of shape (1,), epochs of the last :meth:`fit` (partial_fit counts 1 each)
     t_ : float, samples seen by the optimiser (its step counter)
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from fastlogit import SGDLogisticRegression
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> clf = SGDLogisticRegression(alpha=1e-3, random_state=0).fit(X, y)
+    >>> clf.score(X, y) > 0.95
+    True
+    >>> clf.partial_fit(X[:100], y[:100]).coef_.shape
+    (1, 30)
     """
 
     _persisted_scalars = ("t_",)
