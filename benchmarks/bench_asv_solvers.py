@@ -4,15 +4,15 @@ interpreter and data included; ``track_fit_extra_rss_mb``: what the fit itself a
 
 Data come from ../shared/datasets through the cache of benchmarks/common.py; F* from
 benchmarks/results/fstar.json (computed and stored on first use).  Fits go through the same
-runner as compare.py (the estimator if it exists, else Objective + SOLVERS), C = 1, L2,
-unpenalised intercept.  ``setup`` loads the data and makes one untimed warm-up fit (Numba
+runner as compare.py (benchmarks/runners.py: the estimator), C = 1, L2, unpenalised
+intercept.  ``setup`` loads the data and makes one untimed warm-up fit (Numba
 compilation); a solver that does not exist yet, or a dense-Hessian solver on large d,
 raises NotImplementedError.
 """
 from pathlib import Path
 
-from . import common
-from .compare import Fastlogit, Unavailable
+from . import common, harness
+from .runners import Fastlogit, Unavailable
 
 SOLVERS = ["auto", "newton-cg", "newton-cholesky", "trust-region", "lbfgs"]
 DATASETS = ["a9a", "w8a", "ijcnn1", "mushrooms", "reuters", "rcv1_small"]
@@ -62,7 +62,7 @@ class SolverFit:
     track_fit_extra_rss_mb.unit = "MB"
 
     def track_suboptimality(self, solver, dataset):
-        ref = common.cached_reference(dataset, self.X, self.y, 1.0)
+        ref = harness.cached_reference(dataset, self.X, self.y, 1.0)
         w, b = self.runner.fit(self.ctx, TOL)
         f = common.objective(self.X, self.y, w, b, 1.0)
         return (f - ref["F_star"]) / abs(ref["F_star"])

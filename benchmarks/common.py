@@ -1,5 +1,6 @@
 """Shared pieces of the benchmarks: thread pinning, data loading (with a local cache), our
-objective F evaluated independently of fastlogit, and a tight reference solve for F*.
+objective F evaluated independently of fastlogit, and the machine's description.  F* and the
+timing protocols are in :mod:`benchmarks.harness`, the solvers in :mod:`benchmarks.runners`.
 
 The objective is the one of DESIGN.md section 1, with an unpenalised intercept::
 
@@ -9,10 +10,8 @@ It is evaluated here in plain NumPy/SciPy, float64, so that every library (fastl
 included) is scored by the same code, not by its own report.
 """
 import hashlib
-import json
 import os
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
@@ -64,9 +63,9 @@ def _read_svmlight(path, n_features=None):
     """Read a (possibly compressed) svmlight file with scikit-learn; binary labels -> {0, 1}."""
     from sklearn.datasets import load_svmlight_file
 
-    from fastlogit.datasets import _open
+    from .shared_data import open_compressed
 
-    with _open(path) as fh:
+    with open_compressed(path) as fh:
         X, y = load_svmlight_file(fh, n_features=n_features, dtype=np.float64)
     labels = np.unique(y)
     if labels.size != 2:
@@ -160,7 +159,8 @@ def generated_csr(n_samples, n_features, mean_nnz, random_state=0):
 
 
 # ----------------------------------------------------------------------------- objective
-def _pointwise(y, z):
+def pointwise(y, z):
+    """(log-loss, sigmoid) per sample at margins ``z``, without overflow for large |z|."""
     e = np.exp(-np.abs(z))
     loss = np.log1p(e) + np.where(z > 0, (1.0 - y) * z, -y * z)
     sig = np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
@@ -171,7 +171,7 @@ def objective(X, y, w, b, C=1.0):
     """F(w, b) = C * sum log-loss + 1/2 ||w||^2 (intercept unpenalised), float64."""
     w = np.asarray(w, dtype=np.float64).ravel()
     z = np.asarray(X @ w).ravel() + float(b)
-    loss, _ = _pointwise(y, z)
+    loss, _ = pointwise(y, z)
     return float(C * np.sum(loss) + 0.5 * np.dot(w, w))
 
 
@@ -179,96 +179,10 @@ def objective_grad(X, y, w, b, C=1.0):
     """(F, grad_w, grad_b) of :func:`objective`."""
     w = np.asarray(w, dtype=np.float64).ravel()
     z = np.asarray(X @ w).ravel() + float(b)
-    loss, sig = _pointwise(y, z)
+    loss, sig = pointwise(y, z)
     r = C * (sig - y)
     return (float(C * np.sum(loss) + 0.5 * np.dot(w, w)), np.asarray(X.T @ r).ravel() + w,
             float(np.sum(r)))
-
-
-def _liblinear_reference(X, y, C, eps):
-    from liblinear.liblinearutil import parameter, problem, train
-
-    prob = problem(np.where(y > 0, 1.0, -1.0), X)
-    model = train(prob, parameter(f"-s 0 -B 1 -R -c {C!r} -e {eps!r} -q"))
-    w, b = model.get_decfun()
-    sign = 1.0 if model.get_labels()[0] == 1 else -1.0
-    return sign * np.asarray(w, dtype=np.float64), sign * float(b)
-
-
-def _newton_reference(X, y, C, gtol_rel=1e-11, theta0=None):
-    """Our own trust-region Newton-CG (scipy trust-ncg) on the NumPy objective."""
-    from scipy.optimize import minimize
-
-    d = X.shape[1]
-    Xt = X.T.tocsr() if sp.issparse(X) else X.T
-
-    state = {}
-
-    def fg(theta):
-        w, b = theta[:d], theta[d]
-        z = np.asarray(X @ w).ravel() + b
-        loss, sig = _pointwise(y, z)
-        r = C * (sig - y)
-        state["h"] = C * sig * (1.0 - sig)
-        g = np.empty(d + 1)
-        g[:d] = np.asarray(Xt @ r).ravel() + w
-        g[d] = r.sum()
-        return float(C * loss.sum() + 0.5 * w @ w), g
-
-    def hessp(theta, v):
-        h = state["h"]
-        u = h * (np.asarray(X @ v[:d]).ravel() + v[d])
-        out = np.empty(d + 1)
-        out[:d] = np.asarray(Xt @ u).ravel() + v[:d]
-        out[d] = u.sum()
-        return out
-
-    theta0 = np.zeros(d + 1) if theta0 is None else theta0
-    g0 = np.abs(fg(theta0)[1]).max()
-    res = minimize(fg, theta0, jac=True, hessp=hessp, method="trust-ncg",
-                   options={"gtol": gtol_rel * max(1.0, g0), "maxiter": 500})
-    return res.x[:d], float(res.x[d])
-
-
-def reference_optimum(X, y, C=1.0):
-    """F* by two independent tight solves (LIBLINEAR's Newton at eps 1e-12 and SciPy's
-    trust-ncg on our NumPy objective, gradient 1e-11 relative); returns a dict with both
-    values, their relative disagreement, the minimum (used as F*) and timings."""
-    out = {}
-    t = time.perf_counter()
-    w1, b1 = _liblinear_reference(X, y, C, 1e-12)
-    out["liblinear_time"] = time.perf_counter() - t
-    out["F_liblinear"] = objective(X, y, w1, b1, C)
-    t = time.perf_counter()
-    w2, b2 = _newton_reference(X, y, C)
-    out["trustncg_time"] = time.perf_counter() - t
-    out["F_trustncg"] = objective(X, y, w2, b2, C)
-    f_star = min(out["F_liblinear"], out["F_trustncg"])
-    out["F_star"] = f_star
-    out["rel_disagreement"] = abs(out["F_liblinear"] - out["F_trustncg"]) / abs(f_star)
-    _, gw, gb = objective_grad(X, y, *(w1, b1) if out["F_liblinear"] <= out["F_trustncg"]
-                               else (w2, b2), C)
-    out["grad_inf_at_star"] = float(max(np.abs(gw).max(initial=0.0), abs(gb)))
-    return out
-
-
-def cached_reference(name, X, y, C=1.0, path=None, refresh=False):
-    """:func:`reference_optimum`, stored in ``benchmarks/results/fstar.json`` keyed by the
-    data file's name, size and C (so a rerun skips the tight solves)."""
-    path = Path(path) if path else RESULTS_DIR / "fstar.json"
-    src = dataset_source(name)
-    key = f"{dataset_label(name)}|{os.path.getsize(src)}|{X.shape[0]}x{X.shape[1]}|{X.nnz}|C={C!r}"
-    table = json.loads(path.read_text()) if path.exists() else {}
-    if key in table and not refresh:
-        return table[key]
-    ref = reference_optimum(X, y, C)
-    table = json.loads(path.read_text()) if path.exists() else {}
-    table[key] = ref
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-    return ref
 
 
 # ----------------------------------------------------------------------------- machine

@@ -1,12 +1,12 @@
 """Benchmarks: the scorer is right, every competitor's parameter mapping lands on OUR optimum,
-and compare.py runs end to end on a tiny data set in a few seconds."""
+and compare.py and solver_race.py run end to end on a tiny data set in a few seconds."""
 import json
 import warnings
 
 import numpy as np
 import pytest
 
-from benchmarks import common, compare
+from benchmarks import common, compare, harness, report, runners
 from fastlogit.datasets import make_sparse_classification
 
 C = 0.7
@@ -22,7 +22,7 @@ def tiny():
 @pytest.fixture(scope="module")
 def reference(tiny):
     X, y = tiny
-    return common.reference_optimum(X, y, C)
+    return harness.reference_optimum(X, y, C)
 
 
 def test_objective_gradient_finite_differences(tiny):
@@ -55,13 +55,13 @@ def test_reference_solvers_agree(tiny, reference):
 TIGHT = {"sklearn SGDClassifier": 2e-3, "sklearn saga": 1e-7}
 
 
-@pytest.mark.parametrize("name", [n for n in compare.all_runners()], ids=str)
+@pytest.mark.parametrize("name", [n for n in runners.all_runners()], ids=str)
 def test_competitor_lands_on_our_optimum(tiny, reference, name):
     X, y = tiny
-    runner = compare.all_runners()[name]
+    runner = runners.all_runners()[name]
     try:
         ctx = runner.prepare(X, y, C, 1)
-    except compare.Unavailable as exc:
+    except runners.Unavailable as exc:
         pytest.skip(str(exc))
     level = runner.levels[-1]
     with warnings.catch_warnings():
@@ -121,22 +121,84 @@ def test_compare_end_to_end(tmp_path, tiny):
     assert saved["datasets"]["tiny"]["reference"]["rel_disagreement"] < 1e-10
 
 
-def test_solver_race_times_every_solver_at_the_target(tiny, monkeypatch):
-    """solver_race: each fit maps onto our parameter layout (scikit-learn's tight solution is
-    our optimum), and race() reports a time for the tolerance that reaches the target."""
+def test_solver_race_times_every_solver_at_the_target(tiny):
+    """solver_race's rows map onto our parameter layout (scikit-learn's tight solution is our
+    optimum), and harness.race() reports a time for the tolerance that reaches the target."""
     from benchmarks import solver_race
-    from fastlogit.objective import Objective
 
     X, y = tiny
-    ob = Objective(X, y, C=C)
-    fstar = ob.value(solver_race.ours("newton-cholesky")(X, y, C, 1e-12))
-    sk_theta = solver_race.sklearn("lbfgs")(X, y, C, 1e-12)
-    assert ob.value(sk_theta) == pytest.approx(fstar, rel=1e-8)
-    monkeypatch.setattr(solver_race, "SETTLE_S", [0.0])
-    fits = {"ours auto": (solver_race.ours("auto"), solver_race.LADDER),
-            "sklearn lbfgs": (solver_race.sklearn("lbfgs"), solver_race.LADDER)}
-    res = solver_race.race(fits, X, y, C, ob, fstar, 1e-6, repeats=2)
+    fstar, ob = harness.our_optimum(X, y, C)
+    rows = solver_race.race_runners(["auto", "newton-cholesky"], ["lbfgs"])
+    fits, skipped = solver_race.prepared_fits(rows, X, y, C, None)
+    assert ob.value(fits["ours newton-cholesky"][0](1e-12)) == pytest.approx(fstar, rel=1e-12)
+    assert ob.value(fits["sklearn lbfgs"][0](1e-12)) == pytest.approx(fstar, rel=1e-8)
+    race_fits = {k: fits[k] for k in ("ours auto", "sklearn lbfgs")}
+    res = harness.race(race_fits, ob.value, fstar, 1e-6, repeats=2, settle_s=0.0)
     for name, (seconds, tol) in res.items():
         assert seconds is not None and seconds > 0, name
-        theta = fits[name][0](X, y, C, tol)
+        theta = fits[name][0](tol)
         assert (ob.value(theta) - fstar) / fstar <= 1e-6, name
+
+
+def test_solver_race_cli_table(tiny, monkeypatch, capsys):
+    """solver_race.main on a tiny set: a row per set, a cell per solver, and the speed-up
+    column equal to best scikit-learn / best ours of the same row's cells."""
+    from benchmarks import solver_race
+
+    monkeypatch.setattr(solver_race, "load_shared", lambda name: tiny)
+    rows = solver_race.main(["--datasets", "tiny", "--repeats", "1", "--settle", "0",
+                             "--no-saga", "--solvers", "auto", "lbfgs"])
+    out = capsys.readouterr().out
+    table = [line for line in out.splitlines() if line.startswith("| tiny 400x30 |")]
+    assert len(table) == 1
+    cells = [c.strip() for c in table[0].strip("|").split("|")]
+    cols = list(solver_race.race_runners(["auto", "lbfgs"], ["lbfgs", "newton-cholesky",
+                                                               "newton-cg", "liblinear"]))
+    assert len(cells) == len(cols) + 3
+    (name, shape, fstar, res), = rows
+    assert cells[1:-2] == [f"{res[c][0]:.4f}" if res[c][0] else f"({res[c][1]})" for c in cols]
+    ours = min(res[c][0] for c in cols if c.startswith("ours"))
+    theirs = min(res[c][0] for c in cols if c.startswith("sklearn") and res[c][0])
+    assert cells[-2:] == [f"{ours:.4f} / {theirs:.4f}", f"{theirs / ours:.2f}x"]
+    assert res["ours lbfgs"][1] in solver_race.LADDER
+
+
+def test_race_table_marks_missing_rows():
+    res = {"ours a": (0.5, 1e-4), "ours b": (None, "d too large"), "sklearn c": (2.0, 1e-6)}
+    line = report.race_table([("set", (3, 2), 1.0, res)], list(res))[-1]
+    assert line == "| set 3x2 | 0.5000 | (d too large) | 2.0000 | 0.5000 / 2.0000 | 4.00x |"
+    res["sklearn c"] = (None, "not reached")
+    assert report.race_table([("set", (3, 2), 1.0, res)], list(res))[-1].endswith("| n/a | n/a |")
+
+
+def test_fastlogit_runner_rejects_unknown_mode_and_solver(tiny):
+    with pytest.raises(ValueError, match="via must be"):
+        runners.Fastlogit("lbfgs", via="script")
+    with pytest.raises(runners.Unavailable, match="no 'nonsense' solver"):
+        runners.Fastlogit("nonsense").prepare(*tiny, C, 1)
+
+
+def test_race_regression_flags_a_slower_set():
+    """race_table -> parse_race_table round trip, and the before/after comparison uses the
+    ratio within each run: a set whose speed-up fell by 20 % is flagged, one that only got
+    uniformly slower (both libraries 2x) is not."""
+    cols = ["ours lbfgs", "ours trust-region", "sklearn lbfgs", "LIBLINEAR -s 0 -R"]
+
+    def table(rows):
+        return "header text\n\n" + "\n".join(report.race_table(
+            [(n, (10, 3), 1.0, {c: (t, 1e-4) if t else (None, "d too large")
+                                for c, t in zip(cols, ts)}) for n, ts in rows], cols))
+
+    before = report.parse_race_table(table([("a", (0.1, 0.2, 0.4, 0.3)),
+                                            ("b", (0.1, None, 0.3, 0.3))]))
+    assert before["b"] == {"ours lbfgs": 0.1, "ours trust-region": None, "sklearn lbfgs": 0.3,
+                           "LIBLINEAR -s 0 -R": 0.3}
+    after = report.parse_race_table(table([("a", (0.2, 0.4, 0.8, 0.6)),
+                                           ("b", (0.125, None, 0.3, 0.3))]))
+    lines = report.race_regression(before, after, threshold=0.15)
+    row_a = next(line for line in lines if line.startswith("| a |"))
+    row_b = next(line for line in lines if line.startswith("| b |"))
+    assert "| 1.00 |" in row_a and "slower" not in row_a
+    assert "| 0.80 |" in row_b and "**slower**" in row_b
+    with pytest.raises(ValueError, match="no solver_race table"):
+        report.parse_race_table("nothing here")
