@@ -1,0 +1,227 @@
+"""Binary losses of the margin m = y~ z (y~ = 2y - 1 in {-1, +1}) as one data term.
+
+Each loss is a small object with three pointwise functions of (y~, z), float64::
+
+    value(yt, z)      l(m)                  m = yt * z
+    derivative(yt, z) dl/dz = yt l'(m)
+    curvature(yt, z)  d2l/dz2 = l''(m)      (the generalised second derivative where l' kinks)
+
+=================  ===================================  =====================================
+loss               l(m)                                 notes
+=================  ===================================  =====================================
+``LogLoss``        log(1 + exp(-m))                     the library's own loss, for checks
+``SquaredHinge``   max(0, 1 - m)^2                      L2-SVM (LIBLINEAR ``-s 2``): C^1, a
+                                                        generalised Hessian (Newton / TRON)
+``SmoothedHinge``  0 (m >= 1); (1 - m)^2 / (2 mu)       the hinge (L1-SVM) smoothed on
+                   (1 - mu < m < 1); 1 - m - mu/2       (1 - mu, 1): within mu/2 of it
+=================  ===================================  =====================================
+
+:class:`MarginData` is a :class:`fastlogit.contract.DataTerm` for any of them: margins, X^T r
+and Hessian products through the compiled kernels (``decision``, ``hessp``, ``hess_diag``,
+``gram``: ``X^T r`` is ``hessp`` with weights r, v = 0 and an intercept direction of 1), so
+every solver and penalty of the library applies.  Binary models only.
+
+Margin losses give no probabilities: ``l`` is not the negative log-likelihood of any model of
+P(y | x) (the hinge is flat beyond the margin, so confidently right points say nothing about
+how confident the model should be).  Their scores can be turned into probabilities only by a
+separate calibration map (:mod:`fastlogit.calibration`).
+"""
+import numpy as np
+
+from . import kernels as _kernels
+from .layout import Layout
+from .validation import check_sample_weight, check_targets
+
+__all__ = ["LogLoss", "SquaredHinge", "SmoothedHinge", "MarginData"]
+
+
+class LogLoss:
+    """l(m) = log(1 + exp(-m)): the binary log-loss written as a margin loss."""
+
+    name = "log_loss"
+
+    @staticmethod
+    def value(yt, z):
+        m = yt * z
+        return np.logaddexp(0.0, -m)
+
+    @staticmethod
+    def derivative(yt, z):
+        m = yt * z
+        return -yt * np.exp(-np.logaddexp(0.0, m))  # -yt sigmoid(-m)
+
+    @staticmethod
+    def curvature(yt, z):
+        p = np.exp(-np.logaddexp(0.0, -z))  # sigmoid(z)
+        return p * (1.0 - p)
+
+
+class SquaredHinge:
+    """l(m) = max(0, 1 - m)^2 (LIBLINEAR's L2-loss SVM)."""
+
+    name = "squared_hinge"
+
+    @staticmethod
+    def value(yt, z):
+        return np.square(np.maximum(0.0, 1.0 - yt * z))
+
+    @staticmethod
+    def derivative(yt, z):
+        return -2.0 * yt * np.maximum(0.0, 1.0 - yt * z)
+
+    @staticmethod
+    def curvature(yt, z):
+        return np.where(yt * z < 1.0, 2.0, 0.0)
+
+
+class SmoothedHinge:
+    """The hinge max(0, 1 - m) with its kink at m = 1 replaced by a parabola on (1 - mu, 1).
+
+    ``0 <= hinge(m) - l(m) <= mu / 2`` for every m; ``mu -> 0`` recovers the hinge.
+    """
+
+    name = "smoothed_hinge"
+
+    def __init__(self, mu):
+        self.mu = float(mu)
+        if not self.mu > 0:
+            raise ValueError(f"mu must be > 0, got {mu!r}")
+
+    def value(self, yt, z):
+        gap = 1.0 - yt * z
+        mu = self.mu
+        return np.where(gap <= 0, 0.0, np.where(gap < mu, gap * gap / (2 * mu), gap - mu / 2))
+
+    def derivative(self, yt, z):
+        gap = 1.0 - yt * z
+        return -yt * np.clip(gap / self.mu, 0.0, 1.0)
+
+    def curvature(self, yt, z):
+        gap = 1.0 - yt * z
+        return np.where((gap > 0) & (gap < self.mu), 1.0 / self.mu, 0.0)
+
+
+class MarginData:
+    """L(theta) = sum_i s_i l(y~_i z_i), z = X w + b, for a binary margin loss ``loss``.
+
+    Parameters
+    ----------
+    X : ndarray (n, d), scipy sparse matrix or :class:`fastlogit.kernels.Design`
+    y : array (n,) of labels in {0, 1} (soft labels are not defined for margin losses)
+    sample_weight : array (n,) >= 0 or None
+    loss : LogLoss, SquaredHinge, SmoothedHinge (or any object with their three functions)
+    fit_intercept, backend, n_threads : as for :class:`fastlogit.objective.LogLossData`
+
+    The curvature at the last ``loss_grad`` is cached, so a following ``hessp`` costs one pass.
+    ``is_convex`` is True: every margin loss here is convex in z.
+    """
+
+    is_convex = True
+
+    def __init__(self, X, y, sample_weight=None, *, loss, fit_intercept=True, backend="auto",
+                 n_threads=None):
+        self.design = _kernels.as_design(X)
+        self.kernels = _kernels.get(backend)
+        self.n_threads = n_threads
+        self.dtype = self.design.dtype
+        self.n_samples, self.n_features = self.design.shape
+        y = check_targets(y, self.n_samples)
+        if y.ndim != 1 or not np.all((y == 0) | (y == 1)):
+            raise ValueError("margin losses need binary labels in {0, 1} (one column)")
+        self.y = y
+        self.sample_weight = check_sample_weight(sample_weight, self.n_samples)
+        self._s = np.ones(self.n_samples) if self.sample_weight is None else self.sample_weight
+        self._yt = 2.0 * y - 1.0
+        self.loss_fn = loss
+        self.fit_intercept = bool(fit_intercept)
+        self.layout = Layout(self.n_features, 1, self.fit_intercept)
+        self.n_params = self.layout.n_params
+        d, t = self.n_features, self.dtype
+        self._w = np.zeros(d, dtype=t)
+        self._zero = np.zeros(d, dtype=t)
+        self._out = np.zeros(d, dtype=t)
+        self._z = np.empty(self.n_samples, dtype=t)
+        self._cache = (None, None, None, None)  # theta, loss, grad, curvature (data dtype)
+        self.n_evals = {"value_grad": 0, "hessp": 0, "margins": 0}
+
+    def margins(self, theta, intercept=True):
+        """z = X w (+ b), float64 (n,)."""
+        self.n_evals["margins"] += 1
+        d = self.n_features
+        self._w[:] = theta[:d]
+        b = float(theta[d]) if (self.fit_intercept and intercept) else 0.0
+        self.kernels.decision(self.design, self._w, b, self._z, n_threads=self.n_threads)
+        return self._z.astype(np.float64)
+
+    def _rmatvec(self, r):
+        """(X^T r, sum r) as float64 (n_params,), one kernel pass."""
+        r = np.ascontiguousarray(r, dtype=self.dtype)
+        total = self.kernels.hessp(self.design, r, self._zero, self._out, 1.0,
+                                   n_threads=self.n_threads)
+        out = np.empty(self.n_params)
+        out[:self.n_features] = self._out
+        if self.fit_intercept:
+            out[-1] = total
+        return out
+
+    def loss_from_margins(self, z):
+        return float(self._s @ self.loss_fn.value(self._yt, z))
+
+    def loss(self, theta):
+        if self._cache[0] is not None and np.array_equal(self._cache[0], theta):
+            return self._cache[1]
+        return self.loss_from_margins(self.margins(theta))
+
+    def loss_grad(self, theta):
+        """(L, grad L); keeps the curvature s * l''(z) at theta for the Hessian methods."""
+        if self._cache[0] is None or not np.array_equal(self._cache[0], theta):
+            self.n_evals["value_grad"] += 1
+            z = self.margins(theta)
+            loss = float(self._s @ self.loss_fn.value(self._yt, z))
+            grad = self._rmatvec(self._s * self.loss_fn.derivative(self._yt, z))
+            curv = np.ascontiguousarray(self._s * self.loss_fn.curvature(self._yt, z),
+                                        dtype=self.dtype)
+            self._cache = (theta.copy(), loss, grad, curv)
+        return self._cache[1], self._cache[2].copy()
+
+    def _curvature(self, theta):
+        self.loss_grad(theta)
+        return self._cache[3]
+
+    def hessp(self, theta, v):
+        """Hess L v = X~^T (s l'' * (X~ v)), X~ = [X, 1]: one kernel pass."""
+        curv = self._curvature(theta)
+        self.n_evals["hessp"] += 1
+        d = self.n_features
+        self._w[:] = v[:d]
+        vb = float(v[d]) if self.fit_intercept else 0.0
+        total = self.kernels.hessp(self.design, curv, self._w, self._out, vb,
+                                   n_threads=self.n_threads)
+        out = np.empty(self.n_params)
+        out[:d] = self._out
+        if self.fit_intercept:
+            out[d] = total
+        return out
+
+    def hess_diag(self, theta):
+        curv = self._curvature(theta)
+        self.kernels.hess_diag(self.design, curv, self._out, n_threads=self.n_threads)
+        out = np.empty(self.n_params)
+        out[:self.n_features] = self._out
+        if self.fit_intercept:
+            out[-1] = float(curv.sum(dtype=np.float64))
+        return out
+
+    def hessian(self, theta):
+        """Dense generalised Hessian (n_params, n_params) (gram kernel; small d only)."""
+        curv = self._curvature(theta)
+        d = self.n_features
+        G = np.empty((d, d), dtype=self.dtype)
+        self.kernels.gram(self.design, curv, G, n_threads=self.n_threads)
+        H = np.zeros((self.n_params, self.n_params))
+        H[:d, :d] = G
+        if self.fit_intercept:
+            col = self._rmatvec(curv)
+            H[:d, d] = H[d, :d] = col[:d]
+            H[d, d] = col[d]
+        return H

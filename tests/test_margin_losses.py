@@ -1,0 +1,117 @@
+"""Margin losses (log-loss as a check, squared hinge, smoothed hinge) and the linear SVM."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from fastlogit.margin_losses import LogLoss, MarginData, SmoothedHinge, SquaredHinge
+from fastlogit.objective import Objective
+from fastlogit.solvers import solve
+from fastlogit.svm import LinearSVM, fit_hinge
+
+
+def _problem(n=400, d=10, seed=0, sparse=False, noise=0.7):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    X[rng.random((n, d)) < 0.3] = 0.0
+    y = (X @ rng.standard_normal(d) + noise * rng.standard_normal(n) > 0).astype(np.float64)
+    s = rng.uniform(0.5, 2.0, n)
+    return (sp.csr_matrix(X) if sparse else X), y, s
+
+
+def _primal(X, y, w, b, C, loss, s=None):
+    yt = 2 * y - 1
+    m = yt * (X @ w + b)
+    per = np.maximum(0, 1 - m) ** (2 if loss == "squared_hinge" else 1)
+    return C * (per.sum() if s is None else s @ per) + 0.5 * w @ w
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_log_loss_as_margin_loss_equals_the_objective(sparse):
+    X, y, s = _problem(sparse=sparse)
+    a = Objective(MarginData(X, y, s, loss=LogLoss()), C=1.3)
+    b = Objective(X, y, s, C=1.3)
+    rng = np.random.default_rng(1)
+    theta, v = rng.standard_normal((2, a.n_params))
+    assert a.value(theta) == pytest.approx(b.value(theta), rel=1e-13)
+    np.testing.assert_allclose(a.value_grad(theta)[1], b.value_grad(theta)[1], rtol=1e-12,
+                               atol=1e-12)
+    np.testing.assert_allclose(a.hessp(theta, v), b.hessp(theta, v), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(a.hessian(theta), b.hessian(theta), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(a.hess_diag(theta), b.hess_diag(theta), rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", [SquaredHinge(), SmoothedHinge(0.5)], ids=["sqhinge", "smooth"])
+def test_margin_gradients_match_finite_differences(loss):
+    X, y, s = _problem(n=200, d=5, seed=2)
+    ob = Objective(MarginData(X, y, s, loss=loss), C=0.8)
+    rng = np.random.default_rng(3)
+    theta = 0.3 * rng.standard_normal(ob.n_params)
+    f, g = ob.value_grad(theta)
+    eps = 1e-6
+    fd = np.array([(ob.value(theta + eps * e) - ob.value(theta - eps * e)) / (2 * eps)
+                   for e in np.eye(ob.n_params)])
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-6)
+    # smoothed hinge within mu/2 of the hinge per sample, below it
+    if isinstance(loss, SmoothedHinge):
+        z = np.linspace(-3, 3, 1001)
+        gap = np.maximum(0, 1 - z) - loss.value(np.ones_like(z), z)
+        assert gap.min() >= 0 and gap.max() <= loss.mu / 2 + 1e-15
+
+
+def test_squared_hinge_matches_liblinear_s2():
+    liblinear = pytest.importorskip("liblinear.liblinearutil")
+    X, y, _ = _problem(n=600, d=15, seed=4, sparse=True)
+    C = 0.5
+    model = liblinear.train(2 * y - 1, X, f"-s 2 -c {C} -e 1e-12 -q")
+    w_ll = np.array([model.w[j] for j in range(X.shape[1])])
+    if model.get_labels()[0] == -1:
+        w_ll = -w_ll
+    svm = LinearSVM("squared_hinge", C=C, fit_intercept=False, tol=1e-12, max_iter=200).fit(X, y)
+    f_ours = _primal(X, y, svm.coef_[0], 0.0, C, "squared_hinge")
+    f_ll = _primal(X, y, w_ll, 0.0, C, "squared_hinge")
+    assert f_ours == pytest.approx(f_ll, rel=1e-8)
+    np.testing.assert_allclose(svm.coef_[0], w_ll, rtol=1e-5, atol=1e-6)
+
+
+def test_hinge_duality_gap_certifies_and_beats_liblinear_s3():
+    liblinear = pytest.importorskip("liblinear.liblinearutil")
+    X, y, _ = _problem(n=500, d=12, seed=5, sparse=True)
+    C = 0.2
+    model = liblinear.train(2 * y - 1, X, f"-s 3 -c {C} -e 1e-10 -q")
+    w_ll = np.array([model.w[j] for j in range(X.shape[1])])
+    if model.get_labels()[0] == -1:
+        w_ll = -w_ll
+    f_ll = _primal(X, y, w_ll, 0.0, C, "hinge")
+    theta, info = fit_hinge(dict(X=X, y=y, fit_intercept=False), C, tol=1e-8)
+    assert info["converged"] and info["gap"] <= 1e-8
+    f_ours = _primal(X, y, theta, 0.0, C, "hinge")
+    assert f_ours == pytest.approx(info["objective"], rel=1e-12)
+    # the dual value bounds the optimum from below: neither we nor LIBLINEAR can beat it
+    assert info["dual"] <= f_ll * (1 + 1e-12) and info["dual"] <= f_ours * (1 + 1e-12)
+    assert f_ours <= f_ll * (1 + 1e-6)
+    assert f_ours == pytest.approx(f_ll, rel=1e-6)
+
+
+def test_hinge_with_intercept_and_weights_reaches_its_tolerance():
+    X, y, s = _problem(n=300, d=6, seed=6)
+    svm = LinearSVM("hinge", C=1.0, tol=1e-7).fit(X, y, sample_weight=s)
+    assert svm.converged_ and svm.duality_gap_ <= 1e-7
+    assert svm.score(X, y) > 0.7
+
+
+def test_svm_gives_no_probabilities_and_checks_its_arguments():
+    X, y, _ = _problem(n=100, d=4, seed=7)
+    svm = LinearSVM().fit(X, y)
+    assert not hasattr(svm, "predict_proba")
+    assert svm.decision_function(X).shape == (100,)
+    with pytest.raises(ValueError, match="loss must be"):
+        LinearSVM("logistic").fit(X, y)
+    with pytest.raises(ValueError, match="supports penalty='l2' only"):
+        LinearSVM("hinge", penalty="l1").fit(X, y)
+    with pytest.raises(ValueError, match="exactly 2 classes"):
+        LinearSVM().fit(X, np.arange(100) % 3)
+    with pytest.raises(ValueError, match="C must be"):
+        LinearSVM(C=-1).fit(X, y)
+    # an L1 penalty with the squared hinge goes through the l1 solver: exact zeros
+    sparse_fit = LinearSVM(penalty="l1", C=0.01).fit(X, y)
+    assert np.any(sparse_fit.coef_ == 0)
