@@ -40,58 +40,11 @@ What it measures, for each layout (CSR from ``make_sparse_classification``; dens
 Output: a Markdown report on stdout and a JSON file (``--out``).  Times are medians of 5
 where repeated; the time-to-tolerance runs are single runs (each is many iterations).
 
-Results (2026-11-23, the team's 2-core machine (2 vCPUs, 24 GiB), shared with other jobs;
-each run under the team's exclusive benchmark lock; ratios of medians measured in the same
-run, which the machine's noise moves by about +-15 % from run to run).  2 workers x 1 kernel
-thread against one process x 2 threads, Dask / one process; value_grad and hessp medians of
-20 calls each, "L-BFGS iter" the solver's own iterations (line searches included), medians of
-5 runs of 20.  Before = 470c8f2^ (each worker ran its 8 blocks one after the other), after =
-470c8f2 (one stacked part per worker); both with this file (BLAS on one thread for the per-call
-times, see :func:`one_blas_thread`)::
-
-    python benchmarks/bench_dask.py --threads 2 --layout csr --csr-size 2000000 50000 12 \
-        --cache-dir /tmp/cache                                 # and --csr-size 1000000 50000 12
-    python benchmarks/bench_dask.py --threads 2 --admm-iter 10 --layout dense \
-        --dense-size 1000000 40                                # and --dense-size 250000 40
-
-                                        value_grad          hessp   L-BFGS iter
-    CSR 2M x 50k (23.6M nnz)  before  79.6/55.7 = 1.43x     1.41x     1.34x
-                              after   70.7/60.9 = 1.16x     1.16x     1.02x
-                              after   61.8/52.3 = 1.18x     1.16x     0.98x   (a second run)
-                              after   66.3/55.1 = 1.20x     1.17x     0.95x   (third, ecb23c4)
-    dense 1M x 40 (40M)       before  35.8/31.5 = 1.14x     0.97x     0.87x
-                              after   36.8/33.3 = 1.11x     1.04x     1.14x
-                              after   35.8/30.8 = 1.16x     1.26x     1.21x   (a second run)
-                              after   39.4/34.8 = 1.13x     1.29x     1.21x   (third, ecb23c4)
-    CSR 1M x 50k (11.8M nnz)  before  48.0/26.2 = 1.84x     1.64x     1.84x
-                              after   39.8/28.1 = 1.41x     1.29x     1.26x
-    dense 250k x 40 (10M)     before  15.1/8.3  = 1.82x     1.70x     1.78x
-                              after   15.6/8.7  = 1.80x     1.78x     1.45x
-
-    bytes per value_grad (client side): 16 x n_params per worker (1.6 MB at d = 50k, 1296 B
-    at d = 40); time to 1e-6 against dask-ml's best solver (dense, 2 workers): 11.7x (40M,
-    dask-ml lbfgs 4.30 s / ours 0.366 s), 12.1x (10M, admm 1.45 s / ours 0.119 s).
-
-The tasks transport and the 1-worker rows are in the report; an earlier session's history
-(the tasks transport alone, before the actors: 2.3x-6.4x per call) is in git.
-
-What is left between the two.  The workers' kernel time is at parity with the one process
-(CSR 2M x 50k value_grad: 58 ms per worker on its half with one thread, both workers at once,
-against 57-70 ms for the one process on all rows with two), so the difference is the cost of
-one call: 7-9 ms on this machine (the call's time minus the slowest worker's own: 7 ms at
-d = 40, 9 ms at d = 50k), against 3.6 ms for back-to-back empty actor calls.  The extra is
-not the kernels: a block function that only sleeps 8 ms costs the same 14 ms per call as the
-8 ms kernel pass (dense 250k x 40), most likely the wake-up latency of this 2-vCPU virtual
-machine once the processes have gone idle during a pass (not measured further).  The vectors
-add ~2 ms at d = 50k (Dask's comm moved a 4 MB argument in +18 ms, a plain socket here in
-1.8 ms).  That is under 1.3x for passes of ~30 ms or more (tens of millions of entries on 2
-cores; dense 1M x 40's hessp, a 20-27 ms pass, is at 1.04x-1.29x); CSR 11.8M nnz (a 26-35 ms
-pass) is at the edge and dense 10M (an 8 ms pass) above.
-
-Finding on the way: outside a solver the one process's ``value_grad`` was 1.6x slower than
-inside one (OpenBLAS threads woken by the penalty's ``w @ w`` spin through the next pass),
-which had made the earlier per-call ratios look better than the solver iterations; per-call
-times are now taken as the solvers run.
+Results (tables with their commands, and what is left between Dask and one process) are in
+benchmarks/results/NOTES.md.  What a call costs beyond the slowest worker's kernel pass is
+one client-worker round trip, independent of the problem size, so small passes pay more in
+relative terms than large ones.  Per-call times are taken with BLAS on one thread, as the
+solvers run (:func:`one_blas_thread`).
 
 dask-glm's "lbfgs" fails with the newer SciPy of some machines (``fmin_l_bfgs_b`` no longer
 takes ``iprint``); it is recorded as an error then.
@@ -158,10 +111,10 @@ def seconds_to(history, f_star, target=TARGET):
 def one_blas_thread():
     """BLAS limited to one thread in this process, as the solvers run (``single_threaded_blas``).
 
-    Outside a solver, the penalty term's ``w @ w`` in the one process's ``value_grad`` wakes
-    OpenBLAS's threads, which then spin on the cores the next kernel pass needs: CSR 2M x 50k,
-    90.6 ms per ``value_grad`` against 56.7 ms with BLAS on one thread (medians of 32, one
-    run).  The workers never call BLAS.  Limiting it here times what a solver iteration pays.
+    Outside a solver, a BLAS call in the one process's ``value_grad`` can wake OpenBLAS's
+    threads, which then spin on the cores the next kernel pass needs (figures in
+    benchmarks/results/NOTES.md).  The workers never call BLAS.  Limiting it here times what
+    a solver iteration pays.
     """
     from threadpoolctl import threadpool_limits
 

@@ -13,16 +13,7 @@ full objective pass per epoch).  Epochs/s are medians of 3 repeats; ratios from 
 (fastlogit.datasets.make_sparse_classification) for 1, 2, 4, ... threads (median of 3), with
 the objective reached after one epoch (Hogwild is not deterministic).
 
-Measured (2026-11-23; ratios within one run, medians of 3):
-- compare, team machine (2 shared, busy cores): compiled epochs vs SGDClassifier 1.05x /
-  1.01x (numba / cython) on a9a, 1.25x / 1.32x on w8a, 1.16x / 1.86x on news20; same F after
-  5 epochs up to the shuffle.  The solver adds the per-epoch monitoring (a full objective pass
-  with monitor="objective").
-- hogwild 1000000 1000000 40 (36.5M nnz), 16-core device machine: numba 1.46x / 2.38x /
-  3.34x / 3.90x on 2 / 4 / 8 / 16 threads vs 1 thread; cython 1.43x / 2.08x / 2.52x /
-  2.99x.  The random row order makes an epoch latency-bound and the Zipf head features are
-  written by every thread.  With 16 threads and the large early "optimal" steps one run
-  ended epoch 1 at 4x the objective of the others: prefer averaging with many threads.
+Results: benchmarks/results/NOTES.md.
 """
 import importlib
 import json
