@@ -18,24 +18,24 @@ holds the non-log-loss objectives):
   the fitted model predicts the *clean* class probabilities.
 * :meth:`LogisticRegression.summary`: standard errors, z-scores and p-values.
 """
-import numbers
+import copy
+import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_array, column_or_1d, compute_class_weight
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils import column_or_1d
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import kernels as _kernels
+from .penalties import PENALTY_NAMES
+from .validation import (check_C, check_focal_gamma, check_intercept_scaling, check_l1_ratio,
+                         check_label_smoothing, check_max_iter, check_n_jobs,
+                         check_sample_weight, check_tol, class_weight_per_sample,
+                         encode_targets, resolve_penalty, smooth_labels)
 
 __all__ = ["LogisticRegression", "LinearLogitOutputs"]
-
-_PENALTIES = ("l2", "l1", "elasticnet", None)
-#: Solvers that handle a non-smooth (L1 / elastic-net) penalty.
-_L1_SOLVERS = ("l1", "sgd", "minibatch")
-#: Solvers usable with the non-convex extras objectives (need value_grad only).
-_EXTRA_SOLVERS = ("lbfgs",)
 
 
 class LinearLogitOutputs:
@@ -51,7 +51,8 @@ class LinearLogitOutputs:
         """Decision values in X's dtype: (n,) binary, (n, K) multinomial."""
         design = _kernels.as_design(X)
         dtype = design.dtype
-        coef = self.coef_.astype(dtype, copy=False)
+        coef = self.coef_
+        coef = (coef.toarray() if sp.issparse(coef) else coef).astype(dtype, copy=False)
         if coef.shape[0] == 1:
             kernels = _kernels.get(self.backend)
             return kernels.decision(design, np.ascontiguousarray(coef[0]),
@@ -102,37 +103,78 @@ class LinearLogitOutputs:
         """Save the fitted model: non-pickle, versioned, atomic (:mod:`fastlogit.persistence`)."""
         from .persistence import save
 
+        if sp.issparse(getattr(self, "coef_", None)):  # a sparsified model is stored dense
+            self = copy.copy(self)
+            self.coef_ = self.coef_.toarray()
         save(self, path)
 
 
 class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     """Logistic regression (binary and multinomial) with fused kernels and Newton/L-BFGS solvers.
 
+    The constructor is scikit-learn's (1.8+) ``LogisticRegression``'s, same parameters, same
+    defaults, same ``get_params`` keys, followed by fastlogit's own (``backend`` ...).
+
     Parameters
     ----------
-    penalty : {"l2", "l1", "elasticnet", None}, default="l2"
-    C : float > 0, default=1.0
-        Inverse regularisation strength; multiplies the summed sample losses.
-    l1_ratio : float in [0, 1] or None
-        Elastic-net mixing r (required for ``penalty="elasticnet"``).
+    penalty : {"l2", "l1", "elasticnet", None}, default="deprecated"
+        Deprecated as in scikit-learn >= 1.8 (FutureWarning when set): ``l1_ratio`` and ``C``
+        decide the penalty.  When set it is honoured (never a silently different penalty),
+        with scikit-learn's warnings when ``l1_ratio`` disagrees
+        (:func:`fastlogit.validation.resolve_penalty`).
+    C : float > 0 or np.inf, default=1.0
+        Inverse regularisation strength; multiplies the summed sample losses.  ``np.inf``:
+        no penalty.
+    l1_ratio : float in [0, 1], default=0.0
+        Elastic-net mixing r: 0 -> L2, 1 -> L1, between -> elastic net
+        ``C sum l + r ||w||_1 + (1 - r)/2 ||w||^2``.
+    dual : bool, default=False
+        Only ``dual=False`` exists here, except with ``solver="liblinear"`` and an L2 penalty,
+        where the same (primal) problem is solved; otherwise scikit-learn's ValueError.
+    tol : float >= 0, default=1e-4
+        Stopping rule ``||grad F||_inf <= tol * max(1, ||grad F(0)||_inf)`` (deterministic
+        solvers; :mod:`fastlogit.solvers._result`).
     fit_intercept : bool, default=True
-    tol : float > 0, default=1e-4
-        Stopping rule ``||grad F||_inf <= tol * max(1, ||grad F(theta_0)||_inf)``.
-    max_iter : int >= 1, default=100
+    intercept_scaling : float > 0, default=1
+        Used with ``solver="liblinear"`` only, as there: the intercept is the coefficient of
+        a synthetic constant feature of this value, penalised like the others.
     class_weight : dict, "balanced" or None
+    random_state : int, RandomState or None
+        Passed to the stochastic solvers.
+    solver : str, default="lbfgs"
+        A fastlogit solver (the names of ``fastlogit.solvers.solvers_for(...)``: which of
+        them apply to the objective comes from the solvers' declarations), "auto", or a
+        scikit-learn name, mapped to the fastlogit solver minimising the same objective:
+
+        ===================  =====================================================
+        solver               runs
+        ===================  =====================================================
+        "lbfgs"              fastlogit's L-BFGS (smooth penalties)
+        "newton-cg"          fastlogit's truncated Newton-CG (smooth penalties)
+        "newton-cholesky"    fastlogit's Newton with dense Hessian (smooth)
+        "liblinear"          "trust-region" (L2; TRON as LIBLINEAR) or "l1"
+                             (L1; newGLMNET-style as LIBLINEAR), intercept
+                             penalised through ``intercept_scaling`` as there;
+                             binary only, no elastic net, no C=np.inf (its errors)
+        "sag"                "auto" (smooth penalties only, as scikit-learn)
+        "saga"               "auto": "l1" with an L1 part, else by shape
+        "auto"               :func:`fastlogit.solvers.choose_solver`
+        ===================  =====================================================
+
+        ``solver_`` names the one that ran.  The focal / noise-corrected losses take "lbfgs".
+    max_iter : int >= 0, default=100
+        ``0``: no iteration, the start (zeros or the warm start) is returned with a
+        ConvergenceWarning, as scikit-learn does.
+    verbose : int, default=0
     warm_start : bool, default=False
         Start from the previous ``coef_``/``intercept_`` when their shapes still fit.
-    verbose : int, default=0
-    random_state : int, RandomState or None
-        Passed to stochastic solvers.
-    solver : {"auto", "newton-cholesky", "newton-cg", "trust-region", "lbfgs", "l1", ...}
-        "auto": ``fastlogit.solvers.choose_solver`` on the used columns ("l1" with an L1
-        part, "newton-cholesky" for binary problems with at most 1000 parameters, "lbfgs"
-        with more than twice as many features as samples, "trust-region" otherwise); "lbfgs"
-        for the focal / noise-corrected losses.  ``solver_`` names the one that ran.
+    n_jobs : None
+        No effect, as in scikit-learn >= 1.8 (FutureWarning when set); the kernels' threads
+        are ``n_threads``.
     backend : {"auto", "numpy", "numba", "cython"}, default="auto"
     n_threads : int or None
-        Kernel threads (None = all cores).
+        Kernel threads; None: :func:`fastlogit._config.effective_n_threads` (respects
+        FASTLOGIT_NUM_THREADS, threadpoolctl limits and OMP_NUM_THREADS).
     soft_labels : bool, default=False
     label_smoothing : float in [0, 1), default=0.0
     focal_gamma : float >= 0, default=0.0
@@ -141,32 +183,37 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     Attributes
     ----------
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features), dtype of X
+        (a scipy CSR matrix after :meth:`sparsify`)
     intercept_ : ndarray of shape (1,) or (n_classes,)
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
-    n_iter_ : ndarray of shape (1,)
-    solver_ : str, the solver used
+    n_iter_ : ndarray of shape (1,), int32
+    solver_ : str, the fastlogit solver used
     converged_ : bool
     """
 
     _persisted_scalars = ("solver_", "converged_")
 
-    def __init__(self, penalty="l2", *, C=1.0, l1_ratio=None, fit_intercept=True, tol=1e-4,
-                 max_iter=100, class_weight=None, warm_start=False, verbose=0,
-                 random_state=None, solver="auto", backend="auto", n_threads=None,
+    def __init__(self, penalty="deprecated", *, C=1.0, l1_ratio=0.0, dual=False, tol=1e-4,
+                 fit_intercept=True, intercept_scaling=1, class_weight=None,
+                 random_state=None, solver="lbfgs", max_iter=100, verbose=0,
+                 warm_start=False, n_jobs=None, backend="auto", n_threads=None,
                  soft_labels=False, label_smoothing=0.0, focal_gamma=0.0,
                  noise_transition=None):
         self.penalty = penalty
         self.C = C
         self.l1_ratio = l1_ratio
-        self.fit_intercept = fit_intercept
+        self.dual = dual
         self.tol = tol
-        self.max_iter = max_iter
+        self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
         self.class_weight = class_weight
-        self.warm_start = warm_start
-        self.verbose = verbose
         self.random_state = random_state
         self.solver = solver
+        self.max_iter = max_iter
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.n_jobs = n_jobs
         self.backend = backend
         self.n_threads = n_threads
         self.soft_labels = soft_labels
@@ -181,147 +228,111 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
-        def positive(name, value, allow_inf=False):
-            if (not isinstance(value, numbers.Real) or isinstance(value, bool)
-                    or not (value > 0) or (not allow_inf and not np.isfinite(value))):
-                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-
-        positive("C", self.C)
-        positive("tol", self.tol)
-        if (not isinstance(self.max_iter, numbers.Integral) or isinstance(self.max_iter, bool)
-                or self.max_iter < 1):
-            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
-        if self.penalty not in _PENALTIES:
-            raise ValueError(f"unknown penalty {self.penalty!r}; choose one of {_PENALTIES}")
-        if self.penalty == "elasticnet":
-            r = self.l1_ratio
-            if not isinstance(r, numbers.Real) or not 0 <= r <= 1:
-                raise ValueError(f"penalty='elasticnet' needs l1_ratio in [0, 1], got {r!r}")
-        eps = self.label_smoothing
-        if not isinstance(eps, numbers.Real) or not 0 <= eps < 1:
-            raise ValueError(f"label_smoothing must lie in [0, 1), got {eps!r}")
-        gamma = self.focal_gamma
-        if not isinstance(gamma, numbers.Real) or not (0 <= gamma < np.inf):
-            raise ValueError(f"focal_gamma must be a finite number >= 0, got {gamma!r}")
+        """Check the parameters that need no data (no warnings); returns the KernelSet."""
+        check_C(self.C, allow_inf=True)
+        if self.l1_ratio is not None:
+            check_l1_ratio(self.l1_ratio)
+        check_tol(self.tol)
+        check_max_iter(self.max_iter, allow_zero=True)
+        check_intercept_scaling(self.intercept_scaling)
+        check_n_jobs(self.n_jobs)
+        if self.penalty not in ("deprecated",) + PENALTY_NAMES:
+            raise ValueError(f"unknown penalty {self.penalty!r}; choose one of "
+                             f"{PENALTY_NAMES} (deprecated: use l1_ratio and C)")
+        check_label_smoothing(self.label_smoothing)
+        gamma = check_focal_gamma(self.focal_gamma)
         if gamma > 0 and self.noise_transition is not None:
             raise ValueError("focal_gamma and noise_transition cannot be combined")
-        kernels = _kernels.get(self.backend)  # ValueError naming an unknown backend
-        return kernels
+        if not isinstance(self.solver, str):
+            raise ValueError(f"solver must be a string, got {self.solver!r}")
+        return _kernels.get(self.backend)  # ValueError naming an unknown backend
+
+    def _resolved_penalty(self):
+        """(name, C, l1_ratio) actually fitted (scikit-learn's rules, with its warnings)."""
+        return resolve_penalty(self.penalty, self.C, self.l1_ratio)
 
     def _uses_extras(self):
         return self.focal_gamma > 0 or self.noise_transition is not None
 
-    def _l1_part(self):
-        if self.penalty == "l1":
-            return True
-        return self.penalty == "elasticnet" and self.l1_ratio > 0
+    def _solver_name(self, objective, n_classes):
+        """The fastlogit solver for ``self.solver`` on ``objective`` (see the class
+        docstring's table); validity comes from the solvers' declarations."""
+        from .solvers import check_solver
 
-    def _choose_solver(self):
-        """The solver name for solvers.solve(): "auto" (its choice by shape, made on the used
-        columns) or a checked name; the non-convex extras take "lbfgs" (first-order only)."""
-        from .solvers import SOLVERS
-
-        solver = self.solver
-        if solver == "auto":
-            if not self._uses_extras():
-                return "auto"
-            solver = "lbfgs"
-        if solver not in SOLVERS:
-            raise ValueError(f"unknown solver {self.solver!r}; choose 'auto' or one of "
-                             + ", ".join(map(repr, sorted(SOLVERS))))
-        if self._l1_part() and solver not in _L1_SOLVERS:
-            raise ValueError(f"solver {solver!r} does not support penalty={self.penalty!r}; "
-                             f"use solver='l1' or 'auto'")
+        solver, penalty = self.solver, objective.penalty.name
+        nonsmooth = bool(objective.l1_strength)
+        if self.dual and solver != "liblinear":
+            raise ValueError(f"Solver {solver} supports only dual=False, got dual={self.dual}")
         if self._uses_extras():
-            if solver not in _EXTRA_SOLVERS:
+            if objective.l1_strength:
+                raise ValueError("the focal / noise-corrected losses support the L2 penalty "
+                                 "or none only (l1_ratio=0)")
+            solver = "lbfgs" if solver in ("auto", "lbfgs") else solver
+            if solver != "lbfgs":
                 raise ValueError(f"solver {solver!r} does not support the focal / "
                                  f"noise-corrected losses; use solver='lbfgs' or 'auto'")
-            if self._l1_part():
-                raise ValueError("the focal / noise-corrected losses support penalty 'l2' or "
-                                 "None only")
+            return solver
+        if solver == "liblinear":
+            if n_classes > 2:
+                raise ValueError("The 'liblinear' solver does not support multiclass "
+                                 "classification (n_classes >= 3). Either use another solver "
+                                 "or wrap the estimator in a OneVsRestClassifier to keep "
+                                 "applying a one-versus-rest scheme.")
+            if penalty == "elasticnet":
+                raise ValueError("Only 'saga' solver supports elasticnet penalty, got "
+                                 "solver=liblinear.")
+            if penalty == "none":
+                raise ValueError("C=np.inf as well as penalty=None is not supported for the "
+                                 "liblinear solver")
+            if self.dual and nonsmooth:
+                raise ValueError("Unsupported set of arguments: The combination of "
+                                 "penalty='l1' and loss='logistic_regression' are not "
+                                 "supported when dual=True")
+            solver = "l1" if nonsmooth else "trust-region"
+        elif solver == "sag":
+            if nonsmooth:
+                raise ValueError(f"Solver sag supports only 'l2' or None penalties, got "
+                                 f"{penalty} penalty.")
+            solver = "auto"
+        elif solver == "saga":
+            solver = "auto"
+        if solver == "auto":
+            return solver
+        try:
+            check_solver(solver, objective)
+        except ValueError as exc:
+            if "unknown solver" in str(exc):
+                raise ValueError(f"{exc}, 'auto', or scikit-learn's 'liblinear', 'sag', "
+                                 f"'saga'") from None
+            raise
         return solver
 
-    def _validate_targets(self, y, n_samples):
-        """Encode y: returns (classes, Y) with Y (n,) in [0, 1] or (n, K) rows of probabilities."""
-        if self.soft_labels:
-            y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
-            if y.ndim == 2 and y.shape[1] == 1:
-                y = y.ravel()
-            if y.shape[0] != n_samples:
-                raise ValueError(f"X has {n_samples} samples but y has {y.shape[0]}")
-            if np.any(y < 0) or np.any(y > 1):
-                raise ValueError("soft labels must be probabilities in [0, 1]; got values in "
-                                 f"[{y.min():.6g}, {y.max():.6g}]")
-            if y.ndim == 1:
-                return np.array([0, 1]), y
-            if y.ndim != 2 or y.shape[1] < 2:
-                raise ValueError(f"soft labels must have shape (n,) or (n, K), got {y.shape}")
-            if not np.allclose(y.sum(axis=1), 1.0, rtol=0, atol=1e-6):
-                raise ValueError("soft label rows of shape (n, K) must sum to 1")
-            return np.arange(y.shape[1]), y
-        check_classification_targets(y)
-        classes, y_idx = np.unique(y, return_inverse=True)
-        y_idx = y_idx.reshape(-1)
-        if classes.shape[0] < 2:
-            raise ValueError("This solver needs samples of at least 2 classes in the data, "
-                             f"but the data contains only one class: {classes[0]!r}")
-        if classes.shape[0] == 2:
-            return classes, (y_idx == 1).astype(np.float64)
-        Y = np.zeros((n_samples, classes.shape[0]))
-        Y[np.arange(n_samples), y_idx] = 1.0
-        return classes, Y
-
-    def _class_weights(self, classes, y, Y, sample_weight):
-        """Per-sample class weights, shape (n,), or None."""
-        if self.class_weight is None:
-            return None
-        Yk = np.column_stack([1 - Y, Y]) if Y.ndim == 1 else Y
-        if self.soft_labels:
-            if self.class_weight == "balanced":
-                mass = sample_weight @ Yk
-                if np.any(mass <= 0):
-                    raise ValueError("class_weight='balanced' needs every class to carry weight")
-                cw = sample_weight.sum() / (Yk.shape[1] * mass)
-            elif isinstance(self.class_weight, dict):
-                unknown = set(self.class_weight) - set(classes.tolist())
-                if unknown:
-                    raise ValueError(f"class_weight has labels {sorted(unknown)} not in classes "
-                                     f"{classes.tolist()}")
-                cw = np.array([float(self.class_weight.get(c, 1.0)) for c in classes])
-            else:
-                raise ValueError(f"class_weight must be a dict, 'balanced' or None, "
-                                 f"got {self.class_weight!r}")
-        else:
-            cw = compute_class_weight(self.class_weight, classes=classes, y=y,
-                                      sample_weight=sample_weight)
-        cw = np.asarray(cw, dtype=np.float64)
-        if not np.all(np.isfinite(cw)) or np.any(cw < 0):
-            raise ValueError("class weights must be finite and non-negative")
-        return Yk @ cw
-
     # ------------------------------------------------------------------ fit
-    def _validate_fit(self, X, y, sample_weight):
+    def _validate_fit(self, X, y, sample_weight, reset=True):
+        """Validated (kernels, X, classes, Y, sw, index): X CSR or C-ordered float32/64; Y
+        and sw float64 with class weights and label smoothing applied (sw None = ones)."""
         kernels = self._check_params()
         multi = self.soft_labels
-        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
-                             order="C", multi_output=multi, y_numeric=multi,
-                             accept_large_sparse=True)
-        n = X.shape[0]
+        if reset:
+            X, y = validate_data(self, X, y, accept_sparse="csr",
+                                 dtype=[np.float64, np.float32], order="C", multi_output=multi,
+                                 y_numeric=multi, accept_large_sparse=True)
+        else:
+            X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                              order="C", reset=False)
         if not self.soft_labels:
             y = column_or_1d(y, warn=True)
-        classes, Y = self._validate_targets(y, n)
-        sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        cw = self._class_weights(classes, y, Y, sw)
+        n = X.shape[0]
+        classes, Y, index = encode_targets(y, n, soft_labels=self.soft_labels)
+        sw = check_sample_weight(sample_weight, n, allow_all_zero=False)
+        cw = class_weight_per_sample(self.class_weight, classes, Y, sw)
         if cw is not None:
-            sw = sw * cw
-        if self.label_smoothing > 0:
-            k = 2 if Y.ndim == 1 else Y.shape[1]
-            Y = (1.0 - self.label_smoothing) * Y + self.label_smoothing / k
-        return kernels, X, classes, Y, sw
+            sw = cw if sw is None else sw * cw
+        Y = smooth_labels(Y, self.label_smoothing)
+        return kernels, X, classes, Y, sw, index
 
-    def _objective(self, design, Y, sw):
-        common = dict(C=float(self.C), penalty=self.penalty,
-                      l1_ratio=float(self.l1_ratio or 0.0), fit_intercept=self.fit_intercept,
+    def _objective(self, design, Y, sw, C, penalty, l1_ratio, fit_intercept):
+        common = dict(C=C, penalty=penalty, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
                       backend=self.backend, n_threads=self.n_threads)
         if self.focal_gamma > 0:
             from .extras import FocalObjective
@@ -336,15 +347,20 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
 
         return Objective(design, Y, sw, **common)
 
-    def _theta0(self, n_rows, n_features):
-        width = n_features + bool(self.fit_intercept)
+    def _theta0(self, n_rows, n_features, fit_intercept):
+        width = n_features + bool(fit_intercept)
         theta = np.zeros((n_rows, width))
-        if (self.warm_start and hasattr(self, "coef_")
-                and self.coef_.shape == (n_rows, n_features)):
-            theta[:, :n_features] = self.coef_
-            if self.fit_intercept:
-                theta[:, n_features] = self.intercept_
+        if self.warm_start and hasattr(self, "coef_"):
+            coef = _dense(self.coef_)
+            if coef.shape == (n_rows, n_features):
+                theta[:, :n_features] = coef
+                if fit_intercept:
+                    theta[:, n_features] = self.intercept_
         return theta.ravel() if n_rows > 1 else theta[0]
+
+    def _liblinear_intercept(self):
+        """liblinear's penalised intercept: a synthetic feature of value intercept_scaling."""
+        return self.solver == "liblinear" and self.fit_intercept
 
     def fit(self, X, y, sample_weight=None, callback=None):
         """Fit the model.
@@ -356,40 +372,74 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         y : array-like of shape (n_samples,) (or (n_samples, K) with ``soft_labels=True``)
         sample_weight : array-like of shape (n_samples,), non-negative, or None
         callback : callable or None
-            Passed to the solver: called after every iteration (see
+            Passed to the solver: called with theta after every iteration (see
             ``fastlogit.solvers._result.History``); returning True stops the fit.
         """
-        kernels, X, classes, Y, sw = self._validate_fit(X, y, sample_weight)
-        design = _kernels.as_design(X)
+        from .solvers import ConvergenceWarning, solve
+
+        kernels, X, classes, Y, sw, _ = self._validate_fit(X, y, sample_weight)
+        penalty, C, l1_ratio = self._resolved_penalty()
+        if self.n_jobs is not None:
+            warnings.warn(f"'n_jobs' has no effect since 1.8 and will be removed in 1.10. You "
+                          f"provided 'n_jobs={self.n_jobs}', please leave it unspecified.",
+                          FutureWarning)
         n_rows = 1 if classes.shape[0] == 2 else classes.shape[0]
         n_features = X.shape[1]
-        sw_arg = None if np.all(sw == 1.0) else sw
-        objective = self._objective(design, Y, sw_arg)
-        solver = self._choose_solver()
-        theta0 = self._theta0(n_rows, n_features)
-        from .solvers import solve
-
-        result = solve(objective, solver, theta0, tol=float(self.tol),
-                       max_iter=int(self.max_iter), verbose=self.verbose,
-                       random_state=self.random_state, callback=callback)
-        theta = np.asarray(result.theta, dtype=np.float64).reshape(n_rows, -1)
+        fit_intercept = bool(self.fit_intercept)
+        liblinear = self._liblinear_intercept()
+        if liblinear:
+            X = _with_constant_column(X, float(self.intercept_scaling))
+            fit_intercept = False
+        design = _kernels.as_design(X)
+        objective = self._objective(design, Y, sw, C, penalty, l1_ratio, fit_intercept)
+        solver = self._solver_name(objective, classes.shape[0])
+        theta0 = self._theta0(n_rows, n_features, self.fit_intercept)
+        if liblinear and self.warm_start and hasattr(self, "coef_") and n_rows == 1:
+            theta0[-1] /= float(self.intercept_scaling)
+        if self.max_iter == 0:
+            warnings.warn(f"{solver} did not converge after 0 iterations (max_iter=0): the "
+                          f"starting point is returned. Increase max_iter.", ConvergenceWarning)
+            theta, n_iter, name, converged, result = theta0, 0, solver, False, None
+        else:
+            result = solve(objective, solver, theta0, tol=float(self.tol),
+                           max_iter=int(self.max_iter), verbose=self.verbose,
+                           random_state=self.random_state, callback=callback)
+            theta, n_iter = result.theta, int(result.n_iter)
+            name, converged = result.solver, bool(result.converged)
+        theta = np.asarray(theta, dtype=np.float64).reshape(n_rows, -1)
+        if liblinear:
+            theta[:, n_features] *= float(self.intercept_scaling)
         if n_rows > 1 and self.noise_transition is None:
             # Softmax is invariant to adding one vector to every class: the unpenalised
             # intercepts (and, without a penalty, the coefficients) are fixed only up to it.
             # Report the representative summing to zero over classes, as scikit-learn does.
             if self.fit_intercept:
                 theta[:, n_features] -= theta[:, n_features].mean()
-            if self.penalty is None:
+            if penalty is None:
                 theta[:, :n_features] -= theta[:, :n_features].mean(axis=0)
         dtype = design.dtype
         self.coef_ = np.ascontiguousarray(theta[:, :n_features], dtype=dtype)
         self.intercept_ = (theta[:, n_features].astype(dtype) if self.fit_intercept
                            else np.zeros(n_rows, dtype=dtype))
         self.classes_ = classes
-        self.n_iter_ = np.array([int(result.n_iter)], dtype=np.int32)
-        self.solver_ = result.solver
-        self.converged_ = bool(result.converged)
+        self.n_iter_ = np.array([n_iter], dtype=np.int32)
+        self.solver_ = name
+        self.converged_ = converged
         self.fit_result_ = result
+        return self
+
+    # ------------------------------------------------------------------ sparse coef
+    def sparsify(self):
+        """Convert ``coef_`` to a scipy CSR matrix (predictions unchanged), as scikit-learn's
+        linear models do; :meth:`densify` undoes it.  Returns self."""
+        check_is_fitted(self)
+        self.coef_ = sp.csr_matrix(self.coef_)
+        return self
+
+    def densify(self):
+        """Convert a sparse ``coef_`` back to a dense ndarray.  Returns self."""
+        check_is_fitted(self)
+        self.coef_ = _dense(self.coef_)
         return self
 
     # ------------------------------------------------------------------ extras
@@ -409,29 +459,29 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         if self._uses_extras():
             raise ValueError("summary() needs the log-loss likelihood; not available with "
                              "focal_gamma or noise_transition")
-        _, X, _, _, sw = self._validate_fit_for_summary(X, y, sample_weight)
-        z = self._raw(X).astype(np.float64)
-        kernels = _kernels.get("numpy")
-        p = kernels.sigmoid(z)
-        names = getattr(self, "feature_names_in_", None)
-        return coefficient_summary(self.coef_[0].astype(np.float64),
-                                   float(self.intercept_[0]), p, X, sw, C=float(self.C),
-                                   penalty=self.penalty, fit_intercept=self.fit_intercept,
-                                   feature_names=names)
-
-    def _validate_fit_for_summary(self, X, y, sample_weight):
-        # Same preprocessing as fit, without resetting n_features_in_ / feature names.
-        kernels = self._check_params()
-        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-                          order="C", reset=False)
-        if not self.soft_labels:
-            y = column_or_1d(y, warn=True)
-        classes, Y = self._validate_targets(y, X.shape[0])
+        _, X, classes, _, sw, _ = self._validate_fit(X, y, sample_weight, reset=False)
         if not np.array_equal(classes, self.classes_):
             raise ValueError(f"y has classes {classes.tolist()}, the model "
                              f"{self.classes_.tolist()}")
-        sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        cw = self._class_weights(classes, y, Y, sw)
-        if cw is not None:
-            sw = sw * cw
-        return kernels, X, classes, Y, sw
+        with warnings.catch_warnings():  # fit warned already
+            warnings.simplefilter("ignore")
+            penalty, C, _ = self._resolved_penalty()
+        z = self._raw(X).astype(np.float64)
+        p = _kernels.get("numpy").sigmoid(z)
+        names = getattr(self, "feature_names_in_", None)
+        return coefficient_summary(_dense(self.coef_)[0].astype(np.float64),
+                                   float(self.intercept_[0]), p, X, sw, C=C, penalty=penalty,
+                                   fit_intercept=self.fit_intercept, feature_names=names)
+
+
+def _dense(coef):
+    return coef.toarray() if sp.issparse(coef) else np.asarray(coef)
+
+
+def _with_constant_column(X, value):
+    """X with a last column of ``value`` (CSR stays CSR), X's dtype."""
+    n = X.shape[0]
+    if sp.issparse(X):
+        col = sp.csr_matrix(np.full((n, 1), value, dtype=X.dtype))
+        return sp.hstack([X, col], format="csr", dtype=X.dtype)
+    return np.ascontiguousarray(np.hstack([X, np.full((n, 1), value, dtype=X.dtype)]))
