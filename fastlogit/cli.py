@@ -94,7 +94,7 @@ def load_data(spec, args, n_features=None, mmap=True, finite=True):
     With ``finite`` a NaN or infinite label or value is an error naming its file and line
     (svmlight) or row (cache).
     """
-    from .io import is_csr_cache, load_csr_cache
+    from .io import CSRCache, is_csr_cache
     from .io.svmlight import read_svmlight
 
     dtype = _dtype(getattr(args, "dtype", "float64"))
@@ -109,7 +109,7 @@ def load_data(spec, args, n_features=None, mmap=True, finite=True):
     if spec.startswith("builtin:"):
         raise CLIError(f"unknown built-in data set {spec!r}; known: {', '.join(BUILTIN)}")
     if os.path.isdir(spec) and is_csr_cache(spec):
-        X, y = load_csr_cache(spec, mmap=mmap)
+        X, y = CSRCache(spec).validate().load(mmap=mmap)
         where = _row_of(spec, "CSR cache")
         if finite:
             _check_finite_cache(X, y, where)
@@ -277,7 +277,7 @@ def cmd_fit(args):
         if not is_csr_cache(args.data):
             raise CLIError(f"--out-of-core needs a CSR cache, and {args.data} is not one "
                            f"(make one with: fastlogit convert {args.data} -o CACHE)")
-        cache = CSRCache(args.data)
+        cache = CSRCache(args.data).validate()
         t_load = time.perf_counter() - t0
         t1 = time.perf_counter()
         model, ob, y01 = fit_out_of_core(cache, args)
@@ -490,7 +490,7 @@ def cmd_info(args):
 
     t0 = time.perf_counter()
     if os.path.isdir(args.data) and is_csr_cache(args.data):
-        cache = CSRCache(args.data)
+        cache = CSRCache(args.data).validate()
         X, y = cache.load(mmap=True)
         kind = (f"CSR cache (format {cache.header['format']} v{cache.header['version']}, "
                 f"source {cache.header.get('source')})")

@@ -543,3 +543,46 @@ def test_read_svmlight_locates_rows(tmp_path):
     X, y, where = read_svmlight([a, b], chunk_bytes=8)
     assert y.tolist() == [1, 2, 3, 4]
     assert [where(i) for i in range(4)] == [(a, 2), (a, 4), (b, 1), (b, 3)]
+
+
+# ------------------------------------------------------------------ damaged caches
+@pytest.mark.parametrize("edit,match", [
+    (lambda h: [h], "not a fastlogit CSR cache header"),  # was AttributeError
+    (lambda h: {k: v for k, v in h.items() if k != "shape"}, "shape must be"),  # KeyError
+    (lambda h: dict(h, shape="3x3"), "shape must be"),
+    (lambda h: dict(h, shape=[-3, 3]), "shape must be"),
+    (lambda h: dict(h, nnz=None), "nnz must be"),  # TypeError
+    (lambda h: dict(h, dtype="|O"), "dtype must be one of"),
+    (lambda h: dict(h, dtype="float128x"), "dtype must be one of"),  # TypeError
+    (lambda h: dict(h, files=["data.bin"]), "files must name"),  # AttributeError
+    (lambda h: dict(h, files=dict(h["files"], data="../../etc/passwd")), "files must name"),
+    (lambda h: dict(h, files=dict(h["files"], data="gone.bin")), "gone.bin: missing"),
+    (lambda h: dict(h, nnz=h["nnz"] - 1, shape=[3, 3]), "bytes, the header implies"),
+], ids=["list", "no-shape", "shape-str", "shape-neg", "nnz-null", "object-dtype", "bad-dtype",
+        "files-list", "files-outside", "files-missing", "nnz-wrong"])
+def test_damaged_cache_header(tmp_path, edit, match):
+    cache = save_csr_cache(tmp_path / "c", sp.csr_matrix(np.eye(3)), np.arange(3.0))
+    header = json.loads((cache.path / "header.json").read_text())
+    (cache.path / "header.json").write_text(json.dumps(edit(header)))
+    with pytest.raises(CacheFormatError, match=match):
+        CSRCache(cache.path)
+    (cache.path / "header.json").write_text("[" * 100000)  # was RecursionError
+    with pytest.raises(CacheFormatError, match="unreadable header"):
+        CSRCache(cache.path)
+    assert not is_csr_cache(cache.path)
+
+
+@pytest.mark.parametrize("name,dtype,at,value,match", [
+    ("indptr.bin", "<i4", -1, 99, "row offsets run from 0 to 99, not 0 to nnz=3"),
+    ("indptr.bin", "<i4", 2, 0, "row offsets decrease at row 2"),
+    ("indices.bin", "<i4", 1, 7, "column id 7 at position 1 is outside"),
+    ("indices.bin", "<i4", 2, -1, "column id -1 at position 2 is outside"),
+])
+def test_damaged_cache_arrays(tmp_path, name, dtype, at, value, match):
+    cache = save_csr_cache(tmp_path / "c", sp.csr_matrix(np.eye(3)), np.arange(3.0))
+    cache.validate()
+    a = np.fromfile(cache.path / name, dtype=dtype)
+    a[at] = value
+    a.tofile(cache.path / name)
+    with pytest.raises(CacheFormatError, match=match):
+        CSRCache(cache.path).validate(step=2)

@@ -47,14 +47,47 @@ class CacheFormatError(ValueError):
 
 
 def is_csr_cache(path):
-    """True if ``path`` is a directory with a fastlogit cache header."""
+    """True if ``path`` is a directory with a fastlogit cache header (valid or not: opening
+    it with :class:`CSRCache` says what is wrong)."""
     header = Path(path) / "header.json"
     if not header.is_file():
         return False
     try:
-        return json.loads(header.read_text()).get("format") == FORMAT
-    except (OSError, ValueError):
+        header = json.loads(header.read_text())
+    except (OSError, ValueError, RecursionError):
         return False
+    return isinstance(header, dict) and header.get("format") == FORMAT
+
+
+def _check_header(header, where):
+    """Raise CacheFormatError naming ``where`` unless ``header`` has the documented layout."""
+    def bad(problem):
+        raise CacheFormatError(f"{where}: {problem} (damaged or foreign cache)")
+
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        bad("not a fastlogit CSR cache header")
+    if header.get("version") != VERSION:
+        raise CacheFormatError(f"{where}: cache version {header.get('version')!r:.40} is not "
+                               f"supported (this fastlogit reads version {VERSION})")
+
+    def count(value):
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    shape = header.get("shape")
+    if not (isinstance(shape, list) and len(shape) == 2 and all(map(count, shape))):
+        bad(f"shape must be two non-negative integers, got {shape!r:.60}")
+    if not count(header.get("nnz")):
+        bad(f"nnz must be a non-negative integer, got {header.get('nnz')!r:.60}")
+    for key, allowed in (("dtype", ("<f4", "<f8")), ("index_dtype", ("<i4", "<i8")),
+                         ("indptr_dtype", ("<i4", "<i8")), ("label_dtype", ("<f8",))):
+        if header.get(key) not in allowed:
+            bad(f"{key} must be one of {', '.join(allowed)}, got {header.get(key)!r:.40}")
+    files = header.get("files")
+    if not (isinstance(files, dict) and set(files) == set(_FILES)
+            and all(isinstance(f, str) and f and f == os.path.basename(f)
+                    and f not in (".", "..") for f in files.values())):
+        bad(f"files must name {', '.join(sorted(_FILES))} inside the cache directory, got "
+            f"{files!r:.80}")
 
 
 def _recast_file(path, src_dtype, dst_dtype, step):
@@ -244,13 +277,9 @@ class CSRCache:
             header = json.loads(header_path.read_text())
         except FileNotFoundError:
             raise CacheFormatError(f"{self.path}: not a fastlogit CSR cache (no header.json)")
-        except ValueError as exc:
-            raise CacheFormatError(f"{header_path}: unreadable header ({exc})") from exc
-        if header.get("format") != FORMAT:
-            raise CacheFormatError(f"{header_path}: not a fastlogit CSR cache")
-        if header.get("version") != VERSION:
-            raise CacheFormatError(f"{header_path}: cache version {header.get('version')} is "
-                                   f"not supported (this fastlogit reads version {VERSION})")
+        except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError
+            raise CacheFormatError(f"{header_path}: unreadable header ({exc})") from None
+        _check_header(header, header_path)
         self.header = header
         self.shape = tuple(int(v) for v in header["shape"])
         self.nnz = int(header["nnz"])
@@ -263,11 +292,18 @@ class CSRCache:
                  "indptr": (self.shape[0] + 1) * self._indptr_dtype.itemsize,
                  "labels": self.shape[0] * 8}
         for k, size in sizes.items():
-            actual = self._files[k].stat().st_size
+            try:
+                actual = self._files[k].stat().st_size
+            except FileNotFoundError:
+                raise CacheFormatError(f"{self._files[k]}: missing (damaged cache)") from None
             if actual != size:
                 raise CacheFormatError(f"{self._files[k]}: {actual} bytes, the header implies "
                                        f"{size} (truncated or foreign file)")
         self._indptr = None
+        ends = self._map("indptr", self._indptr_dtype, self.shape[0] + 1, True)
+        if int(ends[0]) != 0 or int(ends[-1]) != self.nnz:
+            raise CacheFormatError(f"{self._files['indptr']}: row offsets run from "
+                                   f"{int(ends[0])} to {int(ends[-1])}, not 0 to nnz={self.nnz}")
 
     def __repr__(self):
         return (f"CSRCache({str(self.path)!r}, shape={self.shape}, nnz={self.nnz}, "
@@ -302,6 +338,25 @@ class CSRCache:
         if self._indptr is None:
             self._indptr = self._map("indptr", self._indptr_dtype, self.shape[0] + 1, False)
         return self._indptr
+
+    def validate(self, step=1 << 22):
+        """Check what opening does not (one pass over the row offsets and column ids, ``step``
+        ids at a time): offsets non-decreasing, column ids in ``[0, n_features)``.  Raises
+        :class:`CacheFormatError` naming the file; returns ``self``."""
+        indptr = np.asarray(self.indptr())
+        if indptr.size > 1 and (np.diff(indptr) < 0).any():
+            row = int(np.argmax(np.diff(indptr) < 0))
+            raise CacheFormatError(f"{self._files['indptr']}: row offsets decrease at row "
+                                   f"{row + 1} (damaged cache)")
+        indices = self._map("indices", self._index_dtype, self.nnz, True)
+        d = self.shape[1]
+        for lo in range(0, self.nnz, step):
+            part = np.asarray(indices[lo:lo + step])
+            if part.size and (int(part.min()) < 0 or int(part.max()) >= d):
+                k = lo + int(np.argmax((part < 0) | (part >= d)))
+                raise CacheFormatError(f"{self._files['indices']}: column id {int(indices[k])} "
+                                       f"at position {k} is outside [0, {d}) (damaged cache)")
+        return self
 
     def load(self, mmap=True):
         """``(X, y)``: a ``csr_matrix`` over memory-mapped (read-only) arrays, or in memory."""
