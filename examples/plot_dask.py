@@ -26,17 +26,18 @@ X, y = make_sparse_classification(n_samples=20_000, n_features=2_000, mean_nnz=2
                                   random_state=2)
 
 with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                  dashboard_address=None) as cluster, Client(cluster) as client:
+                  dashboard_address=":0") as cluster, Client(cluster):
     # Eight row blocks of 2 500 rows; on a real cluster they would be read on the workers
     # (fastlogit.dask.read_svmlight_dir, read_csr_cache_dir) instead of sent from here.
     dX = da.from_array(X, chunks=(2_500, X.shape[1]), asarray=False)
     dy = da.from_array(y, chunks=2_500)
-    dask_clf = fastlogit.dask.LogisticRegression(C=1.0, solver="lbfgs", tol=1e-8).fit(dX, dy)
+    dask_clf = fastlogit.dask.LogisticRegression(C=1.0, solver="trust-region", tol=1e-6)
+    dask_clf.fit(dX, dy)
     print("Dask fit:", dask_clf.n_iter_, "iterations")
 
 # %%
 # The same model on one machine.
-local_clf = fastlogit.LogisticRegression(C=1.0, solver="lbfgs", tol=1e-8).fit(X, y)
+local_clf = fastlogit.LogisticRegression(C=1.0, solver="trust-region", tol=1e-6).fit(X, y)
 diff = np.abs(dask_clf.coef_ - local_clf.coef_).max()
 print(f"max |coef difference| = {diff:.2e}")
 print("accuracy (Dask model, in memory):", dask_clf.score(X, y))

@@ -40,9 +40,9 @@ cache = convert_svmlight(folder / "train.svm", folder / "train.flc", n_features=
 print(cache)
 
 # %%
-# Build the chunked objective (here 50 000 non-zeros per chunk, so five chunks) and
+# Build the chunked objective (here 75 000 non-zeros per chunk, so three chunks) and
 # run a solver on it, with a progress bar fed by the solver's per-iteration callback.
-objective = ChunkedObjective(cache, C=1.0, chunk_nnz=50_000)
+objective = ChunkedObjective(cache, C=1.0, chunk_nnz=75_000)
 print(f"{len(objective.chunks)} chunks")
 
 with tqdm(desc="trust-region (out of core)", unit="it") as bar:

@@ -2,11 +2,11 @@
 Regularisation path
 ===================
 
-With an L1 penalty, ``F(w, b) = C * sum_i log-loss_i + ||w||_1``, small ``C`` sets most
-coefficients exactly to zero and larger ``C`` lets them enter one by one. We trace the path
-over a grid of ``C`` on scikit-learn's breast-cancer data (standardised), starting each fit
-from the previous solution (``warm_start=True``), which makes the whole path cost little
-more than a few cold fits.
+With an L1 penalty (``l1_ratio=1``), ``F(w, b) = C * sum_i log-loss_i + ||w||_1``, small
+``C`` sets most coefficients exactly to zero and larger ``C`` lets them enter one by one.
+We trace the path over a grid of ``C`` on scikit-learn's breast-cancer data
+(standardised), starting each fit from the previous solution (``warm_start=True``), which
+makes the whole path cost little more than a few cold fits.
 """
 
 import time
@@ -23,7 +23,7 @@ X = StandardScaler().fit_transform(data.data)
 y = data.target
 
 Cs = np.logspace(-2.5, 0.5, 16)
-clf = fastlogit.LogisticRegression(penalty="l1", solver="l1", warm_start=True, tol=1e-6,
+clf = fastlogit.LogisticRegression(l1_ratio=1.0, solver="l1", warm_start=True, tol=1e-6,
                                    max_iter=200)
 coefs, n_iter = [], []
 t0 = time.perf_counter()
@@ -51,5 +51,5 @@ plt.show()
 # %%
 # Towards large ``C`` the path approaches the unpenalised fit. On this almost separable
 # data set that fit does not exist (the coefficients grow without bound), which is one
-# reason to keep some penalty. ``penalty="elasticnet"`` with ``l1_ratio`` in (0, 1) traces
+# reason to keep some penalty. An elastic net (``l1_ratio`` in (0, 1)) traces
 # a smoother path that keeps groups of correlated features together.

@@ -1,0 +1,165 @@
+"""The documentation runs: README's and the user guide's Python blocks, every gallery example,
+the doctests of the public modules; and nothing outside tests/ and benchmarks/ refers to a
+path outside the repository.
+
+Blocks and examples run in this process (a fresh namespace each, in a temporary working
+directory, matplotlib on the non-interactive Agg backend), so they share the already
+imported (and compiled) package and take seconds.
+"""
+import doctest
+import importlib
+import os
+import re
+import runpy
+import warnings
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+
+#: Pages whose ```python blocks, run in order in one namespace, need nothing but the
+#: package and its test dependencies (no data files, no cluster).
+RUNNABLE_PAGES = [
+    "README.md",
+    "docs/getting_started.md",
+    "docs/user_guide/solvers.md",
+    "docs/user_guide/penalties.md",
+    "docs/user_guide/losses.md",
+    "docs/user_guide/standard_errors.md",
+    "docs/user_guide/model_files.md",
+]
+
+#: Modules whose docstring examples are run.
+DOCTEST_MODULES = [
+    "fastlogit.estimator",
+    "fastlogit.sgd_estimator",
+    "fastlogit.persistence",
+    "fastlogit.kernels",
+    "fastlogit.io.svmlight",
+    "fastlogit.datasets",
+]
+
+#: Public objects that must carry an Examples section with at least one doctest.
+MUST_HAVE_EXAMPLES = [
+    "fastlogit.LogisticRegression",
+    "fastlogit.SGDLogisticRegression",
+    "fastlogit.load",
+    "fastlogit.io.load_svmlight",
+    "fastlogit.kernels.get",
+    "fastlogit.datasets.make_sparse_classification",
+]
+
+
+def python_blocks(path):
+    """The ```python fenced blocks of a Markdown file, in order."""
+    text = path.read_text(encoding="utf-8")
+    return re.findall(r"^```python\n(.*?)^```", text, flags=re.DOTALL | re.MULTILINE)
+
+
+@pytest.fixture
+def quiet_matplotlib():
+    """Agg backend; figures closed afterwards; the 'cannot show' warning silenced."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*non-interactive.*cannot be shown")
+        warnings.filterwarnings("ignore", message=".*FigureCanvasAgg is non-interactive")
+        yield
+    plt.close("all")
+
+
+def test_readme_has_the_setup_commands():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for command in (
+        'python3 -m venv .venv && .venv/bin/pip install -q -e ".[test]" && .venv/bin/fastlogit demo',
+        'python3 -m venv .venv && .venv/bin/pip install -q -e ".[test]" && '
+        ".venv/bin/python -m pytest -q tests",
+    ):
+        assert command in readme
+
+
+@pytest.mark.parametrize("page", RUNNABLE_PAGES)
+def test_markdown_python_blocks_run(page, tmp_path, monkeypatch, quiet_matplotlib):
+    blocks = python_blocks(ROOT / page)
+    assert blocks, f"{page} has no ```python block"
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "__main__"}
+    for k, block in enumerate(blocks):
+        code = compile(block, f"{page} (python block {k + 1})", "exec")
+        exec(code, namespace)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_gallery_example_runs(example, tmp_path, monkeypatch, quiet_matplotlib):
+    source = example.read_text(encoding="utf-8")
+    if "dask" in source:
+        pytest.importorskip("dask.array")
+        pytest.importorskip("distributed")
+    monkeypatch.chdir(tmp_path)
+    import matplotlib.pyplot as plt
+
+    runpy.run_path(str(example), run_name="__main__")
+    assert plt.get_fignums(), f"{example.name} draws no figure"
+
+
+def test_gallery_is_not_empty():
+    names = {p.stem for p in EXAMPLES}
+    assert {"plot_convergence", "plot_calibration", "plot_regularization_path",
+            "plot_out_of_core", "plot_dask"} <= names
+
+
+@pytest.mark.parametrize("module", DOCTEST_MODULES)
+def test_doctests(module, monkeypatch, tmp_path):
+    mod = importlib.import_module(module)
+    monkeypatch.chdir(tmp_path)
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    tests = [t for t in finder.find(mod, module) if t.examples]
+    for test in tests:
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, f"{result.failed} doctest(s) of {module} failed (output above)"
+
+
+@pytest.mark.parametrize("name", MUST_HAVE_EXAMPLES)
+def test_public_objects_have_examples(name):
+    module, _, attr = name.rpartition(".")
+    obj = getattr(importlib.import_module(module), attr)
+    doc = obj.__doc__ or ""
+    assert "Examples\n" in doc and ">>>" in doc, f"{name} has no Examples section"
+
+
+def _scanned_files():
+    """Files of the repository that users get or read: not tests/, benchmarks/, builds."""
+    skip_dirs = {".git", ".venv", "build", "dist", "__pycache__", "_build", "generated",
+                 "auto_examples", ".asv", ".hypothesis", ".pytest_cache", "tests",
+                 "benchmarks"}
+    suffixes = {".py", ".pyx", ".pxd", ".h", ".md", ".rst", ".txt", ".toml", ".cfg", ".in",
+                ".cff", ".json", ""}
+    for dirpath, dirnames, filenames in os.walk(ROOT):
+        dirnames[:] = [d for d in dirnames
+                       if d not in skip_dirs and not d.endswith(".egg-info")
+                       and not (Path(dirpath) == ROOT and d.startswith("."))]
+        for name in filenames:
+            path = Path(dirpath) / name
+            if path.suffix in suffixes and path.name != "sg_execution_times.rst":
+                yield path
+
+
+def test_no_file_refers_outside_the_repository():
+    """Only tests and benchmarks may read ../shared (and skip without it)."""
+    pattern = re.compile(r"\.\./shared|/work/|DESIGN\.md")
+    offenders = []
+    for path in _scanned_files():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if pattern.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{lineno}: {line.strip()}")
+    assert not offenders, "paths outside the repository:\n" + "\n".join(offenders)
