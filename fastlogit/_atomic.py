@@ -13,7 +13,9 @@ part of one.  Its contract:
   directory.  One left behind by a killed process (its pid no longer running on this host) is
   removed by the next write to the same target; those of live processes are never touched.
 
-:func:`fsync_dir` is also used by the CSR cache writer, which renames whole directories.
+The CSR cache writer (:mod:`fastlogit.io.cache`), which renames whole directories, names its
+temporary directories with :func:`temp_path` and clears stale ones with
+:func:`remove_stale` in the same way.
 """
 import contextlib
 import errno
@@ -23,7 +25,8 @@ import socket
 import stat
 import uuid
 
-__all__ = ["atomic_write", "check_writable", "fsync_dir", "resolve_target", "stale_temp_files"]
+__all__ = ["atomic_write", "check_writable", "fsync_dir", "resolve_target", "stale_temp_files",
+           "temp_path", "remove_stale"]
 
 _TMP_MARK = ".fastlogit-tmp."
 #: At most this many characters of the target's name go into a temporary file's name.
@@ -59,7 +62,9 @@ def _prefix(target):
     return "." + os.path.basename(target)[:_NAME_KEEP] + _TMP_MARK
 
 
-def _temp_path(target):
+def temp_path(target):
+    """A fresh temporary name next to ``target`` (file or directory), of this module's naming:
+    :func:`stale_temp_files` finds it once its process is gone."""
     return os.path.join(os.path.dirname(target),
                         f"{_prefix(target)}{_host()}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
 
@@ -97,6 +102,19 @@ def stale_temp_files(path):
     return sorted(stale)
 
 
+def remove_stale(path):
+    """Remove what :func:`stale_temp_files` lists for ``path`` (files or whole directories);
+    errors (e.g. a concurrent removal) are ignored."""
+    import shutil
+
+    for stale in stale_temp_files(path):
+        if os.path.isdir(stale) and not os.path.islink(stale):
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(stale)
+
+
 def check_writable(path):
     """Raise ``OSError`` (naming the file or directory) unless :func:`atomic_write` can write
     ``path``: its directory exists and accepts a new file, and ``path`` is not a directory.
@@ -109,7 +127,7 @@ def check_writable(path):
         raise FileNotFoundError(errno.ENOENT, "directory does not exist", directory)
     if os.path.isdir(target):
         raise IsADirectoryError(errno.EISDIR, "is a directory", target)
-    probe = _temp_path(target)
+    probe = temp_path(target)
     fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
     os.unlink(probe)
@@ -137,14 +155,12 @@ def atomic_write(path, mode="wb", encoding=None):
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
     target = resolve_target(path)
     directory = os.path.dirname(target)
-    for stale in stale_temp_files(target):
-        with contextlib.suppress(OSError):
-            os.unlink(stale)
+    remove_stale(target)
     try:
         keep_mode = stat.S_IMODE(os.stat(target).st_mode) & 0o777
     except FileNotFoundError:
         keep_mode = None
-    tmp = _temp_path(target)
+    tmp = temp_path(target)
     # 0o666 through the umask, exactly as open() creates a file
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:

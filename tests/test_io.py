@@ -4,6 +4,7 @@ import gzip
 import io
 import json
 import lzma
+import os
 
 import numpy as np
 import pytest
@@ -586,3 +587,25 @@ def test_damaged_cache_arrays(tmp_path, name, dtype, at, value, match):
     a.tofile(cache.path / name)
     with pytest.raises(CacheFormatError, match=match):
         CSRCache(cache.path).validate(step=2)
+
+
+def test_convert_removes_stale_temporary_directories(tmp_path):
+    """A conversion killed mid-way leaves its temporary directory; the next conversion to the
+    same target removes it (and never one of a running process)."""
+    import subprocess
+    import sys
+
+    from fastlogit import _atomic
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    host = _atomic._host()
+    dead = tmp_path / f".c.flc.fastlogit-tmp.{host}.{proc.pid}.0123abcd"
+    live = tmp_path / f".c.flc.fastlogit-tmp.{host}.{os.getppid()}.0123abcd"
+    for d in (dead, live):
+        d.mkdir()
+        (d / "data.bin").write_bytes(b"x" * 100)
+    src = write(tmp_path, "1 1:1\n0 2:1\n")
+    convert_svmlight(src, tmp_path / "c.flc")
+    convert_svmlight(src, tmp_path / "c.flc")  # replacing: the old cache is removed too
+    assert sorted(os.listdir(tmp_path)) == sorted([live.name, "c.flc", "data.svm"])

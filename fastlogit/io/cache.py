@@ -18,19 +18,20 @@ else, which is how data larger than RAM (or than the address space one allows) i
 
 Writing is atomic: everything goes into a hidden temporary directory next to the target,
 files are fsync'ed, ``header.json`` is written last, and the directory is renamed into place.
-An interrupted conversion leaves no cache (only, at worst, the temporary directory).
+An interrupted conversion leaves no cache (only, at worst, the temporary directory, of
+:mod:`fastlogit._atomic`'s naming, which the next conversion to the same target removes once
+its process is gone).
 """
 import datetime
 import json
 import os
 import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-from .._atomic import fsync_dir
+from .._atomic import fsync_dir, remove_stale, temp_path
 
 __all__ = ["CSRCache", "save_csr_cache", "load_csr_cache", "convert_svmlight", "is_csr_cache",
            "CacheFormatError", "FORMAT", "VERSION"]
@@ -115,7 +116,8 @@ class _Writer:
         self.dtype = np.dtype(dtype).newbyteorder("<")
         parent = self.path.parent
         parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = parent / f".{self.path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        remove_stale(self.path)  # temporary directories of killed conversions
+        self.tmp = Path(temp_path(os.path.abspath(self.path)))
         self.tmp.mkdir()
         self.files = {k: open(self.tmp / f, "wb") for k, f in _FILES.items()}
         self.n_rows = 0
@@ -167,7 +169,7 @@ class _Writer:
         fsync_dir(self.tmp)
         old = None
         if self.path.exists():
-            old = self.path.parent / f".{self.path.name}.old-{uuid.uuid4().hex[:8]}"
+            old = temp_path(os.path.abspath(self.path))
             os.rename(self.path, old)
         os.rename(self.tmp, self.path)
         fsync_dir(self.path.parent)
