@@ -115,7 +115,8 @@ class SolverInfo:
     name : str
         The name the estimators, the CLI and Dask accept.
     needs : frozenset of names from :data:`SOLVER_METHODS`
-        ``"row_blocks"`` means in-memory row blocks (compiled stochastic epochs).
+        ``"row_blocks"`` means log-loss row blocks the stochastic driver can stream
+        (:func:`fastlogit.stochastic.supports`: in memory, or chunk by chunk from disk).
     nonsmooth : bool
         Handles a penalty with an L1 part (through prox / subgradients).
     convex_only : bool

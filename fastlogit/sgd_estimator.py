@@ -4,15 +4,17 @@ The objective is the per-sample (mean-loss) form of scikit-learn's ``SGDClassifi
 
     G(w, b) = 1/n sum_i s_i l(y_i, z_i) + alpha R(w)      (= F / (C n) with C = 1 / (alpha n))
 
-with R as in docs/user_guide/objective.md (l2, l1, elasticnet with ``l1_ratio``, None).  Each epoch
-is one call of :meth:`fastlogit.kernels.KernelSet.sgd_epoch` (algorithm and schedules in
-:mod:`fastlogit.kernels.sgd_ref`); the estimator owns the optimiser state (lazily scaled
-weights, step counter, averaging sums, cumulative L1 penalties) between calls, which is what
-lets ``partial_fit`` continue a stream exactly where the last batch stopped: feeding the same
-rows batch by batch gives the same model as one epoch over their concatenation.
+with R as in DESIGN.md section 1 (l2, l1, elasticnet with ``l1_ratio``, None).  The epochs,
+the SGD state and the stopping rule are those of the stochastic driver
+:mod:`fastlogit.stochastic` (each epoch one call of
+:meth:`fastlogit.kernels.KernelSet.sgd_epoch`; algorithm and schedules in
+:mod:`fastlogit.kernels.sgd_ref`); the estimator keeps the driver's
+:class:`~fastlogit.stochastic.SGDState` (lazily scaled weights, step counter, averaging sums,
+cumulative L1 penalties) between calls, which is what lets ``partial_fit`` continue a stream
+exactly where the last batch stopped: feeding the same rows batch by batch gives the same
+model as one epoch over their concatenation.
 """
 import numbers
-import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -21,8 +23,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from . import kernels as _kernels
+from . import stochastic as _st
 from .estimator import LinearLogitOutputs
-from .solvers import ConvergenceWarning
+from .layout import Layout, NonFiniteError
+from .objective import LogLossData, Objective
+from .penalties import make_penalty
+from .validation import check_class_weight_values, check_l1_ratio, check_max_iter, check_tol
 
 __all__ = ["SGDLogisticRegression"]
 
@@ -46,8 +52,12 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     max_iter : int >= 1, default=1000
         Epochs of :meth:`fit`.
     tol : float or None, default=1e-3
-        :meth:`fit` stops when the epoch's mean loss has not improved on the best by ``tol``
-        for ``n_iter_no_change`` consecutive epochs (None: run ``max_iter`` epochs).
+        :meth:`fit` stops by the stopping rule of :func:`fastlogit.stochastic.fit_epochs` with
+        ``monitor="epoch_loss"``: when the epoch's objective (estimated from the losses seen
+        during the epoch) has not improved on the best by ``tol`` *relative* for
+        ``n_iter_no_change`` consecutive epochs; an epoch that ends above the starting
+        objective, or diverges, restarts the fit with smaller steps.  None: run ``max_iter``
+        epochs and evaluate nothing.
     n_iter_no_change : int, default=5
         Epochs without improvement before :meth:`fit` stops.
     shuffle : bool, default=True
@@ -134,13 +144,10 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         if self.penalty not in _PENALTIES:
             raise ValueError(f"unknown penalty {self.penalty!r}; choose one of {_PENALTIES}")
         if self.penalty == "elasticnet":
-            real("l1_ratio", self.l1_ratio, 0, strict=False)
-            if self.l1_ratio > 1:
-                raise ValueError(f"l1_ratio must lie in [0, 1], got {self.l1_ratio!r}")
-        if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 1:
-            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
+            check_l1_ratio(self.l1_ratio)
+        check_max_iter(self.max_iter)
         if self.tol is not None:
-            real("tol", self.tol, 0, strict=False)
+            check_tol(self.tol)
         if not isinstance(self.n_iter_no_change, numbers.Integral) or self.n_iter_no_change < 1:
             raise ValueError(f"n_iter_no_change must be a positive integer, "
                              f"got {self.n_iter_no_change!r}")
@@ -154,55 +161,34 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             raise ValueError(f"average must be a bool or a non-negative int, got {self.average!r}")
         return _kernels.get(self.backend)
 
-    def _strengths(self):
-        r = float(self.l1_ratio) if self.penalty == "elasticnet" else 0.0
-        l1, l2 = {"l2": (0.0, 1.0), "l1": (1.0, 0.0), None: (0.0, 0.0),
-                  "elasticnet": (r, 1.0 - r)}[self.penalty]
-        return self.alpha * l1, self.alpha * l2
+    def _penalty(self):
+        return make_penalty(self.penalty, self.l1_ratio if self.penalty == "elasticnet" else None)
 
-    def _t0(self):
-        # scikit-learn's "optimal" heuristic: a typical weight 1/sqrt(sqrt(alpha)) taken as the
-        # first step size (the log-loss derivative is bounded by 1).
-        typical_w = np.sqrt(1.0 / np.sqrt(self.alpha))
-        return 1.0 / (typical_w * self.alpha)
+    def _schedule(self):
+        eta0 = None if self.learning_rate == "optimal" else float(self.eta0)
+        return _st.Schedule(self.learning_rate, alpha=float(self.alpha), eta0=eta0,
+                            power_t=float(self.power_t))
 
-    # ------------------------------------------------------------------ state
-    def _init_state(self, n_features, k, coef=None, intercept=None):
-        self._W = np.zeros((n_features, k))
-        self._b = np.zeros(k)
-        if coef is not None:
-            self._W[:] = np.asarray(coef, dtype=np.float64).T
-            self._b[:] = intercept
-        averaging = bool(self.average)
-        self._avg_W = np.zeros((n_features, k)) if averaging else None
-        self._avg_b = np.zeros(k) if averaging else None
-        lam1, _ = self._strengths()
-        self._q = np.zeros((n_features, k)) if lam1 > 0 else None
-        self._state = np.array([1.0, 0.0, 0.0, 0.0, 0.0])  # scale, t, beta, count, u
+    def _average_start(self):
+        """First averaged step: after ``average`` samples (an int), from the first (True)."""
+        if not self.average:
+            return 0
+        return 1 if self.average is True else int(self.average) + 1
+
+    def _new_state(self, layout, theta=None):
+        return _st.SGDState(layout, theta, average_start=self._average_start(),
+                            l1=bool(self._penalty().l1_strength))
 
     def _publish(self, dtype):
         """coef_/intercept_ from the optimiser state (averaged once averaging has begun)."""
-        scale, _, beta, count, _ = self._state
-        if self._avg_W is not None and count > 0:
-            W = (self._avg_W + beta * self._W) / count
-            b = self._avg_b / count
-        else:
-            W = scale * self._W
-            b = self._b
-        self.coef_ = np.ascontiguousarray(W.T, dtype=dtype)
+        state = self._sgd
+        lay = state.layout
+        T = lay.rows(state.iterate())
+        d = lay.n_features
+        self.coef_ = np.ascontiguousarray(T[:, :d], dtype=dtype)
+        b = T[:, d] if lay.fit_intercept else np.zeros(lay.n_classes)
         self.intercept_ = np.asarray(b, dtype=dtype).copy()
-        self.t_ = float(self._state[1])
-
-    def _epoch(self, kernels, design, Y, sw, order):
-        lam1, lam2 = self._strengths()
-        average_start = (1 if self.average is True else int(self.average) + 1) \
-            if self.average else 1
-        return kernels.sgd_epoch(
-            design, Y, sw, order, self._W, self._b, self._state, avg_W=self._avg_W,
-            avg_b=self._avg_b, q=self._q, schedule=self.learning_rate, eta0=float(self.eta0),
-            power_t=float(self.power_t), alpha=float(self.alpha), t0=self._t0(), lam2=lam2,
-            lam1=lam1, fit_intercept=bool(self.fit_intercept), average_start=average_start,
-            n_threads=self.n_threads)
+        self.t_ = state.t
 
     # ------------------------------------------------------------------ data
     def _validate(self, X, y, sample_weight, reset):
@@ -213,8 +199,9 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         return X, y, sw
 
-    def _targets(self, X, y, sw, classes):
-        """One-hot Y in X's dtype ((n, 1) binary), and sample weights with class weights."""
+    def _data(self, X, y, sw, classes, kernels):
+        """The in-memory log-loss data term: targets (n,) binary or one-hot (n, K), sample
+        weights times class weights (None when all ones)."""
         index = np.searchsorted(classes, y)
         index = np.clip(index, 0, classes.shape[0] - 1)
         if np.any(classes[index] != y):
@@ -222,19 +209,21 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             raise ValueError(f"y contains labels {unknown} not in classes_ {classes.tolist()}")
         k = classes.shape[0]
         if k == 2:
-            Y = (index == 1).astype(X.dtype)[:, None]
+            Y = (index == 1).astype(np.float64)
         else:
-            Y = np.zeros((X.shape[0], k), dtype=X.dtype)
-            Y[np.arange(X.shape[0]), index] = 1
+            Y = np.zeros((X.shape[0], k))
+            Y[np.arange(X.shape[0]), index] = 1.0
         if self.class_weight is not None:
             cw = compute_class_weight(self.class_weight, classes=classes, y=y, sample_weight=sw)
-            sw = sw * np.asarray(cw, dtype=np.float64)[index]
-        sw_arg = None if np.all(sw == 1.0) else np.ascontiguousarray(sw, dtype=X.dtype)
-        return np.ascontiguousarray(Y), sw_arg
+            sw = sw * check_class_weight_values(cw, classes)[index]
+        sw = None if np.all(sw == 1.0) else sw
+        return LogLossData.trusted(_kernels.as_design(X), Y, sw, bool(self.fit_intercept),
+                                   kernels, self.n_threads)
 
     # ------------------------------------------------------------------ API
     def fit(self, X, y, sample_weight=None):
-        """Run up to ``max_iter`` epochs over (X, y) from a fresh (or warm) start."""
+        """Run up to ``max_iter`` epochs over (X, y) from a fresh (or warm) start, under the
+        driver's stopping rule (see ``tol``)."""
         kernels = self._check_params()
         X, y, sw = self._validate(X, y, sample_weight, reset=True)
         classes = np.unique(y)
@@ -245,34 +234,24 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         warm = (self.warm_start and hasattr(self, "coef_")
                 and self.coef_.shape == (k, X.shape[1])
                 and np.array_equal(getattr(self, "classes_", None), classes))
-        self._init_state(X.shape[1], k, *((self.coef_, self.intercept_) if warm else ()))
+        data = self._data(X, y, sw, classes, kernels)
         self.classes_ = classes
-        Y, sw_arg = self._targets(X, y, sw, classes)
-        design = _kernels.as_design(X)
-        rng = check_random_state(self.random_state)
+        lay = data.layout
+        theta0 = lay.join(self.coef_, self.intercept_) if warm else lay.zeros()
+        penalty = self._penalty()
         n = X.shape[0]
-        best, stall, epochs = np.inf, 0, 0
-        order = np.arange(n, dtype=np.int64)
-        total_weight = float(sw.sum()) or 1.0
-        for epochs in range(1, self.max_iter + 1):
-            if self.shuffle:
-                rng.shuffle(order)
-            mean_loss = self._epoch(kernels, design, Y, sw_arg, order) / total_weight
-            if self.verbose:
-                print(f"-- epoch {epochs}: mean loss {mean_loss:.6g}, t = {self._state[1]:.0f}")
-            if not np.isfinite(mean_loss):
-                raise ValueError("SGD diverged (non-finite loss); lower eta0 or raise alpha")
-            if self.tol is not None:
-                stall = stall + 1 if mean_loss > best - self.tol else 0
-                best = min(best, mean_loss)
-                if stall >= self.n_iter_no_change:
-                    break
-        else:
-            if self.tol is not None and self.max_iter > 1:
-                warnings.warn(f"SGD did not converge in max_iter={self.max_iter} epochs "
-                              f"(mean loss {mean_loss:.6g}); raise max_iter", ConvergenceWarning)
-        self.n_iter_ = np.array([epochs], dtype=np.int32)
-        self._publish(design.dtype)
+        objective = Objective(data, C=1.0 / (float(self.alpha) * n), penalty=penalty)
+        opt = _st.SGD(data, theta0, self._schedule(), penalty, float(self.alpha),
+                      check_random_state(self.random_state),
+                      average_start=self._average_start(), shuffle=self.shuffle,
+                      n_threads=self.n_threads)
+        result = _st.fit_epochs(objective, theta0, opt, name="SGDLogisticRegression",
+                                tol=self.tol, max_iter=self.max_iter,
+                                n_iter_no_change=self.n_iter_no_change, monitor="epoch_loss",
+                                verbose=self.verbose, keep_best=False)
+        self._sgd = opt.state
+        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+        self._publish(data.dtype)
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -298,16 +277,19 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         X, y, sw = self._validate(X, y, sample_weight, reset=first)
         if first:
             self.classes_ = classes
-            k = 1 if classes.shape[0] == 2 else classes.shape[0]
-            self._init_state(X.shape[1], k)
-        elif not hasattr(self, "_state"):  # a loaded model: rebuild the state from coef_
-            self._init_state(X.shape[1], self.coef_.shape[0], self.coef_, self.intercept_)
-            self._state[1] = getattr(self, "t_", 0.0)
-        Y, sw_arg = self._targets(X, y, sw, self.classes_)
-        order = np.arange(X.shape[0], dtype=np.int64)
-        if self.shuffle:
-            self._rng().shuffle(order)
-        self._epoch(kernels, _kernels.as_design(X), Y, sw_arg, order)
+        data = self._data(X, y, sw, self.classes_, kernels)
+        if first:
+            self._sgd = self._new_state(data.layout)
+        elif not hasattr(self, "_sgd"):  # a loaded model: rebuild the state from coef_
+            lay = Layout(X.shape[1], self.coef_.shape[0], bool(self.fit_intercept))
+            self._sgd = self._new_state(lay, lay.join(self.coef_, self.intercept_))
+            self._sgd.vec[1] = getattr(self, "t_", 0.0)
+        loss = _st.sample_epoch(_st.row_source(data), self._sgd, self._schedule(),
+                                self._penalty(), float(self.alpha), self._rng(),
+                                shuffle=self.shuffle, n_threads=self.n_threads)
+        if not (np.isfinite(loss) and np.isfinite(self._sgd.W).all()):
+            raise NonFiniteError("SGD diverged (non-finite loss or weights); lower eta0, "
+                                     "raise alpha, or scale the features")
         self.n_iter_ = np.array([1], dtype=np.int32)
         self._publish(X.dtype)
         return self

@@ -30,6 +30,7 @@ stalls (``tol`` relative, ``n_iter_no_change`` epochs); see their modules.
 """
 import numpy as np
 
+from .. import stochastic as _stochastic
 from ._result import ConvergenceWarning, SolverResult
 from .l1 import l1_newton
 from .lbfgs import lbfgs
@@ -52,13 +53,14 @@ def objective_capabilities(objective):
     """What an objective offers solvers: ``(methods, nonsmooth, convex)``.
 
     ``methods``: the :data:`fastlogit.contract.SOLVER_METHODS` it implements (``row_blocks``
-    when its data term can hand out in-memory row blocks); ``nonsmooth``: its penalty has an
-    L1 part; ``convex``: its data term is convex (Newton steps are safe).
+    when the stochastic driver can stream its rows: :func:`fastlogit.stochastic.supports`,
+    in memory or chunked); ``nonsmooth``: its penalty has an L1 part; ``convex``: its data
+    term is convex (Newton steps are safe).
     """
     data = getattr(objective, "data", objective)
     methods = {"value", "value_grad", "hessp", "hess_diag", "hessian", "line", "margins",
                "prox", "min_norm_subgradient"}
-    if hasattr(data, "rows") and hasattr(data, "design"):
+    if _stochastic.supports(data):
         methods.add("row_blocks")
     return (frozenset(methods), bool(objective.l1_strength),
             bool(getattr(data, "is_convex", True)))
