@@ -453,7 +453,9 @@ def _check_members(members, described):
             _fail(f"metadata of array {name} is not an object")
         if a.dtype.str != info.get("dtype"):
             _fail(f"array {name} has dtype {a.dtype.str}, metadata says {info.get('dtype')!r:.40}")
-        if list(a.shape) != info.get("shape"):
+        shape = info.get("shape")
+        if (not isinstance(shape, list) or any(isinstance(v, bool) for v in shape)
+                or list(a.shape) != shape):
             _fail(f"array {name} has shape {a.shape}, metadata says {info.get('shape')!r:.80}")
         if _sha256(a) != info.get("sha256"):
             _fail(f"array {name} fails its SHA-256 checksum (file damaged or edited)")
