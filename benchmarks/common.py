@@ -108,6 +108,11 @@ def dataset_label(name):
     return base
 
 
+def cache_path(name):
+    """Where :func:`load_dataset` caches ``name`` (keyed by the file's path, size and mtime)."""
+    return CACHE_DIR / f"{dataset_label(name)}-{_file_key(dataset_source(name))}.npz"
+
+
 def load_dataset(name, cache=True):
     """(X, y): CSR float64 with sorted int32 indices, y float64 in {0, 1}.
 
@@ -117,9 +122,7 @@ def load_dataset(name, cache=True):
     """
     from .shared_data import SHARED_DATASETS, load_shared
 
-    src = dataset_source(name)
-    key = _file_key(src)
-    cached = CACHE_DIR / f"{dataset_label(name)}-{key}.npz"
+    cached = cache_path(name)
     if cache and cached.exists():
         with np.load(cached) as f:
             X = sp.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]))
@@ -127,7 +130,7 @@ def load_dataset(name, cache=True):
     if name in SHARED_DATASETS:
         X, y = load_shared(name)
     else:
-        X, y = _read_svmlight(src)
+        X, y = _read_svmlight(dataset_source(name))
     X = _to_int32_csr(X)
     y = np.ascontiguousarray(y, dtype=np.float64)
     if cache:

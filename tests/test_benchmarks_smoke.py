@@ -202,3 +202,24 @@ def test_race_regression_flags_a_slower_set():
     assert "| 0.80 |" in row_b and "**slower**" in row_b
     with pytest.raises(ValueError, match="no solver_race table"):
         report.parse_race_table("nothing here")
+
+
+def test_ab_fits_same_tree_same_iterates(tmp_path, tiny):
+    """ab_fits.py with one tree on both sides: each worker imports fastlogit from its root,
+    and the two processes reach the same iterates (same iteration count and F to the last
+    digit) with positive CPU times."""
+    from sklearn.datasets import dump_svmlight_file
+
+    from benchmarks import ab_fits
+
+    X, y = tiny
+    path = tmp_path / "tiny.svm"
+    dump_svmlight_file(X, y, str(path))
+    root = str(common.ROOT)
+    rows = ab_fits.main([root, root, "--datasets", str(path), "--solvers", "lbfgs",
+                         "--rounds", "1", "--fits", "1", "--tol", "1e-8"])
+    assert [key for _, key, *_ in rows] == ["value_grad", "hessp", "lbfgs"]
+    label, key, before, after, last = rows[-1]
+    assert label == "tiny" and before > 0 and after > 0
+    assert last["before"]["n_iter"] == last["after"]["n_iter"] > 0
+    assert last["before"]["F"] == last["after"]["F"]
