@@ -4,8 +4,8 @@ Calibration (reliability) diagram
 
 A classifier is *calibrated* when, among the samples it gives probability ``p``, a fraction
 ``p`` is positive. A reliability diagram bins the predicted probabilities of a held-out set
-and plots, per bin, the observed fraction of positives against the mean prediction: a
-calibrated model lies on the diagonal.
+(here in ten bins of equal counts) and plots, per bin, the observed fraction of positives
+against the mean prediction: a calibrated model lies on the diagonal.
 
 The log-loss is a proper scoring rule, so a well-specified logistic regression is
 calibrated. Two of fastlogit's options move it away from the diagonal on purpose:
@@ -38,7 +38,7 @@ fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.5, 6.5), gridspec_kw={"height_ra
 ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="calibrated")
 for name, model in models.items():
     p = model.fit(X_train, y_train).predict_proba(X_test)[:, 1]
-    observed, predicted = calibration_curve(y_test, p, n_bins=10)
+    observed, predicted = calibration_curve(y_test, p, n_bins=10, strategy="quantile")
     ax.plot(predicted, observed, marker="o", label=name)
     hist.hist(p, bins=20, range=(0, 1), histtype="step", label=name)
     print(f"{name:22s} log-loss {log_loss(y_test, p):.4f}  Brier {brier_score_loss(y_test, p):.4f}")

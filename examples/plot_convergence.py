@@ -40,8 +40,10 @@ f_star = objective(ref.coef_, ref.intercept_)
 print(f"F* = {f_star:.10g}")
 
 # %%
-# Each solver runs with a ladder of iteration limits; every fit is timed whole (input
-# checks included) and scored with the same NumPy objective.
+# Each solver runs with a ladder of iteration limits. As in the benchmarks, every solver
+# first makes one untimed warm-up fit (imports, compiled code loaded, caches filled); each
+# point is then the faster of two timed fits (input checks included), scored with the same
+# NumPy objective.
 solvers = {
     "fastlogit trust-region": lambda k: fastlogit.LogisticRegression(
         C=C, solver="trust-region", max_iter=k, tol=1e-14),
@@ -52,20 +54,29 @@ solvers = {
     "scikit-learn newton-cg": lambda k: SkLogisticRegression(
         C=C, solver="newton-cg", max_iter=k, tol=1e-14),
 }
-ladders = {"lbfgs": [4, 8, 16, 32, 64], "trust-region": [1, 2, 4, 6, 8],
-           "newton-cg": [1, 2, 4, 6, 8]}
+ladders = {"lbfgs": [5, 10, 20, 40], "trust-region": [1, 2, 4, 8], "newton-cg": [1, 2, 4, 8]}
+
+
+def timed_fit(model):
+    """Seconds of the faster of two fits, and the model."""
+    best = np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a capped fit warns that it has not converged
+        for _ in range(2):
+            t0 = time.perf_counter()
+            model.fit(X, y)
+            best = min(best, time.perf_counter() - t0)
+    return best, model
+
 
 fig, ax = plt.subplots(figsize=(6, 4))
 for name, make in solvers.items():
     ladder = ladders[name.split()[-1]]
+    timed_fit(make(ladder[0]))  # warm-up
     times, subopt = [], []
     for k in ladder:
-        model = make(k)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a capped fit warns that it has not converged
-            t0 = time.perf_counter()
-            model.fit(X, y)
-            times.append(time.perf_counter() - t0)
+        seconds, model = timed_fit(make(k))
+        times.append(seconds)
         subopt.append(max((objective(model.coef_, model.intercept_) - f_star) / f_star, 1e-16))
     ax.loglog(times, subopt, marker="o", label=name,
               linestyle="-" if name.startswith("fastlogit") else "--")
