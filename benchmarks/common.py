@@ -2,7 +2,7 @@
 objective F evaluated independently of fastlogit, and the machine's description.  F* and the
 timing protocols are in :mod:`benchmarks.harness`, the solvers in :mod:`benchmarks.runners`.
 
-The objective is the one of DESIGN.md section 1, with an unpenalised intercept::
+The objective is the one of docs/user_guide/objective.md, with an unpenalised intercept::
 
     F(w, b) = C * sum_i [log(1 + exp(z_i)) - y_i z_i] + 1/2 ||w||^2,   z_i = x_i . w + b
 

@@ -1,6 +1,6 @@
 """Head-to-head: fastlogit against scikit-learn, LIBLINEAR and glum on the same objective.
 
-Every solver minimises (or is mapped onto) DESIGN.md's objective
+Every solver minimises (or is mapped onto) the objective of docs/user_guide/objective.md
 
     F(w, b) = C * sum_i [log(1 + exp(z_i)) - y_i z_i] + 1/2 ||w||^2,   z_i = x_i . w + b
 

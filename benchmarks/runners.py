@@ -1,6 +1,6 @@
 """One runner per library and solver, each mapped onto our objective.
 
-Every runner minimises (or is mapped onto) DESIGN.md's objective
+Every runner minimises (or is mapped onto) the objective of docs/user_guide/objective.md
 
     F(w, b) = C * sum_i [log(1 + exp(z_i)) - y_i z_i] + 1/2 ||w||^2,   z_i = x_i . w + b
 

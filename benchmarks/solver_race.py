@@ -1,7 +1,8 @@
 """Race: time to relative suboptimality 1e-6 of fastlogit's deterministic solvers against
 scikit-learn's LogisticRegression solvers (and LIBLINEAR -s 0 -R, for orientation).
 
-Objective (DESIGN.md sec. 1): F = C * sum log-loss + 1/2 ||w||^2, intercept unpenalised, C = 1.
+Objective (docs/user_guide/objective.md): F = C * sum log-loss + 1/2 ||w||^2, intercept
+unpenalised, C = 1.
 F* comes from a tight solve (our trust-region and newton-cholesky at tol 1e-13; the smaller F
 wins: ``harness.our_optimum``).  For every solver a ladder of tolerances is walked from loose
 to tight to find the first tol whose solution has (F - F*) / F* <= target.  Then

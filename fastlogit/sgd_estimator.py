@@ -4,7 +4,7 @@ The objective is the per-sample (mean-loss) form of scikit-learn's ``SGDClassifi
 
     G(w, b) = 1/n sum_i s_i l(y_i, z_i) + alpha R(w)      (= F / (C n) with C = 1 / (alpha n))
 
-with R as in DESIGN.md section 1 (l2, l1, elasticnet with ``l1_ratio``, None).  The epochs,
+with R as in docs/user_guide/objective.md (l2, l1, elasticnet, None).  The epochs,
 the SGD state and the stopping rule are those of the stochastic driver
 :mod:`fastlogit.stochastic` (each epoch one call of
 :meth:`fastlogit.kernels.KernelSet.sgd_epoch`; algorithm and schedules in
