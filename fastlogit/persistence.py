@@ -517,6 +517,19 @@ def load(path):
         the schema of the module docstring.
     OSError
         If ``path`` cannot be opened or read.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> import fastlogit
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+    >>> clf = fastlogit.LogisticRegression().fit(X, [0, 0, 1, 1])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     clf.save(os.path.join(folder, "model.npz"))
+    ...     loaded = fastlogit.load(os.path.join(folder, "model.npz"))
+    >>> bool((loaded.predict_proba(X) == clf.predict_proba(X)).all())
+    True
     """
     if hasattr(path, "read"):
         if isinstance(path, io.TextIOBase):
