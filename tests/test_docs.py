@@ -163,3 +163,64 @@ def test_no_file_refers_outside_the_repository():
             if pattern.search(line):
                 offenders.append(f"{path.relative_to(ROOT)}:{lineno}: {line.strip()}")
     assert not offenders, "paths outside the repository:\n" + "\n".join(offenders)
+
+
+# ---------------------------------------------------------------- packaging
+LOCAL_MODULES = {"fastlogit", "benchmarks", "conftest", "tests"}
+
+
+def _imported_top_level(folder):
+    """Top-level names imported (or importorskip'ed) by the .py files under ``folder``."""
+    import ast
+    import sys
+
+    names = set()
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+            elif (isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "importorskip"
+                  and node.args and isinstance(node.args[0], ast.Constant)):
+                names.add(str(node.args[0].value).split(".")[0])
+    local = LOCAL_MODULES | {p.stem for p in folder.glob("*.py")}
+    return {n for n in names if n not in sys.stdlib_module_names and n not in local}
+
+
+def _requirement_names(requirements):
+    return {re.match(r"[A-Za-z0-9_.\-]+", r).group(0).lower().replace("_", "-")
+            for r in requirements}
+
+
+@pytest.fixture(scope="module")
+def project():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    with open(ROOT / "pyproject.toml", "rb") as fh:
+        return tomllib.load(fh)["project"]
+
+
+@pytest.mark.parametrize("folder, extras", [("fastlogit", ("dask", "plot")), ("tests", ("test",))])
+def test_every_imported_package_is_declared(project, folder, extras):
+    """The package's imports are runtime dependencies or behind the extras named for them;
+    every import of the test suite is installed by ``pip install -e ".[test]"``."""
+    from importlib.metadata import packages_distributions
+
+    declared = _requirement_names(project["dependencies"])
+    for extra in extras:
+        declared |= _requirement_names(project["optional-dependencies"][extra])
+    dists = packages_distributions()
+    missing = {}
+    for name in sorted(_imported_top_level(ROOT / folder)):
+        candidates = {d.lower().replace("_", "-") for d in dists.get(name, [name])}
+        if not candidates & declared:
+            missing[name] = sorted(candidates)
+    assert not missing, f"imported by {folder}/ but not declared in {extras}: {missing}"
+
+
+def test_version_in_one_place(project):
+    """pyproject reads the version from fastlogit.__version__ instead of repeating it."""
+    import fastlogit
+
+    assert "version" not in project and "version" in project.get("dynamic", [])
+    assert re.fullmatch(r"\d+\.\d+\.\d+(\.dev\d+|rc\d+)?", fastlogit.__version__)
