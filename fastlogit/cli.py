@@ -49,7 +49,8 @@ examples:
   fastlogit fit news20.flc -o news20.model --out-of-core --chunk-nnz 1000000
   fastlogit info w8a.xz
 
-exit status: 0 success, 1 failure (data, model or file), 2 bad command line
+exit status: 0 success, 1 failure (data, model or file: named, with the line),
+2 bad command line (the option named) or FASTLOGIT_NUM_THREADS
 """
 PLOT_EXTRA = "pip install fastlogit[plot]"
 

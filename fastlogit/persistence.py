@@ -39,9 +39,9 @@ its SHA-256 in the metadata, the metadata (and so those digests, the parameters 
 attributes) by the metadata's own SHA-256.  :func:`load` verifies both, then the schema
 (names, dtypes, shapes, finiteness, sorted classes), and rebuilds the estimator from its
 validated parameters.  It reads the file into memory once and parses the archive itself
-(never ``np.load``): members must be stored uncompressed, and an ``.npy`` header must declare exactly the bytes
-its member holds, so a damaged or forged file cannot make it allocate more than the file's
-size.  Every problem with the content -- truncated, damaged, edited, of another format or
+(never ``np.load``): members must be stored uncompressed, and an ``.npy`` header must
+declare exactly the bytes its member holds, so a damaged or forged file cannot make it
+allocate more than the file's size.  Every problem with the content -- truncated, damaged, edited, of another format or
 version, not a ZIP at all -- raises ``ValueError`` naming the file and the problem; only a
 path that cannot be opened raises ``OSError``.  :func:`save` checks the same schema, so a
 model that saves also loads.
@@ -440,7 +440,8 @@ def _decode_metadata(raw):
     for key, kind in (("estimator", str), ("params", dict), ("attributes", dict),
                       ("arrays", dict)):
         if not isinstance(meta.get(key), kind):
-            _fail(f"metadata field {key!r} must be a JSON {kind.__name__ if kind is str else 'object'}")
+            _fail(f"metadata field {key!r} must be a JSON "
+                  f"{'string' if kind is str else 'object'}")
     return meta
 
 

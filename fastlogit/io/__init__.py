@@ -1,14 +1,16 @@
 """Data input: svmlight/libsvm reader and memory-mappable CSR caches.
 
 - :func:`load_svmlight`: parallel svmlight/libsvm parser (plain, .gz, .bz2, .xz), the matrix
-  scikit-learn's ``load_svmlight_file`` gives, errors with file name and line;
+  scikit-learn's ``load_svmlight_file`` gives, errors with file name and line (``finite=True``:
+  NaN and infinity too); :func:`read_svmlight` also maps rows back to file and line;
 - :func:`binary_labels`: {0, 1} / {-1, +1} / {1, 2} labels to {0, 1};
 - :func:`convert_svmlight`, :func:`save_csr_cache`, :func:`load_csr_cache`, :class:`CSRCache`:
   the binary cache (``fastlogit convert``), memory-mapped or read row block by row block.
 """
 from .cache import (CacheFormatError, CSRCache, convert_svmlight, is_csr_cache, load_csr_cache,
                     save_csr_cache)
-from .svmlight import SvmlightFormatError, binary_labels, load_svmlight
+from .svmlight import SvmlightFormatError, binary_labels, load_svmlight, read_svmlight
 
-__all__ = ["load_svmlight", "binary_labels", "SvmlightFormatError", "convert_svmlight",
-           "save_csr_cache", "load_csr_cache", "is_csr_cache", "CSRCache", "CacheFormatError"]
+__all__ = ["load_svmlight", "read_svmlight", "binary_labels", "SvmlightFormatError",
+           "convert_svmlight", "save_csr_cache", "load_csr_cache", "is_csr_cache", "CSRCache",
+           "CacheFormatError"]
