@@ -43,8 +43,8 @@ validated parameters.  It reads the file into memory once and parses the archive
 declare exactly the bytes its member holds, so a damaged or forged file cannot make it
 allocate more than the file's size.  Every problem with the content -- truncated, damaged,
 edited, of another format or version, not a ZIP at all -- raises ``ValueError`` naming the
-file and the problem; only a path that cannot be opened raises ``OSError``.  :func:`save` checks the same schema, so a
-model that saves also loads.
+file and the problem; only a path that cannot be opened raises ``OSError``.  :func:`save`
+checks the same schema, so a model that saves also loads.
 
 The checksums detect damage and edits, not a deliberate forger, who can recompute them: a
 model file is code-free data (no pickle), but loading one from an untrusted source still
