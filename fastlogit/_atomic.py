@@ -128,7 +128,10 @@ def check_writable(path):
     if os.path.isdir(target):
         raise IsADirectoryError(errno.EISDIR, "is a directory", target)
     probe = temp_path(target)
-    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:  # name the directory, not the probe's temporary name
+        raise type(exc)(exc.errno, exc.strerror, directory) from None
     os.close(fd)
     os.unlink(probe)
 

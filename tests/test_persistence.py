@@ -491,3 +491,18 @@ def test_load_from_a_file_object(saved):
         load(io.BytesIO(b"junk"))
     with open(path) as fh, pytest.raises(TypeError, match="binary file object"):
         load(fh)
+
+
+def test_check_writable_names_the_directory(tmp_path, monkeypatch):
+    """A refused probe is reported with the directory, never the temporary file's name."""
+    real_open = os.open
+
+    def refuse(path, *args, **kwargs):
+        if ".fastlogit-tmp." in os.fspath(path):
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(_atomic.os, "open", refuse)
+    with pytest.raises(PermissionError) as info:
+        _atomic.check_writable(tmp_path / "m.npz")
+    assert info.value.filename == str(tmp_path) and ".fastlogit-tmp" not in str(info.value)
