@@ -37,7 +37,6 @@ myst_heading_anchors = 3
 # API reference: autosummary pages, numpydoc docstrings.
 autosummary_generate = True
 templates_path = ["_templates"]
-autodoc_default_options = {"inherited-members": False}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
@@ -71,8 +70,13 @@ warnings.filterwarnings("ignore", category=UserWarning,
 
 
 def _skip_member(app, what, name, obj, skip, options):
-    """Leave out scikit-learn's generated metadata-routing setters (set_fit_request, ...)."""
+    """Document fastlogit's own methods, inherited ones included (predict, ...), and leave
+    out those of scikit-learn's base classes and of Python's (get_params, with_traceback,
+    the generated set_fit_request, ...): they are documented where they come from."""
     if name.startswith("set_") and name.endswith("_request"):
+        return True
+    module = getattr(obj, "__module__", None)
+    if what == "class" and callable(obj) and module and not module.startswith("fastlogit"):
         return True
     return None
 
