@@ -20,7 +20,6 @@ Sums over chunks are in a fixed order, so results are deterministic; they match 
 Objective to rounding (a different summation order).
 """
 import numpy as np
-import scipy.sparse as sp
 
 from . import kernels as _kernels
 from .layout import Layout
@@ -262,47 +261,32 @@ class ChunkedObjective(Objective):
 
 def minibatch_sgd(objective, theta0, *, epochs=5, batch_size=256, eta0=None, random_state=0,
                   callback=None):
-    """Mini-batch SGD streamed over the chunks of a :class:`ChunkedObjective`.
+    """Mini-batch SGD streamed over the chunks of a :class:`ChunkedObjective`, any penalty.
 
-    Each epoch visits the chunks in a random order and, inside a chunk, its blocks of
-    ``batch_size`` rows in a random order; a step uses the chunk Objective's fused
-    ``value_grad`` on the block (the kernels of the in-memory solvers)::
+    The mini-batch epochs of the stochastic driver (:func:`fastlogit.stochastic.block_epoch`,
+    the same as the ``minibatch`` solver's): each epoch visits the chunks in a random order and,
+    inside a chunk, its blocks of ``batch_size`` rows in a random order; a step uses the
+    chunk's fused ``loss_grad`` on the block::
 
-        G(theta) = F(theta) / (C n),  step: theta <- theta - eta * grad G_block(theta),
-        grad G_block = 1/B sum_{i in block} s_i grad l_i + l2_strength/(C n) w
+        G(theta) = F(theta) / (C n),  theta <- theta - eta0 * grad G_block(theta)
+        grad G_block = 1/B sum_{i in block} s_i grad l_i + grad S(w) / (C n)
+        L1 part: w <- prox(w, eta0 / (C n))        (S: the penalty's smooth part)
 
-    ``eta0`` defaults to ``1 / L_max`` with ``L_max = max_i ||x_i||^2 / 4 + l2/(C n)``
-    (the largest per-sample curvature, a safe constant step).  Only the smooth (L2 / None)
-    penalty is supported.  Returns ``theta`` after ``epochs`` epochs;
-    ``callback(epoch, theta)`` is called after each.
+    ``eta0`` defaults to ``1 / L_max`` (:func:`fastlogit.stochastic.max_step_curvature`, the
+    largest per-sample curvature: a safe constant step; one extra read of the chunks).
+    Runs exactly ``epochs`` epochs (no stopping rule: the ``minibatch`` solver runs on a
+    ChunkedObjective with one) and returns ``theta`` (float64 (n_params,));
+    ``callback(epoch, theta)`` is called after each (epoch from 0).  A diverging run raises
+    :class:`fastlogit.layout.NonFiniteError`.
     """
+    from . import stochastic as st
+
     ob = objective
-    if ob.l1_strength:
-        raise ValueError("minibatch_sgd supports penalty 'l2' or None only")
-    rng = np.random.default_rng(random_state)
-    theta = np.array(ob.layout.check(theta0, "theta0"), dtype=np.float64)
-    n = ob.n_samples
-    lam = ob.l2_strength / (ob.C * n)
-    mask = ob.penalized_mask().astype(np.float64)
+    theta0 = ob.layout.check(theta0, "theta0")
+    alpha = 1.0 / (ob.C * ob.n_samples)
     if eta0 is None:
-        sq_max = 0.0
-        for a, b in ob.chunks:
-            X = ob.data.chunk(a, b).design.to_scipy()
-            sq = np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X) else (X * X).sum(1)
-            sq_max = max(sq_max, float(sq.max()) if sq.size else 0.0)
-        eta0 = 1.0 / ((sq_max + ob.fit_intercept) * (0.25 if ob.n_classes == 1 else 0.5) + lam)
-    for epoch in range(epochs):
-        for c in rng.permutation(len(ob.chunks)):
-            a, b = ob.chunks[c]
-            chunk = ob.data.chunk(a, b)
-            starts = np.arange(0, b - a, batch_size)
-            for s in rng.permutation(starts):
-                block = chunk.rows(s, min(s + batch_size, b - a))
-                _, g = block.loss_grad(theta)
-                g /= block.n_samples
-                if lam:
-                    g += lam * mask * theta
-                theta -= eta0 * g
-        if callback is not None:
-            callback(epoch, theta)
-    return theta
+        eta0 = 1.0 / st.max_step_curvature(st.row_source(ob), ob.penalty, alpha)
+    opt = st.SGD(ob, theta0, st.Schedule("constant", alpha=alpha, eta0=eta0), ob.penalty,
+                 alpha, st.make_rng(random_state), batch_size=int(batch_size))
+    return st.fit_epochs(ob, theta0, opt, name="out-of-core mini-batch SGD", tol=None,
+                         max_iter=epochs, callback=st.epoch_callback(callback)).theta

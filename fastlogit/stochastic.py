@@ -79,11 +79,14 @@ from .outofcore import ChunkedData
 from .validation import check_max_iter, check_tol
 
 __all__ = ["Schedule", "SGDState", "SGD", "row_source", "supports", "sample_epoch",
-           "block_epoch", "fit_epochs", "check_loop_options", "local_epochs", "LocalResult", "max_step_curvature",
+           "block_epoch", "fit_epochs", "check_loop_options", "epoch_callback", "local_epochs", "LocalResult", "max_step_curvature",
            "make_rng", "MAX_RESTARTS"]
 
 #: Restarts with 10x smaller steps before a run that makes no progress gives up.
 MAX_RESTARTS = 8
+#: An iterate has made progress when its F is below F(theta0) by more than this (relative):
+#: rounding is not progress.
+PROGRESS_RTOL = 1e-12
 #: Step-size factor of a restart.
 RESTART_FACTOR = 0.1
 _MONITORS = ("objective", "epoch_loss")
@@ -418,9 +421,10 @@ def sample_epoch(source, state, schedule, penalty, alpha, rng, *, shuffle=True,
     kernels' lock-free parallel epoch on ``n_threads`` threads (CSR, binary, no L1; not
     deterministic).  Returns the loss sum ``sum_i s_i l_i`` seen, each before its step.
     """
-    if penalty.l2_strength is None:
-        return block_epoch(source, state, schedule, penalty, alpha, rng, batch_size=1,
-                           shuffle=shuffle, n_threads=1)
+    if penalty.l2_strength is None:  # the generic path: the same rows in the same order
+        rows = (_with_threads(piece.rows(i, i + 1), 1)
+                for piece, _, _, order in source.sample_pieces(rng, shuffle) for i in order)
+        return _step_blocks(rows, state, schedule, penalty, alpha)
     lam2 = alpha * penalty.l2_strength
     lam1 = alpha * penalty.l1_strength
     if lam1 > 0 and state.q is None:
@@ -449,6 +453,12 @@ def block_epoch(source, state, schedule, penalty, alpha, rng, *, batch_size, shu
     fewer than ``PARALLEL_NNZ`` non-zeros, else the data term's).
     Returns the loss sum of the blocks, each before its step.
     """
+    return _step_blocks(source.blocks(rng, shuffle, batch_size, n_threads), state, schedule,
+                        penalty, alpha)
+
+
+def _step_blocks(blocks, state, schedule, penalty, alpha):
+    """The steps of :func:`block_epoch`, one per in-memory data term of ``blocks``."""
     lay = state.layout
     state.fold()
     theta = state.theta()
@@ -457,7 +467,7 @@ def block_epoch(source, state, schedule, penalty, alpha, rng, *, batch_size, shu
     l1 = bool(penalty.l1_strength)
     count = 0
     loss = 0.0
-    for blk in source.blocks(rng, shuffle, batch_size, n_threads):
+    for blk in blocks:
         state.vec[1] += 1.0
         t = state.vec[1]
         f, g = blk.loss_grad(theta)
@@ -625,7 +635,8 @@ class _Run:
             if verdict is None:
                 raise NonFiniteError(
                     f"{self.name} diverged (non-finite iterate or objective){tried}; scale "
-                    f"the features (e.g. StandardScaler / MaxAbsScaler), lower eta0 or C")
+                    f"the features (e.g. StandardScaler / MaxAbsScaler), lower eta0 or C (raise "
+                    f"alpha)")
             return verdict
         stop = h.record(theta, f, g)
         if self.tol is None:
@@ -634,7 +645,7 @@ class _Run:
             # Has this run gone below F_0?  Decided on the exact F (an epoch-loss estimate
             # is biased upwards): if not, its steps are too large.
             f_exact = f if self.monitor == "objective" else self.evaluate(theta, None, True)[0]
-            if f_exact < self.f0:
+            if f_exact < self.f0 - PROGRESS_RTOL * abs(self.f0):
                 self.run_progress = self.progress = True
             elif not stop and self._restart_or(can_restart, None) is _RESTART:
                 return _RESTART
@@ -668,8 +679,9 @@ class _Run:
             converged = False
             message = (f"{self.name} made no progress from the starting point (F = "
                        f"{self.f0:.6g}) in {n_iter} epochs{tried}: its steps are too large "
-                       f"for these data. Scale the features (e.g. StandardScaler / "
-                       f"MaxAbsScaler), or lower eta0 or C.")
+                       f"for these data (or theta0 is already optimal). Scale the features "
+                       f"(e.g. StandardScaler / MaxAbsScaler), or lower eta0 or C (raise "
+                       f"alpha).")
             warnings.warn(message, ConvergenceWarning, stacklevel=4)
         elif message is None:
             message = (f"{self.name} did not converge in max_iter = {n_iter} epochs{tried} "
@@ -689,6 +701,23 @@ class _Run:
         return SolverResult(theta=np.array(theta_out, dtype=np.float64), n_iter=n_iter,
                             converged=bool(converged), message=message, history=h.as_dict(),
                             n_evals=dict(self.n_evals))
+
+
+def epoch_callback(callback):
+    """A :func:`fit_epochs` callback (called with theta at theta0, then after each epoch)
+    from ``callback(epoch, theta)`` called after each epoch only (epoch from 0; its return
+    value ignored); None stays None."""
+    if callback is None:
+        return None
+    calls = iter(range(-1, 1 << 62))
+
+    def wrapped(theta):
+        epoch = next(calls)
+        if epoch >= 0:
+            callback(epoch, theta)
+        return False
+
+    return wrapped
 
 
 def check_loop_options(tol, max_iter, n_iter_no_change, monitor):

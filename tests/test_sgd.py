@@ -1,4 +1,6 @@
-"""SGD epochs (compiled vs reference, lazy scaling, Hogwild) and the SGD / mini-batch solvers."""
+"""SGD epochs (compiled vs reference, lazy scaling, Hogwild), the stochastic driver
+(fastlogit.stochastic) and the fronts on it: the SGD / mini-batch solvers in memory and on
+chunked data, SGDLogisticRegression, out-of-core mini-batch SGD, Dask's local_epochs."""
 import importlib
 import warnings
 
@@ -7,9 +9,16 @@ import pytest
 import scipy.optimize as so
 import scipy.sparse as sp
 
+from fastlogit import LogisticRegression, stochastic
+from fastlogit.io import save_csr_cache
 from fastlogit.kernels import KernelSet, _Namespace, as_design
 from fastlogit.kernels import sgd_ref
+from fastlogit.layout import NonFiniteError
 from fastlogit.objective import Objective
+from fastlogit.outofcore import ChunkedObjective, minibatch_sgd
+from fastlogit.penalties import Penalty, make_penalty
+from fastlogit.sgd_estimator import SGDLogisticRegression
+from fastlogit.solvers import SOLVERS, solvers_for
 from fastlogit.solvers._result import ConvergenceWarning
 from fastlogit.solvers.minibatch import minibatch
 from fastlogit.solvers.sgd import sgd
@@ -341,3 +350,275 @@ def test_epoch_loss_monitor(binary_problem):
     assert res.converged and "objective improved" in res.message
     assert np.isnan(res.history["grad_norm"][1:]).all()
     assert obj.value(res.theta) <= f_star * (1 + 1e-2)
+
+
+# ----------------------------------------------------------------------------- chunked data
+@pytest.fixture(scope="module")
+def chunked_problem(tmp_path_factory):
+    """n = 480 rows of exactly 5 non-zeros (so that chunks of 240 non-zeros hold 48 rows,
+    three blocks of 16), a sparse truth, sample weights; and its CSR cache on disk."""
+    rng = np.random.default_rng(0)
+    n, d, k = 480, 30, 5
+    cols = np.sort(np.argsort(rng.random((n, d)), axis=1)[:, :k], axis=1)
+    X = sp.csr_matrix((rng.standard_normal(n * k), cols.ravel(), np.arange(0, n * k + 1, k)),
+                      shape=(n, d))
+    w = rng.standard_normal(d) * 2 * (rng.random(d) < 0.5)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(X @ w) - 0.3))).astype(float)
+    s = rng.uniform(0.5, 2.0, n)
+    cache = save_csr_cache(tmp_path_factory.mktemp("sgd") / "cache", X, y)
+    return X, y, s, cache
+
+
+def _pair(problem, penalty, C=0.1):
+    X, y, s, cache = problem
+    kw = dict(C=C, penalty=penalty, l1_ratio=0.5)
+    return (Objective(X, y, s, **kw),
+            ChunkedObjective(cache, y, s, chunk_nnz=5 * 16 * 3, **kw))
+
+
+def _iterates(solver, objective, **opts):
+    seen = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        solver(objective, objective.zeros(), callback=lambda theta: seen.append(theta.copy()),
+               random_state=0, tol=0, **opts)
+    return np.array(seen)
+
+
+def test_stochastic_solvers_are_offered_on_chunked_data(chunked_problem):
+    ob, ch = _pair(chunked_problem, "l1")
+    assert len(ch.chunks) == 10
+    assert {"sgd", "minibatch"} <= set(solvers_for(ch)) and {"sgd", "minibatch"} <= set(
+        solvers_for(ob))
+    assert stochastic.supports(ch) and stochastic.supports(ob)
+
+
+@pytest.mark.parametrize("penalty", ["l1", "elasticnet", "l2"])
+@pytest.mark.parametrize("solver,opts", [
+    (minibatch, dict(batch_size=16)),
+    (minibatch, dict(batch_size=16, learning_rate="adaptive", average=True)),
+    (sgd, dict()),
+    (sgd, dict(average=100, learning_rate="invscaling")),
+], ids=["minibatch", "minibatch-adaptive-avg", "sgd", "asgd-invscaling"])
+def test_chunked_iterates_equal_in_memory(chunked_problem, penalty, solver, opts):
+    """Without shuffling, chunks of whole blocks visit the same blocks (rows) in the same
+    order as in memory: the same iterates, epoch after epoch."""
+    ob, ch = _pair(chunked_problem, penalty)
+    mem = _iterates(solver, ob, max_iter=3, shuffle=False, **opts)
+    out = _iterates(solver, ch, max_iter=3, shuffle=False, **opts)
+    assert mem.shape == out.shape == (4, ob.n_params)
+    np.testing.assert_allclose(out, mem, rtol=1e-12, atol=1e-14)
+    assert np.abs(mem[-1] - mem[0]).max() > 0.1  # the steps did move theta
+
+
+@pytest.mark.parametrize("penalty", ["l1", "elasticnet"])
+def test_chunked_minibatch_l1_reaches_optimum(chunked_problem, penalty):
+    """Shuffled chunk order and blocks: F within 2e-3 of the proximal Newton optimum, as in
+    memory (where the rows are permuted globally)."""
+    ob, ch = _pair(chunked_problem, penalty)
+    f_star = SOLVERS["l1"](ob, ob.zeros(), tol=1e-10).fun
+    for objective in (ch, ob):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            res = minibatch(objective, objective.zeros(), batch_size=16, max_iter=40, tol=1e-6,
+                            learning_rate="adaptive", random_state=0)
+        assert f_star <= res.fun <= f_star * (1 + 2e-3), type(objective).__name__
+        assert ob.value(res.theta) == pytest.approx(res.fun, rel=1e-10)
+        if penalty == "l1":
+            assert np.count_nonzero(res.theta[:-1] == 0) > 0  # the prox gives exact zeros
+
+
+def test_chunked_sgd_reaches_optimum(chunked_problem):
+    ob, ch = _pair(chunked_problem, "elasticnet", C=1.0)
+    f_star = SOLVERS["l1"](ob, ob.zeros(), tol=1e-10).fun
+    reads = ch.n_chunk_reads
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = sgd(ch, ch.zeros(), max_iter=30, tol=1e-6, random_state=0)
+    assert f_star <= res.fun <= f_star * (1 + 2e-3)
+    # an epoch reads every chunk twice (the SGD pass and F's evaluation); F(theta0) and the
+    # safe step of a restart one pass each
+    evals = res.n_evals["value"] + res.n_evals["value_grad"]
+    assert evals == res.n_iter + 1
+    assert ch.n_chunk_reads - reads <= len(ch.chunks) * (res.n_iter + evals + 1)
+
+
+def test_out_of_core_minibatch_sgd_any_penalty(chunked_problem):
+    """outofcore.minibatch_sgd (the CLI's out-of-core path) streams the driver's mini-batch
+    epochs, L1 and elastic net included."""
+    for penalty in ("l1", "elasticnet"):
+        ob, ch = _pair(chunked_problem, penalty)
+        f_star = SOLVERS["l1"](ob, ob.zeros(), tol=1e-10).fun
+        epochs = []
+        theta = minibatch_sgd(ch, ch.zeros(), epochs=30, batch_size=16, random_state=0,
+                              callback=lambda e, th: epochs.append(e))
+        assert epochs == list(range(30))
+        assert ob.value(theta) <= f_star * (1 + 1e-2)
+    with pytest.raises(ValueError, match="theta0"):
+        minibatch_sgd(ch, np.zeros(3))
+
+
+# ----------------------------------------------------------------------------- the driver
+class _PlainL2(Penalty):
+    """1/2 ||w||^2 written as a custom penalty (l2_strength None: the generic path)."""
+
+    def smooth_value(self, w):
+        return 0.5 * float(w @ w)
+
+    def smooth_grad(self, w):
+        return np.array(w, dtype=np.float64)
+
+    def smooth_hessp(self, w, v):
+        return np.array(v, dtype=np.float64)
+
+    def smooth_hess_diag(self, w):
+        return np.ones_like(w, dtype=np.float64)
+
+
+def test_generic_penalty_path_equals_kernel_path(binary_problem):
+    """sgd with a penalty the kernels do not know steps one sample at a time in Python:
+    the same rows in the same order and the same update as the kernels' lazy L2 scaling."""
+    X, y, s = binary_problem
+    X, y, s = X[:300], y[:300], s[:300]
+    fast = Objective(X, y, s, C=0.05)
+    generic = Objective(X, y, s, C=0.05, penalty=_PlainL2())
+    for opts in (dict(), dict(average=150, learning_rate="constant", eta0=0.05)):
+        a = _iterates(sgd, fast, max_iter=2, **opts)
+        b = _iterates(sgd, generic, max_iter=2, **opts)
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+
+
+def test_schedule_and_state(binary_problem):
+    sched = stochastic.Schedule("optimal", alpha=0.01)
+    assert sched.eta(1.0) == pytest.approx(0.01 ** -0.25)
+    assert sched.scaled(0.1).eta(1.0) == pytest.approx(0.1 * sched.eta(1.0))
+    assert sched.scaled(0.1).eta(1e12) == pytest.approx(sched.eta(1e12), rel=1e-6)
+    adaptive = stochastic.Schedule("adaptive", alpha=1.0, eta0=1.0)
+    assert adaptive.end_epoch(True) is None and adaptive.eta(5) == 1.0
+    assert adaptive.end_epoch(False) is None and adaptive.eta(5) == 0.5
+    for bad, match in ((dict(kind="fast"), "learning_rate"), (dict(eta0=-1.0), "eta0"),
+                       (dict(alpha=0.0), "alpha"), (dict(power_t=-1.0), "power_t")):
+        kw = dict(kind="constant", alpha=1.0, eta0=1.0)
+        kw.update(bad)
+        with pytest.raises(ValueError, match=match):
+            stochastic.Schedule(kw.pop("kind"), **kw)
+    ob = _objective(binary_problem)
+    theta = np.arange(ob.n_params, dtype=float)
+    st = stochastic.SGDState(ob.layout, theta, average_start=1)
+    np.testing.assert_array_equal(st.iterate(), theta)
+    st.vec[0] = 0.5  # w = scale * W; the intercept is not scaled
+    st.fold()
+    np.testing.assert_array_equal(st.theta(), np.r_[0.5 * theta[:-1], theta[-1]])
+    assert st.vec[0] == 1.0
+    with pytest.raises(ValueError, match="stochastic solvers need"):
+        stochastic.row_source(object())
+
+
+def test_local_epochs_for_dask_parts(binary_problem):
+    """The worker side of Dask local SGD: one part holding every row is plain SGD on F."""
+    X, y, s = binary_problem
+    ob = Objective(X, y, s, C=0.01, penalty="elasticnet", l1_ratio=0.3)
+    f_star = _prox_optimum(ob, n_iter=2000)
+    n = ob.n_samples
+    sched = stochastic.Schedule("optimal", alpha=1.0 / (ob.C * n))
+    theta, t = ob.zeros(), 0.0
+    for seed in range(8):
+        res = stochastic.local_epochs(ob.data, theta, sched, C=ob.C, penalty=ob.penalty,
+                                      n_total=n, t_start=t, seed=seed)
+        assert res.t == t + n and res.weight == pytest.approx(s.sum())
+        theta, t = res.theta, res.t
+    assert ob.value(theta) <= f_star * (1 + 1e-3)
+    # halves of the rows as two parts, mini-batch steps: their average still descends
+    parts = [stochastic.local_epochs(ob.data.rows(a, b), ob.zeros(), sched, C=ob.C,
+                                     penalty=ob.penalty, n_total=n, seed=1, batch_size=10)
+             for a, b in ((0, n // 2), (n // 2, n))]
+    avg = sum(p.weight * p.theta for p in parts) / sum(p.weight for p in parts)
+    assert ob.value(avg) < ob.value(ob.zeros())
+
+
+# ----------------------------------------------------------------------------- issue 13
+def _item1_data(scale=1.0):
+    X = np.random.RandomState(1).randn(200, 4)
+    y = X[:, 0] + 1.5 * np.random.RandomState(1).randn(200) > 0
+    return X * scale, y
+
+
+@pytest.mark.parametrize("C,scale", [(100.0, 1.0), (1e6, 1.0), (1.0, 1e4)])
+def test_sgd_too_large_steps_restart_not_zero_model(C, scale):
+    """Issue 13 item 1: the "optimal" first steps were so large that no epoch beat theta0
+    = 0, which came back as a converged all-zero model; the driver restarts with smaller
+    steps and ends near the batch optimum."""
+    X, y = _item1_data(scale)
+    ref = LogisticRegression(C=C, solver="lbfgs").fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = LogisticRegression(C=C, solver="sgd", random_state=0).fit(X, y)
+    assert clf.converged_
+    assert np.abs(clf.coef_).min() > 0
+    assert clf.score(X, y) >= ref.score(X, y) - 0.02
+    ob = Objective(X, y.astype(float), C=C)
+    res = sgd(ob, ob.zeros(), random_state=0)
+    assert res.converged and "restart" in res.message
+    f0 = ob.value(ob.zeros())
+    assert res.fun < f0 and res.history["objective"][1] >= f0  # the first run did blow up
+
+
+def test_no_progress_is_never_converged(binary_problem):
+    """From the optimum no epoch can lower F: after its restarts the fit warns that it made
+    no progress, returns theta0, and does not call that converged."""
+    ob = _objective(binary_problem)
+    opt = SOLVERS["newton-cholesky"](ob, ob.zeros(), tol=1e-12).theta
+    for solver in (sgd, minibatch):
+        with pytest.warns(ConvergenceWarning, match="no progress from the starting point"):
+            res = solver(ob, opt, max_iter=12, tol=1e-4, random_state=0, monitor="epoch_loss")
+        assert not res.converged
+        np.testing.assert_array_equal(res.theta, opt)
+
+
+def test_divergence_restarts_then_raises(binary_problem):
+    ob = _objective(binary_problem)
+    f_star = _reference_optimum(ob)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = sgd(ob, ob.zeros(), learning_rate="constant", eta0=1e6, max_iter=10, tol=1e-6,
+                  random_state=0)
+    assert res.converged and "restart" in res.message and res.fun <= f_star * 1.1
+    # ||x||^2 overflows: no finite step is safe; the fit says so and stays at theta0
+    bad = Objective(np.array([[1e300], [-1e300]]), np.array([1.0, 0.0]), C=1.0, penalty=None)
+    with pytest.warns(ConvergenceWarning, match="no progress"):
+        res = sgd(bad, bad.zeros(), learning_rate="constant", eta0=1.0, max_iter=20,
+                  random_state=0)
+    assert not res.converged and not res.theta.any()
+    # without a stopping rule (tol=None) there is no restart: a divergence is an error
+    X, y = _item1_data(1e5)
+    with pytest.raises(NonFiniteError, match="diverged"):
+        SGDLogisticRegression(tol=None, learning_rate="constant", eta0=1e305,
+                              max_iter=3).fit(X, y)
+    with pytest.raises(NonFiniteError, match="diverged"):
+        SGDLogisticRegression(learning_rate="constant", eta0=1e305).partial_fit(
+            X, y, classes=[False, True])
+
+
+@pytest.mark.parametrize("weight", [-1.0, np.inf, np.nan])
+def test_sgd_estimator_rejects_bad_class_weights(weight):
+    """Issue 13 item 10: LogisticRegression's check and message (validation module)."""
+    X, y = _item1_data()
+    for call in (lambda m: m.fit(X, y),
+                 lambda m: m.partial_fit(X, y, classes=[False, True])):
+        with pytest.raises(ValueError, match="class_weight for class .*True.* must be finite "
+                                             "and >= 0"):
+            call(SGDLogisticRegression(class_weight={False: 1.0, True: weight}))
+
+
+def test_sgd_estimator_uses_the_driver_rule():
+    """Small alpha (large C): the estimator restarts instead of drifting, and stops by the
+    driver's relative rule (n_iter_ < max_iter), near the batch optimum."""
+    X, y = _item1_data()
+    ref = LogisticRegression(C=100.0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = SGDLogisticRegression(alpha=1 / (100.0 * 200), random_state=0,
+                                    average=True).fit(X, y)
+    assert clf.n_iter_[0] < clf.max_iter
+    assert clf.score(X, y) >= ref.score(X, y) - 0.02
+    np.testing.assert_allclose(clf.coef_, ref.coef_, atol=0.25 * np.abs(ref.coef_).max())
