@@ -18,8 +18,12 @@ distributed = pytest.importorskip("distributed")
 
 from fastlogit.datasets import make_sparse_classification  # noqa: E402
 from fastlogit.objective import Objective  # noqa: E402
+from fastlogit.penalties import Penalty  # noqa: E402
 
 fdask = pytest.importorskip("fastlogit.dask")
+from fastlogit.dask._data import _part_loss_grad, make_part  # noqa: E402
+from fastlogit.dask._local_sgd import _part_sgd  # noqa: E402
+from fastlogit.dask._transport import tree_sum  # noqa: E402
 
 TIMEOUT = 60  # seconds: one reduction (DaskObjective timeout) and the per-test watchdog
 
@@ -80,8 +84,8 @@ def test_objective_matches_single_machine(client, rng, dense, k, fit_intercept, 
         assert dob.n_blocks == 5 and dob.transport == transport
         # The blocks are spread evenly over the two workers (a call waits for the slowest),
         # each worker's run of blocks stacked into one part (one kernel call per pass).
-        assert sorted((len(args) - 1) // 3 for args in dob._make_args) == [2, 3]
-        assert sorted(len(parts) for _, parts in dob._groups) == [1, 1]
+        assert sorted(dob.data.parts.blocks_per_part) == [2, 3]
+        assert dob.data.parts.n_workers == 2
         theta = 0.3 * rng.standard_normal(ref.n_params)
         v = rng.standard_normal(ref.n_params)
         f, g = dob.value_grad(theta)
@@ -99,6 +103,14 @@ def test_objective_matches_single_machine(client, rng, dense, k, fit_intercept, 
         line, line0 = dob.line(theta, v), ref.line(theta, v)
         for t in (0.0, 0.3, 1.0):
             assert line.value(t) == pytest.approx(line0.value(t), rel=1e-11)
+            if t == 0.0:  # theta and the direction are held on the workers from now on
+                sent = dob.bytes_sent
+        # later trials of the same line: one float back per worker, nothing else travels
+        assert dob.bytes_sent - sent == 2 * n_workers * 8
+        # the DataTerm contract's margins / loss_from_margins (n values each way)
+        z = dob.data.margins(theta)
+        np.testing.assert_allclose(z, ref.data.margins(theta), rtol=1e-12, atol=1e-12)
+        assert dob.data.loss_from_margins(z) == pytest.approx(ref.data.loss(theta), rel=1e-12)
         # hessp at a theta the blocks have not cached recomputes the curvature there.
         theta2 = theta + 0.1
         hv2, hv20 = dob.hessp(theta2, v), ref.hessp(theta2, v)
@@ -213,15 +225,15 @@ def test_part_sgd_runs_each_block_as_if_alone(dense):
     X, y = _data(n=600, d=30, dense=dense)
     options = {"fit_intercept": True, "backend": "auto", "n_threads": 1}
     cuts = [(0, 200), (200, 600)]
-    part = fdask._make_part(options, *[a for i, j in cuts for a in (X[i:j], y[i:j], None)])
-    alone = [fdask._make_part(options, X[i:j], y[i:j], None) for i, j in cuts]
+    part = make_part(options, *[a for i, j in cuts for a in (X[i:j], y[i:j], None)])
+    alone = [make_part(options, X[i:j], y[i:j], None) for i, j in cuts]
     assert part.n_samples == 600 and part.block_sizes == [200, 400]
     params = {"alpha": 1 / 600, "t0": 100.0, "lam2": 1 / 600, "local_epochs": 2}
     theta = np.full(31, 0.1)
     seeds, starts = [3, 4], [0.0, 50.0]
-    got = fdask._part_sgd(part, theta, seeds, starts, params)
-    want = fdask._sum(*[fdask._part_sgd(p, theta, [sd], [st], params)
-                        for p, sd, st in zip(alone, seeds, starts)])
+    got = _part_sgd(part, theta, params, seeds, starts)
+    want = tree_sum(*[_part_sgd(p, theta, params, [sd], [st])
+                      for p, sd, st in zip(alone, seeds, starts)])
     np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
     assert got[1] == want[1] == 600
     assert np.all(theta == 0.1)
@@ -245,8 +257,8 @@ def test_local_sgd_approaches_optimum(client):
 def test_errors(client):
     X, y = _data(n=300, d=20)
     dX, dy, _ = _blocks(X, y, 100)
-    with pytest.raises(ValueError, match="penalty"):
-        fdask.DaskObjective(dX, dy, penalty="l1", client=client)
+    with pytest.raises(ValueError, match="penalty must be one of"):
+        fdask.DaskObjective(dX, dy, penalty="l3", client=client)
     with pytest.raises(ValueError, match="transport"):
         fdask.DaskObjective(dX, dy, transport="mpi", client=client)
     with pytest.raises(ValueError, match="has 250 rows"):
@@ -257,8 +269,19 @@ def test_errors(client):
     dob.close()
     with pytest.raises(ValueError, match="at least 2 classes"):
         fdask.LogisticRegression(client=client).fit(dX, da.zeros(300, chunks=100))
-    with pytest.raises(ValueError, match="unknown solver"):
+    with pytest.raises(ValueError, match="unknown solver 'nope'"):
         fdask.LogisticRegression(solver="nope", client=client).fit(dX, dy)
+    # the valid solvers derive from the declarations: no in-memory row blocks on Dask data,
+    # no L1 part without a solver that handles it
+    with pytest.raises(ValueError, match="'sgd' does not support.*row_blocks"):
+        fdask.LogisticRegression(solver="sgd", client=client).fit(dX, dy)
+    with pytest.raises(ValueError, match="'lbfgs' does not support penalty='l1'.*'l1'"):
+        fdask.LogisticRegression(l1_ratio=1.0, solver="lbfgs", client=client).fit(dX, dy)
+    with pytest.raises(ValueError, match="'local-sgd' does not support penalty='elasticnet'"):
+        fdask.LogisticRegression(l1_ratio=0.5, solver="local-sgd", client=client).fit(dX, dy)
+    with pytest.raises(ValueError, match="'local-sgd' does not support penalty='weighted-l2'"):
+        fdask.LogisticRegression(WeightedL2(np.ones(20)), solver="local-sgd",
+                                 client=client).fit(dX, dy)
 
 
 @pytest.mark.filterwarnings("ignore:lbfgs did not converge")  # its ftol stop, F is checked
@@ -310,15 +333,15 @@ def test_worker_killed_during_a_call(client):
         theta = 0.01 * np.arange(ref.n_params, dtype=float)
         dob.value_grad(-theta)
 
-        def slow_value_grad(block, theta):  # the kill lands while the workers sleep here
+        def slow_value_grad(part, theta):  # the kill lands while the workers sleep here
             time.sleep(0.5)
-            return fdask._block_value_grad(block, theta)
+            return _part_loss_grad(part, theta)
 
         pids = client.run(os.getpid)
         timer = threading.Timer(0.2, os.kill, (pids[sorted(pids)[0]], signal.SIGKILL))
         t0 = time.perf_counter()
         timer.start()
-        loss, grad = dob._call(slow_value_grad, [("theta", theta)])
+        loss, grad = dob.data._call(slow_value_grad, [("theta", theta)])
         timer.join()
         f0, g0 = Objective(X, y, C=1.0, penalty=None).value_grad(theta)
         assert loss == pytest.approx(f0, rel=1e-12)
@@ -338,13 +361,237 @@ def test_error_on_a_worker_is_raised_not_retried(client):
     dob = fdask.DaskObjective(*_blocks(X, y, 100)[:2], client=client, n_threads=1,
                               timeout=TIMEOUT, transport="actors")
     try:
-        def broken(block, theta):
+        def broken(part, theta):
             raise ZeroDivisionError("a block failed")
 
         with pytest.raises(ZeroDivisionError, match="a block failed"):
-            dob._call(broken, [("theta", np.zeros(dob.n_params))])
+            dob.data._call(broken, [("theta", np.zeros(dob.n_params))])
         assert dob.n_rebuilds == 0
         f, _ = dob.value_grad(np.zeros(dob.n_params))  # the actors still answer
         assert f == pytest.approx(Objective(X, y).value(np.zeros(dob.n_params)), rel=1e-12)
     finally:
         dob.close()
+
+
+# ------------------------------------------------------------------ the penalty is the client's
+class WeightedL2(Penalty):
+    """R(w) = 1/2 sum_j a_j w_j^2: a penalty defined here, through the Penalty contract only."""
+
+    name = "weighted-l2"
+
+    def __init__(self, weights):
+        self.weights = np.asarray(weights, dtype=np.float64)
+
+    def smooth_value(self, w):
+        return 0.5 * float(self.weights @ (w * w))
+
+    def smooth_grad(self, w):
+        return self.weights * w
+
+    def smooth_hessp(self, w, v):
+        return self.weights * v
+
+    def smooth_hess_diag(self, w):
+        return self.weights.copy()
+
+
+def _scipy_optimum(objective):
+    """Independent optimum: scipy's L-BFGS-B on the in-memory F with its gradient."""
+    import scipy.optimize as so
+
+    res = so.minimize(lambda t: objective.value_grad(t), objective.zeros(), jac=True,
+                      method="L-BFGS-B", options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 5000})
+    return res.fun
+
+
+@pytest.mark.parametrize("k", [2, 3], ids=["binary", "softmax"])
+def test_custom_penalty_on_dask_data(client, rng, k):
+    """A penalty the package has never seen: DaskObjective equals the in-memory Objective with
+    the same penalty (value, gradient, Hessian products, diagonal, Hessian, line); binary:
+    newton-cg, trust-region and lbfgs on the Dask data reach scipy's optimum of the
+    in-memory F to 1e-8."""
+    from fastlogit.solvers import solve
+
+    X, y = _data(n=900, d=30, k=k, seed=21)
+    Y = y if k == 2 else np.eye(k)[y.astype(int)]
+    s = rng.uniform(0.5, 2.0, X.shape[0])
+    n_coef = (1 if k == 2 else k) * X.shape[1]
+    pen = WeightedL2(np.linspace(0.2, 3.0, n_coef))
+    ref = Objective(X, Y, s, C=2.0, penalty=pen, n_threads=1)
+    with fdask.DaskObjective(*_blocks(X, Y, 300, s), C=2.0, penalty=pen, n_threads=1,
+                             client=client, timeout=TIMEOUT) as dob:
+        assert dob.penalty is pen
+        theta, v = 0.2 * rng.standard_normal((2, ref.n_params))
+        f, g = dob.value_grad(theta)
+        f0, g0 = ref.value_grad(theta)
+        assert f == pytest.approx(f0, rel=1e-12)
+        np.testing.assert_allclose(g, g0, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(dob.hessp(theta, v), ref.hessp(theta, v), rtol=1e-10,
+                                   atol=1e-12)
+        np.testing.assert_allclose(dob.hess_diag(theta), ref.hess_diag(theta), rtol=1e-10)
+        np.testing.assert_allclose(dob.hessian(theta), ref.hessian(theta), rtol=1e-10,
+                                   atol=1e-12)
+        line, line0 = dob.line(theta, v), ref.line(theta, v)
+        for t in (0.2, 0.7):
+            assert line.value(t) == pytest.approx(line0.value(t), rel=1e-11)
+        if k > 2:
+            return
+        f_ref = _scipy_optimum(ref)
+        for solver in ("newton-cg", "trust-region", "lbfgs"):
+            res = solve(dob, solver, tol=1e-10, max_iter=500)
+            assert res.converged, (solver, res.message)
+            assert ref.value(res.theta) == pytest.approx(f_ref, rel=1e-8), solver
+
+
+FITS = [
+    pytest.param({"l1_ratio": 1.0, "C": 0.3, "solver": "l1"}, 2, id="l1-binary"),
+    pytest.param({"l1_ratio": 0.5, "C": 0.3, "solver": "l1"}, 2, id="elasticnet-binary"),
+    pytest.param({"l1_ratio": 0.7, "C": 0.3, "solver": "l1"}, 3, id="elasticnet-softmax"),
+    pytest.param({"C": np.inf, "solver": "trust-region"}, 2, id="no-penalty-C-inf"),
+]
+
+
+@pytest.mark.parametrize("params, k", FITS)
+def test_penalties_fit_equal_in_memory(client, rng, params, k):
+    """L1 / elastic net with solver "l1" (and no penalty through C=np.inf) on a 2-worker
+    cluster: the Dask estimator's fit has the in-memory estimator's objective (1e-8
+    relative) and zero pattern."""
+    from fastlogit import LogisticRegression
+
+    X, y = _data(n=1200, d=60, k=k, seed=31)
+    s = rng.uniform(0.5, 2.0, X.shape[0])
+    common = dict(tol=1e-10, max_iter=200, **params)
+    mem = LogisticRegression(**common).fit(X, y, sample_weight=s)
+    clf = fdask.LogisticRegression(n_threads=1, client=client, timeout=TIMEOUT,
+                                   **common).fit(*_blocks(X, y, 300, s))
+    assert clf.converged_ and mem.converged_ and clf.solver_ == mem.solver_
+    Y = y if k == 2 else np.eye(k)[y.astype(int)]
+    r = params.get("l1_ratio", 0.0)
+    penalty = None if params["C"] == np.inf else ("l1" if r == 1 else "elasticnet")
+    ob = Objective(X, Y, s, C=1.0 if penalty is None else params["C"], penalty=penalty,
+                   l1_ratio=r)
+
+    def F(model):
+        return ob.value(np.column_stack([model.coef_, model.intercept_]).ravel())
+
+    assert abs(F(clf) - F(mem)) <= 1e-8 * abs(F(mem))
+    if penalty is not None:
+        assert np.count_nonzero(mem.coef_ == 0) > 0  # the penalty really makes zeros here
+        np.testing.assert_array_equal(clf.coef_ == 0, mem.coef_ == 0)
+        np.testing.assert_allclose(clf.coef_, mem.coef_, atol=1e-5 * np.abs(mem.coef_).max())
+
+
+# ------------------------------------------------------------------ item 9: the same checks
+def _first_line(exc_info):
+    return str(exc_info.value).splitlines()[0]
+
+
+def _bad_data(kind):
+    """(X, y, sample_weight) in memory with one bad entry in the *second* row block."""
+    X, y = _data(n=300, d=20, seed=41, dense=kind.startswith("dense"))
+    y = y.astype(np.float64)
+    s = None
+    if kind.endswith("nan-x") or kind.endswith("inf-x"):
+        bad = np.nan if kind.endswith("nan-x") else np.inf
+        if sp.issparse(X):
+            X = X.tolil()
+            X[150, 3] = bad
+            X = X.tocsr()
+        else:
+            X[150, 3] = bad
+    elif kind in ("nan-label", "inf-label"):
+        y[150] = np.nan if kind == "nan-label" else np.inf
+    elif kind == "one-class":
+        y[:] = 1.0
+    elif kind == "continuous-label":
+        y = y + 0.5 * np.arange(300) / 300
+    elif kind in ("nan-weight", "negative-weight"):
+        s = np.ones(300)
+        s[150] = np.nan if kind == "nan-weight" else -1.0
+    elif kind == "zero-weights":
+        s = np.zeros(300)
+    elif kind == "class-without-weight":
+        s = np.where(y == 1, 0.0, 1.0)
+    return X, y, s
+
+
+# Every bad input the in-memory estimator rejects: the Dask estimator must reject it with the
+# same message (first line: scikit-learn's NaN message adds a hint about imputers).
+BAD_INPUTS = [
+    ("C=0", {"C": 0}, "ok"),
+    ("C=-inf", {"C": -np.inf}, "ok"),
+    ("tol=-1", {"tol": -1.0}, "ok"),
+    ("max_iter=-1", {"max_iter": -1}, "ok"),
+    ("l1_ratio=2", {"l1_ratio": 2.0}, "ok"),
+    ("unknown-penalty", {"penalty": "l3"}, "ok"),
+    ("l1-with-lbfgs", {"l1_ratio": 1.0, "solver": "lbfgs"}, "ok"),
+    ("unknown-backend", {"backend": "fortran"}, "ok"),
+    ("negative-class-weight", {"class_weight": {0.0: -1.0}}, "ok"),
+    ("nan-class-weight", {"class_weight": {1.0: np.nan}}, "ok"),
+    ("unknown-class-weight-label", {"class_weight": {7.0: 2.0}}, "ok"),
+    ("bad-class-weight", {"class_weight": "even"}, "ok"),
+    ("balanced-class-without-weight", {"class_weight": "balanced"}, "class-without-weight"),
+    ("nan-in-dense-X", {}, "dense-nan-x"),
+    ("inf-in-dense-X", {}, "dense-inf-x"),
+    ("nan-in-csr-X", {}, "csr-nan-x"),
+    ("inf-in-csr-X", {}, "csr-inf-x"),
+    ("nan-label", {}, "nan-label"),
+    ("inf-label", {}, "inf-label"),
+    ("one-class", {}, "one-class"),
+    ("continuous-label", {}, "continuous-label"),
+    ("nan-sample-weight", {}, "nan-weight"),
+    ("negative-sample-weight", {}, "negative-weight"),
+    ("negative-sample-weight-balanced", {"class_weight": "balanced"}, "negative-weight"),
+    ("all-zero-sample-weight", {}, "zero-weights"),
+]
+
+
+@pytest.mark.parametrize("params, kind", [c[1:] for c in BAD_INPUTS],
+                         ids=[c[0] for c in BAD_INPUTS])
+def test_bad_input_same_message_as_in_memory(client, params, kind):
+    """Issue 13 item 9: the same checks and messages as the in-memory estimator (NaN / inf in
+    one block of X, dense or CSR, caught on the workers; labels and weights too)."""
+    from fastlogit import LogisticRegression
+
+    X, y, s = _bad_data(kind)
+    with pytest.raises(ValueError) as memory:
+        LogisticRegression(**params).fit(X, y, sample_weight=s)
+    dX, dy, ds = _blocks(X, y, 100, s)
+    with pytest.raises(ValueError) as distributed_:
+        fdask.LogisticRegression(client=client, n_threads=1, timeout=TIMEOUT,
+                                 **params).fit(dX, dy, ds)
+    want, got = _first_line(memory), _first_line(distributed_)
+    if "infinity" in want:  # scikit-learn adds "or a value too large for dtype(...)"
+        assert got.startswith("Input ") and got.rstrip(".") in want
+    elif "does not support penalty" in want:  # "on this objective" / "on Dask data"
+        assert got.split(" on ")[0] == want.split(" on ")[0] and "use one of 'l1'" in got
+    else:
+        assert got == want
+
+
+def test_predict_bad_input_same_message_as_in_memory(client):
+    """A dask X of the wrong width is refused on the client before any work, with the
+    in-memory estimator's message; NaN rows raise its "Input X contains NaN."."""
+    from fastlogit import LogisticRegression
+
+    X, y, _ = _bad_data("ok")
+    clf = fdask.LogisticRegression(client=client, n_threads=1, timeout=TIMEOUT)
+    clf.fit(*_blocks(X, y, 100)[:2])
+    mem = LogisticRegression().fit(X, y)
+    narrow = X[:, :15]
+    with pytest.raises(ValueError) as memory:
+        mem.predict(narrow)
+    before = client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks))
+    for method in ("predict", "predict_proba", "decision_function"):
+        with pytest.raises(ValueError) as exc:
+            getattr(clf, method)(da.from_array(narrow, chunks=(100, 15), asarray=False))
+        assert str(exc.value) == str(memory.value)
+    assert client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == before
+    Xn = X.toarray()
+    Xn[150, 2] = np.nan
+    with pytest.raises(ValueError) as memory:
+        mem.predict_proba(Xn)
+    for method in ("predict", "predict_proba"):
+        with pytest.raises(ValueError) as exc:
+            getattr(clf, method)(da.from_array(Xn, chunks=(100, 20))).compute()
+        assert _first_line(exc) == _first_line(memory)

@@ -1,0 +1,397 @@
+"""The Dask estimator: fastlogit's LogisticRegression API over a dask array of row blocks.
+
+Validation is :mod:`fastlogit.validation`'s, as for the in-memory estimator: parameters on
+the client before any work; labels through their classes (computed on the workers, checked
+on the client: NaN / inf, continuous, fewer than two classes); sample weights and every X
+block checked on the workers as the blocks are read (NaN / inf in X: "Input X contains
+NaN."); prediction on a dask X of the wrong width refused on the client before any work.
+The valid solvers are derived from the solvers' declarations
+(:func:`fastlogit.solvers.solvers_for` with what Dask data offers), plus "local-sgd".
+"""
+import warnings
+
+import numpy as np
+import dask
+import dask.array as da
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .. import kernels as _kernels
+from ..estimator import LinearLogitOutputs
+from ..penalties import PENALTY_NAMES, Penalty, make_penalty
+from ..validation import (check_C, check_classes, check_finite_X, check_l1_ratio,
+                          check_max_iter, check_n_features, check_n_threads,
+                          check_sample_weight, check_tol, class_weight_per_sample,
+                          resolve_penalty)
+from ._data import OFFERED_METHODS, DaskObjective, _as_block, as_row_blocks
+from ._local_sgd import local_sgd
+
+__all__ = ["LogisticRegression"]
+
+_LOCAL_SGD = "local-sgd"
+
+
+def _encode_labels(y, classes):
+    """Labels -> (n,) {0, 1} (two classes) or (n, K) one-hot; unknown labels are an error."""
+    y = np.asarray(y).reshape(-1)
+    idx = np.searchsorted(classes, y)
+    idx = np.minimum(idx, len(classes) - 1)
+    if y.size and not np.array_equal(classes[idx], y):
+        raise ValueError(f"labels {sorted(set(y.tolist()) - set(classes.tolist()))[:5]} not in "
+                         f"classes {classes.tolist()}")
+    if len(classes) == 2:
+        return (idx == 1).astype(np.float64)
+    Y = np.zeros((y.size, len(classes)))
+    Y[np.arange(y.size), idx] = 1.0
+    return Y
+
+
+def _checked_weights(s):
+    """A block of sample weights through :func:`fastlogit.validation.check_sample_weight`."""
+    s = np.asarray(s, dtype=np.float64).reshape(-1)
+    return check_sample_weight(s, s.shape[0])
+
+
+def _class_index(y, classes):
+    """Index of each label of a block in ``classes`` (sorted)."""
+    return np.searchsorted(classes, np.asarray(y).reshape(-1))
+
+
+def _class_weight_block(y, classes, cw, s):
+    w = cw[np.searchsorted(classes, np.asarray(y).reshape(-1))]
+    return w if s is None else w * np.asarray(s, dtype=np.float64).reshape(-1)
+
+
+def _decision_block(X, coef, intercept):
+    X = check_finite_X(_as_block(X))
+    Z = np.asarray(X @ coef.T, dtype=np.float64) + intercept
+    return Z[:, 0] if coef.shape[0] == 1 else Z
+
+
+def _proba_block(Z):
+    if Z.ndim == 1:
+        p = 1.0 / (1.0 + np.exp(-Z))
+        return np.column_stack([1.0 - p, p])
+    Z = Z - Z.max(axis=1, keepdims=True)
+    P = np.exp(Z)
+    return P / P.sum(axis=1, keepdims=True)
+
+
+def _predict_block(Z, classes):
+    idx = (Z > 0).astype(np.intp) if Z.ndim == 1 else Z.argmax(axis=1)
+    return classes[idx]
+
+
+def dask_solvers(penalty):
+    """Names of the solvers that fit ``penalty`` on Dask data, sorted: the declared solvers
+    whose needs Dask data offers (:data:`fastlogit.dask._data.OFFERED_METHODS`), plus
+    "local-sgd" for a penalty ``a/2 ||w||^2``."""
+    from ..solvers import solvers_for
+
+    names = solvers_for(nonsmooth=not penalty.is_smooth, methods=OFFERED_METHODS)
+    if penalty.is_smooth and penalty.l2_strength is not None:
+        names.append(_LOCAL_SGD)
+    return sorted(names)
+
+
+def check_dask_solver(name, penalty):
+    """``name`` ("auto", "local-sgd" or a solver of :data:`fastlogit.solvers.SOLVERS`) when it
+    fits ``penalty`` on Dask data, else ValueError naming the reason and the valid ones."""
+    from ..solvers import INFO
+
+    if name == "local_sgd":
+        name = _LOCAL_SGD
+    valid = dask_solvers(penalty)
+    if name == "auto" or name in valid:
+        return name
+    if name != _LOCAL_SGD and name not in INFO:
+        every = dask_solvers(make_penalty("l2"))  # (every solver that handles L1 handles L2)
+        raise ValueError(f"unknown solver {name!r}; choose 'auto' or one of "
+                         + ", ".join(map(repr, every)))
+    if name == _LOCAL_SGD:
+        why = "handles penalties a/2 ||w||^2 only"
+    elif not penalty.is_smooth and not INFO[name].nonsmooth:
+        why = "does not handle a penalty with an L1 part"
+    else:
+        missing = sorted(INFO[name].needs - OFFERED_METHODS)
+        why = f"needs {', '.join(missing)}, which Dask data does not offer"
+    raise ValueError(f"solver {name!r} does not support penalty={penalty.name!r} on Dask data: "
+                     f"it {why}; use one of " + ", ".join(map(repr, valid)))
+
+
+class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
+    """Logistic regression fitted on a Dask cluster; the estimator API of fastlogit's.
+
+    ``fit`` takes dask arrays (row blocks: dense NumPy or scipy.sparse CSR; labels and
+    sample weights with the same row chunks) or in-memory data (split into row blocks of
+    100 000); the blocks are persisted on the workers once and each solver iteration moves
+    only theta-sized vectors (see :mod:`fastlogit.dask`).  Prediction methods accept
+    in-memory data (NumPy results) or dask arrays (lazy dask results, computed block by
+    block on the workers).
+
+    Parameters
+    ----------
+    penalty : {"l2", "l1", "elasticnet", None}, a :class:`fastlogit.penalties.Penalty`, or
+        "deprecated" (the default)
+        As for :class:`fastlogit.LogisticRegression` (scikit-learn >= 1.8's rules,
+        :func:`fastlogit.validation.resolve_penalty`): by default ``l1_ratio`` and ``C``
+        decide the penalty.  A Penalty object (any, e.g. one of your own) is used as it is,
+        with ``C`` (finite).  The penalty is applied on the client to the sums the workers
+        return, so every penalty works on Dask data.
+    C : float > 0 or np.inf, default=1.0
+        ``np.inf``: no penalty.
+    l1_ratio : float in [0, 1], default=0.0
+        0 -> L2, 1 -> L1 (fit with solver "l1"), between -> elastic net.
+    fit_intercept : bool, default=True
+    tol : float >= 0, default=1e-4
+        Stopping rule ``||grad F||_inf <= tol * max(1, ||grad F(0)||_inf)``.
+    max_iter : int >= 0, default=100
+        ``0``: the start (zeros) is returned with a ConvergenceWarning, as in memory.
+    class_weight : dict, "balanced" or None
+    verbose : int, default=0
+    random_state : int or None
+        Seeds "local-sgd".
+    solver : str, default="lbfgs"
+        "auto" (:func:`fastlogit.solvers.choose_solver`), a solver of
+        :data:`fastlogit.solvers.SOLVERS` whose declared needs Dask data offers ("lbfgs",
+        "newton-cg", "trust-region", "newton-cholesky"; "l1" for a penalty with an L1 part),
+        or "local-sgd" (:func:`fastlogit.dask.local_sgd`).  :func:`dask_solvers` lists them.
+    solver_options : dict or None
+        Extra keyword arguments of the solver (e.g. ``{"local_epochs": 2}``).
+    backend, n_threads
+        Kernel backend and thread count on each worker.
+    client : distributed.Client or None
+        The current client when None.
+    split_every : int, default=8
+        Fan-in of the tree reductions.
+    timeout : float or None
+        Seconds to wait for one distributed call before ``TimeoutError``.
+    transport : {"auto", "actors", "tasks"}, default="auto"
+        How each call reaches the workers (see :mod:`fastlogit.dask._transport`).
+
+    Attributes
+    ----------
+    coef_, intercept_, classes_, n_features_in_, n_iter_, converged_, solver_, fit_result_
+        As in :class:`fastlogit.LogisticRegression`.
+    bytes_sent_ : int
+        Client-side bytes (vectors out to the workers, results back) during the fit.
+    n_rebuilds_ : int
+        Times the actors were rebuilt during the fit because a worker was lost.
+    """
+
+    def __init__(self, penalty="deprecated", *, C=1.0, l1_ratio=0.0, fit_intercept=True, tol=1e-4,
+                 max_iter=100, class_weight=None, verbose=0, random_state=None,
+                 solver="lbfgs", solver_options=None, backend="auto", n_threads=None,
+                 client=None, split_every=8, timeout=None, transport="auto"):
+        self.penalty = penalty
+        self.C = C
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.verbose = verbose
+        self.random_state = random_state
+        self.solver = solver
+        self.solver_options = solver_options
+        self.backend = backend
+        self.n_threads = n_threads
+        self.client = client
+        self.split_every = split_every
+        self.timeout = timeout
+        self.transport = transport
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self):
+        """(C, tol, max_iter, Penalty, solver name), checked on the client before any work
+        with the in-memory estimator's checks and messages (:mod:`fastlogit.validation`)."""
+        check_C(self.C, allow_inf=True)
+        if self.l1_ratio is not None:
+            check_l1_ratio(self.l1_ratio)
+        tol = check_tol(self.tol)
+        max_iter = check_max_iter(self.max_iter, allow_zero=True)
+        check_n_threads(self.n_threads)
+        if isinstance(self.penalty, Penalty):
+            penalty, C = self.penalty, check_C(self.C)
+        elif self.penalty not in ("deprecated",) + PENALTY_NAMES:
+            raise ValueError(f"unknown penalty {self.penalty!r}; choose one of "
+                             f"{PENALTY_NAMES} (deprecated: use l1_ratio and C)")
+        else:
+            name, C, l1_ratio = resolve_penalty(self.penalty, self.C, self.l1_ratio)
+            penalty = make_penalty(name, l1_ratio)
+        if not isinstance(self.solver, str):
+            raise ValueError(f"solver must be a string, got {self.solver!r}")
+        _kernels.get(self.backend)  # ValueError naming an unknown backend
+        return C, tol, max_iter, penalty, check_dask_solver(self.solver, penalty)
+
+    def _class_weights(self, y, classes, sample_weight):
+        """Per-class weights (K,) float64 by :func:`fastlogit.validation.class_weight_per_sample`
+        (the in-memory rules and messages), given one sample per class weighing the class's
+        total weight ("balanced" counts the weighted classes on the workers)."""
+        k = classes.shape[0]
+        mass = None
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            idx = y.map_blocks(_class_index, classes, dtype=np.intp)
+            mass = da.bincount(idx, weights=sample_weight, minlength=k).compute()
+        one_per_class = np.array([0.0, 1.0]) if k == 2 else np.eye(k)
+        return class_weight_per_sample(self.class_weight, classes, one_per_class, mass)
+
+    def _labels(self, X, y, sample_weight):
+        """(classes, encoded labels, sample weights): dask arrays with X's row chunks; the
+        weight blocks are checked (:func:`fastlogit.validation.check_sample_weight`) where
+        they are read."""
+        chunks = X.chunks[0]
+        known = not any(np.isnan(c) for c in chunks)
+        if not isinstance(y, da.Array):
+            y = np.asarray(y).reshape(-1)
+            if not known:
+                raise ValueError("y must be a dask array when X's row chunks are unknown")
+            if y.shape[0] != X.shape[0]:
+                raise ValueError(f"X has {X.shape[0]} samples but y has {y.shape[0]}")
+            y = da.from_array(y, chunks=(chunks,))
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-dimensional, got shape {y.shape}")
+        if sample_weight is not None:
+            if not isinstance(sample_weight, da.Array):
+                if not known:
+                    raise ValueError("sample_weight must be a dask array when X's row chunks "
+                                     "are unknown")
+                sample_weight = da.from_array(check_sample_weight(sample_weight, X.shape[0]),
+                                              chunks=(chunks,))
+            else:
+                sample_weight = sample_weight.map_blocks(_checked_weights, dtype=np.float64)
+        if sample_weight is None:
+            labels = da.unique(y).compute()
+        else:  # one pass: the labels, and the weights checked block by block and summed
+            labels, total = dask.compute(da.unique(y), sample_weight.sum())
+            check_sample_weight(np.array([total]), 1, allow_all_zero=False)
+        classes = check_classes(np.unique(np.asarray(labels)))
+        k = classes.shape[0]
+        if k == 2:
+            Y = y.map_blocks(_encode_labels, classes, dtype=np.float64)
+        else:
+            Y = y.map_blocks(_encode_labels, classes, dtype=np.float64, new_axis=1,
+                             chunks=(y.chunks[0], (k,)))
+        if self.class_weight is not None:
+            cw = self._class_weights(y, classes, sample_weight)
+            if sample_weight is None:
+                sample_weight = y.map_blocks(_class_weight_block, classes, cw, None,
+                                             dtype=np.float64)
+            else:
+                sample_weight = da.map_blocks(_class_weight_block, y, classes, cw,
+                                              sample_weight, dtype=np.float64)
+        return classes, Y, sample_weight
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, sample_weight=None):
+        """Fit on a dask array (or in-memory data) of shape (n_samples, n_features).
+
+        Raises ValueError, with the in-memory estimator's message, for bad parameters, NaN /
+        inf in X, y or the weights, fewer than two classes, or a solver that does not run on
+        Dask data with this penalty.
+        """
+        from ..solvers import solve
+
+        C, tol, max_iter, penalty, solver = self._check_params()
+        X = as_row_blocks(X)
+        classes, Y, sw = self._labels(X, y, sample_weight)
+        objective = DaskObjective(
+            X, Y, sw, C=C, penalty=penalty, fit_intercept=self.fit_intercept,
+            backend=self.backend, n_threads=self.n_threads, client=self.client,
+            split_every=self.split_every, timeout=self.timeout, transport=self.transport)
+        options = dict(tol=tol, max_iter=max_iter, verbose=self.verbose,
+                       random_state=self.random_state, **(self.solver_options or {}))
+        try:
+            theta0 = np.zeros(objective.n_params)
+            if max_iter == 0:
+                from ..solvers import ConvergenceWarning, SolverResult
+
+                warnings.warn(f"{solver} did not converge after 0 iterations (max_iter=0): the "
+                              f"starting point is returned. Increase max_iter.",
+                              ConvergenceWarning)
+                result = SolverResult(theta=theta0, n_iter=0, converged=False,
+                                      message="max_iter=0", history={}, n_evals={})
+                result.solver = solver
+            elif solver == _LOCAL_SGD:
+                result = local_sgd(objective, theta0, **options)
+                result.solver = solver
+            else:
+                result = solve(objective, solver, theta0, **options)
+        finally:
+            objective.close()
+        k, d = objective.n_classes, objective.n_features
+        theta = np.asarray(result.theta, dtype=np.float64).reshape(k, -1).copy()
+        if k > 1:  # softmax: report the representative the in-memory estimator reports
+            if self.fit_intercept:
+                theta[:, d] -= theta[:, d].mean()
+            if penalty.name == "none":
+                theta[:, :d] -= theta[:, :d].mean(axis=0)
+        self.coef_ = np.ascontiguousarray(theta[:, :d], dtype=objective.dtype)
+        self.intercept_ = (theta[:, d].astype(objective.dtype) if self.fit_intercept
+                           else np.zeros(k, dtype=objective.dtype))
+        self.classes_ = classes
+        self.n_features_in_ = d
+        self.n_iter_ = np.array([int(result.n_iter)], dtype=np.int32)
+        self.converged_ = bool(result.converged)
+        self.solver_ = result.solver
+        self.fit_result_ = result
+        self.bytes_sent_ = objective.bytes_sent
+        self.n_rebuilds_ = objective.n_rebuilds
+        return self
+
+    # ------------------------------------------------------------------ prediction
+    def decision_function(self, X):
+        """Linear predictor: (n,) binary, (n, K) multinomial; lazy for a dask array (a
+        block holding NaN / inf raises "Input X contains NaN." when computed)."""
+        if not isinstance(X, da.Array):
+            return super().decision_function(X)
+        check_is_fitted(self)
+        X = as_row_blocks(X)
+        check_n_features(X.shape[1], self.n_features_in_, type(self).__name__)
+        coef = self.coef_.astype(np.float64)
+        icpt = self.intercept_.astype(np.float64)
+        if coef.shape[0] == 1:
+            return X.map_blocks(_decision_block, coef, icpt, drop_axis=1, dtype=np.float64,
+                                meta=np.empty(0))
+        return X.map_blocks(_decision_block, coef, icpt, dtype=np.float64,
+                            chunks=(X.chunks[0], (coef.shape[0],)), meta=np.empty((0, 0)))
+
+    def predict_proba(self, X):
+        """P(class | x), (n, K) float64; lazy for a dask array."""
+        if not isinstance(X, da.Array):
+            return super().predict_proba(X)
+        Z = self.decision_function(X)
+        k = len(self.classes_)
+        return Z.map_blocks(_proba_block, dtype=np.float64, chunks=(Z.chunks[0], (k,)),
+                            new_axis=1 if Z.ndim == 1 else None, meta=np.empty((0, 0)))
+
+    def predict_log_proba(self, X):
+        """log P(class | x), (n, K) float64; lazy for a dask array."""
+        if not isinstance(X, da.Array):
+            return super().predict_log_proba(X)
+        return da.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Class labels (n,); lazy for a dask array."""
+        if not isinstance(X, da.Array):
+            return super().predict(X)
+        Z = self.decision_function(X)
+        return Z.map_blocks(_predict_block, self.classes_, dtype=self.classes_.dtype,
+                            drop_axis=1 if Z.ndim == 2 else None,
+                            meta=np.empty(0, dtype=self.classes_.dtype))
+
+    def score(self, X, y, sample_weight=None):
+        """Mean (weighted) accuracy; computed on the workers for dask input."""
+        if not isinstance(X, da.Array):
+            return super().score(X, np.asarray(y), sample_weight)
+        hit = (self.predict(X) == y).astype(np.float64)
+        if sample_weight is None:
+            return float(hit.mean().compute())
+        return float(((hit * sample_weight).sum() / sample_weight.sum()).compute())
