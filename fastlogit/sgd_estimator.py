@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils import check_random_state, column_or_1d, compute_class_weight
+from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
@@ -28,7 +28,8 @@ from .estimator import LinearLogitOutputs
 from .layout import Layout, NonFiniteError
 from .objective import LogLossData, Objective
 from .penalties import make_penalty
-from .validation import check_class_weight_values, check_l1_ratio, check_max_iter, check_tol
+from .validation import (check_l1_ratio, check_max_iter, check_number, check_tol,
+                         class_weight_per_sample)
 
 __all__ = ["SGDLogisticRegression"]
 
@@ -133,14 +134,7 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
-        def real(name, value, low, strict=True):
-            ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(
-                value) and (value > low if strict else value >= low)
-            if not ok:
-                raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} "
-                                 f"{low}, got {value!r}")
-
-        real("alpha", self.alpha, 0)
+        check_number("alpha", self.alpha)
         if self.penalty not in _PENALTIES:
             raise ValueError(f"unknown penalty {self.penalty!r}; choose one of {_PENALTIES}")
         if self.penalty == "elasticnet":
@@ -155,8 +149,8 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             raise ValueError(f"unknown learning_rate {self.learning_rate!r}; choose 'optimal', "
                              "'invscaling' or 'constant'")
         if self.learning_rate != "optimal":
-            real("eta0", self.eta0, 0)
-        real("power_t", self.power_t, 0, strict=False)
+            check_number("eta0", self.eta0)
+        check_number("power_t", self.power_t, strict=False)
         if not isinstance(self.average, (bool, np.bool_, numbers.Integral)) or self.average < 0:
             raise ValueError(f"average must be a bool or a non-negative int, got {self.average!r}")
         return _kernels.get(self.backend)
@@ -213,9 +207,9 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         else:
             Y = np.zeros((X.shape[0], k))
             Y[np.arange(X.shape[0]), index] = 1.0
-        if self.class_weight is not None:
-            cw = compute_class_weight(self.class_weight, classes=classes, y=y, sample_weight=sw)
-            sw = sw * check_class_weight_values(cw, classes)[index]
+        cw = class_weight_per_sample(self.class_weight, classes, Y, sw)
+        if cw is not None:
+            sw = sw * cw
         sw = None if np.all(sw == 1.0) else sw
         return LogLossData.trusted(_kernels.as_design(X), Y, sw, bool(self.fit_intercept),
                                    kernels, self.n_threads)

@@ -10,7 +10,7 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["check_C", "check_tol", "check_max_iter", "check_l1_ratio", "check_targets",
+__all__ = ["check_C", "check_number", "check_tol", "check_max_iter", "check_l1_ratio", "check_targets",
            "check_sample_weight", "check_class_weight_values", "check_finite_X",
            "check_n_threads", "check_classes", "check_n_features"]
 
@@ -25,6 +25,16 @@ def check_C(C, *, allow_inf=False):
         what = "a positive number (or np.inf)" if allow_inf else "a positive finite number"
         raise ValueError(f"C must be {what}, got {C!r}")
     return float(C)
+
+
+def check_number(name, value, *, low=0.0, strict=True):
+    """``value`` as a finite float > ``low`` (``strict``) or >= ``low``; the message names
+    ``name`` (e.g. alpha, eta0, power_t)."""
+    if not _is_real(value) or not np.isfinite(value) or not (
+            value > low if strict else value >= low):
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {low:g}, "
+                         f"got {value!r}")
+    return float(value)
 
 
 def check_tol(tol):
