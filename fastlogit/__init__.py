@@ -13,6 +13,10 @@ __all__ = ["available_backends", "kernels", "show_config", "__version__",
 
 _LAZY = {"LogisticRegression": ".estimator", "SGDLogisticRegression": ".sgd_estimator",
          "load": ".persistence"}
+# Model selection (issue 17): warm-started paths and cross-validation.
+_LAZY.update({"LogisticRegressionCV": ".model_selection",
+              "regularization_path": ".model_selection"})
+__all__ += ["LogisticRegressionCV", "regularization_path"]
 
 
 def __getattr__(name):
@@ -22,6 +26,11 @@ def __getattr__(name):
 
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    """The module's names, the lazily imported ones included (``dir(fastlogit)``)."""
+    return sorted(set(globals()) | set(__all__) | set(_LAZY))
 
 
 def show_config():

@@ -2,7 +2,7 @@
 import os
 from contextlib import contextmanager
 
-__all__ = ["effective_n_threads", "kernel_threads", "exact_threads"]
+__all__ = ["effective_n_threads", "kernel_threads", "exact_threads", "runtime_thread_limit"]
 
 # Cost model of kernel_threads, in nanoseconds of one core (2-core AMD EPYC Zen4, measured with
 # benchmarks/bench_kernels.py and OMP_WAIT_POLICY=PASSIVE; only the orders of magnitude matter).
@@ -21,16 +21,26 @@ _exact = False
 def effective_n_threads(n_threads=None):
     """Number of threads a kernel call uses.
 
-    ``None`` or ``-1`` means every core this process may run on (``os.sched_getaffinity``),
-    overridden by the environment variable ``FASTLOGIT_NUM_THREADS`` (a positive integer,
-    capped at that total; anything else raises a ValueError naming the variable); negative
-    values count back from that total as in joblib (``-2`` = all but one).
+    Precedence, first that applies:
+
+    1. ``n_threads`` a positive integer: that many (negative values count back from the
+       cores as in joblib, ``-2`` = all but one; ``-1`` = all cores);
+    2. ``n_threads=None`` and the environment variable ``FASTLOGIT_NUM_THREADS`` set: that
+       (a positive integer, capped at the cores; anything else raises a ValueError naming
+       the variable);
+    3. ``n_threads=None``: the OpenMP runtime's current limit, :func:`runtime_thread_limit`
+       (what ``threadpoolctl.threadpool_limits`` and joblib's workers set, and
+       ``OMP_NUM_THREADS``), capped at the cores;
+    4. every core this process may run on (``os.sched_getaffinity``).
+
+    So inside ``GridSearchCV(n_jobs=k)`` / ``cross_val_score(n_jobs=k)`` workers (joblib sets
+    ``OMP_NUM_THREADS`` = cores // k there) the jobs do not oversubscribe the cores.
     """
     available = _available_cores()
     if n_threads is None:
         env = os.environ.get("FASTLOGIT_NUM_THREADS", "").strip()
         if not env:
-            return available
+            return min(available, runtime_thread_limit() or available)
         try:
             value = int(env)
         except ValueError:
@@ -102,3 +112,47 @@ def _available_cores():
         except AttributeError:  # pragma: no cover - non-Linux
             _CORES.append(max(1, os.cpu_count() or 1))
     return _CORES[0]
+
+
+_RUNTIME = {"libs": None, "n_modules": -1}
+
+
+def _openmp_controllers():
+    """threadpoolctl's controllers of the OpenMP runtimes loaded in this process (cached;
+    looked for again while none is found and new modules were imported)."""
+    import sys
+
+    libs = _RUNTIME["libs"]
+    if libs or _RUNTIME["n_modules"] == len(sys.modules):
+        return libs or []
+    _RUNTIME["n_modules"] = len(sys.modules)
+    try:
+        from threadpoolctl import ThreadpoolController
+
+        libs = [c for c in ThreadpoolController().lib_controllers if c.user_api == "openmp"]
+    except Exception:  # pragma: no cover - threadpoolctl missing or broken
+        libs = []
+    _RUNTIME["libs"] = libs
+    return libs
+
+
+def runtime_thread_limit():
+    """The thread limit the process's OpenMP runtime holds now, or None.
+
+    The smallest ``omp_get_max_threads()`` of the loaded OpenMP runtimes (through
+    threadpoolctl: about a microsecond a call): it reflects ``threadpool_limits(...)``
+    contexts and ``OMP_NUM_THREADS`` read at start-up.  Without a loaded runtime,
+    ``OMP_NUM_THREADS`` (its first entry) if it is a positive integer, else None.
+    """
+    limits = []
+    for lib in _openmp_controllers():
+        try:
+            n = lib.get_num_threads()
+        except Exception:  # pragma: no cover - a runtime without the symbol
+            n = None
+        if n:
+            limits.append(int(n))
+    if limits:
+        return max(1, min(limits))
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(env) if env.isdigit() and int(env) > 0 else None

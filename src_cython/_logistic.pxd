@@ -1,4 +1,5 @@
-# Per-sample logistic functions, written once and inlined into every Cython kernel.
+# Per-sample logistic and softmax functions, written once and inlined into every Cython kernel
+# (_linear_kernels and _sgd).
 #
 # All arithmetic is float64 (float32 inputs are widened by the caller).  The stable forms are
 # those of fastlogit/kernels/numpy_ref.py's docstring: with a = |z| and e = exp(-a) in (0, 1],
@@ -15,6 +16,7 @@
 # call), which also provides fl_logistic_batch: these formulas over a batch of margins,
 # compiled to SIMD code (the kernels' row batches use it; results are bitwise those of the
 # scalar functions below).
+from libc.math cimport exp, log
 from libc.stdint cimport int64_t
 
 cdef extern from "_fl_math.h" nogil:
@@ -45,3 +47,19 @@ cdef inline double logloss_grad(double y, double z, double* residual,
                                 double* curvature) noexcept nogil:
     """l(y, z); writes sigmoid(z) - y and sigmoid(z) (1 - sigmoid(z)). One exp, one log1p."""
     return fl_logloss_grad(y, z, residual, curvature)
+
+
+cdef inline double softmax_terms(double* Z, double* E, Py_ssize_t K) noexcept nogil:
+    """E = softmax(Z) = exp(Z - max Z) / sum; returns logsumexp(Z) = max Z + log(sum).
+    A NaN in Z gives NaN in E and in the result."""
+    cdef Py_ssize_t c
+    cdef double m = Z[0], total = 0.0
+    for c in range(1, K):
+        if Z[c] > m:
+            m = Z[c]
+    for c in range(K):
+        E[c] = exp(Z[c] - m)
+        total += E[c]
+    for c in range(K):
+        E[c] = E[c] / total
+    return m + log(total)

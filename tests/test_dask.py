@@ -18,7 +18,8 @@ distributed = pytest.importorskip("distributed")
 
 from fastlogit.datasets import make_sparse_classification  # noqa: E402
 from fastlogit.objective import Objective  # noqa: E402
-from fastlogit.penalties import Penalty  # noqa: E402
+from fastlogit.penalties import L2, Penalty  # noqa: E402
+from fastlogit.stochastic import Schedule  # noqa: E402
 
 fdask = pytest.importorskip("fastlogit.dask")
 from fastlogit.dask._data import _part_loss_grad, make_part  # noqa: E402
@@ -228,30 +229,41 @@ def test_part_sgd_runs_each_block_as_if_alone(dense):
     part = make_part(options, *[a for i, j in cuts for a in (X[i:j], y[i:j], None)])
     alone = [make_part(options, X[i:j], y[i:j], None) for i, j in cuts]
     assert part.n_samples == 600 and part.block_sizes == [200, 400]
-    params = {"alpha": 1 / 600, "t0": 100.0, "lam2": 1 / 600, "local_epochs": 2}
+    schedule = Schedule("optimal", alpha=1 / 600, t0=100.0)
+    options = {"C": 1.0, "penalty": L2(), "n_total": 600, "epochs": 2, "average": True,
+               "batch_size": None}
     theta = np.full(31, 0.1)
     seeds, starts = [3, 4], [0.0, 50.0]
-    got = _part_sgd(part, theta, params, seeds, starts)
-    want = tree_sum(*[_part_sgd(p, theta, params, [sd], [st])
+    got = _part_sgd(part, theta, schedule, options, seeds, starts)
+    want = tree_sum(*[_part_sgd(p, theta, schedule, options, [sd], [st])
                       for p, sd, st in zip(alone, seeds, starts)])
     np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
     assert got[1] == want[1] == 600
     assert np.all(theta == 0.1)
 
 
-def test_local_sgd_approaches_optimum(client):
-    """Local SGD with averaging decreases F towards the deterministic optimum F*."""
+@pytest.mark.parametrize("l1_ratio, options", [(0.0, {}), (0.5, {"batch_size": 16})],
+                         ids=["l2-per-sample", "elasticnet-minibatch"])
+def test_local_sgd_approaches_optimum(client, l1_ratio, options):
+    """Local SGD with averaging (the stochastic driver's epochs on every block) decreases F
+    towards the deterministic optimum F* (the "l1" solver's for elastic net)."""
+    from fastlogit.solvers import solve
+
     X, y = _data(n=2000, d=50, seed=7)
-    ob, theta_ref = _single_machine_F(X, y, None, C=1.0, fit_intercept=True)
-    F_star = ob.value(theta_ref)
-    clf = fdask.LogisticRegression(C=1.0, solver="local-sgd", max_iter=15, tol=1e-12,
-                                   random_state=0, n_threads=1, client=client, timeout=TIMEOUT)
+    ob = Objective(X, y, C=1.0, penalty="elasticnet", l1_ratio=l1_ratio, n_threads=1)
+    F_star = solve(ob, "l1", tol=1e-10, max_iter=200).fun
+    clf = fdask.LogisticRegression(C=1.0, l1_ratio=l1_ratio, solver="local-sgd", max_iter=15,
+                                   tol=1e-12, random_state=0, n_threads=1, client=client,
+                                   timeout=TIMEOUT, solver_options=options)
     with pytest.warns(UserWarning, match="did not converge"):
         clf.fit(*_blocks(X, y, 500))
     F = np.array(clf.fit_result_.history["objective"])
+    assert clf.fit_result_.n_evals["sgd_rounds"] == 15
     assert F[-1] < F[0]
     assert (F[-1] - F_star) / F_star < 1e-2
     assert (F[-1] - F_star) < 0.1 * (F[1] - F_star)
+    theta = np.column_stack([clf.coef_, clf.intercept_]).ravel()
+    assert ob.value(theta) == pytest.approx(F[-1], rel=1e-12)
 
 
 def test_errors(client):
@@ -277,10 +289,8 @@ def test_errors(client):
         fdask.LogisticRegression(solver="sgd", client=client).fit(dX, dy)
     with pytest.raises(ValueError, match="'lbfgs' does not support penalty='l1'.*'l1'"):
         fdask.LogisticRegression(l1_ratio=1.0, solver="lbfgs", client=client).fit(dX, dy)
-    with pytest.raises(ValueError, match="'local-sgd' does not support penalty='elasticnet'"):
-        fdask.LogisticRegression(l1_ratio=0.5, solver="local-sgd", client=client).fit(dX, dy)
-    with pytest.raises(ValueError, match="'local-sgd' does not support penalty='weighted-l2'"):
-        fdask.LogisticRegression(WeightedL2(np.ones(20)), solver="local-sgd",
+    with pytest.raises(ValueError, match="local_epochs must be an integer >= 1"):
+        fdask.LogisticRegression(solver="local-sgd", solver_options={"local_epochs": 0},
                                  client=client).fit(dX, dy)
 
 

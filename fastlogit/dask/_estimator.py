@@ -85,13 +85,11 @@ def _predict_block(Z, classes):
 def dask_solvers(penalty):
     """Names of the solvers that fit ``penalty`` on Dask data, sorted: the declared solvers
     whose needs Dask data offers (:data:`fastlogit.dask._data.OFFERED_METHODS`), plus
-    "local-sgd" for a penalty ``a/2 ||w||^2``."""
+    "local-sgd" (any penalty, through :mod:`fastlogit.stochastic`)."""
     from ..solvers import solvers_for
 
     names = solvers_for(nonsmooth=not penalty.is_smooth, methods=OFFERED_METHODS)
-    if penalty.is_smooth and penalty.l2_strength is not None:
-        names.append(_LOCAL_SGD)
-    return sorted(names)
+    return sorted(names + [_LOCAL_SGD])
 
 
 def check_dask_solver(name, penalty):
@@ -104,13 +102,11 @@ def check_dask_solver(name, penalty):
     valid = dask_solvers(penalty)
     if name == "auto" or name in valid:
         return name
-    if name != _LOCAL_SGD and name not in INFO:
+    if name not in INFO:
         every = dask_solvers(make_penalty("l2"))  # (every solver that handles L1 handles L2)
         raise ValueError(f"unknown solver {name!r}; choose 'auto' or one of "
                          + ", ".join(map(repr, every)))
-    if name == _LOCAL_SGD:
-        why = "handles penalties a/2 ||w||^2 only"
-    elif not penalty.is_smooth and not INFO[name].nonsmooth:
+    if not penalty.is_smooth and not INFO[name].nonsmooth:
         why = "does not handle a penalty with an L1 part"
     else:
         missing = sorted(INFO[name].needs - OFFERED_METHODS)

@@ -1,150 +1,163 @@
-"""Local SGD over a :class:`~fastlogit.dask.DaskObjective`'s parts, with periodic averaging.
+"""Local SGD over a :class:`~fastlogit.dask.DaskObjective`'s parts, with periodic averaging,
+on the one stochastic driver (:mod:`fastlogit.stochastic`).
 
-Each round every input row block runs ``local_epochs`` epochs of SGD (the compiled SGD epoch
-kernel, scikit-learn's "optimal" step ``1 / (alpha (t0 + t))`` with a step counter continued
-across rounds) from the current average, on the worker that holds it; then the models are
-averaged, weighted by the blocks' sample-weight sums.  Because the step size decreases to
-zero this is *local SGD with periodic averaging*: for the convex objective it converges to
-the same minimiser as the deterministic solvers (Stich 2019, "Local SGD converges fast and
-communicates little"; Khaled et al. 2020 for blocks that are not identically distributed),
-at SGD's sublinear rate; with a constant step it would stop in a neighbourhood of the
-optimum biased towards the blocks' own minimisers.  Use it for a quick approximate fit;
-use "lbfgs", "newton-cg" or "l1" for a tight one.
+Each round every input row block runs ``local_epochs`` SGD epochs
+(:func:`fastlogit.stochastic.local_epochs`: the compiled SGD epoch kernel for penalties of
+the elastic-net form, any other penalty through the driver's generic path; scikit-learn's
+"optimal" step ``1 / (alpha (t0 + t))`` by default, the step counter continued across
+rounds) from the current average, on the worker that holds it; then the models are averaged,
+weighted by the blocks' sample-weight sums.  The rounds are the epochs of
+:func:`fastlogit.stochastic.fit_epochs` (the stopping rule every stochastic front uses:
+gradient test, stalled progress, restarts with smaller steps, never "converged" without
+progress from the start).
+
+Because the step size decreases to zero this is *local SGD with periodic averaging*: for the
+convex objective it converges to the same minimiser as the deterministic solvers (Stich
+2019, "Local SGD converges fast and communicates little"; Khaled et al. 2020 for blocks that
+are not identically distributed), at SGD's sublinear rate; with a constant step it would
+stop in a neighbourhood of the optimum biased towards the blocks' own minimisers.  Use it
+for a quick approximate fit; use "lbfgs", "newton-cg" or "l1" for a tight one.
 """
-import math
-
 import numpy as np
 
+from ..stochastic import (Schedule, fit_epochs, local_epochs as _local_epochs,
+                          max_step_curvature, row_source)
 from ._data import DaskObjective
 from ._transport import tree_sum
 
 __all__ = ["local_sgd"]
 
 
-def _part_sgd(part, theta, params, seeds, t_starts):
-    """:func:`_block_sgd` on each input block of a part; returns the sums of its results."""
+def _part_sgd(part, theta, schedule, options, seeds, t_starts):
+    """One round on each input block of a part (rows apart, as if alone), from ``theta``
+    (unchanged); returns the sums ``(sum_b weight_b theta_b, sum_b weight_b, loss sum)``.
+    ``options``: the keywords ``C``, ``penalty``, ``n_total``, ``epochs``, ``average``,
+    ``batch_size`` of :func:`fastlogit.stochastic.local_epochs`."""
     bounds = np.cumsum([0] + part.block_sizes)
-    return tree_sum(*[_block_sgd(part.data.rows(a, b), theta, seed, t_start, params)
-                      for a, b, seed, t_start in zip(bounds[:-1], bounds[1:], seeds, t_starts)])
+    results = []
+    for a, b, seed, t_start in zip(bounds[:-1], bounds[1:], seeds, t_starts):
+        res = _local_epochs(part.data.rows(a, b), theta, schedule, t_start=t_start, seed=seed,
+                            n_threads=1, **options)
+        results.append((res.weight * res.theta, res.weight, res.loss_sum))
+    return tree_sum(*results)
 
 
-def _block_sgd(data, theta, seed, t_start, params):
-    """``local_epochs`` SGD epochs on one block's LogLossData from ``theta``; returns
-    (weight * theta_b, weight), theta_b float64 of shape (n_params,) (the Polyak average of
-    the round's iterates), weight the block's sample-weight sum.
+def _part_max_curvature(part, penalty, alpha):
+    """The part's ``L_max`` (:func:`fastlogit.stochastic.max_step_curvature`)."""
+    return max_step_curvature(row_source(part.data), penalty, alpha)
 
-    The step counter starts at ``t_start`` so that the step size keeps decreasing across
-    rounds; ``alpha`` / ``lam2`` use the *global* sample count (the mean-loss scaling of
-    :mod:`fastlogit.kernels.sgd_ref`), so every block takes steps on the same objective.
-    ``theta`` is left unchanged (the blocks of a part share it).
-    """
-    n, d = data.design.shape
-    k = data.n_classes
-    Y = np.ascontiguousarray(np.asarray(data.y).reshape(n, -1), dtype=data.dtype)
-    s = data.sample_weight
-    s = None if s is None else np.ascontiguousarray(s, dtype=data.dtype)
-    t2 = np.asarray(theta, dtype=np.float64).reshape(k, -1)
-    # copies: the kernel updates W and b in place
-    W = np.array(t2[:, :d].T, order="C")
-    b = np.array(t2[:, d]) if data.fit_intercept else np.zeros(k)
-    state = np.array([1.0, float(t_start), 0.0, 0.0, 0.0])
-    avg_W, avg_b = np.zeros_like(W), np.zeros(k)
-    rng = np.random.default_rng(seed)
-    for _ in range(params["local_epochs"]):
-        order = rng.permutation(n).astype(np.int64)
-        data.kernels.sgd_epoch(data.design, Y, s, order, W, b, state, avg_W=avg_W,
-                               avg_b=avg_b, schedule="optimal", alpha=params["alpha"],
-                               t0=params["t0"], lam2=params["lam2"],
-                               fit_intercept=data.fit_intercept,
-                               average_start=int(t_start) + 1, n_threads=1)
-    out = np.empty_like(t2)
-    count = max(state[3], 1.0)
-    out[:, :d] = ((avg_W + state[2] * W) / count).T
-    if data.fit_intercept:
-        out[:, d] = avg_b / count
-    weight = float(n if s is None else np.sum(s, dtype=np.float64))
-    return weight * out.reshape(-1), weight
+
+class _Rounds:
+    """The optimizer :func:`fastlogit.stochastic.fit_epochs` drives: one epoch = one round of
+    local epochs on every block, then the weighted average."""
+
+    def __init__(self, objective, theta0, schedule, options, rng):
+        self.objective = objective
+        self.parts = objective.data.parts
+        self.theta0 = np.array(theta0, dtype=np.float64)
+        self.base = schedule
+        self.options = options
+        self.rng = rng
+        self.sizes = np.asarray(objective.data.block_sizes, dtype=np.float64)
+        # the input blocks of each part, in order
+        self.ends = np.cumsum([0] + self.parts.blocks_per_part)
+        self.n_rounds = 0
+        self._safe_step = None
+
+    def start(self, step_scale):
+        """(Re)start at theta0 with the steps scaled; a restart caps the first step at
+        ``1 / L_max`` (the largest over the parts, computed on the workers once)."""
+        self.schedule = self.base.scaled(step_scale)
+        if step_scale < 1.0:
+            if self._safe_step is None:
+                alpha = self.base.alpha
+                top = max(self.parts.map(_part_max_curvature, self.options["penalty"], alpha))
+                self._safe_step = 1.0 / top
+            first = self.schedule.eta(1.0)
+            if first > self._safe_step:
+                self.schedule = self.schedule.scaled(self._safe_step / first)
+        self.theta = self.theta0.copy()
+        self.counters = np.zeros(self.sizes.size)
+
+    def epoch(self):
+        seeds = self.rng.integers(0, 2**63 - 1, size=self.sizes.size)
+        per_part = [(seeds[a:b].tolist(), self.counters[a:b].tolist())
+                    for a, b in zip(self.ends[:-1], self.ends[1:])]
+        total, weight, loss = self.parts.map_reduce(
+            _part_sgd, self.parts.put(self.theta), self.schedule, self.options,
+            per_part=per_part)
+        steps = self.sizes if self.options["batch_size"] is None else np.ceil(
+            self.sizes / self.options["batch_size"])
+        self.counters += self.options["epochs"] * steps
+        self.theta = total / weight
+        self.n_rounds += 1
+        return loss
+
+    def iterate(self):
+        return self.theta
+
+    def end_epoch(self, improved):
+        return self.schedule.end_epoch(improved)
 
 
 def local_sgd(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
-              random_state=None, local_epochs=1, eta0=None):
-    """Mini-batch SGD over a :class:`DaskObjective`'s blocks: local epochs, then averaging.
+              random_state=None, local_epochs=1, eta0=None, learning_rate="optimal",
+              power_t=0.5, batch_size=None, n_iter_no_change=5, average=True):
+    """SGD over a :class:`DaskObjective`'s blocks: local epochs, then weighted averaging.
 
     One iteration (round): every block runs ``local_epochs`` shuffled SGD epochs over its
     rows starting from the current theta and returns the Polyak average of its iterates over
-    the round; the new theta is the average of the blocks' results weighted by their
-    sample-weight sums.  After each round one ``value_grad`` pass measures F and the gradient
-    for the history and the stopping rule ``||grad F||_inf <= tol * max(1, ||grad
-    F(theta_0)||_inf)``.
+    the round (``average=True``; else its last iterate); the new theta is the average of the
+    blocks' results weighted by their sample-weight sums.  After each round one
+    ``value_grad`` pass (a ``value`` pass for a penalty with an L1 part) measures F for the
+    history and the stopping rule of :func:`fastlogit.stochastic.fit_epochs`.
 
     Parameters
     ----------
     objective : DaskObjective
-        Its penalty must be ``a/2 ||w||^2`` (``penalty.l2_strength`` not None, no L1 part:
-        "l2", None, elastic net with l1_ratio 0); ValueError otherwise.
+        Any penalty: of the elastic-net form through the compiled epochs (lazy L2 scaling,
+        cumulative L1 truncation), any other through the driver's generic path (it must be
+        importable on the workers).
     theta0 : ndarray of shape (n_params,)
     tol, max_iter, callback, verbose, random_state
-        As for every solver (:mod:`fastlogit.solvers`); ``max_iter`` counts rounds.
+        As for the stochastic solvers (:mod:`fastlogit.stochastic`); ``max_iter`` counts
+        rounds, restarts included.
     local_epochs : int >= 1, default=1
         Epochs over its block each worker runs between two averagings.
-    eta0 : float or None
-        Initial step size; None uses scikit-learn's heuristic for the "optimal" schedule.
+    learning_rate, eta0, power_t
+        The :class:`fastlogit.stochastic.Schedule` (mean-loss scaling, ``alpha = 1/(C n)``);
+        "optimal" ignores ``eta0`` unless given, then ``t0 = 1 / (alpha eta0)``.
+    batch_size : int or None
+        None: per-sample steps; an int: mini-batch steps of that many rows.
+    n_iter_no_change : int >= 1, default=5
 
     Returns
     -------
-    :class:`fastlogit.solvers.SolverResult`
+    :class:`fastlogit.solvers.SolverResult`; ``n_evals["sgd_rounds"]`` counts the rounds.
     """
-    from ..solvers._result import (History, SolverResult, stopping_threshold,
-                                   warn_not_converged)
-
     if not isinstance(objective, DaskObjective):
         raise TypeError("local_sgd runs on a DaskObjective")
-    pen = objective.penalty
-    if pen.l1_strength or pen.l2_strength is None:
-        raise ValueError(f"solver 'local-sgd' supports penalties a/2 ||w||^2 only ('l2', None), "
-                         f"got {pen!r}; use solver 'l1' or 'lbfgs'")
-    if int(local_epochs) < 1:
-        raise ValueError(f"local_epochs must be >= 1, got {local_epochs!r}")
-    parts = objective.data.parts
-    rng = np.random.default_rng(random_state)
+    if isinstance(local_epochs, bool) or not isinstance(local_epochs, (int, np.integer)) \
+            or local_epochs < 1:
+        raise ValueError(f"local_epochs must be an integer >= 1, got {local_epochs!r}")
+    if batch_size is not None and (isinstance(batch_size, bool)
+                                   or not isinstance(batch_size, (int, np.integer))
+                                   or batch_size < 1):
+        raise ValueError(f"batch_size must be None or an integer >= 1, got {batch_size!r}")
     C, n = objective.C, objective.n_samples
     alpha = 1.0 / (C * n)
-    lam2 = alpha * pen.l2_strength
-    if eta0 is None:
-        # scikit-learn's "optimal" schedule: typical weight size 1 / sqrt(sqrt(alpha)), and
-        # the log-loss derivative is at most 1, so the first step is about that size.
-        eta0 = 1.0 / math.sqrt(math.sqrt(alpha))
-    params = {"alpha": alpha, "t0": 1.0 / (alpha * float(eta0)), "lam2": lam2,
-              "local_epochs": int(local_epochs)}
-    history = History(callback, verbose, "local-sgd")
-    theta = objective.layout.check(np.array(theta0, dtype=np.float64), "theta0").copy()
-    f, g = objective.value_grad(theta)
-    gnorm = float(np.max(np.abs(g))) if g.size else 0.0
-    threshold = stopping_threshold(tol, gnorm)
-    stopped = history.record(theta, f, gnorm)
-    sizes = np.asarray(objective.data.block_sizes, dtype=np.float64)
-    counters = np.zeros(objective.data.n_blocks)
-    ends = np.cumsum([0] + parts.blocks_per_part)  # the input blocks of each part, in order
-    n_iter, converged, message = 0, gnorm <= threshold, "converged"
-    if stopped:
-        message = "stopped by callback"
-    while not stopped and not converged and n_iter < max_iter:
-        seeds = rng.integers(0, 2**63 - 1, size=objective.data.n_blocks)
-        per_part = [(seeds[a:b].tolist(), counters[a:b].tolist())
-                    for a, b in zip(ends[:-1], ends[1:])]
-        total, weight = parts.map_reduce(_part_sgd, parts.put(theta), params,
-                                         per_part=per_part)
-        counters += local_epochs * sizes
-        theta = total / weight
-        f, g = objective.value_grad(theta)
-        gnorm = float(np.max(np.abs(g)))
-        n_iter += 1
-        if history.record(theta, f, gnorm):
-            message = "stopped by callback"
-            break
-        converged = gnorm <= threshold
-    if not converged and message == "converged":
-        message = warn_not_converged("local-sgd", gnorm, threshold, n_iter)
-    return SolverResult(theta=theta, n_iter=n_iter, converged=bool(converged), message=message,
-                        history=history.as_dict(),
-                        n_evals={"value_grad": n_iter + 1, "sgd_rounds": n_iter})
+    if learning_rate == "optimal":
+        t0 = None if eta0 is None else 1.0 / (alpha * float(eta0))
+        schedule = Schedule("optimal", alpha=alpha, t0=t0)
+    else:
+        schedule = Schedule(learning_rate, alpha=alpha, eta0=eta0, power_t=power_t)
+    options = {"C": C, "penalty": objective.penalty, "n_total": n,
+               "epochs": int(local_epochs), "average": bool(average),
+               "batch_size": None if batch_size is None else int(batch_size)}
+    theta0 = objective.layout.check(np.array(theta0, dtype=np.float64), "theta0")
+    rounds = _Rounds(objective, theta0, schedule, options, np.random.default_rng(random_state))
+    result = fit_epochs(objective, theta0, rounds, name="local-sgd", tol=tol,
+                        max_iter=max_iter, n_iter_no_change=n_iter_no_change,
+                        monitor="objective", callback=callback, verbose=verbose)
+    result.n_evals["sgd_rounds"] = rounds.n_rounds
+    return result

@@ -1,0 +1,526 @@
+"""Regularisation paths and cross-validated logistic regression, with warm starts that pay.
+
+:func:`regularization_path` fits one model per C of a grid on the same data: the data are
+validated once, the columns a sparse X never uses are dropped once
+(:meth:`fastlogit.objective.Objective.compact_columns`), one
+:class:`~fastlogit.objective.Objective` serves every C (``objective.C`` is a plain attribute,
+F = C L + R, and the data term's cache holds the unscaled L, so it stays valid), and each fit
+starts from the previous C's solution, the grid walked from the strongest penalty (smallest
+C) up.  The stopping rule of the deterministic solvers is relative to ``||grad F(0)||_inf``
+(:mod:`fastlogit.solvers._result`), not to the gradient at the start, so a warm start saves
+iterations instead of tightening the rule.
+
+:class:`LogisticRegressionCV` is scikit-learn's ``LogisticRegressionCV`` (same parameters,
+defaults and fitted attributes, 1.9's deprecations included) on top: each fold (and
+l1_ratio) is one warm-started path; folds run in parallel threads with ``n_jobs``, the
+kernel threads shared out so that jobs x threads never exceed the cores
+(:func:`fastlogit._config.effective_n_threads`).
+
+Not done: screening rules for L1 paths (strong rules / gap-safe) - the "l1" solver sees
+every used column at every C.
+"""
+import numbers
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import check_cv
+from sklearn.utils.validation import validate_data
+
+from . import kernels as _kernels
+from .estimator import LinearLogitOutputs, LogisticRegression, _with_constant_column
+from .validation import (check_C, check_l1_ratio, check_max_iter, check_n_jobs, check_tol,
+                         resolve_penalty)
+
+__all__ = ["regularization_path", "RegularizationPath", "LogisticRegressionCV"]
+
+
+@dataclass
+class RegularizationPath:
+    """Coefficients along a C grid (:func:`regularization_path`).
+
+    Attributes
+    ----------
+    Cs : ndarray (n_Cs,), float64, in the order given
+    coefs : ndarray (n_Cs, n_rows, n_features), float64 (n_rows = 1 binary, K multinomial)
+    intercepts : ndarray (n_Cs, n_rows), float64 (zeros without an intercept)
+    n_iter : ndarray (n_Cs,), int: solver iterations of each fit
+    converged : ndarray (n_Cs,), bool
+    classes : ndarray (n_classes,)
+    solver : str, the fastlogit solver that ran
+    """
+
+    Cs: np.ndarray
+    coefs: np.ndarray
+    intercepts: np.ndarray
+    n_iter: np.ndarray
+    converged: np.ndarray
+    classes: np.ndarray
+    solver: str
+
+
+def _check_Cs(Cs):
+    """A C grid: an int n (scikit-learn's ``np.logspace(-4, 4, n)``) or positive numbers."""
+    if isinstance(Cs, numbers.Integral) and not isinstance(Cs, bool):
+        if Cs < 1:
+            raise ValueError(f"Cs must be a positive integer or a sequence of positive "
+                             f"numbers, got {Cs!r}")
+        return np.logspace(-4, 4, int(Cs))
+    values = np.asarray(Cs, dtype=object).reshape(-1)
+    if values.size == 0:
+        raise ValueError("Cs must not be empty")
+    return np.array([check_C(c, allow_inf=True) for c in values], dtype=np.float64)
+
+
+def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=100,
+              verbose=0):
+    """Fit ``objective`` at every C of ``Cs``, each fit warm-started from the previous one.
+
+    Parameters
+    ----------
+    objective : :class:`fastlogit.objective.Objective`
+        Its ``C`` is set to each value in turn (and left at the last one fitted).
+    Cs : ndarray (n_Cs,) of positive finite floats
+        Fitted in ascending order (the strongest penalty first: its optimum is nearest 0),
+        returned in the order given.
+    solver : str
+        A fastlogit solver name or "auto" (:func:`fastlogit.solvers.choose_solver`, chosen
+        once for the path on the compacted columns).
+    theta0 : ndarray (n_params,) or None
+        Start of the first fit (zeros).
+
+    Returns
+    -------
+    (thetas (n_Cs, n_params) float64, n_iter (n_Cs,) int, converged (n_Cs,) bool, solver)
+    """
+    from .solvers import choose_solver, solve
+
+    Cs = np.asarray(Cs, dtype=np.float64)
+    compact = objective.compact_columns() if hasattr(objective, "compact_columns") else None
+    inner, keep = compact if compact is not None else (objective, None)
+    name = choose_solver(inner) if solver == "auto" else solver
+    n = objective.n_params
+    theta = np.zeros(n) if theta0 is None else np.array(theta0, dtype=np.float64).reshape(n)
+    if keep is not None and (objective.l1_strength or objective.l2_strength):
+        theta[~keep] = 0.0  # unused columns: their optimum under the penalty
+    thetas = np.empty((Cs.size, n))
+    n_iter = np.zeros(Cs.size, dtype=np.int64)
+    converged = np.zeros(Cs.size, dtype=bool)
+    start = theta if keep is None else theta[keep]
+    for i in np.argsort(Cs, kind="stable"):
+        inner.C = objective.C = float(Cs[i])
+        result = solve(inner, name, start, tol=tol, max_iter=max_iter, verbose=verbose)
+        start = result.theta
+        if keep is None:
+            thetas[i] = start
+        else:
+            thetas[i] = theta
+            thetas[i, keep] = start
+        n_iter[i] = result.n_iter
+        converged[i] = result.converged
+    return thetas, n_iter, converged, name
+
+
+def _split_theta(thetas, n_rows, n_features, fit_intercept, penalty):
+    """(coefs (m, n_rows, d), intercepts (m, n_rows)) from thetas (m, n_params), with the
+    multinomial representative the estimator reports (intercepts summing to zero; the
+    coefficients too without a penalty)."""
+    m = thetas.shape[0]
+    T = thetas.reshape(m, n_rows, -1).copy()
+    if fit_intercept:
+        intercepts = T[:, :, n_features]
+    else:
+        intercepts = np.zeros((m, n_rows))
+    coefs = T[:, :, :n_features]
+    if n_rows > 1:
+        if fit_intercept:
+            intercepts = intercepts - intercepts.mean(axis=1, keepdims=True)
+        if penalty is None:
+            coefs = coefs - coefs.mean(axis=1, keepdims=True)
+    return np.ascontiguousarray(coefs), np.ascontiguousarray(intercepts)
+
+
+def _prototype(C, l1_ratio, **params):
+    """A LogisticRegression carrying the parameters (its checks, penalty rules, solver
+    mapping and objective builder are the estimator's own)."""
+    return LogisticRegression(C=C, l1_ratio=l1_ratio, **params)
+
+
+def regularization_path(X, y, Cs=10, *, l1_ratio=0.0, fit_intercept=True, sample_weight=None,
+                        class_weight=None, solver="auto", tol=1e-4, max_iter=100,
+                        backend="auto", n_threads=None, verbose=0):
+    """Logistic-regression coefficients along a grid of C, warm-started.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} (n_samples, n_features); float32 kept, CSR kept.
+    y : array-like (n_samples,), class labels (two: binary, more: multinomial)
+    Cs : int or array-like of positive floats, default=10
+        An int n means scikit-learn's grid ``np.logspace(-4, 4, n)``.  ``np.inf``: no
+        penalty.
+    l1_ratio : float in [0, 1], default=0.0
+        The penalty, as in :class:`fastlogit.LogisticRegression`: 0 L2, 1 L1, else elastic
+        net.
+    fit_intercept, sample_weight, class_weight, tol, max_iter, backend, n_threads, verbose
+        As :class:`fastlogit.LogisticRegression`.
+    solver : str, default="auto"
+        A fastlogit solver (or scikit-learn name, mapped as the estimator maps it) used for
+        every C; "auto" chooses by shape ("l1" with an L1 part).
+
+    Returns
+    -------
+    :class:`RegularizationPath`
+    """
+    Cs = _check_Cs(Cs)
+    l1_ratio = check_l1_ratio(l1_ratio)
+    proto = _prototype(1.0, l1_ratio, fit_intercept=fit_intercept, class_weight=class_weight,
+                       solver=solver, tol=tol, max_iter=max_iter, backend=backend,
+                       n_threads=n_threads, verbose=verbose)
+    _, X, classes, Y, sw, _ = proto._validate_fit(X, y, sample_weight)
+    n_rows = 1 if classes.shape[0] == 2 else classes.shape[0]
+    d = X.shape[1]
+    coefs, intercepts = np.zeros((Cs.size, n_rows, d)), np.zeros((Cs.size, n_rows))
+    n_iter, converged = np.zeros(Cs.size, dtype=np.int64), np.zeros(Cs.size, dtype=bool)
+    name = None
+    finite = np.isfinite(Cs)
+    for mask in (finite, ~finite):  # C = np.inf: no penalty, one fit
+        if not mask.any():
+            continue
+        penalty, _, r = resolve_penalty("deprecated", float(Cs[mask][0]), l1_ratio)
+        thetas, it, conv, name = _fit_rows(proto, X, Y, sw, None, Cs[mask], penalty, r,
+                                           classes.shape[0], n_threads)
+        c, b = _split_theta(thetas, n_rows, d, fit_intercept, penalty)
+        coefs[mask], intercepts[mask], n_iter[mask], converged[mask] = c, b, it, conv
+    return RegularizationPath(Cs=Cs, coefs=coefs, intercepts=intercepts, n_iter=n_iter,
+                              converged=converged, classes=classes, solver=name)
+
+
+def _fit_rows(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads,
+              theta0=None):
+    """Warm path over ``Cs`` on the rows ``rows`` (None = all) of validated data; returns
+    ``(thetas in the estimator's fitted layout, n_iter, converged, solver)``: liblinear's
+    synthetic intercept column is folded back (times intercept_scaling)."""
+    if rows is not None:
+        X, Y = X[rows], Y[rows]
+        sw = None if sw is None else sw[rows]
+    fit_intercept = bool(proto.fit_intercept)
+    scaling = None
+    if proto._liblinear_intercept():
+        scaling = float(proto.intercept_scaling)
+        X = _with_constant_column(X, scaling)
+        fit_intercept = False
+    proto.n_threads = n_threads
+    objective = proto._objective(_kernels.as_design(X), Y, sw, float(Cs[0]) if penalty else
+                                 1.0, penalty, l1_ratio, fit_intercept)
+    solver = proto._solver_name(objective, n_classes)
+    if theta0 is not None and scaling is not None:
+        theta0 = theta0.copy()
+        theta0[-1] /= scaling
+    thetas, n_iter, converged, name = warm_path(
+        objective, Cs if penalty else np.ones(1), solver, theta0, tol=float(proto.tol),
+        max_iter=int(proto.max_iter), verbose=proto.verbose)
+    if scaling is not None:
+        thetas[:, -1] *= scaling
+    return thetas, n_iter, converged, name
+
+
+class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
+    """Logistic regression with C (and l1_ratio) chosen by cross-validation, scikit-learn's
+    ``LogisticRegressionCV`` (1.9) on warm-started fastlogit paths.
+
+    Parameters
+    ----------
+    Cs : int or array-like of positive floats, default=10
+        An int n: ``np.logspace(-4, 4, n)``.
+    l1_ratios : array-like of floats in [0, 1], default="warn"
+        As scikit-learn 1.9: "warn" means None (L2) with its FutureWarning.  All 0: L2, all
+        1: L1, else elastic net over each value.
+    fit_intercept : bool, default=True
+    cv : int, cross-validation generator or iterable, default=None (5-fold stratified)
+    dual : bool, default=False (True: scikit-learn's error, as the estimator)
+    penalty : deprecated (FutureWarning when set), default="deprecated"
+    scoring : str, callable or None, default="warn"
+        A scikit-learn scorer; None (and "warn", with scikit-learn's FutureWarning) means
+        accuracy.
+    solver : str, default="lbfgs"
+        As :class:`fastlogit.LogisticRegression` (scikit-learn names mapped; "auto" picks
+        by shape).
+    tol : float >= 0, default=1e-4
+    max_iter : int >= 0, default=100
+    class_weight : dict, "balanced" or None ("balanced" computed on the whole y, as
+        scikit-learn does)
+    n_jobs : int or None
+        Folds (x l1_ratios) fitted in parallel threads; each gets
+        ``max(1, threads // n_jobs)`` kernel threads.
+    verbose : int, default=0
+    refit : bool, default=True
+    intercept_scaling : float, default=1.0 (liblinear only)
+    random_state : passed to stochastic solvers
+    use_legacy_attributes : bool, default="warn"
+        scikit-learn 1.9's transition flag ("warn" = True with its FutureWarning): the
+        layout of ``coefs_paths_``, ``scores_``, ``C_``, ``l1_ratio_``, ``n_iter_``.
+    backend : {"auto", "numpy", "numba", "cython"}, default="auto"
+    n_threads : int or None
+        Total kernel threads (None: :func:`fastlogit._config.effective_n_threads`).
+
+    Attributes
+    ----------
+    classes_, coef_ (1 or K, n_features), intercept_, Cs_ (n_Cs,), l1_ratios_,
+    coefs_paths_, scores_, C_, l1_ratio_, n_iter_ : as scikit-learn's (legacy layout: dicts
+    keyed by class, ``coefs_paths_[c]`` of shape (n_folds, n_Cs[, n_l1_ratios],
+    n_features + fit_intercept); new layout: arrays (n_folds, n_l1_ratios, n_Cs, n_classes,
+    n_dof)), n_features_in_, solver_ (the fastlogit solver that ran).
+    """
+
+    def __init__(self, *, Cs=10, l1_ratios="warn", fit_intercept=True, cv=None, dual=False,
+                 penalty="deprecated", scoring="warn", solver="lbfgs", tol=1e-4,
+                 max_iter=100, class_weight=None, n_jobs=None, verbose=0, refit=True,
+                 intercept_scaling=1.0, random_state=None, use_legacy_attributes="warn",
+                 backend="auto", n_threads=None):
+        self.Cs = Cs
+        self.l1_ratios = l1_ratios
+        self.fit_intercept = fit_intercept
+        self.cv = cv
+        self.dual = dual
+        self.penalty = penalty
+        self.scoring = scoring
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.class_weight = class_weight
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.refit = refit
+        self.intercept_scaling = intercept_scaling
+        self.random_state = random_state
+        self.use_legacy_attributes = use_legacy_attributes
+        self.backend = backend
+        self.n_threads = n_threads
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # ------------------------------------------------------------------ parameters
+    def _penalty_grid(self):
+        """(penalty name, l1_ratios list, l1_ratios given or None) by scikit-learn 1.9's
+        rules, with its warnings."""
+        if isinstance(self.l1_ratios, str) and self.l1_ratios == "warn":
+            warnings.warn("The default value for l1_ratios will change from None to (0.0,) in "
+                          "version 1.10. From version 1.10 onwards, only array-like with "
+                          "values in [0, 1] will be allowed, None will be forbidden. To avoid "
+                          "this warning, explicitly set a value, e.g. l1_ratios=(0,).",
+                          FutureWarning)
+            given = None
+        else:
+            given = self.l1_ratios
+        if given is not None:
+            if isinstance(given, str) or np.ndim(given) != 1 or len(given) == 0:
+                raise ValueError(f"l1_ratios must be an array-like of numbers between 0 and 1; "
+                                 f"got (l1_ratios={given!r})")
+            given = [check_l1_ratio(r, name="l1_ratios") for r in given]
+        if self.penalty == "deprecated":
+            if self.l1_ratios is None:
+                warnings.warn("'l1_ratios=None' was deprecated in version 1.8 and will trigger "
+                              "an error in 1.10. Use an array-like with values in [0, 1] "
+                              "instead.", FutureWarning)
+            if given is None or all(r == 0 for r in given):
+                penalty = "l2"
+            elif all(r == 1 for r in given):
+                penalty = "l1"
+            else:
+                penalty = "elasticnet"
+        else:
+            if self.penalty not in ("l2", "l1", "elasticnet", None):
+                raise ValueError(f"unknown penalty {self.penalty!r}")
+            penalty = self.penalty
+            warnings.warn("'penalty' was deprecated in version 1.8 and will be removed in "
+                          "1.10. To avoid this warning, leave 'penalty' set to its default "
+                          "value and use 'l1_ratios' and 'Cs' instead.", FutureWarning)
+        if penalty == "elasticnet":
+            if given is None:
+                raise ValueError("l1_ratios must be an array-like of numbers between 0 and 1; "
+                                 "got (l1_ratios=None)")
+            grid = list(given)
+        else:
+            fixed = {"l2": 0.0, "l1": 1.0, None: 0.0}[penalty]
+            grid = [fixed] * (1 if given is None else len(given))
+        return penalty, grid, given
+
+    def _scorer(self):
+        from sklearn.metrics import get_scorer
+
+        scoring = self.scoring
+        if isinstance(scoring, str) and scoring == "warn":
+            warnings.warn("The default value of the parameter 'scoring' will change from None, "
+                          "i.e. accuracy, to 'neg_log_loss' in version 1.11. To silence this "
+                          "warning, explicitly set the scoring parameter: "
+                          "scoring='neg_log_loss' for the new, scoring='accuracy' or "
+                          "scoring=None for the old default.", FutureWarning)
+            scoring = None
+        return get_scorer("accuracy" if scoring is None else scoring)
+
+    def _legacy(self):
+        if isinstance(self.use_legacy_attributes, str) and self.use_legacy_attributes == "warn":
+            warnings.warn("The fitted attributes of LogisticRegressionCV will be simplified in "
+                          "scikit-learn 1.10 to remove redundancy. Set "
+                          "`use_legacy_attributes=False` to enable the new behavior now, or set "
+                          "it to `True` to silence this warning during the transition period "
+                          "while keeping the deprecated behavior for the time being.",
+                          FutureWarning)
+            return True
+        return bool(self.use_legacy_attributes)
+
+    def _proto(self, C, l1_ratio):
+        return _prototype(C, l1_ratio, fit_intercept=self.fit_intercept, dual=self.dual,
+                          tol=self.tol, max_iter=self.max_iter,
+                          intercept_scaling=self.intercept_scaling, solver=self.solver,
+                          random_state=self.random_state, verbose=max(0, self.verbose - 1),
+                          backend=self.backend, n_threads=self.n_threads)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, sample_weight=None):
+        """Cross-validate every (C, l1_ratio), then (``refit``) fit the best on all data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} (n_samples, n_features)
+        y : array-like (n_samples,)
+        sample_weight : array-like (n_samples,), >= 0, or None
+            Weights the training losses and the scores (passed to the scorer).
+        """
+        from joblib import Parallel, delayed, effective_n_jobs
+
+        from ._config import effective_n_threads
+        from .validation import class_weight_per_sample, encode_targets, check_sample_weight
+
+        Cs = _check_Cs(self.Cs)
+        check_tol(self.tol)
+        check_max_iter(self.max_iter, allow_zero=True)
+        check_n_jobs(self.n_jobs)
+        penalty, grid, given = self._penalty_grid()
+        scorer = self._scorer()
+        legacy = self._legacy()
+        if penalty is None or np.all(np.isinf(Cs)):
+            Cs_fit, penalty = np.ones(1), None
+        else:
+            Cs_fit = Cs
+        proto = self._proto(1.0, grid[0])
+        proto._check_params()
+        X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
+                             order="C", accept_large_sparse=True)
+        from sklearn.utils import column_or_1d
+
+        y = column_or_1d(y, warn=True)
+        n, d = X.shape
+        classes, Y, index = encode_targets(y, n)
+        n_classes = classes.shape[0]
+        n_rows = 1 if n_classes == 2 else n_classes
+        sw = check_sample_weight(sample_weight, n, allow_all_zero=False)
+        cw = class_weight_per_sample(self.class_weight, classes, Y, sw)
+        sw_fit = sw if cw is None else (cw if sw is None else sw * cw)
+        folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
+        tasks = [(f, j) for f in range(len(folds)) for j in range(len(grid))]
+        jobs = max(1, min(effective_n_jobs(self.n_jobs), len(tasks)))
+        threads = max(1, effective_n_threads(self.n_threads) // jobs)
+        n_dof = d + bool(self.fit_intercept)
+
+        def run(f, j):
+            train, test = folds[f]
+            p = self._proto(1.0, grid[j])
+            thetas, n_iter, _, name = _fit_rows(p, X, Y, sw_fit, train, Cs_fit, penalty,
+                                                grid[j], n_classes, threads)
+            coefs, intercepts = _split_theta(thetas, n_rows, d, self.fit_intercept, penalty)
+            scores = np.empty(len(thetas))
+            shell = LogisticRegression(backend=self.backend, n_threads=threads)
+            shell.classes_, shell.n_features_in_ = classes, d
+            Xt, yt = X[test], y[test]
+            kw = {} if sw is None else {"sample_weight": sw[test]}
+            for i in range(len(thetas)):
+                shell.coef_ = coefs[i].astype(X.dtype)
+                shell.intercept_ = intercepts[i].astype(X.dtype)
+                scores[i] = scorer(shell, Xt, yt, **kw)
+            full = np.concatenate([coefs, intercepts[:, :, None]], axis=2) \
+                if self.fit_intercept else coefs
+            return full, scores, n_iter, name
+
+        if jobs == 1:
+            out = [run(f, j) for f, j in tasks]
+        else:
+            out = Parallel(n_jobs=jobs, prefer="threads")(delayed(run)(f, j) for f, j in tasks)
+        n_f, n_l, n_c = len(folds), len(grid), len(Cs_fit)
+        # paths (n_folds, n_l1, n_Cs, n_rows, n_dof); scores / n_iter (n_folds, n_l1, n_Cs)
+        paths = np.stack([o[0] for o in out]).reshape(n_f, n_l, n_c, n_rows, n_dof)
+        scores = np.stack([o[1] for o in out]).reshape(n_f, n_l, n_c)
+        n_iter = np.stack([o[2] for o in out]).reshape(n_f, n_l, n_c)
+        self.Cs_ = Cs if penalty is not None else Cs[:1]
+        self.l1_ratios_ = np.asarray([None]) if given is None else np.asarray(grid)
+        total = scores.sum(axis=0)  # (n_l1, n_Cs)
+        if self.refit:
+            jl, ic = np.unravel_index(np.argmax(total), total.shape)
+            best_C, best_r = float(self.Cs_[ic]), grid[jl]
+            theta0 = paths[:, jl, ic].mean(axis=0)  # (n_rows, n_dof), the folds' mean
+            p = self._proto(1.0, best_r)
+            thetas, it, conv, name = _fit_rows(p, X, Y, sw_fit, None, np.array([best_C]) if
+                                               penalty is not None else Cs_fit, penalty,
+                                               best_r, n_classes,
+                                               effective_n_threads(self.n_threads),
+                                               theta0=theta0.ravel())
+            coefs, intercepts = _split_theta(thetas, n_rows, d, self.fit_intercept, penalty)
+            coef, intercept = coefs[0], intercepts[0]
+            C_, r_ = best_C, (None if given is None else best_r)
+            self.solver_ = name
+        else:
+            flat = scores.reshape(n_f, -1)
+            best = np.argmax(flat, axis=1)
+            jls, ics = np.unravel_index(best, (n_l, n_c))
+            w = np.mean([paths[f, jls[f], ics[f]] for f in range(n_f)], axis=0)
+            coef = w[:, :d]
+            intercept = w[:, d] if self.fit_intercept else np.zeros(n_rows)
+            C_ = float(np.mean(self.Cs_[ics]))
+            r_ = float(np.mean([grid[j] for j in jls])) if penalty == "elasticnet" else 0.0
+            self.solver_ = out[0][3]
+        self.classes_ = classes
+        self.coef_ = np.ascontiguousarray(coef, dtype=X.dtype)
+        self.intercept_ = np.asarray(intercept, dtype=X.dtype)
+        self._set_cv_attributes(legacy, paths, scores, n_iter, C_, r_, penalty, given,
+                                n_rows, classes)
+        return self
+
+    def _set_cv_attributes(self, legacy, paths, scores, n_iter, C_, r_, penalty, given,
+                           n_rows, classes):
+        """scikit-learn 1.9's fitted attributes, legacy or new layout."""
+        if not legacy:
+            self.coefs_paths_ = np.moveaxis(paths, 3, 3)  # (folds, l1, Cs, classes, dof)
+            self.scores_ = scores
+            self.n_iter_ = n_iter
+            self.C_ = float(C_)
+            self.l1_ratio_ = (float(r_) if given is not None
+                              else (1.0 if penalty == "l1" else 0.0))
+            return
+        keys = classes[1:] if n_rows == 1 else classes
+        # per class: (n_folds, n_Cs, n_l1, n_dof), scores (n_folds, n_Cs, n_l1)
+        per_class = np.moveaxis(paths, (3, 1), (0, 3))
+        sc = np.swapaxes(scores, 1, 2)
+        it = np.swapaxes(n_iter, 1, 2)[None]
+        if given is None:
+            per_class, sc, it = per_class[:, :, :, 0], sc[:, :, 0], it[:, :, :, 0]
+        self.coefs_paths_ = {c: per_class[k] for k, c in enumerate(keys)}
+        self.scores_ = {c: sc.copy() for c in keys}
+        self.n_iter_ = it
+        self.C_ = np.full(n_rows, C_, dtype=np.float64)
+        self.l1_ratio_ = np.full(n_rows, r_, dtype=object if r_ is None else np.float64)
+
+    def score(self, X, y, sample_weight=None):
+        """The ``scoring`` score (accuracy for None / "warn") of the fitted model on (X, y)."""
+        from sklearn.metrics import get_scorer
+
+        scoring = None if (isinstance(self.scoring, str) and self.scoring == "warn") \
+            else self.scoring
+        if scoring is None:
+            return super().score(X, y, sample_weight=sample_weight)
+        kw = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return get_scorer(scoring)(self, X, y, **kw)
