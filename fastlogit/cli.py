@@ -434,8 +434,10 @@ def cmd_evaluate(args):
     print(f"log-loss  {res['log_loss']:.6f}")
     print(f"accuracy  {res['accuracy']:.6f}")
     print(f"Brier     {res['brier']:.6f}")
-    print(f"ROC AUC   {res['roc_auc']:.6f}" + ("" if len(model.classes_) == 2
-                                                 else " (mean one-vs-rest)"))
+    note = "" if len(model.classes_) == 2 else " (mean one-vs-rest)"
+    if res["roc_auc"] != res["roc_auc"]:
+        note = " (undefined: the data holds one class only)"
+    print(f"ROC AUC   {res['roc_auc']:.6f}{note}")
     which = (f"P({_fmt_label(model.classes_[1])})" if len(model.classes_) == 2
              else "confidence")
     print(f"\ncalibration ({which} in equal-width bins)")

@@ -407,3 +407,16 @@ def test_writes_go_through_the_one_atomic_helper(capsys, data, tmp_path, monkeyp
     import inspect
 
     assert "mkstemp" not in inspect.getsource(cli) and "os.replace" not in inspect.getsource(cli)
+
+
+def test_evaluate_with_one_class_present(capsys, data, tmp_path):
+    train, _, _ = data
+    model = tmp_path / "m.npz"
+    assert run(capsys, "fit", train, "-o", model, "-q")[0] == 0
+    one = tmp_path / "one.svm"
+    one.write_text("1 1:1\n1 2:1 3:0.5\n1 4:2\n")
+    rc, out, err = run(capsys, "evaluate", model, one, "--bins", 2)
+    assert rc == 0, err
+    assert "ROC AUC   nan (undefined: the data holds one class only)" in out
+    rows = [l for l in out.splitlines() if l[:1] in ("[", "(")]
+    assert sum(int(r.split()[2]) for r in rows) == 3
