@@ -55,6 +55,7 @@ file or the complete new one, never a part; the file mode follows the umask (or 
 replaced file's mode); a symbolic link is written through to its target; temporary files
 of a killed save are removed by the next save to the same path.
 """
+import contextlib
 import hashlib
 import importlib
 import io
@@ -369,18 +370,34 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, Ru
                UnicodeDecodeError, OSError)
 
 
+def _looks_like(head):
+    what = next((w for sig, w in _SIGNATURES.items() if head.startswith(sig)), None)
+    if what is None and head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        what = "a text file, e.g. data given where a model is expected"
+    return f" (it looks like {what})" if what else ""
+
+
+def _read_blob(fh):
+    """The bytes of the open file ``fh``; only its first bytes when they are not a ZIP
+    archive's (so a large file given as a model by mistake is not read whole)."""
+    head = fh.read(64)
+    if not isinstance(head, bytes):
+        raise TypeError("load needs a binary file object (opened with 'rb')")
+    if not head.startswith(b"PK\x03\x04"):
+        _fail("not a ZIP archive" + _looks_like(head))
+    return head + fh.read()
+
+
 def _read_members(blob):
     """Every member of the archive ``blob`` (bytes) as name -> ndarray (the ``.npy`` suffix
     off).  Reading from memory, an OSError can only come from the content (e.g. a seek to a
     negative offset that a damaged directory record asks for)."""
-    head, size = blob[:8], len(blob)
+    size = len(blob)
     fh = io.BytesIO(blob)
     try:
         archive = zipfile.ZipFile(fh)
     except _ZIP_ERRORS as exc:
-        what = next((w for sig, w in _SIGNATURES.items() if head.startswith(sig)), None)
-        _fail("not a ZIP archive" + (f" (it looks like {what})" if what else "")
-              + f": {exc}")
+        _fail(f"not a ZIP archive{_looks_like(blob[:64])}: {exc}")
     members = {}
     with archive:
         infos = archive.infolist()
@@ -535,15 +552,13 @@ def load(path):
     if hasattr(path, "read"):
         if isinstance(path, io.TextIOBase):
             raise TypeError("load needs a binary file object (opened with 'rb')")
-        blob = path.read()
-        path = getattr(path, "name", "<stream>")
-        if not isinstance(blob, bytes):
-            raise TypeError("load needs a binary file object (opened with 'rb')")
+        fh, path = contextlib.nullcontext(path), getattr(path, "name", "<stream>")
     else:
         path = os.fspath(path)
-        with open(path, "rb") as fh:
-            blob = fh.read()
+        fh = open(path, "rb")
     try:
+        with fh as opened:
+            blob = _read_blob(opened)
         members = _read_members(blob)
         if _META not in members:
             _fail("no metadata member")

@@ -506,3 +506,31 @@ def test_check_writable_names_the_directory(tmp_path, monkeypatch):
     with pytest.raises(PermissionError) as info:
         _atomic.check_writable(tmp_path / "m.npz")
     assert info.value.filename == str(tmp_path) and ".fastlogit-tmp" not in str(info.value)
+
+
+def test_data_given_as_a_model_is_not_read_whole(tmp_path, monkeypatch):
+    """Swapped MODEL and DATA: a text file is refused after its first bytes."""
+    data = tmp_path / "train.svm"
+    data.write_text("1 1:0.5 2:1\n" * 1000)
+    reads = []
+    real_open = open
+
+    class Spy:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def read(self, n=-1):
+            reads.append(n)
+            return self.fh.read(n)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    monkeypatch.setattr(persistence, "open", lambda p, m: Spy(real_open(p, m)), raising=False)
+    with pytest.raises(ValueError, match="train.svm: not a valid fastlogit-model file: not a ZIP "
+                                         r"archive \(it looks like a text file"):
+        load(data)
+    assert reads == [64]
