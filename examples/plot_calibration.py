@@ -16,12 +16,12 @@ samples and so also pulls probabilities towards 1/2).
 
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.calibration import calibration_curve
 from sklearn.datasets import make_classification
-from sklearn.metrics import brier_score_loss, log_loss
+from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 
 import fastlogit
+from fastlogit.calibration import brier_score, expected_calibration_error, reliability_table
 
 X, y = make_classification(n_samples=20_000, n_features=20, n_informative=6, n_redundant=2,
                            flip_y=0.05, class_sep=0.8, random_state=0)
@@ -38,10 +38,13 @@ fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.5, 6.5), gridspec_kw={"height_ra
 ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="calibrated")
 for name, model in models.items():
     p = model.fit(X_train, y_train).predict_proba(X_test)[:, 1]
-    observed, predicted = calibration_curve(y_test, p, n_bins=10, strategy="quantile")
-    ax.plot(predicted, observed, marker="o", label=name)
+    table = reliability_table(y_test, p, n_bins=10, strategy="quantile")
+    ax.errorbar(table.mean_predicted, table.observed, marker="o", label=name,
+                yerr=[table.observed - table.ci_low, table.ci_high - table.observed])
     hist.hist(p, bins=20, range=(0, 1), histtype="step", label=name)
-    print(f"{name:22s} log-loss {log_loss(y_test, p):.4f}  Brier {brier_score_loss(y_test, p):.4f}")
+    ece = expected_calibration_error(y_test, p, n_bins=10, strategy="quantile")
+    print(f"{name:22s} log-loss {log_loss(y_test, p):.4f}  Brier {brier_score(y_test, p):.4f}"
+          f"  ECE {ece:.4f}")
 
 ax.set_ylabel("observed fraction of positives")
 ax.set_title("reliability diagram (held-out half)")
@@ -52,5 +55,7 @@ fig.tight_layout()
 plt.show()
 
 # %%
-# The same table, bin by bin, is printed by the command line tool:
-# ``fastlogit evaluate MODEL DATA --plot reliability.png``.
+# The error bars are 95% Wilson intervals of each bin's observed frequency
+# (:func:`fastlogit.calibration.reliability_table`); the expected calibration error (ECE)
+# is the count-weighted mean distance to the diagonal. The command line tool prints the
+# same table: ``fastlogit evaluate MODEL DATA --plot reliability.png``.

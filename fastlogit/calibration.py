@@ -116,7 +116,7 @@ def reliability_table(y_true, proba, *, n_bins=10, strategy="uniform", sample_we
 
 def expected_calibration_error(y_true, proba, *, n_bins=10, strategy="uniform",
                                sample_weight=None):
-    """ECE = sum_b (n_b / n) |o_b - p_b| over the non-empty bins."""
+    """ECE = ``sum_b (n_b / n) |o_b - p_b|`` over the non-empty bins."""
     table = reliability_table(y_true, proba, n_bins=n_bins, strategy=strategy,
                               sample_weight=sample_weight)
     w = table.count / table.count.sum()

@@ -126,8 +126,13 @@ class LinearSVM(LinearClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    coef_ : ndarray (1, n_features); intercept_ : ndarray (1,); classes_ : ndarray (2,);
-    n_iter_ : int; converged_ : bool; duality_gap_ : float (hinge only, else None).
+    coef_ : ndarray of shape (1, n_features)
+    intercept_ : ndarray of shape (1,)
+    classes_ : ndarray of shape (2,)
+    n_iter_ : int
+    converged_ : bool
+    duality_gap_ : float or None
+        The hinge's final duality gap (None for the squared hinge).
 
     Examples
     --------
