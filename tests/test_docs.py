@@ -23,6 +23,7 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 #: package and its test dependencies (no data files, no cluster).
 RUNNABLE_PAGES = [
     "README.md",
+    "docs/index.md",
     "docs/getting_started.md",
     "docs/user_guide/solvers.md",
     "docs/user_guide/penalties.md",
