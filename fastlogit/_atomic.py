@@ -9,6 +9,8 @@ part of one.  Its contract:
   ``open(path, "w")`` would; replacing an existing file keeps that file's permission bits.
 - **symlinks**: writing to a symbolic link writes through to its final target (as ``cp``
   does); the link itself stays.
+- **devices and FIFOs** (``/dev/null``, ``/dev/stdout``, a named pipe) are written in place:
+  they cannot be replaced by a rename, and atomicity does not apply to them.
 - **temporary files** are named ``.<name>.fastlogit-tmp.<host>.<pid>.<8 hex>`` in the target's
   directory.  One left behind by a killed process (its pid no longer running on this host) is
   removed by the next write to the same target; those of live processes are never touched.
@@ -45,6 +47,16 @@ def fsync_dir(path):
         pass
     finally:
         os.close(fd)
+
+
+def _special(target):
+    """True for an existing target that is not a regular file or directory (a device, a
+    FIFO, a socket): it cannot be replaced by a rename, only written."""
+    try:
+        st = os.stat(target)
+    except OSError:
+        return False
+    return not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode))
 
 
 def resolve_target(path):
@@ -127,6 +139,10 @@ def check_writable(path):
         raise FileNotFoundError(errno.ENOENT, "directory does not exist", directory)
     if os.path.isdir(target):
         raise IsADirectoryError(errno.EISDIR, "is a directory", target)
+    if _special(target):
+        if not os.access(target, os.W_OK):
+            raise PermissionError(errno.EACCES, "not writable", target)
+        return
     probe = temp_path(target)
     try:
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -158,6 +174,10 @@ def atomic_write(path, mode="wb", encoding=None):
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
     target = resolve_target(path)
     directory = os.path.dirname(target)
+    if _special(target):  # /dev/null, a FIFO, a terminal: written in place, nothing to rename
+        with open(target, mode, encoding=encoding) as fh:
+            yield fh
+        return
     remove_stale(target)
     try:
         keep_mode = stat.S_IMODE(os.stat(target).st_mode) & 0o777

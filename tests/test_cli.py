@@ -421,3 +421,9 @@ def test_evaluate_with_one_class_present(capsys, model_file, tmp_path):
     assert "ROC AUC   nan (undefined: the data holds one class only)" in out
     rows = [l for l in out.splitlines() if l[:1] in ("[", "(")]
     assert sum(int(r.split()[2]) for r in rows) == 3
+
+
+def test_predict_to_dev_null(capsys, data, model_file):
+    _, test, _ = data
+    rc, _, err = run(capsys, "predict", model_file, test, "-o", os.devnull)
+    assert rc == 0, err

@@ -534,3 +534,24 @@ def test_data_given_as_a_model_is_not_read_whole(tmp_path, monkeypatch):
                                          r"archive \(it looks like a text file"):
         load(data)
     assert reads == [64]
+
+
+def test_atomic_write_to_a_device_or_fifo(tmp_path):
+    """/dev/null or a named pipe cannot be renamed over: written in place (the temporary file
+    would have gone to /dev)."""
+    _atomic.check_writable(os.devnull)
+    with _atomic.atomic_write(os.devnull, "w") as fh:
+        fh.write("x")
+    assert os.path.exists(os.devnull) and not stat.S_ISREG(os.stat(os.devnull).st_mode)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    with _atomic.atomic_write(fifo, "wb") as fh:
+        fh.write(b"through the pipe")
+    reader.join(10)
+    assert got == [b"through the pipe"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(os.listdir(tmp_path)) == ["pipe"]
