@@ -84,6 +84,11 @@ _REQUIRED_ARRAYS = ("coef_", "intercept_", "classes_", "n_iter_")
 _OPTIONAL_ARRAYS = ("feature_names_in_",)
 
 
+def _estimator_class(name):
+    """The class a file's ``estimator`` name stands for (only those of :data:`_ESTIMATORS`)."""
+    return getattr(importlib.import_module(_ESTIMATORS[name], __package__), name)
+
+
 # ----------------------------------------------------------------------------- schema
 def _check_str(value):
     if not isinstance(value, str) or len(value) > 64:
@@ -278,9 +283,12 @@ def save(estimator, path):
     from . import __version__
 
     cls_name = type(estimator).__name__
-    if cls_name not in ATTRIBUTES:
-        raise ValueError(f"cannot save a {cls_name}; model files hold "
-                         f"{' or '.join(sorted(ATTRIBUTES))}")
+    if cls_name not in _ESTIMATORS or type(estimator) is not _estimator_class(cls_name):
+        # a class of the same name elsewhere (e.g. fastlogit.dask's) or a subclass would load
+        # as another class: refused here rather than written as a file that misleads
+        kind = type(estimator)
+        raise ValueError(f"cannot save a {kind.__module__}.{kind.__qualname__}; model files "
+                         "hold fastlogit.LogisticRegression or fastlogit.SGDLogisticRegression")
     if not hasattr(estimator, "coef_"):
         raise ValueError(f"{cls_name} is not fitted; nothing to save")
     arrays = {
@@ -497,7 +505,7 @@ def _build(path, meta, members):
         _check_arrays(members, attributes["n_features_in_"])
     except ValueError as exc:
         _fail(str(exc))
-    cls = getattr(importlib.import_module(_ESTIMATORS[cls_name], __package__), cls_name)
+    cls = _estimator_class(cls_name)
     try:
         params = {str(k): _from_json(v) for k, v in meta["params"].items()}
         _check_prediction_params(params)

@@ -555,3 +555,21 @@ def test_atomic_write_to_a_device_or_fifo(tmp_path):
     reader.join(10)
     assert got == [b"through the pipe"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert sorted(os.listdir(tmp_path)) == ["pipe"]
+
+
+def test_other_classes_are_not_saved(rng, tmp_path):
+    """A subclass, or another class named LogisticRegression (fastlogit.dask has one), would
+    have been written under that name and loaded as fastlogit.LogisticRegression."""
+    model, _ = fitted(rng)
+
+    class Mine(LogisticRegression):
+        pass
+
+    LogisticRegression_ = type("LogisticRegression", (LogisticRegression,), {})
+    for cls in (Mine, LogisticRegression_):
+        other = cls()
+        other.__dict__.update(model.__dict__)
+        with pytest.raises(ValueError, match="cannot save a .*model files hold "
+                                             "fastlogit.LogisticRegression"):
+            save(other, tmp_path / "m.npz")
+    assert not os.listdir(tmp_path)
