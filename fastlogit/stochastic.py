@@ -179,6 +179,17 @@ class Schedule:
             out.eta_now = out.eta0
         return out
 
+    def restart(self, step_scale, safe_step=None):
+        """The schedule of a (re)start: every step times ``step_scale`` and, for a restart
+        (``step_scale < 1``) with ``safe_step`` given, the first step capped at ``safe_step``
+        (``1 / L_max``, :func:`max_step_curvature`)."""
+        out = self.scaled(step_scale)  # a copy: "adaptive" changes its rate
+        if step_scale < 1.0 and safe_step is not None:
+            first = out.eta(1.0)
+            if first > safe_step:
+                out = out.scaled(safe_step / first)
+        return out
+
     def end_epoch(self, improved):
         """After an epoch: "adaptive" halves its rate when the epoch did not improve; returns a
         stop message once it falls below 1e-6 eta0, else None."""
@@ -536,14 +547,9 @@ class SGD:
         """(Re)start at theta0 with steps ``step_scale`` times the schedule's; a restart
         (``step_scale < 1``) also caps the first step at ``1 / L_max``
         (:func:`max_step_curvature`), the largest step that is safe for every sample."""
-        self.schedule = self.base.scaled(step_scale)  # a copy: "adaptive" changes its rate
-        if step_scale < 1.0:
-            if self._safe_step is None:
-                self._safe_step = 1.0 / max_step_curvature(self.source, self.penalty,
-                                                           self.alpha)
-            first = self.schedule.eta(1.0)
-            if first > self._safe_step:
-                self.schedule = self.schedule.scaled(self._safe_step / first)
+        if step_scale < 1.0 and self._safe_step is None:
+            self._safe_step = 1.0 / max_step_curvature(self.source, self.penalty, self.alpha)
+        self.schedule = self.base.restart(step_scale, self._safe_step)
         if self._given is not None:
             self.state, self._given = self._given, None
         else:
