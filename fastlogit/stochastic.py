@@ -50,13 +50,15 @@ from the losses seen during the epoch (``monitor="epoch_loss"``, as scikit-learn
    ``1 / L_max`` (the largest safe step, :func:`max_step_curvature`); at most
    ``max_restarts`` times, epochs counting against ``max_iter``;
 2. ``||grad F||_inf <= tol * max(1, ||grad F(theta_0)||_inf)`` (smooth penalty,
-   ``monitor="objective"``) stops, converged;
+   ``monitor="objective"``; checked at theta0 too) stops, converged;
 3. an epoch *improves* when F < F_best - tol |F_best|; ``n_iter_no_change`` epochs in a row
-   without improvement stop, converged;
+   without improvement stop, converged (or, when no iterate has yet got below F_0, restart
+   as in 1);
 4. otherwise ``max_iter`` epochs end the fit with a :class:`ConvergenceWarning`.
 
-A fit is only ever reported converged (2, 3, or an "adaptive" rate that ran out) once an
-iterate got below F_0; a fit that never did (after its restarts) warns that it made no
+After theta0, a fit is only ever reported converged (2, 3, or an "adaptive" rate that ran
+out) once an iterate got below F_0 (by more than ``PROGRESS_RTOL`` relative, so that
+rounding is not progress); a fit that never did (after its restarts) warns that it made no
 progress, and a divergence left after the last restart raises
 :class:`fastlogit.layout.NonFiniteError`.
 
@@ -681,7 +683,9 @@ class _Run:
         theta_out = np.asarray(optimizer.iterate(), dtype=np.float64)
         if self.tol is None:
             message = message or f"ran max_iter = {n_iter} epochs (tol=None)"
-        elif message != "stopped by the callback" and not self.progress:
+        elif message == "stopped by the callback" or (converged and n_iter == 0):
+            pass
+        elif not self.progress:
             converged = False
             message = (f"{self.name} made no progress from the starting point (F = "
                        f"{self.f0:.6g}) in {n_iter} epochs{tried}: its steps are too large "

@@ -568,6 +568,10 @@ def test_no_progress_is_never_converged(binary_problem):
     no progress, returns theta0, and does not call that converged."""
     ob = _objective(binary_problem)
     opt = SOLVERS["newton-cholesky"](ob, ob.zeros(), tol=1e-12).theta
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = sgd(ob, opt, random_state=0)  # its gradient test holds at theta0 already
+    assert res.converged and res.n_iter == 0 and "theta0" in res.message
     for solver in (sgd, minibatch):
         with pytest.warns(ConvergenceWarning, match="no progress from the starting point"):
             res = solver(ob, opt, max_iter=12, tol=1e-4, random_state=0, monitor="epoch_loss")
