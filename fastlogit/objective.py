@@ -31,7 +31,7 @@ from .layout import Layout
 from .penalties import ElasticNet, NoPenalty, make_penalty
 from .validation import check_C, check_sample_weight, check_targets
 
-__all__ = ["Objective", "LogLossData", "LineFunction", "pointwise_loss_sum"]
+__all__ = ["Objective", "LogLossData", "LineFunction", "PenaltyLine", "pointwise_loss_sum"]
 
 #: Below this many columns, dropping the empty ones saves less than the O(nnz) scan costs.
 _COMPACT_MIN_FEATURES = 256
@@ -564,6 +564,28 @@ class Objective:
         return self.C * self.data.loss_from_margins(z) + self.penalty.smooth_value(w)
 
 
+class PenaltyLine:
+    """t -> S(w + t dw), the penalty's smooth part along a direction of the coefficients.
+
+    For the elastic-net family S is a quadratic in t: three numbers computed once, each
+    :meth:`value` O(1); any other penalty is evaluated at ``w + t dw`` (O(p) per trial).
+    Used by :class:`LineFunction` and by data terms that evaluate the loss elsewhere (Dask).
+    """
+
+    def __init__(self, penalty, w, dw):
+        self.penalty, self.w, self.dw = penalty, w, dw
+        a = penalty.l2_strength
+        self._q = None
+        if a is not None:
+            self._q = (0.5 * a * (w @ w), a * (w @ dw), 0.5 * a * (dw @ dw)) if a else (0, 0, 0)
+
+    def value(self, t):
+        if self._q is None:
+            return self.penalty.smooth_value(self.w + t * self.dw)
+        q0, q1, q2 = self._q
+        return q0 + t * (q1 + t * q2)
+
+
 class LineFunction:
     """phi(t) = f(theta + t d) of the smooth part, from margins z and X d computed once.
 
@@ -578,12 +600,8 @@ class LineFunction:
         self.direction = ob.layout.check(direction, "direction")
         self.z = ob.margins(self.theta) if z is None else z
         self.xd = ob.margins(self.direction)
-        self._w = ob.layout.coef(self.theta)
-        self._dw = ob.layout.coef(self.direction)
-        a = ob.penalty.l2_strength
-        if a is not None:  # S(w + t dw) is a quadratic in t: three numbers
-            w, dw = self._w, self._dw
-            self._q = (0.5 * a * (w @ w), a * (w @ dw), 0.5 * a * (dw @ dw)) if a else (0, 0, 0)
+        self.penalty_line = PenaltyLine(ob.penalty, ob.layout.coef(self.theta),
+                                        ob.layout.coef(self.direction))
 
     def margins(self, t):
         return self.z + t * self.xd
@@ -591,8 +609,5 @@ class LineFunction:
     def value(self, t):
         """Smooth f at theta + t d."""
         ob = self.objective
-        loss = ob.C * ob.data.loss_from_margins(self.z + t * self.xd)
-        if ob.penalty.l2_strength is None:
-            return loss + ob.penalty.smooth_value(self._w + t * self._dw)
-        q0, q1, q2 = self._q
-        return loss + q0 + t * (q1 + t * q2)
+        return (ob.C * ob.data.loss_from_margins(self.z + t * self.xd)
+                + self.penalty_line.value(t))

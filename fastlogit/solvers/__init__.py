@@ -39,7 +39,7 @@ from .newton import newton_cg, newton_cholesky, trust_region
 from .sgd import sgd
 
 __all__ = ["SOLVERS", "INFO", "ConvergenceWarning", "SolverResult", "choose_solver",
-           "check_solver", "solve", "solvers_for", "objective_capabilities"]
+           "check_solver", "solve", "solvers_for", "objective_capabilities", "why_not"]
 
 #: Every solver, by the name its declaration (``solver.info``, a
 #: :class:`fastlogit.contract.SolverInfo`) gives.
@@ -66,9 +66,17 @@ def objective_capabilities(objective):
             bool(getattr(data, "is_convex", True)))
 
 
+def why_not(name, capabilities):
+    """None when solver ``name`` runs on an objective with ``capabilities`` (the triple of
+    :func:`objective_capabilities`: methods, nonsmooth, convex), else the reason in words
+    ("does not handle a penalty with an L1 part", ...).  For fronts that must refuse a solver
+    before building the objective (Dask: before the data reach the workers)."""
+    if name not in INFO:
+        return f"is not a solver (choose one of {', '.join(map(repr, sorted(SOLVERS)))})"
+    return _why_not(INFO[name], capabilities)
+
+
 def _why_not(info, capabilities):
-    """None when the solver declared by ``info`` runs on an objective with ``capabilities``,
-    else the reason in words."""
     methods, nonsmooth, convex = capabilities
     if nonsmooth and not info.nonsmooth:
         return "does not handle a penalty with an L1 part"
