@@ -81,8 +81,9 @@ from .outofcore import ChunkedData
 from .validation import check_max_iter, check_tol
 
 __all__ = ["Schedule", "SGDState", "SGD", "row_source", "supports", "sample_epoch",
-           "block_epoch", "fit_epochs", "check_loop_options", "epoch_callback", "local_epochs", "LocalResult", "max_step_curvature",
-           "make_rng", "MAX_RESTARTS"]
+           "block_epoch", "fit_epochs", "check_loop_options", "epoch_callback",
+           "local_epochs", "LocalResult", "max_step_curvature", "make_rng", "MAX_RESTARTS",
+           "PARALLEL_NNZ", "PROGRESS_RTOL"]
 
 #: Restarts with 10x smaller steps before a run that makes no progress gives up.
 MAX_RESTARTS = 8

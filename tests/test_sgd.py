@@ -16,7 +16,7 @@ from fastlogit.kernels import sgd_ref
 from fastlogit.layout import NonFiniteError
 from fastlogit.objective import Objective
 from fastlogit.outofcore import ChunkedObjective, minibatch_sgd
-from fastlogit.penalties import Penalty, make_penalty
+from fastlogit.penalties import Penalty
 from fastlogit.sgd_estimator import SGDLogisticRegression
 from fastlogit.solvers import SOLVERS, solvers_for
 from fastlogit.solvers._result import ConvergenceWarning

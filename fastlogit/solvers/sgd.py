@@ -56,7 +56,8 @@ def run_stochastic(objective, theta0, name, *, learning_rate, eta0, power_t, ave
                    batch_size, random_state, shuffle, hogwild=False, n_threads=None, **loop):
     """Build the driver's :class:`~fastlogit.stochastic.SGD` for ``objective`` and run
     :func:`~fastlogit.stochastic.fit_epochs` (``loop``: its keywords).  ``eta0=None`` with a
-    rate other than "optimal" takes ``1 / L_max`` (:func:`~fastlogit.stochastic.max_step_curvature`)."""
+    rate other than "optimal" takes ``1 / L_max``
+    (:func:`~fastlogit.stochastic.max_step_curvature`)."""
     _st.check_loop_options(loop["tol"], loop["max_iter"], loop["n_iter_no_change"],
                            loop["monitor"])
     theta0 = np.asarray(theta0, dtype=np.float64)
