@@ -314,6 +314,14 @@ def _check_vec(name, a, length, dtype, writable=False, ndim=1):
     return a
 
 
+def _check_rows(name, a, n, dtype):
+    """Check a C-contiguous (n, K) array of dtype ``dtype`` (one row per row of X); returns K."""
+    _check_vec(name, a, None, dtype, ndim=2)
+    if a.shape[0] != n:
+        raise ValueError(f"{name} must have {n} rows (those of X), got {a.shape[0]}")
+    return a.shape[1]
+
+
 def _optional(name, a, length, dtype, writable=False, ndim=1):
     """Check an optional array; ``None`` becomes the length-0 array the raw kernels expect."""
     if a is None:
@@ -442,9 +450,7 @@ class KernelSet:
         X, raw = self._raw("multinomial_loss_grad", X)
         n, d = X.shape
         t = X.dtype
-        k = _check_vec("Y", Y, None, t, ndim=2).shape[1]
-        if Y.shape[0] != n:
-            raise ValueError(f"Y must have {n} rows (those of X), got {Y.shape[0]}")
+        k = _check_rows("Y", Y, n, t)
         args = (
             Y, _optional("sample_weight", s, n, t), _check_vec("W", W, (d, k), t, ndim=2),
             _check_vec("B", B, k, t), _check_vec("grad_out", grad_out, (d, k), t, True, 2),
@@ -459,9 +465,7 @@ class KernelSet:
         X, raw = self._raw("multinomial_hessp", X)
         n, d = X.shape
         t = X.dtype
-        k = _check_vec("P", P, None, t, ndim=2).shape[1]
-        if P.shape[0] != n:
-            raise ValueError(f"P must have {n} rows (those of X), got {P.shape[0]}")
+        k = _check_rows("P", P, n, t)
         raw(*X.arrays, P, _optional("sample_weight", s, n, t), _check_vec("V", V, (d, k), t, ndim=2),
             _check_vec("v_b", v_b, k, t), _check_vec("out", out, (d, k), t, True, 2),
             _check_vec("out_b", out_b, k, t, True), self._threads(X, n_threads, (d + 2) * k, k))
@@ -483,10 +487,7 @@ class KernelSet:
         X = as_design(X)
         n, d = X.shape
         t = X.dtype
-        Y = _check_vec("Y", Y, None, t, ndim=2)
-        if Y.shape[0] != n:
-            raise ValueError(f"Y must have {n} rows (those of X), got {Y.shape[0]}")
-        k = Y.shape[1]
+        k = _check_rows("Y", Y, n, t)
         f8 = np.dtype(np.float64)
         order = _check_vec("order", order, None, np.dtype(np.int64))
         if order.shape[0] and (order.min() < 0 or order.max() >= n):

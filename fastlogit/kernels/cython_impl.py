@@ -14,35 +14,11 @@ except ImportError as exc:  # not compiled (no compiler, or a source checkout wi
         f"C compiler): {exc}"
     ) from exc
 
-__all__ = [
-    "log1pexp", "log_sigmoid", "sigmoid",
-    "loss_grad_dense", "loss_grad_csr", "loss_dense", "loss_csr",
-    "decision_dense", "decision_csr", "hessp_dense", "hessp_csr",
-    "hess_diag_dense", "hess_diag_csr", "gram_dense", "gram_csr",
-    "multinomial_loss_grad_dense", "multinomial_loss_grad_csr",
-    "multinomial_hessp_dense", "multinomial_hessp_csr",
-    "openmp_enabled",
-]
+from ._names import RAW_NAMES
 
-log1pexp = _ext.log1pexp
-log_sigmoid = _ext.log_sigmoid
-sigmoid = _ext.sigmoid
-loss_grad_dense = _ext.loss_grad_dense
-loss_grad_csr = _ext.loss_grad_csr
-loss_dense = _ext.loss_dense
-loss_csr = _ext.loss_csr
-decision_dense = _ext.decision_dense
-decision_csr = _ext.decision_csr
-hessp_dense = _ext.hessp_dense
-hessp_csr = _ext.hessp_csr
-hess_diag_dense = _ext.hess_diag_dense
-hess_diag_csr = _ext.hess_diag_csr
-gram_dense = _ext.gram_dense
-gram_csr = _ext.gram_csr
-multinomial_loss_grad_dense = _ext.multinomial_loss_grad_dense
-multinomial_loss_grad_csr = _ext.multinomial_loss_grad_csr
-multinomial_hessp_dense = _ext.multinomial_hessp_dense
-multinomial_hessp_csr = _ext.multinomial_hessp_csr
+__all__ = [*RAW_NAMES, "openmp_enabled"]
+
+globals().update({name: getattr(_ext, name) for name in RAW_NAMES})
 
 
 def openmp_enabled():

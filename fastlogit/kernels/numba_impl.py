@@ -23,15 +23,12 @@ from contextlib import contextmanager
 import numba
 import numpy as np
 from numba import njit, prange
+from numba.core import types
+from numba.extending import overload
 
-__all__ = [
-    "log1pexp", "log_sigmoid", "sigmoid",
-    "loss_grad_dense", "loss_grad_csr", "loss_dense", "loss_csr",
-    "decision_dense", "decision_csr", "hessp_dense", "hessp_csr",
-    "hess_diag_dense", "hess_diag_csr", "gram_dense", "gram_csr",
-    "multinomial_loss_grad_dense", "multinomial_loss_grad_csr",
-    "multinomial_hessp_dense", "multinomial_hessp_csr",
-]
+from ._names import RAW_NAMES
+
+__all__ = list(RAW_NAMES)
 
 _JIT = dict(cache=True, nogil=True)
 _PAR = dict(cache=True, nogil=True, parallel=True)
@@ -97,13 +94,78 @@ def _pt_loss_grad(y, z):
     return loss, residual, e * inv * inv
 
 
-# ----------------------------------------------------------------------------- row helpers
+# ----------------------------------------------------------------------------- row accessors
+# A kernel body is written once for both layouts: X is either the dense (n, d) array or the
+# tuple (data, indices, indptr), and these accessors (Numba overloads, resolved by X's type
+# at compile time, so each layout gets its own specialised machine code) give row i's stored
+# entries: positions k in range(*_nz(X, i)), their columns _col(X, i, k) and values
+# _val(X, i, k); _row_dot and _blocks are specialised further (reassociated dense dot
+# product, CSR blocks balanced by cost).
 @njit(**_JIT)
 def _u(j):
     """An index as unsigned, so that indexing skips the negative-index wraparound test (valid:
     ``as_design`` checked 0 <= column < n_features and a non-decreasing, non-negative indptr).
     Measured: up to 2x on the CSR dot product (a9a)."""
     return np.uint64(j)
+
+
+def _nz(X, i):
+    """(lo, hi): row i's entries are the positions range(lo, hi)."""
+
+
+def _col(X, i, k):
+    """Column of row i's entry at position k."""
+
+
+def _val(X, i, k):
+    """Value of row i's entry at position k (in X's dtype)."""
+
+
+def _row_dot(X, i, w):
+    """x_i . w in float64."""
+
+
+def _blocks(X, n_blocks):
+    """Row bounds (int64, n_blocks + 1) of the kernels' contiguous row blocks."""
+
+
+def _dense(X):
+    return isinstance(X, types.Array)
+
+
+@overload(_nz, jit_options=_JIT)
+def _ov_nz(X, i):
+    if _dense(X):
+        return lambda X, i: (0, X.shape[1])
+    return lambda X, i: (_u(X[2][i]), _u(X[2][i + 1]))
+
+
+@overload(_col, jit_options=_JIT)
+def _ov_col(X, i, k):
+    if _dense(X):
+        return lambda X, i, k: k
+    return lambda X, i, k: _u(X[1][k])
+
+
+@overload(_val, jit_options=_JIT)
+def _ov_val(X, i, k):
+    if _dense(X):
+        return lambda X, i, k: X[i, k]
+    return lambda X, i, k: X[0][k]
+
+
+@overload(_row_dot, jit_options=_JIT)
+def _ov_row_dot(X, i, w):
+    if _dense(X):
+        return lambda X, i, w: _dot_dense(X, i, w)
+    return lambda X, i, w: _dot_csr(X[0], X[1], X[2][i], X[2][i + 1], w)
+
+
+@overload(_blocks, jit_options=_JIT)
+def _ov_blocks(X, n_blocks):
+    if _dense(X):
+        return lambda X, n_blocks: _dense_blocks(X.shape[0], n_blocks)
+    return lambda X, n_blocks: _csr_blocks(X[2], n_blocks)
 
 
 @njit(**_JIT)
@@ -115,12 +177,6 @@ def _dot_csr(data, indices, lo, hi, w):
     return acc
 
 
-@njit(**_JIT)
-def _axpy_csr(data, indices, lo, hi, r, g):
-    for k in range(_u(lo), _u(hi)):
-        g[_u(indices[k])] += r * np.float64(data[k])
-
-
 @njit(**_SUM)
 def _dot_dense(X, i, w):
     acc = 0.0
@@ -130,9 +186,33 @@ def _dot_dense(X, i, w):
 
 
 @njit(**_JIT)
-def _axpy_dense(X, i, r, g):
-    for j in range(g.shape[0]):
-        g[j] += r * np.float64(X[i, j])
+def _row_axpy(X, i, r, g):
+    """g += r x_i."""
+    lo, hi = _nz(X, i)
+    for k in range(lo, hi):
+        g[_col(X, i, k)] += r * np.float64(_val(X, i, k))
+
+
+@njit(**_JIT)
+def _row_times(X, i, M, Z):
+    """Z += x_i M (M of shape (d, K), Z of K float64 values)."""
+    lo, hi = _nz(X, i)
+    for k in range(lo, hi):
+        x = np.float64(_val(X, i, k))
+        Mj = M[_col(X, i, k)]
+        for c in range(Z.shape[0]):
+            Z[c] += x * np.float64(Mj[c])
+
+
+@njit(**_JIT)
+def _row_outer(X, i, P, G):
+    """G += x_i^T P (G of shape (d, K), P of K float64 values)."""
+    lo, hi = _nz(X, i)
+    for k in range(lo, hi):
+        x = np.float64(_val(X, i, k))
+        Gj = G[_col(X, i, k)]
+        for c in range(P.shape[0]):
+            Gj[c] += x * P[c]
 
 
 @njit(**_JIT)
@@ -165,6 +245,7 @@ def _dense_blocks(n, n_blocks):
     return bounds
 
 
+# ----------------------------------------------------------------------------- reductions
 @njit(**_PAR)
 def _reduce_rows(buf, out):
     """out[j] = sum_t buf[t, j] in block order (buf of shape (T, m), out of shape (m,))."""
@@ -179,20 +260,23 @@ def _reduce_rows(buf, out):
 
 
 @njit(**_JIT)
-def _reduce_blocks(parts, gbuf, grad_out, want_grad):
-    """Sum the per-block (loss, grad_b) pairs and gradient buffers in block order."""
-    loss_sum = 0.0
-    grad_b = 0.0
-    for t in range(parts.shape[0]):
-        loss_sum += parts[t, 0]
-        grad_b += parts[t, 1]
-    if want_grad:
-        if parts.shape[0] == 1:
-            for j in range(grad_out.shape[0]):
-                grad_out[j] = gbuf[0, j]
-        else:
-            _reduce_rows(gbuf, grad_out)
-    return loss_sum, grad_b
+def _reduce_into(buf, out):
+    """out = the block buffers buf (T, m) summed in block order (a copy for one block)."""
+    if buf.shape[0] == 1:
+        for j in range(out.shape[0]):
+            out[j] = buf[0, j]
+    else:
+        _reduce_rows(buf, out)
+
+
+@njit(**_JIT)
+def _sum_blocks(parts, out):
+    """out[k] = sum_t parts[t, k] in block order."""
+    for k in range(out.shape[0]):
+        acc = 0.0
+        for t in range(parts.shape[0]):
+            acc += parts[t, k]
+        out[k] = acc
 
 
 def _n_blocks(n_rows, n_threads):
@@ -201,42 +285,38 @@ def _n_blocks(n_rows, n_threads):
 
 # ----------------------------------------------------------------------------- pointwise
 @njit(**_JIT)
-def _log1pexp(z, out):
+def _pointwise(z, out, op):
+    """out = log1pexp(z) (op 0), log_sigmoid(z) = -log1pexp(-z) (op 1) or sigmoid(z) (op 2)."""
     for i in range(z.shape[0]):
-        out[i] = _pt_log1pexp(np.float64(z[i]))
-
-
-@njit(**_JIT)
-def _log_sigmoid(z, out):
-    for i in range(z.shape[0]):
-        out[i] = -_pt_log1pexp(-np.float64(z[i]))
-
-
-@njit(**_JIT)
-def _sigmoid(z, out):
-    for i in range(z.shape[0]):
-        out[i] = _pt_sigmoid(np.float64(z[i]))
+        zi = np.float64(z[i])
+        if op == 0:
+            out[i] = _pt_log1pexp(zi)
+        elif op == 1:
+            out[i] = -_pt_log1pexp(-zi)
+        else:
+            out[i] = _pt_sigmoid(zi)
 
 
 def log1pexp(z, out):
     """out = log(1 + exp(z)), elementwise; z, out : (n,) float32/float64."""
-    _log1pexp(z, out)
+    _pointwise(z, out, 0)
 
 
 def log_sigmoid(z, out):
     """out = log(sigmoid(z)) = -log(1 + exp(-z)), elementwise."""
-    _log_sigmoid(z, out)
+    _pointwise(z, out, 1)
 
 
 def sigmoid(z, out):
     """out = 1 / (1 + exp(-z)), elementwise, computed from exp(-|z|)."""
-    _sigmoid(z, out)
+    _pointwise(z, out, 2)
 
 
-# ----------------------------------------------------------------------------- binary loss
+# ----------------------------------------------------------------------------- kernels
 @njit(**_PAR)
-def _loss_grad_csr(data, indices, indptr, y, s, w, b, grad_out, hess_out, n_blocks, want_grad):
-    bounds = _csr_blocks(indptr, n_blocks)
+def _loss_grad(X, y, s, w, b, grad_out, hess_out, n_blocks, want_grad):
+    """Binary loss sum, grad_b and (want_grad) X^T r into grad_out; hess_out if non-empty."""
+    bounds = _blocks(X, n_blocks)
     d = w.shape[0]
     gbuf = np.zeros((n_blocks, d if want_grad else 0))
     parts = np.zeros((n_blocks, 2))
@@ -247,234 +327,69 @@ def _loss_grad_csr(data, indices, indptr, y, s, w, b, grad_out, hess_out, n_bloc
         loss_sum = 0.0
         grad_b = 0.0
         for i in range(bounds[t], bounds[t + 1]):
-            lo, hi = _u(indptr[i]), _u(indptr[i + 1])
-            z = b + _dot_csr(data, indices, lo, hi, w)
+            z = b + _row_dot(X, i, w)
             loss, res, curv = _pt_loss_grad(np.float64(y[i]), z)
             si = np.float64(s[i]) if weighted else 1.0
             loss_sum += si * loss
             if want_grad:
                 r = si * res
                 grad_b += r
-                if r != 0.0:
-                    _axpy_csr(data, indices, lo, hi, r, g)
+                if r != 0.0:  # r == 0 means a finite row (else z and r are NaN / inf)
+                    _row_axpy(X, i, r, g)
             if write_hess:
                 hess_out[i] = si * curv
         parts[t, 0] = loss_sum
         parts[t, 1] = grad_b
-    return _reduce_blocks(parts, gbuf, grad_out, want_grad)
+    sums = np.zeros(2)
+    _sum_blocks(parts, sums)
+    if want_grad:
+        _reduce_into(gbuf, grad_out)
+    return sums[0], sums[1]
 
 
 @njit(**_PAR)
-def _loss_grad_dense(X, y, s, w, b, grad_out, hess_out, n_blocks, want_grad):
-    n, d = X.shape
-    bounds = _dense_blocks(n, n_blocks)
-    gbuf = np.zeros((n_blocks, d if want_grad else 0))
-    parts = np.zeros((n_blocks, 2))
-    weighted = s.shape[0] > 0
-    write_hess = hess_out.shape[0] > 0
-    for t in prange(n_blocks):
-        g = gbuf[t]
-        loss_sum = 0.0
-        grad_b = 0.0
-        for i in range(bounds[t], bounds[t + 1]):
-            z = b + _dot_dense(X, i, w)
-            loss, res, curv = _pt_loss_grad(np.float64(y[i]), z)
-            si = np.float64(s[i]) if weighted else 1.0
-            loss_sum += si * loss
-            if want_grad:
-                r = si * res
-                grad_b += r
-                if r != 0.0:
-                    _axpy_dense(X, i, r, g)
-            if write_hess:
-                hess_out[i] = si * curv
-        parts[t, 0] = loss_sum
-        parts[t, 1] = grad_b
-    return _reduce_blocks(parts, gbuf, grad_out, want_grad)
-
-
-def loss_grad_csr(data, indices, indptr, y, s, w, b, grad_out, hess_out, n_threads):
-    """Fused binary log-loss sum and gradient over CSR rows; returns (loss_sum, grad_b)."""
-    nb = _n_blocks(indptr.shape[0] - 1, n_threads)
-    with _threads(n_threads):
-        return _loss_grad_csr(data, indices, indptr, y, s, w, float(b), grad_out, hess_out, nb,
-                              True)
-
-
-def loss_grad_dense(X, y, s, w, b, grad_out, hess_out, n_threads):
-    """Fused binary log-loss sum and gradient over dense rows; returns (loss_sum, grad_b)."""
-    nb = _n_blocks(X.shape[0], n_threads)
-    with _threads(n_threads):
-        return _loss_grad_dense(X, y, s, w, float(b), grad_out, hess_out, nb, True)
-
-
-def loss_csr(data, indices, indptr, y, s, w, b, n_threads):
-    """Binary log-loss sum (no gradient) over CSR rows."""
-    nb = _n_blocks(indptr.shape[0] - 1, n_threads)
-    with _threads(n_threads):
-        return _loss_grad_csr(data, indices, indptr, y, s, w, float(b), w[:0], y[:0], nb,
-                              False)[0]
-
-
-def loss_dense(X, y, s, w, b, n_threads):
-    """Binary log-loss sum (no gradient) over dense rows."""
-    nb = _n_blocks(X.shape[0], n_threads)
-    with _threads(n_threads):
-        return _loss_grad_dense(X, y, s, w, float(b), w[:0], y[:0], nb, False)[0]
-
-
-# ----------------------------------------------------------------------------- decision
-@njit(**_PAR)
-def _decision_csr(data, indices, indptr, w, b, out, n_blocks):
-    bounds = _csr_blocks(indptr, n_blocks)
+def _decision(X, w, b, out, n_blocks):
+    bounds = _blocks(X, n_blocks)
     for t in prange(n_blocks):
         for i in range(bounds[t], bounds[t + 1]):
-            out[i] = b + _dot_csr(data, indices, indptr[i], indptr[i + 1], w)
+            out[i] = b + _row_dot(X, i, w)
 
 
 @njit(**_PAR)
-def _decision_dense(X, w, b, out, n_blocks):
-    bounds = _dense_blocks(X.shape[0], n_blocks)
-    for t in prange(n_blocks):
-        for i in range(bounds[t], bounds[t + 1]):
-            out[i] = b + _dot_dense(X, i, w)
-
-
-def decision_csr(data, indices, indptr, w, b, out, n_threads):
-    """out = X w + b over CSR rows."""
-    nb = _n_blocks(indptr.shape[0] - 1, n_threads)
-    with _threads(n_threads):
-        _decision_csr(data, indices, indptr, w, float(b), out, nb)
-
-
-def decision_dense(X, w, b, out, n_threads):
-    """out = X w + b over dense rows."""
-    nb = _n_blocks(X.shape[0], n_threads)
-    with _threads(n_threads):
-        _decision_dense(X, w, float(b), out, nb)
-
-
-# ----------------------------------------------------------------------------- Hessian
-@njit(**_PAR)
-def _hessp_csr(data, indices, indptr, dw, v, v_b, out, n_blocks):
-    bounds = _csr_blocks(indptr, n_blocks)
-    p = v.shape[0]
-    buf = np.zeros((n_blocks, p))
-    parts = np.zeros(n_blocks)
+def _hessp(X, dw, v, v_b, out, n_blocks):
+    bounds = _blocks(X, n_blocks)
+    buf = np.zeros((n_blocks, v.shape[0]))
+    parts = np.zeros((n_blocks, 1))
     for t in prange(n_blocks):
         g = buf[t]
         acc_b = 0.0
         for i in range(bounds[t], bounds[t + 1]):
-            lo, hi = _u(indptr[i]), _u(indptr[i + 1])
-            r = np.float64(dw[i]) * (v_b + _dot_csr(data, indices, lo, hi, v))
+            r = np.float64(dw[i]) * (v_b + _row_dot(X, i, v))
             acc_b += r
-            if r != 0.0:
-                _axpy_csr(data, indices, lo, hi, r, g)
-        parts[t] = acc_b
-    out_b = 0.0
-    for t in range(n_blocks):
-        out_b += parts[t]
-    if n_blocks == 1:
-        for j in range(p):
-            out[j] = buf[0, j]
-    else:
-        _reduce_rows(buf, out)
-    return out_b
+            if r != 0.0:  # r == 0 means a finite row
+                _row_axpy(X, i, r, g)
+        parts[t, 0] = acc_b
+    out_b = np.zeros(1)
+    _sum_blocks(parts, out_b)
+    _reduce_into(buf, out)
+    return out_b[0]
 
 
 @njit(**_PAR)
-def _hessp_dense(X, dw, v, v_b, out, n_blocks):
-    n, p = X.shape
-    bounds = _dense_blocks(n, n_blocks)
-    buf = np.zeros((n_blocks, p))
-    parts = np.zeros(n_blocks)
-    for t in prange(n_blocks):
-        g = buf[t]
-        acc_b = 0.0
-        for i in range(bounds[t], bounds[t + 1]):
-            r = np.float64(dw[i]) * (v_b + _dot_dense(X, i, v))
-            acc_b += r
-            if r != 0.0:
-                _axpy_dense(X, i, r, g)
-        parts[t] = acc_b
-    out_b = 0.0
-    for t in range(n_blocks):
-        out_b += parts[t]
-    if n_blocks == 1:
-        for j in range(p):
-            out[j] = buf[0, j]
-    else:
-        _reduce_rows(buf, out)
-    return out_b
-
-
-def hessp_csr(data, indices, indptr, d, v, v_b, out, n_threads):
-    """out = X^T (d * (X v + v_b)) over CSR rows; returns sum_i d_i (x_i . v + v_b)."""
-    nb = _n_blocks(indptr.shape[0] - 1, n_threads)
-    with _threads(n_threads):
-        return _hessp_csr(data, indices, indptr, d, v, float(v_b), out, nb)
-
-
-def hessp_dense(X, d, v, v_b, out, n_threads):
-    """out = X^T (d * (X v + v_b)) over dense rows; returns sum_i d_i (x_i . v + v_b)."""
-    nb = _n_blocks(X.shape[0], n_threads)
-    with _threads(n_threads):
-        return _hessp_dense(X, d, v, float(v_b), out, nb)
-
-
-@njit(**_PAR)
-def _hess_diag_csr(data, indices, indptr, dw, out, n_blocks):
-    bounds = _csr_blocks(indptr, n_blocks)
-    p = out.shape[0]
-    buf = np.zeros((n_blocks, p))
+def _hess_diag(X, dw, out, n_blocks):
+    bounds = _blocks(X, n_blocks)
+    buf = np.zeros((n_blocks, out.shape[0]))
     for t in prange(n_blocks):
         g = buf[t]
         for i in range(bounds[t], bounds[t + 1]):
             di = np.float64(dw[i])
-            for k in range(_u(indptr[i]), _u(indptr[i + 1])):
-                x = np.float64(data[k])
-                g[_u(indices[k])] += di * x * x
-    if n_blocks == 1:
-        for j in range(p):
-            out[j] = buf[0, j]
-    else:
-        _reduce_rows(buf, out)
+            lo, hi = _nz(X, i)
+            for k in range(lo, hi):
+                x = np.float64(_val(X, i, k))
+                g[_col(X, i, k)] += di * x * x
+    _reduce_into(buf, out)
 
 
-@njit(**_PAR)
-def _hess_diag_dense(X, dw, out, n_blocks):
-    n, p = X.shape
-    bounds = _dense_blocks(n, n_blocks)
-    buf = np.zeros((n_blocks, p))
-    for t in prange(n_blocks):
-        g = buf[t]
-        for i in range(bounds[t], bounds[t + 1]):
-            di = np.float64(dw[i])
-            for j in range(p):
-                x = np.float64(X[i, j])
-                g[j] += di * x * x
-    if n_blocks == 1:
-        for j in range(p):
-            out[j] = buf[0, j]
-    else:
-        _reduce_rows(buf, out)
-
-
-def hess_diag_csr(data, indices, indptr, d, out, n_threads):
-    """out_j = sum_i d_i x_ij^2 over CSR rows."""
-    nb = _n_blocks(indptr.shape[0] - 1, n_threads)
-    with _threads(n_threads):
-        _hess_diag_csr(data, indices, indptr, d, out, nb)
-
-
-def hess_diag_dense(X, d, out, n_threads):
-    """out_j = sum_i d_i x_ij^2 over dense rows."""
-    nb = _n_blocks(X.shape[0], n_threads)
-    with _threads(n_threads):
-        _hess_diag_dense(X, d, out, nb)
-
-
-# ----------------------------------------------------------------------------- Gram matrix
 #: Rows per panel in the dense Gram kernel (each panel is transposed into float64 scratch).
 _PANEL = 64
 
@@ -485,6 +400,17 @@ def _dot_panel(a, b_):
     for r in range(a.shape[0]):
         acc += a[r] * b_[r]
     return acc
+
+
+@njit(**_JIT)
+def _mirror(buf, out, j):
+    """out[j, k] = out[k, j] = sum_t buf[t, j, k] (k >= j), in block order."""
+    for k in range(j, out.shape[0]):
+        acc = 0.0
+        for t in range(buf.shape[0]):
+            acc += buf[t, j, k]
+        out[j, k] = acc
+        out[k, j] = acc
 
 
 @njit(**_PAR)
@@ -513,19 +439,15 @@ def _gram_dense(X, dw, out, n_blocks):
                     G[j, k] += _dot_panel(aj, A[k, :m])
             lo += m
     for j in prange(p):
-        for k in range(j, p):
-            acc = 0.0
-            for t in range(n_blocks):
-                acc += buf[t, j, k]
-            out[j, k] = acc
-            out[k, j] = acc
+        _mirror(buf, out, j)
 
 
 @njit(**_PAR)
-def _gram_csr(data, indices, indptr, dw, out, n_blocks):
+def _gram_csr(X, dw, out, n_blocks):
     """X^T diag(d) X: each row adds d_i x_i x_i^T (pairs of its non-zeros, upper triangle;
     mirrored at the end so that the result is exactly symmetric).  A row whose indices are
     sorted pairs k1 with k2 >= k1 directly, half the inner iterations and no branch."""
+    data, indices, indptr = X
     bounds = _csr_blocks(indptr, n_blocks)
     p = out.shape[0]
     buf = np.zeros((n_blocks, p, p))
@@ -553,29 +475,9 @@ def _gram_csr(data, indices, indptr, dw, out, n_blocks):
                         if j2 >= j1:
                             row[_u(j2)] += a * np.float64(data[k2])
     for j in prange(p):
-        for k in range(j, p):
-            acc = 0.0
-            for t in range(n_blocks):
-                acc += buf[t, j, k]
-            out[j, k] = acc
-            out[k, j] = acc
+        _mirror(buf, out, j)
 
 
-def gram_csr(data, indices, indptr, d, out, n_threads):
-    """out = X^T diag(d) X (dense, C-ordered) for CSR rows."""
-    nb = _n_blocks(indptr.shape[0] - 1, n_threads)
-    with _threads(n_threads):
-        _gram_csr(data, indices, indptr, d, out, nb)
-
-
-def gram_dense(X, d, out, n_threads):
-    """out = X^T diag(d) X (dense, C-ordered) for dense rows."""
-    nb = _n_blocks(X.shape[0], n_threads)
-    with _threads(n_threads):
-        _gram_dense(X, d, out, nb)
-
-
-# ----------------------------------------------------------------------------- multinomial
 @njit(**_JIT)
 def _pt_softmax_row(zk, yk_row, pk):
     """Given margins zk (K,), write softmax into pk (float64) and return
@@ -596,119 +498,6 @@ def _pt_softmax_row(zk, yk_row, pk):
     return m + math.log(total) - yz
 
 
-@njit(**_PAR)
-def _mn_loss_grad_csr(data, indices, indptr, Y, s, W, B, grad_out, grad_b_out, proba_out,
-                      n_blocks):
-    bounds = _csr_blocks(indptr, n_blocks)
-    d, K = W.shape
-    gbuf = np.zeros((n_blocks, d, K))
-    bbuf = np.zeros((n_blocks, K))
-    parts = np.zeros(n_blocks)
-    weighted = s.shape[0] > 0
-    write_p = proba_out.shape[0] > 0
-    for t in prange(n_blocks):
-        G = gbuf[t]
-        zk = np.empty(K)
-        pk = np.empty(K)
-        loss_sum = 0.0
-        for i in range(bounds[t], bounds[t + 1]):
-            lo, hi = _u(indptr[i]), _u(indptr[i + 1])
-            for k in range(K):
-                zk[k] = np.float64(B[k])
-            for q in range(lo, hi):
-                x = np.float64(data[q])
-                Wj = W[_u(indices[q])]
-                for k in range(K):
-                    zk[k] += x * np.float64(Wj[k])
-            si = np.float64(s[i]) if weighted else 1.0
-            loss_sum += si * _pt_softmax_row(zk, Y[i], pk)
-            if write_p:
-                for k in range(K):
-                    proba_out[i, k] = pk[k]
-            for k in range(K):
-                pk[k] = si * (pk[k] - np.float64(Y[i, k]))
-                bbuf[t, k] += pk[k]
-            for q in range(lo, hi):
-                x = np.float64(data[q])
-                Gj = G[_u(indices[q])]
-                for k in range(K):
-                    Gj[k] += x * pk[k]
-        parts[t] = loss_sum
-    loss_sum = 0.0
-    for t in range(n_blocks):
-        loss_sum += parts[t]
-    for k in range(K):
-        acc = 0.0
-        for t in range(n_blocks):
-            acc += bbuf[t, k]
-        grad_b_out[k] = acc
-    _reduce_rows(gbuf.reshape((n_blocks, d * K)), grad_out.reshape(d * K))
-    return loss_sum
-
-
-@njit(**_PAR)
-def _mn_loss_grad_dense(X, Y, s, W, B, grad_out, grad_b_out, proba_out, n_blocks):
-    n, d = X.shape
-    K = W.shape[1]
-    bounds = _dense_blocks(n, n_blocks)
-    gbuf = np.zeros((n_blocks, d, K))
-    bbuf = np.zeros((n_blocks, K))
-    parts = np.zeros(n_blocks)
-    weighted = s.shape[0] > 0
-    write_p = proba_out.shape[0] > 0
-    for t in prange(n_blocks):
-        G = gbuf[t]
-        zk = np.empty(K)
-        pk = np.empty(K)
-        loss_sum = 0.0
-        for i in range(bounds[t], bounds[t + 1]):
-            for k in range(K):
-                zk[k] = np.float64(B[k])
-            for j in range(d):
-                x = np.float64(X[i, j])
-                for k in range(K):
-                    zk[k] += x * np.float64(W[j, k])
-            si = np.float64(s[i]) if weighted else 1.0
-            loss_sum += si * _pt_softmax_row(zk, Y[i], pk)
-            if write_p:
-                for k in range(K):
-                    proba_out[i, k] = pk[k]
-            for k in range(K):
-                pk[k] = si * (pk[k] - np.float64(Y[i, k]))
-                bbuf[t, k] += pk[k]
-            for j in range(d):
-                x = np.float64(X[i, j])
-                for k in range(K):
-                    G[j, k] += x * pk[k]
-        parts[t] = loss_sum
-    loss_sum = 0.0
-    for t in range(n_blocks):
-        loss_sum += parts[t]
-    for k in range(K):
-        acc = 0.0
-        for t in range(n_blocks):
-            acc += bbuf[t, k]
-        grad_b_out[k] = acc
-    _reduce_rows(gbuf.reshape((n_blocks, d * K)), grad_out.reshape(d * K))
-    return loss_sum
-
-
-def multinomial_loss_grad_csr(data, indices, indptr, Y, s, W, B, grad_out, grad_b_out, proba_out,
-                              n_threads):
-    """Softmax cross-entropy sum and gradient over CSR rows; returns loss_sum."""
-    nb = _n_blocks(indptr.shape[0] - 1, n_threads)
-    with _threads(n_threads):
-        return _mn_loss_grad_csr(data, indices, indptr, Y, s, W, B, grad_out, grad_b_out,
-                                 proba_out, nb)
-
-
-def multinomial_loss_grad_dense(X, Y, s, W, B, grad_out, grad_b_out, proba_out, n_threads):
-    """Softmax cross-entropy sum and gradient over dense rows; returns loss_sum."""
-    nb = _n_blocks(X.shape[0], n_threads)
-    with _threads(n_threads):
-        return _mn_loss_grad_dense(X, Y, s, W, B, grad_out, grad_b_out, proba_out, nb)
-
-
 @njit(**_JIT)
 def _pt_softmax_hvp_row(P_row, uk, si):
     """uk <- s (P * U - P (P . U)) in place (uk holds U = x V + v_b on entry)."""
@@ -722,82 +511,108 @@ def _pt_softmax_hvp_row(P_row, uk, si):
 
 
 @njit(**_PAR)
-def _mn_hessp_csr(data, indices, indptr, P, s, V, v_b, out, out_b, n_blocks):
-    bounds = _csr_blocks(indptr, n_blocks)
-    d, K = V.shape
+def _mn_pass(X, A, s, M, mb, out, out_b, proba_out, n_blocks, hessp):
+    """Softmax loss + gradient (A = Y, M = W, mb = B; returns the loss sum) or, with hessp,
+    the Hessian product (A = P, M = V, mb = v_b): out = X^T R, out_b = sum_i R_i."""
+    bounds = _blocks(X, n_blocks)
+    d, K = M.shape
     gbuf = np.zeros((n_blocks, d, K))
     bbuf = np.zeros((n_blocks, K))
+    parts = np.zeros((n_blocks, 1))
     weighted = s.shape[0] > 0
+    write_p = proba_out.shape[0] > 0
     for t in prange(n_blocks):
         G = gbuf[t]
-        uk = np.empty(K)
-        for i in range(bounds[t], bounds[t + 1]):
-            lo, hi = _u(indptr[i]), _u(indptr[i + 1])
-            for k in range(K):
-                uk[k] = np.float64(v_b[k])
-            for q in range(lo, hi):
-                x = np.float64(data[q])
-                Vj = V[_u(indices[q])]
-                for k in range(K):
-                    uk[k] += x * np.float64(Vj[k])
-            _pt_softmax_hvp_row(P[i], uk, np.float64(s[i]) if weighted else 1.0)
-            for k in range(K):
-                bbuf[t, k] += uk[k]
-            for q in range(lo, hi):
-                x = np.float64(data[q])
-                Gj = G[_u(indices[q])]
-                for k in range(K):
-                    Gj[k] += x * uk[k]
-    for k in range(K):
-        acc = 0.0
-        for t in range(n_blocks):
-            acc += bbuf[t, k]
-        out_b[k] = acc
-    _reduce_rows(gbuf.reshape((n_blocks, d * K)), out.reshape(d * K))
-
-
-@njit(**_PAR)
-def _mn_hessp_dense(X, P, s, V, v_b, out, out_b, n_blocks):
-    n, d = X.shape
-    K = V.shape[1]
-    bounds = _dense_blocks(n, n_blocks)
-    gbuf = np.zeros((n_blocks, d, K))
-    bbuf = np.zeros((n_blocks, K))
-    weighted = s.shape[0] > 0
-    for t in prange(n_blocks):
-        G = gbuf[t]
-        uk = np.empty(K)
+        zk = np.empty(K)
+        pk = np.empty(K)
+        loss_sum = 0.0
         for i in range(bounds[t], bounds[t + 1]):
             for k in range(K):
-                uk[k] = np.float64(v_b[k])
-            for j in range(d):
-                x = np.float64(X[i, j])
+                zk[k] = np.float64(mb[k])
+            _row_times(X, i, M, zk)
+            si = np.float64(s[i]) if weighted else 1.0
+            if hessp:
+                _pt_softmax_hvp_row(A[i], zk, si)
+                pk[:] = zk
+            else:
+                loss_sum += si * _pt_softmax_row(zk, A[i], pk)
+                if write_p:
+                    for k in range(K):
+                        proba_out[i, k] = pk[k]
                 for k in range(K):
-                    uk[k] += x * np.float64(V[j, k])
-            _pt_softmax_hvp_row(P[i], uk, np.float64(s[i]) if weighted else 1.0)
+                    pk[k] = si * (pk[k] - np.float64(A[i, k]))
             for k in range(K):
-                bbuf[t, k] += uk[k]
-            for j in range(d):
-                x = np.float64(X[i, j])
-                for k in range(K):
-                    G[j, k] += x * uk[k]
-    for k in range(K):
-        acc = 0.0
-        for t in range(n_blocks):
-            acc += bbuf[t, k]
-        out_b[k] = acc
+                bbuf[t, k] += pk[k]
+            _row_outer(X, i, pk, G)
+        parts[t, 0] = loss_sum
+    loss = np.zeros(1)
+    _sum_blocks(parts, loss)
+    _sum_blocks(bbuf, out_b)
     _reduce_rows(gbuf.reshape((n_blocks, d * K)), out.reshape(d * K))
+    return loss[0]
 
 
-def multinomial_hessp_csr(data, indices, indptr, P, s, V, v_b, out, out_b, n_threads):
-    """Softmax Hessian-vector product over CSR rows (writes out and out_b)."""
-    nb = _n_blocks(indptr.shape[0] - 1, n_threads)
-    with _threads(n_threads):
-        _mn_hessp_csr(data, indices, indptr, P, s, V, v_b, out, out_b, nb)
+# ----------------------------------------------------------------------------- raw entry points
+def _entry(op, layout, kernel, call):
+    """The raw function ``{op}_{layout}(X.., *args, n_threads)`` of :mod:`fastlogit.kernels`:
+    X.. becomes the kernels' X (the dense array or the CSR tuple), the row blocks are counted,
+    and ``call(kernel, X, *args, n_blocks)`` runs under ``n_threads`` Numba threads."""
+    n_x = 1 if layout == "dense" else 3
+
+    def raw(*args):
+        X = args[0] if n_x == 1 else tuple(args[:3])
+        n_threads = args[-1]
+        nb = _n_blocks(args[0].shape[0] if n_x == 1 else args[2].shape[0] - 1, n_threads)
+        with _threads(n_threads):
+            return call(kernel, X, *args[n_x:-1], nb)
+
+    raw.__name__ = raw.__qualname__ = f"{op}_{layout}"
+    raw.__doc__ = f"{_DOCS[op]} over {layout} rows (see :mod:`fastlogit.kernels`)."
+    return raw
 
 
-def multinomial_hessp_dense(X, P, s, V, v_b, out, out_b, n_threads):
-    """Softmax Hessian-vector product over dense rows (writes out and out_b)."""
-    nb = _n_blocks(X.shape[0], n_threads)
-    with _threads(n_threads):
-        _mn_hessp_dense(X, P, s, V, v_b, out, out_b, nb)
+def _plain(kernel, X, *args):
+    return kernel(X, *args)
+
+
+_DOCS = {
+    "loss_grad": "Fused binary log-loss sum and gradient; returns (loss_sum, grad_b)",
+    "loss": "Binary log-loss sum (no gradient)",
+    "decision": "out = X w + b",
+    "hessp": "out = X^T (d * (X v + v_b)); returns sum_i d_i (x_i . v + v_b)",
+    "hess_diag": "out_j = sum_i d_i x_ij^2",
+    "gram": "out = X^T diag(d) X (dense, C-ordered)",
+    "multinomial_loss_grad": "Softmax cross-entropy sum and gradient; returns loss_sum",
+    "multinomial_hessp": "Softmax Hessian-vector product (writes out and out_b)",
+}
+#: op -> (kernel, or one per layout; how the raw arguments are passed to it).
+_OPS = {
+    "loss_grad": (_loss_grad, lambda k, X, y, s, w, b, g, h, nb:
+                  k(X, y, s, w, float(b), g, h, nb, True)),
+    "loss": (_loss_grad, lambda k, X, y, s, w, b, nb:
+             k(X, y, s, w, float(b), w[:0], y[:0], nb, False)[0]),
+    "decision": (_decision, lambda k, X, w, b, out, nb: k(X, w, float(b), out, nb)),
+    "hessp": (_hessp, lambda k, X, d, v, v_b, out, nb: k(X, d, v, float(v_b), out, nb)),
+    "hess_diag": (_hess_diag, _plain),
+    "gram": ({"dense": _gram_dense, "csr": _gram_csr}, _plain),
+    "multinomial_loss_grad": (_mn_pass, lambda k, X, Y, s, W, B, G, GB, P, nb:
+                              k(X, Y, s, W, B, G, GB, P, nb, False)),
+    "multinomial_hessp": (_mn_pass, lambda k, X, P, s, V, v_b, out, out_b, nb:
+                          k(X, P, s, V, v_b, out, out_b, P[:0], nb, True)),
+}
+
+
+def _pair(op):
+    kernel, call = _OPS[op]
+    return tuple(_entry(op, layout, kernel[layout] if isinstance(kernel, dict) else kernel, call)
+                 for layout in ("dense", "csr"))
+
+
+loss_grad_dense, loss_grad_csr = _pair("loss_grad")
+loss_dense, loss_csr = _pair("loss")
+decision_dense, decision_csr = _pair("decision")
+hessp_dense, hessp_csr = _pair("hessp")
+hess_diag_dense, hess_diag_csr = _pair("hess_diag")
+gram_dense, gram_csr = _pair("gram")
+multinomial_loss_grad_dense, multinomial_loss_grad_csr = _pair("multinomial_loss_grad")
+multinomial_hessp_dense, multinomial_hessp_csr = _pair("multinomial_hessp")

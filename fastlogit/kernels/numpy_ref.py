@@ -18,14 +18,9 @@ a > 745 gives the correct limit, so the forms hold for every finite z.
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = [
-    "log1pexp", "log_sigmoid", "sigmoid",
-    "loss_grad_dense", "loss_grad_csr", "loss_dense", "loss_csr",
-    "decision_dense", "decision_csr", "hessp_dense", "hessp_csr",
-    "hess_diag_dense", "hess_diag_csr", "gram_dense", "gram_csr",
-    "multinomial_loss_grad_dense", "multinomial_loss_grad_csr",
-    "multinomial_hessp_dense", "multinomial_hessp_csr",
-]
+from ._names import RAW_NAMES
+
+__all__ = list(RAW_NAMES)
 
 
 # ----------------------------------------------------------------------------- pointwise

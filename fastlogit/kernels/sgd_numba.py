@@ -17,12 +17,11 @@ threads do not fight over one cache line.  Results are therefore
 NOT deterministic for more than one thread; with one thread the epoch equals the sequential
 one to rounding.
 """
-import math
-
 import numpy as np
 from numba import njit, prange
 
-from .numba_impl import _threads
+from . import sgd_ref
+from .numba_impl import _col, _nz, _threads, _val
 from .sgd_ref import _hogwild_epoch
 
 __all__ = ["sgd_epoch_dense", "sgd_epoch_csr", "sgd_epoch_hogwild_csr"]
@@ -36,82 +35,21 @@ _PAR = dict(cache=True, nogil=True, parallel=True)
 _FLUSH = 32
 
 
-@njit(**_JIT)
-def _eta(schedule, eta0, power_t, alpha, t0, t):
-    if schedule == 0:
-        return eta0
-    if schedule == 1:
-        return eta0 / t ** power_t
-    return 1.0 / (alpha * (t0 + t - 1.0))
+# The per-sample functions of the reference, compiled: one copy of that maths.  Numba's cache
+# of this module's functions is keyed on this file only: after editing them in sgd_ref.py,
+# clear the cache (or touch this file) so that the epochs below are compiled again.
+_eta = njit(**_JIT)(sgd_ref._eta)
+_binary_point = njit(**_JIT)(sgd_ref._binary_point)
+_softmax_point = njit(**_JIT)(sgd_ref._softmax_point)
+_fold = njit(**_JIT)(sgd_ref._fold)
+_l1_clip = njit(**_JIT)(sgd_ref._l1_clip)
 
 
 @njit(**_JIT)
-def _binary_point(y, z):
-    e = math.exp(-abs(z))
-    if z > 0.0:
-        loss = math.log1p(e) + (1.0 - y) * z
-    else:
-        loss = math.log1p(e) - y * z
-    if z >= 0.0:
-        res = ((1.0 - y) - y * e) / (1.0 + e)
-    else:
-        res = ((1.0 - y) * e - y) / (1.0 + e)
-    return loss, res
-
-
-@njit(**_JIT)
-def _softmax_point(Y, i, z, res):
-    K = z.shape[0]
-    m = z[0]
-    for k in range(1, K):
-        m = max(m, z[k])
-    total = 0.0
-    for k in range(K):
-        res[k] = math.exp(z[k] - m)
-        total += res[k]
-    loss = m + math.log(total)
-    for k in range(K):
-        yk = np.float64(Y[i, k])
-        loss -= yk * z[k]
-        res[k] = res[k] / total - yk
-    return loss
-
-
-@njit(**_JIT)
-def _fold(W, avg_W, state):
-    d, K = W.shape
-    if avg_W.shape[0] > 0:
-        beta = state[2]
-        for j in range(d):
-            for k in range(K):
-                avg_W[j, k] += beta * W[j, k]
-        state[2] = 0.0
-    scale = state[0]
-    for j in range(d):
-        for k in range(K):
-            W[j, k] *= scale
-    state[0] = 1.0
-
-
-@njit(**_JIT)
-def _l1_clip(W, avg_W, q, j, k, scale, u, beta, averaging):
-    wj = scale * W[j, k]
-    if wj > 0.0:
-        new = max(0.0, wj - (u + q[j, k]))
-    elif wj < 0.0:
-        new = min(0.0, wj + (u - q[j, k]))
-    else:
-        return
-    q[j, k] += new - wj
-    delta = new / scale - W[j, k]
-    W[j, k] += delta
-    if averaging:
-        avg_W[j, k] -= beta * delta
-
-
-@njit(**_JIT)
-def _epoch_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, state, schedule,
-               eta0, power_t, alpha, t0, lam2, lam1, fit_intercept, average_start):
+def _epoch(X, Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta0, power_t, alpha, t0,
+           lam2, lam1, fit_intercept, average_start):
+    """One sequential epoch; X is the dense array or the CSR tuple (numba_impl's row
+    accessors give row i's entries: positions range(*_nz), columns _col, values _val)."""
     K = W.shape[1]
     averaging = avg_W.shape[0] > 0
     use_l1 = q.shape[0] > 0 and lam1 > 0.0
@@ -123,8 +61,7 @@ def _epoch_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, state,
     sc, tt, bt, cnt, uu = state[0], state[1], state[2], state[3], state[4]
     for p in range(order.shape[0]):
         i = order[p]
-        lo = indptr[i]
-        hi = indptr[i + 1]
+        lo, hi = _nz(X, i)
         tt += 1.0
         t = tt
         eta = _eta(schedule, eta0, power_t, alpha, t0, t)
@@ -133,20 +70,20 @@ def _epoch_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, state,
         if K == 1:
             acc = 0.0
             for kk in range(lo, hi):
-                acc += np.float64(data[kk]) * W[indices[kk], 0]
+                acc += np.float64(_val(X, i, kk)) * W[_col(X, i, kk), 0]
             loss, res = _binary_point(np.float64(Y[i, 0]), scale * acc + b[0])
             r[0] = si * res
         else:
             for k in range(K):
                 z[k] = 0.0
             for kk in range(lo, hi):
-                x = np.float64(data[kk])
-                j = indices[kk]
+                x = np.float64(_val(X, i, kk))
+                j = _col(X, i, kk)
                 for k in range(K):
                     z[k] += x * W[j, k]
             for k in range(K):
                 z[k] = scale * z[k] + b[k]
-            loss = _softmax_point(Y, i, z, r)
+            loss = _softmax_point(Y[i], z, r)
             for k in range(K):
                 r[k] = si * r[k]
         loss_sum += si * loss
@@ -164,8 +101,8 @@ def _epoch_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, state,
             if r[k] != 0.0:
                 c = -eta * r[k] / scale
                 for kk in range(lo, hi):
-                    delta = c * np.float64(data[kk])
-                    j = indices[kk]
+                    delta = c * np.float64(_val(X, i, kk))
+                    j = _col(X, i, kk)
                     W[j, k] += delta
                     if averaging:
                         avg_W[j, k] -= beta * delta
@@ -176,7 +113,7 @@ def _epoch_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, state,
             u = uu
             for k in range(K):
                 for kk in range(lo, hi):
-                    _l1_clip(W, avg_W, q, indices[kk], k, scale, u, beta, averaging)
+                    _l1_clip(W, avg_W, q, _col(X, i, kk), k, scale, u, beta, averaging)
         if averaging and t >= average_start:
             bt += sc
             cnt += 1.0
@@ -186,93 +123,23 @@ def _epoch_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, state,
     return loss_sum
 
 
-@njit(**_JIT)
-def _epoch_dense(X, Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta0, power_t, alpha,
-                 t0, lam2, lam1, fit_intercept, average_start):
-    d, K = W.shape
-    averaging = avg_W.shape[0] > 0
-    use_l1 = q.shape[0] > 0 and lam1 > 0.0
-    weighted = s.shape[0] > 0
-    z = np.zeros(K)
-    r = np.zeros(K)
-    loss_sum = 0.0
-    # The scalar state lives in locals during the epoch (W's stores could alias it).
-    sc, tt, bt, cnt, uu = state[0], state[1], state[2], state[3], state[4]
-    for p in range(order.shape[0]):
-        i = order[p]
-        tt += 1.0
-        t = tt
-        eta = _eta(schedule, eta0, power_t, alpha, t0, t)
-        si = np.float64(s[i]) if weighted else 1.0
-        scale = sc
-        if K == 1:
-            acc = 0.0
-            for j in range(d):
-                acc += np.float64(X[i, j]) * W[j, 0]
-            loss, res = _binary_point(np.float64(Y[i, 0]), scale * acc + b[0])
-            r[0] = si * res
-        else:
-            for k in range(K):
-                z[k] = 0.0
-            for j in range(d):
-                x = np.float64(X[i, j])
-                for k in range(K):
-                    z[k] += x * W[j, k]
-            for k in range(K):
-                z[k] = scale * z[k] + b[k]
-            loss = _softmax_point(Y, i, z, r)
-            for k in range(K):
-                r[k] = si * r[k]
-        loss_sum += si * loss
-        if lam2 > 0.0:
-            sc *= max(0.0, 1.0 - eta * lam2)
-            if sc < RESCALE_BELOW:
-                state[0] = sc
-                state[2] = bt
-                _fold(W, avg_W, state)
-                sc = state[0]
-                bt = state[2]
-        scale = sc
-        beta = bt
-        for k in range(K):
-            if r[k] != 0.0:
-                c = -eta * r[k] / scale
-                for j in range(d):
-                    delta = c * np.float64(X[i, j])
-                    W[j, k] += delta
-                    if averaging:
-                        avg_W[j, k] -= beta * delta
-                if fit_intercept:
-                    b[k] -= eta * r[k]
-        if use_l1:
-            uu += eta * lam1
-            u = uu
-            for k in range(K):
-                for j in range(d):
-                    _l1_clip(W, avg_W, q, j, k, scale, u, beta, averaging)
-        if averaging and t >= average_start:
-            bt += sc
-            cnt += 1.0
-            for k in range(K):
-                avg_b[k] += b[k]
-    state[0], state[1], state[2], state[3], state[4] = sc, tt, bt, cnt, uu
-    return loss_sum
+def _run_epoch(X, Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta0, power_t, alpha,
+               t0, lam2, lam1, fit_intercept, average_start):
+    return _epoch(X, Y, s, order, W, b, avg_W, avg_b, q, state, int(schedule), float(eta0),
+                  float(power_t), float(alpha), float(t0), float(lam2), float(lam1),
+                  bool(fit_intercept), float(average_start))
 
 
-def sgd_epoch_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, state, schedule,
-                  eta0, power_t, alpha, t0, lam2, lam1, fit_intercept, average_start, n_threads):
-    """One sequential SGD epoch over CSR rows (see :mod:`fastlogit.kernels.sgd_ref`)."""
-    return _epoch_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, state,
-                      int(schedule), float(eta0), float(power_t), float(alpha), float(t0),
-                      float(lam2), float(lam1), bool(fit_intercept), float(average_start))
+def sgd_epoch_csr(data, indices, indptr, *args):
+    """One sequential SGD epoch over CSR rows (see :mod:`fastlogit.kernels.sgd_ref`); the
+    arguments after indptr are those of ``sgd_ref.sgd_epoch_csr`` (n_threads last, unused)."""
+    return _run_epoch((data, indices, indptr), *args[:-1])
 
 
-def sgd_epoch_dense(X, Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta0, power_t,
-                    alpha, t0, lam2, lam1, fit_intercept, average_start, n_threads):
-    """One sequential SGD epoch over dense rows (see :mod:`fastlogit.kernels.sgd_ref`)."""
-    return _epoch_dense(X, Y, s, order, W, b, avg_W, avg_b, q, state, int(schedule),
-                        float(eta0), float(power_t), float(alpha), float(t0), float(lam2),
-                        float(lam1), bool(fit_intercept), float(average_start))
+def sgd_epoch_dense(X, *args):
+    """One sequential SGD epoch over dense rows (see :mod:`fastlogit.kernels.sgd_ref`); the
+    arguments after X are those of ``sgd_ref.sgd_epoch_dense`` (n_threads last, unused)."""
+    return _run_epoch(X, *args[:-1])
 
 
 # ----------------------------------------------------------------------------- Hogwild

@@ -1,7 +1,9 @@
 """NumPy/Python reference for the SGD epoch kernels: one readable loop, the ground truth.
 
 The compiled epochs (:mod:`fastlogit.kernels.sgd_numba`, :mod:`fastlogit.kernels.sgd_cython`)
-perform exactly the same floating-point operations in the same order, so that they agree with
+perform exactly the same floating-point operations in the same order (the Numba epoch
+compiles this module's per-sample functions ``_eta``, ``_binary_point``, ``_softmax_point``,
+``_fold`` and ``_l1_clip`` themselves, so they must stay Numba-compilable), so that they agree with
 this reference to rounding (the tests ask for 1e-12 in float64).  This module is slow by
 design (a Python loop per sample) and meant for small test problems only.
 
@@ -106,6 +108,22 @@ def _fold(W, avg_W, state):
     state[0] = 1.0
 
 
+def _l1_clip(W, avg_W, q, j, k, scale, u, beta, averaging):
+    """Cumulative-penalty clipping of the weight W[j, k] (q[j, k]: penalty applied so far)."""
+    wj = scale * W[j, k]
+    if wj > 0.0:
+        new = max(0.0, wj - (u + q[j, k]))
+    elif wj < 0.0:
+        new = min(0.0, wj + (u - q[j, k]))
+    else:
+        return
+    q[j, k] += new - wj
+    delta = new / scale - W[j, k]
+    W[j, k] += delta
+    if averaging:
+        avg_W[j, k] -= beta * delta
+
+
 def _epoch(row, n_rows, Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta0, power_t,
            alpha, t0, lam2, lam1, fit_intercept, average_start):
     K = W.shape[1]
@@ -156,18 +174,7 @@ def _epoch(row, n_rows, Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta
             u = state[4]
             for k in range(K):
                 for j in cols:
-                    wj = scale * W[j, k]
-                    if wj > 0.0:
-                        new = max(0.0, wj - (u + q[j, k]))
-                    elif wj < 0.0:
-                        new = min(0.0, wj + (u - q[j, k]))
-                    else:
-                        continue
-                    q[j, k] += new - wj
-                    delta = new / scale - W[j, k]
-                    W[j, k] += delta
-                    if averaging:
-                        avg_W[j, k] -= beta * delta
+                    _l1_clip(W, avg_W, q, j, k, scale, u, beta, averaging)
         if averaging and t >= average_start:
             state[2] += state[0]
             state[3] += 1.0
