@@ -1,0 +1,240 @@
+"""Warm-started regularisation paths, LogisticRegressionCV, threads (issue 17)."""
+import functools
+import os
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegressionCV as SkLogisticRegressionCV
+from sklearn.model_selection import StratifiedKFold, cross_validate
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from fastlogit._config import effective_n_threads
+from fastlogit.estimator import LogisticRegression
+from fastlogit.model_selection import LogisticRegressionCV, regularization_path, warm_path
+from fastlogit.objective import Objective
+from fastlogit.solvers import INFO, ConvergenceWarning, solve, solvers_for
+
+#: Every deterministic solver, from the declarations: (name, penalty it is tested with).
+DETERMINISTIC = ([(s, "l2") for s in solvers_for() if not INFO[s].stochastic
+                  and not INFO[s].nonsmooth]
+                 + [(s, "l1") for s in solvers_for(nonsmooth=True) if not INFO[s].stochastic])
+
+
+def _binary(rng, n=400, d=30, sparse=False):
+    X = rng.standard_normal((n, d))
+    if sparse:
+        X[rng.random((n, d)) < 0.7] = 0.0
+    w = rng.standard_normal(d) * (rng.random(d) < 0.3)
+    y = (X @ w + rng.logistic(size=n) > 0).astype(float)
+    return (sp.csr_matrix(X) if sparse else X), y
+
+
+@functools.lru_cache(maxsize=1)
+def _a9a_head(n=2000):
+    """The first n rows of the shared a9a set, or None when ../shared is absent."""
+    try:
+        from benchmarks.shared_data import load_shared
+
+        X, y = load_shared("a9a")
+    except (ImportError, FileNotFoundError):
+        return None
+    return X[:n], y[:n]
+
+
+def _iterations(objective, Cs, solver, warm):
+    total, theta = 0, None
+    for C in Cs:
+        objective.C = C
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            r = solve(objective, solver, theta if warm else None, tol=1e-4, max_iter=300)
+        total += r.n_iter
+        theta = r.theta
+    return total
+
+
+# ---------------------------------------------------------------- warm starts pay
+@pytest.mark.parametrize("solver,penalty", DETERMINISTIC, ids=lambda v: str(v))
+@pytest.mark.parametrize("source", ["synthetic", "a9a"])
+def test_warm_path_needs_fewer_iterations_than_cold_fits(rng, solver, penalty, source):
+    data = _binary(rng, sparse=True) if source == "synthetic" else _a9a_head()
+    if data is None:
+        pytest.skip("shared data sets (../shared/datasets) not available")
+    X, y = data
+    Cs = np.logspace(-2, 0.5, 20)  # the range of the issue (0.01 ... 3)
+    objective = Objective(X, y, C=1.0, penalty=penalty, n_threads=1)
+    cold = _iterations(objective, Cs, solver, warm=False)
+    warm = _iterations(objective, Cs, solver, warm=True)
+    assert warm < cold, (solver, warm, cold)
+
+
+def test_warm_start_at_the_optimum_stops_at_once(rng):
+    # The threshold does not depend on the start: a start at the optimum meets it.
+    X, y = _binary(rng)
+    objective = Objective(X, y, C=0.5)
+    first = solve(objective, "lbfgs", None, tol=1e-6)
+    again = solve(objective, "lbfgs", first.theta, tol=1e-6)
+    assert first.n_iter > 5 and again.n_iter == 0 and again.converged
+
+
+def test_path_equals_cold_fits_and_keeps_order(rng):
+    X, y = _binary(rng, sparse=True)
+    Cs = np.array([1.0, 0.01, 10.0, 0.1])
+    path = regularization_path(X, y, Cs, tol=1e-10, max_iter=500)
+    assert np.array_equal(path.Cs, Cs) and path.coefs.shape == (4, 1, X.shape[1])
+    for k, C in enumerate(Cs):
+        cold = LogisticRegression(C=C, solver="auto", tol=1e-10, max_iter=500).fit(X, y)
+        np.testing.assert_allclose(path.coefs[k], cold.coef_, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(path.intercepts[k], cold.intercept_, rtol=1e-6, atol=1e-8)
+
+
+def test_path_l1_is_sparse_and_matches_estimator(rng):
+    X, y = _binary(rng)
+    path = regularization_path(X, y, [0.01, 0.1, 1.0], l1_ratio=1.0, tol=1e-8, max_iter=500)
+    nnz = (path.coefs != 0).sum(axis=(1, 2))
+    assert path.solver == "l1" and nnz[0] <= nnz[1] <= nnz[2] and nnz[0] < X.shape[1]
+    ref = LogisticRegression(C=0.1, l1_ratio=1.0, solver="saga", tol=1e-8,
+                             max_iter=500).fit(X, y)
+    np.testing.assert_allclose(path.coefs[1], ref.coef_, atol=1e-5)
+
+
+def test_path_rejects_bad_grid(rng):
+    X, y = _binary(rng, n=50, d=3)
+    for bad, match in [([0.1, -1.0], "C must be"), ([], "Cs must not be empty"),
+                       (0, "Cs must be")]:
+        with pytest.raises(ValueError, match=match):
+            regularization_path(X, y, bad)
+
+
+def test_warm_path_on_objective_sets_C(rng):
+    X, y = _binary(rng)
+    objective = Objective(X, y, C=1.0)
+    thetas, n_iter, converged, name = warm_path(objective, np.array([0.1, 1.0]), "newton-cg")
+    assert objective.C == 1.0 and converged.all() and name == "newton-cg"
+    assert thetas.shape == (2, objective.n_params)
+
+
+# ---------------------------------------------------------------- LogisticRegressionCV
+@pytest.mark.parametrize("scoring", ["accuracy", "neg_log_loss"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_cv_picks_sklearns_C_with_the_same_scores(rng, scoring, n_classes):
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(300, 12, n_informative=6, n_classes=n_classes,
+                               random_state=0)
+    cv = StratifiedKFold(4, shuffle=True, random_state=0)
+    kw = dict(Cs=np.logspace(-3, 2, 8), cv=cv, scoring=scoring, tol=1e-10, max_iter=2000,
+              l1_ratios=(0.0,), use_legacy_attributes=True)
+    ours = LogisticRegressionCV(solver="auto", **kw).fit(X, y)
+    ref = SkLogisticRegressionCV(solver="newton-cholesky", **kw).fit(X, y)
+    assert np.array_equal(ours.C_, ref.C_)
+    for key in ref.scores_:
+        np.testing.assert_allclose(ours.scores_[key], ref.scores_[key], rtol=0, atol=1e-6)
+        assert ours.coefs_paths_[key].shape == ref.coefs_paths_[key].shape
+    np.testing.assert_allclose(ours.coef_, ref.coef_, rtol=1e-5, atol=1e-6)
+    assert ours.n_iter_.shape == ref.n_iter_.shape
+    assert ours.l1_ratio_.shape == ref.l1_ratio_.shape
+
+
+def test_cv_new_attribute_layout_matches_sklearn(rng):
+    X, y = _binary(rng, n=200, d=6)
+    kw = dict(Cs=4, l1_ratios=(0.0, 0.5), scoring="neg_log_loss", use_legacy_attributes=False,
+              tol=1e-8, max_iter=1000)
+    ours = LogisticRegressionCV(solver="saga", **kw).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = SkLogisticRegressionCV(solver="saga", **kw).fit(X, y)
+    for name in ("coefs_paths_", "scores_", "n_iter_", "Cs_", "l1_ratios_"):
+        assert np.shape(getattr(ours, name)) == np.shape(getattr(ref, name)), name
+    assert isinstance(ours.C_, float) and isinstance(ours.l1_ratio_, float)
+    assert ours.l1_ratio_ in (0.0, 0.5)
+
+
+def test_cv_parallel_folds_equal_serial(rng):
+    X, y = _binary(rng, sparse=True)
+    kw = dict(Cs=5, cv=3, l1_ratios=(0.0,), scoring="neg_log_loss", solver="auto",
+              use_legacy_attributes=False)
+    serial = LogisticRegressionCV(n_jobs=1, **kw).fit(X, y)
+    parallel = LogisticRegressionCV(n_jobs=2, **kw).fit(X, y)
+    np.testing.assert_allclose(parallel.scores_, serial.scores_, rtol=0, atol=1e-12)
+    assert parallel.C_ == serial.C_
+
+
+def test_cv_refit_false_and_sklearn_warnings(rng):
+    X, y = _binary(rng, n=120, d=4)
+    with pytest.warns(FutureWarning, match="l1_ratios"):
+        LogisticRegressionCV(Cs=3, scoring="accuracy", use_legacy_attributes=True).fit(X, y)
+    with pytest.warns(FutureWarning, match="scoring"):
+        LogisticRegressionCV(Cs=3, l1_ratios=(0,), use_legacy_attributes=True).fit(X, y)
+    est = LogisticRegressionCV(Cs=3, l1_ratios=(0,), scoring="accuracy", refit=False,
+                               use_legacy_attributes=False).fit(X, y)
+    assert est.coef_.shape == (1, 4) and est.C_ > 0
+
+
+def test_cv_rejects_bad_parameters(rng):
+    X, y = _binary(rng, n=60, d=3)
+    for params, match in [(dict(Cs=[-1.0]), "C must be"), (dict(l1_ratios=[2.0]), "l1_ratios"),
+                          (dict(tol=-1.0), "tol"), (dict(n_jobs=0), "n_jobs"),
+                          (dict(dual=True), "dual=False")]:
+        with pytest.raises(ValueError, match=match):
+            LogisticRegressionCV(scoring="accuracy", use_legacy_attributes=False,
+                                 **{"l1_ratios": (0,), **params}).fit(X, y)
+
+
+@parametrize_with_checks([LogisticRegressionCV(Cs=(0.01, 0.1, 1.0), cv=3, l1_ratios=(0.0,), scoring="accuracy",
+                                               use_legacy_attributes=False, tol=1e-12,
+                                               max_iter=1000,
+                                               backend="numpy")])
+def test_cv_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+# ---------------------------------------------------------------- threads
+class _Recorder(LogisticRegression):
+    """Records the kernel threads a fit in this process would use."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.threads_seen_ = effective_n_threads(self.n_threads)
+        return super().fit(X, y, sample_weight)
+
+
+def test_joblib_workers_do_not_oversubscribe(rng):
+    from threadpoolctl import threadpool_info
+
+    X, y = _binary(rng, n=200, d=5)
+    cores = len(os.sched_getaffinity(0))
+    out = cross_validate(_Recorder(solver="auto"), X, y, cv=4, n_jobs=2, return_estimator=True)
+    seen = [est.threads_seen_ for est in out["estimator"]]
+    assert all(2 * t <= max(cores, 2) for t in seen), (seen, cores)
+    # the limit the workers got is joblib's (cores // n_jobs), counted by threadpoolctl here
+    # for comparison: this process is not limited
+    here = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "openmp"]
+    assert not here or max(here) >= min(seen)
+
+
+def test_threadpool_limits_and_env_are_respected(monkeypatch):
+    from threadpoolctl import threadpool_limits
+
+    import fastlogit.kernels  # noqa: F401  (loads the OpenMP runtime when built)
+
+    with threadpool_limits(limits=1):
+        assert effective_n_threads(None) == 1
+        assert effective_n_threads(2) == 2  # an explicit count wins
+    monkeypatch.setenv("FASTLOGIT_NUM_THREADS", "1")
+    with threadpool_limits(limits=2):
+        assert effective_n_threads(None) == 1  # FASTLOGIT_NUM_THREADS before the runtime
+
+
+def test_fits_are_bitwise_reproducible_for_a_thread_count(rng):
+    from threadpoolctl import threadpool_limits
+
+    X, y = _binary(rng, n=3000, d=40, sparse=True)
+    fits = [LogisticRegression(solver="lbfgs", n_threads=2, tol=1e-8).fit(X, y).coef_
+            for _ in range(2)]
+    assert np.array_equal(fits[0], fits[1])
+    one = LogisticRegression(solver="lbfgs", n_threads=1, tol=1e-8).fit(X, y).coef_
+    with threadpool_limits(limits=1):
+        limited = LogisticRegression(solver="lbfgs", tol=1e-8).fit(X, y).coef_
+    assert np.array_equal(one, limited)
