@@ -101,8 +101,9 @@ def check_class_weight_values(weights, classes):
     bad = ~np.isfinite(w) | (w < 0)
     if bad.any():
         c = np.asarray(classes)[np.flatnonzero(bad)[0]]
+        c = c.item() if isinstance(c, np.generic) else c  # 0, not np.int64(0)
         raise ValueError(f"class_weight for class {c!r} must be finite and >= 0, got "
-                         f"{w[bad][0]!r}")
+                         f"{float(w[bad][0])!r}")
     return w
 
 
