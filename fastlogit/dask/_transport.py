@@ -34,8 +34,8 @@ __all__ = ["WorkerParts", "tree_sum", "INLINE_BYTES", "ACTOR_LOOP_SECONDS"]
 
 #: Vectors up to this size are sent inside the task messages rather than scattered.
 INLINE_BYTES = 1 << 16
-#: Actor calls run on the worker's event loop (one thread hand-off less, ~1 ms on a busy
-#: 2-core machine) while the previous call took less than this many seconds on every worker;
+#: Actor calls run on the worker's event loop (one thread hand-off less per call) while the
+#: previous call took less than this many seconds on every worker;
 #: longer ones run in the actor's thread so that the worker stays responsive meanwhile.
 ACTOR_LOOP_SECONDS = 0.1
 #: Attempts of one actor call when workers are lost (each rebuilds the actors first).
