@@ -3,7 +3,7 @@
 In the manner of LIBLINEAR's ``train`` / ``predict`` with scikit-learn's parameter names::
 
     fastlogit fit DATA -o MODEL [--C 1] [--penalty l2] [--solver auto] [--tol 1e-4] ...
-    fastlogit predict MODEL DATA [-o PREDS] [--proba]
+    fastlogit predict MODEL DATA [-o PREDS] [--proba | --raw]      (DATA streamed, "-": stdin)
     fastlogit evaluate MODEL DATA [--bins 10] [--plot reliability.png]
     fastlogit convert DATA -o CACHE
     fastlogit info DATA
@@ -328,31 +328,29 @@ def _load_model(path):
 
 
 def cmd_predict(args):
+    """Stream DATA through the model block by block (:mod:`fastlogit.predict_stream`)."""
+    from .predict_stream import predict_file
+
     to_file = args.output not in (None, "-")
     if to_file:
         _check_output("-o", args.output)
     model = _load_model(args.model)
-    X, _, _, _ = load_data(args.data, args, n_features=model.n_features_in_)
-    classes = model.classes_
-    out = atomic_write(args.output, "w") if to_file else contextlib.nullcontext(sys.stdout)
-    with out as fh:
-        if args.proba:
-            P = model.predict_proba(X)
-            labels = classes[P.argmax(axis=1)]
-            fh.write("labels " + " ".join(_fmt_label(c) for c in classes) + "\n")
-            for lab, row in zip(labels, P):
-                fh.write(_fmt_label(lab) + " " + " ".join(f"{p:.8g}" for p in row) + "\n")
-        else:
-            for lab in model.predict(X):
-                fh.write(_fmt_label(lab) + "\n")
+    kind = "raw" if args.raw else "proba" if args.proba else "label"
+    data = args.data
+    if data.startswith("builtin:"):
+        data, _, _, _ = load_data(data, args, n_features=model.n_features_in_)
+    n_rows = predict_file(model, data, args.output if to_file else None, kind=kind,
+                          dtype=_dtype(args.dtype), zero_based=args.zero_based_value,
+                          n_threads=args.threads, chunk_bytes=int(args.chunk_mb * 2**20))
     if to_file:
-        _log(args, f"wrote {X.shape[0]} predictions to {args.output}")
+        _log(args, f"wrote {n_rows} predictions to {args.output}")
     return 0
 
 
 def _fmt_label(v):
-    v = float(v)
-    return str(int(v)) if v.is_integer() else repr(v)
+    from .predict_stream import format_label
+
+    return format_label(v)
 
 
 def evaluate_probabilities(y_true, proba, classes, n_bins=10, where=None):
@@ -618,13 +616,23 @@ def build_parser():
                        description="Predict with a saved MODEL on DATA: one label per line, "
                                    "or with --proba a 'labels c0 c1 ...' header then the "
                                    "predicted label and class probabilities per line "
-                                   "(LIBLINEAR's -b 1 layout).",
+                                   "(LIBLINEAR's -b 1 layout). DATA is read, scored and "
+                                   "written block by block (also '-' for stdin, compressed "
+                                   "or not), in memory independent of its size.",
                        epilog="examples:\n  fastlogit predict model.npz test.svm -o test.pred\n"
-                              "  fastlogit predict model.npz test.svm --proba | head\n")
+                              "  fastlogit predict model.npz test.svm --proba | head\n"
+                              "  xzcat test.svm.xz | fastlogit predict model.npz - --raw\n")
     p.add_argument("model", metavar="MODEL")
     p.add_argument("data", metavar="DATA")
     p.add_argument("-o", "--output", metavar="PREDS", help="output file (default stdout)")
-    p.add_argument("--proba", action="store_true", help="write class probabilities")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--proba", action="store_true", help="write class probabilities")
+    what.add_argument("--raw", action="store_true",
+                      help="write decision values: a 'scores c1' header (binary: log-odds of "
+                           "c1) or 'scores c0 c1 ...', then the label and the scores per line")
+    p.add_argument("--chunk-mb", type=_POSITIVE_FLOAT, default=4.0,
+                   help="MB of text read, scored and written per block (default 4); memory "
+                        "stays a few blocks whatever the size of DATA")
     _add_data_options(p, n_features=False)
     p.set_defaults(func=cmd_predict)
 

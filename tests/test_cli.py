@@ -227,20 +227,22 @@ def test_interrupted_outputs_leave_no_partial_file(capsys, data, tmp_path, monke
     # predict interrupted while writing: the old output stays, no temporary file remains
     out = tmp_path / "p.txt"
     out.write_text("old\n")
+    from fastlogit import predict_stream
+
     calls = {"n": 0}
-    real = cli._fmt_label
+    real = predict_stream._format_chunk
 
-    def flaky(v):
+    def flaky(*a):  # the second block of predictions is never written
         calls["n"] += 1
-        if calls["n"] > 100:
+        if calls["n"] > 1:
             raise KeyboardInterrupt
-        return real(v)
+        return real(*a)
 
-    monkeypatch.setattr(cli, "_fmt_label", flaky)
-    rc, _, err = run(capsys, "predict", model_path, test, "-o", out)
-    assert rc == 1 and "interrupted" in err
+    monkeypatch.setattr(predict_stream, "_format_chunk", flaky)
+    rc, _, err = run(capsys, "predict", model_path, test, "-o", out, "--chunk-mb", 0.004)
+    assert rc == 1 and "interrupted" in err and calls["n"] == 2
     assert out.read_text() == "old\n"
-    monkeypatch.setattr(cli, "_fmt_label", real)
+    monkeypatch.setattr(predict_stream, "_format_chunk", real)
     # fit interrupted inside the solver: no model file
     from fastlogit import solvers
 
