@@ -18,11 +18,12 @@ distributed = pytest.importorskip("distributed")
 
 from fastlogit.datasets import make_sparse_classification  # noqa: E402
 from fastlogit.objective import Objective  # noqa: E402
-from fastlogit.penalties import L2, Penalty  # noqa: E402
+from fastlogit.penalties import L2  # noqa: E402
 from fastlogit.stochastic import Schedule  # noqa: E402
+from test_contract import WeightedL2, _scipy_optimum  # noqa: E402
 
 fdask = pytest.importorskip("fastlogit.dask")
-from fastlogit.dask._data import _part_loss_grad, make_part  # noqa: E402
+from fastlogit.dask._data import make_part, on_data  # noqa: E402
 from fastlogit.dask._local_sgd import _part_sgd  # noqa: E402
 from fastlogit.dask._transport import tree_sum  # noqa: E402
 
@@ -345,7 +346,7 @@ def test_worker_killed_during_a_call(client):
 
         def slow_value_grad(part, theta):  # the kill lands while the workers sleep here
             time.sleep(0.5)
-            return _part_loss_grad(part, theta)
+            return on_data("loss_grad")(part, theta)
 
         pids = client.run(os.getpid)
         timer = threading.Timer(0.2, os.kill, (pids[sorted(pids)[0]], signal.SIGKILL))
@@ -384,36 +385,7 @@ def test_error_on_a_worker_is_raised_not_retried(client):
 
 
 # ------------------------------------------------------------------ the penalty is the client's
-class WeightedL2(Penalty):
-    """R(w) = 1/2 sum_j a_j w_j^2: a penalty defined here, through the Penalty contract only."""
-
-    name = "weighted-l2"
-
-    def __init__(self, weights):
-        self.weights = np.asarray(weights, dtype=np.float64)
-
-    def smooth_value(self, w):
-        return 0.5 * float(self.weights @ (w * w))
-
-    def smooth_grad(self, w):
-        return self.weights * w
-
-    def smooth_hessp(self, w, v):
-        return self.weights * v
-
-    def smooth_hess_diag(self, w):
-        return self.weights.copy()
-
-
-def _scipy_optimum(objective):
-    """Independent optimum: scipy's L-BFGS-B on the in-memory F with its gradient."""
-    import scipy.optimize as so
-
-    res = so.minimize(lambda t: objective.value_grad(t), objective.zeros(), jac=True,
-                      method="L-BFGS-B", options={"gtol": 1e-12, "ftol": 1e-15, "maxiter": 5000})
-    return res.fun
-
-
+# WeightedL2: the penalty tests/test_contract.py defines outside the package (Penalty contract only)
 @pytest.mark.parametrize("k", [2, 3], ids=["binary", "softmax"])
 def test_custom_penalty_on_dask_data(client, rng, k):
     """A penalty the package has never seen: DaskObjective equals the in-memory Objective with
@@ -446,7 +418,7 @@ def test_custom_penalty_on_dask_data(client, rng, k):
             assert line.value(t) == pytest.approx(line0.value(t), rel=1e-11)
         if k > 2:
             return
-        f_ref = _scipy_optimum(ref)
+        f_ref = _scipy_optimum(ref)[1]
         for solver in ("newton-cg", "trust-region", "lbfgs"):
             res = solve(dob, solver, tol=1e-10, max_iter=500)
             assert res.converged, (solver, res.message)

@@ -25,6 +25,7 @@ failure gives the same answer.  ``margins`` gathers n values to the client and
 :meth:`DaskObjective.line` instead, which keeps the margins on the workers.
 """
 import math
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -130,32 +131,14 @@ def _part_info(part):
     return d.n_samples, d.n_features, d.n_classes, str(d.dtype), weight, part.block_sizes
 
 
-def _part_loss(part, theta):
-    return part.data.loss(theta)
+def _on_data(name, part, *args):
+    """``part.data.<name>(*args)``: a DataTerm method of a worker's part, run where it lives."""
+    return getattr(part.data, name)(*args)
 
 
-def _part_loss_grad(part, theta):
-    return part.data.loss_grad(theta)
-
-
-def _part_hessp(part, theta, v):
-    return part.data.hessp(theta, v)
-
-
-def _part_hess_diag(part, theta):
-    return part.data.hess_diag(theta)
-
-
-def _part_hessian(part, theta):
-    return part.data.hessian(theta)
-
-
-def _part_margins(part, theta, intercept):
-    return part.data.margins(theta, intercept)
-
-
-def _part_loss_from_margins(part, z):
-    return part.data.loss_from_margins(z)
+def on_data(name):
+    """The part function (picklable) that runs the DataTerm method ``name`` of a part."""
+    return partial(_on_data, name)
 
 
 def _part_line_loss(part, theta, direction, t):
@@ -328,7 +311,7 @@ class DaskData:
         entry = self._cached(theta)
         if entry is None:
             self.n_evals["value_grad"] += 1
-            loss, grad = self._call(_part_loss_grad, [("theta", theta)])
+            loss, grad = self._call(on_data("loss_grad"), [("theta", theta)])
             entry = [theta.copy(), float(loss), np.asarray(grad, dtype=np.float64)]
             self._cache = [entry] + self._cache[:1]
         return entry[1], entry[2].copy()
@@ -339,28 +322,28 @@ class DaskData:
         if entry is not None:
             return entry[1]
         self.n_evals["value"] += 1
-        return float(self._call(_part_loss, [("theta", theta)]))
+        return float(self._call(on_data("loss"), [("theta", theta)]))
 
     def hessp(self, theta, v):
         """Hess L(theta) v: one kernel pass per part when theta's curvature is cached there."""
         self.n_evals["hessp"] += 1
-        return self._call(_part_hessp, [("theta", theta), ("v", v)])
+        return self._call(on_data("hessp"), [("theta", theta), ("v", v)])
 
     def hess_diag(self, theta):
         """diag Hess L(theta), float64 (n_params,)."""
         self.n_evals["hess_diag"] += 1
-        return self._call(_part_hess_diag, [("theta", theta)])
+        return self._call(on_data("hess_diag"), [("theta", theta)])
 
     def hessian(self, theta):
         """Dense Hess L(theta), (n_params, n_params): n_params^2 floats from each worker."""
         self.n_evals["hessian"] += 1
-        return self._call(_part_hessian, [("theta", theta)])
+        return self._call(on_data("hessian"), [("theta", theta)])
 
     def margins(self, theta, intercept=True):
         """z = X w (+ b), float64 (n,) or (n, K), gathered to the client in row order."""
         self.n_evals["margins"] += 1
         theta = np.ascontiguousarray(theta, dtype=np.float64).reshape(-1)
-        return np.concatenate(self.parts.map(_part_margins, theta, bool(intercept)), axis=0)
+        return np.concatenate(self.parts.map(on_data("margins"), theta, bool(intercept)), axis=0)
 
     def loss_from_margins(self, z):
         """L at the theta whose margins are ``z`` (each part's rows sent to it)."""
@@ -369,7 +352,7 @@ class DaskData:
             raise ValueError(f"z must have {self.n_samples} rows, got {z.shape[0]}")
         cuts = np.cumsum([0] + self._part_rows)
         per_part = [(z[a:b],) for a, b in zip(cuts[:-1], cuts[1:])]
-        return float(sum(self.parts.map(_part_loss_from_margins, per_part=per_part)))
+        return float(sum(self.parts.map(on_data("loss_from_margins"), per_part=per_part)))
 
     def line_loss(self, theta, direction, t):
         """L(theta + t * direction) from margins kept on the workers: two passes per part on
