@@ -226,6 +226,38 @@ def _fit_rows(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads
     return thetas, n_iter, converged, name
 
 
+#: Scorings computed from the margins of every C at once (one sparse product per fold),
+#: by scikit-learn's definitions: accuracy = weighted mean of (predicted == true);
+#: neg_log_loss = -weighted mean of -log(clip(p_true, eps, 1 - eps)), eps of float64.
+_FAST_SCORES = {None: "accuracy", "accuracy": "accuracy", "neg_log_loss": "neg_log_loss"}
+
+
+def _fast_scores(kind, Xt, yt_index, sw, coefs, intercepts):
+    """Scores (n_Cs,) of the models (coefs (m, n_rows, d), intercepts (m, n_rows)) on the
+    test rows Xt with true class positions ``yt_index``."""
+    m, n_rows, d = coefs.shape
+    Z = Xt @ coefs.reshape(m * n_rows, d).T
+    Z = np.asarray(Z, dtype=np.float64).reshape(-1, m, n_rows) + intercepts[None]
+    n = Z.shape[0]
+    if n_rows == 1:
+        z = Z[:, :, 0]
+        if kind == "accuracy":
+            correct = (z > 0) == (yt_index[:, None] == 1)
+            return np.average(correct, axis=0, weights=sw)
+        p1 = _kernels.get("numpy").sigmoid(z)
+        p_true = np.where(yt_index[:, None] == 1, p1, _kernels.get("numpy").sigmoid(-z))
+    else:
+        if kind == "accuracy":
+            correct = Z.argmax(axis=2) == yt_index[:, None]
+            return np.average(correct, axis=0, weights=sw)
+        Z = Z - Z.max(axis=2, keepdims=True)
+        P = np.exp(Z)
+        P /= P.sum(axis=2, keepdims=True)
+        p_true = P[np.arange(n), :, yt_index]
+    eps = np.finfo(np.float64).eps
+    return np.average(np.log(np.clip(p_true, eps, 1 - eps)), axis=0, weights=sw)
+
+
 class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     """Logistic regression with C (and l1_ratio) chosen by cross-validation, scikit-learn's
     ``LogisticRegressionCV`` (1.9) on warm-started fastlogit paths.
@@ -403,6 +435,8 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         check_n_jobs(self.n_jobs)
         penalty, grid, given = self._penalty_grid()
         scorer = self._scorer()
+        fast = _FAST_SCORES.get(None if isinstance(self.scoring, str) and
+                                self.scoring == "warn" else self.scoring)
         legacy = self._legacy()
         if penalty is None or np.all(np.isinf(Cs)):
             Cs_fit, penalty = np.ones(1), None
@@ -434,15 +468,19 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             thetas, n_iter, _, name = _fit_rows(p, X, Y, sw_fit, train, Cs_fit, penalty,
                                                 grid[j], n_classes, threads)
             coefs, intercepts = _split_theta(thetas, n_rows, d, self.fit_intercept, penalty)
-            scores = np.empty(len(thetas))
-            shell = LogisticRegression(backend=self.backend, n_threads=threads)
-            shell.classes_, shell.n_features_in_ = classes, d
             Xt, yt = X[test], y[test]
-            kw = {} if sw is None else {"sample_weight": sw[test]}
-            for i in range(len(thetas)):
-                shell.coef_ = coefs[i].astype(X.dtype)
-                shell.intercept_ = intercepts[i].astype(X.dtype)
-                scores[i] = scorer(shell, Xt, yt, **kw)
+            if fast is not None:
+                scores = _fast_scores(fast, Xt, index[test], None if sw is None else sw[test],
+                                      coefs, intercepts)
+            else:
+                scores = np.empty(len(thetas))
+                shell = LogisticRegression(backend=self.backend, n_threads=threads)
+                shell.classes_, shell.n_features_in_ = classes, d
+                kw = {} if sw is None else {"sample_weight": sw[test]}
+                for i in range(len(thetas)):
+                    shell.coef_ = coefs[i].astype(X.dtype)
+                    shell.intercept_ = intercepts[i].astype(X.dtype)
+                    scores[i] = scorer(shell, Xt, yt, **kw)
             full = np.concatenate([coefs, intercepts[:, :, None]], axis=2) \
                 if self.fit_intercept else coefs
             return full, scores, n_iter, name

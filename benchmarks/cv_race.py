@@ -1,0 +1,138 @@
+"""Race: cross-validated C on the shared sets (issue 17).
+
+Three ways to run the same search (10 Cs, ``np.logspace(-4, 4, 10)``, the same 5 stratified
+folds, accuracy, tol 1e-4, max_iter 100, fit_intercept, then a refit at the chosen C):
+
+* ``sklearn``: scikit-learn's ``LogisticRegressionCV`` (its default lbfgs for L2;
+  liblinear for L1, scikit-learn's fastest L1 solver here);
+* ``ours``: ``fastlogit.LogisticRegressionCV(solver="auto")``: one warm-started path per
+  fold on compacted columns;
+* ``grid``: ``GridSearchCV(fastlogit.LogisticRegression(solver="auto"), {"C": Cs})`` with
+  the same folds: a cold fit per (fold, C), what the CV class must beat through warm starts
+  and shared work.
+
+Each configuration is run once untimed on the first 2000 rows first (imports, Numba's
+caches).  Every library runs on one thread (``--n-threads``, default 1, through
+``threadpool_limits`` and fastlogit's ``n_threads``) and ``n_jobs=1``: the machine this was
+written on has 2 cores shared by several workers.  Each configuration is timed ``--repeats``
+times in turn (rounds, so that slow spells hit all alike); the table gives medians, the
+ratios are of those medians, and the chosen C_ of each run (same folds and scoring: ours
+should equal scikit-learn's).
+
+Usage::
+
+    flock -x /tmp/fastlogit-bench.lock python benchmarks/cv_race.py \\
+        [--datasets a9a w8a news20 rcv1_small] [--penalties l2 l1] [--repeats 3]
+
+Results: benchmarks/results/cv_race.md.
+"""
+import argparse
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.shared_data import load_shared  # noqa: E402
+
+DATASETS = ("a9a", "w8a", "news20", "rcv1_small")
+CS = np.logspace(-4, 4, 10)
+
+
+def _runners(penalty, folds, n_threads):
+    from sklearn.linear_model import LogisticRegressionCV as SkCV
+    from sklearn.model_selection import GridSearchCV
+
+    import fastlogit
+
+    r = 1.0 if penalty == "l1" else 0.0
+    common = dict(Cs=CS, cv=folds, scoring="accuracy", tol=1e-4, max_iter=100,
+                  l1_ratios=(r,), use_legacy_attributes=False)
+    sk_solver = "liblinear" if penalty == "l1" else "lbfgs"
+
+    def sklearn(X, y):
+        est = SkCV(solver=sk_solver, **common).fit(X, y)
+        return float(est.C_)
+
+    def ours(X, y):
+        est = fastlogit.LogisticRegressionCV(solver="auto", n_threads=n_threads,
+                                             **common).fit(X, y)
+        return float(est.C_)
+
+    def grid(X, y):
+        base = fastlogit.LogisticRegression(solver="auto", l1_ratio=r, tol=1e-4, max_iter=100,
+                                            n_threads=n_threads)
+        est = GridSearchCV(base, {"C": list(CS)}, cv=folds, scoring="accuracy").fit(X, y)
+        return float(est.best_params_["C"])
+
+    return {"sklearn": sklearn, "ours": ours, "grid": grid}
+
+
+def race(names, penalties, repeats, n_threads):
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import StratifiedKFold
+    from threadpoolctl import threadpool_limits
+
+    rows = []
+    for name in names:
+        X, y = load_shared(name)
+        folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+        for penalty in penalties:
+            runners = _runners(penalty, folds, n_threads)
+            times = {k: [] for k in runners}
+            chosen = {k: [] for k in runners}
+            head = np.arange(min(2000, X.shape[0]))  # untimed warm-up: imports, JIT caches
+            warm = _runners(penalty, list(StratifiedKFold(5).split(X[head], y[head])),
+                            n_threads)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for run in warm.values():
+                    run(X[head], y[head])
+            for _ in range(repeats):
+                for key, run in runners.items():
+                    with warnings.catch_warnings(), threadpool_limits(limits=n_threads):
+                        warnings.simplefilter("ignore", ConvergenceWarning)
+                        warnings.simplefilter("ignore", FutureWarning)
+                        t0 = time.perf_counter()
+                        chosen[key].append(run(X, y))
+                        times[key].append(time.perf_counter() - t0)
+                    print(f"{name:10s} {penalty} {key:8s} {times[key][-1]:8.2f} s  "
+                          f"C_ {chosen[key][-1]:.4g}", flush=True)
+            med = {k: statistics.median(v) for k, v in times.items()}
+            rows.append((name, X.shape, penalty, med, chosen, times))
+    return rows
+
+
+def table(rows, repeats, n_threads):
+    out = [f"Medians of {repeats} run(s), seconds, n_threads={n_threads}, n_jobs=1.", "",
+           "| set | shape | penalty | scikit-learn CV | fastlogit CV | GridSearchCV(fastlogit) | "
+           "vs scikit-learn | vs grid | C_ (sk / ours / grid) |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for name, shape, penalty, med, chosen, _ in rows:
+        c = " / ".join(f"{chosen[k][0]:.3g}" for k in ("sklearn", "ours", "grid"))
+        out.append(f"| {name} | {shape[0]} x {shape[1]} | {penalty} | {med['sklearn']:.2f} | "
+                   f"{med['ours']:.2f} | {med['grid']:.2f} | "
+                   f"{med['sklearn'] / med['ours']:.1f}x | {med['grid'] / med['ours']:.2f}x | "
+                   f"{c} |")
+    return "\n".join(out)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    p.add_argument("--penalties", nargs="+", default=["l2", "l1"], choices=["l2", "l1"])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--n-threads", type=int, default=1)
+    args = p.parse_args(argv)
+    rows = race(args.datasets, args.penalties, args.repeats, args.n_threads)
+    print()
+    print(table(rows, args.repeats, args.n_threads))
+
+
+if __name__ == "__main__":
+    main()
