@@ -279,9 +279,11 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                                          fi, gb, hb, dw, xd, kappa * v_ws, max_sweeps, n)
             if sweeps == 1:
                 kappa *= 0.25
-            wn = ww + dw
-            l1_old = float(np.abs(ww).sum())
-            delta = float(gw @ dw) + gb * db + lam * (float(np.abs(wn).sum()) - l1_old)
+            # the L1 change as one sum of per-coordinate differences: the difference of
+            # the two norms cancels near the optimum, where the model gap is tiny
+            aww = np.abs(ww)
+            delta = (float(gw @ dw) + gb * db
+                     + lam * float((np.abs(ww + dw) - aww).sum()))
             if verbose > 1:
                 print(f"[l1]   step {it}: |W| = {m}, violation {v_ws:.3e}, {sweeps} sweeps, "
                       f"model gap {delta:.3e}")
@@ -296,7 +298,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             q1, q2 = float(ww @ dw), float(dw @ dw)
             for _ in range(_MAX_BACKTRACKS):
                 change = (C * _cd.loss_change(z, p, xd, t, y, s) + a * t * (q1 + 0.5 * t * q2)
-                          + lam * (float(np.abs(ww + t * dw).sum()) - l1_old))
+                          + lam * float((np.abs(ww + t * dw) - aww).sum()))
                 if change <= _SIGMA * t * delta:
                     break
                 t *= 0.5
