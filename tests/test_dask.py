@@ -193,6 +193,15 @@ def test_read_svmlight_dir_unknown_chunks(client, tmp_path):
         fdask.read_svmlight_dir(tmp_path, n_features=60, zero_based="auto")
     with pytest.raises(FileNotFoundError):
         fdask.read_svmlight_dir(tmp_path / "missing", n_features=60)
+    # a NaN label or an infinite value: the file and line are named (read on the workers)
+    for i, text in enumerate(["1 1:0.5\nnan 2:1.0\n", "1 1:0.5\n0 2:inf\n"]):
+        bad = tmp_path / f"bad{i}"
+        bad.mkdir()
+        (bad / "part-00.svm").write_text("1 3:1.0\n0 4:1.0\n")
+        (bad / "part-01.svm").write_text(text)
+        with pytest.raises(ValueError, match=r"part-01\.svm:2: "):
+            fdask.LogisticRegression(client=client, timeout=TIMEOUT).fit(
+                *fdask.read_svmlight_dir(bad, n_features=60))
 
 
 def test_read_csr_cache_dir(client, tmp_path):

@@ -5,8 +5,9 @@ On a cluster
 ``fastlogit.dask.LogisticRegression`` has the estimator API of
 :class:`fastlogit.LogisticRegression` and fits a :class:`dask.array.Array` whose row blocks
 are dense NumPy arrays or ``scipy.sparse`` CSR matrices (labels: a dask array with the same
-row chunks), with any penalty ("l2", "l1", "elasticnet", None or a
-:class:`fastlogit.penalties.Penalty` of your own)::
+row chunks), with any penalty: chosen by ``l1_ratio`` and ``C`` as in memory (0: L2, 1: L1,
+between: elastic net, ``C=np.inf``: none), or a :class:`fastlogit.penalties.Penalty` of your
+own::
 
     import dask.array as da
     from distributed import Client, LocalCluster
@@ -20,7 +21,7 @@ row chunks), with any penalty ("l2", "l1", "elasticnet", None or a
             dy = da.from_array(y, chunks=25_000)
             clf = LogisticRegression(C=1.0, solver="lbfgs", tol=1e-6).fit(dX, dy)
             print(clf.coef_.shape, clf.n_iter_, clf.score(X, y))
-            sparse = LogisticRegression("l1", C=0.1, solver="l1").fit(dX, dy)
+            sparse = LogisticRegression(l1_ratio=1.0, C=0.1, solver="l1").fit(dX, dy)
 
 A directory of svmlight files (one block per file) becomes one dask array with
 :func:`read_svmlight_dir`, without loading the set on the client::

@@ -53,7 +53,8 @@ def read_svmlight_dir(path, n_features, *, pattern="*", dtype=np.float64, zero_b
     """A directory of svmlight / libsvm files (plain, .gz, .bz2, .xz) as lazy dask arrays.
 
     Each file becomes one row block, parsed on a worker by :func:`fastlogit.io.load_svmlight`
-    when the block is needed; nothing is read on the client.  Row counts are unknown until
+    when the block is needed; nothing is read on the client.  A NaN or infinite label or
+    value raises ValueError naming the file and line (``finite=True``).  Row counts are unknown until
     then (chunks of size ``nan``), which :class:`LogisticRegression` handles.
 
     Parameters
