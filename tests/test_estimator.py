@@ -495,3 +495,149 @@ def test_fit_callback_sees_every_iteration_and_can_stop():
         stopped = LogisticRegression(solver="newton-cg", tol=1e-12, backend="numpy").fit(
             X, y, callback=lambda theta: calls.append(1) or len(calls) >= 3)
     assert len(calls) == 3 and int(stopped.n_iter_[0]) == 2 and not stopped.converged_
+
+
+# ----------------------------------------------------------------------- scikit-learn 1.9 API
+def test_constructor_has_sklearns_parameters_and_defaults():
+    ours, ref = LogisticRegression().get_params(), SkLogisticRegression().get_params()
+    for key, value in ref.items():
+        assert key in ours, key
+        assert ours[key] == value or (ours[key] is value), (key, ours[key], value)
+
+
+def test_l1_ratio_decides_the_penalty(rng):
+    X, y = make_data(rng, n=200, d=30)
+    ours = LogisticRegression(l1_ratio=1.0, C=0.1, solver="saga", tol=1e-8,
+                              max_iter=1000).fit(X, y)
+    ref = SkLogisticRegression(l1_ratio=1.0, C=0.1, solver="saga", tol=1e-10,
+                               max_iter=100000).fit(X, y)
+    assert ours.solver_ == "l1"
+    assert (ours.coef_ != 0).sum() == (np.abs(ref.coef_) > 1e-6).sum() < X.shape[1]
+    # the default solver (lbfgs) cannot honour L1: an error, never a silent L2 fit
+    with pytest.raises(ValueError, match="does not support penalty='l1'"):
+        LogisticRegression(l1_ratio=1.0, C=0.1).fit(X, y)
+
+
+def test_C_inf_means_no_penalty(rng):
+    X, y = make_data(rng, n=150)
+    free = LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-10).fit(X, y)
+    with pytest.warns(FutureWarning, match="'penalty' was deprecated"):
+        old = LogisticRegression(penalty=None, solver="newton-cholesky", tol=1e-10).fit(X, y)
+    np.testing.assert_allclose(free.coef_, old.coef_, rtol=1e-8)
+    ref = SkLogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12).fit(X, y)
+    np.testing.assert_allclose(free.coef_, ref.coef_, rtol=1e-5, atol=1e-6)
+
+
+def test_explicit_penalty_warns_like_sklearn_and_is_honoured(rng):
+    X, y = make_data(rng, n=150, d=10)
+    with pytest.warns(FutureWarning, match="'penalty' was deprecated"):
+        l1 = LogisticRegression(penalty="l1", l1_ratio=1.0, C=0.05, solver="saga").fit(X, y)
+    assert (l1.coef_ == 0).any()
+    with pytest.warns(UserWarning, match="Inconsistent values: penalty=l2 with l1_ratio=0.5"):
+        l2 = LogisticRegression(penalty="l2", l1_ratio=0.5, C=0.05).fit(X, y)
+    assert (l2.coef_ != 0).all()  # l2 fitted, as scikit-learn does (and said so)
+    with pytest.warns(FutureWarning, match="n_jobs"):
+        LogisticRegression(n_jobs=2).fit(X, y)
+
+
+@pytest.mark.parametrize("params,match", [
+    (dict(dual=True), "supports only dual=False"),
+    (dict(solver="liblinear", l1_ratio=0.5), "Only 'saga' solver supports elasticnet"),
+    (dict(solver="liblinear", C=np.inf), "not supported for the liblinear solver"),
+    (dict(solver="sag", l1_ratio=1.0), "Solver sag supports only 'l2' or None"),
+    (dict(penalty="l1", C=np.inf), "C=np.inf means no penalty"),
+    (dict(intercept_scaling=0.0), "intercept_scaling"),
+    (dict(solver="nonsense"), "unknown solver.*liblinear"),
+])
+def test_sklearn_errors(data, params, match):
+    X, y = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        with pytest.raises(ValueError, match=match):
+            LogisticRegression(**params).fit(X, y)
+
+
+def test_liblinear_multiclass_raises_sklearns_error(rng):
+    X, y = make_data(rng, n=90, n_classes=3)
+    with pytest.raises(ValueError, match="does not support multiclass"):
+        LogisticRegression(solver="liblinear").fit(X, y)
+
+
+@pytest.mark.parametrize("l1_ratio", [0.0, 1.0])
+def test_liblinear_objective_penalises_the_intercept_as_liblinear(rng, l1_ratio):
+    X, y = make_data(rng, n=200, d=6)
+    X = X + 2.0  # an intercept far from 0, so that penalising it matters
+    ours = LogisticRegression(solver="liblinear", l1_ratio=l1_ratio, C=0.3,
+                              intercept_scaling=2.0, tol=1e-10, max_iter=1000).fit(X, y)
+    ref = SkLogisticRegression(solver="liblinear", l1_ratio=l1_ratio, C=0.3,
+                               intercept_scaling=2.0, tol=1e-12, max_iter=100000).fit(X, y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=2e-5)
+    np.testing.assert_allclose(ours.intercept_, ref.intercept_, atol=2e-5)
+
+
+def test_max_iter_zero_returns_the_start_with_sklearns_warning(rng):
+    from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
+
+    X, y = make_data(rng, n=60)
+    with pytest.warns(SkConvergenceWarning, match="0 iterations"):
+        model = LogisticRegression(max_iter=0).fit(X, y)
+    assert not model.coef_.any() and model.n_iter_[0] == 0 and not model.converged_
+    warm = LogisticRegression(warm_start=True, tol=1e-8).fit(X, y)
+    coef = warm.coef_.copy()
+    with pytest.warns(SkConvergenceWarning):
+        warm.set_params(max_iter=0).fit(X, y)
+    np.testing.assert_array_equal(warm.coef_, coef)
+
+
+def test_convergence_warning_is_sklearns():
+    from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
+
+    assert issubclass(ConvergenceWarning, SkConvergenceWarning)
+
+
+def test_sparsify_densify_keep_predictions(rng, tmp_path):
+    X, y = make_data(rng, n=150, d=20)
+    model = LogisticRegression(l1_ratio=1.0, C=0.05, solver="saga").fit(X, y)
+    proba = model.predict_proba(X)
+    assert sp.issparse(model.sparsify().coef_)
+    np.testing.assert_allclose(model.predict_proba(X), proba, rtol=1e-12)
+    model.save(tmp_path / "m.flm")
+    np.testing.assert_allclose(fastlogit.load(tmp_path / "m.flm").predict_proba(X), proba,
+                               rtol=1e-12)
+    assert isinstance(model.densify().coef_, np.ndarray)
+    np.testing.assert_allclose(model.predict_proba(X), proba, rtol=1e-12)
+
+
+def test_package_dir_lists_lazy_names():
+    names = dir(fastlogit)
+    for name in ("LogisticRegression", "LogisticRegressionCV", "SGDLogisticRegression",
+                 "regularization_path", "load"):
+        assert name in names
+
+
+def test_no_private_sklearn_imports():
+    import ast
+    import pathlib
+
+    for module in ("estimator.py", "model_selection.py", "validation.py"):
+        tree = ast.parse((pathlib.Path(fastlogit.__file__).parent / module).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sklearn"):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private and "._" not in node.module, (module, node.module, private)
+
+
+@pytest.mark.parametrize("C", [1e-3, 1e-1, 10.0, 1e3])
+@pytest.mark.parametrize("solver", ["lbfgs", "auto", "newton-cg", "trust-region",
+                                    "newton-cholesky"])
+def test_multinomial_l2_class_sums_vanish(C, solver):
+    # With L2 the optimum's coefficients sum to zero over classes; at the default tol the
+    # fit (the solver's own theta, before any reporting) must be that close to it.
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = LogisticRegression(C=C, solver=solver).fit(X, y)
+    W = model.fit_result_.theta.reshape(3, -1)[:, :-1]
+    assert np.abs(W.sum(axis=0)).max() <= 1e-6 * np.abs(W).max()
