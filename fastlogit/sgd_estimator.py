@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import validate_data
 
 from . import kernels as _kernels
 from . import stochastic as _st
@@ -28,8 +28,8 @@ from .estimator import LinearLogitOutputs
 from .layout import Layout, NonFiniteError
 from .objective import LogLossData, Objective
 from .penalties import make_penalty
-from .validation import (check_l1_ratio, check_max_iter, check_number, check_tol,
-                         class_weight_per_sample)
+from .validation import (check_l1_ratio, check_max_iter, check_number, check_sample_weight,
+                         check_tol, class_weight_per_sample)
 
 __all__ = ["SGDLogisticRegression"]
 
@@ -190,8 +190,9 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                              order="C", reset=reset, accept_large_sparse=True)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        return X, y, sw
+        # LogisticRegression's check and messages; a partial_fit batch may weigh nothing
+        sw = check_sample_weight(sample_weight, X.shape[0], allow_all_zero=not reset)
+        return X, y, np.ones(X.shape[0]) if sw is None else sw
 
     def _data(self, X, y, sw, classes, kernels):
         """The in-memory log-loss data term: targets (n,) binary or one-hot (n, K), sample
