@@ -299,6 +299,10 @@ def test_errors(client):
         fdask.LogisticRegression(solver="sgd", client=client).fit(dX, dy)
     with pytest.raises(ValueError, match="'lbfgs' does not support penalty='l1'.*'l1'"):
         fdask.LogisticRegression(l1_ratio=1.0, solver="lbfgs", client=client).fit(dX, dy)
+    # max_iter=0: the start, with the in-memory estimator's ConvergenceWarning
+    with pytest.warns(UserWarning, match=r"after 0 iterations \(max_iter=0\)"):
+        clf = fdask.LogisticRegression(max_iter=0, client=client, n_threads=1).fit(dX, dy)
+    assert not clf.converged_ and not clf.coef_.any() and clf.n_iter_[0] == 0
     with pytest.raises(ValueError, match="local_epochs must be an integer >= 1"):
         fdask.LogisticRegression(solver="local-sgd", solver_options={"local_epochs": 0},
                                  client=client).fit(dX, dy)
