@@ -17,6 +17,12 @@ holds the non-log-loss objectives):
 * ``noise_transition=T``: forward noise correction, ``T[i, j] = P(observed j | true i)``;
   the fitted model predicts the *clean* class probabilities.
 * :meth:`LogisticRegression.summary`: standard errors, z-scores and p-values.
+
+Callbacks: ``fit(X, y, callback=f)`` calls ``f(theta)`` after every solver iteration
+(returning True stops the fit).  scikit-learn 1.9's experimental callback framework
+(``sklearn.callback``, ``set_callbacks``; in scikit-learn itself only its lbfgs solver
+supports it) is not wired in: its hooks are private-protocol calls on a callback context that
+our solvers do not make.
 """
 import copy
 import warnings
