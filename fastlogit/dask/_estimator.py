@@ -11,7 +11,6 @@ The valid solvers are derived from the solvers' declarations
 import warnings
 
 import numpy as np
-import dask
 import dask.array as da
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
@@ -25,6 +24,7 @@ from ..validation import (check_C, check_classes, check_finite_X, check_l1_ratio
                           resolve_penalty)
 from ._data import OFFERED_METHODS, DaskObjective, _as_block, as_row_blocks
 from ._local_sgd import local_sgd
+from ._transport import client_or_current
 
 __all__ = ["LogisticRegression"]
 
@@ -233,9 +233,15 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         mass = None
         if isinstance(self.class_weight, str) and self.class_weight == "balanced":
             idx = y.map_blocks(_class_index, classes, dtype=np.intp)
-            mass = da.bincount(idx, weights=sample_weight, minlength=k).compute()
+            mass, = self._compute(da.bincount(idx, weights=sample_weight, minlength=k))
         one_per_class = np.array([0.0, 1.0]) if k == 2 else np.eye(k)
         return class_weight_per_sample(self.class_weight, classes, one_per_class, mass)
+
+    def _compute(self, *collections):
+        """The values of dask collections, computed on the cluster of ``client`` (the
+        current one when None), never on the client machine."""
+        client = client_or_current(self.client)
+        return client.gather(client.compute(list(collections)))
 
     def _labels(self, X, y, sample_weight):
         """(classes, encoded labels, sample weights): dask arrays with X's row chunks; the
@@ -264,9 +270,9 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             else:
                 sample_weight = sample_weight.map_blocks(_checked_weights, dtype=np.float64)
         if sample_weight is None:
-            labels = da.unique(y).compute()
+            labels, = self._compute(da.unique(y))
         else:  # one pass: the labels, and the weights checked block by block and summed
-            labels, total = dask.compute(da.unique(y), sample_weight.sum())
+            labels, total = self._compute(da.unique(y), sample_weight.sum())
             check_sample_weight(np.array([total]), 1, allow_all_zero=False)
         classes = check_classes(np.unique(np.asarray(labels)))
         k = classes.shape[0]
@@ -389,5 +395,5 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             return super().score(X, np.asarray(y), sample_weight)
         hit = (self.predict(X) == y).astype(np.float64)
         if sample_weight is None:
-            return float(hit.mean().compute())
-        return float(((hit * sample_weight).sum() / sample_weight.sum()).compute())
+            return float(self._compute(hit.mean())[0])
+        return float(self._compute((hit * sample_weight).sum() / sample_weight.sum())[0])
