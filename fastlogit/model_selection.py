@@ -95,12 +95,15 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
     -------
     (thetas (n_Cs, n_params) float64, n_iter (n_Cs,) int, converged (n_Cs,) bool, solver)
     """
-    from .solvers import choose_solver, solve
+    from .solvers import check_solver, choose_solver
 
     Cs = np.asarray(Cs, dtype=np.float64)
     compact = objective.compact_columns() if hasattr(objective, "compact_columns") else None
     inner, keep = compact if compact is not None else (objective, None)
     name = choose_solver(inner) if solver == "auto" else solver
+    # The solver function itself, not solvers.solve(): the columns are compacted here once,
+    # and solve() would scan X for empty columns again at every C.
+    run = check_solver(name, inner)
     n = objective.n_params
     theta = np.zeros(n) if theta0 is None else np.array(theta0, dtype=np.float64).reshape(n)
     if keep is not None and (objective.l1_strength or objective.l2_strength):
@@ -111,7 +114,7 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
     start = theta if keep is None else theta[keep]
     for i in np.argsort(Cs, kind="stable"):
         inner.C = objective.C = float(Cs[i])
-        result = solve(inner, name, start, tol=tol, max_iter=max_iter, verbose=verbose)
+        result = run(inner, start, tol=tol, max_iter=max_iter, verbose=verbose)
         start = result.theta
         if keep is None:
             thetas[i] = start
