@@ -225,3 +225,45 @@ def test_version_in_one_place(project):
 
     assert "version" not in project and "version" in project.get("dynamic", [])
     assert re.fullmatch(r"\d+\.\d+\.\d+(\.dev\d+|rc\d+)?", fastlogit.__version__)
+
+
+@pytest.mark.skipif(os.environ.get("FASTLOGIT_TEST_WHEEL") != "1",
+                    reason="builds the wheel (minutes): set FASTLOGIT_TEST_WHEEL=1 to run")
+def test_wheel_installs_and_fits_without_a_compiler(tmp_path):
+    """python -m build makes a wheel that installs in a fresh venv and fits a model with no
+    C compiler on PATH (the dependencies come from this interpreter's site-packages, so
+    the check runs offline)."""
+    import subprocess
+    import sys
+    import sysconfig
+
+    pytest.importorskip("build")
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)],
+                   check=True, capture_output=True)
+    wheel = next(dist.glob("fastlogit-*.whl"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index",
+                    str(wheel)], check=True)
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                           "['purelib'])"], check=True, capture_output=True, text=True)
+    # Dependencies from this interpreter; a path in a .pth is added to sys.path without
+    # running the .pth files found there, so an editable fastlogit is not picked up.
+    (Path(site.stdout.strip()) / "deps.pth").write_text(sysconfig.get_paths()["purelib"])
+    script = (
+        "import shutil, fastlogit\n"
+        "from sklearn.datasets import load_breast_cancer\n"
+        "assert not any(shutil.which(c) for c in ('cc', 'gcc', 'clang'))\n"
+        f"assert fastlogit.__file__.startswith({str(venv)!r}), fastlogit.__file__\n"
+        "X, y = load_breast_cancer(return_X_y=True)\n"
+        "clf = fastlogit.LogisticRegression(C=0.1, max_iter=500).fit(X, y)\n"
+        "assert clf.score(X, y) > 0.9\n"
+        "print(fastlogit.available_backends())\n"
+    )
+    env = {"PATH": str(venv / "bin"), "HOME": str(tmp_path), "CC": "/nonexistent/cc"}
+    out = subprocess.run([str(python), "-c", script], env=env, capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "cython" in out.stdout  # the compiled kernels came with the wheel
