@@ -283,7 +283,7 @@ def test_errors(client):
         fdask.DaskObjective(dX, dy, penalty="l3", client=client)
     with pytest.raises(ValueError, match="transport"):
         fdask.DaskObjective(dX, dy, transport="mpi", client=client)
-    with pytest.raises(ValueError, match="has 250 rows"):
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[300, 250\]"):
         fdask.DaskObjective(dX, da.from_array(y[:250], chunks=125), client=client)
     # Labels chunked differently are aligned with X's row blocks.
     dob = fdask.DaskObjective(dX, da.from_array(y, chunks=150), client=client, n_threads=1)

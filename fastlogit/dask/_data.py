@@ -35,7 +35,7 @@ from dask.sizeof import sizeof as _dask_sizeof
 from .. import kernels as _kernels
 from ..contract import SOLVER_METHODS
 from ..layout import Layout
-from ..objective import LogLossData, Objective, pointwise_loss_sum
+from ..objective import LogLossData, Objective, PenaltyLine, pointwise_loss_sum
 from ..validation import check_finite_X
 from ._transport import WorkerParts, client_or_current
 
@@ -171,6 +171,13 @@ def as_row_blocks(X):
     return X
 
 
+def _length_error(name, got, n):
+    """The in-memory estimator's message for a label / weight array of the wrong length."""
+    if name == "sample_weight":
+        return ValueError(f"sample_weight must have shape ({n},), got ({got},)")
+    return ValueError(f"Found input variables with inconsistent numbers of samples: [{n}, {got}]")
+
+
 def row_blocks_like(a, chunks, name):
     """Delayed row blocks of a label / weight array aligned with X's row ``chunks``
     (rechunked when its rows are known and chunked differently); None -> Nones."""
@@ -181,7 +188,7 @@ def row_blocks_like(a, chunks, name):
         if any(math.isnan(c) for c in chunks):
             raise ValueError(f"{name} must be a dask array when X's row chunks are unknown")
         if a.shape[0] != sum(chunks):
-            raise ValueError(f"{name} has {a.shape[0]} rows, X has {sum(chunks)}")
+            raise _length_error(name, a.shape[0], sum(chunks))
         a = da.from_array(a, chunks=(chunks,) + tuple((s,) for s in a.shape[1:]))
     if a.ndim == 2 and a.numblocks[1] != 1:
         a = a.rechunk({1: -1})
@@ -189,7 +196,7 @@ def row_blocks_like(a, chunks, name):
         math.isnan(c) for c in a.chunks[0])
     if known and tuple(a.chunks[0]) != tuple(chunks):
         if a.shape[0] != sum(chunks):
-            raise ValueError(f"{name} has {a.shape[0]} rows, X has {sum(chunks)}")
+            raise _length_error(name, a.shape[0], sum(chunks))
         a = a.rechunk({0: chunks})
     if len(a.chunks[0]) != len(chunks):
         raise ValueError(
@@ -375,14 +382,14 @@ class DaskLine:
         self.objective = ob
         self.theta = ob.layout.check(theta)
         self.direction = ob.layout.check(direction, "direction")
-        self._w = ob.layout.coef(self.theta)
-        self._dw = ob.layout.coef(self.direction)
+        self.penalty_line = PenaltyLine(ob.penalty, ob.layout.coef(self.theta),
+                                        ob.layout.coef(self.direction))
 
     def value(self, t):
         """Smooth f at theta + t d, float."""
         ob = self.objective
         loss = ob.data.line_loss(self.theta, self.direction, t)
-        return ob.C * loss + ob.penalty.smooth_value(self._w + t * self._dw)
+        return ob.C * loss + self.penalty_line.value(t)
 
 
 class DaskObjective(Objective):

@@ -94,8 +94,9 @@ def dask_solvers(penalty):
 
 def check_dask_solver(name, penalty):
     """``name`` ("auto", "local-sgd" or a solver of :data:`fastlogit.solvers.SOLVERS`) when it
-    fits ``penalty`` on Dask data, else ValueError naming the reason and the valid ones."""
-    from ..solvers import INFO
+    fits ``penalty`` on Dask data, else ValueError naming the reason (from the solver's
+    declaration, :func:`fastlogit.solvers.why_not`) and the valid ones."""
+    from ..solvers import INFO, why_not
 
     if name == "local_sgd":
         name = _LOCAL_SGD
@@ -106,11 +107,7 @@ def check_dask_solver(name, penalty):
         every = dask_solvers(make_penalty("l2"))  # (every solver that handles L1 handles L2)
         raise ValueError(f"unknown solver {name!r}; choose 'auto' or one of "
                          + ", ".join(map(repr, every)))
-    if not penalty.is_smooth and not INFO[name].nonsmooth:
-        why = "does not handle a penalty with an L1 part"
-    else:
-        missing = sorted(INFO[name].needs - OFFERED_METHODS)
-        why = f"needs {', '.join(missing)}, which Dask data does not offer"
+    why = why_not(name, (OFFERED_METHODS, not penalty.is_smooth, True))
     raise ValueError(f"solver {name!r} does not support penalty={penalty.name!r} on Dask data: "
                      f"it {why}; use one of " + ", ".join(map(repr, valid)))
 
