@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["pointwise", "loss_change", "grad_cols", "grad_hdiag_cols", "cd_model",
-           "col_matvec", "cd_dense"]
+           "col_matvec", "cd_dense", "gram_rows"]
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -155,8 +155,9 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
     updated in place (start from zeros, or from a previous model solution with the matching
     xd).  Shrinking as in newGLMNET: a zero coordinate whose model gradient lies inside
     (-lam, lam) by more than the last sweep's largest violation over ``n_shrink`` leaves the
-    sweeps; when the sweeps over the remaining ones reach ``tol`` (the model's largest
-    minimum-norm subgradient), a sweep over all coordinates confirms it.
+    sweeps; when the sweeps over the remaining ones reach ``tol`` (the sum over a sweep of the
+    model's minimum-norm subgradients, in absolute value: LIBLINEAR's 1-norm rule), a sweep
+    over all coordinates confirms it.
 
     Returns ``(db, sweeps, violation)``: the intercept step, the number of sweeps, the last
     sweep's largest violation.
@@ -172,6 +173,7 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
     while sweeps < max_sweeps:
         sweeps += 1
         viol = 0.0
+        vsum = 0.0
         k_out = 0
         for kk in range(n_active):
             k = active[kk]
@@ -195,6 +197,7 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
                         continue  # shrunk for the rest of this model solve
             active[k_out] = k
             k_out += 1
+            vsum += vk
             if vk > viol:
                 viol = vk
             dnew = _newton_soft(G, H, wj, lam) - w[k]
@@ -211,6 +214,7 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
                 acc += D[i] * xd[i]
             G = gb + acc
             vb = abs(G)
+            vsum += vb
             if vb > viol:
                 viol = vb
             z = -G / hb
@@ -219,7 +223,7 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
                 for i in range(xd.shape[0]):
                     xd[i] += z
         m_old = viol
-        if viol <= tol:
+        if vsum <= tol:
             if full:
                 break
             # confirm on every coordinate of the working set
@@ -237,8 +241,9 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
     """Coordinate descent on the model g.(u - theta) + 1/2 (u - theta)^T H (u - theta)
     + sum_j lam_j |u_j| with a dense H (p, p); lam_j = 0 for unpenalised entries.
 
-    Returns ``(u, sweeps, violation)``.  Coordinates with H_jj <= 0 are left alone (they do
-    not move the model).  Shrinking as in :func:`cd_model`.
+    Returns ``(u, sweeps, violation)`` (the last sweep's largest violation); ``tol`` bounds
+    a sweep's sum of violations, as in :func:`cd_model`, whose shrinking it shares.
+    Coordinates with H_jj <= 0 are left alone (they do not move the model).
     """
     p = g.shape[0]
     u = theta.copy()
@@ -252,6 +257,7 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
     while sweeps < max_sweeps:
         sweeps += 1
         viol = 0.0
+        vsum = 0.0
         k_out = 0
         for kk in range(n_active):
             j = active[kk]
@@ -273,6 +279,7 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
                         continue
             active[k_out] = j
             k_out += 1
+            vsum += vk
             if vk > viol:
                 viol = vk
             new = _newton_soft(G, hjj, uj, lj)
@@ -284,7 +291,7 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
                 Hd[i] += z * H[j, i]
         n_active = k_out
         m_old = viol
-        if viol <= tol:
+        if vsum <= tol:
             if full:
                 break
             active = np.arange(p)
@@ -294,3 +301,44 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
         else:
             full = n_active == p
     return u, sweeps, viol
+
+
+@njit(**_JIT)
+def gram_rows(indptr, indices, data, pos, D, fit_b, H):
+    """The model's Hessian on a working set from the rows of a CSR X: with m working columns
+    (``pos[j]`` = index of column j in the set, -1 outside), ``H[:m, :m] = X_W^T diag(D) X_W``
+    and, when ``fit_b``, the intercept's row and column ``H[m, :m] = D^T X_W``,
+    ``H[m, m] = sum D``.  H (m + fit_b, m + fit_b) is overwritten; O(sum_i nnz_i(W)^2)."""
+    H[:, :] = 0.0
+    m = H.shape[0] - (1 if fit_b else 0)
+    n = indptr.shape[0] - 1
+    kk = np.empty(indices.shape[0] if n == 0 else 1 + int(np.max(np.diff(indptr))),
+                  dtype=np.int64)
+    vv = np.empty(kk.shape[0])
+    for i in range(n):
+        Di = D[i]
+        if Di == 0.0:
+            continue
+        c = 0
+        for q in range(indptr[i], indptr[i + 1]):
+            k = pos[indices[q]]
+            if k >= 0:
+                kk[c] = k
+                vv[c] = data[q]
+                c += 1
+        for a in range(c):
+            ka = kk[a]
+            va = Di * vv[a]
+            for e in range(a + 1):
+                kb = kk[e]
+                if ka >= kb:
+                    H[ka, kb] += va * vv[e]
+                else:
+                    H[kb, ka] += va * vv[e]
+            if fit_b:
+                H[m, ka] += va
+        if fit_b:
+            H[m, m] += Di
+    for a in range(H.shape[0]):
+        for e in range(a):
+            H[e, a] = H[a, e]

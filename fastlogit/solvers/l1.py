@@ -86,7 +86,8 @@ _CSC = weakref.WeakKeyDictionary()
 
 
 def _csc_of(data):
-    """(indptr int64, indices, data float64) of X in CSC, cached per data term."""
+    """((indptr int64, indices, data float64) of X in CSC, the same of X in CSR), float64
+    copies cached per data term."""
     try:
         found = _CSC.get(data)
     except TypeError:
@@ -96,8 +97,10 @@ def _csc_of(data):
     X = data.design.to_scipy()
     Xc = sp.csc_matrix(X, dtype=np.float64)
     Xc.sum_duplicates()
-    arrays = (np.ascontiguousarray(Xc.indptr, dtype=np.int64),
-              np.ascontiguousarray(Xc.indices), np.ascontiguousarray(Xc.data))
+    Xr = Xc.tocsr()
+    arrays = tuple((np.ascontiguousarray(M.indptr, dtype=np.int64),
+                    np.ascontiguousarray(M.indices), np.ascontiguousarray(M.data))
+                   for M in (Xc, Xr))
     try:
         _CSC[data] = arrays
     except TypeError:
@@ -181,7 +184,9 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
 # ================================================================================ column path
 def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose):
     name = "l1"
-    indptr, indices, xdata = _csc_of(data)
+    (indptr, indices, xdata), rows = _csc_of(data)
+    col_nnz = np.diff(indptr)
+    pos = np.full(data.n_features, -1, dtype=np.int64)
     n, d = data.n_samples, data.n_features
     fi = data.fit_intercept
     C = float(objective.C)
@@ -262,6 +267,16 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         eps_ws = max(0.3 * gnorm, 0.5 * thr)
         m = cols.size
         gw, hw = np.empty(m), np.empty(m)
+        # the model's Hessian as a dense (m + 1)^2 matrix when a sweep over it costs less
+        # than a sweep over the working set's columns (few features: a9a, ijcnn1, w8a)
+        dense_model = m <= 2500 and m * m <= 4 * (int(col_nnz[cols].sum()) + n)
+        if dense_model:
+            pos[:] = -1
+            pos[cols] = np.arange(m)
+            Hm = np.empty((m + fi, m + fi))
+            lamv = np.full(m + fi, lam)
+            if fi:
+                lamv[m] = 0.0
         stop_round = False
         while True:
             ww = w[cols]
@@ -270,13 +285,28 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             hw += a + _NU
             gb = float(r.sum()) if fi else 0.0
             hb = float(D.sum()) + _NU
-            v_ws = max(float(_violation(gw, ww, lam).max(initial=0.0)), abs(gb))
+            vio = _violation(gw, ww, lam)
+            v_ws = max(float(vio.max(initial=0.0)), abs(gb))
             if v_ws <= eps_ws or it >= max_iter:
                 break
-            dw = np.zeros(m)
-            xd = np.zeros(n)
-            db, sweeps, _ = _cd.cd_model(indptr, indices, xdata, cols, ww, gw, hw, D, lam, a,
-                                         fi, gb, hb, dw, xd, kappa * v_ws, max_sweeps, n)
+            v1_ws = float(vio.sum()) + abs(gb)
+            if dense_model:
+                _cd.gram_rows(*rows, pos, D, fi, Hm)
+                Hm[np.diag_indices(m + fi)] += _NU
+                Hm[np.arange(m), np.arange(m)] += a
+                u, sweeps, _ = _cd.cd_dense(Hm, np.r_[gw, gb] if fi else gw,
+                                            np.r_[ww, b] if fi else ww, lamv,
+                                            kappa * v1_ws, 5 * max_sweeps)
+                dw = u[:m] - ww
+                db = u[m] - b if fi else 0.0
+                xd = np.empty(n)
+                _cd.col_matvec(indptr, indices, xdata, cols, dw, db, xd)
+            else:
+                dw = np.zeros(m)
+                xd = np.zeros(n)
+                db, sweeps, _ = _cd.cd_model(indptr, indices, xdata, cols, ww, gw, hw, D,
+                                             lam, a, fi, gb, hb, dw, xd, kappa * v1_ws,
+                                             max_sweeps, n)
             if sweeps == 1:
                 kappa *= 0.25
             # the L1 change as one sum of per-coordinate differences: the difference of
@@ -403,7 +433,10 @@ def _solve_generic(objective, theta, tol, max_iter, hist, dense_max, max_inner, 
     kappa = 0.1
     while gnorm > thr and it < max_iter:
         it += 1
-        inner_tol = kappa * gnorm
+        # the model's tolerance: on the sum of violations for coordinate descent (as in
+        # the column path), on the largest one for FISTA
+        sub = np.abs(objective.min_norm_subgradient(theta, g))
+        inner_tol = kappa * float(sub.sum() if dense else sub.max(initial=0.0))
         th = theta
         if dense:
             H = objective.hessian(theta)

@@ -1,0 +1,250 @@
+"""Race: time to relative suboptimality 1e-6 of fastlogit's "l1" solver against LIBLINEAR
+``-s 6`` (newGLMNET), celer and skglm on sparse L1 logistic regression.
+
+Objective: F(w, b) = C * sum_i log(1 + exp(z_i)) - y_i z_i + ||w||_1, z = X w + b, the
+intercept b unpenalised, evaluated here in NumPy (:func:`l1_objective`) for every library.
+Two values of C per data set: C = 1, and the C at which the solution keeps about 1 % of the
+features (found by bisection on log C with our solver; at least one feature).
+
+Parameter mappings:
+
+- fastlogit: ``Objective(X, y, C=C, penalty="l1")`` + ``solve(ob, "l1", tol=tol)`` (the
+  objective's construction and the CSC copy inside the timing);
+- LIBLINEAR (liblinear-official) ``-s 6 -B 1 -R -c C -e tol``: newGLMNET, bias unpenalised;
+  its ``problem`` is built outside the timing;
+- skglm ``SparseLogisticRegression(alpha=1/(C n), fit_intercept=True, tol=tol)``: minimises
+  F / (C n), intercept unpenalised;
+- celer ``LogisticRegression(C=C, tol=tol)``: celer fits no intercept, so X gets a constant
+  column of value ``CELER_BIAS`` (its coefficient times CELER_BIAS is the intercept; the
+  penalty on it, |b| / CELER_BIAS, makes celer's optimum differ from F* by about that much:
+  when that exceeds the target, celer is reported as not reaching it).
+
+F*: the smaller F of our solver at tol 1e-12 and skglm at tol 1e-12 (their relative
+disagreement is reported).  Correctness: our F at tol 1e-8 against F*, and the support
+against the reference's.  Timing protocol: :func:`benchmarks.harness.race` (the first tol
+of each ladder reaching the target, then ``--repeats`` rounds timing every solver in turn,
+each timed fit the second of two back-to-back fits after a busy-wait), as in
+benchmarks/solver_race.py.
+
+Usage (timings only under the shared lock)::
+
+    flock -x /tmp/fastlogit-bench.lock python benchmarks/l1_race.py [--datasets a9a ...]
+        [--repeats 3] [--target 1e-6] [--cap 30] [--no-sparse-C] [--no-C1]
+
+Results: benchmarks/results/l1_race.md.
+"""
+import argparse
+import functools
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import common, harness  # noqa: E402
+from benchmarks.shared_data import load_shared  # noqa: E402
+
+DATASETS = ("a9a", "w8a", "mushrooms", "ijcnn1", "reuters", "rcv1_small", "news20")
+LADDER = (1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 1e-7, 1e-8, 1e-9,
+          1e-10)
+#: Scale of celer's constant column (its intercept feature).
+CELER_BIAS = 1e3
+MAX_ITER = 100_000
+
+
+def l1_objective(X, y, theta, C):
+    """F = C * sum log-loss + ||w||_1 at theta = (w, b), float64, in NumPy (common.pointwise)."""
+    w, b = theta[:-1], float(theta[-1])
+    loss, _ = common.pointwise(y, np.asarray(X @ w).ravel() + b)
+    return float(C * loss.sum() + np.abs(w).sum())
+
+
+# ----------------------------------------------------------------------------- the solvers
+def ours(X, y, C, tol):
+    from fastlogit.objective import Objective
+    from fastlogit.solvers import solve
+
+    ob = Objective(X, y, C=C, penalty="l1")
+    return solve(ob, "l1", tol=tol, max_iter=MAX_ITER).theta
+
+
+def liblinear_fit(prob, C, tol):
+    from liblinear.liblinearutil import parameter, train
+
+    model = train(prob, parameter(f"-s 6 -B 1 -R -c {C!r} -e {tol!r} -q"))
+    w, b = model.get_decfun()
+    sign = 1.0 if model.get_labels()[0] == 1 else -1.0
+    return sign * np.r_[np.asarray(w, dtype=np.float64), b]
+
+
+def skglm_fit(X, y, C, tol):
+    from skglm import SparseLogisticRegression
+
+    est = SparseLogisticRegression(alpha=1.0 / (C * X.shape[0]), fit_intercept=True, tol=tol,
+                                   max_iter=1000, max_epochs=100_000)
+    est.fit(X, y)
+    return np.r_[est.coef_.ravel(), est.intercept_]
+
+
+def celer_fit(Xb, y, C, tol):
+    from celer import LogisticRegression
+
+    est = LogisticRegression(C=C, tol=tol, fit_intercept=False, max_iter=1000,
+                             max_epochs=100_000)
+    est.fit(Xb, y)
+    coef = est.coef_.ravel()
+    return np.r_[coef[:-1], coef[-1] * CELER_BIAS]
+
+
+def prepared(X, y, C):
+    """{name: (fit(tol) -> theta, ladder)}; conversions to each library's format here,
+    outside the timings."""
+    from benchmarks.runners import liblinear_problem
+
+    fits = {"fastlogit l1": (functools.partial(ours, X, y, C), LADDER)}
+    try:
+        prob = liblinear_problem(X, y)
+        fits["LIBLINEAR -s 6 -R"] = (functools.partial(liblinear_fit, prob, C), LADDER)
+    except ImportError:
+        pass
+    try:
+        import skglm  # noqa: F401
+
+        fits["skglm"] = (functools.partial(skglm_fit, X.tocsc(), y, C), LADDER)
+    except ImportError:
+        pass
+    try:
+        import celer  # noqa: F401
+
+        Xb = sp.hstack([X, np.full((X.shape[0], 1), CELER_BIAS)]).tocsc()
+        fits["celer (bias column)"] = (functools.partial(celer_fit, Xb, y, C), LADDER)
+    except ImportError:
+        pass
+    return fits
+
+
+# ----------------------------------------------------------------------------- C and F*
+def c_keeping(X, y, fraction=0.01):
+    """(C, nnz): a C whose solution keeps about ``fraction`` of the features (at least 1),
+    by bisection on log C between the smallest C with a non-zero coefficient and 1e4 x it."""
+    d = X.shape[1]
+    target = max(1, round(fraction * d))
+    r = y - y.mean()
+    c_min = 1.0 / np.abs(np.asarray(X.T @ r).ravel()).max()
+
+    def nnz(C):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return int(np.count_nonzero(ours(X, y, C, 1e-6)[:-1]))
+
+    lo, hi = np.log(c_min), np.log(c_min * 1e4)
+    best = (np.inf, c_min, 0)
+    for _ in range(14):
+        mid = 0.5 * (lo + hi)
+        k = nnz(np.exp(mid))
+        best = min(best, (abs(k - target), float(np.exp(mid)), k))
+        if k == target:
+            break
+        if k < target:
+            lo = mid
+        else:
+            hi = mid
+    return best[1], best[2]
+
+
+def reference(X, y, C):
+    """F* and the checks: our F at tols 1e-12 and 1e-8, skglm's at 1e-12, supports."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        th_ours = ours(X, y, C, 1e-12)
+        t_ours = time.perf_counter() - t0
+        th_8 = ours(X, y, C, 1e-8)
+        t0 = time.perf_counter()
+        try:
+            th_sk = skglm_fit(X.tocsc(), y, C, 1e-12)
+        except ImportError:
+            th_sk = th_ours
+        t_sk = time.perf_counter() - t0
+    F_ours, F_sk = l1_objective(X, y, th_ours, C), l1_objective(X, y, th_sk, C)
+    fstar = min(F_ours, F_sk)
+    sup_ref = (th_sk if F_sk <= F_ours else th_ours)[:-1] != 0
+    sup_8 = th_8[:-1] != 0
+    return {"F*": fstar, "F ours 1e-12": F_ours, "F skglm 1e-12": F_sk,
+            "disagreement": abs(F_ours - F_sk) / fstar, "t ours 1e-12": t_ours,
+            "t skglm 1e-12": t_sk,
+            "ours 1e-8 rel": (l1_objective(X, y, th_8, C) - fstar) / fstar,
+            "nnz ref": int(sup_ref.sum()), "nnz ours 1e-8": int(sup_8.sum()),
+            "support diff": int((sup_ref != sup_8).sum())}
+
+
+def warm_up(X, y):
+    """JIT compilation and imports outside any timing: one loose fit of each on 300 rows."""
+    Xs, ys = X[:300], y[:300]
+    if ys.min() == ys.max():
+        ys = ys.copy()
+        ys[0] = 1.0 - ys[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fit, _ in prepared(Xs, ys, 1.0).values():
+            fit(1e-2)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="*", default=list(DATASETS))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--target", type=float, default=1e-6)
+    parser.add_argument("--settle", type=float, default=0.2)
+    parser.add_argument("--cap", type=float, default=30.0)
+    parser.add_argument("--no-C1", action="store_true", help="skip C = 1")
+    parser.add_argument("--no-sparse-C", action="store_true", help="skip the 1 %% C")
+    args = parser.parse_args(argv)
+    lines = []
+    names = None
+    for name in args.datasets:
+        X, y = load_shared(name)
+        warm_up(X, y)
+        Cs = [] if args.no_C1 else [(1.0, "1")]
+        if not args.no_sparse_C:
+            C1, k = c_keeping(X, y)
+            Cs.append((C1, f"{C1:.4g} (1 %: {k} of {X.shape[1]})"))
+        for C, label in Cs:
+            ref = reference(X, y, C)
+            fits = prepared(X, y, C)
+            names = names or list(fits)
+            res = harness.race(fits, functools.partial(l1_objective, X, y, C=C), ref["F*"],
+                               args.target, args.repeats, settle_s=args.settle,
+                               cap_s=args.cap)
+            ok = {k: v[0] for k, v in res.items() if v[0] is not None}
+            best_other = min((v for k, v in ok.items() if k != "fastlogit l1"), default=None)
+            mine = ok.get("fastlogit l1")
+            ratio = (f"{best_other / mine:.2f}x" if best_other is not None and mine
+                     else "-")
+            cells = [f"{v[0]:.4f} ({v[1]:g})" if v[0] is not None else v[1]
+                     for v in res.values()]
+            lines.append(f"| {name} | {label} | " + " | ".join(cells) + f" | {ratio} | "
+                         f"{ref['F*']:.10g} | {ref['disagreement']:.1e} | "
+                         f"{ref['ours 1e-8 rel']:.1e} | {ref['nnz ref']} / "
+                         f"{ref['nnz ours 1e-8']} ({ref['support diff']}) |")
+            print(f"# {name} C={label}: " + "; ".join(
+                f"{k}: {v[0]:.4f}s (tol {v[1]:g})" if v[0] is not None else f"{k}: {v[1]}"
+                for k, v in res.items()) + f"; ref {ref}", file=sys.stderr, flush=True)
+    head = ("| set | C | " + " | ".join(names or []) + " | best other / ours | F* | "
+            "F* disagreement (ours vs skglm, 1e-12) | ours at tol 1e-8: (F - F*)/F* | "
+            "nnz reference / ours 1e-8 (differing) |")
+    print(f"Seconds to relative suboptimality {args.target:g}, L1 (F = C sum log-loss + "
+          f"||w||_1, intercept unpenalised), median of {args.repeats} (in parentheses the "
+          f"tolerance that reached it); celer with a constant column of {CELER_BIAS:g}.\n")
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
