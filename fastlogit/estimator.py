@@ -46,7 +46,13 @@ __all__ = ["LogisticRegression", "LinearLogitOutputs"]
 
 class LinearLogitOutputs:
     """Prediction methods shared by the fastlogit estimators (need ``coef_``, ``intercept_``,
-    ``classes_``, ``backend``, ``n_threads``)."""
+    ``classes_``, ``backend``, ``n_threads``) and their scikit-learn tag: sparse input
+    accepted (listed before ClassifierMixin / BaseEstimator in the bases)."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     def _validate_X(self, X):
         check_is_fitted(self)
@@ -226,11 +232,6 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         self.label_smoothing = label_smoothing
         self.focal_gamma = focal_gamma
         self.noise_transition = noise_transition
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):

@@ -334,11 +334,6 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         self.backend = backend
         self.n_threads = n_threads
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
-
     # ------------------------------------------------------------------ parameters
     def _penalty_grid(self):
         """(penalty name, l1_ratios list, l1_ratios given or None) by scikit-learn 1.9's
