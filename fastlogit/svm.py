@@ -65,15 +65,21 @@ def _margins_info(data, theta, C):
 
 
 def _continuation(data_kwargs, C, tol, max_iter, solver, theta, mu):
-    """Smoothing continuation from ``theta`` at smoothing ``mu``: Newton-type stages on the
-    smoothed hinge, the next ``mu`` chosen from the duality gap (see :func:`fit_hinge`)."""
+    """Smoothing continuation from ``theta`` at smoothing ``mu`` (see :func:`fit_hinge`).
+
+    After each stage the relative gap G and the smoothing's share of it,
+    S = (mu / 2) W / F (W the weight of the samples whose margin lies within mu of 1, the only
+    ones whose smoothed and exact losses differ near the optimum), decide the next stage: while
+    S > tol / 2 the smoothing is reduced (:func:`_next_mu`); otherwise the stage was not solved
+    accurately enough, and the same mu is solved again to a 100 times smaller tolerance."""
     n_iter, stages = 0, 0
+    stage_tol = max(min(1e-4, tol), 1e-12)
     while True:
         data = MarginData(loss=SmoothedHinge(mu), **data_kwargs)
         ob = Objective(data, C=C, penalty="l2")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            res = solve(ob, solver, theta, tol=max(min(1e-4, tol), 1e-10), max_iter=max_iter)
+            res = solve(ob, solver, theta, tol=stage_tol, max_iter=max_iter)
         theta = res.theta
         n_iter += res.n_iter
         stages += 1
@@ -82,9 +88,13 @@ def _continuation(data_kwargs, C, tol, max_iter, solver, theta, mu):
         gap, primal, dual = _duality_gap(data, theta, alpha, C)
         info = {"gap": gap, "objective": primal, "dual": dual, "mu": mu, "n_iter": n_iter,
                 "stages": stages, "converged": gap <= tol, "method": "continuation"}
-        if gap <= tol or mu <= 1e-14:
+        if gap <= tol or mu <= 1e-14 or stages >= 30:
             return theta, info
-        mu = _next_mu(m, cw, primal, tol, mu)
+        smoothing = 0.5 * mu * float(cw[np.abs(1.0 - m) < mu].sum()) / max(abs(primal), 1e-300)
+        if smoothing > 0.5 * tol or stage_tol <= 1e-12:
+            mu = _next_mu(m, cw, primal, tol, mu)
+        else:
+            stage_tol = max(stage_tol * 1e-2, 1e-12)
 
 
 def _next_mu(m, cw, primal, tol, mu):
@@ -111,8 +121,9 @@ def fit_hinge(data_kwargs, C, *, tol=1e-6, max_iter=100, solver="auto", theta0=N
       with an intercept, an outer search over b keeps the dual's equality constraint).  If it
       has not reached ``tol`` within ``max_passes`` passes, the continuation below takes over
       from its point.
-    * any solver of :mod:`fastlogit.solvers` (``"newton-cholesky"``, ``"trust-region"``...):
-      smoothing continuation.  The smoothed hinge (within ``mu/2`` of the hinge per sample) is
+    * ``"continuation"`` (the library's "auto" solver per stage) or any solver of
+      :mod:`fastlogit.solvers` (``"newton-cholesky"``, ``"trust-region"``...): smoothing
+      continuation.  The smoothed hinge (within ``mu/2`` of the hinge per sample) is
       minimised by that solver for decreasing ``mu``, each stage warm-started; the dual point
       of a stage is ``alpha_i = C s_i clip((1 - m_i) / mu, 0, 1)`` (in the dual box; with an
       intercept its constraint holds to the stage's tolerance), and the next ``mu`` is chosen
@@ -143,7 +154,8 @@ def fit_hinge(data_kwargs, C, *, tol=1e-6, max_iter=100, solver="auto", theta0=N
         ``"continuation"`` or ``"dcd+continuation"``), ``"mu"`` (last smoothing, 0 for dcd).
     """
     if solver not in ("auto", "dcd"):
-        return _continuation(data_kwargs, C, tol, max_iter, solver, theta0, float(mu0))
+        return _continuation(data_kwargs, C, tol, max_iter,
+                             "auto" if solver == "continuation" else solver, theta0, float(mu0))
     data = MarginData(loss=SmoothedHinge(1.0), **data_kwargs)
     w, b, dinfo = dcd_svm(data.design, data._yt, C * data._s, squared=False,
                           fit_intercept=data.fit_intercept, tol=tol, max_passes=max_passes)
