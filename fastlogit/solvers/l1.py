@@ -78,7 +78,7 @@ _EPS = np.finfo(np.float64).eps
 _NU = 1e-12
 #: Sufficient-decrease constant of the composite Armijo rule (LIBLINEAR's).
 _SIGMA = 0.01
-_MAX_BACKTRACKS = 40
+_MAX_BACKTRACKS = 30
 
 #: data term -> its float64 CSC copy (weakly keyed: a path of fits over one data term
 #: builds it once).
@@ -240,6 +240,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     if hist.record(pack(), F, gnorm):
         return _finish(name, pack(), it, hist, gnorm, thr, "stopped by callback", objective)
     kappa = 0.1  # model-solve tolerance relative to the working set's violation
+    ridge = 0.0  # damping added to the model's curvature after a failed line search
     exact = True  # z (hence the gradient) computed from scratch at this point
     while True:
         if gnorm <= thr:
@@ -282,9 +283,9 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             ww = w[cols]
             _cd.grad_hdiag_cols(indptr, indices, xdata, cols, r, D, gw, hw)
             gw += a * ww
-            hw += a + _NU
+            hw += a + _NU + ridge
             gb = float(r.sum()) if fi else 0.0
-            hb = float(D.sum()) + _NU
+            hb = float(D.sum()) + _NU + ridge
             vio = _violation(gw, ww, lam)
             v_ws = max(float(vio.max(initial=0.0)), abs(gb))
             if v_ws <= eps_ws or it >= max_iter:
@@ -292,7 +293,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             v1_ws = float(vio.sum()) + abs(gb)
             if dense_model:
                 _cd.gram_rows(*rows, pos, D, fi, Hm)
-                Hm[np.diag_indices(m + fi)] += _NU
+                Hm[np.diag_indices(m + fi)] += _NU + ridge
                 Hm[np.arange(m), np.arange(m)] += a
                 u, sweeps, _ = _cd.cd_dense(Hm, np.r_[gw, gb] if fi else gw,
                                             np.r_[ww, b] if fi else ww, lamv,
@@ -333,9 +334,18 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                     break
                 t *= 0.5
             else:
+                # A coordinate whose samples all sit far from the boundary has curvature ~ 0
+                # (separable directions): its model step is huge and no fraction of the joint
+                # step passes.  Damp the model (Levenberg-Marquardt) and solve it again.
+                scale = float(hw.mean()) if m else hb
+                if ridge < 1e12 * max(scale, _NU):
+                    ridge = max(10.0 * ridge, 1e-3 * scale)
+                    continue
                 message = "line search failed"
                 stop_round = True
                 break
+            if t == 1.0 and ridge:
+                ridge = 0.0 if ridge < 1e-6 else 0.1 * ridge
             w[cols] = ww + t * dw
             b += t * db
             z += t * xd
