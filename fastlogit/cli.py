@@ -354,8 +354,9 @@ def _fmt_label(v):
 
 
 def evaluate_probabilities(y_true, proba, classes, n_bins=10, where=None):
-    """Metrics of predicted probabilities, computed by :mod:`sklearn.metrics` and
-    :func:`sklearn.calibration.calibration_curve`.
+    """Metrics of predicted probabilities: :mod:`sklearn.metrics` (log-loss, accuracy, ROC AUC)
+    and :mod:`fastlogit.calibration` (reliability table with Wilson intervals, ECE, Brier,
+    log-loss decomposition).
 
     Parameters
     ----------
@@ -371,14 +372,17 @@ def evaluate_probabilities(y_true, proba, classes, n_bins=10, where=None):
     dict with ``n``, ``log_loss`` (mean), ``accuracy``, ``brier`` (binary: mean squared
     error of P(``classes[1]``); multiclass: mean over rows of the summed squared errors),
     ``roc_auc`` (binary: of ``classes[1]``; multiclass: mean one-vs-rest over the classes
-    present with both outcomes; NaN if none) and ``calibration``: rows
-    ``(lo, hi, count, mean_predicted, observed)`` over ``n_bins`` equal-width bins (scikit-learn's:
-    ``(lo, hi]``, the first also holding 0) of the predicted probability of ``classes[1]``
-    (binary) or of the predicted class (multiclass; observed = accuracy in the bin);
-    empty bins have NaN means.
+    present with both outcomes; NaN if none), ``ece`` (expected calibration error over the
+    bins), ``decomposition`` (binary only, else None: ``log_loss = refinement + calibration +
+    within_bin``, :func:`fastlogit.calibration.log_loss_decomposition`) and ``calibration``:
+    rows ``(lo, hi, count, mean_predicted, observed, ci_low, ci_high)`` over ``n_bins``
+    equal-width bins ``[lo, hi)`` (the last also holding 1) of the predicted probability of
+    ``classes[1]`` (binary) or of the predicted class (multiclass; observed = accuracy in the
+    bin), ``ci_*`` the 95 % Wilson interval of ``observed``; empty bins have NaN means.
     """
-    from sklearn.calibration import calibration_curve
     from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
+
+    from . import calibration
 
     y_true = np.asarray(y_true)
     classes = np.asarray(classes)
@@ -394,25 +398,31 @@ def evaluate_probabilities(y_true, proba, classes, n_bins=10, where=None):
     out = {"n": int(y_true.size), "log_loss": float(log_loss(idx, proba, labels=labels)),
            "accuracy": float(accuracy_score(idx, proba.argmax(axis=1)))}
     if K == 2:
-        out["brier"] = float(brier_score_loss(idx, proba[:, 1], pos_label=1))
-        conf, hit = proba[:, 1], (idx == 1).astype(int)
+        conf, hit = proba[:, 1], (idx == 1).astype(np.float64)
+        out["brier"] = calibration.brier_score(hit, conf)
         aucs = [roc_auc_score(hit, conf)] if 0 < hit.sum() < hit.size else []
+        out["decomposition"] = calibration.log_loss_decomposition(hit, conf, n_bins=n_bins)
     else:
         out["brier"] = float(brier_score_loss(idx, proba, labels=labels))
-        conf, hit = proba.max(axis=1), (proba.argmax(axis=1) == idx).astype(int)
+        conf = proba.max(axis=1)
+        hit = (proba.argmax(axis=1) == idx).astype(np.float64)
         aucs = [roc_auc_score(idx == k, proba[:, k]) for k in range(K)
                 if 0 < np.count_nonzero(idx == k) < idx.size]
+        out["decomposition"] = None
     out["roc_auc"] = float(np.mean(aucs)) if aucs else float("nan")
-    observed, predicted = calibration_curve(hit, conf, n_bins=n_bins, strategy="uniform",
-                                            pos_label=1)
+    conf = np.clip(conf, 0.0, 1.0)  # rounding can leave a probability a few ulps above 1
+    table = calibration.reliability_table(hit, conf, n_bins=n_bins, strategy="uniform")
+    out["ece"] = calibration.expected_calibration_error(hit, conf, n_bins=n_bins)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    # the bin of each row as calibration_curve assigns it, for the counts it does not return
-    counts = np.bincount(np.searchsorted(edges[1:-1], conf), minlength=n_bins)
-    means = iter(zip(predicted, observed))
+    found = {int(k): j for j, k in enumerate(np.searchsorted(edges, table.edges_low))}
+    nan = float("nan")
     rows = []
     for k in range(n_bins):
-        pm, ob = next(means) if counts[k] else (float("nan"), float("nan"))
-        rows.append((edges[k], edges[k + 1], int(counts[k]), float(pm), float(ob)))
+        j = found.get(k)
+        rows.append((edges[k], edges[k + 1], 0, nan, nan, nan, nan) if j is None else
+                    (edges[k], edges[k + 1], int(round(table.count[j])),
+                     float(table.mean_predicted[j]), float(table.observed[j]),
+                     float(table.ci_low[j]), float(table.ci_high[j])))
     out["calibration"] = rows
     return out
 
@@ -438,11 +448,18 @@ def cmd_evaluate(args):
     print(f"ROC AUC   {res['roc_auc']:.6f}{note}")
     which = (f"P({_fmt_label(model.classes_[1])})" if len(model.classes_) == 2
              else "confidence")
-    print(f"\ncalibration ({which} in equal-width bins)")
-    print(f"{'bin':>13} {'count':>8} {'predicted':>10} {'observed':>9}")
-    for lo, hi, c, pm, ob in res["calibration"]:
-        cells = f"{pm:10.4f} {ob:9.4f}" if c else f"{'-':>10} {'-':>9}"
-        print(f"{'[' if lo == 0 else '('}{lo:.2f}, {hi:.2f}] {c:8d} {cells}")
+    print(f"ECE       {res['ece']:.6f}")
+    dec = res["decomposition"]
+    if dec is not None:
+        print(f"log-loss split: refinement {dec['refinement']:.6f} + calibration "
+              f"{dec['calibration']:.6f} + within-bin {dec['within_bin']:.6f}")
+    print(f"\ncalibration ({which} in equal-width bins, 95% Wilson interval of observed)")
+    print(f"{'bin':>13} {'count':>8} {'predicted':>10} {'observed':>9} {'interval':>17}")
+    last = len(res["calibration"]) - 1
+    for k, (lo, hi, c, pm, ob, ci_lo, ci_hi) in enumerate(res["calibration"]):
+        cells = (f"{pm:10.4f} {ob:9.4f}  [{ci_lo:.4f}, {ci_hi:.4f}]" if c else
+                 f"{'-':>10} {'-':>9} {'-':>17}")
+        print(f"[{lo:.2f}, {hi:.2f}{']' if k == last else ')'} {c:8d} {cells}")
     if args.plot:
         _reliability_plot(res, which, args.plot)
         _log(args, f"wrote reliability plot {args.plot}")
