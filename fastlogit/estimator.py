@@ -1,6 +1,6 @@
 """scikit-learn compatible logistic regression on fastlogit's objectives and solvers.
 
-The fitted problem is DESIGN.md section 1, scikit-learn's convention::
+The fitted problem is scikit-learn's convention (docs/user_guide/objective.md)::
 
     F(w, b) = C * sum_i s_i * l(y_i, z_i) + R(w)       (intercept never penalised)
 
@@ -147,10 +147,13 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         Stopping rule ``||grad F||_inf <= tol * max(1, ||grad F(0)||_inf)`` (deterministic
         solvers; :mod:`fastlogit.solvers._result`).
     fit_intercept : bool, default=True
+        Whether to fit an intercept (never penalised, except with ``solver="liblinear"``).
     intercept_scaling : float > 0, default=1
         Used with ``solver="liblinear"`` only, as there: the intercept is the coefficient of
         a synthetic constant feature of this value, penalised like the others.
     class_weight : dict, "balanced" or None
+        Per-class factors multiplied into the sample weights; "balanced" gives class k the
+        weight ``n / (K n_k)`` (sample-weighted counts), scikit-learn's rule.
     random_state : int, RandomState or None
         Passed to the stochastic solvers.
     solver : str, default="lbfgs"
@@ -178,19 +181,29 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         ``0``: no iteration, the start (zeros or the warm start) is returned with a
         ConvergenceWarning, as scikit-learn does.
     verbose : int, default=0
+        Print one line per solver iteration when positive.
     warm_start : bool, default=False
         Start from the previous ``coef_``/``intercept_`` when their shapes still fit.
     n_jobs : None
         No effect, as in scikit-learn >= 1.8 (FutureWarning when set); the kernels' threads
         are ``n_threads``.
     backend : {"auto", "numpy", "numba", "cython"}, default="auto"
+        Kernel implementation (:func:`fastlogit.kernels.get`): "auto" takes each kernel from
+        the fastest backend available; all agree to rounding.
     n_threads : int or None
         Kernel threads; None: :func:`fastlogit._config.effective_n_threads` (respects
         FASTLOGIT_NUM_THREADS, threadpoolctl limits and OMP_NUM_THREADS).
     soft_labels : bool, default=False
+        ``y`` holds target probabilities: shape (n_samples,) in [0, 1] (classes ``[0, 1]``)
+        or (n_samples, K) with rows summing to 1 (classes ``0..K-1``).
     label_smoothing : float in [0, 1), default=0.0
+        Targets ``(1 - eps) Y + eps / K`` instead of ``Y``.
     focal_gamma : float >= 0, default=0.0
+        Focal loss ``-sum_k Y_k (1 - p_k)^gamma log p_k`` (0: the log-loss); non-convex,
+        fitted with "lbfgs".
     noise_transition : array of shape (K, K) or None
+        Forward noise correction: ``T[i, j] = P(observed j | true i)``, rows summing to 1;
+        the model predicts the clean-label probabilities.
 
     Attributes
     ----------
@@ -202,6 +215,22 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     n_iter_ : ndarray of shape (1,), int32
     solver_ : str, the fastlogit solver used
     converged_ : bool
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> import fastlogit
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> clf = fastlogit.LogisticRegression(C=1.0).fit(X, y)
+    >>> clf.solver_, round(clf.score(X, y), 2)
+    ('lbfgs', 0.99)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 2)
+    >>> lasso = fastlogit.LogisticRegression(l1_ratio=1.0, C=0.1, solver="auto").fit(X, y)
+    >>> lasso.solver_, int((lasso.coef_ != 0).sum()) < X.shape[1]
+    ('l1', True)
     """
 
     _persisted_scalars = ("solver_", "converged_")
