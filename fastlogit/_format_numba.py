@@ -9,14 +9,18 @@ candidate ``q = floor(x * 10**k)`` (or ``x / 10**k``) is decided against the mid
 result never depends on the rounding of ``x * 10**k``.
 
 :func:`join_rows` assembles ``label value value ...\\n`` lines from those pieces.
+
+Both run on the calling thread: next to the parse of the same rows they are a small share
+of the work, and a parallel region of their own between the parser's would make the
+parser's idle OpenMP threads spin against it on a busy machine (measured:
+benchmarks/results/predict_stream.md).
 """
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 _JIT = dict(cache=True, nogil=True)
-_PAR = dict(cache=True, nogil=True, parallel=True)
 
 #: Bytes reserved per formatted value (the longest, "-1.2345678e-308", has 15).
 WIDTH = 16
@@ -145,20 +149,20 @@ def _format_one(x, out, row):
     return n + 2
 
 
-@njit(**_PAR)
+@njit(**_JIT)
 def format_values(values, out, lengths):
     """``%.8g`` of each entry of ``values`` (1-D float64) into row i of ``out`` (uint8,
     (n, WIDTH)); ``lengths[i]`` its length, -1 where the caller formats it."""
-    for i in prange(values.size):
+    for i in range(values.size):
         lengths[i] = _format_one(values[i], out, i)
 
 
-@njit(**_PAR)
+@njit(**_JIT)
 def join_rows(label_bytes, label_start, label_index, pieces, piece_len, n_cols, offsets, buf):
     """Write line i = ``label[label_index[i]]`` + ``' ' + piece`` for its ``n_cols`` pieces
     (rows ``i * n_cols ...`` of ``pieces`` / ``piece_len``) + newline at ``buf[offsets[i]:]``.
     ``offsets`` (n + 1) are the cumulative line lengths."""
-    for i in prange(label_index.size):
+    for i in range(label_index.size):
         p = offsets[i]
         c = label_index[i]
         for j in range(label_start[c], label_start[c + 1]):

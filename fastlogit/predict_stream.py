@@ -29,6 +29,8 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 
+from .kernels import Design
+
 __all__ = ["predict_file", "iter_predictions", "iter_chunks", "format_label", "KINDS"]
 
 #: Output kinds of :func:`predict_file`.
@@ -128,7 +130,9 @@ def _svmlight_chunks(src, n_features, dtype, zero_based, n_threads, chunk_bytes,
         _shift_and_check(parsed, name, state, n_features)
         indptr = np.zeros(m + 1, dtype=np.int64)
         np.cumsum(parsed["counts"], out=indptr[1:])
-        X = sp.csr_matrix((parsed["data"], parsed["indices"], indptr), shape=(m, n_features))
+        # checked here (ids in range, offsets from counts): no second O(nnz) validation
+        X = Design._trusted("csr", (parsed["data"], parsed["indices"], indptr),
+                            (m, n_features), np.dtype(dtype))
         lines = parsed["lines"]
         n_rows += m
         yield X, (lambda i, lines=lines, name=name: f"{name}:{int(lines[i])}")
@@ -187,7 +191,7 @@ def iter_chunks(data, n_features, *, dtype=np.float64, zero_based="auto", n_thre
         data taken as one-based is an error naming its line (the whole input is not seen
         first).
     n_threads : int or None
-        Parser threads.
+        Parser threads (scoring and writing run on the calling thread).
     chunk_bytes : int or None
         Bytes of text per block (default :data:`fastlogit.io.svmlight.CHUNK_BYTES`).
     chunk_nnz : int
@@ -228,21 +232,42 @@ def iter_chunks(data, n_features, *, dtype=np.float64, zero_based="auto", n_thre
     elif os.path.isdir(data) and is_csr_cache(data):
         yield from _cache_chunks(os.fspath(data), n_features, dtype, int(chunk_nnz), finite)
         return
-    yield from _svmlight_chunks(data, n_features, dtype, zero_based, n_threads, chunk_bytes,
-                                finite)
+    for X, where in _svmlight_chunks(data, n_features, dtype, zero_based, n_threads,
+                                     chunk_bytes, finite):
+        yield X.to_scipy(), where
+
+
+def _blocks(data, n_features, dtype, zero_based, n_threads, chunk_bytes, chunk_nnz, finite):
+    """:func:`iter_chunks` without its checks of the arguments, svmlight blocks as
+    :class:`fastlogit.kernels.Design` (validated by the parse)."""
+    from .io import is_csr_cache
+
+    if (isinstance(data, (str, os.PathLike)) and os.fspath(data) != "-"
+            and not (os.path.isdir(data) and is_csr_cache(data))):
+        yield from _svmlight_chunks(data, int(n_features), np.dtype(dtype), zero_based,
+                                    n_threads, chunk_bytes, finite)
+        return
+    yield from iter_chunks(data, n_features, dtype=dtype, zero_based=zero_based,
+                           n_threads=n_threads, chunk_bytes=chunk_bytes, chunk_nnz=chunk_nnz,
+                           finite=finite)
 
 
 class _Scorer:
     """The decision values of a fitted model on row blocks, as ``decision_function`` gives
-    them: the model's coefficients cast to the blocks' dtype once, not per block."""
+    them: the model's coefficients cast to the blocks' dtype once, not per block.
 
-    def __init__(self, model, dtype, n_threads):
+    One thread: a block's scores cost a few per cent of its parse, and a parallel region
+    between the parser's regions would have the parser's idle OpenMP threads spin against
+    it (on a busy 2-core machine this made the whole prediction 1.5-2x slower; see
+    benchmarks/results/predict_stream.md)."""
+
+    def __init__(self, model, dtype):
         from . import kernels
 
         coef = model.coef_
         coef = (coef.toarray() if sp.issparse(coef) else np.asarray(coef)).astype(dtype)
         self.binary = coef.shape[0] == 1
-        self.n_threads = model.n_threads if n_threads is None else n_threads
+        self.n_threads = 1
         self.dtype = np.dtype(dtype)
         if self.binary:
             self.kernels = kernels.get(model.backend)
@@ -255,10 +280,11 @@ class _Scorer:
     def __call__(self, X):
         from . import kernels
 
+        design = X if isinstance(X, kernels.Design) else kernels.as_design(X)
         if self.binary:
-            return self.kernels.decision(kernels.as_design(X), self.w, self.b,
-                                         n_threads=self.n_threads)
-        return np.asarray(X @ self.coef_t, dtype=self.dtype) + self.intercept
+            return self.kernels.decision(design, self.w, self.b, n_threads=self.n_threads)
+        return (np.asarray(design.to_scipy() @ self.coef_t, dtype=self.dtype)
+                + self.intercept)
 
 
 def _outputs(z, kind):
@@ -304,10 +330,14 @@ def _iter_indexed(model, data, kind, dtype, zero_based, n_threads, chunk_bytes, 
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(model)
-    scorer = _Scorer(model, dtype, n_threads)
-    for X, where in iter_chunks(data, model.n_features_in_, dtype=dtype, zero_based=zero_based,
-                                n_threads=n_threads, chunk_bytes=chunk_bytes,
-                                chunk_nnz=chunk_nnz, finite=finite):
+    scorer = _Scorer(model, dtype)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    if zero_based not in (True, False, "auto"):
+        raise ValueError(f"zero_based must be True, False or 'auto', got {zero_based!r}")
+    for X, where in _blocks(data, model.n_features_in_, dtype, zero_based, n_threads,
+                            chunk_bytes, chunk_nnz, finite):
         index, values = _outputs(scorer(X), kind)
         yield index, values, where
 
