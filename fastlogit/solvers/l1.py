@@ -14,42 +14,52 @@ inexactly and line-searches F along d with the composite Armijo rule
 CSR, any dtype, sample weights, any elastic-net mix): the Hessian of the log-loss is
 ``C X^T diag(D) X + a I`` with ``D`` the IRLS weights, so coordinate descent on the model
 needs only column j of X, D and the model's margins ``X d``, kept up to date in O(nnz of
-column j) per coordinate step.  X is copied once per data term into a float64 CSC matrix
-(:mod:`fastlogit.solvers._cd`, Numba).  The outer loop works on *working sets*: each round
-computes the full gradient once, scores every feature at zero by its violation of the
+column j) per coordinate step.  X is copied once per data term into float64 CSC and CSR
+matrices (:mod:`fastlogit.solvers._cd`, Numba).  The outer loop works on *working sets*: each
+round computes the full gradient once, scores every feature at zero by its violation of the
 optimality condition (``|g_j| - lam``), and solves the problem restricted to the support
 plus the highest-scoring violators (at least ``ws_min``, growing to twice the support) by
-proximal Newton steps, each with its own newGLMNET shrinking inside the coordinate descent.
-The round's problem is solved to a tolerance tied to the global violation, so that rounds
-cost little until the working set holds the final support.
+proximal Newton steps to a tolerance tied to the global violation.  The model of a step is
+solved by coordinate descent with newGLMNET's shrinking, either over the working set's
+columns or, when a sweep over the dense ``(m + 1)^2`` model Hessian (built from the CSR
+rows, intercept included) costs less than a sweep over the columns, over that matrix.  A
+line search that finds no acceptable step damps the model (a ridge added to its curvature,
+Levenberg-Marquardt) and solves it again.  The line search compares F *changes* computed per
+sample without cancellation (:func:`fastlogit.solvers._cd.loss_change`), so steps are judged
+correctly far below the rounding of F itself.
 
-Why this combination: on sparse text (news20, rcv1, reuters) the optimal support is a few
-percent of the features, and every operation of a round except the one full gradient
-touches only the working set's columns and O(n) sample vectors; shrinking alone, as in
-LIBLINEAR, still computes the gradient over all active features at every proximal Newton
-iteration until they are shrunk, and a first-order working-set solver (celer, skglm's
-coordinate descent) needs many more passes over the working set than second-order steps.
-Per coordinate update the cost is one sparse column either way, so the savings come from
-fewer passes (Newton steps) over fewer columns (working sets).  On dense, low-dimensional
-sets (a9a, ijcnn1, mushrooms) the working set is quickly everything and the method is
-newGLMNET with shrinking.  Gap-safe screening is not used: with second-order steps the
-rounds converge in a few iterations, and the screening test needs a dual point whose
-rescaling costs the same full gradient a round already computes; it would only remove
-features that the score already keeps out of the working set.  The line search compares F
-*changes* computed per sample without cancellation (:func:`fastlogit.solvers._cd.loss_change`),
-so steps are judged correctly far below the rounding of F itself.
+Why this combination (measurements in benchmarks/results/l1_race.md):
+
+* Second-order models: the time goes into coordinate sweeps over the support's columns
+  (profiles: the one full gradient per round is a small share), and a Newton model needs
+  far fewer sweeps over the data than first-order coordinate descent on F itself (celer,
+  skglm's inner solver), because the sample-wise nonlinearity is evaluated once per model
+  rather than once per coordinate update.
+* The dense model: on sets with many rows and few features (a9a, ijcnn1, w8a, mushrooms)
+  one-hot groups are collinear with the intercept and the model needs hundreds of sweeps;
+  over an ``m x m`` matrix a sweep costs ``m^2`` instead of the columns' non-zeros (far
+  less there), while on text the support is too large for it and the columns win.
+* Working sets against shrinking alone: both confine the sweeps to a few columns, and what
+  remains, the sweeps over the final support, neither avoids; on the text sets they cost
+  about the same.  A working set started too small costs extra rounds (w8a), hence
+  ``ws_min``.
+* Gap-safe screening is not implemented: it would remove features from the full-gradient
+  pass only, which the profiles show is not where the time goes, and the working set
+  already keeps provably useless features out of the sweeps.
+* Dense-design and float32 data are fitted through the same float64 copies, so the result
+  is as accurate as for float64 data.
 
 **Generic path** (anything else: multinomial, chunked and Dask data terms, other data terms
 or penalty forms, through the contract only): the model is solved by coordinate descent on
 the dense Hessian (``objective.hessian``, ``n_params <= dense_max``) or by FISTA on
 ``objective.hessp`` with backtracking on the model's curvature: each step checks
 ``delta^T H delta <= L ||delta||^2`` for the step ``delta`` it takes (the product it needs
-anyway, by linearity of the model's gradient) and raises L when it fails.  The former
-solver reused an L from a Lipschitz estimate made up to four outer iterations earlier (and
-approached from below by a power iteration): on news20 the Hessian's largest eigenvalue grew
-5x between two outer iterations, FISTA diverged ("overflow encountered in matmul"), and the
-non-finite model solution was reported as "no descent direction" at F 19 % above the optimum.
-Multinomial problems use this path (no column path for softmax yet).
+anyway, by linearity of the model's gradient) and raises L when it fails.  (The former
+solver reused an L estimated, from below, by a power iteration several outer iterations
+earlier; on news20 the Hessian's largest eigenvalue grew several times between two outer
+iterations, FISTA diverged ("overflow encountered in matmul") and the non-finite model
+solution was reported as "no descent direction" far above the optimum.)  Multinomial
+problems use this path: there is no column path for softmax yet.
 
 Stopping rule: ``||S(theta)||_inf <= tol * max(1, ref)`` with ``S`` the minimum-norm
 subgradient of F (:meth:`fastlogit.objective.Objective.min_norm_subgradient`) and ``ref``
@@ -138,7 +148,7 @@ def _finish(name, theta, it, hist, gnorm, thr, message, objective):
          convex_only=True)
 @single_threaded_blas
 def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verbose=0,
-              random_state=None, ws_min=64, max_sweeps=200, dense_max=1500, max_inner=1000,
+              random_state=None, ws_min=256, max_sweeps=200, dense_max=1500, max_inner=1000,
               column_path=True):
     """Proximal Newton for penalty "l1" / "elasticnet" (also runs for "l2" / None).
 
