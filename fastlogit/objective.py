@@ -35,6 +35,8 @@ __all__ = ["Objective", "LogLossData", "LineFunction", "PenaltyLine", "pointwise
 
 #: Below this many columns, dropping the empty ones saves less than the O(nnz) scan costs.
 _COMPACT_MIN_FEATURES = 256
+#: Column ids handled per block by LogLossData.compact_columns (bounds its int64 temporaries).
+_COMPACT_BLOCK = 1 << 20
 
 
 def _binary_loss(y, z):
@@ -164,12 +166,21 @@ class LogLossData:
             return None
         data, indices, indptr = self.design.arrays
         lo, hi = int(indptr[0]), int(indptr[-1])
-        used = np.bincount(indices[lo:hi], minlength=self.n_features) > 0
+        # Column ids are read (and, below, rewritten) a block at a time: numpy indexes with
+        # intp, and a whole-array index would convert all nnz ids to int64 first (8 bytes
+        # per non-zero of transient memory, more than the int32 ids and near the values').
+        used = np.zeros(self.n_features, dtype=bool)
+        for a in range(lo, hi, _COMPACT_BLOCK):
+            used[indices[a:min(a + _COMPACT_BLOCK, hi)]] = True
         n_used = int(np.count_nonzero(used))
         if n_used > max_fraction * self.n_features:
             return None
         rank = np.cumsum(used, dtype=indices.dtype) - 1
-        design = _kernels.Design("csr", (data[lo:hi], rank[indices[lo:hi]], indptr - indptr[0]),
+        new_indices = np.empty(hi - lo, dtype=indices.dtype)
+        for a in range(lo, hi, _COMPACT_BLOCK):
+            b = min(a + _COMPACT_BLOCK, hi)
+            np.take(rank, indices[a:b], out=new_indices[a - lo:b - lo])
+        design = _kernels.Design("csr", (data[lo:hi], new_indices, indptr - indptr[0]),
                                  (self.n_samples, n_used), self.dtype)
         reduced = LogLossData.trusted(design, self.y, self.sample_weight, self.fit_intercept,
                                       self.kernels, self.n_threads)
