@@ -141,6 +141,34 @@ def _newton_soft(G, H, wj, lam):
 
 
 @njit(**_JIT)
+def _coordinate_violation(G, wj, lam, m_old, n_shrink):
+    """(|minimum-norm subgradient| of the model in one coordinate, shrink?) for model
+    gradient G at wj: shrink is True for a zero coordinate whose G lies inside (-lam, lam)
+    by more than the last sweep's largest violation ``m_old`` over ``n_shrink`` (newGLMNET)."""
+    if wj > 0.0:
+        return abs(G + lam), False
+    if wj < 0.0:
+        return abs(G - lam), False
+    v = abs(G) - lam
+    if v < 0.0:
+        return 0.0, lam - abs(G) > m_old / n_shrink
+    return v, False
+
+
+@njit(**_JIT)
+def _end_of_sweep(vsum, viol, tol, full, active, n_active, m):
+    """After a sweep with violations summing to ``vsum`` (largest ``viol``): stop when
+    ``vsum <= tol`` on a sweep over every coordinate; when only the unshrunk ones reached
+    it, go back to all of them (a confirming sweep).  Returns ``(stop, active, n_active,
+    m_old, full)``."""
+    if vsum <= tol:
+        if full:
+            return True, active, n_active, viol, full
+        return False, np.arange(m), m, np.inf, True
+    return False, active, n_active, viol, n_active == m
+
+
+@njit(**_JIT)
 def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw, xd,
              tol, max_sweeps, n_shrink):
     """Coordinate descent on the proximal Newton model over the working set ``cols``.
@@ -153,11 +181,9 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
     ``g``, ``h`` are the smooth gradient (l2 part included) and the curvature
     ``sum_i D_i x_ij^2 + a (+ a tiny ridge)`` on the working set.  ``dw`` and ``xd`` are
     updated in place (start from zeros, or from a previous model solution with the matching
-    xd).  Shrinking as in newGLMNET: a zero coordinate whose model gradient lies inside
-    (-lam, lam) by more than the last sweep's largest violation over ``n_shrink`` leaves the
-    sweeps; when the sweeps over the remaining ones reach ``tol`` (the sum over a sweep of the
-    model's minimum-norm subgradients, in absolute value: LIBLINEAR's 1-norm rule), a sweep
-    over all coordinates confirms it.
+    xd).  Shrinking as in newGLMNET (:func:`_coordinate_violation`); the sweeps stop when a
+    sweep's violations sum to at most ``tol`` (LIBLINEAR's 1-norm rule), confirmed over all
+    coordinates (:func:`_end_of_sweep`).
 
     Returns ``(db, sweeps, violation)``: the intercept step, the number of sweeps, the last
     sweep's largest violation.
@@ -185,16 +211,9 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
             G = g[k] + a * dw[k] + acc
             H = h[k]
             wj = w[k] + dw[k]
-            if wj > 0.0:
-                vk = abs(G + lam)
-            elif wj < 0.0:
-                vk = abs(G - lam)
-            else:
-                vk = abs(G) - lam
-                if vk < 0.0:
-                    vk = 0.0
-                    if lam - abs(G) > m_old / n_shrink:
-                        continue  # shrunk for the rest of this model solve
+            vk, shrink = _coordinate_violation(G, wj, lam, m_old, n_shrink)
+            if shrink:
+                continue  # left out for the rest of this model solve
             active[k_out] = k
             k_out += 1
             vsum += vk
@@ -222,17 +241,10 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
                 db += z
                 for i in range(xd.shape[0]):
                     xd[i] += z
-        m_old = viol
-        if vsum <= tol:
-            if full:
-                break
-            # confirm on every coordinate of the working set
-            active = np.arange(m)
-            n_active = m
-            m_old = np.inf
-            full = True
-        else:
-            full = n_active == m
+        stop, active, n_active, m_old, full = _end_of_sweep(vsum, viol, tol, full, active,
+                                                            n_active, m)
+        if stop:
+            break
     return db, sweeps, viol
 
 
@@ -267,16 +279,9 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
             G = g[j] + Hd[j]
             lj = lam[j]
             uj = u[j]
-            if uj > 0.0:
-                vk = abs(G + lj)
-            elif uj < 0.0:
-                vk = abs(G - lj)
-            else:
-                vk = abs(G) - lj
-                if vk < 0.0:
-                    vk = 0.0
-                    if lj - abs(G) > m_old / p:
-                        continue
+            vk, shrink = _coordinate_violation(G, uj, lj, m_old, p)
+            if shrink:
+                continue
             active[k_out] = j
             k_out += 1
             vsum += vk
@@ -290,16 +295,10 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
             for i in range(p):
                 Hd[i] += z * H[j, i]
         n_active = k_out
-        m_old = viol
-        if vsum <= tol:
-            if full:
-                break
-            active = np.arange(p)
-            n_active = p
-            m_old = np.inf
-            full = True
-        else:
-            full = n_active == p
+        stop, active, n_active, m_old, full = _end_of_sweep(vsum, viol, tol, full, active,
+                                                            n_active, p)
+        if stop:
+            break
     return u, sweeps, viol
 
 
