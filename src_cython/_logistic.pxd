@@ -16,7 +16,7 @@
 # call), which also provides fl_logistic_batch: these formulas over a batch of margins,
 # compiled to SIMD code (the kernels' row batches use it; results are bitwise those of the
 # scalar functions below).
-from libc.math cimport exp, log
+from libc.math cimport exp, fabs, log, log1p
 from libc.stdint cimport int64_t
 
 cdef extern from "_fl_math.h" nogil:
@@ -47,6 +47,24 @@ cdef inline double logloss_grad(double y, double z, double* residual,
                                 double* curvature) noexcept nogil:
     """l(y, z); writes sigmoid(z) - y and sigmoid(z) (1 - sigmoid(z)). One exp, one log1p."""
     return fl_logloss_grad(y, z, residual, curvature)
+
+
+cdef inline double logloss_res_libm(double y, double z, double* res) noexcept nogil:
+    """l(y, z); writes sigmoid(z) - y.  The same stable forms evaluated with libm's exp and
+    log1p: for a sequential chain of samples (the SGD epochs, where each sample waits for the
+    previous update), whose latency these set; fl_logistic_batch is the throughput form for
+    independent row batches."""
+    cdef double e = exp(-fabs(z))
+    cdef double loss
+    if z > 0.0:
+        loss = log1p(e) + (1.0 - y) * z
+    else:
+        loss = log1p(e) - y * z
+    if z >= 0.0:
+        res[0] = ((1.0 - y) - y * e) / (1.0 + e)
+    else:
+        res[0] = ((1.0 - y) * e - y) / (1.0 + e)
+    return loss
 
 
 cdef inline double softmax_terms(double* Z, double* E, Py_ssize_t K) noexcept nogil:

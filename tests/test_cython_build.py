@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -192,3 +193,20 @@ def test_row_batches_long_and_short_rows(dtype):
         z = fast.decision(blk, w, 0.3, n_threads=2)
         np.testing.assert_allclose(z, ref.decision(blk, w, 0.3), rtol=0,
                                    atol=rtol * max(1.0, np.abs(z).max()))
+
+
+def test_templates_render_each_raw_function_once():
+    """setup.py renders src_cython/*.pyx.tp with Cython.Tempita before cythonize: the rendered
+    modules define every raw function exactly once (both layouts from one template body) and
+    no template syntax is left."""
+    tempita = pytest.importorskip("Cython.Tempita")
+    from fastlogit.kernels._names import RAW_NAMES
+
+    src = Path(__file__).resolve().parent.parent / "src_cython"
+    linear = tempita.sub((src / "_linear_kernels.pyx.tp").read_text(encoding="utf-8"))
+    for name in RAW_NAMES:
+        assert linear.count(f"\ndef {name}(") == 1, name
+    sgd = tempita.sub((src / "_sgd.pyx.tp").read_text(encoding="utf-8"))
+    for name in ("sgd_epoch_dense", "sgd_epoch_csr", "hogwild_segment", "hogwild_plan"):
+        assert sgd.count(f"\ndef {name}(") == 1, name
+    assert "{{" not in linear and "{{" not in sgd

@@ -47,8 +47,10 @@ The quantities, with ``z_i = x_i . w + b`` and ``r_i = s_i (sigmoid(z_i) - y_i)`
 
 This module owns the Python boundary: :class:`KernelSet` checks shapes, dtypes and
 contiguity once per call (O(1) work) and raises ``ValueError`` naming the argument.
-CSR structure (index range, ``indptr`` monotonicity) is checked by :func:`as_design`, which
-callers run once per data set; the result is passed to every kernel call.
+CSR structure (index range, ``indptr`` monotonicity) is checked once per data set, by
+:func:`as_design` or by the :class:`Design` constructor (a hand-built Design is validated
+too); the result is passed to every kernel call.  NaN in X, w or any weight propagates as in
+the NumPy reference (the same outputs are NaN) in every backend.
 """
 import importlib
 import operator
