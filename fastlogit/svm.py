@@ -177,24 +177,30 @@ def fit_hinge(data_kwargs, C, *, tol=1e-6, max_iter=100, solver="auto", theta0=N
     return theta, cinfo
 
 
+#: Dual CD continues past its first passes while at most this fraction of the samples has
+#: alpha_i > 0 (inside the margin); otherwise the primal Newton method takes over.
+DCD_SV_FRACTION = 0.25
+
+
 def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, max_iter=100,
                       solver="auto", max_passes=None):
     """Minimise ``C sum s_i max(0, 1 - y~_i z_i)^2 + R(w)``.
 
-    * ``solver="auto"`` with the L2 penalty: dual coordinate descent
-      (:func:`fastlogit.svm_dcd.dcd_svm`) for up to ``max_passes`` (default 50) passes to
-      relative duality gap ``tol``; if it has not got there, the library's primal Newton
-      ("auto" solver, warm-started from its point) finishes to gradient tolerance ``tol``.
-      Dual CD is fast where few samples stay inside the margin (shrinking leaves few to visit),
-      Newton where many do.  Other penalties: the library's "auto" solver.
-    * ``solver="dcd"``: dual coordinate descent only (L2), ``max_passes`` default 10000.
+    * ``solver="auto"`` with the L2 penalty: three passes of dual coordinate descent
+      (:func:`fastlogit.svm_dcd.dcd_svm`, relative duality gap ``tol``).  Dual CD is fast when
+      few samples lie inside the margin (shrinking leaves few coordinates to visit), the primal
+      Newton method when many do: if at most :data:`DCD_SV_FRACTION` of the samples have
+      ``alpha_i > 0`` dual CD goes on (up to ``max_passes``, default 10000), otherwise the
+      library's "auto" solver (Newton-Cholesky for few features) finishes from dual CD's point
+      to gradient tolerance ``tol``.  Other penalties: the library's "auto" solver.
+    * ``solver="dcd"``: dual coordinate descent only (L2).
     * any other solver of :mod:`fastlogit.solvers`: that solver, gradient tolerance ``tol``.
 
     Returns
     -------
     theta : ndarray (n_params,)
-    info : dict with ``"n_iter"``, ``"converged"``, ``"method"``, ``"gap"`` (relative duality
-        gap of the dual method, or None when a primal solver finished).
+    info : dict with ``"n_iter"`` (dual CD passes + primal iterations), ``"converged"``,
+        ``"method"``, ``"gap"`` (relative duality gap when dual CD finished, else None).
     """
     l2 = penalty == "l2"
     if solver == "dcd" and not l2:
@@ -202,12 +208,19 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
     data = MarginData(loss=SquaredHinge(), **data_kwargs)
     theta0, passes = None, 0
     if l2 and solver in ("auto", "dcd"):
-        budget = max_passes if max_passes is not None else (50 if solver == "auto" else 10000)
-        w, b, dinfo = dcd_svm(data.design, data._yt, C * data._s, squared=True,
-                              fit_intercept=data.fit_intercept, tol=tol, max_passes=budget)
+        budget = 10000 if max_passes is None else max_passes
+        kw = dict(squared=True, fit_intercept=data.fit_intercept, tol=tol)
+        w, b, dinfo = dcd_svm(data.design, data._yt, C * data._s,
+                              max_passes=min(3, budget) if solver == "auto" else budget, **kw)
+        passes = dinfo["passes"]
+        few = np.mean(dinfo["alpha"] > 0) <= DCD_SV_FRACTION
+        if not dinfo["converged"] and solver == "auto" and few and budget > 3:
+            w, b, dinfo = dcd_svm(data.design, data._yt, C * data._s, max_passes=budget - 3,
+                                  alpha0=dinfo["alpha"], **kw)
+            passes += dinfo["passes"]
         theta0 = np.append(w, b) if data.fit_intercept else w.copy()
-        passes = int(np.ceil(dinfo["passes"]))
-        if dinfo["converged"] or solver == "dcd":
+        passes = int(np.ceil(passes))
+        if dinfo["converged"] or solver == "dcd" or few:
             return theta0, {"n_iter": passes, "converged": dinfo["converged"],
                             "method": "dcd", "gap": dinfo["gap"]}
     ob = Objective(data, C=C, penalty=penalty, l1_ratio=l1_ratio)
