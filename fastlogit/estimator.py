@@ -413,7 +413,8 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         """
         from .solvers import ConvergenceWarning, solve
 
-        kernels, X, classes, Y, sw, _ = self._validate_fit(X, y, sample_weight)
+        # (the class index per sample, n intp, is not kept: it would stay alive for the fit)
+        kernels, X, classes, Y, sw = self._validate_fit(X, y, sample_weight)[:5]
         penalty, C, l1_ratio = self._resolved_penalty()
         if self.n_jobs is not None:
             warnings.warn(f"'n_jobs' has no effect since 1.8 and will be removed in 1.10. You "
