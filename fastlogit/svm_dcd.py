@@ -112,9 +112,10 @@ def _epochs(indices, data, Xd, dense, rec, b, w, active, state, eps, max_visits,
     0]``: one 64-byte cache line per visited sample instead of one miss per array (the visit
     order is random, so these loads miss the cache on data larger than it).  ``active`` (n,)
     holds the active indices in its first ``state[2]`` entries; ``state = [M_bar, m_bar,
-    n_active]`` persists between calls.
+    n_active]`` persists between calls.  ``active`` lists only samples with a positive bound
+    (a zero-weight sample's alpha_i stays 0).
     Returns (epochs run, coordinates visited, stopped by the eps criterion)."""
-    n = rec.shape[0]
+    n = active.shape[0]
     rng = np.uint64(seed) * np.uint64(6364136223846793005) + np.uint64(1442695040888963407)
     inf = np.inf
     M_bar, m_bar, n_active = state[0], state[1], int(state[2])
@@ -278,11 +279,13 @@ def dcd_fixed_b(prob, b, alpha, w, tol, max_visits, *, check_every=8.0, seed=0):
 
     Returns ``(primal, dual, visits)``: ``P(w, b)`` and ``D_b(alpha)`` at the last check.
     """
-    active = np.arange(prob.n, dtype=np.int64)
-    state = np.array([np.inf, -np.inf, float(prob.n)])
+    active = np.flatnonzero(prob.upper > 0).astype(np.int64)
+    state = np.array([np.inf, -np.inf, float(active.shape[0])])
     eps = EPS0
     visits = 0
     primal, dual = prob.gap(b, alpha, w, exact=False)
+    if active.shape[0] == 0:
+        return primal, dual, visits
     while True:
         if primal - dual <= tol * abs(primal):
             primal, dual = prob.gap(b, alpha, w, exact=True)

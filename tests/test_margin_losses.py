@@ -115,3 +115,102 @@ def test_svm_gives_no_probabilities_and_checks_its_arguments():
     # an L1 penalty with the squared hinge goes through the l1 solver: exact zeros
     sparse_fit = LinearSVM(penalty="l1", C=0.01).fit(X, y)
     assert np.any(sparse_fit.coef_ == 0)
+
+
+# ----------------------------------------------------------------------------- dual CD
+def _liblinear_w(liblinear, X, y, flag, C):
+    model = liblinear.train(2 * y - 1, X, f"{flag} -c {C} -e 1e-12 -q")
+    w = np.array([model.w[j] for j in range(X.shape[1])])
+    return -w if model.get_labels()[0] == -1 else w
+
+
+@pytest.mark.parametrize("loss,flag", [("hinge", "-s 3"), ("squared_hinge", "-s 1")])
+def test_dual_cd_matches_liblinear_and_certifies_its_gap(loss, flag):
+    liblinear = pytest.importorskip("liblinear.liblinearutil")
+    from fastlogit.svm_dcd import dcd_svm
+
+    X, y, _ = _problem(n=500, d=12, seed=8, sparse=True)
+    C, yt = 0.2, 2 * y - 1  # small enough for LIBLINEAR -s 3 to converge within its cap
+    w, b, info = dcd_svm(X, yt, np.full(500, C), squared=loss == "squared_hinge",
+                         fit_intercept=False, tol=1e-10)
+    assert b == 0.0 and info["converged"] and info["gap"] <= 1e-10
+    f_ours = _primal(X, y, w, 0.0, C, loss)
+    assert f_ours == pytest.approx(info["primal"], rel=1e-12)
+    f_ll = _primal(X, y, _liblinear_w(liblinear, X, y, flag, C), 0.0, C, loss)
+    assert info["dual"] <= f_ll * (1 + 1e-12)  # a lower bound on everyone's objective
+    # the gap bounds our distance to the optimum, which LIBLINEAR cannot beat
+    assert f_ours <= f_ll + 1e-10 * f_ours and f_ours == pytest.approx(f_ll, rel=1e-6)
+    # the dual point is in its box and gives w
+    alpha = info["alpha"]
+    assert alpha.min() >= 0 and (loss == "squared_hinge" or alpha.max() <= C)
+    np.testing.assert_allclose(X.T @ (alpha * yt), w, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("squared", [False, True], ids=["hinge", "sqhinge"])
+def test_dual_cd_intercept_keeps_the_equality_and_matches_the_primal_methods(squared):
+    from fastlogit.svm_dcd import dcd_svm
+
+    X, y, s = _problem(n=400, d=8, seed=9)
+    s[:20] = 0.0  # zero-weight samples take no part
+    C, yt = 1.3, 2 * y - 1
+    w, b, info = dcd_svm(X, yt, C * s, squared=squared, fit_intercept=True, tol=1e-9)
+    assert info["converged"] and info["gap"] <= 1e-9
+    alpha = info["alpha"]
+    assert abs(alpha @ yt) <= 1e-12 * alpha.sum() and np.all(alpha[:20] == 0)
+    assert alpha.min() >= 0 and (squared or np.all(alpha <= C * s + 1e-15))
+    loss = "squared_hinge" if squared else "hinge"
+    f = _primal(X, y, w, b, C, loss, s)
+    assert f == pytest.approx(info["primal"], rel=1e-12)
+    # independent references: primal Newton (squared hinge), smoothing continuation (hinge)
+    kw = dict(X=X, y=y, sample_weight=s, fit_intercept=True)
+    if squared:
+        data = MarginData(loss=SquaredHinge(), **kw)
+        ref = solve(Objective(data, C=C), "newton-cholesky", tol=1e-12, max_iter=200).theta
+        f_ref = _primal(X, y, ref[:-1], ref[-1], C, loss, s)
+    else:
+        ref, rinfo = fit_hinge(kw, C, tol=1e-8, solver="continuation")
+        f_ref = rinfo["objective"]
+        assert info["dual"] <= f_ref * (1 + 1e-12) and rinfo["dual"] <= f * (1 + 1e-12)
+    assert f == pytest.approx(f_ref, rel=1e-7)
+
+
+def test_dual_cd_dense_equals_csr_and_float32():
+    from fastlogit.svm_dcd import dcd_svm
+
+    X, y, s = _problem(n=300, d=6, seed=10)
+    out = [dcd_svm(A, 2 * y - 1, s, squared=False, fit_intercept=True, tol=1e-10)
+           for A in (X, sp.csr_matrix(X), X.astype(np.float32))]
+    # same visiting order and arithmetic: dense and CSR agree to rounding
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-9, atol=1e-12)
+    assert out[0][1] == pytest.approx(out[1][1], rel=1e-9, abs=1e-12)
+    f = [_primal(X, y, w, b, 1.0, "hinge", s) for w, b, _ in out[:2]]
+    f32 = _primal(X.astype(np.float32).astype(np.float64), y, out[2][0], out[2][1], 1.0,
+                  "hinge", s)
+    assert f32 == pytest.approx(out[2][2]["primal"], rel=1e-10) and out[2][2]["converged"]
+    assert f[0] == pytest.approx(f[1], rel=1e-12)
+
+
+def test_squared_hinge_auto_takes_either_route_to_the_same_optimum():
+    from fastlogit.svm import fit_squared_hinge
+
+    # noisy labels: most samples inside the margin; separable and scaled up: few
+    for noise, scale, route in ((3.0, 1.0, "dcd+newton-cholesky"), (0.0, 10.0, "dcd")):
+        X, y, _ = _problem(n=600, d=10, seed=11, noise=noise)
+        X = scale * X
+        kw = dict(X=X, y=y, fit_intercept=True)
+        theta, info = fit_squared_hinge(kw, 1.0, tol=1e-10, max_iter=200)
+        assert info["method"] == route and info["converged"]
+        data = MarginData(loss=SquaredHinge(), **kw)
+        ref = solve(Objective(data, C=1.0), "newton-cholesky", tol=1e-12, max_iter=200).theta
+        assert _primal(X, y, theta[:-1], theta[-1], 1.0, "squared_hinge") == pytest.approx(
+            _primal(X, y, ref[:-1], ref[-1], 1.0, "squared_hinge"), rel=1e-8)
+
+
+def test_hinge_continuation_stages_are_few():
+    X, y, _ = _problem(n=400, d=8, seed=12)
+    theta, info = fit_hinge(dict(X=X, y=y, fit_intercept=False), 0.5, tol=1e-6,
+                            solver="continuation")
+    assert info["converged"] and info["stages"] <= 8
+    _, dinfo = fit_hinge(dict(X=X, y=y, fit_intercept=False), 0.5, tol=1e-10)
+    assert dinfo["method"] == "dcd" and info["objective"] == pytest.approx(
+        dinfo["objective"], rel=2e-6)
