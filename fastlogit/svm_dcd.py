@@ -340,7 +340,8 @@ def dcd_svm(X, yt, cw, *, squared, fit_intercept, tol=1e-6, max_passes=10000, ch
         alpha = np.clip(np.asarray(alpha0, dtype=np.float64), 0.0, prob.upper)
         w = prob.w_of(alpha)
     budget = max(1, int(max_passes * prob.n))
-    inner_tol = tol * (0.1 if fit_intercept else 1.0)
+    # with an intercept, b = 0 is only the search's start: solved loosely (see below)
+    inner_tol = max(0.1 * tol, 1e-3) if fit_intercept else tol
     primal, dual, visits = dcd_fixed_b(prob, 0.0, alpha, w, inner_tol, budget,
                                        check_every=check_every, seed=seed)
     if not fit_intercept:
@@ -351,65 +352,80 @@ def dcd_svm(X, yt, cw, *, squared, fit_intercept, tol=1e-6, max_passes=10000, ch
                              check_every, seed)
 
 
-def _search_intercept(prob, alpha, w, primal, visits, tol, inner_tol, budget, check_every,
-                      seed):
-    """Outer regula falsi on g(b) = sum alpha_i(b) y~_i (module docstring)."""
+def _search_intercept(prob, alpha, w, primal, visits, tol, tol0, budget, check_every, seed):
+    """Outer regula falsi on g(b) = sum alpha_i(b) y~_i (module docstring).
+
+    Inner solves are only as accurate as the outer search needs: relative gap
+    ``max(tol / 10, min(1e-3, gap / 10))`` with ``gap`` the current certificate's (any
+    alpha in the box gives a valid certificate, however loosely it was solved); a bracket end
+    solved more than 10 times looser than that is solved again before it is used."""
     yt = prob.yt
     best = (primal, w.copy(), 0.0)
-    pts = {}  # "lo": (b, g >= 0, alpha, w), "hi": (b, g <= 0, alpha, w)
+    pts = {}  # "lo": (b, g >= 0, alpha, w, tol), "hi": (b, g <= 0, alpha, w, tol)
+    tiny = np.finfo(float).tiny
 
-    def record(b, alpha, w, primal):
+    def record(b, alpha, w, primal, itol):
         nonlocal best
         g = float(alpha @ yt)
         if primal < best[0]:
             best = (primal, w.copy(), b)
         if g >= 0:
-            pts["lo"] = (b, g, alpha.copy(), w.copy())
+            pts["lo"] = (b, g, alpha.copy(), w.copy(), itol)
         if g <= 0:
-            pts["hi"] = (b, g, alpha.copy(), w.copy())
+            pts["hi"] = (b, g, alpha.copy(), w.copy(), itol)
         return g
 
     def certificate():
         if not ("lo" in pts and "hi" in pts):
             return -np.inf, None
-        _, g_lo, a_lo, w_lo = pts["lo"]
-        _, g_hi, a_hi, w_hi = pts["hi"]
+        _, g_lo, a_lo, w_lo, _ = pts["lo"]
+        _, g_hi, a_hi, w_hi, _ = pts["hi"]
         lam = 1.0 if g_lo == g_hi else -g_hi / (g_lo - g_hi)
         a = lam * a_lo + (1.0 - lam) * a_hi
         return prob.dual(a, lam * w_lo + (1.0 - lam) * w_hi), a
 
-    def inner(b):
-        nonlocal visits
-        p, _, ran = dcd_fixed_b(prob, b, alpha, w, inner_tol, budget - visits,
+    record(0.0, alpha, w, primal, tol0)
+    step, kept, n_outer = 1.0, None, 0
+    while visits < budget:
+        if "lo" in pts and "hi" in pts:
+            dual, _ = certificate()
+            gap = (best[0] - dual) / max(abs(best[0]), tiny)
+            b_lo, g_lo = pts["lo"][:2]
+            b_hi, g_hi = pts["hi"][:2]
+            if gap <= tol or abs(b_hi - b_lo) <= 1e-15 * (1.0 + abs(b_lo)):
+                break
+            itol = max(0.1 * tol, min(1e-3, 0.1 * gap))
+            stale = [side for side in ("lo", "hi") if pts[side][4] > 10 * itol]
+            if stale:  # re-solve a loose end; if its sign changes, bracket again
+                b, _, a0, w0, _ = pts.pop(stale[0])
+                step = max(abs(b_hi - b_lo), 1e-12 * (1.0 + abs(b)))
+                kept = None
+            else:
+                # Illinois: halve the g of the end kept the last time
+                glo = g_lo * (0.5 if kept == "lo" else 1.0)
+                ghi = g_hi * (0.5 if kept == "hi" else 1.0)
+                b = b_lo + (b_hi - b_lo) * glo / (glo - ghi) if glo != ghi else \
+                    0.5 * (b_lo + b_hi)
+                near = "lo" if abs(b - b_lo) <= abs(b - b_hi) else "hi"
+                a0, w0 = pts[near][2], pts[near][3]
+        else:
+            # bracket the root of the non-increasing g: step away, doubling the step
+            itol = max(0.1 * tol, min(1e-3, tol0))
+            side = "lo" if "lo" in pts else "hi"
+            b0, _, a0, w0, _ = pts[side]
+            b = b0 + (step if side == "lo" else -step)
+            step *= 2.0
+        alpha[:], w[:] = a0, w0
+        p, _, ran = dcd_fixed_b(prob, b, alpha, w, itol, budget - visits,
                                 check_every=check_every, seed=seed + visits)
         visits += ran
-        return record(b, alpha, w, p)
-
-    g = record(0.0, alpha, w, primal)
-    # bracket the root of the non-increasing g: step away from b = 0, doubling the step
-    b, step, side = 0.0, 1.0, (1.0 if g > 0 else -1.0)
-    while not ("lo" in pts and "hi" in pts) and visits < budget:
-        b += side * step
-        step *= 2.0
-        inner(b)
-    kept = None
-    while visits < budget:
-        dual, _ = certificate()
-        gap = (best[0] - dual) / max(abs(best[0]), np.finfo(float).tiny)
-        b_lo, g_lo = pts["lo"][:2]
-        b_hi, g_hi = pts["hi"][:2]
-        if gap <= tol or abs(b_hi - b_lo) <= 1e-15 * (1.0 + abs(b_lo)):
-            break
-        # Illinois: halve the g of an end kept twice in a row
-        glo = g_lo * (0.5 if kept == "lo" else 1.0)
-        ghi = g_hi * (0.5 if kept == "hi" else 1.0)
-        b = b_lo + (b_hi - b_lo) * glo / (glo - ghi) if glo != ghi else 0.5 * (b_lo + b_hi)
-        near = "lo" if abs(b - b_lo) <= abs(b - b_hi) else "hi"
-        alpha[:], w[:] = pts[near][2], pts[near][3]
-        g = inner(b)
-        kept = "lo" if g < 0 else "hi"
+        n_outer += 1
+        g = record(b, alpha, w, p, itol)
+        if "lo" in pts and "hi" in pts:
+            kept = "lo" if g < 0 else "hi"
     dual, a_cert = certificate()  # (-inf, None) while the root is not bracketed
-    gap = (best[0] - dual) / max(abs(best[0]), np.finfo(float).tiny)
+    gap = (best[0] - dual) / max(abs(best[0]), tiny)
     return best[1], best[2], {"primal": best[0], "dual": dual, "gap": gap,
                               "passes": visits / prob.n, "converged": gap <= tol,
-                              "alpha": alpha.copy() if a_cert is None else a_cert}
+                              "alpha": alpha.copy() if a_cert is None else a_cert,
+                              "outer": n_outer}
