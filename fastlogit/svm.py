@@ -245,10 +245,16 @@ class LinearSVM(LinearClassifierMixin, BaseEstimator):
     fit_intercept : bool, default=True
         The intercept is not penalised.
     tol : float, default=1e-4
-        Squared hinge: the solvers' gradient tolerance; hinge: relative duality gap.
+        Relative duality gap ``(F - D) / F`` where dual coordinate descent or the hinge's
+        continuation finishes (a bound on the relative suboptimality); the gradient tolerance
+        of the primal solvers where they finish the squared hinge.
     max_iter : int, default=100
+        Iterations of a primal solver (per smoothing stage for the hinge's continuation).
     solver : str, default="auto"
-        A fastlogit solver for the squared hinge and for each smoothing stage of the hinge.
+        Squared hinge: "auto" (:func:`fit_squared_hinge`: dual coordinate descent, or primal
+        Newton when many samples lie inside the margin), "dcd", or any fastlogit solver.
+        Hinge: "auto" / "dcd" (dual coordinate descent, :func:`fit_hinge`), "continuation",
+        or a fastlogit solver for the continuation's stages.
     backend, n_threads : kernel backend and thread count.
 
     Attributes
