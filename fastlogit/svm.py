@@ -9,19 +9,26 @@ with ``l`` the squared hinge ``max(0, 1 - m)^2`` (L2-SVM, LIBLINEAR ``-s 2``) or
 :mod:`fastlogit.penalties` (intercept unpenalised, as everywhere in the library; LIBLINEAR
 penalises its bias term, so compare with ``fit_intercept=False``).
 
+* Dual coordinate descent (:mod:`fastlogit.svm_dcd`, LIBLINEAR's ``-s 1`` / ``-s 3``
+  method) solves both losses with the L2 penalty, stopped by the duality gap
+  ``(F - D) / F <= tol`` (``D <= F* <= F``: a certified bound on the relative suboptimality);
+  the unpenalised intercept by an outer search over b that keeps the dual's equality
+  constraint.
 * The squared hinge is C^1 with a generalised Hessian: every solver of the library applies
   (Newton-Cholesky, trust-region, L-BFGS; ``"l1"`` for an L1 part), through
-  :class:`fastlogit.margin_losses.MarginData`.
-* The hinge is not differentiable.  It is solved with the L2 penalty by *continuation*: the
-  smoothed hinge (within ``mu/2`` of the hinge per sample) is minimised by Newton steps for
-  ``mu = 1, 0.1, 0.01, ...``, each stage warm-started, until the duality gap certifies the
-  requested accuracy.  The dual point comes from the smoothed optimum,
+  :class:`fastlogit.margin_losses.MarginData`; :func:`fit_squared_hinge` picks dual CD or
+  primal Newton by how many samples lie inside the margin.
+* The hinge is not differentiable.  Besides dual CD it can be solved by *continuation*
+  (:func:`fit_hinge`, ``solver="continuation"``): the smoothed hinge (within ``mu/2`` of the
+  hinge per sample) is minimised by Newton steps for decreasing ``mu``, each stage
+  warm-started, the next ``mu`` chosen from the stage's margins, until the duality gap
+  certifies the requested accuracy.  The dual point comes from the smoothed optimum,
   ``alpha_i = C s_i clip((1 - m_i) / mu, 0, 1)`` in ``[0, C s_i]``, and::
 
       D(alpha) = sum_i alpha_i - 1/2 ||sum_i alpha_i y~_i x_i||^2  <=  F*  <=  F(w)
 
-  so ``(F(w) - D(alpha)) / F(w) <= tol`` bounds the relative suboptimality (with an intercept
-  the dual constraint ``sum_i alpha_i y~_i = 0`` holds to the solver's tolerance).
+  (with an intercept the dual constraint ``sum_i alpha_i y~_i = 0`` holds to the stage
+  solver's tolerance).
 
 Only ``decision_function`` / ``predict``: margin losses are not likelihoods and give no
 probabilities (see :mod:`fastlogit.margin_losses`); :mod:`fastlogit.calibration` maps scores
