@@ -44,7 +44,7 @@ from sklearn.utils.validation import validate_data
 
 from .margin_losses import MarginData, SmoothedHinge, SquaredHinge
 from .objective import Objective
-from .solvers import ConvergenceWarning, solve
+from .solvers import CHOLESKY_MAX_PARAMS, ConvergenceWarning, solve
 from .svm_dcd import dcd_svm
 from .validation import check_C, check_max_iter, check_sample_weight, check_tol
 
@@ -184,22 +184,27 @@ def fit_hinge(data_kwargs, C, *, tol=1e-6, max_iter=100, solver="auto", theta0=N
     return theta, cinfo
 
 
-#: Dual CD continues past its first passes while at most this fraction of the samples has
-#: alpha_i > 0 (inside the margin); otherwise the primal Newton method takes over.
-DCD_SV_FRACTION = 0.25
+#: Dual CD continues past its first DCD_PROBE_PASSES passes while at most this fraction of the
+#: samples has alpha_i > 0 (on or inside the margin); otherwise, for few features,
+#: Newton-Cholesky takes over.  After eight passes the fraction is 0.08 on mushrooms (dual CD
+#: the faster), 0.22 on w8a, 0.46 on ijcnn1 and 0.67 on a9a (Newton the faster); see
+#: benchmarks/results/svm_race.md.
+DCD_SV_FRACTION = 0.15
+DCD_PROBE_PASSES = 8
 
 
 def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, max_iter=100,
                       solver="auto", max_passes=None):
     """Minimise ``C sum s_i max(0, 1 - y~_i z_i)^2 + R(w)``.
 
-    * ``solver="auto"`` with the L2 penalty: three passes of dual coordinate descent
-      (:func:`fastlogit.svm_dcd.dcd_svm`, relative duality gap ``tol``).  Dual CD is fast when
-      few samples lie inside the margin (shrinking leaves few coordinates to visit), the primal
-      Newton method when many do: if at most :data:`DCD_SV_FRACTION` of the samples have
-      ``alpha_i > 0`` dual CD goes on (up to ``max_passes``, default 10000), otherwise the
-      library's "auto" solver (Newton-Cholesky for few features) finishes from dual CD's point
-      to gradient tolerance ``tol``.  Other penalties: the library's "auto" solver.
+    * ``solver="auto"`` with the L2 penalty: ``DCD_PROBE_PASSES`` passes of dual coordinate
+      descent (:func:`fastlogit.svm_dcd.dcd_svm`, relative duality gap ``tol``).  Dual CD is
+      fast when few samples lie inside the margin (shrinking leaves few coordinates to visit),
+      the primal Newton method when many do: if at most :data:`DCD_SV_FRACTION` of the samples have
+      ``alpha_i > 0``, or the model has more than ``CHOLESKY_MAX_PARAMS`` parameters, dual CD
+      goes on (up to ``max_passes``, default 10000); otherwise Newton-Cholesky finishes from
+      dual CD's point to gradient tolerance ``tol``.  Other penalties: the library's "auto"
+      solver.
     * ``solver="dcd"``: dual coordinate descent only (L2).
     * any other solver of :mod:`fastlogit.solvers`: that solver, gradient tolerance ``tol``.
 
@@ -218,11 +223,15 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
         budget = 10000 if max_passes is None else max_passes
         kw = dict(squared=True, fit_intercept=data.fit_intercept, tol=tol)
         w, b, dinfo = dcd_svm(data.design, data._yt, C * data._s,
-                              max_passes=min(3, budget) if solver == "auto" else budget, **kw)
+                              max_passes=min(DCD_PROBE_PASSES, budget) if solver == "auto"
+                              else budget, **kw)
         passes = dinfo["passes"]
-        few = np.mean(dinfo["alpha"] > 0) <= DCD_SV_FRACTION
-        if not dinfo["converged"] and solver == "auto" and few and budget > 3:
-            w, b, dinfo = dcd_svm(data.design, data._yt, C * data._s, max_passes=budget - 3,
+        # many features: no dense Hessian, and dual CD is LIBLINEAR's choice there too
+        few = (np.mean(dinfo["alpha"] > 0) <= DCD_SV_FRACTION
+               or data.n_params > CHOLESKY_MAX_PARAMS)
+        if not dinfo["converged"] and solver == "auto" and few and budget > DCD_PROBE_PASSES:
+            w, b, dinfo = dcd_svm(data.design, data._yt, C * data._s,
+                                  max_passes=budget - DCD_PROBE_PASSES,
                                   alpha0=dinfo["alpha"], **kw)
             passes += dinfo["passes"]
         theta0 = np.append(w, b) if data.fit_intercept else w.copy()

@@ -29,7 +29,8 @@ def test_binary_metrics_are_the_calibration_module_and_numpy():
     assert [r[2] for r in res["calibration"]] == [c for c, _, _ in direct]
     for row, (c, pm, ob) in zip(res["calibration"], direct):
         if c:
-            assert row[3] == pytest.approx(pm, abs=1e-12) and row[4] == pytest.approx(ob, abs=1e-12)
+            assert row[3] == pytest.approx(pm, abs=1e-12)
+            assert row[4] == pytest.approx(ob, abs=1e-12)
             assert row[5] <= row[4] <= row[6]  # the Wilson interval holds the frequency
         else:
             assert np.isnan(row[3]) and np.isnan(row[5])
