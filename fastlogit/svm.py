@@ -200,8 +200,8 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
     * ``solver="auto"`` with the L2 penalty: ``DCD_PROBE_PASSES`` passes of dual coordinate
       descent (:func:`fastlogit.svm_dcd.dcd_svm`, relative duality gap ``tol``).  Dual CD is
       fast when few samples lie inside the margin (shrinking leaves few coordinates to visit),
-      the primal Newton method when many do: if at most :data:`DCD_SV_FRACTION` of the samples have
-      ``alpha_i > 0``, or the model has more than ``CHOLESKY_MAX_PARAMS`` parameters, dual CD
+      the primal Newton method when many do: if at most ``DCD_SV_FRACTION`` of the samples
+      have ``alpha_i > 0``, or the model has more than ``CHOLESKY_MAX_PARAMS`` parameters, dual CD
       goes on (up to ``max_passes``, default 10000); otherwise Newton-Cholesky finishes from
       dual CD's point to gradient tolerance ``tol``.  Other penalties: the library's "auto"
       solver.
