@@ -44,10 +44,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from . import kernels as _kernels
+from .base import store_params
 from .estimator import LinearLogitOutputs
 from .objective import LogLossData, Objective
 from .solvers import ConvergenceWarning, solve
-from .validation import check_C, check_max_iter, check_sample_weight, check_targets, check_tol
+from .validation import (check_C, check_classes, check_max_iter, check_sample_weight,
+                         check_targets, check_tol)
 
 __all__ = ["GroupDROResult", "group_dro", "GroupDROLogisticRegression"]
 
@@ -56,7 +58,7 @@ __all__ = ["GroupDROResult", "group_dro", "GroupDROLogisticRegression"]
 class GroupDROResult:
     """theta (layout of :class:`~fastlogit.layout.Layout`), q (G,) group weights at the
     optimum, groups (G,) labels, group_losses (G,) mean losses L_g, worst_group_loss,
-    objective P, dual phi(q), gap (relative), n_iter, converged."""
+    objective P, dual phi(q), gap (relative), n_iter (inner weighted fits, >= 1), converged."""
 
     theta: np.ndarray
     q: np.ndarray
@@ -101,7 +103,8 @@ class _Problem:
         bounds = np.searchsorted(gidx[order], np.arange(labels.size + 1))
         sizes = np.add.reduceat(s[order], bounds[:-1]) if n else np.zeros(labels.size)
         if np.any(sizes <= 0):
-            raise ValueError("every group needs a positive total sample weight")
+            raise ValueError("every group needs a positive total sample weight (the sample "
+                             "weights of a group are all zero)")
         self.labels, self.bounds, self.sizes = labels, bounds, sizes
         self.design = _kernels.as_design(design.to_scipy()[order])
         self.y, self.s = y[order], s[order]
@@ -162,10 +165,12 @@ def group_dro(X, y, groups, sample_weight=None, *, C=1.0, penalty="l2", l1_ratio
     G = pb.labels.size
     inner_tol = min(1e-10, tol / 100) if inner_tol is None else inner_tol
     cache = {}
+    n_fits = [0]
 
     def inner(q, theta0):
         key = q.tobytes()
         if key not in cache:
+            n_fits[0] += 1
             ob = pb.objective(q)
             if ob.l1_strength:
                 raise ValueError("group_dro needs a smooth penalty ('l2', None or a smooth "
@@ -215,7 +220,7 @@ def group_dro(X, y, groups, sample_weight=None, *, C=1.0, penalty="l2", l1_ratio
     primal = pb.C * float(L.max()) + pen
     gap = (primal - phi) / max(abs(primal), np.finfo(float).tiny)
     converged = converged or gap <= tol
-    return GroupDROResult(theta, q, pb.labels, L, float(L.max()), primal, phi, gap, it,
+    return GroupDROResult(theta, q, pb.labels, L, float(L.max()), primal, phi, gap, n_fits[0],
                           converged)
 
 
@@ -258,19 +263,7 @@ class GroupDROLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstima
 
     def __init__(self, *, C=1.0, penalty="l2", fit_intercept=True, tol=1e-8, max_iter=50,
                  solver="auto", backend="auto", n_threads=None):
-        self.C = C
-        self.penalty = penalty
-        self.fit_intercept = fit_intercept
-        self.tol = tol
-        self.max_iter = max_iter
-        self.solver = solver
-        self.backend = backend
-        self.n_threads = n_threads
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
+        store_params(self, locals())
 
     def fit(self, X, y, groups=None, sample_weight=None):
         """Fit on X (n, d), labels y (n,), group labels ``groups`` (n,) (None: one group,
@@ -279,8 +272,7 @@ class GroupDROLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstima
                              order="C", accept_large_sparse=True)
         check_classification_targets(y)
         classes, idx = np.unique(y, return_inverse=True)
-        if classes.size < 2:
-            raise ValueError(f"y needs at least 2 classes, got {classes.size}")
+        check_classes(classes)
         Y = idx.astype(np.float64) if classes.size == 2 else np.eye(classes.size)[idx]
         groups = np.zeros(X.shape[0], dtype=int) if groups is None else groups
         res = group_dro(X, Y, groups, sample_weight, C=self.C, penalty=self.penalty,

@@ -108,3 +108,9 @@ def test_one_group_is_the_plain_fit_and_estimator_front():
         GroupDROLogisticRegression().fit(X, y, groups=g, sample_weight=np.where(g == 1, 0, 1.))
     with pytest.raises(ValueError, match="smooth penalty"):
         group_dro(X, y, g, penalty="l1")
+
+
+def test_scikit_learn_estimator_checks():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    check_estimator(GroupDROLogisticRegression())

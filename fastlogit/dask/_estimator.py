@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .. import kernels as _kernels
+from ..base import store_params
 from ..estimator import LinearLogitOutputs
 from ..penalties import PENALTY_NAMES, Penalty, make_penalty
 from ..validation import (check_C, check_classes, check_finite_X, check_l1_ratio,
@@ -176,28 +177,7 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                  max_iter=100, class_weight=None, verbose=0, random_state=None,
                  solver="lbfgs", solver_options=None, backend="auto", n_threads=None,
                  client=None, split_every=8, timeout=None, transport="auto"):
-        self.penalty = penalty
-        self.C = C
-        self.l1_ratio = l1_ratio
-        self.fit_intercept = fit_intercept
-        self.tol = tol
-        self.max_iter = max_iter
-        self.class_weight = class_weight
-        self.verbose = verbose
-        self.random_state = random_state
-        self.solver = solver
-        self.solver_options = solver_options
-        self.backend = backend
-        self.n_threads = n_threads
-        self.client = client
-        self.split_every = split_every
-        self.timeout = timeout
-        self.transport = transport
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
+        store_params(self, locals())
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
