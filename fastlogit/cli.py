@@ -33,6 +33,7 @@ import warnings
 import numpy as np
 
 from ._atomic import atomic_write, check_writable
+from .validation import resolve_penalty
 
 __all__ = ["main"]
 
@@ -197,7 +198,8 @@ def _objective_value(model, X, y):
     else:
         Y = np.eye(classes.size)[idx]
         theta = (np.column_stack([coef, b]) if model.fit_intercept else coef).ravel()
-    ob = Objective(X, Y, C=model.C, penalty=model.penalty, l1_ratio=model.l1_ratio or 0.0,
+    penalty, C, l1_ratio = resolve_penalty(model.penalty, model.C, model.l1_ratio)
+    ob = Objective(X, Y, C=C, penalty=penalty, l1_ratio=l1_ratio,
                    fit_intercept=model.fit_intercept, backend=model.backend,
                    n_threads=model.n_threads)
     return ob.value(theta)
@@ -206,6 +208,14 @@ def _objective_value(model, X, y):
 # ------------------------------------------------------------------ commands
 def _penalty(name):
     return None if name == "none" else name
+
+
+def _penalty_args(args):
+    """``{"C", "l1_ratio"}`` of the estimator for --penalty / --C / --l1-ratio, in
+    scikit-learn's (>= 1.8) terms: l1_ratio chooses the penalty, C=inf means none."""
+    if args.penalty == "none":
+        return {"C": np.inf, "l1_ratio": 0.0}
+    return {"C": args.C, "l1_ratio": {"l2": 0.0, "l1": 1.0}.get(args.penalty, args.l1_ratio)}
 
 
 def fit_out_of_core(cache, args):
@@ -249,8 +259,7 @@ def fit_out_of_core(cache, args):
             check_solver(solver, ob)
             res = SOLVERS[solver](ob, ob.zeros(), tol=args.tol, max_iter=args.max_iter,
                                   callback=cb)
-    model = LogisticRegression(penalty=_penalty(args.penalty), C=args.C,
-                               l1_ratio=args.l1_ratio, fit_intercept=not args.no_intercept,
+    model = LogisticRegression(**_penalty_args(args), fit_intercept=not args.no_intercept,
                                tol=args.tol, max_iter=args.max_iter, solver=solver,
                                backend=args.backend, n_threads=args.threads)
     d = cache.n_features
@@ -290,8 +299,7 @@ def cmd_fit(args):
     else:
         X, y, what, _ = load_data(args.data, args, n_features=args.n_features)
         t_load = time.perf_counter() - t0
-        model = LogisticRegression(penalty=_penalty(args.penalty), C=args.C,
-                                   l1_ratio=args.l1_ratio, fit_intercept=not args.no_intercept,
+        model = LogisticRegression(**_penalty_args(args), fit_intercept=not args.no_intercept,
                                    tol=args.tol, max_iter=args.max_iter, solver=args.solver,
                                    backend=args.backend, n_threads=args.threads,
                                    random_state=args.random_state)
@@ -305,7 +313,7 @@ def cmd_fit(args):
     if args.output:
         model.save(args.output)
     print(f"data       {what}: {shape[0]} samples x {shape[1]} features")
-    print(f"model      {type(model).__name__}(C={model.C:g}, penalty={model.penalty}, "
+    print(f"model      {type(model).__name__}(C={model.C:g}, penalty={args.penalty}, "
           f"solver={model.solver_}), classes {model.classes_.tolist()}")
     print(f"objective  {F:.10g}")
     print(f"accuracy   {acc:.6f} (training)")
