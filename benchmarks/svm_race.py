@@ -53,13 +53,14 @@ MAX_DENSE_HESSIAN_D = 5000
 
 def fastlogit_fits(X, y, C, loss, continuation=False):
     """{name: (fit(tol) -> w, ladder)}: LinearSVM's default path (squared hinge "auto": dual
-    CD, or primal Newton when many samples lie inside the margin), dual CD alone, and a primal
-    solver (squared hinge: newton-cholesky for few features, else trust-region) or the
-    smoothing continuation (hinge, with ``continuation``)."""
+    CD, or the finite Newton method when many samples lie inside the margin), dual CD alone,
+    and the primal solvers (squared hinge: finite Newton and the library's newton-cholesky for
+    few features, else trust-region) or the smoothing continuation (hinge, with
+    ``continuation``)."""
     kw = dict(X=X, y=y, fit_intercept=False)
     if loss == "squared_hinge":
         def fit(solver):
-            if solver in ("auto", "dcd"):
+            if solver in ("auto", "dcd", "finite-newton"):
                 return lambda tol: fit_squared_hinge(kw, C, tol=tol, max_iter=1000,
                                                      solver=solver)[0]
 
@@ -68,7 +69,10 @@ def fastlogit_fits(X, y, C, loss, continuation=False):
                 return solve(Objective(data, C=C), solver, tol=tol, max_iter=1000).theta
             return run
         names = ["auto", "dcd"]
-        names.append("newton-cholesky" if X.shape[1] <= MAX_DENSE_HESSIAN_D else "trust-region")
+        if X.shape[1] <= MAX_DENSE_HESSIAN_D:
+            names += ["finite-newton", "newton-cholesky"]
+        else:
+            names.append("trust-region")
         return {f"fastlogit {s}": (fit(s), TOL_LADDER) for s in names}
 
     fits = {"fastlogit dcd": (lambda tol: fit_hinge(kw, C, tol=tol)[0], TOL_LADDER)}
@@ -99,7 +103,7 @@ def run_set(name, loss, C, target, repeats, continuation=False):
     fits = {**fastlogit_fits(X, y, C, loss, continuation), **liblinear_fits(X, y, C, loss)}
     # F*: our certified dual CD (hinge: its duality gap bounds F - F*) and LIBLINEAR's tightest
     tight = [f(1e-12) for k, (f, _) in fits.items()
-             if k in ("fastlogit dcd", "fastlogit newton-cholesky") or "LIBLINEAR" in k]
+             if k in ("fastlogit dcd", "fastlogit finite-newton") or "LIBLINEAR" in k]
     fstar = min(primal(X, y, w, C, loss) for w in tight)
     result = harness.race(fits, lambda w: primal(X, y, w, C, loss), fstar, target, repeats)
     return X, result

@@ -46,6 +46,7 @@ from .margin_losses import MarginData, SmoothedHinge, SquaredHinge
 from .objective import Objective
 from .solvers import CHOLESKY_MAX_PARAMS, ConvergenceWarning, solve
 from .svm_dcd import dcd_svm
+from .svm_newton import finite_newton_squared_hinge
 from .validation import check_C, check_max_iter, check_sample_weight, check_tol
 
 __all__ = ["LinearSVM", "fit_hinge", "fit_squared_hinge"]
@@ -185,8 +186,8 @@ def fit_hinge(data_kwargs, C, *, tol=1e-6, max_iter=100, solver="auto", theta0=N
 
 
 #: Dual CD continues past its first DCD_PROBE_PASSES passes while at most this fraction of the
-#: samples has alpha_i > 0 (on or inside the margin); otherwise, for few features,
-#: Newton-Cholesky takes over.  After eight passes the fraction is 0.08 on mushrooms (dual CD
+#: samples has alpha_i > 0 (on or inside the margin); otherwise, for few features, the finite
+#: Newton method takes over.  After eight passes the fraction is 0.08 on mushrooms (dual CD
 #: the faster), 0.22 on w8a, 0.46 on ijcnn1 and 0.67 on a9a (Newton the faster); see
 #: benchmarks/results/svm_race.md.
 DCD_SV_FRACTION = 0.15
@@ -200,29 +201,31 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
     * ``solver="auto"`` with the L2 penalty: ``DCD_PROBE_PASSES`` passes of dual coordinate
       descent (:func:`fastlogit.svm_dcd.dcd_svm`, relative duality gap ``tol``).  Dual CD is
       fast when few samples lie inside the margin (shrinking leaves few coordinates to visit),
-      the primal Newton method when many do: if at most ``DCD_SV_FRACTION`` of the samples
-      have ``alpha_i > 0``, or the model has more than ``CHOLESKY_MAX_PARAMS`` parameters, dual CD
-      goes on (up to ``max_passes``, default 10000); otherwise Newton-Cholesky finishes from
-      dual CD's point to gradient tolerance ``tol``.  Other penalties: the library's "auto"
-      solver.
-    * ``solver="dcd"``: dual coordinate descent only (L2).
+      Newton's method when many do: if at most ``DCD_SV_FRACTION`` of the samples have
+      ``alpha_i > 0``, or the model has more than ``CHOLESKY_MAX_PARAMS`` parameters, dual CD
+      goes on (up to ``max_passes``, default 10000); otherwise the finite Newton method
+      (:func:`fastlogit.svm_newton.finite_newton_squared_hinge`, Newton decrement at most
+      ``tol F``) finishes from dual CD's point.  Other penalties: the library's "auto" solver.
+    * ``solver="dcd"``: dual coordinate descent only (L2); ``"finite-newton"``: the finite
+      Newton method only (L2, dense Hessian: few features).
     * any other solver of :mod:`fastlogit.solvers`: that solver, gradient tolerance ``tol``.
 
     Returns
     -------
     theta : ndarray (n_params,)
-    info : dict with ``"n_iter"`` (dual CD passes + primal iterations), ``"converged"``,
+    info : dict with ``"n_iter"`` (dual CD passes + Newton iterations), ``"converged"``,
         ``"method"``, ``"gap"`` (relative duality gap when dual CD finished, else None).
     """
     l2 = penalty == "l2"
-    if solver == "dcd" and not l2:
-        raise ValueError(f"solver='dcd' supports penalty='l2' only, got {penalty!r}")
+    if solver in ("dcd", "finite-newton") and not l2:
+        raise ValueError(f"solver={solver!r} supports penalty='l2' only, got {penalty!r}")
     data = MarginData(loss=SquaredHinge(), **data_kwargs)
-    theta0, passes = None, 0
+    cw = C * data._s
+    theta0, passes, method = None, 0, ""
     if l2 and solver in ("auto", "dcd"):
         budget = 10000 if max_passes is None else max_passes
         kw = dict(squared=True, fit_intercept=data.fit_intercept, tol=tol)
-        w, b, dinfo = dcd_svm(data.design, data._yt, C * data._s,
+        w, b, dinfo = dcd_svm(data.design, data._yt, cw,
                               max_passes=min(DCD_PROBE_PASSES, budget) if solver == "auto"
                               else budget, **kw)
         passes = dinfo["passes"]
@@ -230,7 +233,7 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
         few = (np.mean(dinfo["alpha"] > 0) <= DCD_SV_FRACTION
                or data.n_params > CHOLESKY_MAX_PARAMS)
         if not dinfo["converged"] and solver == "auto" and few and budget > DCD_PROBE_PASSES:
-            w, b, dinfo = dcd_svm(data.design, data._yt, C * data._s,
+            w, b, dinfo = dcd_svm(data.design, data._yt, cw,
                                   max_passes=budget - DCD_PROBE_PASSES,
                                   alpha0=dinfo["alpha"], **kw)
             passes += dinfo["passes"]
@@ -239,11 +242,18 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
         if dinfo["converged"] or solver == "dcd" or few:
             return theta0, {"n_iter": passes, "converged": dinfo["converged"],
                             "method": "dcd", "gap": dinfo["gap"]}
+        solver, method = "finite-newton", "dcd+"
+    if solver == "finite-newton":
+        X = data.design.arrays[0] if data.design.kind == "dense" else data_kwargs["X"]
+        theta, info = finite_newton_squared_hinge(X, data._yt, cw,
+                                                  fit_intercept=data.fit_intercept, tol=tol,
+                                                  max_iter=max_iter, theta0=theta0)
+        return theta, {"n_iter": passes + info["n_iter"], "converged": info["converged"],
+                       "method": method + "finite-newton", "gap": None}
     ob = Objective(data, C=C, penalty=penalty, l1_ratio=l1_ratio)
-    res = solve(ob, "auto" if solver == "dcd" else solver, theta0, tol=tol, max_iter=max_iter)
+    res = solve(ob, solver, theta0, tol=tol, max_iter=max_iter)
     return res.theta, {"n_iter": passes + res.n_iter, "converged": res.converged,
-                       "method": ("dcd+" if theta0 is not None else "") + res.solver,
-                       "gap": None}
+                       "method": res.solver, "gap": None}
 
 
 class LinearSVM(LinearClassifierMixin, BaseEstimator):
@@ -267,8 +277,9 @@ class LinearSVM(LinearClassifierMixin, BaseEstimator):
     max_iter : int, default=100
         Iterations of a primal solver (per smoothing stage for the hinge's continuation).
     solver : str, default="auto"
-        Squared hinge: "auto" (:func:`fit_squared_hinge`: dual coordinate descent, or primal
-        Newton when many samples lie inside the margin), "dcd", or any fastlogit solver.
+        Squared hinge: "auto" (:func:`fit_squared_hinge`: dual coordinate descent, or the
+        finite Newton method when many samples lie inside the margin), "dcd",
+        "finite-newton", or any fastlogit solver.
         Hinge: "auto" / "dcd" (dual coordinate descent, :func:`fit_hinge`), "continuation",
         or a fastlogit solver for the continuation's stages.
     backend, n_threads : kernel backend and thread count.

@@ -194,7 +194,7 @@ def test_squared_hinge_auto_takes_either_route_to_the_same_optimum():
     from fastlogit.svm import fit_squared_hinge
 
     # noisy labels: most samples inside the margin; separable and scaled up: few
-    for noise, scale, route in ((3.0, 1.0, "dcd+newton-cholesky"), (0.0, 10.0, "dcd")):
+    for noise, scale, route in ((3.0, 1.0, "dcd+finite-newton"), (0.0, 10.0, "dcd")):
         X, y, _ = _problem(n=600, d=10, seed=11, noise=noise)
         X = scale * X
         kw = dict(X=X, y=y, fit_intercept=True)
@@ -214,3 +214,26 @@ def test_hinge_continuation_stages_are_few():
     _, dinfo = fit_hinge(dict(X=X, y=y, fit_intercept=False), 0.5, tol=1e-10)
     assert dinfo["method"] == "dcd" and info["objective"] == pytest.approx(
         dinfo["objective"], rel=2e-6)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("fit_intercept", [False, True], ids=["no-b", "b"])
+def test_finite_newton_equals_the_library_newton(sparse, fit_intercept):
+    from fastlogit.svm_newton import finite_newton_squared_hinge
+
+    X, y, s = _problem(n=500, d=9, seed=13, sparse=sparse)
+    s[:10] = 0.0
+    C = 0.6
+    theta, info = finite_newton_squared_hinge(X, 2 * y - 1, C * s, fit_intercept=fit_intercept,
+                                              tol=1e-14)
+    assert info["converged"] and info["n_iter"] <= 30  # finite: the margin set settles
+    data = MarginData(X, y, s, loss=SquaredHinge(), fit_intercept=fit_intercept)
+    ob = Objective(data, C=C)
+    ref = solve(ob, "newton-cholesky", tol=1e-13, max_iter=300).theta
+    assert ob.value(theta) == pytest.approx(ob.value(ref), rel=1e-12)
+    assert info["objective"] == pytest.approx(ob.value(theta), rel=1e-12)
+    np.testing.assert_allclose(theta, ref, rtol=1e-6, atol=1e-8)
+    # through the estimator as well
+    svm = LinearSVM(C=C, solver="finite-newton", tol=1e-14, fit_intercept=fit_intercept)
+    svm.fit(X, y, sample_weight=s)
+    np.testing.assert_allclose(svm.coef_[0], theta[:9], rtol=1e-10, atol=1e-12)
