@@ -5,7 +5,8 @@ Every solver has the signature::
     solver(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
            random_state=None, **options) -> SolverResult
 
-and the deterministic ones stop at ``||grad F||_inf <= tol * max(1, ||grad F(theta0)||_inf)``
+and the deterministic ones stop at ``||grad F||_inf <= tol * max(1, ||grad F(0)||_inf)`` (the
+reference gradient at theta = 0 does not depend on the starting point, so warm starts pay)
 (:mod:`fastlogit.solvers._result`), warning with :class:`ConvergenceWarning` otherwise.
 
 Each solver carries a :class:`fastlogit.contract.SolverInfo` (``@declare`` in its module):
