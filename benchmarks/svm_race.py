@@ -125,12 +125,23 @@ def main(argv=None):
              f"Measured {time.strftime('%Y-%m-%d')} on {machine_description()} with "
              f"`python benchmarks/svm_race.py {' '.join(sys.argv[1:])}`; seconds, median of "
              f"{args.repeats} (tol reached in brackets).", ""]
+    tables = {loss: {} for loss in args.loss}
     for loss in args.loss:
-        rows = {}
         for name in args.datasets:
             X, res = run_set(name, loss, args.C, args.target, args.repeats, args.continuation)
-            rows[name] = res
+            tables[loss][name] = res
             print(loss, name, res, flush=True)
+            # written after every set: an interrupted run keeps what it measured
+            Path(args.out).write_text("\n".join(lines + _tables(tables)) + "\n")
+    print("\n".join(lines + _tables(tables)))
+
+
+def _tables(tables):
+    """Markdown tables {loss: {set: race result}} with the LIBLINEAR / fastlogit ratio."""
+    lines = []
+    for loss, rows in tables.items():
+        if not rows:
+            continue
         solvers = list(dict.fromkeys(s for res in rows.values() for s in res))
         lines += [f"## {loss}", "", "| set | " + " | ".join(solvers) + " | best LIBLINEAR / "
                   "best fastlogit |", "|---" * (len(solvers) + 2) + "|"]
@@ -142,8 +153,7 @@ def main(argv=None):
             ratio = f"{min(theirs) / min(ours):.2f}x" if ours and theirs else "n/a"
             lines.append(f"| {name} | " + " | ".join(cells) + f" | {ratio} |")
         lines.append("")
-    Path(args.out).write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    return lines
 
 
 if __name__ == "__main__":
