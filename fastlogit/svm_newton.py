@@ -140,6 +140,9 @@ def _finite_newton(X, yt, c, fit_intercept, tol, max_iter, theta0):
     sparse = sp.issparse(X)
     if sparse:
         X = sp.csr_matrix(X)
+        if not X.has_canonical_format:  # the lower-triangle accumulation needs sorted,
+            X = X.copy()                # duplicate-free rows
+            X.sum_duplicates()
         indptr = np.asarray(X.indptr, dtype=np.int64)
         indices = np.asarray(X.indices, dtype=np.int32)
         data = np.asarray(X.data, dtype=np.float64)

@@ -237,3 +237,28 @@ def test_finite_newton_equals_the_library_newton(sparse, fit_intercept):
     svm = LinearSVM(C=C, solver="finite-newton", tol=1e-14, fit_intercept=fit_intercept)
     svm.fit(X, y, sample_weight=s)
     np.testing.assert_allclose(svm.coef_[0], theta[:9], rtol=1e-10, atol=1e-12)
+
+
+def test_finite_newton_on_unsorted_csr_with_duplicates():
+    from fastlogit.svm_newton import finite_newton_squared_hinge
+
+    X, y, _ = _problem(n=300, d=6, seed=14, sparse=True)
+    # the same matrix with each row's entries reversed and the first one split in two
+    rows, cols, vals = [], [], []
+    for i in range(X.shape[0]):
+        lo, hi = X.indptr[i], X.indptr[i + 1]
+        for k in range(hi - 1, lo - 1, -1):
+            rows.append(i), cols.append(X.indices[k]), vals.append(X.data[k])
+        if hi > lo:
+            vals[-1] *= 0.5
+            rows.append(i), cols.append(X.indices[lo]), vals.append(0.5 * X.data[lo])
+    messy = sp.csr_matrix(X.shape)
+    messy.indptr = np.searchsorted(rows, np.arange(X.shape[0] + 1)).astype(np.int32)
+    messy.indices = np.array(cols, dtype=np.int32)
+    messy.data = np.array(vals)
+    assert not messy.has_canonical_format
+    np.testing.assert_allclose(messy.toarray(), X.toarray(), atol=1e-15)
+    a = finite_newton_squared_hinge(X, 2 * y - 1, np.ones(300), fit_intercept=True, tol=1e-14)
+    b = finite_newton_squared_hinge(messy, 2 * y - 1, np.ones(300), fit_intercept=True,
+                                    tol=1e-14)
+    np.testing.assert_allclose(b[0], a[0], rtol=1e-10, atol=1e-12)
