@@ -126,8 +126,8 @@ def main(argv=None):
              f"`python benchmarks/svm_race.py {' '.join(sys.argv[1:])}`; seconds, median of "
              f"{args.repeats} (tol reached in brackets).", ""]
     tables = {loss: {} for loss in args.loss}
-    for loss in args.loss:
-        for name in args.datasets:
+    for name in args.datasets:  # set by set, both losses: a cut-short run covers both
+        for loss in args.loss:
             X, res = run_set(name, loss, args.C, args.target, args.repeats, args.continuation)
             tables[loss][name] = res
             print(loss, name, res, flush=True)
