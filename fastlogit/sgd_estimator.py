@@ -24,6 +24,7 @@ from sklearn.utils.validation import validate_data
 
 from . import kernels as _kernels
 from . import stochastic as _st
+from .base import store_params
 from .estimator import LinearLogitOutputs
 from .layout import Layout, NonFiniteError
 from .objective import LogLossData, Objective
@@ -108,29 +109,7 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                  learning_rate="optimal", eta0=0.01, power_t=0.5, average=False,
                  class_weight=None, warm_start=False, verbose=0, backend="auto",
                  n_threads=None):
-        self.penalty = penalty
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.learning_rate = learning_rate
-        self.eta0 = eta0
-        self.power_t = power_t
-        self.average = average
-        self.class_weight = class_weight
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.backend = backend
-        self.n_threads = n_threads
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        return tags
+        store_params(self, locals())
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
