@@ -26,7 +26,6 @@ are computed once, each trial step then costs O(n + p).
 import numpy as np
 
 from . import kernels as _kernels
-from .contract import DataTerm
 from .layout import Layout
 from .penalties import ElasticNet, NoPenalty, make_penalty
 from .validation import check_C, check_sample_weight, check_targets
@@ -169,9 +168,11 @@ class LogLossData:
         # Column ids are read (and, below, rewritten) a block at a time: numpy indexes with
         # intp, and a whole-array index would convert all nnz ids to int64 first (8 bytes
         # per non-zero of transient memory, more than the int32 ids and near the values').
-        used = np.zeros(self.n_features, dtype=bool)
+        counts = np.zeros(self.n_features, dtype=np.intp)
         for a in range(lo, hi, _COMPACT_BLOCK):
-            used[indices[a:min(a + _COMPACT_BLOCK, hi)]] = True
+            counts += np.bincount(indices[a:min(a + _COMPACT_BLOCK, hi)],
+                                  minlength=self.n_features)
+        used = counts > 0
         n_used = int(np.count_nonzero(used))
         if n_used > max_fraction * self.n_features:
             return None
@@ -403,7 +404,9 @@ class Objective:
 
     def __init__(self, X, y=None, sample_weight=None, *, C=1.0, penalty="l2", l1_ratio=0.0,
                  fit_intercept=True, backend="auto", n_threads=None):
-        if isinstance(X, DataTerm) and not isinstance(X, np.ndarray):
+        # a data term (duck-typed: the runtime Protocol check costs more than the fit of a
+        # small problem's iteration) or the arrays of an in-memory log-loss
+        if hasattr(X, "loss_grad") and hasattr(X, "layout"):
             if y is not None or sample_weight is not None:
                 raise ValueError("y and sample_weight belong to the data term; pass them to it")
             data = X
@@ -412,6 +415,7 @@ class Objective:
                                backend=backend, n_threads=n_threads)
         self.data = data
         self.layout = data.layout
+        self._last = None  # (theta, C, penalty, f, grad) of the last value_grad
         self.C = check_C(C)
         self.penalty = make_penalty(penalty, 0.0 if l1_ratio is None else l1_ratio)
 
@@ -479,7 +483,16 @@ class Objective:
 
     # ------------------------------------------------------------------ the contract
     def value_grad(self, theta):
-        """Smooth part f and its gradient (float64, shape (n_params,)); caches curvature."""
+        """Smooth part f and its gradient (float64, shape (n_params,)); caches curvature.
+
+        The last (theta, C, penalty) -> (f, grad) is kept, so a repeated call (a solver's
+        line search accepting the point it just evaluated) costs one comparison and a copy.
+        """
+        theta = np.asarray(theta, dtype=np.float64)
+        last = self._last
+        if (last is not None and last[1] == self.C and last[2] is self.penalty
+                and last[0].shape == theta.shape and (last[0] == theta).all()):
+            return last[3], last[4].copy()
         theta = self.layout.check(theta)
         loss, grad = self.data.loss_grad(theta)
         grad *= self.C
@@ -490,7 +503,9 @@ class Objective:
             self.layout.add_coef(grad, pen.smooth_grad(w))
         elif a:
             self.layout.add_coef(grad, a * w)
-        return self.C * loss + pen.smooth_value(w), grad
+        f = self.C * loss + pen.smooth_value(w)
+        self._last = (theta.copy(), self.C, pen, f, grad)
+        return f, grad.copy()
 
     def value(self, theta):
         """The full objective F, L1 part included."""
