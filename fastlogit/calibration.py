@@ -2,9 +2,10 @@
 and temperature / Platt scaling to turn scores (e.g. a margin loss's) into probabilities.
 
 Binning: ``n_bins`` bins of [0, 1], uniform width (``strategy="uniform"``) or equal counts
-(``"quantile"``), as scikit-learn's :func:`sklearn.calibration.calibration_curve`; a
-probability p falls into bin ``b`` with ``edges[b] <= p < edges[b + 1]`` (p = 1 in the last
-bin).  Empty bins are dropped.  With sample weights every count is a weight sum.
+(``"quantile"``), the edges of scikit-learn's :func:`sklearn.calibration.calibration_curve`;
+a probability p falls into bin ``b`` with ``edges[b] <= p < edges[b + 1]`` (p = 1 in the last
+bin), where scikit-learn puts a p exactly on an interior edge into the lower bin: the tables
+agree except for such ties.  Empty bins are dropped.  With sample weights every count is a weight sum.
 
 ::
 

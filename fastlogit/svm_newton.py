@@ -23,7 +23,7 @@ exact once I is settled) at most ``tol * F``.
 import numpy as np
 from numba import njit
 
-from .solvers.newton import _cholesky_factor
+from .solvers.newton import cholesky_factor
 
 __all__ = ["finite_newton_squared_hinge"]
 
@@ -182,7 +182,7 @@ def _finite_newton(X, yt, c, fit_intercept, tol, max_iter, theta0):
         H[np.arange(d), np.arange(d)] += 1.0
         F = loss + 0.5 * float(w @ w)
         # (no sample inside the margin leaves b free: the factorisation adds a small ridge)
-        factor = _cholesky_factor(H)
+        factor = cholesky_factor(H)
         step = -factor.solve(g) if factor is not None else \
             -np.linalg.lstsq(H, g, rcond=None)[0]
         decrement = -0.5 * float(g @ step)

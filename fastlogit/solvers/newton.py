@@ -32,7 +32,7 @@ from ..contract import declare
 from ._result import (History, SolverResult, reference_gradient_norm, single_threaded_blas,
                       stopping_threshold, warn_not_converged)
 
-__all__ = ["newton_cholesky", "newton_cg", "trust_region"]
+__all__ = ["newton_cholesky", "newton_cg", "trust_region", "cholesky_factor"]
 
 
 def _check_smooth(objective, name):
@@ -99,7 +99,7 @@ class _Cholesky:
         return x
 
 
-def _cholesky_factor(H):
+def cholesky_factor(H):
     """:class:`_Cholesky` of H (p, p), float64, with a growing ridge if (numerically)
     singular; None when even the largest ridge fails."""
     potrf, potrs = linalg.get_lapack_funcs(("potrf", "potrs"), (H,))
@@ -162,7 +162,7 @@ def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None,
         if d is None:
             H = objective.hessian(theta)
             diag_max = max(1.0, float(np.abs(np.diag(H)).max()))
-            factor = _cholesky_factor(H)
+            factor = cholesky_factor(H)
             d = None if factor is None else _solve_with(factor, g)
             refactor = factor is None or reuse_cg <= 0
         if d is None or not float(g @ d) < 0:
