@@ -21,13 +21,13 @@ newton-cholesky    Newton, dense Hessian (gram kernel) + Cholesky, line search  
 newton-cg          truncated Newton, PCG on hessp, line search                  smooth
 trust-region       TRON-style trust-region Newton-CG                            smooth
 lbfgs              L-BFGS (compact form, Armijo on margins) on value_grad       smooth
-l1                 proximal Newton (CD / FISTA inner solver), exact zeros       all
+l1                 proximal Newton: CD on working sets (else FISTA), zeros     all
 sgd                SGD, compiled epochs: schedules, averaging, lazy L2, Hogwild all
 minibatch          mini-batch SGD over row blocks (fused loss_grad), averaging  all
 =================  ==========================================================  ============
 
-The stochastic solvers (sgd, minibatch) count epochs in ``max_iter`` and also stop when F
-stalls (``tol`` relative, ``n_iter_no_change`` epochs); see their modules.
+The stochastic solvers (sgd, minibatch) count epochs in ``max_iter`` and run on
+:mod:`fastlogit.stochastic`'s one driver (its stopping rule and restarts); see that module.
 """
 import numpy as np
 
