@@ -35,6 +35,7 @@ from sklearn.utils import column_or_1d
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import kernels as _kernels
+from .base import store_params
 from .penalties import PENALTY_NAMES
 from .validation import (check_C, check_focal_gamma, check_intercept_scaling, check_l1_ratio,
                          check_label_smoothing, check_max_iter, check_n_jobs,
@@ -241,26 +242,7 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                  warm_start=False, n_jobs=None, backend="auto", n_threads=None,
                  soft_labels=False, label_smoothing=0.0, focal_gamma=0.0,
                  noise_transition=None):
-        self.penalty = penalty
-        self.C = C
-        self.l1_ratio = l1_ratio
-        self.dual = dual
-        self.tol = tol
-        self.fit_intercept = fit_intercept
-        self.intercept_scaling = intercept_scaling
-        self.class_weight = class_weight
-        self.random_state = random_state
-        self.solver = solver
-        self.max_iter = max_iter
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.n_jobs = n_jobs
-        self.backend = backend
-        self.n_threads = n_threads
-        self.soft_labels = soft_labels
-        self.label_smoothing = label_smoothing
-        self.focal_gamma = focal_gamma
-        self.noise_transition = noise_transition
+        store_params(self, locals())
 
     # ------------------------------------------------------------------ checks
     def _check_params(self):
@@ -425,7 +407,7 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         fit_intercept = bool(self.fit_intercept)
         liblinear = self._liblinear_intercept()
         if liblinear:
-            X = _with_constant_column(X, float(self.intercept_scaling))
+            X = with_constant_column(X, float(self.intercept_scaling))
             fit_intercept = False
         design = _kernels.as_design(X)
         objective = self._objective(design, Y, sw, C, penalty, l1_ratio, fit_intercept)
@@ -515,7 +497,7 @@ def _dense(coef):
     return coef.toarray() if sp.issparse(coef) else np.asarray(coef)
 
 
-def _with_constant_column(X, value):
+def with_constant_column(X, value):
     """X with a last column of ``value`` (CSR stays CSR), X's dtype."""
     n = X.shape[0]
     if sp.issparse(X):

@@ -30,7 +30,8 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.validation import validate_data
 
 from . import kernels as _kernels
-from .estimator import LinearLogitOutputs, LogisticRegression, _with_constant_column
+from .base import store_params
+from .estimator import LinearLogitOutputs, LogisticRegression, with_constant_column
 from .validation import (check_C, check_l1_ratio, check_max_iter, check_n_jobs, check_tol,
                          resolve_penalty)
 
@@ -212,7 +213,7 @@ def _fit_rows(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads
     scaling = None
     if proto._liblinear_intercept():
         scaling = float(proto.intercept_scaling)
-        X = _with_constant_column(X, scaling)
+        X = with_constant_column(X, scaling)
         fit_intercept = False
     proto.n_threads = n_threads
     objective = proto._objective(_kernels.as_design(X), Y, sw, float(Cs[0]) if penalty else
@@ -314,25 +315,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                  max_iter=100, class_weight=None, n_jobs=None, verbose=0, refit=True,
                  intercept_scaling=1.0, random_state=None, use_legacy_attributes="warn",
                  backend="auto", n_threads=None):
-        self.Cs = Cs
-        self.l1_ratios = l1_ratios
-        self.fit_intercept = fit_intercept
-        self.cv = cv
-        self.dual = dual
-        self.penalty = penalty
-        self.scoring = scoring
-        self.solver = solver
-        self.tol = tol
-        self.max_iter = max_iter
-        self.class_weight = class_weight
-        self.n_jobs = n_jobs
-        self.verbose = verbose
-        self.refit = refit
-        self.intercept_scaling = intercept_scaling
-        self.random_state = random_state
-        self.use_legacy_attributes = use_legacy_attributes
-        self.backend = backend
-        self.n_threads = n_threads
+        store_params(self, locals())
 
     # ------------------------------------------------------------------ parameters
     def _penalty_grid(self):

@@ -42,6 +42,7 @@ from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
+from .base import store_params
 from .margin_losses import MarginData, SmoothedHinge, SquaredHinge
 from .objective import Objective
 from .solvers import CHOLESKY_MAX_PARAMS, ConvergenceWarning, solve
@@ -308,16 +309,7 @@ class LinearSVM(LinearClassifierMixin, BaseEstimator):
     def __init__(self, loss="squared_hinge", *, C=1.0, penalty="l2", l1_ratio=None,
                  fit_intercept=True, tol=1e-4, max_iter=100, solver="auto", backend="auto",
                  n_threads=None):
-        self.loss = loss
-        self.C = C
-        self.penalty = penalty
-        self.l1_ratio = l1_ratio
-        self.fit_intercept = fit_intercept
-        self.tol = tol
-        self.max_iter = max_iter
-        self.solver = solver
-        self.backend = backend
-        self.n_threads = n_threads
+        store_params(self, locals())
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
