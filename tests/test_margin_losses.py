@@ -139,7 +139,10 @@ def test_dual_cd_matches_liblinear_and_certifies_its_gap(loss, flag):
     f_ll = _primal(X, y, _liblinear_w(liblinear, X, y, flag, C), 0.0, C, loss)
     assert info["dual"] <= f_ll * (1 + 1e-12)  # a lower bound on everyone's objective
     # the gap bounds our distance to the optimum, which LIBLINEAR cannot beat
-    assert f_ours <= f_ll + 1e-10 * f_ours and f_ours == pytest.approx(f_ll, rel=1e-6)
+    assert f_ours <= f_ll + 1e-10 * f_ours
+    # LIBLINEAR's -s 3 (hinge) stops on its projected-gradient rule and was seen up to 4e-4
+    # above the optimum from run to run; its -s 1 (squared hinge) lands within 1e-6
+    assert f_ours == pytest.approx(f_ll, rel=1e-6 if loss == "squared_hinge" else 1e-3)
     # the dual point is in its box and gives w
     alpha = info["alpha"]
     assert alpha.min() >= 0 and (loss == "squared_hinge" or alpha.max() <= C)
