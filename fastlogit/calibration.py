@@ -76,9 +76,38 @@ def _bin_index(p, n_bins, strategy):
 
 @dataclass
 class ReliabilityTable:
-    """Per non-empty bin: ``edges_low``, ``edges_high``, ``count`` (weight sum),
-    ``mean_predicted``, ``observed`` (weighted frequency of y = 1), ``ci_low``, ``ci_high``
-    (Wilson interval at ``confidence``)."""
+    """Reliability table: one entry per non-empty bin, bins in increasing order.
+
+    Made by :func:`reliability_table`.  Every array has shape (n_nonempty_bins,) and dtype
+    float64; with sample weights, counts are weight sums and means are weighted means.
+
+    Parameters
+    ----------
+    edges_low : ndarray of shape (n_nonempty_bins,)
+        Lower edge of each bin (inclusive).
+    edges_high : ndarray of shape (n_nonempty_bins,)
+        Upper edge of each bin (exclusive, except 1.0, which belongs to the last bin).
+    count : ndarray of shape (n_nonempty_bins,)
+        Weight sum of the samples in each bin (their number without weights); all > 0.
+    mean_predicted : ndarray of shape (n_nonempty_bins,)
+        Weighted mean of the predicted probabilities in each bin.
+    observed : ndarray of shape (n_nonempty_bins,)
+        Weighted frequency of ``y = 1`` in each bin.
+    ci_low : ndarray of shape (n_nonempty_bins,)
+        Lower end of the Wilson score interval of ``observed`` (effective count ``count``),
+        clipped to [0, 1].
+    ci_high : ndarray of shape (n_nonempty_bins,)
+        Upper end of that interval, clipped to [0, 1].
+    confidence : float
+        Coverage of the intervals, in (0, 1).
+
+    Examples
+    --------
+    >>> from fastlogit.calibration import reliability_table
+    >>> table = reliability_table([0, 1, 1, 1], [0.2, 0.4, 0.7, 0.9], n_bins=2)
+    >>> table.rows()[1]["observed"], table.rows()[1]["count"]
+    (1.0, 2.0)
+    """
 
     edges_low: np.ndarray
     edges_high: np.ndarray
@@ -99,7 +128,50 @@ class ReliabilityTable:
 
 def reliability_table(y_true, proba, *, n_bins=10, strategy="uniform", sample_weight=None,
                       confidence=0.95):
-    """:class:`ReliabilityTable` of binary probabilities ``proba`` against ``y_true``."""
+    """Reliability table of binary probabilities against the observed labels.
+
+    Bins of [0, 1] as described in the module docstring; a probability p falls into bin b
+    when ``edges[b] <= p < edges[b + 1]`` (p = 1 into the last bin).  Empty bins are dropped.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Binary labels, every value 0 or 1 (any numeric dtype).
+    proba : array-like of shape (n_samples,)
+        Predicted probabilities of the label 1, finite and in [0, 1].
+    n_bins : int, default=10
+        Number of bins, a positive integer.
+    strategy : {"uniform", "quantile"}, default="uniform"
+        ``"uniform"``: bins of equal width.  ``"quantile"``: edges at the percentiles of
+        ``proba`` (bins of about equal count), the outer edges set to 0 and 1.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Finite non-negative weights; None gives every sample weight 1.
+    confidence : float, default=0.95
+        Coverage of the Wilson score interval of each bin's observed frequency, in (0, 1).
+
+    Returns
+    -------
+    ReliabilityTable
+        One entry per non-empty bin, in increasing order of probability.
+
+    Raises
+    ------
+    ValueError
+        If ``y_true`` and ``proba`` differ in length, ``y_true`` holds a value other than 0
+        or 1, ``proba`` is outside [0, 1] or NaN, a weight is negative, not finite or the
+        weights' length differs, ``n_bins`` is not a positive integer or ``strategy`` is
+        unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.calibration import reliability_table
+    >>> y = np.array([0, 0, 1, 0, 1, 1, 1, 1])
+    >>> p = np.array([0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9])
+    >>> table = reliability_table(y, p, n_bins=2)
+    >>> table.count, table.mean_predicted, table.observed
+    (array([4., 4.]), array([0.25, 0.75]), array([0.25, 1.  ]))
+    """
     y, p, s = _check(y_true, proba, sample_weight)
     idx, edges = _bin_index(p, n_bins, strategy)
     count = np.bincount(idx, weights=s, minlength=n_bins)
@@ -117,7 +189,47 @@ def reliability_table(y_true, proba, *, n_bins=10, strategy="uniform", sample_we
 
 def expected_calibration_error(y_true, proba, *, n_bins=10, strategy="uniform",
                                sample_weight=None):
-    """ECE = ``sum_b (n_b / n) |o_b - p_b|`` over the non-empty bins."""
+    """Expected calibration error over the non-empty bins of :func:`reliability_table`.
+
+    ::
+
+        ECE = sum_b (n_b / n) |o_b - p_b|
+
+    with ``n_b`` the weight in bin b, ``n`` the total weight, ``o_b`` the observed frequency
+    of the label 1 and ``p_b`` the mean predicted probability in the bin.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Binary labels, every value 0 or 1.
+    proba : array-like of shape (n_samples,)
+        Predicted probabilities of the label 1, finite and in [0, 1].
+    n_bins : int, default=10
+        Number of bins, a positive integer (see :func:`reliability_table`).
+    strategy : {"uniform", "quantile"}, default="uniform"
+        Bins of equal width, or edges at the percentiles of ``proba``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Finite non-negative weights; None gives every sample weight 1.
+
+    Returns
+    -------
+    float
+        The ECE, in [0, 1]; 0 when every bin's mean probability equals its frequency.
+
+    Raises
+    ------
+    ValueError
+        On invalid labels, probabilities, weights, ``n_bins`` or ``strategy``, as
+        :func:`reliability_table`.
+
+    Examples
+    --------
+    >>> from fastlogit.calibration import expected_calibration_error
+    >>> y = [0, 0, 1, 0, 1, 1, 1, 1]
+    >>> p = [0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9]
+    >>> round(expected_calibration_error(y, p, n_bins=2), 6)
+    0.125
+    """
     table = reliability_table(y_true, proba, n_bins=n_bins, strategy=strategy,
                               sample_weight=sample_weight)
     w = table.count / table.count.sum()
@@ -125,15 +237,84 @@ def expected_calibration_error(y_true, proba, *, n_bins=10, strategy="uniform",
 
 
 def brier_score(y_true, proba, *, sample_weight=None):
-    """Mean squared error of the probabilities (scikit-learn's ``brier_score_loss``)."""
+    """Brier score: the weighted mean squared error of the probabilities.
+
+    ``sum_i s_i (p_i - y_i)^2 / sum_i s_i``, computed by scikit-learn's
+    :func:`sklearn.metrics.brier_score_loss` after the checks below.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Binary labels, every value 0 or 1.
+    proba : array-like of shape (n_samples,)
+        Predicted probabilities of the label 1, finite and in [0, 1].
+    sample_weight : array-like of shape (n_samples,), default=None
+        Finite non-negative weights; None gives every sample weight 1.
+
+    Returns
+    -------
+    float
+        The Brier score, in [0, 1]; lower is better.
+
+    Raises
+    ------
+    ValueError
+        If the lengths differ, ``y_true`` is not binary, ``proba`` is outside [0, 1] or
+        NaN, or a weight is negative or not finite.
+
+    Examples
+    --------
+    >>> from fastlogit.calibration import brier_score
+    >>> round(brier_score([0, 1, 1], [0.1, 0.8, 0.5]), 4)
+    0.1
+    """
     y, p, s = _check(y_true, proba, sample_weight)
     return float(brier_score_loss(y, p, sample_weight=s))
 
 
 def log_loss_decomposition(y_true, proba, *, n_bins=10, strategy="uniform",
                            sample_weight=None):
-    """``{"log_loss", "refinement", "calibration", "within_bin"}`` per unit weight, with
-    log_loss = refinement + calibration + within_bin (module docstring)."""
+    """Split the log loss into refinement, calibration and within-bin terms.
+
+    ``log_loss = refinement + calibration + within_bin``, each per unit weight, over the bins
+    of :func:`reliability_table` (formulas in the module docstring).  ``refinement`` and
+    ``calibration`` are >= 0; ``within_bin`` is zero when ``proba`` is constant in each bin.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        Binary labels, every value 0 or 1.
+    proba : array-like of shape (n_samples,)
+        Predicted probabilities of the label 1, finite and in [0, 1].
+    n_bins : int, default=10
+        Number of bins, a positive integer (see :func:`reliability_table`).
+    strategy : {"uniform", "quantile"}, default="uniform"
+        Bins of equal width, or edges at the percentiles of ``proba``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Finite non-negative weights; None gives every sample weight 1.
+
+    Returns
+    -------
+    dict of str to float
+        Keys ``"log_loss"`` (scikit-learn's weighted mean log loss), ``"refinement"``,
+        ``"calibration"`` and ``"within_bin"``.
+
+    Raises
+    ------
+    ValueError
+        On invalid labels, probabilities, weights, ``n_bins`` or ``strategy``, as
+        :func:`reliability_table`.
+
+    Examples
+    --------
+    >>> from fastlogit.calibration import log_loss_decomposition
+    >>> y = [0, 0, 1, 0, 1, 1, 1, 1]
+    >>> p = [0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9]
+    >>> parts = log_loss_decomposition(y, p, n_bins=2)
+    >>> total = parts["refinement"] + parts["calibration"] + parts["within_bin"]
+    >>> bool(abs(total - parts["log_loss"]) < 1e-12), bool(parts["calibration"] > 0)
+    (True, True)
+    """
     table = reliability_table(y_true, proba, n_bins=n_bins, strategy=strategy,
                               sample_weight=sample_weight)
     y, p, s = _check(y_true, proba, sample_weight)
@@ -177,11 +358,55 @@ class _ScoreCalibrator:
 class TemperatureScaling(_ScoreCalibrator):
     """p = sigmoid(score / T), one parameter T > 0 fitted by maximum likelihood.
 
-    Keeps the ranking and the decision threshold at score 0.  Attributes: ``temperature_``,
-    ``slope_ = 1 / T``, ``offset_ = 0``.
+    Keeps the ranking and the decision threshold at score 0.  Takes no constructor
+    arguments.
+
+    Attributes
+    ----------
+    temperature_ : float
+        The fitted temperature T > 0.
+    slope_ : float
+        ``1 / T``.
+    offset_ : float
+        Always 0.0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.calibration import TemperatureScaling
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.normal(size=400)
+    >>> y = (rng.random(400) < 1 / (1 + np.exp(-z / 2))).astype(int)  # true T = 2
+    >>> cal = TemperatureScaling().fit(3 * z, y)  # scores three times too large
+    >>> 3 < cal.temperature_ < 12
+    True
+    >>> cal.predict_proba([0.0]).round(3)
+    array([[0.5, 0.5]])
     """
 
     def fit(self, scores, y, sample_weight=None):
+        """Fit the parameters by maximum likelihood (BFGS on the weighted log loss).
+
+        Parameters
+        ----------
+        scores : array-like of shape (n_samples,)
+            Finite real-valued scores, e.g. a margin model's ``decision_function``.
+        y : array-like of shape (n_samples,)
+            Binary labels, every value 0 or 1.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Finite non-negative weights; None gives every sample weight 1.
+
+        Returns
+        -------
+        self
+            The fitted calibrator.
+
+        Raises
+        ------
+        ValueError
+            If a score is not finite, ``y`` is not binary, the lengths differ or a weight is
+            negative or not finite, or the fitted slope is not positive (scores anti-correlated with ``y``).
+        """
         scores, y, s = _check_scores(scores, y, sample_weight)
         (a,) = self._fit_params(scores, y, s, True, False)
         if not a > 0:
@@ -193,10 +418,52 @@ class TemperatureScaling(_ScoreCalibrator):
 class PlattScaling(_ScoreCalibrator):
     """p = sigmoid(a * score + b) (Platt, 1999), both parameters by maximum likelihood.
 
-    Attributes: ``slope_``, ``offset_``.
+    Takes no constructor arguments.
+
+    Attributes
+    ----------
+    slope_ : float
+        The fitted slope a (negative when the scores are anti-correlated with y).
+    offset_ : float
+        The fitted offset b.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.calibration import PlattScaling
+    >>> rng = np.random.default_rng(0)
+    >>> scores = rng.normal(size=2000)
+    >>> y = (rng.random(2000) < 1 / (1 + np.exp(-(2 * scores - 1)))).astype(int)
+    >>> cal = PlattScaling().fit(scores, y)  # true a = 2, b = -1
+    >>> bool(abs(cal.slope_ - 2) < 0.4 and abs(cal.offset_ + 1) < 0.3)
+    True
+    >>> cal.predict_proba(scores[:3]).shape
+    (3, 2)
     """
 
     def fit(self, scores, y, sample_weight=None):
+        """Fit the parameters by maximum likelihood (BFGS on the weighted log loss).
+
+        Parameters
+        ----------
+        scores : array-like of shape (n_samples,)
+            Finite real-valued scores, e.g. a margin model's ``decision_function``.
+        y : array-like of shape (n_samples,)
+            Binary labels, every value 0 or 1.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Finite non-negative weights; None gives every sample weight 1.
+
+        Returns
+        -------
+        self
+            The fitted calibrator.
+
+        Raises
+        ------
+        ValueError
+            If a score is not finite, ``y`` is not binary, the lengths differ or a weight is
+            negative or not finite.
+        """
         scores, y, s = _check_scores(scores, y, sample_weight)
         a, b = self._fit_params(scores, y, s, True, True)
         self.slope_, self.offset_ = float(a), float(b)
