@@ -39,7 +39,36 @@ def _soft_threshold(x, t):
 
 
 class Penalty(ABC):
-    """R(w) = S(w) + l1_strength ||w||_1 on the penalised coefficients (flat float64)."""
+    """R(w) = S(w) + l1_strength ||w||_1 on the penalised coefficients (flat float64).
+
+    Abstract base: a subclass defines ``smooth_value``, ``smooth_grad``, ``smooth_hessp``
+    and ``smooth_hess_diag`` (S and its derivatives, arrays of shape (p,), ``p = w.size``)
+    and sets the class or instance attributes ``name``, ``l1_strength`` (>= 0) and
+    ``l2_strength`` (module docstring); ``value``, ``prox`` and ``min_norm_subgradient``
+    follow.  Takes no constructor arguments.
+
+    Examples
+    --------
+    A weighted ridge ``S(w) = 1/2 sum_j a_j w_j^2``, smooth, usable by every solver:
+
+    >>> import numpy as np
+    >>> from fastlogit.penalties import Penalty
+    >>> class WeightedL2(Penalty):
+    ...     name = "weighted_l2"
+    ...     def __init__(self, a):
+    ...         self.a = np.asarray(a, dtype=np.float64)
+    ...     def smooth_value(self, w):
+    ...         return 0.5 * float(self.a @ (w * w))
+    ...     def smooth_grad(self, w):
+    ...         return self.a * w
+    ...     def smooth_hessp(self, w, v):
+    ...         return self.a * v
+    ...     def smooth_hess_diag(self, w):
+    ...         return self.a.copy()
+    >>> pen = WeightedL2([1.0, 4.0])
+    >>> pen.value(np.array([1.0, 1.0])), pen.is_smooth
+    (2.5, True)
+    """
 
     #: Short name used in messages and reprs.
     name = "penalty"
@@ -100,7 +129,16 @@ class Penalty(ABC):
 
 
 class NoPenalty(Penalty):
-    """R = 0 (``penalty=None``)."""
+    """R = 0 (``penalty=None``): an unpenalised fit.  Takes no constructor arguments.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.penalties import NoPenalty
+    >>> pen = NoPenalty()
+    >>> pen.value(np.array([3.0, -4.0])), pen.is_smooth
+    (0.0, True)
+    """
 
     name = "none"
     l2_strength = 0.0
@@ -123,6 +161,24 @@ class ElasticNet(Penalty):
 
     The parent of :class:`L2` (l1_ratio 0) and :class:`L1` (l1_ratio 1): scikit-learn's
     ``penalty="elasticnet"`` convention, with C multiplying the loss and not the penalty.
+    Sets ``l1_strength = l1_ratio`` and ``l2_strength = 1 - l1_ratio``.
+
+    Parameters
+    ----------
+    l1_ratio : float, default=0.5
+        Share of the L1 term, in [0, 1]; 0 is ridge, 1 is lasso.  Anything else raises
+        ValueError.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.penalties import ElasticNet
+    >>> pen = ElasticNet(l1_ratio=0.5)
+    >>> w = np.array([2.0, -1.0, 0.0])
+    >>> pen.value(w)  # 0.5 * 3 + 0.25 * 5
+    2.75
+    >>> pen.prox(w, step=1.0)  # soft-thresholding of the L1 part by 0.5
+    array([ 1.5, -0.5,  0. ])
     """
 
     name = "elasticnet"
@@ -155,7 +211,16 @@ class ElasticNet(Penalty):
 
 
 class L2(ElasticNet):
-    """R(w) = 1/2 ||w||^2 (``penalty="l2"``): ElasticNet(0)."""
+    """R(w) = 1/2 ||w||^2 (``penalty="l2"``): ElasticNet(0).  Takes no constructor arguments.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.penalties import L2
+    >>> pen = L2()
+    >>> pen.value(np.array([3.0, -4.0])), pen.smooth_grad(np.array([3.0, -4.0]))
+    (12.5, array([ 3., -4.]))
+    """
 
     name = "l2"
 
@@ -166,7 +231,19 @@ class L2(ElasticNet):
 
 
 class L1(ElasticNet):
-    """R(w) = ||w||_1 (``penalty="l1"``): ElasticNet(1)."""
+    """R(w) = ||w||_1 (``penalty="l1"``): ElasticNet(1).  Takes no constructor arguments.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.penalties import L1
+    >>> pen = L1()
+    >>> w = np.array([3.0, 0.0])
+    >>> pen.value(w), pen.is_smooth
+    (3.0, False)
+    >>> pen.min_norm_subgradient(w, grad=np.array([-1.0, 0.5]))  # zero at a minimiser
+    array([0., 0.])
+    """
 
     name = "l1"
 
@@ -179,8 +256,30 @@ class L1(ElasticNet):
 def make_penalty(penalty="l2", l1_ratio=None):
     """The :class:`Penalty` for a scikit-learn style ``penalty`` name (or a Penalty itself).
 
-    ``penalty`` is "l2", "l1", "elasticnet" (needs ``l1_ratio`` in [0, 1]), None / "none",
-    or a :class:`Penalty` instance, returned as it is.  Raises ValueError naming the value.
+    Parameters
+    ----------
+    penalty : {"l2", "l1", "elasticnet", "none", None} or Penalty, default="l2"
+        The penalty name (case-insensitive), None or ``"none"`` for no penalty, or a
+        :class:`Penalty` instance, returned as it is.
+    l1_ratio : float, default=None
+        The elastic-net mixing in [0, 1]; required with ``"elasticnet"``, ignored otherwise.
+
+    Returns
+    -------
+    Penalty
+        :class:`L2`, :class:`L1`, :class:`ElasticNet`, :class:`NoPenalty` or ``penalty``.
+
+    Raises
+    ------
+    ValueError
+        If the name is unknown, or ``"elasticnet"`` comes without ``l1_ratio`` or with one
+        outside [0, 1].
+
+    Examples
+    --------
+    >>> from fastlogit.penalties import make_penalty
+    >>> make_penalty("l2"), make_penalty(None), make_penalty("elasticnet", l1_ratio=0.3)
+    (L2(), NoPenalty(), ElasticNet(l1_ratio=0.3))
     """
     if isinstance(penalty, Penalty):
         return penalty
