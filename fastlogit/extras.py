@@ -215,7 +215,59 @@ class FocalObjective(Objective):
     """The focal-loss objective ``C * sum_i s_i focal(Y_i, Z_i) + R(w)``; ``gamma=0`` is
     exactly the log-loss objective.
 
-    Parameters as :class:`fastlogit.objective.Objective`, plus ``gamma >= 0``.
+    An :class:`fastlogit.objective.Objective` (same theta layout, penalty and methods) over a
+    :class:`PointwiseData` with the focal loss of the module docstring.  Not convex for
+    ``gamma > 0``: :func:`fastlogit.solvers.solve` offers the quasi-Newton and first-order
+    solvers only.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix, fastlogit.kernels.Design} of shape (n_samples, n_features)
+        The design, float32 or float64 (the kernels run in its dtype); other dtypes are
+        converted to float64, a sparse matrix to CSR.  NaN and inf are not scanned for here
+        (the estimators do): the caller keeps X finite.
+    y : array-like of shape (n_samples,) or (n_samples, K)
+        Targets: probabilities of the label 1 in [0, 1] for a binary model (0/1 labels or soft
+        labels), or for K >= 2 classes rows of class probabilities summing to 1 (one-hot
+        labels or soft labels).  Anything else raises ValueError.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Finite non-negative weights s_i multiplying each sample's loss; None means 1 each.
+    gamma : float, default=2.0
+        Focusing parameter, a finite number >= 0 (else ValueError); 0 is the log-loss.
+    C : float, default=1.0
+        Inverse regularisation strength, a positive finite number: it multiplies the summed
+        sample losses, ``F = C * sum_i s_i l_i + R(w)``.
+    penalty : {"l2", "l1", "elasticnet", None} or fastlogit.penalties.Penalty, default="l2"
+        The penalty R on the coefficients (never on the intercept), through
+        :func:`fastlogit.penalties.make_penalty`.
+    l1_ratio : float, default=0.0
+        Elastic-net mixing in [0, 1], used with ``penalty="elasticnet"`` only.
+    fit_intercept : bool, default=True
+        Whether theta ends with an unpenalised intercept (one per class).
+    backend : {"auto", "numpy", "numba", "cython"} or fastlogit.kernels.KernelSet, default="auto"
+        Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
+        available.  An unknown or unavailable name raises ValueError.
+    n_threads : int, default=None
+        Threads of the kernels' passes over X; None: :func:`fastlogit._config.effective_n_threads`
+        (``FASTLOGIT_NUM_THREADS``, threadpoolctl limits, ``OMP_NUM_THREADS``, then every
+        core); a negative value counts back from the number of cores.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.extras import FocalObjective
+    >>> from fastlogit.objective import Objective
+    >>> from fastlogit.solvers import solve
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 3))
+    >>> y = (X[:, 0] + 0.5 * rng.normal(size=50) > 0).astype(float)
+    >>> theta = rng.normal(size=4)  # 3 coefficients, then the intercept
+    >>> bool(np.isclose(FocalObjective(X, y, gamma=0.0).value(theta),
+    ...                 Objective(X, y).value(theta)))
+    True
+    >>> result = solve(FocalObjective(X, y, gamma=2.0), solver="lbfgs")
+    >>> result.converged, result.theta.shape
+    (True, (4,))
     """
 
     def __init__(self, X, y, sample_weight=None, *, gamma=2.0, C=1.0, penalty="l2",
@@ -235,8 +287,56 @@ class NoiseCorrectedObjective(Objective):
     """Forward noise-corrected log-loss with label-transition matrix ``transition`` (K, K).
 
     ``transition[i, j] = P(observed j | true i)``; rows are non-negative and sum to 1.
-    The model (theta) describes the *clean* label distribution.  Other parameters as
-    :class:`fastlogit.objective.Objective`.
+    The model (theta) describes the *clean* label distribution.  An
+    :class:`fastlogit.objective.Objective` over a :class:`PointwiseData`; never convex, so
+    :func:`fastlogit.solvers.solve` offers the quasi-Newton and first-order solvers only.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix, fastlogit.kernels.Design} of shape (n_samples, n_features)
+        The design, float32 or float64 (the kernels run in its dtype); other dtypes are
+        converted to float64, a sparse matrix to CSR.  NaN and inf are not scanned for here
+        (the estimators do): the caller keeps X finite.
+    y : array-like of shape (n_samples,) or (n_samples, K)
+        Observed (noisy) targets: probabilities of the label 1 in [0, 1] for a binary model (0/1 labels or soft
+        labels), or for K >= 2 classes rows of class probabilities summing to 1 (one-hot
+        labels or soft labels).  Anything else raises ValueError.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Finite non-negative weights s_i multiplying each sample's loss; None means 1 each.
+    transition : array-like of shape (K, K)
+        Label-transition matrix, K = 2 for a binary model: finite, non-negative, rows
+        summing to 1 (within 1e-8) and invertible (else the clean model is not identifiable);
+        any violation raises ValueError.
+    C : float, default=1.0
+        Inverse regularisation strength, a positive finite number: it multiplies the summed
+        sample losses, ``F = C * sum_i s_i l_i + R(w)``.
+    penalty : {"l2", "l1", "elasticnet", None} or fastlogit.penalties.Penalty, default="l2"
+        The penalty R on the coefficients (never on the intercept), through
+        :func:`fastlogit.penalties.make_penalty`.
+    l1_ratio : float, default=0.0
+        Elastic-net mixing in [0, 1], used with ``penalty="elasticnet"`` only.
+    fit_intercept : bool, default=True
+        Whether theta ends with an unpenalised intercept (one per class).
+    backend : {"auto", "numpy", "numba", "cython"} or fastlogit.kernels.KernelSet, default="auto"
+        Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
+        available.  An unknown or unavailable name raises ValueError.
+    n_threads : int, default=None
+        Threads of the kernels' passes over X; None: :func:`fastlogit._config.effective_n_threads`
+        (``FASTLOGIT_NUM_THREADS``, threadpoolctl limits, ``OMP_NUM_THREADS``, then every
+        core); a negative value counts back from the number of cores.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.extras import NoiseCorrectedObjective
+    >>> from fastlogit.solvers import solve
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 3))
+    >>> y = (X[:, 0] + 0.5 * rng.normal(size=50) > 0).astype(float)
+    >>> T = [[0.9, 0.1], [0.2, 0.8]]  # 10 % of 0s observed as 1, 20 % of 1s as 0
+    >>> result = solve(NoiseCorrectedObjective(X, y, transition=T), solver="lbfgs")
+    >>> result.converged, result.theta.shape
+    (True, (4,))
     """
 
     def __init__(self, X, y, sample_weight=None, *, transition, C=1.0, penalty="l2",
