@@ -34,7 +34,21 @@ def __dir__():
 
 
 def show_config():
-    """Print the available kernel backends, OpenMP status and thread counts."""
+    """Print the available kernel backends, OpenMP status and thread counts.
+
+    Lines: the version, the backends fastest first (:func:`available_backends`), the
+    default number of kernel threads (:func:`fastlogit._config.effective_n_threads`) and
+    whether the Cython backend was built with OpenMP (or why it is not built).  Include it
+    in a bug report.
+
+    Examples
+    --------
+    >>> import fastlogit
+    >>> fastlogit.show_config()  # doctest: +ELLIPSIS
+    fastlogit ...
+    backends (fastest first): ...numpy
+    default n_threads: ...
+    """
     from ._config import effective_n_threads
 
     print(f"fastlogit {__version__}")

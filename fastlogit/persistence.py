@@ -269,7 +269,10 @@ def save(estimator, path):
 
     Parameters
     ----------
-    estimator : LogisticRegression or SGDLogisticRegression, fitted
+    estimator : LogisticRegression or SGDLogisticRegression
+        A fitted :class:`fastlogit.LogisticRegression` or
+        :class:`fastlogit.SGDLogisticRegression` (exactly these classes: a subclass, or
+        :class:`fastlogit.dask.LogisticRegression`, raises ValueError).
     path : str or os.PathLike
         Target file; conventionally ends in ``.npz``.  An existing file is replaced only
         once the new one is complete on disk; a symbolic link is written through.
@@ -279,6 +282,20 @@ def save(estimator, path):
     ValueError
         Not fitted, or a fitted attribute outside the file schema (e.g. a NaN coefficient,
         classes of mixed types): the file :func:`load` would refuse is never written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from fastlogit import LogisticRegression
+    >>> from fastlogit.persistence import load, save
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+    >>> clf = LogisticRegression().fit(X, ["no", "no", "yes", "yes"])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     save(clf, os.path.join(folder, "model.npz"))
+    ...     loaded = load(os.path.join(folder, "model.npz"))
+    >>> loaded.classes_.tolist(), bool((loaded.coef_ == clf.coef_).all())
+    (['no', 'yes'], True)
     """
     from . import __version__
 

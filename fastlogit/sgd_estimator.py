@@ -67,9 +67,14 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     random_state : int, RandomState or None
         Seed of the shuffling; with a fixed seed and thread count a fit is deterministic.
     learning_rate : {"optimal", "invscaling", "constant"}, default="optimal"
-        optimal: ``eta_t = 1 / (alpha (t0 + t - 1))`` with scikit-learn's heuristic ``t0``.
-    eta0 : float, default=0.01 (constant / invscaling)
-    power_t : float, default=0.5 (invscaling)
+        Step size of the t-th update: optimal: ``eta_t = 1 / (alpha (t0 + t - 1))`` with
+        scikit-learn's heuristic ``t0``; invscaling: ``eta0 / t ** power_t``; constant:
+        ``eta0``.  Another value raises ValueError.
+    eta0 : float > 0, default=0.01
+        Initial step size of "constant" and "invscaling" (ignored by "optimal", whose steps
+        come from ``alpha``).
+    power_t : float >= 0, default=0.5
+        Exponent of the "invscaling" schedule (checked, unused by the others).
     average : bool or int, default=False
         Polyak-Ruppert averaging; an int starts averaging after that many samples.
     class_weight : dict, "balanced" or None
@@ -80,7 +85,14 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         shape and classes) instead of zeros.
     verbose : int, default=0
         Print one line per epoch when positive.
-    backend, n_threads : as :class:`fastlogit.LogisticRegression`
+    backend : {"auto", "numpy", "numba", "cython"}, default="auto"
+        Kernel implementation of the SGD epochs (:func:`fastlogit.kernels.get`), as in
+        :class:`fastlogit.LogisticRegression`; an unknown or unavailable name raises
+        ValueError.
+    n_threads : int or None, default=None
+        Threads of the kernels' passes over X (objective evaluations);
+        None: :func:`fastlogit._config.effective_n_threads`.  The per-sample updates run in
+        order, so with a fixed seed a fit is deterministic for a given thread count.
 
     Attributes
     ----------
