@@ -36,7 +36,20 @@ __all__ = ["LogLoss", "SquaredHinge", "SmoothedHinge", "MarginData"]
 
 
 class LogLoss:
-    """l(m) = log(1 + exp(-m)): the binary log-loss written as a margin loss."""
+    """l(m) = log(1 + exp(-m)): the binary log-loss written as a margin loss.
+
+    Stateless (no constructor arguments); ``value``, ``derivative`` and ``curvature`` take
+    ``yt`` (labels in {-1, +1}) and ``z`` (margins), float64 arrays of one shape, and return
+    an array of that shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.margin_losses import LogLoss
+    >>> yt, z = np.array([1.0, -1.0]), np.array([0.0, 2.0])
+    >>> LogLoss.value(yt, z).round(4), LogLoss.derivative(yt, z).round(4)
+    (array([0.6931, 2.1269]), array([-0.5   ,  0.8808]))
+    """
 
     name = "log_loss"
 
@@ -57,7 +70,20 @@ class LogLoss:
 
 
 class SquaredHinge:
-    """l(m) = max(0, 1 - m)^2 (LIBLINEAR's L2-loss SVM)."""
+    """l(m) = max(0, 1 - m)^2 (LIBLINEAR's L2-loss SVM).
+
+    Stateless (no constructor arguments); its functions take labels ``yt`` in {-1, +1} and
+    margins ``z`` (float64 arrays of one shape).  ``curvature`` is the generalised second
+    derivative, 2 inside the margin (m < 1) and 0 elsewhere.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.margin_losses import SquaredHinge
+    >>> yt, z = np.array([1.0, 1.0, -1.0]), np.array([2.0, 0.5, 0.5])
+    >>> SquaredHinge.value(yt, z), SquaredHinge.curvature(yt, z)
+    (array([0.  , 0.25, 2.25]), array([0., 2., 2.]))
+    """
 
     name = "squared_hinge"
 
@@ -78,6 +104,22 @@ class SmoothedHinge:
     """The hinge max(0, 1 - m) with its kink at m = 1 replaced by a parabola on (1 - mu, 1).
 
     ``0 <= hinge(m) - l(m) <= mu / 2`` for every m; ``mu -> 0`` recovers the hinge.
+    Its functions take labels ``yt`` in {-1, +1} and margins ``z`` (float64 arrays of one
+    shape); ``curvature`` is ``1 / mu`` on (1 - mu, 1) and 0 elsewhere.
+
+    Parameters
+    ----------
+    mu : float
+        Width of the smoothed band below the kink, > 0 (else ValueError).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.margin_losses import SmoothedHinge
+    >>> loss = SmoothedHinge(mu=0.5)
+    >>> m = np.array([2.0, 0.75, 0.0])  # beyond, inside and below the band (yt = +1)
+    >>> loss.value(np.ones(3), m)
+    array([0.    , 0.0625, 0.75  ])
     """
 
     name = "smoothed_hinge"
@@ -104,16 +146,51 @@ class SmoothedHinge:
 class MarginData:
     """L(theta) = sum_i s_i l(y~_i z_i), z = X w + b, for a binary margin loss ``loss``.
 
+    A :class:`fastlogit.contract.DataTerm`: wrap it in an
+    :class:`fastlogit.objective.Objective` to add C and a penalty, and every solver of
+    :mod:`fastlogit.solvers` applies.  The curvature at the last ``loss_grad`` is cached, so
+    a following ``hessp`` costs one pass.  ``is_convex`` is True: every margin loss here is
+    convex in z.
+
     Parameters
     ----------
-    X : ndarray (n, d), scipy sparse matrix or :class:`fastlogit.kernels.Design`
-    y : array (n,) of labels in {0, 1} (soft labels are not defined for margin losses)
-    sample_weight : array (n,) >= 0 or None
-    loss : LogLoss, SquaredHinge, SmoothedHinge (or any object with their three functions)
-    fit_intercept, backend, n_threads : as for :class:`fastlogit.objective.LogLossData`
+    X : {ndarray, sparse matrix, fastlogit.kernels.Design} of shape (n_samples, n_features)
+        The design, float32 or float64 (the kernels run in its dtype); other dtypes are
+        converted to float64, a sparse matrix to CSR.  NaN and inf are not scanned for here
+        (the estimators do): the caller keeps X finite.
+    y : array-like of shape (n_samples,)
+        Binary labels, every value 0 or 1 (soft labels are not defined for margin losses;
+        anything else, or a 2-D y, raises ValueError).  Internally ``y~ = 2 y - 1``.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Finite non-negative weights s_i multiplying each sample's loss; None means 1 each.
+    loss : LogLoss, SquaredHinge, SmoothedHinge or object
+        The margin loss: any object with ``value``, ``derivative`` and ``curvature`` of
+        ``(yt, z)`` as those classes have (keyword-only, required).
+    fit_intercept : bool, default=True
+        Whether theta ends with an unpenalised intercept (one per class).
+    backend : {"auto", "numpy", "numba", "cython"} or fastlogit.kernels.KernelSet, default="auto"
+        Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
+        available.  An unknown or unavailable name raises ValueError.
+    n_threads : int, default=None
+        Threads of the kernels' passes over X; None: :func:`fastlogit._config.effective_n_threads`
+        (``FASTLOGIT_NUM_THREADS``, threadpoolctl limits, ``OMP_NUM_THREADS``, then every
+        core); a negative value counts back from the number of cores.
 
-    The curvature at the last ``loss_grad`` is cached, so a following ``hessp`` costs one pass.
-    ``is_convex`` is True: every margin loss here is convex in z.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.margin_losses import MarginData, SquaredHinge
+    >>> from fastlogit.objective import Objective
+    >>> from fastlogit.solvers import solve
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(40, 3))
+    >>> y = (X[:, 0] > 0).astype(float)
+    >>> data = MarginData(X, y, loss=SquaredHinge())
+    >>> data.loss(np.zeros(4))  # every margin is 0: loss 1 per sample
+    40.0
+    >>> result = solve(Objective(data, C=1.0, penalty="l2"), solver="newton-cholesky")
+    >>> result.converged, result.theta.shape
+    (True, (4,))
     """
 
     is_convex = True
