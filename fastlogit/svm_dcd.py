@@ -311,27 +311,55 @@ def dcd_svm(X, yt, cw, *, squared, fit_intercept, tol=1e-6, max_passes=10000, ch
 
     Parameters
     ----------
-    X : ndarray (n, d), scipy sparse matrix or :class:`fastlogit.kernels.Design` (any float
-        dtype; used as float64, a copy when it is not)
-    yt : ndarray (n,) of -1.0 / +1.0
-    cw : ndarray (n,) >= 0, the per-sample weights ``C s_i``
+    X : {ndarray, sparse matrix, fastlogit.kernels.Design} of shape (n_samples, n_features)
+        The design, any float dtype; used as float64 (a copy when it is not).
+    yt : ndarray of shape (n_samples,)
+        Labels as -1.0 / +1.0.
+    cw : ndarray of shape (n_samples,)
+        Per-sample weights ``c_i = C s_i >= 0``: the upper bound of alpha_i for the hinge,
+        ``D_ii = 1 / (2 c_i)`` for the squared hinge; a sample with ``c_i = 0`` is ignored.
     squared : bool
-        Squared hinge (True) or hinge (False).
+        Squared hinge (True) or hinge (False); keyword-only, required.
     fit_intercept : bool
-        Unpenalised intercept (outer search over b, module docstring).
-    tol : float
-        Target relative duality gap ``(P - D) / P`` of the whole problem.
-    max_passes : float
-        Budget in coordinate visits, as a multiple of n (one unshrunk epoch is one pass).
-    alpha0 : ndarray (n,) or None
-        Warm start (clipped into the dual box), e.g. a previous call's ``info["alpha"]``.
+        Unpenalised intercept, found by the outer search over b (module docstring);
+        keyword-only, required.
+    tol : float, default=1e-6
+        Target relative duality gap ``(P - D) / P`` of the whole problem, > 0.
+    max_passes : float, default=10000
+        Budget in coordinate visits, as a multiple of n (one unshrunk epoch is one pass);
+        the run stops there with ``info["converged"] = False``.
+    check_every : float, default=8.0
+        The duality gap (one pass over X) is checked after every ``check_every * n``
+        coordinate visits, or earlier when the projected-gradient range falls below its
+        threshold.
+    seed : int, default=0
+        Seed of the random coordinate order (an xorshift generator); a given seed gives
+        the same result on every run.
+    alpha0 : ndarray of shape (n_samples,), default=None
+        Warm start (clipped into the dual box), e.g. a previous call's ``info["alpha"]``;
+        None starts from alpha = 0.
 
     Returns
     -------
-    w : ndarray (d,), b : float
-    info : dict with ``"primal"`` (P at the returned point), ``"dual"`` (a certified lower
-        bound on P*), ``"gap"`` (relative), ``"passes"`` (visits / n), ``"converged"``,
-        ``"alpha"`` (the dual point certifying the gap, (n,)).
+    w : ndarray of shape (n_features,)
+        The primal coefficients, float64.
+    b : float
+        The intercept (0.0 without ``fit_intercept``).
+    info : dict
+        ``"primal"`` (P at the returned point), ``"dual"`` (a certified lower bound on
+        P*), ``"gap"`` (relative), ``"passes"`` (visits / n), ``"converged"``
+        (``gap <= tol``), ``"alpha"`` (the dual point certifying the gap, (n_samples,)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.svm_dcd import dcd_svm
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 3))
+    >>> yt = np.where(X[:, 0] + 0.3 * rng.normal(size=60) > 0, 1.0, -1.0)
+    >>> w, b, info = dcd_svm(X, yt, np.ones(60), squared=False, fit_intercept=True, tol=1e-6)
+    >>> info["converged"], bool(info["dual"] <= info["primal"]), w.shape
+    (True, True, (3,))
     """
     prob = _Problem(X, yt, cw, squared)
     if alpha0 is None:

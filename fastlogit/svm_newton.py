@@ -107,24 +107,46 @@ def finite_newton_squared_hinge(X, yt, c, *, fit_intercept, tol=1e-8, max_iter=1
                                 theta0=None):
     """Minimise the squared-hinge SVM of the module docstring; X dense (n, d) or scipy sparse.
 
+    Every iteration forms the dense (d + 1) x (d + 1) generalised Hessian, so this is for
+    few features.  The d x d factorisations run on one BLAS thread: at these sizes a second
+    thread gains little, and on a busy machine a multithreaded LAPACK call can stall for a
+    time slice.
+
     Parameters
     ----------
-    X : ndarray (n, d) or scipy sparse matrix (used as float64 CSR / C-contiguous)
-    yt : ndarray (n,) of -1.0 / +1.0
-    c : ndarray (n,) >= 0, the per-sample weights ``C s_i``
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        The design, used as float64 (C-contiguous dense, or canonical CSR).
+    yt : ndarray of shape (n_samples,)
+        Labels as -1.0 / +1.0.
+    c : ndarray of shape (n_samples,)
+        Per-sample weights ``c_i = C s_i >= 0`` of the squared hinge terms.
     fit_intercept : bool
-    tol : float
+        Whether theta ends with an unpenalised intercept; keyword-only, required.
+    tol : float, default=1e-8
         Stop when the Newton decrement is at most ``tol * F``.
-    max_iter : int
-    theta0 : ndarray (d [+ 1],) or None
+    max_iter : int, default=100
+        Most Newton iterations; reaching it leaves ``info["converged"]`` False.
+    theta0 : ndarray of shape (n_features + fit_intercept,), default=None
+        Starting point (e.g. dual CD's); None starts from zeros.
 
     Returns
     -------
-    theta : ndarray (d [+ 1],), info : dict with ``"objective"``, ``"decrement"`` (relative),
-    ``"n_iter"``, ``"converged"``.
+    theta : ndarray of shape (n_features + fit_intercept,)
+        The coefficients, then the intercept when fitted; float64.
+    info : dict
+        ``"objective"`` (F at theta), ``"decrement"`` (the last Newton decrement relative
+        to F), ``"n_iter"``, ``"converged"``.
 
-    The d x d factorisations run on one BLAS thread: at these sizes a second thread gains
-    little, and on a busy machine a multithreaded LAPACK call can stall for a time slice.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.svm_newton import finite_newton_squared_hinge
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 3))
+    >>> yt = np.where(X[:, 0] + 0.3 * rng.normal(size=60) > 0, 1.0, -1.0)
+    >>> theta, info = finite_newton_squared_hinge(X, yt, np.ones(60), fit_intercept=True)
+    >>> info["converged"], theta.shape
+    (True, (4,))
     """
     from threadpoolctl import threadpool_limits
 
