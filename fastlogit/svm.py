@@ -141,26 +141,52 @@ def fit_hinge(data_kwargs, C, *, tol=1e-6, max_iter=100, solver="auto", theta0=N
     Parameters
     ----------
     data_kwargs : dict
-        Arguments of :class:`~fastlogit.margin_losses.MarginData` except ``loss``.
-    C : float > 0
-    tol : float
-        Target relative duality gap ``(F - D) / F``.
-    max_iter : int
+        Arguments of :class:`~fastlogit.margin_losses.MarginData` except ``loss``: ``X``,
+        ``y`` (binary 0/1), and optionally ``sample_weight``, ``fit_intercept``,
+        ``backend``, ``n_threads``.
+    C : float
+        Multiplies the summed hinge losses; a positive finite number (not checked here:
+        :class:`LinearSVM` checks it).
+    tol : float, default=1e-6
+        Target relative duality gap ``(F - D) / F``, > 0.
+    max_iter : int, default=100
         Iterations per smoothing stage (continuation).
-    theta0 : ndarray (n_params,) or None
-        Start of the continuation (ignored by dual CD, which starts from alpha = 0).
-    mu0 : float
-        First smoothing of the continuation.
-    max_passes : float
+    solver : str, default="auto"
+        ``"auto"`` or ``"dcd"``: dual coordinate descent, the continuation finishing if it
+        runs out of ``max_passes``; ``"continuation"``: the continuation with the library's
+        "auto" solver per stage; any other name of :mod:`fastlogit.solvers`: the
+        continuation with that solver per stage (an unknown name raises ValueError).
+    theta0 : ndarray of shape (n_params,), default=None
+        Start of the continuation (ignored by dual CD, which starts from alpha = 0); None
+        starts from zeros.
+    mu0 : float, default=1.0
+        First smoothing of the continuation, > 0.
+    max_passes : float, default=10000
         Dual CD's budget in coordinate visits as a multiple of n.
 
     Returns
     -------
-    theta : ndarray (n_params,)
-    info : dict with ``"gap"`` (relative duality gap reached), ``"objective"`` (F),
-        ``"dual"`` (D), ``"n_iter"`` (passes of dual CD, plus Newton iterations of the
-        continuation), ``"converged"`` (gap <= tol), ``"method"`` (``"dcd"``,
-        ``"continuation"`` or ``"dcd+continuation"``), ``"mu"`` (last smoothing, 0 for dcd).
+    theta : ndarray of shape (n_params,)
+        The coefficients, then the intercept when fitted; float64.
+    info : dict
+        ``"gap"`` (relative duality gap reached), ``"objective"`` (F), ``"dual"`` (D),
+        ``"n_iter"`` (passes of dual CD, plus Newton iterations of the continuation),
+        ``"converged"`` (gap <= tol), ``"method"`` (``"dcd"``, ``"continuation"`` or
+        ``"dcd+continuation"``), ``"mu"`` (last smoothing, 0 for dcd).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.svm import fit_hinge
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 3))
+    >>> y = (X[:, 0] + 0.3 * rng.normal(size=60) > 0).astype(float)
+    >>> theta, info = fit_hinge({"X": X, "y": y}, C=1.0, tol=1e-6)
+    >>> info["converged"], info["method"], theta.shape
+    (True, 'dcd', (4,))
+    >>> theta_c, info_c = fit_hinge({"X": X, "y": y}, C=1.0, tol=1e-6, solver="continuation")
+    >>> bool(abs(info_c["objective"] - info["objective"]) <= 2e-6 * info["objective"])
+    True
     """
     if solver not in ("auto", "dcd"):
         return _continuation(data_kwargs, C, tol, max_iter,
@@ -211,11 +237,51 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
       Newton method only (L2, dense Hessian: few features).
     * any other solver of :mod:`fastlogit.solvers`: that solver, gradient tolerance ``tol``.
 
+    Parameters
+    ----------
+    data_kwargs : dict
+        Arguments of :class:`~fastlogit.margin_losses.MarginData` except ``loss``: ``X``,
+        ``y`` (binary 0/1), and optionally ``sample_weight``, ``fit_intercept``,
+        ``backend``, ``n_threads``.
+    C : float
+        Multiplies the summed squared hinge losses; a positive finite number.
+    penalty : {"l2", "l1", "elasticnet", None} or fastlogit.penalties.Penalty, default="l2"
+        The penalty R on the coefficients.  ``solver="dcd"`` and ``"finite-newton"`` need
+        "l2" (else ValueError).
+    l1_ratio : float, default=None
+        Elastic-net mixing in [0, 1], for ``penalty="elasticnet"``.
+    tol : float, default=1e-4
+        Relative duality gap of dual CD, Newton decrement ``<= tol F`` of the finite Newton
+        method, or the gradient tolerance of another solver.
+    max_iter : int, default=100
+        Iterations of the finite Newton method or of the primal solver.
+    solver : str, default="auto"
+        ``"auto"``, ``"dcd"``, ``"finite-newton"`` or a solver of :mod:`fastlogit.solvers`
+        (see above); an unknown name or one that does not handle the penalty raises
+        ValueError.
+    max_passes : float, default=None
+        Dual CD's budget in coordinate visits as a multiple of n; None means 10000.
+
     Returns
     -------
-    theta : ndarray (n_params,)
-    info : dict with ``"n_iter"`` (dual CD passes + Newton iterations), ``"converged"``,
-        ``"method"``, ``"gap"`` (relative duality gap when dual CD finished, else None).
+    theta : ndarray of shape (n_params,)
+        The coefficients, then the intercept when fitted; float64.
+    info : dict
+        ``"n_iter"`` (dual CD passes + Newton iterations), ``"converged"``, ``"method"``
+        (e.g. ``"dcd"``, ``"dcd+finite-newton"``, a solver name), ``"gap"`` (relative
+        duality gap when dual CD finished, else None).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.svm import fit_squared_hinge
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 3))
+    >>> y = (X[:, 0] + 0.3 * rng.normal(size=60) > 0).astype(float)
+    >>> theta, info = fit_squared_hinge({"X": X, "y": y}, C=1.0, solver="finite-newton")
+    >>> theta_l1, info_l1 = fit_squared_hinge({"X": X, "y": y}, C=1.0, penalty="l1")
+    >>> info["converged"], info_l1["converged"], info_l1["method"]
+    (True, True, 'l1')
     """
     l2 = penalty == "l2"
     if solver in ("dcd", "finite-newton") and not l2:
@@ -283,7 +349,13 @@ class LinearSVM(LinearClassifierMixin, BaseEstimator):
         "finite-newton", or any fastlogit solver.
         Hinge: "auto" / "dcd" (dual coordinate descent, :func:`fit_hinge`), "continuation",
         or a fastlogit solver for the continuation's stages.
-    backend, n_threads : kernel backend and thread count.
+    backend : {"auto", "numpy", "numba", "cython"}, default="auto"
+        Kernel implementation of the passes over X (:func:`fastlogit.kernels.get`); "auto"
+        takes the fastest available.  An unknown name raises ValueError.
+    n_threads : int or None, default=None
+        Threads of the kernels' passes over X; None:
+        :func:`fastlogit._config.effective_n_threads`.  Dual coordinate descent itself is
+        sequential.
 
     Attributes
     ----------
