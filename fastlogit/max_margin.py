@@ -40,8 +40,39 @@ def _signed_rows(X, y):
 def max_margin_direction(X, y, *, tol=1e-12):
     """The unit hard-margin SVM direction of separable (X, y) without intercept.
 
-    Returns ``(direction (d,), margin)``, ``margin = 1 / ||w*||`` the geometric margin.
-    Raises ValueError when the data are not linearly separable through the origin.
+    Solves the dual of the module docstring by L-BFGS-B and checks the margin constraints of
+    the primal point it gives.  X is densified: for small problems.
+
+    Parameters
+    ----------
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        The design (used as dense float64).
+    y : array-like of shape (n_samples,)
+        Binary labels, every value 0 or 1.
+    tol : float, default=1e-12
+        Projected-gradient tolerance of L-BFGS-B on the dual.
+
+    Returns
+    -------
+    direction : ndarray of shape (n_features,)
+        ``w* / ||w*||``, a unit vector.
+    margin : float
+        The geometric margin ``1 / ||w*||``.
+
+    Raises
+    ------
+    ValueError
+        If X is not 2-D, y is not binary or of another length, or the data are not linearly
+        separable through the origin.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.max_margin import max_margin_direction
+    >>> X = np.array([[2.0, 1.0], [1.0, 2.0], [-1.0, -1.0]])
+    >>> direction, margin = max_margin_direction(X, [1, 1, 0])
+    >>> direction.round(4), round(margin, 4)
+    (array([0.7071, 0.7071]), 1.4142)
     """
     A = _signed_rows(X, y)
     n = A.shape[0]
@@ -66,22 +97,50 @@ def gradient_descent_directions(X, y, *, n_iter=10000, n_records=30, reference=N
     """Unregularised gradient descent on log-loss; the angle of ``w_t / ||w_t||`` to the
     hard-margin direction at log-spaced iterations.
 
+    The run stops early when the mean loss falls below 1e-200 (near float64 underflow, where
+    the gradient loses its digits and the direction no longer moves).  The model has no
+    intercept and no penalty (``C = 1``, ``L = ||X||_2^2 / 4``).
+
     Parameters
     ----------
-    X : (n, d) dense or sparse; y : (n,) in {0, 1}, linearly separable through the origin
-    n_iter : iterations of gradient descent (step 1/L)
-    n_records : how many log-spaced iterations to record
-    reference : unit direction to measure against (default: :func:`max_margin_direction`)
-    step : "constant" (1 / L) or "normalized" (eta / (L * mean loss))
-    eta : the normalised step's factor
-
-    The run stops early when the mean loss falls below 1e-200 (near float64 underflow, where
-    the gradient loses its digits and the direction no longer moves).
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        The design (densified once for ``||X||_2``).
+    y : array-like of shape (n_samples,)
+        Binary labels in {0, 1}, linearly separable through the origin when ``reference``
+        is None (else :func:`max_margin_direction` raises ValueError).
+    n_iter : int, default=10000
+        Iterations of gradient descent.
+    n_records : int, default=30
+        How many log-spaced iterations in [1, n_iter] to record (fewer after rounding to
+        distinct integers).
+    reference : ndarray of shape (n_features,), default=None
+        Unit direction to measure against; None computes :func:`max_margin_direction`.
+    step : {"constant", "normalized"}, default="constant"
+        ``"constant"``: ``1 / L``; ``"normalized"``: ``eta / (L * mean loss)``.  Another
+        value raises ValueError.
+    eta : float, default=1.0
+        Factor of the normalised step.
+    backend : {"auto", "numpy", "numba", "cython"}, default="auto"
+        Kernel implementation of the gradient passes (:func:`fastlogit.kernels.get`).
 
     Returns
     -------
-    dict with ``"iterations"`` (m,), ``"angle_degrees"`` (m,), ``"norm"`` (m,) of w_t, and
-    ``"reference"`` (d,).
+    dict
+        ``"iterations"`` (m,) int, ``"angle_degrees"`` (m,) the angle of ``w_t`` to the
+        reference, ``"norm"`` (m,) ``||w_t||``, and ``"reference"`` (n_features,).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.max_margin import gradient_descent_directions
+    >>> X = np.array([[2.0, 1.0], [1.0, 2.0], [-1.0, -1.0], [3.0, 0.5]])
+    >>> slow = gradient_descent_directions(X, [1, 1, 0, 1], n_iter=300, n_records=4)
+    >>> slow["iterations"].tolist(), slow["angle_degrees"].round(1).tolist()
+    ([1, 6, 44, 300], [12.3, 8.9, 6.1, 4.3])
+    >>> fast = gradient_descent_directions(X, [1, 1, 0, 1], n_iter=300, n_records=4,
+    ...                                    step="normalized")  # stops at loss underflow
+    >>> fast["iterations"].tolist(), bool(fast["angle_degrees"][-1] < 1)
+    ([1, 6, 44], True)
     """
     if reference is None:
         reference, _ = max_margin_direction(X, y)
