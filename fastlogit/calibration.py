@@ -405,7 +405,8 @@ class TemperatureScaling(_ScoreCalibrator):
         ------
         ValueError
             If a score is not finite, ``y`` is not binary, the lengths differ or a weight is
-            negative or not finite, or the fitted slope is not positive (scores anti-correlated with ``y``).
+            negative or not finite, or the fitted slope is not positive (scores
+            anti-correlated with ``y``).
         """
         scores, y, s = _check_scores(scores, y, sample_weight)
         (a,) = self._fit_params(scores, y, s, True, False)

@@ -244,13 +244,14 @@ class FocalObjective(Objective):
         Elastic-net mixing in [0, 1], used with ``penalty="elasticnet"`` only.
     fit_intercept : bool, default=True
         Whether theta ends with an unpenalised intercept (one per class).
-    backend : {"auto", "numpy", "numba", "cython"} or fastlogit.kernels.KernelSet, default="auto"
+    backend : {"auto", "numpy", "numba", "cython"} or KernelSet, default="auto"
         Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
         available.  An unknown or unavailable name raises ValueError.
     n_threads : int, default=None
-        Threads of the kernels' passes over X; None: :func:`fastlogit._config.effective_n_threads`
-        (``FASTLOGIT_NUM_THREADS``, threadpoolctl limits, ``OMP_NUM_THREADS``, then every
-        core); a negative value counts back from the number of cores.
+        Threads of the kernels' passes over X; None:
+        :func:`fastlogit._config.effective_n_threads` (``FASTLOGIT_NUM_THREADS``,
+        threadpoolctl limits, ``OMP_NUM_THREADS``, then every core); a negative value counts
+        back from the number of cores.
 
     Examples
     --------
@@ -298,9 +299,10 @@ class NoiseCorrectedObjective(Objective):
         converted to float64, a sparse matrix to CSR.  NaN and inf are not scanned for here
         (the estimators do): the caller keeps X finite.
     y : array-like of shape (n_samples,) or (n_samples, K)
-        Observed (noisy) targets: probabilities of the label 1 in [0, 1] for a binary model (0/1 labels or soft
-        labels), or for K >= 2 classes rows of class probabilities summing to 1 (one-hot
-        labels or soft labels).  Anything else raises ValueError.
+        Observed (noisy) targets: probabilities of the label 1 in [0, 1] for a binary
+        model (0/1 labels or soft labels), or for K >= 2 classes rows of class
+        probabilities summing to 1 (one-hot labels or soft labels).  Anything else raises
+        ValueError.
     sample_weight : array-like of shape (n_samples,), default=None
         Finite non-negative weights s_i multiplying each sample's loss; None means 1 each.
     transition : array-like of shape (K, K)
@@ -317,13 +319,14 @@ class NoiseCorrectedObjective(Objective):
         Elastic-net mixing in [0, 1], used with ``penalty="elasticnet"`` only.
     fit_intercept : bool, default=True
         Whether theta ends with an unpenalised intercept (one per class).
-    backend : {"auto", "numpy", "numba", "cython"} or fastlogit.kernels.KernelSet, default="auto"
+    backend : {"auto", "numpy", "numba", "cython"} or KernelSet, default="auto"
         Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
         available.  An unknown or unavailable name raises ValueError.
     n_threads : int, default=None
-        Threads of the kernels' passes over X; None: :func:`fastlogit._config.effective_n_threads`
-        (``FASTLOGIT_NUM_THREADS``, threadpoolctl limits, ``OMP_NUM_THREADS``, then every
-        core); a negative value counts back from the number of cores.
+        Threads of the kernels' passes over X; None:
+        :func:`fastlogit._config.effective_n_threads` (``FASTLOGIT_NUM_THREADS``,
+        threadpoolctl limits, ``OMP_NUM_THREADS``, then every core); a negative value counts
+        back from the number of cores.
 
     Examples
     --------

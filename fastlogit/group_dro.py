@@ -56,9 +56,43 @@ __all__ = ["GroupDROResult", "group_dro", "GroupDROLogisticRegression"]
 
 @dataclass
 class GroupDROResult:
-    """theta (layout of :class:`~fastlogit.layout.Layout`), q (G,) group weights at the
-    optimum, groups (G,) labels, group_losses (G,) mean losses L_g, worst_group_loss,
-    objective P, dual phi(q), gap (relative), n_iter (inner weighted fits, >= 1), converged."""
+    """Outcome of :func:`group_dro` (G groups, in the sorted order of their labels).
+
+    Parameters
+    ----------
+    theta : ndarray of shape (n_params,)
+        The parameters at the last inner optimum (layout of
+        :class:`~fastlogit.layout.Layout`: coefficients, then the intercept), float64.
+    q : ndarray of shape (G,)
+        Group weights on the simplex (>= 0, summing to 1) at the dual optimum.
+    groups : ndarray of shape (G,)
+        The distinct group labels, sorted (``q``, ``group_losses`` follow this order).
+    group_losses : ndarray of shape (G,)
+        Weighted mean losses L_g at ``theta``.
+    worst_group_loss : float
+        ``max(group_losses)``.
+    objective : float
+        The primal value ``P(theta) = C S max_g L_g + R(w)``.
+    dual : float
+        The dual value ``phi(q) <= P*`` (a certified lower bound).
+    gap : float
+        Relative duality gap ``(objective - dual) / objective``.
+    n_iter : int
+        Inner weighted fits run, >= 1.
+    converged : bool
+        Whether ``gap <= tol``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.group_dro import group_dro
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((100, 2))
+    >>> groups = np.where(np.arange(100) < 20, "rare", "common")
+    >>> res = group_dro(X, (X[:, 0] > 0).astype(float), groups, C=0.1)
+    >>> res.groups.tolist(), bool(res.q.sum().round(12) == 1), bool(res.dual <= res.objective)
+    (['common', 'rare'], True, True)
+    """
 
     theta: np.ndarray
     q: np.ndarray
@@ -145,20 +179,70 @@ def group_dro(X, y, groups, sample_weight=None, *, C=1.0, penalty="l2", l1_ratio
 
     Parameters
     ----------
-    X : ndarray or scipy sparse (n, d), or a Design
-    y : (n,) in [0, 1] (binary) or (n, K) rows of class probabilities (softmax)
-    groups : (n,) group labels (any hashable values); each group needs positive weight
-    sample_weight : (n,) >= 0 or None
-    C, penalty, l1_ratio, fit_intercept : as for :class:`~fastlogit.objective.Objective`
-        (penalty must be smooth for the dual Hessian: "l2" or a smooth Penalty)
-    solver : the inner solver (see :func:`fastlogit.solvers.solve`)
-    tol : target relative duality gap
-    max_iter : outer (q) iterations
-    inner_tol : the inner solver's tol (default ``min(1e-10, tol / 100)``)
+    X : {ndarray, sparse matrix, fastlogit.kernels.Design} of shape (n_samples, n_features)
+        The design, float32 or float64 (the kernels run in its dtype); other dtypes are
+        converted to float64, a sparse matrix to CSR.  NaN and inf are not scanned for here
+        (the estimators do): the caller keeps X finite.
+    y : array-like of shape (n_samples,) or (n_samples, K)
+        Targets: probabilities of the label 1 in [0, 1] for a binary model (0/1 labels or soft
+        labels), or for K >= 2 classes rows of class probabilities summing to 1 (one-hot
+        labels or soft labels).  Anything else raises ValueError.
+    groups : array-like of shape (n_samples,)
+        Group label of each row (any values ``np.unique`` sorts); every group needs a
+        positive total sample weight (else ValueError).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Finite non-negative weights s_i multiplying each sample's loss; None means 1 each.
+    C : float, default=1.0
+        Inverse regularisation strength, a positive finite number (the objective's scale
+        of the module docstring: with one group, P is the plain objective).
+    penalty : {"l2", None} or fastlogit.penalties.Penalty, default="l2"
+        A smooth penalty: the dual Hessian uses the inner Hessian, so a penalty with an L1
+        part raises ValueError.
+    l1_ratio : float, default=None
+        Elastic-net mixing, passed to :func:`fastlogit.penalties.make_penalty` (only a
+        smooth result is accepted).
+    fit_intercept : bool, default=True
+        Whether theta ends with an unpenalised intercept (one per class).
+    solver : str, default="auto"
+        The solver of the inner weighted fits (:func:`fastlogit.solvers.solve`).
+    tol : float, default=1e-8
+        Target relative duality gap ``(P - phi) / P``.
+    max_iter : int, default=50
+        Most outer (Newton in q) iterations.
+    inner_tol : float, default=None
+        Tolerance of the inner fits; None means ``min(1e-10, tol / 100)``.
+    backend : {"auto", "numpy", "numba", "cython"} or KernelSet, default="auto"
+        Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
+        available.  An unknown or unavailable name raises ValueError.
+    n_threads : int, default=None
+        Threads of the kernels' passes over X; None:
+        :func:`fastlogit._config.effective_n_threads` (``FASTLOGIT_NUM_THREADS``,
+        threadpoolctl limits, ``OMP_NUM_THREADS``, then every core); a negative value counts
+        back from the number of cores.
 
     Returns
     -------
     GroupDROResult
+        ``converged`` False when ``max_iter`` or the line search ran out first (no warning
+        here; :class:`GroupDROLogisticRegression` warns).
+
+    Raises
+    ------
+    ValueError
+        On invalid X, y, weights, C, groups of the wrong length, a group of zero weight, or
+        a non-smooth penalty.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.group_dro import group_dro
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((200, 2))
+    >>> g = (np.arange(200) < 40).astype(int)  # group 1 is small and reversed
+    >>> y = (X[:, 0] * np.where(g == 1, -1, 1) > 0).astype(float)
+    >>> res = group_dro(X, y, g, C=0.1)
+    >>> res.converged, bool(np.isclose(res.group_losses[0], res.group_losses[1], rtol=1e-4))
+    (True, True)
     """
     pb = _Problem(X, y, groups, sample_weight, C, penalty, l1_ratio, fit_intercept, backend,
                   n_threads)
@@ -227,27 +311,55 @@ def group_dro(X, y, groups, sample_weight=None, *, C=1.0, penalty="l2", l1_ratio
 class GroupDROLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     """Logistic regression minimising the worst group's loss (:func:`group_dro`).
 
+    ``fit(X, y, groups=..., sample_weight=None)``; ``groups`` is requested through
+    scikit-learn's metadata routing (``set_fit_request(groups=True)``) inside meta-estimators.
+
     Parameters
     ----------
     C : float > 0, default=1.0
         As for :class:`fastlogit.LogisticRegression` (module docstring: the objective's scale).
-    penalty : "l2", None or a smooth :class:`fastlogit.penalties.Penalty`, default="l2"
+    penalty : {"l2", None} or fastlogit.penalties.Penalty, default="l2"
+        The penalty on the coefficients; it must be smooth (no L1 part, else ValueError in
+        :meth:`fit`), since the dual Hessian uses the inner Hessian.
     fit_intercept : bool, default=True
+        Whether to fit an unpenalised intercept (one per class).
     tol : float, default=1e-8
         Relative duality gap at which the fit stops.
     max_iter : int, default=50
         Newton steps on the group weights.
     solver : str, default="auto"
         The solver of the inner weighted fits.
-    backend, n_threads : kernel backend and thread count.
+    backend : {"auto", "numpy", "numba", "cython"} or KernelSet, default="auto"
+        Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
+        available.  An unknown or unavailable name raises ValueError.
+    n_threads : int, default=None
+        Threads of the kernels' passes over X; None:
+        :func:`fastlogit._config.effective_n_threads` (``FASTLOGIT_NUM_THREADS``,
+        threadpoolctl limits, ``OMP_NUM_THREADS``, then every core); a negative value counts
+        back from the number of cores.
 
     Attributes
     ----------
-    coef_ (1, d) or (K, d), intercept_, classes_, group_labels_ (G,), group_weights_ (G,),
-    group_losses_ (G,), worst_group_loss_, duality_gap_, n_iter_, converged_.
-
-    ``fit(X, y, groups=..., sample_weight=None)``; ``groups`` is requested through
-    scikit-learn's metadata routing (``set_fit_request(groups=True)``) inside meta-estimators.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Coefficients, dtype of X.
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        Intercepts (zeros without ``fit_intercept``).
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    group_labels_ : ndarray of shape (G,)
+        The distinct group labels, sorted.
+    group_weights_ : ndarray of shape (G,)
+        The optimal group weights q on the simplex.
+    group_losses_ : ndarray of shape (G,)
+        Weighted mean log-loss of each group at the fit.
+    worst_group_loss_ : float
+        ``max(group_losses_)``.
+    duality_gap_ : float
+        Relative duality gap reached.
+    n_iter_ : int
+        Inner weighted fits run.
+    converged_ : bool
+        Whether the gap reached ``tol`` (a ConvergenceWarning is raised otherwise).
 
     Examples
     --------

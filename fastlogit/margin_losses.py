@@ -168,13 +168,14 @@ class MarginData:
         ``(yt, z)`` as those classes have (keyword-only, required).
     fit_intercept : bool, default=True
         Whether theta ends with an unpenalised intercept (one per class).
-    backend : {"auto", "numpy", "numba", "cython"} or fastlogit.kernels.KernelSet, default="auto"
+    backend : {"auto", "numpy", "numba", "cython"} or KernelSet, default="auto"
         Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
         available.  An unknown or unavailable name raises ValueError.
     n_threads : int, default=None
-        Threads of the kernels' passes over X; None: :func:`fastlogit._config.effective_n_threads`
-        (``FASTLOGIT_NUM_THREADS``, threadpoolctl limits, ``OMP_NUM_THREADS``, then every
-        core); a negative value counts back from the number of cores.
+        Threads of the kernels' passes over X; None:
+        :func:`fastlogit._config.effective_n_threads` (``FASTLOGIT_NUM_THREADS``,
+        threadpoolctl limits, ``OMP_NUM_THREADS``, then every core); a negative value counts
+        back from the number of cores.
 
     Examples
     --------
