@@ -244,10 +244,63 @@ class ChunkedObjective(Objective):
     """:class:`~fastlogit.objective.Objective` over a :class:`ChunkedData`: every solver runs
     on it unchanged, any penalty included.
 
-    Parameters are those of :class:`ChunkedData` plus ``C``, ``penalty`` and ``l1_ratio`` as
-    for :class:`~fastlogit.objective.Objective`.  ``objective.data`` is the ChunkedData
-    (``chunks``, ``n_chunk_reads`` are reachable on the objective too); ``rows(a, b)`` is the
-    in-memory objective of rows [a, b).
+    ``objective.data`` is the ChunkedData (``chunks``, ``n_chunk_reads`` are reachable on the
+    objective too); ``rows(a, b)`` is the in-memory objective of rows [a, b).
+
+    Parameters
+    ----------
+    source : CSRCache, str, os.PathLike, ndarray, sparse matrix or fastlogit.kernels.Design
+        A :class:`fastlogit.io.CSRCache` or the path of one (read one row chunk at a time;
+        a path that is not a cache raises ValueError), or a matrix of shape
+        (n_samples, n_features) split into zero-copy row blocks (e.g. a memory-mapped CSR,
+        whose pages the OS can evict between chunks).
+    y : array-like of shape (n_samples,) or (n_samples, K), default=None
+        Targets as for :class:`~fastlogit.objective.Objective` (probabilities of the label
+        1, or rows of class probabilities).  None: the cache's labels mapped to {0, 1} by
+        :func:`fastlogit.io.binary_labels` (a matrix source then raises ValueError).
+    sample_weight : array-like of shape (n_samples,), default=None
+        Finite non-negative weights s_i multiplying each sample's loss; None means 1 each.
+    C : float, default=1.0
+        Inverse regularisation strength, a positive finite number: it multiplies the summed
+        sample losses, ``F = C * sum_i s_i l_i + R(w)``.
+    penalty : {"l2", "l1", "elasticnet", None} or fastlogit.penalties.Penalty, default="l2"
+        The penalty R on the coefficients (never on the intercept), through
+        :func:`fastlogit.penalties.make_penalty`.
+    l1_ratio : float, default=0.0
+        Elastic-net mixing in [0, 1], used with ``penalty="elasticnet"`` only.
+    fit_intercept : bool, default=True
+        Whether theta ends with an unpenalised intercept (one per class).
+    backend : {"auto", "numpy", "numba", "cython"} or KernelSet, default="auto"
+        Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
+        available.  An unknown or unavailable name raises ValueError.
+    n_threads : int, default=None
+        Threads of the kernels' passes over X; None:
+        :func:`fastlogit._config.effective_n_threads` (``FASTLOGIT_NUM_THREADS``,
+        threadpoolctl limits, ``OMP_NUM_THREADS``, then every core); a negative value counts
+        back from the number of cores.
+    chunk_nnz : int, default=DEFAULT_CHUNK_NNZ
+        Most non-zeros per chunk (a chunk holds at least one row); ``2**22``, about 50 MB of
+        float64 values and int32 indices, by default.
+    dtype : {numpy.float32, numpy.float64}, default=None
+        Dtype of the chunks' values (the kernels run in it); None keeps the source's.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from fastlogit.objective import Objective
+    >>> from fastlogit.outofcore import ChunkedObjective
+    >>> from fastlogit.solvers import solve
+    >>> rng = np.random.default_rng(0)
+    >>> X = sp.random(300, 5, density=0.5, format="csr", random_state=0)
+    >>> y = (X @ np.ones(5) + 0.3 * rng.normal(size=300) > 1.2).astype(float)
+    >>> chunked = ChunkedObjective(X, y, C=1.0, chunk_nnz=200)  # 4 chunks here
+    >>> len(chunked.chunks) > 1
+    True
+    >>> theta = solve(chunked, "lbfgs", tol=1e-8).theta
+    >>> in_memory = solve(Objective(X, y, C=1.0), "lbfgs", tol=1e-8).theta
+    >>> bool(np.allclose(theta, in_memory, atol=1e-5))
+    True
     """
 
     def __init__(self, source, y=None, sample_weight=None, *, C=1.0, penalty="l2",
@@ -275,9 +328,48 @@ def minibatch_sgd(objective, theta0, *, epochs=5, batch_size=256, eta0=None, ran
     ``eta0`` defaults to ``1 / L_max`` (:func:`fastlogit.stochastic.max_step_curvature`, the
     largest per-sample curvature: a safe constant step; one extra read of the chunks).
     Runs exactly ``epochs`` epochs (no stopping rule: the ``minibatch`` solver runs on a
-    ChunkedObjective with one) and returns ``theta`` (float64 (n_params,));
-    ``callback(epoch, theta)`` is called after each (epoch from 0).  A diverging run raises
-    :class:`fastlogit.layout.NonFiniteError`.
+    ChunkedObjective with one).
+
+    Parameters
+    ----------
+    objective : ChunkedObjective
+        The objective streamed over (an in-memory :class:`~fastlogit.objective.Objective`
+        works too; its rows are one chunk).
+    theta0 : ndarray of shape (n_params,)
+        Starting point (finite; a wrong size raises ValueError).
+    epochs : int, default=5
+        Number of passes over the data.
+    batch_size : int, default=256
+        Rows per mini-batch (the last block of a chunk may be smaller).
+    eta0 : float, default=None
+        Constant step size in the mean-loss scaling G; None takes ``1 / L_max``.
+    random_state : int, numpy.random.Generator, numpy.random.RandomState or None, default=0
+        Seed of the chunk and block orders; a fixed seed gives the same iterates.
+    callback : callable, default=None
+        ``callback(epoch, theta)`` after each epoch (epoch from 0; its return value is
+        ignored).
+
+    Returns
+    -------
+    ndarray of shape (n_params,)
+        The last iterate, float64.
+
+    Raises
+    ------
+    fastlogit.layout.NonFiniteError
+        If the run diverges (non-finite loss or weights; lower ``eta0``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.outofcore import ChunkedObjective, minibatch_sgd
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(400, 3))
+    >>> y = (X[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(float)
+    >>> ob = ChunkedObjective(X, y, C=1.0, chunk_nnz=300)
+    >>> theta = minibatch_sgd(ob, np.zeros(4), epochs=20, batch_size=32)
+    >>> bool(ob.value(theta) < 0.6 * ob.value(np.zeros(4)))
+    True
     """
     from . import stochastic as st
 
