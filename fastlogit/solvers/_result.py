@@ -67,29 +67,64 @@ class ConvergenceWarning(_SklearnConvergenceWarning):
     """A solver stopped before meeting its stopping rule.
 
     Subclasses :class:`sklearn.exceptions.ConvergenceWarning` (itself a ``UserWarning``), so
-    code filtering scikit-learn's warning filters fastlogit's too."""
+    code filtering scikit-learn's warning filters fastlogit's too.  Its message names the
+    solver and the gradient norm reached against the threshold.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+    >>> from fastlogit.objective import Objective
+    >>> from fastlogit.solvers import ConvergenceWarning, solve
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     result = solve(Objective(X, [0, 0, 1, 1]), "lbfgs", max_iter=1)
+    >>> result.converged, caught[0].category is ConvergenceWarning
+    (False, True)
+    >>> issubclass(ConvergenceWarning, SklearnConvergenceWarning)
+    True
+    """
 
 
 @dataclass
 class SolverResult:
-    """Outcome of a solver run.
+    """Outcome of a solver run (a dataclass; every solver returns one).
 
-    Attributes
+    ``fun`` and ``grad_norm`` (properties) are the last entries of ``history["objective"]``
+    and ``history["grad_norm"]`` (NaN when the history is empty).
+
+    Parameters
     ----------
-    theta : ndarray of shape (n_params,), float64
-        The parameters reached (layout of :class:`fastlogit.objective.Objective`).
+    theta : ndarray of shape (n_params,)
+        The parameters reached, float64 (layout of :class:`fastlogit.objective.Objective`:
+        coefficients, then the intercept).
     n_iter : int
-        Outer iterations done.
+        Outer iterations done (epochs for the stochastic solvers).
     converged : bool
         Whether the stopping rule was met.
     message : str
-    history : dict of lists
+        Why the solver stopped, in words.
+    history : dict of str to list of float, default={}
         ``"objective"`` (F, L1 part included), ``"grad_norm"`` (inf-norm of the (sub)gradient)
         and ``"time"`` (seconds since the solver started); entry 0 is the starting point.
-    n_evals : dict
+    n_evals : dict of str to int, default={}
         Counts of objective passes: ``"value_grad"``, ``"hessp"`` etc. (diagnostics).
-    solver : str or None
+    solver : str, default=None
         The solver's name, set by :func:`fastlogit.solvers.solve`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.objective import Objective
+    >>> from fastlogit.solvers import solve
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+    >>> result = solve(Objective(X, [0, 0, 1, 1], C=1.0), "newton-cholesky")
+    >>> result.solver, result.converged, result.theta.shape
+    ('newton-cholesky', True, (3,))
+    >>> bool(result.fun == result.history["objective"][-1] <= result.history["objective"][0])
+    True
     """
 
     theta: np.ndarray
