@@ -63,15 +63,42 @@ def read_svmlight_dir(path, n_features, *, pattern="*", dtype=np.float64, zero_b
         A directory (files matching ``pattern``, sorted by name), a glob, or a list of files.
     n_features : int
         Number of columns (every file must agree; a larger feature id is an error).
-    dtype : float32 or float64
+    pattern : str, default="*"
+        Glob of the file names taken from a directory ``path`` (ignored otherwise).
+    dtype : {numpy.float32, numpy.float64}, default=numpy.float64
+        Dtype of the blocks' values.
     zero_based : bool, default=False
-        Whether feature ids start at 0.  Must be given: scikit-learn's "auto" rule would be
-        decided per file and could shift the columns of some blocks only.
+        Whether feature ids start at 0.  Must be True or False (else ValueError):
+        scikit-learn's "auto" rule would be decided per file and could shift the columns of
+        some blocks only.
 
     Returns
     -------
-    X : dask.array.Array of shape (n_samples, n_features), scipy.sparse CSR blocks
-    y : dask.array.Array of shape (n_samples,), float64 labels as written in the files
+    X : dask.array.Array of shape (n_samples, n_features)
+        Lazy, one scipy.sparse CSR block per file, row counts unknown (``nan``).
+    y : dask.array.Array of shape (n_samples,)
+        Lazy float64 labels as written in the files.
+
+    Raises
+    ------
+    FileNotFoundError
+        If no file matches ``path`` and ``pattern``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from fastlogit.dask import read_svmlight_dir
+    >>> files = {"part-0.svm": "1 1:0.5 3:1.0\\n0 2:2.0\\n", "part-1.svm": "1 3:4.0\\n"}
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     for name, text in files.items():
+    ...         with open(os.path.join(folder, name), "w") as f:
+    ...             _ = f.write(text)
+    ...     X, y = read_svmlight_dir(folder, n_features=3)  # nothing is read yet
+    ...     X_read, y_read = X.compute(), y.compute()
+    >>> X.numblocks, X_read.toarray(), y_read
+    ((2, 1), array([[0.5, 0. , 1. ],
+           [0. , 2. , 0. ],
+           [0. , 0. , 4. ]]), array([1., 0., 1.]))
     """
     if zero_based not in (True, False):
         raise ValueError("zero_based must be True or False (decided once for all files), "
@@ -97,15 +124,50 @@ def _read_cache_rows(path, start, stop, dtype):
 def read_csr_cache_dir(path, *, rows_per_block=None, pattern="*", dtype=None):
     """fastlogit CSR caches (:func:`fastlogit.io.save_csr_cache`) as lazy dask arrays.
 
-    ``path`` is one cache, a directory of caches (those matching ``pattern``, by name) or a
-    list of caches.  Each cache gives one row block, or blocks of ``rows_per_block`` rows;
-    only the cache headers are read on the client (so the row chunks are known), and each
-    block's rows are read from disk on the worker that needs them.
+    Each cache gives one row block, or blocks of ``rows_per_block`` rows; only the cache
+    headers are read on the client (so the row chunks are known), and each block's rows are
+    read from disk on the worker that needs them.
+
+    Parameters
+    ----------
+    path : str, os.PathLike or list of str
+        One cache, a directory of caches (those matching ``pattern``, sorted by name), or a
+        list of caches.
+    rows_per_block : int, default=None
+        Rows per block (the last block of each cache may be smaller); None: one block per
+        cache.
+    pattern : str, default="*"
+        Glob of the cache names taken from a directory ``path``.
+    dtype : {numpy.float32, numpy.float64}, default=None
+        Dtype of the blocks' values; None keeps the first cache's.
 
     Returns
     -------
-    X : dask.array.Array of shape (n_samples, n_features), scipy.sparse CSR blocks
-    y : dask.array.Array of shape (n_samples,), float64 labels as stored
+    X : dask.array.Array of shape (n_samples, n_features)
+        Lazy, scipy.sparse CSR blocks with known row counts.
+    y : dask.array.Array of shape (n_samples,)
+        Lazy float64 labels as stored.
+
+    Raises
+    ------
+    FileNotFoundError
+        If no cache is found at ``path``.
+    ValueError
+        If the caches disagree on the number of features.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from fastlogit.dask import read_csr_cache_dir
+    >>> from fastlogit.io import save_csr_cache
+    >>> X = np.arange(12.0).reshape(6, 2)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = save_csr_cache(os.path.join(folder, "train.cache"), X, [0, 1, 0, 1, 0, 1])
+    ...     dX, dy = read_csr_cache_dir(folder, rows_per_block=4)
+    ...     X_read = dX.compute()
+    >>> dX.chunks[0], bool((X_read.toarray() == X).all())
+    ((4, 2), True)
     """
     import glob
     import os
