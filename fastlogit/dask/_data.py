@@ -396,13 +396,66 @@ class DaskObjective(Objective):
     """:class:`~fastlogit.objective.Objective` over a :class:`DaskData`: F = C L + R(w) with
     L summed on the workers, C and any penalty applied on the client.
 
-    Parameters are those of :class:`DaskData` plus ``C``, ``penalty`` and ``l1_ratio`` as for
-    :class:`~fastlogit.objective.Objective` (``penalty`` may be any
-    :class:`fastlogit.penalties.Penalty`).  ``objective.data`` is the DaskData; its
-    attributes (``n_blocks``, ``transport``, ``bytes_sent``, ``n_rebuilds``, ``client``,
-    ``sum_sample_weight``...) are reachable on the objective too.  :meth:`line` keeps the
-    margins on the workers.  Call :meth:`close` (or use it as a context manager) to release
-    the parts.
+    ``objective.data`` is the :class:`DaskData`; its attributes (``n_blocks``,
+    ``transport``, ``bytes_sent``, ``n_rebuilds``, ``client``, ``sum_sample_weight``...) are
+    reachable on the objective too.  :meth:`line` keeps the margins on the workers.  Call
+    :meth:`close` (or use it as a context manager) to release the parts.  ``C`` and the
+    penalty are checked on the client before any data travel.
+
+    Parameters
+    ----------
+    X : dask.array.Array of shape (n_samples, n_features)
+        Row blocks dense NumPy or scipy.sparse CSR (float32 or float64; dtype kept); row
+        chunk sizes may be unknown (``nan``), e.g. one block per file.  A NumPy/SciPy matrix
+        is split into row blocks of 100 000 rows.  NaN / inf entries raise ValueError when
+        the parts are built.
+    y : dask.array.Array of shape (n_samples,) or (n_samples, K)
+        Targets in [0, 1] (binary) or class probabilities, rows summing to 1 (multinomial);
+        aligned with X's row chunks.
+    sample_weight : dask.array.Array of shape (n_samples,), default=None
+        Finite non-negative weights with X's row chunks; None means 1 each.
+    C : float, default=1.0
+        Inverse regularisation strength, a positive finite number.
+    penalty : {"l2", "l1", "elasticnet", None} or fastlogit.penalties.Penalty, default="l2"
+        Applied on the client, so any :class:`fastlogit.penalties.Penalty` works.
+    l1_ratio : float, default=0.0
+        Elastic-net mixing in [0, 1], used with ``penalty="elasticnet"``.
+    fit_intercept : bool, default=True
+        Whether theta ends with an unpenalised intercept (one per class).
+    backend : {"auto", "numpy", "numba", "cython"}, default="auto"
+        Kernel implementation on the workers (:func:`fastlogit.kernels.get`).
+    n_threads : int, default=None
+        Kernel threads on each worker; None: each worker's
+        :func:`fastlogit._config.effective_n_threads`.
+    client : distributed.Client, default=None
+        The cluster's client; None takes the current one.
+    split_every : int, default=8
+        Fan-in of the tree reductions (at least 2, else ValueError); with "auto", actors
+        are used up to this many workers.
+    timeout : float, default=None
+        Seconds to wait for one distributed call before ``TimeoutError``; None waits.
+    transport : {"auto", "actors", "tasks"}, default="auto"
+        How each call reaches the workers (:mod:`fastlogit.dask._transport`); another value
+        raises ValueError.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> from distributed import Client
+    >>> from fastlogit.dask import DaskObjective
+    >>> from fastlogit.objective import Objective
+    >>> from fastlogit.solvers import solve
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(400, 3))
+    >>> y = (X[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(float)
+    >>> with Client(processes=False, n_workers=1, dashboard_address=None):
+    ...     dX, dy = da.from_array(X, chunks=(100, 3)), da.from_array(y, chunks=100)
+    ...     with DaskObjective(dX, dy, C=1.0, penalty="l1") as objective:
+    ...         n_blocks, result = objective.n_blocks, solve(objective, "l1", tol=1e-8)
+    >>> in_memory = solve(Objective(X, y, C=1.0, penalty="l1"), "l1", tol=1e-8)
+    >>> n_blocks, bool(np.allclose(result.theta, in_memory.theta, atol=1e-6))
+    (4, True)
     """
 
     def __init__(self, X, y, sample_weight=None, *, C=1.0, penalty="l2", l1_ratio=0.0,

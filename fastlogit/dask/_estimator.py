@@ -137,12 +137,16 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     l1_ratio : float in [0, 1], default=0.0
         0 -> L2, 1 -> L1 (fit with solver "l1"), between -> elastic net.
     fit_intercept : bool, default=True
+        Whether to fit an (unpenalised) intercept.
     tol : float >= 0, default=1e-4
         Stopping rule ``||grad F||_inf <= tol * max(1, ||grad F(0)||_inf)``.
     max_iter : int >= 0, default=100
         ``0``: the start (zeros) is returned with a ConvergenceWarning, as in memory.
-    class_weight : dict, "balanced" or None
+    class_weight : dict, "balanced" or None, default=None
+        Per-class factors multiplied into the sample weights; "balanced" gives class k the
+        weight ``n / (K n_k)`` with the (weighted) class counts computed on the workers.
     verbose : int, default=0
+        Print one line per solver iteration when positive.
     random_state : int or None
         Seeds "local-sgd".
     solver : str, default="lbfgs"
@@ -171,6 +175,23 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         Client-side bytes (vectors out to the workers, results back) during the fit.
     n_rebuilds_ : int
         Times the actors were rebuilt during the fit because a worker was lost.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> from distributed import Client
+    >>> import fastlogit
+    >>> from fastlogit.dask import LogisticRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(400, 3))
+    >>> y = (X[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(int)
+    >>> with Client(processes=False, n_workers=1, dashboard_address=None):
+    ...     dX, dy = da.from_array(X, chunks=(100, 3)), da.from_array(y, chunks=100)
+    ...     clf = LogisticRegression(C=1.0, tol=1e-8).fit(dX, dy)
+    >>> local = fastlogit.LogisticRegression(C=1.0, tol=1e-8).fit(X, y)
+    >>> bool(np.allclose(clf.coef_, local.coef_, atol=1e-5)), clf.bytes_sent_ > 0
+    (True, True)
     """
 
     def __init__(self, penalty="deprecated", *, C=1.0, l1_ratio=0.0, fit_intercept=True, tol=1e-4,

@@ -119,9 +119,20 @@ def local_sgd(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
         cumulative L1 truncation), any other through the driver's generic path (it must be
         importable on the workers).
     theta0 : ndarray of shape (n_params,)
-    tol, max_iter, callback, verbose, random_state
-        As for the stochastic solvers (:mod:`fastlogit.stochastic`); ``max_iter`` counts
-        rounds, restarts included.
+        Starting point, finite (a wrong size raises ValueError).
+    tol : float >= 0 or None, default=1e-4
+        The stopping rule of :mod:`fastlogit.stochastic` on F after each round (gradient
+        rule, and a round improves when it lowers F by ``tol |F|``); None runs
+        ``max_iter`` rounds.
+    max_iter : int >= 1, default=100
+        Rounds in total, restarts included; stopping there warns with
+        :class:`fastlogit.solvers.ConvergenceWarning`.
+    callback : callable, default=None
+        ``callback(theta)`` at theta0 and after each round; returning True stops.
+    verbose : int, default=0
+        Print one line per round when positive.
+    random_state : int, numpy.random.Generator or None, default=None
+        Seed of the blocks' shuffling; a fixed seed gives the same rounds.
     local_epochs : int >= 1, default=1
         Epochs over its block each worker runs between two averagings.
     learning_rate, eta0, power_t
@@ -130,10 +141,42 @@ def local_sgd(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     batch_size : int or None
         None: per-sample steps; an int: mini-batch steps of that many rows.
     n_iter_no_change : int >= 1, default=5
+        Rounds in a row without improvement before the run stops (converged).
+    average : bool, default=True
+        Each block returns the Polyak average of its iterates over the round (True) or its
+        last iterate (False).
 
     Returns
     -------
-    :class:`fastlogit.solvers.SolverResult`; ``n_evals["sgd_rounds"]`` counts the rounds.
+    SolverResult
+        A :class:`fastlogit.solvers.SolverResult`; ``n_evals["sgd_rounds"]`` counts the
+        rounds.
+
+    Raises
+    ------
+    TypeError
+        If ``objective`` is not a :class:`DaskObjective`.
+    ValueError
+        If ``local_epochs`` or ``batch_size`` is not a positive integer, or a schedule
+        option is invalid.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import dask.array as da
+    >>> from distributed import Client
+    >>> from fastlogit.dask import DaskObjective, local_sgd
+    >>> from fastlogit.solvers import solve
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(400, 3))
+    >>> y = (X[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(float)
+    >>> with Client(processes=False, n_workers=1, dashboard_address=None):
+    ...     dX, dy = da.from_array(X, chunks=(100, 3)), da.from_array(y, chunks=100)
+    ...     with DaskObjective(dX, dy, C=1.0) as objective:
+    ...         sgd = local_sgd(objective, np.zeros(4), tol=1e-3, max_iter=50, random_state=0)
+    ...         best = solve(objective, "lbfgs", tol=1e-8)
+    >>> sgd.converged, bool(sgd.fun <= 1.01 * best.fun)
+    (True, True)
     """
     if not isinstance(objective, DaskObjective):
         raise TypeError("local_sgd runs on a DaskObjective")
