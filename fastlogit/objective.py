@@ -16,11 +16,12 @@ The *smooth part* ``f = C L + S(w)`` (S: the penalty's smooth part) is what ``va
 Solvers never see a backend: every pass over X is the data term's.
 
 :class:`LogLossData` is the in-memory log-loss through the fused kernels.  Its cache
-(LIBLINEAR's ``wx``/``D``): ``loss_grad(theta)`` keeps, for the last two distinct thetas, L,
-its gradient and the curvature (IRLS weights for binary, probabilities for softmax), so that
-a following ``hessp``/``hessian``/``hess_diag`` at the same theta costs only its own kernel
-pass, and a trust-region solver can evaluate a rejected trial point without losing the state
-of the current one.  Line searches use :meth:`Objective.line`: the margins along a direction
+(LIBLINEAR's ``wx``/``D``): ``loss_grad(theta)`` keeps, for the last two distinct thetas, L
+and the curvature (IRLS weights for binary, probabilities for softmax), so that a following
+``hessp``/``hessian``/``hess_diag`` at the same theta costs only its own kernel pass, and a
+trust-region solver can evaluate a rejected trial point without losing the state of the
+current one.  The gradient is handed to the caller, not kept: the memory of a fit beyond X
+is the curvature (two n-vectors) and a few n_params-vectors (benchmarks/bench_memory.py).  Line searches use :meth:`Objective.line`: the margins along a direction
 are computed once, each trial step then costs O(n + p).
 """
 import numpy as np
@@ -125,15 +126,19 @@ class LogLossData:
         self._y = np.ascontiguousarray(y, dtype=t)
         self._s = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=t)
         n, d, k = self.n_samples, self.n_features, self.n_classes
-        # Kernel-side buffers in the data dtype, reused across calls.
+        # Kernel-side buffers in the data dtype, reused across calls.  Binary float64 data
+        # needs none: the kernels read and write d-slices of theta and of the float64
+        # results directly (each buffer would be one more d-vector of a large fit's memory).
+        self._direct = k == 1 and t == np.float64
         shape = (n,) if k == 1 else (n, k)
-        self._w = np.zeros(d if k == 1 else (d, k), dtype=t)
+        n_buf = 0 if self._direct else (d if k == 1 else (d, k))
+        self._w = np.zeros(n_buf, dtype=t)
         self._gw = np.zeros_like(self._w)
         self._hv = np.zeros_like(self._w)
         self._gb = np.zeros(k, dtype=t)
         self._B = np.zeros(k, dtype=t)
         self._vb = np.zeros(k, dtype=t)
-        self._col = np.zeros(d, dtype=t)
+        self._col = np.zeros(0 if self._direct else d, dtype=t)
         self._states = [_State(np.zeros(shape, dtype=t)), _State(np.zeros(shape, dtype=t))]
         self._clock = 0
         self.n_evals = {"value_grad": 0, "value": 0, "hessp": 0, "hessian": 0, "hess_diag": 0,
@@ -191,11 +196,16 @@ class LogLossData:
 
     # ------------------------------------------------------------------ cache
     def _load(self, theta):
-        """Write the coefficients/intercepts of theta into the kernel-dtype buffers."""
+        """Write the coefficients/intercepts of theta into the kernel-dtype buffers (binary:
+        returns ``(w, b)``, w the view theta[:d] for float64 data; softmax: the intercepts,
+        W in ``self._w``)."""
         d, fi = self.n_features, self.fit_intercept
         if self.n_classes == 1:
+            b = float(theta[d]) if fi else 0.0
+            if self._direct:
+                return theta[:d], b
             self._w[:] = theta[:d]
-            return float(theta[d]) if fi else 0.0
+            return self._w, b
         rows = theta.reshape(self.n_classes, d + fi)
         self._w[:] = rows[:, :d].T
         if fi:
@@ -217,19 +227,26 @@ class LogLossData:
         st.age = self._clock
         return st
 
-    def _compute(self, theta):
-        st = min(self._states, key=lambda s: s.age)
+    def _compute(self, theta, st=None):
+        """One fused pass at theta into slot ``st`` (default: the older one); the state
+        keeps theta, L and the curvature, and (until :meth:`loss_grad` hands it out) the
+        gradient."""
+        if st is None:
+            st = min(self._states, key=lambda s: s.age)
         self.n_evals["value_grad"] += 1
-        b = self._load(theta)
         grad = np.empty(self.n_params)
         d = self.n_features
         if self.n_classes == 1:
-            loss, gb = self.kernels.loss_grad(self.design, self._y, self._s, self._w, b,
-                                              self._gw, st.curv, n_threads=self.n_threads)
-            grad[:d] = self._gw
+            w, b = self._load(theta)
+            gw = grad[:d] if self._direct else self._gw
+            loss, gb = self.kernels.loss_grad(self.design, self._y, self._s, w, b, gw, st.curv,
+                                              n_threads=self.n_threads)
+            if not self._direct:
+                grad[:d] = gw
             if self.fit_intercept:
                 grad[d] = gb
         else:
+            self._load(theta)
             loss = self.kernels.multinomial_loss_grad(
                 self.design, self._y, self._s, self._w, self._B, self._gw, self._gb,
                 st.curv, n_threads=self.n_threads)
@@ -256,12 +273,17 @@ class LogLossData:
 
     # ------------------------------------------------------------------ DataTerm
     def loss_grad(self, theta):
-        """(L, grad L) at theta (float64, grad of shape (n_params,)); caches curvature."""
+        """(L, grad L) at theta (float64, grad of shape (n_params,)); caches curvature.
+
+        The gradient array is the caller's (the state does not keep a copy of it: one
+        d-vector less per cached point); a second call at the same theta makes the pass
+        again, into the same slot.
+        """
         st = self._state(theta)
-        if st.grad is None:  # seeded curvature only
-            st.theta = None
-            st = self._state(theta)
-        return st.loss, st.grad.copy()
+        if st.grad is None:  # handed out before, or seeded curvature only
+            self._compute(theta, st)
+        grad, st.grad = st.grad, None
+        return st.loss, grad
 
     def loss(self, theta):
         """L(theta): from the cache, else one loss-only pass."""
@@ -269,11 +291,12 @@ class LogLossData:
         if st is not None and st.loss is not None:
             return st.loss
         self.n_evals["value"] += 1
-        b = self._load(theta)
         if self.n_classes == 1:
-            loss = self.kernels.loss(self.design, self._y, self._s, self._w, b,
+            w, b = self._load(theta)
+            loss = self.kernels.loss(self.design, self._y, self._s, w, b,
                                      n_threads=self.n_threads)
         else:
+            self._load(theta)
             loss = self.kernels.multinomial_loss_grad(
                 self.design, self._y, self._s, self._w, self._B, self._gw, self._gb,
                 n_threads=self.n_threads)
@@ -286,11 +309,15 @@ class LogLossData:
         d, fi = self.n_features, self.fit_intercept
         out = np.empty(self.n_params)
         if self.n_classes == 1:
-            self._w[:] = v[:d]
             vb = float(v[d]) if fi else 0.0
-            ob = self.kernels.hessp(self.design, st.curv, self._w, self._hv, vb,
-                                    n_threads=self.n_threads)
-            out[:d] = self._hv
+            if self._direct:
+                vw, hv = np.ascontiguousarray(v[:d]), out[:d]
+            else:
+                self._w[:] = v[:d]
+                vw, hv = self._w, self._hv
+            ob = self.kernels.hessp(self.design, st.curv, vw, hv, vb, n_threads=self.n_threads)
+            if not self._direct:
+                out[:d] = hv
             if fi:
                 out[d] = ob
             return out
@@ -325,6 +352,7 @@ class LogLossData:
         H = np.zeros((self.n_params, self.n_params))
         G = np.empty((d, d), dtype=self.dtype)
         zero = np.zeros(d, dtype=self.dtype)
+        col = np.empty(d, dtype=self.dtype)
         for a in range(k):
             for c in range(a, k):
                 wts = self._curvature_weights(st, a, c)
@@ -332,9 +360,9 @@ class LogLossData:
                 blk = H[a * m:(a + 1) * m, c * m:(c + 1) * m]
                 blk[:d, :d] = G
                 if fi:
-                    sb = self.kernels.hessp(self.design, wts, zero, self._col, 1.0,
+                    sb = self.kernels.hessp(self.design, wts, zero, col, 1.0,
                                             n_threads=self.n_threads)
-                    blk[:d, d] = blk[d, :d] = self._col
+                    blk[:d, d] = blk[d, :d] = col
                     blk[d, d] = sb
                 if a != c:
                     H[c * m:(c + 1) * m, a * m:(a + 1) * m] = blk.T
@@ -348,8 +376,10 @@ class LogLossData:
         out = np.empty((k, d + fi))
         for a in range(k):
             wts = self._curvature_weights(st, a, a)
-            self.kernels.hess_diag(self.design, wts, self._col, n_threads=self.n_threads)
-            out[a, :d] = self._col
+            col = out[a, :d] if self._direct else self._col
+            self.kernels.hess_diag(self.design, wts, col, n_threads=self.n_threads)
+            if not self._direct:
+                out[a, :d] = col
             if fi:
                 out[a, d] = float(wts.sum(dtype=np.float64))
         return out.ravel()
@@ -358,8 +388,14 @@ class LogLossData:
         """z = X w (+ b): float64, (n,) binary or (n, K) softmax (one pass per class)."""
         self.n_evals["margins"] += 1
         d, fi, k = self.n_features, self.fit_intercept, self.n_classes
-        out = np.empty(self.n_samples, dtype=self.dtype)
         rows = theta.reshape(k, d + fi)
+        if self._direct:  # float64 binary: the kernel writes z itself
+            z = np.empty(self.n_samples)
+            self.kernels.decision(self.design, np.ascontiguousarray(rows[0, :d]),
+                                  float(rows[0, d]) if (fi and intercept) else 0.0, z,
+                                  n_threads=self.n_threads)
+            return z
+        out = np.empty(self.n_samples, dtype=self.dtype)
         Z = np.empty((self.n_samples, k))
         for a in range(k):
             self._col[:] = rows[a, :d]
@@ -415,7 +451,6 @@ class Objective:
                                backend=backend, n_threads=n_threads)
         self.data = data
         self.layout = data.layout
-        self._last = None  # (theta, C, penalty, f, grad) of the last value_grad
         self.C = check_C(C)
         self.penalty = make_penalty(penalty, 0.0 if l1_ratio is None else l1_ratio)
 
@@ -485,15 +520,12 @@ class Objective:
     def value_grad(self, theta):
         """Smooth part f and its gradient (float64, shape (n_params,)); caches curvature.
 
-        The last (theta, C, penalty) -> (f, grad) is kept, so a repeated call (a solver's
-        line search accepting the point it just evaluated) costs one comparison and a copy.
+        The gradient is the caller's own array.  Neither the objective nor
+        :class:`LogLossData` keeps a copy (each would be one more n_params-vector of a large
+        fit's memory), so asking again at the same theta makes the pass again; the solvers
+        never do.
         """
-        theta = np.asarray(theta, dtype=np.float64)
-        last = self._last
-        if (last is not None and last[1] == self.C and last[2] is self.penalty
-                and last[0].shape == theta.shape and (last[0] == theta).all()):
-            return last[3], last[4].copy()
-        theta = self.layout.check(theta)
+        theta = self.layout.check(np.asarray(theta, dtype=np.float64))
         loss, grad = self.data.loss_grad(theta)
         grad *= self.C
         w = self.layout.coef(theta)
@@ -503,9 +535,7 @@ class Objective:
             self.layout.add_coef(grad, pen.smooth_grad(w))
         elif a:
             self.layout.add_coef(grad, a * w)
-        f = self.C * loss + pen.smooth_value(w)
-        self._last = (theta.copy(), self.C, pen, f, grad)
-        return f, grad.copy()
+        return self.C * loss + pen.smooth_value(w), grad
 
     def value(self, theta):
         """The full objective F, L1 part included."""

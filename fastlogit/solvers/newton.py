@@ -193,17 +193,18 @@ def _preconditioner(objective, theta, kind):
     """
     if kind is None or kind is False:
         return None
+    if kind not in ("diag", "mixed"):
+        raise ValueError(f"preconditioner must be None, 'diag' or 'mixed', got {kind!r}")
     diag = objective.hess_diag(theta)
     k = objective.n_classes
     if k > 1:
         rows = diag.reshape(k, -1)
         rows[...] = rows.mean(axis=0)
-    if kind == "mixed":  # LIBLINEAR's (1 - a) I + a diag(H), a = 0.01
-        diag = 0.99 + 0.01 * diag
-    elif kind != "diag":
-        raise ValueError(f"preconditioner must be None, 'diag' or 'mixed', got {kind!r}")
-    diag = np.where(diag > 1e-12 * max(1.0, float(diag.max())), diag, 1.0)
-    return 1.0 / diag
+    if kind == "mixed":  # LIBLINEAR's (1 - a) I + a diag(H), a = 0.01 (in place)
+        diag *= 0.01
+        diag += 0.99
+    np.copyto(diag, 1.0, where=~(diag > 1e-12 * max(1.0, float(diag.max()))))
+    return np.divide(1.0, diag, out=diag)
 
 
 def _quadratic_stop(g, s, r, k, q_prev, eps_q):
@@ -213,21 +214,64 @@ def _quadratic_stop(g, s, r, k, q_prev, eps_q):
     return (eps_q > 0 and k > 0 and (q_prev - q) * (k + 1) <= eps_q * abs(q)), q
 
 
-def _pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0):
-    """Solve H s = -g by preconditioned CG to ||r|| <= rtol ||g|| (or the quadratic-decrease
-    rule when ``eps_q > 0``); stop on negative curvature.  ``precond(r)`` applies M^{-1}.
+class _Work:
+    """The p-vectors of a CG loop, allocated once per solve and reused every iteration, so
+    that an iteration allocates only the Hessian products the objective returns: s, r, d
+    (step, residual, search direction) and ``z``, which holds the diagonally preconditioned
+    residual from its computation until it is folded into d, and otherwise serves as
+    scratch (``tmp``: products such as alpha * d before they are added, M-weighted dots).
+    Results are bit-for-bit those of the allocating form: every operation is the same, only
+    its output array differs."""
 
-    Returns (s, n_cg, solved); s is the first direction when it has non-positive curvature;
+    __slots__ = ("s", "r", "z", "d")
+
+    def __init__(self, n):
+        self.s, self.r, self.z, self.d = (np.empty(n) for _ in range(4))
+
+    @property
+    def tmp(self):
+        return self.z
+
+
+def _axpy(y, a, x, tmp, sign=1):
+    """y += a * x (sign 1) or y -= a * x (sign -1), with a * x formed in ``tmp``."""
+    np.multiply(x, a, out=tmp)
+    if sign > 0:
+        y += tmp
+    else:
+        y -= tmp
+
+
+def _pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0, minv=None, work=None):
+    """Solve H s = -g by preconditioned CG to ||r|| <= rtol ||g|| (or the quadratic-decrease
+    rule when ``eps_q > 0``); stop on negative curvature.  ``precond(r)`` applies M^{-1}, or
+    ``minv`` (array) is M^{-1} as a diagonal; ``work`` (:class:`_Work`) holds the vectors
+    (allocated here when None).
+
+    Returns (s, n_cg, solved); s is the first direction when it has non-positive curvature
+    (``work.s`` or ``work.d``: valid until the next call with the same ``work``);
     ``solved`` is True when the residual (or quadratic-decrease) test was met.
     """
-    s = np.zeros_like(g)
-    r = -g
-    z = r if precond is None else precond(r)
-    p = z.copy()
+    work = _Work(g.size) if work is None else work
+    tmp = work.tmp
+    s = work.s
+    s.fill(0.0)
+    r = np.negative(g, out=work.r)
+
+    def apply(r):
+        if minv is not None:
+            return np.multiply(minv, r, out=work.z)
+        return r if precond is None else precond(r)
+
+    z = apply(r)
+    p = work.d
+    p[...] = z
     rz = float(r @ z)
     stop = rtol * float(np.sqrt(g @ g))
     q = 0.0
+    Hp = None
     for k in range(max_cg):
+        Hp = None  # the previous product is released before the next is allocated
         Hp = hessp(p)
         curv = float(p @ Hp)
         if curv <= 1e-16 * float(p @ p):
@@ -235,15 +279,15 @@ def _pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0):
                 s = p
             return s, k + 1, False
         alpha = rz / curv
-        s += alpha * p
-        r -= alpha * Hp
+        _axpy(s, alpha, p, tmp)
+        _axpy(r, alpha, Hp, tmp, -1)
         if float(np.sqrt(r @ r)) <= stop:
             return s, k + 1, True
         if eps_q:
             done, q = _quadratic_stop(g, s, r, k, q, eps_q)
             if done:
                 return s, k + 1, True
-        z = r if precond is None else precond(r)
+        z = apply(r)
         rz_new = float(r @ z)
         p *= rz_new / rz
         p += z
@@ -267,13 +311,15 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     g0 = max(1.0, float(np.linalg.norm(g)))
     max_cg = max_cg or min(objective.n_params, 500)
     it, message = 0, "max_iter reached"
+    work = _Work(theta.size)
     while gnorm > thr and it < max_iter:
         it += 1
         eta = min(eta_max, float(np.sqrt(np.linalg.norm(g) / g0)))
+        minv = None  # the previous diagonal is released before the next is computed
         minv = _preconditioner(objective, theta, preconditioner)
         th = theta
-        d, _, _ = _pcg(lambda v: objective.hessp(th, v), g, eta, max_cg,
-                       None if minv is None else (lambda r: minv * r), min(eps_q, np.sqrt(eta)))
+        d, _, _ = _pcg(lambda v: objective.hessp(th, v), g, eta, max_cg, None,
+                       min(eps_q, np.sqrt(eta)), minv, work)
         if not float(g @ d) < 0:
             d = -g if minv is None else -minv * g
         t, theta_new, f_new, g_new = armijo(objective, theta, f, g, d)
@@ -281,55 +327,65 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
             message = "line search failed"
             break
         theta, f, g = theta_new, f_new, g_new
+        theta_new = g_new = d = None
         gnorm = float(np.abs(g).max())
         if hist.record(theta, f, gnorm):
             return _finish(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
     return _finish(name, objective, theta, it, hist, gnorm, thr, message)
 
 
-def _steihaug(hessp, g, delta, rtol, max_cg, minv, eps_q=0.0):
+def _steihaug(hessp, g, delta, rtol, max_cg, minv, eps_q=0.0, work=None, mdiag=None):
     """Preconditioned Steihaug-Toint CG for min g.s + 1/2 s.Hs subject to ||s||_M <= delta.
 
-    M = diag(1 / minv) (identity when minv is None).  Returns ``(s, r, n_cg, on_boundary)``
-    with r = -g - H s (the residual, from which the predicted reduction follows without an
-    extra Hessian product).
+    M = diag(1 / minv) (identity when minv is None); ``mdiag`` is 1 / minv when the caller
+    keeps it.  Returns ``(s, r, n_cg, on_boundary)`` with r = -g - H s (the residual, from
+    which the predicted reduction follows without an extra Hessian product); s and r are
+    ``work.s`` / ``work.r`` (:class:`_Work`, allocated here when None), valid until the next
+    call with the same ``work``.
     """
-    s = np.zeros_like(g)
-    r = -g.copy()
-    z = r if minv is None else minv * r
-    d = z.copy()
+    work = _Work(g.size) if work is None else work
+    tmp = work.tmp
+    s = work.s
+    s.fill(0.0)
+    r = np.negative(g, out=work.r)
+    z = r if minv is None else np.multiply(minv, r, out=work.z)
+    d = work.d
+    d[...] = z
     rz = float(r @ z)
     stop = rtol * float(np.sqrt(g @ g))
-    mdiag = None if minv is None else 1.0 / minv
+    if minv is not None and mdiag is None:
+        mdiag = 1.0 / minv
 
     def mdot(a, b):
-        return float(a @ b) if mdiag is None else float((a * mdiag) @ b)
+        return float(a @ b) if mdiag is None else float(np.multiply(a, mdiag, out=tmp) @ b)
 
     q = 0.0
+    Hd = None
     for k in range(max_cg):
         if float(np.sqrt(r @ r)) <= stop:
             return s, r, k, False
+        Hd = None  # the previous product is released before the next is allocated
         Hd = hessp(d)
         dHd = float(d @ Hd)
         sMs, sMd, dMd = mdot(s, s), mdot(s, d), mdot(d, d)
         if dHd <= 1e-16 * dMd:
             tau = _to_boundary(sMs, sMd, dMd, delta)
-            s += tau * d
-            r -= tau * Hd
+            _axpy(s, tau, d, tmp)
+            _axpy(r, tau, Hd, tmp, -1)
             return s, r, k + 1, True
         alpha = rz / dHd
         if sMs + 2 * alpha * sMd + alpha * alpha * dMd >= delta * delta:
             tau = _to_boundary(sMs, sMd, dMd, delta)
-            s += tau * d
-            r -= tau * Hd
+            _axpy(s, tau, d, tmp)
+            _axpy(r, tau, Hd, tmp, -1)
             return s, r, k + 1, True
-        s += alpha * d
-        r -= alpha * Hd
+        _axpy(s, alpha, d, tmp)
+        _axpy(r, alpha, Hd, tmp, -1)
         if eps_q:
             done, q = _quadratic_stop(g, s, r, k, q, eps_q)
             if done:
                 return s, r, k + 1, False
-        z = r if minv is None else minv * r
+        z = r if minv is None else np.multiply(minv, r, out=work.z)
         rz_new = float(r @ z)
         d *= rz_new / rz
         d += z
@@ -371,8 +427,11 @@ def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, ve
         return stopped
     g0 = max(1.0, float(np.linalg.norm(g)))
     max_cg = max_cg or min(objective.n_params, 500)
+    work = _Work(theta.size)
     minv = _preconditioner(objective, theta, preconditioner)
-    delta = delta0 or float(np.sqrt(g @ g if minv is None else (minv * g) @ g))
+    mdiag = None if minv is None else 1.0 / minv
+    delta = delta0 or float(np.sqrt(g @ g if minv is None
+                                    else np.multiply(minv, g, out=work.tmp) @ g))
     it, n_outer, message = 0, 0, "max_iter reached"
     first = True
     while gnorm > thr and it < max_iter:
@@ -380,13 +439,14 @@ def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, ve
         rtol = min(eta_max, float(np.sqrt(np.linalg.norm(g) / g0)))
         th = theta
         s, r, _, _ = _steihaug(lambda v: objective.hessp(th, v), g, delta, rtol, max_cg, minv,
-                               eps_q)
+                               eps_q, work, mdiag)
         gs = float(g @ s)
         prered = -0.5 * (gs - float(s @ r))
         theta_new = theta + s
         f_new, g_new = objective.value_grad(theta_new)
         actred = f - f_new
-        snorm = float(np.sqrt(s @ s if minv is None else (s / minv) @ s))
+        snorm = float(np.sqrt(s @ s if minv is None
+                              else np.divide(s, minv, out=work.tmp) @ s))
         if first:
             delta = min(delta, snorm)
             first = False
@@ -412,10 +472,13 @@ def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, ve
             if gnorm <= thr:
                 break
             if preconditioner:
+                minv = mdiag = None  # released before the next diagonal is computed
                 minv = _preconditioner(objective, theta, preconditioner)
+                mdiag = 1.0 / minv
         elif prered <= 0 or (abs(actred) <= tiny and prered <= tiny) or delta < 1e-300:
             message = "no further progress possible (trust region collapsed)"
             break
+        theta_new = g_new = None  # a rejected trial point is not kept through the next CG
         if n_outer > 10 * max_iter:
             break
     return _finish(name, objective, theta, it, hist, gnorm, thr, message)
