@@ -1,12 +1,15 @@
 """Streaming batch prediction: score svmlight text or a CSR cache chunk by chunk.
 
-:func:`predict_file` is what ``fastlogit predict`` runs.  The input is read in blocks of
-``chunk_bytes`` of (decompressed) text by the svmlight parser of :mod:`fastlogit.io.svmlight`
-(the same parse, the same errors naming file and line), or in row blocks of ``chunk_nnz``
-non-zeros from a CSR cache; each block is scored with the model's compiled decision kernel and
-its lines are written at once (:mod:`fastlogit._format_numba`), so memory holds a few blocks,
-whatever the input's length.  The output is the same, byte for byte, as formatting the
-in-memory ``model.predict`` / ``predict_proba`` / ``decision_function`` of the whole input.
+:func:`predict_file` is what ``fastlogit predict`` runs.  svmlight text (plain or compressed,
+a path, an open file or stdin) is scored while it is parsed: each block of ``chunk_bytes`` of
+(decompressed) text goes through one compiled pass that parses a row and accumulates its
+decision values without storing its entries (:func:`fastlogit.io.score_svmlight`: the
+parser's grammar and errors naming file and line, the decision kernel's arithmetic).  A CSR
+cache is read in row blocks of ``chunk_nnz`` non-zeros and scored by the model's decision
+kernel.  Each block's lines are written at once (:mod:`fastlogit._format_numba`), so memory
+holds a few blocks, whatever the input's length.  The output is the same, byte for byte, as
+formatting the in-memory ``model.predict`` / ``predict_proba`` / ``decision_function`` of the
+whole input.
 
 Output layout (LIBLINEAR's ``predict``, ``-b 1`` for probabilities)::
 
@@ -21,15 +24,13 @@ Labels are written as integers when integral (``1``, ``-1``), else as ``repr`` o
 probabilities and scores as C's ``%.8g``.
 """
 import contextlib
-import io
 import os
 import sys
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
 
-from .kernels import Design
+from .io import decompressing, is_csr_cache, iter_row_blocks, score_svmlight
 
 __all__ = ["predict_file", "iter_predictions", "iter_chunks", "format_label", "KINDS"]
 
@@ -43,103 +44,6 @@ def format_label(v):
     """A class label as written in prediction files: ``1`` for 1.0, ``repr`` otherwise."""
     v = float(v)
     return str(int(v)) if v.is_integer() else repr(v)
-
-
-class _BinaryStream(io.RawIOBase):
-    """A readable binary stream with ``mode == "rb"`` over a decompressor object (whose
-    ``mode`` is not a string in every Python version) or any object with ``read``."""
-
-    def __init__(self, inner, name):
-        self._inner = inner
-        self.name = name
-        self.mode = "rb"
-
-    def readable(self):
-        return True
-
-    def read(self, size=-1):
-        return self._inner.read(size)
-
-    def readinto(self, b):  # pragma: no cover - read() is what the parser calls
-        data = self._inner.read(len(b))
-        b[:len(data)] = data
-        return len(data)
-
-
-def _decompressing(fh, name):
-    """``fh`` (binary, with ``peek``) decompressed when it starts with a gzip / bz2 / xz
-    magic; used for stdin and open files, whose name says nothing."""
-    import bz2
-    import gzip
-    import lzma
-
-    from .io.svmlight import _MAGIC
-
-    head = fh.peek(6)[:6] if hasattr(fh, "peek") else b""
-    for magic, kind in _MAGIC.items():
-        if head.startswith(magic):
-            inner = {"gzip": lambda: gzip.GzipFile(fileobj=fh, mode="rb"),
-                     "bz2": lambda: bz2.BZ2File(fh, "rb"),
-                     "xz": lambda: lzma.LZMAFile(fh, "rb")}[kind]()
-            return _BinaryStream(inner, name)
-    return fh
-
-
-def _shift_and_check(parsed, name, state, n_features):
-    """Column ids of one parsed svmlight block made zero-based and checked against
-    ``n_features``, in place; errors name the file and line."""
-    from .io.svmlight import SvmlightFormatError
-
-    indices = parsed["indices"]
-    if not indices.size:
-        return
-
-    def line_of(k):
-        row = int(np.searchsorted(np.cumsum(parsed["counts"]), k, side="right"))
-        return int(parsed["lines"][row])
-
-    if state["shift"] is None:  # zero_based="auto": decided by the first block with entries
-        state["shift"] = bool(indices.min() > 0)
-    elif state["shift"] and state["auto"] and indices.min() == 0:
-        k = int(np.argmax(indices == 0))
-        raise SvmlightFormatError(
-            name, line_of(k), "feature id 0 after one-based ids: zero_based='auto' took the "
-            "data as one-based from its first block (no id 0 there); pass zero_based=True "
-            "(--zero-based yes) for zero-based data")
-    if state["shift"]:
-        indices -= 1
-    if int(indices.max()) >= n_features:
-        k = int(np.argmax(indices >= n_features))
-        raise SvmlightFormatError(
-            name, line_of(k), f"feature id {int(indices[k]) + int(state['shift'])} is beyond "
-                              f"n_features={n_features} (the model's number of features)")
-
-
-def _svmlight_chunks(src, n_features, dtype, zero_based, n_threads, chunk_bytes, finite):
-    from .io.svmlight import SvmlightFormatError, _iter_blocks, _name
-
-    state = {"shift": {True: False, False: True}.get(zero_based), "auto": zero_based == "auto"}
-    name = _name(src)
-    n_rows = n_qid = 0
-    for name, parsed in _iter_blocks(src, zero_based, dtype, n_threads,
-                                     chunk_bytes=chunk_bytes, finite=finite):
-        m = parsed["labels"].size
-        n_qid += parsed["n_qid"]
-        if not m:
-            continue
-        _shift_and_check(parsed, name, state, n_features)
-        indptr = np.zeros(m + 1, dtype=np.int64)
-        np.cumsum(parsed["counts"], out=indptr[1:])
-        # checked here (ids in range, offsets from counts): no second O(nnz) validation
-        X = Design._trusted("csr", (parsed["data"], parsed["indices"], indptr),
-                            (m, n_features), np.dtype(dtype))
-        lines = parsed["lines"]
-        n_rows += m
-        yield X, (lambda i, lines=lines, name=name: f"{name}:{int(lines[i])}")
-    if n_qid:
-        warnings.warn(f"qid fields on {n_qid} rows were ignored", UserWarning, stacklevel=3)
-    if not n_rows:
-        raise SvmlightFormatError(name, None, "no samples (empty input)")
 
 
 def _cache_chunks(path, n_features, dtype, chunk_nnz, finite):
@@ -179,9 +83,9 @@ def iter_chunks(data, n_features, *, dtype=np.float64, zero_based="auto", n_thre
     Parameters
     ----------
     data : str, path-like, binary file object, ndarray or sparse matrix
-        A matrix (n, n_features) is one block.  Otherwise svmlight / libsvm text (plain, .gz, .bz2 or .xz, recognised by magic bytes, also on
-        an open file or stdin), ``"-"`` for standard input, or a CSR cache directory
-        (``fastlogit convert``).
+        A matrix (n, n_features) is one block.  Otherwise svmlight / libsvm text (plain, .gz,
+        .bz2 or .xz, recognised by magic bytes, also on an open file or stdin), ``"-"`` for
+        standard input, or a CSR cache directory (``fastlogit convert``).
     n_features : int
         Columns of every block (the model's); a larger feature id is an error.
     dtype : float32 or float64
@@ -211,13 +115,7 @@ def iter_chunks(data, n_features, *, dtype=np.float64, zero_based="auto", n_thre
         Naming the file and line (or row): malformed text, an id beyond ``n_features``, no
         samples, NaN / infinity with ``finite``.
     """
-    from .io import is_csr_cache
-
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    if zero_based not in (True, False, "auto"):
-        raise ValueError(f"zero_based must be True, False or 'auto', got {zero_based!r}")
+    dtype, zero_based = _check_options(dtype, zero_based)
     n_features = int(n_features)
     if sp.issparse(data) or isinstance(data, np.ndarray):  # already in memory: one block
         if data.shape[1] != n_features:
@@ -225,66 +123,90 @@ def iter_chunks(data, n_features, *, dtype=np.float64, zero_based="auto", n_thre
         yield (data.astype(dtype, copy=False),
                lambda i: f"row {i + 1} of the data")
         return
-    if isinstance(data, (str, os.PathLike)) and os.fspath(data) == "-":
-        data = _decompressing(sys.stdin.buffer, "<stdin>")
-    elif hasattr(data, "read"):
-        data = _decompressing(data, getattr(data, "name", repr(data)))
-    elif os.path.isdir(data) and is_csr_cache(data):
+    source = _svmlight_source(data)
+    if source is None:
         yield from _cache_chunks(os.fspath(data), n_features, dtype, int(chunk_nnz), finite)
         return
-    for X, where in _svmlight_chunks(data, n_features, dtype, zero_based, n_threads,
-                                     chunk_bytes, finite):
-        yield X.to_scipy(), where
+    for name, lines, values, indices, indptr in iter_row_blocks(
+            source, n_features, dtype=dtype, zero_based=zero_based, n_threads=n_threads,
+            chunk_bytes=chunk_bytes, finite=finite):
+        X = sp.csr_matrix((values, indices, indptr), shape=(lines.size, n_features))
+        yield X, _where_lines(name, lines)
 
 
-def _blocks(data, n_features, dtype, zero_based, n_threads, chunk_bytes, chunk_nnz, finite):
-    """:func:`iter_chunks` without its checks of the arguments, svmlight blocks as
-    :class:`fastlogit.kernels.Design` (validated by the parse)."""
-    from .io import is_csr_cache
+def _check_options(dtype, zero_based):
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    if zero_based not in (True, False, "auto"):
+        raise ValueError(f"zero_based must be True, False or 'auto', got {zero_based!r}")
+    return dtype, zero_based
 
-    if (isinstance(data, (str, os.PathLike)) and os.fspath(data) != "-"
-            and not (os.path.isdir(data) and is_csr_cache(data))):
-        yield from _svmlight_chunks(data, int(n_features), np.dtype(dtype), zero_based,
-                                    n_threads, chunk_bytes, finite)
-        return
-    yield from iter_chunks(data, n_features, dtype=dtype, zero_based=zero_based,
-                           n_threads=n_threads, chunk_bytes=chunk_bytes, chunk_nnz=chunk_nnz,
-                           finite=finite)
+
+def _svmlight_source(data):
+    """``data`` as the svmlight parser takes it (a path, or a binary stream decompressed
+    if compressed: stdin for ``"-"``), or None for a CSR cache directory."""
+    if isinstance(data, (str, os.PathLike)) and os.fspath(data) == "-":
+        return decompressing(sys.stdin.buffer, "<stdin>")
+    if hasattr(data, "read"):
+        return decompressing(data, getattr(data, "name", repr(data)))
+    if os.path.isdir(data) and is_csr_cache(data):
+        return None
+    return data
+
+
+def _where_lines(name, lines):
+    return lambda i: f"{name}:{int(lines[i])}"
 
 
 class _Scorer:
-    """The decision values of a fitted model on row blocks, as ``decision_function`` gives
-    them: the model's coefficients cast to the blocks' dtype once, not per block.
+    """The decision values of a fitted model, as ``decision_function`` gives them, on row
+    blocks (CSR caches, in-memory matrices) or on svmlight text while it is parsed
+    (:func:`fastlogit.io.score_svmlight`, the same numbers bitwise): the coefficients cast
+    to the blocks' dtype once, not per block.
 
-    One thread: a block's scores cost a few per cent of its parse, and a parallel region
-    between the parser's regions would have the parser's idle OpenMP threads spin against
-    it (on a busy 2-core machine this made the whole prediction 1.5-2x slower; see
-    benchmarks/results/predict_stream.md)."""
+    One thread for the row blocks: a block's scores cost a few per cent of its read, and a
+    Cython parallel region between the Numba parser's would have idle OpenMP threads spin
+    against it (measured in benchmarks/results/predict_stream.md)."""
 
     def __init__(self, model, dtype):
         from . import kernels
 
         coef = model.coef_
-        coef = (coef.toarray() if sp.issparse(coef) else np.asarray(coef)).astype(dtype)
-        self.binary = coef.shape[0] == 1
-        self.n_threads = 1
+        self.coef = (coef.toarray() if sp.issparse(coef) else np.asarray(coef)).astype(dtype)
+        self.intercept = np.asarray(model.intercept_)
+        self.binary = self.coef.shape[0] == 1
         self.dtype = np.dtype(dtype)
-        if self.binary:
-            self.kernels = kernels.get(model.backend)
-            self.w = np.ascontiguousarray(coef[0])
-            self.b = float(model.intercept_[0])
-        else:
-            self.coef_t = coef.T
-            self.intercept = np.asarray(model.intercept_).astype(dtype)
+        self.kernels = kernels.get(model.backend)
+
+    @property
+    def four_sums(self):
+        """Whether the binary decision kernel sums a row in four interleaved partial sums
+        (the Cython kernel) rather than in order (Numba, NumPy): what the text scorer has
+        to repeat to give the same bits."""
+        try:
+            from .kernels import _linear_kernels
+        except ImportError:
+            return False
+        return self.kernels.module.decision_csr is _linear_kernels.decision_csr
 
     def __call__(self, X):
         from . import kernels
 
         design = X if isinstance(X, kernels.Design) else kernels.as_design(X)
         if self.binary:
-            return self.kernels.decision(design, self.w, self.b, n_threads=self.n_threads)
-        return (np.asarray(design.to_scipy() @ self.coef_t, dtype=self.dtype)
-                + self.intercept)
+            return self.kernels.decision(design, np.ascontiguousarray(self.coef[0]),
+                                         float(self.intercept[0]), n_threads=1)
+        return (np.asarray(design.to_scipy() @ self.coef.T, dtype=self.dtype)
+                + self.intercept.astype(self.dtype))
+
+    def text(self, source, zero_based, n_threads, chunk_bytes, finite):
+        """Yield ``(z, where)`` per block of svmlight ``source``, scored while parsed."""
+        for name, lines, z in score_svmlight(
+                source, self.coef, self.intercept, dtype=self.dtype, zero_based=zero_based,
+                four_sums=self.binary and self.four_sums, n_threads=n_threads,
+                chunk_bytes=chunk_bytes, finite=finite):
+            yield (z[:, 0] if self.binary else z), _where_lines(name, lines)
 
 
 def _outputs(z, kind):
@@ -330,15 +252,18 @@ def _iter_indexed(model, data, kind, dtype, zero_based, n_threads, chunk_bytes, 
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(model)
+    dtype, zero_based = _check_options(dtype, zero_based)
     scorer = _Scorer(model, dtype)
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    if zero_based not in (True, False, "auto"):
-        raise ValueError(f"zero_based must be True, False or 'auto', got {zero_based!r}")
-    for X, where in _blocks(data, model.n_features_in_, dtype, zero_based, n_threads,
-                            chunk_bytes, chunk_nnz, finite):
-        index, values = _outputs(scorer(X), kind)
+    source = None if sp.issparse(data) or isinstance(data, np.ndarray) else \
+        _svmlight_source(data)
+    if source is not None:
+        blocks = scorer.text(source, zero_based, n_threads, chunk_bytes, finite)
+    else:
+        blocks = ((scorer(X), where) for X, where in iter_chunks(
+            data, model.n_features_in_, dtype=dtype, zero_based=zero_based,
+            n_threads=n_threads, chunk_bytes=chunk_bytes, chunk_nnz=chunk_nnz, finite=finite))
+    for z, where in blocks:
+        index, values = _outputs(z, kind)
         yield index, values, where
 
 

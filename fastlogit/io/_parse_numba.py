@@ -211,6 +211,288 @@ def parse_rows(buf, starts, content_end, flags, row_lines, indptr, zero_based,
             status[r] = 1
 
 
+# ----------------------------------------------------------------------------- scoring
+#: More line flags, written by score_lines (with QID and SLOW).
+BLANK = 4  # no token: not a row
+ZERO = 8  # an id 0 while ids are shifted down by one (not scored)
+BEYOND = 16  # an id beyond the coefficients (not scored)
+HAS_IDS = 32  # at least one id:value entry
+
+
+@njit(**_JIT)
+def _in_line_space(c):
+    # _is_space without the newline, which ends the line
+    return c == 32 or c == 9 or c == 11 or c == 12 or c == 13
+
+
+@njit(**_JIT)
+def _after_line(buf, p, stop):
+    """Position after the newline that ends the line holding ``p`` (or ``stop``)."""
+    while p < stop and buf[p] != 10:
+        p += 1
+    return p + 1 if p < stop else stop
+
+
+#: Entries of a line parsed before their products are summed (a multiple of 4).
+_SCRATCH = 256
+
+
+@njit(**_JIT)
+def _parse_number(buf, p, stop):
+    """A number of the fast grammar starting at ``buf[p]``, read greedily (the caller
+    checks that a delimiter follows).  Returns (value, ok, end).  At most 19 digits in all
+    (leading zeros included, so ``mant`` cannot overflow) and ``mant <= 2**53``, ``|e| <=
+    22``: Clinger's exact case, as :func:`_parse_float`; anything else is not ok (the line
+    goes to the Python parser, which decides)."""
+    neg = False
+    if p < stop and (buf[p] == 43 or buf[p] == 45):
+        neg = buf[p] == 45
+        p += 1
+    mant = np.uint64(0)
+    n_int = 0
+    while p < stop:
+        d = np.uint64(buf[p]) - np.uint64(48)  # non-digits wrap to large values
+        if d > 9:
+            break
+        mant = mant * np.uint64(10) + d
+        n_int += 1
+        p += 1
+    n_frac = 0
+    if p < stop and buf[p] == 46:  # '.'
+        p += 1
+        while p < stop:
+            d = np.uint64(buf[p]) - np.uint64(48)
+            if d > 9:
+                break
+            mant = mant * np.uint64(10) + d
+            n_frac += 1
+            p += 1
+    if n_int + n_frac == 0 or n_int + n_frac > 19:
+        return 0.0, False, p
+    exp10 = -n_frac
+    if p < stop and (buf[p] | 32) == 101:  # 'e' / 'E'
+        p += 1
+        eneg = False
+        if p < stop and (buf[p] == 43 or buf[p] == 45):
+            eneg = buf[p] == 45
+            p += 1
+        ev = 0
+        n_ed = 0
+        while p < stop and 48 <= buf[p] <= 57:
+            if n_ed >= 6:
+                return 0.0, False, p
+            ev = ev * 10 + (buf[p] - 48)
+            n_ed += 1
+            p += 1
+        if n_ed == 0:
+            return 0.0, False, p
+        exp10 += -ev if eneg else ev
+    if mant == 0:
+        return (-0.0 if neg else 0.0), True, p
+    if mant > np.uint64(_MAX_EXACT) or exp10 > 22 or exp10 < -22:
+        return 0.0, False, p
+    v = float(mant)
+    if exp10 >= 0:
+        v = v * _POW10[exp10]
+    else:
+        v = v / _POW10[-exp10]
+    return (-v if neg else v), True, p
+
+
+@njit(**_JIT)
+def _ends_token(buf, p, stop):
+    """Whether a token ends at ``p`` (line end, whitespace or '#'; a NUL does not: the
+    Python layer applies scikit-learn's rule to such lines)."""
+    return p >= stop or buf[p] == 10 or buf[p] == 35 or _in_line_space(buf[p])
+
+
+@njit(**_JIT)
+def _sum_entries(ids, vals, n, W, four, a, z, i):
+    """Add entries ``(ids[k], vals[k])``, k < n, in order: binary (one column of W) into the
+    float64 partial sums ``a = (a0, a1, a2, a3)`` (returned), multinomial into ``z[i, :]`` in
+    W's dtype.  ``four``: whole groups of four go to a0..a3 (``a0 += x[k]; a1 += x[k + 1];
+    ...``), the rest of a row to a0, as a loop ``while k + 4 <= n`` then ``while k < n``
+    does; else everything to a0.  Called with n a multiple of 4 except for a row's last
+    entries, so the groups run from the row's start."""
+    a0, a1, a2, a3 = a
+    if W.shape[1] > 1:
+        for k in range(n):
+            j = ids[k]
+            v = vals[k]
+            for c in range(W.shape[1]):
+                z[i, c] += v * W[j, c]
+        return a
+    k = 0
+    if four:
+        while k + 4 <= n:
+            a0 += np.float64(vals[k]) * np.float64(W[ids[k], 0])
+            a1 += np.float64(vals[k + 1]) * np.float64(W[ids[k + 1], 0])
+            a2 += np.float64(vals[k + 2]) * np.float64(W[ids[k + 2], 0])
+            a3 += np.float64(vals[k + 3]) * np.float64(W[ids[k + 3], 0])
+            k += 4
+    while k < n:
+        a0 += np.float64(vals[k]) * np.float64(W[ids[k], 0])
+        k += 1
+    return a0, a1, a2, a3
+
+
+@njit(**_JIT)
+def _finish_row(a, four, b, z, i):
+    """Binary: ``z[i, 0] = dot + b`` (float64, then z's dtype), the dot ``(a0 + a1) + (a2 +
+    a3)`` with ``four``, else a0; multinomial: ``z[i, :] += b``."""
+    if z.shape[1] == 1:
+        a0, a1, a2, a3 = a
+        z[i, 0] = ((a0 + a1) + (a2 + a3) if four else a0) + b[0]
+    else:
+        for c in range(z.shape[1]):
+            z[i, c] += b[c]
+
+
+@njit(**_JIT)
+def _skip_qid(buf, p, stop):
+    """At a second token starting with 'qid': (end of the token, whether it has a colon)."""
+    colon = False
+    while p < stop and not _ends_token(buf, p, stop) and buf[p] != 0:
+        colon = colon or buf[p] == 58
+        p += 1
+    return p, colon
+
+
+@njit(**_JIT)
+def _score_line(buf, p, stop, accept_zero, shift, W, b, four, ids, vals, z, i):
+    """Tokenise, parse and score the line starting at ``p`` (the grammar and rules of
+    :func:`scan_lines` + :func:`parse_rows`, numbers by :func:`_parse_number`; entries
+    gathered in ``ids`` / ``vals`` and summed :data:`_SCRATCH` at a time).  Returns (flags,
+    position after the line)."""
+    for c in range(z.shape[1]):
+        z[i, c] = 0
+    a = (0.0, 0.0, 0.0, 0.0)
+    f = 0
+    n_tok = 0
+    prev = -1
+    n = 0
+    while True:
+        while p < stop and _in_line_space(buf[p]):
+            p += 1
+        if p >= stop:
+            break
+        c = buf[p]
+        if c == 10:
+            p += 1
+            break
+        if c == 35:  # '#' before any NUL: a comment to the end of the line
+            p = _after_line(buf, p, stop)
+            break
+        n_tok += 1
+        if n_tok == 1:  # the label
+            _, ok, p = _parse_number(buf, p, stop)
+            if not ok or not _ends_token(buf, p, stop):
+                f |= SLOW
+                p = _after_line(buf, p, stop)
+                break
+            continue
+        if n_tok == 2 and c == 113 and p + 3 <= stop and buf[p + 1] == 105 \
+                and buf[p + 2] == 100:  # 'qid'
+            p, colon = _skip_qid(buf, p + 3, stop)
+            if not colon or (p < stop and buf[p] == 0):
+                f |= SLOW
+                p = _after_line(buf, p, stop)
+                break
+            f |= QID
+            continue
+        t = p
+        idx = 0
+        while p < stop and p - t <= 10:
+            d = np.uint64(buf[p]) - np.uint64(48)
+            if d > 9:
+                break
+            idx = idx * 10 + np.int64(d)
+            p += 1
+        if p == t or p >= stop or buf[p] != 58 or idx > _MAX_ID or idx <= prev \
+                or (idx == 0 and not accept_zero):
+            f |= SLOW
+            p = _after_line(buf, p, stop)
+            break
+        v, ok, p = _parse_number(buf, p + 1, stop)
+        if not ok or not _ends_token(buf, p, stop):
+            f |= SLOW
+            p = _after_line(buf, p, stop)
+            break
+        prev = idx
+        f |= HAS_IDS
+        j = idx - shift
+        if j < 0:
+            f |= ZERO
+        elif j >= W.shape[0]:
+            f |= BEYOND
+        else:
+            if n == _SCRATCH:
+                a = _sum_entries(ids, vals, n, W, four, a, z, i)
+                n = 0
+            ids[n] = j
+            vals[n] = v  # rounded to W's dtype, as the parser stores it
+            n += 1
+    if n_tok == 0:
+        f |= BLANK
+    elif not f & (SLOW | ZERO | BEYOND):
+        a = _sum_entries(ids, vals, n, W, four, a, z, i)
+        _finish_row(a, four, b, z, i)
+    return f, p
+
+
+@njit(**_PAR)
+def score_lines(buf, cuts, first_line, accept_zero, shift, W, b, four, starts, flags, z):
+    """Parse and score every line of ``buf`` in one pass, without storing the entries.
+
+    ``buf`` (uint8) holds whole lines; ``cuts`` (T + 1, int64) are line starts splitting it
+    into T pieces (``cuts[0] = 0``, ``cuts[T] = buf.size``), scored in parallel; line i of
+    piece t is line ``first_line[t] + i`` of the buffer.  Per line i: ``starts[i]`` its first
+    byte, ``flags[i]`` (BLANK, SLOW, QID, ZERO, BEYOND, HAS_IDS) and, unless flagged BLANK,
+    SLOW, ZERO or BEYOND, its decision values ``z[i, :]`` (z of shape (n_lines, K), the
+    dtype of W):
+
+    - binary, W of shape (d, 1): ``float64(sum_k x_k W[id_k - shift, 0]) + b[0]``, the sum
+      in float64 in order, or with ``four`` in four partial sums (:func:`_sum_entries`);
+    - multinomial, W of shape (d, K): ``z[i, :] = 0``, then ``z[i, :] += x_k * W[id_k -
+      shift, :]`` entry by entry, then ``+= b``, all in W's dtype.
+
+    ``x_k`` is the parsed value rounded to W's dtype.  ``accept_zero``: an id 0 is in the
+    grammar (else the line is SLOW, as in :func:`parse_rows`); ``shift`` (0 or 1) is
+    subtracted from ids; an id that becomes negative flags ZERO, one >= d flags BEYOND."""
+    for t in prange(cuts.size - 1):
+        ids = np.empty(_SCRATCH, dtype=np.int64)
+        vals = np.empty(_SCRATCH, dtype=z.dtype)
+        i = first_line[t]
+        p = cuts[t]
+        stop = cuts[t + 1]
+        while p < stop:
+            starts[i] = p
+            f, p = _score_line(buf, p, stop, accept_zero, shift, W, b, four, ids, vals, z, i)
+            flags[i] = f
+            i += 1
+
+
+@njit(**_JIT)
+def score_entries(indptr, ids, values, shift, W, b, four, z):
+    """Row r of a CSR (``ids`` raw, ``values`` float64) scored into ``z[r, :]`` exactly as
+    :func:`score_lines` scores a line with these entries (ids in range)."""
+    vals = np.empty(values.size, dtype=z.dtype)
+    vals[:] = values
+    cols = ids - shift
+    for r in range(indptr.size - 1):
+        for c in range(z.shape[1]):
+            z[r, c] = 0
+        lo = indptr[r]
+        a = _sum_entries(cols[lo:], vals[lo:], indptr[r + 1] - lo, W, four,
+                         (0.0, 0.0, 0.0, 0.0), z, r)
+        _finish_row(a, four, b, z, r)
+
+
+def get_threads():
+    """Numba's current thread count."""
+    return numba.get_num_threads()
+
+
 def set_threads(n_threads):
     """Set numba's thread count; returns the previous one (for restoring)."""
     previous = numba.get_num_threads()

@@ -214,7 +214,7 @@ def convert_svmlight(src, dst, *, n_features=None, dtype=np.float64, zero_based=
     the one :func:`~fastlogit.io.load_svmlight` returns (``finite`` as there: refuse NaN and
     infinity, naming the file and line).  Returns the :class:`CSRCache`.
     """
-    from .svmlight import SvmlightFormatError, _iter_blocks, _name
+    from .svmlight import SvmlightFormatError, iter_blocks, source_name
 
     dtype = np.dtype(dtype)
     sources = list(src) if isinstance(src, (list, tuple)) else [src]
@@ -224,7 +224,7 @@ def convert_svmlight(src, dst, *, n_features=None, dtype=np.float64, zero_based=
     at = None  # first (source, line, name, id) with raw id == n_features: bad if zero-based
     try:
         for k_src, source in enumerate(sources):
-            for name, b in _iter_blocks(source, zero_based, dtype, n_threads, progress,
+            for name, b in iter_blocks(source, zero_based, dtype, n_threads, progress,
                                         finite=finite):
                 idx = b["indices"]
                 if idx.size:
@@ -240,7 +240,7 @@ def convert_svmlight(src, dst, *, n_features=None, dtype=np.float64, zero_based=
                             at = (k_src, int(b["lines"][rows[k]]), name, int(idx[k]))
                 writer.append(b["data"], idx, b["counts"], b["labels"])
         if writer.n_rows == 0:
-            raise SvmlightFormatError(_name(sources[0]), None, "no samples (empty input)")
+            raise SvmlightFormatError(source_name(sources[0]), None, "no samples (empty input)")
         shift = zero_based is False or (zero_based == "auto" and raw_min is not None
                                         and raw_min > 0)
         n_f = (raw_max - int(shift) + 1) if raw_min is not None else 1
@@ -252,8 +252,8 @@ def convert_svmlight(src, dst, *, n_features=None, dtype=np.float64, zero_based=
             raise SvmlightFormatError(
                 name, line, f"feature id {raw_id} is beyond n_features={n_features} "
                             f"(the data has {n_f} features)")
-        meta = {"source": [_name(s) for s in sources] if len(sources) > 1 else _name(sources[0]),
-                "zero_based": not shift}
+        names = [source_name(s) for s in sources]
+        meta = {"source": names if len(names) > 1 else names[0], "zero_based": not shift}
         return writer.finish(int(n_features), shift=shift, meta=meta)
     except BaseException:
         writer.abort()

@@ -41,7 +41,8 @@ import scipy.sparse as sp
 from .._config import effective_n_threads
 
 __all__ = ["load_svmlight", "read_svmlight", "binary_labels", "SvmlightFormatError",
-           "open_maybe_compressed", "read_timings"]
+           "open_maybe_compressed", "decompressing", "read_timings", "iter_text_blocks",
+           "iter_blocks", "iter_row_blocks", "score_svmlight", "source_name"]
 
 #: Bytes of decompressed text per parse block.
 CHUNK_BYTES = 1 << 22
@@ -87,6 +88,43 @@ def open_maybe_compressed(path):
     if kind == "xz":
         return lzma.LZMAFile(raw, "rb"), raw
     return raw, raw
+
+
+class _BinaryStream(io.RawIOBase):
+    """A readable binary stream with ``mode == "rb"`` over a decompressor object (whose
+    ``mode`` is not a string in every Python version)."""
+
+    def __init__(self, inner, name):
+        self._inner = inner
+        self.name = name
+        self.mode = "rb"
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        return self._inner.read(size)
+
+    def readinto(self, b):  # pragma: no cover - read() is what the parser calls
+        data = self._inner.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+
+def decompressing(fh, name):
+    """``fh`` (an open binary stream) decompressed when it starts with a gzip / bz2 / xz
+    magic, else ``fh`` itself: for stdin and open files, whose name says nothing.  Peeks
+    at the first bytes where ``fh`` has ``peek`` (``sys.stdin.buffer``, ``open(..., "rb")``);
+    without it the stream is read as it is.  The result has ``name`` and ``mode == "rb"``.
+    """
+    head = fh.peek(6)[:6] if hasattr(fh, "peek") else b""
+    for magic, kind in _MAGIC.items():
+        if head.startswith(magic):
+            inner = {"gzip": lambda: gzip.GzipFile(fileobj=fh, mode="rb"),
+                     "bz2": lambda: bz2.BZ2File(fh, "rb"),
+                     "xz": lambda: lzma.LZMAFile(fh, "rb")}[kind]()
+            return _BinaryStream(inner, name)
+    return fh
 
 
 _DECOMPRESS_ERRORS = (EOFError, OSError, lzma.LZMAError, zlib.error)
@@ -450,7 +488,7 @@ def read_svmlight(path_or_paths, n_features=None, dtype=np.float64, *, zero_base
     n_rows = sum(b["labels"].size for b in blocks)
     if n_rows == 0:
         what = sources[0] if len(sources) == 1 else f"{len(sources)} inputs"
-        raise SvmlightFormatError(_name(what), None, "no samples (empty input)")
+        raise SvmlightFormatError(source_name(what), None, "no samples (empty input)")
     block_end = np.cumsum([b["labels"].size for b in blocks])
 
     def where(row):
@@ -491,7 +529,9 @@ def read_svmlight(path_or_paths, n_features=None, dtype=np.float64, *, zero_base
     return X, labels, where
 
 
-def _name(src):
+def source_name(src):
+    """The name errors give ``src``: a path as a string, else the object's ``name``
+    attribute or its repr."""
     if isinstance(src, (str, bytes, os.PathLike)):
         return os.fsdecode(src)
     return getattr(src, "name", repr(src))
@@ -499,9 +539,9 @@ def _name(src):
 
 def _load_one(src, zero_based, dtype, timing, progress, chunk_bytes, n_threads, finite):
     blocks = []
-    name = _name(src)
-    for name, parsed in _iter_blocks(src, zero_based, dtype, n_threads, progress, chunk_bytes,
-                                     timing, finite):
+    name = source_name(src)
+    for name, parsed in iter_blocks(src, zero_based, dtype, n_threads, progress, chunk_bytes,
+                                    timing, finite):
         blocks.append(parsed)
     return name, blocks
 
@@ -527,16 +567,52 @@ def _check_finite(parsed, name, dtype):
     raise SvmlightFormatError(name, int(parsed["lines"][row]), problem)
 
 
-def _iter_blocks(src, zero_based, dtype, n_threads=None, progress=False,
-                 chunk_bytes=None, timing=None, finite=False):
-    """Yield ``(name, block)`` for each parsed block of one source (ids not yet shifted);
-    with ``finite``, a NaN / infinite label or value is an error naming its line."""
+def iter_text_blocks(src, *, n_threads=None, chunk_bytes=None, progress=False, timing=None):
+    """Yield ``(name, block)``: the (decompressed) text of one source in blocks of whole lines.
+
+    Parameters
+    ----------
+    src : str, path-like or binary file object
+        Plain, .gz, .bz2 or .xz text (compression recognised by magic bytes for a path; an
+        open file is read as it is).
+    n_threads : int or None
+        Threads for the consumer's parallel passes (:func:`fastlogit._config.effective_n_threads`):
+        Numba's thread count is set to it (one less while a decompressor runs in the reader
+        thread) for the iteration and restored afterwards; .bz2 files are decompressed on as
+        many threads.
+    chunk_bytes : int or None
+        Decompressed bytes read per block (default :data:`CHUNK_BYTES`); a block is cut after
+        its last newline, the rest goes to the next one.
+    progress : bool
+        A tqdm bar over the (compressed) input bytes.
+    timing : dict or None
+        ``timing["read_s"]`` accumulates the reader thread's seconds.
+
+    Yields
+    ------
+    name : str
+        :func:`source_name` of ``src``.
+    block : bytes
+        Whole lines, each ending with a newline except possibly the input's last one; the
+        blocks in order are the input.  Line ``k`` of a block is line ``L + k + 1`` of the
+        input, ``L`` the number of lines in the blocks before it (a line = its newline, or
+        the input's unterminated end).
+
+    Raises
+    ------
+    SvmlightFormatError
+        Truncated or corrupt compressed data.
+    ValueError
+        ``src`` is a file object open in text mode.
+
+    Memory: the reader thread queues at most three blocks ahead of the consumer.
+    """
     from . import _parse_numba as K
 
     chunk_bytes = int(chunk_bytes or CHUNK_BYTES)
     timing = {"read_s": 0.0, "parse_s": 0.0} if timing is None else timing
     n_threads = effective_n_threads(n_threads)
-    name = _name(src)
+    name = source_name(src)
     where = {}
     if hasattr(src, "read"):
         if "b" not in getattr(src, "mode", "b") or isinstance(src, io.TextIOBase):
@@ -559,19 +635,12 @@ def _iter_blocks(src, zero_based, dtype, n_threads=None, progress=False,
         total = os.fstat(raw.fileno()).st_size if raw is not None else None
         bar = tqdm(total=total, unit="B", unit_scale=True, desc=f"parse {os.path.basename(name)}",
                    leave=False)
-    line0 = 0
     try:
         for block in _blocks(pieces, name, timing):
-            t0 = time.perf_counter()
-            parsed = _parse_block(block, line0, name, zero_based, dtype)
-            if finite:
-                _check_finite(parsed, name, dtype)
-            timing["parse_s"] += time.perf_counter() - t0
-            line0 += parsed["n_lines"]
             if bar is not None:
                 at = where.get("pos", raw.tell()) if raw is not None else bar.n + len(block)
                 bar.update(max(0, at - bar.n))
-            yield name, parsed
+            yield name, block
     finally:
         K.set_threads(previous)
         if bar is not None:
@@ -580,6 +649,36 @@ def _iter_blocks(src, zero_based, dtype, n_threads=None, progress=False,
             stream.close()
             if raw is not stream:
                 raw.close()
+
+
+def iter_blocks(src, zero_based, dtype, n_threads=None, progress=False, chunk_bytes=None,
+                timing=None, finite=False):
+    """Yield ``(name, parsed)`` for each block of :func:`iter_text_blocks` of one source.
+
+    ``parsed`` is a dict of the block's arrays: ``labels`` (m,) float64, ``indices`` (nnz,)
+    int32 feature ids as written (not yet shifted by ``zero_based``), ``data`` (nnz,)
+    ``dtype``, ``counts`` (m,) entries per row, ``lines`` (m,) the rows' 1-based line numbers
+    in the input, ``n_lines`` (lines in the block, blank and comment lines included) and
+    ``n_qid`` (rows with a qid field).  ``zero_based`` (bool or "auto"; truthy accepts an id
+    0) and ``dtype`` as :func:`load_svmlight`; with ``finite``, a NaN / infinite label or
+    value is an error naming its line.  Malformed lines raise :class:`SvmlightFormatError`
+    naming the file and line.
+    """
+    timing = {"read_s": 0.0, "parse_s": 0.0} if timing is None else timing
+    line0 = 0
+    blocks = iter_text_blocks(src, n_threads=n_threads, chunk_bytes=chunk_bytes,
+                              progress=progress, timing=timing)
+    try:
+        for name, block in blocks:
+            t0 = time.perf_counter()
+            parsed = _parse_block(block, line0, name, zero_based, dtype)
+            if finite:
+                _check_finite(parsed, name, dtype)
+            timing["parse_s"] += time.perf_counter() - t0
+            line0 += parsed["n_lines"]
+            yield name, parsed
+    finally:
+        blocks.close()
 
 
 def binary_labels(y, classes=None):
@@ -624,3 +723,213 @@ def binary_labels(y, classes=None):
     else:
         raise ValueError("no labels")
     return (y == classes[1]).astype(np.float64), classes
+
+
+# ----------------------------------------------------------------------------- row blocks
+class _IdBase:
+    """The id shift of one input: 0 (zero-based) or 1 (one-based).  ``zero_based="auto"``
+    decides on the first block holding entries, one-based unless an id 0 is there (the whole
+    input is not seen first); an id 0 in a later block of input taken as one-based is an
+    error naming its line."""
+
+    def __init__(self, zero_based):
+        self.auto = zero_based == "auto"
+        self.shift = None if self.auto else int(not zero_based)
+
+    def zero_error(self, name, line):
+        return SvmlightFormatError(
+            name, line, "feature id 0 after one-based ids: zero_based='auto' took the data "
+                        "as one-based from its first block (no id 0 there); pass "
+                        "zero_based=True (--zero-based yes) for zero-based data")
+
+    def beyond_error(self, name, line, raw_id, n_features):
+        return SvmlightFormatError(name, line, f"feature id {raw_id} is beyond n_features="
+                                               f"{n_features} (the model's number of features)")
+
+
+def _end_of_input(name, n_rows, n_qid):
+    if n_qid:
+        warnings.warn(f"qid fields on {n_qid} rows were ignored", UserWarning, stacklevel=3)
+    if not n_rows:
+        raise SvmlightFormatError(name, None, "no samples (empty input)")
+
+
+def iter_row_blocks(src, n_features, *, dtype=np.float64, zero_based="auto", n_threads=None,
+                    chunk_bytes=None, finite=True):
+    """Yield ``(name, lines, data, indices, indptr)``: the rows of each block of one source
+    as CSR arrays with zero-based column ids checked against ``n_features``.
+
+    ``lines`` (m,) are the rows' 1-based line numbers, ``data`` (nnz,) ``dtype``,
+    ``indices`` (nnz,) int32 in [0, n_features), ``indptr`` (m + 1,) int64 from 0; m >= 1
+    (blocks without rows are skipped).  ``zero_based`` as :class:`_IdBase` says ("auto"
+    decides on the first block with entries).  Errors (:class:`SvmlightFormatError`, naming
+    file and line): malformed lines, NaN / infinity with ``finite``, an id 0 after one-based
+    ids, an id beyond ``n_features``, no samples at all.  qid fields are skipped with one
+    warning at the end.
+    """
+    base = _IdBase(zero_based)
+    name = source_name(src)
+    n_rows = n_qid = 0
+    for name, parsed in iter_blocks(src, zero_based, dtype, n_threads, chunk_bytes=chunk_bytes,
+                                    finite=finite):
+        m = parsed["labels"].size
+        n_qid += parsed["n_qid"]
+        if not m:
+            continue
+        indices, counts = parsed["indices"], parsed["counts"]
+        if indices.size:
+            def line_of(k):
+                return int(parsed["lines"][np.searchsorted(np.cumsum(counts), k, side="right")])
+
+            low = int(indices.min())
+            if base.shift is None:
+                base.shift = int(low > 0)
+            elif base.shift and base.auto and low == 0:
+                raise base.zero_error(name, line_of(int(np.argmax(indices == 0))))
+            if base.shift:
+                indices -= 1
+            if int(indices.max()) >= n_features:
+                k = int(np.argmax(indices >= n_features))
+                raise base.beyond_error(name, line_of(k), int(indices[k]) + base.shift,
+                                        n_features)
+        indptr = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        n_rows += m
+        yield name, parsed["lines"], parsed["data"], indices, indptr
+    _end_of_input(name, n_rows, n_qid)
+
+
+def score_svmlight(src, coef, intercept, *, dtype=np.float64, zero_based="auto",
+                   four_sums=False, n_threads=None, chunk_bytes=None, finite=True):
+    """Parse one svmlight source and score its rows with a linear model, block by block,
+    in one pass over the text that stores no entry (:func:`fastlogit.io._parse_numba.score_lines`).
+
+    Yields ``(name, lines, z)`` per block with rows: ``lines`` (m,) their 1-based line
+    numbers, ``z`` (m, K) their decision values in ``dtype``, equal (bitwise) to those of
+    the same rows read by :func:`iter_row_blocks` and scored in memory:
+
+    - binary (``coef`` of shape (1, d)): ``float64(x . w) + intercept[0]`` rounded to
+      ``dtype``, the dot product in float64 over the row's entries in order, or with
+      ``four_sums`` in four interleaved partial sums (``a[k % 4] += x_k w_k`` over whole
+      groups of four, the rest into ``a[0]``, then ``(a0 + a1) + (a2 + a3)``): the
+      summations of the Numba / NumPy and of the Cython decision kernels;
+    - multinomial (``coef`` (K, d), K >= 2): ``X @ coef.T + intercept`` as scipy computes
+      it: per class, entry by entry in ``dtype`` from 0, then the intercept.
+
+    Values are rounded to ``dtype`` as the parser stores them; ``coef`` and ``intercept``
+    are cast to ``dtype`` (the binary intercept stays float64).  Everything else is as
+    :func:`iter_row_blocks` with ``n_features = d``: the accepted text, ``zero_based``,
+    ``finite``, the qid warning and every error, with the same message and line (within a
+    block, errors rank as the parser raises them: malformed line, then NaN / infinity, then
+    an id 0 after one-based ids, then an id beyond d; the first line of each kind).  Lines
+    outside the parser's fast grammar are parsed and scored in Python
+    (:func:`_parse_slow_line`, then :func:`~fastlogit.io._parse_numba.score_entries`, the
+    same arithmetic).
+
+    Memory: a block of text, 8 + 1 + 8 K bytes per line of it, and the model.
+    """
+    from . import _parse_numba as K
+
+    dtype = np.dtype(dtype)
+    coef = np.asarray(coef)
+    if coef.ndim != 2 or coef.shape[1] < 1:
+        raise ValueError(f"coef must have shape (K, n_features), got {coef.shape}")
+    W = np.ascontiguousarray(coef.T, dtype=dtype)
+    b = np.asarray(intercept, dtype=np.float64 if coef.shape[0] == 1 else dtype).reshape(-1)
+    if b.shape != (coef.shape[0],):
+        raise ValueError(f"intercept must have shape ({coef.shape[0]},), got {b.shape}")
+    base = _IdBase(zero_based)
+    model = (W, b, bool(four_sums))
+    name = source_name(src)
+    n_rows = n_qid = line0 = 0
+    for name, block in iter_text_blocks(src, n_threads=n_threads, chunk_bytes=chunk_bytes):
+        lines, z, n_lines, qids = _score_block(K, block, line0, name, base, zero_based, dtype,
+                                               model, finite)
+        line0 += n_lines
+        n_qid += qids
+        if lines.size:
+            n_rows += lines.size
+            yield name, lines, z
+    _end_of_input(name, n_rows, n_qid)
+
+
+def _score_lines(K, buf, block, base, zero_based, model):
+    """score_lines over the block in up to get_threads() pieces cut at line starts; returns
+    (starts, flags, z) per line."""
+    size = len(block)
+    n_pieces = max(1, min(K.get_threads(), size // 2048))
+    cuts = [0]
+    for t in range(1, n_pieces):
+        at = block.find(b"\n", t * size // n_pieces)
+        cuts.append(max(cuts[-1], size if at < 0 else at + 1))
+    cuts.append(size)
+    first = [0]
+    for t in range(n_pieces):
+        first.append(first[-1] + block.count(b"\n", cuts[t], cuts[t + 1]))
+    n_lines = first[-1] + (0 if block.endswith(b"\n") else 1)
+    W, b, four = model
+    starts = np.empty(n_lines, dtype=np.int64)
+    flags = np.empty(n_lines, dtype=np.uint8)
+    z = np.empty((n_lines, W.shape[1]), dtype=W.dtype)
+    shift = 1 if base.shift is None else base.shift
+    K.score_lines(buf, np.array(cuts, dtype=np.int64), np.array(first, dtype=np.int64),
+                  bool(zero_based), shift, W, b, four, starts, flags, z)
+    return starts, flags, z
+
+
+def _score_block(K, block, line0, name, base, zero_based, dtype, model, finite):
+    """Score one block (see :func:`score_svmlight`); returns (row lines, z of the rows,
+    lines in the block, rows with a qid field)."""
+    buf = np.frombuffer(block, dtype=np.uint8)
+    starts, flags, z = _score_lines(K, buf, block, base, zero_based, model)
+    n_lines = flags.size
+
+    def text(i):
+        end = block.find(b"\n", starts[i])
+        return block[starts[i]:end if end >= 0 else len(block)]
+
+    slow = np.flatnonzero(flags & K.SLOW)
+    parsed = [_parse_slow_line(text(i), zero_based, name, line0 + i + 1) for i in slow]
+    ids = [np.asarray(p[1], dtype=np.int64) for p in parsed]
+    values = [np.asarray(p[2], dtype=np.float64) for p in parsed]
+    if finite and parsed:  # the fast grammar gives finite numbers only: look at slow lines
+        with np.errstate(over="ignore"):
+            data = np.concatenate(values + [np.zeros(0)]).astype(dtype)
+        _check_finite(dict(labels=np.array([p[0] for p in parsed]), data=data,
+                           indices=np.concatenate(ids + [np.zeros(0, np.int64)]),
+                           counts=np.array([v.size for v in values]), lines=line0 + slow + 1),
+                      name, dtype)
+    flagged = np.where(flags & K.SLOW, 0, flags)  # fast lines only
+    if base.shift is None and ((flags & K.HAS_IDS).any() or any(v.size for v in ids)):
+        zero = (flagged & K.ZERO).any() or any(v.size and v[0] == 0 for v in ids)
+        base.shift = int(not zero)
+        if not base.shift:  # zero-based after all: score again without the shift
+            starts, flags, z = _score_lines(K, buf, block, base, zero_based, model)
+            flagged = np.where(flags & K.SLOW, 0, flags)  # fast lines only
+    W = model[0]
+    shift = 0 if base.shift is None else base.shift
+    first = {}  # kind -> first line index (in the block) of that error
+    if base.auto and shift:
+        cand = [i for i, v in zip(slow, ids) if v.size and v[0] == 0][:1]
+        first["zero"] = min(cand + np.flatnonzero(flagged & K.ZERO)[:1].tolist(), default=None)
+    cand = [i for i, v in zip(slow, ids) if v.size and v[-1] - shift >= W.shape[0]][:1]
+    first["beyond"] = min(cand + np.flatnonzero(flagged & K.BEYOND)[:1].tolist(), default=None)
+    if first.get("zero") is not None:
+        raise base.zero_error(name, line0 + first["zero"] + 1)
+    if first["beyond"] is not None:
+        i = first["beyond"]
+        row_ids = np.asarray(_parse_slow_line(text(i), zero_based, name, line0 + i + 1)[1])
+        raw_id = int(row_ids[np.argmax(row_ids - shift >= W.shape[0])])
+        raise base.beyond_error(name, line0 + i + 1, raw_id, W.shape[0])
+    if parsed:
+        indptr = np.zeros(len(parsed) + 1, dtype=np.int64)
+        np.cumsum([v.size for v in ids], out=indptr[1:])
+        z_slow = np.empty((len(parsed), z.shape[1]), dtype=z.dtype)
+        K.score_entries(indptr, np.concatenate(ids), np.concatenate(values), shift, W,
+                        model[1], model[2], z_slow)
+        z[slow] = z_slow
+    n_qid = int(np.count_nonzero(flagged & K.QID)) + sum(p[3] for p in parsed)
+    if (flags & K.BLANK).any():
+        rows = np.flatnonzero(~flags & K.BLANK)
+        return line0 + rows + 1, z[rows], n_lines, n_qid
+    return np.arange(line0 + 1, line0 + n_lines + 1), z, n_lines, n_qid
