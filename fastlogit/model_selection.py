@@ -5,8 +5,8 @@ validated once, the columns a sparse X never uses are dropped once
 (:meth:`fastlogit.objective.Objective.compact_columns`), one
 :class:`~fastlogit.objective.Objective` serves every C (``objective.C`` is a plain attribute,
 F = C L + R, and the data term's cache holds the unscaled L, so it stays valid), and each fit
-starts from the previous C's solution, the grid walked from the strongest penalty (smallest
-C) up.  The stopping rule of the deterministic solvers is relative to ``||grad F(0)||_inf``
+starts from the previous C's solution (or its extrapolation along the path, when that is
+better), the grid walked from the strongest penalty (smallest C) up.  The stopping rule of the deterministic solvers is relative to ``||grad F(0)||_inf``
 (:mod:`fastlogit.solvers._result`), not to the gradient at the start, so a warm start saves
 iterations instead of tightening the rule.
 
@@ -85,7 +85,10 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
         Its ``C`` is set to each value in turn (and left at the last one fitted).
     Cs : ndarray (n_Cs,) of positive finite floats
         Fitted in ascending order (the strongest penalty first: its optimum is nearest 0),
-        returned in the order given.
+        returned in the order given.  From the third C on, a fit starts at the secant
+        extrapolation (in log C) of the last two optima when F is lower there than at the
+        last optimum and the last optimum does not already meet the stopping rule
+        (:func:`_extrapolated_start`); the optima reached are the solver's either way.
     solver : str
         A fastlogit solver name or "auto" (:func:`fastlogit.solvers.choose_solver`, chosen
         once for the path on the compacted columns).
@@ -105,6 +108,8 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
     # The solver function itself, not solvers.solve(): the columns are compacted here once,
     # and solve() would scan X for empty columns again at every C.
     run = check_solver(name, inner)
+    if name != "l1":  # the l1 solver's column path wants the in-memory data term itself
+        inner = inner.with_data(_KeepsLastGradients(inner.data))
     n = objective.n_params
     theta = np.zeros(n) if theta0 is None else np.array(theta0, dtype=np.float64).reshape(n)
     if keep is not None and (objective.l1_strength or objective.l2_strength):
@@ -113,9 +118,15 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
     n_iter = np.zeros(Cs.size, dtype=np.int64)
     converged = np.zeros(Cs.size, dtype=bool)
     start = theta if keep is None else theta[keep]
+    prev = last = None  # (log C, theta) of the last two fits
     for i in np.argsort(Cs, kind="stable"):
-        inner.C = objective.C = float(Cs[i])
+        C = float(Cs[i])
+        inner.C = objective.C = C
+        if prev is not None and last[0] > prev[0]:
+            start = _extrapolated_start(inner, prev, last, np.log(C), tol)
         result = run(inner, start, tol=tol, max_iter=max_iter, verbose=verbose)
+        prev = last
+        last = (np.log(C), result.theta)
         start = result.theta
         if keep is None:
             thetas[i] = start
@@ -125,6 +136,56 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
         n_iter[i] = result.n_iter
         converged[i] = result.converged
     return thetas, n_iter, converged, name
+
+
+class _KeepsLastGradients:
+    """A data term that keeps copies of its last two ``(theta, L, grad L)``.
+
+    A path asks for the gradient at each fit's start, which is the previous fit's last
+    point (or, for the extrapolated start, both); the in-memory data term hands its gradient
+    out without keeping it (memory), so without these copies every fit of the path would
+    begin with a repeated pass.  Everything else is the wrapped data term's.
+    """
+
+    def __init__(self, data):
+        self._data = data
+        self._kept = []
+
+    def __getattr__(self, name):
+        if name in ("_data", "_kept"):
+            raise AttributeError(name)
+        return getattr(self._data, name)
+
+    def loss_grad(self, theta):
+        """(L, grad L) at theta; the grad array is the caller's."""
+        for t, loss, grad in self._kept:
+            if t.shape == theta.shape and (t == theta).all():
+                return loss, grad.copy()
+        loss, grad = self._data.loss_grad(theta)
+        self._kept = [(theta.copy(), loss, grad.copy())] + self._kept[:1]
+        return loss, grad
+
+
+def _extrapolated_start(objective, prev, last, log_C, tol):
+    """Start of the next fit on a path: the last optimum, or the secant extrapolation (in log
+    C) through the last two optima when F is lower there (one extra value pass).
+
+    The last optimum is kept when it already meets the stopping rule at the new C (the
+    solver then stops at once, as without extrapolation); its value and gradient are
+    still in the data term's cache, so that test costs no pass.
+    """
+    from .solvers._result import reference_gradient_norm, stopping_threshold
+
+    (l0, t0), (l1, t1) = prev, last
+    f_last, g_last = objective.value_grad(t1)
+    if objective.l1_strength:
+        g_last = objective.min_norm_subgradient(t1, g_last)
+    thr = stopping_threshold(tol, reference_gradient_norm(objective, t1, g_last))
+    if float(np.abs(g_last).max()) <= thr:
+        return t1
+    pred = t1 + (t1 - t0) * ((log_C - l1) / (l1 - l0))
+    f_pred = objective.value_grad(pred)[0] + objective.l1_value(pred)
+    return pred if f_pred < f_last + objective.l1_value(t1) else t1
 
 
 def _split_theta(thetas, n_rows, n_features, fit_intercept, penalty):
@@ -262,6 +323,22 @@ def _fast_scores(kind, Xt, yt_index, sw, coefs, intercepts):
     return np.average(np.log(np.clip(p_true, eps, 1 - eps)), axis=0, weights=sw)
 
 
+def _share_threads(n_jobs, total, n_tasks, effective_n_jobs):
+    """(parallel paths, kernel threads per path), their product at most ``total`` (the
+    kernel thread budget, :func:`fastlogit._config.effective_n_threads`) when ``n_jobs`` is
+    None.
+
+    ``n_jobs=None``: the budget goes to whole paths first, ``min(total, n_tasks)`` of them
+    in parallel threads, the rest split into each path's kernel passes.  One path per
+    thread needs no synchronisation per pass, which a small fold's pass (a fraction of a
+    millisecond) cannot amortise.  An explicit ``n_jobs``: that many paths (joblib's
+    meaning, -1 all cores), each with ``max(1, total // jobs)`` kernel threads.
+    """
+    jobs = total if n_jobs is None else effective_n_jobs(n_jobs)
+    jobs = max(1, min(jobs, n_tasks))
+    return jobs, max(1, total // jobs)
+
+
 class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     """Logistic regression with C (and l1_ratio) chosen by cross-validation, scikit-learn's
     ``LogisticRegressionCV`` (1.9) on warm-started fastlogit paths.
@@ -289,7 +366,9 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         scikit-learn does)
     n_jobs : int or None
         Folds (x l1_ratios) fitted in parallel threads; each gets
-        ``max(1, threads // n_jobs)`` kernel threads.
+        ``max(1, threads // n_jobs)`` kernel threads.  None: the kernel thread budget
+        (``n_threads``) is shared out over the folds, one path per thread first, so that
+        paths x threads never exceed it (``n_threads=1`` runs the folds one after another).
     verbose : int, default=0
     refit : bool, default=True
     intercept_scaling : float, default=1.0 (liblinear only)
@@ -439,8 +518,8 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         sw_fit = sw if cw is None else (cw if sw is None else sw * cw)
         folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
         tasks = [(f, j) for f in range(len(folds)) for j in range(len(grid))]
-        jobs = max(1, min(effective_n_jobs(self.n_jobs), len(tasks)))
-        threads = max(1, effective_n_threads(self.n_threads) // jobs)
+        jobs, threads = _share_threads(self.n_jobs, effective_n_threads(self.n_threads),
+                                       len(tasks), effective_n_jobs)
         n_dof = d + bool(self.fit_intercept)
 
         def run(f, j):

@@ -70,6 +70,85 @@ def test_warm_path_needs_fewer_iterations_than_cold_fits(rng, solver, penalty, s
     assert warm < cold, (solver, warm, cold)
 
 
+@pytest.mark.parametrize("solver,penalty", DETERMINISTIC, ids=lambda v: str(v))
+def test_warm_path_with_extrapolation_beats_cold_fits(rng, solver, penalty):
+    # warm_path itself (extrapolated starts, kept gradients) against a cold fit per C, on
+    # the same 20-C grid: fewer iterations in all, and the same optima
+    X, y = _binary(rng, sparse=True)
+    Cs = np.logspace(-2, 1, 20)
+    objective = Objective(X, y, C=1.0, penalty=penalty, n_threads=1)
+    cold = _iterations(objective, Cs, solver, warm=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        thetas, n_iter, _, _ = warm_path(objective, Cs, solver, tol=1e-4, max_iter=300)
+    assert n_iter.sum() < cold, (solver, n_iter.sum(), cold)
+    tight, _, conv, _ = warm_path(Objective(X, y, penalty=penalty, n_threads=1), Cs[::4],
+                                  solver, tol=1e-10, max_iter=3000)
+    for C, theta in zip(Cs[::4], tight):
+        objective.C = C
+        ref = solve(objective, "l1" if penalty == "l1" else "newton-cholesky", None,
+                    tol=1e-10, max_iter=3000).theta
+        np.testing.assert_allclose(theta, ref, atol=1e-6)
+
+
+def test_extrapolated_start_is_taken_only_when_better(rng):
+    from fastlogit.model_selection import _extrapolated_start
+
+    X, y = _binary(rng)
+    objective = Objective(X, y, C=1.0, n_threads=1)
+    thetas = []
+    for C in (0.1, 0.3):
+        objective.C = C
+        thetas.append(solve(objective, "newton-cholesky", None, tol=1e-12).theta)
+    objective.C = 0.9
+    start = _extrapolated_start(objective, (np.log(0.1), thetas[0]), (np.log(0.3), thetas[1]),
+                                np.log(0.9), tol=1e-8)
+    value = [objective.value_grad(t)[0] for t in (start, thetas[1])]
+    assert value[0] <= value[1]
+    # a last optimum that already meets the rule at the new C is kept as it is
+    kept = _extrapolated_start(objective, (np.log(0.1), thetas[0]), (np.log(0.3), thetas[1]),
+                               np.log(0.9), tol=1e3)
+    assert kept is thetas[1]
+    # a bad extrapolation (far beyond) is refused: F is lower at the last optimum
+    worse = _extrapolated_start(objective, (np.log(0.3), thetas[1] + 50.0),
+                                (np.log(0.31), thetas[1]), np.log(0.9), tol=1e-8)
+    assert worse is thetas[1]
+
+
+def test_kept_gradients_spare_repeated_passes(rng):
+    from fastlogit.model_selection import _KeepsLastGradients
+
+    X, y = _binary(rng)
+    data = Objective(X, y).data
+    kept = _KeepsLastGradients(data)
+    a, b = np.zeros(X.shape[1] + 1), np.full(X.shape[1] + 1, 0.01)
+    la, ga = kept.loss_grad(a)
+    lb, gb = kept.loss_grad(b)
+    passes = data.n_evals["value_grad"]
+    la2, ga2 = kept.loss_grad(a)
+    lb2, gb2 = kept.loss_grad(b)
+    assert data.n_evals["value_grad"] == passes  # both points still kept
+    assert la2 == la and lb2 == lb and np.array_equal(ga2, ga) and np.array_equal(gb2, gb)
+    ga2 += 1.0  # the caller owns what it gets
+    assert np.array_equal(kept.loss_grad(a)[1], ga)
+    assert kept.n_features == data.n_features  # everything else is the data term's
+
+
+@pytest.mark.parametrize("n_jobs,total,n_tasks,want", [
+    (None, 2, 5, (2, 1)), (None, 8, 5, (5, 1)), (None, 1, 5, (1, 1)), (None, 4, 1, (1, 4)),
+    (1, 4, 5, (1, 4)), (2, 4, 5, (2, 2)), (-1, 2, 5, (2, 1))])
+def test_threads_are_shared_out_over_paths(n_jobs, total, n_tasks, want):
+    from joblib import effective_n_jobs
+
+    from fastlogit.model_selection import _share_threads
+
+    jobs, threads = _share_threads(n_jobs, total, n_tasks, lambda j: min(
+        effective_n_jobs(j), 2) if j == -1 else effective_n_jobs(j))
+    assert (jobs, threads) == want
+    if n_jobs is None:
+        assert jobs * threads <= total
+
+
 def test_warm_start_at_the_optimum_stops_at_once(rng):
     # The threshold does not depend on the start: a start at the optimum meets it.
     X, y = _binary(rng)
