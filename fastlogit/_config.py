@@ -1,8 +1,10 @@
 """Thread-count resolution shared by every backend, and the kernels' thread-count cost model."""
 import os
+import time
 from contextlib import contextmanager
 
-__all__ = ["effective_n_threads", "kernel_threads", "exact_threads", "runtime_thread_limit"]
+__all__ = ["effective_n_threads", "kernel_threads", "exact_threads", "runtime_thread_limit",
+           "busy_cores"]
 
 # Cost model of kernel_threads, in nanoseconds of one core (2-core AMD EPYC Zen4, measured with
 # benchmarks/bench_kernels.py and OMP_WAIT_POLICY=PASSIVE; only the orders of magnitude matter).
@@ -12,8 +14,11 @@ NS_PER_NNZ = 2.0
 NS_PER_ROW = 10.0
 #: one value of one extra per-thread buffer (zeroing, then its share of the reduction)
 NS_PER_BUFFER_VALUE = 2.0
-#: waking one extra thread for a parallel region and joining it
-NS_PER_THREAD = 20_000.0
+#: waking one extra thread for a parallel region and joining it (0.1-0.2 ms on the 2-core
+#: machine when the thread has gone to sleep since the last region; less while it spins)
+NS_PER_THREAD = 100_000.0
+#: seconds for which one reading of the machine's run queue (busy_cores) is reused
+LOAD_TTL = 0.05
 
 _exact = False
 
@@ -76,10 +81,20 @@ def kernel_threads(n_threads, n_rows, nnz, buffer_len):
     cores: rcv1_small (1000 x 47236, 77,739 nnz) runs its gradient / Hessian products on one
     thread, a9a (32,561 rows, 451,592 nnz) on two.  ``exact_threads()`` or
     ``FASTLOGIT_EXACT_THREADS=1`` turn the model off (the count asked for is used as is).
+
+    With ``n_threads=None`` ("the cores available") the cores that other processes keep
+    busy right now (:func:`busy_cores`) are not available: a thread sharing a core with a
+    running process makes every parallel region wait for its time slice (a 2-thread fit
+    then ran 4-15x slower than a 1-thread one, benchmarks/results/threads_wait_policy.md).
+    On an idle machine the count depends only on the numbers above; under load it may
+    differ between fits, and so may results in their last bits (as between any two thread
+    counts): ``exact_threads()`` or an explicit ``n_threads`` give reproducible ones.
     """
     most = max(1, min(effective_n_threads(n_threads), max(int(n_rows), 1)))
     if _exact or os.environ.get("FASTLOGIT_EXACT_THREADS") == "1":
         return most
+    if n_threads is None and most > 1:
+        most = max(1, min(most, _available_cores() - busy_cores()))
     work = NS_PER_NNZ * float(nnz) + NS_PER_ROW * float(n_rows)
     per_thread = NS_PER_THREAD + NS_PER_BUFFER_VALUE * float(buffer_len)
     best, best_cost = 1, work
@@ -99,6 +114,53 @@ def exact_threads():
         yield
     finally:
         _exact = previous
+
+
+_LOAD = [float("-inf"), 0]  # (time.monotonic() of the reading, busy cores)
+
+
+def _own_running():
+    """Threads of this process in state R (running or runnable), from /proc/self/task."""
+    count = 0
+    for entry in os.scandir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{entry.name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:  # the thread ended meanwhile
+            continue
+        if stat[stat.rindex(b")") + 2:stat.rindex(b")") + 3] == b"R":
+            count += 1
+    return count
+
+
+def busy_cores():
+    """Cores that other processes' runnable threads occupy now (0 where /proc is absent).
+
+    The run-queue count of ``/proc/loadavg`` (runnable threads of the whole machine, at the
+    moment of reading) less this process's own runnable threads (the caller, and OpenMP
+    workers still spinning after a parallel region).  One reading is reused for
+    ``LOAD_TTL`` seconds (about 20 us a reading; the per-thread scan only when the machine
+    count exceeds one).  A process at any nice level counts: its time slices delay a
+    parallel region's barrier all the same.
+    """
+    now = time.monotonic()
+    if now - _LOAD[0] < LOAD_TTL:
+        return _LOAD[1]
+    busy = 0
+    try:
+        running = _machine_running()
+        if running > 1:
+            busy = max(0, running - _own_running())
+    except (OSError, ValueError, IndexError):  # not Linux, or an unexpected format
+        busy = 0
+    _LOAD[0], _LOAD[1] = now, busy
+    return busy
+
+
+def _machine_running():
+    """Runnable threads of the whole machine now (``/proc/loadavg``'s fourth field, R/T)."""
+    with open("/proc/loadavg", "rb") as fh:
+        return int(fh.read().split()[3].split(b"/")[0])
 
 
 _CORES = []

@@ -27,6 +27,7 @@ are computed once, each trial step then costs O(n + p).
 import numpy as np
 
 from . import kernels as _kernels
+from ._config import kernel_threads
 from .layout import Layout
 from .penalties import ElasticNet, NoPenalty, make_penalty
 from .validation import check_C, check_sample_weight, check_targets
@@ -353,10 +354,15 @@ class LogLossData:
         G = np.empty((d, d), dtype=self.dtype)
         zero = np.zeros(d, dtype=self.dtype)
         col = np.empty(d, dtype=self.dtype)
+        # the gram pass's thread count by the kernels' cost model (load included): about
+        # nnz * (nnz per row) / 2 products, a d x d buffer per extra thread
+        n_rows, nnz = self.design.n_rows, self.design.nnz
+        threads = kernel_threads(self.n_threads, n_rows, nnz * max(1, nnz // max(n_rows, 1)) // 2,
+                                 d * d)
         for a in range(k):
             for c in range(a, k):
                 wts = self._curvature_weights(st, a, c)
-                self.kernels.gram(self.design, wts, G, n_threads=self.n_threads)
+                self.kernels.gram(self.design, wts, G, n_threads=threads)
                 blk = H[a * m:(a + 1) * m, c * m:(c + 1) * m]
                 blk[:d, :d] = G
                 if fi:

@@ -191,3 +191,26 @@ def test_bad_targets_and_weights_raise(rng):
         Objective(X, y, -s)
     with pytest.raises(ValueError, match="theta"):
         Objective(X, y).value_grad(np.zeros(3))
+
+
+@pytest.mark.parametrize("k", [1, 3], ids=["binary", "softmax"])
+def test_gradient_is_the_callers_own_array(rng, k):
+    """value_grad / loss_grad hand over a fresh gradient: changing it in place leaves the
+    objective's state intact (a repeated call gives the same values, the curvature cache
+    still serves hessp without a new pass)."""
+    X, y, s = _problem(rng, k=k, sparse=True)
+    ob = Objective(X, y, s, C=0.7)
+    theta, v = rng.standard_normal((2, ob.n_params))
+    f, g = ob.value_grad(theta)
+    expect = g.copy()
+    g *= -3.0
+    f2, g2 = ob.value_grad(theta)
+    assert f2 == f and g2 is not g
+    np.testing.assert_array_equal(g2, expect)
+    ref = Objective(X, y, s, C=0.7).data.loss_grad(theta)[1]
+    gl = ob.data.loss_grad(theta)[1]
+    gl[:] = np.nan
+    np.testing.assert_array_equal(ob.data.loss_grad(theta)[1], ref)
+    passes = ob.n_evals["value_grad"]
+    ob.hessp(theta, v)
+    assert ob.n_evals["value_grad"] == passes

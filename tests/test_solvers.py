@@ -324,3 +324,74 @@ def test_lbfgs_compact_direction_equals_two_loop(rng):
             mem.clear()
             pairs = []
             np.testing.assert_array_equal(mem.direction(g), -g)
+
+
+@pytest.mark.parametrize("name", ["trust-region", "newton-cg"])
+def test_newton_memory_is_a_few_vectors(rng, name):
+    """Issue 18: beyond X and the cached curvature (2 n-vectors), a trust-region / newton-cg
+    solve holds at most 16 n_params-vectors at its peak (its CG vectors live in one reused
+    workspace, the caches hand gradients over instead of copying them); the allocating
+    form this replaced peaked at 20 (trust-region) and 18 (newton-cg) here."""
+    import tracemalloc
+
+    n, d = 4000, 40_000
+    X = sp.random(n, d, density=10 / d, format="csr", random_state=rng)
+    X.data[:] = 1.0
+    y = (rng.random(n) < 0.5).astype(float)
+    ob = Objective(X, y, C=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        SOLVERS[name](ob, np.zeros(ob.n_params), tol=1e-12, max_iter=2)  # caches filled
+        tracemalloc.start()
+        try:
+            res = SOLVERS[name](ob, np.zeros(ob.n_params), tol=1e-12, max_iter=6)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert res.n_iter == 6
+    assert peak <= 8 * (16 * ob.n_params + 2 * n), peak / (8 * ob.n_params)
+
+
+def test_busy_cores_cap_the_default_thread_count(monkeypatch):
+    """Cores other processes keep busy are not used by n_threads=None kernels; an explicit
+    count and exact_threads() are left alone; one reading serves LOAD_TTL seconds."""
+    from fastlogit import _config
+
+    monkeypatch.delenv("FASTLOGIT_EXACT_THREADS", raising=False)
+    monkeypatch.delenv("FASTLOGIT_NUM_THREADS", raising=False)
+    monkeypatch.setattr(_config, "_exact", False)
+    monkeypatch.setattr(_config, "_available_cores", lambda: 4)
+    monkeypatch.setattr(_config, "runtime_thread_limit", lambda: None)
+    big = (10**7, 10**9, 10)  # rows, nnz, buffer: worth every core
+    state = {"machine": 1, "own": 1}
+    monkeypatch.setattr(_config, "_machine_running", lambda: state["machine"])
+    monkeypatch.setattr(_config, "_own_running", lambda: state["own"])
+    monkeypatch.setattr(_config, "_LOAD", [float("-inf"), 0])
+    assert _config.busy_cores() == 0 and _config.kernel_threads(None, *big) == 4
+    state.update(machine=6, own=3)  # 3 busy cores; our own spinning workers do not count
+    assert _config.busy_cores() == 0  # the reading of LOAD_TTL ago still holds
+    _config._LOAD[0] = float("-inf")
+    assert _config.busy_cores() == 3
+    assert _config.kernel_threads(None, *big) == 1
+    assert _config.kernel_threads(4, *big) == 4
+    with _config.exact_threads():
+        assert _config.kernel_threads(None, *big) == 4
+    state.update(machine=9, own=1)  # more busy than cores: still one thread
+    _config._LOAD[0] = float("-inf")
+    assert _config.kernel_threads(None, *big) == 1
+
+
+def test_own_running_threads_include_the_caller():
+    """The thread reading /proc/self/task is itself running (state R)."""
+    from fastlogit import _config
+
+    if not hasattr(__import__("os"), "sched_getaffinity") or not _proc_available():
+        pytest.skip("no /proc (not Linux)")
+    assert _config._own_running() >= 1
+    assert _config._machine_running() >= 1
+
+
+def _proc_available():
+    import os
+
+    return os.path.exists("/proc/self/task") and os.path.exists("/proc/loadavg")
