@@ -84,37 +84,122 @@ class Penalty(ABC):
 
     @abstractmethod
     def smooth_value(self, w):
-        """S(w), float."""
+        """S(w), the smooth part's value.
+
+        Parameters
+        ----------
+        w : ndarray of shape (p,)
+            The penalised coefficients, float64.
+
+        Returns
+        -------
+        float
+            S(w).
+        """
 
     @abstractmethod
     def smooth_grad(self, w):
-        """grad S(w), shape (p,)."""
+        """grad S(w).
+
+        Parameters
+        ----------
+        w : ndarray of shape (p,)
+            The penalised coefficients, float64.
+
+        Returns
+        -------
+        ndarray of shape (p,)
+            The gradient, float64.
+        """
 
     @abstractmethod
     def smooth_hessp(self, w, v):
-        """Hess S(w) v, shape (p,)."""
+        """Hess S(w) v.
+
+        Parameters
+        ----------
+        w : ndarray of shape (p,)
+            The penalised coefficients, float64.
+        v : ndarray of shape (p,)
+            The direction.
+
+        Returns
+        -------
+        ndarray of shape (p,)
+            The Hessian-vector product, float64.
+        """
 
     @abstractmethod
     def smooth_hess_diag(self, w):
-        """diag Hess S(w), shape (p,)."""
+        """diag Hess S(w) (a preconditioner).
+
+        Parameters
+        ----------
+        w : ndarray of shape (p,)
+            The penalised coefficients, float64.
+
+        Returns
+        -------
+        ndarray of shape (p,)
+            The Hessian's diagonal, float64.
+        """
 
     def value(self, w):
-        """R(w) = S(w) + l1_strength ||w||_1."""
+        """R(w) = S(w) + l1_strength ||w||_1.
+
+        Parameters
+        ----------
+        w : ndarray of shape (p,)
+            The penalised coefficients, float64.
+
+        Returns
+        -------
+        float
+            R(w).
+        """
         r = self.smooth_value(w)
         if self.l1_strength:
             r += self.l1_strength * float(np.abs(w).sum())
         return r
 
     def prox(self, w, step):
-        """argmin_u 1/(2 step) ||u - w||^2 + l1_strength ||u||_1 (the non-smooth part's prox)."""
+        """argmin_u 1/(2 step) ||u - w||^2 + l1_strength ||u||_1 (the non-smooth part's prox).
+
+        Parameters
+        ----------
+        w : ndarray of shape (p,)
+            The penalised coefficients, float64.
+        step : float
+            The step size, > 0.
+
+        Returns
+        -------
+        ndarray of shape (p,)
+            Soft-thresholding of ``w`` by ``step * l1_strength`` (a float64 copy of ``w``
+            for a smooth penalty).
+        """
         if not self.l1_strength:
             return np.array(w, dtype=np.float64)
         return _soft_threshold(w, step * self.l1_strength)
 
     def min_norm_subgradient(self, w, grad):
-        """The minimum-norm element of ``grad + l1_strength * d||w||_1`` (grad: of the smooth
-        part of F with respect to w).  Equal to ``grad`` for a smooth penalty; zero exactly at
-        a minimiser, so its infinity norm is the optimality measure of the non-smooth solvers."""
+        """The minimum-norm element of ``grad + l1_strength * d||w||_1``.
+
+        Equal to ``grad`` for a smooth penalty; zero exactly at a minimiser, so its infinity
+        norm is the optimality measure of the non-smooth solvers.
+
+        Parameters
+        ----------
+        w : ndarray of shape (p,)
+            The penalised coefficients, float64.
+        grad : ndarray of shape (p,)
+            The gradient of the smooth part of F with respect to w.
+
+        Returns
+        -------
+        ndarray of shape (p,)
+            The minimum-norm subgradient, float64 (a new array).
+        """
         grad = np.asarray(grad, dtype=np.float64)
         lam = self.l1_strength
         if not lam:
