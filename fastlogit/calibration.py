@@ -350,7 +350,18 @@ class _ScoreCalibrator:
         return res.x
 
     def predict_proba(self, scores):
-        """Calibrated probabilities, shape (n, 2): columns P(y=0), P(y=1)."""
+        """Calibrated probabilities of the scores.
+
+        Parameters
+        ----------
+        scores : array-like of shape (n_samples,)
+            Scores on the scale the calibrator was fitted on.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+            Columns P(y = 0) and P(y = 1), float64.
+        """
         p1 = special.expit(self.slope_ * np.asarray(scores, dtype=np.float64) + self.offset_)
         return np.column_stack([1 - p1, p1])
 

@@ -378,8 +378,25 @@ class GroupDROLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstima
         store_params(self, locals())
 
     def fit(self, X, y, groups=None, sample_weight=None):
-        """Fit on X (n, d), labels y (n,), group labels ``groups`` (n,) (None: one group,
-        which is the plain fit), optional sample weights."""
+        """Minimise the worst group's loss (:func:`group_dro`).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 and float64 kept, CSR kept (other sparse formats
+            converted).
+        y : array-like of shape (n_samples,)
+            Class labels (two: binary, more: multinomial).
+        groups : array-like of shape (n_samples,), default=None
+            Group label of each row; None: one group, which is the plain fit.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Finite non-negative weights; None means 1 each.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+        """
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
                              order="C", accept_large_sparse=True)
         check_classification_targets(y)

@@ -209,7 +209,23 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ API
     def fit(self, X, y, sample_weight=None):
         """Run up to ``max_iter`` epochs over (X, y) from a fresh (or warm) start, under the
-        driver's stopping rule (see ``tol``)."""
+        driver's stopping rule (see ``tol``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 and float64 kept, CSR kept (other sparse formats
+            converted).
+        y : array-like of shape (n_samples,)
+            Class labels, at least two classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Finite non-negative weights; None means 1 each.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+        """
         kernels = self._check_params()
         X, y, sw = self._validate(X, y, sample_weight, reset=True)
         classes = np.unique(y)
@@ -243,8 +259,23 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over the batch (X, y), continuing the optimiser state of earlier calls.
 
-        ``classes`` (all labels of the stream) is required on the first call and must agree
-        with ``classes_`` afterwards; labels outside it raise ``ValueError``.
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 and float64 kept, CSR kept (other sparse formats
+            converted).
+        y : array-like of shape (n_samples,)
+            Class labels of the batch, all among ``classes``.
+        classes : array-like of shape (n_classes,), default=None
+            Every label of the stream: required on the first call, and must agree with
+            ``classes_`` afterwards; labels outside it raise ``ValueError``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Finite non-negative weights; None means 1 each.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
         """
         kernels = self._check_params()
         first = not hasattr(self, "classes_")

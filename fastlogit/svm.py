@@ -389,7 +389,23 @@ class LinearSVM(LinearClassifierMixin, BaseEstimator):
         return tags
 
     def fit(self, X, y, sample_weight=None):
-        """Fit on X (n, d) dense or sparse, binary y, optional sample weights (n,)."""
+        """Fit the SVM (see the class docstring for the solvers and the stopping rule).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 and float64 kept, CSR kept (other sparse formats
+            converted).
+        y : array-like of shape (n_samples,)
+            Binary labels (exactly two classes, else ValueError).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Finite non-negative weights multiplying each sample's loss; None means 1 each.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+        """
         if self.loss not in ("squared_hinge", "hinge"):
             raise ValueError(f"loss must be 'squared_hinge' or 'hinge', got {self.loss!r}")
         C = check_C(self.C)
