@@ -293,9 +293,27 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     def fit(self, X, y, sample_weight=None):
         """Fit on a dask array (or in-memory data) of shape (n_samples, n_features).
 
-        Raises ValueError, with the in-memory estimator's message, for bad parameters, NaN /
-        inf in X, y or the weights, fewer than two classes, or a solver that does not run on
-        Dask data with this penalty.
+        Parameters
+        ----------
+        X : dask.array.Array or {array-like, sparse matrix} of shape (n_samples, n_features)
+            Row blocks dense NumPy or scipy.sparse CSR (row chunks may be unknown); in-memory
+            data is split into row blocks of 100 000.
+        y : dask.array.Array or array-like of shape (n_samples,)
+            Class labels with X's row chunks (an in-memory y needs X's row chunks known).
+        sample_weight : dask.array.Array of shape (n_samples,), default=None
+            Finite non-negative weights with X's row chunks; None means 1 each.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            With the in-memory estimator's message, for bad parameters, NaN / inf in X, y
+            or the weights, fewer than two classes, or a solver that does not run on Dask
+            data with this penalty.
         """
         from ..solvers import solve
 
@@ -349,7 +367,19 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ prediction
     def decision_function(self, X):
         """Linear predictor: (n,) binary, (n, K) multinomial; lazy for a dask array (a
-        block holding NaN / inf raises "Input X contains NaN." when computed)."""
+        block holding NaN / inf raises "Input X contains NaN." when computed).
+
+        Parameters
+        ----------
+        X : dask.array.Array or {array-like, sparse matrix} of shape (n_samples, n_features)
+            Row blocks dense NumPy or scipy.sparse CSR; in-memory data is handled as the
+            in-memory estimator does.
+
+        Returns
+        -------
+        dask.array.Array or ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The margins, float64.
+        """
         if not isinstance(X, da.Array):
             return super().decision_function(X)
         check_is_fitted(self)
@@ -364,7 +394,19 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                             chunks=(X.chunks[0], (coef.shape[0],)), meta=np.empty((0, 0)))
 
     def predict_proba(self, X):
-        """P(class | x), (n, K) float64; lazy for a dask array."""
+        """P(class | x), (n, K) float64; lazy for a dask array.
+
+        Parameters
+        ----------
+        X : dask.array.Array or {array-like, sparse matrix} of shape (n_samples, n_features)
+            Row blocks dense NumPy or scipy.sparse CSR; in-memory data is handled as the
+            in-memory estimator does.
+
+        Returns
+        -------
+        dask.array.Array or ndarray of shape (n_samples, n_classes)
+            Class probabilities, columns in the order of ``classes_``.
+        """
         if not isinstance(X, da.Array):
             return super().predict_proba(X)
         Z = self.decision_function(X)
@@ -373,13 +415,37 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                             new_axis=1 if Z.ndim == 1 else None, meta=np.empty((0, 0)))
 
     def predict_log_proba(self, X):
-        """log P(class | x), (n, K) float64; lazy for a dask array."""
+        """log P(class | x), (n, K) float64; lazy for a dask array.
+
+        Parameters
+        ----------
+        X : dask.array.Array or {array-like, sparse matrix} of shape (n_samples, n_features)
+            Row blocks dense NumPy or scipy.sparse CSR; in-memory data is handled as the
+            in-memory estimator does.
+
+        Returns
+        -------
+        dask.array.Array or ndarray of shape (n_samples, n_classes)
+            Log class probabilities, columns in the order of ``classes_``.
+        """
         if not isinstance(X, da.Array):
             return super().predict_log_proba(X)
         return da.log(self.predict_proba(X))
 
     def predict(self, X):
-        """Class labels (n,); lazy for a dask array."""
+        """Class labels (n,); lazy for a dask array.
+
+        Parameters
+        ----------
+        X : dask.array.Array or {array-like, sparse matrix} of shape (n_samples, n_features)
+            Row blocks dense NumPy or scipy.sparse CSR; in-memory data is handled as the
+            in-memory estimator does.
+
+        Returns
+        -------
+        dask.array.Array or ndarray of shape (n_samples,)
+            The most probable class of each row, from ``classes_``.
+        """
         if not isinstance(X, da.Array):
             return super().predict(X)
         Z = self.decision_function(X)
@@ -388,7 +454,23 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                             meta=np.empty(0, dtype=self.classes_.dtype))
 
     def score(self, X, y, sample_weight=None):
-        """Mean (weighted) accuracy; computed on the workers for dask input."""
+        """Mean (weighted) accuracy; computed on the workers for dask input.
+
+        Parameters
+        ----------
+        X : dask.array.Array or {array-like, sparse matrix} of shape (n_samples, n_features)
+            Row blocks dense NumPy or scipy.sparse CSR; in-memory data is handled as the
+            in-memory estimator does.
+        y : dask.array.Array or array-like of shape (n_samples,)
+            True labels.
+        sample_weight : dask.array.Array or array-like of shape (n_samples,), default=None
+            Weights of the rows; None means 1 each.
+
+        Returns
+        -------
+        float
+            The (weighted) fraction of rows predicted right.
+        """
         if not isinstance(X, da.Array):
             return super().score(X, np.asarray(y), sample_weight)
         hit = (self.predict(X) == y).astype(np.float64)
