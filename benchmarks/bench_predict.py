@@ -18,10 +18,12 @@ Measured:
   (``/proc/self/clear_refs``) and ``VmHWM`` read after the run: "peak extra" is that peak
   minus the RSS before the run.  For ``predict_file`` (streamed) and, for comparison,
   ``load_svmlight`` (the whole matrix in memory), on the short and the long file;
-- throughput: interleaved rounds, median of ``--repeat``: ``load_svmlight(path)`` (the parse
-  alone), ``predict_file(model, path, out)`` for labels and for ``--proba`` output, and the
-  previous ``fastlogit predict`` (load everything, ``predict_proba``, one Python-formatted
-  line per row), on the short file.
+- throughput: interleaved rounds, median of ``--repeat``, on the short file:
+  ``load_svmlight(path)`` (our parser: the reference), ``iter_blocks`` (its blocks, no
+  matrix assembled), ``score_svmlight`` (scoring while parsing, no output),
+  ``predict_file(model, path, out)`` for labels, ``--proba`` and ``--raw`` output (also to
+  /dev/null, and ``--proba`` of a 5-class multinomial model), and the previous ``fastlogit
+  predict`` (load everything, ``predict_proba``, one Python-formatted line per row).
 
 Output: a Markdown report on stdout (benchmarks/results/predict_stream.md holds one).
 """
@@ -34,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -122,8 +125,8 @@ def main():
     import fastlogit
     from fastlogit import LogisticRegression
     from fastlogit.datasets import make_sparse_classification
-    from fastlogit.io import load_svmlight
-    from fastlogit.predict_stream import predict_file
+    from fastlogit.io import iter_blocks, load_svmlight, score_svmlight
+    from fastlogit.predict_stream import _Scorer, predict_file
 
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench_predict_") as tmp:
@@ -148,13 +151,36 @@ def main():
                 mem[what, name] = _measure_memory(what, path, model_path, warm, out)
 
         model = fastlogit.load(model_path)
-        predict_file(model, warm, out, kind="proba")  # warm-up
+        n_multi = min(4000, args.rows)
+        y5 = np.arange(n_multi) % 5
+        with warnings.catch_warnings():  # a few iterations: its scores, not its fit, matter
+            warnings.simplefilter("ignore")
+            multi = LogisticRegression(C=1.0, max_iter=20).fit(X[:n_multi], y5)
+        scorer = _Scorer(model, np.float64)
+
+        def score_only():
+            for _ in score_svmlight(short, scorer.coef, scorer.intercept,
+                                    four_sums=scorer.four_sums):
+                pass
+
+        def blocks_only():
+            for _ in iter_blocks(short, "auto", np.float64):
+                pass
+
+        for m in (model, multi):
+            for kind in ("label", "proba", "raw"):
+                predict_file(m, warm, out, kind=kind)  # warm-up (compilation or its cache)
         cases = {
             "parse: load_svmlight": lambda: load_svmlight(short),
+            "parse blocks only: io.iter_blocks (no matrix)": blocks_only,
+            "score while parsing: io.score_svmlight (no output)": score_only,
             "streamed predict, labels": lambda: predict_file(model, short, out),
             "streamed predict, --proba": lambda: predict_file(model, short, out, kind="proba"),
+            "streamed predict, --raw": lambda: predict_file(model, short, out, kind="raw"),
             "streamed predict, --proba, to /dev/null (no fsync)":
                 lambda: predict_file(model, short, os.devnull, kind="proba"),
+            "streamed predict, 5-class multinomial, --proba":
+                lambda: predict_file(multi, short, out, kind="proba"),
             "previous predict --proba (load all, Python lines)":
                 lambda: _old_predict(model, short, out),
         }
@@ -169,16 +195,24 @@ def main():
     parse = med["parse: load_svmlight"]
 
     print("# Streaming batch prediction (`fastlogit predict`)\n")
-    print(f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.  Command: "
-          f"`flock -x /tmp/fastlogit-bench.lock .venv/bin/python benchmarks/bench_predict.py "
-          f"--rows {args.rows} --repeat {args.repeat}`  ")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=ROOT).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "fastlogit/io",
+                            "fastlogit/predict_stream.py", "fastlogit/_format_numba.py",
+                            "benchmarks/bench_predict.py"],
+                           capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    print(f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit}"
+          f"{' (with uncommitted changes)' if dirty else ''}.  Command: "
+          f"`FASTLOGIT_BENCH=1 flock -x /tmp/fastlogit-bench.lock .venv/bin/python "
+          f"benchmarks/bench_predict.py --rows {args.rows} --repeat {args.repeat}`  ")
     print(f"Machine: {os.cpu_count()} cores, {platform.platform()}, Python "
           f"{platform.python_version()}; load average at start {load_start[0]:.1f}, at end "
           f"{os.getloadavg()[0]:.1f} (a shared machine: above 2 the runs waited for a core).  ")
     print(f"Data (generated): {args.rows} rows x {args.features} features, mean "
           f"{args.mean_nnz:g} non-zeros per row, svmlight text with %.6g values: short file "
           f"{size_short / 2**20:.1f} MiB, long file = short x 10 ({size_long / 2**20:.1f} MiB, "
-          f"{10 * args.rows} rows).  Binary model; block size 4 MiB of text (the default).\n")
+          f"{10 * args.rows} rows).  Binary model (and a 5-class one where said); block size 4 MiB "
+          f"of text (the default); threads: all cores (the default).\n")
     print("## Peak memory (fresh process each; RSS over the process's RSS before the run)\n")
     print("| run | file | rows | RSS before (MiB) | peak (MiB) | peak extra (MiB) | seconds |")
     print("|---|---|---|---|---|---|---|")
