@@ -142,6 +142,7 @@ class SolverResult:
 
     @property
     def grad_norm(self):
+        """Infinity norm of the (sub)gradient at ``theta`` (last history entry)."""
         return self.history["grad_norm"][-1] if self.history.get("grad_norm") else np.nan
 
 
