@@ -32,6 +32,11 @@ from . import kernels as _kernels
 from .layout import Layout
 from .validation import check_sample_weight, check_targets
 
+#: Hessian products read only the rows with non-zero curvature when they are at most this
+#: fraction of the samples (:meth:`MarginData._second_order`); above it the gather's copy
+#: costs more than the rows it saves.
+ACTIVE_ROWS_FRACTION = 0.5
+
 __all__ = ["LogLoss", "SquaredHinge", "SmoothedHinge", "MarginData"]
 
 
@@ -220,6 +225,7 @@ class MarginData:
         self._out = np.zeros(d, dtype=t)
         self._z = np.empty(self.n_samples, dtype=t)
         self._cache = (None, None, None, None)  # theta, loss, grad, curvature (data dtype)
+        self._active = (None, None)  # the cached theta's key, (design, curvature) or None
         self.n_evals = {"value_grad": 0, "hessp": 0, "margins": 0}
 
     def margins(self, theta, intercept=True):
@@ -231,10 +237,12 @@ class MarginData:
         self.kernels.decision(self.design, self._w, b, self._z, n_threads=self.n_threads)
         return self._z.astype(np.float64)
 
-    def _rmatvec(self, r):
-        """(X^T r, sum r) as float64 (n_params,), one kernel pass."""
+    def _rmatvec(self, r, design=None):
+        """(X^T r, sum r) as float64 (n_params,), one kernel pass (over ``design``'s rows,
+        default all)."""
         r = np.ascontiguousarray(r, dtype=self.dtype)
-        total = self.kernels.hessp(self.design, r, self._zero, self._out, 1.0,
+        design = self.design if design is None else design
+        total = self.kernels.hessp(design, r, self._zero, self._out, 1.0,
                                    n_threads=self.n_threads)
         out = np.empty(self.n_params)
         out[:self.n_features] = self._out
@@ -266,14 +274,37 @@ class MarginData:
         self.loss_grad(theta)
         return self._cache[3]
 
-    def hessp(self, theta, v):
-        """Hess L v = X~^T (s l'' * (X~ v)), X~ = [X, 1]: one kernel pass."""
+    def _second_order(self, theta):
+        """(design, curvature) for the Hessian products at theta: the rows with non-zero
+        curvature only, when they are at most ``ACTIVE_ROWS_FRACTION`` of the samples.
+
+        A margin loss with a flat part (squared hinge: l'' = 0 beyond the margin) gives rows
+        outside the margin no curvature, so they add nothing to X^T D X or X^T D X v; the
+        passes then read only the rows inside the margin (LIBLINEAR's ``-s 2`` does the
+        same).  The subset is gathered once per theta (one copy of those rows) and reused by
+        every Hessian product at that theta.  The products equal the full passes' up to the
+        summation order of the rows.
+        """
         curv = self._curvature(theta)
+        key = self._cache[0]
+        if self._active[0] is not key:
+            active = np.flatnonzero(curv)
+            sub = None
+            if active.size <= ACTIVE_ROWS_FRACTION * self.n_samples:
+                X = self.design.to_scipy()
+                sub = (_kernels.as_design(X[active]), np.ascontiguousarray(curv[active]))
+            self._active = (key, sub)
+        return (self.design, curv) if self._active[1] is None else self._active[1]
+
+    def hessp(self, theta, v):
+        """Hess L v = X~^T (s l'' * (X~ v)), X~ = [X, 1]: one kernel pass (over the rows
+        with curvature, see :meth:`_second_order`)."""
+        design, curv = self._second_order(theta)
         self.n_evals["hessp"] += 1
         d = self.n_features
         self._w[:] = v[:d]
         vb = float(v[d]) if self.fit_intercept else 0.0
-        total = self.kernels.hessp(self.design, curv, self._w, self._out, vb,
+        total = self.kernels.hessp(design, curv, self._w, self._out, vb,
                                    n_threads=self.n_threads)
         out = np.empty(self.n_params)
         out[:d] = self._out
@@ -282,8 +313,8 @@ class MarginData:
         return out
 
     def hess_diag(self, theta):
-        curv = self._curvature(theta)
-        self.kernels.hess_diag(self.design, curv, self._out, n_threads=self.n_threads)
+        design, curv = self._second_order(theta)
+        self.kernels.hess_diag(design, curv, self._out, n_threads=self.n_threads)
         out = np.empty(self.n_params)
         out[:self.n_features] = self._out
         if self.fit_intercept:
@@ -291,15 +322,16 @@ class MarginData:
         return out
 
     def hessian(self, theta):
-        """Dense generalised Hessian (n_params, n_params) (gram kernel; small d only)."""
-        curv = self._curvature(theta)
+        """Dense generalised Hessian (n_params, n_params) (gram kernel over the rows with
+        curvature, :meth:`_second_order`; small d only)."""
+        design, curv = self._second_order(theta)
         d = self.n_features
         G = np.empty((d, d), dtype=self.dtype)
-        self.kernels.gram(self.design, curv, G, n_threads=self.n_threads)
+        self.kernels.gram(design, curv, G, n_threads=self.n_threads)
         H = np.zeros((self.n_params, self.n_params))
         H[:d, :d] = G
         if self.fit_intercept:
-            col = self._rmatvec(curv)
+            col = self._rmatvec(curv, design)
             H[:d, d] = H[d, :d] = col[:d]
             H[d, d] = col[d]
         return H

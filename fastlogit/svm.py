@@ -42,6 +42,7 @@ from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
+from ._docstring import fill_doc, filler
 from .base import store_params
 from .margin_losses import MarginData, SmoothedHinge, SquaredHinge
 from .objective import Objective
@@ -51,6 +52,13 @@ from .svm_newton import finite_newton_squared_hinge
 from .validation import check_C, check_max_iter, check_sample_weight, check_tol
 
 __all__ = ["LinearSVM", "fit_hinge", "fit_squared_hinge"]
+
+#: The entry both fitting functions' docstrings share (:func:`fastlogit._docstring.filler`).
+_fill_doc = filler({"data_kwargs": """\
+data_kwargs : dict
+    Arguments of :class:`~fastlogit.margin_losses.MarginData` except ``loss``: ``X``,
+    ``y`` (binary 0/1), and optionally ``sample_weight``, ``fit_intercept``,
+    ``backend``, ``n_threads``."""})
 
 
 def _hinge_value(yt, z, s):
@@ -119,6 +127,7 @@ def _next_mu(m, cw, primal, tol, mu):
     return float(np.clip(target, mu * 1e-3, mu * 0.1))
 
 
+@_fill_doc
 def fit_hinge(data_kwargs, C, *, tol=1e-6, max_iter=100, solver="auto", theta0=None,
               mu0=1.0, max_passes=10000):
     """Minimise ``C sum s_i max(0, 1 - y~_i z_i) + 1/2 ||w||^2`` to relative duality gap tol.
@@ -140,10 +149,7 @@ def fit_hinge(data_kwargs, C, *, tol=1e-6, max_iter=100, solver="auto", theta0=N
 
     Parameters
     ----------
-    data_kwargs : dict
-        Arguments of :class:`~fastlogit.margin_losses.MarginData` except ``loss``: ``X``,
-        ``y`` (binary 0/1), and optionally ``sample_weight``, ``fit_intercept``,
-        ``backend``, ``n_threads``.
+    {data_kwargs}
     C : float
         Multiplies the summed hinge losses; a positive finite number (not checked here:
         :class:`LinearSVM` checks it).
@@ -212,37 +218,26 @@ def fit_hinge(data_kwargs, C, *, tol=1e-6, max_iter=100, solver="auto", theta0=N
     return theta, cinfo
 
 
-#: Dual CD continues past its first DCD_PROBE_PASSES passes while at most this fraction of the
-#: samples has alpha_i > 0 (on or inside the margin); otherwise, for few features, the finite
-#: Newton method takes over.  After eight passes the fraction is 0.08 on mushrooms (dual CD
-#: the faster), 0.22 on w8a, 0.46 on ijcnn1 and 0.67 on a9a (Newton the faster); see
-#: benchmarks/results/svm_race.md.
-DCD_SV_FRACTION = 0.15
-DCD_PROBE_PASSES = 8
-
-
+@_fill_doc
 def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, max_iter=100,
                       solver="auto", max_passes=None):
     """Minimise ``C sum s_i max(0, 1 - y~_i z_i)^2 + R(w)``.
 
-    * ``solver="auto"`` with the L2 penalty: ``DCD_PROBE_PASSES`` passes of dual coordinate
-      descent (:func:`fastlogit.svm_dcd.dcd_svm`, relative duality gap ``tol``).  Dual CD is
-      fast when few samples lie inside the margin (shrinking leaves few coordinates to visit),
-      Newton's method when many do: if at most ``DCD_SV_FRACTION`` of the samples have
-      ``alpha_i > 0``, or the model has more than ``CHOLESKY_MAX_PARAMS`` parameters, dual CD
-      goes on (up to ``max_passes``, default 10000); otherwise the finite Newton method
+    * ``solver="auto"`` with the L2 penalty: the finite Newton method
       (:func:`fastlogit.svm_newton.finite_newton_squared_hinge`, Newton decrement at most
-      ``tol F``) finishes from dual CD's point.  Other penalties: the library's "auto" solver.
+      ``tol F``) when the model has at most ``CHOLESKY_MAX_PARAMS`` parameters (its dense
+      Hessian is cheap, and an exact line search on the piecewise quadratic settles the set
+      of samples inside the margin in a few iterations); dual coordinate descent
+      (:func:`fastlogit.svm_dcd.dcd_svm`, relative duality gap ``tol``, up to ``max_passes``)
+      otherwise, as LIBLINEAR chooses for text.  Other penalties: the library's "auto"
+      solver.  The race behind the choice is in ``benchmarks/svm_race.py``.
     * ``solver="dcd"``: dual coordinate descent only (L2); ``"finite-newton"``: the finite
       Newton method only (L2, dense Hessian: few features).
     * any other solver of :mod:`fastlogit.solvers`: that solver, gradient tolerance ``tol``.
 
     Parameters
     ----------
-    data_kwargs : dict
-        Arguments of :class:`~fastlogit.margin_losses.MarginData` except ``loss``: ``X``,
-        ``y`` (binary 0/1), and optionally ``sample_weight``, ``fit_intercept``,
-        ``backend``, ``n_threads``.
+    {data_kwargs}
     C : float
         Multiplies the summed squared hinge losses; a positive finite number.
     penalty : {"l2", "l1", "elasticnet", None} or fastlogit.penalties.Penalty, default="l2"
@@ -268,7 +263,7 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
         The coefficients, then the intercept when fitted; float64.
     info : dict
         ``"n_iter"`` (dual CD passes + Newton iterations), ``"converged"``, ``"method"``
-        (e.g. ``"dcd"``, ``"dcd+finite-newton"``, a solver name), ``"gap"`` (relative
+        (``"dcd"``, ``"finite-newton"`` or a solver name), ``"gap"`` (relative
         duality gap when dual CD finished, else None).
 
     Examples
@@ -288,38 +283,25 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
         raise ValueError(f"solver={solver!r} supports penalty='l2' only, got {penalty!r}")
     data = MarginData(loss=SquaredHinge(), **data_kwargs)
     cw = C * data._s
-    theta0, passes, method = None, 0, ""
-    if l2 and solver in ("auto", "dcd"):
-        budget = 10000 if max_passes is None else max_passes
-        kw = dict(squared=True, fit_intercept=data.fit_intercept, tol=tol)
-        w, b, dinfo = dcd_svm(data.design, data._yt, cw,
-                              max_passes=min(DCD_PROBE_PASSES, budget) if solver == "auto"
-                              else budget, **kw)
-        passes = dinfo["passes"]
-        # many features: no dense Hessian, and dual CD is LIBLINEAR's choice there too
-        few = (np.mean(dinfo["alpha"] > 0) <= DCD_SV_FRACTION
-               or data.n_params > CHOLESKY_MAX_PARAMS)
-        if not dinfo["converged"] and solver == "auto" and few and budget > DCD_PROBE_PASSES:
-            w, b, dinfo = dcd_svm(data.design, data._yt, cw,
-                                  max_passes=budget - DCD_PROBE_PASSES,
-                                  alpha0=dinfo["alpha"], **kw)
-            passes += dinfo["passes"]
-        theta0 = np.append(w, b) if data.fit_intercept else w.copy()
-        passes = int(np.ceil(passes))
-        if dinfo["converged"] or solver == "dcd" or few:
-            return theta0, {"n_iter": passes, "converged": dinfo["converged"],
-                            "method": "dcd", "gap": dinfo["gap"]}
-        solver, method = "finite-newton", "dcd+"
+    if l2 and solver == "auto":
+        solver = "finite-newton" if data.n_params <= CHOLESKY_MAX_PARAMS else "dcd"
+    if solver == "dcd":
+        w, b, dinfo = dcd_svm(data.design, data._yt, cw, squared=True,
+                              fit_intercept=data.fit_intercept, tol=tol,
+                              max_passes=10000 if max_passes is None else max_passes)
+        theta = np.append(w, b) if data.fit_intercept else w
+        return theta, {"n_iter": int(np.ceil(dinfo["passes"])), "converged": dinfo["converged"],
+                       "method": "dcd", "gap": dinfo["gap"]}
     if solver == "finite-newton":
         X = data.design.arrays[0] if data.design.kind == "dense" else data_kwargs["X"]
         theta, info = finite_newton_squared_hinge(X, data._yt, cw,
                                                   fit_intercept=data.fit_intercept, tol=tol,
-                                                  max_iter=max_iter, theta0=theta0)
-        return theta, {"n_iter": passes + info["n_iter"], "converged": info["converged"],
-                       "method": method + "finite-newton", "gap": None}
+                                                  max_iter=max_iter)
+        return theta, {"n_iter": info["n_iter"], "converged": info["converged"],
+                       "method": "finite-newton", "gap": None}
     ob = Objective(data, C=C, penalty=penalty, l1_ratio=l1_ratio)
-    res = solve(ob, solver, theta0, tol=tol, max_iter=max_iter)
-    return res.theta, {"n_iter": passes + res.n_iter, "converged": res.converged,
+    res = solve(ob, solver, tol=tol, max_iter=max_iter)
+    return res.theta, {"n_iter": res.n_iter, "converged": res.converged,
                        "method": res.solver, "gap": None}
 
 
@@ -388,23 +370,21 @@ class LinearSVM(LinearClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    @fill_doc
     def fit(self, X, y, sample_weight=None):
         """Fit the SVM (see the class docstring for the solvers and the stopping rule).
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; float32 and float64 kept, CSR kept (other sparse formats
-            converted).
+        {X_train}
         y : array-like of shape (n_samples,)
             Binary labels (exactly two classes, else ValueError).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Finite non-negative weights multiplying each sample's loss; None means 1 each.
+        {sample_weight}
 
         Returns
         -------
         self
-            The fitted estimator.
+            The fitted SVM (``duality_gap_`` set for the hinge).
         """
         if self.loss not in ("squared_hinge", "hinge"):
             raise ValueError(f"loss must be 'squared_hinge' or 'hinge', got {self.loss!r}")

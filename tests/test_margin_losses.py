@@ -194,19 +194,46 @@ def test_dual_cd_dense_equals_csr_and_float32():
 
 
 def test_squared_hinge_auto_takes_either_route_to_the_same_optimum():
+    from fastlogit.solvers import CHOLESKY_MAX_PARAMS
     from fastlogit.svm import fit_squared_hinge
 
-    # noisy labels: most samples inside the margin; separable and scaled up: few
-    for noise, scale, route in ((3.0, 1.0, "dcd+finite-newton"), (0.0, 10.0, "dcd")):
-        X, y, _ = _problem(n=600, d=10, seed=11, noise=noise)
-        X = scale * X
+    # few features: the finite Newton method; more than CHOLESKY_MAX_PARAMS: dual CD
+    rng = np.random.default_rng(11)
+    X_wide = sp.random(300, CHOLESKY_MAX_PARAMS + 200, density=0.01, random_state=rng,
+                       format="csr")
+    y_wide = (X_wide @ rng.standard_normal(X_wide.shape[1]) > 0).astype(np.float64)
+    X_few, y_few, _ = _problem(n=600, d=10, seed=11, noise=3.0)
+    for X, y, route, ref_solver in ((X_few, y_few, "finite-newton", "newton-cholesky"),
+                                    (X_wide, y_wide, "dcd", "trust-region")):
         kw = dict(X=X, y=y, fit_intercept=True)
         theta, info = fit_squared_hinge(kw, 1.0, tol=1e-10, max_iter=200)
         assert info["method"] == route and info["converged"]
         data = MarginData(loss=SquaredHinge(), **kw)
-        ref = solve(Objective(data, C=1.0), "newton-cholesky", tol=1e-12, max_iter=200).theta
+        ref = solve(Objective(data, C=1.0), ref_solver, tol=1e-10, max_iter=500).theta
         assert _primal(X, y, theta[:-1], theta[-1], 1.0, "squared_hinge") == pytest.approx(
             _primal(X, y, ref[:-1], ref[-1], 1.0, "squared_hinge"), rel=1e-8)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_squared_hinge_hessian_products_over_the_margin_rows_only(sparse):
+    from fastlogit import margin_losses
+
+    # separable and scaled up: at theta near the optimum few rows lie inside the margin,
+    # so the Hessian products read only those rows; they must equal the full sums
+    X, y, s = _problem(n=500, d=8, seed=5, noise=0.0, sparse=sparse)
+    X = 10 * X
+    data = MarginData(X, y, s, loss=SquaredHinge())
+    theta = solve(Objective(data, C=1.0), "newton-cholesky", tol=1e-10).theta
+    z = (X @ theta[:-1]) + theta[-1]
+    curv = s * 2.0 * ((2 * y - 1) * z < 1)
+    assert 0 < np.count_nonzero(curv) <= margin_losses.ACTIVE_ROWS_FRACTION * len(y)
+    Xd = X.toarray() if sparse else X
+    Xt = np.hstack([Xd, np.ones((len(y), 1))])
+    H = Xt.T @ (curv[:, None] * Xt)
+    v = np.random.default_rng(6).standard_normal(Xt.shape[1])
+    np.testing.assert_allclose(data.hessian(theta), H, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(data.hessp(theta, v), H @ v, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(data.hess_diag(theta), np.diag(H), rtol=1e-12, atol=1e-10)
 
 
 def test_hinge_continuation_stages_are_few():
