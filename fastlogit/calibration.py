@@ -27,8 +27,34 @@ import numpy as np
 from scipy import optimize, special, stats
 from sklearn.metrics import brier_score_loss, log_loss
 
+from ._docstring import filler
+
 __all__ = ["ReliabilityTable", "reliability_table", "expected_calibration_error",
            "brier_score", "log_loss_decomposition", "TemperatureScaling", "PlattScaling"]
+
+
+#: Parameter entries shared by the binned scores' docstrings (:func:`fastlogit._docstring.filler`).
+_fill_doc = filler({
+    "y_true": """\
+y_true : array-like of shape (n_samples,)
+    Binary labels, every value 0 or 1.""",
+    "proba": """\
+proba : array-like of shape (n_samples,)
+    Predicted probabilities of the label 1, finite and in [0, 1].""",
+    "n_bins": """\
+n_bins : int, default=10
+    Number of bins, a positive integer (see :func:`reliability_table`).""",
+    "strategy": """\
+strategy : {"uniform", "quantile"}, default="uniform"
+    Bins of equal width, or edges at the percentiles of ``proba``.""",
+    "sample_weight": """\
+sample_weight : array-like of shape (n_samples,), default=None
+    Finite non-negative weights; None gives every sample weight 1.""",
+    "invalid_input": """\
+ValueError
+    On invalid labels, probabilities, weights, ``n_bins`` or ``strategy``, as
+    :func:`reliability_table`.""",
+})
 
 
 def _check(y_true, proba, sample_weight=None):
@@ -187,6 +213,7 @@ def reliability_table(y_true, proba, *, n_bins=10, strategy="uniform", sample_we
                             float(confidence))
 
 
+@_fill_doc
 def expected_calibration_error(y_true, proba, *, n_bins=10, strategy="uniform",
                                sample_weight=None):
     """Expected calibration error over the non-empty bins of :func:`reliability_table`.
@@ -200,16 +227,7 @@ def expected_calibration_error(y_true, proba, *, n_bins=10, strategy="uniform",
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        Binary labels, every value 0 or 1.
-    proba : array-like of shape (n_samples,)
-        Predicted probabilities of the label 1, finite and in [0, 1].
-    n_bins : int, default=10
-        Number of bins, a positive integer (see :func:`reliability_table`).
-    strategy : {"uniform", "quantile"}, default="uniform"
-        Bins of equal width, or edges at the percentiles of ``proba``.
-    sample_weight : array-like of shape (n_samples,), default=None
-        Finite non-negative weights; None gives every sample weight 1.
+    {y_true, proba, n_bins, strategy, sample_weight}
 
     Returns
     -------
@@ -218,9 +236,7 @@ def expected_calibration_error(y_true, proba, *, n_bins=10, strategy="uniform",
 
     Raises
     ------
-    ValueError
-        On invalid labels, probabilities, weights, ``n_bins`` or ``strategy``, as
-        :func:`reliability_table`.
+    {invalid_input}
 
     Examples
     --------
@@ -236,6 +252,7 @@ def expected_calibration_error(y_true, proba, *, n_bins=10, strategy="uniform",
     return float(w @ np.abs(table.observed - table.mean_predicted))
 
 
+@_fill_doc
 def brier_score(y_true, proba, *, sample_weight=None):
     """Brier score: the weighted mean squared error of the probabilities.
 
@@ -244,12 +261,7 @@ def brier_score(y_true, proba, *, sample_weight=None):
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        Binary labels, every value 0 or 1.
-    proba : array-like of shape (n_samples,)
-        Predicted probabilities of the label 1, finite and in [0, 1].
-    sample_weight : array-like of shape (n_samples,), default=None
-        Finite non-negative weights; None gives every sample weight 1.
+    {y_true, proba, sample_weight}
 
     Returns
     -------
@@ -272,6 +284,7 @@ def brier_score(y_true, proba, *, sample_weight=None):
     return float(brier_score_loss(y, p, sample_weight=s))
 
 
+@_fill_doc
 def log_loss_decomposition(y_true, proba, *, n_bins=10, strategy="uniform",
                            sample_weight=None):
     """Split the log loss into refinement, calibration and within-bin terms.
@@ -282,16 +295,7 @@ def log_loss_decomposition(y_true, proba, *, n_bins=10, strategy="uniform",
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        Binary labels, every value 0 or 1.
-    proba : array-like of shape (n_samples,)
-        Predicted probabilities of the label 1, finite and in [0, 1].
-    n_bins : int, default=10
-        Number of bins, a positive integer (see :func:`reliability_table`).
-    strategy : {"uniform", "quantile"}, default="uniform"
-        Bins of equal width, or edges at the percentiles of ``proba``.
-    sample_weight : array-like of shape (n_samples,), default=None
-        Finite non-negative weights; None gives every sample weight 1.
+    {y_true, proba, n_bins, strategy, sample_weight}
 
     Returns
     -------
@@ -301,16 +305,16 @@ def log_loss_decomposition(y_true, proba, *, n_bins=10, strategy="uniform",
 
     Raises
     ------
-    ValueError
-        On invalid labels, probabilities, weights, ``n_bins`` or ``strategy``, as
-        :func:`reliability_table`.
+    {invalid_input}
 
     Examples
     --------
+    >>> import numpy as np
     >>> from fastlogit.calibration import log_loss_decomposition
-    >>> y = [0, 0, 1, 0, 1, 1, 1, 1]
-    >>> p = [0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9]
-    >>> parts = log_loss_decomposition(y, p, n_bins=2)
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.random(1000)
+    >>> y = (rng.random(1000) < p ** 2).astype(int)  # p over-estimates P(y = 1)
+    >>> parts = log_loss_decomposition(y, p)
     >>> total = parts["refinement"] + parts["calibration"] + parts["within_bin"]
     >>> bool(abs(total - parts["log_loss"]) < 1e-12), bool(parts["calibration"] > 0)
     (True, True)
@@ -328,7 +332,8 @@ def log_loss_decomposition(y_true, proba, *, n_bins=10, strategy="uniform",
 
 
 class _ScoreCalibrator:
-    """p = sigmoid(a * score + b) fitted by maximum likelihood on (score, y)."""
+    """p = sigmoid(a * score + b) fitted by maximum likelihood on (score, y); a subclass's
+    ``_set_params(scores, y, s)`` fits and sets ``slope_`` and ``offset_``."""
 
     def _fit_params(self, scores, y, s, fit_slope, fit_offset):
 
@@ -348,6 +353,34 @@ class _ScoreCalibrator:
         x0 = np.array([1.0] * fit_slope + [0.0] * fit_offset)
         res = optimize.minimize(nll, x0, jac=True, method="BFGS", options={"gtol": 1e-10})
         return res.x
+
+    def fit(self, scores, y, sample_weight=None):
+        """Fit the parameters by maximum likelihood (BFGS on the weighted log loss).
+
+        Parameters
+        ----------
+        scores : array-like of shape (n_samples,)
+            Finite real-valued scores, e.g. a margin model's ``decision_function``.
+        y : array-like of shape (n_samples,)
+            Binary labels, every value 0 or 1.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Finite non-negative weights; None gives every sample weight 1.
+
+        Returns
+        -------
+        self
+            The fitted calibrator.
+
+        Raises
+        ------
+        ValueError
+            If a score is not finite, ``y`` is not binary, the lengths differ or a weight is
+            negative or not finite; for :class:`TemperatureScaling`, also if the fitted
+            slope is not positive (scores anti-correlated with ``y``).
+        """
+        scores, y, s = _check_scores(scores, y, sample_weight)
+        self._set_params(scores, y, s)
+        return self
 
     def predict_proba(self, scores):
         """Calibrated probabilities of the scores.
@@ -395,36 +428,11 @@ class TemperatureScaling(_ScoreCalibrator):
     array([[0.5, 0.5]])
     """
 
-    def fit(self, scores, y, sample_weight=None):
-        """Fit the parameters by maximum likelihood (BFGS on the weighted log loss).
-
-        Parameters
-        ----------
-        scores : array-like of shape (n_samples,)
-            Finite real-valued scores, e.g. a margin model's ``decision_function``.
-        y : array-like of shape (n_samples,)
-            Binary labels, every value 0 or 1.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Finite non-negative weights; None gives every sample weight 1.
-
-        Returns
-        -------
-        self
-            The fitted calibrator.
-
-        Raises
-        ------
-        ValueError
-            If a score is not finite, ``y`` is not binary, the lengths differ or a weight is
-            negative or not finite, or the fitted slope is not positive (scores
-            anti-correlated with ``y``).
-        """
-        scores, y, s = _check_scores(scores, y, sample_weight)
+    def _set_params(self, scores, y, s):
         (a,) = self._fit_params(scores, y, s, True, False)
         if not a > 0:
             raise ValueError("the scores are anti-correlated with y: no temperature T > 0 fits")
         self.slope_, self.offset_, self.temperature_ = float(a), 0.0, 1.0 / float(a)
-        return self
 
 
 class PlattScaling(_ScoreCalibrator):
@@ -453,30 +461,6 @@ class PlattScaling(_ScoreCalibrator):
     (3, 2)
     """
 
-    def fit(self, scores, y, sample_weight=None):
-        """Fit the parameters by maximum likelihood (BFGS on the weighted log loss).
-
-        Parameters
-        ----------
-        scores : array-like of shape (n_samples,)
-            Finite real-valued scores, e.g. a margin model's ``decision_function``.
-        y : array-like of shape (n_samples,)
-            Binary labels, every value 0 or 1.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Finite non-negative weights; None gives every sample weight 1.
-
-        Returns
-        -------
-        self
-            The fitted calibrator.
-
-        Raises
-        ------
-        ValueError
-            If a score is not finite, ``y`` is not binary, the lengths differ or a weight is
-            negative or not finite.
-        """
-        scores, y, s = _check_scores(scores, y, sample_weight)
+    def _set_params(self, scores, y, s):
         a, b = self._fit_params(scores, y, s, True, True)
         self.slope_, self.offset_ = float(a), float(b)
-        return self

@@ -34,6 +34,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from . import kernels as _kernels
+from ._docstring import fill_doc
 from .layout import Layout
 from .objective import Objective
 from .validation import check_sample_weight, check_targets
@@ -211,6 +212,7 @@ class PointwiseData:
         return np.diag(self.hessian(theta)).copy()
 
 
+@fill_doc
 class FocalObjective(Objective):
     """The focal-loss objective ``C * sum_i s_i focal(Y_i, Z_i) + R(w)``; ``gamma=0`` is
     exactly the log-loss objective.
@@ -222,36 +224,10 @@ class FocalObjective(Objective):
 
     Parameters
     ----------
-    X : {ndarray, sparse matrix, fastlogit.kernels.Design} of shape (n_samples, n_features)
-        The design, float32 or float64 (the kernels run in its dtype); other dtypes are
-        converted to float64, a sparse matrix to CSR.  NaN and inf are not scanned for here
-        (the estimators do): the caller keeps X finite.
-    y : array-like of shape (n_samples,) or (n_samples, K)
-        Targets: probabilities of the label 1 in [0, 1] for a binary model (0/1 labels or soft
-        labels), or for K >= 2 classes rows of class probabilities summing to 1 (one-hot
-        labels or soft labels).  Anything else raises ValueError.
-    sample_weight : array-like of shape (n_samples,), default=None
-        Finite non-negative weights s_i multiplying each sample's loss; None means 1 each.
+    {X, y, sample_weight}
     gamma : float, default=2.0
         Focusing parameter, a finite number >= 0 (else ValueError); 0 is the log-loss.
-    C : float, default=1.0
-        Inverse regularisation strength, a positive finite number: it multiplies the summed
-        sample losses, ``F = C * sum_i s_i l_i + R(w)``.
-    penalty : {"l2", "l1", "elasticnet", None} or fastlogit.penalties.Penalty, default="l2"
-        The penalty R on the coefficients (never on the intercept), through
-        :func:`fastlogit.penalties.make_penalty`.
-    l1_ratio : float, default=0.0
-        Elastic-net mixing in [0, 1], used with ``penalty="elasticnet"`` only.
-    fit_intercept : bool, default=True
-        Whether theta ends with an unpenalised intercept (one per class).
-    backend : {"auto", "numpy", "numba", "cython"} or KernelSet, default="auto"
-        Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
-        available.  An unknown or unavailable name raises ValueError.
-    n_threads : int, default=None
-        Threads of the kernels' passes over X; None:
-        :func:`fastlogit._config.effective_n_threads` (``FASTLOGIT_NUM_THREADS``,
-        threadpoolctl limits, ``OMP_NUM_THREADS``, then every core); a negative value counts
-        back from the number of cores.
+    {C, penalty, l1_ratio, fit_intercept, backend, n_threads}
 
     Examples
     --------
@@ -284,6 +260,7 @@ class FocalObjective(Objective):
         return focal_loss(Y, Z, self.gamma)
 
 
+@fill_doc
 class NoiseCorrectedObjective(Objective):
     """Forward noise-corrected log-loss with label-transition matrix ``transition`` (K, K).
 
@@ -294,52 +271,29 @@ class NoiseCorrectedObjective(Objective):
 
     Parameters
     ----------
-    X : {ndarray, sparse matrix, fastlogit.kernels.Design} of shape (n_samples, n_features)
-        The design, float32 or float64 (the kernels run in its dtype); other dtypes are
-        converted to float64, a sparse matrix to CSR.  NaN and inf are not scanned for here
-        (the estimators do): the caller keeps X finite.
+    {X}
     y : array-like of shape (n_samples,) or (n_samples, K)
         Observed (noisy) targets: probabilities of the label 1 in [0, 1] for a binary
         model (0/1 labels or soft labels), or for K >= 2 classes rows of class
         probabilities summing to 1 (one-hot labels or soft labels).  Anything else raises
         ValueError.
-    sample_weight : array-like of shape (n_samples,), default=None
-        Finite non-negative weights s_i multiplying each sample's loss; None means 1 each.
+    {sample_weight}
     transition : array-like of shape (K, K)
         Label-transition matrix, K = 2 for a binary model: finite, non-negative, rows
         summing to 1 (within 1e-8) and invertible (else the clean model is not identifiable);
         any violation raises ValueError.
-    C : float, default=1.0
-        Inverse regularisation strength, a positive finite number: it multiplies the summed
-        sample losses, ``F = C * sum_i s_i l_i + R(w)``.
-    penalty : {"l2", "l1", "elasticnet", None} or fastlogit.penalties.Penalty, default="l2"
-        The penalty R on the coefficients (never on the intercept), through
-        :func:`fastlogit.penalties.make_penalty`.
-    l1_ratio : float, default=0.0
-        Elastic-net mixing in [0, 1], used with ``penalty="elasticnet"`` only.
-    fit_intercept : bool, default=True
-        Whether theta ends with an unpenalised intercept (one per class).
-    backend : {"auto", "numpy", "numba", "cython"} or KernelSet, default="auto"
-        Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
-        available.  An unknown or unavailable name raises ValueError.
-    n_threads : int, default=None
-        Threads of the kernels' passes over X; None:
-        :func:`fastlogit._config.effective_n_threads` (``FASTLOGIT_NUM_THREADS``,
-        threadpoolctl limits, ``OMP_NUM_THREADS``, then every core); a negative value counts
-        back from the number of cores.
+    {C, penalty, l1_ratio, fit_intercept, backend, n_threads}
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from sklearn.datasets import make_classification
     >>> from fastlogit.extras import NoiseCorrectedObjective
     >>> from fastlogit.solvers import solve
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(50, 3))
-    >>> y = (X[:, 0] + 0.5 * rng.normal(size=50) > 0).astype(float)
-    >>> T = [[0.9, 0.1], [0.2, 0.8]]  # 10 % of 0s observed as 1, 20 % of 1s as 0
+    >>> X, y = make_classification(n_samples=300, n_features=4, flip_y=0.2, random_state=0)
+    >>> T = [[0.9, 0.1], [0.1, 0.9]]  # each label observed flipped with probability 0.1
     >>> result = solve(NoiseCorrectedObjective(X, y, transition=T), solver="lbfgs")
     >>> result.converged, result.theta.shape
-    (True, (4,))
+    (True, (5,))
     """
 
     def __init__(self, X, y, sample_weight=None, *, transition, C=1.0, penalty="l2",

@@ -44,6 +44,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from . import kernels as _kernels
+from ._docstring import fill_doc
 from .base import store_params
 from .estimator import LinearLogitOutputs
 from .objective import LogLossData, Objective
@@ -172,6 +173,7 @@ class _Problem:
         return np.array(losses), (np.array(grads) if with_grad else None)
 
 
+@fill_doc
 def group_dro(X, y, groups, sample_weight=None, *, C=1.0, penalty="l2", l1_ratio=None,
               fit_intercept=True, solver="auto", tol=1e-8, max_iter=50, inner_tol=None,
               backend="auto", n_threads=None):
@@ -179,19 +181,11 @@ def group_dro(X, y, groups, sample_weight=None, *, C=1.0, penalty="l2", l1_ratio
 
     Parameters
     ----------
-    X : {ndarray, sparse matrix, fastlogit.kernels.Design} of shape (n_samples, n_features)
-        The design, float32 or float64 (the kernels run in its dtype); other dtypes are
-        converted to float64, a sparse matrix to CSR.  NaN and inf are not scanned for here
-        (the estimators do): the caller keeps X finite.
-    y : array-like of shape (n_samples,) or (n_samples, K)
-        Targets: probabilities of the label 1 in [0, 1] for a binary model (0/1 labels or soft
-        labels), or for K >= 2 classes rows of class probabilities summing to 1 (one-hot
-        labels or soft labels).  Anything else raises ValueError.
+    {X, y}
     groups : array-like of shape (n_samples,)
         Group label of each row (any values ``np.unique`` sorts); every group needs a
         positive total sample weight (else ValueError).
-    sample_weight : array-like of shape (n_samples,), default=None
-        Finite non-negative weights s_i multiplying each sample's loss; None means 1 each.
+    {sample_weight}
     C : float, default=1.0
         Inverse regularisation strength, a positive finite number (the objective's scale
         of the module docstring: with one group, P is the plain objective).
@@ -201,8 +195,7 @@ def group_dro(X, y, groups, sample_weight=None, *, C=1.0, penalty="l2", l1_ratio
     l1_ratio : float, default=None
         Elastic-net mixing, passed to :func:`fastlogit.penalties.make_penalty` (only a
         smooth result is accepted).
-    fit_intercept : bool, default=True
-        Whether theta ends with an unpenalised intercept (one per class).
+    {fit_intercept}
     solver : str, default="auto"
         The solver of the inner weighted fits (:func:`fastlogit.solvers.solve`).
     tol : float, default=1e-8
@@ -211,14 +204,7 @@ def group_dro(X, y, groups, sample_weight=None, *, C=1.0, penalty="l2", l1_ratio
         Most outer (Newton in q) iterations.
     inner_tol : float, default=None
         Tolerance of the inner fits; None means ``min(1e-10, tol / 100)``.
-    backend : {"auto", "numpy", "numba", "cython"} or KernelSet, default="auto"
-        Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
-        available.  An unknown or unavailable name raises ValueError.
-    n_threads : int, default=None
-        Threads of the kernels' passes over X; None:
-        :func:`fastlogit._config.effective_n_threads` (``FASTLOGIT_NUM_THREADS``,
-        threadpoolctl limits, ``OMP_NUM_THREADS``, then every core); a negative value counts
-        back from the number of cores.
+    {backend, n_threads}
 
     Returns
     -------
@@ -308,6 +294,7 @@ def group_dro(X, y, groups, sample_weight=None, *, C=1.0, penalty="l2", l1_ratio
                           converged)
 
 
+@fill_doc
 class GroupDROLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     """Logistic regression minimising the worst group's loss (:func:`group_dro`).
 
@@ -329,14 +316,7 @@ class GroupDROLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstima
         Newton steps on the group weights.
     solver : str, default="auto"
         The solver of the inner weighted fits.
-    backend : {"auto", "numpy", "numba", "cython"} or KernelSet, default="auto"
-        Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
-        available.  An unknown or unavailable name raises ValueError.
-    n_threads : int, default=None
-        Threads of the kernels' passes over X; None:
-        :func:`fastlogit._config.effective_n_threads` (``FASTLOGIT_NUM_THREADS``,
-        threadpoolctl limits, ``OMP_NUM_THREADS``, then every core); a negative value counts
-        back from the number of cores.
+    {backend, n_threads}
 
     Attributes
     ----------
@@ -377,25 +357,23 @@ class GroupDROLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstima
                  solver="auto", backend="auto", n_threads=None):
         store_params(self, locals())
 
+    @fill_doc
     def fit(self, X, y, groups=None, sample_weight=None):
         """Minimise the worst group's loss (:func:`group_dro`).
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; float32 and float64 kept, CSR kept (other sparse formats
-            converted).
+        {X_train}
         y : array-like of shape (n_samples,)
             Class labels (two: binary, more: multinomial).
         groups : array-like of shape (n_samples,), default=None
             Group label of each row; None: one group, which is the plain fit.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Finite non-negative weights; None means 1 each.
+        {sample_weight}
 
         Returns
         -------
         self
-            The fitted estimator.
+            The fitted estimator (the group weights in ``group_weights_``).
         """
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
                              order="C", accept_large_sparse=True)

@@ -22,6 +22,7 @@ Objective to rounding (a different summation order).
 import numpy as np
 
 from . import kernels as _kernels
+from ._docstring import fill_doc
 from .layout import Layout
 from .objective import LogLossData, Objective, pointwise_loss_sum
 from .validation import check_sample_weight, check_targets
@@ -240,6 +241,7 @@ class ChunkedData:
         return pointwise_loss_sum(self.y, z, self.sample_weight)
 
 
+@fill_doc
 class ChunkedObjective(Objective):
     """:class:`~fastlogit.objective.Objective` over a :class:`ChunkedData`: every solver runs
     on it unchanged, any penalty included.
@@ -258,26 +260,7 @@ class ChunkedObjective(Objective):
         Targets as for :class:`~fastlogit.objective.Objective` (probabilities of the label
         1, or rows of class probabilities).  None: the cache's labels mapped to {0, 1} by
         :func:`fastlogit.io.binary_labels` (a matrix source then raises ValueError).
-    sample_weight : array-like of shape (n_samples,), default=None
-        Finite non-negative weights s_i multiplying each sample's loss; None means 1 each.
-    C : float, default=1.0
-        Inverse regularisation strength, a positive finite number: it multiplies the summed
-        sample losses, ``F = C * sum_i s_i l_i + R(w)``.
-    penalty : {"l2", "l1", "elasticnet", None} or fastlogit.penalties.Penalty, default="l2"
-        The penalty R on the coefficients (never on the intercept), through
-        :func:`fastlogit.penalties.make_penalty`.
-    l1_ratio : float, default=0.0
-        Elastic-net mixing in [0, 1], used with ``penalty="elasticnet"`` only.
-    fit_intercept : bool, default=True
-        Whether theta ends with an unpenalised intercept (one per class).
-    backend : {"auto", "numpy", "numba", "cython"} or KernelSet, default="auto"
-        Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
-        available.  An unknown or unavailable name raises ValueError.
-    n_threads : int, default=None
-        Threads of the kernels' passes over X; None:
-        :func:`fastlogit._config.effective_n_threads` (``FASTLOGIT_NUM_THREADS``,
-        threadpoolctl limits, ``OMP_NUM_THREADS``, then every core); a negative value counts
-        back from the number of cores.
+    {sample_weight, C, penalty, l1_ratio, fit_intercept, backend, n_threads}
     chunk_nnz : int, default=DEFAULT_CHUNK_NNZ
         Most non-zeros per chunk (a chunk holds at least one row); ``2**22``, about 50 MB of
         float64 values and int32 indices, by default.

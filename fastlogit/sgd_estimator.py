@@ -24,6 +24,7 @@ from sklearn.utils.validation import validate_data
 
 from . import kernels as _kernels
 from . import stochastic as _st
+from ._docstring import fill_doc
 from .base import store_params
 from .estimator import LinearLogitOutputs
 from .layout import Layout, NonFiniteError
@@ -207,24 +208,22 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                                    kernels, self.n_threads)
 
     # ------------------------------------------------------------------ API
+    @fill_doc
     def fit(self, X, y, sample_weight=None):
         """Run up to ``max_iter`` epochs over (X, y) from a fresh (or warm) start, under the
         driver's stopping rule (see ``tol``).
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; float32 and float64 kept, CSR kept (other sparse formats
-            converted).
+        {X_train}
         y : array-like of shape (n_samples,)
             Class labels, at least two classes.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Finite non-negative weights; None means 1 each.
+        {sample_weight}
 
         Returns
         -------
         self
-            The fitted estimator.
+            The fitted estimator (``n_iter_`` epochs run).
         """
         kernels = self._check_params()
         X, y, sw = self._validate(X, y, sample_weight, reset=True)
@@ -256,26 +255,24 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         self._publish(data.dtype)
         return self
 
+    @fill_doc
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over the batch (X, y), continuing the optimiser state of earlier calls.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; float32 and float64 kept, CSR kept (other sparse formats
-            converted).
+        {X_train}
         y : array-like of shape (n_samples,)
             Class labels of the batch, all among ``classes``.
         classes : array-like of shape (n_classes,), default=None
             Every label of the stream: required on the first call, and must agree with
             ``classes_`` afterwards; labels outside it raise ``ValueError``.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Finite non-negative weights; None means 1 each.
+        {sample_weight}
 
         Returns
         -------
         self
-            The fitted estimator.
+            The estimator, one epoch further.
         """
         kernels = self._check_params()
         first = not hasattr(self, "classes_")

@@ -33,6 +33,7 @@ import dask.array as da
 from dask.sizeof import sizeof as _dask_sizeof
 
 from .. import kernels as _kernels
+from .._docstring import fill_doc
 from ..contract import SOLVER_METHODS
 from ..layout import Layout
 from ..objective import LogLossData, Objective, PenaltyLine, pointwise_loss_sum
@@ -392,6 +393,7 @@ class DaskLine:
         return ob.C * loss + self.penalty_line.value(t)
 
 
+@fill_doc
 class DaskObjective(Objective):
     """:class:`~fastlogit.objective.Objective` over a :class:`DaskData`: F = C L + R(w) with
     L summed on the workers, C and any penalty applied on the client.
@@ -414,14 +416,10 @@ class DaskObjective(Objective):
         aligned with X's row chunks.
     sample_weight : dask.array.Array of shape (n_samples,), default=None
         Finite non-negative weights with X's row chunks; None means 1 each.
-    C : float, default=1.0
-        Inverse regularisation strength, a positive finite number.
+    {C}
     penalty : {"l2", "l1", "elasticnet", None} or fastlogit.penalties.Penalty, default="l2"
         Applied on the client, so any :class:`fastlogit.penalties.Penalty` works.
-    l1_ratio : float, default=0.0
-        Elastic-net mixing in [0, 1], used with ``penalty="elasticnet"``.
-    fit_intercept : bool, default=True
-        Whether theta ends with an unpenalised intercept (one per class).
+    {l1_ratio, fit_intercept}
     backend : {"auto", "numpy", "numba", "cython"}, default="auto"
         Kernel implementation on the workers (:func:`fastlogit.kernels.get`).
     n_threads : int, default=None
@@ -440,17 +438,19 @@ class DaskObjective(Objective):
 
     Examples
     --------
+    Sparse row blocks, an L1 penalty, the same optimum as in memory:
+
     >>> import numpy as np
     >>> import dask.array as da
     >>> from distributed import Client
     >>> from fastlogit.dask import DaskObjective
+    >>> from fastlogit.datasets import make_sparse_classification
     >>> from fastlogit.objective import Objective
     >>> from fastlogit.solvers import solve
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(400, 3))
-    >>> y = (X[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(float)
+    >>> X, y = make_sparse_classification(n_samples=400, n_features=20, random_state=0)
     >>> with Client(processes=False, n_workers=1, dashboard_address=None):
-    ...     dX, dy = da.from_array(X, chunks=(100, 3)), da.from_array(y, chunks=100)
+    ...     dX = da.from_array(X, chunks=(100, 20), asarray=False)  # CSR blocks
+    ...     dy = da.from_array(y, chunks=100)
     ...     with DaskObjective(dX, dy, C=1.0, penalty="l1") as objective:
     ...         n_blocks, result = objective.n_blocks, solve(objective, "l1", tol=1e-8)
     >>> in_memory = solve(Objective(X, y, C=1.0, penalty="l1"), "l1", tol=1e-8)

@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .. import kernels as _kernels
+from .._docstring import filler
 from ..base import store_params
 from ..estimator import LinearLogitOutputs
 from ..penalties import PENALTY_NAMES, Penalty, make_penalty
@@ -113,6 +114,13 @@ def check_dask_solver(name, penalty):
                      f"it {why}; use one of " + ", ".join(map(repr, valid)))
 
 
+#: The data entry of the prediction methods' docstrings (:func:`fastlogit._docstring.filler`).
+_fill_doc = filler({"X_predict": """\
+X : dask.array.Array or {array-like, sparse matrix} of shape (n_samples, n_features)
+    Row blocks dense NumPy or scipy.sparse CSR (lazy result, computed block by block on
+    the workers); in-memory data gives a NumPy result, as the in-memory estimator's."""})
+
+
 class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     """Logistic regression fitted on a Dask cluster; the estimator API of fastlogit's.
 
@@ -181,13 +189,12 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     >>> import numpy as np
     >>> import dask.array as da
     >>> from distributed import Client
+    >>> from sklearn.datasets import make_classification
     >>> import fastlogit
     >>> from fastlogit.dask import LogisticRegression
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(400, 3))
-    >>> y = (X[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(int)
+    >>> X, y = make_classification(n_samples=400, n_features=5, random_state=0)
     >>> with Client(processes=False, n_workers=1, dashboard_address=None):
-    ...     dX, dy = da.from_array(X, chunks=(100, 3)), da.from_array(y, chunks=100)
+    ...     dX, dy = da.from_array(X, chunks=(100, 5)), da.from_array(y, chunks=100)
     ...     clf = LogisticRegression(C=1.0, tol=1e-8).fit(dX, dy)
     >>> local = fastlogit.LogisticRegression(C=1.0, tol=1e-8).fit(X, y)
     >>> bool(np.allclose(clf.coef_, local.coef_, atol=1e-5)), clf.bytes_sent_ > 0
@@ -365,15 +372,14 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         return self
 
     # ------------------------------------------------------------------ prediction
+    @_fill_doc
     def decision_function(self, X):
         """Linear predictor: (n,) binary, (n, K) multinomial; lazy for a dask array (a
         block holding NaN / inf raises "Input X contains NaN." when computed).
 
         Parameters
         ----------
-        X : dask.array.Array or {array-like, sparse matrix} of shape (n_samples, n_features)
-            Row blocks dense NumPy or scipy.sparse CSR; in-memory data is handled as the
-            in-memory estimator does.
+        {X_predict}
 
         Returns
         -------
@@ -393,14 +399,13 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         return X.map_blocks(_decision_block, coef, icpt, dtype=np.float64,
                             chunks=(X.chunks[0], (coef.shape[0],)), meta=np.empty((0, 0)))
 
+    @_fill_doc
     def predict_proba(self, X):
         """P(class | x), (n, K) float64; lazy for a dask array.
 
         Parameters
         ----------
-        X : dask.array.Array or {array-like, sparse matrix} of shape (n_samples, n_features)
-            Row blocks dense NumPy or scipy.sparse CSR; in-memory data is handled as the
-            in-memory estimator does.
+        {X_predict}
 
         Returns
         -------
@@ -414,14 +419,13 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         return Z.map_blocks(_proba_block, dtype=np.float64, chunks=(Z.chunks[0], (k,)),
                             new_axis=1 if Z.ndim == 1 else None, meta=np.empty((0, 0)))
 
+    @_fill_doc
     def predict_log_proba(self, X):
         """log P(class | x), (n, K) float64; lazy for a dask array.
 
         Parameters
         ----------
-        X : dask.array.Array or {array-like, sparse matrix} of shape (n_samples, n_features)
-            Row blocks dense NumPy or scipy.sparse CSR; in-memory data is handled as the
-            in-memory estimator does.
+        {X_predict}
 
         Returns
         -------
@@ -432,14 +436,13 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             return super().predict_log_proba(X)
         return da.log(self.predict_proba(X))
 
+    @_fill_doc
     def predict(self, X):
         """Class labels (n,); lazy for a dask array.
 
         Parameters
         ----------
-        X : dask.array.Array or {array-like, sparse matrix} of shape (n_samples, n_features)
-            Row blocks dense NumPy or scipy.sparse CSR; in-memory data is handled as the
-            in-memory estimator does.
+        {X_predict}
 
         Returns
         -------
@@ -453,14 +456,13 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                             drop_axis=1 if Z.ndim == 2 else None,
                             meta=np.empty(0, dtype=self.classes_.dtype))
 
+    @_fill_doc
     def score(self, X, y, sample_weight=None):
         """Mean (weighted) accuracy; computed on the workers for dask input.
 
         Parameters
         ----------
-        X : dask.array.Array or {array-like, sparse matrix} of shape (n_samples, n_features)
-            Row blocks dense NumPy or scipy.sparse CSR; in-memory data is handled as the
-            in-memory estimator does.
+        {X_predict}
         y : dask.array.Array or array-like of shape (n_samples,)
             True labels.
         sample_weight : dask.array.Array or array-like of shape (n_samples,), default=None

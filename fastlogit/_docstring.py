@@ -1,0 +1,83 @@
+"""Shared numpydoc parameter entries: one text for a parameter that many docstrings
+describe alike (the in-memory data and objective parameters).
+
+A docstring names entries by writing ``{name}`` or ``{name1, name2, ...}`` alone on a line,
+indented as the entries' first lines should be; :func:`fill_doc`, applied as a decorator at
+import, puts the entries of :data:`DOCDICT` there in that order, every line re-indented.  A
+module with entries of its own makes its decorator with :func:`filler`.  What ``help()``, the
+doctests, numpydoc and the API reference see is the filled text, so each object still
+documents every parameter itself.  Under ``python -OO`` (no docstrings) nothing happens; a
+placeholder naming no entry is a KeyError at import, so a typo cannot reach the
+documentation.
+"""
+import re
+
+#: The shared entries, without indentation (description lines indented by four spaces).
+DOCDICT = {
+    "X": """\
+X : {ndarray, sparse matrix, fastlogit.kernels.Design} of shape (n_samples, n_features)
+    The design, float32 or float64 (the kernels run in its dtype); other dtypes are
+    converted to float64, a sparse matrix to CSR.  NaN and inf are not scanned for here
+    (the estimators do): the caller keeps X finite.""",
+    "X_train": """\
+X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    Training data; float32 and float64 kept, CSR kept (other sparse formats
+    converted).""",
+    "y": """\
+y : array-like of shape (n_samples,) or (n_samples, K)
+    Targets: probabilities of the label 1 in [0, 1] for a binary model (0/1 labels or soft
+    labels), or for K >= 2 classes rows of class probabilities summing to 1 (one-hot
+    labels or soft labels).  Anything else raises ValueError.""",
+    "sample_weight": """\
+sample_weight : array-like of shape (n_samples,), default=None
+    Finite non-negative weights s_i multiplying each sample's loss; None means 1 each.""",
+    "C": """\
+C : float, default=1.0
+    Inverse regularisation strength, a positive finite number: it multiplies the summed
+    sample losses, ``F = C * sum_i s_i l_i + R(w)``.""",
+    "penalty": """\
+penalty : {"l2", "l1", "elasticnet", None} or fastlogit.penalties.Penalty, default="l2"
+    The penalty R on the coefficients (never on the intercept), through
+    :func:`fastlogit.penalties.make_penalty`.""",
+    "l1_ratio": """\
+l1_ratio : float, default=0.0
+    Elastic-net mixing in [0, 1], used with ``penalty="elasticnet"`` only.""",
+    "fit_intercept": """\
+fit_intercept : bool, default=True
+    Whether theta ends with an unpenalised intercept (one per class).""",
+    "backend": """\
+backend : {"auto", "numpy", "numba", "cython"} or KernelSet, default="auto"
+    Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
+    available.  An unknown or unavailable name raises ValueError.""",
+    "n_threads": """\
+n_threads : int, default=None
+    Threads of the kernels' passes over X; None:
+    :func:`fastlogit._config.effective_n_threads` (``FASTLOGIT_NUM_THREADS``,
+    threadpoolctl limits, ``OMP_NUM_THREADS``, then every core); a negative value counts
+    back from the number of cores.""",
+}
+
+_PLACEHOLDER = re.compile(r"^([ \t]*)\{([A-Za-z_]\w*(?:, [A-Za-z_]\w*)*)\}[ \t]*$",
+                          re.MULTILINE)
+
+
+def fill_doc(obj, entries=None):
+    """Replace each placeholder line of ``obj.__doc__`` by its entries (``entries`` first,
+    then :data:`DOCDICT`), indented as the placeholder; returns ``obj`` (a decorator for
+    functions and classes)."""
+    doc = obj.__doc__
+    if doc:
+        table = DOCDICT if entries is None else {**DOCDICT, **entries}
+
+        def expand(match):
+            text = "\n".join(table[name] for name in match.group(2).split(", "))
+            return "\n".join(match.group(1) + line if line else line
+                             for line in text.splitlines())
+
+        obj.__doc__ = _PLACEHOLDER.sub(expand, doc)
+    return obj
+
+
+def filler(entries):
+    """A :func:`fill_doc` decorator that also knows ``entries`` (a module's own)."""
+    return lambda obj: fill_doc(obj, entries)
