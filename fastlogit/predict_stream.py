@@ -95,7 +95,8 @@ def iter_chunks(data, n_features, *, dtype=np.float64, zero_based="auto", n_thre
         data taken as one-based is an error naming its line (the whole input is not seen
         first).
     n_threads : int or None
-        Parser threads (scoring and writing run on the calling thread).
+        Threads of the parser (and of the scoring of svmlight text, which runs inside its
+        pass); row blocks of a cache are scored and lines written on the calling thread.
     chunk_bytes : int or None
         Bytes of text per block (default :data:`fastlogit.io.svmlight.CHUNK_BYTES`).
     chunk_nnz : int
@@ -184,11 +185,13 @@ class _Scorer:
         """Whether the binary decision kernel sums a row in four interleaved partial sums
         (the Cython kernel) rather than in order (Numba, NumPy): what the text scorer has
         to repeat to give the same bits."""
+        from . import kernels
+
         try:
-            from .kernels import _linear_kernels
-        except ImportError:
+            cython = kernels.get("cython")
+        except ValueError:  # not built here
             return False
-        return self.kernels.module.decision_csr is _linear_kernels.decision_csr
+        return self.kernels.module.decision_csr is cython.module.decision_csr
 
     def __call__(self, X):
         from . import kernels

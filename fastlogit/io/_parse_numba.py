@@ -83,12 +83,17 @@ def scan_lines(buf, starts, ends, content_end, n_feat, flags):
 
 
 @njit(**_JIT)
+def _sign(buf, p, q):
+    """An optional '+' / '-' at ``buf[p]`` (before ``q``): (negative, position after it)."""
+    if p < q and (buf[p] == 43 or buf[p] == 45):
+        return buf[p] == 45, p + 1
+    return False, p
+
+
+@njit(**_JIT)
 def _parse_float(buf, p, q):
     """Parse buf[p:q] in the fast grammar. Returns (value, ok)."""
-    neg = False
-    if p < q and (buf[p] == 43 or buf[p] == 45):
-        neg = buf[p] == 45
-        p += 1
+    neg, p = _sign(buf, p, q)
     mant = np.uint64(0)
     n_sig = 0
     exp10 = 0
@@ -117,26 +122,38 @@ def _parse_float(buf, p, q):
     if not any_digit:
         return 0.0, False
     if p < q and (buf[p] == 101 or buf[p] == 69):  # 'e' / 'E'
-        p += 1
-        eneg = False
-        if p < q and (buf[p] == 43 or buf[p] == 45):
-            eneg = buf[p] == 45
-            p += 1
-        ev = 0
-        n_ed = 0
-        while p < q and 48 <= buf[p] <= 57:
-            if n_ed >= 6:
-                return 0.0, False
-            ev = ev * 10 + (buf[p] - 48)
-            n_ed += 1
-            p += 1
-        if n_ed == 0:
+        ev, ok, p = _exponent(buf, p + 1, q)
+        if not ok:
             return 0.0, False
-        exp10 += -ev if eneg else ev
+        exp10 += ev
     if p != q:
         return 0.0, False
+    return _exact_value(mant, exp10, neg)
+
+
+@njit(**_JIT)
+def _exponent(buf, p, q):
+    """The exponent after an 'e': ``[+-]digits``, 1 to 6 digits, from ``buf[p]`` on (greedy,
+    before ``q``).  Returns (exponent, ok, end)."""
+    eneg, p = _sign(buf, p, q)
+    ev = 0
+    n_ed = 0
+    while p < q and 48 <= buf[p] <= 57:
+        if n_ed >= 6:
+            return 0, False, p
+        ev = ev * 10 + (buf[p] - 48)
+        n_ed += 1
+        p += 1
+    return (-ev if eneg else ev), n_ed > 0, p
+
+
+@njit(**_JIT)
+def _exact_value(mant, exp10, neg):
+    """``(-1)**neg * mant * 10**exp10`` as (value, ok): exact operands and one correctly
+    rounded operation (Clinger's fast path) when ``mant <= 2**53`` and ``|exp10| <= 22``,
+    else not ok."""
     if mant == 0:
-        return -0.0 if neg else 0.0, True
+        return (-0.0 if neg else 0.0), True
     if mant > np.uint64(_MAX_EXACT) or exp10 > 22 or exp10 < -22:
         return 0.0, False
     v = float(mant)
@@ -144,7 +161,7 @@ def _parse_float(buf, p, q):
         v = v * _POW10[exp10]
     else:
         v = v / _POW10[-exp10]
-    return -v if neg else v, True
+    return (-v if neg else v), True
 
 
 @njit(**_PAR)
@@ -244,10 +261,7 @@ def _parse_number(buf, p, stop):
     (leading zeros included, so ``mant`` cannot overflow) and ``mant <= 2**53``, ``|e| <=
     22``: Clinger's exact case, as :func:`_parse_float`; anything else is not ok (the line
     goes to the Python parser, which decides)."""
-    neg = False
-    if p < stop and (buf[p] == 43 or buf[p] == 45):
-        neg = buf[p] == 45
-        p += 1
+    neg, p = _sign(buf, p, stop)
     mant = np.uint64(0)
     n_int = 0
     while p < stop:
@@ -271,32 +285,12 @@ def _parse_number(buf, p, stop):
         return 0.0, False, p
     exp10 = -n_frac
     if p < stop and (buf[p] | 32) == 101:  # 'e' / 'E'
-        p += 1
-        eneg = False
-        if p < stop and (buf[p] == 43 or buf[p] == 45):
-            eneg = buf[p] == 45
-            p += 1
-        ev = 0
-        n_ed = 0
-        while p < stop and 48 <= buf[p] <= 57:
-            if n_ed >= 6:
-                return 0.0, False, p
-            ev = ev * 10 + (buf[p] - 48)
-            n_ed += 1
-            p += 1
-        if n_ed == 0:
+        ev, ok, p = _exponent(buf, p + 1, stop)
+        if not ok:
             return 0.0, False, p
-        exp10 += -ev if eneg else ev
-    if mant == 0:
-        return (-0.0 if neg else 0.0), True, p
-    if mant > np.uint64(_MAX_EXACT) or exp10 > 22 or exp10 < -22:
-        return 0.0, False, p
-    v = float(mant)
-    if exp10 >= 0:
-        v = v * _POW10[exp10]
-    else:
-        v = v / _POW10[-exp10]
-    return (-v if neg else v), True, p
+        exp10 += ev
+    v, ok = _exact_value(mant, exp10, neg)
+    return v, ok, p
 
 
 @njit(**_JIT)
