@@ -1,6 +1,7 @@
 """The documentation runs: README's and the user guide's Python blocks, every gallery example,
-the doctests of the public modules; and nothing outside tests/ and benchmarks/ refers to a
-path outside the repository.
+the doctests of the public modules; every object of the API reference (docs/api.rst) has a
+numpydoc docstring describing each parameter and an Examples section; and nothing outside
+tests/ and benchmarks/ refers to a path outside the repository.
 
 Blocks and examples run in this process (a fresh namespace each, in a temporary working
 directory, matplotlib on the non-interactive Agg backend), so they share the already
@@ -8,7 +9,10 @@ imported (and compiled) package and take seconds.
 """
 import doctest
 import importlib
+import importlib.util
+import inspect
 import os
+import pkgutil
 import re
 import runpy
 import warnings
@@ -32,25 +36,96 @@ RUNNABLE_PAGES = [
     "docs/user_guide/model_files.md",
 ]
 
-#: Modules whose docstring examples are run.
+#: Modules whose docstring examples are run: at least every module that defines an object
+#: of the API reference (test_api_reference_is_doctested keeps this list complete).
 DOCTEST_MODULES = [
+    "fastlogit",
     "fastlogit.estimator",
     "fastlogit.sgd_estimator",
     "fastlogit.persistence",
-    "fastlogit.kernels",
+    "fastlogit.model_selection",
+    "fastlogit.group_dro",
+    "fastlogit.calibration",
+    "fastlogit.svm",
+    "fastlogit.svm_dcd",
+    "fastlogit.svm_newton",
+    "fastlogit.margin_losses",
+    "fastlogit.max_margin",
+    "fastlogit.dask._estimator",
+    "fastlogit.dask._readers",
+    "fastlogit.dask._local_sgd",
+    "fastlogit.dask._data",
     "fastlogit.io.svmlight",
+    "fastlogit.io.cache",
     "fastlogit.datasets",
+    "fastlogit.outofcore",
+    "fastlogit.summary",
+    "fastlogit.objective",
+    "fastlogit.penalties",
+    "fastlogit.extras",
+    "fastlogit.solvers",
+    "fastlogit.solvers._result",
+    "fastlogit.kernels",
 ]
 
-#: Public objects that must carry an Examples section with at least one doctest.
-MUST_HAVE_EXAMPLES = [
-    "fastlogit.LogisticRegression",
-    "fastlogit.SGDLogisticRegression",
-    "fastlogit.load",
-    "fastlogit.io.load_svmlight",
-    "fastlogit.kernels.get",
-    "fastlogit.datasets.make_sparse_classification",
-]
+#: numpydoc validation codes every object of the API reference passes: each parameter
+#: documented (PR01) and described (PR07), no unknown parameter (PR02: usually a paragraph
+#: read as one), a docstring at all (GL08), an Examples section (EX01).
+NUMPYDOC_CHECKS = ("PR01", "PR02", "PR07", "GL08", "EX01")
+
+
+def api_names():
+    """Fully qualified names of the objects in docs/api.rst's autosummary tables."""
+    names, module, in_table = [], None, False
+    for line in (ROOT / "docs" / "api.rst").read_text(encoding="utf-8").splitlines():
+        match = re.match(r"\.\. currentmodule:: (\S+)", line)
+        if match:
+            module = match.group(1)
+        elif line.startswith(".. autosummary::"):
+            in_table = True
+        elif in_table and re.fullmatch(r"   [A-Za-z_][\w.]*", line):
+            names.append(f"{module}.{line.strip()}")
+        elif in_table and line and not line.startswith("   "):
+            in_table = False
+    return names
+
+
+API_NAMES = api_names()
+
+#: API objects whose docstrings are still being completed in modules other work is editing
+#: now (issue 14); the checks below expect them to fail, and say so when one passes.
+PENDING = {
+    "fastlogit.available_backends", "fastlogit.model_selection.regularization_path",
+    "fastlogit.model_selection.RegularizationPath",
+    "fastlogit.model_selection.LogisticRegressionCV", "fastlogit.io.binary_labels",
+    "fastlogit.io.convert_svmlight", "fastlogit.io.save_csr_cache",
+    "fastlogit.io.load_csr_cache", "fastlogit.io.is_csr_cache", "fastlogit.io.CSRCache",
+    "fastlogit.io.SvmlightFormatError", "fastlogit.io.CacheFormatError",
+    "fastlogit.objective.Objective", "fastlogit.solvers.solve", "fastlogit.solvers.choose_solver",
+    "fastlogit.solvers.solvers_for", "fastlogit.kernels.available_backends",
+    "fastlogit.kernels.as_design", "fastlogit.kernels.Design", "fastlogit.kernels.KernelSet",
+}
+HAVE_DASK = all(importlib.util.find_spec(m) is not None for m in ("dask", "distributed"))
+
+
+def _needs_dask(name):
+    return name.startswith("fastlogit.dask")
+
+
+def resolve(name):
+    """The object ``name`` names: its longest importable module prefix, then attributes."""
+    parts = name.split(".")
+    for i in range(len(parts), 0, -1):
+        candidate = ".".join(parts[:i])
+        try:
+            obj = importlib.import_module(candidate)
+            break
+        except ModuleNotFoundError as exc:
+            if exc.name != candidate:  # a missing dependency, not an attribute path
+                raise
+    for attr in parts[i:]:
+        obj = getattr(obj, attr)
+    return obj
 
 
 def python_blocks(path):
@@ -115,6 +190,8 @@ def test_gallery_is_not_empty():
 
 @pytest.mark.parametrize("module", DOCTEST_MODULES)
 def test_doctests(module, monkeypatch, tmp_path):
+    if _needs_dask(module) and not HAVE_DASK:
+        pytest.skip("dask and distributed are not installed (the dask extra)")
     mod = importlib.import_module(module)
     monkeypatch.chdir(tmp_path)
     finder = doctest.DocTestFinder()
@@ -126,12 +203,107 @@ def test_doctests(module, monkeypatch, tmp_path):
     assert result.failed == 0, f"{result.failed} doctest(s) of {module} failed (output above)"
 
 
-@pytest.mark.parametrize("name", MUST_HAVE_EXAMPLES)
+def test_api_reference_lists_the_public_objects():
+    assert len(API_NAMES) == len(set(API_NAMES)) > 60
+    assert {"fastlogit.LogisticRegression", "fastlogit.solvers.solve",
+            "fastlogit.kernels.KernelSet", "fastlogit.dask.LogisticRegression"} <= set(API_NAMES)
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="PENDING")) if name in PENDING
+    else name for name in API_NAMES])
 def test_public_objects_have_examples(name):
-    module, _, attr = name.rpartition(".")
-    obj = getattr(importlib.import_module(module), attr)
-    doc = obj.__doc__ or ""
-    assert "Examples\n" in doc and ">>>" in doc, f"{name} has no Examples section"
+    if _needs_dask(name) and not HAVE_DASK:
+        pytest.skip("dask and distributed are not installed (the dask extra)")
+    doc = resolve(name).__doc__ or ""
+    assert re.search(r"^\s*Examples\n\s*-{8}\n", doc, re.MULTILINE) and ">>>" in doc, \
+        f"{name} has no Examples section with a doctest"
+
+
+def test_api_reference_is_doctested():
+    """Every object of the API reference is defined in a module whose doctests run."""
+    missing = {}
+    for name in API_NAMES:
+        if _needs_dask(name) and not HAVE_DASK:
+            continue
+        module = resolve(name).__module__
+        if module not in DOCTEST_MODULES:
+            missing[name] = module
+    assert not missing, f"add these modules to DOCTEST_MODULES: {missing}"
+
+
+def test_fill_doc_puts_the_shared_entries_in_place():
+    from fastlogit._docstring import DOCDICT, fill_doc, filler
+
+    def f():
+        """Summary.
+
+        Parameters
+        ----------
+        {C, l1_ratio}
+        mask : {0, 1}
+            Not a placeholder.
+        {extra}
+        """
+
+    doc = filler({"extra": "extra : int\n    Local entry."})(f).__doc__
+    c_lines = ["        " + line for line in DOCDICT["C"].splitlines()]
+    assert "\n".join(c_lines) + "\n        l1_ratio : float" in doc
+    assert "        mask : {0, 1}\n" in doc and "        extra : int\n            Local entry.\n" in doc
+    with pytest.raises(KeyError, match="nope"):
+        fill_doc(type("T", (), {"__doc__": "Doc.\n\n    {nope}\n"}))
+
+
+def _documented_objects(module):
+    """(name, object) of the functions, classes, methods and properties ``module`` defines."""
+    for name, obj in vars(module).items():
+        if getattr(obj, "__module__", None) != module.__name__:
+            continue
+        if inspect.isfunction(obj):
+            yield f"{module.__name__}.{name}", obj
+        elif inspect.isclass(obj):
+            yield f"{module.__name__}.{name}", obj
+            for attr, member in vars(obj).items():
+                member = member.fget if isinstance(member, property) else member
+                member = getattr(member, "__func__", member)  # static and class methods
+                if inspect.isfunction(member):
+                    yield f"{module.__name__}.{name}.{attr}", member
+
+
+def test_no_docstring_keeps_a_placeholder():
+    """Every ``{name}`` line of fastlogit._docstring was filled (its object decorated)."""
+    import fastlogit
+    from fastlogit._docstring import _PLACEHOLDER
+
+    unfilled = []
+    for info in pkgutil.walk_packages(fastlogit.__path__, "fastlogit."):
+        if info.name == "fastlogit.__main__" or (_needs_dask(info.name) and not HAVE_DASK):
+            continue
+        try:
+            module = importlib.import_module(info.name)
+        except ImportError:  # an optional compiled backend that is not built here
+            continue
+        unfilled += [name for name, obj in _documented_objects(module)
+                     if obj.__doc__ and _PLACEHOLDER.search(obj.__doc__)]
+    assert not unfilled, f"docstrings with an unfilled {{name}} line (add @fill_doc): {unfilled}"
+
+
+def test_api_reference_docstrings_validate():
+    """numpydoc validation (PR01, PR02, PR07, GL08, EX01) of every object in docs/api.rst."""
+    validate = pytest.importorskip("numpydoc.validate").validate
+    failures, completed = [], []
+    for name in API_NAMES:
+        if _needs_dask(name) and not HAVE_DASK:
+            continue
+        errors = [f"{name}: {code} {message}" for code, message in validate(name)["errors"]
+                  if code in NUMPYDOC_CHECKS]
+        if name not in PENDING:
+            failures += errors
+        elif not errors:
+            completed.append(name)
+    assert not failures, (f"{len(failures)} numpydoc error(s) in the API reference:\n"
+                          + "\n".join(failures))
+    assert not completed, f"remove from PENDING (their docstrings pass now): {completed}"
 
 
 def _scanned_files():
