@@ -249,7 +249,8 @@ def test_fill_doc_puts_the_shared_entries_in_place():
     doc = filler({"extra": "extra : int\n    Local entry."})(f).__doc__
     c_lines = ["        " + line for line in DOCDICT["C"].splitlines()]
     assert "\n".join(c_lines) + "\n        l1_ratio : float" in doc
-    assert "        mask : {0, 1}\n" in doc and "        extra : int\n            Local entry.\n" in doc
+    assert "        mask : {0, 1}\n" in doc
+    assert "        extra : int\n            Local entry.\n" in doc
     with pytest.raises(KeyError, match="nope"):
         fill_doc(type("T", (), {"__doc__": "Doc.\n\n    {nope}\n"}))
 
