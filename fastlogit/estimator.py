@@ -19,10 +19,9 @@ holds the non-log-loss objectives):
 * :meth:`LogisticRegression.summary`: standard errors, z-scores and p-values.
 
 Callbacks: ``fit(X, y, callback=f)`` calls ``f(theta)`` after every solver iteration
-(returning True stops the fit).  scikit-learn 1.9's experimental callback framework
-(``sklearn.callback``, ``set_callbacks``; in scikit-learn itself only its lbfgs solver
-supports it) is not wired in: its hooks are private-protocol calls on a callback context that
-our solvers do not make.
+(returning True stops the fit), with any solver.  scikit-learn 1.9's callback framework works
+too: ``LogisticRegression(...).set_callbacks(ProgressBar(), ...)`` (``sklearn.callback``) runs
+one task per solver iteration, every solver included (:mod:`fastlogit.sklearn_callbacks`).
 """
 import copy
 import warnings
@@ -37,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import kernels as _kernels
 from .base import store_params
 from .penalties import PENALTY_NAMES
+from .sklearn_callbacks import CallbackSupport, IterationTasks, chain, with_callbacks
 from .validation import (check_C, check_focal_gamma, check_intercept_scaling, check_l1_ratio,
                          check_label_smoothing, check_max_iter, check_n_jobs,
                          check_sample_weight, check_tol, class_weight_per_sample,
@@ -122,7 +122,7 @@ class LinearLogitOutputs:
         save(self, path)
 
 
-class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
+class LogisticRegression(CallbackSupport, LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     """Logistic regression (binary and multinomial) with fused kernels and Newton/L-BFGS solvers.
 
     The constructor is scikit-learn's (1.8+) ``LogisticRegression``'s, same parameters, same
@@ -380,6 +380,7 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         """liblinear's penalised intercept: a synthetic feature of value intercept_scaling."""
         return self.solver == "liblinear" and self.fit_intercept
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None, callback=None):
         """Fit the model.
 
@@ -397,6 +398,7 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
 
         # (the class index per sample, n intp, is not kept: it would stay alive for the fit)
         kernels, X, classes, Y, sw = self._validate_fit(X, y, sample_weight)[:5]
+        X_validated = X
         penalty, C, l1_ratio = self._resolved_penalty()
         if self.n_jobs is not None:
             warnings.warn(f"'n_jobs' has no effect since 1.8 and will be removed in 1.10. You "
@@ -415,6 +417,17 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         theta0 = self._theta0(n_rows, n_features, self.fit_intercept)
         if liblinear and self.warm_start and hasattr(self, "coef_") and n_rows == 1:
             theta0[-1] /= float(self.intercept_scaling)
+        def attributes(theta):
+            coef, intercept = self._coef_intercept(theta, n_rows, n_features, liblinear,
+                                                   penalty, design.dtype)
+            return {"coef_": coef, "intercept_": intercept, "classes_": classes,
+                    "n_features_in_": n_features}
+
+        tasks = None
+        if getattr(self, "_skl_callbacks", None):  # set by CallbackSupport.set_callbacks
+            tasks = IterationTasks(self._init_callback_context(max_subtasks=self.max_iter),
+                                   self, X_validated, y, None if sample_weight is None
+                                   else {"sample_weight": sample_weight}, attributes, theta0)
         if self.max_iter == 0:
             warnings.warn(f"{solver} did not converge after 0 iterations (max_iter=0): the "
                           f"starting point is returned. Increase max_iter.", ConvergenceWarning)
@@ -422,10 +435,23 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         else:
             result = solve(objective, solver, theta0, tol=float(self.tol),
                            max_iter=int(self.max_iter), verbose=self.verbose,
-                           random_state=self.random_state, callback=callback)
+                           random_state=self.random_state, callback=chain(callback, tasks))
             theta, n_iter = result.theta, int(result.n_iter)
             name, converged = result.solver, bool(result.converged)
-        theta = np.asarray(theta, dtype=np.float64).reshape(n_rows, -1)
+        if tasks is not None:
+            tasks.close()
+        self.coef_, self.intercept_ = self._coef_intercept(theta, n_rows, n_features,
+                                                           liblinear, penalty, design.dtype)
+        self.classes_ = classes
+        self.n_iter_ = np.array([n_iter], dtype=np.int32)
+        self.solver_ = name
+        self.converged_ = converged
+        self.fit_result_ = result
+        return self
+
+    def _coef_intercept(self, theta, n_rows, n_features, liblinear, penalty, dtype):
+        """(coef_, intercept_) in the data's dtype from the solver's theta (n_params,)."""
+        theta = np.array(theta, dtype=np.float64).reshape(n_rows, -1)
         if liblinear:
             theta[:, n_features] *= float(self.intercept_scaling)
         if n_rows > 1 and self.noise_transition is None:
@@ -436,16 +462,10 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                 theta[:, n_features] -= theta[:, n_features].mean()
             if penalty is None:
                 theta[:, :n_features] -= theta[:, :n_features].mean(axis=0)
-        dtype = design.dtype
-        self.coef_ = np.ascontiguousarray(theta[:, :n_features], dtype=dtype)
-        self.intercept_ = (theta[:, n_features].astype(dtype) if self.fit_intercept
-                           else np.zeros(n_rows, dtype=dtype))
-        self.classes_ = classes
-        self.n_iter_ = np.array([n_iter], dtype=np.int32)
-        self.solver_ = name
-        self.converged_ = converged
-        self.fit_result_ = result
-        return self
+        coef = np.ascontiguousarray(theta[:, :n_features], dtype=dtype)
+        intercept = (theta[:, n_features].astype(dtype) if self.fit_intercept
+                     else np.zeros(n_rows, dtype=dtype))
+        return coef, intercept
 
     # ------------------------------------------------------------------ sparse coef
     def sparsify(self):

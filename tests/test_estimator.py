@@ -608,6 +608,61 @@ def test_sparsify_densify_keep_predictions(rng, tmp_path):
     np.testing.assert_allclose(model.predict_proba(X), proba, rtol=1e-12)
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cholesky", "trust-region", "saga"])
+def test_sklearn_callbacks_see_every_iteration_and_can_stop_the_fit(rng, solver):
+    pytest.importorskip("sklearn.callback")
+    from sklearn.callback import ProgressBar  # noqa: F401  (the framework is there)
+
+    class Recorder:
+        """A FitCallback: records the root and iteration tasks, stops after ``stop_at``."""
+
+        def __init__(self, stop_at=None):
+            self.stop_at, self.begun, self.ended, self.scores = stop_at, 0, 0, []
+
+        def setup(self, estimator, context):
+            self.setup_called = True
+
+        def teardown(self, estimator, context):
+            self.teardown_called = True
+
+        def on_fit_task_begin(self, estimator, context, *, fitted_estimator=None):
+            self.begun += 1
+
+        def on_fit_task_end(self, estimator, context, *, X=None, y=None,
+                            fitted_estimator=None):
+            self.ended += 1
+            if fitted_estimator is not None:  # an iteration: the model as it stands
+                self.scores.append(fitted_estimator.score(X, y))
+            return self.stop_at is not None and len(self.scores) >= self.stop_at
+
+    X, y = make_data(rng, n=300, d=8)
+    full = Recorder()
+    model = LogisticRegression(solver=solver, tol=1e-8, max_iter=50).set_callbacks(full)
+    model.fit(X, y)
+    n_iter = int(model.n_iter_[0])
+    assert full.setup_called and full.teardown_called
+    # one task per iteration, and the task begun after the last iteration (ended empty)
+    assert full.begun == full.ended == n_iter + 1
+    assert len(full.scores) == n_iter
+    # the last iteration's fitted_estimator is the fitted model
+    assert full.scores[-1] == pytest.approx(model.score(X, y), abs=1e-12)
+
+    stopper = Recorder(stop_at=2)
+    # stopped on request: not converged, and no ConvergenceWarning (the user asked for it)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        stopped = LogisticRegression(solver=solver, tol=1e-12, max_iter=50).set_callbacks(
+            stopper).fit(X, y)
+    assert int(stopped.n_iter_[0]) == 2 and not stopped.converged_
+    assert stopper.begun == stopper.ended == 3
+
+
+def test_set_callbacks_rejects_what_is_not_a_callback():
+    pytest.importorskip("sklearn.callback")
+    with pytest.raises(TypeError, match="FitCallback"):
+        LogisticRegression().set_callbacks(lambda theta: None)
+
+
 def test_package_dir_lists_lazy_names():
     names = dir(fastlogit)
     for name in ("LogisticRegression", "LogisticRegressionCV", "SGDLogisticRegression",
