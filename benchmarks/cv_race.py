@@ -14,12 +14,22 @@ folds, accuracy, tol 1e-4, max_iter 100, fit_intercept, then a refit at the chos
   threads follow the workers' OpenMP limit, so jobs x threads stay within the cores).
 
 Each configuration is run once untimed on the first 2000 rows first (imports, Numba's
-caches).  Every library runs on one thread (``--n-threads``, default 1, through
-``threadpool_limits`` and fastlogit's ``n_threads``) and ``n_jobs=1``: the machine this was
-written on has 2 cores shared by several workers.  Each configuration is timed ``--repeats``
-times in turn (rounds, so that slow spells hit all alike); the table gives medians, the
-ratios are of those medians, and the chosen C_ of each run (same folds and scoring: ours
-should equal scikit-learn's).
+caches).  Threads (``--threads``):
+
+* ``default`` (the default): every library as a user gets it.  scikit-learn's
+  ``LogisticRegressionCV`` with ``n_jobs=None`` fits its folds one after another on one
+  thread (its loss runs with ``n_threads=1``; sparse products are single-threaded);
+  fastlogit's ``n_threads=None`` is every core, shared out over the folds
+  (``n_jobs=None``: one path per thread first); the GridSearchCV loop runs its fits one
+  after another, each fit with every core.
+* ``1``: everything on one thread (``threadpool_limits(1)`` and fastlogit's
+  ``n_threads=1``): the algorithms alone, without parallelism.
+
+``n_jobs`` is left at None everywhere except the ``grid_2jobs`` column.  Each configuration
+is timed ``--repeats`` times in turn (rounds, so that slow spells hit all alike); the table
+gives medians, the ratios are of those medians, and the chosen C_ of each run (same folds
+and scoring).  ``--runners`` picks the columns (the GridSearchCV ones are the slow part on
+large sets).
 
 Usage::
 
@@ -29,7 +39,9 @@ Usage::
 Results: benchmarks/results/cv_race.md.
 """
 import argparse
+import os
 import statistics
+from contextlib import nullcontext
 import sys
 import time
 import warnings
@@ -46,7 +58,10 @@ DATASETS = ("a9a", "w8a", "news20", "rcv1_small")
 CS = np.logspace(-4, 4, 10)
 
 
-def _runners(penalty, folds, n_threads):
+RUNNERS = ("sklearn", "ours", "grid", "grid_2jobs")
+
+
+def _runners(penalty, folds, n_threads, keep=RUNNERS):
     from sklearn.linear_model import LogisticRegressionCV as SkCV
     from sklearn.model_selection import GridSearchCV
 
@@ -80,10 +95,11 @@ def _runners(penalty, folds, n_threads):
                            n_jobs=2).fit(X, y)
         return float(est.best_params_["C"])
 
-    return {"sklearn": sklearn, "ours": ours, "grid": grid, "grid_2jobs": grid_2jobs}
+    found = {"sklearn": sklearn, "ours": ours, "grid": grid, "grid_2jobs": grid_2jobs}
+    return {k: found[k] for k in keep}
 
 
-def race(names, penalties, repeats, n_threads):
+def race(names, penalties, repeats, n_threads, keep=RUNNERS):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import StratifiedKFold
     from threadpoolctl import threadpool_limits
@@ -93,19 +109,20 @@ def race(names, penalties, repeats, n_threads):
         X, y = load_shared(name)
         folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
         for penalty in penalties:
-            runners = _runners(penalty, folds, n_threads)
+            runners = _runners(penalty, folds, n_threads, keep)
             times = {k: [] for k in runners}
             chosen = {k: [] for k in runners}
             head = np.arange(min(2000, X.shape[0]))  # untimed warm-up: imports, JIT caches
             warm = _runners(penalty, list(StratifiedKFold(5).split(X[head], y[head])),
-                            n_threads)
+                            n_threads, keep)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 for run in warm.values():
                     run(X[head], y[head])
             for _ in range(repeats):
                 for key, run in runners.items():
-                    with warnings.catch_warnings(), threadpool_limits(limits=n_threads):
+                    limit = threadpool_limits(limits=n_threads) if n_threads else nullcontext()
+                    with warnings.catch_warnings(), limit:
                         warnings.simplefilter("ignore", ConvergenceWarning)
                         warnings.simplefilter("ignore", FutureWarning)
                         t0 = time.perf_counter()
@@ -119,16 +136,24 @@ def race(names, penalties, repeats, n_threads):
 
 
 def table(rows, repeats, n_threads):
-    out = [f"Medians of {repeats} run(s), seconds, n_threads={n_threads}, n_jobs=1.", "",
+    threads = "default threading" if n_threads is None else f"n_threads={n_threads}"
+    out = [f"Medians of {repeats} run(s), seconds, {threads}, n_jobs=None.", "",
            "| set | shape | penalty | scikit-learn CV | fastlogit CV | GridSearchCV(fastlogit) | "
            "same, n_jobs=2 | vs scikit-learn | vs grid | C_ (sk / ours / grid) |",
            "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def cell(med, k):
+        return f"{med[k]:.2f}" if k in med else "-"
+
+    def ratio(med, k):
+        return f"{med[k] / med['ours']:.1f}x" if k in med and "ours" in med else "-"
+
     for name, shape, penalty, med, chosen, _ in rows:
-        c = " / ".join(f"{chosen[k][0]:.3g}" for k in ("sklearn", "ours", "grid"))
-        out.append(f"| {name} | {shape[0]} x {shape[1]} | {penalty} | {med['sklearn']:.2f} | "
-                   f"{med['ours']:.2f} | {med['grid']:.2f} | {med['grid_2jobs']:.2f} | "
-                   f"{med['sklearn'] / med['ours']:.1f}x | {med['grid'] / med['ours']:.2f}x | "
-                   f"{c} |")
+        c = " / ".join(f"{chosen[k][0]:.3g}" if k in chosen else "-"
+                       for k in ("sklearn", "ours", "grid"))
+        out.append(f"| {name} | {shape[0]} x {shape[1]} | {penalty} | {cell(med, 'sklearn')} | "
+                   f"{cell(med, 'ours')} | {cell(med, 'grid')} | {cell(med, 'grid_2jobs')} | "
+                   f"{ratio(med, 'sklearn')} | {ratio(med, 'grid')} | {c} |")
     return "\n".join(out)
 
 
@@ -137,11 +162,16 @@ def main(argv=None):
     p.add_argument("--datasets", nargs="+", default=list(DATASETS))
     p.add_argument("--penalties", nargs="+", default=["l2", "l1"], choices=["l2", "l1"])
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--n-threads", type=int, default=1)
+    p.add_argument("--threads", default="default", choices=["default", "1"],
+                   help="default: every library's own default; 1: all on one thread")
+    p.add_argument("--runners", nargs="+", default=list(RUNNERS), choices=RUNNERS)
     args = p.parse_args(argv)
-    rows = race(args.datasets, args.penalties, args.repeats, args.n_threads)
+    n_threads = None if args.threads == "default" else 1
+    print(f"load average at start {os.getloadavg()}", flush=True)
+    rows = race(args.datasets, args.penalties, args.repeats, n_threads, args.runners)
+    print(f"load average at end {os.getloadavg()}")
     print()
-    print(table(rows, args.repeats, args.n_threads))
+    print(table(rows, args.repeats, n_threads))
 
 
 if __name__ == "__main__":
