@@ -61,9 +61,10 @@ OURS = ("auto", "newton-cholesky", "trust-region", "newton-cg", "lbfgs")
 SKLEARN = ("lbfgs", "newton-cholesky", "newton-cg", "liblinear", "saga")
 
 
-def race_runners(ours_names, sk_names):
+def race_runners(ours_names, sk_names, glum=False):
     """{row name: (Runner, ladder)} in table order: ours (Objective + solve), scikit-learn,
-    LIBLINEAR (if installed)."""
+    LIBLINEAR (if installed), and with ``glum`` glum's IRLS solvers (gradient_tol on the
+    same ladder)."""
     rows = {f"ours {s}": (runners.Fastlogit(s, via="objective", max_iter=MAX_ITER), LADDER)
             for s in ours_names}
     for s in sk_names:
@@ -71,6 +72,9 @@ def race_runners(ours_names, sk_names):
         rows[f"sklearn {s}"] = (runners.SklearnLogReg(s, max_iter=MAX_ITER, **extra), LADDER)
     rows["LIBLINEAR -s 0 -R"] = (runners.Liblinear(LIBLINEAR_LADDER, "LIBLINEAR -s 0 -R"),
                                  LIBLINEAR_LADDER)
+    if glum:
+        for runner in (runners.Glum("irls-cd"), runners.Glum("irls-ls", "irls-ls (auto)")):
+            rows[runner.name] = (runner, LADDER)
     return rows
 
 
@@ -117,13 +121,16 @@ def main(argv=None):
     parser.add_argument("--solvers", nargs="*", default=None, help="subset of our solvers")
     parser.add_argument("--settle", type=float, default=0.2,
                         help="seconds of busy-waiting before each timed fit (idle thread pools)")
+    parser.add_argument("--glum", action="store_true",
+                        help="also race glum's irls-cd and irls-ls (its dense d x d IRLS "
+                             "Hessian: small d only)")
     parser.add_argument("--cap", type=float, default=20.0,
                         help="a solver's ladder stops after a fit longer than this (seconds)")
     args = parser.parse_args(argv)
     C = args.C
     ours_names = args.solvers or list(OURS)
     sk_names = [s for s in SKLEARN if not (args.no_saga and s == "saga")]
-    rows_spec = race_runners(ours_names, sk_names)
+    rows_spec = race_runners(ours_names, sk_names, glum=args.glum)
     rows = []
     for name in args.datasets:
         X, y = load_shared(name)
