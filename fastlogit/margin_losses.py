@@ -60,16 +60,19 @@ class LogLoss:
 
     @staticmethod
     def value(yt, z):
+        """log(1 + exp(-m)), m = yt * z, elementwise (float64, shape of z)."""
         m = yt * z
         return np.logaddexp(0.0, -m)
 
     @staticmethod
     def derivative(yt, z):
+        """dl/dz = -yt sigmoid(-m), elementwise."""
         m = yt * z
         return -yt * np.exp(-np.logaddexp(0.0, m))  # -yt sigmoid(-m)
 
     @staticmethod
     def curvature(yt, z):
+        """d2l/dz2 = sigmoid(z) (1 - sigmoid(z)), elementwise (the same for yt = -1 and +1)."""
         p = np.exp(-np.logaddexp(0.0, -z))  # sigmoid(z)
         return p * (1.0 - p)
 
@@ -94,14 +97,17 @@ class SquaredHinge:
 
     @staticmethod
     def value(yt, z):
+        """max(0, 1 - m)^2, m = yt * z, elementwise (float64, shape of z)."""
         return np.square(np.maximum(0.0, 1.0 - yt * z))
 
     @staticmethod
     def derivative(yt, z):
+        """dl/dz = -2 yt max(0, 1 - m), elementwise."""
         return -2.0 * yt * np.maximum(0.0, 1.0 - yt * z)
 
     @staticmethod
     def curvature(yt, z):
+        """Generalised d2l/dz2: 2 where m < 1, else 0."""
         return np.where(yt * z < 1.0, 2.0, 0.0)
 
 
@@ -135,15 +141,18 @@ class SmoothedHinge:
             raise ValueError(f"mu must be > 0, got {mu!r}")
 
     def value(self, yt, z):
+        """0 (m >= 1), (1 - m)^2 / (2 mu) (1 - mu < m < 1), 1 - m - mu/2 (m <= 1 - mu)."""
         gap = 1.0 - yt * z
         mu = self.mu
         return np.where(gap <= 0, 0.0, np.where(gap < mu, gap * gap / (2 * mu), gap - mu / 2))
 
     def derivative(self, yt, z):
+        """dl/dz = -yt clip((1 - m) / mu, 0, 1), elementwise."""
         gap = 1.0 - yt * z
         return -yt * np.clip(gap / self.mu, 0.0, 1.0)
 
     def curvature(self, yt, z):
+        """d2l/dz2: 1 / mu where 1 - mu < m < 1, else 0."""
         gap = 1.0 - yt * z
         return np.where((gap > 0) & (gap < self.mu), 1.0 / self.mu, 0.0)
 
@@ -251,9 +260,11 @@ class MarginData:
         return out
 
     def loss_from_margins(self, z):
+        """L = sum_i s_i l(y~_i z_i) at margins ``z`` (n_samples,), float."""
         return float(self._s @ self.loss_fn.value(self._yt, z))
 
     def loss(self, theta):
+        """L(theta), float (the cached value when theta is the last ``loss_grad``'s)."""
         if self._cache[0] is not None and np.array_equal(self._cache[0], theta):
             return self._cache[1]
         return self.loss_from_margins(self.margins(theta))
@@ -313,6 +324,7 @@ class MarginData:
         return out
 
     def hess_diag(self, theta):
+        """Diagonal of the generalised Hessian of L at theta, float64 (n_params,)."""
         design, curv = self._second_order(theta)
         self.kernels.hess_diag(design, curv, self._out, n_threads=self.n_threads)
         out = np.empty(self.n_params)
