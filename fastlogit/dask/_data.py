@@ -475,8 +475,23 @@ class DaskObjective(Objective):
         return f"DaskObjective({self.data!r}, C={self.C}, penalty={self.penalty!r})"
 
     def line(self, theta, direction, z=None):
-        """A :class:`DaskLine`: each trial one round trip of scalars (``z``, margins on one
-        machine, is ignored: the margins stay on the workers)."""
+        """F along ``theta + t * direction``, its margins kept on the workers.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,)
+            The start of the line.
+        direction : ndarray of shape (n_params,)
+            The search direction.
+        z : ndarray, default=None
+            Ignored (the in-memory objective's margins at theta; here they stay on the
+            workers).
+
+        Returns
+        -------
+        DaskLine
+            ``value(t)`` costs one round trip of scalars per trial step.
+        """
         return DaskLine(self, theta, direction)
 
     def close(self):
