@@ -14,7 +14,7 @@ from fastlogit.objective import Objective
 from fastlogit.outofcore import ChunkedObjective
 from fastlogit.solvers import ConvergenceWarning, solve
 from fastlogit.solvers import _cd
-from fastlogit.solvers.l1 import _fista, l1_newton
+from fastlogit.solvers.l1 import _fista, gap_safe_screen, l1_newton
 
 
 def _binary(n=120, d=10, seed=0, sparse=False, scale=1.0):
@@ -105,6 +105,44 @@ def test_multinomial_matches_split_reference():
     res2 = solve(ob, "l1", tol=1e-10, dense_max=0)
     assert res2.converged
     assert abs(ob.value(res2.theta) - F_ref) <= 1e-8 * abs(F_ref)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_multinomial_weighted_matches_split_reference(sparse, dtype, l1_ratio):
+    """Softmax with sample weights, dense and CSR, float32 and float64 data, L1 and elastic
+    net: the optimum of the split formulation (computed in float64 on the same values)."""
+    rng = np.random.default_rng(8)
+    X = rng.standard_normal((80, 5)) * (rng.random((80, 5)) < 0.7)
+    labels = np.argmax(X[:, :4] @ rng.standard_normal((4, 4))
+                       + 0.7 * rng.standard_normal((80, 4)), axis=1)
+    Y = np.eye(4)[labels]
+    sw = rng.uniform(0.2, 3.0, 80)
+    sw[:5] = 0.0
+    Xd = X.astype(dtype)
+    ob = Objective(sp.csr_matrix(Xd) if sparse else Xd, Y, sw, C=0.4,
+                   penalty="elasticnet", l1_ratio=l1_ratio)
+    res = solve(ob, "l1", tol=1e-10)
+    assert res.converged
+    X64 = Xd.astype(np.float64)
+    ref, F_ref = _split_reference(X64, Y, 0.4, l1_ratio, 1.0 - l1_ratio, s=sw)
+    # F in float64 on the same values (the float32 objective rounds its value to ~1e-7)
+    F = Objective(X64, Y, sw, C=0.4, penalty="elasticnet", l1_ratio=l1_ratio).value(res.theta)
+    assert abs(F - F_ref) <= 1e-8 * abs(F_ref)
+    assert F <= F_ref + 1e-12 * abs(F_ref)
+    w = _coef(ob, res.theta)
+    assert (w == 0).any() and (w != 0).any()  # the penalty leaves a proper sparse optimum
+    # softmax is unchanged by a shift of a feature's (or the intercepts') row across the
+    # classes, and with 4 classes the L1 term is flat over such shifts: the minimiser is not
+    # unique, the probabilities are
+    def proba(theta):
+        T = theta.reshape(4, 6)
+        Z = X64 @ T[:, :5].T + T[:, 5]
+        E = np.exp(Z - Z.max(axis=1, keepdims=True))
+        return E / E.sum(axis=1, keepdims=True)
+
+    np.testing.assert_allclose(proba(res.theta), proba(ref), atol=1e-5)
 
 
 def test_sample_weights_equal_repeated_rows():
@@ -264,3 +302,35 @@ def test_news20_subset_reaches_the_optimum():
     assert res.converged
     g0 = _kkt(X, y, np.zeros(ob.n_params), 1.0, 1.0)
     assert _kkt(X, y, res.theta, 1.0, 1.0) <= 1e-8 * g0
+
+
+@pytest.mark.parametrize("l1_ratio,weighted", [(1.0, False), (0.5, True)])
+def test_gap_safe_screening_is_safe_and_tight(l1_ratio, weighted):
+    """Weak duality (dual <= F* <= primal), every feature screened at any point is zero at
+    the optimum, and at the optimum the gap vanishes and most zeros are screened."""
+    X, y = make_sparse_classification(400, 600, mean_nnz=15, random_state=11)
+    sw = np.random.default_rng(1).uniform(0.0, 2.0, 400) if weighted else None
+    ob = Objective(X, y, sw, C=2.0, penalty="elasticnet", l1_ratio=l1_ratio)
+    opt = solve(ob, "l1", tol=1e-12)
+    assert opt.converged
+    F_star = ob.value(opt.theta)
+    zero = _coef(ob, opt.theta).ravel() == 0
+    ob_far = Objective(X, y, sw, C=1.0, penalty="elasticnet", l1_ratio=l1_ratio)
+    far = solve(ob_far, "l1", tol=1e-8).theta  # the previous C of a path
+    for theta in (np.zeros(ob.n_params), far, solve(ob, "l1", tol=1e-3).theta, opt.theta):
+        sc = gap_safe_screen(ob, theta)
+        assert sc.primal == pytest.approx(ob.value(theta), rel=1e-12)
+        assert sc.dual <= F_star * (1 + 1e-12) and F_star <= sc.primal * (1 + 1e-12)
+        assert sc.gap >= sc.primal - F_star - 1e-12 * F_star
+        assert not (sc.inactive & ~zero).any()  # never a feature of the optimum
+    assert sc.gap <= 1e-6 * F_star
+    assert sc.inactive.sum() >= 0.9 * zero.sum()
+
+
+def test_gap_safe_screening_refuses_what_it_cannot_prove():
+    X, y = _binary(seed=2)
+    with pytest.raises(ValueError, match="gap_safe_screen needs .*l1_strength > 0"):
+        gap_safe_screen(Objective(X, y, C=1.0, penalty="l2"), np.zeros(X.shape[1] + 1))
+    Y = np.eye(3)[np.arange(X.shape[0]) % 3]
+    with pytest.raises(ValueError, match="binary log-loss"):
+        gap_safe_screen(Objective(X, Y, C=1.0, penalty="l1"), np.zeros(3 * (X.shape[1] + 1)))

@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["pointwise", "loss_change", "grad_cols", "grad_hdiag_cols", "cd_model",
-           "col_matvec", "cd_dense", "gram_rows"]
+           "col_matvec", "cd_dense", "gram_rows", "gram_cost"]
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -169,8 +169,60 @@ def _end_of_sweep(vsum, viol, tol, full, active, n_active, m):
 
 
 @njit(**_JIT)
+def _model_value(w, g, D, lam, a, gb, dw, db, xd):
+    """The model's value minus its constant: g.dw + gb db + 1/2 xd^T diag(D) xd
+    + a/2 ||dw||^2 + lam (||w + dw||_1 - ||w||_1)."""
+    out = gb * db
+    for k in range(dw.shape[0]):
+        out += dw[k] * (g[k] + 0.5 * a * dw[k]) + lam * (abs(w[k] + dw[k]) - abs(w[k]))
+    q = 0.0
+    for i in range(xd.shape[0]):
+        q += D[i] * xd[i] * xd[i]
+    return out + 0.5 * q
+
+
+@njit(**_JIT)
+def _anderson(it_dw, it_xd, it_db, K):
+    """Anderson extrapolation of the last K + 1 iterates (rows 0..K, oldest first): the
+    affine combination sum_k c_k iterate_{k+1} with c minimising ||sum_k c_k (iterate_{k+1}
+    - iterate_k)|| over sum c = 1 (the differences measured on dw and db).  Returns
+    (ok, dw, xd, db); ok is False when the system is singular."""
+    m = it_dw.shape[1]
+    U = np.empty((K, m + 1))
+    for k in range(K):
+        for j in range(m):
+            U[k, j] = it_dw[k + 1, j] - it_dw[k, j]
+        U[k, m] = it_db[k + 1] - it_db[k]
+    G = U @ U.T
+    scale = 0.0
+    for k in range(K):
+        scale = max(scale, G[k, k])
+    if not scale > 0.0:
+        return False, it_dw[K].copy(), it_xd[K].copy(), it_db[K]
+    for k in range(K):
+        G[k, k] += 1e-10 * scale
+    c = np.linalg.solve(G, np.ones(K))
+    tot = c.sum()
+    if not (abs(tot) > 0.0 and np.isfinite(tot)):
+        return False, it_dw[K].copy(), it_xd[K].copy(), it_db[K]
+    c /= tot
+    dw = np.zeros(m)
+    xd = np.zeros(it_xd.shape[1])
+    db = 0.0
+    for k in range(K):
+        dw += c[k] * it_dw[k + 1]
+        xd += c[k] * it_xd[k + 1]
+        db += c[k] * it_db[k + 1]
+    return True, dw, xd, db
+
+
+#: Anderson memory of :func:`cd_model` (iterates kept: ANDERSON_K + 1).
+ANDERSON_K = 5
+
+
+@njit(**_JIT)
 def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw, xd,
-             tol, max_sweeps, n_shrink):
+             tol, max_sweeps, n_shrink, anderson=True):
     """Coordinate descent on the proximal Newton model over the working set ``cols``.
 
     Minimises over (dw (m,), db)::
@@ -185,10 +237,20 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
     sweep's violations sum to at most ``tol`` (LIBLINEAR's 1-norm rule), confirmed over all
     coordinates (:func:`_end_of_sweep`).
 
+    With ``anderson``, every ``ANDERSON_K`` sweeps the last iterates are extrapolated
+    (:func:`_anderson`, as skglm does for its inner solver) and the extrapolation replaces
+    the iterate when it lowers the model (:func:`_model_value`); the sweeps then go on from
+    there, so the stopping rule and the fixed point are those of plain coordinate descent.
+
     Returns ``(db, sweeps, violation)``: the intercept step, the number of sweeps, the last
     sweep's largest violation.
     """
     m = cols.shape[0]
+    K = ANDERSON_K
+    it_dw = np.empty((K + 1, m if anderson else 0))
+    it_xd = np.empty((K + 1, xd.shape[0] if anderson else 0))
+    it_db = np.empty(K + 1)
+    n_it = 0
     active = np.arange(m)
     n_active = m
     db = 0.0
@@ -245,6 +307,20 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
                                                             n_active, m)
         if stop:
             break
+        if anderson:
+            slot = n_it % (K + 1)
+            it_dw[slot] = dw
+            it_xd[slot] = xd
+            it_db[slot] = db
+            n_it += 1
+            if n_it == K + 1:
+                n_it = 0
+                ok, dw2, xd2, db2 = _anderson(it_dw, it_xd, it_db, K)
+                if ok and (_model_value(w, g, D, lam, a, gb, dw2, db2, xd2)
+                           < _model_value(w, g, D, lam, a, gb, dw, db, xd)):
+                    dw[:] = dw2
+                    xd[:] = xd2
+                    db = db2
     return db, sweeps, viol
 
 
@@ -341,3 +417,18 @@ def gram_rows(indptr, indices, data, pos, D, fit_b, H):
     for a in range(H.shape[0]):
         for e in range(a):
             H[e, a] = H[a, e]
+
+
+@njit(**_JIT)
+def gram_cost(indptr, indices, cols, n):
+    """sum_i c_i (c_i + 1) / 2 with c_i the non-zeros of row i among the columns ``cols`` of a
+    CSC X (n rows): the multiply-adds of :func:`gram_rows` on that working set."""
+    c = np.zeros(n, dtype=np.int64)
+    for k in range(cols.shape[0]):
+        j = cols[k]
+        for q in range(indptr[j], indptr[j + 1]):
+            c[indices[q]] += 1
+    tot = 0
+    for i in range(n):
+        tot += c[i] * (c[i] + 1) // 2
+    return tot

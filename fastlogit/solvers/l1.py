@@ -47,7 +47,9 @@ Why this combination (measurements in benchmarks/results/l1_race.md):
   pass only, which the profiles show is not where the time goes, and the working set
   already keeps provably useless features out of the sweeps.
 * Dense-design and float32 data are fitted through the same float64 copies, so the result
-  is as accurate as for float64 data.
+  is as accurate as for float64 data (the generic path, too, fits float32 in-memory data
+  through a float64 copy: in float32 the line search cannot resolve F's changes near the
+  optimum and stalls at a relative optimality of about 1e-7).
 
 **Generic path** (anything else: multinomial, chunked and Dask data terms, other data terms
 or penalty forms, through the contract only): the model is solved by coordinate descent on
@@ -71,9 +73,11 @@ it.  ``n_iter`` counts proximal Newton steps; the history has one entry per work
 round (column path) or per step (generic path).
 """
 import weakref
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import xlogy
 
 from ..contract import declare
 from ..objective import LogLossData
@@ -81,7 +85,7 @@ from . import _cd
 from ._result import (History, SolverResult, reference_gradient_norm, single_threaded_blas,
                       stopping_threshold, warn_not_converged)
 
-__all__ = ["l1_newton"]
+__all__ = ["l1_newton", "gap_safe_screen", "Screening"]
 
 _EPS = np.finfo(np.float64).eps
 #: Ridge added to the model's curvature (newGLMNET's nu): keeps every step finite.
@@ -107,7 +111,9 @@ def _csc_of(data):
     X = data.design.to_scipy()
     Xc = sp.csc_matrix(X, dtype=np.float64)
     Xc.sum_duplicates()
-    Xr = Xc.tocsr()
+    # the rows: X itself when it is float64 CSR without duplicates (one conversion less)
+    Xr = (X if sp.issparse(X) and X.dtype == np.float64 and X.has_canonical_format
+          else Xc.tocsr())
     arrays = tuple((np.ascontiguousarray(M.indptr, dtype=np.int64),
                     np.ascontiguousarray(M.indices), np.ascontiguousarray(M.data))
                    for M in (Xc, Xr))
@@ -149,7 +155,7 @@ def _finish(name, theta, it, hist, gnorm, thr, message, objective):
 @single_threaded_blas
 def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verbose=0,
               random_state=None, ws_min=256, max_sweeps=200, dense_max=1500, max_inner=1000,
-              column_path=True):
+              column_path=True, model="auto", anderson=True):
     """Proximal Newton for penalty "l1" / "elasticnet" (also runs for "l2" / None).
 
     Parameters
@@ -176,6 +182,13 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
         Generic path: FISTA iterations per model solve.
     column_path : bool
         False forces the generic path (tests, comparisons).
+    model : {"auto", "dense", "columns"}
+        Column path: how a model is solved ("auto" picks by estimated cost, module
+        docstring; the others force coordinate descent on the dense model Hessian, for
+        working sets of at most 2500 features, or over the columns).
+    anderson : bool
+        Column path: Anderson extrapolation of the coordinate-descent iterates on the model
+        (:func:`fastlogit.solvers._cd.cd_model`).
 
     Returns
     -------
@@ -183,19 +196,47 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
     """
     theta = objective.layout.check(theta0, "theta0")
     hist = History(callback, verbose, "l1")
+    if model not in ("auto", "dense", "columns"):
+        raise ValueError(f"model must be 'auto', 'dense' or 'columns', got {model!r}")
     data = _column_data(objective) if column_path else None
     if data is not None:
         return _solve_columns(objective, data, theta.copy(), tol, max_iter, hist,
-                              int(ws_min), int(max_sweeps), verbose)
-    return _solve_generic(objective, theta.copy(), tol, max_iter, hist, int(dense_max),
-                          int(max_inner), int(max_sweeps))
+                              int(ws_min), int(max_sweeps), verbose, model, bool(anderson))
+    res = _solve_generic(_float64_twin(objective), theta.copy(), tol, max_iter, hist,
+                         int(dense_max), int(max_inner), int(max_sweeps))
+    res.n_evals = dict(getattr(objective, "n_evals", res.n_evals))
+    return res
+
+
+#: float32 in-memory data term -> its float64 twin (weakly keyed, as _CSC).
+_TWIN = weakref.WeakKeyDictionary()
+
+
+def _float64_twin(objective):
+    """``objective`` over a float64 copy of its data when the data term is float32 in memory
+    (the line search and the stopping rule then see float64 values, as on the column path),
+    else ``objective`` itself."""
+    data = getattr(objective, "data", None)
+    if type(data) is not LogLossData or data.dtype != np.float32:
+        return objective
+    twin = _TWIN.get(data)
+    if twin is None:
+        from ..kernels import as_design
+
+        twin = LogLossData.trusted(as_design(data.design.to_scipy(), dtype=np.float64),
+                                   data.y, data.sample_weight, data.fit_intercept,
+                                   data.kernels, data.n_threads)
+        _TWIN[data] = twin
+    return objective.with_data(twin)
 
 
 # ================================================================================ column path
-def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose):
+def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose,
+                   model, anderson):
     name = "l1"
     (indptr, indices, xdata), rows = _csc_of(data)
     col_nnz = np.diff(indptr)
+    nnz_x = int(indptr[-1])  # the dense model's Hessian is built in one pass over X's rows
     pos = np.full(data.n_features, -1, dtype=np.int64)
     n, d = data.n_samples, data.n_features
     fi = data.fit_intercept
@@ -209,8 +250,11 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     all_cols = np.arange(d, dtype=np.int64)
     w = theta[:d].copy()
     b = float(theta[d]) if fi else 0.0
-    z = np.empty(n)
+    z, xz = np.empty(n), np.empty(n)
     r, D, p = np.empty(n), np.empty(n), np.empty(n)
+    s_max = 1.0 if s.size == 0 else float(s.max(initial=0.0))
+    # largest column 1-norm: |change of g_j| <= ||x_j||_1 max_i |change of r_i|
+    l1_max = float(_column_norms(data, indptr, indices, xdata, n, None).max(initial=0.0))
     g_full = np.empty(d)
 
     def pack():
@@ -250,13 +294,21 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     if hist.record(pack(), F, gnorm):
         return _finish(name, pack(), it, hist, gnorm, thr, "stopped by callback", objective)
     kappa = 0.1  # model-solve tolerance relative to the working set's violation
+    last_sweeps = 10  # sweeps of the last model solve (guides the dense-model choice)
     ridge = 0.0  # damping added to the model's curvature after a failed line search
     exact = True  # z (hence the gradient) computed from scratch at this point
     while True:
         if gnorm <= thr:
             if exact:
                 break
-            # confirm on margins recomputed from scratch (the iterates update z by steps)
+            # confirm on margins recomputed from scratch (the iterates update z by steps):
+            # when they moved so little that the bound on the gradient's change keeps the
+            # measure below the threshold, the iterated gradient stands
+            nz = np.flatnonzero(w)
+            _cd.col_matvec(indptr, indices, xdata, nz, w[nz], b, xz)
+            drift = float(np.abs(xz - z).max(initial=0.0)) * 0.25 * C * s_max
+            if gnorm + drift * max(l1_max, n if fi else 0.0) <= thr:
+                break
             loss, gb = exact_state()
             exact = True
             viol = _violation(g_full, w, lam)
@@ -278,9 +330,17 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         eps_ws = max(0.3 * gnorm, 0.5 * thr)
         m = cols.size
         gw, hw = np.empty(m), np.empty(m)
-        # the model's Hessian as a dense (m + 1)^2 matrix when a sweep over it costs less
-        # than a sweep over the working set's columns (few features: a9a, ijcnn1, w8a)
-        dense_model = m <= 2500 and m * m <= 4 * (int(col_nnz[cols].sum()) + n)
+        # the model's Hessian as a dense (m + 1)^2 matrix when building it once per step (a
+        # pass over X's rows) and sweeping over it costs less than sweeping over the working
+        # set's columns, for the number of sweeps the last model took (few features and
+        # many sweeps: a9a, ijcnn1, mushrooms)
+        if model == "auto":
+            nnz_w = int(col_nnz[cols].sum())
+            dense_model = m <= 2500 and m * m <= 4 * (nnz_w + n) and (
+                _cd.gram_cost(indptr, indices, cols, n) + nnz_x + last_sweeps * m * m
+                <= last_sweeps * (2 * nnz_w + n))
+        else:
+            dense_model = model == "dense" and m <= 2500
         if dense_model:
             pos[:] = -1
             pos[cols] = np.arange(m)
@@ -317,7 +377,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 xd = np.zeros(n)
                 db, sweeps, _ = _cd.cd_model(indptr, indices, xdata, cols, ww, gw, hw, D,
                                              lam, a, fi, gb, hb, dw, xd, kappa * v1_ws,
-                                             max_sweeps, n)
+                                             max_sweeps, n, anderson)
+            last_sweeps = sweeps
             if sweeps == 1:
                 kappa *= 0.25
             # the L1 change as one sum of per-coordinate differences: the difference of
@@ -373,6 +434,150 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 continue
             break
     return _finish(name, pack(), it, hist, gnorm, thr, message, objective)
+
+
+# ================================================================================== screening
+class Screening(NamedTuple):
+    """What :func:`gap_safe_screen` proved at one point.
+
+    Attributes
+    ----------
+    inactive : ndarray of bool, shape (n_features,)
+        True for a feature whose coefficient is zero at *every* minimiser of F.
+    gap : float >= 0
+        Duality gap ``primal - dual`` (rounding margin included): an upper bound on
+        ``F(theta) - F*``.
+    radius : float
+        Radius of the ball around the dual point that holds the dual optimum.
+    primal, dual : float
+        F(theta) and the dual objective at the feasible dual point built from theta.
+    """
+    inactive: np.ndarray
+    gap: float
+    radius: float
+    primal: float
+    dual: float
+
+
+def gap_safe_screen(objective, theta):
+    """Gap-safe screening (Ndiaye, Fercoq, Gramfort & Salmon 2017) for binary L1 / elastic-net
+    logistic regression: the features that are zero at the optimum, proved from one point.
+
+    With ``f_i(z) = C s_i l(y_i, z)`` and the residuals ``r_i = f_i'(z_i)`` at theta, the
+    dual of ``F = sum_i f_i(x_i.w + b) + lam ||w||_1 + a/2 ||w||^2`` is
+    ``D(r) = -sum_i f_i*(r_i) - sum_j ST(x_j.r, lam)^2 / (2a)`` (for a = 0: subject to
+    ``|x_j.r| <= lam``), subject to ``sum_i r_i = 0`` when the intercept is fitted.  The
+    residuals are made feasible (positive ones scaled down until they sum to zero, then, for
+    a = 0, all scaled by ``max(1, max_j |x_j.r| / lam)``; both moves keep ``y_i + r_i / (C
+    s_i)`` inside [0, 1]).  D is ``4 / (C max_i s_i)``-strongly concave, so the dual optimum
+    lies within ``radius = sqrt(2 gap C max s / 4)`` of r, and feature j is zero at every
+    minimiser when ``|x_j.r| + radius ||x_j - mean(x_j)|| < lam`` (the column centred when
+    the intercept is fitted, since the dual lies in ``sum r = 0``).
+
+    Parameters
+    ----------
+    objective : :class:`fastlogit.objective.Objective`
+        Binary log-loss in memory (:class:`fastlogit.objective.LogLossData`) with an L1 or
+        elastic-net penalty (``l1_strength > 0``); anything else raises ValueError.
+    theta : ndarray of shape (n_params,)
+        Any point (typically the previous solution of a path, or an iterate); the closer to
+        the optimum, the more features are proved inactive.
+
+    Returns
+    -------
+    :class:`Screening`
+
+    Notes
+    -----
+    A solver may drop the inactive features from the problem without changing its solution
+    set.  Along a path, screen the new C's problem at the previous C's solution.  The gap
+    includes a margin of 64 eps (|primal| + |dual|) for rounding.
+    """
+    data = _column_data(objective)
+    lam = float(getattr(objective, "l1_strength", 0.0) or 0.0)
+    if data is None or not lam > 0:
+        raise ValueError("gap_safe_screen needs a binary log-loss data term in memory "
+                         "(LogLossData, one class column) with an L1 or elastic-net penalty "
+                         "(l1_strength > 0); got data "
+                         f"{type(getattr(objective, 'data', None)).__name__} and penalty "
+                         f"{getattr(getattr(objective, 'penalty', None), 'name', None)!r}")
+    theta = objective.layout.check(theta, "theta")
+    (indptr, indices, xdata), _ = _csc_of(data)
+    n, d = data.n_samples, data.n_features
+    fi = data.fit_intercept
+    C = float(objective.C)
+    a = float(objective.penalty.l2_strength)
+    y = np.ascontiguousarray(data.y, dtype=np.float64)
+    s = (np.empty(0) if data.sample_weight is None
+         else np.ascontiguousarray(data.sample_weight, dtype=np.float64))
+    w = theta[:d]
+    b = float(theta[d]) if fi else 0.0
+    z, r, D, p = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    nz = np.flatnonzero(w).astype(np.int64)
+    _cd.col_matvec(indptr, indices, xdata, nz, w[nz], b, z)
+    loss = _cd.pointwise(z, y, s, C, r, D, p)
+    primal = C * loss + lam * float(np.abs(w).sum()) + 0.5 * a * float(w @ w)
+    if fi:  # sum r = 0: scale the residuals of one sign down (toward y: stays feasible)
+        tot = float(r.sum())
+        side = r > 0 if tot > 0 else r < 0
+        mass = abs(float(r[side].sum()))
+        if mass > 0:
+            r[side] *= max(0.0, (mass - abs(tot)) / mass)
+    corr = np.empty(d)
+    _cd.grad_cols(indptr, indices, xdata, np.arange(d, dtype=np.int64), r, corr)
+    if a > 0:
+        excess = np.maximum(np.abs(corr) - lam, 0.0)
+        reg = float(excess @ excess) / (2.0 * a)
+    else:
+        kappa = max(1.0, float(np.abs(corr).max(initial=0.0)) / lam)
+        r /= kappa
+        corr /= kappa
+        reg = 0.0
+    sw = np.ones(n) if s.size == 0 else s
+    cs = C * sw
+    q = np.divide(r, cs, out=np.zeros(n), where=cs > 0) + y
+    np.clip(q, 0.0, 1.0, out=q)
+    phi = xlogy(q, q) + xlogy(1.0 - q, 1.0 - q)
+    dual = -float(cs @ phi) - reg
+    gap = max(primal - dual, 0.0) + 64 * _EPS * (abs(primal) + abs(dual))
+    radius = float(np.sqrt(2.0 * gap * C * float(sw.max(initial=0.0)) / 4.0))
+    norms = _column_norms(data, indptr, indices, xdata, n, fi)
+    inactive = np.abs(corr) + radius * norms < lam
+    return Screening(inactive, float(gap), radius, float(primal), float(dual))
+
+
+_NORMS = weakref.WeakKeyDictionary()
+
+
+def _column_norms(data, indptr, indices, xdata, n, centred):
+    """||x_j - mean(x_j)|| (centred True), ||x_j|| (False) or ||x_j||_1 (None) per column,
+    cached per data term."""
+    key = centred
+    try:
+        found = _NORMS.get(data, {}).get(key)
+    except TypeError:
+        found = None
+    if found is not None:
+        return found
+    counts = np.diff(indptr)
+    col = np.repeat(np.arange(counts.size), counts)
+    if centred is None:
+        out = np.bincount(col, weights=np.abs(xdata), minlength=counts.size)
+        try:
+            _NORMS.setdefault(data, {})[key] = out
+        except TypeError:
+            pass
+        return out
+    sq = np.bincount(col, weights=xdata * xdata, minlength=counts.size)
+    if centred:  # rounded up: the cancellation in sq - sm^2 / n costs at most eps sq
+        sm = np.bincount(col, weights=xdata, minlength=counts.size)
+        sq = np.maximum(sq - sm * sm / max(n, 1), 0.0) + 8 * _EPS * sq
+    out = np.sqrt(sq)
+    try:
+        _NORMS.setdefault(data, {})[key] = out
+    except TypeError:
+        pass
+    return out
 
 
 # =============================================================================== generic path
