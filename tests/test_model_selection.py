@@ -101,17 +101,17 @@ def test_extrapolated_start_is_taken_only_when_better(rng):
         objective.C = C
         thetas.append(solve(objective, "newton-cholesky", None, tol=1e-12).theta)
     objective.C = 0.9
-    start = _extrapolated_start(objective, (np.log(0.1), thetas[0]), (np.log(0.3), thetas[1]),
+    start = _extrapolated_start(objective, [(np.log(0.1), thetas[0]), (np.log(0.3), thetas[1])],
                                 np.log(0.9), tol=1e-8)
     value = [objective.value_grad(t)[0] for t in (start, thetas[1])]
     assert value[0] <= value[1]
     # a last optimum that already meets the rule at the new C is kept as it is
-    kept = _extrapolated_start(objective, (np.log(0.1), thetas[0]), (np.log(0.3), thetas[1]),
+    kept = _extrapolated_start(objective, [(np.log(0.1), thetas[0]), (np.log(0.3), thetas[1])],
                                np.log(0.9), tol=1e3)
     assert kept is thetas[1]
     # a bad extrapolation (far beyond) is refused: F is lower at the last optimum
-    worse = _extrapolated_start(objective, (np.log(0.3), thetas[1] + 50.0),
-                                (np.log(0.31), thetas[1]), np.log(0.9), tol=1e-8)
+    worse = _extrapolated_start(objective, [(np.log(0.3), thetas[1] + 50.0),
+                                            (np.log(0.31), thetas[1])], np.log(0.9), tol=1e-8)
     assert worse is thetas[1]
 
 
