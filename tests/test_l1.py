@@ -334,3 +334,22 @@ def test_gap_safe_screening_refuses_what_it_cannot_prove():
     Y = np.eye(3)[np.arange(X.shape[0]) % 3]
     with pytest.raises(ValueError, match="binary log-loss"):
         gap_safe_screen(Objective(X, Y, C=1.0, penalty="l1"), np.zeros(3 * (X.shape[1] + 1)))
+
+
+def test_screened_path_step_equals_the_plain_fit():
+    """A path step screened at the previous C's optimum, the proof handed to the solver:
+    the same optimum as the unscreened fit; a malformed mask is refused."""
+    X, y = make_sparse_classification(400, 800, mean_nnz=15, random_state=12)
+    prev = solve(Objective(X, y, C=1.9, penalty="l1"), "l1", tol=1e-10).theta
+    ob = Objective(X, y, C=2.0, penalty="l1")
+    sc = gap_safe_screen(ob, prev)
+    assert sc.inactive.sum() > 0.3 * X.shape[1]
+    plain = l1_newton(ob, prev, tol=1e-10)
+    screened = l1_newton(ob, prev, tol=1e-10, inactive=sc.inactive)
+    assert plain.converged and screened.converged
+    F = ob.value(plain.theta)
+    assert abs(ob.value(screened.theta) - F) <= 1e-12 * F
+    np.testing.assert_array_equal(plain.theta != 0, screened.theta != 0)
+    assert _kkt(X, y, screened.theta, 2.0, 1.0) <= 1e-9 * _kkt(X, y, 0 * prev, 2.0, 1.0)
+    with pytest.raises(ValueError, match=r"inactive must be a boolean mask of shape"):
+        l1_newton(ob, prev, inactive=np.zeros(X.shape[1], dtype=int))

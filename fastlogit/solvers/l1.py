@@ -155,7 +155,7 @@ def _finish(name, theta, it, hist, gnorm, thr, message, objective):
 @single_threaded_blas
 def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verbose=0,
               random_state=None, ws_min=256, max_sweeps=200, dense_max=1500, max_inner=1000,
-              column_path=True, model="auto", anderson=True):
+              column_path=True, model="auto", anderson=True, inactive=None):
     """Proximal Newton for penalty "l1" / "elasticnet" (also runs for "l2" / None).
 
     Parameters
@@ -189,6 +189,12 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
     anderson : bool
         Column path: Anderson extrapolation of the coordinate-descent iterates on the model
         (:func:`fastlogit.solvers._cd.cd_model`).
+    inactive : ndarray of bool, shape (n_features,), optional
+        Features known to be zero at the optimum (:func:`gap_safe_screen`'s proof): the
+        column path fixes them at 0 and leaves them out of its gradient passes; the other
+        paths ignore it (the optimum is the same).  A mask that is not such a proof makes the
+        fit the optimum of the problem restricted to the other features (the optimality
+        measure then ignores the masked ones).
 
     Returns
     -------
@@ -199,9 +205,16 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
     if model not in ("auto", "dense", "columns"):
         raise ValueError(f"model must be 'auto', 'dense' or 'columns', got {model!r}")
     data = _column_data(objective) if column_path else None
+    if inactive is not None:
+        inactive = np.asarray(inactive)
+        if inactive.dtype != bool or inactive.shape != (objective.n_features,):
+            raise ValueError("inactive must be a boolean mask of shape (n_features,) = "
+                             f"({objective.n_features},), got dtype {inactive.dtype} and "
+                             f"shape {inactive.shape}")
     if data is not None:
         return _solve_columns(objective, data, theta.copy(), tol, max_iter, hist,
-                              int(ws_min), int(max_sweeps), verbose, model, bool(anderson))
+                              int(ws_min), int(max_sweeps), verbose, model, bool(anderson),
+                              inactive)
     res = _solve_generic(_float64_twin(objective), theta.copy(), tol, max_iter, hist,
                          int(dense_max), int(max_inner), int(max_sweeps))
     res.n_evals = dict(getattr(objective, "n_evals", res.n_evals))
@@ -232,7 +245,7 @@ def _float64_twin(objective):
 
 # ================================================================================ column path
 def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose,
-                   model, anderson):
+                   model, anderson, inactive):
     name = "l1"
     (indptr, indices, xdata), rows = _csc_of(data)
     col_nnz = np.diff(indptr)
@@ -247,14 +260,15 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     y = np.ascontiguousarray(data.y, dtype=np.float64)
     s = (np.empty(0) if data.sample_weight is None
          else np.ascontiguousarray(data.sample_weight, dtype=np.float64))
-    all_cols = np.arange(d, dtype=np.int64)
+    # the columns of the gradient passes: all but the features proved inactive
+    all_cols = (np.arange(d, dtype=np.int64) if inactive is None
+                else np.flatnonzero(~inactive).astype(np.int64))
     w = theta[:d].copy()
+    if inactive is not None:
+        w[inactive] = 0.0
     b = float(theta[d]) if fi else 0.0
     z, xz = np.empty(n), np.empty(n)
     r, D, p = np.empty(n), np.empty(n), np.empty(n)
-    s_max = 1.0 if s.size == 0 else float(s.max(initial=0.0))
-    # largest column 1-norm: |change of g_j| <= ||x_j||_1 max_i |change of r_i|
-    l1_max = float(_column_norms(data, indptr, indices, xdata, n, None).max(initial=0.0))
     g_full = np.empty(d)
 
     def pack():
@@ -272,7 +286,13 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         return loss, full_gradient()
 
     def full_gradient():
-        _cd.grad_cols(indptr, indices, xdata, all_cols, r, g_full)
+        if inactive is None:
+            _cd.grad_cols(indptr, indices, xdata, all_cols, r, g_full)
+        else:
+            g_full[:] = 0.0
+            g_sub = np.empty(all_cols.size)
+            _cd.grad_cols(indptr, indices, xdata, all_cols, r, g_sub)
+            g_full[all_cols] = g_sub
         g_full[:] += a * w
         gb = float(r.sum()) if fi else 0.0
         return gb
@@ -287,7 +307,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     grad0[:d] = g_full
     if fi:
         grad0[d] = gb
-    thr = stopping_threshold(tol, reference_gradient_norm(objective, theta, grad0))
+    thr = stopping_threshold(tol, reference_gradient_norm(
+        objective, theta, grad0 if inactive is None else None))
     F = value(loss)
     it = 0
     message = "max_iter reached"
@@ -301,15 +322,14 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         if gnorm <= thr:
             if exact:
                 break
-            # confirm on margins recomputed from scratch (the iterates update z by steps):
-            # when they moved so little that the bound on the gradient's change keeps the
-            # measure below the threshold, the iterated gradient stands
+            # confirm on margins recomputed from scratch (the iterates update z by steps)
             nz = np.flatnonzero(w)
             _cd.col_matvec(indptr, indices, xdata, nz, w[nz], b, xz)
-            drift = float(np.abs(xz - z).max(initial=0.0)) * 0.25 * C * s_max
-            if gnorm + drift * max(l1_max, n if fi else 0.0) <= thr:
+            if np.array_equal(xz, z):
                 break
-            loss, gb = exact_state()
+            z[:] = xz
+            loss = _cd.pointwise(z, y, s, C, r, D, p)
+            gb = full_gradient()
             exact = True
             viol = _violation(g_full, w, lam)
             gnorm = max(float(viol.max(initial=0.0)), abs(gb))
@@ -550,8 +570,7 @@ _NORMS = weakref.WeakKeyDictionary()
 
 
 def _column_norms(data, indptr, indices, xdata, n, centred):
-    """||x_j - mean(x_j)|| (centred True), ||x_j|| (False) or ||x_j||_1 (None) per column,
-    cached per data term."""
+    """||x_j - mean(x_j)|| (centred) or ||x_j|| per column, cached per data term."""
     key = centred
     try:
         found = _NORMS.get(data, {}).get(key)
@@ -561,13 +580,6 @@ def _column_norms(data, indptr, indices, xdata, n, centred):
         return found
     counts = np.diff(indptr)
     col = np.repeat(np.arange(counts.size), counts)
-    if centred is None:
-        out = np.bincount(col, weights=np.abs(xdata), minlength=counts.size)
-        try:
-            _NORMS.setdefault(data, {})[key] = out
-        except TypeError:
-            pass
-        return out
     sq = np.bincount(col, weights=xdata * xdata, minlength=counts.size)
     if centred:  # rounded up: the cancellation in sq - sm^2 / n costs at most eps sq
         sm = np.bincount(col, weights=xdata, minlength=counts.size)
