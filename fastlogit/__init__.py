@@ -17,6 +17,9 @@ _LAZY = {"LogisticRegression": ".estimator", "SGDLogisticRegression": ".sgd_esti
 _LAZY.update({"LogisticRegressionCV": ".model_selection",
               "regularization_path": ".model_selection"})
 __all__ += ["LogisticRegressionCV", "regularization_path"]
+# One-vs-rest multiclass, the binary fits in parallel (issue 18).
+_LAZY["OneVsRestLogisticRegression"] = ".ovr"
+__all__ += ["OneVsRestLogisticRegression"]
 
 
 def __getattr__(name):

@@ -252,6 +252,66 @@ def test_multinomial(fast, rng, layout, dtype, index_dtype):
     assert_close(loss, loss_r, dtype, "loss, large margins")
 
 
+def _softmax_outputs(ks, D, Y, s, W, B, V, vb, n_threads):
+    """(loss, G, GB, P, HV, HB) of the softmax kernels of ``ks`` (HV at the reference P)."""
+    n, d = D.shape
+    k, t = W.shape[1], D.dtype
+    G, GB, P = np.empty((d, k), t), np.empty(k, t), np.empty((n, k), t)
+    loss = ks.multinomial_loss_grad(D, Y, s, W, B, G, GB, proba_out=P, n_threads=n_threads)
+    Pr = np.empty((n, k), t)
+    REF.multinomial_loss_grad(D, Y, s, W, B, np.empty((d, k), t), np.empty(k, t), proba_out=Pr)
+    HV, HB = np.empty((d, k), t), np.empty(k, t)
+    ks.multinomial_hessp(D, Pr, s, V, vb, HV, HB, n_threads=n_threads)
+    return loss, G, GB, P, HV, HB
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+@pytest.mark.parametrize("n,d,k", [(60, 7, 2), (45, 2, 6), (0, 5, 3), (2300, 4, 1000)],
+                         ids=["K<T", "d<T", "no-rows", "chunks"])
+def test_multinomial_output_split(fast, rng, layout, dtype, n, d, k):
+    """The softmax kernels split their output (features / classes) between threads: against
+    the reference with fewer classes or features than threads, no rows, several row chunks
+    (n K above the chunk size), margins up to |z| = 1e4, empty rows and unsorted indices;
+    the gradient and Hessian product are bitwise the same for 1, 2 and 3 threads."""
+    X = awkward_csr(rng, n, d, density=0.5, dtype=dtype)
+    D = kernels.as_design(X.toarray()) if layout == "dense" else kernels.as_design(X)
+    Y = np.eye(k, dtype=dtype)[rng.integers(0, k, n)]
+    s = rng.uniform(0.0, 2.0, n).astype(dtype)
+    W = rng.standard_normal((d, k))
+    W[:, 0] *= 3e3  # class 0's margins reach |z| of about 1e4
+    W = W.astype(dtype)
+    B = rng.standard_normal(k).astype(dtype)
+    V = rng.standard_normal((d, k)).astype(dtype)
+    vb = rng.standard_normal(k).astype(dtype)
+    z = np.abs(REF.decision(D, W[:, 0].copy(), 0.0)) if n else np.zeros(1)
+    assert n == 0 or 1e3 < z.max() < 3e4  # the test reaches large margins
+    ref = _softmax_outputs(REF, D, Y, s, W, B, V, vb, 1)
+    runs = [_softmax_outputs(fast, D, Y, s, W, B, V, vb, t) for t in (1, 2, 3)]
+    names = ["loss", "grad", "grad_b", "proba", "hessp", "hessp out_b"]
+    for got in runs:
+        for name, g, r in zip(names, got, ref):
+            assert_close(g, r, dtype, name)
+    for got in runs[1:]:
+        for name in ("grad", "proba", "hessp"):
+            i = names.index(name)
+            np.testing.assert_array_equal(got[i], runs[0][i], err_msg=name)
+
+
+def test_multinomial_hessp_output_may_be_its_input(fast, rng):
+    """out may be the direction V itself (float64 dense, where the output is the
+    accumulator): the result is that of separate arrays."""
+    n, d, k = 40, 6, 3
+    D = kernels.as_design(rng.standard_normal((n, d)))
+    P = rng.dirichlet(np.ones(k), n)
+    V = rng.standard_normal((d, k))
+    vb = rng.standard_normal(k)
+    out, ob = np.empty((d, k)), np.empty(k)
+    fast.multinomial_hessp(D, P, None, V, vb, out, ob, n_threads=2)
+    fast.multinomial_hessp(D, P, None, V, vb, V, ob, n_threads=2)
+    np.testing.assert_array_equal(V, out)
+
+
 # ----------------------------------------------------------------------------- row blocks
 @pytest.mark.parametrize("dtype,index_dtype", LEAN, ids=LEAN_IDS)
 def test_row_blocks(fast, rng, dtype, index_dtype):

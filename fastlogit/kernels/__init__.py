@@ -444,7 +444,11 @@ class KernelSet:
 
     def multinomial_loss_grad(self, X, Y, s, W, B, grad_out, grad_b_out, proba_out=None,
                               n_threads=None):
-        """Softmax loss + gradient in one pass. Returns ``loss_sum``.
+        """Softmax loss + gradient. Returns ``loss_sum``.
+
+        Two passes over X per chunk of rows (residuals by row blocks, then X^T R by blocks of
+        the output), so that no thread holds a (d, K) buffer; the gradient does not depend
+        on the thread count.
 
         Y : (n, K) class probabilities (one-hot or soft, rows summing to 1); W : (d, K);
         B : (K,); grad_out : (d, K) and grad_b_out : (K,) written; proba_out : (n, K) or None.
@@ -458,7 +462,7 @@ class KernelSet:
             _check_vec("B", B, k, t), _check_vec("grad_out", grad_out, (d, k), t, True, 2),
             _check_vec("grad_b_out", grad_b_out, k, t, True),
             _optional("proba_out", proba_out, (n, k), t, True, 2),
-            self._threads(X, n_threads, (d + 3) * k, k),
+            self._threads(X, n_threads, k + 1, k),  # per thread: loss and K sums
         )
         return float(raw(*X.arrays, *args))
 
@@ -470,7 +474,7 @@ class KernelSet:
         k = _check_rows("P", P, n, t)
         raw(*X.arrays, P, _optional("sample_weight", s, n, t), _check_vec("V", V, (d, k), t, ndim=2),
             _check_vec("v_b", v_b, k, t), _check_vec("out", out, (d, k), t, True, 2),
-            _check_vec("out_b", out_b, k, t, True), self._threads(X, n_threads, (d + 2) * k, k))
+            _check_vec("out_b", out_b, k, t, True), self._threads(X, n_threads, k + 1, k))
         return out
 
     def sgd_epoch(self, X, Y, s, order, W, b, state, *, avg_W=None, avg_b=None, q=None,

@@ -12,6 +12,13 @@ into its own float64 buffer and its scalar sums into locals, and the buffers are
 end in block order.  The split depends only on the data and ``n_threads``, so a result is
 bit-for-bit reproducible for a given thread count.
 
+Softmax kernels (``_mn_pass``) instead split their output: per chunk of rows a forward pass
+over row blocks writes the rows' K residuals into an (rows, K) float64 array, then a backward
+pass X^T R gives each thread a rectangle of the (d, K) result (``_rects``: blocks of features
+for dense X, blocks of classes for CSR X), summed over the rows in row order; no thread owns
+a (d, K) buffer, and the gradient / Hessian product does not depend on the thread count (the
+layout is that of the Cython kernels, whose module docstring says more).
+
 Numerics.  The stable per-sample forms (``numpy_ref``'s docstring) are written once, in the
 ``_pt_*`` helpers below, and compiled without ``fastmath``.  Only the dot-product helpers (pure
 sums, no branches) allow reassociation, so that the compiler can keep several partial sums in
@@ -129,6 +136,25 @@ def _blocks(X, n_blocks):
     """Row bounds (int64, n_blocks + 1) of the kernels' contiguous row blocks."""
 
 
+def _n_rows(X):
+    """Number of rows of X."""
+
+
+def _row_block(X, i0, i1):
+    """Rows [i0, i1) of X as a matrix of the same layout (a view)."""
+
+
+def _rects(X, d, K, T):
+    """Output rectangles (int64, (T', 4): j0, j1, c0, c1) of the softmax backward pass: dense
+    X min(T, d) blocks of features, CSR X min(T, K) blocks of classes (a block of features
+    would make every thread test every non-zero's column)."""
+
+
+def _rect_nz(X, i, j0, j1):
+    """(lo, hi): the positions of row i's entries in the columns [j0, j1) of a rectangle
+    of _rects (all of the row for CSR, whose rectangles hold every column)."""
+
+
 def _dense(X):
     return isinstance(X, types.Array)
 
@@ -168,6 +194,48 @@ def _ov_blocks(X, n_blocks):
     return lambda X, n_blocks: _csr_blocks(X[2], n_blocks)
 
 
+@overload(_n_rows, jit_options=_JIT)
+def _ov_n_rows(X):
+    if _dense(X):
+        return lambda X: X.shape[0]
+    return lambda X: X[2].shape[0] - 1
+
+
+@overload(_row_block, jit_options=_JIT)
+def _ov_row_block(X, i0, i1):
+    if _dense(X):
+        return lambda X, i0, i1: X[i0:i1]
+    return lambda X, i0, i1: (X[0], X[1], X[2][i0:i1 + 1])
+
+
+@overload(_rects, jit_options=_JIT)
+def _ov_rects(X, d, K, T):
+    if _dense(X):
+        return lambda X, d, K, T: _split_rects(d, K, T, True)
+    return lambda X, d, K, T: _split_rects(d, K, T, False)
+
+
+@overload(_rect_nz, jit_options=_JIT)
+def _ov_rect_nz(X, i, j0, j1):
+    if _dense(X):
+        return lambda X, i, j0, j1: (j0, j1)
+    return lambda X, i, j0, j1: _nz(X, i)
+
+
+@njit(**_JIT)
+def _split_rects(d, K, T, by_features):
+    m = d if by_features else K
+    T = max(1, min(T, m))
+    rect = np.empty((T, 4), dtype=np.int64)
+    for t in range(T):
+        lo, hi = (m * t) // T, (m * (t + 1)) // T
+        if by_features:
+            rect[t, 0], rect[t, 1], rect[t, 2], rect[t, 3] = lo, hi, 0, K
+        else:
+            rect[t, 0], rect[t, 1], rect[t, 2], rect[t, 3] = 0, d, lo, hi
+    return rect
+
+
 @njit(**_JIT)
 def _dot_csr(data, indices, lo, hi, w):
     # Not fastmath: vectorised gathers measured ~2x slower than this scalar loop (news20).
@@ -205,14 +273,16 @@ def _row_times(X, i, M, Z):
 
 
 @njit(**_JIT)
-def _row_outer(X, i, P, G):
-    """G += x_i^T P (G of shape (d, K), P of K float64 values)."""
-    lo, hi = _nz(X, i)
+def _row_rect(X, i, R, rect, slab):
+    """slab += x_i[j0:j1]^T R[c0:c1] (slab of shape (j1 - j0, c1 - c0); rect = j0, j1, c0, c1)."""
+    j0, c0 = rect[0], rect[2]
+    w = slab.shape[1]
+    lo, hi = _rect_nz(X, i, j0, rect[1])
     for k in range(lo, hi):
         x = np.float64(_val(X, i, k))
-        Gj = G[_col(X, i, k)]
-        for c in range(P.shape[0]):
-            Gj[c] += x * P[c]
+        row = slab[_col(X, i, k) - j0]
+        for c in range(w):
+            row[c] += x * R[c0 + c]
 
 
 @njit(**_JIT)
@@ -510,46 +580,90 @@ def _pt_softmax_hvp_row(P_row, uk, si):
         uk[k] = si * (pk * uk[k] - pk * pu)
 
 
+#: Residuals per chunk of rows of the softmax passes (8 MB of float64).
+_CHUNK_VALUES = 1 << 20
+
+
 @njit(**_PAR)
-def _mn_pass(X, A, s, M, mb, out, out_b, proba_out, n_blocks, hessp):
-    """Softmax loss + gradient (A = Y, M = W, mb = B; returns the loss sum) or, with hessp,
-    the Hessian product (A = P, M = V, mb = v_b): out = X^T R, out_b = sum_i R_i."""
+def _mn_rows(X, A, s, M, mb, R, proba_out, n_blocks, hessp, tot):
+    """Softmax forward pass: R[i] = row i's residuals s (P - Y) (A = Y, M = W, mb = B; P
+    written to proba_out when it is not empty) or, with hessp, s (P * U - P (P . U)) with
+    U = x V + v_b (A = P, M = V, mb = v_b); tot[0] += the loss sum, tot[1:] += sum_i R[i]
+    (reduced in block order)."""
     bounds = _blocks(X, n_blocks)
-    d, K = M.shape
-    gbuf = np.zeros((n_blocks, d, K))
-    bbuf = np.zeros((n_blocks, K))
-    parts = np.zeros((n_blocks, 1))
+    K = M.shape[1]
+    parts = np.zeros((n_blocks, K + 1))
     weighted = s.shape[0] > 0
     write_p = proba_out.shape[0] > 0
     for t in prange(n_blocks):
-        G = gbuf[t]
-        zk = np.empty(K)
         pk = np.empty(K)
-        loss_sum = 0.0
         for i in range(bounds[t], bounds[t + 1]):
+            zk = R[i]
             for k in range(K):
-                zk[k] = np.float64(mb[k])
+                zk[k] = 0.0
             _row_times(X, i, M, zk)
+            for k in range(K):
+                zk[k] += np.float64(mb[k])
             si = np.float64(s[i]) if weighted else 1.0
             if hessp:
                 _pt_softmax_hvp_row(A[i], zk, si)
-                pk[:] = zk
             else:
-                loss_sum += si * _pt_softmax_row(zk, A[i], pk)
-                if write_p:
-                    for k in range(K):
-                        proba_out[i, k] = pk[k]
+                parts[t, 0] += si * _pt_softmax_row(zk, A[i], pk)
                 for k in range(K):
-                    pk[k] = si * (pk[k] - np.float64(A[i, k]))
+                    if write_p:
+                        proba_out[i, k] = pk[k]
+                    zk[k] = si * (pk[k] - np.float64(A[i, k]))
             for k in range(K):
-                bbuf[t, k] += pk[k]
-            _row_outer(X, i, pk, G)
-        parts[t, 0] = loss_sum
-    loss = np.zeros(1)
-    _sum_blocks(parts, loss)
-    _sum_blocks(bbuf, out_b)
-    _reduce_rows(gbuf.reshape((n_blocks, d * K)), out.reshape(d * K))
-    return loss[0]
+                parts[t, 1 + k] += zk[k]
+    for t in range(n_blocks):
+        for k in range(K + 1):
+            tot[k] += parts[t, k]
+
+
+@njit(**_PAR)
+def _mn_back(X, m, R, rect, offs, acc, first, out, last):
+    """Softmax backward pass: each rectangle's slab of acc += X[:m]^T R over its rows and
+    columns (zeroed first when ``first``); rounded into out when ``last``."""
+    for t in prange(rect.shape[0]):
+        j0, j1, c0, c1 = rect[t, 0], rect[t, 1], rect[t, 2], rect[t, 3]
+        slab = acc[offs[t]:offs[t + 1]].reshape((j1 - j0, c1 - c0))
+        if first:
+            slab[:] = 0.0
+        for i in range(m):
+            _row_rect(X, i, R[i], rect[t], slab)
+        if last:
+            out[j0:j1, c0:c1] = slab
+
+
+@njit(**_JIT)
+def _mn_pass(X, A, s, M, mb, out, out_b, proba_out, n_blocks, hessp):
+    """Softmax loss + gradient (A = Y, M = W, mb = B; returns the loss sum) or, with hessp,
+    the Hessian product (A = P, M = V, mb = v_b): out = X^T R, out_b = sum_i R_i; chunk by
+    chunk of rows, a forward then a backward pass."""
+    d, K = M.shape
+    n = _n_rows(X)
+    rect = _rects(X, d, K, n_blocks)
+    offs = np.zeros(rect.shape[0] + 1, dtype=np.int64)
+    for t in range(rect.shape[0]):
+        offs[t + 1] = offs[t] + (rect[t, 1] - rect[t, 0]) * (rect[t, 3] - rect[t, 2])
+    chunk = max(1, min(n, _CHUNK_VALUES // max(K, 1)))
+    R = np.empty((chunk, K))
+    acc = np.empty(d * K)
+    tot = np.zeros(K + 1)
+    i0 = 0
+    while True:
+        i1 = min(n, i0 + chunk)
+        m = i1 - i0
+        _mn_rows(_row_block(X, i0, i1), A[i0:i1], s[i0:i1],
+                 M, mb, R, proba_out[i0:i1],
+                 max(1, min(n_blocks, m)), hessp, tot)
+        _mn_back(_row_block(X, i0, i1), m, R, rect, offs, acc, i0 == 0, out, i1 >= n)
+        if i1 >= n:
+            break
+        i0 = i1
+    for k in range(K):
+        out_b[k] = tot[1 + k]
+    return tot[0]
 
 
 # ----------------------------------------------------------------------------- raw entry points
