@@ -353,3 +353,11 @@ def test_screened_path_step_equals_the_plain_fit():
     assert _kkt(X, y, screened.theta, 2.0, 1.0) <= 1e-9 * _kkt(X, y, 0 * prev, 2.0, 1.0)
     with pytest.raises(ValueError, match=r"inactive must be a boolean mask of shape"):
         l1_newton(ob, prev, inactive=np.zeros(X.shape[1], dtype=int))
+    # through solve(), which drops empty columns first: the mask follows the kept columns
+    Xe = sp.hstack([X, sp.csr_matrix((X.shape[0], 2))]).tocsr()
+    obe = Objective(Xe, y, C=2.0, penalty="l1")
+    prev_e = np.r_[prev[:-1], 0.0, 0.0, prev[-1]]
+    mask = gap_safe_screen(obe, prev_e).inactive
+    assert mask[-2:].all()
+    res = solve(obe, "l1", prev_e, tol=1e-10, inactive=mask)
+    assert res.converged and abs(obe.value(res.theta) - F) <= 1e-12 * F

@@ -166,6 +166,11 @@ def solve(objective, solver="auto", theta0=None, *, callback=None, **options):
             return theta
 
         inner_cb = None if callback is None else (lambda theta_c: callback(_expanded(theta_c)))
+        if options.get("inactive") is not None:  # l1's per-feature mask, to the kept columns
+            rows = keep.reshape(objective.n_classes, -1)[0, :objective.n_features]
+            options = dict(options, inactive=np.asarray(options["inactive"])[rows]
+                           if np.shape(options["inactive"]) == rows.shape
+                           else options["inactive"])
         result = run(inner, theta0[keep], callback=inner_cb, **options)
         result.theta = _expanded(result.theta)
     result.solver = name
