@@ -21,9 +21,10 @@ optimality condition (``|g_j| - lam``), and solves the problem restricted to the
 plus the highest-scoring violators (at least ``ws_min``, growing to twice the support) by
 proximal Newton steps to a tolerance tied to the global violation.  The model of a step is
 solved by coordinate descent with newGLMNET's shrinking, either over the working set's
-columns or, when a sweep over the dense ``(m + 1)^2`` model Hessian (built from the CSR
-rows, intercept included) costs less than a sweep over the columns, over that matrix.  A
-line search that finds no acceptable step damps the model (a ridge added to its curvature,
+columns (with Anderson extrapolation of the iterates every few sweeps, kept only when it
+lowers the model) or, when building the dense ``(m + 1)^2`` model Hessian (one pass over
+the CSR rows, intercept included) and sweeping over it costs less than sweeping over the
+columns for as many sweeps as the last model took, over that matrix.  A line search that finds no acceptable step damps the model (a ridge added to its curvature,
 Levenberg-Marquardt) and solves it again.  The line search compares F *changes* computed per
 sample without cancellation (:func:`fastlogit.solvers._cd.loss_change`), so steps are judged
 correctly far below the rounding of F itself.
@@ -42,10 +43,17 @@ Why this combination (measurements in benchmarks/results/l1_race.md):
 * Working sets against shrinking alone: both confine the sweeps to a few columns, and what
   remains, the sweeps over the final support, neither avoids; on the text sets they cost
   about the same.  A working set started too small costs extra rounds (w8a), hence
-  ``ws_min``.
-* Gap-safe screening is not implemented: it would remove features from the full-gradient
-  pass only, which the profiles show is not where the time goes, and the working set
-  already keeps provably useless features out of the sweeps.
+  ``ws_min`` (smaller starts won on some sets and lost on others).
+* Anderson extrapolation of the model's coordinate descent (skglm's idea, here inside a
+  Newton model rather than on F): on the text sets the last models are ill-conditioned and
+  take the most sweeps; extrapolation cuts their number most, the largest single gain
+  measured (news20, rcv1_small, w8a); on the dense model it is not used (its sweeps are
+  cheap).
+* Gap-safe screening (:func:`gap_safe_screen`) is offered for paths
+  (``l1_newton(..., inactive=mask)``), not run inside a single fit: it removes features
+  from the full-gradient pass only, which the profiles show is a small share, and the
+  working set already keeps useless features out of the sweeps.  Along a path, screening
+  at the previous solution removes most features before the fit starts.
 * Dense-design and float32 data are fitted through the same float64 copies, so the result
   is as accurate as for float64 data (the generic path, too, fits float32 in-memory data
   through a float64 copy: in float32 the line search cannot resolve F's changes near the
