@@ -827,6 +827,16 @@ def score_svmlight(src, coef, intercept, *, dtype=np.float64, zero_based="auto",
     same arithmetic).
 
     Memory: a block of text, 8 + 1 + 8 K bytes per line of it, and the model.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> from fastlogit.io import score_svmlight
+    >>> text = io.BytesIO(b"+1 1:0.5 3:2\\n-1 2:1  # a comment\\n")
+    >>> for name, lines, z in score_svmlight(text, np.array([[1.0, -1.0, 0.25]]), [0.5]):
+    ...     print(lines, z[:, 0])
+    [1 2] [ 1.5 -0.5]
     """
     from . import _parse_numba as K
 
