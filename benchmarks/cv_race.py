@@ -1,7 +1,7 @@
 """Race: cross-validated C on the shared sets (issue 17).
 
 Three ways to run the same search (10 Cs, ``np.logspace(-4, 4, 10)``, the same 5 stratified
-folds, accuracy, tol 1e-4, max_iter 100, fit_intercept, then a refit at the chosen C):
+folds, accuracy, tol 1e-4, max_iter 100 (``--tol``, ``--max-iter``), fit_intercept, then a refit at the chosen C):
 
 * ``sklearn``: scikit-learn's ``LogisticRegressionCV`` (its default lbfgs for L2;
   liblinear for L1, scikit-learn's fastest L1 solver here);
@@ -61,14 +61,14 @@ CS = np.logspace(-4, 4, 10)
 RUNNERS = ("sklearn", "ours", "grid", "grid_2jobs")
 
 
-def _runners(penalty, folds, n_threads, keep=RUNNERS):
+def _runners(penalty, folds, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100):
     from sklearn.linear_model import LogisticRegressionCV as SkCV
     from sklearn.model_selection import GridSearchCV
 
     import fastlogit
 
     r = 1.0 if penalty == "l1" else 0.0
-    common = dict(Cs=CS, cv=folds, scoring="accuracy", tol=1e-4, max_iter=100,
+    common = dict(Cs=CS, cv=folds, scoring="accuracy", tol=tol, max_iter=max_iter,
                   l1_ratios=(r,), use_legacy_attributes=False)
     sk_solver = "liblinear" if penalty == "l1" else "lbfgs"
 
@@ -82,15 +82,15 @@ def _runners(penalty, folds, n_threads, keep=RUNNERS):
         return float(est.C_)
 
     def grid(X, y):
-        base = fastlogit.LogisticRegression(solver="auto", l1_ratio=r, tol=1e-4, max_iter=100,
-                                            n_threads=n_threads)
+        base = fastlogit.LogisticRegression(solver="auto", l1_ratio=r, tol=tol,
+                                            max_iter=max_iter, n_threads=n_threads)
         est = GridSearchCV(base, {"C": list(CS)}, cv=folds, scoring="accuracy").fit(X, y)
         return float(est.best_params_["C"])
 
     def grid_2jobs(X, y):
         # n_jobs=2 worker processes; our n_threads=None follows each worker's OpenMP limit
         # (joblib sets cores // n_jobs there): no oversubscription
-        base = fastlogit.LogisticRegression(solver="auto", l1_ratio=r, tol=1e-4, max_iter=100)
+        base = fastlogit.LogisticRegression(solver="auto", l1_ratio=r, tol=tol, max_iter=max_iter)
         est = GridSearchCV(base, {"C": list(CS)}, cv=folds, scoring="accuracy",
                            n_jobs=2).fit(X, y)
         return float(est.best_params_["C"])
@@ -99,7 +99,7 @@ def _runners(penalty, folds, n_threads, keep=RUNNERS):
     return {k: found[k] for k in keep}
 
 
-def race(names, penalties, repeats, n_threads, keep=RUNNERS):
+def race(names, penalties, repeats, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import StratifiedKFold
     from threadpoolctl import threadpool_limits
@@ -109,12 +109,12 @@ def race(names, penalties, repeats, n_threads, keep=RUNNERS):
         X, y = load_shared(name)
         folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
         for penalty in penalties:
-            runners = _runners(penalty, folds, n_threads, keep)
+            runners = _runners(penalty, folds, n_threads, keep, tol, max_iter)
             times = {k: [] for k in runners}
             chosen = {k: [] for k in runners}
             head = np.arange(min(2000, X.shape[0]))  # untimed warm-up: imports, JIT caches
             warm = _runners(penalty, list(StratifiedKFold(5).split(X[head], y[head])),
-                            n_threads, keep)
+                            n_threads, keep, tol, max_iter)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 for run in warm.values():
@@ -133,6 +133,39 @@ def race(names, penalties, repeats, n_threads, keep=RUNNERS):
             med = {k: statistics.median(v) for k, v in times.items()}
             rows.append((name, X.shape, penalty, med, chosen, times))
     return rows
+
+
+def agree(names, penalties, tol=1e-8, max_iter=1000):
+    """Untimed: C_ and the fold scores of ours and scikit-learn's at a tight tol (the same
+    folds and scoring), on the whole sets.  scikit-learn: newton-cholesky for L2 when the
+    features are few, else lbfgs; saga for L1.  Prints one line per set and penalty."""
+    from sklearn.linear_model import LogisticRegressionCV as SkCV
+    from sklearn.model_selection import StratifiedKFold
+
+    import fastlogit
+
+    for name in names:
+        X, y = load_shared(name)
+        folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+        for penalty in penalties:
+            r = 1.0 if penalty == "l1" else 0.0
+            common = dict(Cs=CS, cv=folds, scoring="accuracy", tol=tol, max_iter=max_iter,
+                          l1_ratios=(r,), use_legacy_attributes=False)
+            sk_solver = ("saga" if penalty == "l1" else
+                         "newton-cholesky" if X.shape[1] <= 1000 else "lbfgs")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                t0 = time.perf_counter()
+                ours = fastlogit.LogisticRegressionCV(solver="auto", **common).fit(X, y)
+                t1 = time.perf_counter()
+                ref = SkCV(solver=sk_solver, **common).fit(X, y)
+                t2 = time.perf_counter()
+            diff = float(np.abs(np.asarray(ours.scores_) - np.asarray(ref.scores_)).max())
+            print(f"{name} {penalty} tol {tol:g} max_iter {max_iter}: C_ ours {ours.C_:.4g} "
+                  f"sklearn({sk_solver}) {ref.C_:.4g}; max |score difference| {diff:.2e}; "
+                  f"unconverged fits ours {int((ours.n_iter_ >= max_iter).sum())} sklearn "
+                  f"{int((np.asarray(ref.n_iter_) >= max_iter).sum())}; "
+                  f"(untimed: {t1 - t0:.1f} s / {t2 - t1:.1f} s)", flush=True)
 
 
 def table(rows, repeats, n_threads):
@@ -165,10 +198,19 @@ def main(argv=None):
     p.add_argument("--threads", default="default", choices=["default", "1"],
                    help="default: every library's own default; 1: all on one thread")
     p.add_argument("--runners", nargs="+", default=list(RUNNERS), choices=RUNNERS)
+    p.add_argument("--tol", type=float, default=1e-4)
+    p.add_argument("--max-iter", type=int, default=100)
+    p.add_argument("--agree", action="store_true",
+                   help="untimed: C_ and fold scores of both at tol 1e-8 instead of the race")
     args = p.parse_args(argv)
+    if args.agree:
+        agree(args.datasets, args.penalties)
+        return
     n_threads = None if args.threads == "default" else 1
     print(f"load average at start {os.getloadavg()}", flush=True)
-    rows = race(args.datasets, args.penalties, args.repeats, n_threads, args.runners)
+    print(f"tol {args.tol:g}, max_iter {args.max_iter}", flush=True)
+    rows = race(args.datasets, args.penalties, args.repeats, n_threads, args.runners,
+                args.tol, args.max_iter)
     print(f"load average at end {os.getloadavg()}")
     print()
     print(table(rows, args.repeats, n_threads))
