@@ -24,6 +24,8 @@ All follow the stopping rule of :mod:`fastlogit.solvers._result`::
 
 and warn with :class:`~fastlogit.solvers._result.ConvergenceWarning` when they stop short.
 """
+import math
+
 import numpy as np
 from scipy import linalg
 
@@ -33,6 +35,11 @@ from ._result import (History, SolverResult, reference_gradient_norm, single_thr
                       stopping_threshold, warn_not_converged)
 
 __all__ = ["newton_cholesky", "newton_cg", "trust_region", "cholesky_factor"]
+
+
+def _norm(v):
+    """||v||_2 as NumPy's norm computes it (sqrt of v.dot(v)), without its dispatch."""
+    return math.sqrt(float(v.dot(v)))
 
 
 def _check_smooth(objective, name):
@@ -145,7 +152,7 @@ def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None,
     theta, hist, f, g, gnorm, thr, stopped = _begin(name, objective, theta0, tol, callback, verbose)
     if stopped:
         return stopped
-    g0 = max(1.0, float(np.linalg.norm(g)))
+    g0 = max(1.0, _norm(g))
     it, message = 0, "max_iter reached"
     factor, diag_max, refactor = None, 1.0, True
     while gnorm > thr and it < max_iter:
@@ -153,7 +160,7 @@ def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None,
         d = None
         if not refactor:
             th = theta
-            eta = min(0.5, float(np.linalg.norm(g)) / g0)
+            eta = min(0.5, _norm(g) / g0)
             d, n_cg, solved = _pcg(lambda v: objective.hessp(th, v), g, eta, reuse_cg,
                                    factor.solve)
             refactor = not solved
@@ -308,13 +315,13 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     theta, hist, f, g, gnorm, thr, stopped = _begin(name, objective, theta0, tol, callback, verbose)
     if stopped:
         return stopped
-    g0 = max(1.0, float(np.linalg.norm(g)))
+    g0 = max(1.0, _norm(g))
     max_cg = max_cg or min(objective.n_params, 500)
     it, message = 0, "max_iter reached"
     work = _Work(theta.size)
     while gnorm > thr and it < max_iter:
         it += 1
-        eta = min(eta_max, float(np.sqrt(np.linalg.norm(g) / g0)))
+        eta = min(eta_max, float(np.sqrt(_norm(g) / g0)))
         minv = None  # the previous diagonal is released before the next is computed
         minv = _preconditioner(objective, theta, preconditioner)
         th = theta
@@ -425,7 +432,7 @@ def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, ve
     theta, hist, f, g, gnorm, thr, stopped = _begin(name, objective, theta0, tol, callback, verbose)
     if stopped:
         return stopped
-    g0 = max(1.0, float(np.linalg.norm(g)))
+    g0 = max(1.0, _norm(g))
     max_cg = max_cg or min(objective.n_params, 500)
     work = _Work(theta.size)
     minv = _preconditioner(objective, theta, preconditioner)
@@ -436,7 +443,7 @@ def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, ve
     first = True
     while gnorm > thr and it < max_iter:
         n_outer += 1
-        rtol = min(eta_max, float(np.sqrt(np.linalg.norm(g) / g0)))
+        rtol = min(eta_max, float(np.sqrt(_norm(g) / g0)))
         th = theta
         s, r, _, _ = _steihaug(lambda v: objective.hessp(th, v), g, delta, rtol, max_cg, minv,
                                eps_q, work, mdiag)
