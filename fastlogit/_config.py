@@ -138,10 +138,11 @@ def busy_cores():
 
     The run-queue count of ``/proc/loadavg`` (runnable threads of the whole machine, at the
     moment of reading) less this process's own runnable threads (the caller, and OpenMP
-    workers still spinning after a parallel region).  One reading is reused for
-    ``LOAD_TTL`` seconds (about 20 us a reading; the per-thread scan only when the machine
-    count exceeds one).  A process at any nice level counts: its time slices delay a
-    parallel region's barrier all the same.
+    workers still spinning after a parallel region); where the process may use only some of
+    the machine's cores (``os.sched_getaffinity``, e.g. a container's cpuset), their share
+    of that count.  One reading is reused for ``LOAD_TTL`` seconds (about 20 us a reading;
+    the per-thread scan only when the machine count exceeds one).  A process at any nice
+    level counts: its time slices delay a parallel region's barrier all the same.
     """
     now = time.monotonic()
     if now - _LOAD[0] < LOAD_TTL:
@@ -153,6 +154,11 @@ def busy_cores():
             busy = max(0, running - _own_running())
     except (OSError, ValueError, IndexError):  # not Linux, or an unexpected format
         busy = 0
+    # The count is the whole machine's: when this process may run on only some of its cores
+    # (a cpuset), take the share of the busy threads that falls on them.
+    total, available = os.cpu_count() or 1, _available_cores()
+    if total > available:
+        busy = busy * available // total
     _LOAD[0], _LOAD[1] = now, busy
     return busy
 

@@ -361,6 +361,7 @@ def test_busy_cores_cap_the_default_thread_count(monkeypatch):
     monkeypatch.delenv("FASTLOGIT_NUM_THREADS", raising=False)
     monkeypatch.setattr(_config, "_exact", False)
     monkeypatch.setattr(_config, "_available_cores", lambda: 4)
+    monkeypatch.setattr(_config.os, "cpu_count", lambda: 4)
     monkeypatch.setattr(_config, "runtime_thread_limit", lambda: None)
     big = (10**7, 10**9, 10)  # rows, nnz, buffer: worth every core
     state = {"machine": 1, "own": 1}
@@ -379,6 +380,10 @@ def test_busy_cores_cap_the_default_thread_count(monkeypatch):
     state.update(machine=9, own=1)  # more busy than cores: still one thread
     _config._LOAD[0] = float("-inf")
     assert _config.kernel_threads(None, *big) == 1
+    # a cpuset of 4 of the machine's 16 cores: a quarter of the 8 busy threads fall on it
+    monkeypatch.setattr(_config.os, "cpu_count", lambda: 16)
+    _config._LOAD[0] = float("-inf")
+    assert _config.busy_cores() == 2 and _config.kernel_threads(None, *big) == 2
 
 
 def test_own_running_threads_include_the_caller():
