@@ -217,6 +217,23 @@ def test_cv_picks_sklearns_C_with_the_same_scores(rng, scoring, n_classes):
     assert ours.l1_ratio_.shape == ref.l1_ratio_.shape
 
 
+@pytest.mark.parametrize("scoring", ["accuracy", "neg_log_loss"])
+def test_cv_l1_picks_sklearns_C_with_the_same_scores(scoring):
+    # without an intercept liblinear's L1 problem is exactly ours (it penalises the
+    # intercept otherwise); no redundant features, so each optimum is unique
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(240, 10, n_informative=5, n_redundant=0, random_state=1)
+    cv = StratifiedKFold(4, shuffle=True, random_state=0)
+    kw = dict(Cs=np.logspace(-2, 1, 7), cv=cv, scoring=scoring, tol=1e-10, max_iter=10000,
+              l1_ratios=(1.0,), fit_intercept=False, use_legacy_attributes=False)
+    ours = LogisticRegressionCV(solver="auto", **kw).fit(X, y)
+    ref = SkLogisticRegressionCV(solver="liblinear", **kw).fit(X, y)
+    assert ours.solver_ == "l1" and ours.C_ == ref.C_
+    np.testing.assert_allclose(ours.scores_, ref.scores_, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
+
+
 def test_cv_new_attribute_layout_matches_sklearn(rng):
     X, y = _binary(rng, n=200, d=6)
     kw = dict(Cs=4, l1_ratios=(0.0, 0.5), scoring="neg_log_loss", use_legacy_attributes=False,
