@@ -128,9 +128,11 @@ def _timed(fit, X, y, C, tol):
         return time.perf_counter() - t0, time.process_time() - c0, coef, intercept, solver
 
 
-def to_target(name, fit, ladder, value, fstar, X, y, C, target, repeats, cap):
+def to_target(name, fit, ladder, value, fstar, X, y, C, target, repeats, cap,
+              save=lambda rec: None):
     """One runner's record: the ladder walk, then the repeats at the first tol reaching
-    ``target`` (module docstring)."""
+    ``target`` (module docstring).  ``save(partial record)`` is called after every fit of the
+    walk, so that a run stopped by its time limit keeps what it measured."""
     walk = []
     for tol in ladder:
         wall, cpu, coef, intercept, solver = _timed(fit, X, y, C, tol)
@@ -138,6 +140,8 @@ def to_target(name, fit, ladder, value, fstar, X, y, C, target, repeats, cap):
         walk.append({"tol": tol, "wall": wall, "cpu": cpu, "subopt": sub, "solver": solver})
         print(f"  {name} tol {tol:g}: {wall:.3f}s (cpu {cpu:.3f}s) subopt {sub:.3g} "
               f"[{solver}]", file=sys.stderr, flush=True)
+        save({"tol": None, "why": f"interrupted after tol {tol:g} (subopt {sub:.2g}, "
+                                  f"{wall:.0f} s)", "walk": walk})
         if sub <= target:
             walls, cpus = [wall], [cpu]
             for _ in range(repeats - 1):
@@ -145,7 +149,7 @@ def to_target(name, fit, ladder, value, fstar, X, y, C, target, repeats, cap):
                 walls.append(w)
                 cpus.append(c)
             return {"tol": tol, "wall": statistics.median(walls), "cpu": statistics.median(cpus),
-                    "walls": walls, "solver": solver, "walk": walk}
+                    "walls": walls, "cpus": cpus, "solver": solver, "walk": walk}
         if wall > cap:
             return {"tol": None, "why": f"> {cap:g} s (tol {tol:g}: subopt {sub:.2g})",
                     "walk": walk}
@@ -221,10 +225,20 @@ def run_parts(args):
             if args.reuse_tol and before.get("tol"):
                 # the walk of an earlier run found the tol: only the repeats now, its walk kept
                 ladder = (before["tol"],)
+            def save(partial, name=name, kind=kind):
+                partial.update(started, kind=kind, load_after=machine_load())
+                entry["runs"][name] = partial
+                state_path.write_text(json.dumps(state, indent=1))
+
             rec = to_target(name, fit, ladder, value, fstar, X, y, C, args.target,
-                            args.repeats, cap)
-            if args.reuse_tol and before.get("tol"):
+                            args.repeats, cap, save)
+            if args.reuse_tol and before.get("tol") and rec.get("tol") == before["tol"]:
+                # the earlier walk's fit at this tol is one more sample
                 rec["earlier_walk"] = before.get("earlier_walk", before["walk"])
+                rec["walls"] = before["walls"] + rec["walls"]
+                rec["cpus"] = before.get("cpus", [before["cpu"]]) + rec["cpus"]
+                rec["wall"] = statistics.median(rec["walls"])
+                rec["cpu"] = statistics.median(rec["cpus"])
             rec.update(started, kind=kind, load_after=machine_load(), repeats=args.repeats,
                        target=args.target)
             entry["runs"][name] = rec
