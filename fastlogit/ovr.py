@@ -89,6 +89,16 @@ class OneVsRestLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstim
     ``predict`` takes the class of the largest decision value; ``predict_proba`` the
     per-class sigmoids normalised to sum 1 (LIBLINEAR's and scikit-learn's one-vs-rest
     rule); with two classes both are those of the binary model.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit import OneVsRestLogisticRegression
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0], [2.0, 0.0], [0.0, 2.0]])
+    >>> y = np.array([0, 1, 2, 2, 1, 0])
+    >>> model = OneVsRestLogisticRegression(C=10.0).fit(X, y)
+    >>> model.coef_.shape, model.predict_proba(X).sum(axis=1).round(12).tolist()
+    ((3, 2), [1.0, 1.0, 1.0, 1.0, 1.0, 1.0])
     """
 
     def __init__(self, C=1.0, *, tol=1e-4, fit_intercept=True, solver="auto", max_iter=100,
@@ -104,6 +114,10 @@ class OneVsRestLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstim
             float32 stays float32; sparse input becomes CSR, never dense.
         y : array-like of shape (n_samples,), at least two classes
         sample_weight : array-like of shape (n_samples,), non-negative, or None
+
+        Returns
+        -------
+        self : OneVsRestLogisticRegression
         """
         from .objective import LogLossData, Objective
         from .solvers import check_solver, choose_solver

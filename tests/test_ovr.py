@@ -110,3 +110,12 @@ def test_convergence_warning_reaches_the_caller(rng):
     with pytest.warns(ConvergenceWarning):
         est = OneVsRestLogisticRegression(max_iter=1, tol=1e-12, solver="lbfgs").fit(X, y)
     assert not est.converged_
+
+
+def test_docstring_example():
+    import doctest
+
+    import fastlogit.ovr
+
+    result = doctest.testmod(fastlogit.ovr, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
