@@ -491,6 +491,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             Weights the training losses and the scores (passed to the scorer).
         """
         from joblib import Parallel, delayed, effective_n_jobs
+        from threadpoolctl import threadpool_limits
 
         from ._config import effective_n_threads
         from .validation import class_weight_per_sample, encode_targets, check_sample_weight
@@ -554,7 +555,12 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         if jobs == 1:
             out = [run(f, j) for f, j in tasks]
         else:
-            out = Parallel(n_jobs=jobs, prefer="threads")(delayed(run)(f, j) for f, j in tasks)
+            # BLAS limited once for all paths: a solver limits it to one thread around its
+            # own run (threadpoolctl, process-wide), and with paths in threads one path's
+            # exit restored the multi-threaded setting under the others
+            with threadpool_limits(limits=1, user_api="blas"):
+                out = Parallel(n_jobs=jobs, prefer="threads")(delayed(run)(f, j)
+                                                              for f, j in tasks)
         n_f, n_l, n_c = len(folds), len(grid), len(Cs_fit)
         # paths (n_folds, n_l1, n_Cs, n_rows, n_dof); scores / n_iter (n_folds, n_l1, n_Cs)
         paths = np.stack([o[0] for o in out]).reshape(n_f, n_l, n_c, n_rows, n_dof)
