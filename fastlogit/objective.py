@@ -204,7 +204,7 @@ class LogLossData:
         if self.n_classes == 1:
             b = float(theta[d]) if fi else 0.0
             if self._direct:
-                return theta[:d], b
+                return np.ascontiguousarray(theta[:d]), b
             self._w[:] = theta[:d]
             return self._w, b
         rows = theta.reshape(self.n_classes, d + fi)

@@ -214,3 +214,19 @@ def test_gradient_is_the_callers_own_array(rng, k):
     passes = ob.n_evals["value_grad"]
     ob.hessp(theta, v)
     assert ob.n_evals["value_grad"] == passes
+
+
+def test_strided_theta_equals_contiguous(rng):
+    """Binary float64 data passes d-slices of theta / v to the kernels without a copy
+    buffer: a strided theta or direction gives the results of a contiguous one, bitwise."""
+    X, y, s = _problem(rng, sparse=True)
+    p = Objective(X, y, s).n_params
+    theta, v = rng.standard_normal((2, 2 * p))[:, ::2]
+    a, b = Objective(X, y, s).data, Objective(X, y, s).data
+    assert a.loss(theta) == b.loss(theta.copy())
+    (la, ga), (lb, gb) = a.loss_grad(theta), b.loss_grad(theta.copy())
+    assert la == lb
+    np.testing.assert_array_equal(ga, gb)
+    np.testing.assert_array_equal(a.hessp(theta, v), b.hessp(theta.copy(), v.copy()))
+    np.testing.assert_array_equal(a.hess_diag(theta), b.hess_diag(theta.copy()))
+    np.testing.assert_array_equal(a.margins(theta), b.margins(theta.copy()))
