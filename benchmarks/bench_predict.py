@@ -22,10 +22,8 @@ Measured:
   ``load_svmlight(path)`` (our parser: the reference), ``iter_blocks`` (its blocks, no
   matrix assembled), ``score_svmlight`` (scoring while parsing, no output),
   ``predict_file(model, path, out)`` for labels, ``--proba`` and ``--raw`` output (also to
-  /dev/null, and ``--proba`` of a 5-class multinomial model; ``--proba`` also with
-  ``predict_stream.PARALLEL_WRITE``: lines formatted on Numba's threads), and the previous
-  ``fastlogit predict`` (load everything, ``predict_proba``, one Python-formatted line per
-  row).
+  /dev/null, and ``--proba`` of a 5-class multinomial model), and the previous ``fastlogit
+  predict`` (load everything, ``predict_proba``, one Python-formatted line per row).
 
 Output: a Markdown report on stdout (benchmarks/results/predict_stream.md holds one).
 """
@@ -112,17 +110,6 @@ def _old_predict(model, path, out_path):
             fh.write(format_label(lab) + " " + " ".join(f"{p:.8g}" for p in row) + "\n")
 
 
-def _parallel_write(fn, *args, **kw):
-    """``fn`` with predict_stream.PARALLEL_WRITE set (lines formatted on Numba's threads)."""
-    from fastlogit import predict_stream
-
-    predict_stream.PARALLEL_WRITE = True
-    try:
-        return fn(*args, **kw)
-    finally:
-        predict_stream.PARALLEL_WRITE = False
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=60_000, help="rows of the short file")
@@ -183,7 +170,6 @@ def main():
         for m in (model, multi):
             for kind in ("label", "proba", "raw"):
                 predict_file(m, warm, out, kind=kind)  # warm-up (compilation or its cache)
-            _parallel_write(predict_file, m, warm, out, kind="proba")
         cases = {
             "parse: load_svmlight": lambda: load_svmlight(short),
             "parse blocks only: io.iter_blocks (no matrix)": blocks_only,
@@ -195,10 +181,6 @@ def main():
                 lambda: predict_file(model, short, os.devnull, kind="proba"),
             "streamed predict, 5-class multinomial, --proba":
                 lambda: predict_file(multi, short, out, kind="proba"),
-            "streamed predict, --proba, parallel writer":
-                lambda: _parallel_write(predict_file, model, short, out, kind="proba"),
-            "streamed predict, 5-class multinomial, --proba, parallel writer":
-                lambda: _parallel_write(predict_file, multi, short, out, kind="proba"),
             "previous predict --proba (load all, Python lines)":
                 lambda: _old_predict(model, short, out),
         }

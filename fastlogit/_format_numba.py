@@ -10,18 +10,17 @@ result never depends on the rounding of ``x * 10**k``.
 
 :func:`join_rows` assembles ``label value value ...\\n`` lines from those pieces.
 
-Both run on the calling thread; ``format_values_parallel`` / ``join_rows_parallel`` are the
-same on Numba's threads (the same bytes), chosen by
-:data:`fastlogit.predict_stream.PARALLEL_WRITE` (benchmarks/results/predict_stream.md
-compares them).
+Both run on the calling thread: next to the parse of the same rows they are a small share
+of the work, and a parallel region of their own between the parser's would make the
+parser's idle OpenMP threads spin against it on a busy machine (measured:
+benchmarks/results/predict_stream.md).
 """
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 _JIT = dict(cache=True, nogil=True)
-_PAR = dict(cache=True, nogil=True, parallel=True)
 
 #: Bytes reserved per formatted value (the longest, "-1.2345678e-308", has 15).
 WIDTH = 16
@@ -151,15 +150,19 @@ def _format_one(x, out, row):
 
 
 @njit(**_JIT)
-def _format_range(values, out, lengths, lo, hi):
-    for i in range(lo, hi):
+def format_values(values, out, lengths):
+    """``%.8g`` of each entry of ``values`` (1-D float64) into row i of ``out`` (uint8,
+    (n, WIDTH)); ``lengths[i]`` its length, -1 where the caller formats it."""
+    for i in range(values.size):
         lengths[i] = _format_one(values[i], out, i)
 
 
 @njit(**_JIT)
-def _join_range(label_bytes, label_start, label_index, pieces, piece_len, n_cols, offsets, buf,
-                lo, hi):
-    for i in range(lo, hi):
+def join_rows(label_bytes, label_start, label_index, pieces, piece_len, n_cols, offsets, buf):
+    """Write line i = ``label[label_index[i]]`` + ``' ' + piece`` for its ``n_cols`` pieces
+    (rows ``i * n_cols ...`` of ``pieces`` / ``piece_len``) + newline at ``buf[offsets[i]:]``.
+    ``offsets`` (n + 1) are the cumulative line lengths."""
+    for i in range(label_index.size):
         p = offsets[i]
         c = label_index[i]
         for j in range(label_start[c], label_start[c + 1]):
@@ -172,41 +175,3 @@ def _join_range(label_bytes, label_start, label_index, pieces, piece_len, n_cols
                 buf[p] = pieces[k, j]
                 p += 1
         buf[p] = 10
-
-
-@njit(**_JIT)
-def format_values(values, out, lengths):
-    """``%.8g`` of each entry of ``values`` (1-D float64) into row i of ``out`` (uint8,
-    (n, WIDTH)); ``lengths[i]`` its length, -1 where the caller formats it."""
-    _format_range(values, out, lengths, 0, values.size)
-
-
-@njit(**_JIT)
-def join_rows(label_bytes, label_start, label_index, pieces, piece_len, n_cols, offsets, buf):
-    """Write line i = ``label[label_index[i]]`` + ``' ' + piece`` for its ``n_cols`` pieces
-    (rows ``i * n_cols ...`` of ``pieces`` / ``piece_len``) + newline at ``buf[offsets[i]:]``.
-    ``offsets`` (n + 1) are the cumulative line lengths."""
-    _join_range(label_bytes, label_start, label_index, pieces, piece_len, n_cols, offsets, buf,
-                0, label_index.size)
-
-
-#: Values or lines per task of the parallel versions.
-_TASK = 2048
-
-
-@njit(**_PAR)
-def format_values_parallel(values, out, lengths):
-    """:func:`format_values` on Numba's threads (the same bytes: each value has its row)."""
-    n = values.size
-    for t in prange((n + _TASK - 1) // _TASK):
-        _format_range(values, out, lengths, t * _TASK, min(n, (t + 1) * _TASK))
-
-
-@njit(**_PAR)
-def join_rows_parallel(label_bytes, label_start, label_index, pieces, piece_len, n_cols,
-                       offsets, buf):
-    """:func:`join_rows` on Numba's threads (the same bytes: each line has its offset)."""
-    n = label_index.size
-    for t in prange((n + _TASK - 1) // _TASK):
-        _join_range(label_bytes, label_start, label_index, pieces, piece_len, n_cols, offsets,
-                    buf, t * _TASK, min(n, (t + 1) * _TASK))

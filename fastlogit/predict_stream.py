@@ -38,8 +38,6 @@ __all__ = ["predict_file", "iter_predictions", "iter_chunks", "format_label", "K
 KINDS = ("label", "proba", "raw")
 #: Non-zeros per row block read from a CSR cache.
 CHUNK_NNZ = 1 << 22
-#: Format and join a block's lines on Numba's threads (else on the calling thread).
-PARALLEL_WRITE = False
 
 
 def format_label(v):
@@ -277,15 +275,13 @@ def _format_chunk(index, values, label_table):
     from . import _format_numba as F
 
     label_bytes, label_start = label_table
-    fmt, join = ((F.format_values_parallel, F.join_rows_parallel) if PARALLEL_WRITE
-                 else (F.format_values, F.join_rows))
     n = index.size
     k = 0 if values is None else values.shape[1]
     flat = np.ascontiguousarray(values, dtype=np.float64).ravel() if k else np.zeros(0)
     pieces = np.empty((flat.size, F.WIDTH), dtype=np.uint8)
     lengths = np.empty(flat.size, dtype=np.int64)
     if flat.size:
-        fmt(flat, pieces, lengths)
+        F.format_values(flat, pieces, lengths)
         for j in np.flatnonzero(lengths < 0):  # NaN, inf, extreme magnitudes: C's %.8g
             text = ("%.8g" % flat[j]).encode()
             pieces[j, :len(text)] = np.frombuffer(text, dtype=np.uint8)
@@ -297,7 +293,7 @@ def _format_chunk(index, values, label_table):
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(line_len, out=offsets[1:])
     buf = np.empty(int(offsets[-1]), dtype=np.uint8)
-    join(label_bytes, label_start, index, pieces, lengths, k, offsets, buf)
+    F.join_rows(label_bytes, label_start, index, pieces, lengths, k, offsets, buf)
     return buf
 
 

@@ -168,11 +168,8 @@ def test_cli_errors_name_file_and_line(case, tmp_path, capsys):
     assert not (tmp_path / "p").exists()
 
 
-@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
-def test_format_values_is_printf_g8(parallel, monkeypatch):
-    """The compiled writer gives C's %.8g, ties to even included, for every magnitude (on
-    the calling thread and on Numba's threads)."""
-    monkeypatch.setattr(predict_stream, "PARALLEL_WRITE", parallel)
+def test_format_values_is_printf_g8():
+    """The compiled writer gives C's %.8g, ties to even included, for every magnitude."""
     from fastlogit import _format_numba as F
 
     rng = np.random.default_rng(5)
