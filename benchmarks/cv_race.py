@@ -174,6 +174,44 @@ def agree(names, penalties, tol=1e-8, max_iter=1000):
                   f"(untimed: {t1 - t0:.1f} s / {t2 - t1:.1f} s)", flush=True)
 
 
+def iterations(names, penalties, solvers, tol=1e-4, max_iter=100):
+    """Untimed: solver iterations of the warm paths (per C, summed over the 5 folds) and the
+    passes over the data, per set, penalty and solver; load-independent."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from fastlogit.model_selection import warm_path
+    from fastlogit.objective import LogLossData, Objective
+
+    passes = {"value_grad": 0}
+    compute = LogLossData._compute
+
+    def counted(self, *args, **kwargs):
+        passes["value_grad"] += 1
+        return compute(self, *args, **kwargs)
+
+    LogLossData._compute = counted
+    try:
+        for name in names:
+            X, y = load_shared(name)
+            folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+            for penalty in penalties:
+                for solver in (["l1"] if penalty == "l1" else solvers):
+                    passes["value_grad"] = 0
+                    total = np.zeros(CS.size, dtype=int)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        for train, _ in folds:
+                            objective = Objective(X[train], y[train], penalty=penalty,
+                                                  n_threads=1)
+                            total += warm_path(objective, CS, solver, tol=tol,
+                                               max_iter=max_iter)[1]
+                    print(f"{name} {penalty} {solver}: {total.sum()} iterations, per C "
+                          f"{total.tolist()}; {passes['value_grad']} value/gradient passes",
+                          flush=True)
+    finally:
+        LogLossData._compute = compute
+
+
 def table(rows, repeats, n_threads):
     threads = "default threading" if n_threads is None else f"n_threads={n_threads}"
     out = [f"Medians of {repeats} run(s), seconds, {threads}, n_jobs=None.", "",
@@ -208,7 +246,14 @@ def main(argv=None):
     p.add_argument("--max-iter", type=int, default=100)
     p.add_argument("--agree", action="store_true",
                    help="untimed: C_ and fold scores of both at tol 1e-8 instead of the race")
+    p.add_argument("--iterations", nargs="*", metavar="SOLVER",
+                   help="untimed: iterations of the warm paths for these solvers (L2; 'l1' "
+                        "for L1) instead of the race")
     args = p.parse_args(argv)
+    if args.iterations is not None:
+        iterations(args.datasets, args.penalties, args.iterations or ["auto"], args.tol,
+                   args.max_iter)
+        return
     if args.agree:
         agree(args.datasets, args.penalties)
         return
