@@ -218,6 +218,9 @@ def test_errors_for_unknown_solver_and_penalty(rng):
     assert choose_solver(Objective(X, y)) == "newton-cholesky"
     assert choose_solver(Objective(sp.csr_matrix((10, 5000)), np.zeros(10))) == "lbfgs"
     assert choose_solver(Objective(sp.csr_matrix((3000, 5000)), np.zeros(3000))) == "trust-region"
+    # softmax: L-BFGS whatever the shape (benchmarks/results/softmax_race.md)
+    Y3 = np.eye(3)[np.arange(3000) % 3]
+    assert choose_solver(Objective(sp.csr_matrix((3000, 5000)), Y3)) == "lbfgs"
 
 
 @pytest.mark.parametrize("penalty", ["l2", None, "elasticnet"])

@@ -123,17 +123,19 @@ def choose_solver(objective):
     """The deterministic solver name we expect to be fastest for this objective's shape.
 
     L1 part -> "l1"; at most CHOLESKY_MAX_PARAMS parameters (binary) -> "newton-cholesky"
-    (cheap gram + O(p^3) factorisation, quadratic convergence); more than twice as many
-    features as samples -> "lbfgs"; otherwise the TRON-style "trust-region" (hessp passes
-    only).  The shape rule is what timed fastest to 1e-6 suboptimality in
-    benchmarks/solver_race.py on the shared sets; the figures, and where the two are within
-    noise of each other, are in benchmarks/results/NOTES.md.
+    (cheap gram + O(p^3) factorisation, quadratic convergence); softmax (n_classes > 1) or
+    more than twice as many features as samples -> "lbfgs"; otherwise the TRON-style
+    "trust-region" (hessp passes only).  The binary shape rule is what timed fastest to 1e-6
+    suboptimality in benchmarks/solver_race.py on the shared sets (figures in
+    benchmarks/results/NOTES.md); for softmax, L-BFGS took the fewest passes and least CPU
+    to 1e-6 on news20 both as it is (d > 2n) and cut to its 2000 most frequent columns
+    (n > 2d), against newton-cg and trust-region (benchmarks/results/softmax_race.md).
     """
     if objective.l1_strength:
         return "l1"
     if objective.n_params <= CHOLESKY_MAX_PARAMS and objective.n_classes == 1:
         return "newton-cholesky"
-    if objective.n_features > 2 * objective.n_samples:
+    if objective.n_classes > 1 or objective.n_features > 2 * objective.n_samples:
         return "lbfgs"
     return "trust-region"
 
