@@ -93,7 +93,8 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
         A fastlogit solver name or "auto" (:func:`fastlogit.solvers.choose_solver`, chosen
         once for the path on the compacted columns).
     theta0 : ndarray (n_params,) or None
-        Start of the first fit (zeros).
+        Start of the first fit (None: zero coefficients, and for a binary log-loss with an
+        intercept the intercept-only optimum, :func:`_intercept_start`).
 
     Returns
     -------
@@ -111,7 +112,8 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
     if name != "l1":  # the l1 solver's column path wants the in-memory data term itself
         inner = inner.with_data(_KeepsLastGradients(inner.data))
     n = objective.n_params
-    theta = np.zeros(n) if theta0 is None else np.array(theta0, dtype=np.float64).reshape(n)
+    theta = (_intercept_start(objective) if theta0 is None
+             else np.array(theta0, dtype=np.float64).reshape(n))
     if keep is not None and (objective.l1_strength or objective.l2_strength):
         theta[~keep] = 0.0  # unused columns: their optimum under the penalty
     thetas = np.empty((Cs.size, n))
@@ -165,6 +167,23 @@ class _KeepsLastGradients:
         loss, grad = self._data.loss_grad(theta)
         self._kept = [(theta.copy(), loss, grad.copy())] + self._kept[:1]
         return loss, grad
+
+
+def _intercept_start(objective):
+    """The first fit's start: zero coefficients and, for a binary log-loss with an intercept,
+    the intercept's optimum at w = 0, logit of the weighted mean label (the optimum of the
+    strongest penalty is near there; from b = 0 an imbalanced set spends Newton steps on
+    the intercept alone).  Zeros otherwise (and when the labels are all of one class)."""
+    theta = np.zeros(objective.n_params)
+    y = getattr(objective, "y", None)
+    if (not objective.fit_intercept or objective.n_classes != 1 or y is None
+            or np.ndim(y) != 1):
+        return theta
+    sw = getattr(objective, "sample_weight", None)
+    p = float(np.average(y, weights=sw))
+    if 0.0 < p < 1.0:
+        theta[-1] = np.log(p / (1.0 - p))
+    return theta
 
 
 def _extrapolated_start(objective, fitted, log_C, tol):

@@ -115,6 +115,21 @@ def test_extrapolated_start_is_taken_only_when_better(rng):
     assert worse is thetas[1]
 
 
+def test_path_starts_at_the_intercept_only_optimum(rng):
+    from fastlogit.model_selection import _intercept_start
+
+    X, y = _binary(rng)
+    y[:300] = 0.0  # imbalanced
+    sw = rng.uniform(0.5, 2.0, y.size)
+    objective = Objective(X, y, sample_weight=sw, penalty=None)
+    theta = _intercept_start(objective)
+    assert not theta[:-1].any()
+    # the intercept-only model's optimum: the gradient's intercept entry vanishes there
+    assert abs(objective.value_grad(theta)[1][-1]) < 1e-10
+    assert not _intercept_start(Objective(X, np.zeros_like(y))).any()  # one class: zeros
+    assert not _intercept_start(Objective(X, y, fit_intercept=False)).any()
+
+
 def test_kept_gradients_spare_repeated_passes(rng):
     from fastlogit.model_selection import _KeepsLastGradients
 
