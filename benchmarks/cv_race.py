@@ -1,7 +1,8 @@
 """Race: cross-validated C on the shared sets (issue 17).
 
 Three ways to run the same search (10 Cs, ``np.logspace(-4, 4, 10)``, the same 5 stratified
-folds, accuracy, tol 1e-4, max_iter 100 (``--tol``, ``--max-iter``), fit_intercept, then a refit at the chosen C):
+folds, accuracy, tol 1e-4, max_iter 100 (``--tol``, ``--max-iter``), fit_intercept, then a
+refit at the chosen C):
 
 * ``sklearn``: scikit-learn's ``LogisticRegressionCV`` (its default lbfgs for L2;
   liblinear for L1, scikit-learn's fastest L1 solver here);

@@ -294,10 +294,9 @@ def test_cv_rejects_bad_parameters(rng):
                                  **{"l1_ratios": (0,), **params}).fit(X, y)
 
 
-@parametrize_with_checks([LogisticRegressionCV(Cs=(0.01, 0.1, 1.0), cv=3, l1_ratios=(0.0,), scoring="accuracy",
-                                               use_legacy_attributes=False, tol=1e-12,
-                                               max_iter=1000,
-                                               backend="numpy")])
+@parametrize_with_checks([LogisticRegressionCV(Cs=(0.01, 0.1, 1.0), cv=3, l1_ratios=(0.0,),
+                                               scoring="accuracy", use_legacy_attributes=False,
+                                               tol=1e-12, max_iter=1000, backend="numpy")])
 def test_cv_sklearn_compatible(estimator, check):
     check(estimator)
 
