@@ -102,7 +102,7 @@ def test_multinomial_matches_split_reference():
     assert abs(F - F_ref) <= 1e-8 * abs(F_ref)
     np.testing.assert_array_equal(_coef(ob, res.theta) != 0, np.abs(_coef(ob, ref)) > 1e-6)
     # the hessp (FISTA) model solver reaches the same optimum
-    res2 = solve(ob, "l1", tol=1e-10, dense_max=0)
+    res2 = solve(ob, "l1", tol=1e-10, dense_max=0, column_path=False)
     assert res2.converged
     assert abs(ob.value(res2.theta) - F_ref) <= 1e-8 * abs(F_ref)
 
@@ -143,6 +143,13 @@ def test_multinomial_weighted_matches_split_reference(sparse, dtype, l1_ratio):
         return E / E.sum(axis=1, keepdims=True)
 
     np.testing.assert_allclose(proba(res.theta), proba(ref), atol=1e-5)
+    # the per-class column path (block coordinate descent; used above dense_max)
+    blocks = solve(ob, "l1", tol=1e-10, dense_max=0)
+    assert blocks.converged
+    F_blocks = Objective(X64, Y, sw, C=0.4, penalty="elasticnet",
+                         l1_ratio=l1_ratio).value(blocks.theta)
+    assert abs(F_blocks - F_ref) <= 1e-8 * abs(F_ref)
+    np.testing.assert_allclose(proba(blocks.theta), proba(ref), atol=1e-5)
 
 
 def test_sample_weights_equal_repeated_rows():

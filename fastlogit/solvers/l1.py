@@ -88,7 +88,7 @@ import scipy.sparse as sp
 from scipy.special import xlogy
 
 from ..contract import declare
-from ..objective import LogLossData
+from ..objective import LogLossData, Objective
 from . import _cd
 from ._result import (History, SolverResult, reference_gradient_norm, single_threaded_blas,
                       stopping_threshold, warn_not_converged)
@@ -101,6 +101,8 @@ _NU = 1e-12
 #: Sufficient-decrease constant of the composite Armijo rule (LIBLINEAR's).
 _SIGMA = 0.01
 _MAX_BACKTRACKS = 30
+#: Sweeps the first model is expected to take (the dense-model choice before any model ran).
+_FIRST_SWEEPS = 3
 
 #: data term -> its float64 CSC copy (weakly keyed: a path of fits over one data term
 #: builds it once).
@@ -223,6 +225,13 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
         return _solve_columns(objective, data, theta.copy(), tol, max_iter, hist,
                               int(ws_min), int(max_sweeps), verbose, model, bool(anderson),
                               inactive)
+    data = _multinomial_data(objective) if column_path else None
+    if data is not None and objective.n_params > int(dense_max):
+        twin = _float64_twin(objective)
+        res = _solve_classes(twin, twin.data, theta.copy(), tol, max_iter, hist,
+                             int(ws_min), int(max_sweeps), model, bool(anderson))
+        res.n_evals = dict(getattr(objective, "n_evals", res.n_evals))
+        return res
     res = _solve_generic(_float64_twin(objective), theta.copy(), tol, max_iter, hist,
                          int(dense_max), int(max_inner), int(max_sweeps))
     res.n_evals = dict(getattr(objective, "n_evals", res.n_evals))
@@ -253,7 +262,7 @@ def _float64_twin(objective):
 
 # ================================================================================ column path
 def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose,
-                   model, anderson, inactive):
+                   model, anderson, inactive, offset=None, thr=None):
     name = "l1"
     (indptr, indices, xdata), rows = _csc_of(data)
     col_nnz = np.diff(indptr)
@@ -290,6 +299,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         """Margins from scratch, pointwise terms, full gradient, violations."""
         nz = np.flatnonzero(w)
         _cd.col_matvec(indptr, indices, xdata, nz, w[nz], b, z)
+        if offset is not None:
+            z[:] += offset
         loss = _cd.pointwise(z, y, s, C, r, D, p)
         return loss, full_gradient()
 
@@ -315,15 +326,16 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     grad0[:d] = g_full
     if fi:
         grad0[d] = gb
-    thr = stopping_threshold(tol, reference_gradient_norm(
-        objective, theta, grad0 if inactive is None else None))
+    if thr is None:
+        thr = stopping_threshold(tol, reference_gradient_norm(
+            objective, theta, grad0 if inactive is None else None))
     F = value(loss)
     it = 0
     message = "max_iter reached"
     if hist.record(pack(), F, gnorm):
         return _finish(name, pack(), it, hist, gnorm, thr, "stopped by callback", objective)
     kappa = 0.1  # model-solve tolerance relative to the working set's violation
-    last_sweeps = 10  # sweeps of the last model solve (guides the dense-model choice)
+    last_sweeps = _FIRST_SWEEPS  # sweeps of the last model solve (the dense-model choice)
     ridge = 0.0  # damping added to the model's curvature after a failed line search
     exact = True  # z (hence the gradient) computed from scratch at this point
     while True:
@@ -333,6 +345,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             # confirm on margins recomputed from scratch (the iterates update z by steps)
             nz = np.flatnonzero(w)
             _cd.col_matvec(indptr, indices, xdata, nz, w[nz], b, xz)
+            if offset is not None:
+                xz += offset
             if np.array_equal(xz, z):
                 break
             z[:] = xz
@@ -462,6 +476,83 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 continue
             break
     return _finish(name, pack(), it, hist, gnorm, thr, message, objective)
+
+
+def _multinomial_data(objective):
+    """The in-memory softmax log-loss data term when the per-class column path applies."""
+    data = getattr(objective, "data", None)
+    pen = getattr(objective, "penalty", None)
+    if (type(data) is not LogLossData or data.n_classes < 2 or pen is None
+            or pen.l2_strength is None):
+        return None
+    return data
+
+
+def _solve_classes(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, model,
+                   anderson):
+    """Softmax by block coordinate descent over the classes (glmnet's multinomial scheme).
+
+    With the other classes' margins fixed, the softmax loss in class k's coefficients is a
+    binary log-loss on the margin ``z_k + o``, ``o_i = -log sum_{l != k} exp(z_il)``, with
+    label ``y_ik`` and the same weights (up to a constant).  Each round solves these binary
+    problems in turn by the column path (offset ``o``), each to a violation a tenth of the
+    round's global one (never below the global threshold), and then measures the optimality
+    of the whole problem.  Used for problems too large for the dense model Hessian, where the
+    generic path would solve every model by FISTA on Hessian products."""
+    import warnings
+
+    name = "l1"
+    K, d, fi = data.n_classes, data.n_features, data.fit_intercept
+    lamv = _lam_vector(objective)
+    f, g = objective.value_grad(theta)
+    F = f + float(lamv @ np.abs(theta))
+    gnorm = float(np.abs(objective.min_norm_subgradient(theta, g)).max(initial=0.0))
+    thr = stopping_threshold(tol, reference_gradient_norm(objective, theta, g))
+    if hist.record(theta, F, gnorm):
+        return _finish(name, theta, 0, hist, gnorm, thr, "stopped by callback", objective)
+    arrays = _csc_of(data)
+    (indptr, indices, xdata), _ = arrays
+    Y = np.asarray(data.y, dtype=np.float64)
+    subs = []
+    for k in range(K):
+        sub = LogLossData.trusted(data.design, np.ascontiguousarray(Y[:, k]),
+                                  data.sample_weight, fi, data.kernels, data.n_threads)
+        _CSC[sub] = arrays
+        subs.append(Objective(sub, C=objective.C, penalty=objective.penalty))
+    T = theta.reshape(K, d + fi).copy()
+    Z = np.empty((data.n_samples, K))
+    for k in range(K):
+        nz = np.flatnonzero(T[k, :d])
+        _cd.col_matvec(indptr, indices, xdata, nz, T[k, nz], T[k, d] if fi else 0.0, Z[:, k])
+    it, message = 0, "max_iter reached"
+    while gnorm > thr and it < max_iter:
+        sub_thr = max(thr, 0.1 * gnorm)
+        steps = 0
+        for k in range(K):
+            others = np.delete(Z, k, axis=1)
+            top = others.max(axis=1)
+            offset = -(top + np.log(np.exp(others - top[:, None]).sum(axis=1)))
+            with warnings.catch_warnings():  # a block stopped by max_iter is no failure
+                warnings.simplefilter("ignore")
+                res = _solve_columns(subs[k], subs[k].data, T[k].copy(), tol,
+                                     max(1, max_iter - it), History(None, 0, name), ws_min,
+                                     max_sweeps, 0, model, anderson, None, offset, sub_thr)
+            T[k] = res.theta
+            it += res.n_iter
+            steps += res.n_iter
+            nz = np.flatnonzero(T[k, :d])
+            _cd.col_matvec(indptr, indices, xdata, nz, T[k, nz], T[k, d] if fi else 0.0,
+                           Z[:, k])
+        theta = T.ravel().copy()
+        f, g = objective.value_grad(theta)
+        F = f + float(lamv @ np.abs(theta))
+        gnorm = float(np.abs(objective.min_norm_subgradient(theta, g)).max(initial=0.0))
+        if hist.record(theta, F, gnorm):
+            return _finish(name, theta, it, hist, gnorm, thr, "stopped by callback", objective)
+        if steps == 0:  # every block met its tolerance and the whole problem did not
+            message = "the class blocks stopped moving above the threshold"
+            break
+    return _finish(name, theta, it, hist, gnorm, thr, message, objective)
 
 
 # ================================================================================== screening
