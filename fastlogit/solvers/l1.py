@@ -504,9 +504,7 @@ def _solve_classes(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     name = "l1"
     K, d, fi = data.n_classes, data.n_features, data.fit_intercept
     lamv = _lam_vector(objective)
-    f, g = objective.value_grad(theta)
-    F = f + float(lamv @ np.abs(theta))
-    gnorm = float(np.abs(objective.min_norm_subgradient(theta, g)).max(initial=0.0))
+    f, g, F, gnorm = _state(objective, theta, lamv)
     thr = stopping_threshold(tol, reference_gradient_norm(objective, theta, g))
     if hist.record(theta, F, gnorm):
         return _finish(name, theta, 0, hist, gnorm, thr, "stopped by callback", objective)
@@ -544,9 +542,7 @@ def _solve_classes(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             _cd.col_matvec(indptr, indices, xdata, nz, T[k, nz], T[k, d] if fi else 0.0,
                            Z[:, k])
         theta = T.ravel().copy()
-        f, g = objective.value_grad(theta)
-        F = f + float(lamv @ np.abs(theta))
-        gnorm = float(np.abs(objective.min_norm_subgradient(theta, g)).max(initial=0.0))
+        f, g, F, gnorm = _state(objective, theta, lamv)
         if hist.record(theta, F, gnorm):
             return _finish(name, theta, it, hist, gnorm, thr, "stopped by callback", objective)
         if steps == 0:  # every block met its tolerance and the whole problem did not
@@ -696,6 +692,13 @@ def _lam_vector(objective):
     return objective.l1_strength * objective.penalized_mask().astype(np.float64)
 
 
+def _state(objective, theta, lam):
+    """(f, grad f, F, optimality measure) at theta through the contract."""
+    f, g = objective.value_grad(theta)
+    F = f + float(lam @ np.abs(theta))
+    return f, g, F, float(np.abs(objective.min_norm_subgradient(theta, g)).max(initial=0.0))
+
+
 def _model_violation(G, u, lam):
     """inf-norm of the minimum-norm subgradient of the model at u (G: its smooth gradient)."""
     out = np.abs(G + lam * np.sign(u))
@@ -759,9 +762,7 @@ def _solve_generic(objective, theta, tol, max_iter, hist, dense_max, max_inner, 
     name = "l1"
     lam = _lam_vector(objective)
     dense = objective.n_params <= dense_max and hasattr(objective, "hessian")
-    f, g = objective.value_grad(theta)
-    F = f + float(lam @ np.abs(theta))
-    gnorm = float(np.abs(objective.min_norm_subgradient(theta, g)).max(initial=0.0))
+    f, g, F, gnorm = _state(objective, theta, lam)
     thr = stopping_threshold(tol, reference_gradient_norm(objective, theta, g))
     if hist.record(theta, F, gnorm):
         return _finish(name, theta, 0, hist, gnorm, thr, "stopped by callback", objective)
