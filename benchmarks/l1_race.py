@@ -84,13 +84,19 @@ def l1_objective(X, y, theta, C, l1_ratio=1.0):
 
 
 # ----------------------------------------------------------------------------- the solvers
-def ours(X, y, C, tol, l1_ratio=1.0):
+def ours(X, y, C, tol, l1_ratio=1.0, **options):
     from fastlogit.objective import Objective
     from fastlogit.solvers import solve
 
     ob = (Objective(X, y, C=C, penalty="l1") if l1_ratio == 1.0 else
           Objective(X, y, C=C, penalty="elasticnet", l1_ratio=l1_ratio))
-    return solve(ob, "l1", tol=tol, max_iter=MAX_ITER).theta
+    return solve(ob, "l1", tol=tol, max_iter=MAX_ITER, **options).theta
+
+
+#: --ablation: the l1 solver's options against its defaults (which combination wins).
+VARIANTS = {"default": {}, "no Anderson": {"anderson": False},
+            "column models only": {"model": "columns"},
+            "dense models (m <= 2500)": {"model": "dense"}, "ws_min 32": {"ws_min": 32}}
 
 
 def saga_fit(X, y, C, tol, l1_ratio=EN_RATIO, max_iter=None):
@@ -388,6 +394,9 @@ def main(argv=None):
     parser.add_argument("--prepare", action="store_true",
                         help="only compute and store the 1 %% C and the reference solves "
                              "(no timings, no lock needed)")
+    parser.add_argument("--ablation", action="store_true",
+                        help="time the l1 solver's variants (VARIANTS) instead of the "
+                             "libraries")
     parser.add_argument("--elasticnet", action="store_true",
                         help=f"the elastic-net race (l1_ratio {EN_RATIO}, C = 1) against "
                              "scikit-learn's saga instead")
@@ -420,14 +429,17 @@ def main(argv=None):
                              f"{ref['t ours 1e-12']:.2f} / {ref['t liblinear 1e-10']:.2f} |")
                 print(f"# {name} C={label}: {_show(ref)}", file=sys.stderr, flush=True)
                 continue
-            fits = prepared(X, y, C)
+            fits = (prepared(X, y, C) if not args.ablation else
+                    {k: (functools.partial(ours, X, y, C, **v), LADDER)
+                     for k, v in VARIANTS.items()})
             names = names or list(fits)
             res = race(fits, functools.partial(l1_objective, X, y, C=C), ref["F*"],
                                args.target, args.repeats, settle_s=args.settle,
                                cap_s=args.cap)
             ok = {k: v[0] for k, v in res.items() if v[0] is not None}
-            best_other = min((v for k, v in ok.items() if k != "fastlogit l1"), default=None)
-            mine = ok.get("fastlogit l1")
+            me = "default" if args.ablation else "fastlogit l1"
+            best_other = min((v for k, v in ok.items() if k != me), default=None)
+            mine = ok.get(me)
             ratio = (f"{best_other / mine:.2f}x" if best_other is not None and mine
                      else f"> {args.cap / mine:.0f}x (none reached it)" if mine else "-")
             cells = [f"{v[0]:.4f} ({v[1]:g})" if v[0] is not None else v[1]
