@@ -68,8 +68,16 @@ anyway, by linearity of the model's gradient) and raises L when it fails.  (The 
 solver reused an L estimated, from below, by a power iteration several outer iterations
 earlier; on news20 the Hessian's largest eigenvalue grew several times between two outer
 iterations, FISTA diverged ("overflow encountered in matmul") and the non-finite model
-solution was reported as "no descent direction" far above the optimum.)  Multinomial
-problems use this path: there is no column path for softmax yet.
+solution was reported as "no descent direction" far above the optimum.)  In-memory
+multinomial problems use this path up to ``dense_max`` parameters (the exact joint model);
+above it they go by blocks of classes (next paragraph).
+
+**Per-class path** (softmax log-loss in memory, more than ``dense_max`` parameters): block
+coordinate descent over the classes, glmnet's multinomial scheme; with the other classes
+fixed, class k's part is a binary log-loss with an offset, solved by the column path
+(:func:`_solve_classes`).  It ignores the curvature between classes (more outer rounds than
+a joint model) but each round costs column passes only, where FISTA on the joint model
+needed many Hessian products per step.
 
 Stopping rule: ``||S(theta)||_inf <= tol * max(1, ref)`` with ``S`` the minimum-norm
 subgradient of F (:meth:`fastlogit.objective.Objective.min_norm_subgradient`) and ``ref``
