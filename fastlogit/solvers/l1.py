@@ -85,8 +85,9 @@ subgradient of F (:meth:`fastlogit.objective.Objective.min_norm_subgradient`) an
 warm starts pay off), the rule of every deterministic solver
 (:func:`fastlogit.solvers._result.stopping_threshold`).  ``result.grad_norm`` is the measure
 reached; a fit that stops above the threshold warns with :class:`ConvergenceWarning` naming
-it.  ``n_iter`` counts proximal Newton steps; the history has one entry per working-set
-round (column path) or per step (generic path).
+it.  ``n_iter`` counts proximal Newton steps (rounds over the classes on the per-class
+path); the history has one entry per working-set round (column path), per step (generic
+path) or per round (per-class path).
 """
 import weakref
 from typing import NamedTuple
@@ -109,6 +110,8 @@ _NU = 1e-12
 #: Sufficient-decrease constant of the composite Armijo rule (LIBLINEAR's).
 _SIGMA = 0.01
 _MAX_BACKTRACKS = 30
+#: Per-class path: proximal Newton steps allowed per class and round.
+_BLOCK_STEPS = 50
 #: Sweeps the first model is expected to take (the dense-model choice before any model ran).
 _FIRST_SWEEPS = 3
 
@@ -506,7 +509,8 @@ def _solve_classes(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     problems in turn by the column path (offset ``o``), each to a violation a tenth of the
     round's global one (never below the global threshold), and then measures the optimality
     of the whole problem.  Used for problems too large for the dense model Hessian, where the
-    generic path would solve every model by FISTA on Hessian products."""
+    generic path would solve every model by FISTA on Hessian products.  ``n_iter`` counts
+    rounds (each at most ``_BLOCK_STEPS`` proximal Newton steps per class)."""
     import warnings
 
     name = "l1"
@@ -540,15 +544,15 @@ def _solve_classes(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             offset = -(top + np.log(np.exp(others - top[:, None]).sum(axis=1)))
             with warnings.catch_warnings():  # a block stopped by max_iter is no failure
                 warnings.simplefilter("ignore")
-                res = _solve_columns(subs[k], subs[k].data, T[k].copy(), tol,
-                                     max(1, max_iter - it), History(None, 0, name), ws_min,
-                                     max_sweeps, 0, model, anderson, None, offset, sub_thr)
+                res = _solve_columns(subs[k], subs[k].data, T[k].copy(), tol, _BLOCK_STEPS,
+                                     History(None, 0, name), ws_min, max_sweeps, 0, model,
+                                     anderson, None, offset, sub_thr)
             T[k] = res.theta
-            it += res.n_iter
             steps += res.n_iter
             nz = np.flatnonzero(T[k, :d])
             _cd.col_matvec(indptr, indices, xdata, nz, T[k, nz], T[k, d] if fi else 0.0,
                            Z[:, k])
+        it += 1
         theta = T.ravel().copy()
         f, g, F, gnorm = _state(objective, theta, lamv)
         if hist.record(theta, F, gnorm):
