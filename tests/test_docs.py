@@ -40,6 +40,7 @@ DOCTEST_MODULES = [
     "fastlogit.kernels",
     "fastlogit.io.svmlight",
     "fastlogit.datasets",
+    "fastlogit.ovr",
 ]
 
 #: Public objects that must carry an Examples section with at least one doctest.
