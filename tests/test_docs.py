@@ -66,6 +66,7 @@ DOCTEST_MODULES = [
     "fastlogit.solvers",
     "fastlogit.solvers._result",
     "fastlogit.kernels",
+    "fastlogit.ovr",
 ]
 
 #: numpydoc validation codes every object of the API reference passes: each parameter
