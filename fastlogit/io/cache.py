@@ -44,12 +44,49 @@ _I32 = np.iinfo(np.int32).max
 
 
 class CacheFormatError(ValueError):
-    """Not a fastlogit CSR cache, an unknown version, or inconsistent files."""
+    """Not a fastlogit CSR cache, an unknown version, or inconsistent files.
+
+    A :class:`ValueError` whose message names the offending file and the problem; raised
+    by :class:`CSRCache` (opening, :meth:`CSRCache.validate`) and :func:`load_csr_cache`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from fastlogit.io import CacheFormatError, load_csr_cache
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     try:
+    ...         load_csr_cache(folder)
+    ...     except CacheFormatError as exc:
+    ...         print(str(exc).endswith("not a fastlogit CSR cache (no header.json)"))
+    True
+    """
 
 
 def is_csr_cache(path):
-    """True if ``path`` is a directory with a fastlogit cache header (valid or not: opening
-    it with :class:`CSRCache` says what is wrong)."""
+    """True if ``path`` is a directory with a fastlogit cache header.
+
+    Only the header's format name is read: a damaged cache still says True (opening it with
+    :class:`CSRCache` says what is wrong).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The candidate directory (a missing path gives False).
+
+    Returns
+    -------
+    bool
+        Whether ``path/header.json`` exists and names the format ``fastlogit-csr-cache``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from fastlogit.io import is_csr_cache, save_csr_cache
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = save_csr_cache(os.path.join(folder, "c"), [[1.0, 0.0]], [1])
+    ...     is_csr_cache(os.path.join(folder, "c")), is_csr_cache(folder)
+    (True, False)
+    """
     header = Path(path) / "header.json"
     if not header.is_file():
         return False
@@ -184,9 +221,41 @@ class _Writer:
 
 
 def save_csr_cache(path, X, y, *, source=None, overwrite=True):
-    """Write CSR ``X`` (float32/float64) and labels ``y`` as a cache at ``path`` (atomically).
+    """Write CSR ``X`` and labels ``y`` as a cache at ``path`` (atomically).
 
-    Returns the :class:`CSRCache`.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The cache directory to create (missing parent directories are created).
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The data, stored as CSR with sorted indices; float32 and float64 kept, any other
+        dtype stored as float64.
+    y : array-like of shape (n_samples,)
+        Labels, stored as float64 as given (:func:`binary_labels` maps them when read);
+        another length raises ValueError.
+    source : str, default=None
+        Where the data came from, recorded in the header (``header["source"]``).
+    overwrite : bool, default=True
+        Replace an existing cache at ``path`` (only once the new one is complete); False
+        raises FileExistsError if ``path`` exists.  A path that exists and is not a cache
+        is never replaced (FileExistsError).
+
+    Returns
+    -------
+    CSRCache
+        The written cache, opened.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from fastlogit.io import load_csr_cache, save_csr_cache
+    >>> X = np.array([[0.0, 1.5], [2.0, 0.0], [0.0, 0.0]])
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     cache = save_csr_cache(os.path.join(folder, "train"), X, [1, -1, 1])
+    ...     X_read, y_read = load_csr_cache(cache.path, mmap=False)
+    >>> cache.shape, cache.nnz, bool((X_read.toarray() == X).all()), y_read
+    ((3, 2), 2, True, array([ 1., -1.,  1.]))
     """
     X = sp.csr_matrix(X)
     if X.dtype not in (np.float32, np.float64):
@@ -211,8 +280,59 @@ def convert_svmlight(src, dst, *, n_features=None, dtype=np.float64, zero_based=
 
     Streams: blocks are parsed (:func:`fastlogit.io.load_svmlight`'s parser) and appended to
     the cache files as they come, so the text set never has to fit in memory.  The matrix is
-    the one :func:`~fastlogit.io.load_svmlight` returns (``finite`` as there: refuse NaN and
-    infinity, naming the file and line).  Returns the :class:`CSRCache`.
+    the one :func:`~fastlogit.io.load_svmlight` returns.  Writing is atomic: a failed
+    conversion leaves no cache.
+
+    Parameters
+    ----------
+    src : str, os.PathLike, binary file object, or a list of them
+        The svmlight input; several inputs are shards stacked in order (``zero_based="auto"``
+        decides over all of them).
+    dst : str or os.PathLike
+        The cache directory to create.
+    n_features : int, default=None
+        Number of columns; None: the largest feature id + 1 (after the id shift).  A feature
+        id beyond it raises :class:`SvmlightFormatError` naming the file and line.
+    dtype : {numpy.float32, numpy.float64}, default=numpy.float64
+        dtype of the stored values.
+    zero_based : bool or "auto", default="auto"
+        Whether feature ids start at 0; "auto" (scikit-learn's rule): one-based unless some
+        id is 0.
+    n_threads : int, default=None
+        Parser threads (None: all cores).
+    progress : bool, default=False
+        Show a tqdm progress bar over the (compressed) input bytes.
+    overwrite : bool, default=True
+        Replace an existing cache at ``dst`` once the new one is complete; False raises
+        FileExistsError if ``dst`` exists (as does a ``dst`` that is not a cache).
+    finite : bool, default=False
+        Refuse NaN and infinite labels and values with an error naming the file and line
+        (as :func:`~fastlogit.io.load_svmlight`).
+
+    Returns
+    -------
+    CSRCache
+        The written cache, opened.
+
+    Raises
+    ------
+    SvmlightFormatError
+        On malformed input (with file and line), no samples, or a feature id beyond
+        ``n_features``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from fastlogit.io import convert_svmlight
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     with open(os.path.join(folder, "train.svm"), "w") as f:
+    ...         _ = f.write("+1 1:0.5 3:2\\n-1 2:1\\n")
+    ...     cache = convert_svmlight(os.path.join(folder, "train.svm"),
+    ...                              os.path.join(folder, "train.cache"))
+    ...     X, y = cache.load(mmap=False)
+    >>> cache.shape, X.toarray(), y
+    ((2, 3), array([[0.5, 0. , 2. ],
+           [0. , 1. , 0. ]]), array([ 1., -1.]))
     """
     from .svmlight import SvmlightFormatError, iter_blocks, source_name
 
@@ -263,13 +383,41 @@ def convert_svmlight(src, dst, *, n_features=None, dtype=np.float64, zero_based=
 class CSRCache:
     """An opened cache: header, lazily read labels/indptr, whole or row-block access.
 
+    Opening reads and checks the header and the files' sizes and the first and last row
+    offsets (:meth:`validate` checks the rest); nothing else is read.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The cache directory (made by :func:`save_csr_cache` or :func:`convert_svmlight`).
+        A missing or inconsistent cache raises :class:`CacheFormatError` naming the file.
+
     Attributes
     ----------
-    path : Path
+    path : pathlib.Path
+        The cache directory.
     header : dict
-    shape : (n_samples, n_features)
+        The parsed ``header.json``.
+    shape : tuple of int
+        ``(n_samples, n_features)``.
     nnz : int
-    dtype : numpy dtype of the values
+        Stored non-zeros.
+    dtype : numpy.dtype
+        dtype of the values.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from fastlogit.io import CSRCache, save_csr_cache
+    >>> X = np.arange(8.0).reshape(4, 2)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = save_csr_cache(os.path.join(folder, "c"), X, [0, 1, 0, 1])
+    ...     cache = CSRCache(os.path.join(folder, "c"))
+    ...     blocks = cache.row_blocks(max_nnz=4)
+    ...     data, indices, indptr = cache.read_rows(*blocks[1])
+    >>> cache.shape, blocks, data
+    ((4, 2), [(0, 2), (2, 4)], array([4., 5., 6., 7.]))
     """
 
     def __init__(self, path):
@@ -313,10 +461,12 @@ class CSRCache:
 
     @property
     def n_samples(self):
+        """Number of rows, ``shape[0]``."""
         return self.shape[0]
 
     @property
     def n_features(self):
+        """Number of columns, ``shape[1]``."""
         return self.shape[1]
 
     @property
@@ -342,9 +492,24 @@ class CSRCache:
         return self._indptr
 
     def validate(self, step=1 << 22):
-        """Check what opening does not (one pass over the row offsets and column ids, ``step``
-        ids at a time): offsets non-decreasing, column ids in ``[0, n_features)``.  Raises
-        :class:`CacheFormatError` naming the file; returns ``self``."""
+        """Check what opening does not: row offsets non-decreasing, column ids in
+        ``[0, n_features)`` (one pass over the offsets and the ids).
+
+        Parameters
+        ----------
+        step : int, default=2**22
+            Column ids checked per read (bounds the memory used).
+
+        Returns
+        -------
+        CSRCache
+            ``self``.
+
+        Raises
+        ------
+        CacheFormatError
+            Naming the file and the first bad position.
+        """
         indptr = np.asarray(self.indptr())
         if indptr.size > 1 and (np.diff(indptr) < 0).any():
             row = int(np.argmax(np.diff(indptr) < 0))
@@ -361,7 +526,21 @@ class CSRCache:
         return self
 
     def load(self, mmap=True):
-        """``(X, y)``: a ``csr_matrix`` over memory-mapped (read-only) arrays, or in memory."""
+        """The whole cache as ``(X, y)``.
+
+        Parameters
+        ----------
+        mmap : bool, default=True
+            X's arrays memory-mapped read-only (opened in milliseconds whatever the size);
+            False reads them into memory.
+
+        Returns
+        -------
+        X : scipy.sparse.csr_matrix of shape (n_samples, n_features)
+            Sorted indices.
+        y : ndarray of shape (n_samples,)
+            float64 labels, in memory.
+        """
         data = self._map("data", self.dtype, self.nnz, mmap)
         indices = self._map("indices", self._index_dtype, self.nnz, mmap)
         indptr = self._map("indptr", self._indptr_dtype, self.shape[0] + 1, mmap)
@@ -370,8 +549,20 @@ class CSRCache:
         return X, self.labels()
 
     def row_blocks(self, max_nnz=1 << 22, max_rows=None):
-        """Row ranges ``[(start, stop), ...]`` covering all rows, each with at most ``max_nnz``
-        non-zeros (or one row, if a single row has more) and at most ``max_rows`` rows."""
+        """Row ranges covering all rows in order, for reading the cache block by block.
+
+        Parameters
+        ----------
+        max_nnz : int, default=2**22
+            Most non-zeros per block (a block holds at least one row, even a longer one).
+        max_rows : int, default=None
+            Most rows per block; None: no limit.
+
+        Returns
+        -------
+        list of tuple of int
+            ``[(start, stop), ...]``, contiguous, from 0 to ``n_samples``.
+        """
         indptr = np.asarray(self.indptr(), dtype=np.int64)
         n = self.shape[0]
         blocks, start = [], 0
@@ -384,8 +575,24 @@ class CSRCache:
         return blocks
 
     def read_rows(self, start, stop):
-        """Rows ``[start, stop)`` read into memory: ``(data, indices, indptr)`` with indptr
-        starting at 0 (int64), and nothing else of the cache is mapped or kept."""
+        """Rows ``[start, stop)`` read into memory; nothing else of the cache is mapped or kept.
+
+        Parameters
+        ----------
+        start : int
+            First row.
+        stop : int
+            One past the last row (``start <= stop <= n_samples``).
+
+        Returns
+        -------
+        data : ndarray
+            The block's values, the cache's dtype.
+        indices : ndarray
+            Their column ids (int32 or int64).
+        indptr : ndarray of shape (stop - start + 1,)
+            int64 row offsets starting at 0.
+        """
         indptr = self.indptr()
         lo, hi = int(indptr[start]), int(indptr[stop])
         with open(self._files["data"], "rb") as fh:
@@ -402,5 +609,37 @@ class CSRCache:
 
 
 def load_csr_cache(path, mmap=True):
-    """``(X, y)`` of the cache at ``path`` (see :meth:`CSRCache.load`)."""
+    """``(X, y)`` of the cache at ``path`` (see :meth:`CSRCache.load`).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The cache directory.
+    mmap : bool, default=True
+        Memory-map the arrays (read-only, opened in milliseconds whatever the size); False
+        reads them into memory.
+
+    Returns
+    -------
+    X : scipy.sparse.csr_matrix of shape (n_samples, n_features)
+        The data, sorted indices.
+    y : ndarray of shape (n_samples,)
+        float64 labels as stored.
+
+    Raises
+    ------
+    CacheFormatError
+        If ``path`` is not a cache, or its files are missing, truncated or inconsistent.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from fastlogit.io import load_csr_cache, save_csr_cache
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = save_csr_cache(os.path.join(folder, "c"), np.eye(3), [0, 1, 1])
+    ...     X, y = load_csr_cache(os.path.join(folder, "c"), mmap=False)
+    >>> X.nnz, y
+    (3, array([0., 1., 1.]))
+    """
     return CSRCache(path).load(mmap=mmap)

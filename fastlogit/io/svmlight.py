@@ -54,7 +54,30 @@ _MAX_ID = 2**31 - 1
 
 
 class SvmlightFormatError(ValueError):
-    """Malformed svmlight input. ``path`` and ``lineno`` (1-based, or None) say where."""
+    """Malformed svmlight input, a :class:`ValueError` saying where.
+
+    The message reads ``"<path>:<lineno>: <message>"`` (``"<path>: <message>"`` without a
+    line); the parts are kept as attributes ``path``, ``lineno`` and ``reason``.
+
+    Parameters
+    ----------
+    path : str
+        Name of the input: a file path, a file object's ``name``, or its repr.
+    lineno : int or None
+        1-based line of the problem, or None when it concerns the whole input.
+    message : str
+        What is wrong.
+
+    Examples
+    --------
+    >>> import io
+    >>> from fastlogit.io import SvmlightFormatError, load_svmlight
+    >>> try:
+    ...     load_svmlight(io.BytesIO(b"1 1:0.5\\n1 2:x\\n"))
+    ... except SvmlightFormatError as exc:
+    ...     print(exc.lineno, isinstance(exc, ValueError))
+    2 True
+    """
 
     def __init__(self, path, lineno, message):
         self.path = path
@@ -689,15 +712,33 @@ def binary_labels(y, classes=None):
 
     Parameters
     ----------
-    y : array of shape (n_samples,)
-    classes : array of two values or None
+    y : array-like of shape (n_samples,)
+        Numeric labels (converted to float64) taking at most two distinct values.
+    classes : array-like of shape (2,), default=None
         The two classes (e.g. a fitted model's ``classes_``); needed when ``y`` holds a single
         value whose form is ambiguous (all 1: is it {0, 1} or {1, 2}?).
 
     Returns
     -------
-    y01 : ndarray of shape (n_samples,), float64 in {0, 1}
-    classes : ndarray of shape (2,), the original values of 0 and 1
+    y01 : ndarray of shape (n_samples,)
+        float64 labels in {0, 1}.
+    classes : ndarray of shape (2,)
+        The original values of 0 and 1, float64, ascending.
+
+    Raises
+    ------
+    ValueError
+        If ``y`` holds more than two values, ``classes`` are not two distinct values, a
+        label is not among ``classes``, or a single value's form is ambiguous without
+        ``classes``.
+
+    Examples
+    --------
+    >>> from fastlogit.io import binary_labels
+    >>> binary_labels([-1, 1, 1, -1])
+    (array([0., 1., 1., 0.]), array([-1.,  1.]))
+    >>> binary_labels([2, 2], classes=[1, 2])[0]
+    array([1., 1.])
     """
     y = np.asarray(y, dtype=np.float64)
     seen = np.unique(y)
