@@ -423,19 +423,36 @@ class Objective:
 
     Parameters
     ----------
-    X : ndarray (n, d), scipy sparse matrix, :class:`fastlogit.kernels.Design`, or a data
-        term (:class:`fastlogit.contract.DataTerm`, then ``y``, ``sample_weight``,
-        ``fit_intercept``, ``backend`` and ``n_threads`` are the data term's and must be left
-        at their defaults)
-        An array becomes the in-memory log-loss :class:`LogLossData`.
-    y : array of shape (n,) in [0, 1] (binary) or (n, K) rows summing to 1 (softmax)
-    sample_weight : array of shape (n,), >= 0, or None
-    C : float > 0, finite
-    penalty : {"l2", "l1", "elasticnet", None} or :class:`fastlogit.penalties.Penalty`
-    l1_ratio : float in [0, 1], used by "elasticnet"
-    fit_intercept : bool
-    backend : str or KernelSet
-    n_threads : int or None
+    X : {ndarray, sparse matrix, fastlogit.kernels.Design} or DataTerm
+        The design, shape (n_samples, n_features), float32 or float64 kept (anything else
+        becomes float64, sparse becomes CSR): it becomes the in-memory log-loss
+        :class:`LogLossData`.  Or a data term (:class:`fastlogit.contract.DataTerm`), used
+        as it is: then ``y``, ``sample_weight``, ``fit_intercept``, ``backend`` and
+        ``n_threads`` are the data term's and must be left at their defaults (a ``y`` or
+        ``sample_weight`` raises ValueError).
+    y : array-like of shape (n_samples,) or (n_samples, K), default=None
+        Targets: probabilities of the label 1 in [0, 1] (binary; 0/1 labels or soft
+        labels), or rows of K >= 2 class probabilities summing to 1 (softmax).  Required
+        with an array X; anything else raises ValueError.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Finite non-negative weights s_i of the sample losses; None means 1 each.
+    C : float, default=1.0
+        Inverse regularisation strength, a positive finite number multiplying the summed
+        losses (else ValueError).  Settable afterwards (``objective.C = ...``, as a
+        regularisation path does).
+    penalty : {"l2", "l1", "elasticnet", None} or fastlogit.penalties.Penalty, default="l2"
+        The penalty R on the coefficients (never the intercept), through
+        :func:`fastlogit.penalties.make_penalty`.
+    l1_ratio : float, default=0.0
+        Elastic-net mixing in [0, 1], used by ``penalty="elasticnet"`` only.
+    fit_intercept : bool, default=True
+        Whether theta ends with an unpenalised intercept (one per class).
+    backend : {"auto", "numpy", "numba", "cython"} or KernelSet, default="auto"
+        Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
+        available.  An unknown or unavailable name raises ValueError.
+    n_threads : int, default=None
+        Threads of the kernels' passes over X; None:
+        :func:`fastlogit._config.effective_n_threads`.
 
     Attributes
     ----------
@@ -445,6 +462,18 @@ class Objective:
     C, layout, n_samples, n_features, n_classes (1 = binary), n_params, fit_intercept, dtype,
     l1_strength (coefficient of ||w||_1), l2_strength (``a`` of a/2 ||w||^2, or None for a
     penalty of another form), n_evals.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.objective import Objective
+    >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+    >>> objective = Objective(X, [0, 0, 1, 1], C=1.0)
+    >>> objective.n_params  # two coefficients, then the intercept
+    3
+    >>> f, grad = objective.value_grad(objective.zeros())
+    >>> round(f, 6), grad  # F(0) = C * 4 log 2
+    (2.772589, array([-2.,  0.,  0.]))
     """
 
     def __init__(self, X, y=None, sample_weight=None, *, C=1.0, penalty="l2", l1_ratio=0.0,
