@@ -91,8 +91,33 @@ def _why_not(info, capabilities):
 
 def solvers_for(objective=None, *, nonsmooth=False, convex=True, methods=None):
     """Names of the solvers that run on ``objective`` (or on the capabilities given as
-    keywords: ``methods`` defaults to every method of an in-memory objective), sorted.
-    Every front's list of valid solvers comes from here."""
+    keywords), sorted.  Every front's list of valid solvers comes from here.
+
+    Parameters
+    ----------
+    objective : Objective, default=None
+        The objective (any data term); its capabilities come from
+        :func:`objective_capabilities` and the keywords are ignored.  None: the keywords
+        describe the objective.
+    nonsmooth : bool, default=False
+        The penalty has an L1 part (only solvers declaring ``nonsmooth`` qualify).
+    convex : bool, default=True
+        The loss is convex (False excludes the solvers declaring ``convex_only``).
+    methods : iterable of str, default=None
+        The objective methods offered (:data:`fastlogit.contract.SOLVER_METHODS`); None:
+        every method any solver needs (an in-memory objective).
+
+    Returns
+    -------
+    list of str
+        The solver names, sorted.
+
+    Examples
+    --------
+    >>> from fastlogit.solvers import solvers_for
+    >>> "newton-cg" in solvers_for(), solvers_for(nonsmooth=True)
+    (True, ['l1', 'minibatch', 'sgd'])
+    """
     if objective is not None:
         caps = objective_capabilities(objective)
     else:
@@ -130,6 +155,28 @@ def choose_solver(objective):
     benchmarks/results/NOTES.md); for softmax, L-BFGS took the fewest passes and least CPU
     to 1e-6 on news20 both as it is (d > 2n) and cut to its 2000 most frequent columns
     (n > 2d), against newton-cg and trust-region (benchmarks/results/softmax_race.md).
+
+    Parameters
+    ----------
+    objective : Objective
+        The objective to solve (its ``l1_strength``, ``n_params``, ``n_classes``,
+        ``n_features`` and ``n_samples`` decide).
+
+    Returns
+    -------
+    str
+        ``"l1"``, ``"newton-cholesky"``, ``"lbfgs"`` or ``"trust-region"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.objective import Objective
+    >>> from fastlogit.solvers import choose_solver
+    >>> X, y = np.ones((10, 3)), np.r_[np.zeros(5), np.ones(5)]
+    >>> choose_solver(Objective(X, y)), choose_solver(Objective(X, y, penalty="l1"))
+    ('newton-cholesky', 'l1')
+    >>> choose_solver(Objective(np.ones((10, 2000)), y))  # wide: more features than samples
+    'lbfgs'
     """
     if objective.l1_strength:
         return "l1"
@@ -148,6 +195,43 @@ def solve(objective, solver="auto", theta0=None, *, callback=None, **options):
     are set to their optimum, 0, or kept from ``theta0`` where nothing penalises them) and
     the result is mapped back, so ``result.theta``, the callback's theta and the history are
     those of the full problem.  ``result.solver`` names the solver that ran.
+
+    Parameters
+    ----------
+    objective : Objective
+        The objective to minimise (in memory, chunked, Dask, or over any data term).
+    solver : str, default="auto"
+        A name of :data:`SOLVERS` or "auto" (:func:`choose_solver`, on the compacted
+        columns).  An unknown name, or a solver whose declaration does not cover the
+        objective (e.g. "lbfgs" with an L1 part), raises ValueError naming the valid ones.
+    theta0 : array-like of shape (n_params,), default=None
+        Starting point; None starts from zeros.
+    callback : callable, default=None
+        ``callback(theta)`` after each iteration (theta of the full problem); returning
+        True stops the solver.
+    **options : dict
+        The solver's keyword arguments: ``tol``, ``max_iter``, ``verbose``,
+        ``random_state`` and its own options (see each solver).
+
+    Returns
+    -------
+    SolverResult
+        The outcome, ``result.solver`` set.  A solver that stops short of its rule warns
+        with :class:`ConvergenceWarning`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.objective import Objective
+    >>> from fastlogit.solvers import solve
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(100, 3))
+    >>> y = (X[:, 0] + 0.5 * rng.normal(size=100) > 0).astype(float)
+    >>> objective = Objective(X, y, C=1.0)
+    >>> a = solve(objective, "auto", tol=1e-10)
+    >>> b = solve(objective, "lbfgs", tol=1e-10)
+    >>> a.solver, bool(np.allclose(a.theta, b.theta, atol=1e-6))
+    ('newton-cholesky', True)
     """
     theta0 = np.zeros(objective.n_params) if theta0 is None else np.asarray(
         theta0, dtype=np.float64).reshape(-1)
