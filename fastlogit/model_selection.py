@@ -44,17 +44,37 @@ __all__ = ["regularization_path", "RegularizationPath", "LogisticRegressionCV"]
 
 @dataclass
 class RegularizationPath:
-    """Coefficients along a C grid (:func:`regularization_path`).
+    """Coefficients along a C grid, made by :func:`regularization_path`.
 
-    Attributes
+    ``n_rows`` is 1 for a binary model and K for a multinomial one.
+
+    Parameters
     ----------
-    Cs : ndarray (n_Cs,), float64, in the order given
-    coefs : ndarray (n_Cs, n_rows, n_features), float64 (n_rows = 1 binary, K multinomial)
-    intercepts : ndarray (n_Cs, n_rows), float64 (zeros without an intercept)
-    n_iter : ndarray (n_Cs,), int: solver iterations of each fit
-    converged : ndarray (n_Cs,), bool
-    classes : ndarray (n_classes,)
-    solver : str, the fastlogit solver that ran
+    Cs : ndarray of shape (n_Cs,)
+        The grid, float64, in the order given.
+    coefs : ndarray of shape (n_Cs, n_rows, n_features)
+        The coefficients at each C, float64.
+    intercepts : ndarray of shape (n_Cs, n_rows)
+        The intercepts at each C, float64 (zeros without an intercept).
+    n_iter : ndarray of shape (n_Cs,)
+        Solver iterations of each fit, int.
+    converged : ndarray of shape (n_Cs,)
+        Whether each fit met the stopping rule, bool.
+    classes : ndarray of shape (n_classes,)
+        The class labels, sorted.
+    solver : str
+        The fastlogit solver that ran.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.model_selection import RegularizationPath
+    >>> path = RegularizationPath(Cs=np.array([0.1, 1.0]), coefs=np.zeros((2, 1, 3)),
+    ...                           intercepts=np.zeros((2, 1)), n_iter=np.array([3, 4]),
+    ...                           converged=np.array([True, True]), classes=np.array([0, 1]),
+    ...                           solver="newton-cholesky")
+    >>> path.coefs[1, 0].shape  # the binary model's coefficients at C = 1
+    (3,)
     """
 
     Cs: np.ndarray
@@ -247,25 +267,60 @@ def regularization_path(X, y, Cs=10, *, l1_ratio=0.0, fit_intercept=True, sample
                         backend="auto", n_threads=None, verbose=0):
     """Logistic-regression coefficients along a grid of C, warm-started.
 
+    Each fit starts from the previous one's solution (ascending C), so the path costs far
+    less than independent fits.
+
     Parameters
     ----------
-    X : {array-like, sparse matrix} (n_samples, n_features); float32 kept, CSR kept.
-    y : array-like (n_samples,), class labels (two: binary, more: multinomial)
-    Cs : int or array-like of positive floats, default=10
-        An int n means scikit-learn's grid ``np.logspace(-4, 4, n)``.  ``np.inf``: no
-        penalty.
-    l1_ratio : float in [0, 1], default=0.0
-        The penalty, as in :class:`fastlogit.LogisticRegression`: 0 L2, 1 L1, else elastic
-        net.
-    fit_intercept, sample_weight, class_weight, tol, max_iter, backend, n_threads, verbose
-        As :class:`fastlogit.LogisticRegression`.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Training data; float32 and CSR are kept, other input is converted as
+        :class:`fastlogit.LogisticRegression` converts it.
+    y : array-like of shape (n_samples,)
+        Class labels: two classes give a binary model, more a multinomial one.
+    Cs : int or array-like of float, default=10
+        An int n means scikit-learn's grid ``np.logspace(-4, 4, n)``; else positive
+        numbers, ``np.inf`` meaning no penalty.  Anything else raises ValueError.
+    l1_ratio : float, default=0.0
+        The penalty, as in :class:`fastlogit.LogisticRegression`: 0 L2, 1 L1, between
+        elastic net; in [0, 1].
+    fit_intercept : bool, default=True
+        Whether to fit an unpenalised intercept.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Finite non-negative weights of the samples' losses; None means 1 each.
+    class_weight : dict, "balanced" or None, default=None
+        Per-class factors multiplied into the sample weights, as in
+        :class:`fastlogit.LogisticRegression`.
     solver : str, default="auto"
         A fastlogit solver (or scikit-learn name, mapped as the estimator maps it) used for
         every C; "auto" chooses by shape ("l1" with an L1 part).
+    tol : float, default=1e-4
+        Stopping rule of every fit, as in :class:`fastlogit.LogisticRegression`.
+    max_iter : int, default=100
+        Most iterations of every fit.
+    backend : {"auto", "numpy", "numba", "cython"}, default="auto"
+        Kernel implementation (:func:`fastlogit.kernels.get`).
+    n_threads : int, default=None
+        Kernel threads; None: :func:`fastlogit._config.effective_n_threads`.
+    verbose : int, default=0
+        Print one line per solver iteration when positive.
 
     Returns
     -------
-    :class:`RegularizationPath`
+    RegularizationPath
+        The coefficients, intercepts and convergence of every fit, in the order of ``Cs``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from fastlogit.model_selection import regularization_path
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> path = regularization_path(X, y, Cs=[0.01, 0.1, 1.0], l1_ratio=1.0)
+    >>> nonzeros = (path.coefs != 0).sum(axis=(1, 2))
+    >>> path.coefs.shape, path.solver, bool(np.all(np.diff(nonzeros) >= 0))
+    ((3, 1, 30), 'l1', True)
     """
     Cs = _check_Cs(Cs)
     l1_ratio = check_l1_ratio(l1_ratio)
@@ -380,9 +435,15 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         As scikit-learn 1.9: "warn" means None (L2) with its FutureWarning.  All 0: L2, all
         1: L1, else elastic net over each value.
     fit_intercept : bool, default=True
-    cv : int, cross-validation generator or iterable, default=None (5-fold stratified)
-    dual : bool, default=False (True: scikit-learn's error, as the estimator)
-    penalty : deprecated (FutureWarning when set), default="deprecated"
+        Whether to fit an unpenalised intercept.
+    cv : int, cross-validation generator or iterable, default=None
+        The folds, as scikit-learn's ``check_cv`` reads them: None is 5-fold stratified, an
+        int that many stratified folds.
+    dual : bool, default=False
+        Only False; True raises scikit-learn's error, as the estimator does.
+    penalty : {"l2", "l1", "elasticnet", None}, default="deprecated"
+        Deprecated as in scikit-learn 1.8 (FutureWarning when set): ``l1_ratios`` decide
+        the penalty.  An unknown value raises ValueError.
     scoring : str, callable or None, default="warn"
         A scikit-learn scorer; None (and "warn", with scikit-learn's FutureWarning) means
         accuracy.
@@ -390,18 +451,27 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         As :class:`fastlogit.LogisticRegression` (scikit-learn names mapped; "auto" picks
         by shape).
     tol : float >= 0, default=1e-4
+        Stopping rule of every fit, as in :class:`fastlogit.LogisticRegression`.
     max_iter : int >= 0, default=100
-    class_weight : dict, "balanced" or None ("balanced" computed on the whole y, as
-        scikit-learn does)
+        Most iterations of every fit.
+    class_weight : dict, "balanced" or None, default=None
+        Per-class factors multiplied into the sample weights ("balanced" computed on the
+        whole y, as scikit-learn does).
     n_jobs : int or None
         Folds (x l1_ratios) fitted in parallel threads; each gets
         ``max(1, threads // n_jobs)`` kernel threads.  None: the kernel thread budget
         (``n_threads``) is shared out over the folds, one path per thread first, so that
         paths x threads never exceed it (``n_threads=1`` runs the folds one after another).
     verbose : int, default=0
+        Print one line per solver iteration when positive.
     refit : bool, default=True
-    intercept_scaling : float, default=1.0 (liblinear only)
-    random_state : passed to stochastic solvers
+        Refit the best (C, l1_ratio) of the summed fold scores on all the data
+        (warm-started from the folds' mean); False: the model is the mean over the folds of
+        each fold's best coefficients.
+    intercept_scaling : float, default=1.0
+        Used with ``solver="liblinear"`` only, as in :class:`fastlogit.LogisticRegression`.
+    random_state : int, RandomState or None, default=None
+        Passed to the stochastic solvers.
     use_legacy_attributes : bool, default="warn"
         scikit-learn 1.9's transition flag ("warn" = True with its FutureWarning): the
         layout of ``coefs_paths_``, ``scores_``, ``C_``, ``l1_ratio_``, ``n_iter_``.
@@ -416,6 +486,18 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     keyed by class, ``coefs_paths_[c]`` of shape (n_folds, n_Cs[, n_l1_ratios],
     n_features + fit_intercept); new layout: arrays (n_folds, n_l1_ratios, n_Cs, n_classes,
     n_dof)), n_features_in_, solver_ (the fastlogit solver that ran).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from fastlogit.model_selection import LogisticRegressionCV
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> clf = LogisticRegressionCV(Cs=4, cv=3, l1_ratios=(0.0,), scoring="accuracy",
+    ...                            use_legacy_attributes=False).fit(X, y)
+    >>> clf.C_ in clf.Cs_, clf.scores_.shape, round(clf.score(X, y), 2)
+    (True, (3, 1, 4), 0.98)
     """
 
     def __init__(self, *, Cs=10, l1_ratios="warn", fit_intercept=True, cv=None, dual=False,
@@ -508,10 +590,18 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} (n_samples, n_features)
-        y : array-like (n_samples,)
-        sample_weight : array-like (n_samples,), >= 0, or None
-            Weights the training losses and the scores (passed to the scorer).
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data; float32 and float64 kept, CSR kept.
+        y : array-like of shape (n_samples,)
+            Class labels (two: binary, more: multinomial).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Finite non-negative weights of the training losses, also passed to the scorer;
+            None means 1 each.
+
+        Returns
+        -------
+        self
+            The fitted estimator (``C_``, ``scores_``, ``coefs_paths_`` set).
         """
         from joblib import Parallel, delayed, effective_n_jobs
         from threadpoolctl import threadpool_limits
@@ -648,7 +738,22 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         self.l1_ratio_ = np.full(n_rows, r_, dtype=object if r_ is None else np.float64)
 
     def score(self, X, y, sample_weight=None):
-        """The ``scoring`` score (accuracy for None / "warn") of the fitted model on (X, y)."""
+        """The ``scoring`` score (accuracy for None / "warn") of the fitted model on (X, y).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test data.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights passed to the scorer; None means 1 each.
+
+        Returns
+        -------
+        float
+            The score, greater is better (scikit-learn's scorer convention).
+        """
         from sklearn.metrics import get_scorer
 
         scoring = None if (isinstance(self.scoring, str) and self.scoring == "warn") \
