@@ -86,11 +86,13 @@ class Design:
     The constructor checks everything the compiled kernels rely on to stay inside their
     arrays, and raises ``ValueError`` naming the problem otherwise: O(1) for dense X, an
     O(n_rows + nnz) scan of ``indptr`` and ``indices`` for CSR.  :func:`as_design` is the
-    usual way to get one.
+    usual way to get one.  Frozen; ``n_rows``, ``n_cols``, ``nnz`` and ``nbytes`` are
+    derived properties.
 
-    Attributes
+    Parameters
     ----------
     kind : {"dense", "csr"}
+        The storage of the matrix.
     arrays : tuple of ndarray
         ``(X,)`` with X C-contiguous of shape ``shape`` and dtype ``dtype``; or
         ``(data, indices, indptr)``, all 1-D and C-contiguous: ``data`` of dtype ``dtype``,
@@ -100,7 +102,23 @@ class Design:
         be 0 (a row block of a larger matrix, see :meth:`rows`).
     shape : tuple of int
         ``(n_rows, n_cols)``, both >= 0.
-    dtype : numpy dtype (float32 or float64)
+    dtype : numpy.dtype
+        float32 or float64, the dtype of X or ``data``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.kernels import Design
+    >>> data, indices = np.array([1.0, 2.0, 3.0]), np.array([0, 2, 1], dtype=np.int32)
+    >>> indptr = np.array([0, 2, 3], dtype=np.int32)
+    >>> X = Design("csr", (data, indices, indptr), (2, 3), np.float64)
+    >>> X.nnz, X.to_scipy().toarray()
+    (3, array([[1., 0., 2.],
+           [0., 3., 0.]]))
+    >>> Design("csr", (data, indices, indptr), (2, 2), np.float64)
+    Traceback (most recent call last):
+    ...
+    ValueError: Design column indices must lie in [0, 2) (n_cols of shape (2, 2)), found [0, 2]
     """
 
     kind: str
@@ -244,10 +262,33 @@ def as_design(X, dtype=None, check_finite=False):
     X : ndarray of shape (n, d), scipy.sparse matrix/array, or Design
         Dense input is made C-contiguous; sparse input is converted to CSR (never densified).
         Integer CSR indices are kept int32/int64, converted to int32 when they fit.
-    dtype : float32, float64 or None
+    dtype : {numpy.float32, numpy.float64}, default=None
         ``None`` keeps float32/float64 input and casts anything else to float64.
-    check_finite : bool
+    check_finite : bool, default=False
         Also reject NaN and inf values (an O(nnz) scan).
+
+    Returns
+    -------
+    Design
+        ``X`` itself when it is a Design of the requested dtype; otherwise a new one
+        sharing memory with ``X`` where no conversion was needed.
+
+    Raises
+    ------
+    ValueError
+        If X is not 2-D or not numeric, ``dtype`` is not a float type, the CSR structure
+        is inconsistent, or (with ``check_finite``) X holds NaN or inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from fastlogit.kernels import as_design
+    >>> X = as_design(sp.csr_matrix(np.array([[0.0, 1.0], [2.0, 0.0]], dtype=np.float32)))
+    >>> X.kind, X.shape, X.dtype, X.nnz
+    ('csr', (2, 2), dtype('float32'), 2)
+    >>> as_design([[1, 2], [3, 4]]).dtype  # integers become float64
+    dtype('float64')
     """
     if isinstance(X, Design):
         if dtype is None or np.dtype(dtype) == X.dtype:
@@ -360,7 +401,28 @@ class KernelSet:
     row-parallel kernels run on the number of threads that
     :func:`fastlogit._config.kernel_threads` finds worth their start-up and buffer cost for
     the size of X (the same for both compiled backends; ``gram`` and ``sgd_epoch`` use the
-    count as given).
+    count as given).  Usually obtained from :func:`get`.
+
+    Parameters
+    ----------
+    name : str
+        The backend's name (``"numpy"``, ``"numba"``, ``"cython"``, ``"auto (...)"``).
+    module : module or namespace
+        The backend's raw kernels: ``log1pexp``, ``log_sigmoid``, ``sigmoid`` and one
+        ``<op>_dense`` / ``<op>_csr`` function per operation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit import kernels
+    >>> ref = kernels.get("numpy")
+    >>> ref.name, ref.sigmoid(np.array([0.0, 800.0, -800.0]))
+    ('numpy', array([0.5, 1. , 0. ]))
+    >>> X = np.array([[1.0, 2.0], [0.0, -1.0]])
+    >>> grad = np.empty(2)
+    >>> loss, grad_b = ref.loss_grad(X, np.array([1.0, 0.0]), None, np.zeros(2), 0.0, grad)
+    >>> round(loss, 6), grad, grad_b  # at w = 0: 2 log 2, X^T (1/2 - y), sum (1/2 - y)
+    (1.386294, array([-0.5, -1.5]), 0.0)
     """
 
     def __init__(self, name, module):
@@ -562,7 +624,23 @@ def _load_auto():
 
 
 def available_backends():
-    """Names of the backends that import on this machine, fastest first."""
+    """Names of the backends that import on this machine, fastest first.
+
+    ``"numpy"`` (the reference) is always there; ``"numba"`` needs numba, ``"cython"`` the
+    compiled extension.
+
+    Returns
+    -------
+    list of str
+        A sub-list of ``["cython", "numba", "numpy"]``, in that order.
+
+    Examples
+    --------
+    >>> import fastlogit
+    >>> backends = fastlogit.available_backends()
+    >>> backends[-1], set(backends) <= {"cython", "numba", "numpy"}
+    ('numpy', True)
+    """
     return [name for name in AUTO_ORDER if isinstance(_load(name), KernelSet)]
 
 
