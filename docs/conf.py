@@ -43,13 +43,9 @@ numpydoc_attributes_as_param_list = True
 # numpydoc validation, the checks tests/test_docs.py runs: every object of the API reference
 # documents and describes each parameter (PR01, PR02, PR07), has a docstring (GL08) and an
 # Examples section (EX01); under -W a gap fails the build.  Members of classes (methods and
-# properties, "module.Class.member") are not validated; _PENDING: objects whose docstrings
-# are being completed in modules other work is editing (the test's PENDING).
+# properties, "module.Class.member") are not validated.
 numpydoc_validation_checks = {"PR01", "PR02", "PR07", "GL08", "EX01"}
-_PENDING = (r"^fastlogit\.(available_backends|model_selection\.\w+|io\.\w+|objective\.Objective"
-            r"|solvers\.(solve|choose_solver|solvers_for)"
-            r"|kernels\.(available_backends|as_design|Design|KernelSet))$")
-numpydoc_validation_exclude = {r"\.[A-Z]\w*\.\w+$", _PENDING}
+numpydoc_validation_exclude = {r"\.[A-Z]\w*\.\w+$"}
 
 # Gallery: every examples/*.py is run at build time (each in seconds, generated or
 # scikit-learn's bundled data only).

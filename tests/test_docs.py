@@ -92,20 +92,6 @@ def api_names():
 
 
 API_NAMES = api_names()
-
-#: API objects whose docstrings are still being completed in modules other work is editing
-#: now (issue 14); the checks below expect them to fail, and say so when one passes.
-PENDING = {
-    "fastlogit.available_backends", "fastlogit.model_selection.regularization_path",
-    "fastlogit.model_selection.RegularizationPath",
-    "fastlogit.model_selection.LogisticRegressionCV", "fastlogit.io.binary_labels",
-    "fastlogit.io.convert_svmlight", "fastlogit.io.save_csr_cache",
-    "fastlogit.io.load_csr_cache", "fastlogit.io.is_csr_cache", "fastlogit.io.CSRCache",
-    "fastlogit.io.SvmlightFormatError", "fastlogit.io.CacheFormatError",
-    "fastlogit.objective.Objective", "fastlogit.solvers.solve", "fastlogit.solvers.choose_solver",
-    "fastlogit.solvers.solvers_for", "fastlogit.kernels.available_backends",
-    "fastlogit.kernels.as_design", "fastlogit.kernels.Design", "fastlogit.kernels.KernelSet",
-}
 HAVE_DASK = all(importlib.util.find_spec(m) is not None for m in ("dask", "distributed"))
 
 
@@ -210,9 +196,7 @@ def test_api_reference_lists_the_public_objects():
             "fastlogit.kernels.KernelSet", "fastlogit.dask.LogisticRegression"} <= set(API_NAMES)
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="PENDING")) if name in PENDING
-    else name for name in API_NAMES])
+@pytest.mark.parametrize("name", API_NAMES)
 def test_public_objects_have_examples(name):
     if _needs_dask(name) and not HAVE_DASK:
         pytest.skip("dask and distributed are not installed (the dask extra)")
@@ -293,19 +277,14 @@ def test_no_docstring_keeps_a_placeholder():
 def test_api_reference_docstrings_validate():
     """numpydoc validation (PR01, PR02, PR07, GL08, EX01) of every object in docs/api.rst."""
     validate = pytest.importorskip("numpydoc.validate").validate
-    failures, completed = [], []
+    failures = []
     for name in API_NAMES:
         if _needs_dask(name) and not HAVE_DASK:
             continue
-        errors = [f"{name}: {code} {message}" for code, message in validate(name)["errors"]
-                  if code in NUMPYDOC_CHECKS]
-        if name not in PENDING:
-            failures += errors
-        elif not errors:
-            completed.append(name)
+        failures += [f"{name}: {code} {message}" for code, message in validate(name)["errors"]
+                     if code in NUMPYDOC_CHECKS]
     assert not failures, (f"{len(failures)} numpydoc error(s) in the API reference:\n"
                           + "\n".join(failures))
-    assert not completed, f"remove from PENDING (their docstrings pass now): {completed}"
 
 
 def _scanned_files():
