@@ -29,6 +29,7 @@ separate calibration map (:mod:`fastlogit.calibration`).
 import numpy as np
 
 from . import kernels as _kernels
+from ._docstring import fill_doc
 from .layout import Layout
 from .validation import check_sample_weight, check_targets
 
@@ -157,6 +158,7 @@ class SmoothedHinge:
         return np.where((gap > 0) & (gap < self.mu), 1.0 / self.mu, 0.0)
 
 
+@fill_doc
 class MarginData:
     """L(theta) = sum_i s_i l(y~_i z_i), z = X w + b, for a binary margin loss ``loss``.
 
@@ -168,28 +170,15 @@ class MarginData:
 
     Parameters
     ----------
-    X : {ndarray, sparse matrix, fastlogit.kernels.Design} of shape (n_samples, n_features)
-        The design, float32 or float64 (the kernels run in its dtype); other dtypes are
-        converted to float64, a sparse matrix to CSR.  NaN and inf are not scanned for here
-        (the estimators do): the caller keeps X finite.
+    {X}
     y : array-like of shape (n_samples,)
         Binary labels, every value 0 or 1 (soft labels are not defined for margin losses;
         anything else, or a 2-D y, raises ValueError).  Internally ``y~ = 2 y - 1``.
-    sample_weight : array-like of shape (n_samples,), default=None
-        Finite non-negative weights s_i multiplying each sample's loss; None means 1 each.
+    {sample_weight}
     loss : LogLoss, SquaredHinge, SmoothedHinge or object
         The margin loss: any object with ``value``, ``derivative`` and ``curvature`` of
         ``(yt, z)`` as those classes have (keyword-only, required).
-    fit_intercept : bool, default=True
-        Whether theta ends with an unpenalised intercept (one per class).
-    backend : {"auto", "numpy", "numba", "cython"} or KernelSet, default="auto"
-        Kernel implementation (:func:`fastlogit.kernels.get`); "auto" takes the fastest
-        available.  An unknown or unavailable name raises ValueError.
-    n_threads : int, default=None
-        Threads of the kernels' passes over X; None:
-        :func:`fastlogit._config.effective_n_threads` (``FASTLOGIT_NUM_THREADS``,
-        threadpoolctl limits, ``OMP_NUM_THREADS``, then every core); a negative value counts
-        back from the number of cores.
+    {fit_intercept, backend, n_threads}
 
     Examples
     --------
