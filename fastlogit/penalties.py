@@ -84,65 +84,19 @@ class Penalty(ABC):
 
     @abstractmethod
     def smooth_value(self, w):
-        """S(w), the smooth part's value.
-
-        Parameters
-        ----------
-        w : ndarray of shape (p,)
-            The penalised coefficients, float64.
-
-        Returns
-        -------
-        float
-            S(w).
-        """
+        """S(w), float, for the penalised coefficients ``w`` (float64, shape (p,))."""
 
     @abstractmethod
     def smooth_grad(self, w):
-        """grad S(w).
-
-        Parameters
-        ----------
-        w : ndarray of shape (p,)
-            The penalised coefficients, float64.
-
-        Returns
-        -------
-        ndarray of shape (p,)
-            The gradient, float64.
-        """
+        """grad S(w), float64 of shape (p,) (``w``: the penalised coefficients, (p,))."""
 
     @abstractmethod
     def smooth_hessp(self, w, v):
-        """Hess S(w) v.
-
-        Parameters
-        ----------
-        w : ndarray of shape (p,)
-            The penalised coefficients, float64.
-        v : ndarray of shape (p,)
-            The direction.
-
-        Returns
-        -------
-        ndarray of shape (p,)
-            The Hessian-vector product, float64.
-        """
+        """Hess S(w) v, float64 of shape (p,), for ``w`` and a direction ``v``, both (p,)."""
 
     @abstractmethod
     def smooth_hess_diag(self, w):
-        """diag Hess S(w) (a preconditioner).
-
-        Parameters
-        ----------
-        w : ndarray of shape (p,)
-            The penalised coefficients, float64.
-
-        Returns
-        -------
-        ndarray of shape (p,)
-            The Hessian's diagonal, float64.
-        """
+        """diag Hess S(w), float64 of shape (p,) (a preconditioner; ``w``: (p,))."""
 
     def value(self, w):
         """R(w) = S(w) + l1_strength ||w||_1.
