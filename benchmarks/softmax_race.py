@@ -236,6 +236,9 @@ def run_parts(args):
             if args.reuse_tol and before.get("tol"):
                 # the walk of an earlier run found the tol: only the repeats now, its walk kept
                 ladder = (before["tol"],)
+            elif args.ladder:
+                # continue an earlier walk (cut by a hold's limit) from these tolerances
+                ladder = tuple(args.ladder)
             def save(partial, name=name, kind=kind):
                 partial.update(started, kind=kind, load_after=machine_load())
                 entry["runs"][name] = partial
@@ -243,6 +246,8 @@ def run_parts(args):
 
             rec = to_target(name, fit, ladder, value, fstar, X, y, C, args.target,
                             args.repeats, cap, save)
+            if args.ladder and before.get("walk"):
+                rec["walk"] = before["walk"] + rec["walk"]
             if args.reuse_tol and before.get("tol") and rec.get("tol") == before["tol"]:
                 # the earlier walk's fit at this tol is one more sample
                 rec["earlier_walk"] = before.get("earlier_walk", before["walk"])
@@ -305,6 +310,9 @@ def main(argv=None):
                    "a longer fit")
     p.add_argument("--saga-cap", type=float, default=60.0)
     p.add_argument("--fstar-tol", type=float, default=1e-10)
+    p.add_argument("--ladder", type=float, nargs="*", default=None,
+                   help="tolerances to walk instead of the runner's ladder, continuing the "
+                        "walk an earlier (interrupted) run recorded")
     p.add_argument("--reuse-tol", action="store_true",
                    help="time each runner at the tol an earlier run's ladder walk found "
                         "(the walk is kept in the record): repeats in a later lock hold")
