@@ -16,8 +16,8 @@ penalises its bias term, so compare with ``fit_intercept=False``).
   constraint.
 * The squared hinge is C^1 with a generalised Hessian: every solver of the library applies
   (Newton-Cholesky, trust-region, L-BFGS; ``"l1"`` for an L1 part), through
-  :class:`fastlogit.margin_losses.MarginData`; :func:`fit_squared_hinge` picks dual CD or
-  primal Newton by how many samples lie inside the margin.
+  :class:`fastlogit.margin_losses.MarginData`; :func:`fit_squared_hinge` picks Newton-Cholesky
+  for few parameters and dual CD for many.
 * The hinge is not differentiable.  Besides dual CD it can be solved by *continuation*
   (:func:`fit_hinge`, ``solver="continuation"``): the smoothed hinge (within ``mu/2`` of the
   hinge per sample) is minimised by Newton steps for decreasing ``mu``, each stage
@@ -223,14 +223,13 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
                       solver="auto", max_passes=None):
     """Minimise ``C sum s_i max(0, 1 - y~_i z_i)^2 + R(w)``.
 
-    * ``solver="auto"`` with the L2 penalty: the finite Newton method
-      (:func:`fastlogit.svm_newton.finite_newton_squared_hinge`, Newton decrement at most
-      ``tol F``) when the model has at most ``CHOLESKY_MAX_PARAMS`` parameters (its dense
-      Hessian is cheap, and an exact line search on the piecewise quadratic settles the set
-      of samples inside the margin in a few iterations); dual coordinate descent
-      (:func:`fastlogit.svm_dcd.dcd_svm`, relative duality gap ``tol``, up to ``max_passes``)
-      otherwise, as LIBLINEAR chooses for text.  Other penalties: the library's "auto"
-      solver.  The race behind the choice is in ``benchmarks/svm_race.py``.
+    * ``solver="auto"`` with the L2 penalty: the library's ``"newton-cholesky"`` (gradient
+      tolerance ``tol``; its Hessian passes read only the rows inside the margin, and run on
+      the kernels' threads) when the model has at most ``CHOLESKY_MAX_PARAMS`` parameters;
+      dual coordinate descent (:func:`fastlogit.svm_dcd.dcd_svm`, relative duality gap
+      ``tol``, up to ``max_passes``) otherwise, as LIBLINEAR chooses for text.  Other
+      penalties: the library's "auto" solver.  The race behind the choice is
+      ``benchmarks/svm_race.py``.
     * ``solver="dcd"``: dual coordinate descent only (L2); ``"finite-newton"``: the finite
       Newton method only (L2, dense Hessian: few features).
     * any other solver of :mod:`fastlogit.solvers`: that solver, gradient tolerance ``tol``.
@@ -284,7 +283,7 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
     data = MarginData(loss=SquaredHinge(), **data_kwargs)
     cw = C * data._s
     if l2 and solver == "auto":
-        solver = "finite-newton" if data.n_params <= CHOLESKY_MAX_PARAMS else "dcd"
+        solver = "newton-cholesky" if data.n_params <= CHOLESKY_MAX_PARAMS else "dcd"
     if solver == "dcd":
         w, b, dinfo = dcd_svm(data.design, data._yt, cw, squared=True,
                               fit_intercept=data.fit_intercept, tol=tol,
@@ -326,8 +325,8 @@ class LinearSVM(LinearClassifierMixin, BaseEstimator):
     max_iter : int, default=100
         Iterations of a primal solver (per smoothing stage for the hinge's continuation).
     solver : str, default="auto"
-        Squared hinge: "auto" (:func:`fit_squared_hinge`: dual coordinate descent, or the
-        finite Newton method when many samples lie inside the margin), "dcd",
+        Squared hinge: "auto" (:func:`fit_squared_hinge`: Newton-Cholesky for at most
+        ``CHOLESKY_MAX_PARAMS`` parameters, dual coordinate descent above), "dcd",
         "finite-newton", or any fastlogit solver.
         Hinge: "auto" / "dcd" (dual coordinate descent, :func:`fit_hinge`), "continuation",
         or a fastlogit solver for the continuation's stages.
