@@ -12,7 +12,6 @@ weights,
 jobs x kernel threads never exceed the thread budget.  The compiled kernels release the GIL,
 so the fits overlap; only the solvers' few Python operations per iteration take turns.
 """
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -152,29 +151,26 @@ class OneVsRestLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstim
             data = LogLossData.trusted(inner, target, sw, fit_intercept, kernels, threads)
             objective = Objective(data, C=C)
             run = check_solver(name, objective)
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                result = run(objective, np.zeros(objective.n_params), tol=tol,
-                             max_iter=max_iter)
-            return result, caught
+            # no warnings.catch_warnings here: it swaps process-wide state and is not
+            # thread-safe (concurrent fits left a recording handler installed for good); a
+            # warning raised in a pool thread goes to the process's handlers as it is
+            return run(objective, np.zeros(objective.n_params), tol=tol, max_iter=max_iter)
 
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             outcomes = list(pool.map(fit_one, targets))
         d = X.shape[1]
         theta = np.zeros((len(targets), d + fit_intercept))
-        for k, (result, caught) in enumerate(outcomes):
+        for k, result in enumerate(outcomes):
             if keep is None:
                 theta[k] = result.theta
             else:
                 theta[k, keep] = result.theta
-            for w in caught:  # re-issued here: warnings raised in the pool's threads
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         self.classes_ = classes
         self.coef_ = np.ascontiguousarray(theta[:, :d], dtype=design.dtype)
         self.intercept_ = (theta[:, d] if fit_intercept else np.zeros(len(targets))).astype(
             design.dtype)
-        self.n_iter_ = np.array([r.n_iter for r, _ in outcomes], dtype=np.int32)
-        self.converged_ = all(bool(r.converged) for r, _ in outcomes)
+        self.n_iter_ = np.array([r.n_iter for r in outcomes], dtype=np.int32)
+        self.converged_ = all(bool(r.converged) for r in outcomes)
         self.solver_ = name
         return self
 
