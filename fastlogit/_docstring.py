@@ -55,6 +55,66 @@ n_threads : int, default=None
     :func:`fastlogit._config.effective_n_threads` (``FASTLOGIT_NUM_THREADS``,
     threadpoolctl limits, ``OMP_NUM_THREADS``, then every core); a negative value counts
     back from the number of cores.""",
+    # ---------------------------------------------------------------- fitted estimators
+    "X_predict": """\
+X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    Samples with the ``n_features_in_`` columns of the training data (else ValueError);
+    float32 and float64 kept (other dtypes become float64), sparse input as CSR (never
+    densified).  NaN or inf raises ValueError; an unfitted model raises
+    ``sklearn.exceptions.NotFittedError``.""",
+    "y_score": """\
+y : array-like of shape (n_samples,)
+    True labels, each one of ``classes_``: a label the model was not fitted on raises
+    ValueError naming it.""",
+    "sample_weight_score": """\
+sample_weight : array-like of shape (n_samples,), default=None
+    Weights of the rows in the mean; None means 1 each.""",
+    "fitted_example": """\
+>>> import numpy as np
+>>> import fastlogit
+>>> X = np.array([[-2.0, 1.0], [-1.0, -1.0], [1.0, 1.0], [2.0, -1.0]])
+>>> y = np.array(["no", "no", "yes", "yes"])
+>>> clf = fastlogit.LogisticRegression(C=1.0).fit(X, y)""",
+    # ---------------------------------------------------------------- objectives
+    "theta": """\
+theta : array-like of shape (n_params,)
+    The parameters, float64 (converted), packed as :class:`fastlogit.layout.Layout`
+    says: binary ``[w, b]``; K classes the rows ``[w_k, b_k]`` of a (K, n_features + 1)
+    array flattened in C order; no ``b`` entries without an intercept.  A wrong length
+    raises ValueError; a method that passes over the data raises
+    :class:`fastlogit.layout.NonFiniteError` (a ValueError) for NaN or inf.""",
+    "objective_example": """\
+>>> import numpy as np
+>>> from fastlogit.objective import Objective
+>>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+>>> objective = Objective(X, [0, 0, 1, 1], C=1.0)  # n_params = 2 + intercept""",
+    # ---------------------------------------------------------------- kernels
+    "kernel_X": """\
+X : {fastlogit.kernels.Design, ndarray, sparse matrix} of shape (n, d)
+    The design, float32 or float64: every float array of the call has its dtype.  A
+    :class:`Design` (from :func:`as_design`) is the fast path; an array or sparse matrix
+    goes through :func:`as_design` on every call.""",
+    "kernel_n_threads": """\
+n_threads : int, default=None
+    Upper bound on the threads of the pass; None: every core
+    (:func:`fastlogit._config.effective_n_threads`).""",
+    "kernel_y": """\
+y : ndarray of shape (n,)
+    Labels: probabilities of the label 1 in [0, 1], X's dtype, C-contiguous.""",
+    "kernel_s": """\
+s : ndarray of shape (n,) or None
+    Sample weights, X's dtype, C-contiguous; None means 1 each.""",
+    "kernel_w": """\
+w : ndarray of shape (d,)
+    The coefficients, X's dtype, C-contiguous.""",
+    "kernel_b": """\
+b : float
+    The intercept.""",
+    "kernel_example": """\
+>>> import numpy as np
+>>> from fastlogit import kernels
+>>> ref = kernels.get("numpy")  # every backend agrees with it to rounding
+>>> X = kernels.as_design(np.array([[1.0, 2.0], [0.0, -1.0], [3.0, 0.0]]))""",
 }
 
 _PLACEHOLDER = re.compile(r"^([ \t]*)\{([A-Za-z_]\w*(?:, [A-Za-z_]\w*)*)\}[ \t]*$",

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import kernels as _kernels
 from ._config import kernel_threads
+from ._docstring import fill_doc
 from .layout import Layout
 from .penalties import ElasticNet, NoPenalty, make_penalty
 from .validation import check_C, check_sample_weight, check_targets
@@ -492,8 +493,28 @@ class Objective:
         self.C = check_C(C)
         self.penalty = make_penalty(penalty, 0.0 if l1_ratio is None else l1_ratio)
 
+    @fill_doc
     def with_data(self, data):
-        """The same C and penalty over another data term (row blocks, compacted columns)."""
+        """The same C and penalty over another data term (row blocks, compacted columns).
+
+        Parameters
+        ----------
+        data : fastlogit.contract.DataTerm
+            The data term of the new objective (e.g. ``objective.data.rows(0, 100)``); its
+            layout (n_features, n_classes, intercept) may differ from this one's.
+
+        Returns
+        -------
+        Objective
+            ``C * data + penalty``, sharing this objective's penalty object.
+
+        Examples
+        --------
+        {objective_example}
+        >>> half = objective.with_data(objective.data.rows(0, 2))
+        >>> half.n_samples, half.C, half.penalty is objective.penalty
+        (2, 1.0, True)
+        """
         return Objective(data, C=self.C, penalty=self.penalty)
 
     def __getattr__(self, name):
@@ -518,16 +539,62 @@ class Objective:
     l2_strength = property(lambda self: self.penalty.l2_strength)
     l1_ratio = property(lambda self: getattr(self.penalty, "l1_ratio", 0.0))
 
+    @fill_doc
     def split(self, theta):
-        """Views ``(w, b)`` of theta: binary (d,), float; multinomial (K, d), (K,)."""
+        """The coefficients and intercepts of theta.
+
+        Parameters
+        ----------
+        {theta}
+
+        Returns
+        -------
+        w : ndarray of shape (n_features,) or (n_classes, n_features)
+            The coefficients, float64: a view of theta when theta is a float64 array.
+        b : float or ndarray of shape (n_classes,)
+            The intercept(s): a float for a binary model, 0.0 (or zeros) without an
+            intercept.
+
+        Examples
+        --------
+        {objective_example}
+        >>> objective.split(np.array([1.0, 2.0, 3.0]))
+        (array([1., 2.]), 3.0)
+        """
         return self.layout.split(theta)
 
+    @fill_doc
     def penalized_mask(self):
-        """Boolean (n_params,): True for coefficients, False for intercepts."""
+        """Which entries of theta the penalty acts on.
+
+        Returns
+        -------
+        ndarray of shape (n_params,), dtype bool
+            True for coefficients, False for intercepts.
+
+        Examples
+        --------
+        {objective_example}
+        >>> objective.penalized_mask()
+        array([ True,  True, False])
+        """
         return self.layout.penalized_mask()
 
+    @fill_doc
     def zeros(self):
-        """The all-zero theta."""
+        """The all-zero theta (a fit's default start).
+
+        Returns
+        -------
+        ndarray of shape (n_params,), float64
+            A new array of zeros.
+
+        Examples
+        --------
+        {objective_example}
+        >>> objective.zeros()
+        array([0., 0., 0.])
+        """
         return self.layout.zeros()
 
     def compact_columns(self, max_fraction=0.8):
@@ -536,9 +603,35 @@ class Objective:
         A column without non-zeros enters F through the penalty alone, so its optimal
         coefficient is 0 (with no penalty on it, any value: F does not depend on it); solving
         over the used columns is exact when the penalty treats every coefficient alike
-        (the elastic-net family).  Returns ``(reduced, keep)`` (``keep``: bool mask
-        (n_params,) of the entries ``reduced`` covers) or None (see
-        :meth:`LogLossData.compact_columns`; also None for other data terms or penalties).
+        (the elastic-net family).
+
+        Parameters
+        ----------
+        max_fraction : float, default=0.8
+            Compact only when at most this fraction of the columns is used (otherwise the
+            O(nnz) scan and re-indexing do not pay).
+
+        Returns
+        -------
+        (reduced, keep) or None
+            ``reduced``: an :class:`Objective` (same C and penalty) over the used columns;
+            ``keep``: bool ndarray of shape (n_params,), the entries of theta ``reduced``
+            covers (its theta is ``theta[keep]``).  None when nothing is gained: dense X,
+            at most 256 columns, more than ``max_fraction`` of them used (see
+            :meth:`LogLossData.compact_columns`), a data term without the method, or a
+            penalty outside the elastic-net family.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import scipy.sparse as sp
+        >>> from fastlogit.objective import Objective
+        >>> X = sp.csr_matrix((np.ones(4), ([0, 1, 2, 3], [0, 5, 5, 9])), shape=(4, 300))
+        >>> reduced, keep = Objective(X, [0, 0, 1, 1], penalty="l1").compact_columns()
+        >>> reduced.n_features, np.flatnonzero(keep)  # columns 0, 5, 9 and the intercept
+        (3, array([  0,   5,   9, 300]))
+        >>> Objective(X.toarray(), [0, 0, 1, 1]).compact_columns() is None  # dense X
+        True
         """
         compact = getattr(self.data, "compact_columns", None)
         if compact is None or not isinstance(self.penalty, (ElasticNet, NoPenalty)):
@@ -549,19 +642,63 @@ class Objective:
         reduced, keep = found
         return self.with_data(reduced), keep
 
+    @fill_doc
     def rows(self, start, stop):
-        """The same objective on rows [start, stop) (same C and penalty).  Its F sums the
-        block's losses only, with the full penalty."""
+        """The same objective on rows [start, stop) (same C and penalty).
+
+        Its F sums the block's losses only, with the full penalty; the block shares the
+        data's memory (no copy of X).
+
+        Parameters
+        ----------
+        start, stop : int
+            The row range, as a Python slice ``start:stop`` reads it (negative values count
+            from the end, both are clipped to [0, n_samples]; ``stop <= start`` gives no
+            rows).
+
+        Returns
+        -------
+        Objective
+            The objective of the block, ``n_samples == stop - start`` after clipping.
+
+        Examples
+        --------
+        {objective_example}
+        >>> block = objective.rows(1, 3)
+        >>> block.n_samples, round(block.value(block.zeros()), 6)  # 2 log 2
+        (2, 1.386294)
+        """
         return self.with_data(self.data.rows(start, stop))
 
     # ------------------------------------------------------------------ the contract
+    @fill_doc
     def value_grad(self, theta):
-        """Smooth part f and its gradient (float64, shape (n_params,)); caches curvature.
+        """Smooth part f and its gradient at theta, in one pass; caches the curvature.
 
         The gradient is the caller's own array.  Neither the objective nor
         :class:`LogLossData` keeps a copy (each would be one more n_params-vector of a large
         fit's memory), so asking again at the same theta makes the pass again; the solvers
-        never do.
+        never do.  The curvature kept lets a following :meth:`hessp`, :meth:`hess_diag` or
+        :meth:`hessian` at the same theta skip the loss pass.
+
+        Parameters
+        ----------
+        {theta}
+
+        Returns
+        -------
+        f : float
+            ``C * L(theta) + S(w)``, S the penalty's smooth part (the L1 part is left out:
+            :meth:`value` has it).
+        grad : ndarray of shape (n_params,), float64
+            The gradient of f, a new array.
+
+        Examples
+        --------
+        {objective_example}
+        >>> f, grad = objective.value_grad(np.array([1.0, 0.0, -1.0]))
+        >>> round(f, 6), grad.round(6)
+        (1.946599, array([0.604508, 0.      , 0.380797]))
         """
         theta = self.layout.check(np.asarray(theta, dtype=np.float64))
         loss, grad = self.data.loss_grad(theta)
@@ -575,13 +712,52 @@ class Objective:
             self.layout.add_coef(grad, a * w)
         return self.C * loss + pen.smooth_value(w), grad
 
+    @fill_doc
     def value(self, theta):
-        """The full objective F, L1 part included."""
+        """The full objective F at theta, L1 part included (one loss pass).
+
+        Parameters
+        ----------
+        {theta}
+
+        Returns
+        -------
+        float
+            ``C * L(theta) + R(w)``.
+
+        Examples
+        --------
+        {objective_example}
+        >>> round(objective.value(objective.zeros()), 6)  # C * 4 log 2
+        2.772589
+        >>> l1, theta = Objective(X, [0, 0, 1, 1], penalty="l1"), [1.0, -2.0, 0.0]
+        >>> round(l1.value(theta), 6), round(l1.value_grad(theta)[0], 6)  # + ||w||_1 = 3
+        (5.181924, 2.181924)
+        """
         theta = self.layout.check(theta)
         return self.C * self.data.loss(theta) + self.penalty.value(self.layout.coef(theta))
 
+    @fill_doc
     def l1_value(self, theta):
-        """The non-smooth part, l1_strength * ||w||_1 (0 for a smooth penalty)."""
+        """The non-smooth part of F, ``l1_strength * ||w||_1`` (no pass over the data).
+
+        Parameters
+        ----------
+        {theta}
+
+        Returns
+        -------
+        float
+            0.0 for a smooth penalty.
+
+        Examples
+        --------
+        {objective_example}
+        >>> objective.l1_value([1.0, -2.0, 5.0])  # L2: no non-smooth part
+        0.0
+        >>> Objective(X, [0, 0, 1, 1], penalty="l1").l1_value([1.0, -2.0, 5.0])
+        3.0
+        """
         lam = self.penalty.l1_strength
         return lam * float(np.abs(self.layout.coef(np.asarray(theta))).sum()) if lam else 0.0
 
@@ -595,24 +771,84 @@ class Objective:
             self.layout.add_coef(out, a * self.layout.coef(v))
         return out
 
+    @fill_doc
     def hessp(self, theta, v):
-        """Hessian of the smooth part at theta times v (one pass when theta is cached)."""
+        """Hessian of the smooth part f at theta times v.
+
+        One pass over X when theta is the last (or the one before) that :meth:`value_grad`
+        saw; otherwise the curvature at theta is computed first (one more pass).
+
+        Parameters
+        ----------
+        {theta}
+        v : array-like of shape (n_params,)
+            The vector, float64 (converted), in theta's packing.
+
+        Returns
+        -------
+        ndarray of shape (n_params,), float64
+            ``H(theta) @ v``, a new array.
+
+        Examples
+        --------
+        {objective_example}
+        >>> theta, v = objective.zeros(), np.array([1.0, 0.0, 0.0])
+        >>> bool(np.allclose(objective.hessp(theta, v), objective.hessian(theta) @ v))
+        True
+        """
         theta = self.layout.check(theta)
         v = np.asarray(v, dtype=np.float64).reshape(-1)
         out = self.data.hessp(theta, v)
         out *= self.C
         return self._add_penalty_curvature(out, theta, v)
 
+    @fill_doc
     def hess_diag(self, theta):
-        """Diagonal of the smooth Hessian (float64, (n_params,)), e.g. a preconditioner."""
+        """Diagonal of the Hessian of the smooth part f at theta (e.g. a preconditioner).
+
+        Parameters
+        ----------
+        {theta}
+
+        Returns
+        -------
+        ndarray of shape (n_params,), float64
+            ``diag(H(theta))``, a new array.
+
+        Examples
+        --------
+        {objective_example}
+        >>> theta = objective.zeros()
+        >>> objective.hess_diag(theta), np.diag(objective.hessian(theta))
+        (array([4.5, 1.5, 1. ]), array([4.5, 1.5, 1. ]))
+        """
         theta = self.layout.check(theta)
         out = self.data.hess_diag(theta)
         out *= self.C
         self.layout.add_coef(out, self.penalty.smooth_hess_diag(self.layout.coef(theta)))
         return out
 
+    @fill_doc
     def hessian(self, theta):
-        """Dense Hessian (n_params, n_params) of the smooth part (small n_params only)."""
+        """Dense Hessian of the smooth part f at theta (for small n_params only).
+
+        Parameters
+        ----------
+        {theta}
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params), float64
+            ``H(theta)``, symmetric, positive semi-definite for the log-loss.
+
+        Examples
+        --------
+        {objective_example}
+        >>> objective.hessian(objective.zeros())  # C X1^T diag(1/4) X1 + I on the coefficients
+        array([[4.5, 0.5, 1.5],
+               [0.5, 1.5, 0.5],
+               [1.5, 0.5, 1. ]])
+        """
         theta = self.layout.check(theta)
         H = self.data.hessian(theta)
         H *= self.C
@@ -626,16 +862,63 @@ class Objective:
             H[np.ix_(idx, idx)] += np.column_stack([pen.smooth_hessp(w, e) for e in eye])
         return H
 
+    @fill_doc
     def prox(self, theta, step):
-        """theta with its coefficients through the penalty's prox (intercepts unchanged)."""
+        """theta with its coefficients through the penalty's proximal operator.
+
+        The prox of ``step * l1_strength * ||w||_1`` (soft-thresholding by
+        ``step * l1_strength``; the identity for a smooth penalty), as
+        :meth:`fastlogit.penalties.Penalty.prox`; intercepts unchanged.
+
+        Parameters
+        ----------
+        {theta}
+        step : float
+            The step size, > 0.
+
+        Returns
+        -------
+        ndarray of shape (n_params,), float64
+            A new array.
+
+        Examples
+        --------
+        {objective_example}
+        >>> l1 = Objective(X, [0, 0, 1, 1], penalty="l1")
+        >>> l1.prox([0.3, -2.0, 5.0], step=0.5)  # coefficients shrunk by 0.5, not b
+        array([ 0. , -1.5,  5. ])
+        """
         out = np.array(theta, dtype=np.float64)
         w = self.layout.coef(out)
         self.layout.add_coef(out, self.penalty.prox(w, step) - w)
         return out
 
+    @fill_doc
     def min_norm_subgradient(self, theta, grad):
-        """Minimum-norm element of the subdifferential of F at theta, given ``grad`` of the
-        smooth part (intercept entries unchanged); zero exactly at a minimiser."""
+        """Minimum-norm element of the subdifferential of F at theta.
+
+        Zero exactly at a minimiser, so its infinity norm is the optimality measure of the
+        non-smooth solvers; ``grad`` itself for a smooth penalty.
+
+        Parameters
+        ----------
+        {theta}
+        grad : array-like of shape (n_params,)
+            The gradient of the smooth part f at theta (from :meth:`value_grad`), float64.
+
+        Returns
+        -------
+        ndarray of shape (n_params,), float64
+            A new array; intercept entries equal ``grad``'s.
+
+        Examples
+        --------
+        {objective_example}
+        >>> l1 = Objective(X, [0, 0, 1, 1], penalty="l1")
+        >>> theta = l1.zeros()
+        >>> l1.min_norm_subgradient(theta, l1.value_grad(theta)[1])  # |grad_j| <= 1: 0
+        array([-1.,  0.,  0.])
+        """
         out = np.array(grad, dtype=np.float64)
         if self.penalty.l1_strength:
             g = self.layout.coef(out).copy()
@@ -644,16 +927,83 @@ class Objective:
         return out
 
     # ------------------------------------------------------------------ margins / line search
+    @fill_doc
     def margins(self, theta, intercept=True):
-        """z = X w (+ b): float64, shape (n,) binary or (n, K) multinomial."""
+        """The linear predictor at theta (one pass over X).
+
+        Parameters
+        ----------
+        {theta}
+        intercept : bool, default=True
+            Whether to add the intercept(s) ``b``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes), float64
+            ``X w (+ b)``: (n_samples,) for a binary model, (n_samples, K) for K classes.
+
+        Examples
+        --------
+        {objective_example}
+        >>> objective.margins([1.0, 2.0, 3.0]), objective.margins([1.0, 2.0, 3.0], False)
+        (array([5., 4., 7., 6.]), array([2., 1., 4., 3.]))
+        """
         return self.data.margins(self.layout.check(theta), intercept)
 
+    @fill_doc
     def line(self, theta, direction, z=None):
-        """A :class:`LineFunction` phi(t) = f(theta + t * direction), each trial O(n + p)."""
+        """The smooth part along a line, for line searches: phi(t) = f(theta + t d).
+
+        Building it costs the margin passes; each trial ``phi.value(t)`` is then
+        O(n + p).
+
+        Parameters
+        ----------
+        {theta}
+        direction : array-like of shape (n_params,)
+            The search direction d, float64, in theta's packing (finite).
+        z : ndarray of shape (n_samples,) or (n_samples, n_classes), default=None
+            The margins at theta (:meth:`margins`), float64, when the caller has them: saves
+            one pass.
+
+        Returns
+        -------
+        LineFunction
+            ``phi.value(t)`` is f(theta + t d).
+
+        Examples
+        --------
+        {objective_example}
+        >>> theta, d = objective.zeros(), np.array([1.0, 0.0, -1.0])
+        >>> phi = objective.line(theta, d)
+        >>> bool(np.isclose(phi.value(0.5), objective.value_grad(theta + 0.5 * d)[0]))
+        True
+        """
         return LineFunction(self, theta, direction, z)
 
+    @fill_doc
     def smooth_from_margins(self, z, theta):
-        """f at theta given its margins z (float64), O(n + p)."""
+        """The smooth part f at theta from its margins, O(n + p) (no pass over X).
+
+        Parameters
+        ----------
+        z : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            The margins at theta, intercept included (:meth:`margins`), float64.
+        {theta}
+
+        Returns
+        -------
+        float
+            ``C * L + S(w)``, the first value of :meth:`value_grad`.
+
+        Examples
+        --------
+        {objective_example}
+        >>> theta = np.array([1.0, 0.0, -1.0])
+        >>> f = objective.smooth_from_margins(objective.margins(theta), theta)
+        >>> bool(np.isclose(f, objective.value_grad(theta)[0]))
+        True
+        """
         w = self.layout.coef(self.layout.check(theta))
         return self.C * self.data.loss_from_margins(z) + self.penalty.smooth_value(w)
 

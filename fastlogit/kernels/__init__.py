@@ -60,6 +60,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._config import effective_n_threads, kernel_threads
+from .._docstring import fill_doc
 
 __all__ = ["Design", "KernelSet", "as_design", "available_backends", "get", "BACKENDS"]
 
@@ -149,15 +150,45 @@ class Design:
 
     @property
     def n_rows(self):
+        """Number of rows, ``shape[0]`` (int).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.kernels import as_design
+        >>> as_design(np.zeros((3, 2))).n_rows
+        3
+        """
         return self.shape[0]
 
     @property
     def n_cols(self):
+        """Number of columns, ``shape[1]`` (int).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.kernels import as_design
+        >>> as_design(np.zeros((3, 2))).n_cols
+        2
+        """
         return self.shape[1]
 
     @property
     def nnz(self):
-        """Stored values one pass reads (n_rows * n_cols for dense X)."""
+        """Stored values one pass reads (int): n_rows * n_cols for dense X, the entries
+        between ``indptr[0]`` and ``indptr[-1]`` for CSR.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import scipy.sparse as sp
+        >>> from fastlogit.kernels import as_design
+        >>> X = np.array([[0.0, 1.0], [2.0, 3.0], [0.0, 0.0]])
+        >>> csr = as_design(sp.csr_matrix(X))
+        >>> as_design(X).nnz, csr.nnz, csr.rows(1, 3).nnz
+        (6, 3, 2)
+        """
         if self.kind == "dense":
             return self.n_rows * self.n_cols
         indptr = self.arrays[2]
@@ -165,11 +196,46 @@ class Design:
 
     @property
     def nbytes(self):
-        """Bytes a full pass over the matrix reads."""
+        """Bytes a full pass over the matrix reads (int): the sum of ``arrays``' sizes.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import scipy.sparse as sp
+        >>> from fastlogit.kernels import as_design
+        >>> X = np.array([[0.0, 1.0], [2.0, 3.0]], dtype=np.float32)
+        >>> as_design(X).nbytes, as_design(sp.csr_matrix(X)).nbytes  # 3 values, ids, indptr
+        (16, 36)
+        """
         return sum(a.nbytes for a in self.arrays)
 
     def rows(self, start, stop):
-        """The row block ``[start, stop)`` as a Design; no copy of the matrix values."""
+        """The row block ``[start, stop)`` as a Design; no copy of the matrix values.
+
+        Parameters
+        ----------
+        start, stop : int
+            The row range, as a Python slice ``start:stop`` reads it (negative values count
+            from the end, both are clipped to [0, n_rows]; ``stop <= start`` gives no rows).
+
+        Returns
+        -------
+        Design
+            Of shape (stop - start, n_cols) after clipping, X's dtype, sharing the arrays
+            (a CSR block keeps ``data``/``indices`` and slices ``indptr``, whose first entry
+            is then not 0).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import scipy.sparse as sp
+        >>> from fastlogit.kernels import as_design
+        >>> X = as_design(sp.csr_matrix(np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 0.0]])))
+        >>> block = X.rows(1, 3)
+        >>> block.shape, block.arrays[2], block.to_scipy().toarray()
+        ((2, 2), array([1, 3, 4], dtype=int32), array([[2., 3.],
+               [4., 0.]]))
+        """
         start, stop, _ = slice(start, stop).indices(self.n_rows)
         stop = max(stop, start)
         if self.kind == "dense":
@@ -180,7 +246,22 @@ class Design:
         return Design._trusted(self.kind, arrays, (stop - start, self.n_cols), self.dtype)
 
     def to_scipy(self):
-        """The matrix as a NumPy array or a ``scipy.sparse.csr_matrix`` (shares memory)."""
+        """The matrix as SciPy and NumPy users hold it.
+
+        Returns
+        -------
+        ndarray or scipy.sparse.csr_matrix of shape (n_rows, n_cols)
+            The dense array itself, or a CSR matrix sharing ``data`` and ``indices`` (its
+            ``indptr`` is rebased to start at 0), in the Design's dtype.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.kernels import as_design
+        >>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
+        >>> as_design(X).to_scipy() is X
+        True
+        """
         if self.kind == "dense":
             return self.arrays[0]
         data, indices, indptr = self.arrays
@@ -444,12 +525,44 @@ class KernelSet:
         """Thread count for a row-parallel kernel over X (k values per stored value / row)."""
         return kernel_threads(n_threads, X.n_rows * k, X.nnz * k, buffer_len)
 
+    @fill_doc
     def loss_grad(self, X, y, s, w, b, grad_out, hess_out=None, n_threads=None):
-        """Fused loss + gradient in one pass. Returns ``(loss_sum, grad_b)``.
+        """Binary log-loss sum and its gradient, fused in one pass over X.
 
-        X : Design/array/CSR (n, d); y : (n,) labels in [0, 1]; s : (n,) or None; w : (d,);
-        b : float; grad_out : (d,) written; hess_out : (n,) or None, written with the IRLS
-        weights ``s * sigmoid(z) * (1 - sigmoid(z))``.
+        With ``z = X w + b`` and ``r = s (sigmoid(z) - y)``: the loss sum
+        ``sum_i s_i [log(1 + exp(z_i)) - y_i z_i]``, ``grad_out = X^T r`` and ``sum_i r_i``.
+
+        Parameters
+        ----------
+        {kernel_X, kernel_y, kernel_s, kernel_w, kernel_b}
+        grad_out : ndarray of shape (d,)
+            Overwritten with ``X^T r``; X's dtype, C-contiguous, writeable.
+        hess_out : ndarray of shape (n,), default=None
+            When given (X's dtype, C-contiguous, writeable), overwritten with the IRLS
+            weights ``s * sigmoid(z) * (1 - sigmoid(z))``.
+        {kernel_n_threads}
+
+        Returns
+        -------
+        loss_sum : float
+            The weighted loss sum (accumulated in float64).
+        grad_b : float
+            ``sum_i r_i``, the derivative with respect to b.
+
+        Raises
+        ------
+        ValueError
+            If an array is not a NumPy array of the stated shape, of X's dtype and
+            C-contiguous (or an output not writeable); the message names it.
+
+        Examples
+        --------
+        {kernel_example}
+        >>> grad, hess = np.empty(2), np.empty(3)
+        >>> loss, grad_b = ref.loss_grad(X, np.array([1.0, 0.0, 1.0]), None, np.zeros(2), 0.0,
+        ...                              grad, hess)
+        >>> round(loss, 6), grad, grad_b, hess  # at w = 0: 3 log 2, X^T (1/2 - y), ...
+        (2.079442, array([-2. , -1.5]), -0.5, array([0.25, 0.25, 0.25]))
         """
         X, raw = self._raw("loss_grad", X)
         n, d = X.shape
@@ -462,16 +575,64 @@ class KernelSet:
         loss_sum, grad_b = raw(*X.arrays, *args)
         return float(loss_sum), float(grad_b)
 
+    @fill_doc
     def loss(self, X, y, s, w, b, n_threads=None):
-        """Weighted loss sum only (for line searches). Shapes as in :meth:`loss_grad`."""
+        """Binary log-loss sum only, ``sum_i s_i [log(1 + exp(z_i)) - y_i z_i]`` (for line
+        searches): one pass, no gradient.
+
+        Parameters
+        ----------
+        {kernel_X, kernel_y, kernel_s, kernel_w, kernel_b, kernel_n_threads}
+
+        Returns
+        -------
+        float
+            The weighted loss sum (accumulated in float64), the first value of
+            :meth:`loss_grad`.
+
+        Raises
+        ------
+        ValueError
+            If an array is not a NumPy array of the stated shape, of X's dtype and
+            C-contiguous; the message names it.
+
+        Examples
+        --------
+        {kernel_example}
+        >>> y, w = np.array([1.0, 0.0, 1.0]), np.array([0.5, -0.5])
+        >>> loss = ref.loss(X, y, np.array([1.0, 2.0, 1.0]), w, 0.1)
+        >>> bool(np.isclose(loss, ref.loss_grad(X, y, np.array([1.0, 2.0, 1.0]), w, 0.1,
+        ...                                     np.empty(2))[0]))
+        True
+        """
         X, raw = self._raw("loss", X)
         n, d = X.shape
         t = X.dtype
         return float(raw(*X.arrays, _check_vec("y", y, n, t), _optional("sample_weight", s, n, t),
                          _check_vec("w", w, d, t), float(b), self._threads(X, n_threads, 0)))
 
+    @fill_doc
     def decision(self, X, w, b, out=None, n_threads=None):
-        """z = X w + b, shape (n,), in X's dtype."""
+        """The binary linear predictor ``z = X w + b``.
+
+        Parameters
+        ----------
+        {kernel_X, kernel_w, kernel_b}
+        out : ndarray of shape (n,), default=None
+            Written with z when given (X's dtype, C-contiguous, writeable); None allocates.
+        {kernel_n_threads}
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            z in X's dtype (``out`` itself when given).
+
+        Examples
+        --------
+        {kernel_example}
+        >>> ref.decision(X, np.array([1.0, 1.0]), 0.5)
+        array([ 3.5, -0.5,  3.5])
+        """
         X, raw = self._raw("decision", X)
         n, d = X.shape
         if out is None:
@@ -480,40 +641,158 @@ class KernelSet:
             _check_vec("out", out, n, X.dtype, True), self._threads(X, n_threads, 0))
         return out
 
+    @fill_doc
     def hessp(self, X, d, v, out, v_b=0.0, n_threads=None):
-        """out = X^T (d * (X v + v_b)); returns ``sum_i d_i (x_i . v + v_b)`` (intercept row)."""
+        """Weighted Gram matrix times a vector: ``out = X^T (d * (X v + v_b))``.
+
+        With d the IRLS weights (``hess_out`` of :meth:`loss_grad`) this is the log-loss
+        Hessian-vector product; the intercept's row of it is returned.
+
+        Parameters
+        ----------
+        {kernel_X}
+        d : ndarray of shape (n,)
+            Row weights, X's dtype, C-contiguous.
+        v : ndarray of shape (d,)
+            The coefficient part of the vector, X's dtype, C-contiguous.
+        out : ndarray of shape (d,)
+            Overwritten with the product; X's dtype, C-contiguous, writeable.
+        v_b : float, default=0.0
+            The intercept part of the vector.
+        {kernel_n_threads}
+
+        Returns
+        -------
+        float
+            ``sum_i d_i (x_i . v + v_b)``, the intercept entry of the product.
+
+        Examples
+        --------
+        {kernel_example}
+        >>> out, d = np.empty(2), np.array([1.0, 2.0, 0.5])
+        >>> out_b = ref.hessp(X, d, np.array([1.0, 0.0]), out, v_b=1.0)
+        >>> out, out_b, X.to_scipy().T @ (d * (X.to_scipy() @ [1.0, 0.0] + 1.0))
+        (array([8., 2.]), 6.0, array([8., 2.]))
+        """
         X, raw = self._raw("hessp", X)
         n, p = X.shape
         t = X.dtype
         return float(raw(*X.arrays, _check_vec("d", d, n, t), _check_vec("v", v, p, t), float(v_b),
                          _check_vec("out", out, p, t, True), self._threads(X, n_threads, p)))
 
+    @fill_doc
     def hess_diag(self, X, d, out, n_threads=None):
-        """out_j = sum_i d_i x_ij^2, shape (n_features,)."""
+        """Diagonal of the weighted Gram matrix: ``out_j = sum_i d_i x_ij^2``.
+
+        Parameters
+        ----------
+        {kernel_X}
+        d : ndarray of shape (n,)
+            Row weights, X's dtype, C-contiguous.
+        out : ndarray of shape (d,)
+            Overwritten with the diagonal; X's dtype, C-contiguous, writeable.
+        {kernel_n_threads}
+
+        Returns
+        -------
+        ndarray of shape (d,)
+            ``out``.
+
+        Examples
+        --------
+        {kernel_example}
+        >>> ref.hess_diag(X, np.array([1.0, 2.0, 0.5]), np.empty(2))
+        array([5.5, 6. ])
+        """
         X, raw = self._raw("hess_diag", X)
         n, p = X.shape
         raw(*X.arrays, _check_vec("d", d, n, X.dtype), _check_vec("out", out, p, X.dtype, True),
             self._threads(X, n_threads, p))
         return out
 
+    @fill_doc
     def gram(self, X, d, out, n_threads=None):
-        """out = X^T diag(d) X, shape (n_features, n_features), C-ordered."""
+        """The weighted Gram matrix ``out = X^T diag(d) X`` (a Newton step's Hessian).
+
+        Parameters
+        ----------
+        {kernel_X}
+        d : ndarray of shape (n,)
+            Row weights, X's dtype, C-contiguous.
+        out : ndarray of shape (d, d)
+            Overwritten with the matrix; X's dtype, C-contiguous, writeable.
+        {kernel_n_threads}
+
+        Returns
+        -------
+        ndarray of shape (d, d)
+            ``out``, symmetric.
+
+        Examples
+        --------
+        {kernel_example}
+        >>> ref.gram(X, np.array([1.0, 2.0, 0.5]), np.empty((2, 2)))
+        array([[5.5, 2. ],
+               [2. , 6. ]])
+        """
         X, raw = self._raw("gram", X)
         n, p = X.shape
         raw(*X.arrays, _check_vec("d", d, n, X.dtype),
             _check_vec("out", out, (p, p), X.dtype, True, ndim=2), effective_n_threads(n_threads))
         return out
 
+    @fill_doc
     def multinomial_loss_grad(self, X, Y, s, W, B, grad_out, grad_b_out, proba_out=None,
                               n_threads=None):
-        """Softmax loss + gradient. Returns ``loss_sum``.
+        """Softmax loss sum and its gradient.
 
-        Two passes over X per chunk of rows (residuals by row blocks, then X^T R by blocks of
-        the output), so that no thread holds a (d, K) buffer; the gradient does not depend
-        on the thread count.
+        With ``Z = X W + B``, ``P = softmax(Z)`` by rows and ``R = s (P - Y)``: the loss sum
+        ``sum_i s_i [logsumexp(Z_i) - Y_i . Z_i]``, ``grad_out = X^T R`` and
+        ``grad_b_out = sum_i R_i``.  Two passes over X per chunk of rows (residuals by row
+        blocks, then X^T R by blocks of the output), so that no thread holds a (d, K)
+        buffer; the gradient does not depend on the thread count.
 
-        Y : (n, K) class probabilities (one-hot or soft, rows summing to 1); W : (d, K);
-        B : (K,); grad_out : (d, K) and grad_b_out : (K,) written; proba_out : (n, K) or None.
+        Parameters
+        ----------
+        {kernel_X}
+        Y : ndarray of shape (n, K)
+            Class probabilities (one-hot or soft, rows summing to 1), X's dtype,
+            C-contiguous; K >= 2.
+        {kernel_s}
+        W : ndarray of shape (d, K)
+            The coefficients, one column per class, X's dtype, C-contiguous.
+        B : ndarray of shape (K,)
+            The intercepts, X's dtype.
+        grad_out : ndarray of shape (d, K)
+            Overwritten with ``X^T R``; X's dtype, C-contiguous, writeable.
+        grad_b_out : ndarray of shape (K,)
+            Overwritten with ``sum_i R_i``; X's dtype, writeable.
+        proba_out : ndarray of shape (n, K), default=None
+            When given (X's dtype, C-contiguous, writeable), overwritten with P.
+        {kernel_n_threads}
+
+        Returns
+        -------
+        float
+            The weighted loss sum (accumulated in float64).
+
+        Raises
+        ------
+        ValueError
+            If an array is not a NumPy array of the stated shape, of X's dtype and
+            C-contiguous (or an output not writeable); the message names it.
+
+        Examples
+        --------
+        {kernel_example}
+        >>> Y = np.eye(3)  # row i in class i
+        >>> grad, grad_b = np.empty((2, 3)), np.empty(3)
+        >>> loss = ref.multinomial_loss_grad(X, Y, None, np.zeros((2, 3)), np.zeros(3),
+        ...                                  grad, grad_b)
+        >>> round(loss, 6)  # 3 log 3: P = 1/3 everywhere
+        3.295837
+        >>> bool(np.allclose(grad, X.to_scipy().T @ (1 / 3 - Y))), bool(np.allclose(grad_b, 0))
+        (True, True)
         """
         X, raw = self._raw("multinomial_loss_grad", X)
         n, d = X.shape
@@ -528,8 +807,44 @@ class KernelSet:
         )
         return float(raw(*X.arrays, *args))
 
+    @fill_doc
     def multinomial_hessp(self, X, P, s, V, v_b, out, out_b, n_threads=None):
-        """Softmax Hessian-vector product at probabilities P (n, K). V : (d, K), v_b : (K,)."""
+        """Softmax Hessian-vector product at the probabilities P.
+
+        With ``U = X V + v_b`` and ``T_i = s_i (P_i * U_i - P_i (P_i . U_i))``:
+        ``out = X^T T`` and ``out_b = sum_i T_i``.
+
+        Parameters
+        ----------
+        {kernel_X}
+        P : ndarray of shape (n, K)
+            The class probabilities at the current point (``proba_out`` of
+            :meth:`multinomial_loss_grad`), X's dtype, C-contiguous.
+        {kernel_s}
+        V : ndarray of shape (d, K)
+            The coefficient part of the vector, X's dtype, C-contiguous.
+        v_b : ndarray of shape (K,)
+            The intercept part of the vector, X's dtype.
+        out : ndarray of shape (d, K)
+            Overwritten with ``X^T T``; X's dtype, C-contiguous, writeable.
+        out_b : ndarray of shape (K,)
+            Overwritten with ``sum_i T_i``; X's dtype, writeable.
+        {kernel_n_threads}
+
+        Returns
+        -------
+        ndarray of shape (d, K)
+            ``out``.
+
+        Examples
+        --------
+        {kernel_example}
+        >>> P, V = np.full((3, 2), 0.5), np.array([[1.0, -1.0], [0.0, 0.0]])
+        >>> out, out_b = np.empty((2, 2)), np.empty(2)
+        >>> ref.multinomial_hessp(X, P, None, V, np.zeros(2), out, out_b), out_b
+        (array([[ 5., -5.],
+               [ 1., -1.]]), array([ 2., -2.]))
+        """
         X, raw = self._raw("multinomial_hessp", X)
         n, d = X.shape
         t = X.dtype
@@ -539,18 +854,86 @@ class KernelSet:
             _check_vec("out_b", out_b, k, t, True), self._threads(X, n_threads, k + 1, k))
         return out
 
+    @fill_doc
     def sgd_epoch(self, X, Y, s, order, W, b, state, *, avg_W=None, avg_b=None, q=None,
                   schedule="optimal", eta0=0.0, power_t=0.5, alpha=1.0, t0=1.0, lam2=0.0,
                   lam1=0.0, fit_intercept=True, average_start=1, hogwild=False,
                   n_threads=None):
         """One SGD epoch over the rows ``order`` (algorithm: :mod:`fastlogit.kernels.sgd_ref`).
 
-        Y : (n, K) in X's dtype (K = 1 binary); s : (n,) or None; order : (m,) int64 in
-        [0, n); W : (d, K), b : (K,), state : (5,) [scale, t, beta, count, u], all float64 and
-        updated; avg_W (d, K) / avg_b (K,) float64 or None (no averaging); q (d, K) float64 or
-        None (no L1).  ``hogwild=True`` runs the lock-free parallel epoch on ``n_threads``
-        threads (CSR, K = 1, lam1 = 0; not deterministic).  Returns the epoch's loss sum
-        (each sample's loss before its update).
+        Minimises ``1/n sum_i s_i l_i + lam1 ||w||_1 + lam2/2 ||w||^2`` (scikit-learn's
+        ``SGDClassifier`` scaling) one sample at a time, the weights held as
+        ``w = scale * W``.  Unlike the other kernels the state is float64 whatever X's dtype.
+
+        Parameters
+        ----------
+        {kernel_X}
+        Y : ndarray of shape (n, K)
+            Labels in X's dtype, C-contiguous: K = 1 binary (probabilities of the label 1),
+            K >= 2 rows of class probabilities.
+        {kernel_s}
+        order : ndarray of shape (m,)
+            int64 row indices in [0, n), visited in this order (repeats allowed).
+        W : ndarray of shape (d, K)
+            The scaled coefficients, float64, C-contiguous; updated in place.
+        b : ndarray of shape (K,)
+            The intercepts, float64; updated in place.
+        state : ndarray of shape (5,)
+            float64 ``[scale, t, beta, count, u]`` (start: ``[1, 0, 0, 0, 0]``), updated in
+            place: weight scale, samples seen, averaging factor, averaged steps, cumulative
+            L1 penalty.
+        avg_W : ndarray of shape (d, K), default=None
+            float64 averaging accumulator, updated; None: no averaging.
+        avg_b : ndarray of shape (K,), default=None
+            float64 intercept accumulator, required with ``avg_W``.
+        q : ndarray of shape (d, K), default=None
+            float64 L1 penalty applied to each weight so far, updated; required when
+            ``lam1 > 0``.
+        schedule : {"optimal", "invscaling", "constant"}, default="optimal"
+            Learning rate at step t: ``1 / (alpha (t0 + t - 1))``, ``eta0 / t**power_t`` or
+            ``eta0``.
+        eta0 : float, default=0.0
+            Initial learning rate of "constant" and "invscaling".
+        power_t : float, default=0.5
+            Exponent of "invscaling".
+        alpha : float, default=1.0
+            Regularisation scale of "optimal" (``1 / (C n)`` for an objective's fit).
+        t0 : float, default=1.0
+            Offset of "optimal".
+        lam2 : float, default=0.0
+            L2 strength (``alpha * l2_strength``).
+        lam1 : float, default=0.0
+            L1 strength (``alpha * l1_strength``), cumulative-penalty clipping.
+        fit_intercept : bool, default=True
+            Whether b is updated.
+        average_start : int, default=1
+            First step (1-based ``t``) added to the average.
+        hogwild : bool, default=False
+            Run the lock-free parallel epoch on ``n_threads`` threads: CSR X, K = 1,
+            ``lam1 = 0`` and a backend that has it (else ValueError); not deterministic.
+        {kernel_n_threads}
+
+        Returns
+        -------
+        float
+            The epoch's loss sum, each sample's loss taken before its update.
+
+        Raises
+        ------
+        ValueError
+            For an array of the wrong shape, dtype or contiguity (named), ``order`` out of
+            range, an unknown ``schedule``, ``avg_W`` without ``avg_b``, ``lam1 > 0``
+            without ``q``, or ``hogwild`` where it does not run.
+
+        Examples
+        --------
+        {kernel_example}
+        >>> Y = np.array([[1.0], [0.0], [1.0]])
+        >>> W, b, state = np.zeros((2, 1)), np.zeros(1), np.array([1.0, 0.0, 0.0, 0.0, 0.0])
+        >>> order = np.array([0, 1, 2], dtype=np.int64)
+        >>> loss = ref.sgd_epoch(X, Y, None, order, W, b, state, schedule="constant", eta0=0.1)
+        >>> round(loss, 6), int(state[1]), bool(W[0, 0] > 0)  # 3 samples seen
+        (1.981986, 3, True)
         """
         X = as_design(X)
         n, d = X.shape
