@@ -145,7 +145,23 @@ class ReliabilityTable:
     confidence: float
 
     def rows(self):
-        """The table as a list of dicts (one per bin)."""
+        """The table as a list of dicts, one per non-empty bin, in increasing order.
+
+        Returns
+        -------
+        list of dict of str to float
+            Keys ``"edges_low"``, ``"edges_high"``, ``"count"``, ``"mean_predicted"``,
+            ``"observed"``, ``"ci_low"`` and ``"ci_high"`` (the fields of the table), values
+            Python floats.
+
+        Examples
+        --------
+        >>> from fastlogit.calibration import reliability_table
+        >>> table = reliability_table([0, 0, 1, 1], [0.1, 0.3, 0.6, 0.8], n_bins=2)
+        >>> first = table.rows()[0]
+        >>> first["edges_low"], first["edges_high"], first["count"], first["observed"]
+        (0.0, 0.5, 2.0, 0.0)
+        """
         keys = ("edges_low", "edges_high", "count", "mean_predicted", "observed", "ci_low",
                 "ci_high")
         return [dict(zip(keys, map(float, vals))) for vals in zip(*(getattr(self, k)
@@ -377,6 +393,16 @@ class _ScoreCalibrator:
             If a score is not finite, ``y`` is not binary, the lengths differ or a weight is
             negative or not finite; for :class:`TemperatureScaling`, also if the fitted
             slope is not positive (scores anti-correlated with ``y``).
+
+        Examples
+        --------
+        >>> from fastlogit.calibration import PlattScaling, TemperatureScaling
+        >>> scores, y = [-2.0, -1.0, 0.0, 0.5, 1.0, 3.0], [0, 0, 1, 0, 1, 1]
+        >>> platt = PlattScaling().fit(scores, y)
+        >>> round(platt.slope_, 3), round(platt.offset_, 3)
+        (1.874, -0.331)
+        >>> round(TemperatureScaling().fit(scores, y).temperature_, 3)  # no offset
+        0.559
         """
         scores, y, s = _check_scores(scores, y, sample_weight)
         self._set_params(scores, y, s)
@@ -393,7 +419,16 @@ class _ScoreCalibrator:
         Returns
         -------
         ndarray of shape (n_samples, 2)
-            Columns P(y = 0) and P(y = 1), float64.
+            Columns P(y = 0) and P(y = 1), float64; rows sum to 1.
+
+        Examples
+        --------
+        >>> from fastlogit.calibration import PlattScaling
+        >>> platt = PlattScaling().fit([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0], [0, 0, 1, 0, 1, 1])
+        >>> platt.predict_proba([-1.0, 0.0, 3.0]).round(3)
+        array([[0.901, 0.099],
+               [0.582, 0.418],
+               [0.005, 0.995]])
         """
         p1 = special.expit(self.slope_ * np.asarray(scores, dtype=np.float64) + self.offset_)
         return np.column_stack([1 - p1, p1])

@@ -374,6 +374,20 @@ class GroupDROLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstima
         -------
         self
             The fitted estimator (the group weights in ``group_weights_``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.group_dro import GroupDROLogisticRegression
+        >>> rng = np.random.default_rng(1)
+        >>> X = rng.standard_normal((120, 2))
+        >>> groups = np.where(np.arange(120) < 30, "minority", "majority")
+        >>> y = (X[:, 0] * np.where(groups == "minority", -1, 1) > 0).astype(int)
+        >>> clf = GroupDROLogisticRegression(C=0.1).fit(X, y, groups=groups)
+        >>> clf.group_labels_.tolist(), bool(np.isclose(clf.group_weights_.sum(), 1))
+        (['majority', 'minority'], True)
+        >>> bool(clf.worst_group_loss_ == clf.group_losses_.max()), clf.converged_
+        (True, True)
         """
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
                              order="C", accept_large_sparse=True)

@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import kernels as _kernels
 from ._config import effective_n_threads
+from ._docstring import fill_doc
 from .base import store_params
 from .estimator import LinearLogitOutputs
 from .validation import check_C, check_max_iter, check_sample_weight, check_tol, encode_targets
@@ -104,19 +105,33 @@ class OneVsRestLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstim
                  n_jobs=None, n_threads=None, backend="auto"):
         store_params(self, locals())
 
+    @fill_doc
     def fit(self, X, y, sample_weight=None):
         """Fit the K one-vs-rest models (one binary model for two classes).
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            float32 stays float32; sparse input becomes CSR, never dense.
-        y : array-like of shape (n_samples,), at least two classes
-        sample_weight : array-like of shape (n_samples,), non-negative, or None
+        {X_train}
+        y : array-like of shape (n_samples,)
+            Class labels, at least two classes (else ValueError).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Finite non-negative weights s_i of the sample losses, shared by the K fits, not
+            all zero; None means 1 each.
 
         Returns
         -------
         self : OneVsRestLogisticRegression
+            The fitted estimator: ``coef_`` (K, n_features) in X's dtype, one row per class
+            (one row for two classes), ``n_iter_`` (K,) per fit.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastlogit
+        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+        >>> clf = fastlogit.OneVsRestLogisticRegression().fit(X, ["a", "a", "b", "b", "c"])
+        >>> clf.coef_.shape, clf.n_iter_.shape, clf.classes_
+        ((3, 2), (3,), array(['a', 'b', 'c'], dtype='<U1'))
         """
         from .objective import LogLossData, Objective
         from .solvers import check_solver, choose_solver
@@ -180,16 +195,60 @@ class OneVsRestLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstim
         p = _kernels.get("numpy").sigmoid(z)
         return p, p.sum(axis=1, keepdims=True)
 
+    @fill_doc
     def predict_proba(self, X):
-        """P(class | x), shape (n, K), float64: sigmoids normalised to sum 1 per row."""
+        """Class probabilities: the K models' sigmoids normalised to sum 1 per row.
+
+        For two classes, the one binary model's ``[1 - p, p]``.
+
+        Parameters
+        ----------
+        {X_predict}
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            float64 (also for float32 X), columns in the order of ``classes_``, rows
+            summing to 1.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastlogit
+        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+        >>> clf = fastlogit.OneVsRestLogisticRegression().fit(X, ["a", "a", "b", "b", "c"])
+        >>> P = clf.predict_proba(X[:2])
+        >>> P.shape, P.sum(axis=1)
+        ((2, 3), array([1., 1.]))
+        """
         check_is_fitted(self)
         if self.coef_.shape[0] == 1:
             return super().predict_proba(X)
         p, total = self._ovr_proba(X)
         return p / total
 
+    @fill_doc
     def predict_log_proba(self, X):
-        """log of :meth:`predict_proba`."""
+        """The log of :meth:`predict_proba`, computed from the log-sigmoids (never log(0)).
+
+        Parameters
+        ----------
+        {X_predict}
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            float64, columns in the order of ``classes_``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastlogit
+        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+        >>> clf = fastlogit.OneVsRestLogisticRegression().fit(X, ["a", "a", "b", "b", "c"])
+        >>> bool(np.allclose(np.exp(clf.predict_log_proba(X)), clf.predict_proba(X)))
+        True
+        """
         check_is_fitted(self)
         if self.coef_.shape[0] == 1:
             return super().predict_log_proba(X)

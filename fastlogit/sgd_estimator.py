@@ -224,6 +224,17 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         -------
         self
             The fitted estimator (``n_iter_`` epochs run).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit import SGDLogisticRegression
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.standard_normal((200, 3))
+        >>> y = (X[:, 0] - X[:, 1] > 0).astype(int)
+        >>> clf = SGDLogisticRegression(alpha=1e-3, random_state=0).fit(X, y)
+        >>> clf.coef_.shape, bool(clf.score(X, y) > 0.9), 1 <= int(clf.n_iter_[0]) <= clf.max_iter
+        ((1, 3), True, True)
         """
         kernels = self._check_params()
         X, y, sw = self._validate(X, y, sample_weight, reset=True)
@@ -273,6 +284,19 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         -------
         self
             The estimator, one epoch further.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit import SGDLogisticRegression
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.standard_normal((300, 3))
+        >>> y = np.array(["low", "high"])[(X[:, 0] > 0).astype(int)]
+        >>> clf = SGDLogisticRegression(alpha=1e-3, random_state=0)
+        >>> for batch in np.array_split(np.arange(300), 3):  # a stream of three batches
+        ...     clf = clf.partial_fit(X[batch], y[batch], classes=["low", "high"])
+        >>> clf.classes_.tolist(), bool(clf.score(X, y) > 0.9)
+        (['high', 'low'], True)
         """
         kernels = self._check_params()
         first = not hasattr(self, "classes_")
