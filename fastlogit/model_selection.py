@@ -407,6 +407,26 @@ def _fast_scores(kind, Xt, yt_index, sw, coefs, intercepts):
     return np.average(np.log(np.clip(p_true, eps, 1 - eps)), axis=0, weights=sw)
 
 
+def _run_in_threads(run, tasks, jobs):
+    """``[run(*task) for task in tasks]`` on ``jobs`` threads, in the order of ``tasks``.
+
+    Each idle thread takes the next task.  BLAS is limited to one thread once around all of
+    them: a solver limits it around its own run (threadpoolctl, process-wide), and with
+    paths in threads one path's exit would restore the multi-threaded setting under the
+    others.  A plain thread pool and the solvers' cached threadpoolctl controller
+    (:func:`fastlogit.solvers._result._blas_limit`) instead of a joblib ``Parallel`` and a
+    fresh ``threadpool_limits``, which rescans the loaded libraries: on small sets their
+    start-up was a visible part of the whole fit (benchmarks/results/cv_race.md).  The
+    first exception a task raises is raised here.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .solvers._result import _blas_limit
+
+    with _blas_limit(), ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(lambda task: run(*task), tasks))
+
+
 def _share_threads(n_jobs, total, n_tasks, effective_n_jobs):
     """(parallel paths, kernel threads per path), their product at most ``total`` (the
     kernel thread budget, :func:`fastlogit._config.effective_n_threads`) when ``n_jobs`` is
@@ -603,8 +623,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         self
             The fitted estimator (``C_``, ``scores_``, ``coefs_paths_`` set).
         """
-        from joblib import Parallel, delayed, effective_n_jobs
-        from threadpoolctl import threadpool_limits
+        from joblib import effective_n_jobs
 
         from ._config import effective_n_threads
         from .validation import class_weight_per_sample, encode_targets, check_sample_weight
@@ -668,12 +687,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         if jobs == 1:
             out = [run(f, j) for f, j in tasks]
         else:
-            # BLAS limited once for all paths: a solver limits it to one thread around its
-            # own run (threadpoolctl, process-wide), and with paths in threads one path's
-            # exit restored the multi-threaded setting under the others
-            with threadpool_limits(limits=1, user_api="blas"):
-                out = Parallel(n_jobs=jobs, prefer="threads")(delayed(run)(f, j)
-                                                              for f, j in tasks)
+            out = _run_in_threads(run, tasks, jobs)
         n_f, n_l, n_c = len(folds), len(grid), len(Cs_fit)
         # paths (n_folds, n_l1, n_Cs, n_rows, n_dof); scores / n_iter (n_folds, n_l1, n_Cs)
         paths = np.stack([o[0] for o in out]).reshape(n_f, n_l, n_c, n_rows, n_dof)

@@ -149,6 +149,38 @@ def test_kept_gradients_spare_repeated_passes(rng):
     assert kept.n_features == data.n_features  # everything else is the data term's
 
 
+def test_paths_in_threads_keep_order_limit_blas_and_raise():
+    import threading
+    import time
+
+    from threadpoolctl import threadpool_info
+
+    from fastlogit.model_selection import _run_in_threads
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    seen = []
+
+    def task(i, delay):
+        time.sleep(delay)  # the later tasks finish first
+        seen.append((threading.get_ident(), blas_threads()))
+        return i
+
+    tasks = [(i, 0.02 * (4 - i)) for i in range(5)]
+    assert _run_in_threads(task, tasks, 2) == [0, 1, 2, 3, 4]
+    assert len({ident for ident, _ in seen}) == 2  # two worker threads shared the tasks
+    assert all(all(n == 1 for n in counts) for _, counts in seen)  # BLAS on one thread
+
+    def fails(i):
+        if i == 3:
+            raise ValueError("fold 3 failed")
+        return i
+
+    with pytest.raises(ValueError, match="fold 3 failed"):
+        _run_in_threads(fails, [(i,) for i in range(5)], 2)
+
+
 @pytest.mark.parametrize("n_jobs,total,n_tasks,want", [
     (None, 2, 5, (2, 1)), (None, 8, 5, (5, 1)), (None, 1, 5, (1, 1)), (None, 4, 1, (1, 4)),
     (1, 4, 5, (1, 4)), (2, 4, 5, (2, 2)), (-1, 2, 5, (2, 1))])
