@@ -62,7 +62,7 @@ CS = np.logspace(-4, 4, 10)
 RUNNERS = ("sklearn", "ours", "grid", "grid_2jobs")
 
 
-def _runners(penalty, folds, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100):
+def _runners(penalty, folds, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100, our_tol=None):
     from sklearn.linear_model import LogisticRegressionCV as SkCV
     from sklearn.model_selection import GridSearchCV
 
@@ -71,6 +71,8 @@ def _runners(penalty, folds, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100):
     r = 1.0 if penalty == "l1" else 0.0
     common = dict(Cs=CS, cv=folds, scoring="accuracy", tol=tol, max_iter=max_iter,
                   l1_ratios=(r,), use_legacy_attributes=False)
+    mine = dict(common, tol=tol if our_tol is None else our_tol)
+    tol = mine["tol"]  # the GridSearchCV loops run our estimator: our tol
     sk_solver = "liblinear" if penalty == "l1" else "lbfgs"
 
     def sklearn(X, y):
@@ -79,7 +81,7 @@ def _runners(penalty, folds, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100):
 
     def ours(X, y):
         est = fastlogit.LogisticRegressionCV(solver="auto", n_threads=n_threads,
-                                             **common).fit(X, y)
+                                             **mine).fit(X, y)
         return float(est.C_)
 
     def grid(X, y):
@@ -100,7 +102,24 @@ def _runners(penalty, folds, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100):
     return {k: found[k] for k in keep}
 
 
-def race(names, penalties, repeats, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100):
+def sklearn_equivalent_tol(X, y, tol):
+    """Our ``tol`` at which our stopping rule is scikit-learn's lbfgs rule at ``tol`` (L2).
+
+    scikit-learn stops at ``||grad F_sk||_inf <= tol`` with F_sk = F / (C n) (the mean loss,
+    penalty ``||w||^2 / (2 C n)``); ours at ``||grad F||_inf <= tol_ours * C ||grad L(0)||_inf``
+    (:mod:`fastlogit.solvers._result`, once ``C ||grad L(0)||_inf >= 1``).  They are the same
+    rule for ``tol_ours = tol * n / ||grad L(0)||_inf``, computed here on the whole set with
+    an intercept (on a fold of 4/5 of the rows the ratio is nearly the same).
+    """
+    from fastlogit.objective import Objective
+    from fastlogit.solvers._result import reference_gradient_norm
+
+    objective = Objective(X, y, C=1.0, penalty="l2", fit_intercept=True)
+    return tol * X.shape[0] / reference_gradient_norm(objective)
+
+
+def race(names, penalties, repeats, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100,
+         match_sklearn_tol=False):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import StratifiedKFold
     from threadpoolctl import threadpool_limits
@@ -110,13 +129,18 @@ def race(names, penalties, repeats, n_threads, keep=RUNNERS, tol=1e-4, max_iter=
         X, y = load_shared(name)
         folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
         for penalty in penalties:
-            runners = _runners(penalty, folds, n_threads, keep, tol, max_iter)
+            our_tol = None
+            if match_sklearn_tol and penalty == "l2":
+                our_tol = sklearn_equivalent_tol(X, y, tol)
+                print(f"{name}: our tol {our_tol:.3g} (scikit-learn's rule at tol {tol:g})",
+                      flush=True)
+            runners = _runners(penalty, folds, n_threads, keep, tol, max_iter, our_tol)
             times = {k: [] for k in runners}
             chosen = {k: [] for k in runners}
             cpu = {k: [] for k in runners}
             head = np.arange(min(2000, X.shape[0]))  # untimed warm-up: imports, JIT caches
             warm = _runners(penalty, list(StratifiedKFold(5).split(X[head], y[head])),
-                            n_threads, keep, tol, max_iter)
+                            n_threads, keep, tol, max_iter, our_tol)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 for run in warm.values():
@@ -142,10 +166,17 @@ def race(names, penalties, repeats, n_threads, keep=RUNNERS, tol=1e-4, max_iter=
     return rows
 
 
-def agree(names, penalties, tol=1e-8, max_iter=1000):
-    """Untimed: C_ and the fold scores of ours and scikit-learn's at a tight tol (the same
-    folds and scoring), on the whole sets.  scikit-learn: newton-cholesky for L2 when the
-    features are few, else lbfgs; saga for L1.  Prints one line per set and penalty."""
+def agree(names, penalties, tol=1e-8, max_iter=1000, race_tol=1e-4, race_max_iter=100):
+    """Untimed: C_ and the fold scores of ours and scikit-learn's on the whole sets, with the
+    same folds and scoring, at a tight tol and at the race's tol.
+
+    Tight (``tol``, ``max_iter``): scikit-learn's newton-cholesky for L2 when the features
+    are few (an exact reference), else lbfgs; saga for L1; ours ``solver="auto"``.  Race
+    (``race_tol``, ``race_max_iter``): the race's own configurations (scikit-learn's lbfgs /
+    liblinear).  For each, the chosen C_, the largest fold-score difference from
+    scikit-learn's tight fit (the reference) and the mean fold score per C, so that a
+    different C_ at the race's tol can be traced to the fits that moved it.  Prints lines.
+    """
     from sklearn.linear_model import LogisticRegressionCV as SkCV
     from sklearn.model_selection import StratifiedKFold
 
@@ -156,23 +187,43 @@ def agree(names, penalties, tol=1e-8, max_iter=1000):
         folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
         for penalty in penalties:
             r = 1.0 if penalty == "l1" else 0.0
-            common = dict(Cs=CS, cv=folds, scoring="accuracy", tol=tol, max_iter=max_iter,
-                          l1_ratios=(r,), use_legacy_attributes=False)
-            sk_solver = ("saga" if penalty == "l1" else
-                         "newton-cholesky" if X.shape[1] <= 1000 else "lbfgs")
+
+            def common(t, m):
+                return dict(Cs=CS, cv=folds, scoring="accuracy", tol=t, max_iter=m,
+                            l1_ratios=(r,), use_legacy_attributes=False)
+
+            tight_solver = ("saga" if penalty == "l1" else
+                            "newton-cholesky" if X.shape[1] <= 1000 else "lbfgs")
+            race_solver = "liblinear" if penalty == "l1" else "lbfgs"
+            fits = {}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                t0 = time.perf_counter()
-                ours = fastlogit.LogisticRegressionCV(solver="auto", **common).fit(X, y)
-                t1 = time.perf_counter()
-                ref = SkCV(solver=sk_solver, **common).fit(X, y)
-                t2 = time.perf_counter()
-            diff = float(np.abs(np.asarray(ours.scores_) - np.asarray(ref.scores_)).max())
-            print(f"{name} {penalty} tol {tol:g} max_iter {max_iter}: C_ ours {ours.C_:.4g} "
-                  f"sklearn({sk_solver}) {ref.C_:.4g}; max |score difference| {diff:.2e}; "
-                  f"unconverged fits ours {int((ours.n_iter_ >= max_iter).sum())} sklearn "
-                  f"{int((np.asarray(ref.n_iter_) >= max_iter).sum())}; "
-                  f"(untimed: {t1 - t0:.1f} s / {t2 - t1:.1f} s)", flush=True)
+                for key, t, m, sk_solver in (("tight", tol, max_iter, tight_solver),
+                                             ("race", race_tol, race_max_iter, race_solver)):
+                    t0 = time.perf_counter()
+                    ours = fastlogit.LogisticRegressionCV(solver="auto", **common(t, m)).fit(X, y)
+                    t1 = time.perf_counter()
+                    ref = SkCV(solver=sk_solver, **common(t, m)).fit(X, y)
+                    t2 = time.perf_counter()
+                    fits[key] = (t, m, sk_solver, ours, ref, t1 - t0, t2 - t1)
+            exact = np.asarray(fits["tight"][4].scores_).reshape(len(folds), -1)
+            print(f"{name} {penalty}: reference = scikit-learn {tight_solver} at tol {tol:g}, "
+                  f"C_ {float(fits['tight'][4].C_):.4g}; mean fold score per C "
+                  f"{np.round(exact.mean(axis=0), 6).tolist()}", flush=True)
+            for key in ("tight", "race"):
+                t, m, sk_solver, ours, ref, t_ours, t_ref = fits[key]
+                for who, est in (("ours", ours), (f"sklearn({sk_solver})", ref)):
+                    sc = np.asarray(est.scores_).reshape(exact.shape)
+                    print(f"  tol {t:g} max_iter {m} {who:24s} C_ {float(est.C_):.4g}  max "
+                          f"|score - reference| {np.abs(sc - exact).max():.2e}  fits at max_iter "
+                          f"{int((np.asarray(est.n_iter_) >= m).sum())}  iterations "
+                          f"{int(np.asarray(est.n_iter_).sum())}  mean fold score per C "
+                          f"{np.round(sc.mean(axis=0), 6).tolist()}", flush=True)
+                gap = np.abs(np.asarray(ours.scores_).reshape(exact.shape)
+                             - np.asarray(ref.scores_).reshape(exact.shape)).max()
+                print(f"  tol {t:g}: same C_ {float(ours.C_) == float(ref.C_)}; max |score "
+                      f"difference| ours vs sklearn {gap:.2e} (untimed: {t_ours:.1f} s / "
+                      f"{t_ref:.1f} s)", flush=True)
 
 
 def iterations(names, penalties, solvers, tol=1e-4, max_iter=100):
@@ -244,9 +295,16 @@ def main(argv=None):
                    help="default: every library's own default; 1: all on one thread")
     p.add_argument("--runners", nargs="+", default=list(RUNNERS), choices=RUNNERS)
     p.add_argument("--tol", type=float, default=1e-4)
+    p.add_argument("--match-sklearn-tol", action="store_true",
+                   help="L2: ours (and the GridSearchCV loops) at the tol that makes our "
+                        "stopping rule scikit-learn's lbfgs rule at --tol "
+                        "(sklearn_equivalent_tol), scikit-learn at --tol")
     p.add_argument("--max-iter", type=int, default=100)
     p.add_argument("--agree", action="store_true",
-                   help="untimed: C_ and fold scores of both at tol 1e-8 instead of the race")
+                   help="untimed: C_ and fold scores of both at tol 1e-8 (--agree-tol) and at "
+                        "the race's --tol, against scikit-learn's tight fit, instead of the race")
+    p.add_argument("--agree-tol", type=float, default=1e-8)
+    p.add_argument("--agree-max-iter", type=int, default=1000)
     p.add_argument("--iterations", nargs="*", metavar="SOLVER",
                    help="untimed: iterations of the warm paths for these solvers (L2; 'l1' "
                         "for L1) instead of the race")
@@ -256,13 +314,14 @@ def main(argv=None):
                    args.max_iter)
         return
     if args.agree:
-        agree(args.datasets, args.penalties)
+        agree(args.datasets, args.penalties, args.agree_tol, args.agree_max_iter, args.tol,
+              args.max_iter)
         return
     n_threads = None if args.threads == "default" else 1
     print(f"load average at start {os.getloadavg()}", flush=True)
     print(f"tol {args.tol:g}, max_iter {args.max_iter}", flush=True)
     rows = race(args.datasets, args.penalties, args.repeats, n_threads, args.runners,
-                args.tol, args.max_iter)
+                args.tol, args.max_iter, args.match_sklearn_tol)
     print(f"load average at end {os.getloadavg()}")
     print()
     print(table(rows, args.repeats, n_threads))
