@@ -110,6 +110,10 @@ w : ndarray of shape (d,)
     "kernel_b": """\
 b : float
     The intercept.""",
+    "kernel_raises": """\
+ValueError
+    If an array is not a NumPy array of the stated shape, of X's dtype and C-contiguous
+    (or an output not writeable); the message names it.""",
     "kernel_example": """\
 >>> import numpy as np
 >>> from fastlogit import kernels

@@ -21,12 +21,19 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import kernels as _kernels
 from ._config import effective_n_threads
-from ._docstring import fill_doc
+from ._docstring import filler
 from .base import store_params
 from .estimator import LinearLogitOutputs
 from .validation import check_C, check_max_iter, check_sample_weight, check_tol, encode_targets
 
 __all__ = ["OneVsRestLogisticRegression", "ovr_threads"]
+
+#: The Examples set-up of the methods' docstrings (:func:`fastlogit._docstring.filler`).
+_fill_doc = filler({"ovr_example": """\
+>>> import numpy as np
+>>> import fastlogit
+>>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
+>>> clf = fastlogit.OneVsRestLogisticRegression().fit(X, ["a", "a", "b", "b", "c"])"""})
 
 
 def ovr_threads(n_fits, n_jobs, n_threads):
@@ -105,7 +112,7 @@ class OneVsRestLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstim
                  n_jobs=None, n_threads=None, backend="auto"):
         store_params(self, locals())
 
-    @fill_doc
+    @_fill_doc
     def fit(self, X, y, sample_weight=None):
         """Fit the K one-vs-rest models (one binary model for two classes).
 
@@ -126,10 +133,7 @@ class OneVsRestLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstim
 
         Examples
         --------
-        >>> import numpy as np
-        >>> import fastlogit
-        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
-        >>> clf = fastlogit.OneVsRestLogisticRegression().fit(X, ["a", "a", "b", "b", "c"])
+        {ovr_example}
         >>> clf.coef_.shape, clf.n_iter_.shape, clf.classes_
         ((3, 2), (3,), array(['a', 'b', 'c'], dtype='<U1'))
         """
@@ -195,7 +199,7 @@ class OneVsRestLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstim
         p = _kernels.get("numpy").sigmoid(z)
         return p, p.sum(axis=1, keepdims=True)
 
-    @fill_doc
+    @_fill_doc
     def predict_proba(self, X):
         """Class probabilities: the K models' sigmoids normalised to sum 1 per row.
 
@@ -213,10 +217,7 @@ class OneVsRestLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstim
 
         Examples
         --------
-        >>> import numpy as np
-        >>> import fastlogit
-        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
-        >>> clf = fastlogit.OneVsRestLogisticRegression().fit(X, ["a", "a", "b", "b", "c"])
+        {ovr_example}
         >>> P = clf.predict_proba(X[:2])
         >>> P.shape, P.sum(axis=1)
         ((2, 3), array([1., 1.]))
@@ -227,7 +228,7 @@ class OneVsRestLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstim
         p, total = self._ovr_proba(X)
         return p / total
 
-    @fill_doc
+    @_fill_doc
     def predict_log_proba(self, X):
         """The log of :meth:`predict_proba`, computed from the log-sigmoids (never log(0)).
 
@@ -242,10 +243,7 @@ class OneVsRestLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstim
 
         Examples
         --------
-        >>> import numpy as np
-        >>> import fastlogit
-        >>> X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [2.0, 2.0]])
-        >>> clf = fastlogit.OneVsRestLogisticRegression().fit(X, ["a", "a", "b", "b", "c"])
+        {ovr_example}
         >>> bool(np.allclose(np.exp(clf.predict_log_proba(X)), clf.predict_proba(X)))
         True
         """

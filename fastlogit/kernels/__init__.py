@@ -551,9 +551,7 @@ class KernelSet:
 
         Raises
         ------
-        ValueError
-            If an array is not a NumPy array of the stated shape, of X's dtype and
-            C-contiguous (or an output not writeable); the message names it.
+        {kernel_raises}
 
         Examples
         --------
@@ -778,9 +776,7 @@ class KernelSet:
 
         Raises
         ------
-        ValueError
-            If an array is not a NumPy array of the stated shape, of X's dtype and
-            C-contiguous (or an output not writeable); the message names it.
+        {kernel_raises}
 
         Examples
         --------
