@@ -34,6 +34,7 @@ from sklearn.utils import column_or_1d
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import kernels as _kernels
+from ._docstring import fill_doc
 from .base import store_params
 from .penalties import PENALTY_NAMES
 from .sklearn_callbacks import CallbackSupport, IterationTasks, chain, with_callbacks
@@ -73,12 +74,49 @@ class LinearLogitOutputs:
         Z = X @ coef.T
         return np.asarray(Z, dtype=dtype) + self.intercept_.astype(dtype)
 
+    @fill_doc
     def decision_function(self, X):
-        """Linear predictor: shape (n,) for binary (log-odds of ``classes_[1]``), else (n, K)."""
+        """The linear predictor ``X coef_^T + intercept_`` of each sample.
+
+        Parameters
+        ----------
+        {X_predict}
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            In X's dtype (float32 stays float32): for two classes the log-odds of
+            ``classes_[1]``, shape (n_samples,); otherwise one column per class of
+            ``classes_`` (the logits; one-vs-rest: each class's own log-odds).
+
+        Examples
+        --------
+        {fitted_example}
+        >>> clf.decision_function(X).round(3)  # log-odds of "yes"
+        array([-1.837, -1.2  ,  1.2  ,  1.837])
+        """
         return self._raw(self._validate_X(X))
 
+    @fill_doc
     def predict(self, X):
-        """Class labels, shape (n,)."""
+        """The predicted class of each sample: the largest decision value's.
+
+        Parameters
+        ----------
+        {X_predict}
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_`` (their dtype); for two classes ``classes_[1]`` where
+            the log-odds are > 0, ``classes_[0]`` otherwise (ties included).
+
+        Examples
+        --------
+        {fitted_example}
+        >>> clf.predict([[0.5, 0.0], [-3.0, 2.0]])
+        array(['yes', 'no'], dtype='<U3')
+        """
         z = self.decision_function(X)
         index = (z > 0).astype(np.intp) if z.ndim == 1 else z.argmax(axis=1)
         return self.classes_[index]
@@ -86,24 +124,83 @@ class LinearLogitOutputs:
     # Probabilities are returned in float64 even for float32 X (the logits stay float32):
     # a float32 probability rounds 1 - 3e-9 to 1, while its stable log keeps -3e-9, so only
     # float64 outputs let predict_log_proba equal log(predict_proba) to 1e-9.
+    @fill_doc
     def predict_log_proba(self, X):
-        """log P(class | x), shape (n, K), float64; from the logits, never log(0)."""
+        """log P(class | x), computed from the logits: never log(0), exact in the tails.
+
+        Parameters
+        ----------
+        {X_predict}
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            float64 (also for float32 X), columns in the order of ``classes_``.
+
+        Examples
+        --------
+        {fitted_example}
+        >>> np.exp(clf.predict_log_proba(X[:2])).round(3)  # predict_proba's values
+        array([[0.863, 0.137],
+               [0.769, 0.231]])
+        >>> round(float(clf.predict_log_proba([[40.0, 0.0]])[0, 0]), 1)  # P(no) ~ 3e-18
+        -40.5
+        """
         z = self.decision_function(X).astype(np.float64)
         if z.ndim == 1:
             kernels = _kernels.get("numpy")
             return np.column_stack([kernels.log_sigmoid(-z), kernels.log_sigmoid(z)])
         return z - logsumexp(z, axis=1, keepdims=True)
 
+    @fill_doc
     def predict_proba(self, X):
-        """P(class | x), shape (n, K), float64, rows sum to 1."""
+        """P(class | x): the sigmoid of the log-odds (two classes) or the softmax of the logits.
+
+        Parameters
+        ----------
+        {X_predict}
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            float64 (also for float32 X), columns in the order of ``classes_``, rows
+            summing to 1; for two classes both columns are computed directly (the small one
+            keeps its digits).
+
+        Examples
+        --------
+        {fitted_example}
+        >>> clf.classes_, clf.predict_proba(X[:2]).round(3)
+        (array(['no', 'yes'], dtype='<U3'), array([[0.863, 0.137],
+               [0.769, 0.231]]))
+        """
         z = self.decision_function(X).astype(np.float64)
         if z.ndim == 1:
             kernels = _kernels.get("numpy")
             return np.column_stack([kernels.sigmoid(-z), kernels.sigmoid(z)])
         return np.exp(z - logsumexp(z, axis=1, keepdims=True))
 
+    @fill_doc
     def score(self, X, y, sample_weight=None):
-        """Mean accuracy; raises ValueError for labels the model was not fitted on."""
+        """Mean accuracy of :meth:`predict` on (X, y), weighted by ``sample_weight``.
+
+        Parameters
+        ----------
+        {X_predict, y_score, sample_weight_score}
+
+        Returns
+        -------
+        float
+            The (weighted) fraction of samples predicted right, in [0, 1].
+
+        Examples
+        --------
+        {fitted_example}
+        >>> clf.score(X, y), clf.score(X, ["no", "yes", "yes", "yes"])
+        (1.0, 0.75)
+        >>> round(clf.score(X, ["no", "yes", "yes", "yes"], sample_weight=[1, 1, 1, 3]), 3)
+        0.833
+        """
         check_is_fitted(self)
         y = column_or_1d(y, warn=True)
         unknown = set(np.unique(y).tolist()) - set(self.classes_.tolist())
@@ -112,8 +209,37 @@ class LinearLogitOutputs:
                              f"{self.classes_.tolist()}")
         return super().score(X, y, sample_weight=sample_weight)
 
+    @fill_doc
     def save(self, path):
-        """Save the fitted model: non-pickle, versioned, atomic (:mod:`fastlogit.persistence`)."""
+        """Save the fitted model: non-pickle, versioned, atomic (:mod:`fastlogit.persistence`).
+
+        Only :class:`fastlogit.LogisticRegression` and
+        :class:`fastlogit.SGDLogisticRegression` have a model file format; the other
+        estimators that inherit this method raise ValueError.  A sparsified ``coef_`` is
+        stored dense.  :func:`fastlogit.load` reads the file back.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Target file, conventionally ending in ``.npz``; an existing file is replaced
+            only once the new one is complete on disk.
+
+        Raises
+        ------
+        ValueError
+            If the model is not fitted, its class has no file format, or a fitted value is
+            outside the file schema (e.g. a NaN coefficient); nothing is written then.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        {fitted_example}
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     clf.save(os.path.join(folder, "model.npz"))
+        ...     loaded = fastlogit.load(os.path.join(folder, "model.npz"))
+        >>> loaded.predict(X).tolist(), bool((loaded.coef_ == clf.coef_).all())
+        (['no', 'no', 'yes', 'yes'], True)
+        """
         from .persistence import save
 
         if sp.issparse(getattr(self, "coef_", None)):  # a sparsified model is stored dense
@@ -381,18 +507,47 @@ class LogisticRegression(CallbackSupport, LinearLogitOutputs, ClassifierMixin, B
         return self.solver == "liblinear" and self.fit_intercept
 
     @with_callbacks
+    @fill_doc
     def fit(self, X, y, sample_weight=None, callback=None):
-        """Fit the model.
+        """Fit the model: minimise the penalised log-loss with the solver ``solver`` names.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            float32 stays float32; sparse input is converted to CSR, never densified.
-        y : array-like of shape (n_samples,) (or (n_samples, K) with ``soft_labels=True``)
-        sample_weight : array-like of shape (n_samples,), non-negative, or None
-        callback : callable or None
-            Passed to the solver: called with theta after every iteration (see
-            ``fastlogit.solvers._result.History``); returning True stops the fit.
+        {X_train}
+        y : array-like of shape (n_samples,) or (n_samples, K)
+            Class labels, at least two classes (any sortable labels: numbers, strings);
+            with ``soft_labels=True`` target probabilities instead, shape (n_samples,) in
+            [0, 1] or (n_samples, K) with rows summing to 1.  NaN, inf or a single class
+            raise ValueError.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Finite non-negative weights multiplying each sample's loss, not all zero
+            (``class_weight`` multiplies into them); None means 1 each.
+        callback : callable, default=None
+            Passed to the solver: ``callback(theta)`` at the start and after every
+            iteration (``n_iter_ + 1`` calls), theta a float64 (n_params,) vector in the
+            layout of :mod:`fastlogit.layout` (see ``fastlogit.solvers._result.History``);
+            returning True stops the fit.
+
+        Returns
+        -------
+        self : LogisticRegression
+            The fitted estimator: ``coef_`` (1, n_features) for two classes or (K,
+            n_features), in X's dtype; ``intercept_``, ``classes_``, ``n_iter_``,
+            ``solver_``, ``converged_`` and ``fit_result_`` (the solver's
+            :class:`fastlogit.solvers.SolverResult`; None with ``max_iter=0``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fastlogit
+        >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [4.0, 1.0]])
+        >>> clf = fastlogit.LogisticRegression().fit(X, ["a", "b", "b", "c", "c"])
+        >>> clf.classes_.tolist(), clf.coef_.shape, clf.converged_  # multinomial
+        (['a', 'b', 'c'], (3, 2), True)
+        >>> seen = []
+        >>> clf = fastlogit.LogisticRegression().fit(X, [0, 0, 1, 1, 1], callback=seen.append)
+        >>> len(seen) == int(clf.n_iter_[0]) + 1, seen[-1].shape  # the start, each iteration
+        (True, (3,))
         """
         from .solvers import ConvergenceWarning, solve
 
@@ -468,20 +623,59 @@ class LogisticRegression(CallbackSupport, LinearLogitOutputs, ClassifierMixin, B
         return coef, intercept
 
     # ------------------------------------------------------------------ sparse coef
+    @fill_doc
     def sparsify(self):
         """Convert ``coef_`` to a scipy CSR matrix (predictions unchanged), as scikit-learn's
-        linear models do; :meth:`densify` undoes it.  Returns self."""
+        linear models do; :meth:`densify` undoes it.
+
+        Returns
+        -------
+        self : LogisticRegression
+            With ``coef_`` a ``scipy.sparse.csr_matrix`` of the same shape and dtype.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+
+        Examples
+        --------
+        {fitted_example}
+        >>> before = clf.predict_proba(X)
+        >>> clf.sparsify().coef_.format, bool((clf.predict_proba(X) == before).all())
+        ('csr', True)
+        """
         check_is_fitted(self)
         self.coef_ = sp.csr_matrix(self.coef_)
         return self
 
+    @fill_doc
     def densify(self):
-        """Convert a sparse ``coef_`` back to a dense ndarray.  Returns self."""
+        """Convert a sparse ``coef_`` (after :meth:`sparsify`) back to a dense ndarray.
+
+        Returns
+        -------
+        self : LogisticRegression
+            With ``coef_`` an ndarray of the same shape and dtype (unchanged if it was
+            dense).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model is not fitted.
+
+        Examples
+        --------
+        {fitted_example}
+        >>> type(clf.sparsify().densify().coef_).__name__, clf.coef_.shape
+        ('ndarray', (1, 2))
+        """
         check_is_fitted(self)
         self.coef_ = _dense(self.coef_)
         return self
 
     # ------------------------------------------------------------------ extras
+    @fill_doc
     def summary(self, X, y, sample_weight=None):
         """Coefficient table with standard errors, z-scores and p-values (binary models).
 
@@ -489,6 +683,34 @@ class LogisticRegression(CallbackSupport, LinearLogitOutputs, ClassifierMixin, B
         class weights are applied as in :meth:`fit` (label smoothing does not change the
         Fisher information, which depends on the fitted probabilities only).  See
         :mod:`fastlogit.summary` for the covariance used (Fisher information = Hessian).
+
+        Parameters
+        ----------
+        {X_train}
+        y : array-like of shape (n_samples,)
+            The training labels, the two classes of ``classes_`` (other classes raise
+            ValueError).
+        sample_weight : array-like of shape (n_samples,), default=None
+            The training sample weights; None means 1 each.
+
+        Returns
+        -------
+        fastlogit.summary.CoefficientSummary
+            Per parameter (coefficients, then the intercept): ``coef``, ``std_err``, ``z``,
+            ``p_values``, ``conf_int``; ``print`` shows the table.
+
+        Raises
+        ------
+        ValueError
+            For a multinomial model, ``focal_gamma`` or ``noise_transition`` (no log-loss
+            likelihood), or y whose classes are not the model's.
+
+        Examples
+        --------
+        {fitted_example}
+        >>> table = clf.summary(X, y)
+        >>> table.names, table.std_err.shape, bool((table.p_values > 0.05).all())
+        (['x0', 'x1', 'intercept'], (3,), True)
         """
         from .summary import coefficient_summary
 

@@ -1,7 +1,8 @@
 """The documentation runs: README's and the user guide's Python blocks, every gallery example,
-the doctests of the public modules; every object of the API reference (docs/api.rst) has a
-numpydoc docstring describing each parameter and an Examples section; and nothing outside
-tests/ and benchmarks/ refers to a path outside the repository.
+the doctests of the public modules; every object of the API reference (docs/api.rst), and
+every public method and property of its classes, has a numpydoc docstring describing each
+parameter and an Examples section; and nothing outside tests/ and benchmarks/ refers to a
+path outside the repository.
 
 Blocks and examples run in this process (a fresh namespace each, in a temporary working
 directory, matplotlib on the non-interactive Agg backend), so they share the already
@@ -74,6 +75,44 @@ DOCTEST_MODULES = [
 #: read as one), a docstring at all (GL08), an Examples section (EX01).
 NUMPYDOC_CHECKS = ("PR01", "PR02", "PR07", "GL08", "EX01")
 
+#: Public members (methods, properties) of API-reference classes not validated yet, by where
+#: they are defined ("module.Class.member"; subclasses that inherit one are skipped too).
+#: PENDING: the lead documents them after session 6 (their files were being edited by other
+#: helpers, or lie outside the docs helper's files); remove an entry once it validates.
+#: docs/conf.py's numpydoc_validation_exclude leaves out the same members (checked below).
+PENDING_MEMBERS = {
+    # fastlogit/model_selection.py (cv helper): no Examples section
+    "fastlogit.model_selection.LogisticRegressionCV.fit",
+    "fastlogit.model_selection.LogisticRegressionCV.score",
+    # fastlogit/svm.py, fastlogit/margin_losses.py (svm helper)
+    "fastlogit.svm.LinearSVM.fit",
+    *(f"fastlogit.margin_losses.MarginData.{m}" for m in (
+        "hess_diag", "hessian", "hessp", "loss", "loss_from_margins", "loss_grad", "margins")),
+    *(f"fastlogit.margin_losses.{c}.{m}" for c in ("SquaredHinge", "SmoothedHinge", "LogLoss")
+      for m in ("curvature", "derivative", "value")),
+    # fastlogit/penalties.py (no docs helper file): Penalty's methods lack Examples; the
+    # smooth_* overrides of ElasticNet (so L2, L1) and NoPenalty have no docstring
+    *(f"fastlogit.penalties.Penalty.{m}" for m in (
+        "is_smooth", "min_norm_subgradient", "prox", "value", "smooth_grad",
+        "smooth_hess_diag", "smooth_hessp", "smooth_value")),
+    *(f"fastlogit.penalties.{c}.{m}" for c in ("ElasticNet", "NoPenalty")
+      for m in ("smooth_grad", "smooth_hess_diag", "smooth_hessp", "smooth_value")),
+    # fastlogit/dask/_data.py, fastlogit/io/cache.py, fastlogit/solvers/_result.py (no docs
+    # helper file): Examples missing
+    "fastlogit.dask._data.DaskObjective.close",
+    "fastlogit.dask._data.DaskObjective.line",
+    *(f"fastlogit.io.cache.CSRCache.{m}" for m in (
+        "indptr", "labels", "load", "n_features", "n_samples", "nbytes", "read_rows",
+        "row_blocks", "validate")),
+    "fastlogit.solvers._result.SolverResult.fun",
+    "fastlogit.solvers._result.SolverResult.grad_norm",
+    # fastlogit/objective.py: ``name = property(lambda self: ...)`` has no docstring, and
+    # numpydoc cannot find a lambda's source (StopIteration); needs ``@property def`` (code)
+    *(f"fastlogit.objective.Objective.{m}" for m in (
+        "dtype", "fit_intercept", "is_binary", "l1_ratio", "l1_strength", "l2_strength",
+        "n_classes", "n_features", "n_params", "n_samples")),
+}
+
 
 def api_names():
     """Fully qualified names of the objects in docs/api.rst's autosummary tables."""
@@ -113,6 +152,33 @@ def resolve(name):
     for attr in parts[i:]:
         obj = getattr(obj, attr)
     return obj
+
+
+def api_members():
+    """(page name, defining name, object) of every public method and property of the classes
+    in docs/api.rst that fastlogit defines, inherited ones included (as the API pages show
+    them: ``autoclass :inherited-members:``).  Members scikit-learn or Python define
+    (get_params, set_params, set_callbacks, the generated set_*_request, ...) are documented
+    where they come from and left out, as docs/conf.py's autodoc-skip-member does."""
+    members = []
+    for name in API_NAMES:
+        if _needs_dask(name) and not HAVE_DASK:
+            continue
+        cls = resolve(name)
+        if not inspect.isclass(cls):
+            continue
+        for attr in sorted(dir(cls)):
+            owner = next((k for k in cls.__mro__ if attr in vars(k)), None)
+            if attr.startswith("_") or owner is None or not owner.__module__.startswith(
+                    "fastlogit"):
+                continue
+            member = vars(owner)[attr]
+            if isinstance(member, (staticmethod, classmethod)):
+                member = member.__func__
+            if inspect.isfunction(member) or isinstance(member, property):
+                members.append((f"{name}.{attr}",
+                                f"{owner.__module__}.{owner.__qualname__}.{attr}", member))
+    return members
 
 
 def python_blocks(path):
@@ -188,6 +254,17 @@ def test_doctests(module, monkeypatch, tmp_path):
         runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.failed == 0, f"{result.failed} doctest(s) of {module} failed (output above)"
+
+
+def test_wrapped_methods_are_doctested():
+    """test_doctests finds the Examples of methods a decorator from another module wraps
+    (LogisticRegression.fit under scikit-learn >= 1.9's with_callbacks: DocTestFinder goes
+    by the wrapper's ``__module__``, which functools.wraps copies)."""
+    import fastlogit.estimator as mod
+
+    names = {t.name for t in doctest.DocTestFinder().find(mod, mod.__name__) if t.examples}
+    assert {"fastlogit.estimator.LogisticRegression.fit",
+            "fastlogit.estimator.LinearLogitOutputs.predict_proba"} <= names
 
 
 def test_api_reference_lists_the_public_objects():
@@ -285,6 +362,63 @@ def test_api_reference_docstrings_validate():
                      if code in NUMPYDOC_CHECKS]
     assert not failures, (f"{len(failures)} numpydoc error(s) in the API reference:\n"
                           + "\n".join(failures))
+
+
+API_MEMBERS = api_members()
+
+
+def test_api_members_are_found():
+    """The member list covers the estimators' methods, inherited ones included, and the
+    layer below (Objective, KernelSet), and no scikit-learn method."""
+    pages = {page for page, _, _ in API_MEMBERS}
+    assert {"fastlogit.LogisticRegression.fit", "fastlogit.LogisticRegression.predict_proba",
+            "fastlogit.SGDLogisticRegression.partial_fit", "fastlogit.objective.Objective.hessp",
+            "fastlogit.extras.FocalObjective.value_grad", "fastlogit.kernels.KernelSet.gram",
+            "fastlogit.kernels.Design.nnz"} <= pages
+    assert not {p for p in pages if p.rsplit(".", 1)[1] in ("get_params", "set_params")}
+    defined = {definer for _, definer, _ in API_MEMBERS}
+    assert not PENDING_MEMBERS - defined, \
+        f"PENDING_MEMBERS names members that do not exist: {sorted(PENDING_MEMBERS - defined)}"
+
+
+def test_api_reference_members_validate():
+    """numpydoc validation (PR01, PR02, PR07, GL08, EX01) of every public method and property
+    of the API reference's classes but PENDING_MEMBERS: each parameter documented and
+    described, an Examples section."""
+    validate = pytest.importorskip("numpydoc.validate").validate
+    failures = []
+    for page, definer, _ in API_MEMBERS:
+        if definer in PENDING_MEMBERS:
+            continue
+        failures += [f"{page}: {code} {message}" for code, message in validate(page)["errors"]
+                     if code in NUMPYDOC_CHECKS]
+    assert not failures, (f"{len(failures)} numpydoc error(s) in API-reference members:\n"
+                          + "\n".join(failures))
+
+
+def test_validated_members_are_doctested():
+    """Every validated member is defined in a module whose doctests run."""
+    missing = {definer: member.__module__ for _, definer, member in API_MEMBERS
+               if definer not in PENDING_MEMBERS
+               and getattr(member, "fget", member).__module__ not in DOCTEST_MODULES}
+    assert not missing, f"add these modules to DOCTEST_MODULES: {missing}"
+
+
+def test_sphinx_validates_the_same_members():
+    """docs/conf.py's numpydoc_validation_exclude leaves out exactly the pending members (as
+    the API pages name them), so that ``sphinx-build -W`` checks what this file checks."""
+    import ast
+
+    tree = ast.parse((ROOT / "docs" / "conf.py").read_text(encoding="utf-8"))
+    exclude = next(ast.literal_eval(node.value) for node in ast.walk(tree)
+                   if isinstance(node, ast.Assign)
+                   and getattr(node.targets[0], "id", None) == "numpydoc_validation_exclude")
+    excluder = re.compile("|".join(exclude))
+    wrong = [f"{page} ({'pending' if definer in PENDING_MEMBERS else 'validated'})"
+             for page, definer, _ in API_MEMBERS
+             if bool(excluder.search(page)) != (definer in PENDING_MEMBERS)]
+    assert not wrong, ("docs/conf.py's numpydoc_validation_exclude disagrees with "
+                       "PENDING_MEMBERS on: " + ", ".join(wrong))
 
 
 def _scanned_files():

@@ -118,7 +118,16 @@ def check_dask_solver(name, penalty):
 _fill_doc = filler({"X_predict": """\
 X : dask.array.Array or {array-like, sparse matrix} of shape (n_samples, n_features)
     Row blocks dense NumPy or scipy.sparse CSR (lazy result, computed block by block on
-    the workers); in-memory data gives a NumPy result, as the in-memory estimator's."""})
+    the workers); in-memory data gives a NumPy result, as the in-memory estimator's.""",
+                      "dask_example": """\
+>>> import numpy as np
+>>> import dask.array as da
+>>> from distributed import Client
+>>> from fastlogit.dask import LogisticRegression
+>>> X = np.array([[-2.0, 1.0], [-1.0, -1.0], [1.0, 1.0], [2.0, -1.0]] * 25)
+>>> y = np.array(["no", "no", "yes", "yes"] * 25)
+>>> dX, dy = da.from_array(X, chunks=(50, 2)), da.from_array(y, chunks=50)
+>>> client = Client(processes=False, n_workers=1, dashboard_address=":0")"""})
 
 
 class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
@@ -297,6 +306,7 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         return classes, Y, sample_weight
 
     # ------------------------------------------------------------------ fit
+    @_fill_doc
     def fit(self, X, y, sample_weight=None):
         """Fit on a dask array (or in-memory data) of shape (n_samples, n_features).
 
@@ -321,6 +331,14 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             With the in-memory estimator's message, for bad parameters, NaN / inf in X, y
             or the weights, fewer than two classes, or a solver that does not run on Dask
             data with this penalty.
+
+        Examples
+        --------
+        {dask_example}
+        >>> clf = LogisticRegression(tol=1e-8).fit(dX, dy)  # 2 row blocks on the worker
+        >>> clf.classes_.tolist(), clf.coef_.shape, clf.converged_, clf.bytes_sent_ > 0
+        (['no', 'yes'], (1, 2), True, True)
+        >>> client.close()
         """
         from ..solvers import solve
 
@@ -384,7 +402,18 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         Returns
         -------
         dask.array.Array or ndarray of shape (n_samples,) or (n_samples, n_classes)
-            The margins, float64.
+            The margins: (n_samples,) the log-odds of ``classes_[1]`` for two classes, one
+            column per class otherwise; float64 for a dask array, X's dtype for in-memory
+            data (as the in-memory estimator).
+
+        Examples
+        --------
+        {dask_example}
+        >>> clf = LogisticRegression(tol=1e-8).fit(dX, dy)
+        >>> z = clf.decision_function(dX)  # lazy: nothing computed yet
+        >>> type(z).__name__, z.shape, bool((z[:4].compute() == clf.decision_function(X[:4])).all())
+        ('Array', (100,), True)
+        >>> client.close()
         """
         if not isinstance(X, da.Array):
             return super().decision_function(X)
@@ -410,7 +439,17 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         Returns
         -------
         dask.array.Array or ndarray of shape (n_samples, n_classes)
-            Class probabilities, columns in the order of ``classes_``.
+            Class probabilities, float64, columns in the order of ``classes_``, rows summing
+            to 1.
+
+        Examples
+        --------
+        {dask_example}
+        >>> clf = LogisticRegression(tol=1e-8).fit(dX, dy)
+        >>> P = clf.predict_proba(dX)
+        >>> P.shape, bool(np.allclose(P.sum(axis=1).compute(), 1)), P[0].compute().round(2)
+        ((100, 2), True, array([0.99, 0.01]))
+        >>> client.close()
         """
         if not isinstance(X, da.Array):
             return super().predict_proba(X)
@@ -430,7 +469,17 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         Returns
         -------
         dask.array.Array or ndarray of shape (n_samples, n_classes)
-            Log class probabilities, columns in the order of ``classes_``.
+            Log class probabilities, float64, columns in the order of ``classes_`` (from
+            the logits: never log(0)).
+
+        Examples
+        --------
+        {dask_example}
+        >>> clf = LogisticRegression(tol=1e-8).fit(dX, dy)
+        >>> logP = clf.predict_log_proba(dX).compute()
+        >>> logP.shape, bool(np.allclose(np.exp(logP), clf.predict_proba(X)))
+        ((100, 2), True)
+        >>> client.close()
         """
         if not isinstance(X, da.Array):
             return super().predict_log_proba(X)
@@ -447,7 +496,15 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         Returns
         -------
         dask.array.Array or ndarray of shape (n_samples,)
-            The most probable class of each row, from ``classes_``.
+            The most probable class of each row, from ``classes_`` (their dtype).
+
+        Examples
+        --------
+        {dask_example}
+        >>> clf = LogisticRegression(tol=1e-8).fit(dX, dy)
+        >>> clf.predict(dX)[:4].compute().tolist(), clf.predict([[0.5, 0.0]]).tolist()
+        (['no', 'no', 'yes', 'yes'], ['yes'])
+        >>> client.close()
         """
         if not isinstance(X, da.Array):
             return super().predict(X)
@@ -471,7 +528,15 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         Returns
         -------
         float
-            The (weighted) fraction of rows predicted right.
+            The (weighted) fraction of rows predicted right, in [0, 1].
+
+        Examples
+        --------
+        {dask_example}
+        >>> clf = LogisticRegression(tol=1e-8).fit(dX, dy)
+        >>> clf.score(dX, dy), clf.score(X[:4], ["no", "yes", "yes", "yes"])
+        (1.0, 0.75)
+        >>> client.close()
         """
         if not isinstance(X, da.Array):
             return super().score(X, np.asarray(y), sample_weight)
