@@ -16,8 +16,9 @@ penalises its bias term, so compare with ``fit_intercept=False``).
   constraint.
 * The squared hinge is C^1 with a generalised Hessian: every solver of the library applies
   (Newton-Cholesky, trust-region, L-BFGS; ``"l1"`` for an L1 part), through
-  :class:`fastlogit.margin_losses.MarginData`; :func:`fit_squared_hinge` picks Newton-Cholesky
-  for few parameters and dual CD for many.
+  :class:`fastlogit.margin_losses.MarginData`; :func:`fit_squared_hinge` picks the finite
+  Newton method (:mod:`fastlogit.svm_newton`, stopped by its duality gap) for few parameters
+  and dual CD for many.
 * The hinge is not differentiable.  Besides dual CD it can be solved by *continuation*
   (:func:`fit_hinge`, ``solver="continuation"``): the smoothed hinge (within ``mu/2`` of the
   hinge per sample) is minimised by Newton steps for decreasing ``mu``, each stage
@@ -223,9 +224,9 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
                       solver="auto", max_passes=None):
     """Minimise ``C sum s_i max(0, 1 - y~_i z_i)^2 + R(w)``.
 
-    * ``solver="auto"`` with the L2 penalty: the library's ``"newton-cholesky"`` (gradient
-      tolerance ``tol``; its Hessian passes read only the rows inside the margin, and run on
-      the kernels' threads) when the model has at most ``CHOLESKY_MAX_PARAMS`` parameters;
+    * ``solver="auto"`` with the L2 penalty: the finite Newton method
+      (:func:`fastlogit.svm_newton.finite_newton_squared_hinge`, relative duality gap
+      ``tol``) when the model has at most ``CHOLESKY_MAX_PARAMS`` parameters;
       dual coordinate descent (:func:`fastlogit.svm_dcd.dcd_svm`, relative duality gap
       ``tol``, up to ``max_passes``) otherwise, as LIBLINEAR chooses for text.  Other
       penalties: the library's "auto" solver.  The race behind the choice is
@@ -245,8 +246,8 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
     l1_ratio : float, default=None
         Elastic-net mixing in [0, 1], for ``penalty="elasticnet"``.
     tol : float, default=1e-4
-        Relative duality gap of dual CD, Newton decrement ``<= tol F`` of the finite Newton
-        method, or the gradient tolerance of another solver.
+        Relative duality gap ``(F - D) / F`` of dual CD and of the finite Newton method (a
+        bound on the relative suboptimality), or the gradient tolerance of another solver.
     max_iter : int, default=100
         Iterations of the finite Newton method or of the primal solver.
     solver : str, default="auto"
@@ -263,7 +264,7 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
     info : dict
         ``"n_iter"`` (dual CD passes + Newton iterations), ``"converged"``, ``"method"``
         (``"dcd"``, ``"finite-newton"`` or a solver name), ``"gap"`` (relative
-        duality gap when dual CD finished, else None).
+        duality gap when dual CD or the finite Newton method finished, else None).
 
     Examples
     --------
@@ -283,7 +284,7 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
     data = MarginData(loss=SquaredHinge(), **data_kwargs)
     cw = C * data._s
     if l2 and solver == "auto":
-        solver = "newton-cholesky" if data.n_params <= CHOLESKY_MAX_PARAMS else "dcd"
+        solver = "finite-newton" if data.n_params <= CHOLESKY_MAX_PARAMS else "dcd"
     if solver == "dcd":
         w, b, dinfo = dcd_svm(data.design, data._yt, cw, squared=True,
                               fit_intercept=data.fit_intercept, tol=tol,
@@ -297,7 +298,7 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
                                                   fit_intercept=data.fit_intercept, tol=tol,
                                                   max_iter=max_iter)
         return theta, {"n_iter": info["n_iter"], "converged": info["converged"],
-                       "method": "finite-newton", "gap": None}
+                       "method": "finite-newton", "gap": info["gap"]}
     ob = Objective(data, C=C, penalty=penalty, l1_ratio=l1_ratio)
     res = solve(ob, solver, tol=tol, max_iter=max_iter)
     return res.theta, {"n_iter": res.n_iter, "converged": res.converged,
@@ -319,14 +320,14 @@ class LinearSVM(LinearClassifierMixin, BaseEstimator):
     fit_intercept : bool, default=True
         The intercept is not penalised.
     tol : float, default=1e-4
-        Relative duality gap ``(F - D) / F`` where dual coordinate descent or the hinge's
-        continuation finishes (a bound on the relative suboptimality); the gradient tolerance
-        of the primal solvers where they finish the squared hinge.
+        Relative duality gap ``(F - D) / F`` where dual coordinate descent, the finite Newton
+        method or the hinge's continuation finishes (a bound on the relative
+        suboptimality); the gradient tolerance of the other primal solvers.
     max_iter : int, default=100
         Iterations of a primal solver (per smoothing stage for the hinge's continuation).
     solver : str, default="auto"
-        Squared hinge: "auto" (:func:`fit_squared_hinge`: Newton-Cholesky for at most
-        ``CHOLESKY_MAX_PARAMS`` parameters, dual coordinate descent above), "dcd",
+        Squared hinge: "auto" (:func:`fit_squared_hinge`: the finite Newton method for at
+        most ``CHOLESKY_MAX_PARAMS`` parameters, dual coordinate descent above), "dcd",
         "finite-newton", or any fastlogit solver.
         Hinge: "auto" / "dcd" (dual coordinate descent, :func:`fit_hinge`), "continuation",
         or a fastlogit solver for the continuation's stages.
@@ -346,7 +347,8 @@ class LinearSVM(LinearClassifierMixin, BaseEstimator):
     n_iter_ : int
     converged_ : bool
     duality_gap_ : float or None
-        The hinge's final duality gap (None for the squared hinge).
+        The final relative duality gap (None where a primal solver other than the finite
+        Newton method fitted the squared hinge).
 
     Examples
     --------
@@ -383,7 +385,7 @@ class LinearSVM(LinearClassifierMixin, BaseEstimator):
         Returns
         -------
         self
-            The fitted SVM (``duality_gap_`` set for the hinge).
+            The fitted SVM.
         """
         if self.loss not in ("squared_hinge", "hinge"):
             raise ValueError(f"loss must be 'squared_hinge' or 'hinge', got {self.loss!r}")

@@ -11,19 +11,24 @@ margin it is the quadratic with gradient and (generalised) Hessian, x~_i = [x_i,
     H = diag(1, ..., 1, 0) + 2 sum_{i in I} c_i x~_i x~_i^T
 
 Each iteration builds g and H in one pass over the rows (only the rows in I enter H: rows
-outside the margin cost their dot product only), solves ``H d = -g`` by Cholesky (d x d), and
-minimises F *exactly* along d: ``F(theta + t d)`` is a one-dimensional convex piecewise
-quadratic whose derivative is found from the margins' directions ``delta = X~ d`` (one pass)
-by safeguarded Newton steps on breakpoints, no further pass over X.  Once I is the optimum's
+outside the margin cost their dot product only; for CSR, H is updated by the rows that
+entered or left I since the last iteration when they are fewer than I), solves ``H d = -g``
+by Cholesky (d x d), and minimises F *exactly* along d: ``F(theta + t d)`` is a
+one-dimensional convex piecewise quadratic whose derivative is found from the margins'
+directions ``delta = X~ d`` (one pass) by safeguarded Newton steps on breakpoints
+(:func:`_exact_step`), no further pass over X.  Once I is the optimum's
 set the Newton step is exact, so the method ends in finitely many iterations.
 
-Stopping rule: the Newton decrement ``-g . d / 2`` (the decrease the quadratic model predicts,
-exact once I is settled) at most ``tol * F``.
+Stopping rule: the relative duality gap at most ``tol`` (a certificate: see
+:func:`finite_newton_squared_hinge`), checked once the Newton decrement ``-g . d / 2`` (the
+decrease the quadratic model predicts, exact once I is settled) is at most ``tol * F``.
 """
 import numpy as np
 from numba import njit
 
+from .solvers._result import single_threaded_blas
 from .solvers.newton import cholesky_factor
+from .svm_dcd import dcd_start
 
 __all__ = ["finite_newton_squared_hinge"]
 
@@ -31,33 +36,64 @@ _JIT = dict(cache=True, nogil=True)
 
 
 @njit(**_JIT)
-def _grad_hess_csr(indptr, indices, data, yt, c, w, b, fit_b, z, H, g):
-    """z = X w + b; g = -2 sum_I c_i r_i y~_i x~_i; H += 2 sum_I c_i x~_i x~_i^T (lower
-    triangle); returns sum_I c_i r_i^2 (the loss)."""
+def _outer_csr(indptr, indices, data, i, h, fit_b, d, H):
+    """H += h x~_i x~_i^T, lower triangle (x~_i = [x_i, 1] with an intercept)."""
+    for t in range(indptr[i], indptr[i + 1]):
+        j = indices[t]
+        xj = h * data[t]
+        for u in range(indptr[i], t + 1):
+            H[j, indices[u]] += xj * data[u]
+    if fit_b:
+        H[d, d] += h
+        for t in range(indptr[i], indptr[i + 1]):
+            H[d, indices[t]] += h * data[t]
+
+
+@njit(**_JIT)
+def _grad_hess_csr(indptr, indices, data, yt, c, w, b, fit_b, z, on, H, g):
+    """z = X w + b; g = -2 sum_I c_i r_i y~_i x~_i (g zero on entry); returns
+    (sum_I c_i r_i^2, rows whose state changed), I the rows inside the margin.
+
+    ``H`` (lower triangle) holds ``2 sum c_i x~_i x~_i^T`` over the rows flagged in ``on``
+    (int8 (n,)) and is brought to the new I: by adding and subtracting the rows that
+    entered or left it when they are fewer than I, else rebuilt from I.  ``on`` is updated.
+    """
     d = w.shape[0]
     loss = 0.0
+    n_on = 0
+    n_changed = 0
     for i in range(z.shape[0]):
         acc = b
         for t in range(indptr[i], indptr[i + 1]):
             acc += data[t] * w[indices[t]]
         z[i] = acc
         r = 1.0 - yt[i] * acc
-        if r > 0.0 and c[i] > 0.0:
+        now = r > 0.0 and c[i] > 0.0
+        if now:
+            n_on += 1
             loss += c[i] * r * r
             coef = -2.0 * c[i] * r * yt[i]
-            h = 2.0 * c[i]
             for t in range(indptr[i], indptr[i + 1]):
-                j = indices[t]
-                xj = data[t]
-                g[j] += coef * xj
-                for u in range(indptr[i], t + 1):
-                    H[j, indices[u]] += h * xj * data[u]
+                g[indices[t]] += coef * data[t]
             if fit_b:
                 g[d] += coef
-                H[d, d] += h
-                for t in range(indptr[i], indptr[i + 1]):
-                    H[d, indices[t]] += h * data[t]
-    return loss
+        if now != (on[i] == 1):
+            n_changed += 1
+            on[i] = 3 if now else 2  # 2 + new state: changed
+    if n_changed <= n_on:
+        for i in range(z.shape[0]):
+            if on[i] >= 2:
+                on[i] -= 2
+                _outer_csr(indptr, indices, data, i, 2.0 * c[i] if on[i] == 1 else -2.0 * c[i],
+                           fit_b, d, H)
+    else:
+        H[:, :] = 0.0
+        for i in range(z.shape[0]):
+            if on[i] >= 2:
+                on[i] -= 2
+            if on[i] == 1:
+                _outer_csr(indptr, indices, data, i, 2.0 * c[i], fit_b, d, H)
+    return loss, n_changed
 
 
 @njit(**_JIT)
@@ -70,33 +106,77 @@ def _directions_csr(indptr, indices, data, dw, db, out):
 
 
 @njit(**_JIT)
-def _line_derivative(r, ydelta, c, t, wd, dd):
-    """(phi'(t), phi''(t)) of phi(t) = sum c max(0, r - t yd)^2 + 1/2 ||w + t dw||^2."""
-    d1 = wd + t * dd
-    d2 = dd
-    for i in range(r.shape[0]):
-        s = r[i] - t * ydelta[i]
-        if s > 0.0:
-            d1 -= 2.0 * c[i] * ydelta[i] * s
-            d2 += 2.0 * c[i] * ydelta[i] * ydelta[i]
-    return d1, d2
-
-
 def _exact_step(r, ydelta, c, wd, dd):
-    """The minimiser t >= 0 of the convex piecewise quadratic phi (safeguarded Newton)."""
+    """The minimiser t >= 0 of the convex piecewise quadratic
+    ``phi(t) = sum_i c_i max(0, r_i - t yd_i)^2 + 1/2 ||w + t dw||^2`` (``wd = w . dw``,
+    ``dd = dw . dw``), float.
+
+    phi' is continuous, non-decreasing and piecewise linear, with a breakpoint where a term
+    switches on or off.  Terms whose state is the same for every t >= 0 (or, later, for every
+    t in the current bracket (lo, hi) around the root) are folded into ``A + B t``; only the
+    undecided ones are kept, in a list that every evaluation compacts.  Newton steps on the
+    bracket (bisection or doubling when a step leaves it) therefore cost less each time, and
+    once no term is undecided phi' is linear on the bracket and its root is exact.
+    """
+    n = r.shape[0]
+    undecided = np.empty(n, dtype=np.int64)
+    m = 0
+    A = wd  # phi'(t) = A + B t + (undecided terms)
+    B = dd
+    for i in range(n):
+        ci = c[i]
+        if ci <= 0.0:
+            continue
+        ri = r[i]
+        yi = ydelta[i]
+        if yi == 0.0:
+            continue  # constant term: no part in phi'
+        if (yi > 0.0 and ri <= 0.0):
+            continue  # off for every t >= 0
+        if yi < 0.0 and ri > 0.0:  # on for every t >= 0
+            A -= 2.0 * ci * yi * ri
+            B += 2.0 * ci * yi * yi
+            continue
+        undecided[m] = i
+        m += 1
     lo, hi = 0.0, np.inf
     t = 1.0
-    for _ in range(100):
-        d1, d2 = _line_derivative(r, ydelta, c, t, wd, dd)
+    for _ in range(200):
+        d1 = A + B * t
+        d2 = B
+        for k in range(m):
+            i = undecided[k]
+            s = r[i] - t * ydelta[i]
+            if s > 0.0:
+                d1 -= 2.0 * c[i] * ydelta[i] * s
+                d2 += 2.0 * c[i] * ydelta[i] * ydelta[i]
         if d1 == 0.0:
             return t
-        if d1 > 0:
+        if d1 > 0.0:
             hi = t
         else:
             lo = t
-        nt = t - d1 / d2 if d2 > 0 else np.inf
+        # fold the terms whose breakpoint r_i / yd_i lies outside (lo, hi)
+        kept = 0
+        for k in range(m):
+            i = undecided[k]
+            bp = r[i] / ydelta[i]
+            if lo < bp < hi:
+                undecided[kept] = i
+                kept += 1
+                continue
+            leaving = ydelta[i] > 0.0  # on below its breakpoint, off above
+            on = (bp >= hi) if leaving else (bp <= lo)
+            if on:
+                A -= 2.0 * c[i] * ydelta[i] * r[i]
+                B += 2.0 * c[i] * ydelta[i] * ydelta[i]
+        m = kept
+        if m == 0 and B > 0.0:
+            root = -A / B
+            return min(max(root, lo), hi)
+        nt = t - d1 / d2 if d2 > 0.0 else np.inf
         if not (lo < nt < hi):
-            nt = 0.5 * (lo + hi) if np.isfinite(hi) else 2.0 * max(t, 1.0)
+            nt = 0.5 * (lo + hi) if hi < np.inf else 2.0 * max(t, 1.0)
         if abs(nt - t) <= 1e-15 * max(1.0, t):
             return nt
         t = nt
@@ -112,6 +192,16 @@ def finite_newton_squared_hinge(X, yt, c, *, fit_intercept, tol=1e-8, max_iter=1
     thread gains little, and on a busy machine a multithreaded LAPACK call can stall for a
     time slice.
 
+    Stopping rule: the relative duality gap ``(F - D) / F <= tol`` (``D <= F* <= F``, so it
+    bounds the relative suboptimality), checked at an iterate once its Newton decrement is
+    at most ``tol * F``.  The dual point is the one the gradient already holds,
+    ``alpha_i = 2 c_i max(0, 1 - y~_i z_i)``, with ``w(alpha) = w - grad_w F``::
+
+        D(alpha) = sum_i alpha_i - 1/2 ||w(alpha)||^2 - sum_i alpha_i^2 / (4 c_i)
+
+    With an intercept the dual also needs ``sum_i alpha_i y~_i = 0``: the larger of the two
+    classes' sums of alpha is scaled down to the smaller (one more pass, for ``w(alpha)``).
+
     Parameters
     ----------
     X : {ndarray, sparse matrix} of shape (n_samples, n_features)
@@ -123,19 +213,22 @@ def finite_newton_squared_hinge(X, yt, c, *, fit_intercept, tol=1e-8, max_iter=1
     fit_intercept : bool
         Whether theta ends with an unpenalised intercept; keyword-only, required.
     tol : float, default=1e-8
-        Stop when the Newton decrement is at most ``tol * F``.
+        Target relative duality gap, > 0.
     max_iter : int, default=100
         Most Newton iterations; reaching it leaves ``info["converged"]`` False.
     theta0 : ndarray of shape (n_features + fit_intercept,), default=None
-        Starting point (e.g. dual CD's); None starts from zeros.
+        Starting point; None starts from one pass of dual coordinate descent from
+        alpha = 0 (:func:`fastlogit.svm_dcd.dcd_start`; intercept 0), which on the shared
+        sets saves the first Newton iterations' overshoot from zero.
 
     Returns
     -------
     theta : ndarray of shape (n_features + fit_intercept,)
         The coefficients, then the intercept when fitted; float64.
     info : dict
-        ``"objective"`` (F at theta), ``"decrement"`` (the last Newton decrement relative
-        to F), ``"n_iter"``, ``"converged"``.
+        ``"objective"`` (F at theta), ``"dual"`` (D, or -inf when not checked),
+        ``"gap"`` (relative duality gap, inf when not checked), ``"decrement"`` (the
+        last Newton decrement relative to F), ``"n_iter"``, ``"converged"`` (gap <= tol).
 
     Examples
     --------
@@ -145,15 +238,36 @@ def finite_newton_squared_hinge(X, yt, c, *, fit_intercept, tol=1e-8, max_iter=1
     >>> X = rng.normal(size=(60, 3))
     >>> yt = np.where(X[:, 0] + 0.3 * rng.normal(size=60) > 0, 1.0, -1.0)
     >>> theta, info = finite_newton_squared_hinge(X, yt, np.ones(60), fit_intercept=True)
-    >>> info["converged"], theta.shape
-    (True, (4,))
+    >>> info["converged"], bool(info["dual"] <= info["objective"]), theta.shape
+    (True, True, (4,))
     """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _finite_newton(X, yt, c, fit_intercept, tol, max_iter, theta0)
+    return _finite_newton(X, yt, c, fit_intercept, tol, max_iter, theta0)
 
 
+def _dual_value(X, yt, c, r, w, g, fit_intercept):
+    """D(alpha) at alpha = 2 c max(0, r) (made feasible for the intercept's equality), with
+    ``g`` the gradient at (w, b) (see :func:`finite_newton_squared_hinge`)."""
+    d = w.shape[0]
+    alpha = 2.0 * c * np.maximum(r, 0.0)
+    if fit_intercept:
+        pos = yt > 0
+        sp_, sn_ = float(alpha[pos].sum()), float(alpha[~pos].sum())
+        if sp_ != sn_:
+            if sp_ > sn_:
+                alpha[pos] *= sn_ / sp_
+            else:
+                alpha[~pos] *= sp_ / sn_
+            wa = np.asarray(X.T @ (alpha * yt)).ravel()
+        else:
+            wa = w - g[:d]
+    else:
+        wa = w - g[:d]
+    on = c > 0
+    quad = float(alpha[on] @ (alpha[on] / c[on])) / 4.0
+    return float(alpha.sum()) - 0.5 * float(wa @ wa) - quad
+
+
+@single_threaded_blas
 def _finite_newton(X, yt, c, fit_intercept, tol, max_iter, theta0):
     import scipy.sparse as sp
 
@@ -172,17 +286,26 @@ def _finite_newton(X, yt, c, fit_intercept, tol, max_iter, theta0):
         X = np.ascontiguousarray(X, dtype=np.float64)
     yt = np.ascontiguousarray(yt, dtype=np.float64)
     c = np.ascontiguousarray(c, dtype=np.float64)
-    theta = np.zeros(p) if theta0 is None else np.array(theta0, dtype=np.float64)
+    if theta0 is None:
+        theta = np.zeros(p)
+        theta[:d] = dcd_start(X, yt, c, squared=True)
+    else:
+        theta = np.array(theta0, dtype=np.float64)
     z = np.empty(n)
     delta = np.empty(n)
+    if sparse:  # the Hessian's sum over the margin rows, kept between iterations
+        on = np.zeros(n, dtype=np.int8)
+        H_margin = np.zeros((p, p))
     info = {"converged": False}
+    tiny = np.finfo(float).tiny
     for it in range(1, max_iter + 1):
         w, b = theta[:d], (theta[d] if fit_intercept else 0.0)
         H = np.zeros((p, p))
         g = np.zeros(p)
         if sparse:
-            loss = _grad_hess_csr(indptr, indices, data, yt, c, w, b, fit_intercept, z, H, g)
-            H = np.tril(H) + np.tril(H, -1).T
+            loss, _ = _grad_hess_csr(indptr, indices, data, yt, c, w, b, fit_intercept, z, on,
+                                     H_margin, g)
+            H = np.tril(H_margin) + np.tril(H_margin, -1).T
         else:
             np.dot(X, w, out=z)
             z += b
@@ -208,10 +331,14 @@ def _finite_newton(X, yt, c, fit_intercept, tol, max_iter, theta0):
         step = -factor.solve(g) if factor is not None else \
             -np.linalg.lstsq(H, g, rcond=None)[0]
         decrement = -0.5 * float(g @ step)
-        info = {"objective": F, "decrement": decrement / max(F, np.finfo(float).tiny),
-                "n_iter": it - 1, "converged": decrement <= tol * F}
-        if info["converged"]:
-            return theta, info
+        info = {"objective": F, "dual": -np.inf, "gap": np.inf,
+                "decrement": decrement / max(F, tiny), "n_iter": it - 1, "converged": False}
+        if decrement <= tol * F:
+            dual = _dual_value(X, yt, c, 1.0 - yt * z, w, g, fit_intercept)
+            gap = (F - dual) / max(abs(F), tiny)
+            info.update(dual=dual, gap=gap, converged=gap <= tol)
+            if info["converged"] or decrement <= 1e-15 * F:  # (rounding: no more progress)
+                return theta, info
         dw, db = step[:d], (step[d] if fit_intercept else 0.0)
         if sparse:
             _directions_csr(indptr, indices, data, dw, db, delta)

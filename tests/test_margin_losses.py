@@ -207,17 +207,17 @@ def test_squared_hinge_auto_takes_either_route_to_the_same_optimum():
     from fastlogit.solvers import CHOLESKY_MAX_PARAMS
     from fastlogit.svm import fit_squared_hinge
 
-    # few features: Newton-Cholesky; more than CHOLESKY_MAX_PARAMS: dual CD
+    # few features: the finite Newton method; more than CHOLESKY_MAX_PARAMS: dual CD
     rng = np.random.default_rng(11)
     X_wide = sp.random(300, CHOLESKY_MAX_PARAMS + 200, density=0.01, random_state=rng,
                        format="csr")
     y_wide = (X_wide @ rng.standard_normal(X_wide.shape[1]) > 0).astype(np.float64)
     X_few, y_few, _ = _problem(n=600, d=10, seed=11, noise=3.0)
-    for X, y, route, ref_solver in ((X_few, y_few, "newton-cholesky", "trust-region"),
+    for X, y, route, ref_solver in ((X_few, y_few, "finite-newton", "trust-region"),
                                     (X_wide, y_wide, "dcd", "trust-region")):
         kw = dict(X=X, y=y, fit_intercept=True)
         theta, info = fit_squared_hinge(kw, 1.0, tol=1e-10, max_iter=200)
-        assert info["method"] == route and info["converged"]
+        assert info["method"] == route and info["converged"] and info["gap"] <= 1e-10
         data = MarginData(loss=SquaredHinge(), **kw)
         ref = solve(Objective(data, C=1.0), ref_solver, tol=1e-10, max_iter=500).theta
         assert _primal(X, y, theta[:-1], theta[-1], 1.0, "squared_hinge") == pytest.approx(
@@ -302,3 +302,57 @@ def test_finite_newton_on_unsorted_csr_with_duplicates():
     b = finite_newton_squared_hinge(messy, 2 * y - 1, np.ones(300), fit_intercept=True,
                                     tol=1e-14)
     np.testing.assert_allclose(b[0], a[0], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True], ids=["no-b", "b"])
+def test_finite_newton_gap_certifies_its_tolerance(fit_intercept):
+    from fastlogit.svm_newton import finite_newton_squared_hinge
+
+    X, y, s = _problem(n=800, d=12, seed=15, sparse=True, noise=2.0)
+    c = 0.7 * s
+    fstar = finite_newton_squared_hinge(X, 2 * y - 1, c, fit_intercept=fit_intercept,
+                                        tol=1e-14)[1]["objective"]
+    for start in (None, np.zeros(12 + fit_intercept)):  # one dual CD pass, or zero
+        for tol in (1e-2, 1e-6):
+            theta, info = finite_newton_squared_hinge(X, 2 * y - 1, c, tol=tol, theta0=start,
+                                                      fit_intercept=fit_intercept)
+            f = _primal(X, y, theta[:12], theta[12] if fit_intercept else 0.0, 1.0,
+                        "squared_hinge", c)
+            assert info["converged"] and info["gap"] <= tol
+            assert f == pytest.approx(info["objective"], rel=1e-12)
+            # D <= F* <= F: the gap bounds the suboptimality
+            assert info["dual"] <= fstar * (1 + 1e-12)
+            assert f - fstar <= max(info["gap"], 0.0) * f + 1e-12 * fstar
+
+
+def test_finite_newton_line_search_is_exact():
+    from fastlogit.svm_newton import _exact_step
+
+    def reference(r, yd, c, wd, dd):
+        # phi' is linear between consecutive breakpoints: the root on each piece, kept
+        # where it lies in its piece (or t = 0 when phi'(0) >= 0)
+        def dphi(t):
+            return wd + t * dd - 2 * np.sum(c * yd * np.maximum(0.0, r - t * yd))
+        if dphi(0.0) >= 0:
+            return 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bps = r / yd
+        bps = np.unique(np.concatenate([[0.0], bps[np.isfinite(bps) & (bps > 0)], [1e300]]))
+        for lo, hi in zip(bps[:-1], bps[1:]):
+            if dphi(min(hi, 1e200)) >= 0:
+                mid = lo + 0.5 * (min(hi, lo + 1.0) - lo)
+                on = (r - mid * yd > 0) & (c > 0)
+                slope = dd + 2 * np.sum(c[on] * yd[on] ** 2)
+                return lo - dphi(lo) / slope
+        raise AssertionError("phi' never turns non-negative")
+
+    rng = np.random.default_rng(16)
+    for _ in range(300):
+        n = int(rng.integers(1, 40))
+        r, yd = rng.normal(size=(2, n))
+        yd[rng.random(n) < 0.1] = 0.0
+        c = rng.uniform(0.0, 2.0, n)
+        c[rng.random(n) < 0.1] = 0.0
+        dd, wd = rng.uniform(0.01, 2.0), -rng.uniform(0.0, 3.0)
+        assert _exact_step(r, yd, c, wd, dd) == pytest.approx(reference(r, yd, c, wd, dd),
+                                                              rel=1e-9, abs=1e-12)
