@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["pointwise", "loss_change", "grad_cols", "grad_hdiag_cols", "cd_model",
+__all__ = ["pointwise", "try_step", "abs_max", "grad_cols", "grad_hdiag_cols", "cd_model",
            "col_matvec", "cd_dense", "gram_rows", "gram_cost"]
 
 _JIT = dict(cache=True, nogil=True)
@@ -63,28 +63,57 @@ def _log1pexp(v):
 
 
 @njit(**_JIT)
-def loss_change(z, p, xd, t, y, s):
-    """sum_i s_i [l(y_i, z_i + t xd_i) - l(y_i, z_i)] from z and p = sigmoid(z), per sample
-    without cancellation: log(1 + e^(z + u)) - log(1 + e^z) = log1p(p (e^u - 1)) for u <= 0
-    and u + log1p((1 - p)(e^-u - 1)) for u > 0, used while the log1p argument stays above
-    -1/2 (else the change exceeds log 2 and the direct difference is as accurate).  Exact to
-    the rounding of the change itself, so that a line search can compare changes far below
-    F's own rounding (near the optimum)."""
+def try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn):
+    """The loss change ``sum_i s_i [l(y_i, z_i + t xd_i) - l(y_i, z_i)]`` from z and
+    p = sigmoid(z), and the pointwise terms at the new margins ``zn = z + t xd`` written to
+    zn, pn, rn, Dn (as :func:`pointwise` would from zn) in the same pass, so that an accepted
+    step needs no second pass over the samples.
+
+    The change is computed per sample without cancellation: log(1 + e^(z + u)) - log(1 + e^z)
+    = log1p(p (e^u - 1)) for u <= 0 and u + log1p((1 - p)(e^-u - 1)) for u > 0, used while the
+    log1p argument stays above -1/2 (else the change exceeds log 2 and the direct difference
+    is as accurate).  Exact to the rounding of the change itself, so that a line search can
+    compare changes far below F's own rounding (near the optimum)."""
     n = p.shape[0]
     unit = s.shape[0] == 0
     out = 0.0
     for i in range(n):
         u = t * xd[i]
+        zi = z[i]
+        wi = zi + u
+        yi = y[i]
+        si = 1.0 if unit else s[i]
+        if wi > 0.0:
+            e = math.exp(-wi)
+            pi = 1.0 / (1.0 + e)
+        else:
+            e = math.exp(wi)
+            pi = e / (1.0 + e)
+        zn[i] = wi
+        pn[i] = pi
+        rn[i] = C * si * (pi - yi)
+        Dn[i] = C * si * pi * (1.0 - pi)
         if u == 0.0:
             continue
         if u <= 0.0:
             q = p[i] * math.expm1(u)
-            c = math.log1p(q) if q > -0.5 else _log1pexp(z[i] + u) - _log1pexp(z[i])
+            c = math.log1p(q) if q > -0.5 else _log1pexp(wi) - _log1pexp(zi)
         else:
             q = (1.0 - p[i]) * math.expm1(-u)
-            c = u + math.log1p(q) if q > -0.5 else _log1pexp(z[i] + u) - _log1pexp(z[i])
-        c -= y[i] * u
-        out += c if unit else s[i] * c
+            c = u + math.log1p(q) if q > -0.5 else _log1pexp(wi) - _log1pexp(zi)
+        c -= yi * u
+        out += si * c
+    return out
+
+
+@njit(**_JIT)
+def abs_max(x):
+    """max_i |x_i| (0.0 for an empty x), without a temporary."""
+    out = 0.0
+    for i in range(x.shape[0]):
+        v = abs(x[i])
+        if v > out:
+            out = v
     return out
 
 

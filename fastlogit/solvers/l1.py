@@ -26,7 +26,7 @@ lowers the model) or, when building the dense ``(m + 1)^2`` model Hessian (one p
 the CSR rows, intercept included) and sweeping over it costs less than sweeping over the
 columns for as many sweeps as the last model took, over that matrix.  A line search that finds no acceptable step damps the model (a ridge added to its curvature,
 Levenberg-Marquardt) and solves it again.  The line search compares F *changes* computed per
-sample without cancellation (:func:`fastlogit.solvers._cd.loss_change`), so steps are judged
+sample without cancellation (:func:`fastlogit.solvers._cd.try_step`), so steps are judged
 correctly far below the rounding of F itself.
 
 Why this combination (measurements in benchmarks/results/l1_race.md):
@@ -114,6 +114,8 @@ _MAX_BACKTRACKS = 30
 _BLOCK_STEPS = 50
 #: Sweeps the first model is expected to take (the dense-model choice before any model ran).
 _FIRST_SWEEPS = 3
+_KAPPA = 0.1
+_WS_REL = 0.3
 
 #: data term -> its float64 CSC copy (weakly keyed: a path of fits over one data term
 #: builds it once).
@@ -297,7 +299,11 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     b = float(theta[d]) if fi else 0.0
     z, xz = np.empty(n), np.empty(n)
     r, D, p = np.empty(n), np.empty(n), np.empty(n)
+    # the line search writes the pointwise terms of its trial point here (swapped in when
+    # the step is accepted)
+    zn, rn, Dn, pn = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     g_full = np.empty(d)
+    in_ws = np.zeros(d, dtype=bool)
 
     def pack():
         out = np.empty(objective.n_params)
@@ -315,15 +321,24 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         loss = _cd.pointwise(z, y, s, C, r, D, p)
         return loss, full_gradient()
 
-    def full_gradient():
-        if inactive is None:
+    def full_gradient(cols=None, gw=None):
+        """g_full and the intercept's gradient at the current point; ``gw`` (with the l2
+        part) may carry the gradient on the working set ``cols``, already computed there."""
+        if inactive is None and cols is None:
             _cd.grad_cols(indptr, indices, xdata, all_cols, r, g_full)
+            g_full[:] += a * w
         else:
+            rest = all_cols
+            if cols is not None:
+                in_ws[cols] = True
+                rest = all_cols[~in_ws[all_cols]]
+                in_ws[cols] = False
             g_full[:] = 0.0
-            g_sub = np.empty(all_cols.size)
-            _cd.grad_cols(indptr, indices, xdata, all_cols, r, g_sub)
-            g_full[all_cols] = g_sub
-        g_full[:] += a * w
+            g_sub = np.empty(rest.size)
+            _cd.grad_cols(indptr, indices, xdata, rest, r, g_sub)
+            g_full[rest] = g_sub + a * w[rest]
+            if cols is not None:
+                g_full[cols] = gw
         gb = float(r.sum()) if fi else 0.0
         return gb
 
@@ -345,7 +360,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     message = "max_iter reached"
     if hist.record(pack(), F, gnorm):
         return _finish(name, pack(), it, hist, gnorm, thr, "stopped by callback", objective)
-    kappa = 0.1  # model-solve tolerance relative to the working set's violation
+    kappa = _KAPPA  # model-solve tolerance relative to the working set's violation
     last_sweeps = _FIRST_SWEEPS  # sweeps of the last model solve (the dense-model choice)
     ridge = 0.0  # damping added to the model's curvature after a failed line search
     exact = True  # z (hence the gradient) computed from scratch at this point
@@ -359,6 +374,14 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             if offset is not None:
                 xz += offset
             if np.array_equal(xz, z):
+                break
+            # the margins drifted by rounding: |r_i - r_i(exact)| <= C s_i |dz_i| / 4 moves
+            # every gradient entry by at most max|x_ij| times their sum; stop when that
+            # cannot lift the measure above the threshold (else recompute everything)
+            dz = np.abs(xz - z)
+            if s.size:
+                dz *= s
+            if gnorm + 0.25 * C * float(dz.sum()) * max(_cd.abs_max(xdata), 1.0) <= thr:
                 break
             z[:] = xz
             loss = _cd.pointwise(z, y, s, C, r, D, p)
@@ -380,7 +403,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             cand = cand[np.argpartition(-zero_viol[cand], room - 1)[:room]] if room > 0 else \
                 cand[:0]
         cols = np.union1d(support, cand).astype(np.int64)
-        eps_ws = max(0.3 * gnorm, 0.5 * thr)
+        eps_ws = max(_WS_REL * gnorm, 0.5 * thr)
         m = cols.size
         gw, hw = np.empty(m), np.empty(m)
         # the model's Hessian as a dense (m + 1)^2 matrix when building it once per step (a
@@ -452,7 +475,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             t = 1.0
             q1, q2 = float(ww @ dw), float(dw @ dw)
             for _ in range(_MAX_BACKTRACKS):
-                change = (C * _cd.loss_change(z, p, xd, t, y, s) + a * t * (q1 + 0.5 * t * q2)
+                dl = _cd.try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn)
+                change = (C * dl + a * t * (q1 + 0.5 * t * q2)
                           + lam * float((np.abs(ww + t * dw) - aww).sum()))
                 if change <= _SIGMA * t * delta:
                     break
@@ -472,11 +496,12 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 ridge = 0.0 if ridge < 1e-6 else 0.1 * ridge
             w[cols] = ww + t * dw
             b += t * db
-            z += t * xd
+            # the trial point's margins and pointwise terms (z + t xd, as try_step wrote)
+            z, zn, p, pn, r, rn, D, Dn = zn, z, pn, p, rn, r, Dn, D
+            loss += dl
             exact = False
-            loss = _cd.pointwise(z, y, s, C, r, D, p)
             it += 1
-        gb = full_gradient()
+        gb = full_gradient(cols, gw)
         viol = _violation(g_full, w, lam)
         gnorm = max(float(viol.max(initial=0.0)), abs(gb))
         F = value(loss)
