@@ -300,33 +300,53 @@ def _two_loop_direction(pairs, g):
     return q
 
 
-def test_lbfgs_compact_direction_equals_two_loop(rng):
-    """The compact-form product (ring buffer wrapped around twice, a rejected pair, a
-    cleared memory) agrees with the two-loop recursion to round-off."""
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lbfgs_compact_direction_equals_two_loop(rng, dtype):
+    """The compact-form product of the compiled memory passes (ring buffer wrapped around
+    twice, a rejected pair, a cleared memory; several chunks) agrees with the two-loop
+    recursion over the stored pairs to round-off, its slope is g.d, its ||g||_inf is exact,
+    and two threads give bitwise the one-thread direction."""
+    from fastlogit._config import exact_threads
+    from fastlogit.solvers._lbfgs_memory import CHUNK
     from fastlogit.solvers.lbfgs import _Memory
 
-    n, m = 50, 4
-    A = rng.standard_normal((n, n))
-    H = A @ A.T / n + np.eye(n)  # SPD: y = H s gives positive curvature
-    mem = _Memory(m, n)
+    with exact_threads():
+        _check_memory_against_two_loop(rng, dtype, _Memory, 2 * CHUNK + 77, 4)
+
+
+def _check_memory_against_two_loop(rng, dtype, _Memory, n, m):
+    diag = rng.uniform(0.5, 3.0, n)
+    U = rng.standard_normal((n, 3))
+    mems = [_Memory(m, n, dtype, n_threads=t) for t in (1, 2)]
     pairs = []
+    theta, g = rng.standard_normal(n), rng.standard_normal(n)
     for it in range(11):
         s = rng.standard_normal(n)
-        y = H @ s if it != 5 else -H @ s  # pair 5 has negative curvature: rejected
-        g = rng.standard_normal(n)
-        kept = mem.push(s, y, g)
-        assert kept == (it != 5)
+        y = diag * s + U @ (U.T @ s) / n  # SPD curvature; pair 5 negated: rejected
+        if it == 5:
+            y = -y
+        theta_new, g_new = theta + s, g + y
+        for mem in mems:
+            kept, gnorm = mem.push(theta_new, theta, g_new, g)
+            assert kept == (it != 5) and gnorm == np.abs(g_new).max()
         if kept:
-            pairs = (pairs + [(s, y)])[-m:]
-        want = _two_loop_direction(pairs, g)
-        np.testing.assert_allclose(mem.direction(g), want, rtol=1e-10, atol=1e-12)
-        g2 = rng.standard_normal(n)  # not the cached gradient: products recomputed
-        np.testing.assert_allclose(mem.direction(g2), _two_loop_direction(pairs, g2),
-                                   rtol=1e-10, atol=1e-12)
+            stored = [(theta_new - theta).astype(dtype).astype(float),
+                      (g_new - g).astype(dtype).astype(float)]
+            pairs = (pairs + [stored])[-m:]
+        theta, g = theta_new, g_new
+        d = [np.empty(n) for _ in mems]
+        slopes = [mem.direction(g, out) for mem, out in zip(mems, d)]
+        np.testing.assert_allclose(d[0], _two_loop_direction(pairs, g), rtol=1e-9, atol=1e-11)
+        np.testing.assert_array_equal(d[0], d[1])
+        assert slopes[0] == slopes[1] and slopes[0] == pytest.approx(g @ d[0], rel=1e-12)
         if it == 8:
-            mem.clear()
+            for mem in mems:
+                mem.clear()
+                out = np.empty(n)
+                mem.direction(g, out)
+                np.testing.assert_array_equal(out, -g)
             pairs = []
-            np.testing.assert_array_equal(mem.direction(g), -g)
+            theta, g = theta + 1.0, g + 1e-3  # the next pair starts from a fresh memory
 
 
 @pytest.mark.parametrize("name", ["trust-region", "newton-cg"])

@@ -24,6 +24,7 @@ threshold as a cold fit, so it saves iterations; the memory starts empty either 
 import numpy as np
 from scipy import linalg
 
+from . import _lbfgs_memory as _lbm
 from ._line_search import armijo
 from ..contract import declare
 from ._result import single_threaded_blas
@@ -41,81 +42,89 @@ class _Memory:
         H g = gamma g + S p + gamma Y q,   u = R^-1 S^T g,   q = -u,
                                            p = R^-T ((D + gamma Y^T Y) u - gamma Y^T g)
 
-    which equals the classical two-loop recursion (tested) with the stored pairs read by BLAS
-    matrix-vector products (S^T g, Y^T g; the combination) instead of 4k separate dots and
-    axpys; R and Y^T Y gain one column per new pair (S^T y, Y^T y).  The memory holds
-    2 m n floats, which for a large multinomial model is more than X itself: two BLAS sweeps
-    over it instead of 4k vector operations keep its cost below a kernel pass (figures in
-    benchmarks/results/NOTES.md).  Pairs live in ring-buffer slots; ``order`` lists the slots
-    oldest first.
+    which equals the classical two-loop recursion (tested).  Every sweep over the stored
+    pairs is one of the two compiled passes of :mod:`fastlogit.solvers._lbfgs_memory`:
+    :meth:`push` forms the new pair and reads S^T y, Y^T y (the new column of R and of
+    Y^T Y), S^T g, Y^T g (for the next direction) and the pair's own dots in one sweep;
+    :meth:`direction` writes -H g and its slope in another.  The memory holds
+    2 (m + 1) n values (a spare row takes the next pair before its curvature is known), in
+    ``dtype`` (float32 halves the traffic of both sweeps; sums are float64).  Rows of S and
+    Y are slots; ``order`` lists the slots of the stored pairs, oldest first.
     """
 
-    def __init__(self, m, n):
-        self.S = np.empty((m, n))
-        self.Y = np.empty((m, n))
+    def __init__(self, m, n, dtype=np.float64, n_threads=1):
+        self.m = int(m)
+        self.S = np.empty((self.m + 1, n), dtype=dtype)
+        self.Y = np.empty((self.m + 1, n), dtype=dtype)
         # chronological (oldest first): StY[i, j] = s_i . y_j for i <= j, YtY[i, j] = y_i . y_j
-        self.StY = np.zeros((m, m))
-        self.YtY = np.zeros((m, m))
+        self.StY = np.zeros((self.m, self.m))
+        self.YtY = np.zeros((self.m, self.m))
         self.order = []
+        self.spare = 0
         self.gamma = 1.0
-        self._cached = None  # (g, S^T g, Y^T g) in slot order, from the last push
+        self.n_threads = n_threads
+        self._sg = self._yg = np.zeros(0)  # S^T g, Y^T g (chronological) at the pushed g
 
-    def push(self, s, y, g):
-        """Store the pair (s, y) if its curvature s.y is safely positive; ``g`` is the gradient
-        the next :meth:`direction` will be asked for.  Returns whether the pair was kept."""
-        sy = float(s @ y)
-        yy = float(y @ y)
-        if not sy > 1e-10 * np.sqrt(float(s @ s) * yy):
-            self._cached = None
-            return False
-        m = self.S.shape[0]
-        if len(self.order) == m:  # drop the oldest pair: its slot, its row and column
-            slot = self.order.pop(0)
+    def push(self, theta_new, theta, g_new, g):
+        """Store the pair (theta_new - theta, g_new - g) if its curvature s.y is safely
+        positive, and prepare :meth:`direction` at ``g_new``.
+
+        Returns
+        -------
+        kept : bool
+        gnorm : float
+            ||g_new||_inf.
+        """
+        k = len(self.order)
+        act = np.asarray(self.order, dtype=np.int64)
+        threads = _lbm.pass_threads(self.n_threads, theta.size, k)
+        sums = _lbm.pair_pass(theta_new, theta, g_new, g, self.S, self.Y, self.spare, act,
+                              threads)
+        s_y, y_y, s_g, y_g = (sums[i * k:(i + 1) * k] for i in range(4))
+        sy, yy, ss, sgn, ygn, gnorm = (float(v) for v in sums[4 * k:])
+        if not sy > 1e-10 * np.sqrt(ss * yy):
+            self._sg, self._yg = s_g, y_g
+            return False, gnorm
+        new = self.spare
+        if k == self.m:  # drop the oldest pair: its row and column; its slot is the new spare
+            self.spare = self.order.pop(0)
             for M in (self.StY, self.YtY):
                 M[:-1, :-1] = M[1:, 1:].copy()
-        else:
-            slot = len(self.order)
-        self.S[slot] = s
-        self.Y[slot] = y
-        self.order.append(slot)
-        self.gamma = sy / yy
+            s_y, y_y, s_g, y_g = s_y[1:], y_y[1:], s_g[1:], y_g[1:]
+        self.order.append(new)
+        if k < self.m:
+            self.spare = min(set(range(self.m + 1)).difference(self.order))
         k = len(self.order)
-        o = np.asarray(self.order)
-        S, Y = self.S[:k], self.Y[:k]
-        self.StY[:k, k - 1] = (S @ y)[o]
-        self.YtY[k - 1, :k] = self.YtY[:k, k - 1] = (Y @ y)[o]
-        self._cached = (g, S @ g, Y @ g)
-        return True
+        self.StY[:k, k - 1] = np.append(s_y, sy)
+        self.YtY[k - 1, :k] = self.YtY[:k, k - 1] = np.append(y_y, yy)
+        self._sg, self._yg = np.append(s_g, sgn), np.append(y_g, ygn)
+        self.gamma = sy / yy
+        return True, gnorm
 
     def clear(self):
         self.order = []
         self.gamma = 1.0
-        self._cached = None
+        self._sg = self._yg = np.zeros(0)
 
-    def direction(self, g):
-        """-H g with H the L-BFGS inverse-Hessian approximation (-g with no pairs)."""
+    def direction(self, g, out):
+        """Write -H g into ``out`` (float64, shape (n,); -g with no pairs) and return the slope
+        g . out.  ``g`` must be the gradient of the last :meth:`push` (or any g with no pairs
+        stored)."""
         k = len(self.order)
-        if k == 0:
-            return -g
-        if self._cached is not None and self._cached[0] is g:
-            _, sg, yg = self._cached
-        else:
-            sg, yg = self.S[:k] @ g, self.Y[:k] @ g
-        o = np.asarray(self.order)
-        R = self.StY[:k, :k]  # its upper triangle; LAPACK's trtrs reads nothing else
+        act = np.asarray(self.order, dtype=np.int64)
         gamma = self.gamma
-        u = _upper_solve(R, sg[o])
-        w = np.diagonal(R) * u + gamma * (self.YtY[:k, :k] @ u) - gamma * yg[o]
-        p = _upper_solve(R, w, transpose=True)
-        coef_s = np.empty(k)
-        coef_y = np.empty(k)
-        coef_s[o] = p
-        coef_y[o] = -gamma * u
-        d = self.S[:k].T @ coef_s
-        d += self.Y[:k].T @ coef_y
-        d += gamma * g
-        d *= -1.0
-        return d
+        if k == 0:
+            coef_s = coef_y = np.zeros(0)
+            gamma = 1.0
+        else:
+            R = self.StY[:k, :k]  # its upper triangle; LAPACK's trtrs reads nothing else
+            u = _upper_solve(R, self._sg)
+            w = np.diagonal(R) * u + gamma * (self.YtY[:k, :k] @ u) - gamma * self._yg
+            coef_s = _upper_solve(R, w, transpose=True)
+            coef_y = -gamma * u
+        threads = _lbm.pass_threads(self.n_threads, g.size, k)
+        return _lbm.direction_pass(g, self.S, self.Y, act, coef_s, coef_y, gamma, out,
+                                   threads)
 
 
 _TRTRS = linalg.get_lapack_funcs("trtrs", dtype=np.float64)
@@ -138,7 +147,7 @@ def _first_step(g):
 @declare("lbfgs", needs={"value_grad", "line"})
 @single_threaded_blas
 def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
-          random_state=None, m=20, max_ls=40):
+          random_state=None, m=20, max_ls=40, memory_dtype=np.float64):
     """Minimise the smooth objective with L-BFGS (``m`` correction pairs).
 
     The first step (and the first after a memory reset) is steepest descent of length
@@ -149,11 +158,13 @@ def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0
     theta, hist, f, g, gnorm, thr, stopped = _begin(name, objective, theta0, tol, callback, verbose)
     if stopped:
         return stopped
-    memory = _Memory(int(m), theta.size)
+    memory = _Memory(int(m), theta.size, np.dtype(memory_dtype),
+                     getattr(objective, "n_threads", 1))
+    d = np.empty_like(theta)
     it, message = 0, "max_iter reached"
     while gnorm > thr and it < max_iter:
         it += 1
-        d = memory.direction(g)
+        memory.direction(g, d)
         t0 = 1.0 if memory.order else _first_step(g)
         t, theta_new, f_new, g_new = armijo(objective, theta, f, g, d, t0=t0,
                                             max_backtracks=max_ls)
@@ -165,9 +176,8 @@ def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0
         if t == 0.0:
             message = "line search failed (no decrease beyond round-off)"
             break
-        memory.push(theta_new - theta, g_new - g, g_new)
+        gnorm = memory.push(theta_new, theta, g_new, g)[1]
         theta, f, g = theta_new, f_new, g_new
-        gnorm = float(np.abs(g).max())
         if hist.record(theta, f, gnorm):
             return _finish(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
     return _finish(name, objective, theta, it, hist, gnorm, thr, message)
