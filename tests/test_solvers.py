@@ -349,6 +349,27 @@ def _check_memory_against_two_loop(rng, dtype, _Memory, n, m):
             theta, g = theta + 1.0, g + 1e-3  # the next pair starts from a fresh memory
 
 
+def test_lbfgs_float32_memory_reaches_the_optimum(rng):
+    """Pairs stored in float32 (the default for a large memory) change the path, not the
+    optimum: a softmax fit at tol 1e-10 ends within 1e-12 (relative) of F of the float64
+    memory's; a dtype that is neither is refused by name."""
+    from fastlogit.solvers.lbfgs import FLOAT32_MEMORY_BYTES, _memory_dtype
+
+    X = sp.random(300, 400, density=0.05, random_state=3, format="csr")
+    Y = np.eye(4)[rng.integers(0, 4, 300)]
+    ob = Objective(X, Y, C=5.0)
+    ends = {}
+    for dtype in (np.float32, np.float64):
+        res = SOLVERS["lbfgs"](ob, ob.zeros(), tol=1e-10, max_iter=5000, memory_dtype=dtype)
+        assert res.converged
+        ends[dtype] = ob.value(res.theta)
+    assert ends[np.float32] == pytest.approx(ends[np.float64], rel=1e-12)
+    assert _memory_dtype(None, 20, 10) == np.float64
+    assert _memory_dtype(None, 20, FLOAT32_MEMORY_BYTES // 8) == np.float32
+    with pytest.raises(ValueError, match="memory_dtype"):
+        SOLVERS["lbfgs"](ob, ob.zeros(), memory_dtype=np.int32)
+
+
 @pytest.mark.parametrize("name", ["trust-region", "newton-cg"])
 def test_newton_memory_is_a_few_vectors(rng, name):
     """Issue 18: beyond X and the cached curvature (2 n-vectors), a trust-region / newton-cg
