@@ -158,6 +158,27 @@ class SmoothedHinge:
         return np.where((gap > 0) & (gap < self.mu), 1.0 / self.mu, 0.0)
 
 
+def _row_subset(design, rows):
+    """The rows ``rows`` (sorted int array) of a validated Design, as a Design of the same
+    kind and dtype: one gather of the rows' entries, no re-validation (a subset of checked
+    rows keeps every property the kernels rely on)."""
+    n_cols = design.n_cols
+    if design.kind == "dense":
+        return _kernels.Design._trusted("dense", (design.arrays[0][rows],),
+                                        (rows.shape[0], n_cols), design.dtype)
+    data, indices, indptr = design.arrays
+    starts = indptr[rows]
+    lengths = indptr[rows + 1] - starts
+    new_indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new_indptr[1:])
+    take = np.arange(int(new_indptr[-1]), dtype=np.int64) + np.repeat(
+        starts - new_indptr[:-1], lengths)
+    if new_indptr[-1] <= np.iinfo(np.int32).max and indptr.dtype == np.int32:
+        new_indptr = new_indptr.astype(np.int32)
+    return _kernels.Design._trusted("csr", (data[take], indices[take], new_indptr),
+                                    (rows.shape[0], n_cols), design.dtype)
+
+
 @fill_doc
 class MarginData:
     """L(theta) = sum_i s_i l(y~_i z_i), z = X w + b, for a binary margin loss ``loss``.
@@ -281,8 +302,9 @@ class MarginData:
         A margin loss with a flat part (squared hinge: l'' = 0 beyond the margin) gives rows
         outside the margin no curvature, so they add nothing to X^T D X or X^T D X v; the
         passes then read only the rows inside the margin (LIBLINEAR's ``-s 2`` does the
-        same).  The subset is gathered once per theta (one copy of those rows) and reused by
-        every Hessian product at that theta.  The products equal the full passes' up to the
+        same).  The subset is gathered once per theta (one copy of those rows, without
+        re-validation: :func:`_row_subset`) and reused by every Hessian product at that
+        theta.  The products equal the full passes' up to the
         summation order of the rows.
         """
         curv = self._curvature(theta)
@@ -291,8 +313,7 @@ class MarginData:
             active = np.flatnonzero(curv)
             sub = None
             if active.size <= ACTIVE_ROWS_FRACTION * self.n_samples:
-                X = self.design.to_scipy()
-                sub = (_kernels.as_design(X[active]), np.ascontiguousarray(curv[active]))
+                sub = (_row_subset(self.design, active), np.ascontiguousarray(curv[active]))
             self._active = (key, sub)
         return (self.design, curv) if self._active[1] is None else self._active[1]
 

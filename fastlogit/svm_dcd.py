@@ -357,7 +357,12 @@ def dcd_fixed_b(prob, b, alpha, w, tol, max_visits, *, check_every=8.0, seed=0):
     state = np.array([np.inf, -np.inf, float(active.shape[0])])
     eps = EPS0
     visits = 0
-    primal, dual = prob.gap(b, alpha, w, exact=False)
+    if alpha.any():
+        primal, dual = prob.gap(b, alpha, w, exact=False)
+    else:  # alpha = 0, w = 0: every margin is y~_i b (no pass over X); D_b(0) = 0
+        slack = np.maximum(0.0, 1.0 - prob.yt * b)
+        primal = float(prob.cw @ (slack * slack if prob.squared else slack))
+        dual = 0.0
     if active.shape[0] == 0:
         return primal, dual, visits
     while True:
