@@ -153,10 +153,14 @@ def test_dual_cd_matches_liblinear_and_certifies_its_gap(loss, flag):
     # LIBLINEAR's -s 3 (hinge) stops on its projected-gradient rule and was seen up to 4e-4
     # above the optimum from run to run; its -s 1 (squared hinge) lands within 1e-6
     assert f_ours == pytest.approx(f_ll, rel=1e-6 if loss == "squared_hinge" else 1e-3)
-    # the dual point is in its box and gives w
+    # the dual point is in its box and has the reported dual value (w may be the hinge's
+    # free-set polish rather than w(alpha): the certificate only needs P(w) and D(alpha))
     alpha = info["alpha"]
     assert alpha.min() >= 0 and (loss == "squared_hinge" or alpha.max() <= C)
-    np.testing.assert_allclose(X.T @ (alpha * yt), w, rtol=1e-8, atol=1e-10)
+    w_alpha = X.T @ (alpha * yt)
+    quad = alpha @ alpha / (2 * C) if loss == "squared_hinge" else 0.0
+    assert alpha.sum() - 0.5 * w_alpha @ w_alpha - 0.5 * quad == pytest.approx(info["dual"],
+                                                                               rel=1e-12)
 
 
 @pytest.mark.parametrize("squared", [False, True], ids=["hinge", "sqhinge"])
@@ -372,3 +376,26 @@ def test_margin_row_subset_equals_scipy_rows_and_passes_validation(sparse):
     np.testing.assert_array_equal(got.toarray() if sparse else got,
                                   ref.toarray() if sparse else ref)
     Design(sub.kind, sub.arrays, sub.shape, sub.dtype)  # the full checks accept it
+
+
+def test_hinge_free_set_polish_recovers_the_optimum_and_cuts_passes():
+    from fastlogit.svm_dcd import _Problem, dcd_fixed_b, dcd_svm
+
+    X, y, _ = _problem(n=600, d=40, seed=18, sparse=True, noise=1.5)
+    yt, cw = 2 * y - 1, np.full(600, 0.5)
+    w, _, info = dcd_svm(X, yt, cw, squared=False, fit_intercept=False, tol=1e-12)
+    prob = _Problem(X, yt, cw, False)
+    # from the optimum's dual point, the margin equations of its free set give the optimum
+    p_pol, w_pol = prob.polish(0.0, info["alpha"])
+    assert p_pol == pytest.approx(info["primal"], rel=1e-10)
+    np.testing.assert_allclose(w_pol, w, rtol=1e-5, atol=1e-7)
+    # from scratch: the same certified tolerance in fewer passes with the polish
+    visits = {}
+    for polish in (None, {}):
+        alpha, w0 = np.zeros(600), np.zeros(40)
+        p, d, visits[polish is None] = dcd_fixed_b(prob, 0.0, alpha, w0, 1e-8, 10 ** 7,
+                                                   polish=polish)
+        assert p - d <= 1e-8 * p and d <= info["primal"] * (1 + 1e-12)
+        assert p == pytest.approx(_primal(X, y, w0 if polish is None or polish["primal"] > p
+                                          else polish["w"], 0.0, 0.5, "hinge"), rel=1e-12)
+    assert visits[False] < visits[True]
