@@ -368,3 +368,33 @@ def test_screened_path_step_equals_the_plain_fit():
     assert mask[-2:].all()
     res = solve(obe, "l1", prev_e, tol=1e-10, inactive=mask)
     assert res.converged and abs(obe.value(res.theta) - F) <= 1e-12 * F
+
+
+def test_cold_start_at_the_intercepts_optimum_keeps_the_fit_exact():
+    """A cold start with few violators begins at w = 0, b = logit(weighted mean label) (the
+    first entry the callback sees); the stopping rule's reference stays the gradient at 0,
+    and the fit matches the split reference."""
+    X, y = _binary(n=150, d=12, seed=11, sparse=True)
+    sw = np.random.default_rng(2).uniform(0.0, 3.0, 150)
+    C = 0.08
+    ob = Objective(X, y, sw, C=C, penalty="l1")
+    seen = []
+    res = solve(ob, "l1", tol=1e-10, callback=lambda th: seen.append(th.copy()) and False)
+    assert res.converged
+    ybar = float(sw @ y) / float(sw.sum())
+    np.testing.assert_array_equal(seen[0][:12], 0.0)
+    assert seen[0][12] == pytest.approx(np.log(ybar / (1.0 - ybar)), rel=1e-12)
+    ref, F_ref = _split_reference(X, y, C, 1.0, 0.0, s=sw)
+    assert abs(ob.value(res.theta) - F_ref) <= 1e-8 * abs(F_ref)
+    assert 0 < np.count_nonzero(res.theta[:12]) < 12
+    # stopped on the reference at 0 (not at the start): the measure, recomputed here with
+    # the weights, is below tol * ||minimum-norm subgradient at 0||
+    def kkt(theta):
+        w, b = theta[:12], theta[12]
+        r = C * sw * (1.0 / (1.0 + np.exp(-(X @ w + b))) - y)
+        g = X.T @ r
+        sub = np.where(w != 0, g + np.sign(w), np.sign(g) * np.maximum(np.abs(g) - 1.0, 0))
+        return max(np.abs(sub).max(), abs(r.sum()))
+
+    assert res.grad_norm == pytest.approx(kkt(res.theta), rel=1e-6, abs=1e-13)
+    assert kkt(res.theta) <= 1e-10 * max(1.0, kkt(np.zeros(13)))

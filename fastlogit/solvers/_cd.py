@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["pointwise", "try_step", "abs_max", "grad_cols", "grad_hdiag_cols", "cd_model",
+__all__ = ["pointwise", "try_step", "abs_max", "grad_cols", "grad_cols2", "grad_hdiag_cols", "cd_model",
            "col_matvec", "cd_dense", "gram_rows", "gram_cost"]
 
 _JIT = dict(cache=True, nogil=True)
@@ -126,6 +126,23 @@ def grad_cols(indptr, indices, data, cols, r, out):
         for q in range(indptr[j], indptr[j + 1]):
             acc += data[q] * r[indices[q]]
         out[k] = acc
+
+
+@njit(**_JIT)
+def grad_cols2(indptr, indices, data, cols, r, r2, out, out2):
+    """:func:`grad_cols` for two vectors in one pass: out[k] = X[:, cols[k]]^T r and
+    out2[k] = X[:, cols[k]]^T r2."""
+    for k in range(cols.shape[0]):
+        j = cols[k]
+        acc = 0.0
+        acc2 = 0.0
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            v = data[q]
+            acc += v * r[i]
+            acc2 += v * r2[i]
+        out[k] = acc
+        out2[k] = acc2
 
 
 @njit(**_JIT)
