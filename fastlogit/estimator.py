@@ -46,6 +46,47 @@ from .validation import (check_C, check_focal_gamma, check_intercept_scaling, ch
 __all__ = ["LogisticRegression", "LinearLogitOutputs"]
 
 
+def class_index(z):
+    """Index of the predicted class from decision values, (n,) intp.
+
+    ``z`` is (n,) for a binary model (log-odds of class 1; ties at 0 go to class 0) or
+    (n, K) (the first largest column wins).  The one rule behind every front's ``predict``
+    (in memory, Dask blocks, streamed files).
+    """
+    return (z > 0).astype(np.intp) if z.ndim == 1 else z.argmax(axis=1)
+
+
+def class_labels(z, classes):
+    """``classes[class_index(z)]``: predicted labels (n,) from decision values ``z``."""
+    return classes[class_index(z)]
+
+
+def class_log_probabilities(z):
+    """log P(class | x) from decision values, (n, K) float64, never log(0).
+
+    ``z``: (n,) binary log-odds (K = 2, columns [class 0, class 1]) or (n, K) logits.  Binary:
+    log sigmoid(-z), log sigmoid(z), exact in the tails; multinomial: z - logsumexp(z).
+    """
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim == 1:
+        kernels = _kernels.get("numpy")
+        return np.column_stack([kernels.log_sigmoid(-z), kernels.log_sigmoid(z)])
+    return z - logsumexp(z, axis=1, keepdims=True)
+
+
+def class_probabilities(z):
+    """P(class | x) from decision values, (n, K) float64, rows sum to 1.
+
+    Same input as :func:`class_log_probabilities`; binary columns are sigmoid(-z) and
+    sigmoid(z), each computed directly (not 1 - p, which loses the small tail).
+    """
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim == 1:
+        kernels = _kernels.get("numpy")
+        return np.column_stack([kernels.sigmoid(-z), kernels.sigmoid(z)])
+    return np.exp(z - logsumexp(z, axis=1, keepdims=True))
+
+
 class LinearLogitOutputs:
     """Prediction methods shared by the fastlogit estimators (need ``coef_``, ``intercept_``,
     ``classes_``, ``backend``, ``n_threads``) and their scikit-learn tag: sparse input
@@ -117,9 +158,7 @@ class LinearLogitOutputs:
         >>> clf.predict([[0.5, 0.0], [-3.0, 2.0]])
         array(['yes', 'no'], dtype='<U3')
         """
-        z = self.decision_function(X)
-        index = (z > 0).astype(np.intp) if z.ndim == 1 else z.argmax(axis=1)
-        return self.classes_[index]
+        return class_labels(self.decision_function(X), self.classes_)
 
     # Probabilities are returned in float64 even for float32 X (the logits stay float32):
     # a float32 probability rounds 1 - 3e-9 to 1, while its stable log keeps -3e-9, so only
@@ -146,11 +185,7 @@ class LinearLogitOutputs:
         >>> round(float(clf.predict_log_proba([[40.0, 0.0]])[0, 0]), 1)  # P(no) ~ 3e-18
         -40.5
         """
-        z = self.decision_function(X).astype(np.float64)
-        if z.ndim == 1:
-            kernels = _kernels.get("numpy")
-            return np.column_stack([kernels.log_sigmoid(-z), kernels.log_sigmoid(z)])
-        return z - logsumexp(z, axis=1, keepdims=True)
+        return class_log_probabilities(self.decision_function(X))
 
     @fill_doc
     def predict_proba(self, X):
@@ -174,11 +209,7 @@ class LinearLogitOutputs:
         (array(['no', 'yes'], dtype='<U3'), array([[0.863, 0.137],
                [0.769, 0.231]]))
         """
-        z = self.decision_function(X).astype(np.float64)
-        if z.ndim == 1:
-            kernels = _kernels.get("numpy")
-            return np.column_stack([kernels.sigmoid(-z), kernels.sigmoid(z)])
-        return np.exp(z - logsumexp(z, axis=1, keepdims=True))
+        return class_probabilities(self.decision_function(X))
 
     @fill_doc
     def score(self, X, y, sample_weight=None):

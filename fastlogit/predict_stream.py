@@ -215,22 +215,14 @@ class _Scorer:
 def _outputs(z, kind):
     """(class index per row, values per row or None) of decision values ``z``, as
     ``predict`` / ``predict_proba`` / ``decision_function`` give them."""
-    from scipy.special import logsumexp
+    from .estimator import class_index, class_probabilities
 
-    from . import kernels
-
+    index = class_index(z)
     if kind == "label":
-        return ((z > 0).astype(np.intp) if z.ndim == 1 else z.argmax(axis=1)), None
+        return index, None
     if kind == "raw":
-        index = (z > 0).astype(np.intp) if z.ndim == 1 else z.argmax(axis=1)
         return index, (z[:, None] if z.ndim == 1 else z).astype(np.float64)
-    z = z.astype(np.float64)
-    if z.ndim == 1:
-        ref = kernels.get("numpy")
-        P = np.column_stack([ref.sigmoid(-z), ref.sigmoid(z)])
-    else:
-        P = np.exp(z - logsumexp(z, axis=1, keepdims=True))
-    return P.argmax(axis=1), P
+    return index, class_probabilities(z)
 
 
 def iter_predictions(model, data, *, kind="label", dtype=np.float64, zero_based="auto",

@@ -135,6 +135,27 @@ def _single_machine_F(X, y, s, C, fit_intercept):
     return ob, res.theta
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_class_probabilities_on_dask_equal_in_memory_in_the_tails(client, k):
+    """predict_proba / predict_log_proba of a dask array equal the in-memory values (to 1e-12:
+    the blocks compute X @ coef with another summation order than the binary decision kernel),
+    also where a probability underflows (margins near 1e3): log-probabilities stay finite
+    (from the logits, never log(0)), and the small binary column is sigmoid(-z), not 1 - p."""
+    X, y = _data(n=400, d=5, k=k, seed=4, dense=True)
+    clf = fdask.LogisticRegression(max_iter=5, n_threads=1, client=client, timeout=TIMEOUT)
+    clf.fit(*_blocks(X, y, 200))
+    scale = np.geomspace(1.0, 1e3, X.shape[0])[:, None]
+    Xt = X * scale
+    dX = da.from_array(Xt, chunks=(150, Xt.shape[1]), asarray=False)
+    log_p = clf.predict_log_proba(dX).compute()
+    assert np.isfinite(log_p).all()
+    assert log_p.min() < -700  # some probabilities underflow to 0 in float64
+    np.testing.assert_allclose(log_p, clf.predict_log_proba(Xt), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(clf.predict_proba(dX).compute(), clf.predict_proba(Xt),
+                               rtol=1e-12, atol=1e-300)
+    np.testing.assert_array_equal(clf.predict(dX).compute(), clf.predict(Xt))
+
+
 @pytest.mark.parametrize("solver, k", [("newton-cg", 2), ("trust-region", 3)],
                          ids=["newton-cg-binary", "trust-region-multinomial"])
 def test_fit_equals_single_machine(client, rng, solver, k):

@@ -18,7 +18,8 @@ from sklearn.utils.validation import check_is_fitted
 from .. import kernels as _kernels
 from .._docstring import filler
 from ..base import store_params
-from ..estimator import LinearLogitOutputs
+from ..estimator import (LinearLogitOutputs, class_labels, class_log_probabilities,
+                         class_probabilities)
 from ..penalties import PENALTY_NAMES, Penalty, make_penalty
 from ..validation import (check_C, check_classes, check_finite_X, check_l1_ratio,
                           check_max_iter, check_n_features, check_n_threads,
@@ -68,20 +69,6 @@ def _decision_block(X, coef, intercept):
     X = check_finite_X(_as_block(X))
     Z = np.asarray(X @ coef.T, dtype=np.float64) + intercept
     return Z[:, 0] if coef.shape[0] == 1 else Z
-
-
-def _proba_block(Z):
-    if Z.ndim == 1:
-        p = 1.0 / (1.0 + np.exp(-Z))
-        return np.column_stack([1.0 - p, p])
-    Z = Z - Z.max(axis=1, keepdims=True)
-    P = np.exp(Z)
-    return P / P.sum(axis=1, keepdims=True)
-
-
-def _predict_block(Z, classes):
-    idx = (Z > 0).astype(np.intp) if Z.ndim == 1 else Z.argmax(axis=1)
-    return classes[idx]
 
 
 def dask_solvers(penalty):
@@ -453,10 +440,7 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         """
         if not isinstance(X, da.Array):
             return super().predict_proba(X)
-        Z = self.decision_function(X)
-        k = len(self.classes_)
-        return Z.map_blocks(_proba_block, dtype=np.float64, chunks=(Z.chunks[0], (k,)),
-                            new_axis=1 if Z.ndim == 1 else None, meta=np.empty((0, 0)))
+        return self._class_columns(X, class_probabilities)
 
     @_fill_doc
     def predict_log_proba(self, X):
@@ -483,7 +467,15 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         """
         if not isinstance(X, da.Array):
             return super().predict_log_proba(X)
-        return da.log(self.predict_proba(X))
+        return self._class_columns(X, class_log_probabilities)
+
+    def _class_columns(self, X, block_function):
+        """``block_function`` (decision values -> (m, K) float64) mapped over the row blocks
+        of dask array ``X``'s decision values, lazily."""
+        Z = self.decision_function(X)
+        k = len(self.classes_)
+        return Z.map_blocks(block_function, dtype=np.float64, chunks=(Z.chunks[0], (k,)),
+                            new_axis=1 if Z.ndim == 1 else None, meta=np.empty((0, 0)))
 
     @_fill_doc
     def predict(self, X):
@@ -509,7 +501,7 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         if not isinstance(X, da.Array):
             return super().predict(X)
         Z = self.decision_function(X)
-        return Z.map_blocks(_predict_block, self.classes_, dtype=self.classes_.dtype,
+        return Z.map_blocks(class_labels, self.classes_, dtype=self.classes_.dtype,
                             drop_axis=1 if Z.ndim == 2 else None,
                             meta=np.empty(0, dtype=self.classes_.dtype))
 
