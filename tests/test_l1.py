@@ -398,3 +398,36 @@ def test_cold_start_at_the_intercepts_optimum_keeps_the_fit_exact():
 
     assert res.grad_norm == pytest.approx(kkt(res.theta), rel=1e-6, abs=1e-13)
     assert kkt(res.theta) <= 1e-10 * max(1.0, kkt(np.zeros(13)))
+
+
+def test_csr_with_duplicate_entries_fits_as_its_sum_and_is_left_unchanged(monkeypatch):
+    """The column path reads X's rows in place only when they are canonical; a CSR matrix with
+    duplicate entries (which scipy sums) is fitted through a summed copy, on the working
+    set's columns (extracted from the rows) and on the full column copy alike."""
+    X, y = make_sparse_classification(300, 900, mean_nnz=15, random_state=7)
+    X = sp.csr_matrix(X, dtype=np.float64)
+    # split every row's first entry into two halves at the same column
+    indptr, indices, data = X.indptr, X.indices, X.data
+    first = indptr[:-1][np.diff(indptr) > 0]
+    new_idx = np.insert(indices, first, indices[first])
+    new_dat = np.insert(data, first, 0.5 * data[first])
+    new_dat[first + np.arange(first.size) + 1] *= 0.5
+    counts = np.diff(indptr) + (np.diff(indptr) > 0)
+    Xd = sp.csr_matrix((new_dat, new_idx, np.r_[0, np.cumsum(counts)]), shape=X.shape)
+    assert not Xd.has_canonical_format
+    before = Xd.data.copy()
+    from fastlogit.solvers import l1
+
+    copies = []
+    full_copy_of = l1._csc_of
+    monkeypatch.setattr(l1, "_csc_of", lambda data: copies.append(1) or full_copy_of(data))
+    # 2 / 177 non-zeros; working sets of at least 900 features hold most of X's entries
+    for C, ws_min, full_copy in ((0.5, 256, False), (10.0, 900, True)):
+        ref = solve(Objective(X, y, C=C, penalty="l1"), "l1", tol=1e-10)
+        copies.clear()
+        res = solve(Objective(Xd, y, C=C, penalty="l1"), "l1", tol=1e-10, ws_min=ws_min)
+        assert res.converged and ref.converged
+        np.testing.assert_allclose(res.theta, ref.theta, atol=1e-8)
+        assert 0 < np.count_nonzero(res.theta[:-1]) < 900
+        assert bool(copies) == full_copy  # both ways of reaching the columns ran
+    np.testing.assert_array_equal(Xd.data, before)

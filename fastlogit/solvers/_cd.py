@@ -16,7 +16,8 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["pointwise", "try_step", "abs_max", "grad_cols", "grad_cols2", "grad_hdiag_cols", "cd_model",
+__all__ = ["pointwise", "try_step", "abs_max", "col_counts", "csr_to_csc", "cols_of_rows",
+           "grad_rows", "row_matvec", "grad_cols", "grad_cols2", "grad_hdiag_cols", "cd_model",
            "col_matvec", "cd_dense", "gram_rows", "gram_cost"]
 
 _JIT = dict(cache=True, nogil=True)
@@ -115,6 +116,95 @@ def abs_max(x):
         if v > out:
             out = v
     return out
+
+
+@njit(**_JIT)
+def col_counts(indices, d):
+    """Non-zeros per column (d,) of a CSR matrix from its column indices."""
+    out = np.zeros(d, dtype=np.int64)
+    for q in range(indices.shape[0]):
+        out[indices[q]] += 1
+    return out
+
+
+@njit(**_JIT)
+def csr_to_csc(indptr, indices, data, d, ri):
+    """The CSC arrays ``(indptr int64 (d + 1), indices = ri (nnz,), data float64)`` of a CSR
+    matrix (``ri`` preallocated, int32 or int64): one counting pass, one scatter pass; row
+    indices come out sorted within each column."""
+    n = indptr.shape[0] - 1
+    cp = np.zeros(d + 1, dtype=np.int64)
+    for q in range(indptr[n]):
+        cp[indices[q] + 1] += 1
+    for j in range(d):
+        cp[j + 1] += cp[j]
+    nxt = cp[:d].copy()
+    rv = np.empty(indptr[n])
+    for i in range(n):
+        for q in range(indptr[i], indptr[i + 1]):
+            j = indices[q]
+            k = nxt[j]
+            ri[k] = i
+            rv[k] = data[q]
+            nxt[j] = k + 1
+    return cp, ri, rv
+
+
+@njit(**_JIT)
+def cols_of_rows(indptr, indices, data, pos, m):
+    """CSC arrays of the m columns j with ``pos[j] >= 0`` of a CSR matrix, column ``pos[j]``
+    of the result holding column j: ``(indptr int64 (m + 1), row indices int64, data)``.  Two
+    passes over the row indices; the data of the other columns is never read."""
+    n = indptr.shape[0] - 1
+    cp = np.zeros(m + 1, dtype=np.int64)
+    for q in range(indptr[n]):
+        k = pos[indices[q]]
+        if k >= 0:
+            cp[k + 1] += 1
+    for k in range(m):
+        cp[k + 1] += cp[k]
+    nxt = cp[:m].copy()
+    ri = np.empty(cp[m], dtype=np.int64)
+    rv = np.empty(cp[m])
+    for i in range(n):
+        for q in range(indptr[i], indptr[i + 1]):
+            k = pos[indices[q]]
+            if k >= 0:
+                e = nxt[k]
+                ri[e] = i
+                rv[e] = data[q]
+                nxt[k] = e + 1
+    return cp, ri, rv
+
+
+@njit(**_JIT)
+def grad_rows(indptr, indices, data, r, out, r2, out2):
+    """out = X^T r over all d columns from the rows of a CSR X (overwritten, (d,)); when
+    r2 has length n, also out2 = X^T r2 in the same pass."""
+    n = indptr.shape[0] - 1
+    two = r2.shape[0] == n
+    out[:] = 0.0
+    if two:
+        out2[:] = 0.0
+    for i in range(n):
+        ri = r[i]
+        r2i = r2[i] if two else 0.0
+        for q in range(indptr[i], indptr[i + 1]):
+            j = indices[q]
+            out[j] += data[q] * ri
+            if two:
+                out2[j] += data[q] * r2i
+
+
+@njit(**_JIT)
+def row_matvec(indptr, indices, data, w, b, out):
+    """out = X w + b from the rows of a CSR X."""
+    n = indptr.shape[0] - 1
+    for i in range(n):
+        acc = b
+        for q in range(indptr[i], indptr[i + 1]):
+            acc += data[q] * w[indices[q]]
+        out[i] = acc
 
 
 @njit(**_JIT)

@@ -14,12 +14,21 @@ inexactly and line-searches F along d with the composite Armijo rule
 CSR, any dtype, sample weights, any elastic-net mix): the Hessian of the log-loss is
 ``C X^T diag(D) X + a I`` with ``D`` the IRLS weights, so coordinate descent on the model
 needs only column j of X, D and the model's margins ``X d``, kept up to date in O(nnz of
-column j) per coordinate step.  X is copied once per data term into float64 CSC and CSR
-matrices (:mod:`fastlogit.solvers._cd`, Numba).  The outer loop works on *working sets*: each
-round computes the full gradient once, scores every feature at zero by its violation of the
-optimality condition (``|g_j| - lam``), and solves the problem restricted to the support
-plus the highest-scoring violators (at least ``ws_min``, growing to twice the support) by
-proximal Newton steps to a tolerance tied to the global violation.  The model of a step is
+column j) per coordinate step (:mod:`fastlogit.solvers._cd`, Numba).  X's rows are read in
+place when X is float64 CSR without duplicates (else copied so once); its columns are
+extracted from the rows for each working set while the working set holds less than a third
+of X's non-zeros, and the full float64 CSC copy (cached per data term) is made only once a
+working set is larger (on the problems with a 1 %-support solution the full copy was a
+third of the fit); without it the full gradient is one pass over the rows.  The outer loop
+works on *working sets*: each round computes the full gradient once, scores every feature
+at zero by its violation of the optimality condition (``|g_j| - lam``), and solves the
+problem restricted to the support plus the highest-scoring violators (at least ``ws_min``,
+growing to twice the support) by proximal Newton steps to a tolerance tied to the global
+violation.  A cold start (theta0 = 0, intercept fitted) with at most ``ws_min`` violators at
+the intercept's own optimum (w = 0, b = logit of the weighted mean label) starts there, so
+that the first working set holds just those; with more, it starts at 0, where the curvature
+``D = C s / 4`` is the largest and the first steps stay short (from the intercept's optimum
+on w8a at C = 1 they overshot and the fit took twice as long).  The model of a step is
 solved by coordinate descent with newGLMNET's shrinking, either over the working set's
 columns (with Anderson extrapolation of the iterates every few sweeps, kept only when it
 lowers the model) or, when building the dense ``(m + 1)^2`` model Hessian (one pass over
@@ -27,7 +36,11 @@ the CSR rows, intercept included) and sweeping over it costs less than sweeping 
 columns for as many sweeps as the last model took, over that matrix.  A line search that finds no acceptable step damps the model (a ridge added to its curvature,
 Levenberg-Marquardt) and solves it again.  The line search compares F *changes* computed per
 sample without cancellation (:func:`fastlogit.solvers._cd.try_step`), so steps are judged
-correctly far below the rounding of F itself.
+correctly far below the rounding of F itself; the same pass writes the trial point's
+pointwise terms, so an accepted step costs no further pass over the samples.  The margins
+are updated by steps; the fit ends when the measure on them, plus a bound on what their
+rounding drift can change in the gradient, is below the threshold (else everything is
+recomputed from scratch and the fit goes on).
 
 Why this combination (measurements in benchmarks/results/l1_race.md):
 
@@ -117,33 +130,58 @@ _FIRST_SWEEPS = 3
 _KAPPA = 0.1
 _WS_REL = 0.3
 
-#: data term -> its float64 CSC copy (weakly keyed: a path of fits over one data term
-#: builds it once).
+#: data term -> (its float64 CSC arrays, its float64 CSR arrays) (weakly keyed: a path of
+#: fits over one data term builds them once); _ROWS: the CSR arrays alone.
 _CSC = weakref.WeakKeyDictionary()
+_ROWS = weakref.WeakKeyDictionary()
 
 
-def _csc_of(data):
-    """((indptr int64, indices, data float64) of X in CSC, the same of X in CSR), float64
-    copies cached per data term."""
+def _cached(table, data):
     try:
-        found = _CSC.get(data)
+        return table.get(data)
+    except TypeError:  # a data term that cannot be weakly referenced
+        return None
+
+
+def _cache(table, data, value):
+    try:
+        table[data] = value
     except TypeError:
-        found = None
+        pass
+
+
+def _rows_of(data):
+    """(indptr int64, indices, data float64) of X in CSR without duplicate entries: X's own
+    arrays when X is float64 CSR in canonical form (no copy), else a float64 copy; cached
+    per data term."""
+    found = _cached(_CSC, data)
+    if found is not None:
+        return found[1]
+    found = _cached(_ROWS, data)
     if found is not None:
         return found
     X = data.design.to_scipy()
-    Xc = sp.csc_matrix(X, dtype=np.float64)
-    Xc.sum_duplicates()
-    # the rows: X itself when it is float64 CSR without duplicates (one conversion less)
-    Xr = (X if sp.issparse(X) and X.dtype == np.float64 and X.has_canonical_format
-          else Xc.tocsr())
-    arrays = tuple((np.ascontiguousarray(M.indptr, dtype=np.int64),
-                    np.ascontiguousarray(M.indices), np.ascontiguousarray(M.data))
-                   for M in (Xc, Xr))
-    try:
-        _CSC[data] = arrays
-    except TypeError:
-        pass
+    if not (sp.issparse(X) and X.format == "csr" and X.dtype == np.float64
+            and X.has_canonical_format):
+        X = sp.csr_matrix(X, dtype=np.float64, copy=True)
+        X.sum_duplicates()
+    rows = (np.ascontiguousarray(X.indptr, dtype=np.int64), np.ascontiguousarray(X.indices),
+            np.ascontiguousarray(X.data))
+    _cache(_ROWS, data, rows)
+    return rows
+
+
+def _csc_of(data):
+    """((indptr int64, indices, data float64) of X in CSC, the same of X in CSR
+    (:func:`_rows_of`)), cached per data term."""
+    found = _cached(_CSC, data)
+    if found is not None:
+        return found
+    rows = _rows_of(data)
+    n = rows[0].shape[0] - 1
+    ri = np.empty(int(rows[0][-1]), dtype=np.int32 if n < 2 ** 31 else np.int64)
+    arrays = (_cd.csr_to_csc(*rows, data.n_features, ri), rows)
+    _cache(_CSC, data, arrays)
     return arrays
 
 
@@ -287,9 +325,25 @@ def _float64_twin(objective):
 def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose,
                    model, anderson, inactive, offset=None, thr=None):
     name = "l1"
-    (indptr, indices, xdata), rows = _csc_of(data)
-    col_nnz = np.diff(indptr)
-    nnz_x = int(indptr[-1])  # the dense model's Hessian is built in one pass over X's rows
+    # The columns: X's full CSC copy when cached (a path over one data term) or when a
+    # working set's columns hold a third of X's non-zeros; until then only the working
+    # set's columns, extracted from the rows per round (:func:`_cd.cols_of_rows`), and the
+    # gradient passes over the rows (on the 1 %-support problems the full copy was a third
+    # of the fit).  ``loc`` maps a feature to its column in ``csc`` (None: csc is the full
+    # copy, indexed by feature).
+    rows = _rows_of(data)
+    csc = _cached(_CSC, data)
+    if csc is None and inactive is not None:
+        csc = _csc_of(data)
+    if csc is not None:
+        csc = csc[0]
+        loc = None
+        col_nnz = np.diff(csc[0])
+    else:
+        loc = np.full(data.n_features, -1, dtype=np.int64)
+        col_nnz = _cd.col_counts(rows[1], data.n_features)
+    nnz_x = int(rows[0][-1])  # the dense model's Hessian is built in one pass over X's rows
+    no_r2 = np.empty(0)
     pos = np.full(data.n_features, -1, dtype=np.int64)
     n, d = data.n_samples, data.n_features
     fi = data.fit_intercept
@@ -322,20 +376,50 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             out[d] = b
         return out
 
+    def columns(cols):
+        """(csc arrays, the columns of ``cols`` in them), extracting them when missing."""
+        nonlocal csc, loc
+        if loc is None:
+            return csc, cols
+        lc = loc[cols]
+        if csc is not None and (lc >= 0).all():
+            return csc, lc
+        if 3 * int(col_nnz[cols].sum()) > nnz_x:
+            csc, loc = _csc_of(data)[0], None
+            return csc, cols
+        loc[:] = -1
+        loc[cols] = np.arange(cols.size)
+        csc = _cd.cols_of_rows(*rows, loc, cols.size)
+        return csc, loc[cols]
+
+    def margins(out):
+        """out = X w + b (+ offset) from scratch."""
+        nz = np.flatnonzero(w)
+        if nz.size == 0:
+            out[:] = b
+        elif loc is None:
+            _cd.col_matvec(*csc, nz, w[nz], b, out)
+        elif csc is not None and (loc[nz] >= 0).all():
+            _cd.col_matvec(*csc, loc[nz], w[nz], b, out)
+        else:
+            _cd.row_matvec(*rows, w, b, out)
+        if offset is not None:
+            out += offset
+
     def exact_state():
         """Margins from scratch, pointwise terms, full gradient, violations."""
-        nz = np.flatnonzero(w)
-        _cd.col_matvec(indptr, indices, xdata, nz, w[nz], b, z)
-        if offset is not None:
-            z[:] += offset
+        margins(z)
         loss = _cd.pointwise(z, y, s, C, r, D, p)
         return loss, full_gradient()
 
     def full_gradient(cols=None, gw=None):
         """g_full and the intercept's gradient at the current point; ``gw`` (with the l2
         part) may carry the gradient on the working set ``cols``, already computed there."""
-        if inactive is None and cols is None:
-            _cd.grad_cols(indptr, indices, xdata, all_cols, r, g_full)
+        if loc is not None:  # no full column copy: over the rows (no inactive mask here)
+            _cd.grad_rows(*rows, r, g_full, no_r2, no_r2)
+            g_full[:] += a * w
+        elif inactive is None and cols is None:
+            _cd.grad_cols(*csc, all_cols, r, g_full)
             g_full[:] += a * w
         else:
             rest = all_cols
@@ -345,7 +429,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 in_ws[cols] = False
             g_full[:] = 0.0
             g_sub = np.empty(rest.size)
-            _cd.grad_cols(indptr, indices, xdata, rest, r, g_sub)
+            _cd.grad_cols(*csc, rest, r, g_sub)
             g_full[rest] = g_sub + a * w[rest]
             if cols is not None:
                 g_full[cols] = gw
@@ -371,7 +455,10 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         z[:] = b
         loss = _cd.pointwise(z, y, s, C, r, D, p)
         r0 = C * (0.5 - y) if s.size == 0 else C * s * (0.5 - y)
-        _cd.grad_cols2(indptr, indices, xdata, all_cols, r, r0, g_full, grad0[:d])
+        if loc is None:
+            _cd.grad_cols2(*csc, all_cols, r, r0, g_full, grad0[:d])
+        else:
+            _cd.grad_rows(*rows, r, g_full, r0, grad0[:d])
         gb = float(r.sum())
         grad0[d] = float(r0.sum())
         if np.count_nonzero(np.abs(g_full) > lam) > ws_min:
@@ -402,10 +489,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             if exact:
                 break
             # confirm on margins recomputed from scratch (the iterates update z by steps)
-            nz = np.flatnonzero(w)
-            _cd.col_matvec(indptr, indices, xdata, nz, w[nz], b, xz)
-            if offset is not None:
-                xz += offset
+            margins(xz)
             if np.array_equal(xz, z):
                 break
             # the margins drifted by rounding: |r_i - r_i(exact)| <= C s_i |dz_i| / 4 moves
@@ -414,7 +498,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             dz = np.abs(xz - z)
             if s.size:
                 dz *= s
-            if gnorm + 0.25 * C * float(dz.sum()) * max(_cd.abs_max(xdata), 1.0) <= thr:
+            if gnorm + 0.25 * C * float(dz.sum()) * max(_cd.abs_max(rows[2]), 1.0) <= thr:
                 break
             z[:] = xz
             loss = _cd.pointwise(z, y, s, C, r, D, p)
@@ -438,6 +522,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         cols = np.union1d(support, cand).astype(np.int64)
         eps_ws = max(_WS_REL * gnorm, 0.5 * thr)
         m = cols.size
+        xc, lc = columns(cols)
         gw, hw = np.empty(m), np.empty(m)
         # the model's Hessian as a dense (m + 1)^2 matrix when building it once per step (a
         # pass over X's rows) and sweeping over it costs less than sweeping over the working
@@ -446,7 +531,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         if model == "auto":
             nnz_w = int(col_nnz[cols].sum())
             dense_model = m <= 2500 and m * m <= 4 * (nnz_w + n) and (
-                _cd.gram_cost(indptr, indices, cols, n) + nnz_x + last_sweeps * m * m
+                _cd.gram_cost(xc[0], xc[1], lc, n) + nnz_x + last_sweeps * m * m
                 <= last_sweeps * (2 * nnz_w + n))
         else:
             dense_model = model == "dense" and m <= 2500
@@ -460,7 +545,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         stop_round = False
         while True:
             ww = w[cols]
-            _cd.grad_hdiag_cols(indptr, indices, xdata, cols, r, D, gw, hw)
+            _cd.grad_hdiag_cols(*xc, lc, r, D, gw, hw)
             gw += a * ww
             hw += a + _NU + ridge
             gb = float(r.sum()) if fi else 0.0
@@ -480,11 +565,11 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 dw = u[:m] - ww
                 db = u[m] - b if fi else 0.0
                 xd = np.empty(n)
-                _cd.col_matvec(indptr, indices, xdata, cols, dw, db, xd)
+                _cd.col_matvec(*xc, lc, dw, db, xd)
             else:
                 dw = np.zeros(m)
                 xd = np.zeros(n)
-                db, sweeps, _ = _cd.cd_model(indptr, indices, xdata, cols, ww, gw, hw, D,
+                db, sweeps, _ = _cd.cd_model(*xc, lc, ww, gw, hw, D,
                                              lam, a, fi, gb, hb, dw, xd, kappa * v1_ws,
                                              max_sweeps, n, anderson)
             last_sweeps = sweeps
