@@ -226,9 +226,13 @@ def agree(names, penalties, tol=1e-8, max_iter=1000, race_tol=1e-4, race_max_ite
                       f"{t_ref:.1f} s)", flush=True)
 
 
-def iterations(names, penalties, solvers, tol=1e-4, max_iter=100):
+def iterations(names, penalties, solvers, tol=1e-4, max_iter=100, match_sklearn_tol=False):
     """Untimed: solver iterations of the warm paths (per C, summed over the 5 folds) and the
-    passes over the data, per set, penalty and solver; load-independent."""
+    passes over the data, per set, penalty and solver; load-independent.  The solver
+    "sklearn" is scikit-learn's ``LogisticRegressionCV`` (lbfgs for L2, liblinear for L1) at
+    ``tol``, its ``n_iter_`` summed the same way (passes not counted);
+    ``match_sklearn_tol``: ours at :func:`sklearn_equivalent_tol` (L2)."""
+    from sklearn.linear_model import LogisticRegressionCV as SkCV
     from sklearn.model_selection import StratifiedKFold
 
     from fastlogit.model_selection import warm_path
@@ -247,19 +251,33 @@ def iterations(names, penalties, solvers, tol=1e-4, max_iter=100):
             X, y = load_shared(name)
             folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
             for penalty in penalties:
-                for solver in (["l1"] if penalty == "l1" else solvers):
+                ours_tol = tol
+                if match_sklearn_tol and penalty == "l2":
+                    ours_tol = sklearn_equivalent_tol(X, y, tol)
+                names_ = [s for s in solvers if s == "sklearn"] + (
+                    ["l1"] if penalty == "l1" else [s for s in solvers if s != "sklearn"])
+                for solver in names_:
                     passes["value_grad"] = 0
                     total = np.zeros(CS.size, dtype=int)
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        for train, _ in folds:
+                        if solver == "sklearn":
+                            ref = SkCV(Cs=CS, cv=folds, scoring="accuracy", tol=tol,
+                                       max_iter=max_iter, use_legacy_attributes=False,
+                                       l1_ratios=(1.0 if penalty == "l1" else 0.0,),
+                                       solver="liblinear" if penalty == "l1" else "lbfgs")
+                            total += np.asarray(ref.fit(X, y).n_iter_).reshape(
+                                len(folds), CS.size).sum(axis=0)
+                        for train, _ in (folds if solver != "sklearn" else ()):
                             objective = Objective(X[train], y[train], penalty=penalty,
                                                   n_threads=1)
-                            total += warm_path(objective, CS, solver, tol=tol,
+                            total += warm_path(objective, CS, solver, tol=ours_tol,
                                                max_iter=max_iter)[1]
-                    print(f"{name} {penalty} {solver}: {total.sum()} iterations, per C "
-                          f"{total.tolist()}; {passes['value_grad']} value/gradient passes",
-                          flush=True)
+                    t = tol if solver == "sklearn" else ours_tol
+                    print(f"{name} {penalty} {solver} (tol {t:.3g}): {total.sum()} iterations, "
+                          f"per C {total.tolist()}"
+                          + ("" if solver == "sklearn" else
+                             f"; {passes['value_grad']} value/gradient passes"), flush=True)
     finally:
         LogLossData._compute = compute
 
@@ -307,11 +325,11 @@ def main(argv=None):
     p.add_argument("--agree-max-iter", type=int, default=1000)
     p.add_argument("--iterations", nargs="*", metavar="SOLVER",
                    help="untimed: iterations of the warm paths for these solvers (L2; 'l1' "
-                        "for L1) instead of the race")
+                        "for L1; 'sklearn': scikit-learn's CV) instead of the race")
     args = p.parse_args(argv)
     if args.iterations is not None:
         iterations(args.datasets, args.penalties, args.iterations or ["auto"], args.tol,
-                   args.max_iter)
+                   args.max_iter, args.match_sklearn_tol)
         return
     if args.agree:
         agree(args.datasets, args.penalties, args.agree_tol, args.agree_max_iter, args.tol,
