@@ -16,8 +16,8 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["pointwise", "try_step", "abs_max", "col_counts", "csr_to_csc", "cols_of_rows",
-           "grad_rows", "row_matvec", "grad_cols", "grad_cols2", "grad_hdiag_cols", "cd_model",
+__all__ = ["pointwise", "try_step", "abs_max", "col_counts", "cols_of_rows",
+           "grad_rows", "row_matvec", "grad_cols", "grad_hdiag_cols", "cd_model",
            "col_matvec", "cd_dense", "gram_rows", "gram_cost"]
 
 _JIT = dict(cache=True, nogil=True)
@@ -128,33 +128,11 @@ def col_counts(indices, d):
 
 
 @njit(**_JIT)
-def csr_to_csc(indptr, indices, data, d, ri):
-    """The CSC arrays ``(indptr int64 (d + 1), indices = ri (nnz,), data float64)`` of a CSR
-    matrix (``ri`` preallocated, int32 or int64): one counting pass, one scatter pass; row
-    indices come out sorted within each column."""
-    n = indptr.shape[0] - 1
-    cp = np.zeros(d + 1, dtype=np.int64)
-    for q in range(indptr[n]):
-        cp[indices[q] + 1] += 1
-    for j in range(d):
-        cp[j + 1] += cp[j]
-    nxt = cp[:d].copy()
-    rv = np.empty(indptr[n])
-    for i in range(n):
-        for q in range(indptr[i], indptr[i + 1]):
-            j = indices[q]
-            k = nxt[j]
-            ri[k] = i
-            rv[k] = data[q]
-            nxt[j] = k + 1
-    return cp, ri, rv
-
-
-@njit(**_JIT)
 def cols_of_rows(indptr, indices, data, pos, m):
     """CSC arrays of the m columns j with ``pos[j] >= 0`` of a CSR matrix, column ``pos[j]``
-    of the result holding column j: ``(indptr int64 (m + 1), row indices int64, data)``.  Two
-    passes over the row indices; the data of the other columns is never read."""
+    of the result holding column j: ``(indptr int64 (m + 1), row indices int64, data)``, row
+    indices sorted within each column (``pos = arange(d)``: the whole CSC).  Two passes over
+    the row indices; the data of the other columns is never read."""
     n = indptr.shape[0] - 1
     cp = np.zeros(m + 1, dtype=np.int64)
     for q in range(indptr[n]):
@@ -216,23 +194,6 @@ def grad_cols(indptr, indices, data, cols, r, out):
         for q in range(indptr[j], indptr[j + 1]):
             acc += data[q] * r[indices[q]]
         out[k] = acc
-
-
-@njit(**_JIT)
-def grad_cols2(indptr, indices, data, cols, r, r2, out, out2):
-    """:func:`grad_cols` for two vectors in one pass: out[k] = X[:, cols[k]]^T r and
-    out2[k] = X[:, cols[k]]^T r2."""
-    for k in range(cols.shape[0]):
-        j = cols[k]
-        acc = 0.0
-        acc2 = 0.0
-        for q in range(indptr[j], indptr[j + 1]):
-            i = indices[q]
-            v = data[q]
-            acc += v * r[i]
-            acc2 += v * r2[i]
-        out[k] = acc
-        out2[k] = acc2
 
 
 @njit(**_JIT)

@@ -178,9 +178,8 @@ def _csc_of(data):
     if found is not None:
         return found
     rows = _rows_of(data)
-    n = rows[0].shape[0] - 1
-    ri = np.empty(int(rows[0][-1]), dtype=np.int32 if n < 2 ** 31 else np.int64)
-    arrays = (_cd.csr_to_csc(*rows, data.n_features, ri), rows)
+    d = data.n_features
+    arrays = (_cd.cols_of_rows(*rows, np.arange(d, dtype=np.int64), d), rows)
     _cache(_CSC, data, arrays)
     return arrays
 
@@ -450,13 +449,14 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     else:
         # a cold start begins at the intercept's own optimum (w = 0): the first working set
         # then holds only the features that violate there; the gradient at 0 (the stopping
-        # rule's reference) comes from the same pass
+        # rule's reference) comes from the same pass over the rows
         b = b_start
         z[:] = b
         loss = _cd.pointwise(z, y, s, C, r, D, p)
         r0 = C * (0.5 - y) if s.size == 0 else C * s * (0.5 - y)
-        if loc is None:
-            _cd.grad_cols2(*csc, all_cols, r, r0, g_full, grad0[:d])
+        if loc is None:  # the full column copy was cached (two passes)
+            _cd.grad_cols(*csc, all_cols, r, g_full)
+            _cd.grad_cols(*csc, all_cols, r0, grad0[:d])
         else:
             _cd.grad_rows(*rows, r, g_full, r0, grad0[:d])
         gb = float(r.sum())
