@@ -29,6 +29,8 @@ full problem.
 import numpy as np
 from numba import njit
 
+from .solvers._result import single_threaded_blas
+
 __all__ = ["dcd_fixed_b", "dcd_start", "dcd_svm"]
 
 _JIT = dict(cache=True, nogil=True)
@@ -36,6 +38,10 @@ EPS0 = 1e-3
 #: The hinge's free-set polish (:meth:`_Problem.polish`) is tried once the relative duality
 #: gap is within this factor of the tolerance (earlier, the free set is still moving).
 POLISH_FROM = 100.0
+#: ... and only while dual CD is slow: when the gap's rate predicts more than this many
+#: times ``check_every * n`` further visits (the polish costs dozens of passes over the free
+#: samples plus LSQR's vector work in d dimensions).
+POLISH_STALL = 2.0
 
 
 @njit(**_JIT)
@@ -276,6 +282,15 @@ def _epochs(indices, data, Xd, dense, rec, b, w, active, state, eps, max_visits,
     return epoch, visits, False
 
 
+@single_threaded_blas
+def _lsqr_one_thread(A, rhs, u0, iter_lim):
+    """LSQR's solution of ``A u = rhs`` from ``u0``, its vector operations (BLAS level 1 on
+    d-vectors) on one thread: a multi-threaded BLAS waits on busy cores at every call."""
+    from scipy.sparse.linalg import lsqr
+
+    return lsqr(A, rhs, x0=u0, atol=1e-14, btol=1e-14, iter_lim=iter_lim)[0]
+
+
 class _Problem:
     """The arrays of one SVM problem, in the layout the compiled loops take."""
 
@@ -356,8 +371,6 @@ class _Problem:
         the optimum, w' is the optimum itself, while ``w(alpha)`` approaches it only as fast
         as the dual converges.  ``P(w', b)`` is evaluated exactly (one pass): whatever F
         and B were, it is a valid upper bound for the certificate."""
-        from scipy.sparse.linalg import lsqr
-
         X = self.scipy_X()
         cw, yt = self.cw, self.yt
         rel = 1e-12 * np.maximum(cw, 1e-300)
@@ -369,7 +382,7 @@ class _Problem:
             A = X_f.multiply(y_f[:, None]).tocsr() if not self.dense else X_f * y_f[:, None]
             u0 = np.asarray(A.T @ alpha[free]).ravel()
             rhs = 1.0 - y_f * (b + np.asarray(X_f @ w_b).ravel())
-            u = lsqr(A, rhs, x0=u0, atol=1e-14, btol=1e-14, iter_lim=iter_lim)[0]
+            u = _lsqr_one_thread(A, rhs, u0, iter_lim)
             w_p = w_b + u
         else:
             w_p = w_b
@@ -385,17 +398,23 @@ class _Problem:
         return float(alpha.sum()) - 0.5 * float(w @ w) - 0.5 * quad
 
 
-def _next_check(history, visits, gap, tol, longest, n):
-    """Coordinate visits until the next gap check: ``longest`` (``check_every * n``) at
-    first or when the gap did not fall; else the visits the last two checks' rate (linear
-    convergence of the gap in log scale) predicts to reach ``tol``, plus 10 %, kept within
-    [n / 2, longest].  Checks land near where the gap crosses tol instead of up to
-    ``longest`` visits past it; each costs one sequential pass."""
+def _predicted_visits(history, visits, gap, tol):
+    """Coordinate visits the last two checks' rate (linear convergence of the gap in log
+    scale) predicts the gap needs to reach ``tol``; inf without a previous check or when the
+    gap did not fall."""
     if history is None or not (0.0 < gap < history[1]) or visits <= history[0]:
-        return int(longest)
+        return np.inf
     rate = np.log(gap / history[1]) / (visits - history[0])
-    need = np.log(min(tol / gap, 1.0)) / rate
-    return int(min(max(1.1 * need, 0.5 * n), longest))
+    return np.log(min(tol / gap, 1.0)) / rate
+
+
+def _next_check(need, longest, n):
+    """Coordinate visits until the next gap check: the predicted ``need``
+    (:func:`_predicted_visits`) plus 10 %, kept within [n / 2, longest] (``check_every * n``).
+    Checks land near where the gap crosses tol instead of up to ``longest`` visits past it;
+    each costs one sequential pass."""
+    return int(longest) if not np.isfinite(need) else int(min(max(1.1 * need, 0.5 * n),
+                                                               longest))
 
 
 def dcd_fixed_b(prob, b, alpha, w, tol, max_visits, *, check_every=8.0, seed=0, polish=None):
@@ -408,11 +427,11 @@ def dcd_fixed_b(prob, b, alpha, w, tol, max_visits, *, check_every=8.0, seed=0, 
     its current threshold; a gap below ``tol`` is confirmed with ``w`` recomputed from
     ``alpha`` (a second pass).
 
-    ``polish`` (hinge only): None, or a dict that receives ``"w"`` and ``"primal"``, the best
-    free-set primal candidate (:meth:`_Problem.polish`), tried at each check once the gap is
-    within ``POLISH_FROM`` times ``tol``; the certificate then uses the smaller primal value
-    (``polish["w"]``, not ``w``, is the primal point when ``polish["primal"]`` is the
-    returned primal).
+    ``polish``: None, or a dict that receives ``"w"`` and ``"primal"``, the best primal
+    point seen: ``w`` at a check, or for the hinge the free-set candidate
+    (:meth:`_Problem.polish`), tried at each check once the gap is within ``POLISH_FROM``
+    times ``tol`` and converging slowly (``POLISH_STALL``).  The certificate uses that best
+    primal value, and ``polish["w"]`` (not ``w``, which stays w(alpha)) is its point.
 
     Returns ``(primal, dual, visits)``: the best primal value and ``D_b(alpha)`` at the last
     check.
@@ -429,27 +448,35 @@ def dcd_fixed_b(prob, b, alpha, w, tol, max_visits, *, check_every=8.0, seed=0, 
         dual = 0.0
     if active.shape[0] == 0:
         return primal, dual, visits
-    history = None
-    use_polish = polish is not None and not prob.squared
-    if use_polish:
+    tiny = np.finfo(float).tiny
+    keep = polish is not None  # the caller takes the best primal point from ``polish``
+    use_polish = keep and not prob.squared
+    if keep:
         polish["primal"], polish["w"] = np.inf, None
+
+    def best_primal(primal):
+        if keep and primal < polish["primal"]:
+            polish["primal"], polish["w"] = primal, w.copy()
+        return polish["primal"] if keep else primal
+
+    history, need = None, np.inf
     while True:
-        if use_polish and tol * abs(primal) < primal - dual <= POLISH_FROM * tol * abs(primal):
+        best = best_primal(primal)
+        if (use_polish and tol * abs(best) < best - dual <= POLISH_FROM * tol * abs(best)
+                and POLISH_STALL * check_every * prob.n < need < np.inf):
             p_pol, w_pol = prob.polish(b, alpha)
             if p_pol < polish["primal"]:
                 polish["primal"], polish["w"] = p_pol, w_pol
-        best = min(primal, polish["primal"]) if use_polish else primal
+            best = polish["primal"]
         if best - dual <= tol * abs(best):
             primal, dual = prob.gap(b, alpha, w, exact=True)
-            best = min(primal, polish["primal"]) if use_polish else primal
+            best = best_primal(primal)
             if best - dual <= tol * abs(best):
                 return best, dual, visits
         if visits >= max_visits:
             primal, dual = prob.gap(b, alpha, w, exact=True)
-            return (min(primal, polish["primal"]) if use_polish else primal), dual, visits
-        gap = (primal - dual) / max(abs(primal), np.finfo(float).tiny)
-        interval = _next_check(history, visits, gap, tol, check_every * prob.n, prob.n)
-        history = (visits, gap)
+            return best_primal(primal), dual, visits
+        interval = _next_check(need, check_every * prob.n, prob.n)
         prob.rec[:, 4] = alpha
         _, ran, met = _epochs(prob.indices, prob.data, prob.Xd, prob.dense, prob.rec, b, w,
                               active, state, eps, max(1, min(interval, max_visits - visits)),
@@ -457,6 +484,9 @@ def dcd_fixed_b(prob, b, alpha, w, tol, max_visits, *, check_every=8.0, seed=0, 
         alpha[:] = prob.rec[:, 4]
         visits += ran
         primal, dual = prob.gap(b, alpha, w, exact=False)
+        gap = (min(best, primal) - dual) / max(abs(min(best, primal)), tiny)
+        need = _predicted_visits(history, visits, gap, tol)
+        history = (visits, gap)
         if met:
             eps *= 0.1
 
@@ -530,8 +560,8 @@ def dcd_svm(X, yt, cw, *, squared, fit_intercept, tol=1e-6, max_passes=10000, ch
     primal, dual, visits = dcd_fixed_b(prob, 0.0, alpha, w, inner_tol, budget,
                                        check_every=check_every, seed=seed, polish=polish)
     if not fit_intercept:
-        if polish and polish["w"] is not None and polish["primal"] == primal:
-            w = polish["w"]  # the free-set polish gave the better primal point
+        if polish["w"] is not None:
+            w = polish["w"]  # the best primal point of the checks (hinge: or its polish)
         gap = (primal - dual) / max(abs(primal), np.finfo(float).tiny)
         return w, 0.0, {"primal": primal, "dual": dual, "gap": gap,
                         "passes": visits / prob.n, "converged": gap <= tol, "alpha": alpha}
