@@ -14,7 +14,11 @@ For a *fixed* intercept ``b`` their duals are box-constrained quadratics in ``al
 (samples with c_i = 0 keep alpha_i = 0).  Weak duality ``D_b(alpha) <= min_w P(w, b) <=
 P(w(alpha), b)`` gives the certificate: :func:`dcd_fixed_b` updates one alpha_i at a time
 exactly (with LIBLINEAR's shrinking of variables stuck at a bound) and stops when the relative
-gap ``(P - D_b) / P <= tol``, ``w`` recomputed from ``alpha`` before every check.
+gap ``(P - D_b) / P <= tol``, ``w`` recomputed from ``alpha`` before the confirming check.
+Any primal point bounds P* from above, so without an intercept the certificate uses the best
+one seen: ``w`` at any check, or for the hinge, whose ``P(w(alpha))`` lags far behind
+``D(alpha)``, the free-set polish (:meth:`_Problem.polish`: the margin equations of the
+samples with ``0 < alpha_i < c_i`` solved for w by least squares).
 
 The unpenalised intercept (``fit_intercept=True``) adds the equality ``sum_i alpha_i y~_i = 0``
 to the dual, which one-coordinate steps cannot keep.  :func:`dcd_svm` keeps it exactly by an
