@@ -85,7 +85,7 @@ def _sizeof_part(part):
     return int(d.design.nbytes + d.y.nbytes + caches + 8 * d.n_samples)
 
 
-def _as_block(X):
+def as_block(X):
     """A row block as LogLossData takes it (CSR kept sparse, anything else dense)."""
     if sp.issparse(X):
         return X.tocsr()
@@ -112,7 +112,7 @@ def make_part(options, *blocks):
     LogLossData (:mod:`fastlogit.validation`).
     """
     xs, ys, ss = blocks[0::3], blocks[1::3], blocks[2::3]
-    xs = [check_finite_X(_as_block(x)) for x in xs]
+    xs = [check_finite_X(as_block(x)) for x in xs]
     X = _stack_rows(xs)
     y = np.asarray(_stack_rows(ys), dtype=np.float64)
     if y.ndim == 2 and y.shape[1] == 1:

@@ -25,7 +25,7 @@ from ..validation import (check_C, check_classes, check_finite_X, check_l1_ratio
                           check_max_iter, check_n_features, check_n_threads,
                           check_sample_weight, check_tol, class_weight_per_sample,
                           resolve_penalty)
-from ._data import OFFERED_METHODS, DaskObjective, _as_block, as_row_blocks
+from ._data import OFFERED_METHODS, DaskObjective, as_block, as_row_blocks
 from ._local_sgd import local_sgd
 from ._transport import client_or_current
 
@@ -66,7 +66,7 @@ def _class_weight_block(y, classes, cw, s):
 
 
 def _decision_block(X, coef, intercept):
-    X = check_finite_X(_as_block(X))
+    X = check_finite_X(as_block(X))
     Z = np.asarray(X @ coef.T, dtype=np.float64) + intercept
     return Z[:, 0] if coef.shape[0] == 1 else Z
 

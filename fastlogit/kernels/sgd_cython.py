@@ -8,7 +8,7 @@ those of :mod:`fastlogit.kernels.sgd_ref`; the Hogwild epoch is the one describe
 from contextlib import contextmanager
 
 from . import _sgd
-from .sgd_ref import _hogwild_epoch
+from .sgd_ref import hogwild_epoch
 
 __all__ = ["sgd_epoch_dense", "sgd_epoch_csr", "sgd_epoch_hogwild_csr"]
 
@@ -40,7 +40,7 @@ def sgd_epoch_hogwild_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b
                           schedule, eta0, power_t, alpha, t0, lam2, lam1, fit_intercept,
                           average_start, n_threads):
     """Lock-free parallel SGD epoch (binary, no L1) over CSR rows; NOT deterministic."""
-    return _hogwild_epoch(_sgd.hogwild_plan, _sgd.hogwild_segment, _sgd.scale_weights, _threads,
-                          data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, state,
-                          schedule, eta0, power_t, alpha, t0, lam2, fit_intercept,
-                          average_start, n_threads)
+    return hogwild_epoch(_sgd.hogwild_plan, _sgd.hogwild_segment, _sgd.scale_weights, _threads,
+                         data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, state,
+                         schedule, eta0, power_t, alpha, t0, lam2, fit_intercept,
+                         average_start, n_threads)

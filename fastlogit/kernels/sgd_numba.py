@@ -22,7 +22,7 @@ from numba import njit, prange
 
 from . import sgd_ref
 from .numba_impl import _col, _nz, _threads, _val
-from .sgd_ref import _hogwild_epoch
+from .sgd_ref import hogwild_epoch
 
 __all__ = ["sgd_epoch_dense", "sgd_epoch_csr", "sgd_epoch_hogwild_csr"]
 
@@ -246,6 +246,6 @@ def sgd_epoch_hogwild_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b
     Same arguments and result as :func:`sgd_epoch_csr`; with ``n_threads == 1`` it equals the
     sequential epoch to rounding.
     """
-    return _hogwild_epoch(_plan, _hogwild_segment, _scale_weights, _threads, data, indices,
-                          indptr, Y, s, order, W, b, avg_W, avg_b, state, schedule, eta0,
-                          power_t, alpha, t0, lam2, fit_intercept, average_start, n_threads)
+    return hogwild_epoch(_plan, _hogwild_segment, _scale_weights, _threads, data, indices,
+                         indptr, Y, s, order, W, b, avg_W, avg_b, state, schedule, eta0,
+                         power_t, alpha, t0, lam2, fit_intercept, average_start, n_threads)

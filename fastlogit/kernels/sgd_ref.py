@@ -204,9 +204,9 @@ def sgd_epoch_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b, q, sta
                   float(lam2), float(lam1), bool(fit_intercept), float(average_start))
 
 
-def _hogwild_epoch(plan, segment, scale_weights, threads, data, indices, indptr, Y, s, order, W,
-                   b, avg_W, avg_b, state, schedule, eta0, power_t, alpha, t0, lam2,
-                   fit_intercept, average_start, n_threads):
+def hogwild_epoch(plan, segment, scale_weights, threads, data, indices, indptr, Y, s, order, W,
+                  b, avg_W, avg_b, state, schedule, eta0, power_t, alpha, t0, lam2,
+                  fit_intercept, average_start, n_threads):
     """Driver of the compiled Hogwild epochs (Numba and Cython supply the three kernels).
 
     Folds the scale into the weights, plans the per-position rate / scale / beta, runs each

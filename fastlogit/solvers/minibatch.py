@@ -26,7 +26,7 @@ Results are deterministic for a seed and a thread count.
 import numpy as np
 
 from ..contract import declare
-from .sgd import _check_rate_options, run_stochastic
+from .sgd import check_rate_options, run_stochastic
 
 __all__ = ["minibatch"]
 
@@ -66,7 +66,7 @@ def minibatch(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     -------
     SolverResult
     """
-    _check_rate_options(learning_rate, _RATES, power_t, eta0)
+    check_rate_options(learning_rate, _RATES, power_t, eta0)
     if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     return run_stochastic(objective, theta0, "mini-batch SGD", learning_rate=learning_rate,

@@ -43,7 +43,9 @@ def _average_start(average):
     raise ValueError(f"average must be a bool or a positive integer, got {average!r}")
 
 
-def _check_rate_options(learning_rate, rates, power_t, eta0):
+def check_rate_options(learning_rate, rates, power_t, eta0):
+    """Raise ValueError naming the option unless ``learning_rate`` is one of ``rates``,
+    ``power_t`` >= 0 and ``eta0`` is valid (shared by the SGD and mini-batch solvers)."""
     if learning_rate not in rates:
         raise ValueError(f"learning_rate must be one of {rates}, got {learning_rate!r}")
     if not (np.isscalar(power_t) and power_t >= 0):
@@ -115,7 +117,7 @@ def sgd(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
     -------
     SolverResult
     """
-    _check_rate_options(learning_rate, _SCHEDULES, power_t, eta0)
+    check_rate_options(learning_rate, _SCHEDULES, power_t, eta0)
     design = getattr(objective.data, "design", None)
     if hogwild and (design is None or design.kind != "csr" or objective.n_classes != 1
                     or objective.l1_strength > 0):
