@@ -18,7 +18,7 @@ Usage::
 
     python benchmarks/svm_race.py [--datasets a9a ...] [--loss squared_hinge hinge]
         [--C 1] [--target 1e-6] [--repeats 3] [--reference all|certified]
-        [--fstar squared_hinge=F hinge=F] [--out FILE]
+        [--fstar squared_hinge=F hinge=F] [--only COLUMN ...] [--cap S] [--out FILE]
 
 Results: benchmarks/results/svm_race.md.
 """
@@ -115,13 +115,16 @@ def certified_optimum(X, y, C, loss, tol=1e-10):
     return primal(X, y, theta, C, loss)
 
 
-def run_set(name, loss, C, target, repeats, continuation=False, reference="all", fstar=None):
+def run_set(name, loss, C, target, repeats, continuation=False, reference="all", fstar=None,
+            only=None, cap_s=20.0):
     X, y = load_dataset(name)
     fits = fastlogit_fits(X, y, C, loss, continuation)
     # the default solver run at tol = target: its duality gap then certifies the target
     # (the ladder's pick may reach it with a looser certificate)
     fits[f"{DEFAULT_SOLVER[loss]}, gap {target:g}"] = (fits[DEFAULT_SOLVER[loss]][0], (target,))
     fits.update(liblinear_fits(X, y, C, loss))
+    if only:  # keep the columns named (exactly) in ``only``
+        fits = {k: v for k, v in fits.items() if k in only}
     if fstar is not None:  # given (--fstar)
         pass
     elif reference == "certified":
@@ -131,7 +134,8 @@ def run_set(name, loss, C, target, repeats, continuation=False, reference="all",
         tight = [f(1e-12) for k, (f, _) in fits.items()
                  if k in ("fastlogit dcd", "fastlogit finite-newton") or "LIBLINEAR" in k]
         fstar = min(primal(X, y, w, C, loss) for w in tight)
-    result = harness.race(fits, lambda w: primal(X, y, w, C, loss), fstar, target, repeats)
+    result = harness.race(fits, lambda w: primal(X, y, w, C, loss), fstar, target, repeats,
+                          cap_s=cap_s)
     return X, result
 
 
@@ -152,6 +156,11 @@ def main(argv=None):
     ap.add_argument("--fstar", nargs="+", default=[], metavar="LOSS=VALUE",
                     help="F* given per loss (from an untimed certified run, e.g. news20's, "
                          "whose reference fits take minutes), for every set of the run")
+    ap.add_argument("--only", nargs="+", default=None, metavar="COLUMN",
+                    help='race only these solvers (column names, e.g. "fastlogit auto" '
+                         '"LIBLINEAR -s 1"; needs --fstar or --reference certified)')
+    ap.add_argument("--cap", type=float, default=20.0,
+                    help="a solver's tolerance walk stops after a fit longer than this (s)")
     ap.add_argument("--out", default=str(RESULTS_DIR / "svm_race.md"))
     args = ap.parse_args(argv)
     fstars = {k: float(v) for k, v in (item.split("=", 1) for item in args.fstar)}
@@ -163,7 +172,7 @@ def main(argv=None):
     for name in args.datasets:  # set by set, both losses: a cut-short run covers both
         for loss in args.loss:
             X, res = run_set(name, loss, args.C, args.target, args.repeats, args.continuation,
-                             args.reference, fstars.get(loss))
+                             args.reference, fstars.get(loss), args.only, args.cap)
             tables[loss][name] = res
             print(loss, name, res, flush=True)
             # written after every set: an interrupted run keeps what it measured
