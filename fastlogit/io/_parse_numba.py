@@ -91,34 +91,37 @@ def _sign(buf, p, q):
 
 
 @njit(**_JIT)
-def _parse_float(buf, p, q):
-    """Parse buf[p:q] in the fast grammar. Returns (value, ok)."""
-    neg, p = _sign(buf, p, q)
-    mant = np.uint64(0)
-    n_sig = 0
-    exp10 = 0
-    any_digit = False
+def _digits(buf, p, q, mant, n_sig):
+    """Decimal digits from ``buf[p]`` on (greedy, before ``q``) appended to the significand
+    ``mant`` (leading zeros not counted in ``n_sig``, at most 19 significant digits).
+    Returns (mant, n_sig, digits read, end, ok); ok is False past 19 significant digits."""
+    start = p
     while p < q and 48 <= buf[p] <= 57:
         d = buf[p] - 48
-        any_digit = True
         if mant != 0 or d != 0:
             if n_sig >= 19:
-                return 0.0, False
+                return mant, n_sig, p - start, p, False
             mant = mant * np.uint64(10) + np.uint64(d)
             n_sig += 1
         p += 1
+    return mant, n_sig, p - start, p, True
+
+
+@njit(**_JIT)
+def _parse_float(buf, p, q):
+    """Parse buf[p:q] in the fast grammar. Returns (value, ok)."""
+    neg, p = _sign(buf, p, q)
+    mant, n_sig, n_int, p, ok = _digits(buf, p, q, np.uint64(0), 0)
+    if not ok:
+        return 0.0, False
+    exp10 = 0
+    any_digit = n_int > 0
     if p < q and buf[p] == 46:  # '.'
-        p += 1
-        while p < q and 48 <= buf[p] <= 57:
-            d = buf[p] - 48
-            any_digit = True
-            if mant != 0 or d != 0:
-                if n_sig >= 19:
-                    return 0.0, False
-                mant = mant * np.uint64(10) + np.uint64(d)
-                n_sig += 1
-            exp10 -= 1
-            p += 1
+        mant, n_sig, n_frac, p, ok = _digits(buf, p + 1, q, mant, n_sig)
+        if not ok:
+            return 0.0, False
+        exp10 = -n_frac
+        any_digit = any_digit or n_frac > 0
     if not any_digit:
         return 0.0, False
     if p < q and (buf[p] == 101 or buf[p] == 69):  # 'e' / 'E'
