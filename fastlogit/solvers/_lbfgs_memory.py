@@ -202,18 +202,23 @@ def pair_pass(theta_new, theta, g_new, g, S, Y, spare, act, n_threads=1):
     """
     k = act.size
     part = np.empty((n_chunks(theta.size), 4 * k + 6))
-    run = _pair_par if n_threads > 1 else _pair_ser
-    with _threads(n_threads):
-        run(theta_new, theta, g_new, g, S, Y, int(spare), act, part)
+    if n_threads > 1:
+        with _threads(n_threads):
+            _pair_par(theta_new, theta, g_new, g, S, Y, int(spare), act, part)
+    else:
+        _pair_ser(theta_new, theta, g_new, g, S, Y, int(spare), act, part)
     return _chunk_sums(part)
 
 
 def direction_pass(g, S, Y, act, cs, cy, gamma, d, n_threads=1):
     """d = -(gamma g + sum_i cs[i] S[act[i]] + cy[i] Y[act[i]]) written into ``d``
     (float64, shape (n,)); returns the slope g.d (float)."""
-    part = np.empty((n_chunks(g.size), 1))
-    run = _direction_par if n_threads > 1 else _direction_ser
-    with _threads(n_threads):
-        run(g, S, Y, act, np.ascontiguousarray(cs, dtype=np.float64),
-            np.ascontiguousarray(cy, dtype=np.float64), float(gamma), d, part[:, 0])
-    return float(part[:, 0].sum())
+    part = np.empty(n_chunks(g.size))
+    args = (g, S, Y, act, np.ascontiguousarray(cs, dtype=np.float64),
+            np.ascontiguousarray(cy, dtype=np.float64), float(gamma), d, part)
+    if n_threads > 1:
+        with _threads(n_threads):
+            _direction_par(*args)
+    else:
+        _direction_ser(*args)
+    return float(part.sum())

@@ -62,7 +62,9 @@ class _Memory:
         self.order = []
         self.spare = 0
         self.gamma = 1.0
-        self.n_threads = n_threads
+        # threads of both passes, by the kernels' cost model at a full memory (once per fit)
+        self.threads = _lbm.pass_threads(n_threads, n, self.m)
+        self._act = np.zeros(0, dtype=np.int64)  # ``order`` as an array
         self._sg = self._yg = np.zeros(0)  # S^T g, Y^T g (chronological) at the pushed g
 
     def push(self, theta_new, theta, g_new, g):
@@ -76,33 +78,36 @@ class _Memory:
             ||g_new||_inf.
         """
         k = len(self.order)
-        act = np.asarray(self.order, dtype=np.int64)
-        threads = _lbm.pass_threads(self.n_threads, theta.size, k)
-        sums = _lbm.pair_pass(theta_new, theta, g_new, g, self.S, self.Y, self.spare, act,
-                              threads)
-        s_y, y_y, s_g, y_g = (sums[i * k:(i + 1) * k] for i in range(4))
-        sy, yy, ss, sgn, ygn, gnorm = (float(v) for v in sums[4 * k:])
+        sums = _lbm.pair_pass(theta_new, theta, g_new, g, self.S, self.Y, self.spare,
+                              self._act, self.threads)
+        sy, yy, ss, sgn, ygn, gnorm = sums[4 * k:].tolist()
         if not sy > 1e-10 * np.sqrt(ss * yy):
-            self._sg, self._yg = s_g, y_g
+            self._sg, self._yg = sums[2 * k:3 * k], sums[3 * k:4 * k]
             return False, gnorm
+        # sums as [S.y, Y.y, S.g, Y.g] blocks of k; the new pair's own dots go last in each
+        cols = np.empty((4, k + 1))
+        cols[:, :k] = sums[:4 * k].reshape(4, k)
+        cols[:, k] = sy, yy, sgn, ygn
         new = self.spare
         if k == self.m:  # drop the oldest pair: its row and column; its slot is the new spare
             self.spare = self.order.pop(0)
             for M in (self.StY, self.YtY):
                 M[:-1, :-1] = M[1:, 1:].copy()
-            s_y, y_y, s_g, y_g = s_y[1:], y_y[1:], s_g[1:], y_g[1:]
+            cols = cols[:, 1:]
         self.order.append(new)
         if k < self.m:
             self.spare = min(set(range(self.m + 1)).difference(self.order))
+        self._act = np.array(self.order, dtype=np.int64)
         k = len(self.order)
-        self.StY[:k, k - 1] = np.append(s_y, sy)
-        self.YtY[k - 1, :k] = self.YtY[:k, k - 1] = np.append(y_y, yy)
-        self._sg, self._yg = np.append(s_g, sgn), np.append(y_g, ygn)
+        self.StY[:k, k - 1] = cols[0]
+        self.YtY[k - 1, :k] = self.YtY[:k, k - 1] = cols[1]
+        self._sg, self._yg = cols[2], cols[3]
         self.gamma = sy / yy
         return True, gnorm
 
     def clear(self):
         self.order = []
+        self._act = np.zeros(0, dtype=np.int64)
         self.gamma = 1.0
         self._sg = self._yg = np.zeros(0)
 
@@ -111,10 +116,9 @@ class _Memory:
         g . out.  ``g`` must be the gradient of the last :meth:`push` (or any g with no pairs
         stored)."""
         k = len(self.order)
-        act = np.asarray(self.order, dtype=np.int64)
         gamma = self.gamma
         if k == 0:
-            coef_s = coef_y = np.zeros(0)
+            coef_s = coef_y = self._sg
             gamma = 1.0
         else:
             R = self.StY[:k, :k]  # its upper triangle; LAPACK's trtrs reads nothing else
@@ -122,9 +126,8 @@ class _Memory:
             w = np.diagonal(R) * u + gamma * (self.YtY[:k, :k] @ u) - gamma * self._yg
             coef_s = _upper_solve(R, w, transpose=True)
             coef_y = -gamma * u
-        threads = _lbm.pass_threads(self.n_threads, g.size, k)
-        return _lbm.direction_pass(g, self.S, self.Y, act, coef_s, coef_y, gamma, out,
-                                   threads)
+        return _lbm.direction_pass(g, self.S, self.Y, self._act, coef_s, coef_y, gamma, out,
+                                   self.threads)
 
 
 _TRTRS = linalg.get_lapack_funcs("trtrs", dtype=np.float64)
