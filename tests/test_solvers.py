@@ -370,6 +370,27 @@ def test_lbfgs_float32_memory_reaches_the_optimum(rng):
         SOLVERS["lbfgs"](ob, ob.zeros(), memory_dtype=np.int32)
 
 
+def test_lbfgs_softmax_fit_on_two_threads(rng):
+    """A softmax L-BFGS fit whose memory passes run on two threads (float32 pairs, several
+    chunks) ends where the one-thread fit does.  Not bitwise: the kernels' loss and
+    intercept gradient are summed per thread block (their coefficient gradient and the
+    memory passes are bitwise, tested above and in tests/test_kernels.py)."""
+    from fastlogit._config import exact_threads
+
+    X = sp.random(400, 3000, density=0.01, random_state=4, format="csr")
+    Y = np.eye(5)[rng.integers(0, 5, 400)]
+    ends = []
+    with exact_threads():
+        for threads in (1, 2):
+            ob = Objective(X, Y, C=2.0, n_threads=threads)
+            res = SOLVERS["lbfgs"](ob, ob.zeros(), tol=1e-9, max_iter=2000,
+                                   memory_dtype=np.float32)
+            assert res.converged and res.n_iter > 20
+            ends.append((ob.value(res.theta), res.theta))
+    assert ends[1][0] == pytest.approx(ends[0][0], rel=1e-12)
+    np.testing.assert_allclose(ends[1][1], ends[0][1], rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("name", ["trust-region", "newton-cg"])
 def test_newton_memory_is_a_few_vectors(rng, name):
     """Issue 18: beyond X and the cached curvature (2 n-vectors), a trust-region / newton-cg
