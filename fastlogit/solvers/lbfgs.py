@@ -9,6 +9,12 @@ margins, O(n) per trial).  A pair is kept only when s.y > 1e-10 ||s|| ||y|| (alw
 the strictly convex log-loss; the check matters for the non-convex extras), which keeps the
 implicit inverse Hessian positive definite without a Wolfe curvature test.
 
+Each iteration sweeps the stored pairs twice, in the compiled passes of
+:mod:`fastlogit.solvers._lbfgs_memory` (one forms the new pair and every dot the compact form
+needs, the other writes the direction), on the objective's threads (``n_threads``, through
+the kernels' cost model) and with results that do not depend on the thread count; a memory
+larger than ``FLOAT32_MEMORY_BYTES`` in float64 is stored in float32.
+
 Why not SciPy's L-BFGS-B (used before): its bound-constrained machinery (Cauchy point,
 subspace minimisation) is dead weight for an unconstrained problem, and on wide sparse data it
 cost more per iteration than the kernel passes themselves.  Its Wolfe line search saves a few
