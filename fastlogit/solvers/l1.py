@@ -127,7 +127,11 @@ _MAX_BACKTRACKS = 30
 _BLOCK_STEPS = 50
 #: Sweeps the first model is expected to take (the dense-model choice before any model ran).
 _FIRST_SWEEPS = 3
+#: Column path: a model is solved until its violations sum to _KAPPA times the working
+#: set's (lowered when a model takes one sweep or shows no descent).
 _KAPPA = 0.1
+#: Column path: a working-set round ends when its violation is below _WS_REL times the
+#: global one at the round's start (never below half the stopping threshold).
 _WS_REL = 0.3
 
 #: data term -> (its float64 CSC arrays, its float64 CSR arrays) (weakly keyed: a path of
