@@ -486,6 +486,9 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         return _finish(name, pack(), it, hist, gnorm, thr, "stopped by callback", objective)
     kappa = _KAPPA  # model-solve tolerance relative to the working set's violation
     last_sweeps = _FIRST_SWEEPS  # sweeps of the last model solve (the dense-model choice)
+    # (columns, X^T r, sum D x^2 on them) at the current point, from the last round's final
+    # check: the next round starts at that point and reuses them on its shared columns
+    kept = None
     ridge = 0.0  # damping added to the model's curvature after a failed line search
     exact = True  # z (hence the gradient) computed from scratch at this point
     while True:
@@ -505,6 +508,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             if gnorm + 0.25 * C * float(dz.sum()) * max(_cd.abs_max(rows[2]), 1.0) <= thr:
                 break
             z[:] = xz
+            kept = None
             loss = _cd.pointwise(z, y, s, C, r, D, p)
             gb = full_gradient()
             exact = True
@@ -547,9 +551,25 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             if fi:
                 lamv[m] = 0.0
         stop_round = False
+        fresh = kept is not None
         while True:
             ww = w[cols]
-            _cd.grad_hdiag_cols(*xc, lc, r, D, gw, hw)
+            if fresh:
+                kc, kg, kh = kept
+                at = np.minimum(np.searchsorted(kc, cols), kc.size - 1)
+                hit = kc[at] == cols
+                gw[hit] = kg[at[hit]]
+                hw[hit] = kh[at[hit]]
+                if not hit.all():
+                    miss = ~hit
+                    g2, h2 = np.empty(int(miss.sum())), np.empty(int(miss.sum()))
+                    _cd.grad_hdiag_cols(*xc, lc[miss], r, D, g2, h2)
+                    gw[miss] = g2
+                    hw[miss] = h2
+                fresh = False
+            else:
+                _cd.grad_hdiag_cols(*xc, lc, r, D, gw, hw)
+            kept = (cols, gw.copy(), hw.copy())
             gw += a * ww
             hw += a + _NU + ridge
             gb = float(r.sum()) if fi else 0.0
