@@ -55,10 +55,6 @@ numpydoc_validation_exclude = {
     r"^fastlogit\.dask\.DaskObjective\.(close|line)$",
     r"^fastlogit\.io\.CSRCache\.\w+$",
     r"^fastlogit\.solvers\.SolverResult\.(fun|grad_norm)$",
-    # Objective's layout properties, property(lambda ...): no docstring yet
-    r"^fastlogit\.(objective\.Objective|outofcore\.ChunkedObjective|extras\.\w+Objective"
-    r"|dask\.DaskObjective)\.(dtype|fit_intercept|is_binary|l1_ratio|l1_strength|l2_strength"
-    r"|n_classes|n_features|n_params|n_samples)$",
 }
 
 # Gallery: every examples/*.py is run at build time (each in seconds, generated or

@@ -528,16 +528,135 @@ class Objective:
         return (f"Objective({self.data!r}, C={self.C}, penalty={self.penalty!r})")
 
     # ------------------------------------------------------------------ layout
-    n_samples = property(lambda self: self.data.n_samples)
-    dtype = property(lambda self: self.data.dtype)
-    n_features = property(lambda self: self.layout.n_features)
-    n_classes = property(lambda self: self.layout.n_classes)
-    n_params = property(lambda self: self.layout.n_params)
-    fit_intercept = property(lambda self: self.layout.fit_intercept)
-    is_binary = property(lambda self: self.layout.is_binary)
-    l1_strength = property(lambda self: self.penalty.l1_strength)
-    l2_strength = property(lambda self: self.penalty.l2_strength)
-    l1_ratio = property(lambda self: getattr(self.penalty, "l1_ratio", 0.0))
+    @property
+    @fill_doc
+    def n_samples(self):
+        """Number of rows of the data term (int).
+
+        Examples
+        --------
+        {objective_example}
+        >>> objective.n_samples
+        4
+        """
+        return self.data.n_samples
+
+    @property
+    @fill_doc
+    def dtype(self):
+        """The data's float dtype (numpy.dtype): float32 or float64, that of the kernel passes.
+
+        Examples
+        --------
+        {objective_example}
+        >>> objective.dtype
+        dtype('float64')
+        """
+        return self.data.dtype
+
+    @property
+    @fill_doc
+    def n_features(self):
+        """Number of features d (int).
+
+        Examples
+        --------
+        {objective_example}
+        >>> objective.n_features
+        2
+        """
+        return self.layout.n_features
+
+    @property
+    @fill_doc
+    def n_classes(self):
+        """Number of coefficient rows (int): 1 for a binary model, K for K >= 3 classes (softmax).
+
+        Examples
+        --------
+        {objective_example}
+        >>> objective.n_classes
+        1
+        """
+        return self.layout.n_classes
+
+    @property
+    @fill_doc
+    def n_params(self):
+        """Length of theta (int): ``n_classes * (n_features + fit_intercept)``.
+
+        Examples
+        --------
+        {objective_example}
+        >>> objective.n_params
+        3
+        """
+        return self.layout.n_params
+
+    @property
+    @fill_doc
+    def fit_intercept(self):
+        """Whether theta ends each class's row with an unpenalised intercept (bool).
+
+        Examples
+        --------
+        {objective_example}
+        >>> objective.fit_intercept
+        True
+        """
+        return self.layout.fit_intercept
+
+    @property
+    @fill_doc
+    def is_binary(self):
+        """Whether the model is binary (``n_classes == 1``; bool).
+
+        Examples
+        --------
+        {objective_example}
+        >>> objective.is_binary
+        True
+        """
+        return self.layout.is_binary
+
+    @property
+    @fill_doc
+    def l1_strength(self):
+        """The coefficient of ``||w||_1`` in R (float; 0.0 for a smooth penalty).
+
+        Examples
+        --------
+        {objective_example}
+        >>> Objective(X, [0, 0, 1, 1], penalty="elasticnet", l1_ratio=0.25).l1_strength
+        0.25
+        """
+        return self.penalty.l1_strength
+
+    @property
+    @fill_doc
+    def l2_strength(self):
+        """The ``a`` of R's ``a/2 ||w||^2`` part (float), or None for a penalty of another form.
+
+        Examples
+        --------
+        {objective_example}
+        >>> Objective(X, [0, 0, 1, 1], penalty="elasticnet", l1_ratio=0.25).l2_strength
+        0.75
+        """
+        return self.penalty.l2_strength
+
+    @property
+    @fill_doc
+    def l1_ratio(self):
+        """The penalty's elastic-net mixing in [0, 1] (float; 0.0 for a penalty without one).
+
+        Examples
+        --------
+        {objective_example}
+        >>> objective.l1_ratio
+        0.0
+        """
+        return getattr(self.penalty, "l1_ratio", 0.0)
 
     @fill_doc
     def split(self, theta):

@@ -106,11 +106,6 @@ PENDING_MEMBERS = {
         "row_blocks", "validate")),
     "fastlogit.solvers._result.SolverResult.fun",
     "fastlogit.solvers._result.SolverResult.grad_norm",
-    # fastlogit/objective.py: ``name = property(lambda self: ...)`` has no docstring, and
-    # numpydoc cannot find a lambda's source (StopIteration); needs ``@property def`` (code)
-    *(f"fastlogit.objective.Objective.{m}" for m in (
-        "dtype", "fit_intercept", "is_binary", "l1_ratio", "l1_strength", "l2_strength",
-        "n_classes", "n_features", "n_params", "n_samples")),
 }
 
 
