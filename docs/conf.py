@@ -54,7 +54,6 @@ numpydoc_validation_exclude = {
     r"^fastlogit\.penalties\.\w+\.\w+$",
     r"^fastlogit\.dask\.DaskObjective\.(close|line)$",
     r"^fastlogit\.io\.CSRCache\.\w+$",
-    r"^fastlogit\.solvers\.SolverResult\.(fun|grad_norm)$",
 }
 
 # Gallery: every examples/*.py is run at build time (each in seconds, generated or

@@ -97,15 +97,12 @@ PENDING_MEMBERS = {
         "smooth_hess_diag", "smooth_hessp", "smooth_value")),
     *(f"fastlogit.penalties.{c}.{m}" for c in ("ElasticNet", "NoPenalty")
       for m in ("smooth_grad", "smooth_hess_diag", "smooth_hessp", "smooth_value")),
-    # fastlogit/dask/_data.py, fastlogit/io/cache.py, fastlogit/solvers/_result.py (no docs
-    # helper file): Examples missing
+    # fastlogit/dask/_data.py, fastlogit/io/cache.py (no docs helper file): Examples missing
     "fastlogit.dask._data.DaskObjective.close",
     "fastlogit.dask._data.DaskObjective.line",
     *(f"fastlogit.io.cache.CSRCache.{m}" for m in (
         "indptr", "labels", "load", "n_features", "n_samples", "nbytes", "read_rows",
         "row_blocks", "validate")),
-    "fastlogit.solvers._result.SolverResult.fun",
-    "fastlogit.solvers._result.SolverResult.grad_norm",
 }
 
 

@@ -137,12 +137,34 @@ class SolverResult:
 
     @property
     def fun(self):
-        """F at ``theta`` (last history entry)."""
+        """F at ``theta``: the last entry of ``history["objective"]`` (a float), NaN when the
+        history has none.
+
+        Examples
+        --------
+        >>> from fastlogit.solvers import SolverResult
+        >>> result = SolverResult([0.0], 2, True, "done", history={"objective": [0.69, 0.4, 0.3]})
+        >>> result.fun
+        0.3
+        >>> SolverResult([0.0], 0, False, "no history").fun
+        nan
+        """
         return self.history["objective"][-1] if self.history.get("objective") else np.nan
 
     @property
     def grad_norm(self):
-        """Infinity norm of the (sub)gradient at ``theta`` (last history entry)."""
+        """Infinity norm of the (sub)gradient of F at ``theta``: the last entry of
+        ``history["grad_norm"]`` (a non-negative float), NaN when the history has none.
+
+        Examples
+        --------
+        >>> from fastlogit.solvers import SolverResult
+        >>> result = SolverResult([0.0], 1, True, "done", history={"grad_norm": [0.5, 1e-7]})
+        >>> result.grad_norm
+        1e-07
+        >>> SolverResult([0.0], 0, False, "no history").grad_norm
+        nan
+        """
         return self.history["grad_norm"][-1] if self.history.get("grad_norm") else np.nan
 
 
