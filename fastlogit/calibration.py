@@ -25,9 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, special, stats
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import brier_score_loss, log_loss
 
 from ._docstring import filler
+from .estimator import class_probabilities
 
 __all__ = ["ReliabilityTable", "reliability_table", "expected_calibration_error",
            "brier_score", "log_loss_decomposition", "TemperatureScaling", "PlattScaling"]
@@ -73,11 +75,17 @@ def _check(y_true, proba, sample_weight=None):
     return y, p, s
 
 
-def _check_scores(scores, y_true, sample_weight):
-    """(scores, y, s) float64 for a calibrator: finite scores, binary y, valid weights."""
+def _finite_scores(scores):
+    """Scores as a flat float64 array; ValueError unless every one is finite."""
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if not np.all(np.isfinite(scores)):
         raise ValueError("scores must be finite (no NaN or inf)")
+    return scores
+
+
+def _check_scores(scores, y_true, sample_weight):
+    """(scores, y, s) float64 for a calibrator: finite scores, binary y, valid weights."""
+    scores = _finite_scores(scores)
     y, _, s = _check(y_true, np.full(np.shape(y_true), 0.5), sample_weight)
     if y.shape != scores.shape:
         raise ValueError(f"scores and y must have the same length, got {scores.size} and "
@@ -419,7 +427,15 @@ class _ScoreCalibrator:
         Returns
         -------
         ndarray of shape (n_samples, 2)
-            Columns P(y = 0) and P(y = 1), float64; rows sum to 1.
+            Columns P(y = 0) and P(y = 1), float64; rows sum to 1 (each column computed
+            directly, so a probability near 0 keeps its relative precision).
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If ``fit`` has not been called.
+        ValueError
+            If a score is NaN or infinite.
 
         Examples
         --------
@@ -430,8 +446,10 @@ class _ScoreCalibrator:
                [0.582, 0.418],
                [0.005, 0.995]])
         """
-        p1 = special.expit(self.slope_ * np.asarray(scores, dtype=np.float64) + self.offset_)
-        return np.column_stack([1 - p1, p1])
+        if not hasattr(self, "slope_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit "
+                                 "before predict_proba")
+        return class_probabilities(self.slope_ * _finite_scores(scores) + self.offset_)
 
 
 class TemperatureScaling(_ScoreCalibrator):

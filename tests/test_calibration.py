@@ -86,3 +86,16 @@ def test_bad_inputs_raise_clear_errors():
         expected_calibration_error([0, 1], [0.1, 0.2], n_bins=0)
     with pytest.raises(ValueError, match="scores must be finite"):
         PlattScaling().fit([np.nan, 1.0], [0, 1])
+    with pytest.raises(ValueError, match="not fitted yet: call fit"):
+        PlattScaling().predict_proba([0.0])
+    with pytest.raises(ValueError, match="scores must be finite"):
+        TemperatureScaling().fit([-1.0, 1.0], [0, 1]).predict_proba([0.0, np.nan])
+
+
+def test_calibrated_probabilities_keep_the_small_tail():
+    """Both columns of predict_proba are computed directly: for a score of 50 the class-0
+    probability is exp(-50) to full relative precision (1 - p would give exactly 0)."""
+    platt = PlattScaling().fit([-2.0, -1.0, 0.0, 0.5, 1.0, 3.0], [0, 0, 1, 0, 1, 1])
+    z = platt.slope_ * 50.0 + platt.offset_
+    p0 = platt.predict_proba([50.0])[0, 0]
+    assert p0 > 0 and p0 == pytest.approx(np.exp(-z) / (1 + np.exp(-z)), rel=1e-14)
