@@ -51,7 +51,6 @@ numpydoc_validation_exclude = {
     r"^fastlogit\.model_selection\.LogisticRegressionCV\.(fit|score)$",
     r"^fastlogit\.svm\.LinearSVM\.fit$",
     r"^fastlogit\.margin_losses\.\w+\.\w+$",
-    r"^fastlogit\.penalties\.\w+\.\w+$",
     r"^fastlogit\.dask\.DaskObjective\.(close|line)$",
     r"^fastlogit\.io\.CSRCache\.\w+$",
 }

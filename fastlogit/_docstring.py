@@ -88,6 +88,13 @@ theta : array-like of shape (n_params,)
 >>> from fastlogit.objective import Objective
 >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
 >>> objective = Objective(X, [0, 0, 1, 1], C=1.0)  # n_params = 2 + intercept""",
+    # ---------------------------------------------------------------- penalties
+    "penalty_w": """\
+w : ndarray of shape (p,)
+    The penalised coefficients, float64 (the intercept is never penalised).""",
+    "penalty_v": """\
+v : ndarray of shape (p,)
+    The direction the Hessian multiplies, float64.""",
     # ---------------------------------------------------------------- kernels
     "kernel_X": """\
 X : {fastlogit.kernels.Design, ndarray, sparse matrix} of shape (n, d)

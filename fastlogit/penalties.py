@@ -27,6 +27,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from ._docstring import fill_doc
+
 __all__ = ["Penalty", "NoPenalty", "L2", "L1", "ElasticNet", "make_penalty", "PENALTY_NAMES"]
 
 #: The names the estimators accept for ``penalty`` (None means no penalty).
@@ -79,50 +81,139 @@ class Penalty(ABC):
 
     @property
     def is_smooth(self):
-        """True when R is twice differentiable (no L1 part)."""
+        """Whether R is twice differentiable: True when ``l1_strength`` is 0 (no L1 part).
+
+        A bool; the solvers that need a Hessian (Newton) accept only smooth penalties.
+
+        Examples
+        --------
+        >>> from fastlogit.penalties import L1, L2, ElasticNet
+        >>> L2().is_smooth, L1().is_smooth, ElasticNet(0.5).is_smooth
+        (True, False, False)
+        """
         return not self.l1_strength
 
     @abstractmethod
+    @fill_doc
     def smooth_value(self, w):
-        """S(w), float, for the penalised coefficients ``w`` (float64, shape (p,))."""
+        """S(w), the smooth part of R (R without its L1 term).
+
+        Parameters
+        ----------
+        {penalty_w}
+
+        Returns
+        -------
+        float
+            S(w).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.penalties import ElasticNet
+        >>> ElasticNet(0.5).smooth_value(np.array([2.0, -1.0]))  # 0.5 / 2 * 5
+        1.25
+        """
 
     @abstractmethod
+    @fill_doc
     def smooth_grad(self, w):
-        """grad S(w), float64 of shape (p,) (``w``: the penalised coefficients, (p,))."""
+        """grad S(w), the gradient of the smooth part of R.
+
+        Parameters
+        ----------
+        {penalty_w}
+
+        Returns
+        -------
+        ndarray of shape (p,)
+            grad S(w), float64 (a new array).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.penalties import ElasticNet
+        >>> ElasticNet(0.5).smooth_grad(np.array([2.0, -1.0]))
+        array([ 1. , -0.5])
+        """
 
     @abstractmethod
+    @fill_doc
     def smooth_hessp(self, w, v):
-        """Hess S(w) v, float64 of shape (p,), for ``w`` and a direction ``v``, both (p,)."""
+        """Hess S(w) v, the Hessian of the smooth part of R times a direction.
+
+        Parameters
+        ----------
+        {penalty_w, penalty_v}
+
+        Returns
+        -------
+        ndarray of shape (p,)
+            Hess S(w) v, float64 (a new array).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.penalties import ElasticNet
+        >>> ElasticNet(0.5).smooth_hessp(np.zeros(2), np.array([4.0, 2.0]))
+        array([2., 1.])
+        """
 
     @abstractmethod
+    @fill_doc
     def smooth_hess_diag(self, w):
-        """diag Hess S(w), float64 of shape (p,) (a preconditioner; ``w``: (p,))."""
+        """diag Hess S(w), the Hessian diagonal of the smooth part of R (a preconditioner).
 
+        Parameters
+        ----------
+        {penalty_w}
+
+        Returns
+        -------
+        ndarray of shape (p,)
+            The diagonal, float64, non-negative (S is convex; a new array).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.penalties import ElasticNet
+        >>> ElasticNet(0.5).smooth_hess_diag(np.array([2.0, -1.0]))
+        array([0.5, 0.5])
+        """
+
+    @fill_doc
     def value(self, w):
         """R(w) = S(w) + l1_strength ||w||_1.
 
         Parameters
         ----------
-        w : ndarray of shape (p,)
-            The penalised coefficients, float64.
+        {penalty_w}
 
         Returns
         -------
         float
             R(w).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.penalties import L1, L2
+        >>> w = np.array([3.0, -4.0])
+        >>> L2().value(w), L1().value(w)
+        (12.5, 7.0)
         """
         r = self.smooth_value(w)
         if self.l1_strength:
             r += self.l1_strength * float(np.abs(w).sum())
         return r
 
+    @fill_doc
     def prox(self, w, step):
         """argmin_u 1/(2 step) ||u - w||^2 + l1_strength ||u||_1 (the non-smooth part's prox).
 
         Parameters
         ----------
-        w : ndarray of shape (p,)
-            The penalised coefficients, float64.
+        {penalty_w}
         step : float
             The step size, > 0.
 
@@ -131,11 +222,22 @@ class Penalty(ABC):
         ndarray of shape (p,)
             Soft-thresholding of ``w`` by ``step * l1_strength`` (a float64 copy of ``w``
             for a smooth penalty).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.penalties import L1, L2
+        >>> w = np.array([3.0, -0.5, 0.0])
+        >>> L1().prox(w, step=1.0)  # entries within 1 of zero become zero
+        array([ 2., -0.,  0.])
+        >>> L2().prox(w, step=1.0)  # no L1 part: a copy of w
+        array([ 3. , -0.5,  0. ])
         """
         if not self.l1_strength:
             return np.array(w, dtype=np.float64)
         return _soft_threshold(w, step * self.l1_strength)
 
+    @fill_doc
     def min_norm_subgradient(self, w, grad):
         """The minimum-norm element of ``grad + l1_strength * d||w||_1``.
 
@@ -144,8 +246,7 @@ class Penalty(ABC):
 
         Parameters
         ----------
-        w : ndarray of shape (p,)
-            The penalised coefficients, float64.
+        {penalty_w}
         grad : ndarray of shape (p,)
             The gradient of the smooth part of F with respect to w.
 
@@ -153,6 +254,14 @@ class Penalty(ABC):
         -------
         ndarray of shape (p,)
             The minimum-norm subgradient, float64 (a new array).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.penalties import L1
+        >>> w = np.array([2.0, 0.0, 0.0])
+        >>> L1().min_norm_subgradient(w, grad=np.array([-1.0, 0.5, 3.0]))
+        array([0., 0., 2.])
         """
         grad = np.asarray(grad, dtype=np.float64)
         lam = self.l1_strength
@@ -182,16 +291,92 @@ class NoPenalty(Penalty):
     name = "none"
     l2_strength = 0.0
 
+    @fill_doc
     def smooth_value(self, w):
+        """S(w) = 0, whatever ``w``.
+
+        Parameters
+        ----------
+        {penalty_w}
+
+        Returns
+        -------
+        float
+            0.0.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.penalties import NoPenalty
+        >>> NoPenalty().smooth_value(np.array([3.0, -4.0]))
+        0.0
+        """
         return 0.0
 
+    @fill_doc
     def smooth_grad(self, w):
+        """grad S(w) = 0.
+
+        Parameters
+        ----------
+        {penalty_w}
+
+        Returns
+        -------
+        ndarray of shape (p,)
+            Zeros, float64.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.penalties import NoPenalty
+        >>> NoPenalty().smooth_grad(np.array([3.0, -4.0]))
+        array([0., 0.])
+        """
         return np.zeros_like(w, dtype=np.float64)
 
+    @fill_doc
     def smooth_hessp(self, w, v):
+        """Hess S(w) v = 0.
+
+        Parameters
+        ----------
+        {penalty_w, penalty_v}
+
+        Returns
+        -------
+        ndarray of shape (p,)
+            Zeros, float64.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.penalties import NoPenalty
+        >>> NoPenalty().smooth_hessp(np.zeros(2), np.array([1.0, 2.0]))
+        array([0., 0.])
+        """
         return np.zeros_like(v, dtype=np.float64)
 
+    @fill_doc
     def smooth_hess_diag(self, w):
+        """diag Hess S(w) = 0.
+
+        Parameters
+        ----------
+        {penalty_w}
+
+        Returns
+        -------
+        ndarray of shape (p,)
+            Zeros, float64.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.penalties import NoPenalty
+        >>> NoPenalty().smooth_hess_diag(np.array([3.0, -4.0]))
+        array([0., 0.])
+        """
         return np.zeros_like(w, dtype=np.float64)
 
 
@@ -230,19 +415,95 @@ class ElasticNet(Penalty):
         self.l1_strength = r
         self.l2_strength = 1.0 - r
 
+    @fill_doc
     def smooth_value(self, w):
+        """S(w) = (1 - l1_ratio) / 2 ||w||^2, the ridge part.
+
+        Parameters
+        ----------
+        {penalty_w}
+
+        Returns
+        -------
+        float
+            S(w); 0.0 for ``l1_ratio=1`` (:class:`L1`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.penalties import ElasticNet
+        >>> ElasticNet(0.5).smooth_value(np.array([2.0, -1.0]))  # 0.5 / 2 * 5
+        1.25
+        """
         a = self.l2_strength
         # NumPy's own loop, not BLAS: a BLAS dot outside a solver's single-threaded-BLAS scope
         # wakes OpenBLAS's threads, which then spin against the next kernel pass.
         return 0.5 * a * float(np.einsum("i,i->", w, w)) if a else 0.0
 
+    @fill_doc
     def smooth_grad(self, w):
+        """grad S(w) = (1 - l1_ratio) w.
+
+        Parameters
+        ----------
+        {penalty_w}
+
+        Returns
+        -------
+        ndarray of shape (p,)
+            grad S(w), float64 (a new array).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.penalties import ElasticNet
+        >>> ElasticNet(0.5).smooth_grad(np.array([2.0, -1.0]))
+        array([ 1. , -0.5])
+        """
         return self.l2_strength * np.asarray(w, dtype=np.float64)
 
+    @fill_doc
     def smooth_hessp(self, w, v):
+        """Hess S(w) v = (1 - l1_ratio) v (``w`` is not used: S is quadratic).
+
+        Parameters
+        ----------
+        {penalty_w, penalty_v}
+
+        Returns
+        -------
+        ndarray of shape (p,)
+            Hess S(w) v, float64 (a new array).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.penalties import ElasticNet
+        >>> ElasticNet(0.5).smooth_hessp(np.zeros(2), np.array([4.0, 2.0]))
+        array([2., 1.])
+        """
         return self.l2_strength * np.asarray(v, dtype=np.float64)
 
+    @fill_doc
     def smooth_hess_diag(self, w):
+        """diag Hess S(w): ``1 - l1_ratio`` in every entry.
+
+        Parameters
+        ----------
+        {penalty_w}
+
+        Returns
+        -------
+        ndarray of shape (p,)
+            The diagonal, float64 (a new array).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.penalties import ElasticNet
+        >>> ElasticNet(0.25).smooth_hess_diag(np.array([2.0, -1.0]))
+        array([0.75, 0.75])
+        """
         return np.full(np.shape(w), self.l2_strength)
 
     def __repr__(self):

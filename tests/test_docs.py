@@ -90,13 +90,6 @@ PENDING_MEMBERS = {
         "hess_diag", "hessian", "hessp", "loss", "loss_from_margins", "loss_grad", "margins")),
     *(f"fastlogit.margin_losses.{c}.{m}" for c in ("SquaredHinge", "SmoothedHinge", "LogLoss")
       for m in ("curvature", "derivative", "value")),
-    # fastlogit/penalties.py (no docs helper file): Penalty's methods lack Examples; the
-    # smooth_* overrides of ElasticNet (so L2, L1) and NoPenalty have no docstring
-    *(f"fastlogit.penalties.Penalty.{m}" for m in (
-        "is_smooth", "min_norm_subgradient", "prox", "value", "smooth_grad",
-        "smooth_hess_diag", "smooth_hessp", "smooth_value")),
-    *(f"fastlogit.penalties.{c}.{m}" for c in ("ElasticNet", "NoPenalty")
-      for m in ("smooth_grad", "smooth_hess_diag", "smooth_hessp", "smooth_value")),
     # fastlogit/dask/_data.py, fastlogit/io/cache.py (no docs helper file): Examples missing
     "fastlogit.dask._data.DaskObjective.close",
     "fastlogit.dask._data.DaskObjective.line",
