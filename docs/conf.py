@@ -52,7 +52,6 @@ numpydoc_validation_exclude = {
     r"^fastlogit\.svm\.LinearSVM\.fit$",
     r"^fastlogit\.margin_losses\.\w+\.\w+$",
     r"^fastlogit\.dask\.DaskObjective\.(close|line)$",
-    r"^fastlogit\.io\.CSRCache\.\w+$",
 }
 
 # Gallery: every examples/*.py is run at build time (each in seconds, generated or

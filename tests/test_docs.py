@@ -90,12 +90,9 @@ PENDING_MEMBERS = {
         "hess_diag", "hessian", "hessp", "loss", "loss_from_margins", "loss_grad", "margins")),
     *(f"fastlogit.margin_losses.{c}.{m}" for c in ("SquaredHinge", "SmoothedHinge", "LogLoss")
       for m in ("curvature", "derivative", "value")),
-    # fastlogit/dask/_data.py, fastlogit/io/cache.py (no docs helper file): Examples missing
+    # fastlogit/dask/_data.py (no docs helper file): Examples missing
     "fastlogit.dask._data.DaskObjective.close",
     "fastlogit.dask._data.DaskObjective.line",
-    *(f"fastlogit.io.cache.CSRCache.{m}" for m in (
-        "indptr", "labels", "load", "n_features", "n_samples", "nbytes", "read_rows",
-        "row_blocks", "validate")),
 }
 
 

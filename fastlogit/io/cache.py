@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._atomic import fsync_dir, remove_stale, temp_path
+from .._docstring import filler
 
 __all__ = ["CSRCache", "save_csr_cache", "load_csr_cache", "convert_svmlight", "is_csr_cache",
            "CacheFormatError", "FORMAT", "VERSION"]
@@ -41,6 +42,16 @@ VERSION = 1
 _FILES = {"data": "data.bin", "indices": "indices.bin", "indptr": "indptr.bin",
           "labels": "labels.bin"}
 _I32 = np.iinfo(np.int32).max
+
+#: The start of the CSRCache members' examples: a 4 x 2 cache (4 non-zeros) in a temporary
+#: folder, which each example removes at its end (``folder.cleanup()``).
+_fill_doc = filler({"cache_example": """\
+>>> import os, tempfile
+>>> import numpy as np
+>>> from fastlogit.io import save_csr_cache
+>>> folder = tempfile.TemporaryDirectory()
+>>> X = np.array([[0.0, 1.5], [2.0, 0.0], [0.0, 0.0], [3.0, 4.0]])
+>>> cache = save_csr_cache(os.path.join(folder.name, "c"), X, [1, 0, 1, 0])"""})
 
 
 class CacheFormatError(ValueError):
@@ -460,18 +471,46 @@ class CSRCache:
                 f"dtype={self.dtype})")
 
     @property
+    @_fill_doc
     def n_samples(self):
-        """Number of rows, ``shape[0]``."""
+        """Number of rows, ``shape[0]`` (an int).
+
+        Examples
+        --------
+        {cache_example}
+        >>> cache.n_samples
+        4
+        >>> folder.cleanup()
+        """
         return self.shape[0]
 
     @property
+    @_fill_doc
     def n_features(self):
-        """Number of columns, ``shape[1]``."""
+        """Number of columns, ``shape[1]`` (an int).
+
+        Examples
+        --------
+        {cache_example}
+        >>> cache.n_features
+        2
+        >>> folder.cleanup()
+        """
         return self.shape[1]
 
     @property
+    @_fill_doc
     def nbytes(self):
-        """Bytes of data + indices (+ indptr) on disk."""
+        """Bytes of the data, indices and indptr files on disk (an int; the labels not
+        counted).
+
+        Examples
+        --------
+        {cache_example}
+        >>> cache.nbytes  # 4 float64 values, 4 int32 column ids, 5 int32 row offsets
+        68
+        >>> folder.cleanup()
+        """
         return sum(f.stat().st_size for k, f in self._files.items() if k != "labels")
 
     def _map(self, key, dtype, count, mmap):
@@ -481,16 +520,47 @@ class CSRCache:
             return np.memmap(self._files[key], dtype=dtype, mode="r", shape=(count,))
         return np.fromfile(self._files[key], dtype=dtype, count=count)
 
+    @_fill_doc
     def labels(self):
-        """The labels (float64, in memory)."""
+        """The labels as stored, read from disk on every call.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            float64, in memory (a new array).
+
+        Examples
+        --------
+        {cache_example}
+        >>> cache.labels()
+        array([1., 0., 1., 0.])
+        >>> folder.cleanup()
+        """
         return self._map("labels", np.dtype("<f8"), self.shape[0], False)
 
+    @_fill_doc
     def indptr(self):
-        """Row offsets, (n_samples + 1,), read once and kept."""
+        """The CSR row offsets, read on the first call and kept.
+
+        Returns
+        -------
+        ndarray of shape (n_samples + 1,)
+            Non-decreasing offsets from 0 to ``nnz``, the cache's index dtype (int32 or
+            int64); row i holds the non-zeros ``indptr[i]:indptr[i + 1]``.  Do not modify
+            it: later calls return the same array.
+
+        Examples
+        --------
+        {cache_example}
+        >>> cache.indptr()
+        array([0, 1, 2, 2, 4], dtype=int32)
+        >>> folder.cleanup()
+        """
         if self._indptr is None:
             self._indptr = self._map("indptr", self._indptr_dtype, self.shape[0] + 1, False)
         return self._indptr
 
+    @_fill_doc
     def validate(self, step=1 << 22):
         """Check what opening does not: row offsets non-decreasing, column ids in
         ``[0, n_features)`` (one pass over the offsets and the ids).
@@ -509,6 +579,13 @@ class CSRCache:
         ------
         CacheFormatError
             Naming the file and the first bad position.
+
+        Examples
+        --------
+        {cache_example}
+        >>> cache.validate() is cache
+        True
+        >>> folder.cleanup()
         """
         indptr = np.asarray(self.indptr())
         if indptr.size > 1 and (np.diff(indptr) < 0).any():
@@ -525,6 +602,7 @@ class CSRCache:
                                        f"at position {k} is outside [0, {d}) (damaged cache)")
         return self
 
+    @_fill_doc
     def load(self, mmap=True):
         """The whole cache as ``(X, y)``.
 
@@ -540,6 +618,14 @@ class CSRCache:
             Sorted indices.
         y : ndarray of shape (n_samples,)
             float64 labels, in memory.
+
+        Examples
+        --------
+        {cache_example}
+        >>> X_read, y_read = cache.load(mmap=False)
+        >>> bool((X_read.toarray() == X).all()), y_read
+        (True, array([1., 0., 1., 0.]))
+        >>> folder.cleanup()
         """
         data = self._map("data", self.dtype, self.nnz, mmap)
         indices = self._map("indices", self._index_dtype, self.nnz, mmap)
@@ -548,6 +634,7 @@ class CSRCache:
         X.has_sorted_indices = True
         return X, self.labels()
 
+    @_fill_doc
     def row_blocks(self, max_nnz=1 << 22, max_rows=None):
         """Row ranges covering all rows in order, for reading the cache block by block.
 
@@ -562,6 +649,15 @@ class CSRCache:
         -------
         list of tuple of int
             ``[(start, stop), ...]``, contiguous, from 0 to ``n_samples``.
+
+        Examples
+        --------
+        {cache_example}
+        >>> cache.row_blocks(max_nnz=2)  # rows 0-2 hold 2 non-zeros, row 3 holds 2
+        [(0, 3), (3, 4)]
+        >>> cache.row_blocks(max_rows=3)
+        [(0, 3), (3, 4)]
+        >>> folder.cleanup()
         """
         indptr = np.asarray(self.indptr(), dtype=np.int64)
         n = self.shape[0]
@@ -574,6 +670,7 @@ class CSRCache:
             start = stop
         return blocks
 
+    @_fill_doc
     def read_rows(self, start, stop):
         """Rows ``[start, stop)`` read into memory; nothing else of the cache is mapped or kept.
 
@@ -592,6 +689,14 @@ class CSRCache:
             Their column ids (int32 or int64).
         indptr : ndarray of shape (stop - start + 1,)
             int64 row offsets starting at 0.
+
+        Examples
+        --------
+        {cache_example}
+        >>> data, indices, indptr = cache.read_rows(1, 4)  # rows 1, 2 and 3
+        >>> data, indices, indptr
+        (array([2., 3., 4.]), array([0, 0, 1], dtype=int32), array([0, 1, 1, 3]))
+        >>> folder.cleanup()
         """
         indptr = self.indptr()
         lo, hi = int(indptr[start]), int(indptr[stop])
