@@ -61,6 +61,16 @@ def class_labels(z, classes):
     return classes[class_index(z)]
 
 
+def check_known_labels(y, classes):
+    """Raise ValueError naming them when labels ``y`` (array-like) hold values not in the
+    fitted ``classes`` (scoring them would count silent misses); the same message on every
+    front (in memory and per Dask block)."""
+    unknown = set(np.unique(np.asarray(y)).tolist()) - set(np.asarray(classes).tolist())
+    if unknown:
+        raise ValueError(f"y contains labels {sorted(map(str, unknown))} not in classes_ "
+                         f"{np.asarray(classes).tolist()}")
+
+
 def class_log_probabilities(z):
     """log P(class | x) from decision values, (n, K) float64, never log(0).
 
@@ -234,10 +244,9 @@ class LinearLogitOutputs:
         """
         check_is_fitted(self)
         y = column_or_1d(y, warn=True)
-        unknown = set(np.unique(y).tolist()) - set(self.classes_.tolist())
-        if unknown:
-            raise ValueError(f"y contains labels {sorted(map(str, unknown))} not in classes_ "
-                             f"{self.classes_.tolist()}")
+        check_known_labels(y, self.classes_)
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, y.shape[0], allow_all_zero=False)
         return super().score(X, y, sample_weight=sample_weight)
 
     @fill_doc

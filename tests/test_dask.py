@@ -142,7 +142,7 @@ def test_class_probabilities_on_dask_equal_in_memory_in_the_tails(client, k):
     also where a probability underflows (margins near 1e3): log-probabilities stay finite
     (from the logits, never log(0)), and the small binary column is sigmoid(-z), not 1 - p."""
     X, y = _data(n=400, d=5, k=k, seed=4, dense=True)
-    clf = fdask.LogisticRegression(max_iter=5, n_threads=1, client=client, timeout=TIMEOUT)
+    clf = fdask.LogisticRegression(n_threads=1, client=client, timeout=TIMEOUT)
     clf.fit(*_blocks(X, y, 200))
     scale = np.geomspace(1.0, 1e3, X.shape[0])[:, None]
     Xt = X * scale
@@ -611,3 +611,29 @@ def test_predict_bad_input_same_message_as_in_memory(client):
         with pytest.raises(ValueError) as exc:
             getattr(clf, method)(da.from_array(Xn, chunks=(100, 20))).compute()
         assert _first_line(exc) == _first_line(memory)
+
+
+def test_score_bad_targets_same_message_as_in_memory(client):
+    """score on dask input raises the in-memory estimator's ValueError for labels the model
+    was not fitted on (not a silent miss) and for weights that are negative or all zero."""
+    from fastlogit import LogisticRegression
+
+    X, y, _ = _bad_data("ok")
+    clf = fdask.LogisticRegression(client=client, n_threads=1, timeout=TIMEOUT)
+    clf.fit(*_blocks(X, y, 100)[:2])
+    mem = LogisticRegression().fit(X, y)
+    dX = da.from_array(X, chunks=(100, X.shape[1]), asarray=False)
+    unseen = np.where(np.arange(y.size) == 7, 5, y)
+    bad_weights = [np.zeros(y.size), np.where(np.arange(y.size) == 3, -1.0, 1.0)]
+    cases = [(unseen, None)] + [(y, w) for w in bad_weights]
+    for labels, weights in cases:
+        with pytest.raises(ValueError) as memory:
+            mem.score(X, labels, sample_weight=weights)
+        for as_dask in (False, True):
+            yy = da.from_array(labels, chunks=100) if as_dask else labels
+            ww = (da.from_array(weights, chunks=100) if as_dask and weights is not None
+                  else weights)
+            with pytest.raises(ValueError) as exc:
+                clf.score(dX, yy, sample_weight=ww)
+            assert _first_line(exc) == _first_line(memory)
+    assert clf.score(dX, y) == pytest.approx(mem.score(X, y), abs=0.01)

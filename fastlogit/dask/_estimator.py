@@ -18,8 +18,8 @@ from sklearn.utils.validation import check_is_fitted
 from .. import kernels as _kernels
 from .._docstring import filler
 from ..base import store_params
-from ..estimator import (LinearLogitOutputs, class_labels, class_log_probabilities,
-                         class_probabilities)
+from ..estimator import (LinearLogitOutputs, check_known_labels, class_labels,
+                         class_log_probabilities, class_probabilities)
 from ..penalties import PENALTY_NAMES, Penalty, make_penalty
 from ..validation import (check_C, check_classes, check_finite_X, check_l1_ratio,
                           check_max_iter, check_n_features, check_n_threads,
@@ -53,6 +53,12 @@ def _checked_weights(s):
     """A block of sample weights through :func:`fastlogit.validation.check_sample_weight`."""
     s = np.asarray(s, dtype=np.float64).reshape(-1)
     return check_sample_weight(s, s.shape[0])
+
+
+def _known_labels_block(y, classes):
+    """A block of labels, checked by :func:`fastlogit.estimator.check_known_labels`."""
+    check_known_labels(y, classes)
+    return y
 
 
 def _class_index(y, classes):
@@ -244,10 +250,11 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         client = client_or_current(self.client)
         return client.gather(client.compute(list(collections)))
 
-    def _labels(self, X, y, sample_weight):
-        """(classes, encoded labels, sample weights): dask arrays with X's row chunks; the
-        weight blocks are checked (:func:`fastlogit.validation.check_sample_weight`) where
-        they are read."""
+    @staticmethod
+    def _aligned_targets(X, y, sample_weight):
+        """(y, sample_weight) as 1-D dask arrays with X's row chunks (weights None or checked
+        block by block where they are read, :func:`fastlogit.validation.check_sample_weight`);
+        ValueError for a wrong shape, or in-memory targets when X's row chunks are unknown."""
         chunks = X.chunks[0]
         known = not any(np.isnan(c) for c in chunks)
         if not isinstance(y, da.Array):
@@ -270,6 +277,13 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                                               chunks=(chunks,))
             else:
                 sample_weight = sample_weight.map_blocks(_checked_weights, dtype=np.float64)
+        return y, sample_weight
+
+    def _labels(self, X, y, sample_weight):
+        """(classes, encoded labels, sample weights): dask arrays with X's row chunks; the
+        weight blocks are checked (:func:`fastlogit.validation.check_sample_weight`) where
+        they are read."""
+        y, sample_weight = self._aligned_targets(X, y, sample_weight)
         if sample_weight is None:
             labels, = self._compute(da.unique(y))
         else:  # one pass: the labels, and the weights checked block by block and summed
@@ -532,7 +546,12 @@ class LogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         """
         if not isinstance(X, da.Array):
             return super().score(X, np.asarray(y), sample_weight)
+        check_is_fitted(self)
+        y, s = self._aligned_targets(X, y, sample_weight)
+        y = y.map_blocks(_known_labels_block, self.classes_, dtype=y.dtype)
         hit = (self.predict(X) == y).astype(np.float64)
-        if sample_weight is None:
+        if s is None:
             return float(self._compute(hit.mean())[0])
-        return float(self._compute((hit * sample_weight).sum() / sample_weight.sum())[0])
+        hits, total = self._compute((hit * s).sum(), s.sum())
+        check_sample_weight(np.array([total]), 1, allow_all_zero=False)
+        return float(hits / total)
