@@ -34,6 +34,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.validation import validate_data
 
 from . import kernels as _kernels
+from ._docstring import fill_doc
 from .base import store_params
 from .estimator import LinearLogitOutputs, LogisticRegression, with_constant_column
 from .validation import (check_C, check_l1_ratio, check_max_iter, check_n_jobs, check_tol,
@@ -605,13 +606,13 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                           backend=self.backend, n_threads=self.n_threads)
 
     # ------------------------------------------------------------------ fit
+    @fill_doc
     def fit(self, X, y, sample_weight=None):
         """Cross-validate every (C, l1_ratio), then (``refit``) fit the best on all data.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data; float32 and float64 kept, CSR kept.
+        {X_train}
         y : array-like of shape (n_samples,)
             Class labels (two: binary, more: multinomial).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -622,6 +623,18 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         -------
         self
             The fitted estimator (``C_``, ``scores_``, ``coefs_paths_`` set).
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_classification
+        >>> from fastlogit.model_selection import LogisticRegressionCV
+        >>> X, y = make_classification(n_samples=90, n_features=4, random_state=0)
+        >>> clf = LogisticRegressionCV(Cs=3, cv=3, l1_ratios=(0.0,), scoring="accuracy",
+        ...                            use_legacy_attributes=False)
+        >>> clf.fit(X, y) is clf, clf.Cs_
+        (True, array([1.e-04, 1.e+00, 1.e+04]))
+        >>> clf.scores_.shape, clf.coefs_paths_.shape  # (folds, l1_ratios, Cs[, classes, dof])
+        ((3, 1, 3), (3, 1, 3, 1, 5))
         """
         from joblib import effective_n_jobs
 
@@ -751,15 +764,16 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         self.C_ = np.full(n_rows, C_, dtype=np.float64)
         self.l1_ratio_ = np.full(n_rows, r_, dtype=object if r_ is None else np.float64)
 
+    @fill_doc
     def score(self, X, y, sample_weight=None):
         """The ``scoring`` score (accuracy for None / "warn") of the fitted model on (X, y).
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Test data.
+        {X_predict}
         y : array-like of shape (n_samples,)
-            True labels.
+            True labels.  With ``scoring`` None or "warn" a label not in ``classes_``
+            raises ValueError naming it; a named scorer receives y as given.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights passed to the scorer; None means 1 each.
 
@@ -767,6 +781,16 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         -------
         float
             The score, greater is better (scikit-learn's scorer convention).
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_classification
+        >>> from fastlogit.model_selection import LogisticRegressionCV
+        >>> X, y = make_classification(n_samples=90, n_features=4, random_state=0)
+        >>> clf = LogisticRegressionCV(Cs=3, cv=3, l1_ratios=(0.0,), scoring="neg_log_loss",
+        ...                            use_legacy_attributes=False).fit(X, y)
+        >>> round(clf.score(X, y), 3)  # minus the mean log-loss, as the scorer says
+        -0.092
         """
         from sklearn.metrics import get_scorer
 

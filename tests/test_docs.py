@@ -81,9 +81,6 @@ NUMPYDOC_CHECKS = ("PR01", "PR02", "PR07", "GL08", "EX01")
 #: helpers, or lie outside the docs helper's files); remove an entry once it validates.
 #: docs/conf.py's numpydoc_validation_exclude leaves out the same members (checked below).
 PENDING_MEMBERS = {
-    # fastlogit/model_selection.py (cv helper): no Examples section
-    "fastlogit.model_selection.LogisticRegressionCV.fit",
-    "fastlogit.model_selection.LogisticRegressionCV.score",
     # fastlogit/svm.py, fastlogit/margin_losses.py (svm helper)
     "fastlogit.svm.LinearSVM.fit",
     *(f"fastlogit.margin_losses.MarginData.{m}" for m in (
