@@ -50,7 +50,6 @@ numpydoc_validation_checks = {"PR01", "PR02", "PR07", "GL08", "EX01"}
 numpydoc_validation_exclude = {
     r"^fastlogit\.svm\.LinearSVM\.fit$",
     r"^fastlogit\.margin_losses\.\w+\.\w+$",
-    r"^fastlogit\.dask\.DaskObjective\.(close|line)$",
 }
 
 # Gallery: every examples/*.py is run at build time (each in seconds, generated or

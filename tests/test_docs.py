@@ -87,9 +87,6 @@ PENDING_MEMBERS = {
         "hess_diag", "hessian", "hessp", "loss", "loss_from_margins", "loss_grad", "margins")),
     *(f"fastlogit.margin_losses.{c}.{m}" for c in ("SquaredHinge", "SmoothedHinge", "LogLoss")
       for m in ("curvature", "derivative", "value")),
-    # fastlogit/dask/_data.py (no docs helper file): Examples missing
-    "fastlogit.dask._data.DaskObjective.close",
-    "fastlogit.dask._data.DaskObjective.line",
 }
 
 

@@ -33,7 +33,7 @@ import dask.array as da
 from dask.sizeof import sizeof as _dask_sizeof
 
 from .. import kernels as _kernels
-from .._docstring import fill_doc
+from .._docstring import fill_doc, filler
 from ..contract import SOLVER_METHODS
 from ..layout import Layout
 from ..objective import LogLossData, Objective, PenaltyLine, pointwise_loss_sum
@@ -393,6 +393,18 @@ class DaskLine:
         return ob.C * loss + self.penalty_line.value(t)
 
 
+#: The start of DaskObjective's method examples: a 4 x 2 problem in two row blocks and an
+#: in-process client (one worker thread), entered with ``with client:`` by each example.
+_fill_doc = filler({"dask_objective_example": """\
+>>> import numpy as np
+>>> import dask.array as da
+>>> from distributed import Client
+>>> from fastlogit.dask import DaskObjective
+>>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+>>> dX, dy = da.from_array(X, chunks=(2, 2)), da.from_array([0.0, 0.0, 1.0, 1.0], chunks=2)
+>>> client = Client(processes=False, n_workers=1, dashboard_address=None)"""})
+
+
 @fill_doc
 class DaskObjective(Objective):
     """:class:`~fastlogit.objective.Objective` over a :class:`DaskData`: F = C L + R(w) with
@@ -474,15 +486,17 @@ class DaskObjective(Objective):
     def __repr__(self):
         return f"DaskObjective({self.data!r}, C={self.C}, penalty={self.penalty!r})"
 
+    @_fill_doc
     def line(self, theta, direction, z=None):
-        """F along ``theta + t * direction``, its margins kept on the workers.
+        """The smooth part along a line, phi(t) = f(theta + t d), its margins kept on the
+        workers (f = C L + the penalty's smooth part: no L1 term).
 
         Parameters
         ----------
-        theta : ndarray of shape (n_params,)
-            The start of the line.
-        direction : ndarray of shape (n_params,)
-            The search direction.
+        {theta}
+        direction : array-like of shape (n_params,)
+            The search direction d, float64, in theta's packing (a wrong length raises
+            ValueError).
         z : ndarray, default=None
             Ignored (the in-memory objective's margins at theta; here they stay on the
             workers).
@@ -490,12 +504,37 @@ class DaskObjective(Objective):
         Returns
         -------
         DaskLine
-            ``value(t)`` costs one round trip of scalars per trial step.
+            ``phi.value(t)`` is f(theta + t d), a float; each trial step costs one round
+            trip of scalars.
+
+        Examples
+        --------
+        {dask_objective_example}
+        >>> with client, DaskObjective(dX, dy, C=1.0) as objective:
+        ...     theta, d = objective.zeros(), np.array([1.0, 0.0, -1.0])
+        ...     phi_half = objective.line(theta, d).value(0.5)
+        ...     f_half = objective.value_grad(theta + 0.5 * d)[0]  # L2: F = f
+        >>> bool(np.isclose(phi_half, f_half))
+        True
         """
         return DaskLine(self, theta, direction)
 
+    @_fill_doc
     def close(self):
-        """Release the parts (and the actors) on the workers."""
+        """Release the parts (and the actors) on the workers; leaving a ``with`` block
+        calls it.  The objective is not evaluated afterwards; a second call does nothing.
+
+        Examples
+        --------
+        {dask_objective_example}
+        >>> with client:
+        ...     objective = DaskObjective(dX, dy, C=1.0)
+        ...     F0 = objective.value_grad(objective.zeros())[0]
+        ...     objective.close()
+        ...     objective.close()  # nothing left to release
+        >>> round(F0, 4)  # C * 4 log 2 at theta = 0
+        2.7726
+        """
         self.data.close()
 
     def __enter__(self):
