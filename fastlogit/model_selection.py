@@ -34,7 +34,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.validation import validate_data
 
 from . import kernels as _kernels
-from ._docstring import fill_doc
+from ._docstring import filler
 from .base import store_params
 from .estimator import LinearLogitOutputs, LogisticRegression, with_constant_column
 from .validation import (check_C, check_l1_ratio, check_max_iter, check_n_jobs, check_tol,
@@ -85,6 +85,13 @@ class RegularizationPath:
     converged: np.ndarray
     classes: np.ndarray
     solver: str
+
+
+#: The start of LogisticRegressionCV's method examples: a generated 90 x 4 binary problem.
+_fill_doc = filler({"cv_example": """\
+>>> from sklearn.datasets import make_classification
+>>> from fastlogit.model_selection import LogisticRegressionCV
+>>> X, y = make_classification(n_samples=90, n_features=4, random_state=0)"""})
 
 
 def _check_Cs(Cs):
@@ -606,7 +613,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                           backend=self.backend, n_threads=self.n_threads)
 
     # ------------------------------------------------------------------ fit
-    @fill_doc
+    @_fill_doc
     def fit(self, X, y, sample_weight=None):
         """Cross-validate every (C, l1_ratio), then (``refit``) fit the best on all data.
 
@@ -626,9 +633,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
 
         Examples
         --------
-        >>> from sklearn.datasets import make_classification
-        >>> from fastlogit.model_selection import LogisticRegressionCV
-        >>> X, y = make_classification(n_samples=90, n_features=4, random_state=0)
+        {cv_example}
         >>> clf = LogisticRegressionCV(Cs=3, cv=3, l1_ratios=(0.0,), scoring="accuracy",
         ...                            use_legacy_attributes=False)
         >>> clf.fit(X, y) is clf, clf.Cs_
@@ -764,7 +769,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         self.C_ = np.full(n_rows, C_, dtype=np.float64)
         self.l1_ratio_ = np.full(n_rows, r_, dtype=object if r_ is None else np.float64)
 
-    @fill_doc
+    @_fill_doc
     def score(self, X, y, sample_weight=None):
         """The ``scoring`` score (accuracy for None / "warn") of the fitted model on (X, y).
 
@@ -784,9 +789,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
 
         Examples
         --------
-        >>> from sklearn.datasets import make_classification
-        >>> from fastlogit.model_selection import LogisticRegressionCV
-        >>> X, y = make_classification(n_samples=90, n_features=4, random_state=0)
+        {cv_example}
         >>> clf = LogisticRegressionCV(Cs=3, cv=3, l1_ratios=(0.0,), scoring="neg_log_loss",
         ...                            use_legacy_attributes=False).fit(X, y)
         >>> round(clf.score(X, y), 3)  # minus the mean log-loss, as the scorer says
