@@ -27,12 +27,28 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ._docstring import fill_doc
+from ._docstring import DOCDICT, fill_doc, filler
 
 __all__ = ["Penalty", "NoPenalty", "L2", "L1", "ElasticNet", "make_penalty", "PENALTY_NAMES"]
 
 #: The names the estimators accept for ``penalty`` (None means no penalty).
 PENALTY_NAMES = ("l2", "l1", "elasticnet", None)
+
+
+_W, _V = DOCDICT["penalty_w"], DOCDICT["penalty_v"]
+_RETURNS_P = "Returns\n-------\nndarray of shape (p,)\n    "
+#: Parameters and Returns of the smooth_* methods, one text for the base's contract and
+#: every override (:func:`fastlogit._docstring.filler`).
+_fill_doc = filler({
+    "smooth_value_sections": f"Parameters\n----------\n{_W}\n\nReturns\n-------\nfloat\n    S(w).",
+    "smooth_grad_sections": f"Parameters\n----------\n{_W}\n\n{_RETURNS_P}"
+                            "grad S(w), float64 (a new array).",
+    "smooth_hessp_sections": f"Parameters\n----------\n{_W}\n{_V}\n\n{_RETURNS_P}"
+                             "Hess S(w) v, float64 (a new array).",
+    "smooth_hess_diag_sections": f"Parameters\n----------\n{_W}\n\n{_RETURNS_P}"
+                                 "The diagonal, float64, non-negative (S is convex; a new "
+                                 "array).",
+})
 
 
 def _soft_threshold(x, t):
@@ -94,91 +110,67 @@ class Penalty(ABC):
         return not self.l1_strength
 
     @abstractmethod
-    @fill_doc
+    @_fill_doc
     def smooth_value(self, w):
         """S(w), the smooth part of R (R without its L1 term).
 
-        Parameters
-        ----------
-        {penalty_w}
-
-        Returns
-        -------
-        float
-            S(w).
+        {smooth_value_sections}
 
         Examples
         --------
         >>> import numpy as np
-        >>> from fastlogit.penalties import ElasticNet
-        >>> ElasticNet(0.5).smooth_value(np.array([2.0, -1.0]))  # 0.5 / 2 * 5
-        1.25
+        >>> from fastlogit.penalties import L1, L2
+        >>> w = np.array([3.0, 4.0])
+        >>> L2().smooth_value(w), L1().smooth_value(w)  # L1 has no smooth part
+        (12.5, 0.0)
         """
 
     @abstractmethod
-    @fill_doc
+    @_fill_doc
     def smooth_grad(self, w):
         """grad S(w), the gradient of the smooth part of R.
 
-        Parameters
-        ----------
-        {penalty_w}
-
-        Returns
-        -------
-        ndarray of shape (p,)
-            grad S(w), float64 (a new array).
+        {smooth_grad_sections}
 
         Examples
         --------
         >>> import numpy as np
-        >>> from fastlogit.penalties import ElasticNet
-        >>> ElasticNet(0.5).smooth_grad(np.array([2.0, -1.0]))
-        array([ 1. , -0.5])
+        >>> from fastlogit.penalties import L1, L2
+        >>> w = np.array([3.0, 4.0])
+        >>> L2().smooth_grad(w), L1().smooth_grad(w)
+        (array([3., 4.]), array([0., 0.]))
         """
 
     @abstractmethod
-    @fill_doc
+    @_fill_doc
     def smooth_hessp(self, w, v):
         """Hess S(w) v, the Hessian of the smooth part of R times a direction.
 
-        Parameters
-        ----------
-        {penalty_w, penalty_v}
-
-        Returns
-        -------
-        ndarray of shape (p,)
-            Hess S(w) v, float64 (a new array).
+        {smooth_hessp_sections}
 
         Examples
         --------
         >>> import numpy as np
-        >>> from fastlogit.penalties import ElasticNet
-        >>> ElasticNet(0.5).smooth_hessp(np.zeros(2), np.array([4.0, 2.0]))
-        array([2., 1.])
+        >>> from fastlogit.penalties import L1, L2
+        >>> w, v = np.array([3.0, 4.0]), np.array([1.0, 2.0])
+        >>> L2().smooth_hessp(w, v), L1().smooth_hessp(w, v)
+        (array([1., 2.]), array([0., 0.]))
         """
 
     @abstractmethod
-    @fill_doc
+    @_fill_doc
     def smooth_hess_diag(self, w):
         """diag Hess S(w), the Hessian diagonal of the smooth part of R (a preconditioner).
 
-        Parameters
-        ----------
-        {penalty_w}
-
-        Returns
-        -------
-        ndarray of shape (p,)
-            The diagonal, float64, non-negative (S is convex; a new array).
+        {smooth_hess_diag_sections}
 
         Examples
         --------
         >>> import numpy as np
-        >>> from fastlogit.penalties import ElasticNet
-        >>> ElasticNet(0.5).smooth_hess_diag(np.array([2.0, -1.0]))
-        array([0.5, 0.5])
+        >>> from fastlogit.penalties import L1, L2
+        >>> w = np.array([3.0, 4.0])
+        >>> L2().smooth_hess_diag(w), L1().smooth_hess_diag(w)
+        (array([1., 1.]), array([0., 0.]))
         """
 
     @fill_doc
@@ -291,18 +283,11 @@ class NoPenalty(Penalty):
     name = "none"
     l2_strength = 0.0
 
-    @fill_doc
+    @_fill_doc
     def smooth_value(self, w):
-        """S(w) = 0, whatever ``w``.
+        """S(w) = 0.0, whatever ``w``.
 
-        Parameters
-        ----------
-        {penalty_w}
-
-        Returns
-        -------
-        float
-            0.0.
+        {smooth_value_sections}
 
         Examples
         --------
@@ -313,18 +298,11 @@ class NoPenalty(Penalty):
         """
         return 0.0
 
-    @fill_doc
+    @_fill_doc
     def smooth_grad(self, w):
-        """grad S(w) = 0.
+        """grad S(w) = 0: float64 zeros of w's shape.
 
-        Parameters
-        ----------
-        {penalty_w}
-
-        Returns
-        -------
-        ndarray of shape (p,)
-            Zeros, float64.
+        {smooth_grad_sections}
 
         Examples
         --------
@@ -335,18 +313,11 @@ class NoPenalty(Penalty):
         """
         return np.zeros_like(w, dtype=np.float64)
 
-    @fill_doc
+    @_fill_doc
     def smooth_hessp(self, w, v):
-        """Hess S(w) v = 0.
+        """Hess S(w) v = 0: float64 zeros of v's shape.
 
-        Parameters
-        ----------
-        {penalty_w, penalty_v}
-
-        Returns
-        -------
-        ndarray of shape (p,)
-            Zeros, float64.
+        {smooth_hessp_sections}
 
         Examples
         --------
@@ -357,18 +328,11 @@ class NoPenalty(Penalty):
         """
         return np.zeros_like(v, dtype=np.float64)
 
-    @fill_doc
+    @_fill_doc
     def smooth_hess_diag(self, w):
-        """diag Hess S(w) = 0.
+        """diag Hess S(w) = 0: float64 zeros of w's shape.
 
-        Parameters
-        ----------
-        {penalty_w}
-
-        Returns
-        -------
-        ndarray of shape (p,)
-            Zeros, float64.
+        {smooth_hess_diag_sections}
 
         Examples
         --------
@@ -415,18 +379,11 @@ class ElasticNet(Penalty):
         self.l1_strength = r
         self.l2_strength = 1.0 - r
 
-    @fill_doc
+    @_fill_doc
     def smooth_value(self, w):
-        """S(w) = (1 - l1_ratio) / 2 ||w||^2, the ridge part.
+        """S(w) = (1 - l1_ratio) / 2 ||w||^2, the ridge part (0.0 for :class:`L1`).
 
-        Parameters
-        ----------
-        {penalty_w}
-
-        Returns
-        -------
-        float
-            S(w); 0.0 for ``l1_ratio=1`` (:class:`L1`).
+        {smooth_value_sections}
 
         Examples
         --------
@@ -440,18 +397,11 @@ class ElasticNet(Penalty):
         # wakes OpenBLAS's threads, which then spin against the next kernel pass.
         return 0.5 * a * float(np.einsum("i,i->", w, w)) if a else 0.0
 
-    @fill_doc
+    @_fill_doc
     def smooth_grad(self, w):
         """grad S(w) = (1 - l1_ratio) w.
 
-        Parameters
-        ----------
-        {penalty_w}
-
-        Returns
-        -------
-        ndarray of shape (p,)
-            grad S(w), float64 (a new array).
+        {smooth_grad_sections}
 
         Examples
         --------
@@ -462,18 +412,11 @@ class ElasticNet(Penalty):
         """
         return self.l2_strength * np.asarray(w, dtype=np.float64)
 
-    @fill_doc
+    @_fill_doc
     def smooth_hessp(self, w, v):
         """Hess S(w) v = (1 - l1_ratio) v (``w`` is not used: S is quadratic).
 
-        Parameters
-        ----------
-        {penalty_w, penalty_v}
-
-        Returns
-        -------
-        ndarray of shape (p,)
-            Hess S(w) v, float64 (a new array).
+        {smooth_hessp_sections}
 
         Examples
         --------
@@ -484,18 +427,11 @@ class ElasticNet(Penalty):
         """
         return self.l2_strength * np.asarray(v, dtype=np.float64)
 
-    @fill_doc
+    @_fill_doc
     def smooth_hess_diag(self, w):
         """diag Hess S(w): ``1 - l1_ratio`` in every entry.
 
-        Parameters
-        ----------
-        {penalty_w}
-
-        Returns
-        -------
-        ndarray of shape (p,)
-            The diagonal, float64 (a new array).
+        {smooth_hess_diag_sections}
 
         Examples
         --------
