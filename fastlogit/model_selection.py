@@ -31,12 +31,14 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import check_cv
-from sklearn.utils.validation import validate_data
+from sklearn.utils import column_or_1d
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import kernels as _kernels
 from ._docstring import filler
 from .base import store_params
-from .estimator import LinearLogitOutputs, LogisticRegression, with_constant_column
+from .estimator import (LinearLogitOutputs, LogisticRegression, check_known_labels,
+                        with_constant_column)
 from .validation import (check_C, check_l1_ratio, check_max_iter, check_n_jobs, check_tol,
                          resolve_penalty)
 
@@ -777,8 +779,8 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         ----------
         {X_predict}
         y : array-like of shape (n_samples,)
-            True labels.  With ``scoring`` None or "warn" a label not in ``classes_``
-            raises ValueError naming it; a named scorer receives y as given.
+            True labels; a label not in ``classes_`` raises ValueError naming it, whatever
+            the scoring (a scorer would count it as a silent miss).
         sample_weight : array-like of shape (n_samples,), default=None
             Weights passed to the scorer; None means 1 each.
 
@@ -801,5 +803,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             else self.scoring
         if scoring is None:
             return super().score(X, y, sample_weight=sample_weight)
+        check_is_fitted(self)
+        check_known_labels(column_or_1d(y, warn=True), self.classes_)
         kw = {} if sample_weight is None else {"sample_weight": sample_weight}
         return get_scorer(scoring)(self, X, y, **kw)

@@ -302,6 +302,10 @@ def test_errors(client):
     dX, dy, _ = _blocks(X, y, 100)
     with pytest.raises(ValueError, match="penalty must be one of"):
         fdask.DaskObjective(dX, dy, penalty="l3", client=client)
+    closed = fdask.DaskObjective(dX, dy, client=client, n_threads=1)
+    closed.close()
+    with pytest.raises(ValueError, match=r"released \(close\(\) was called\)"):
+        closed.value_grad(closed.zeros())
     with pytest.raises(ValueError, match="transport"):
         fdask.DaskObjective(dX, dy, transport="mpi", client=client)
     with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[300, 250\]"):

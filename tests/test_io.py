@@ -346,6 +346,9 @@ def test_convert_and_cache_round_trip(tmp_path, dtype):
     assert blocks[0][0] == 0 and blocks[-1][1] == X.shape[0] and len(blocks) > 5
     parts = [sp.csr_matrix(cache.read_rows(a, b), shape=(b - a, X.shape[1])) for a, b in blocks]
     assert_same((sp.vstack(parts, format="csr"), y), (X, y), dtype)
+    for start, stop in [(3, 1), (0, X.shape[0] + 1), (-1, 2), (0.0, 2)]:
+        with pytest.raises(ValueError, match="read_rows needs integers 0 <= start <= stop"):
+            cache.read_rows(start, stop)
     # save_csr_cache of an in-memory matrix gives the same cache; replacing is allowed
     save_csr_cache(tmp_path / "c.flc", X, y)
     assert_same(load_csr_cache(tmp_path / "c.flc"), (X, y), dtype)

@@ -264,6 +264,20 @@ def test_cv_picks_sklearns_C_with_the_same_scores(rng, scoring, n_classes):
     assert ours.l1_ratio_.shape == ref.l1_ratio_.shape
 
 
+@pytest.mark.parametrize("scoring", [None, "accuracy", "neg_log_loss"])
+def test_cv_score_rejects_labels_it_was_not_fitted_on(scoring):
+    """score raises ValueError naming an unknown label under every scoring (a named scorer
+    would count it as a silent miss, or score log-loss against the wrong columns)."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(90, 4, random_state=0)
+    clf = LogisticRegressionCV(Cs=3, cv=3, l1_ratios=(0.0,), scoring=scoring,
+                               use_legacy_attributes=False).fit(X, y)
+    with pytest.raises(ValueError, match=r"y contains labels \['7'\] not in classes_"):
+        clf.score(X, np.where(np.arange(90) == 5, 7, y))
+    assert np.isfinite(clf.score(X, y))
+
+
 @pytest.mark.parametrize("scoring", ["accuracy", "neg_log_loss"])
 def test_cv_l1_picks_sklearns_C_with_the_same_scores(scoring):
     # without an intercept liblinear's L1 problem is exactly ours (it penalises the

@@ -331,6 +331,9 @@ class WorkerParts:
         its name is not sent again (it is held on the workers).  ``func`` must be a
         module-level function (it is pickled by reference).
         """
+        if not self.futures:
+            raise ValueError("the data's parts on the workers were released (close() was "
+                             "called): build a new objective to evaluate it again")
         vectors = [(name, np.ascontiguousarray(a, dtype=np.float64)) for name, a in vectors]
         if self.transport == "actors":
             return self._reduce_actors(func, vectors, scalars)

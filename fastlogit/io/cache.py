@@ -699,6 +699,11 @@ class CSRCache:
         >>> folder.cleanup()
         """
         indptr = self.indptr()
+        n = indptr.shape[0] - 1
+        if not (isinstance(start, (int, np.integer)) and isinstance(stop, (int, np.integer))
+                and 0 <= start <= stop <= n):
+            raise ValueError(f"read_rows needs integers 0 <= start <= stop <= n_samples = {n}, "
+                             f"got start={start!r}, stop={stop!r}")
         lo, hi = int(indptr[start]), int(indptr[stop])
         with open(self._files["data"], "rb") as fh:
             fh.seek(lo * self.dtype.itemsize)
