@@ -48,7 +48,6 @@ numpydoc_attributes_as_param_list = True
 # the API pages name them ("module.Class.member", inherited members included).
 numpydoc_validation_checks = {"PR01", "PR02", "PR07", "GL08", "EX01"}
 numpydoc_validation_exclude = {
-    r"^fastlogit\.svm\.LinearSVM\.fit$",
     r"^fastlogit\.margin_losses\.\w+\.\w+$",
 }
 

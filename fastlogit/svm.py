@@ -385,7 +385,17 @@ class LinearSVM(LinearClassifierMixin, BaseEstimator):
         Returns
         -------
         self
-            The fitted SVM.
+            The fitted SVM: ``coef_``, ``intercept_``, ``classes_``, ``n_iter_``,
+            ``converged_`` and ``duality_gap_`` set.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.svm import LinearSVM
+        >>> X = np.array([[-2.0, 0.5], [-1.0, -0.5], [1.0, 0.5], [2.0, -0.5]])
+        >>> svm = LinearSVM(loss="hinge", C=10.0).fit(X, ["a", "a", "b", "b"])
+        >>> svm.classes_.tolist(), svm.predict([[-3.0, 0.0], [3.0, 0.0]]).tolist()
+        (['a', 'b'], ['a', 'b'])
         """
         if self.loss not in ("squared_hinge", "hinge"):
             raise ValueError(f"loss must be 'squared_hinge' or 'hinge', got {self.loss!r}")

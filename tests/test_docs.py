@@ -81,8 +81,7 @@ NUMPYDOC_CHECKS = ("PR01", "PR02", "PR07", "GL08", "EX01")
 #: helpers, or lie outside the docs helper's files); remove an entry once it validates.
 #: docs/conf.py's numpydoc_validation_exclude leaves out the same members (checked below).
 PENDING_MEMBERS = {
-    # fastlogit/svm.py, fastlogit/margin_losses.py (svm helper)
-    "fastlogit.svm.LinearSVM.fit",
+    # fastlogit/margin_losses.py (svm helper)
     *(f"fastlogit.margin_losses.MarginData.{m}" for m in (
         "hess_diag", "hessian", "hessp", "loss", "loss_from_margins", "loss_grad", "margins")),
     *(f"fastlogit.margin_losses.{c}.{m}" for c in ("SquaredHinge", "SmoothedHinge", "LogLoss")
