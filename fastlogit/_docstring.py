@@ -95,6 +95,28 @@ w : ndarray of shape (p,)
     "penalty_v": """\
 v : ndarray of shape (p,)
     The direction the Hessian multiplies, float64.""",
+    # ---------------------------------------------------------------- margin losses
+    "margin_yt_z": """\
+yt : ndarray of shape (n,)
+    The labels y~ = 2 y - 1, each -1.0 or +1.0, float64 (not checked: the results hold
+    for these two values only).
+z : ndarray of shape (n,)
+    The margins z = X w + b, float64; any shape broadcasting with yt's works
+    elementwise.""",
+    "margin_value_returns": """\
+ndarray of shape (n,)
+    l(m_i) with m = yt * z, float64, >= 0: a new array.""",
+    "margin_derivative_returns": """\
+ndarray of shape (n,)
+    dl/dz_i = yt_i l'(m_i), float64 (each loss is differentiable: C^1): a new array.""",
+    "margin_curvature_returns": """\
+ndarray of shape (n,)
+    d2l/dz_i^2 = l''(m_i) (yt^2 = 1), float64, >= 0 (every loss is convex): a new array.
+    Where l' has a kink, the generalised second derivative: one side's value.""",
+    "margin_loss_example": """\
+>>> import numpy as np
+>>> from fastlogit.margin_losses import LogLoss, SmoothedHinge, SquaredHinge
+>>> yt, z = np.array([1.0, 1.0, -1.0]), np.array([2.0, 0.5, 0.5])  # m = 2, 0.5, -0.5""",
     # ---------------------------------------------------------------- kernels
     "kernel_X": """\
 X : {fastlogit.kernels.Design, ndarray, sparse matrix} of shape (n, d)
@@ -127,6 +149,19 @@ ValueError
 >>> ref = kernels.get("numpy")  # every backend agrees with it to rounding
 >>> X = kernels.as_design(np.array([[1.0, 2.0], [0.0, -1.0], [3.0, 0.0]]))""",
 }
+
+
+def _margin_loss_contract(kind):
+    """The sections of a margin loss's ``value``, ``derivative`` or ``curvature`` (one
+    contract for the three losses): Parameters, Returns, and the Examples' setup."""
+    return "\n".join(["Parameters", "----------", DOCDICT["margin_yt_z"], "",
+                      "Returns", "-------", DOCDICT[f"margin_{kind}_returns"], "",
+                      "Examples", "--------", DOCDICT["margin_loss_example"]])
+
+
+DOCDICT.update({f"margin_{kind}": _margin_loss_contract(kind)
+                for kind in ("value", "derivative", "curvature")})
+
 
 _PLACEHOLDER = re.compile(r"^([ \t]*)\{([A-Za-z_]\w*(?:, [A-Za-z_]\w*)*)\}[ \t]*$",
                           re.MULTILINE)

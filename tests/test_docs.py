@@ -84,8 +84,6 @@ PENDING_MEMBERS = {
     # fastlogit/margin_losses.py (svm helper)
     *(f"fastlogit.margin_losses.MarginData.{m}" for m in (
         "hess_diag", "hessian", "hessp", "loss", "loss_from_margins", "loss_grad", "margins")),
-    *(f"fastlogit.margin_losses.{c}.{m}" for c in ("SquaredHinge", "SmoothedHinge", "LogLoss")
-      for m in ("curvature", "derivative", "value")),
 }
 
 
