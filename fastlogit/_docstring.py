@@ -117,6 +117,17 @@ ndarray of shape (n,)
 >>> import numpy as np
 >>> from fastlogit.margin_losses import LogLoss, SmoothedHinge, SquaredHinge
 >>> yt, z = np.array([1.0, 1.0, -1.0]), np.array([2.0, 0.5, 0.5])  # m = 2, 0.5, -0.5""",
+    "data_term_theta": """\
+theta : ndarray of shape (n_params,)
+    The parameters ``[w, b]`` (no ``b`` without an intercept), float64.  Not checked here:
+    a data term is called through :class:`fastlogit.objective.Objective`, whose methods
+    check the length and finiteness first.""",
+    "margin_data_example": """\
+>>> import numpy as np
+>>> from fastlogit.margin_losses import MarginData, SquaredHinge
+>>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+>>> data = MarginData(X, [0, 0, 1, 1], loss=SquaredHinge())  # n_params = 2 + intercept
+>>> theta = np.array([1.0, 0.0, -1.5])  # y~ z = 1.5, 0.5, 0.5, 1.5: rows 2, 3 in the margin""",
     # ---------------------------------------------------------------- kernels
     "kernel_X": """\
 X : {fastlogit.kernels.Design, ndarray, sparse matrix} of shape (n, d)

@@ -301,8 +301,28 @@ class MarginData:
         self._active = (None, None)  # the cached theta's key, (design, curvature) or None
         self.n_evals = {"value_grad": 0, "hessp": 0, "margins": 0}
 
+    @fill_doc
     def margins(self, theta, intercept=True):
-        """z = X w (+ b), float64 (n,)."""
+        """z = X w (+ b): one kernel pass over X.
+
+        Parameters
+        ----------
+        {data_term_theta}
+        intercept : bool, default=True
+            Whether z includes the intercept b (nothing to add without a fitted intercept);
+            False gives X w.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            The margins, float64 (computed in the data's dtype): a new array.
+
+        Examples
+        --------
+        {margin_data_example}
+        >>> data.margins(theta), data.margins(theta, intercept=False)
+        (array([-1.5, -0.5,  0.5,  1.5]), array([0., 1., 2., 3.]))
+        """
         self.n_evals["margins"] += 1
         d = self.n_features
         self._w[:] = theta[:d]
@@ -323,18 +343,75 @@ class MarginData:
             out[-1] = total
         return out
 
+    @fill_doc
     def loss_from_margins(self, z):
-        """L = sum_i s_i l(y~_i z_i) at margins ``z`` (n_samples,), float."""
+        """L = sum_i s_i l(y~_i z_i) at the margins z: O(n), no pass over X.
+
+        Parameters
+        ----------
+        z : ndarray of shape (n_samples,)
+            Margins X w + b, float64 (as :meth:`margins` returns them).
+
+        Returns
+        -------
+        float
+            L at the theta whose margins are z.
+
+        Examples
+        --------
+        {margin_data_example}
+        >>> data.loss_from_margins(data.margins(theta)), data.loss_from_margins(np.zeros(4))
+        (0.5, 4.0)
+        """
         return float(self._s @ self.loss_fn.value(self._yt, z))
 
+    @fill_doc
     def loss(self, theta):
-        """L(theta), float (the cached value when theta is the last ``loss_grad``'s)."""
+        """L(theta) = sum_i s_i l(y~_i z_i): one pass over X, none when theta is the last
+        :meth:`loss_grad`'s (its cached value).
+
+        Parameters
+        ----------
+        {data_term_theta}
+
+        Returns
+        -------
+        float
+            The unscaled, unpenalised loss sum, >= 0.
+
+        Examples
+        --------
+        {margin_data_example}
+        >>> data.loss(theta), data.loss(np.zeros(3))  # squared hinge: 1 per sample at z = 0
+        (0.5, 4.0)
+        """
         if self._cache[0] is not None and np.array_equal(self._cache[0], theta):
             return self._cache[1]
         return self.loss_from_margins(self.margins(theta))
 
+    @fill_doc
     def loss_grad(self, theta):
-        """(L, grad L); keeps the curvature s * l''(z) at theta for the Hessian methods."""
+        """(L, grad L) at theta: two passes over X (margins, then X~^T r), none when theta is
+        the last call's.  Keeps the curvature s_i l''(z_i) at theta for the Hessian methods.
+
+        Parameters
+        ----------
+        {data_term_theta}
+
+        Returns
+        -------
+        loss : float
+            L(theta), as :meth:`loss`.
+        grad : ndarray of shape (n_params,)
+            ``X~^T (s * dl/dz)`` with X~ = [X, 1], float64: a new array (the cache keeps its
+            own).
+
+        Examples
+        --------
+        {margin_data_example}
+        >>> data.loss_grad(theta)  # dl/dz = 0, 1, -1, 0
+        (0.5, array([-1., -1.,  0.]))
+        """
         if self._cache[0] is None or not np.array_equal(self._cache[0], theta):
             self.n_evals["value_grad"] += 1
             z = self.margins(theta)
@@ -371,9 +448,29 @@ class MarginData:
             self._active = (key, sub)
         return (self.design, curv) if self._active[1] is None else self._active[1]
 
+    @fill_doc
     def hessp(self, theta, v):
         """Hess L v = X~^T (s l'' * (X~ v)), X~ = [X, 1]: one kernel pass (over the rows
-        with curvature, see :meth:`_second_order`)."""
+        with curvature, see :meth:`_second_order`), after :meth:`loss_grad`'s passes when
+        theta is not the cached one.
+
+        Parameters
+        ----------
+        {data_term_theta}
+        v : ndarray of shape (n_params,)
+            The direction, float64, packed as theta.
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+            The generalised Hessian of L at theta times v, float64: a new array.
+
+        Examples
+        --------
+        {margin_data_example}
+        >>> data.hessp(theta, np.array([1.0, 0.0, 0.0]))  # the Hessian's first column
+        array([10.,  4.,  6.])
+        """
         design, curv = self._second_order(theta)
         self.n_evals["hessp"] += 1
         d = self.n_features
@@ -387,8 +484,26 @@ class MarginData:
             out[d] = total
         return out
 
+    @fill_doc
     def hess_diag(self, theta):
-        """Diagonal of the generalised Hessian of L at theta, float64 (n_params,)."""
+        """Diagonal of the generalised Hessian of L at theta: one kernel pass (over the rows
+        with curvature), e.g. a preconditioner.
+
+        Parameters
+        ----------
+        {data_term_theta}
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+            ``sum_i s_i l''_i x~_ij^2`` per parameter j, float64, >= 0: a new array.
+
+        Examples
+        --------
+        {margin_data_example}
+        >>> data.hess_diag(theta)
+        array([10.,  2.,  4.])
+        """
         design, curv = self._second_order(theta)
         self.kernels.hess_diag(design, curv, self._out, n_threads=self.n_threads)
         out = np.empty(self.n_params)
@@ -397,9 +512,28 @@ class MarginData:
             out[-1] = float(curv.sum(dtype=np.float64))
         return out
 
+    @fill_doc
     def hessian(self, theta):
-        """Dense generalised Hessian (n_params, n_params) (gram kernel over the rows with
-        curvature, :meth:`_second_order`; small d only)."""
+        """Dense generalised Hessian X~^T diag(s l'') X~ of L at theta (gram kernel over the
+        rows with curvature, :meth:`_second_order`; small d only: O(d^2) memory).
+
+        Parameters
+        ----------
+        {data_term_theta}
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params)
+            Symmetric, positive semi-definite, float64: a new array.
+
+        Examples
+        --------
+        {margin_data_example}
+        >>> data.hessian(theta)  # 2 x~ x~^T summed over rows 2 and 3
+        array([[10.,  4.,  6.],
+               [ 4.,  2.,  2.],
+               [ 6.,  2.,  4.]])
+        """
         design, curv = self._second_order(theta)
         d = self.n_features
         G = np.empty((d, d), dtype=self.dtype)
