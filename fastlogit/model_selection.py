@@ -28,7 +28,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import check_cv
 from sklearn.utils import column_or_1d
@@ -424,16 +423,16 @@ def _run_in_threads(run, tasks, jobs):
     them: a solver limits it around its own run (threadpoolctl, process-wide), and with
     paths in threads one path's exit would restore the multi-threaded setting under the
     others.  A plain thread pool and the solvers' cached threadpoolctl controller
-    (:func:`fastlogit.solvers._result._blas_limit`) instead of a joblib ``Parallel`` and a
+    (:func:`fastlogit.solvers._result.blas_limit`) instead of a joblib ``Parallel`` and a
     fresh ``threadpool_limits``, which rescans the loaded libraries: on small sets their
     start-up was a visible part of the whole fit (benchmarks/results/cv_race.md).  The
     first exception a task raises is raised here.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from .solvers._result import _blas_limit
+    from .solvers._result import blas_limit
 
-    with _blas_limit(), ThreadPoolExecutor(max_workers=jobs) as pool:
+    with blas_limit(), ThreadPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(lambda task: run(*task), tasks))
 
 

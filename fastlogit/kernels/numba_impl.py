@@ -46,7 +46,7 @@ _ROW_COST = 8
 
 
 @contextmanager
-def _threads(n_threads):
+def numba_threads(n_threads):
     """Run numba's parallel regions with ``n_threads`` threads, then restore the setting."""
     n = max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS))
     previous = numba.get_num_threads()
@@ -105,8 +105,8 @@ def _pt_loss_grad(y, z):
 # A kernel body is written once for both layouts: X is either the dense (n, d) array or the
 # tuple (data, indices, indptr), and these accessors (Numba overloads, resolved by X's type
 # at compile time, so each layout gets its own specialised machine code) give row i's stored
-# entries: positions k in range(*_nz(X, i)), their columns _col(X, i, k) and values
-# _val(X, i, k); _row_dot and _blocks are specialised further (reassociated dense dot
+# entries: positions k in range(*row_span(X, i)), their columns entry_column(X, i, k) and values
+# entry_value(X, i, k); _row_dot and _blocks are specialised further (reassociated dense dot
 # product, CSR blocks balanced by cost).
 @njit(**_JIT)
 def _u(j):
@@ -116,15 +116,15 @@ def _u(j):
     return np.uint64(j)
 
 
-def _nz(X, i):
+def row_span(X, i):
     """(lo, hi): row i's entries are the positions range(lo, hi)."""
 
 
-def _col(X, i, k):
+def entry_column(X, i, k):
     """Column of row i's entry at position k."""
 
 
-def _val(X, i, k):
+def entry_value(X, i, k):
     """Value of row i's entry at position k (in X's dtype)."""
 
 
@@ -159,21 +159,21 @@ def _dense(X):
     return isinstance(X, types.Array)
 
 
-@overload(_nz, jit_options=_JIT)
+@overload(row_span, jit_options=_JIT)
 def _ov_nz(X, i):
     if _dense(X):
         return lambda X, i: (0, X.shape[1])
     return lambda X, i: (_u(X[2][i]), _u(X[2][i + 1]))
 
 
-@overload(_col, jit_options=_JIT)
+@overload(entry_column, jit_options=_JIT)
 def _ov_col(X, i, k):
     if _dense(X):
         return lambda X, i, k: k
     return lambda X, i, k: _u(X[1][k])
 
 
-@overload(_val, jit_options=_JIT)
+@overload(entry_value, jit_options=_JIT)
 def _ov_val(X, i, k):
     if _dense(X):
         return lambda X, i, k: X[i, k]
@@ -219,7 +219,7 @@ def _ov_rects(X, d, K, T):
 def _ov_rect_nz(X, i, j0, j1):
     if _dense(X):
         return lambda X, i, j0, j1: (j0, j1)
-    return lambda X, i, j0, j1: _nz(X, i)
+    return lambda X, i, j0, j1: row_span(X, i)
 
 
 @njit(**_JIT)
@@ -256,18 +256,18 @@ def _dot_dense(X, i, w):
 @njit(**_JIT)
 def _row_axpy(X, i, r, g):
     """g += r x_i."""
-    lo, hi = _nz(X, i)
+    lo, hi = row_span(X, i)
     for k in range(lo, hi):
-        g[_col(X, i, k)] += r * np.float64(_val(X, i, k))
+        g[entry_column(X, i, k)] += r * np.float64(entry_value(X, i, k))
 
 
 @njit(**_JIT)
 def _row_times(X, i, M, Z):
     """Z += x_i M (M of shape (d, K), Z of K float64 values)."""
-    lo, hi = _nz(X, i)
+    lo, hi = row_span(X, i)
     for k in range(lo, hi):
-        x = np.float64(_val(X, i, k))
-        Mj = M[_col(X, i, k)]
+        x = np.float64(entry_value(X, i, k))
+        Mj = M[entry_column(X, i, k)]
         for c in range(Z.shape[0]):
             Z[c] += x * np.float64(Mj[c])
 
@@ -279,8 +279,8 @@ def _row_rect(X, i, R, rect, slab):
     w = slab.shape[1]
     lo, hi = _rect_nz(X, i, j0, rect[1])
     for k in range(lo, hi):
-        x = np.float64(_val(X, i, k))
-        row = slab[_col(X, i, k) - j0]
+        x = np.float64(entry_value(X, i, k))
+        row = slab[entry_column(X, i, k) - j0]
         for c in range(w):
             row[c] += x * R[c0 + c]
 
@@ -453,10 +453,10 @@ def _hess_diag(X, dw, out, n_blocks):
         g = buf[t]
         for i in range(bounds[t], bounds[t + 1]):
             di = np.float64(dw[i])
-            lo, hi = _nz(X, i)
+            lo, hi = row_span(X, i)
             for k in range(lo, hi):
-                x = np.float64(_val(X, i, k))
-                g[_col(X, i, k)] += di * x * x
+                x = np.float64(entry_value(X, i, k))
+                g[entry_column(X, i, k)] += di * x * x
     _reduce_into(buf, out)
 
 
@@ -677,7 +677,7 @@ def _entry(op, layout, kernel, call):
         X = args[0] if n_x == 1 else tuple(args[:3])
         n_threads = args[-1]
         nb = _n_blocks(args[0].shape[0] if n_x == 1 else args[2].shape[0] - 1, n_threads)
-        with _threads(n_threads):
+        with numba_threads(n_threads):
             return call(kernel, X, *args[n_x:-1], nb)
 
     raw.__name__ = raw.__qualname__ = f"{op}_{layout}"

@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit, prange
 
 from . import sgd_ref
-from .numba_impl import _col, _nz, _threads, _val
+from .numba_impl import entry_column, entry_value, numba_threads, row_span
 from .sgd_ref import hogwild_epoch
 
 __all__ = ["sgd_epoch_dense", "sgd_epoch_csr", "sgd_epoch_hogwild_csr"]
@@ -49,7 +49,8 @@ _l1_clip = njit(**_JIT)(sgd_ref._l1_clip)
 def _epoch(X, Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta0, power_t, alpha, t0,
            lam2, lam1, fit_intercept, average_start):
     """One sequential epoch; X is the dense array or the CSR tuple (numba_impl's row
-    accessors give row i's entries: positions range(*_nz), columns _col, values _val)."""
+    accessors give row i's entries: positions range(*row_span), columns entry_column,
+    values entry_value)."""
     K = W.shape[1]
     averaging = avg_W.shape[0] > 0
     use_l1 = q.shape[0] > 0 and lam1 > 0.0
@@ -61,7 +62,7 @@ def _epoch(X, Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta0, power_t
     sc, tt, bt, cnt, uu = state[0], state[1], state[2], state[3], state[4]
     for p in range(order.shape[0]):
         i = order[p]
-        lo, hi = _nz(X, i)
+        lo, hi = row_span(X, i)
         tt += 1.0
         t = tt
         eta = _eta(schedule, eta0, power_t, alpha, t0, t)
@@ -70,15 +71,15 @@ def _epoch(X, Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta0, power_t
         if K == 1:
             acc = 0.0
             for kk in range(lo, hi):
-                acc += np.float64(_val(X, i, kk)) * W[_col(X, i, kk), 0]
+                acc += np.float64(entry_value(X, i, kk)) * W[entry_column(X, i, kk), 0]
             loss, res = _binary_point(np.float64(Y[i, 0]), scale * acc + b[0])
             r[0] = si * res
         else:
             for k in range(K):
                 z[k] = 0.0
             for kk in range(lo, hi):
-                x = np.float64(_val(X, i, kk))
-                j = _col(X, i, kk)
+                x = np.float64(entry_value(X, i, kk))
+                j = entry_column(X, i, kk)
                 for k in range(K):
                     z[k] += x * W[j, k]
             for k in range(K):
@@ -101,8 +102,8 @@ def _epoch(X, Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta0, power_t
             if r[k] != 0.0:
                 c = -eta * r[k] / scale
                 for kk in range(lo, hi):
-                    delta = c * np.float64(_val(X, i, kk))
-                    j = _col(X, i, kk)
+                    delta = c * np.float64(entry_value(X, i, kk))
+                    j = entry_column(X, i, kk)
                     W[j, k] += delta
                     if averaging:
                         avg_W[j, k] -= beta * delta
@@ -113,7 +114,7 @@ def _epoch(X, Y, s, order, W, b, avg_W, avg_b, q, state, schedule, eta0, power_t
             u = uu
             for k in range(K):
                 for kk in range(lo, hi):
-                    _l1_clip(W, avg_W, q, _col(X, i, kk), k, scale, u, beta, averaging)
+                    _l1_clip(W, avg_W, q, entry_column(X, i, kk), k, scale, u, beta, averaging)
         if averaging and t >= average_start:
             bt += sc
             cnt += 1.0
@@ -246,6 +247,6 @@ def sgd_epoch_hogwild_csr(data, indices, indptr, Y, s, order, W, b, avg_W, avg_b
     Same arguments and result as :func:`sgd_epoch_csr`; with ``n_threads == 1`` it equals the
     sequential epoch to rounding.
     """
-    return hogwild_epoch(_plan, _hogwild_segment, _scale_weights, _threads, data, indices,
+    return hogwild_epoch(_plan, _hogwild_segment, _scale_weights, numba_threads, data, indices,
                          indptr, Y, s, order, W, b, avg_W, avg_b, state, schedule, eta0,
                          power_t, alpha, t0, lam2, fit_intercept, average_start, n_threads)

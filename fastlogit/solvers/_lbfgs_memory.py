@@ -22,12 +22,11 @@ float32 (half the memory traffic); every sum is accumulated in float64, and the 
 new pair use its stored (rounded) values, so that the compact form stays consistent with
 the pairs it holds.
 """
-import numba
 import numpy as np
 from numba import njit, prange
 
 from .._config import kernel_threads
-from ..kernels.numba_impl import _threads
+from ..kernels.numba_impl import numba_threads
 
 __all__ = ["CHUNK", "pair_pass", "direction_pass", "pass_threads"]
 
@@ -203,7 +202,7 @@ def pair_pass(theta_new, theta, g_new, g, S, Y, spare, act, n_threads=1):
     k = act.size
     part = np.empty((n_chunks(theta.size), 4 * k + 6))
     if n_threads > 1:
-        with _threads(n_threads):
+        with numba_threads(n_threads):
             _pair_par(theta_new, theta, g_new, g, S, Y, int(spare), act, part)
     else:
         _pair_ser(theta_new, theta, g_new, g, S, Y, int(spare), act, part)
@@ -217,7 +216,7 @@ def direction_pass(g, S, Y, act, cs, cy, gamma, d, n_threads=1):
     args = (g, S, Y, act, np.ascontiguousarray(cs, dtype=np.float64),
             np.ascontiguousarray(cy, dtype=np.float64), float(gamma), d, part)
     if n_threads > 1:
-        with _threads(n_threads):
+        with numba_threads(n_threads):
             _direction_par(*args)
     else:
         _direction_ser(*args)

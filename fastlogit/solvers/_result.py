@@ -28,12 +28,13 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
 __all__ = ["ConvergenceWarning", "History", "SolverResult", "stopping_threshold",
-           "reference_gradient_norm", "warn_not_converged", "single_threaded_blas"]
+           "reference_gradient_norm", "warn_not_converged", "single_threaded_blas", "blas_limit",
+           "begin_smooth_fit", "finish_fit"]
 
 _CONTROLLER = []
 
 
-def _blas_limit():
+def blas_limit():
     """Context limiting BLAS to one thread (threadpoolctl), or a no-op without it."""
     if not _CONTROLLER:
         try:
@@ -57,7 +58,7 @@ def single_threaded_blas(solver):
     """
     @functools.wraps(solver)
     def wrapped(*args, **kwargs):
-        with _blas_limit():
+        with blas_limit():
             return solver(*args, **kwargs)
 
     return wrapped
@@ -274,3 +275,51 @@ def warn_not_converged(name, gnorm, threshold, n_iter, reason="max_iter reached"
            f"or scale the data.")
     warnings.warn(msg, ConvergenceWarning, stacklevel=3)
     return msg
+
+
+def _check_smooth(objective, name):
+    if objective.l1_strength:
+        raise ValueError(f"solver {name!r} does not support penalty="
+                         f"{objective.penalty.name!r} with an L1 part; use solver='l1'")
+
+
+def _start(objective, theta0):
+    theta = np.array(theta0, dtype=np.float64).reshape(-1)
+    if theta.shape != (objective.n_params,):
+        raise ValueError(f"theta0 must have {objective.n_params} entries, got {theta.size}")
+    return theta
+
+
+def finish_fit(name, objective, theta, it, hist, gnorm, thr, message="max_iter reached",
+            by_callback=False):
+    """The SolverResult at ``theta``: converged when ``gnorm <= thr``; otherwise it warns with
+    ``message`` as the reason, unless the callback asked to stop (``by_callback``)."""
+    converged = gnorm <= thr
+    if by_callback:
+        message = "stopped by callback"
+    elif converged:
+        message = "converged"
+    else:
+        message = warn_not_converged(name, gnorm, thr, it, message)
+    return SolverResult(theta=theta, n_iter=it, converged=converged, message=message,
+                        history=hist.as_dict(), n_evals=dict(getattr(objective, "n_evals", {})))
+
+
+def begin_smooth_fit(name, objective, theta0, tol, callback, verbose):
+    """Common start of the smooth solvers (Newton's and L-BFGS): checks, first value/gradient, the
+    stopping threshold ``tol * max(1, ||grad F(0)||_inf)`` (:func:`reference_gradient_norm`:
+    read off the first gradient when theta0 = 0, else cached per data term).
+
+    Returns ``(theta, hist, f, g, gnorm, thr, stopped)``; ``stopped`` is the finished
+    SolverResult when the callback asked to stop at the starting point, else None.
+    """
+    _check_smooth(objective, name)
+    theta = _start(objective, theta0)
+    hist = History(callback, verbose, name)
+    f, g = objective.value_grad(theta)
+    gnorm = float(np.abs(g).max())
+    thr = stopping_threshold(tol, reference_gradient_norm(objective, theta, g))
+    stopped = None
+    if hist.record(theta, f, gnorm):
+        stopped = finish_fit(name, objective, theta, 0, hist, gnorm, thr, by_callback=True)
+    return theta, hist, f, g, gnorm, thr, stopped

@@ -34,7 +34,7 @@ from . import _lbfgs_memory as _lbm
 from ._line_search import armijo
 from ..contract import declare
 from ._result import single_threaded_blas
-from .newton import _begin, _finish
+from ._result import begin_smooth_fit, finish_fit
 
 __all__ = ["lbfgs"]
 
@@ -184,7 +184,8 @@ def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0
     and every sum stay float64.
     """
     name = "lbfgs"
-    theta, hist, f, g, gnorm, thr, stopped = _begin(name, objective, theta0, tol, callback, verbose)
+    theta, hist, f, g, gnorm, thr, stopped = begin_smooth_fit(name, objective, theta0, tol,
+                                                              callback, verbose)
     if stopped:
         return stopped
     memory = _Memory(int(m), theta.size, _memory_dtype(memory_dtype, int(m), theta.size),
@@ -208,5 +209,5 @@ def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0
         gnorm = memory.push(theta_new, theta, g_new, g)[1]
         theta, f, g = theta_new, f_new, g_new
         if hist.record(theta, f, gnorm):
-            return _finish(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
-    return _finish(name, objective, theta, it, hist, gnorm, thr, message)
+            return finish_fit(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
+    return finish_fit(name, objective, theta, it, hist, gnorm, thr, message)

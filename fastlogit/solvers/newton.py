@@ -31,8 +31,7 @@ from scipy import linalg
 
 from ._line_search import armijo
 from ..contract import declare
-from ._result import (History, SolverResult, reference_gradient_norm, single_threaded_blas,
-                      stopping_threshold, warn_not_converged)
+from ._result import begin_smooth_fit, finish_fit, single_threaded_blas
 
 __all__ = ["newton_cholesky", "newton_cg", "trust_region", "cholesky_factor"]
 
@@ -40,54 +39,6 @@ __all__ = ["newton_cholesky", "newton_cg", "trust_region", "cholesky_factor"]
 def _norm(v):
     """||v||_2 as NumPy's norm computes it (sqrt of v.dot(v)), without its dispatch."""
     return math.sqrt(float(v.dot(v)))
-
-
-def _check_smooth(objective, name):
-    if objective.l1_strength:
-        raise ValueError(f"solver {name!r} does not support penalty="
-                         f"{objective.penalty.name!r} with an L1 part; use solver='l1'")
-
-
-def _start(objective, theta0):
-    theta = np.array(theta0, dtype=np.float64).reshape(-1)
-    if theta.shape != (objective.n_params,):
-        raise ValueError(f"theta0 must have {objective.n_params} entries, got {theta.size}")
-    return theta
-
-
-def _finish(name, objective, theta, it, hist, gnorm, thr, message="max_iter reached",
-            by_callback=False):
-    """The SolverResult at ``theta``: converged when ``gnorm <= thr``; otherwise it warns with
-    ``message`` as the reason, unless the callback asked to stop (``by_callback``)."""
-    converged = gnorm <= thr
-    if by_callback:
-        message = "stopped by callback"
-    elif converged:
-        message = "converged"
-    else:
-        message = warn_not_converged(name, gnorm, thr, it, message)
-    return SolverResult(theta=theta, n_iter=it, converged=converged, message=message,
-                        history=hist.as_dict(), n_evals=dict(getattr(objective, "n_evals", {})))
-
-
-def _begin(name, objective, theta0, tol, callback, verbose):
-    """Common start of the Newton solvers (and L-BFGS): checks, first value/gradient, the
-    stopping threshold ``tol * max(1, ||grad F(0)||_inf)`` (:func:`reference_gradient_norm`:
-    read off the first gradient when theta0 = 0, else cached per data term).
-
-    Returns ``(theta, hist, f, g, gnorm, thr, stopped)``; ``stopped`` is the finished
-    SolverResult when the callback asked to stop at the starting point, else None.
-    """
-    _check_smooth(objective, name)
-    theta = _start(objective, theta0)
-    hist = History(callback, verbose, name)
-    f, g = objective.value_grad(theta)
-    gnorm = float(np.abs(g).max())
-    thr = stopping_threshold(tol, reference_gradient_norm(objective, theta, g))
-    stopped = None
-    if hist.record(theta, f, gnorm):
-        stopped = _finish(name, objective, theta, 0, hist, gnorm, thr, by_callback=True)
-    return theta, hist, f, g, gnorm, thr, stopped
 
 
 class _Cholesky:
@@ -149,7 +100,8 @@ def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None,
     if objective.n_params > max_params:
         raise ValueError(f"{name}: {objective.n_params} parameters exceed max_params="
                          f"{max_params} (dense Hessian); use 'newton-cg' or 'trust-region'")
-    theta, hist, f, g, gnorm, thr, stopped = _begin(name, objective, theta0, tol, callback, verbose)
+    theta, hist, f, g, gnorm, thr, stopped = begin_smooth_fit(name, objective, theta0, tol,
+                                                              callback, verbose)
     if stopped:
         return stopped
     g0 = max(1.0, _norm(g))
@@ -183,8 +135,8 @@ def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None,
         theta, f, g = theta_new, f_new, g_new
         gnorm = float(np.abs(g).max())
         if hist.record(theta, f, gnorm):
-            return _finish(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
-    return _finish(name, objective, theta, it, hist, gnorm, thr, message)
+            return finish_fit(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
+    return finish_fit(name, objective, theta, it, hist, gnorm, thr, message)
 
 
 def _preconditioner(objective, theta, kind):
@@ -312,7 +264,8 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     to ||g_k||; ``preconditioner`` is None, "diag" (Jacobi) or "mixed" (0.99 + 0.01 diag H).
     """
     name = "newton-cg"
-    theta, hist, f, g, gnorm, thr, stopped = _begin(name, objective, theta0, tol, callback, verbose)
+    theta, hist, f, g, gnorm, thr, stopped = begin_smooth_fit(name, objective, theta0, tol,
+                                                              callback, verbose)
     if stopped:
         return stopped
     g0 = max(1.0, _norm(g))
@@ -337,8 +290,8 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
         theta_new = g_new = d = None
         gnorm = float(np.abs(g).max())
         if hist.record(theta, f, gnorm):
-            return _finish(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
-    return _finish(name, objective, theta, it, hist, gnorm, thr, message)
+            return finish_fit(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
+    return finish_fit(name, objective, theta, it, hist, gnorm, thr, message)
 
 
 def _steihaug(hessp, g, delta, rtol, max_cg, minv, eps_q=0.0, work=None, mdiag=None):
@@ -429,7 +382,8 @@ def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, ve
     name = "trust-region"
     eta0, eta1, eta2 = 1e-4, 0.25, 0.75
     sigma1, sigma2, sigma3 = 0.25, 0.5, 4.0
-    theta, hist, f, g, gnorm, thr, stopped = _begin(name, objective, theta0, tol, callback, verbose)
+    theta, hist, f, g, gnorm, thr, stopped = begin_smooth_fit(name, objective, theta0, tol,
+                                                              callback, verbose)
     if stopped:
         return stopped
     g0 = max(1.0, _norm(g))
@@ -475,7 +429,7 @@ def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, ve
             it += 1
             theta, f, g, gnorm = theta_new, f_new, g_new, gnorm_new
             if hist.record(theta, f, gnorm):
-                return _finish(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
+                return finish_fit(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
             if gnorm <= thr:
                 break
             if preconditioner:
@@ -488,4 +442,4 @@ def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, ve
         theta_new = g_new = None  # a rejected trial point is not kept through the next CG
         if n_outer > 10 * max_iter:
             break
-    return _finish(name, objective, theta, it, hist, gnorm, thr, message)
+    return finish_fit(name, objective, theta, it, hist, gnorm, thr, message)
