@@ -62,7 +62,7 @@ class LogLoss:
     @staticmethod
     @fill_doc
     def value(yt, z):
-        """log(1 + exp(-m)), m = yt * z, elementwise (no overflow for large |m|).
+        """log(1 + exp(-m)), m = yt * z, elementwise (no overflow for large ``|m|``).
 
         {margin_value}
         >>> LogLoss.value(yt, z).round(4)
