@@ -419,6 +419,22 @@ class LogLossData:
         return pointwise_loss_sum(self.y, z, self.sample_weight)
 
 
+
+def _delegated(name, owner, summary, call, shown, default=None):
+    """A read-only property of :class:`Objective`: ``self.<owner>.<name>`` (``default``
+    where a penalty lacks the attribute), its docstring ``summary`` with a doctest that
+    evaluates ``call`` after the shared objective example and shows ``shown``."""
+    if default is None:
+        def get(self):
+            return getattr(getattr(self, owner), name)
+    else:
+        def get(self):
+            return getattr(getattr(self, owner), name, default)
+    get.__name__, get.__qualname__ = name, f"Objective.{name}"
+    get.__doc__ = (f"{summary}\n\n        Examples\n        --------\n"
+                   f"        {{objective_example}}\n        >>> {call}\n        {shown}\n        ")
+    return property(fill_doc(get))
+
 class Objective:
     """F(theta) = C * L(theta) + R(w): a data term, C and a penalty, as solvers see it.
 
@@ -528,135 +544,37 @@ class Objective:
         return (f"Objective({self.data!r}, C={self.C}, penalty={self.penalty!r})")
 
     # ------------------------------------------------------------------ layout
-    @property
-    @fill_doc
-    def n_samples(self):
-        """Number of rows of the data term (int).
-
-        Examples
-        --------
-        {objective_example}
-        >>> objective.n_samples
-        4
-        """
-        return self.data.n_samples
-
-    @property
-    @fill_doc
-    def dtype(self):
-        """The data's float dtype (numpy.dtype): float32 or float64, that of the kernel passes.
-
-        Examples
-        --------
-        {objective_example}
-        >>> objective.dtype
-        dtype('float64')
-        """
-        return self.data.dtype
-
-    @property
-    @fill_doc
-    def n_features(self):
-        """Number of features d (int).
-
-        Examples
-        --------
-        {objective_example}
-        >>> objective.n_features
-        2
-        """
-        return self.layout.n_features
-
-    @property
-    @fill_doc
-    def n_classes(self):
-        """Number of coefficient rows (int): 1 for a binary model, K for K >= 3 classes (softmax).
-
-        Examples
-        --------
-        {objective_example}
-        >>> objective.n_classes
-        1
-        """
-        return self.layout.n_classes
-
-    @property
-    @fill_doc
-    def n_params(self):
-        """Length of theta (int): ``n_classes * (n_features + fit_intercept)``.
-
-        Examples
-        --------
-        {objective_example}
-        >>> objective.n_params
-        3
-        """
-        return self.layout.n_params
-
-    @property
-    @fill_doc
-    def fit_intercept(self):
-        """Whether theta ends each class's row with an unpenalised intercept (bool).
-
-        Examples
-        --------
-        {objective_example}
-        >>> objective.fit_intercept
-        True
-        """
-        return self.layout.fit_intercept
-
-    @property
-    @fill_doc
-    def is_binary(self):
-        """Whether the model is binary (``n_classes == 1``; bool).
-
-        Examples
-        --------
-        {objective_example}
-        >>> objective.is_binary
-        True
-        """
-        return self.layout.is_binary
-
-    @property
-    @fill_doc
-    def l1_strength(self):
-        """The coefficient of ``||w||_1`` in R (float; 0.0 for a smooth penalty).
-
-        Examples
-        --------
-        {objective_example}
-        >>> Objective(X, [0, 0, 1, 1], penalty="elasticnet", l1_ratio=0.25).l1_strength
-        0.25
-        """
-        return self.penalty.l1_strength
-
-    @property
-    @fill_doc
-    def l2_strength(self):
-        """The ``a`` of R's ``a/2 ||w||^2`` part (float), or None for a penalty of another form.
-
-        Examples
-        --------
-        {objective_example}
-        >>> Objective(X, [0, 0, 1, 1], penalty="elasticnet", l1_ratio=0.25).l2_strength
-        0.75
-        """
-        return self.penalty.l2_strength
-
-    @property
-    @fill_doc
-    def l1_ratio(self):
-        """The penalty's elastic-net mixing in [0, 1] (float; 0.0 for a penalty without one).
-
-        Examples
-        --------
-        {objective_example}
-        >>> objective.l1_ratio
-        0.0
-        """
-        return getattr(self.penalty, "l1_ratio", 0.0)
+    # Read-only views of the data term's, the layout's and the penalty's sizes and
+    # strengths, each documented with a running example (_delegated).
+    n_samples = _delegated("n_samples", "data", "Number of rows of the data term (int).",
+                           "objective.n_samples", "4")
+    dtype = _delegated("dtype", "data", "The data's float dtype (numpy.dtype): float32 or "
+                       "float64, that of the kernel passes.",
+                       "objective.dtype", "dtype('float64')")
+    n_features = _delegated("n_features", "layout", "Number of features d (int).",
+                            "objective.n_features", "2")
+    n_classes = _delegated("n_classes", "layout", "Number of coefficient rows (int): 1 for a "
+                           "binary model, K for K >= 3 classes (softmax).",
+                           "objective.n_classes", "1")
+    n_params = _delegated("n_params", "layout", "Length of theta (int): "
+                          "``n_classes * (n_features + fit_intercept)``.",
+                          "objective.n_params", "3")
+    fit_intercept = _delegated("fit_intercept", "layout", "Whether theta ends each class's row "
+                               "with an unpenalised intercept (bool).",
+                               "objective.fit_intercept", "True")
+    is_binary = _delegated("is_binary", "layout", "Whether the model is binary "
+                           "(``n_classes == 1``; bool).", "objective.is_binary", "True")
+    l1_strength = _delegated("l1_strength", "penalty", "The coefficient of ``||w||_1`` in R "
+                             "(float; 0.0 for a smooth penalty).",
+                             'Objective(X, [0, 0, 1, 1], penalty="elasticnet", '
+                             'l1_ratio=0.25).l1_strength', "0.25")
+    l2_strength = _delegated("l2_strength", "penalty", "The ``a`` of R's ``a/2 ||w||^2`` part "
+                             "(float), or None for a penalty of another form.",
+                             'Objective(X, [0, 0, 1, 1], penalty="elasticnet", '
+                             'l1_ratio=0.25).l2_strength', "0.75")
+    l1_ratio = _delegated("l1_ratio", "penalty", "The penalty's elastic-net mixing in [0, 1] "
+                          "(float; 0.0 for a penalty without one).",
+                          "objective.l1_ratio", "0.0", default=0.0)
 
     @fill_doc
     def split(self, theta):

@@ -203,7 +203,7 @@ class OneVsRestLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstim
     def predict_proba(self, X):
         """Class probabilities: the K models' sigmoids normalised to sum 1 per row.
 
-        For two classes, the one binary model's ``[1 - p, p]``.
+        For two classes, the one binary model's probabilities (both columns computed directly).
 
         Parameters
         ----------
