@@ -297,11 +297,13 @@ def encode_targets(y, n_samples, *, soft_labels=False):
     if y.shape[:1] != (n_samples,) or y.ndim != 1:
         raise ValueError(f"y must have shape ({n_samples},), got {y.shape}")
     check_classification_targets(y)
-    classes, index = np.unique(y, return_inverse=True)
-    index = index.reshape(-1)
+    # np.unique without return_inverse hashes instead of sorting all n labels; the positions
+    # come from a binary search over the K sorted classes (the same index as return_inverse).
+    classes = np.unique(y)
     if classes.shape[0] < 2:
         raise ValueError("This solver needs samples of at least 2 classes in the data, but "
-                         f"the data contains only one class: {classes[0]!r}")
+                         f"the data contains only one class: {classes.tolist()[0]!r}")
+    index = np.searchsorted(classes, y)
     if classes.shape[0] == 2:
         return classes, (index == 1).astype(np.float64), index
     Y = np.zeros((n_samples, classes.shape[0]))
