@@ -109,7 +109,7 @@ def _check_Cs(Cs):
 
 
 def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=100,
-              verbose=0):
+              verbose=0, threads=None):
     """Fit ``objective`` at every C of ``Cs``, each fit warm-started from the previous one.
 
     Parameters
@@ -118,22 +118,28 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
         Its ``C`` is set to each value in turn (and left at the last one fitted).
     Cs : ndarray (n_Cs,) of positive finite floats
         Fitted in ascending order (the strongest penalty first: its optimum is nearest 0),
-        returned in the order given.  From the third C on, a fit starts at the secant
-        extrapolation (in log C) of the last two optima when F is lower there than at the
-        last optimum and the last optimum does not already meet the stopping rule
-        (:func:`_extrapolated_start`); the optima reached are the solver's either way.
+        returned in the order given.  A fit whose start already meets the stopping rule
+        (deterministic solvers) is recorded without calling the solver, with 0 iterations
+        (the solver would return it unmoved); from the third C on, a fit starts at the
+        secant extrapolation (in log C) of the last two optima when F is lower there than
+        at the last optimum (:func:`_next_start`); the optima reached are the solver's
+        either way.
     solver : str
         A fastlogit solver name or "auto" (:func:`fastlogit.solvers.choose_solver`, chosen
         once for the path on the compacted columns).
     theta0 : ndarray (n_params,) or None
         Start of the first fit (None: zero coefficients, and for a binary log-loss with an
         intercept the intercept-only optimum, :func:`_intercept_start`).
+    threads : callable () -> int or None, optional
+        Asked before each fit for the data term's kernel ``n_threads`` of that fit
+        (:class:`_ThreadShare`: paths running in parallel take over the threads of paths
+        that have finished); None leaves the data term's own.
 
     Returns
     -------
     (thetas (n_Cs, n_params) float64, n_iter (n_Cs,) int, converged (n_Cs,) bool, solver)
     """
-    from .solvers import check_solver, choose_solver
+    from .solvers import INFO, check_solver, choose_solver
 
     Cs = np.asarray(Cs, dtype=np.float64)
     compact = objective.compact_columns() if hasattr(objective, "compact_columns") else None
@@ -142,8 +148,14 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
     # The solver function itself, not solvers.solve(): the columns are compacted here once,
     # and solve() would scan X for empty columns again at every C.
     run = check_solver(name, inner)
-    if name != "l1":  # the l1 solver's column path wants the in-memory data term itself
-        inner = inner.with_data(_KeepsLastGradients(inner.data))
+    data = inner.data  # the data term whose kernels the fits run
+    kept = _KeepsLastGradients(data)
+    # the path's own checks read (and keep) the data term's gradients through ``checks``;
+    # the l1 solver's column path wants the in-memory data term itself
+    checks = inner.with_data(kept)
+    if name != "l1":
+        inner = checks
+    deterministic = not INFO[name].stochastic
     n = objective.n_params
     theta = (_intercept_start(objective) if theta0 is None
              else np.array(theta0, dtype=np.float64).reshape(n))
@@ -156,10 +168,18 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
     fitted = []  # (log C, theta) of the last two fits, at distinct C
     for i in np.argsort(Cs, kind="stable"):
         C = float(Cs[i])
-        inner.C = objective.C = C
-        if len(fitted) == 2 and np.log(C) > fitted[-1][0]:
-            start = _extrapolated_start(inner, fitted, np.log(C), tol)
-        result = run(inner, start, tol=tol, max_iter=max_iter, verbose=verbose)
+        inner.C = checks.C = objective.C = C
+        if threads is not None:
+            data.n_threads = threads()
+        done = False
+        if deterministic:
+            start, done = _next_start(checks, start, fitted, np.log(C), tol)
+        if done:
+            # the start already meets the solver's stopping rule at this C: the solver
+            # would return it after its first check, without a step
+            result = _Unmoved(np.array(start, dtype=np.float64), 0, True)
+        else:
+            result = run(inner, start, tol=tol, max_iter=max_iter, verbose=verbose)
         if fitted and np.log(C) == fitted[-1][0]:
             fitted.pop()
         fitted = fitted[-1:] + [(np.log(C), result.theta)]
@@ -172,6 +192,15 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
         n_iter[i] = result.n_iter
         converged[i] = result.converged
     return thetas, n_iter, converged, name
+
+
+@dataclass
+class _Unmoved:
+    """A fit the path did not hand to the solver (its start met the stopping rule)."""
+
+    theta: np.ndarray
+    n_iter: int
+    converged: bool
 
 
 class _KeepsLastGradients:
@@ -219,31 +248,41 @@ def _intercept_start(objective):
     return theta
 
 
-def _extrapolated_start(objective, fitted, log_C, tol):
-    """Start of the next fit on a path, from the optima ``fitted`` [(log C, theta), ...]
-    (the last two fits, oldest first).
-
-    The last optimum, unless it misses the stopping rule at the new C and the secant
-    through the last two optima, linear in log C, has a lower F there (one value pass; at
-    large C the coefficients of separable directions grow like log C).  A last optimum
-    that already meets the rule is returned as it is (its value and gradient are still
-    kept, so that test costs no pass).  (Scaling the coefficients by C_new / C_last, the
-    small-C regime, was tried as a second candidate: no fewer iterations on a9a, more
-    passes.)
-    """
+def _meets_rule(objective, theta, tol):
+    """(whether theta meets the deterministic solvers' stopping rule at ``objective.C``,
+    F(theta) less its L1 part, the measure): ``||S||_inf <= tol * max(1, ref)``, S the
+    minimum-norm subgradient of F (its gradient without an L1 part) and ref
+    :func:`fastlogit.solvers._result.reference_gradient_norm`, as every deterministic solver
+    checks it before its first step.  One value/gradient pass unless the data term kept it."""
     from .solvers._result import reference_gradient_norm, stopping_threshold
 
-    l1, t1 = fitted[-1]
-    f_last, g_last = objective.value_grad(t1)
+    f, g = objective.value_grad(theta)
     if objective.l1_strength:
-        g_last = objective.min_norm_subgradient(t1, g_last)
-    thr = stopping_threshold(tol, reference_gradient_norm(objective, t1, g_last))
-    if len(fitted) < 2 or float(np.abs(g_last).max()) <= thr:
-        return t1
-    l0, t0 = fitted[-2]
+        g = objective.min_norm_subgradient(theta, g)
+    measure = float(np.abs(g).max()) if g.size else 0.0
+    thr = stopping_threshold(tol, reference_gradient_norm(objective, theta, g))
+    return measure <= thr, f
+
+
+def _next_start(objective, last, fitted, log_C, tol):
+    """(start of the next fit on a path, whether it already meets the stopping rule).
+
+    ``last`` is the last fit's result (or the path's first start), ``fitted`` the optima
+    [(log C, theta), ...] of the last two fits at distinct C, oldest first.  A ``last`` that
+    meets the rule at the new C is returned as it is, and the path records it as the fit
+    (the solver would return it unmoved after its first check).  Else, after two fits,
+    the secant through the last two optima, linear in log C, when F is lower there (one
+    value pass; at large C the coefficients of separable directions grow like log C).
+    (Scaling the coefficients by C_new / C_last, the small-C regime, was tried as a second
+    candidate: no fewer iterations on a9a, more passes.)
+    """
+    met, f_last = _meets_rule(objective, last, tol)
+    if met or len(fitted) < 2 or log_C <= fitted[-1][0]:
+        return last, met
+    (l0, t0), (l1, t1) = fitted
     guess = t1 + (t1 - t0) * ((log_C - l1) / (l1 - l0))
     f_guess = objective.value_grad(guess)[0] + objective.l1_value(guess)
-    return guess if f_guess < f_last + objective.l1_value(t1) else t1
+    return (guess if f_guess < f_last + objective.l1_value(t1) else t1), False
 
 
 def _split_theta(thetas, n_rows, n_features, fit_intercept, penalty):
@@ -356,7 +395,7 @@ def regularization_path(X, y, Cs=10, *, l1_ratio=0.0, fit_intercept=True, sample
 
 
 def _fit_rows(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads,
-              theta0=None):
+              theta0=None, share=None):
     """Warm path over ``Cs`` on the rows ``rows`` (None = all) of validated data; returns
     ``(thetas in the estimator's fitted layout, n_iter, converged, solver)``: liblinear's
     synthetic intercept column is folded back (times intercept_scaling)."""
@@ -378,7 +417,7 @@ def _fit_rows(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads
         theta0[-1] /= scaling
     thetas, n_iter, converged, name = warm_path(
         objective, Cs if penalty else np.ones(1), solver, theta0, tol=float(proto.tol),
-        max_iter=int(proto.max_iter), verbose=proto.verbose)
+        max_iter=int(proto.max_iter), verbose=proto.verbose, threads=share)
     if scaling is not None:
         thetas[:, -1] *= scaling
     return thetas, n_iter, converged, name
@@ -450,6 +489,50 @@ def _share_threads(n_jobs, total, n_tasks, effective_n_jobs):
     jobs = total if n_jobs is None else effective_n_jobs(n_jobs)
     jobs = max(1, min(jobs, n_tasks))
     return jobs, max(1, total // jobs)
+
+
+class _ThreadShare:
+    """Kernel threads per fit of paths that run in parallel threads (the tail of the queue).
+
+    While at least as many paths are left (running or queued) as there are path threads
+    (``jobs``), each fit gets ``per_path`` threads.  Once fewer are left (5 folds on 2
+    threads: the fifth runs alone), the running paths split the whole budget at their next
+    fit, so the threads of finished paths are not left idle.  Only with ``n_threads=None``
+    (``given`` None): the counts then depend on when the other paths finish, and kernels'
+    results differ in their last bits between thread counts, which ``n_threads=None`` does
+    not promise to keep (the kernels already leave out busy cores,
+    :func:`fastlogit._config.kernel_threads`); a path left alone gets ``None``, the kernels'
+    own load-aware count.  With an explicit ``n_threads`` every fit keeps ``per_path`` (the
+    results stay reproducible).
+
+    Parameters
+    ----------
+    total, per_path, jobs, n_tasks : int
+        The thread budget, the threads of one path, the paths run at once and in all.
+    given : int or None
+        The ``n_threads`` the user gave.
+    """
+
+    def __init__(self, total, per_path, jobs, n_tasks, given):
+        import threading
+
+        self.total, self.per_path, self.jobs, self.given = total, per_path, jobs, given
+        self.left = n_tasks
+        self._lock = threading.Lock()
+
+    def finished(self):
+        """One path is done."""
+        with self._lock:
+            self.left -= 1
+
+    def __call__(self):
+        """Kernel ``n_threads`` for a running path's next fit."""
+        left = self.left
+        if self.given is not None or left >= self.jobs or left < 1:
+            return self.per_path
+        if left == 1:
+            return None
+        return max(self.per_path, self.total // left)
 
 
 class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
@@ -676,15 +759,21 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         sw_fit = sw if cw is None else (cw if sw is None else sw * cw)
         folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
         tasks = [(f, j) for f in range(len(folds)) for j in range(len(grid))]
-        jobs, threads = _share_threads(self.n_jobs, effective_n_threads(self.n_threads),
-                                       len(tasks), effective_n_jobs)
+        total = effective_n_threads(self.n_threads)
+        jobs, threads = _share_threads(self.n_jobs, total, len(tasks), effective_n_jobs)
+        share = (_ThreadShare(total, threads, jobs, len(tasks), self.n_threads) if jobs > 1
+                 else None)
         n_dof = d + bool(self.fit_intercept)
 
         def run(f, j):
             train, test = folds[f]
             p = self._proto(1.0, grid[j])
-            thetas, n_iter, _, name = _fit_rows(p, X, Y, sw_fit, train, Cs_fit, penalty,
-                                                grid[j], n_classes, threads)
+            try:
+                thetas, n_iter, _, name = _fit_rows(p, X, Y, sw_fit, train, Cs_fit, penalty,
+                                                    grid[j], n_classes, threads, share=share)
+            finally:
+                if share is not None:
+                    share.finished()
             coefs, intercepts = _split_theta(thetas, n_rows, d, self.fit_intercept, penalty)
             Xt, yt = X[test], y[test]
             if fast is not None:

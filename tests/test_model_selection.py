@@ -92,7 +92,7 @@ def test_warm_path_with_extrapolation_beats_cold_fits(rng, solver, penalty):
 
 
 def test_extrapolated_start_is_taken_only_when_better(rng):
-    from fastlogit.model_selection import _extrapolated_start
+    from fastlogit.model_selection import _next_start
 
     X, y = _binary(rng)
     objective = Objective(X, y, C=1.0, n_threads=1)
@@ -101,18 +101,53 @@ def test_extrapolated_start_is_taken_only_when_better(rng):
         objective.C = C
         thetas.append(solve(objective, "newton-cholesky", None, tol=1e-12).theta)
     objective.C = 0.9
-    start = _extrapolated_start(objective, [(np.log(0.1), thetas[0]), (np.log(0.3), thetas[1])],
-                                np.log(0.9), tol=1e-8)
+    fitted = [(np.log(0.1), thetas[0]), (np.log(0.3), thetas[1])]
+    start, done = _next_start(objective, thetas[1], fitted, np.log(0.9), tol=1e-8)
     value = [objective.value_grad(t)[0] for t in (start, thetas[1])]
-    assert value[0] <= value[1]
-    # a last optimum that already meets the rule at the new C is kept as it is
-    kept = _extrapolated_start(objective, [(np.log(0.1), thetas[0]), (np.log(0.3), thetas[1])],
-                               np.log(0.9), tol=1e3)
-    assert kept is thetas[1]
+    assert value[0] < value[1] and not done
+    # a last optimum that already meets the rule at the new C is kept as it is, and the
+    # path is told so (it records the fit without calling the solver)
+    kept, done = _next_start(objective, thetas[1], fitted, np.log(0.9), tol=1e3)
+    assert kept is thetas[1] and done
     # a bad extrapolation (far beyond) is refused: F is lower at the last optimum
-    worse = _extrapolated_start(objective, [(np.log(0.3), thetas[1] + 50.0),
-                                            (np.log(0.31), thetas[1])], np.log(0.9), tol=1e-8)
-    assert worse is thetas[1]
+    worse, done = _next_start(objective, thetas[1], [(np.log(0.3), thetas[1] + 50.0),
+                                                      (np.log(0.31), thetas[1])],
+                              np.log(0.9), tol=1e-8)
+    assert worse is thetas[1] and not done
+
+
+def test_fits_whose_start_meets_the_rule_skip_the_solver(rng):
+    # L1 on a path from C = 1e-4: below C_max = 1 / ||grad L(w=0, b*)||_inf every optimum is
+    # the intercept-only model, which the path's start already is; those fits are recorded
+    # with 0 iterations without a solver call, and every fit agrees with an independent
+    # cold fit of the solver at the same C (same rule, same optimum within the tolerance)
+    from fastlogit.solvers import SOLVERS
+
+    X, y = _binary(rng, sparse=True)
+    Cs = np.logspace(-4, 1, 8)
+    calls = []
+
+    real = SOLVERS["l1"]
+
+    def counted(*args, **kwargs):
+        calls.append(args[0].C)
+        return real(*args, **kwargs)
+
+    counted.info = real.info
+    SOLVERS["l1"] = counted
+    try:
+        objective = Objective(X, y, penalty="l1", n_threads=1)
+        thetas, n_iter, conv, _ = warm_path(objective, Cs, "l1", tol=1e-8, max_iter=500)
+    finally:
+        SOLVERS["l1"] = real
+    zero = n_iter == 0
+    assert zero[:3].all() and conv.all()  # C <= 1e-3 * 5: w = 0 is optimal here
+    assert len(calls) == int((~zero).sum())  # only the fits that move call the solver
+    assert not thetas[zero][:, :-1].any()
+    for C, theta in zip(Cs, thetas):
+        objective.C = C
+        ref = solve(objective, "l1", None, tol=1e-10, max_iter=3000).theta
+        np.testing.assert_allclose(theta, ref, atol=1e-5)
 
 
 def test_path_starts_at_the_intercept_only_optimum(rng):
