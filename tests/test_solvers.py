@@ -314,6 +314,18 @@ def test_lbfgs_compact_direction_equals_two_loop(rng, dtype):
         _check_memory_against_two_loop(rng, dtype, _Memory, 2 * CHUNK + 77, 4)
 
 
+def test_lbfgs_memory_blocks_of_four_pairs(rng):
+    """The passes take the stored pairs four at a time plus a remainder: with m = 7 every
+    count of pairs from 1 to 7 (a block and 0-3 left over) agrees with the two-loop recursion
+    and is bitwise the same on two threads."""
+    from fastlogit._config import exact_threads
+    from fastlogit.solvers._lbfgs_memory import CHUNK
+    from fastlogit.solvers.lbfgs import _Memory
+
+    with exact_threads():
+        _check_memory_against_two_loop(rng, np.float32, _Memory, CHUNK + 5, 7)
+
+
 def _check_memory_against_two_loop(rng, dtype, _Memory, n, m):
     diag = rng.uniform(0.5, 3.0, n)
     U = rng.standard_normal((n, 3))

@@ -16,7 +16,10 @@ Here they are two compiled passes over the parameters, split into fixed chunks o
   (one read of the stored pairs, each value used for both of its dots);
 - :func:`direction_pass` writes the direction and returns the slope.
 
-Each chunk's sums go to their own row of a partials array, summed afterwards in chunk
+Within a chunk the stored pairs are taken four at a time, so that the chunk's float64
+vectors (y and g_new, or the direction being summed), which live in cache, are read (and
+written) once per four pairs rather than once per pair; the pairs themselves stream from
+memory once per pass.  Each chunk's sums go to their own row of a partials array, summed afterwards in chunk
 order: the results do not depend on the thread count (bitwise).  Pairs may be stored in
 float32 (half the memory traffic); every sum is accumulated in float64, and the dots of the
 new pair use its stored (rounded) values, so that the compact form stays consistent with
@@ -79,9 +82,59 @@ def _four_dots(si, yi, y, gn):
 
 
 @njit(**_SUM)
+def _four_pairs_dots(s0, y0, s1, y1, s2, y2, s3, y3, y, gn, out, i, k):
+    """_four_dots of four stored pairs in one sweep (y and gn read once for all four):
+    out[i + h], out[k + i + h], out[2 k + i + h], out[3 k + i + h] for pair h = 0..3."""
+    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = 0.0
+    c0 = c1 = c2 = c3 = e0 = e1 = e2 = e3 = 0.0
+    for j in range(y.size):
+        yj = np.float64(y[j])
+        gj = gn[j]
+        p = np.float64(s0[j])
+        q = np.float64(y0[j])
+        u = np.float64(s1[j])
+        v = np.float64(y1[j])
+        a0 += p * yj
+        a1 += q * yj
+        a2 += p * gj
+        a3 += q * gj
+        b0 += u * yj
+        b1 += v * yj
+        b2 += u * gj
+        b3 += v * gj
+        p = np.float64(s2[j])
+        q = np.float64(y2[j])
+        u = np.float64(s3[j])
+        v = np.float64(y3[j])
+        c0 += p * yj
+        c1 += q * yj
+        c2 += p * gj
+        c3 += q * gj
+        e0 += u * yj
+        e1 += v * yj
+        e2 += u * gj
+        e3 += v * gj
+    _put_dots(out, i, k, a0, a1, a2, a3)
+    _put_dots(out, i + 1, k, b0, b1, b2, b3)
+    _put_dots(out, i + 2, k, c0, c1, c2, c3)
+    _put_dots(out, i + 3, k, e0, e1, e2, e3)
+
+
+@njit(**_SUM)
+def _put_dots(out, i, k, s_y, y_y, s_g, y_g):
+    """Pair i's four dots into their blocks of out (layout of _pair_chunk)."""
+    out[i] = s_y
+    out[k + i] = y_y
+    out[2 * k + i] = s_g
+    out[3 * k + i] = y_g
+
+
+@njit(**_SUM)
 def _pair_chunk(c, n, theta_new, theta, g_new, g, S, Y, spare, act, part):
     """Chunk ``c``: write s, y into slot ``spare``; part[c] = [S_i.y, Y_i.y, S_i.g_new,
-    Y_i.g_new for i in act (4 k values), s.y, y.y, s.s, s.g_new, y.g_new, max |g_new|]."""
+    Y_i.g_new for i in act (4 k values), s.y, y.y, s.s, s.g_new, y.g_new, max |g_new|].
+    The stored pairs go four at a time (the chunk of y and g_new, which stays in cache, is
+    read once per four pairs instead of once per pair)."""
     j0 = c * CHUNK
     j1 = min(j0 + CHUNK, n)
     k = act.size
@@ -89,13 +142,16 @@ def _pair_chunk(c, n, theta_new, theta, g_new, g, S, Y, spare, act, part):
     gn = g_new[j0:j1]
     y = Y[spare, j0:j1]
     new = _new_pair(theta_new[j0:j1], theta[j0:j1], gn, g[j0:j1], S[spare, j0:j1], y)
-    for i in range(k):
+    i = 0
+    while i + 4 <= k:
+        a, b, e, f = act[i], act[i + 1], act[i + 2], act[i + 3]
+        _four_pairs_dots(S[a, j0:j1], Y[a, j0:j1], S[b, j0:j1], Y[b, j0:j1], S[e, j0:j1],
+                         Y[e, j0:j1], S[f, j0:j1], Y[f, j0:j1], y, gn, out, i, k)
+        i += 4
+    for i in range(i, k):
         a = act[i]
         s_y, y_y, s_g, y_g = _four_dots(S[a, j0:j1], Y[a, j0:j1], y, gn)
-        out[i] = s_y
-        out[k + i] = y_y
-        out[2 * k + i] = s_g
-        out[3 * k + i] = y_g
+        _put_dots(out, i, k, s_y, y_y, s_g, y_g)
     for q in range(6):
         out[4 * k + q] = new[q]
 
@@ -122,15 +178,36 @@ def _axpy2(d, a, x, b, y):
 
 
 @njit(**_SUM)
+def _axpy8(d, cs, cy, i, s0, y0, s1, y1, s2, y2, s3, y3):
+    """d += sum_h cs[i + h] s_h + cy[i + h] y_h over four pairs h = 0..3 (one read and write
+    of d for four pairs)."""
+    a0, a1, a2, a3 = cs[i], cs[i + 1], cs[i + 2], cs[i + 3]
+    b0, b1, b2, b3 = cy[i], cy[i + 1], cy[i + 2], cy[i + 3]
+    for j in range(d.size):
+        d[j] += (((a0 * np.float64(s0[j]) + b0 * np.float64(y0[j]))
+                  + (a1 * np.float64(s1[j]) + b1 * np.float64(y1[j])))
+                 + ((a2 * np.float64(s2[j]) + b2 * np.float64(y2[j]))
+                    + (a3 * np.float64(s3[j]) + b3 * np.float64(y3[j]))))
+
+
+@njit(**_SUM)
 def _direction_chunk(c, n, g, S, Y, act, cs, cy, gamma, d, part):
-    """Chunk ``c``: d = -(gamma g + sum_i cs_i S_i + cy_i Y_i); part[c] = g.d."""
+    """Chunk ``c``: d = -(gamma g + sum_i cs_i S_i + cy_i Y_i) (pairs four at a time, as in
+    _pair_chunk); part[c] = g.d."""
     j0 = c * CHUNK
     j1 = min(j0 + CHUNK, n)
     dc = d[j0:j1]
     gc = g[j0:j1]
     for j in range(dc.size):
         dc[j] = gamma * gc[j]
-    for i in range(act.size):
+    k = act.size
+    i = 0
+    while i + 4 <= k:
+        a, b, e, f = act[i], act[i + 1], act[i + 2], act[i + 3]
+        _axpy8(dc, cs, cy, i, S[a, j0:j1], Y[a, j0:j1], S[b, j0:j1], Y[b, j0:j1],
+               S[e, j0:j1], Y[e, j0:j1], S[f, j0:j1], Y[f, j0:j1])
+        i += 4
+    for i in range(i, k):
         _axpy2(dc, cs[i], S[act[i], j0:j1], cy[i], Y[act[i], j0:j1])
     slope = 0.0
     for j in range(dc.size):
