@@ -231,6 +231,49 @@ def test_threads_are_shared_out_over_paths(n_jobs, total, n_tasks, want):
         assert jobs * threads <= total
 
 
+@pytest.mark.parametrize("total,jobs,n_tasks,given,want", [
+    # 5 folds on 2 threads: one thread each while 2 or more are left; the last alone gets
+    # None (the kernels' own load-aware count of every core)
+    (2, 2, 5, None, [1, 1, 1, 1, None]),
+    (4, 4, 6, None, [1, 1, 1, 1, 2, None]),  # 3 left on 4 threads: still 1 each
+    (8, 2, 3, None, [4, 4, None]),
+    (2, 2, 5, 2, [1, 1, 1, 1, 1]),  # an explicit n_threads: fixed counts (reproducible)
+])
+def test_finished_paths_hand_their_threads_to_the_tail(total, jobs, n_tasks, given, want):
+    from fastlogit.model_selection import _ThreadShare
+
+    share = _ThreadShare(total, max(1, total // jobs), jobs, n_tasks, given)
+    seen = []
+    for _ in range(n_tasks):
+        seen.append(share())  # a running path's next fit, then that path ends
+        share.finished()
+    assert seen == want
+    assert share() == max(1, total // jobs)  # nothing left: the static count
+
+
+def test_cv_with_the_tail_share_matches_one_thread(rng, monkeypatch):
+    # n_threads=None on a 2-thread budget (two fold paths at a time, the fifth with the
+    # freed thread) chooses the same C_ with the same scores as everything on one thread
+    import fastlogit._config as config
+
+    X, y = _binary(rng, n=1500, d=40, sparse=True)
+    kw = dict(Cs=5, cv=5, l1_ratios=(0.0,), scoring="accuracy", solver="lbfgs", tol=1e-8,
+              max_iter=500, use_legacy_attributes=False)
+    one = LogisticRegressionCV(n_threads=1, **kw).fit(X, y)
+    seen = []
+    monkeypatch.setattr(config, "effective_n_threads", lambda n=None: 2 if n is None else n)
+    from fastlogit.model_selection import _ThreadShare
+
+    call = _ThreadShare.__call__
+    monkeypatch.setattr(_ThreadShare, "__call__", lambda self: seen.append(call(self))
+                        or seen[-1])
+    tail = LogisticRegressionCV(n_threads=None, **kw).fit(X, y)
+    assert len(seen) == 5 * 5 and set(seen) <= {1, None}
+    assert tail.C_ == one.C_
+    np.testing.assert_allclose(tail.scores_, one.scores_, atol=1e-12)
+    np.testing.assert_allclose(tail.coef_, one.coef_, rtol=1e-7, atol=1e-9)
+
+
 def test_warm_start_at_the_optimum_stops_at_once(rng):
     # The threshold does not depend on the start: a start at the optimum meets it.
     X, y = _binary(rng)
