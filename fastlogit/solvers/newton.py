@@ -113,7 +113,7 @@ def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None,
         if not refactor:
             th = theta
             eta = min(0.5, _norm(g) / g0)
-            d, n_cg, solved = _pcg(lambda v: objective.hessp(th, v), g, eta, reuse_cg,
+            d, n_cg, solved = pcg(lambda v: objective.hessp(th, v), g, eta, reuse_cg,
                                    factor.solve)
             refactor = not solved
             if not float(g @ d) < 0:
@@ -173,7 +173,7 @@ def _quadratic_stop(g, s, r, k, q_prev, eps_q):
     return (eps_q > 0 and k > 0 and (q_prev - q) * (k + 1) <= eps_q * abs(q)), q
 
 
-class _Work:
+class CGWork:
     """The p-vectors of a CG loop, allocated once per solve and reused every iteration, so
     that an iteration allocates only the Hessian products the objective returns: s, r, d
     (step, residual, search direction) and ``z``, which holds the diagonally preconditioned
@@ -201,17 +201,17 @@ def _axpy(y, a, x, tmp, sign=1):
         y -= tmp
 
 
-def _pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0, minv=None, work=None):
+def pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0, minv=None, work=None):
     """Solve H s = -g by preconditioned CG to ||r|| <= rtol ||g|| (or the quadratic-decrease
     rule when ``eps_q > 0``); stop on negative curvature.  ``precond(r)`` applies M^{-1}, or
-    ``minv`` (array) is M^{-1} as a diagonal; ``work`` (:class:`_Work`) holds the vectors
+    ``minv`` (array) is M^{-1} as a diagonal; ``work`` (:class:`CGWork`) holds the vectors
     (allocated here when None).
 
     Returns (s, n_cg, solved); s is the first direction when it has non-positive curvature
     (``work.s`` or ``work.d``: valid until the next call with the same ``work``);
     ``solved`` is True when the residual (or quadratic-decrease) test was met.
     """
-    work = _Work(g.size) if work is None else work
+    work = CGWork(g.size) if work is None else work
     tmp = work.tmp
     s = work.s
     s.fill(0.0)
@@ -254,6 +254,9 @@ def _pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0, minv=None, work=None):
     return s, max_cg, False
 
 
+_pcg = pcg  # transitional alias for a helper's uncommitted import; removed this session
+
+
 @declare("newton-cg", needs={"value_grad", "hessp", "hess_diag", "line"}, convex_only=True)
 @single_threaded_blas
 def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
@@ -271,14 +274,14 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     g0 = max(1.0, _norm(g))
     max_cg = max_cg or min(objective.n_params, 500)
     it, message = 0, "max_iter reached"
-    work = _Work(theta.size)
+    work = CGWork(theta.size)
     while gnorm > thr and it < max_iter:
         it += 1
         eta = min(eta_max, float(np.sqrt(_norm(g) / g0)))
         minv = None  # the previous diagonal is released before the next is computed
         minv = _preconditioner(objective, theta, preconditioner)
         th = theta
-        d, _, _ = _pcg(lambda v: objective.hessp(th, v), g, eta, max_cg, None,
+        d, _, _ = pcg(lambda v: objective.hessp(th, v), g, eta, max_cg, None,
                        min(eps_q, np.sqrt(eta)), minv, work)
         if not float(g @ d) < 0:
             d = -g if minv is None else -minv * g
@@ -300,10 +303,10 @@ def _steihaug(hessp, g, delta, rtol, max_cg, minv, eps_q=0.0, work=None, mdiag=N
     M = diag(1 / minv) (identity when minv is None); ``mdiag`` is 1 / minv when the caller
     keeps it.  Returns ``(s, r, n_cg, on_boundary)`` with r = -g - H s (the residual, from
     which the predicted reduction follows without an extra Hessian product); s and r are
-    ``work.s`` / ``work.r`` (:class:`_Work`, allocated here when None), valid until the next
+    ``work.s`` / ``work.r`` (:class:`CGWork`, allocated here when None), valid until the next
     call with the same ``work``.
     """
-    work = _Work(g.size) if work is None else work
+    work = CGWork(g.size) if work is None else work
     tmp = work.tmp
     s = work.s
     s.fill(0.0)
@@ -388,7 +391,7 @@ def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, ve
         return stopped
     g0 = max(1.0, _norm(g))
     max_cg = max_cg or min(objective.n_params, 500)
-    work = _Work(theta.size)
+    work = CGWork(theta.size)
     minv = _preconditioner(objective, theta, preconditioner)
     mdiag = None if minv is None else 1.0 / minv
     delta = delta0 or float(np.sqrt(g @ g if minv is None
