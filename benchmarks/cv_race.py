@@ -12,7 +12,11 @@ refit at the chosen C):
   the same folds: a cold fit per (fold, C), what the CV class must beat through warm starts
   and shared work;
 * ``grid_2jobs``: the same GridSearchCV with ``n_jobs=2`` (worker processes; fastlogit's
-  threads follow the workers' OpenMP limit, so jobs x threads stay within the cores).
+  threads follow the workers' OpenMP limit, so jobs x threads stay within the cores);
+* ``ours_static``: ``ours`` with every fit of every fold path on its static share of the
+  threads (``total // paths``), i.e. without the tail hand-over of
+  ``fastlogit.model_selection._ThreadShare`` (the last fold of 5 on 2 threads then runs on
+  one): the A/B of that hand-over.
 
 Each configuration is run once untimed on the first 2000 rows first (imports, Numba's
 caches).  Threads (``--threads``):
@@ -59,10 +63,11 @@ DATASETS = ("a9a", "w8a", "news20", "rcv1_small")
 CS = np.logspace(-4, 4, 10)
 
 
-RUNNERS = ("sklearn", "ours", "grid", "grid_2jobs")
+RUNNERS = ("sklearn", "ours", "grid", "grid_2jobs", "ours_static")
 
 
-def _runners(penalty, folds, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100, our_tol=None):
+def _runners(penalty, folds, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100, our_tol=None,
+             sk_solver=None):
     from sklearn.linear_model import LogisticRegressionCV as SkCV
     from sklearn.model_selection import GridSearchCV
 
@@ -73,7 +78,7 @@ def _runners(penalty, folds, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100, ou
                   l1_ratios=(r,), use_legacy_attributes=False)
     mine = dict(common, tol=tol if our_tol is None else our_tol)
     tol = mine["tol"]  # the GridSearchCV loops run our estimator: our tol
-    sk_solver = "liblinear" if penalty == "l1" else "lbfgs"
+    sk_solver = sk_solver or ("liblinear" if penalty == "l1" else "lbfgs")
 
     def sklearn(X, y):
         est = SkCV(solver=sk_solver, **common).fit(X, y)
@@ -83,6 +88,16 @@ def _runners(penalty, folds, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100, ou
         est = fastlogit.LogisticRegressionCV(solver="auto", n_threads=n_threads,
                                              **mine).fit(X, y)
         return float(est.C_)
+
+    def ours_static(X, y):
+        from fastlogit.model_selection import _ThreadShare
+
+        hand_over = _ThreadShare.__call__
+        _ThreadShare.__call__ = lambda self: self.per_path
+        try:
+            return ours(X, y)
+        finally:
+            _ThreadShare.__call__ = hand_over
 
     def grid(X, y):
         base = fastlogit.LogisticRegression(solver="auto", l1_ratio=r, tol=tol,
@@ -98,7 +113,8 @@ def _runners(penalty, folds, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100, ou
                            n_jobs=2).fit(X, y)
         return float(est.best_params_["C"])
 
-    found = {"sklearn": sklearn, "ours": ours, "grid": grid, "grid_2jobs": grid_2jobs}
+    found = {"sklearn": sklearn, "ours": ours, "grid": grid, "grid_2jobs": grid_2jobs,
+             "ours_static": ours_static}
     return {k: found[k] for k in keep}
 
 
@@ -119,7 +135,7 @@ def sklearn_equivalent_tol(X, y, tol):
 
 
 def race(names, penalties, repeats, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100,
-         match_sklearn_tol=False):
+         match_sklearn_tol=False, sk_solver=None):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import StratifiedKFold
     from threadpoolctl import threadpool_limits
@@ -134,13 +150,14 @@ def race(names, penalties, repeats, n_threads, keep=RUNNERS, tol=1e-4, max_iter=
                 our_tol = sklearn_equivalent_tol(X, y, tol)
                 print(f"{name}: our tol {our_tol:.3g} (scikit-learn's rule at tol {tol:g})",
                       flush=True)
-            runners = _runners(penalty, folds, n_threads, keep, tol, max_iter, our_tol)
+            runners = _runners(penalty, folds, n_threads, keep, tol, max_iter, our_tol,
+                               sk_solver)
             times = {k: [] for k in runners}
             chosen = {k: [] for k in runners}
             cpu = {k: [] for k in runners}
             head = np.arange(min(2000, X.shape[0]))  # untimed warm-up: imports, JIT caches
             warm = _runners(penalty, list(StratifiedKFold(5).split(X[head], y[head])),
-                            n_threads, keep, tol, max_iter, our_tol)
+                            n_threads, keep, tol, max_iter, our_tol, sk_solver)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 for run in warm.values():
@@ -301,6 +318,11 @@ def table(rows, repeats, n_threads):
         out.append(f"| {name} | {shape[0]} x {shape[1]} | {penalty} | {cell(med, 'sklearn')} | "
                    f"{cell(med, 'ours')} | {cell(med, 'grid')} | {cell(med, 'grid_2jobs')} | "
                    f"{ratio(med, 'sklearn')} | {ratio(med, 'grid')} | {c} |")
+    for name, _, penalty, med, _, _ in rows:
+        if "ours_static" in med and "ours" in med:
+            out.append(f"\n{name} {penalty}: without the tail hand-over (ours_static) "
+                       f"{med['ours_static']:.3f} s, with it {med['ours']:.3f} s: "
+                       f"{med['ours_static'] / med['ours']:.2f}x")
     return "\n".join(out)
 
 
@@ -311,13 +333,17 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", default="default", choices=["default", "1"],
                    help="default: every library's own default; 1: all on one thread")
-    p.add_argument("--runners", nargs="+", default=list(RUNNERS), choices=RUNNERS)
+    p.add_argument("--runners", nargs="+", default=list(RUNNERS[:4]), choices=RUNNERS)
     p.add_argument("--tol", type=float, default=1e-4)
     p.add_argument("--match-sklearn-tol", action="store_true",
                    help="L2: ours (and the GridSearchCV loops) at the tol that makes our "
                         "stopping rule scikit-learn's lbfgs rule at --tol "
                         "(sklearn_equivalent_tol), scikit-learn at --tol")
     p.add_argument("--max-iter", type=int, default=100)
+    p.add_argument("--sklearn-solver", default=None,
+                   help="scikit-learn's solver in the sklearn runner (default: lbfgs for L2, "
+                        "liblinear for L1; e.g. newton-cholesky, its fastest at a tight tol "
+                        "when the features are few)")
     p.add_argument("--agree", action="store_true",
                    help="untimed: C_ and fold scores of both at tol 1e-8 (--agree-tol) and at "
                         "the race's --tol, against scikit-learn's tight fit, instead of the race")
@@ -338,8 +364,10 @@ def main(argv=None):
     n_threads = None if args.threads == "default" else 1
     print(f"load average at start {os.getloadavg()}", flush=True)
     print(f"tol {args.tol:g}, max_iter {args.max_iter}", flush=True)
+    print(f"scikit-learn solver: {args.sklearn_solver or 'lbfgs (L2) / liblinear (L1)'}",
+          flush=True)
     rows = race(args.datasets, args.penalties, args.repeats, n_threads, args.runners,
-                args.tol, args.max_iter, args.match_sklearn_tol)
+                args.tol, args.max_iter, args.match_sklearn_tol, args.sklearn_solver)
     print(f"load average at end {os.getloadavg()}")
     print()
     print(table(rows, args.repeats, n_threads))
