@@ -18,10 +18,31 @@ l1_ratio) is one warm-started path; the paths run in parallel threads (``n_jobs`
 ``n_jobs=None`` the kernel thread budget shared out over them), so that paths x threads
 never exceed the budget (:func:`fastlogit._config.effective_n_threads`).
 
-Not used: gap-safe screening for L1 paths (:func:`fastlogit.solvers.l1.gap_safe_screen`):
-on scikit-learn's default grid (a factor 7.7 between neighbouring Cs) the duality gap at the
-previous optimum is too large to prove features inactive, and the screening pass cost more
-than it saved (benchmarks/results/cv_race.md).
+Shared along a path: the validated data (once per :class:`LogisticRegressionCV` fit; a fold's
+training rows are one copy of its rows, made once per path: shuffled folds are no view, and
+zero weights on the test rows instead would make every pass of the path a quarter longer
+for 5 folds), the compacted columns, the data term's kernels and caches (for L1
+the l1 solver's column copy of the fold, built once), the reference gradient of the stopping
+rule (cached per data term) and the last two gradients (:class:`_KeepsLastGradients`).  A
+fit whose start already meets the stopping rule (every C below the one where the first
+feature enters an L1 model, and the large Cs where the rule, relative to
+``C ||grad L(0)||_inf``, is met by the previous optimum) costs that one check, not a solver
+call.  With ``n_threads=None``, paths that are still running take over the threads of
+finished ones (:class:`_ThreadShare`), so the last of 5 folds on 2 threads does not run on
+one while the other idles.
+
+Not used, and why:
+
+* gap-safe screening for L1 paths (:func:`fastlogit.solvers.l1.gap_safe_screen`): on
+  scikit-learn's default grid (a factor 7.7 between neighbouring Cs) the duality gap at the
+  previous optimum is too large to prove features inactive after the first fit, and the
+  screening pass cost more than it saved (benchmarks/results/cv_race.md);
+* a looser tolerance at the Cs far from the best: the scores of a fit depend on its test
+  margins, and no bound on the distance to the optimum that an L1 (not strongly convex)
+  problem offers bounds them, so the chosen C_ and its score could not be proved unchanged;
+* starting a fold's fits from the whole data's path: that start carries the fold's own test
+  rows, and at tol 1e-4 the large-C fits stop at their start (0 steps), so their scores
+  would see the test rows.  Each fold's path starts from its own data only.
 """
 import numbers
 import warnings
