@@ -38,7 +38,7 @@ from .validation import check_sample_weight, check_targets
 #: costs more than the rows it saves.
 ACTIVE_ROWS_FRACTION = 0.5
 
-__all__ = ["LogLoss", "SquaredHinge", "SmoothedHinge", "MarginData"]
+__all__ = ["LogLoss", "SquaredHinge", "SmoothedHinge", "MarginData", "row_subset"]
 
 
 class LogLoss:
@@ -212,10 +212,36 @@ class SmoothedHinge:
         return np.where((gap > 0) & (gap < self.mu), 1.0 / self.mu, 0.0)
 
 
-def _row_subset(design, rows):
-    """The rows ``rows`` (sorted int array) of a validated Design, as a Design of the same
-    kind and dtype: one gather of the rows' entries, no re-validation (a subset of checked
-    rows keeps every property the kernels rely on)."""
+def row_subset(design, rows):
+    """The rows ``rows`` of a validated Design, as a Design of the same kind and dtype.
+
+    One gather of the rows' entries, no re-validation (a subset of checked rows keeps every
+    property the kernels rely on): the Hessian products of margin losses read only the rows
+    inside the margin (:meth:`MarginData.hessp`,
+    :func:`fastlogit.svm_newton.truncated_newton_squared_hinge`).
+
+    Parameters
+    ----------
+    design : fastlogit.kernels.Design
+        Dense or CSR, float32 or float64.
+    rows : ndarray of int
+        Sorted distinct row indices in ``[0, design.n_rows)`` (not checked).
+
+    Returns
+    -------
+    fastlogit.kernels.Design
+        ``len(rows)`` rows, a copy of their entries (CSR: ``indptr`` from 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.kernels import as_design
+    >>> from fastlogit.margin_losses import row_subset
+    >>> X = as_design(np.arange(6.0).reshape(3, 2))
+    >>> row_subset(X, np.array([0, 2])).arrays[0]
+    array([[0., 1.],
+           [4., 5.]])
+    """
     n_cols = design.n_cols
     if design.kind == "dense":
         return _kernels.Design._trusted("dense", (design.arrays[0][rows],),
@@ -434,7 +460,7 @@ class MarginData:
         outside the margin no curvature, so they add nothing to X^T D X or X^T D X v; the
         passes then read only the rows inside the margin (LIBLINEAR's ``-s 2`` does the
         same).  The subset is gathered once per theta (one copy of those rows, without
-        re-validation: :func:`_row_subset`) and reused by every Hessian product at that
+        re-validation: :func:`row_subset`) and reused by every Hessian product at that
         theta.  The products equal the full passes' up to the
         summation order of the rows.
         """
@@ -444,7 +470,7 @@ class MarginData:
             active = np.flatnonzero(curv)
             sub = None
             if active.size <= ACTIVE_ROWS_FRACTION * self.n_samples:
-                sub = (_row_subset(self.design, active), np.ascontiguousarray(curv[active]))
+                sub = (row_subset(self.design, active), np.ascontiguousarray(curv[active]))
             self._active = (key, sub)
         return (self.design, curv) if self._active[1] is None else self._active[1]
 

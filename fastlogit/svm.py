@@ -49,12 +49,23 @@ from .margin_losses import MarginData, SmoothedHinge, SquaredHinge
 from .objective import Objective
 from .solvers import CHOLESKY_MAX_PARAMS, ConvergenceWarning, solve
 from .svm_dcd import dcd_svm
-from .svm_newton import finite_newton_squared_hinge
+from .svm_newton import finite_newton_squared_hinge, truncated_newton_squared_hinge
 from .validation import check_C, check_max_iter, check_sample_weight, check_tol
 
 __all__ = ["LinearSVM", "fit_hinge", "fit_squared_hinge"]
 
 #: The entry both fitting functions' docstrings share (:func:`fastlogit._docstring.filler`).
+#: The squared hinge's "auto" rule for more than ``CHOLESKY_MAX_PARAMS`` parameters, in passes
+#: of dual CD over the data, ``(ahead, after)``: dual CD hands over to the truncated Newton
+#: method at a gap check ``after`` passes or more into the run where the gap's rate predicts
+#: more than ``ahead`` further passes.  ``ahead``: a Newton iteration costs about two passes
+#: over X plus its CG products over the margin rows, and news20's Newton phase (about 40
+#: iterations) takes the time of about 100 dual CD passes.  ``after``: the Newton iterations
+#: are many while the margin set still moves (news20, from 8 / 16 / 32 / 48 passes of dual
+#: CD: about 130 / 90 / 55 / 45 iterations to gap 1e-5), and early passes of dual CD are
+#: cheap (shrinking), so the hand-over waits for about 40 passes.
+SWITCH_PASSES = (100.0, 40.0)
+
 _fill_doc = filler({"data_kwargs": """\
 data_kwargs : dict
     Arguments of :class:`~fastlogit.margin_losses.MarginData` except ``loss``: ``X``,
@@ -226,13 +237,18 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
 
     * ``solver="auto"`` with the L2 penalty: the finite Newton method
       (:func:`fastlogit.svm_newton.finite_newton_squared_hinge`, relative duality gap
-      ``tol``) when the model has at most ``CHOLESKY_MAX_PARAMS`` parameters;
+      ``tol``) when the model has at most ``CHOLESKY_MAX_PARAMS`` parameters; above,
       dual coordinate descent (:func:`fastlogit.svm_dcd.dcd_svm`, relative duality gap
-      ``tol``, up to ``max_passes``) otherwise, as LIBLINEAR chooses for text.  Other
-      penalties: the library's "auto" solver.  The race behind the choice is
-      ``benchmarks/svm_race.py``.
+      ``tol``, up to ``max_passes``), as LIBLINEAR chooses for text, unless its gap
+      converges slowly: once the gap's rate predicts more than :data:`SWITCH_PASSES`
+      further passes (a badly conditioned dual, e.g. raw counts), the truncated Newton
+      method (:func:`fastlogit.svm_newton.truncated_newton_squared_hinge`, relative
+      duality gap ``tol``) continues from dual CD's point.  Other penalties: the
+      library's "auto" solver.  The race behind the choice is ``benchmarks/svm_race.py``.
     * ``solver="dcd"``: dual coordinate descent only (L2); ``"finite-newton"``: the finite
-      Newton method only (L2, dense Hessian: few features).
+      Newton method only (L2, dense Hessian: few features); ``"truncated-newton"``: the
+      truncated Newton method only (L2, any number of features; starts from one pass of
+      dual CD).
     * any other solver of :mod:`fastlogit.solvers`: that solver, gradient tolerance ``tol``.
 
     Parameters
@@ -241,17 +257,19 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
     C : float
         Multiplies the summed squared hinge losses; a positive finite number.
     penalty : {"l2", "l1", "elasticnet", None} or fastlogit.penalties.Penalty, default="l2"
-        The penalty R on the coefficients.  ``solver="dcd"`` and ``"finite-newton"`` need
-        "l2" (else ValueError).
+        The penalty R on the coefficients.  ``solver="dcd"``, ``"finite-newton"`` and
+        ``"truncated-newton"`` need "l2" (else ValueError).
     l1_ratio : float, default=None
         Elastic-net mixing in [0, 1], for ``penalty="elasticnet"``.
     tol : float, default=1e-4
-        Relative duality gap ``(F - D) / F`` of dual CD and of the finite Newton method (a
-        bound on the relative suboptimality), or the gradient tolerance of another solver.
+        Relative duality gap ``(F - D) / F`` of dual CD and of the Newton methods (a bound
+        on the relative suboptimality), or the gradient tolerance of another solver.
     max_iter : int, default=100
-        Iterations of the finite Newton method or of the primal solver.
+        Iterations of the finite Newton method or of the primal solver (the truncated
+        Newton method: ``10 * max_iter``, its iterations are inexact).
     solver : str, default="auto"
-        ``"auto"``, ``"dcd"``, ``"finite-newton"`` or a solver of :mod:`fastlogit.solvers`
+        ``"auto"``, ``"dcd"``, ``"finite-newton"``, ``"truncated-newton"`` or a solver of
+        :mod:`fastlogit.solvers`
         (see above); an unknown name or one that does not handle the penalty raises
         ValueError.
     max_passes : float, default=None
@@ -263,8 +281,9 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
         The coefficients, then the intercept when fitted; float64.
     info : dict
         ``"n_iter"`` (dual CD passes + Newton iterations), ``"converged"``, ``"method"``
-        (``"dcd"``, ``"finite-newton"`` or a solver name), ``"gap"`` (relative
-        duality gap when dual CD or the finite Newton method finished, else None).
+        (``"dcd"``, ``"finite-newton"``, ``"truncated-newton"``, ``"dcd+truncated-newton"``
+        or a solver name), ``"gap"`` (relative duality gap when dual CD or a Newton method
+        of this module finished, else None).
 
     Examples
     --------
@@ -279,19 +298,34 @@ def fit_squared_hinge(data_kwargs, C, *, penalty="l2", l1_ratio=None, tol=1e-4, 
     (True, True, 'l1')
     """
     l2 = penalty == "l2"
-    if solver in ("dcd", "finite-newton") and not l2:
+    if solver in ("dcd", "finite-newton", "truncated-newton") and not l2:
         raise ValueError(f"solver={solver!r} supports penalty='l2' only, got {penalty!r}")
     data = MarginData(loss=SquaredHinge(), **data_kwargs)
     cw = C * data._s
+    give_up = None
     if l2 and solver == "auto":
         solver = "finite-newton" if data.n_params <= CHOLESKY_MAX_PARAMS else "dcd"
+        give_up = SWITCH_PASSES if solver == "dcd" else None
+    theta0, passes = None, 0
     if solver == "dcd":
         w, b, dinfo = dcd_svm(data.design, data._yt, cw, squared=True,
                               fit_intercept=data.fit_intercept, tol=tol,
-                              max_passes=10000 if max_passes is None else max_passes)
+                              max_passes=10000 if max_passes is None else max_passes,
+                              give_up=give_up)
         theta = np.append(w, b) if data.fit_intercept else w
-        return theta, {"n_iter": int(np.ceil(dinfo["passes"])), "converged": dinfo["converged"],
-                       "method": "dcd", "gap": dinfo["gap"]}
+        passes = int(np.ceil(dinfo["passes"]))
+        if not dinfo["stalled"]:
+            return theta, {"n_iter": passes, "converged": dinfo["converged"],
+                           "method": "dcd", "gap": dinfo["gap"]}
+        theta0, solver = theta, "truncated-newton"
+    if solver == "truncated-newton":
+        theta, info = truncated_newton_squared_hinge(
+            data.design, data._yt, cw, fit_intercept=data.fit_intercept, tol=tol,
+            max_iter=10 * max_iter, theta0=theta0, backend=data_kwargs.get("backend", "auto"),
+            n_threads=data.n_threads)
+        return theta, {"n_iter": passes + info["n_iter"], "converged": info["converged"],
+                       "method": "dcd+truncated-newton" if passes else "truncated-newton",
+                       "gap": info["gap"]}
     if solver == "finite-newton":
         X = data.design.arrays[0] if data.design.kind == "dense" else data_kwargs["X"]
         theta, info = finite_newton_squared_hinge(X, data._yt, cw,
@@ -327,8 +361,9 @@ class LinearSVM(LinearClassifierMixin, BaseEstimator):
         Iterations of a primal solver (per smoothing stage for the hinge's continuation).
     solver : str, default="auto"
         Squared hinge: "auto" (:func:`fit_squared_hinge`: the finite Newton method for at
-        most ``CHOLESKY_MAX_PARAMS`` parameters, dual coordinate descent above), "dcd",
-        "finite-newton", or any fastlogit solver.
+        most ``CHOLESKY_MAX_PARAMS`` parameters, dual coordinate descent above, handing
+        over to the truncated Newton method where its gap converges slowly), "dcd",
+        "finite-newton", "truncated-newton", or any fastlogit solver.
         Hinge: "auto" / "dcd" (dual coordinate descent, :func:`fit_hinge`), "continuation",
         or a fastlogit solver for the continuation's stages.
     backend : {"auto", "numpy", "numba", "cython"}, default="auto"

@@ -421,7 +421,8 @@ def _next_check(need, longest, n):
                                                                longest))
 
 
-def dcd_fixed_b(prob, b, alpha, w, tol, max_visits, *, check_every=8.0, seed=0, polish=None):
+def dcd_fixed_b(prob, b, alpha, w, tol, max_visits, *, check_every=8.0, seed=0, polish=None,
+                give_up=None):
     """Minimise the fixed-``b`` dual from ``alpha`` (n,) in place, ``w`` = w(alpha) (d,) in
     place, to relative duality gap ``tol`` or until ``max_visits`` coordinate visits.
 
@@ -436,6 +437,12 @@ def dcd_fixed_b(prob, b, alpha, w, tol, max_visits, *, check_every=8.0, seed=0, 
     (:meth:`_Problem.polish`), tried at each check once the gap is within ``POLISH_FROM``
     times ``tol`` and converging slowly (``POLISH_STALL``).  The certificate uses that best
     primal value, and ``polish["w"]`` (not ``w``, which stays w(alpha)) is its point.
+
+    ``give_up``: None, or ``(ahead, after)`` in passes: the run stops early (before
+    ``max_visits``, the gap above ``tol``) at a check past ``after * n`` visits where the
+    last two checks' rate predicts more than ``ahead * n`` further visits to ``tol`` (or the
+    gap did not fall), for a caller that has a faster method for slowly converging duals
+    (:func:`fastlogit.svm.fit_squared_hinge`).
 
     Returns ``(primal, dual, visits)``: the best primal value and ``D_b(alpha)`` at the last
     check.
@@ -490,13 +497,16 @@ def dcd_fixed_b(prob, b, alpha, w, tol, max_visits, *, check_every=8.0, seed=0, 
         primal, dual = prob.gap(b, alpha, w, exact=False)
         gap = (min(best, primal) - dual) / max(abs(min(best, primal)), tiny)
         need = _predicted_visits(history, visits, gap, tol)
+        if (give_up is not None and history is not None and visits >= give_up[1] * prob.n
+                and need > give_up[0] * prob.n):
+            return best_primal(primal), dual, visits
         history = (visits, gap)
         if met:
             eps *= 0.1
 
 
 def dcd_svm(X, yt, cw, *, squared, fit_intercept, tol=1e-6, max_passes=10000, check_every=8.0,
-            seed=0, alpha0=None):
+            seed=0, alpha0=None, give_up=None):
     """Minimise the hinge / squared hinge SVM of the module docstring by dual CD.
 
     Parameters
@@ -528,6 +538,12 @@ def dcd_svm(X, yt, cw, *, squared, fit_intercept, tol=1e-6, max_passes=10000, ch
     alpha0 : ndarray of shape (n_samples,), default=None
         Warm start (clipped into the dual box), e.g. a previous call's ``info["alpha"]``;
         None starts from alpha = 0.
+    give_up : tuple of float, default=None
+        None, or ``(ahead, after)``: stop early, ``info["stalled"]`` True, once the duality
+        gap's rate predicts more than ``ahead`` further passes, ``after`` passes or more
+        into the run (:func:`dcd_fixed_b`; with
+        an intercept, in the first solve at b = 0, whose point is then returned with
+        ``b = 0`` and an infinite gap).
 
     Returns
     -------
@@ -538,7 +554,8 @@ def dcd_svm(X, yt, cw, *, squared, fit_intercept, tol=1e-6, max_passes=10000, ch
     info : dict
         ``"primal"`` (P at the returned point), ``"dual"`` (a certified lower bound on
         P*), ``"gap"`` (relative), ``"passes"`` (visits / n), ``"converged"``
-        (``gap <= tol``), ``"alpha"`` (the dual point certifying the gap, (n_samples,)).
+        (``gap <= tol``), ``"alpha"`` (the dual point certifying the gap, (n_samples,)),
+        ``"stalled"`` (stopped by ``give_up``).
 
     Examples
     --------
@@ -562,13 +579,22 @@ def dcd_svm(X, yt, cw, *, squared, fit_intercept, tol=1e-6, max_passes=10000, ch
     inner_tol = max(0.1 * tol, 1e-3) if fit_intercept else tol
     polish = None if fit_intercept else {}
     primal, dual, visits = dcd_fixed_b(prob, 0.0, alpha, w, inner_tol, budget,
-                                       check_every=check_every, seed=seed, polish=polish)
+                                       check_every=check_every, seed=seed, polish=polish,
+                                       give_up=give_up)
+    tiny = np.finfo(float).tiny
+    stalled = (give_up is not None and visits < budget
+               and primal - dual > inner_tol * max(abs(primal), tiny))
+    if stalled and fit_intercept:
+        return w, 0.0, {"primal": primal, "dual": -np.inf, "gap": np.inf,
+                        "passes": visits / prob.n, "converged": False, "alpha": alpha,
+                        "stalled": True}
     if not fit_intercept:
         if polish["w"] is not None:
             w = polish["w"]  # the best primal point of the checks (hinge: or its polish)
-        gap = (primal - dual) / max(abs(primal), np.finfo(float).tiny)
+        gap = (primal - dual) / max(abs(primal), tiny)
         return w, 0.0, {"primal": primal, "dual": dual, "gap": gap,
-                        "passes": visits / prob.n, "converged": gap <= tol, "alpha": alpha}
+                        "passes": visits / prob.n, "converged": gap <= tol, "alpha": alpha,
+                        "stalled": stalled}
     return _search_intercept(prob, alpha, w, primal, visits, tol, inner_tol, budget,
                              check_every, seed)
 
@@ -649,4 +675,4 @@ def _search_intercept(prob, alpha, w, primal, visits, tol, tol0, budget, check_e
     return best[1], best[2], {"primal": best[0], "dual": dual, "gap": gap,
                               "passes": visits / prob.n, "converged": gap <= tol,
                               "alpha": alpha.copy() if a_cert is None else a_cert,
-                              "outer": n_outer}
+                              "outer": n_outer, "stalled": False}

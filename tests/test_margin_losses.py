@@ -365,12 +365,12 @@ def test_finite_newton_line_search_is_exact():
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 def test_margin_row_subset_equals_scipy_rows_and_passes_validation(sparse):
     from fastlogit.kernels import Design, as_design
-    from fastlogit.margin_losses import _row_subset
+    from fastlogit.margin_losses import row_subset
 
     X, _, _ = _problem(n=60, d=7, seed=17, sparse=sparse)
     block = as_design(X).rows(10, 50)  # a view whose indptr does not start at 0
     rows = np.array([0, 3, 4, 17, 39])
-    sub = _row_subset(block, rows)
+    sub = row_subset(block, rows)
     ref = X[10:50][rows]
     got = sub.to_scipy()
     np.testing.assert_array_equal(got.toarray() if sparse else got,
