@@ -254,7 +254,6 @@ def pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0, minv=None, work=None):
     return s, max_cg, False
 
 
-_pcg = pcg  # transitional alias for a helper's uncommitted import; removed this session
 
 
 @declare("newton-cg", needs={"value_grad", "hessp", "hess_diag", "line"}, convex_only=True)
