@@ -254,8 +254,6 @@ def pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0, minv=None, work=None):
     return s, max_cg, False
 
 
-
-
 @declare("newton-cg", needs={"value_grad", "hessp", "hess_diag", "line"}, convex_only=True)
 @single_threaded_blas
 def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
