@@ -18,7 +18,8 @@ from numba import njit
 
 __all__ = ["pointwise", "try_step", "abs_max", "col_counts", "cols_of_rows",
            "grad_rows", "row_matvec", "grad_cols", "grad_hdiag_cols", "cd_model",
-           "col_matvec", "cd_dense", "gram_rows", "gram_cost"]
+           "col_matvec", "cd_dense", "gram_rows", "gram_cost", "newton_soft",
+           "coordinate_violation", "end_of_sweep"]
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -226,7 +227,7 @@ def col_matvec(indptr, indices, data, cols, vals, b, out):
 
 
 @njit(**_JIT)
-def _newton_soft(G, H, wj, lam):
+def newton_soft(G, H, wj, lam):
     """wj + z for the z minimising G z + H z^2 / 2 + lam |wj + z| (H > 0); exactly 0.0 when
     the minimiser is the kink (a rounded wj - wj would leave a tiny non-zero whose sign then
     decides the subgradient)."""
@@ -238,7 +239,7 @@ def _newton_soft(G, H, wj, lam):
 
 
 @njit(**_JIT)
-def _coordinate_violation(G, wj, lam, m_old, n_shrink):
+def coordinate_violation(G, wj, lam, m_old, n_shrink):
     """(|minimum-norm subgradient| of the model in one coordinate, shrink?) for model
     gradient G at wj: shrink is True for a zero coordinate whose G lies inside (-lam, lam)
     by more than the last sweep's largest violation ``m_old`` over ``n_shrink`` (newGLMNET)."""
@@ -253,7 +254,7 @@ def _coordinate_violation(G, wj, lam, m_old, n_shrink):
 
 
 @njit(**_JIT)
-def _end_of_sweep(vsum, viol, tol, full, active, n_active, m):
+def end_of_sweep(vsum, viol, tol, full, active, n_active, m):
     """After a sweep with violations summing to ``vsum`` (largest ``viol``): stop when
     ``vsum <= tol`` on a sweep over every coordinate; when only the unshrunk ones reached
     it, go back to all of them (a confirming sweep).  Returns ``(stop, active, n_active,
@@ -330,9 +331,9 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
     ``g``, ``h`` are the smooth gradient (l2 part included) and the curvature
     ``sum_i D_i x_ij^2 + a (+ a tiny ridge)`` on the working set.  ``dw`` and ``xd`` are
     updated in place (start from zeros, or from a previous model solution with the matching
-    xd).  Shrinking as in newGLMNET (:func:`_coordinate_violation`); the sweeps stop when a
+    xd).  Shrinking as in newGLMNET (:func:`coordinate_violation`); the sweeps stop when a
     sweep's violations sum to at most ``tol`` (LIBLINEAR's 1-norm rule), confirmed over all
-    coordinates (:func:`_end_of_sweep`).
+    coordinates (:func:`end_of_sweep`).
 
     With ``anderson``, every ``ANDERSON_K`` sweeps the last iterates are extrapolated
     (:func:`_anderson`, as skglm does for its inner solver) and the extrapolation replaces
@@ -370,7 +371,7 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
             G = g[k] + a * dw[k] + acc
             H = h[k]
             wj = w[k] + dw[k]
-            vk, shrink = _coordinate_violation(G, wj, lam, m_old, n_shrink)
+            vk, shrink = coordinate_violation(G, wj, lam, m_old, n_shrink)
             if shrink:
                 continue  # left out for the rest of this model solve
             active[k_out] = k
@@ -378,7 +379,7 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
             vsum += vk
             if vk > viol:
                 viol = vk
-            dnew = _newton_soft(G, H, wj, lam) - w[k]
+            dnew = newton_soft(G, H, wj, lam) - w[k]
             z = dnew - dw[k]
             if z == 0.0:
                 continue
@@ -400,7 +401,7 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
                 db += z
                 for i in range(xd.shape[0]):
                     xd[i] += z
-        stop, active, n_active, m_old, full = _end_of_sweep(vsum, viol, tol, full, active,
+        stop, active, n_active, m_old, full = end_of_sweep(vsum, viol, tol, full, active,
                                                             n_active, m)
         if stop:
             break
@@ -452,7 +453,7 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
             G = g[j] + Hd[j]
             lj = lam[j]
             uj = u[j]
-            vk, shrink = _coordinate_violation(G, uj, lj, m_old, p)
+            vk, shrink = coordinate_violation(G, uj, lj, m_old, p)
             if shrink:
                 continue
             active[k_out] = j
@@ -460,7 +461,7 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
             vsum += vk
             if vk > viol:
                 viol = vk
-            new = _newton_soft(G, hjj, uj, lj)
+            new = newton_soft(G, hjj, uj, lj)
             z = new - uj
             if z == 0.0:
                 continue
@@ -468,7 +469,7 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
             for i in range(p):
                 Hd[i] += z * H[j, i]
         n_active = k_out
-        stop, active, n_active, m_old, full = _end_of_sweep(vsum, viol, tol, full, active,
+        stop, active, n_active, m_old, full = end_of_sweep(vsum, viol, tol, full, active,
                                                             n_active, p)
         if stop:
             break

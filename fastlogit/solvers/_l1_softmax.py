@@ -1,0 +1,264 @@
+"""Compiled pieces of the L1 solver's joint multinomial path (Numba): softmax log-loss on a
+CSC copy of X.
+
+Private to :mod:`fastlogit.solvers.l1`.  Float64, single-threaded; ``s`` of length 0 means
+unit sample weights.  Column arrays as in :mod:`fastlogit.solvers._cd` (``indptr`` int64,
+``indices`` int32 or int64, ``data`` float64, n rows).  Per-sample arrays are (n, K) in C
+order (a sample's K classes contiguous); coefficients are kept feature-major, (m, K).
+
+Quantities, for margins ``Z_i = W^T x_i + b`` (K classes), ``P_i = softmax(Z_i)`` and
+``c_i = C s_i``::
+
+    R_ik = c_i (P_ik - Y_ik)                          (grad of C L: X^T R, and sum_i R_i for b)
+    model curvature along margins V_i:  c_i (sum_k P_ik V_ik^2 - (P_i . V_i)^2)
+
+so that a coordinate (j, k) of the proximal Newton model has gradient
+``g_jk + sum_i x_ij c_i P_ik (V_ik - u_i)`` with ``u_i = P_i . V_i`` and curvature
+``sum_i x_ij^2 c_i P_ik (1 - P_ik)``: coordinate descent on the *joint* model (the coupling
+between the classes included) costs O(nnz of column j) per coordinate step when V and u are
+kept up to date.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from ._cd import coordinate_violation, end_of_sweep, newton_soft
+
+__all__ = ["softmax_pointwise", "softmax_try", "softmax_grad_cols", "softmax_margins",
+           "cd_softmax"]
+
+_JIT = dict(cache=True, nogil=True)
+
+
+@njit(**_JIT)
+def softmax_pointwise(Z, Y, s, P):
+    """Fill P (n, K) = softmax of the rows of Z; returns the unscaled loss
+    ``sum_i s_i (logsumexp(Z_i) - Y_i . Z_i)`` (rows of Y summing to 1)."""
+    n, K = Z.shape
+    unit = s.shape[0] == 0
+    loss = 0.0
+    for i in range(n):
+        m = Z[i, 0]
+        for k in range(1, K):
+            if Z[i, k] > m:
+                m = Z[i, k]
+        tot = 0.0
+        for k in range(K):
+            e = math.exp(Z[i, k] - m)
+            P[i, k] = e
+            tot += e
+        lse = m + math.log(tot)
+        li = lse
+        for k in range(K):
+            P[i, k] /= tot
+            li -= Y[i, k] * Z[i, k]
+        loss += (1.0 if unit else s[i]) * li
+    return loss
+
+
+@njit(**_JIT)
+def softmax_try(Z, P, V, t, Y, s, Zn, Pn):
+    """The loss change ``sum_i s_i [l(Z_i + t V_i) - l(Z_i)]`` from Z and P = softmax(Z), with
+    the new margins and probabilities written to Zn, Pn in the same pass.
+
+    Per sample without cancellation: ``logsumexp(z + u) - logsumexp(z) = log1p(sum_k p_k
+    expm1(u_k))`` while that sum stays above -1/2 and every ``u_k <= 30`` (else the change is
+    large and the direct difference as accurate), minus ``Y_i . u``."""
+    n, K = Z.shape
+    unit = s.shape[0] == 0
+    out = 0.0
+    for i in range(n):
+        m = -np.inf
+        umax = 0.0
+        moved = False
+        for k in range(K):
+            u = t * V[i, k]
+            if u != 0.0:
+                moved = True
+            if u > umax:
+                umax = u
+            zn = Z[i, k] + u
+            Zn[i, k] = zn
+            if zn > m:
+                m = zn
+        tot = 0.0
+        for k in range(K):
+            e = math.exp(Zn[i, k] - m)
+            Pn[i, k] = e
+            tot += e
+        for k in range(K):
+            Pn[i, k] /= tot
+        if not moved:
+            continue
+        c = 0.0
+        q = 0.0
+        if umax <= 30.0:
+            for k in range(K):
+                pk = P[i, k]
+                if pk > 0.0:
+                    q += pk * math.expm1(t * V[i, k])
+        if umax <= 30.0 and q > -0.5:
+            c = math.log1p(q)
+        else:
+            mo = Z[i, 0]
+            for k in range(1, K):
+                if Z[i, k] > mo:
+                    mo = Z[i, k]
+            to = 0.0
+            for k in range(K):
+                to += math.exp(Z[i, k] - mo)
+            c = (m + math.log(tot)) - (mo + math.log(to))
+        for k in range(K):
+            c -= Y[i, k] * t * V[i, k]
+        out += (1.0 if unit else s[i]) * c
+    return out
+
+
+@njit(**_JIT)
+def softmax_grad_cols(indptr, indices, data, cols, P, Y, s, C, G, H, want_h):
+    """``G[kk, k] = sum_i X[i, j] c_i (P_ik - Y_ik)`` for ``j = cols[kk]`` and, when
+    ``want_h``, ``H[kk, k] = sum_i X[i, j]^2 c_i P_ik (1 - P_ik)`` (one pass per column).
+    Returns the intercepts' gradient ``sum_i c_i (P_i - Y_i)`` and curvature
+    ``sum_i c_i P_i (1 - P_i)`` (both (K,))."""
+    n, K = P.shape
+    unit = s.shape[0] == 0
+    R = np.empty((n, K))
+    Dg = np.empty((n, K) if want_h else (0, K))
+    gb = np.zeros(K)
+    hb = np.zeros(K)
+    for i in range(n):
+        ci = C if unit else C * s[i]
+        for k in range(K):
+            R[i, k] = ci * (P[i, k] - Y[i, k])
+            gb[k] += R[i, k]
+            dik = ci * P[i, k] * (1.0 - P[i, k])
+            hb[k] += dik
+            if want_h:
+                Dg[i, k] = dik
+    for kk in range(cols.shape[0]):
+        j = cols[kk]
+        for k in range(K):
+            G[kk, k] = 0.0
+            if want_h:
+                H[kk, k] = 0.0
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            v = data[q]
+            for k in range(K):
+                G[kk, k] += v * R[i, k]
+            if want_h:
+                v2 = v * v
+                for k in range(K):
+                    H[kk, k] += v2 * Dg[i, k]
+    return gb, hb
+
+
+@njit(**_JIT)
+def softmax_margins(indptr, indices, data, cols, Wc, b, Z):
+    """Z (n, K) = X[:, cols] Wc + b, with Wc (m, K) the coefficients of the columns."""
+    n, K = Z.shape
+    for i in range(n):
+        for k in range(K):
+            Z[i, k] = b[k]
+    for kk in range(cols.shape[0]):
+        j = cols[kk]
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            v = data[q]
+            for k in range(K):
+                Z[i, k] += v * Wc[kk, k]
+
+
+@njit(**_JIT)
+def cd_softmax(indptr, indices, data, cols, Wc, G, H, P, s, C, lam, a, fit_b, gb, hb, dW,
+               V, tol, max_sweeps):
+    """Coordinate descent on the joint proximal Newton model of the softmax problem over the
+    working set ``cols`` (every class of each column).
+
+    Minimises over (dW (m, K), db (K,))::
+
+        q = <G, dW> + gb.db + 1/2 sum_i c_i (P_i . V_i^2 - (P_i . V_i)^2)
+            + a/2 ||dW||^2 + lam ||Wc + dW||_1,       V = X[:, cols] dW + db   (V: (n, K))
+
+    ``G`` carries the l2 part; ``H`` is the coordinates' curvature (l2 part and ridge
+    included), ``hb`` the intercepts'.  dW and V start from zeros and are updated in place.
+    Shrinking and the stopping rule (a sweep's violations summing to at most ``tol``,
+    confirmed over all coordinates) as in :func:`fastlogit.solvers._cd.cd_model`.
+
+    Returns ``(db (K,), sweeps)``.
+    """
+    m = cols.shape[0]
+    n, K = P.shape
+    unit = s.shape[0] == 0
+    c = np.empty(n)
+    for i in range(n):
+        c[i] = C if unit else C * s[i]
+    u = np.zeros(n)  # u_i = P_i . V_i
+    for i in range(n):
+        acc = 0.0
+        for k in range(K):
+            acc += P[i, k] * V[i, k]
+        u[i] = acc
+    mk = m * K
+    active = np.arange(mk)
+    n_active = mk
+    db = np.zeros(K)
+    sweeps = 0
+    m_old = np.inf
+    full = True
+    while sweeps < max_sweeps:
+        sweeps += 1
+        viol = 0.0
+        vsum = 0.0
+        k_out = 0
+        for aa in range(n_active):
+            e = active[aa]
+            kk = e // K
+            k = e - kk * K
+            j = cols[kk]
+            acc = 0.0
+            for q in range(indptr[j], indptr[j + 1]):
+                i = indices[q]
+                acc += data[q] * c[i] * P[i, k] * (V[i, k] - u[i])
+            g = G[kk, k] + a * dW[kk, k] + acc
+            wj = Wc[kk, k] + dW[kk, k]
+            vk, shrink = coordinate_violation(g, wj, lam, m_old, n)
+            if shrink:
+                continue
+            active[k_out] = e
+            k_out += 1
+            vsum += vk
+            if vk > viol:
+                viol = vk
+            z = newton_soft(g, H[kk, k], wj, lam) - Wc[kk, k] - dW[kk, k]
+            if z == 0.0:
+                continue
+            dW[kk, k] += z
+            for q in range(indptr[j], indptr[j + 1]):
+                i = indices[q]
+                dv = z * data[q]
+                V[i, k] += dv
+                u[i] += dv * P[i, k]
+        n_active = k_out
+        if fit_b:
+            for k in range(K):
+                acc = 0.0
+                for i in range(n):
+                    acc += c[i] * P[i, k] * (V[i, k] - u[i])
+                g = gb[k] + acc
+                vb = abs(g)
+                vsum += vb
+                if vb > viol:
+                    viol = vb
+                z = -g / hb[k]
+                if z != 0.0:
+                    db[k] += z
+                    for i in range(n):
+                        V[i, k] += z
+                        u[i] += z * P[i, k]
+        stop, active, n_active, m_old, full = end_of_sweep(vsum, viol, tol, full, active,
+                                                           n_active, mk)
+        if stop:
+            break
+    return db, sweeps
