@@ -280,7 +280,7 @@ def _intercept_start(objective):
 
 def _meets_rule(objective, theta, tol):
     """(whether theta meets the deterministic solvers' stopping rule at ``objective.C``,
-    F(theta) less its L1 part, the measure): ``||S||_inf <= tol * max(1, ref)``, S the
+    the smooth part f(theta) of F): the rule is ``||S||_inf <= tol * max(1, ref)``, S the
     minimum-norm subgradient of F (its gradient without an L1 part) and ref
     :func:`fastlogit.solvers._result.reference_gradient_norm`, as every deterministic solver
     checks it before its first step.  One value/gradient pass unless the data term kept it."""
