@@ -480,10 +480,37 @@ def _newton_step(hessp, g, minv, eps_q, max_cg):
     return s, max_cg
 
 
+def _rmatvec(ks, design, v, n_threads):
+    """(X^T v (d,), sum v) over ``design``'s rows: the kernels' ``hessp`` with direction 0
+    and intercept part 1."""
+    out = np.empty(design.n_cols)
+    total = ks.hessp(design, np.ascontiguousarray(v, dtype=np.float64), np.zeros(design.n_cols),
+                     out, 1.0, n_threads=n_threads)
+    return out, total
+
+
+def _value_grad(ks, design, yt, c, r, w, fit_intercept, n_threads):
+    """F and its gradient at the point with slacks ``r = 1 - y~ z`` and coefficients w.
+
+    Returns ``(F, g, rows, block)``: ``F = sum_I c_i r_i^2 + ||w||^2 / 2``, ``g`` (p,) =
+    ``[w; 0] - 2 X~_I^T (c_I r_I y~_I)``, ``rows`` the sorted indices of I (the rows inside
+    the margin, ``c_i > 0``) and ``block`` those rows of ``design``
+    (:func:`fastlogit.margin_losses.row_subset`), which the gradient and every Hessian
+    product at this point read instead of all of X."""
+    from .margin_losses import row_subset
+
+    rows = np.flatnonzero((r > 0.0) & (c > 0.0))
+    cr = c[rows] * r[rows]
+    block = row_subset(design, rows)
+    g_w, g_b = _rmatvec(ks, block, -2.0 * cr * yt[rows], n_threads)
+    g_w += w
+    g = np.append(g_w, g_b) if fit_intercept else g_w
+    return float(cr @ r[rows]) + 0.5 * float(w @ w), g, rows, block
+
+
 @single_threaded_blas
 def _truncated_newton(X, yt, c, fit_intercept, tol, max_iter, theta0, backend, n_threads):
     from . import kernels
-    from .margin_losses import row_subset
 
     design = kernels.as_design(X, dtype=np.float64)
     ks = kernels.get(backend)
@@ -497,17 +524,13 @@ def _truncated_newton(X, yt, c, fit_intercept, tol, max_iter, theta0, backend, n
                               yt, c, squared=True)
     else:
         theta = np.array(theta0, dtype=np.float64)
-    zero = np.zeros(d)
     z, delta = np.empty(n), np.empty(n)
 
     def margins(w, b, dst):
         return ks.decision(design, np.ascontiguousarray(w), b, dst, n_threads=n_threads)
 
-    def rmatvec(v, block=design):
-        """(X_block^T v, sum v): the kernels' ``hessp`` with direction 0 and b-part 1."""
-        out = np.empty(d)
-        total = ks.hessp(block, np.ascontiguousarray(v), zero, out, 1.0, n_threads=n_threads)
-        return out, total
+    def rmatvec(v):
+        return _rmatvec(ks, design, v, n_threads)[0]
 
     tiny = np.finfo(float).tiny
     margins(theta[:d], theta[d] if fit_intercept else 0.0, z)
@@ -518,15 +541,10 @@ def _truncated_newton(X, yt, c, fit_intercept, tol, max_iter, theta0, backend, n
     while True:
         w = theta[:d]
         r = 1.0 - yt * z
-        rows = np.flatnonzero((r > 0.0) & (c > 0.0))
-        cr = c[rows] * r[rows]
-        F = float(cr @ r[rows]) + 0.5 * float(w @ w)
-        block = row_subset(design, rows)
-        g_w, g_b = rmatvec(-2.0 * cr * yt[rows], block)
-        g = np.append(g_w + w, g_b) if fit_intercept else g_w + w
+        F, g, rows, block = _value_grad(ks, design, yt, c, r, w, fit_intercept, n_threads)
         info.update(objective=F, n_iter=it, n_cg=n_cg)
         if not fit_intercept or decrease <= tol * F:
-            dual = _dual_value(lambda v: rmatvec(v)[0], yt, c, r, w, g, fit_intercept)
+            dual = _dual_value(rmatvec, yt, c, r, w, g, fit_intercept)
             gap = (F - dual) / max(abs(F), tiny)
             info.update(dual=dual, gap=gap, converged=gap <= tol)
             if gap <= tol:

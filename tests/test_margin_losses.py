@@ -399,3 +399,120 @@ def test_hinge_free_set_polish_recovers_the_optimum_and_cuts_passes():
         assert p == pytest.approx(_primal(X, y, w0 if polish is None or polish["primal"] > p
                                           else polish["w"], 0.0, 0.5, "hinge"), rel=1e-12)
     assert visits[False] < visits[True]
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("fit_intercept", [False, True], ids=["no-b", "b"])
+def test_truncated_newton_equals_finite_newton(sparse, fit_intercept):
+    from fastlogit.svm_newton import (finite_newton_squared_hinge,
+                                      truncated_newton_squared_hinge)
+
+    X, y, s = _problem(n=500, d=9, seed=21, sparse=sparse, noise=1.5)
+    s[:10] = 0.0
+    c = 0.6 * s
+    ref, rinfo = finite_newton_squared_hinge(X, 2 * y - 1, c, fit_intercept=fit_intercept,
+                                             tol=1e-14)
+    for tol in (1e-4, 1e-10):
+        theta, info = truncated_newton_squared_hinge(X, 2 * y - 1, c, tol=tol,
+                                                     fit_intercept=fit_intercept)
+        f = _primal(X, y, theta[:9], theta[9] if fit_intercept else 0.0, 1.0,
+                    "squared_hinge", c)
+        assert info["converged"] and -1e-12 <= info["gap"] <= tol
+        assert f == pytest.approx(info["objective"], rel=1e-12)
+        assert info["dual"] <= rinfo["objective"] * (1 + 1e-12)  # D <= F*
+        assert f - rinfo["objective"] <= tol * f
+    np.testing.assert_allclose(theta, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_truncated_newton_float32_and_through_the_estimator():
+    X, y, s = _problem(n=400, d=7, seed=22, sparse=True)
+    X32 = X.astype(np.float32)
+    a = LinearSVM(C=0.8, solver="truncated-newton", tol=1e-12).fit(X32, y, sample_weight=s)
+    b = LinearSVM(C=0.8, solver="truncated-newton", tol=1e-12).fit(
+        X32.astype(np.float64), y, sample_weight=s)
+    c = LinearSVM(C=0.8, solver="finite-newton", tol=1e-14).fit(
+        X32.astype(np.float64), y, sample_weight=s)
+    assert a.coef_.dtype == np.float32 and a.converged_ and a.duality_gap_ <= 1e-12
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-6)
+    np.testing.assert_allclose(b.coef_, c.coef_, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(b.intercept_, c.intercept_, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="penalty='l2' only"):
+        LinearSVM(solver="truncated-newton", penalty="l1").fit(X, y)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True], ids=["no-b", "b"])
+def test_truncated_newton_gradient_matches_finite_differences(fit_intercept):
+    from fastlogit import kernels
+    from fastlogit.svm_newton import _value_grad
+
+    X, y, s = _problem(n=150, d=6, seed=23, sparse=True)
+    design, ks = kernels.as_design(X), kernels.get("auto")
+    yt, c = 2 * y - 1, 0.9 * s
+    rng = np.random.default_rng(24)
+    theta = 0.4 * rng.standard_normal(6 + fit_intercept)
+
+    def value(th):
+        z = X @ th[:6] + (th[6] if fit_intercept else 0.0)
+        return _value_grad(ks, design, yt, c, 1 - yt * z, th[:6], fit_intercept, 1)[0]
+
+    z = X @ theta[:6] + (theta[6] if fit_intercept else 0.0)
+    f, g, rows, block = _value_grad(ks, design, yt, c, 1 - yt * z, theta[:6], fit_intercept, 1)
+    assert f == pytest.approx(_primal(X, y, theta[:6], theta[6] if fit_intercept else 0.0,
+                                      1.0, "squared_hinge", c), rel=1e-13)
+    assert block.shape == (rows.shape[0], 6) and np.all(yt[rows] * z[rows] < 1)
+    eps = 1e-6
+    fd = np.array([(value(theta + eps * e) - value(theta - eps * e)) / (2 * eps)
+                   for e in np.eye(theta.size)])
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-6)
+
+
+def test_truncated_newton_cg_solves_the_newton_system():
+    from fastlogit.svm_newton import _newton_step
+
+    rng = np.random.default_rng(25)
+    B = rng.standard_normal((40, 12)) * np.logspace(0, 2, 12)  # badly scaled columns
+    H = np.eye(12) + B.T @ B
+    g = rng.standard_normal(12)
+    minv = 1.0 / np.diag(H)
+    s, k = _newton_step(lambda v: H @ v, g, minv, 0.0, 200)  # eps 0: to convergence
+    np.testing.assert_allclose(s, np.linalg.solve(H, -g), rtol=1e-8, atol=1e-10)
+    s_loose, k_loose = _newton_step(lambda v: H @ v, g, minv, 0.5, 200)
+    assert k_loose < k and float(g @ s_loose) < 0  # a descent direction, fewer products
+
+
+def test_squared_hinge_auto_hands_slow_dual_cd_over_to_truncated_newton(monkeypatch):
+    import fastlogit.svm as svm_module
+    from fastlogit.svm import fit_squared_hinge
+
+    # (with an intercept the hand-over can only happen in dual CD's first solve, at b = 0 to
+    # gap 1e-3, which this small problem passes at its first check)
+    fit_intercept = False
+    X, y, s = _problem(n=300, d=1200, seed=26, sparse=True, noise=3.0)
+    kw = dict(X=X, y=y, sample_weight=s, fit_intercept=fit_intercept)
+    ref, rinfo = fit_squared_hinge(kw, 2.0, tol=1e-12, solver="dcd")
+    # any rate "too slow" after 2 passes: the hand-over is taken on this small problem
+    monkeypatch.setattr(svm_module, "SWITCH_PASSES", (0.0, 2.0))
+    theta, info = fit_squared_hinge(kw, 2.0, tol=1e-9)
+    assert info["method"] == "dcd+truncated-newton" and info["converged"]
+    assert info["gap"] <= 1e-9
+    b = (lambda t: t[1200] if fit_intercept else 0.0)
+    f = _primal(X, y, theta[:1200], b(theta), 2.0, "squared_hinge", s)
+    f_ref = _primal(X, y, ref[:1200], b(ref), 2.0, "squared_hinge", s)
+    assert rinfo["converged"] and f == pytest.approx(f_ref, rel=1e-9)
+    # the default rule keeps dual CD where it converges fast
+    monkeypatch.undo()
+    assert fit_squared_hinge(kw, 2.0, tol=1e-6)[1]["method"] == "dcd"
+
+
+def test_truncated_newton_matches_liblinear_s2():
+    liblinear = pytest.importorskip("liblinear.liblinearutil")
+    from fastlogit.svm_newton import truncated_newton_squared_hinge
+
+    X, y, _ = _problem(n=500, d=40, seed=27, sparse=True)
+    X = sp.csr_matrix(X.multiply(np.random.default_rng(28).integers(1, 30, (500, 1))))
+    w_ll = _liblinear_w(liblinear, X, y, "-s 2", 0.3)
+    theta, info = truncated_newton_squared_hinge(X, 2 * y - 1, np.full(500, 0.3),
+                                                 fit_intercept=False, tol=1e-12)
+    f_ll = _primal(X, y, w_ll, 0.0, 0.3, "squared_hinge")
+    assert info["converged"] and info["objective"] == pytest.approx(f_ll, rel=1e-9)
+    np.testing.assert_allclose(theta, w_ll, rtol=1e-4, atol=1e-6)
