@@ -47,6 +47,12 @@ class DataTerm(Protocol):
 
     Attributes: ``layout`` (:class:`~fastlogit.layout.Layout`), ``n_samples``, ``dtype`` (of
     the data: float32 or float64).
+
+    Optional: ``l2_loss_grad(theta, C, a)`` returning ``(C L + a/2 ||w||^2, its gradient)``
+    (a new array), the same values as ``loss_grad`` scaled and the L2 term added, with the
+    same caching; :meth:`fastlogit.objective.Objective.value_grad` calls it for a penalty
+    whose smooth part is ``a/2 ||w||^2`` (``l2_strength`` not None), so that a data term can
+    fuse the scaling and the penalty into its own passes (the in-memory softmax does).
     """
 
     layout: object

@@ -20,12 +20,16 @@ Solvers never see a backend: every pass over X is the data term's.
 and the curvature (IRLS weights for binary, probabilities for softmax), so that a following
 ``hessp``/``hessian``/``hess_diag`` at the same theta costs only its own kernel pass, and a
 trust-region solver can evaluate a rejected trial point without losing the state of the
-current one.  The gradient is handed to the caller, not kept: the memory of a fit beyond X
+current one.  For softmax each slot keeps its own copy of theta in a buffer reused from point
+to point, written by the same compiled pass that lays theta out for the kernels
+(:mod:`fastlogit._softmax_theta`), which also writes the gradient back in theta's layout with
+C and the L2 term applied (:meth:`LogLossData.l2_loss_grad`).  The gradient is handed to the caller, not kept: the memory of a fit beyond X
 is the curvature (two n-vectors) and a few n_params-vectors (benchmarks/bench_memory.py).  Line searches use :meth:`Objective.line`: the margins along a direction
 are computed once, each trial step then costs O(n + p).
 """
 import numpy as np
 
+from . import _softmax_theta
 from . import kernels as _kernels
 from ._config import kernel_threads
 from ._docstring import fill_doc
@@ -64,7 +68,7 @@ def pointwise_loss_sum(y, z, s=None):
 class _State:
     """Cached quantities at one theta."""
 
-    __slots__ = ("theta", "loss", "grad", "curv", "age")
+    __slots__ = ("theta", "loss", "grad", "curv", "age", "buf")
 
     def __init__(self, curv):
         self.theta = None
@@ -72,6 +76,7 @@ class _State:
         self.grad = None
         self.curv = curv
         self.age = 0
+        self.buf = None  # softmax: this slot's own copy of theta, reused across points
 
 
 class LogLossData:
@@ -143,6 +148,8 @@ class LogLossData:
         self._col = np.zeros(0 if self._direct else d, dtype=t)
         self._states = [_State(np.zeros(shape, dtype=t)), _State(np.zeros(shape, dtype=t))]
         self._clock = 0
+        # threads of the softmax layout moves (_softmax_theta; results independent of them)
+        self._move_threads = 1 if k == 1 else _softmax_theta.threads_for(n_threads, d, k)
         self.n_evals = {"value_grad": 0, "value": 0, "hessp": 0, "hessian": 0, "hess_diag": 0,
                         "margins": 0}
 
@@ -197,10 +204,11 @@ class LogLossData:
         return reduced, keep
 
     # ------------------------------------------------------------------ cache
-    def _load(self, theta):
+    def _load(self, theta, keep=None):
         """Write the coefficients/intercepts of theta into the kernel-dtype buffers (binary:
-        returns ``(w, b)``, w the view theta[:d] for float64 data; softmax: the intercepts,
-        W in ``self._w``)."""
+        returns ``(w, b)``, w the view theta[:d] for float64 data; softmax: W in
+        ``self._w``, the intercepts in ``self._B``, a copy of theta into ``keep`` when given,
+        in one compiled pass (:mod:`fastlogit._softmax_theta`); returns ``||w||^2``)."""
         d, fi = self.n_features, self.fit_intercept
         if self.n_classes == 1:
             b = float(theta[d]) if fi else 0.0
@@ -208,11 +216,8 @@ class LogLossData:
                 return np.ascontiguousarray(theta[:d]), b
             self._w[:] = theta[:d]
             return self._w, b
-        rows = theta.reshape(self.n_classes, d + fi)
-        self._w[:] = rows[:, :d].T
-        if fi:
-            self._B[:] = rows[:, d]
-        return self._B
+        return _softmax_theta.load(np.ascontiguousarray(theta), d, fi, self._w, self._B, keep,
+                                   self._move_threads)
 
     def _find(self, theta):
         for st in self._states:
@@ -232,35 +237,50 @@ class LogLossData:
         st.age = self._clock
         return st
 
-    def _compute(self, theta, st=None):
+    def _compute(self, theta, st=None, scale=None):
         """One fused pass at theta into slot ``st`` (default: the older one); the state
         keeps theta, L and the curvature, and (until :meth:`loss_grad` hands it out) the
-        gradient."""
+        gradient.  Softmax with ``scale = (C, a)``: the gradient is that of
+        ``C L + a/2 ||w||^2``, not kept in the state (returned as ``(st, grad, ||w||^2)``)."""
         if st is None:
             st = min(self._states, key=lambda s: s.age)
         self.n_evals["value_grad"] += 1
         grad = np.empty(self.n_params)
         d = self.n_features
-        if self.n_classes == 1:
-            w, b = self._load(theta)
-            gw = grad[:d] if self._direct else self._gw
-            loss, gb = self.kernels.loss_grad(self.design, self._y, self._s, w, b, gw, st.curv,
-                                              n_threads=self.n_threads)
-            if not self._direct:
-                grad[:d] = gw
-            if self.fit_intercept:
-                grad[d] = gb
-        else:
-            self._load(theta)
-            loss = self.kernels.multinomial_loss_grad(
-                self.design, self._y, self._s, self._w, self._B, self._gw, self._gb,
-                st.curv, n_threads=self.n_threads)
-            g = grad.reshape(self.n_classes, -1)
-            g[:, :d] = self._gw.T
-            if self.fit_intercept:
-                g[:, d] = self._gb
+        if self.n_classes > 1:
+            return self._compute_softmax(theta, st, grad, scale)
+        w, b = self._load(theta)
+        gw = grad[:d] if self._direct else self._gw
+        loss, gb = self.kernels.loss_grad(self.design, self._y, self._s, w, b, gw, st.curv,
+                                          n_threads=self.n_threads)
+        if not self._direct:
+            grad[:d] = gw
+        if self.fit_intercept:
+            grad[d] = gb
         st.theta = theta.copy()
         st.loss = float(loss)
+        st.grad = grad
+        return st
+
+    def _compute_softmax(self, theta, st, grad, scale):
+        """The softmax branch of :meth:`_compute`: theta is copied into the slot's own buffer
+        by the same pass that fills W (no new array per point), the gradient is written in
+        theta's layout by one compiled pass."""
+        if st.buf is None or st.buf.shape != theta.shape:
+            st.buf = np.empty_like(theta)
+        st.theta = None  # the slot is invalid until the pass has finished
+        ss = self._load(theta, st.buf)
+        loss = self.kernels.multinomial_loss_grad(
+            self.design, self._y, self._s, self._w, self._B, self._gw, self._gb,
+            st.curv, n_threads=self.n_threads)
+        C, a = (1.0, 0.0) if scale is None else scale
+        _softmax_theta.store_grad(self._gw, self._gb, C, a, st.buf, self.n_features,
+                                  self.fit_intercept, grad, self._move_threads)
+        st.theta = st.buf
+        st.loss = float(loss)
+        if scale is not None:
+            st.grad = None
+            return st, grad, ss
         st.grad = grad
         return st
 
@@ -289,6 +309,40 @@ class LogLossData:
             self._compute(theta, st)
         grad, st.grad = st.grad, None
         return st.loss, grad
+
+    def l2_loss_grad(self, theta, C, a):
+        """``(C L(theta) + a/2 ||w||^2, its gradient)``: :meth:`Objective.value_grad` for a
+        penalty whose smooth part is ``a/2 ||w||^2`` (the elastic-net family).
+
+        Softmax: one kernel pass between two compiled layout passes that also scale the
+        gradient, add ``a w`` and sum ``||w||^2`` (:mod:`fastlogit._softmax_theta`); no
+        copy of theta or of the coefficients beyond the cache's own.  Otherwise (binary, or a
+        gradient still cached from a Hessian method's pass at theta) :meth:`loss_grad`
+        scaled in place.  Caches the curvature as :meth:`loss_grad` does.
+
+        Parameters
+        ----------
+        theta : ndarray of float64, shape (n_params,)
+            Checked by the caller (finite, the layout's length).
+        C : float
+            Scale of the data term.
+        a : float
+            The L2 strength (0.0: no smooth penalty).
+
+        Returns
+        -------
+        f : float
+        grad : ndarray of float64, shape (n_params,)
+            A new array, the caller's.
+        """
+        st = self._find(theta)
+        if self.n_classes == 1 or (st is not None and st.grad is not None):
+            loss, grad = self.loss_grad(theta)
+            return add_l2(self.layout, theta, loss, grad, C, a)
+        st, grad, ss = self._compute(theta, st, scale=(float(C), float(a)))
+        self._clock += 1
+        st.age = self._clock
+        return C * st.loss + (0.5 * a * ss if a else 0.0), grad
 
     def loss(self, theta):
         """L(theta): from the cache, else one loss-only pass."""
@@ -418,6 +472,17 @@ class LogLossData:
         """L at margins z (float64, evaluated pointwise in NumPy: O(n K))."""
         return pointwise_loss_sum(self.y, z, self.sample_weight)
 
+
+
+def add_l2(layout, theta, loss, grad, C, a):
+    """``(C loss + a/2 ||w||^2, C grad + a w)`` with grad scaled in place, w read through a
+    view of theta's coefficients (no copy); ``a`` 0.0 adds nothing."""
+    grad *= C
+    if not a:
+        return C * loss, grad
+    w = layout.split(theta)[0].reshape(layout.n_classes, layout.n_features)
+    layout.split(grad)[0].reshape(w.shape)[...] += a * w
+    return C * loss + 0.5 * a * float(np.einsum("ij,ij->", w, w)), grad
 
 
 def _delegated(name, owner, summary, call, shown, default=None):
@@ -738,15 +803,18 @@ class Objective:
         (1.946599, array([0.604508, 0.      , 0.380797]))
         """
         theta = self.layout.check(np.asarray(theta, dtype=np.float64))
+        pen = self.penalty
+        a = pen.l2_strength
+        if a is not None:  # S = a/2 ||w||^2: on views of theta, or fused by the data term
+            fused = getattr(self.data, "l2_loss_grad", None)
+            if fused is not None:
+                return fused(theta, self.C, a)
+            loss, grad = self.data.loss_grad(theta)
+            return add_l2(self.layout, theta, loss, grad, self.C, a)
         loss, grad = self.data.loss_grad(theta)
         grad *= self.C
         w = self.layout.coef(theta)
-        pen = self.penalty
-        a = pen.l2_strength
-        if a is None:
-            self.layout.add_coef(grad, pen.smooth_grad(w))
-        elif a:
-            self.layout.add_coef(grad, a * w)
+        self.layout.add_coef(grad, pen.smooth_grad(w))
         return self.C * loss + pen.smooth_value(w), grad
 
     @fill_doc

@@ -230,3 +230,84 @@ def test_strided_theta_equals_contiguous(rng):
     np.testing.assert_array_equal(a.hessp(theta, v), b.hessp(theta.copy(), v.copy()))
     np.testing.assert_array_equal(a.hess_diag(theta), b.hess_diag(theta.copy()))
     np.testing.assert_array_equal(a.margins(theta), b.margins(theta.copy()))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["icpt", "noicpt"])
+def test_softmax_theta_moves_match_numpy(rng, dtype, fit_intercept):
+    """The compiled softmax layout moves: ``load`` gives W = theta's coefficient rows
+    transposed (in the data dtype), the intercepts, an exact copy of theta and ||w||^2;
+    ``store_grad`` gives C G^T + a w in theta's layout and C g_b on the intercepts; both
+    bitwise the same on 1 and 2 threads (several feature blocks and a partial one)."""
+    from fastlogit import _softmax_theta as moves
+    from fastlogit._config import exact_threads
+
+    K, d = 3, 2 * moves.FEATURES + 5
+    m = d + fit_intercept
+    theta = rng.standard_normal(K * m)
+    rows = theta.reshape(K, m)
+    G = rng.standard_normal((d, K)).astype(dtype)
+    gb = rng.standard_normal(K).astype(dtype)
+    outs = []
+    with exact_threads():
+        for threads in (1, 2):
+            W, B, keep, grad = np.empty((d, K), dtype), np.zeros(K, dtype), np.empty(K * m), \
+                np.empty(K * m)
+            ss = moves.load(theta, d, fit_intercept, W, B, keep, n_threads=threads)
+            moves.store_grad(G, gb, 0.7, 0.3, theta, d, fit_intercept, grad, n_threads=threads)
+            np.testing.assert_array_equal(W, rows[:, :d].T.astype(dtype))
+            np.testing.assert_array_equal(B, rows[:, d].astype(dtype) if fit_intercept else 0)
+            np.testing.assert_array_equal(keep, theta)
+            assert ss == pytest.approx(float(np.sum(rows[:, :d] ** 2)), rel=1e-13)
+            want = rows.copy()
+            want[:, :d] = 0.7 * G.T.astype(float) + 0.3 * rows[:, :d]
+            if fit_intercept:
+                want[:, d] = 0.7 * gb.astype(float)
+            np.testing.assert_allclose(grad, want.ravel(), rtol=1e-15, atol=0)
+            outs.append((ss, grad))
+    assert outs[0][0] == outs[1][0]
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["icpt", "noicpt"])
+@pytest.mark.parametrize("penalty,l1_ratio", [("l2", 0.0), ("elasticnet", 0.3), (None, 0.0)])
+def test_softmax_value_grad_fused_equals_parts(rng, dtype, fit_intercept, penalty, l1_ratio):
+    """Softmax value_grad (the data term's fused path for the elastic-net family) equals
+    C times the data term's own (L, grad L) plus the penalty's smooth part and gradient on
+    the coefficients, computed apart in NumPy; the data term's loss_grad at the same theta
+    afterwards is still the unscaled one."""
+    X, y, s = _problem(rng, k=4, sparse=True, dtype=dtype)
+    ob = Objective(X, y, s, C=0.7, penalty=penalty, l1_ratio=l1_ratio,
+                   fit_intercept=fit_intercept)
+    ref = Objective(X, y, s, C=0.7, penalty=penalty, l1_ratio=l1_ratio,
+                    fit_intercept=fit_intercept)
+    theta = 0.3 * rng.standard_normal(ob.n_params)
+    f, g = ob.value_grad(theta)
+    loss, grad = ref.data.loss_grad(theta)
+    w = ob.layout.coef(theta)
+    want_g = 0.7 * grad
+    ob.layout.add_coef(want_g, ob.penalty.smooth_grad(w))
+    assert f == pytest.approx(0.7 * loss + ob.penalty.smooth_value(w), rel=1e-13)
+    np.testing.assert_allclose(g, want_g, rtol=1e-13, atol=1e-15)
+    loss2, grad2 = ob.data.loss_grad(theta)  # the cached state at theta: L, unscaled
+    assert loss2 == loss
+    np.testing.assert_allclose(grad2, grad, rtol=1e-13, atol=1e-15)
+
+
+def test_softmax_cache_is_not_fooled_by_a_reused_array(rng):
+    """The cache keeps its own copy of each softmax theta: a caller that overwrites its
+    array in place between calls gets the values at the new point, and a Hessian product
+    at a cached point makes no second loss pass."""
+    X, y, s = _problem(rng, k=3, sparse=True)
+    ob = Objective(X, y, s, C=1.3)
+    theta = 0.2 * rng.standard_normal(ob.n_params)
+    first = ob.value_grad(theta)
+    theta *= -2.0  # same array, new point
+    second = ob.value_grad(theta)
+    fresh = Objective(X, y, s, C=1.3).value_grad(theta.copy())
+    assert second[0] == fresh[0] and second[0] != first[0]
+    np.testing.assert_array_equal(second[1], fresh[1])
+    passes = ob.data.n_evals["value_grad"]
+    ob.hessp(theta, np.ones(ob.n_params))
+    assert ob.data.n_evals["value_grad"] == passes
