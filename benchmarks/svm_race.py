@@ -59,14 +59,15 @@ MAX_DENSE_HESSIAN_D = 5000
 
 def fastlogit_fits(X, y, C, loss, continuation=False):
     """{name: (fit(tol) -> w, ladder)}: LinearSVM's default path (squared hinge "auto": the
-    finite Newton method for few parameters, dual CD for many), dual CD alone,
-    and the primal solvers (squared hinge: finite Newton and the library's newton-cholesky for
-    few features, else trust-region) or the smoothing continuation (hinge, with
+    finite Newton method for few parameters, dual CD for many, handing over to the truncated
+    Newton method where it converges slowly), dual CD alone, and the primal solvers (squared
+    hinge: finite Newton and the library's newton-cholesky for few features, else the
+    truncated Newton method and trust-region) or the smoothing continuation (hinge, with
     ``continuation``)."""
     kw = dict(X=X, y=y, fit_intercept=False)
     if loss == "squared_hinge":
         def fit(solver):
-            if solver in ("auto", "dcd", "finite-newton"):
+            if solver in ("auto", "dcd", "finite-newton", "truncated-newton"):
                 return lambda tol: fit_squared_hinge(kw, C, tol=tol, max_iter=1000,
                                                      solver=solver)[0]
 
@@ -78,7 +79,7 @@ def fastlogit_fits(X, y, C, loss, continuation=False):
         if X.shape[1] <= MAX_DENSE_HESSIAN_D:
             names += ["finite-newton", "newton-cholesky"]
         else:
-            names.append("trust-region")
+            names += ["truncated-newton", "trust-region"]
         return {f"fastlogit {s}": (fit(s), TOL_LADDER) for s in names}
 
     fits = {"fastlogit dcd": (lambda tol: fit_hinge(kw, C, tol=tol)[0], TOL_LADDER)}  # "auto"

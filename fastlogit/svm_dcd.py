@@ -363,6 +363,14 @@ class _Problem:
             return self.Xd
         return sp.csr_matrix((self.data, self.indices, self.indptr), shape=(self.n, self.d))
 
+    def polish_sets(self, alpha):
+        """(F, B) of :meth:`polish`: the sorted indices with ``0 < alpha_i < c_i`` and with
+        ``alpha_i = c_i`` (to a relative 1e-12)."""
+        cw = self.cw
+        rel = 1e-12 * np.maximum(cw, 1e-300)
+        return (np.flatnonzero((alpha > rel) & (alpha < cw - rel)),
+                np.flatnonzero((alpha >= cw - rel) & (cw > 0)))
+
     def polish(self, b, alpha, iter_lim=50):
         """A primal candidate from the hinge dual's free set: ``(P(w', b), w')``.
 
@@ -377,9 +385,7 @@ class _Problem:
         and B were, it is a valid upper bound for the certificate."""
         X = self.scipy_X()
         cw, yt = self.cw, self.yt
-        rel = 1e-12 * np.maximum(cw, 1e-300)
-        free = np.flatnonzero((alpha > rel) & (alpha < cw - rel))
-        upper = np.flatnonzero((alpha >= cw - rel) & (cw > 0))
+        free, upper = self.polish_sets(alpha)
         w_b = np.asarray(X[upper].T @ (cw[upper] * yt[upper])).ravel()
         if free.shape[0]:
             X_f, y_f = X[free], yt[free]
@@ -471,15 +477,19 @@ def dcd_fixed_b(prob, b, alpha, w, tol, max_visits, *, check_every=8.0, seed=0, 
             polish["primal"], polish["w"] = primal, w.copy()
         return polish["primal"] if keep else primal
 
-    history, need = None, np.inf
+    history, need, polished = None, np.inf, None
     while True:
         best = best_primal(primal)
         if (use_polish and tol * abs(best) < best - dual <= POLISH_FROM * tol * abs(best)
                 and POLISH_STALL * check_every * prob.n < need < np.inf):
-            p_pol, w_pol = prob.polish(b, alpha)
-            if p_pol < polish["primal"]:
-                polish["primal"], polish["w"] = p_pol, w_pol
-            best = polish["primal"]
+            sets = prob.polish_sets(alpha)
+            key = (sets[0].tobytes(), sets[1].tobytes())
+            if key != polished:  # the same sets give about the same point: not again
+                polished = key
+                p_pol, w_pol = prob.polish(b, alpha)
+                if p_pol < polish["primal"]:
+                    polish["primal"], polish["w"] = p_pol, w_pol
+                best = polish["primal"]
         if best - dual <= tol * abs(best) or visits >= max_visits:
             return best, dual, visits
         interval = _next_check(need, check_every * prob.n, prob.n)
