@@ -26,6 +26,7 @@ decrease the quadratic model predicts, exact once I is settled) is at most ``tol
 import numpy as np
 from numba import njit
 
+from ._docstring import filler
 from .solvers._result import single_threaded_blas
 from .solvers.newton import cholesky_factor
 from .svm_dcd import dcd_start
@@ -33,6 +34,17 @@ from .svm_dcd import dcd_start
 __all__ = ["finite_newton_squared_hinge", "truncated_newton_squared_hinge"]
 
 _JIT = dict(cache=True, nogil=True)
+
+#: The entries both solvers' docstrings share (:func:`fastlogit._docstring.filler`).
+_fill_doc = filler({"yt_c_fit_intercept_tol": """\
+yt : ndarray of shape (n_samples,)
+    Labels as -1.0 / +1.0.
+c : ndarray of shape (n_samples,)
+    Per-sample weights ``c_i = C s_i >= 0`` of the squared hinge terms.
+fit_intercept : bool
+    Whether theta ends with an unpenalised intercept; keyword-only, required.
+tol : float, default=1e-8
+    Target relative duality gap, > 0."""})
 
 
 @njit(**_JIT)
@@ -183,6 +195,7 @@ def _exact_step(r, ydelta, c, wd, dd):
     return t
 
 
+@_fill_doc
 def finite_newton_squared_hinge(X, yt, c, *, fit_intercept, tol=1e-8, max_iter=100,
                                 theta0=None):
     """Minimise the squared-hinge SVM of the module docstring; X dense (n, d) or scipy sparse.
@@ -206,14 +219,7 @@ def finite_newton_squared_hinge(X, yt, c, *, fit_intercept, tol=1e-8, max_iter=1
     ----------
     X : {ndarray, sparse matrix} of shape (n_samples, n_features)
         The design, used as float64 (C-contiguous dense, or canonical CSR).
-    yt : ndarray of shape (n_samples,)
-        Labels as -1.0 / +1.0.
-    c : ndarray of shape (n_samples,)
-        Per-sample weights ``c_i = C s_i >= 0`` of the squared hinge terms.
-    fit_intercept : bool
-        Whether theta ends with an unpenalised intercept; keyword-only, required.
-    tol : float, default=1e-8
-        Target relative duality gap, > 0.
+    {yt_c_fit_intercept_tol}
     max_iter : int, default=100
         Most Newton iterations; reaching it leaves ``info["converged"]`` False.
     theta0 : ndarray of shape (n_features + fit_intercept,), default=None
@@ -363,7 +369,8 @@ PRECOND_MIX = 0.01
 CG_EPS = 0.1
 
 
-def truncated_newton_squared_hinge(X, yt, c, *, fit_intercept, tol=1e-6, max_iter=1000,
+@_fill_doc
+def truncated_newton_squared_hinge(X, yt, c, *, fit_intercept, tol=1e-8, max_iter=1000,
                                    theta0=None, backend="auto", n_threads=None):
     """Minimise the squared-hinge SVM of the module docstring by truncated Newton: any d.
 
@@ -390,14 +397,7 @@ def truncated_newton_squared_hinge(X, yt, c, *, fit_intercept, tol=1e-6, max_ite
     ----------
     X : {ndarray, sparse matrix, fastlogit.kernels.Design} of shape (n_samples, n_features)
         The design; used as float64 (a copy when it is not).
-    yt : ndarray of shape (n_samples,)
-        Labels as -1.0 / +1.0.
-    c : ndarray of shape (n_samples,)
-        Per-sample weights ``c_i = C s_i >= 0``.
-    fit_intercept : bool
-        Whether theta ends with an unpenalised intercept; keyword-only, required.
-    tol : float, default=1e-6
-        Target relative duality gap, > 0.
+    {yt_c_fit_intercept_tol}
     max_iter : int, default=1000
         Most Newton iterations; reaching it leaves ``info["converged"]`` False.
     theta0 : ndarray of shape (n_features + fit_intercept,), default=None
@@ -420,13 +420,12 @@ def truncated_newton_squared_hinge(X, yt, c, *, fit_intercept, tol=1e-6, max_ite
     Examples
     --------
     >>> import numpy as np
-    >>> import scipy.sparse as sp
+    >>> from scipy.sparse import random as sparse_random
     >>> from fastlogit.svm_newton import truncated_newton_squared_hinge
-    >>> rng = np.random.default_rng(0)
-    >>> X = sp.random(200, 500, density=0.02, random_state=0, format="csr")
-    >>> yt = np.where(rng.random(200) < 0.5, 1.0, -1.0)
+    >>> X = sparse_random(200, 500, density=0.02, random_state=0, format="csr")
+    >>> yt = np.where(np.arange(200) % 2 == 0, 1.0, -1.0)  # 500 features: separable
     >>> theta, info = truncated_newton_squared_hinge(X, yt, np.ones(200), fit_intercept=True)
-    >>> info["converged"], bool(info["gap"] <= 1e-6), theta.shape
+    >>> info["converged"], bool(info["gap"] <= 1e-8), theta.shape
     (True, True, (501,))
     """
     return _truncated_newton(X, yt, c, fit_intercept, tol, max_iter, theta0, backend,
