@@ -191,6 +191,9 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
     if keep is not None and (objective.l1_strength or objective.l2_strength):
         theta[~keep] = 0.0  # unused columns: their optimum under the penalty
     thetas = np.empty((Cs.size, n))
+    if keep is not None:
+        thetas[:] = theta  # the entries outside the compacted columns, once
+        keep = np.flatnonzero(keep)
     n_iter = np.zeros(Cs.size, dtype=np.int64)
     converged = np.zeros(Cs.size, dtype=bool)
     start = theta if keep is None else theta[keep]
@@ -217,7 +220,6 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
         if keep is None:
             thetas[i] = start
         else:
-            thetas[i] = theta
             thetas[i, keep] = start
         n_iter[i] = result.n_iter
         converged[i] = result.converged
@@ -315,23 +317,26 @@ def _next_start(objective, last, fitted, log_C, tol):
     return (guess if f_guess < f_last + objective.l1_value(t1) else t1), False
 
 
-def _split_theta(thetas, n_rows, n_features, fit_intercept, penalty):
-    """(coefs (m, n_rows, d), intercepts (m, n_rows)) from thetas (m, n_params), with the
-    multinomial representative the estimator reports (intercepts summing to zero; the
-    coefficients too without a penalty)."""
-    m = thetas.shape[0]
-    T = thetas.reshape(m, n_rows, -1).copy()
-    if fit_intercept:
-        intercepts = T[:, :, n_features]
-    else:
-        intercepts = np.zeros((m, n_rows))
-    coefs = T[:, :, :n_features]
+def _as_rows(thetas, n_rows, n_features, fit_intercept, penalty):
+    """thetas (m, n_params) as a view (m, n_rows, n_features + fit_intercept), made in place
+    the multinomial representative the estimator reports (intercepts summing to zero; the
+    coefficients too without a penalty); binary thetas are left as they are."""
+    T = thetas.reshape(thetas.shape[0], n_rows, -1)
     if n_rows > 1:
         if fit_intercept:
-            intercepts = intercepts - intercepts.mean(axis=1, keepdims=True)
+            T[:, :, n_features] -= T[:, :, n_features].mean(axis=1, keepdims=True)
         if penalty is None:
-            coefs = coefs - coefs.mean(axis=1, keepdims=True)
-    return np.ascontiguousarray(coefs), np.ascontiguousarray(intercepts)
+            T[:, :, :n_features] -= T[:, :, :n_features].mean(axis=1, keepdims=True)
+    return T
+
+
+def _split_theta(thetas, n_rows, n_features, fit_intercept, penalty):
+    """(coefs (m, n_rows, d), intercepts (m, n_rows)), new contiguous arrays, from thetas
+    (m, n_params) in the estimator's representative (:func:`_as_rows`)."""
+    T = _as_rows(thetas.copy(), n_rows, n_features, fit_intercept, penalty)
+    intercepts = (T[:, :, n_features].copy() if fit_intercept
+                  else np.zeros((T.shape[0], n_rows)))
+    return np.ascontiguousarray(T[:, :, :n_features]), intercepts
 
 
 def _prototype(C, l1_ratio, **params):
@@ -804,7 +809,12 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             finally:
                 if share is not None:
                     share.finished()
-            coefs, intercepts = _split_theta(thetas, n_rows, d, self.fit_intercept, penalty)
+            # the path's own array, viewed as (n_Cs, n_rows, n_dof): no copies of the
+            # coefficients (d may be large) until the folds are stacked
+            full = _as_rows(thetas, n_rows, d, self.fit_intercept, penalty)
+            coefs = full[:, :, :d]
+            intercepts = (full[:, :, d] if self.fit_intercept
+                          else np.zeros((len(thetas), n_rows)))
             Xt, yt = X[test], y[test]
             if fast is not None:
                 scores = _fast_scores(fast, Xt, index[test], None if sw is None else sw[test],
@@ -818,8 +828,6 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                     shell.coef_ = coefs[i].astype(X.dtype)
                     shell.intercept_ = intercepts[i].astype(X.dtype)
                     scores[i] = scorer(shell, Xt, yt, **kw)
-            full = np.concatenate([coefs, intercepts[:, :, None]], axis=2) \
-                if self.fit_intercept else coefs
             return full, scores, n_iter, name
 
         if jobs == 1:
