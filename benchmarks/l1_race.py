@@ -39,6 +39,7 @@ Usage (timings only under the shared lock)::
     python benchmarks/l1_race.py --prepare [--datasets a9a ...]      # no lock needed
     flock -x /tmp/fastlogit-bench.lock python benchmarks/l1_race.py [--datasets a9a ...]
         [--repeats 3] [--target 1e-6] [--cap 30] [--no-sparse-C] [--no-C1]
+    python benchmarks/l1_race.py --multinomial --datasets news20 [--mn-tol 1e-4]
 
 Results: benchmarks/results/l1_race.md.
 """
@@ -341,6 +342,48 @@ def en_race(args):
     print("\n".join(lines))
 
 
+def multinomial_check(args):
+    """Multinomial L1 (C = 1, all classes, intercepts): our fit at ``--mn-tol``, one run per
+    set (seconds, F, optimality measure recomputed here in NumPy, non-zeros); a convergence
+    check, not a race (no other library here solves this problem in comparable time)."""
+    from fastlogit.objective import Objective
+    from fastlogit.solvers import solve
+
+    print(f"Multinomial L1, C = 1, tol {args.mn_tol:g}, one fit each.\n")
+    print("| set | classes | seconds (CPU) | steps | converged | optimality measure (NumPy) / "
+          "threshold | F | non-zero coefficients |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in args.datasets:
+        X, labels = load_shared(name, binary=False)
+        classes = np.unique(labels)
+        Y = (labels[:, None] == classes[None, :]).astype(np.float64)
+        ob = Objective(X, Y, C=1.0, penalty="l1")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t0, c0 = time.perf_counter(), time.process_time()
+            res = solve(ob, "l1", tol=args.mn_tol, max_iter=MAX_ITER)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        measure = softmax_kkt(X, Y, res.theta)
+        thr = args.mn_tol * max(1.0, softmax_kkt(X, Y, np.zeros(ob.n_params)))
+        print(f"| {name} | {Y.shape[1]} | {wall:.2f} ({cpu:.2f}) | {res.n_iter} | "
+              f"{res.converged} | {measure:.3e} / {thr:.3e} | {ob.value(res.theta):.10g} | "
+              f"{np.count_nonzero(ob.layout.coef(res.theta))} |", flush=True)
+
+
+def softmax_kkt(X, Y, theta, C=1.0):
+    """inf-norm of the minimum-norm subgradient of the softmax F (lam = 1, intercepts), in
+    NumPy."""
+    K, d = Y.shape[1], X.shape[1]
+    T = theta.reshape(K, d + 1)
+    Z = np.asarray(X @ T[:, :d].T) + T[:, d]
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    R = C * (P / P.sum(axis=1, keepdims=True) - Y)
+    G = np.asarray(X.T @ R).T
+    W = T[:, :d]
+    sub = np.where(W != 0, G + np.sign(W), np.sign(G) * np.maximum(np.abs(G) - 1.0, 0.0))
+    return float(max(np.abs(sub).max(), np.abs(R.sum(axis=0)).max()))
+
+
 CACHE = Path(__file__).resolve().parent / "results" / "l1_reference.json"
 
 
@@ -403,9 +446,15 @@ def main(argv=None):
     parser.add_argument("--check-only", action="store_true",
                         help="only the correctness columns (F*, ours at tol 1e-8, supports): "
                              "no timings, no lock needed")
+    parser.add_argument("--multinomial", action="store_true",
+                        help="instead: one multinomial L1 fit per set (all classes, C = 1) "
+                             "at --mn-tol, checked in NumPy")
+    parser.add_argument("--mn-tol", type=float, default=1e-4)
     args = parser.parse_args(argv)
     if args.elasticnet:
         return en_race(args)
+    if args.multinomial:
+        return multinomial_check(args)
     lines = []
     names = None
     for name in args.datasets:

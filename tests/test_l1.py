@@ -152,18 +152,12 @@ def test_multinomial_weighted_matches_split_reference(sparse, dtype, l1_ratio):
     np.testing.assert_allclose(proba(joint.theta), proba(ref), atol=1e-5)
 
 
-def _softmax_kkt(X, Y, theta, C, lam):
-    """inf-norm of the minimum-norm subgradient of the softmax F (intercepts fitted), in
-    NumPy."""
-    K, d = Y.shape[1], X.shape[1]
-    T = theta.reshape(K, d + 1)
-    Z = np.asarray(X @ T[:, :d].T) + T[:, d]
-    P = np.exp(Z - Z.max(axis=1, keepdims=True))
-    R = C * (P / P.sum(axis=1, keepdims=True) - Y)
-    G = np.asarray(X.T @ R).T
-    W = T[:, :d]
-    sub = np.where(W != 0, G + lam * np.sign(W), np.sign(G) * np.maximum(np.abs(G) - lam, 0))
-    return max(np.abs(sub).max(), np.abs(R.sum(axis=0)).max())
+def _softmax_kkt(X, Y, theta, C):
+    """inf-norm of the minimum-norm subgradient of the softmax F (lam = 1, intercepts
+    fitted), in NumPy (the race script's check)."""
+    from benchmarks.l1_race import softmax_kkt
+
+    return softmax_kkt(X, Y, theta, C)
 
 
 def test_multinomial_joint_path_matches_the_dense_model_path():
@@ -179,8 +173,8 @@ def test_multinomial_joint_path_matches_the_dense_model_path():
     ob = Objective(X, Y, C=20.0, penalty="l1")
     joint = solve(ob, "l1", tol=1e-9, dense_max=0, ws_min=4)
     assert joint.converged
-    g0 = _softmax_kkt(X, Y, np.zeros(ob.n_params), 20.0, 1.0)
-    kkt = _softmax_kkt(X, Y, joint.theta, 20.0, 1.0)
+    g0 = _softmax_kkt(X, Y, np.zeros(ob.n_params), 20.0)
+    kkt = _softmax_kkt(X, Y, joint.theta, 20.0)
     assert kkt == pytest.approx(joint.grad_norm, rel=1e-6, abs=1e-9)
     assert kkt <= 1e-9 * g0
     exact = solve(ob, "l1", tol=1e-10)  # the generic path, dense joint model Hessian
@@ -203,8 +197,8 @@ def test_multinomial_joint_path_with_saturating_classes():
     ob = Objective(X, Y, C=10.0, penalty="l1")
     res = solve(ob, "l1", tol=1e-9, dense_max=0)
     assert res.converged
-    g0 = _softmax_kkt(X, Y, np.zeros(ob.n_params), 10.0, 1.0)
-    kkt = _softmax_kkt(X, Y, res.theta, 10.0, 1.0)
+    g0 = _softmax_kkt(X, Y, np.zeros(ob.n_params), 10.0)
+    kkt = _softmax_kkt(X, Y, res.theta, 10.0)
     assert kkt == pytest.approx(res.grad_norm, rel=1e-6, abs=1e-9)
     assert kkt <= 1e-9 * g0
 

@@ -16,10 +16,10 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["pointwise", "try_step", "abs_max", "col_counts", "cols_of_rows",
+__all__ = ["pointwise", "try_step", "abs_max", "col_counts", "cols_of_rows", "rows_of_cols",
            "grad_rows", "row_matvec", "grad_cols", "grad_hdiag_cols", "cd_model",
            "col_matvec", "cd_dense", "gram_rows", "gram_cost", "newton_soft",
-           "coordinate_violation", "end_of_sweep"]
+           "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K"]
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -157,6 +157,32 @@ def cols_of_rows(indptr, indices, data, pos, m):
 
 
 @njit(**_JIT)
+def rows_of_cols(indptr, indices, data, cols, n):
+    """CSR arrays ``(indptr int64 (n + 1), column positions int64, data)`` of the n x m matrix
+    ``X[:, cols]`` of a CSC X (column k of the result is column ``cols[k]``; positions
+    ascending within each row).  Two passes over the working set's entries only."""
+    rp = np.zeros(n + 1, dtype=np.int64)
+    for k in range(cols.shape[0]):
+        j = cols[k]
+        for q in range(indptr[j], indptr[j + 1]):
+            rp[indices[q] + 1] += 1
+    for i in range(n):
+        rp[i + 1] += rp[i]
+    nxt = rp[:n].copy()
+    rk = np.empty(rp[n], dtype=np.int64)
+    rv = np.empty(rp[n])
+    for k in range(cols.shape[0]):
+        j = cols[k]
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            e = nxt[i]
+            rk[e] = k
+            rv[e] = data[q]
+            nxt[i] = e + 1
+    return rp, rk, rv
+
+
+@njit(**_JIT)
 def grad_rows(indptr, indices, data, r, out, r2, out2):
     """out = X^T r over all d columns from the rows of a CSR X (overwritten, (d,)); when
     r2 has length n, also out2 = X^T r2 in the same pass."""
@@ -280,7 +306,7 @@ def _model_value(w, g, D, lam, a, gb, dw, db, xd):
 
 
 @njit(**_JIT)
-def _anderson(it_dw, it_xd, it_db, K):
+def anderson_step(it_dw, it_xd, it_db, K):
     """Anderson extrapolation of the last K + 1 iterates (rows 0..K, oldest first): the
     affine combination sum_k c_k iterate_{k+1} with c minimising ||sum_k c_k (iterate_{k+1}
     - iterate_k)|| over sum c = 1 (the differences measured on dw and db).  Returns
@@ -336,7 +362,7 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
     coordinates (:func:`end_of_sweep`).
 
     With ``anderson``, every ``ANDERSON_K`` sweeps the last iterates are extrapolated
-    (:func:`_anderson`, as skglm does for its inner solver) and the extrapolation replaces
+    (:func:`anderson_step`, as skglm does for its inner solver) and the extrapolation replaces
     the iterate when it lowers the model (:func:`_model_value`); the sweeps then go on from
     there, so the stopping rule and the fixed point are those of plain coordinate descent.
 
@@ -413,7 +439,7 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
             n_it += 1
             if n_it == K + 1:
                 n_it = 0
-                ok, dw2, xd2, db2 = _anderson(it_dw, it_xd, it_db, K)
+                ok, dw2, xd2, db2 = anderson_step(it_dw, it_xd, it_db, K)
                 if ok and (_model_value(w, g, D, lam, a, gb, dw2, db2, xd2)
                            < _model_value(w, g, D, lam, a, gb, dw, db, xd)):
                     dw[:] = dw2

@@ -23,10 +23,10 @@ import math
 import numpy as np
 from numba import njit
 
-from ._cd import coordinate_violation, end_of_sweep, newton_soft
+from ._cd import ANDERSON_K, anderson_step, coordinate_violation, end_of_sweep, newton_soft
 
 __all__ = ["softmax_pointwise", "softmax_try", "softmax_grad_cols", "softmax_margins",
-           "cd_softmax"]
+           "softmax_model_value", "cd_softmax"]
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -171,8 +171,31 @@ def softmax_margins(indptr, indices, data, cols, Wc, b, Z):
 
 
 @njit(**_JIT)
+def softmax_model_value(Wc, G, P, c, lam, a, gb, dW, db, V):
+    """The model of :func:`cd_softmax` minus its constant at (dW, db) with margins V."""
+    n, K = P.shape
+    out = 0.0
+    for kk in range(dW.shape[0]):
+        for k in range(K):
+            e = dW[kk, k]
+            out += e * (G[kk, k] + 0.5 * a * e) + lam * (abs(Wc[kk, k] + e) - abs(Wc[kk, k]))
+    for k in range(K):
+        out += gb[k] * db[k]
+    q = 0.0
+    for i in range(n):
+        s1 = 0.0
+        s2 = 0.0
+        for k in range(K):
+            pv = P[i, k] * V[i, k]
+            s1 += pv * V[i, k]
+            s2 += pv
+        q += c[i] * (s1 - s2 * s2)
+    return out + 0.5 * q
+
+
+@njit(**_JIT)
 def cd_softmax(indptr, indices, data, cols, Wc, G, H, P, s, C, lam, a, fit_b, gb, hb, dW,
-               V, tol, max_sweeps):
+               V, tol, max_sweeps, anderson_on=True):
     """Coordinate descent on the joint proximal Newton model of the softmax problem over the
     working set ``cols`` (every class of each column).
 
@@ -184,7 +207,9 @@ def cd_softmax(indptr, indices, data, cols, Wc, G, H, P, s, C, lam, a, fit_b, gb
     ``G`` carries the l2 part; ``H`` is the coordinates' curvature (l2 part and ridge
     included), ``hb`` the intercepts'.  dW and V start from zeros and are updated in place.
     Shrinking and the stopping rule (a sweep's violations summing to at most ``tol``,
-    confirmed over all coordinates) as in :func:`fastlogit.solvers._cd.cd_model`.
+    confirmed over all coordinates) as in :func:`fastlogit.solvers._cd.cd_model`, and as
+    there, with ``anderson_on`` every ``ANDERSON_K`` sweeps the last iterates are extrapolated
+    and the extrapolation kept when it lowers the model (:func:`softmax_model_value`).
 
     Returns ``(db (K,), sweeps)``.
     """
@@ -201,6 +226,11 @@ def cd_softmax(indptr, indices, data, cols, Wc, G, H, P, s, C, lam, a, fit_b, gb
             acc += P[i, k] * V[i, k]
         u[i] = acc
     mk = m * K
+    AK = ANDERSON_K
+    it_x = np.empty((AK + 1, (mk + K) if anderson_on else 0))  # (dW, db) flattened
+    it_v = np.empty((AK + 1, n * K if anderson_on else 0))
+    it_0 = np.zeros(AK + 1)
+    n_it = 0
     active = np.arange(mk)
     n_active = mk
     db = np.zeros(K)
@@ -261,4 +291,27 @@ def cd_softmax(indptr, indices, data, cols, Wc, G, H, P, s, C, lam, a, fit_b, gb
                                                            n_active, mk)
         if stop:
             break
+        if anderson_on:
+            slot = n_it % (AK + 1)
+            it_x[slot, :mk] = dW.ravel()
+            it_x[slot, mk:] = db
+            it_v[slot] = V.ravel()
+            n_it += 1
+            if n_it == AK + 1:
+                n_it = 0
+                ok, x2, v2, _ = anderson_step(it_x, it_v, it_0, AK)
+                if ok:
+                    dW2 = x2[:mk].copy().reshape((m, K))
+                    db2 = x2[mk:].copy()
+                    V2 = v2.reshape((n, K))
+                    if (softmax_model_value(Wc, G, P, c, lam, a, gb, dW2, db2, V2)
+                            < softmax_model_value(Wc, G, P, c, lam, a, gb, dW, db, V)):
+                        dW[:, :] = dW2
+                        db[:] = db2
+                        V[:, :] = V2
+                        for i in range(n):
+                            acc = 0.0
+                            for k in range(K):
+                                acc += P[i, k] * V[i, k]
+                            u[i] = acc
     return db, sweeps

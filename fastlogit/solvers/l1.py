@@ -32,9 +32,12 @@ on w8a at C = 1 they overshot and the fit took twice as long).  The model of a s
 solved by coordinate descent with newGLMNET's shrinking, either over the working set's
 columns (with Anderson extrapolation of the iterates every few sweeps, kept only when it
 lowers the model) or, when building the dense ``(m + 1)^2`` model Hessian (one pass over
-the CSR rows, intercept included) and sweeping over it costs less than sweeping over the
-columns for as many sweeps as the last model took, over that matrix.  A line search that finds no acceptable step damps the model (a ridge added to its curvature,
-Levenberg-Marquardt) and solves it again.  The line search compares F *changes* computed per
+the CSR rows, intercept included; over the working set's own rows, built once per round by
+:func:`fastlogit.solvers._cd.rows_of_cols`, when they hold less than half of X's non-zeros:
+on reuters the scan of the other entries was half of each build) and sweeping over it costs
+less than sweeping over the columns for as many sweeps as the last model took, over that
+matrix.  A line search that finds no acceptable step damps the model (a ridge added to its
+curvature, Levenberg-Marquardt) and solves it again.  The line search compares F *changes* computed per
 sample without cancellation (:func:`fastlogit.solvers._cd.try_step`), so steps are judged
 correctly far below the rounding of F itself; the same pass writes the trial point's
 pointwise terms, so an accepted step costs no further pass over the samples.  The margins
@@ -301,7 +304,7 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
     if data is not None and objective.n_params > int(dense_max):
         twin = _float64_twin(objective)
         res = _solve_softmax(twin, twin.data, theta.copy(), tol, max_iter, hist,
-                             int(ws_min), int(max_sweeps), verbose)
+                             int(ws_min), int(max_sweeps), verbose, bool(anderson))
         res.n_evals = dict(getattr(objective, "n_evals", res.n_evals))
         return res
     res = _solve_generic(_float64_twin(objective), theta.copy(), tol, max_iter, hist,
@@ -541,19 +544,24 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         xc, lc = columns(cols)
         gw, hw = np.empty(m), np.empty(m)
         # the model's Hessian as a dense (m + 1)^2 matrix when building it once per step (a
-        # pass over X's rows) and sweeping over it costs less than sweeping over the working
-        # set's columns, for the number of sweeps the last model took (few features and
-        # many sweeps: a9a, ijcnn1, mushrooms)
+        # pass over X's rows, or over the working set's own rows when they hold less than
+        # half of X's non-zeros: built once per round, they spare each step the scan of the
+        # other features' entries) and sweeping over it costs less than sweeping over the
+        # working set's columns, for the number of sweeps the last model took (few features
+        # and many sweeps: a9a, ijcnn1, mushrooms)
+        nnz_w = int(col_nnz[cols].sum())
+        compact = 2 * nnz_w < nnz_x
         if model == "auto":
-            nnz_w = int(col_nnz[cols].sum())
             dense_model = m <= 2500 and m * m <= 4 * (nnz_w + n) and (
-                _cd.gram_cost(xc[0], xc[1], lc, n) + nnz_x + last_sweeps * m * m
-                <= last_sweeps * (2 * nnz_w + n))
+                _cd.gram_cost(xc[0], xc[1], lc, n) + (2 * nnz_w if compact else nnz_x)
+                + last_sweeps * m * m <= last_sweeps * (2 * nnz_w + n))
         else:
             dense_model = model == "dense" and m <= 2500
         if dense_model:
             pos[:] = -1
             pos[cols] = np.arange(m)
+            if compact:
+                wrows = (*_cd.rows_of_cols(*xc, lc, n), np.arange(m, dtype=np.int64))
             Hm = np.empty((m + fi, m + fi))
             lamv = np.full(m + fi, lam)
             if fi:
@@ -588,7 +596,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 break
             v1_ws = float(vio.sum()) + abs(gb)
             if dense_model:
-                _cd.gram_rows(*rows, pos, D, fi, Hm)
+                _cd.gram_rows(*(wrows if compact else (*rows, pos)), D, fi, Hm)
                 Hm[np.diag_indices(m + fi)] += _NU + ridge
                 Hm[np.arange(m), np.arange(m)] += a
                 u, sweeps, _ = _cd.cd_dense(Hm, np.r_[gw, gb] if fi else gw,
@@ -674,7 +682,8 @@ def _multinomial_data(objective):
     return data
 
 
-def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose):
+def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose,
+                   anderson):
     """Softmax by proximal Newton on the joint model over working sets of features.
 
     The outer loop is the column path's: each round computes the full gradient (K per
@@ -782,14 +791,15 @@ def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             v1_ws = float(vio.sum()) + (float(np.abs(gb).sum()) if fi else 0.0)
             dW, V = np.zeros((m, K)), np.zeros((n, K))
             db, sweeps = _sm.cd_softmax(*xc, cols, Wc, Gw, Hw, P, s, C, lam, a + mu, fi, gb,
-                                        hb, dW, V, kappa * v1_ws, max_sweeps)
+                                        hb, dW, V, kappa * v1_ws, max_sweeps, anderson)
             if sweeps == 1:
                 kappa *= 0.25
             aw = np.abs(Wc)
             delta = (float((Gw * dW).sum()) + (float(gb @ db) if fi else 0.0)
                      + lam * float((np.abs(Wc + dW) - aw).sum()))
             if verbose > 1:
-                print(f"[l1]   step {it}: |W| = {m} features, violation {v_ws:.3e}, damp {damp:.0e}, "
+                print(f"[l1]   step {it}: |W| = {m} features, violation {v_ws:.3e}, "
+                      f"damp {damp:.0e}, "
                       f"{sweeps} sweeps, model gap {delta:.3e}")
             if not delta < 0:
                 if kappa > 1e-12:  # the model was solved too loosely to show descent
