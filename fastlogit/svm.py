@@ -18,7 +18,9 @@ penalises its bias term, so compare with ``fit_intercept=False``).
   (Newton-Cholesky, trust-region, L-BFGS; ``"l1"`` for an L1 part), through
   :class:`fastlogit.margin_losses.MarginData`; :func:`fit_squared_hinge` picks the finite
   Newton method (:mod:`fastlogit.svm_newton`, stopped by its duality gap) for few parameters
-  and dual CD for many.
+  and dual CD for many, which hands over to the truncated Newton method (conjugate
+  gradients on Hessian products over the margin rows, same gap stop) where its gap
+  converges slowly (:data:`SWITCH_PASSES`).
 * The hinge is not differentiable.  Besides dual CD it can be solved by *continuation*
   (:func:`fit_hinge`, ``solver="continuation"``): the smoothed hinge (within ``mu/2`` of the
   hinge per sample) is minimised by Newton steps for decreasing ``mu``, each stage
