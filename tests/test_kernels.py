@@ -298,6 +298,27 @@ def test_multinomial_output_split(fast, rng, layout, dtype, n, d, k):
             np.testing.assert_array_equal(got[i], runs[0][i], err_msg=name)
 
 
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+@pytest.mark.parametrize("n,k", [(301, 4), (2300, 1000)], ids=["one-chunk", "chunks"])
+def test_multinomial_sums_do_not_depend_on_threads(fast, rng, layout, n, k):
+    """The softmax loss and the intercept sums (of the gradient and of the Hessian product)
+    are summed over the rows in row order after the parallel forward pass: bitwise the same
+    for 1, 2 and 3 threads, like the coefficient outputs (so a fit follows the same path
+    whatever its thread count)."""
+    d = 9
+    X = awkward_csr(rng, n, d, density=0.5, dtype=np.float64)
+    D = kernels.as_design(X.toarray()) if layout == "dense" else kernels.as_design(X)
+    Y = np.eye(k)[rng.integers(0, k, n)]
+    s = rng.uniform(0.0, 2.0, n)
+    W, V = rng.standard_normal((d, k)), rng.standard_normal((d, k))
+    B, vb = rng.standard_normal(k), rng.standard_normal(k)
+    runs = [_softmax_outputs(fast, D, Y, s, W, B, V, vb, t) for t in (1, 2, 3)]
+    for got in runs[1:]:
+        assert got[0] == runs[0][0]
+        for i, name in ((2, "grad_b"), (5, "hessp out_b")):
+            np.testing.assert_array_equal(got[i], runs[0][i], err_msg=name)
+
+
 def test_multinomial_hessp_output_may_be_its_input(fast, rng):
     """out may be the direction V itself (float64 dense, where the output is the
     accumulator): the result is that of separate arrays."""

@@ -16,8 +16,9 @@ Softmax kernels (``_mn_pass``) instead split their output: per chunk of rows a f
 over row blocks writes the rows' K residuals into an (rows, K) float64 array, then a backward
 pass X^T R gives each thread a rectangle of the (d, K) result (``_rects``: blocks of features
 for dense X, blocks of classes for CSR X), summed over the rows in row order; no thread owns
-a (d, K) buffer, and the gradient / Hessian product does not depend on the thread count (the
-layout is that of the Cython kernels, whose module docstring says more).
+a (d, K) buffer, and the gradient / Hessian product does not depend on the thread count; nor
+do the loss and the intercept sums, summed over the rows in row order after the forward pass
+(the layout is that of the Cython kernels, whose module docstring says more).
 
 Numerics.  The stable per-sample forms (``numpy_ref``'s docstring) are written once, in the
 ``_pt_*`` helpers below, and compiled without ``fastmath``.  Only the dot-product helpers (pure
@@ -588,11 +589,13 @@ _CHUNK_VALUES = 1 << 20
 def _mn_rows(X, A, s, M, mb, R, proba_out, n_blocks, hessp, tot):
     """Softmax forward pass: R[i] = row i's residuals s (P - Y) (A = Y, M = W, mb = B; P
     written to proba_out when it is not empty) or, with hessp, s (P * U - P (P . U)) with
-    U = x V + v_b (A = P, M = V, mb = v_b); tot[0] += the loss sum, tot[1:] += sum_i R[i]
-    (reduced in block order)."""
+    U = x V + v_b (A = P, M = V, mb = v_b); tot[0] += the loss sum, tot[1:] += sum_i R[i],
+    both summed over the rows in row order after the parallel part (each row's loss is kept
+    until then), so that they do not depend on the thread count."""
     bounds = _blocks(X, n_blocks)
     K = M.shape[1]
-    parts = np.zeros((n_blocks, K + 1))
+    m = bounds[n_blocks]  # the block's rows (R may hold more)
+    losses = np.zeros(m)
     weighted = s.shape[0] > 0
     write_p = proba_out.shape[0] > 0
     for t in prange(n_blocks):
@@ -608,16 +611,15 @@ def _mn_rows(X, A, s, M, mb, R, proba_out, n_blocks, hessp, tot):
             if hessp:
                 _pt_softmax_hvp_row(A[i], zk, si)
             else:
-                parts[t, 0] += si * _pt_softmax_row(zk, A[i], pk)
+                losses[i] = si * _pt_softmax_row(zk, A[i], pk)
                 for k in range(K):
                     if write_p:
                         proba_out[i, k] = pk[k]
                     zk[k] = si * (pk[k] - np.float64(A[i, k]))
-            for k in range(K):
-                parts[t, 1 + k] += zk[k]
-    for t in range(n_blocks):
-        for k in range(K + 1):
-            tot[k] += parts[t, k]
+    for i in range(m):
+        tot[0] += losses[i]
+        for k in range(K):
+            tot[1 + k] += R[i, k]
 
 
 @njit(**_PAR)

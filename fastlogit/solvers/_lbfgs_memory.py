@@ -19,9 +19,9 @@ Here they are two compiled passes over the parameters, split into fixed chunks o
 Within a chunk the stored pairs are taken four at a time, so that the chunk's float64
 vectors (y and g_new, or the direction being summed), which live in cache, are read (and
 written) once per four pairs rather than once per pair; the pairs themselves stream from
-memory once per pass.  Each chunk's sums go to their own row of a partials array, summed afterwards in chunk
-order: the results do not depend on the thread count (bitwise).  Pairs may be stored in
-float32 (half the memory traffic); every sum is accumulated in float64, and the dots of the
+memory once per pass.  Each chunk's sums go to their own row of a partials array, summed
+afterwards in chunk order: the results do not depend on the thread count (bitwise).  Pairs
+may be stored in float32 (half the memory traffic); every sum is accumulated in float64, and the dots of the
 new pair use its stored (rounded) values, so that the compact form stays consistent with
 the pairs it holds.
 """
