@@ -403,6 +403,24 @@ def test_lbfgs_softmax_fit_on_two_threads(rng):
     np.testing.assert_allclose(ends[1][1], ends[0][1], rtol=0, atol=1e-5)
 
 
+def test_lbfgs_softmax_fit_is_bitwise_the_same_on_two_threads(rng):
+    """Every part of a softmax L-BFGS iteration (kernel outputs, the layout moves, the memory
+    passes) is independent of the thread count, so 1- and 2-thread fits take the same
+    iterations to the same bits."""
+    from fastlogit._config import exact_threads
+
+    X = sp.random(300, 2500, density=0.01, random_state=5, format="csr")
+    Y = np.eye(4)[rng.integers(0, 4, 300)]
+    fits = []
+    with exact_threads():
+        for threads in (1, 2):
+            ob = Objective(X, Y, C=2.0, n_threads=threads)
+            fits.append(SOLVERS["lbfgs"](ob, ob.zeros(), tol=1e-8, max_iter=500,
+                                        memory_dtype=np.float32))
+    assert fits[0].n_iter == fits[1].n_iter > 10
+    np.testing.assert_array_equal(fits[0].theta, fits[1].theta)
+
+
 @pytest.mark.parametrize("name", ["trust-region", "newton-cg"])
 def test_newton_memory_is_a_few_vectors(rng, name):
     """Issue 18: beyond X and the cached curvature (2 n-vectors), a trust-region / newton-cg
