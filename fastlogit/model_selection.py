@@ -609,6 +609,8 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         ``max(1, threads // n_jobs)`` kernel threads.  None: the kernel thread budget
         (``n_threads``) is shared out over the folds, one path per thread first, so that
         paths x threads never exceed it (``n_threads=1`` runs the folds one after another).
+        With ``n_threads=None``, once fewer paths are left than threads, the paths still
+        running take over the finished ones' threads at their next C.
     verbose : int, default=0
         Print one line per solver iteration when positive.
     refit : bool, default=True
