@@ -19,7 +19,8 @@ from numba import njit
 __all__ = ["pointwise", "try_step", "abs_max", "col_counts", "cols_of_rows", "rows_of_cols",
            "grad_rows", "row_matvec", "grad_cols", "grad_hdiag_cols", "cd_model",
            "col_matvec", "cd_dense", "gram_rows", "gram_cost", "newton_soft",
-           "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K"]
+           "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
+           "keep", "ring_slot"]
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -280,6 +281,32 @@ def coordinate_violation(G, wj, lam, m_old, n_shrink):
 
 
 @njit(**_JIT)
+def tally(v, vsum, viol):
+    """A coordinate's violation v added to a sweep's sum and maximum: (vsum + v, max)."""
+    return vsum + v, (v if v > viol else viol)
+
+
+@njit(**_JIT)
+def keep(active, k_out, k, v, vsum, viol):
+    """A coordinate k kept in the active list (written at ``k_out``) with its violation v
+    tallied: ``(k_out + 1, vsum + v, max(viol, v))``."""
+    active[k_out] = k
+    vsum, viol = tally(v, vsum, viol)
+    return k_out + 1, vsum, viol
+
+
+@njit(**_JIT)
+def ring_slot(n_it, K):
+    """Anderson's ring of K + 1 iterates: ``(slot for the next iterate, the updated count,
+    whether the ring is full)`` (a full ring restarts the count)."""
+    slot = n_it % (K + 1)
+    n_it += 1
+    if n_it == K + 1:
+        return slot, 0, True
+    return slot, n_it, False
+
+
+@njit(**_JIT)
 def end_of_sweep(vsum, viol, tol, full, active, n_active, m):
     """After a sweep with violations summing to ``vsum`` (largest ``viol``): stop when
     ``vsum <= tol`` on a sweep over every coordinate; when only the unshrunk ones reached
@@ -400,11 +427,7 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
             vk, shrink = coordinate_violation(G, wj, lam, m_old, n_shrink)
             if shrink:
                 continue  # left out for the rest of this model solve
-            active[k_out] = k
-            k_out += 1
-            vsum += vk
-            if vk > viol:
-                viol = vk
+            k_out, vsum, viol = keep(active, k_out, k, vk, vsum, viol)
             dnew = newton_soft(G, H, wj, lam) - w[k]
             z = dnew - dw[k]
             if z == 0.0:
@@ -419,9 +442,7 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
                 acc += D[i] * xd[i]
             G = gb + acc
             vb = abs(G)
-            vsum += vb
-            if vb > viol:
-                viol = vb
+            vsum, viol = tally(vb, vsum, viol)
             z = -G / hb
             if z != 0.0:
                 db += z
@@ -432,13 +453,11 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
         if stop:
             break
         if anderson:
-            slot = n_it % (K + 1)
+            slot, n_it, full_ring = ring_slot(n_it, K)
             it_dw[slot] = dw
             it_xd[slot] = xd
             it_db[slot] = db
-            n_it += 1
-            if n_it == K + 1:
-                n_it = 0
+            if full_ring:
                 ok, dw2, xd2, db2 = anderson_step(it_dw, it_xd, it_db, K)
                 if ok and (_model_value(w, g, D, lam, a, gb, dw2, db2, xd2)
                            < _model_value(w, g, D, lam, a, gb, dw, db, xd)):
@@ -482,11 +501,7 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
             vk, shrink = coordinate_violation(G, uj, lj, m_old, p)
             if shrink:
                 continue
-            active[k_out] = j
-            k_out += 1
-            vsum += vk
-            if vk > viol:
-                viol = vk
+            k_out, vsum, viol = keep(active, k_out, j, vk, vsum, viol)
             new = newton_soft(G, hjj, uj, lj)
             z = new - uj
             if z == 0.0:

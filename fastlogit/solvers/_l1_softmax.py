@@ -23,12 +23,30 @@ import math
 import numpy as np
 from numba import njit
 
-from ._cd import ANDERSON_K, anderson_step, coordinate_violation, end_of_sweep, newton_soft
+from ._cd import (ANDERSON_K, anderson_step, coordinate_violation, end_of_sweep, newton_soft,
+                  keep, ring_slot, tally)
 
 __all__ = ["softmax_pointwise", "softmax_try", "softmax_grad_cols", "softmax_margins",
            "softmax_model_value", "cd_softmax"]
 
 _JIT = dict(cache=True, nogil=True)
+
+
+@njit(**_JIT)
+def _softmax_row(z, p):
+    """p = softmax(z) (max-shifted); returns logsumexp(z)."""
+    m = z[0]
+    for k in range(1, z.shape[0]):
+        if z[k] > m:
+            m = z[k]
+    tot = 0.0
+    for k in range(z.shape[0]):
+        e = math.exp(z[k] - m)
+        p[k] = e
+        tot += e
+    for k in range(z.shape[0]):
+        p[k] /= tot
+    return m + math.log(tot)
 
 
 @njit(**_JIT)
@@ -39,19 +57,8 @@ def softmax_pointwise(Z, Y, s, P):
     unit = s.shape[0] == 0
     loss = 0.0
     for i in range(n):
-        m = Z[i, 0]
-        for k in range(1, K):
-            if Z[i, k] > m:
-                m = Z[i, k]
-        tot = 0.0
+        li = _softmax_row(Z[i], P[i])
         for k in range(K):
-            e = math.exp(Z[i, k] - m)
-            P[i, k] = e
-            tot += e
-        lse = m + math.log(tot)
-        li = lse
-        for k in range(K):
-            P[i, k] /= tot
             li -= Y[i, k] * Z[i, k]
         loss += (1.0 if unit else s[i]) * li
     return loss
@@ -68,8 +75,8 @@ def softmax_try(Z, P, V, t, Y, s, Zn, Pn):
     n, K = Z.shape
     unit = s.shape[0] == 0
     out = 0.0
+    scratch = np.empty(K)
     for i in range(n):
-        m = -np.inf
         umax = 0.0
         moved = False
         for k in range(K):
@@ -78,17 +85,8 @@ def softmax_try(Z, P, V, t, Y, s, Zn, Pn):
                 moved = True
             if u > umax:
                 umax = u
-            zn = Z[i, k] + u
-            Zn[i, k] = zn
-            if zn > m:
-                m = zn
-        tot = 0.0
-        for k in range(K):
-            e = math.exp(Zn[i, k] - m)
-            Pn[i, k] = e
-            tot += e
-        for k in range(K):
-            Pn[i, k] /= tot
+            Zn[i, k] = Z[i, k] + u
+        lse_new = _softmax_row(Zn[i], Pn[i])
         if not moved:
             continue
         c = 0.0
@@ -101,14 +99,7 @@ def softmax_try(Z, P, V, t, Y, s, Zn, Pn):
         if umax <= 30.0 and q > -0.5:
             c = math.log1p(q)
         else:
-            mo = Z[i, 0]
-            for k in range(1, K):
-                if Z[i, k] > mo:
-                    mo = Z[i, k]
-            to = 0.0
-            for k in range(K):
-                to += math.exp(Z[i, k] - mo)
-            c = (m + math.log(tot)) - (mo + math.log(to))
+            c = lse_new - _softmax_row(Z[i], scratch)
         for k in range(K):
             c -= Y[i, k] * t * V[i, k]
         out += (1.0 if unit else s[i]) * c
@@ -234,14 +225,10 @@ def cd_softmax(indptr, indices, data, cols, Wc, G, H, P, s, C, lam, a, fit_b, gb
     active = np.arange(mk)
     n_active = mk
     db = np.zeros(K)
-    sweeps = 0
-    m_old = np.inf
-    full = True
+    m_old, full, sweeps = np.inf, True, 0
     while sweeps < max_sweeps:
         sweeps += 1
-        viol = 0.0
-        vsum = 0.0
-        k_out = 0
+        vsum, viol, k_out = 0.0, 0.0, 0
         for aa in range(n_active):
             e = active[aa]
             kk = e // K
@@ -256,11 +243,7 @@ def cd_softmax(indptr, indices, data, cols, Wc, G, H, P, s, C, lam, a, fit_b, gb
             vk, shrink = coordinate_violation(g, wj, lam, m_old, n)
             if shrink:
                 continue
-            active[k_out] = e
-            k_out += 1
-            vsum += vk
-            if vk > viol:
-                viol = vk
+            k_out, vsum, viol = keep(active, k_out, e, vk, vsum, viol)
             z = newton_soft(g, H[kk, k], wj, lam) - Wc[kk, k] - dW[kk, k]
             if z == 0.0:
                 continue
@@ -278,9 +261,7 @@ def cd_softmax(indptr, indices, data, cols, Wc, G, H, P, s, C, lam, a, fit_b, gb
                     acc += c[i] * P[i, k] * (V[i, k] - u[i])
                 g = gb[k] + acc
                 vb = abs(g)
-                vsum += vb
-                if vb > viol:
-                    viol = vb
+                vsum, viol = tally(vb, vsum, viol)
                 z = -g / hb[k]
                 if z != 0.0:
                     db[k] += z
@@ -291,27 +272,26 @@ def cd_softmax(indptr, indices, data, cols, Wc, G, H, P, s, C, lam, a, fit_b, gb
                                                            n_active, mk)
         if stop:
             break
-        if anderson_on:
-            slot = n_it % (AK + 1)
-            it_x[slot, :mk] = dW.ravel()
-            it_x[slot, mk:] = db
-            it_v[slot] = V.ravel()
-            n_it += 1
-            if n_it == AK + 1:
-                n_it = 0
-                ok, x2, v2, _ = anderson_step(it_x, it_v, it_0, AK)
-                if ok:
-                    dW2 = x2[:mk].copy().reshape((m, K))
-                    db2 = x2[mk:].copy()
-                    V2 = v2.reshape((n, K))
-                    if (softmax_model_value(Wc, G, P, c, lam, a, gb, dW2, db2, V2)
-                            < softmax_model_value(Wc, G, P, c, lam, a, gb, dW, db, V)):
-                        dW[:, :] = dW2
-                        db[:] = db2
-                        V[:, :] = V2
-                        for i in range(n):
-                            acc = 0.0
-                            for k in range(K):
-                                acc += P[i, k] * V[i, k]
-                            u[i] = acc
+        if not anderson_on:
+            continue
+        slot, n_it, full_ring = ring_slot(n_it, AK)
+        it_x[slot, :mk] = dW.ravel()
+        it_x[slot, mk:] = db
+        it_v[slot] = V.ravel()
+        if full_ring:
+            ok, x2, v2, _ = anderson_step(it_x, it_v, it_0, AK)
+            if ok:
+                dW2 = x2[:mk].copy().reshape((m, K))
+                db2 = x2[mk:].copy()
+                V2 = v2.reshape((n, K))
+                if (softmax_model_value(Wc, G, P, c, lam, a, gb, dW2, db2, V2)
+                        < softmax_model_value(Wc, G, P, c, lam, a, gb, dW, db, V)):
+                    dW[:, :] = dW2
+                    db[:] = db2
+                    V[:, :] = V2
+                    for i in range(n):
+                        acc = 0.0
+                        for k in range(K):
+                            acc += P[i, k] * V[i, k]
+                        u[i] = acc
     return db, sweeps

@@ -37,8 +37,8 @@ the CSR rows, intercept included; over the working set's own rows, built once pe
 on reuters the scan of the other entries was half of each build) and sweeping over it costs
 less than sweeping over the columns for as many sweeps as the last model took, over that
 matrix.  A line search that finds no acceptable step damps the model (a ridge added to its
-curvature, Levenberg-Marquardt) and solves it again.  The line search compares F *changes* computed per
-sample without cancellation (:func:`fastlogit.solvers._cd.try_step`), so steps are judged
+curvature, Levenberg-Marquardt) and solves it again.  The line search compares F *changes*
+computed per sample without cancellation (:func:`fastlogit.solvers._cd.try_step`), so steps are judged
 correctly far below the rounding of F itself; the same pass writes the trial point's
 pointwise terms, so an accepted step costs no further pass over the samples.  The margins
 are updated by steps; the fit ends when the measure on them, plus a bound on what their
@@ -336,6 +336,39 @@ def _float64_twin(objective):
 
 
 # ================================================================================ column path
+def _working_set(on, score, ws_min):
+    """Features of the next working set (sorted int64): those with ``on`` (the support) plus
+    the highest positive ``score`` among the others, ``max(ws_min, 2 |support|)`` in all."""
+    support = np.flatnonzero(on)
+    size = min(on.size, max(ws_min, 2 * support.size))
+    score = np.where(on, 0.0, score)
+    cand = np.flatnonzero(score > 0)
+    room = size - support.size
+    if cand.size > room:
+        cand = cand[np.argpartition(-score[cand], room - 1)[:room]] if room > 0 else cand[:0]
+    return np.union1d(support, cand).astype(np.int64)
+
+
+def _line_search(trial, w, dw, delta, C, a, lam):
+    """``(t, loss change)`` for the largest ``t = 2^-k`` (k < _MAX_BACKTRACKS) meeting the
+    composite Armijo rule ``F(w + t dw) - F(w) <= sigma t delta``, or ``(None, None)``.
+
+    ``trial(t)`` returns the unscaled loss change at ``t`` (and writes the trial point's
+    pointwise terms); the l2 and l1 changes are computed here per coordinate (no
+    cancellation between the two norms)."""
+    aw = np.abs(w)
+    q1, q2 = float((w * dw).sum()), float((dw * dw).sum())
+    t = 1.0
+    for _ in range(_MAX_BACKTRACKS):
+        dl = trial(t)
+        change = (C * dl + a * t * (q1 + 0.5 * t * q2)
+                  + lam * float((np.abs(w + t * dw) - aw).sum()))
+        if change <= _SIGMA * t * delta:
+            return t, dl
+        t *= 0.5
+    return None, None
+
+
 def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose,
                    model, anderson, inactive, offset=None, thr=None):
     name = "l1"
@@ -530,15 +563,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         if it >= max_iter:
             break
         # ---- working set: the support plus the worst violators among the zeros
-        support = np.flatnonzero(w)
-        size = min(d, max(ws_min, 2 * support.size))
-        zero_viol = np.where(w == 0, viol, 0.0)
-        cand = np.flatnonzero(zero_viol > 0)
-        room = size - support.size
-        if cand.size > room:
-            cand = cand[np.argpartition(-zero_viol[cand], room - 1)[:room]] if room > 0 else \
-                cand[:0]
-        cols = np.union1d(support, cand).astype(np.int64)
+        cols = _working_set(w != 0, viol, ws_min)
         eps_ws = max(_WS_REL * gnorm, 0.5 * thr)
         m = cols.size
         xc, lc = columns(cols)
@@ -623,23 +648,16 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             if verbose > 1:
                 print(f"[l1]   step {it}: |W| = {m}, violation {v_ws:.3e}, {sweeps} sweeps, "
                       f"model gap {delta:.3e}")
+            if not delta < 0 and kappa > 1e-12:  # the model was solved too loosely
+                kappa *= 0.01
+                continue
             if not delta < 0:
-                if kappa > 1e-12:  # the model was solved too loosely to show descent
-                    kappa *= 0.01
-                    continue
                 message = "no descent direction from the quadratic model"
                 stop_round = True
                 break
-            t = 1.0
-            q1, q2 = float(ww @ dw), float(dw @ dw)
-            for _ in range(_MAX_BACKTRACKS):
-                dl = _cd.try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn)
-                change = (C * dl + a * t * (q1 + 0.5 * t * q2)
-                          + lam * float((np.abs(ww + t * dw) - aww).sum()))
-                if change <= _SIGMA * t * delta:
-                    break
-                t *= 0.5
-            else:
+            t, dl = _line_search(lambda t: _cd.try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn),
+                                 ww, dw, delta, C, a, lam)
+            if t is None:
                 # A coordinate whose samples all sit far from the boundary has curvature ~ 0
                 # (separable directions): its model step is huge and no fraction of the joint
                 # step passes.  Damp the model (Levenberg-Marquardt) and solve it again.
@@ -763,16 +781,7 @@ def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         if it >= max_iter:
             break
         # ---- working set of features: the support plus the worst violators
-        on = (W != 0).any(axis=1)
-        support = np.flatnonzero(on)
-        size = min(d, max(ws_min, 2 * support.size))
-        score = np.where(on, 0.0, viol.max(axis=1))
-        cand = np.flatnonzero(score > 0)
-        room = size - support.size
-        if cand.size > room:
-            cand = cand[np.argpartition(-score[cand], room - 1)[:room]] if room > 0 else \
-                cand[:0]
-        cols = np.union1d(support, cand).astype(np.int64)
+        cols = _working_set((W != 0).any(axis=1), viol.max(axis=1), ws_min)
         eps_ws = max(_WS_REL * gnorm, 0.5 * thr)
         m = cols.size
         Gw, Hw = np.empty((m, K)), np.empty((m, K))
@@ -802,22 +811,15 @@ def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                       f"damp {damp:.0e}, "
                       f"{sweeps} sweeps, model gap {delta:.3e}")
             if not delta < 0:
-                if kappa > 1e-12:  # the model was solved too loosely to show descent
-                    kappa *= 0.01
+                kappa *= 0.01  # the model was solved too loosely to show descent
+                if kappa > 1e-14:
                     continue
                 message = "no descent direction from the quadratic model"
                 stop_round = True
                 break
-            t = 1.0
-            q1, q2 = float((Wc * dW).sum()), float((dW * dW).sum())
-            for _ in range(_MAX_BACKTRACKS):
-                dl = _sm.softmax_try(Z, P, V, t, Y, s, Zn, Pn)
-                change = (C * dl + a * t * (q1 + 0.5 * t * q2)
-                          + lam * float((np.abs(Wc + t * dW) - aw).sum()))
-                if change <= _SIGMA * t * delta:
-                    break
-                t *= 0.5
-            else:  # damp the model harder and solve it again
+            t, dl = _line_search(lambda t: _sm.softmax_try(Z, P, V, t, Y, s, Zn, Pn), Wc, dW,
+                                 delta, C, a, lam)
+            if t is None:  # damp the model harder and solve it again
                 if damp < 1e12:
                     damp = max(100.0 * damp, 1e-2)
                     continue
@@ -836,13 +838,11 @@ def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             exact = False
             it += 1
         gb = full_gradient()
-        viol, gnorm = measure(gb)
         F = value(loss)
+        viol, gnorm = measure(gb)
         if hist.record(pack(), F, gnorm):
             return _finish(name, pack(), it, hist, gnorm, thr, "stopped by callback", objective)
-        if stop_round:
-            if gnorm <= thr:
-                continue
+        if stop_round and gnorm > thr:  # (below the threshold: the exact check at the top)
             break
     return _finish(name, pack(), it, hist, gnorm, thr, message, objective)
 
