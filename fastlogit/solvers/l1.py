@@ -38,9 +38,9 @@ on reuters the scan of the other entries was half of each build) and sweeping ov
 less than sweeping over the columns for as many sweeps as the last model took, over that
 matrix.  A line search that finds no acceptable step damps the model (a ridge added to its
 curvature, Levenberg-Marquardt) and solves it again.  The line search compares F *changes*
-computed per sample without cancellation (:func:`fastlogit.solvers._cd.try_step`), so steps are judged
-correctly far below the rounding of F itself; the same pass writes the trial point's
-pointwise terms, so an accepted step costs no further pass over the samples.  The margins
+computed per sample without cancellation (:func:`fastlogit.solvers._cd.try_step`), so steps
+are judged correctly far below the rounding of F itself; the same pass writes the trial
+point's pointwise terms, so an accepted step costs no further pass over the samples.  The margins
 are updated by steps; the fit ends when the measure on them, plus a bound on what their
 rounding drift can change in the gradient, is below the threshold (else everything is
 recomputed from scratch and the fit goes on).
@@ -120,7 +120,7 @@ import scipy.sparse as sp
 from scipy.special import xlogy
 
 from ..contract import declare
-from ..objective import LogLossData, Objective
+from ..objective import LogLossData
 from . import _cd
 from . import _l1_softmax as _sm
 from ._result import (History, SolverResult, reference_gradient_norm, single_threaded_blas,
