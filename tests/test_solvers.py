@@ -384,40 +384,22 @@ def test_lbfgs_float32_memory_reaches_the_optimum(rng):
 
 def test_lbfgs_softmax_fit_on_two_threads(rng):
     """A softmax L-BFGS fit whose memory passes run on two threads (float32 pairs, several
-    chunks) ends where the one-thread fit does.  Not bitwise: the kernels' loss and
-    intercept gradient are summed per thread block (their coefficient gradient and the
-    memory passes are bitwise, tested above and in tests/test_kernels.py)."""
+    chunks) is bitwise the one-thread fit: every part of an iteration (the kernels' outputs,
+    loss and intercept sums included, the layout moves, the memory passes) is independent of
+    the thread count, so both take the same iterations to the same bits."""
     from fastlogit._config import exact_threads
 
     X = sp.random(400, 3000, density=0.01, random_state=4, format="csr")
     Y = np.eye(5)[rng.integers(0, 5, 400)]
-    ends = []
+    fits = []
     with exact_threads():
         for threads in (1, 2):
             ob = Objective(X, Y, C=2.0, n_threads=threads)
             res = SOLVERS["lbfgs"](ob, ob.zeros(), tol=1e-9, max_iter=2000,
                                    memory_dtype=np.float32)
             assert res.converged and res.n_iter > 20
-            ends.append((ob.value(res.theta), res.theta))
-    assert ends[1][0] == pytest.approx(ends[0][0], rel=1e-12)
-    np.testing.assert_allclose(ends[1][1], ends[0][1], rtol=0, atol=1e-5)
-
-
-def test_lbfgs_softmax_fit_is_bitwise_the_same_on_two_threads(rng):
-    """Every part of a softmax L-BFGS iteration (kernel outputs, the layout moves, the memory
-    passes) is independent of the thread count, so 1- and 2-thread fits take the same
-    iterations to the same bits."""
-    from fastlogit._config import exact_threads
-
-    X = sp.random(300, 2500, density=0.01, random_state=5, format="csr")
-    Y = np.eye(4)[rng.integers(0, 4, 300)]
-    fits = []
-    with exact_threads():
-        for threads in (1, 2):
-            ob = Objective(X, Y, C=2.0, n_threads=threads)
-            fits.append(SOLVERS["lbfgs"](ob, ob.zeros(), tol=1e-8, max_iter=500,
-                                        memory_dtype=np.float32))
-    assert fits[0].n_iter == fits[1].n_iter > 10
+            fits.append(res)
+    assert fits[0].n_iter == fits[1].n_iter
     np.testing.assert_array_equal(fits[0].theta, fits[1].theta)
 
 

@@ -81,43 +81,30 @@ def _four_dots(si, yi, y, gn):
     return s_y, y_y, s_g, y_g
 
 
+@njit(inline="always")
+def _pair_terms(acc, s, y_, yj, gj):
+    """One element's terms of a stored pair (s, y_) added to its four running dots
+    (s.y, y_.y, s.g, y_.g)."""
+    a, b, c, e = acc
+    return a + s * yj, b + y_ * yj, c + s * gj, e + y_ * gj
+
+
 @njit(**_SUM)
 def _four_pairs_dots(s0, y0, s1, y1, s2, y2, s3, y3, y, gn, out, i, k):
     """_four_dots of four stored pairs in one sweep (y and gn read once for all four):
     out[i + h], out[k + i + h], out[2 k + i + h], out[3 k + i + h] for pair h = 0..3."""
-    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = 0.0
-    c0 = c1 = c2 = c3 = e0 = e1 = e2 = e3 = 0.0
+    p0 = p1 = p2 = p3 = (0.0, 0.0, 0.0, 0.0)
     for j in range(y.size):
         yj = np.float64(y[j])
         gj = gn[j]
-        p = np.float64(s0[j])
-        q = np.float64(y0[j])
-        u = np.float64(s1[j])
-        v = np.float64(y1[j])
-        a0 += p * yj
-        a1 += q * yj
-        a2 += p * gj
-        a3 += q * gj
-        b0 += u * yj
-        b1 += v * yj
-        b2 += u * gj
-        b3 += v * gj
-        p = np.float64(s2[j])
-        q = np.float64(y2[j])
-        u = np.float64(s3[j])
-        v = np.float64(y3[j])
-        c0 += p * yj
-        c1 += q * yj
-        c2 += p * gj
-        c3 += q * gj
-        e0 += u * yj
-        e1 += v * yj
-        e2 += u * gj
-        e3 += v * gj
-    _put_dots(out, i, k, a0, a1, a2, a3)
-    _put_dots(out, i + 1, k, b0, b1, b2, b3)
-    _put_dots(out, i + 2, k, c0, c1, c2, c3)
-    _put_dots(out, i + 3, k, e0, e1, e2, e3)
+        p0 = _pair_terms(p0, np.float64(s0[j]), np.float64(y0[j]), yj, gj)
+        p1 = _pair_terms(p1, np.float64(s1[j]), np.float64(y1[j]), yj, gj)
+        p2 = _pair_terms(p2, np.float64(s2[j]), np.float64(y2[j]), yj, gj)
+        p3 = _pair_terms(p3, np.float64(s3[j]), np.float64(y3[j]), yj, gj)
+    _put_dots(out, i, k, *p0)
+    _put_dots(out, i + 1, k, *p1)
+    _put_dots(out, i + 2, k, *p2)
+    _put_dots(out, i + 3, k, *p3)
 
 
 @njit(**_SUM)
