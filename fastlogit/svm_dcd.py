@@ -33,7 +33,6 @@ full problem.
 import numpy as np
 from numba import njit
 
-from .solvers._result import single_threaded_blas
 
 __all__ = ["dcd_fixed_b", "dcd_start", "dcd_svm"]
 
@@ -44,7 +43,7 @@ EPS0 = 1e-3
 POLISH_FROM = 100.0
 #: ... and only while dual CD is slow: when the gap's rate predicts more than this many
 #: times ``check_every * n`` further visits (the polish costs dozens of passes over the free
-#: samples plus LSQR's vector work in d dimensions).
+#: samples plus the conjugate gradients' vector work in d dimensions).
 POLISH_STALL = 2.0
 
 
@@ -286,15 +285,6 @@ def _epochs(indices, data, Xd, dense, rec, b, w, active, state, eps, max_visits,
     return epoch, visits, False
 
 
-@single_threaded_blas
-def _lsqr_one_thread(A, rhs, u0, iter_lim):
-    """LSQR's solution of ``A u = rhs`` from ``u0``, its vector operations (BLAS level 1 on
-    d-vectors) on one thread: a multi-threaded BLAS waits on busy cores at every call."""
-    from scipy.sparse.linalg import lsqr
-
-    return lsqr(A, rhs, x0=u0, atol=1e-14, btol=1e-14, iter_lim=iter_lim)[0]
-
-
 class _Problem:
     """The arrays of one SVM problem, in the layout the compiled loops take."""
 
@@ -327,6 +317,7 @@ class _Problem:
             self.data = np.zeros(0)
             self.dense = True
         self.n, self.d = X.shape
+        self._kernels = None  # (KernelSet, Design) for the polish: :meth:`kernels`
         self.yt = np.ascontiguousarray(yt, dtype=np.float64)
         self.cw = np.ascontiguousarray(cw, dtype=np.float64)
         self.squared = bool(squared)
@@ -378,26 +369,54 @@ class _Problem:
         ``y~_i (x_i . w + b) = 1``, and ``w = w_B + A^T beta`` with ``w_B`` the sum over the
         samples at the upper bound (B) and ``A = diag(y~_F) X_F``.  Taking F and B from
         ``alpha``, ``w' = w_B + u`` with ``u`` the least-squares solution of
-        ``A u = 1 - y~_F (b + X_F w_B)`` by LSQR from ``u0 = A^T alpha_F`` (so ``u`` stays
-        in the row space of A; at most ``iter_lim`` iterations).  Once F and B are those of
+        ``A u = 1 - y~_F (b + X_F w_B)`` by conjugate gradients on the normal equations
+        from ``u0 = A^T alpha_F`` (CGLS, which is LSQR in exact arithmetic: ``u`` stays in
+        the row space of A; at most ``iter_lim`` products of ``A^T A = X_F^T X_F``, the
+        kernels' ``hessp`` over the free rows, on one thread).  Once F and B are those of
         the optimum, w' is the optimum itself, while ``w(alpha)`` approaches it only as fast
         as the dual converges.  ``P(w', b)`` is evaluated exactly (one pass): whatever F
         and B were, it is a valid upper bound for the certificate."""
-        X = self.scipy_X()
+        from .margin_losses import row_subset
+        from .svm_newton import conjugate_gradient  # (svm_newton imports this module)
+
+        ks, design = self.kernels()
         cw, yt = self.cw, self.yt
         free, upper = self.polish_sets(alpha)
-        w_b = np.asarray(X[upper].T @ (cw[upper] * yt[upper])).ravel()
+        weights = np.zeros(self.n)
+        weights[upper] = cw[upper] * yt[upper]
+        w_p = self.rmatvec(design, weights)  # w_B
         if free.shape[0]:
-            X_f, y_f = X[free], yt[free]
-            A = X_f.multiply(y_f[:, None]).tocsr() if not self.dense else X_f * y_f[:, None]
-            u0 = np.asarray(A.T @ alpha[free]).ravel()
-            rhs = 1.0 - y_f * (b + np.asarray(X_f @ w_b).ravel())
-            u = _lsqr_one_thread(A, rhs, u0, iter_lim)
-            w_p = w_b + u
-        else:
-            w_p = w_b
-        slack = np.maximum(0.0, 1.0 - yt * (np.asarray(X @ w_p).ravel() + b))
+            block, y_f = row_subset(design, free), yt[free]
+            u0 = self.rmatvec(block, y_f * alpha[free])
+            # the normal equations A^T A delta = A^T e for u = u0 + delta, A^T A = X_F^T X_F
+            e = 1.0 - y_f * (b + ks.decision(block, w_p + u0, 0.0, n_threads=1))
+            g = -self.rmatvec(block, y_f * e)
+            ones, hv = np.ones(free.shape[0]), np.empty(self.d)
+
+            def hessp(v):
+                ks.hessp(block, ones, v, hv, 0.0, n_threads=1)
+                return hv
+
+            delta, _ = conjugate_gradient(hessp, g, np.ones(self.d), 0.0, iter_lim)
+            w_p += u0 + delta
+        slack = np.maximum(0.0, 1.0 - yt * ks.decision(design, w_p, b, n_threads=1))
         return float(cw @ slack) + 0.5 * float(w_p @ w_p), w_p
+
+    def kernels(self):
+        """(the compiled kernels, X as a validated :class:`fastlogit.kernels.Design`),
+        built at the first call and kept."""
+        if self._kernels is None:
+            from . import kernels
+
+            self._kernels = (kernels.get("auto"), kernels.as_design(self.scipy_X()))
+        return self._kernels
+
+    def rmatvec(self, design, v):
+        """X_rows^T v (d,) over ``design``'s rows, one pass on one thread."""
+        out = np.empty(self.d)
+        self.kernels()[0].hessp(design, np.ascontiguousarray(v, dtype=np.float64),
+                                np.zeros(self.d), out, 1.0, n_threads=1)
+        return out
 
     def dual(self, alpha, w):
         """D(alpha) for sum alpha_i y~_i = 0 (no b term), w = w(alpha)."""

@@ -31,7 +31,7 @@ from .solvers._result import single_threaded_blas
 from .solvers.newton import cholesky_factor
 from .svm_dcd import dcd_start
 
-__all__ = ["finite_newton_squared_hinge", "truncated_newton_squared_hinge"]
+__all__ = ["conjugate_gradient", "finite_newton_squared_hinge", "truncated_newton_squared_hinge"]
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -361,7 +361,7 @@ def _finite_newton(X, yt, c, fit_intercept, tol, max_iter, theta0):
 #: scaling over-weights the columns of a few long rows (raw counts), which on news20 doubled
 #: the CG iterations.
 PRECOND_MIX = 0.01
-#: Largest tolerance of the CG's quadratic-decrease stop (:func:`_newton_step`); the
+#: Largest tolerance of the CG's quadratic-decrease stop (:func:`conjugate_gradient`); the
 #: tolerance is ``min(CG_EPS, sqrt(||g||_{M^-1}))``.  LIBLINEAR takes 0.5; on news20 (from
 #: dual CD's point after 40 passes) 0.5 / 0.25 / 0.1 / 0.05 gave about 50 / 35 / 21 / 18
 #: Newton iterations for a similar total of CG products (700-1000), and each iteration
@@ -449,26 +449,71 @@ def _cg_update(a, p, hp, s, r, g, minv):
 
 
 @njit(**_JIT)
+def _curvature(p, hp):
+    """(p.hp, p.p), compiled: no BLAS call (a multi-threaded BLAS waits on busy cores)."""
+    php = 0.0
+    pp = 0.0
+    for j in range(p.shape[0]):
+        php += p[j] * hp[j]
+        pp += p[j] * p[j]
+    return php, pp
+
+
+@njit(**_JIT)
 def _cg_direction(p, r, minv, beta):
     """p = M^-1 r + beta p."""
     for j in range(p.shape[0]):
         p[j] = minv[j] * r[j] + beta * p[j]
 
 
-def _newton_step(hessp, g, minv, eps_q, max_cg):
-    """Preconditioned CG from 0 on ``H s = -g`` (``hessp(v)`` -> H v, ``minv`` the inverse
-    diagonal preconditioner), stopped by Nash and Sofer's rule on the quadratic model
-    ``Q(s) = g.s + s.Hs/2``: at step k when ``k (Q_{k-1} - Q_k) <= eps_q |Q_k|``, on
-    non-positive curvature, or after ``max_cg`` products.  Returns (s, products)."""
+def conjugate_gradient(hessp, g, minv, eps_q, max_cg):
+    """Preconditioned conjugate gradients from 0 on ``H s = -g``, H symmetric positive
+    (semi-)definite, given only by its products.
+
+    Stops at step k when Nash and Sofer's rule on the quadratic model
+    ``Q(s) = g.s + s.Hs/2`` holds, ``k (Q_{k-1} - Q_k) <= eps_q |Q_k|`` (``eps_q = 0``:
+    only once Q stops decreasing), on non-positive curvature, or after ``max_cg`` products.
+    The vector work of a step runs in compiled loops (:func:`_cg_update`), no BLAS call.
+
+    Parameters
+    ----------
+    hessp : callable
+        ``hessp(v)`` -> H v, ndarray of shape (m,) (it may return the same buffer every
+        call: each product is used before the next is asked for).
+    g : ndarray of shape (m,)
+        The right-hand side's negative (a gradient), float64.
+    minv : ndarray of shape (m,)
+        The inverse of a positive diagonal preconditioner M, float64.
+    eps_q : float
+        Tolerance of the quadratic-decrease rule, >= 0.
+    max_cg : int
+        Most products, >= 1.
+
+    Returns
+    -------
+    s : ndarray of shape (m,)
+        The step (on non-positive curvature at the first product, ``M^-1 (-g)``).
+    n_products : int
+        The products of H used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.svm_newton import conjugate_gradient
+    >>> H = np.array([[4.0, 1.0], [1.0, 3.0]])
+    >>> s, k = conjugate_gradient(lambda v: H @ v, np.array([1.0, 2.0]), np.ones(2), 0.0, 10)
+    >>> bool(np.allclose(H @ s, [-1.0, -2.0])), k <= 3
+    (True, True)
+    """
     s = np.zeros(g.shape[0])
     r = -g
     p = minv * r
-    rz = float(r @ p)
+    rz = _curvature(p, r)[0]
     q = 0.0
     for k in range(1, max_cg + 1):
         hp = hessp(p)
-        curv = float(p @ hp)
-        if not curv > 1e-16 * float(p @ p):
+        curv, pp = _curvature(p, hp)
+        if not curv > 1e-16 * pp:
             return (s if k > 1 else p), k
         q_new, rz_new = _cg_update(rz / curv, p, hp, s, r, g, minv)
         if k * (q - q_new) <= eps_q * abs(q_new):
@@ -571,7 +616,7 @@ def _truncated_newton(X, yt, c, fit_intercept, tol, max_iter, theta0, backend, n
             return np.append(hv_w, hb) if fit_intercept else hv_w
 
         eps_q = min(CG_EPS, float(np.sqrt(np.sqrt(g @ (minv * g)))))
-        step, k = _newton_step(hessp, g, minv, eps_q, max(p, 5))
+        step, k = conjugate_gradient(hessp, g, minv, eps_q, max(p, 5))
         n_cg += k
         decrease = -0.5 * float(g @ step)
         if not decrease > 0.0:  # no descent (singular, rounding): a preconditioned gradient step

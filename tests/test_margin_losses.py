@@ -467,16 +467,16 @@ def test_truncated_newton_gradient_matches_finite_differences(fit_intercept):
 
 
 def test_truncated_newton_cg_solves_the_newton_system():
-    from fastlogit.svm_newton import _newton_step
+    from fastlogit.svm_newton import conjugate_gradient
 
     rng = np.random.default_rng(25)
     B = rng.standard_normal((40, 12)) * np.logspace(0, 2, 12)  # badly scaled columns
     H = np.eye(12) + B.T @ B
     g = rng.standard_normal(12)
     minv = 1.0 / np.diag(H)
-    s, k = _newton_step(lambda v: H @ v, g, minv, 0.0, 200)  # eps 0: to convergence
+    s, k = conjugate_gradient(lambda v: H @ v, g, minv, 0.0, 200)  # eps 0: to convergence
     np.testing.assert_allclose(s, np.linalg.solve(H, -g), rtol=1e-8, atol=1e-10)
-    s_loose, k_loose = _newton_step(lambda v: H @ v, g, minv, 0.5, 200)
+    s_loose, k_loose = conjugate_gradient(lambda v: H @ v, g, minv, 0.5, 200)
     assert k_loose < k and float(g @ s_loose) < 0  # a descent direction, fewer products
 
 
