@@ -498,9 +498,9 @@ def conjugate_gradient(hessp, g, minv, eps_q, max_cg):
 
     Examples
     --------
-    >>> import numpy as np
     >>> from fastlogit.svm_newton import conjugate_gradient
-    >>> H = np.array([[4.0, 1.0], [1.0, 3.0]])
+    >>> import numpy as np
+    >>> H = np.array([[4.0, 1.0], [1.0, 3.0]])  # s solves H s = -g
     >>> s, k = conjugate_gradient(lambda v: H @ v, np.array([1.0, 2.0]), np.ones(2), 0.0, 10)
     >>> bool(np.allclose(H @ s, [-1.0, -2.0])), k <= 3
     (True, True)
