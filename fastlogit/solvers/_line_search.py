@@ -21,11 +21,19 @@ __all__ = ["armijo"]
 _EPS = np.finfo(np.float64).eps
 
 
+def _step(theta, t, d):
+    """A new array ``theta + t * d`` (one allocation: the bits of ``theta + t * d``)."""
+    out = np.multiply(d, t)
+    out += theta
+    return out
+
+
 def _within_roundoff(f_new, f):
     return abs(f_new - f) <= 64 * _EPS * max(1.0, abs(f))
 
 
-def armijo(objective, theta, f, g, d, *, t0=1.0, c1=1e-4, max_backtracks=40, z=None):
+def armijo(objective, theta, f, g, d, *, t0=1.0, c1=1e-4, max_backtracks=40, z=None,
+           slope=None):
     """Armijo backtracking along ``d`` from ``theta``.
 
     Parameters
@@ -39,17 +47,20 @@ def armijo(objective, theta, f, g, d, *, t0=1.0, c1=1e-4, max_backtracks=40, z=N
         First step length tried.
     z : ndarray or None
         Margins at theta if the caller has them (saves a pass when backtracking).
+    slope : float or None
+        ``g @ d`` if the caller has it (L-BFGS's direction pass returns it): saves one dot
+        over the parameters; None computes it.
 
     Returns
     -------
     t, theta_new, f_new, g_new : float, ndarray, float, ndarray
         ``t == 0`` (and the inputs returned) when no acceptable step was found.
     """
-    slope = float(g @ d)
+    slope = float(g @ d) if slope is None else float(slope)
     if not slope < 0:
         return 0.0, theta, f, g
     t = float(t0)
-    theta_t = theta + t * d
+    theta_t = _step(theta, t, d)
     f_t, g_t = objective.value_grad(theta_t)
     if f_t <= f + c1 * t * slope:
         return t, theta_t, f_t, g_t
@@ -62,7 +73,7 @@ def armijo(objective, theta, f, g, d, *, t0=1.0, c1=1e-4, max_backtracks=40, z=N
         t = float(np.clip(t_new, 0.1 * t, 0.5 * t)) if np.isfinite(t_new) else 0.5 * t
         f_t = line.value(t)
         if f_t <= f + c1 * t * slope or (_within_roundoff(f_t, f) and t < 1e-3):
-            theta_t = theta + t * d
+            theta_t = _step(theta, t, d)
             f_t, g_t = objective.value_grad(theta_t)
             if f_t <= f + c1 * t * slope or _within_roundoff(f_t, f):
                 return t, theta_t, f_t, g_t
