@@ -34,7 +34,7 @@ columns (with Anderson extrapolation of the iterates every few sweeps, kept only
 lowers the model) or, when building the dense ``(m + 1)^2`` model Hessian (one pass over
 the CSR rows, intercept included; over the working set's own rows, built once per round by
 :func:`fastlogit.solvers._cd.rows_of_cols`, when they hold less than half of X's non-zeros:
-on reuters the scan of the other entries was half of each build) and sweeping over it costs
+each build then skips the scan of the other entries) and sweeping over it costs
 less than sweeping over the columns for as many sweeps as the last model took, over that
 matrix.  A line search that finds no acceptable step damps the model (a ridge added to its
 curvature, Levenberg-Marquardt) and solves it again.  The line search compares F *changes*
@@ -96,12 +96,14 @@ working set, coupling between the classes included, solved by coordinate descent
 (feature, class) coordinate at O(nnz of the column) per coordinate step
 (:mod:`fastlogit.solvers._l1_softmax`).  A class whose probabilities saturate (rare words
 seen in one class only, on text) has almost no curvature, and the undamped model steps
-astronomically far (model gaps of 1e17 on news20, line searches of thirty halvings); the
-model is therefore damped by a Levenberg-Marquardt term relative to the mean coordinate
+astronomically far (and the line search halves the step dozens of times); the model is
+therefore damped by a Levenberg-Marquardt term relative to the mean coordinate
 curvature, raised after a short accepted step and lowered after a full one, so that it
 vanishes near the optimum.  (It replaced glmnet's block coordinate descent over the classes,
-class by class with the others fixed, which ignored the coupling and on news20's 20 classes
-stopped after 1,000 rounds at 2.7 times the tol-1e-4 threshold.)
+class by class with the others fixed, which ignored the coupling and did not converge on
+news20's 20 classes.)  Its models are capped at ``_SOFTMAX_SWEEPS`` sweeps: the softmax loss
+is flat along a shift of one feature's K coefficients, which coordinate descent crosses
+slowly, and more, cheaper models won.
 
 Stopping rule: ``||S(theta)||_inf <= tol * max(1, ref)`` with ``S`` the minimum-norm
 subgradient of F (:meth:`fastlogit.objective.Objective.min_norm_subgradient`) and ``ref``
@@ -142,6 +144,10 @@ _KAPPA = 0.1
 #: Column path: a working-set round ends when its violation is below _WS_REL times the
 #: global one at the round's start (never below half the stopping threshold).
 _WS_REL = 0.3
+#: Joint multinomial path: sweeps per model (news20's last models hit the column path's cap
+#: crossing the flat directions of the softmax loss; more, cheaper models won: measured in
+#: benchmarks/results/l1_race.md).
+_SOFTMAX_SWEEPS = 20
 
 #: data term -> (its float64 CSC arrays, its float64 CSR arrays) (weakly keyed: a path of
 #: fits over one data term builds them once); _ROWS: the CSR arrays alone.
@@ -259,7 +265,8 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
     ws_min : int
         Smallest working set of the column path.
     max_sweeps : int
-        Coordinate-descent sweeps per model solve.
+        Coordinate-descent sweeps per model solve (at most ``_SOFTMAX_SWEEPS`` on the joint
+        multinomial path).
     dense_max : int
         Generic path: largest n_params for which the model is solved by coordinate descent
         on ``objective.hessian`` (else FISTA on ``objective.hessp``).
@@ -769,6 +776,7 @@ def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     # astronomically far (model gaps of 1e17 on news20); raised after a short step, lowered
     # after a full one, so that it vanishes near the optimum
     kappa, damp, exact = _KAPPA, 0.0, True
+    sweeps_cap = min(max_sweeps, _SOFTMAX_SWEEPS)
     while True:
         if gnorm <= thr:
             if exact:
@@ -800,7 +808,7 @@ def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             v1_ws = float(vio.sum()) + (float(np.abs(gb).sum()) if fi else 0.0)
             dW, V = np.zeros((m, K)), np.zeros((n, K))
             db, sweeps = _sm.cd_softmax(*xc, cols, Wc, Gw, Hw, P, s, C, lam, a + mu, fi, gb,
-                                        hb, dW, V, kappa * v1_ws, max_sweeps, anderson)
+                                        hb, dW, V, kappa * v1_ws, sweeps_cap, anderson)
             if sweeps == 1:
                 kappa *= 0.25
             aw = np.abs(Wc)
