@@ -194,10 +194,10 @@ def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0
     it, message = 0, "max_iter reached"
     while gnorm > thr and it < max_iter:
         it += 1
-        memory.direction(g, d)
+        slope = memory.direction(g, d)  # g . d, from the direction pass: armijo skips its dot
         t0 = 1.0 if memory.order else _first_step(g)
         t, theta_new, f_new, g_new = armijo(objective, theta, f, g, d, t0=t0,
-                                            max_backtracks=max_ls)
+                                            max_backtracks=max_ls, slope=slope)
         if t == 0.0 and memory.order:
             memory.clear()
             d = -g
