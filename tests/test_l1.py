@@ -181,6 +181,13 @@ def test_multinomial_joint_path_matches_the_dense_model_path():
     assert exact.converged
     F = ob.value(exact.theta)
     assert abs(ob.value(joint.theta) - F) <= 1e-9 * F
+    # elastic net without intercepts: the same agreement
+    ob = Objective(X, Y, C=20.0, penalty="elasticnet", l1_ratio=0.7, fit_intercept=False)
+    joint = solve(ob, "l1", tol=1e-10, dense_max=0, ws_min=4)
+    exact = solve(ob, "l1", tol=1e-10)
+    assert joint.converged and exact.converged
+    F = ob.value(exact.theta)
+    assert abs(ob.value(joint.theta) - F) <= 1e-9 * F
 
 
 def test_multinomial_joint_path_with_saturating_classes():
