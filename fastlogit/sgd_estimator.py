@@ -31,7 +31,7 @@ from .layout import Layout, NonFiniteError
 from .objective import LogLossData, Objective
 from .penalties import make_penalty
 from .validation import (check_l1_ratio, check_max_iter, check_number, check_sample_weight,
-                         check_tol, class_weight_per_sample)
+                         check_tol, check_two_classes, class_weight_per_sample)
 
 __all__ = ["SGDLogisticRegression"]
 
@@ -239,9 +239,7 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         kernels = self._check_params()
         X, y, sw = self._validate(X, y, sample_weight, reset=True)
         classes = np.unique(y)
-        if classes.shape[0] < 2:
-            raise ValueError("This solver needs samples of at least 2 classes in the data, "
-                             f"but the data contains only one class: {classes[0]!r}")
+        check_two_classes(classes)
         k = 1 if classes.shape[0] == 2 else classes.shape[0]
         warm = (self.warm_start and hasattr(self, "coef_")
                 and self.coef_.shape == (k, X.shape[1])

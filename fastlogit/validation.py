@@ -137,11 +137,18 @@ def check_classes(classes):
     from sklearn.utils.multiclass import check_classification_targets
 
     check_classification_targets(classes)
+    check_two_classes(classes)
+    return classes
+
+
+def check_two_classes(classes):
+    """ValueError unless ``classes`` (the distinct labels, 1-D) holds at least two; the
+    message names the one label found (as a plain Python value), the same on every front."""
     if classes.shape[0] < 2:
-        found = f"only one class: {classes[0]!r}" if classes.shape[0] else "no samples"
+        found = (f"only one class: {classes.tolist()[0]!r}" if classes.shape[0]
+                 else "no samples")
         raise ValueError("This solver needs samples of at least 2 classes in the data, but "
                          f"the data contains {found}")
-    return classes
 
 
 def check_n_features(n_features, expected, estimator="LogisticRegression"):
@@ -300,9 +307,7 @@ def encode_targets(y, n_samples, *, soft_labels=False):
     # np.unique without return_inverse hashes instead of sorting all n labels; the positions
     # come from a binary search over the K sorted classes (the same index as return_inverse).
     classes = np.unique(y)
-    if classes.shape[0] < 2:
-        raise ValueError("This solver needs samples of at least 2 classes in the data, but "
-                         f"the data contains only one class: {classes.tolist()[0]!r}")
+    check_two_classes(classes)
     index = np.searchsorted(classes, y)
     if classes.shape[0] == 2:
         return classes, (index == 1).astype(np.float64), index
