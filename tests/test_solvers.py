@@ -477,3 +477,19 @@ def _proc_available():
     import os
 
     return os.path.exists("/proc/self/task") and os.path.exists("/proc/loadavg")
+
+
+def test_lbfgs_default_pairs_halve_for_large_memories():
+    """m=None keeps 20 pairs, or 10 where 20 would take more than FLOAT32_MEMORY_BYTES in
+    float64; a bad m is a ValueError that names it."""
+    import importlib
+
+    lb = importlib.import_module("fastlogit.solvers.lbfgs")  # the module, not the function
+    many, few = lb.DEFAULT_PAIRS
+    edge = lb.FLOAT32_MEMORY_BYTES // (2 * (many + 1) * 8)
+    assert lb._pairs(None, edge) == many
+    assert lb._pairs(None, edge + 1) == few
+    assert lb._pairs(7, 10**9) == 7
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="m must be a positive integer"):
+            lb._pairs(bad, 10)

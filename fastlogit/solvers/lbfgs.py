@@ -13,7 +13,10 @@ Each iteration sweeps the stored pairs twice, in the compiled passes of
 :mod:`fastlogit.solvers._lbfgs_memory` (one forms the new pair and every dot the compact form
 needs, the other writes the direction), on the objective's threads (``n_threads``, through
 the kernels' cost model) and with results that do not depend on the thread count; a memory
-larger than ``FLOAT32_MEMORY_BYTES`` in float64 is stored in float32.
+larger than ``FLOAT32_MEMORY_BYTES`` in float64 is stored in float32.  The number of pairs is
+20 by default, 10 (scipy's L-BFGS-B default) where 20 pairs would pass that size: there the
+two sweeps stream the pairs from memory, and halving them cost fewer seconds than the extra
+iterations they save (measured in benchmarks/results/softmax_race.md).
 
 Why not SciPy's L-BFGS-B (used before): its bound-constrained machinery (Cauchy point,
 subspace minimisation) is dead weight for an unconstrained problem, and on wide sparse data it
@@ -154,6 +157,21 @@ def _upper_solve(R, b, transpose=False):
 FLOAT32_MEMORY_BYTES = 64 << 20
 
 
+#: Pairs kept by default (``m=None``): ``DEFAULT_PAIRS[0]``, or ``DEFAULT_PAIRS[1]`` when the
+#: first would take more than ``FLOAT32_MEMORY_BYTES`` in float64.
+DEFAULT_PAIRS = (20, 10)
+
+
+def _pairs(m, n):
+    """The number of pairs for ``m`` (an int >= 1, or None: :data:`DEFAULT_PAIRS`)."""
+    if m is None:
+        many, few = DEFAULT_PAIRS
+        return few if 2 * (many + 1) * n * 8 > FLOAT32_MEMORY_BYTES else many
+    if isinstance(m, bool) or int(m) != m or m < 1:
+        raise ValueError(f"m must be a positive integer or None, got {m!r}")
+    return int(m)
+
+
 def _memory_dtype(memory_dtype, m, n):
     """The dtype the pairs are stored in (``memory_dtype`` of :func:`lbfgs`)."""
     if memory_dtype is None:
@@ -173,8 +191,9 @@ def _first_step(g):
 @declare("lbfgs", needs={"value_grad", "line"})
 @single_threaded_blas
 def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
-          random_state=None, m=20, max_ls=40, memory_dtype=None):
-    """Minimise the smooth objective with L-BFGS (``m`` correction pairs).
+          random_state=None, m=None, max_ls=40, memory_dtype=None):
+    """Minimise the smooth objective with L-BFGS (``m`` correction pairs; None: 20, or 10
+    when 20 would take more than ``FLOAT32_MEMORY_BYTES`` in float64, :data:`DEFAULT_PAIRS`).
 
     The first step (and the first after a memory reset) is steepest descent of length
     ``min(1, 1 / ||g||_2)``; afterwards the step t = 1 is tried first.  If the line search
@@ -188,7 +207,8 @@ def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0
                                                               callback, verbose)
     if stopped:
         return stopped
-    memory = _Memory(int(m), theta.size, _memory_dtype(memory_dtype, int(m), theta.size),
+    m = _pairs(m, theta.size)
+    memory = _Memory(m, theta.size, _memory_dtype(memory_dtype, m, theta.size),
                      getattr(objective, "n_threads", 1))
     d = np.empty_like(theta)
     it, message = 0, "max_iter reached"
