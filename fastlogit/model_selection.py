@@ -179,12 +179,11 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
     deterministic = not INFO[name].stochastic
     options = {}
     if name == "l1" and objective.n_classes == 1:
-        # An empty proof of inactive features (nothing screened: the optimum is the same):
-        # with a mask the l1 column path works on the data term's full column copy, built
-        # once and kept for the whole path, instead of extracting each working set's
-        # columns from the rows at every fit (benchmarks/results/cv_race.md: 7-10 % of an
-        # L1 path on w8a and rcv1_small).  Other l1 paths ignore the mask.
-        options["inactive"] = np.zeros(inner.n_features, dtype=bool)
+        # The l1 column path on the data term's full column copy, built once and kept for
+        # the whole path, instead of extracting each working set's columns from the rows
+        # at every fit (benchmarks/results/cv_race.md: 7-10 % of an L1 path on w8a and
+        # rcv1_small).
+        options["full_columns"] = True
     n = objective.n_params
     theta = (_intercept_start(objective) if theta0 is None
              else np.array(theta0, dtype=np.float64).reshape(n))

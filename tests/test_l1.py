@@ -489,3 +489,20 @@ def test_csr_with_duplicate_entries_fits_as_its_sum_and_is_left_unchanged(monkey
         assert 0 < np.count_nonzero(res.theta[:-1]) < 900
         assert bool(copies) == full_copy  # both ways of reaching the columns ran
     np.testing.assert_array_equal(Xd.data, before)
+
+
+def test_full_columns_path_same_optimum():
+    """full_columns=True (the column path on X's full column copy from the first round, as a
+    regularisation path asks for) reaches the plain fit's optimum and support, and is the
+    empty-mask run bitwise."""
+    X, y = make_sparse_classification(400, 800, mean_nnz=15, random_state=13)
+    ob = Objective(X, y, C=1.5, penalty="l1")
+    start = np.zeros(ob.n_params)
+    plain = l1_newton(ob, start, tol=1e-10)
+    full = l1_newton(ob, start, tol=1e-10, full_columns=True)
+    empty = l1_newton(ob, start, tol=1e-10, inactive=np.zeros(X.shape[1], dtype=bool))
+    assert plain.converged and full.converged
+    F = ob.value(plain.theta)
+    assert abs(ob.value(full.theta) - F) <= 1e-12 * F
+    np.testing.assert_array_equal(plain.theta != 0, full.theta != 0)
+    np.testing.assert_array_equal(full.theta, empty.theta)

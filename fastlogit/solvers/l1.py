@@ -246,7 +246,7 @@ def _finish(name, theta, it, hist, gnorm, thr, message, objective):
 @single_threaded_blas
 def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verbose=0,
               random_state=None, ws_min=256, max_sweeps=200, dense_max=1500, max_inner=1000,
-              column_path=True, model="auto", anderson=True, inactive=None):
+              column_path=True, model="auto", anderson=True, inactive=None, full_columns=False):
     """Proximal Newton for penalty "l1" / "elasticnet" (also runs for "l2" / None).
 
     Parameters
@@ -287,6 +287,12 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
         paths ignore it (the optimum is the same).  A mask that is not such a proof makes the
         fit the optimum of the problem restricted to the other features (the optimality
         measure then ignores the masked ones).
+    full_columns : bool
+        Binary column path: work on X's full column copy from the first round (built once and
+        kept with the data term, so later fits on the same data term reuse it) instead of
+        extracting each working set's columns from the rows; for a path that fits one data
+        term at many C.  The fit then starts from ``theta0`` as given (no intercept-only
+        start), as with an ``inactive`` mask; the optimum is the same.
 
     Returns
     -------
@@ -303,6 +309,10 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
             raise ValueError("inactive must be a boolean mask of shape (n_features,) = "
                              f"({objective.n_features},), got dtype {inactive.dtype} and "
                              f"shape {inactive.shape}")
+    if full_columns and inactive is None:
+        # the column path's masked branch is the one that starts on the full copy; an empty
+        # mask proves nothing inactive, so the problem is unchanged
+        inactive = np.zeros(objective.n_features, dtype=bool)
     if data is not None:
         return _solve_columns(objective, data, theta.copy(), tol, max_iter, hist,
                               int(ws_min), int(max_sweeps), verbose, model, bool(anderson),
