@@ -493,3 +493,15 @@ def test_lbfgs_default_pairs_halve_for_large_memories():
     for bad in (0, -3, 2.5, True):
         with pytest.raises(ValueError, match="m must be a positive integer"):
             lb._pairs(bad, 10)
+
+
+@pytest.mark.parametrize("n", [7, 3 * (1 << 16) + 5])
+def test_line_search_trial_point_is_numpys_bits(n):
+    """The line search's trial point theta + t d: bitwise NumPy's expression, on one thread
+    and on the compiled pass shared by two (no fused multiply-add, no reordering)."""
+    from fastlogit.solvers._line_search import _step
+
+    rng = np.random.default_rng(5)
+    theta, d = rng.normal(size=n) * 1e3, rng.normal(size=n) * 1e-3
+    for threads in (1, 2):
+        np.testing.assert_array_equal(_step(theta, 0.3719, d, threads), theta + 0.3719 * d)

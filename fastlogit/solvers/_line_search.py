@@ -15,15 +15,39 @@ with a round-off guard near the optimum: a step whose f change is within a few u
 accepted when it does not increase the gradient norm.
 """
 import numpy as np
+from numba import njit, prange
+
+from .._config import kernel_threads
+from ..kernels.numba_impl import numba_threads
 
 __all__ = ["armijo"]
+
+#: Parameters per chunk of the compiled trial-point pass (chunks are shared between threads).
+STEP_CHUNK = 1 << 16
 
 _EPS = np.finfo(np.float64).eps
 
 
-def _step(theta, t, d):
-    """A new array ``theta + t * d`` (one allocation: the bits of ``theta + t * d``)."""
-    out = np.multiply(d, t)
+@njit(parallel=True, cache=True, nogil=True)
+def _step_par(theta, t, d, out):
+    n = theta.size
+    for c in prange((n + STEP_CHUNK - 1) // STEP_CHUNK):
+        for i in range(c * STEP_CHUNK, min(n, (c + 1) * STEP_CHUNK)):
+            out[i] = theta[i] + t * d[i]
+
+
+def _step(theta, t, d, n_threads=1):
+    """A new array ``theta + t * d``, the bits of NumPy's ``theta + t * d`` (elementwise, no
+    fused multiply-add): one allocation, and for large theta one compiled pass shared by the
+    kernels' threads (their cost model, ``n_threads`` as the objective's)."""
+    n = theta.size
+    threads = kernel_threads(n_threads, -(-n // STEP_CHUNK), n, 0) if n > STEP_CHUNK else 1
+    out = np.empty_like(theta)
+    if threads > 1:
+        with numba_threads(threads):
+            _step_par(theta, float(t), d, out)
+        return out
+    np.multiply(d, t, out=out)
     out += theta
     return out
 
@@ -60,7 +84,8 @@ def armijo(objective, theta, f, g, d, *, t0=1.0, c1=1e-4, max_backtracks=40, z=N
     if not slope < 0:
         return 0.0, theta, f, g
     t = float(t0)
-    theta_t = _step(theta, t, d)
+    threads = getattr(objective, "n_threads", 1)
+    theta_t = _step(theta, t, d, threads)
     f_t, g_t = objective.value_grad(theta_t)
     if f_t <= f + c1 * t * slope:
         return t, theta_t, f_t, g_t
@@ -73,7 +98,7 @@ def armijo(objective, theta, f, g, d, *, t0=1.0, c1=1e-4, max_backtracks=40, z=N
         t = float(np.clip(t_new, 0.1 * t, 0.5 * t)) if np.isfinite(t_new) else 0.5 * t
         f_t = line.value(t)
         if f_t <= f + c1 * t * slope or (_within_roundoff(f_t, f) and t < 1e-3):
-            theta_t = _step(theta, t, d)
+            theta_t = _step(theta, t, d, threads)
             f_t, g_t = objective.value_grad(theta_t)
             if f_t <= f + c1 * t * slope or _within_roundoff(f_t, f):
                 return t, theta_t, f_t, g_t
