@@ -500,6 +500,7 @@ def _delegated(name, owner, summary, call, shown, default=None):
                    f"        {{objective_example}}\n        >>> {call}\n        {shown}\n        ")
     return property(fill_doc(get))
 
+
 class Objective:
     """F(theta) = C * L(theta) + R(w): a data term, C and a penalty, as solvers see it.
 

@@ -508,7 +508,7 @@ def conjugate_gradient(hessp, g, minv, eps_q, max_cg):
     s = np.zeros(g.shape[0])
     r = -g
     p = minv * r
-    rz = _curvature(p, r)[0]
+    rz = _curvature(p, r)[0]  # p . r = r . M^-1 r, as p = M^-1 r
     q = 0.0
     for k in range(1, max_cg + 1):
         hp = hessp(p)
