@@ -181,8 +181,7 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
     if name == "l1" and objective.n_classes == 1:
         # The l1 column path on the data term's full column copy, built once and kept for
         # the whole path, instead of extracting each working set's columns from the rows
-        # at every fit (benchmarks/results/cv_race.md: 7-10 % of an L1 path on w8a and
-        # rcv1_small).
+        # at every fit (measured in benchmarks/results/cv_race.md).
         options["full_columns"] = True
     n = objective.n_params
     theta = (_intercept_start(objective) if theta0 is None

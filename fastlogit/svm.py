@@ -61,11 +61,10 @@ __all__ = ["LinearSVM", "fit_hinge", "fit_squared_hinge"]
 #: of dual CD over the data, ``(ahead, after)``: dual CD hands over to the truncated Newton
 #: method at a gap check ``after`` passes or more into the run where the gap's rate predicts
 #: more than ``ahead`` further passes.  ``ahead``: a Newton iteration costs about two passes
-#: over X plus its CG products over the margin rows, and news20's Newton phase (about 40
-#: iterations) takes the time of about 100 dual CD passes.  ``after``: the Newton iterations
-#: are many while the margin set still moves (news20, from 8 / 16 / 32 / 48 passes of dual
-#: CD: about 130 / 90 / 55 / 45 iterations to gap 1e-5), and early passes of dual CD are
-#: cheap (shrinking), so the hand-over waits for about 40 passes.
+#: over X plus its CG products over the margin rows, so a long Newton phase is worth as many
+#: dual CD passes.  ``after``: the Newton iterations are many while the margin set still
+#: moves, and early passes of dual CD are cheap (shrinking).  The measurements behind both
+#: values: benchmarks/results/svm_race.md (the hand-over on news20).
 SWITCH_PASSES = (100.0, 40.0)
 
 _fill_doc = filler({"data_kwargs": """\

@@ -358,14 +358,14 @@ def _finite_newton(X, yt, c, fit_intercept, tol, max_iter, theta0):
 
 #: The truncated Newton method's diagonal preconditioner is ``1 + PRECOND_MIX * diag(X_I^T
 #: D X_I)`` on the coefficients (LIBLINEAR's ``-s 2`` mixes the same way): pure Jacobi
-#: scaling over-weights the columns of a few long rows (raw counts), which on news20 doubled
-#: the CG iterations.
+#: scaling over-weights the columns of a few long rows (raw counts) and took more CG
+#: iterations (benchmarks/results/svm_race.md).
 PRECOND_MIX = 0.01
 #: Largest tolerance of the CG's quadratic-decrease stop (:func:`conjugate_gradient`); the
-#: tolerance is ``min(CG_EPS, sqrt(||g||_{M^-1}))``.  LIBLINEAR takes 0.5; on news20 (from
-#: dual CD's point after 40 passes) 0.5 / 0.25 / 0.1 / 0.05 gave about 50 / 35 / 21 / 18
-#: Newton iterations for a similar total of CG products (700-1000), and each iteration
-#: also costs a pass over X and a gather of the margin rows.
+#: tolerance is ``min(CG_EPS, sqrt(||g||_{M^-1}))``.  LIBLINEAR takes 0.5; a tighter cap
+#: gave fewer Newton iterations for a similar total of CG products, and each iteration also
+#: costs a pass over X and a gather of the margin rows (measured in
+#: benchmarks/results/svm_race.md).
 CG_EPS = 0.1
 
 
