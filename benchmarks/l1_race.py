@@ -348,6 +348,7 @@ def multinomial_check(args):
     check, not a race (no other library here solves this problem in comparable time)."""
     from fastlogit.objective import Objective
     from fastlogit.solvers import solve
+    from fastlogit.solvers.l1 import softmax_l1_optimality
 
     print(f"Multinomial L1, C = 1, tol {args.mn_tol:g}, one fit each.\n")
     print("| set | classes | seconds (CPU) | steps | converged | optimality measure (NumPy) / "
@@ -363,25 +364,11 @@ def multinomial_check(args):
             t0, c0 = time.perf_counter(), time.process_time()
             res = solve(ob, "l1", tol=args.mn_tol, max_iter=MAX_ITER)
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        measure = softmax_kkt(X, Y, res.theta)
-        thr = args.mn_tol * max(1.0, softmax_kkt(X, Y, np.zeros(ob.n_params)))
+        measure = softmax_l1_optimality(X, Y, res.theta)
+        thr = args.mn_tol * max(1.0, softmax_l1_optimality(X, Y, np.zeros(ob.n_params)))
         print(f"| {name} | {Y.shape[1]} | {wall:.2f} ({cpu:.2f}) | {res.n_iter} | "
               f"{res.converged} | {measure:.3e} / {thr:.3e} | {ob.value(res.theta):.10g} | "
               f"{np.count_nonzero(ob.layout.coef(res.theta))} |", flush=True)
-
-
-def softmax_kkt(X, Y, theta, C=1.0):
-    """inf-norm of the minimum-norm subgradient of the softmax F (lam = 1, intercepts), in
-    NumPy."""
-    K, d = Y.shape[1], X.shape[1]
-    T = theta.reshape(K, d + 1)
-    Z = np.asarray(X @ T[:, :d].T) + T[:, d]
-    P = np.exp(Z - Z.max(axis=1, keepdims=True))
-    R = C * (P / P.sum(axis=1, keepdims=True) - Y)
-    G = np.asarray(X.T @ R).T
-    W = T[:, :d]
-    sub = np.where(W != 0, G + np.sign(W), np.sign(G) * np.maximum(np.abs(G) - 1.0, 0.0))
-    return float(max(np.abs(sub).max(), np.abs(R.sum(axis=0)).max()))
 
 
 CACHE = Path(__file__).resolve().parent / "results" / "l1_reference.json"

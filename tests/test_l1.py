@@ -14,7 +14,7 @@ from fastlogit.objective import Objective
 from fastlogit.outofcore import ChunkedObjective
 from fastlogit.solvers import ConvergenceWarning, solve
 from fastlogit.solvers import _cd
-from fastlogit.solvers.l1 import _fista, gap_safe_screen, l1_newton
+from fastlogit.solvers.l1 import _fista, gap_safe_screen, l1_newton, softmax_l1_optimality
 
 
 def _binary(n=120, d=10, seed=0, sparse=False, scale=1.0):
@@ -152,14 +152,6 @@ def test_multinomial_weighted_matches_split_reference(sparse, dtype, l1_ratio):
     np.testing.assert_allclose(proba(joint.theta), proba(ref), atol=1e-5)
 
 
-def _softmax_kkt(X, Y, theta, C):
-    """inf-norm of the minimum-norm subgradient of the softmax F (lam = 1, intercepts
-    fitted), in NumPy (the race script's check)."""
-    from benchmarks.l1_race import softmax_kkt
-
-    return softmax_kkt(X, Y, theta, C)
-
-
 def test_multinomial_joint_path_matches_the_dense_model_path():
     """The joint multinomial path (used above dense_max, forced here by dense_max=0) with a
     working set started far below the support reaches the optimum of the exact dense-model
@@ -173,8 +165,8 @@ def test_multinomial_joint_path_matches_the_dense_model_path():
     ob = Objective(X, Y, C=20.0, penalty="l1")
     joint = solve(ob, "l1", tol=1e-9, dense_max=0, ws_min=4)
     assert joint.converged
-    g0 = _softmax_kkt(X, Y, np.zeros(ob.n_params), 20.0)
-    kkt = _softmax_kkt(X, Y, joint.theta, 20.0)
+    g0 = softmax_l1_optimality(X, Y, np.zeros(ob.n_params), 20.0)
+    kkt = softmax_l1_optimality(X, Y, joint.theta, 20.0)
     assert kkt == pytest.approx(joint.grad_norm, rel=1e-6, abs=1e-9)
     assert kkt <= 1e-9 * g0
     exact = solve(ob, "l1", tol=1e-10)  # the generic path, dense joint model Hessian
@@ -204,8 +196,8 @@ def test_multinomial_joint_path_with_saturating_classes():
     ob = Objective(X, Y, C=10.0, penalty="l1")
     res = solve(ob, "l1", tol=1e-9, dense_max=0)
     assert res.converged
-    g0 = _softmax_kkt(X, Y, np.zeros(ob.n_params), 10.0)
-    kkt = _softmax_kkt(X, Y, res.theta, 10.0)
+    g0 = softmax_l1_optimality(X, Y, np.zeros(ob.n_params), 10.0)
+    kkt = softmax_l1_optimality(X, Y, res.theta, 10.0)
     assert kkt == pytest.approx(res.grad_norm, rel=1e-6, abs=1e-9)
     assert kkt <= 1e-9 * g0
 

@@ -128,7 +128,7 @@ from . import _l1_softmax as _sm
 from ._result import (History, SolverResult, reference_gradient_norm, single_threaded_blas,
                       stopping_threshold, warn_not_converged)
 
-__all__ = ["l1_newton", "gap_safe_screen", "Screening"]
+__all__ = ["l1_newton", "gap_safe_screen", "Screening", "softmax_l1_optimality"]
 
 _EPS = np.finfo(np.float64).eps
 #: Ridge added to the model's curvature (newGLMNET's nu): keeps every step finite.
@@ -999,6 +999,56 @@ def _column_norms(data, indptr, indices, xdata, n, centred):
     except TypeError:
         pass
     return out
+
+
+def softmax_l1_optimality(X, Y, theta, C=1.0, lam=1.0):
+    """Largest entry of the minimum-norm subgradient of the L1 softmax objective, in NumPy.
+
+    ``F(W, b) = C sum_i -log softmax(x_i W^T + b)[y_i] + lam ||W||_1`` with every class's
+    intercept fitted and unpenalised: an independent check of the solver's optimality
+    measure (``result.grad_norm`` of a fit without sample weights or l2 part), written
+    with plain array operations only.
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+    Y : ndarray of shape (n_samples, K)
+        One-hot targets (rows summing to 1).
+    theta : ndarray of shape (K * (n_features + 1),)
+        Row-major ``(K, n_features + 1)`` parameters, each row one class's coefficients
+        followed by its intercept (the layout of a multinomial fit with intercepts).
+    C, lam : float
+        The data term's weight and the L1 strength.
+
+    Returns
+    -------
+    float
+        ``max(|S_W|, |grad_b|)`` with ``S_W`` the minimum-norm subgradient in W.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> Y = np.eye(3)
+    >>> softmax_l1_optimality(X, Y, np.zeros(9)) > 0
+    True
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    K, d = Y.shape[1], X.shape[1]
+    theta = np.asarray(theta, dtype=np.float64)
+    if Y.ndim != 2 or Y.shape[0] != X.shape[0] or theta.shape != (K * (d + 1),):
+        raise ValueError(f"need Y of shape (n_samples, K) = ({X.shape[0]}, K) and theta of "
+                         f"shape (K * (n_features + 1),); got Y {Y.shape}, theta "
+                         f"{theta.shape}, X {X.shape}")
+    T = theta.reshape(K, d + 1)
+    Z = np.asarray(X @ T[:, :d].T) + T[:, d]
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    R = C * (P / P.sum(axis=1, keepdims=True) - Y)
+    G = np.asarray(X.T @ R).T
+    W = T[:, :d]
+    sub = np.where(W != 0, G + lam * np.sign(W),
+                   np.sign(G) * np.maximum(np.abs(G) - lam, 0.0))
+    return float(max(np.abs(sub).max(initial=0.0), np.abs(R.sum(axis=0)).max(initial=0.0)))
 
 
 # =============================================================================== generic path
