@@ -239,7 +239,13 @@ class _KeepsLastGradients:
     A path asks for the gradient at each fit's start, which is the previous fit's last
     point (or, for the extrapolated start, both); the in-memory data term hands its gradient
     out without keeping it (memory), so without these copies every fit of the path would
-    begin with a repeated pass.  Everything else is the wrapped data term's.
+    begin with a repeated pass.  :meth:`Objective.value_grad` asks a data term that has
+    ``l2_loss_grad`` (the elastic-net family's fused value and gradient) for that instead of
+    ``loss_grad``, so the wrapper has it too when the wrapped term does: from a kept
+    ``(L, grad L)`` when there is one, and for a binary data term through :meth:`loss_grad`
+    (which keeps it; the in-memory binary term computes its ``l2_loss_grad`` the same way,
+    so the numbers are the same); a multinomial one's fused pass is left as it is.
+    Everything else is the wrapped data term's.
     """
 
     def __init__(self, data):
@@ -249,16 +255,37 @@ class _KeepsLastGradients:
     def __getattr__(self, name):
         if name in ("_data", "_kept"):
             raise AttributeError(name)
+        if name == "l2_loss_grad" and hasattr(self._data, name):
+            return self._l2_loss_grad
         return getattr(self._data, name)
+
+    def _find(self, theta):
+        for t, loss, grad in self._kept:
+            # the last entry first: a new point is told apart without an O(p) comparison
+            if (t.shape == theta.shape and (t.size == 0 or t[-1] == theta[-1])
+                    and (t == theta).all()):
+                return loss, grad.copy()
+        return None
 
     def loss_grad(self, theta):
         """(L, grad L) at theta; the grad array is the caller's."""
-        for t, loss, grad in self._kept:
-            if t.shape == theta.shape and (t == theta).all():
-                return loss, grad.copy()
+        found = self._find(theta)
+        if found is not None:
+            return found
         loss, grad = self._data.loss_grad(theta)
         self._kept = [(theta.copy(), loss, grad.copy())] + self._kept[:1]
         return loss, grad
+
+    def _l2_loss_grad(self, theta, C, a):
+        """``(C L + a/2 ||w||^2, its gradient)`` (the data term's ``l2_loss_grad``)."""
+        from .objective import add_l2
+
+        layout = getattr(self._data, "layout", None)
+        found = self._find(theta)
+        if layout is None or (found is None and self._data.n_classes > 1):
+            return self._data.l2_loss_grad(theta, C, a)
+        loss, grad = found if found is not None else self.loss_grad(theta)
+        return add_l2(layout, theta, loss, grad, C, a)
 
 
 def _intercept_start(objective):

@@ -182,6 +182,21 @@ def test_kept_gradients_spare_repeated_passes(rng):
     ga2 += 1.0  # the caller owns what it gets
     assert np.array_equal(kept.loss_grad(a)[1], ga)
     assert kept.n_features == data.n_features  # everything else is the data term's
+    # Objective.value_grad asks an L2 / elastic-net data term for its fused l2_loss_grad:
+    # through the wrapper it is served from the kept gradients, the same numbers as the data
+    # term's own, without a pass
+    for penalty in ("l2", "elasticnet", "l1"):
+        objective = Objective(X, y, C=0.7, penalty=penalty, l1_ratio=0.5)
+        checks = objective.with_data(_KeepsLastGradients(objective.data))
+        f, g = objective.value_grad(b)
+        passes = objective.data.n_evals["value_grad"]
+        f1, g1 = checks.value_grad(b)
+        checks.C = objective.C = 2.0  # a path's next C: the kept unscaled gradient serves
+        f2, g2 = checks.value_grad(b)
+        assert objective.data.n_evals["value_grad"] == passes + 1
+        assert f1 == f and np.array_equal(g1, g)
+        f3, g3 = objective.value_grad(b)
+        assert f2 == f3 and np.array_equal(g2, g3)
 
 
 def test_paths_in_threads_keep_order_limit_blas_and_raise():
