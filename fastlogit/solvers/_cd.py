@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["pointwise", "try_step", "abs_max", "col_counts", "cols_of_rows", "rows_of_cols",
-           "grad_rows", "row_matvec", "grad_cols", "grad_hdiag_cols", "cd_model",
+           "violation", "grad_rows", "row_matvec", "grad_cols", "grad_hdiag_cols", "cd_model",
            "col_matvec", "cd_dense", "gram_rows", "gram_cost", "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
            "keep", "ring_slot"]
@@ -35,21 +35,29 @@ def _sigmoid(z):
 
 @njit(**_JIT)
 def pointwise(z, y, s, C, r, D, p):
-    """Fill r, D, p (n,) from the margins z; returns the unscaled loss sum_i s_i l_i."""
+    """Fill r, D, p (n,) from the margins z; returns the unscaled loss sum_i s_i l_i.
+
+    A margin equal to the previous sample's reuses its exponential and logarithm (a start
+    at the intercept alone has one margin for all samples): the same values bit for bit."""
     n = z.shape[0]
     unit = s.shape[0] == 0
     loss = 0.0
+    zl = math.nan  # the last margin, its log1p(e^-|z|) and sigmoid
+    ll = 0.0
+    pl = 0.0
     for i in range(n):
         zi = z[i]
         yi = y[i]
+        if zi != zl:
+            e = math.exp(-zi) if zi > 0.0 else math.exp(zi)
+            ll = math.log1p(e)
+            pl = 1.0 / (1.0 + e) if zi > 0.0 else e / (1.0 + e)
+            zl = zi
         if zi > 0.0:
-            e = math.exp(-zi)
-            li = (1.0 - yi) * zi + math.log1p(e)
-            pi = 1.0 / (1.0 + e)
+            li = (1.0 - yi) * zi + ll
         else:
-            e = math.exp(zi)
-            li = math.log1p(e) - yi * zi
-            pi = e / (1.0 + e)
+            li = ll - yi * zi
+        pi = pl
         si = 1.0 if unit else s[i]
         loss += si * li
         p[i] = pi
@@ -121,28 +129,28 @@ def abs_max(x):
 
 
 @njit(**_JIT)
-def col_counts(indices, d):
-    """Non-zeros per column (d,) of a CSR matrix from its column indices."""
+def col_counts(indices, data, d):
+    """``(non-zeros per column (d,), max |entry|)`` of a CSR matrix from its column indices
+    and data, in one pass."""
     out = np.zeros(d, dtype=np.int64)
+    amax = 0.0
     for q in range(indices.shape[0]):
         out[indices[q]] += 1
-    return out
+        v = abs(data[q])
+        if v > amax:
+            amax = v
+    return out, amax
 
 
 @njit(**_JIT)
-def cols_of_rows(indptr, indices, data, pos, m):
+def cols_of_rows(indptr, indices, data, pos, cp):
     """CSC arrays of the m columns j with ``pos[j] >= 0`` of a CSR matrix, column ``pos[j]``
-    of the result holding column j: ``(indptr int64 (m + 1), row indices int64, data)``, row
-    indices sorted within each column (``pos = arange(d)``: the whole CSC).  Two passes over
-    the row indices; the data of the other columns is never read."""
+    of the result holding column j: ``(cp, row indices int64, data)``, row indices sorted
+    within each column (``pos = arange(d)``: the whole CSC).  ``cp`` (int64, m + 1) is the
+    result's indptr, given (the cumulated non-zero counts of the columns, known to the
+    caller): one pass over the rows; the data of the other columns is never read."""
     n = indptr.shape[0] - 1
-    cp = np.zeros(m + 1, dtype=np.int64)
-    for q in range(indptr[n]):
-        k = pos[indices[q]]
-        if k >= 0:
-            cp[k + 1] += 1
-    for k in range(m):
-        cp[k + 1] += cp[k]
+    m = cp.shape[0] - 1
     nxt = cp[:m].copy()
     ri = np.empty(cp[m], dtype=np.int64)
     rv = np.empty(cp[m])
@@ -155,6 +163,36 @@ def cols_of_rows(indptr, indices, data, pos, m):
                 rv[e] = data[q]
                 nxt[k] = e + 1
     return cp, ri, rv
+
+
+@njit(**_JIT)
+def violation(g, w, lam, out):
+    """out_j = |minimum-norm subgradient of F|_j given the smooth gradient g at w:
+    ``|g_j + lam sign(w_j)|`` where w_j != 0, else ``max(|g_j| - lam, 0)``; returns
+    ``(max_j out_j, sum_j out_j)`` (NaN when g holds a NaN)."""
+    vmax = 0.0
+    vsum = 0.0
+    bad = False
+    for j in range(g.shape[0]):
+        wj = w[j]
+        gj = g[j]
+        if wj > 0.0:
+            v = abs(gj + lam)
+        elif wj < 0.0:
+            v = abs(gj - lam)
+        else:
+            v = abs(gj) - lam
+            if v < 0.0:
+                v = 0.0
+        out[j] = v
+        vsum += v
+        if v > vmax:
+            vmax = v
+        elif v != v:
+            bad = True
+    if bad:  # a NaN gradient stays visible
+        vmax = math.nan
+    return vmax, vsum
 
 
 @njit(**_JIT)

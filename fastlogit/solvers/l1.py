@@ -205,6 +205,18 @@ def _csc_of(data):
     return arrays
 
 
+_AMAX = weakref.WeakKeyDictionary()
+
+
+def _abs_max_of(data, rows):
+    """max |x_ij| over X (rows: :func:`_rows_of`), cached per data term."""
+    found = _cached(_AMAX, data)
+    if found is None:
+        found = _cd.abs_max(rows[2])
+        _cache(_AMAX, data, found)
+    return found
+
+
 def _column_data(objective):
     """The in-memory binary log-loss data term when the column path applies, else None."""
     data = getattr(objective, "data", None)
@@ -226,10 +238,10 @@ def _intercept_start(y, s):
 
 
 def _violation(g, w, lam):
-    """|minimum-norm subgradient| of F per coordinate, given the smooth gradient g at w."""
-    out = np.abs(g + lam * np.sign(w))
-    zero = w == 0
-    out[zero] = np.maximum(np.abs(g[zero]) - lam, 0.0)
+    """|minimum-norm subgradient| of F per coordinate, given the smooth gradient g at w
+    (arrays of one shape; :func:`fastlogit.solvers._cd.violation`)."""
+    out = np.empty(g.shape)
+    _cd.violation(g.reshape(-1), w.reshape(-1), float(lam), out.reshape(-1))
     return out
 
 
@@ -363,7 +375,9 @@ def _working_set(on, score, ws_min):
     room = size - support.size
     if cand.size > room:
         cand = cand[np.argpartition(-score[cand], room - 1)[:room]] if room > 0 else cand[:0]
-    return np.union1d(support, cand).astype(np.int64)
+    out = np.concatenate((support, cand)).astype(np.int64)  # disjoint: no union needed
+    out.sort()
+    return out
 
 
 def _line_search(trial, w, dw, delta, C, a, lam):
@@ -405,7 +419,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         col_nnz = np.diff(csc[0])
     else:
         loc = np.full(data.n_features, -1, dtype=np.int64)
-        col_nnz = _cd.col_counts(rows[1], data.n_features)
+        col_nnz, x_amax = _cd.col_counts(rows[1], rows[2], data.n_features)
+        _cache(_AMAX, data, x_amax)
     nnz_x = int(rows[0][-1])  # the dense model's Hessian is built in one pass over X's rows
     no_r2 = np.empty(0)
     pos = np.full(data.n_features, -1, dtype=np.int64)
@@ -451,9 +466,24 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         if 3 * int(col_nnz[cols].sum()) > nnz_x:
             csc, loc = _csc_of(data)[0], None
             return csc, cols
+        # with them, the columns outside ``cols`` of the largest gradients (the next rounds'
+        # likely entrants) within a budget of X's non-zeros: the pass over the rows costs the
+        # same, and a later round that needs them skips a pass of its own
+        score = np.abs(g_full)
+        score[cols] = -1.0
+        if inactive is not None:
+            score[inactive] = -1.0
+        k = min(max(16, cols.size), d - cols.size)
+        extra = np.argpartition(-score, k - 1)[:k] if k > 0 else cols[:0]
+        extra = extra[score[extra] >= 0]
+        extra = extra[np.argsort(-score[extra], kind="stable")]
+        extra = extra[np.cumsum(col_nnz[extra]) <= nnz_x // 8]
+        take = np.concatenate((cols, extra))
         loc[:] = -1
-        loc[cols] = np.arange(cols.size)
-        csc = _cd.cols_of_rows(*rows, loc, cols.size)
+        loc[take] = np.arange(take.size)
+        cp = np.zeros(take.size + 1, dtype=np.int64)
+        np.cumsum(col_nnz[take], out=cp[1:])
+        csc = _cd.cols_of_rows(*rows, loc, cp)
         return csc, loc[cols]
 
     def margins(out):
@@ -543,7 +573,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     F = value(loss)
     it = 0
     message = "max_iter reached"
-    if hist.record(pack(), F, gnorm):
+    if hist.record(pack() if hist.callback is not None else None, F, gnorm):
         return _finish(name, pack(), it, hist, gnorm, thr, "stopped by callback", objective)
     kappa = _KAPPA  # model-solve tolerance relative to the working set's violation
     last_sweeps = _FIRST_SWEEPS  # sweeps of the last model solve (the dense-model choice)
@@ -566,7 +596,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             dz = np.abs(xz - z)
             if s.size:
                 dz *= s
-            if gnorm + 0.25 * C * float(dz.sum()) * max(_cd.abs_max(rows[2]), 1.0) <= thr:
+            if gnorm + 0.25 * C * float(dz.sum()) * max(_abs_max_of(data, rows), 1.0) <= thr:
                 break
             z[:] = xz
             kept = None
@@ -698,7 +728,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         viol = _violation(g_full, w, lam)
         gnorm = max(float(viol.max(initial=0.0)), abs(gb))
         F = value(loss)
-        if hist.record(pack(), F, gnorm):
+        if hist.record(pack() if hist.callback is not None else None, F, gnorm):
             return _finish(name, pack(), it, hist, gnorm, thr, "stopped by callback", objective)
         if stop_round:
             if gnorm <= thr:
@@ -779,7 +809,7 @@ def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     thr = stopping_threshold(tol, reference_gradient_norm(objective, theta))
     F = value(loss)
     it, message = 0, "max_iter reached"
-    if hist.record(pack(), F, gnorm):
+    if hist.record(pack() if hist.callback is not None else None, F, gnorm):
         return _finish(name, pack(), it, hist, gnorm, thr, "stopped by callback", objective)
     # damping mu (Levenberg-Marquardt, relative to the mean coordinate curvature): a class
     # whose probabilities saturate has almost no curvature and the undamped model steps
@@ -858,7 +888,7 @@ def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         gb = full_gradient()
         F = value(loss)
         viol, gnorm = measure(gb)
-        if hist.record(pack(), F, gnorm):
+        if hist.record(pack() if hist.callback is not None else None, F, gnorm):
             return _finish(name, pack(), it, hist, gnorm, thr, "stopped by callback", objective)
         if stop_round and gnorm > thr:  # (below the threshold: the exact check at the top)
             break
