@@ -148,9 +148,10 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
     solver : str
         A fastlogit solver name or "auto" (:func:`fastlogit.solvers.choose_solver`, chosen
         once for the path on the compacted columns).
-    theta0 : ndarray (n_params,) or None
+    theta0 : ndarray (n_params,), list of them, or None
         Start of the first fit (None: zero coefficients, and for a binary log-loss with an
-        intercept the intercept-only optimum, :func:`_intercept_start`).
+        intercept the intercept-only optimum, :func:`_intercept_start`); of a list, the
+        one where F at the first C is lowest (one value pass each).
     threads : callable () -> int or None, optional
         Asked before each fit for the data term's kernel ``n_threads`` of that fit
         (:class:`_ThreadShare`: paths running in parallel take over the threads of paths
@@ -184,10 +185,13 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
         # at every fit (measured in benchmarks/results/cv_race.md).
         options["full_columns"] = True
     n = objective.n_params
-    theta = (_intercept_start(objective) if theta0 is None
-             else np.array(theta0, dtype=np.float64).reshape(n))
-    if keep is not None and (objective.l1_strength or objective.l2_strength):
-        theta[~keep] = 0.0  # unused columns: their optimum under the penalty
+    starts = ([_intercept_start(objective)] if theta0 is None else
+              [np.array(t, dtype=np.float64).reshape(n)
+               for t in (theta0 if isinstance(theta0, list) else [theta0])])
+    for theta in starts:
+        if keep is not None and (objective.l1_strength or objective.l2_strength):
+            theta[~keep] = 0.0  # unused columns: their optimum under the penalty
+    theta = starts[0] if len(starts) == 1 else _lowest(checks, starts, keep, Cs.min())
     thetas = np.empty((Cs.size, n))
     if keep is not None:
         thetas[:] = theta  # the entries outside the compacted columns, once
@@ -222,6 +226,21 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
         n_iter[i] = result.n_iter
         converged[i] = result.converged
     return thetas, n_iter, converged, name
+
+
+def _lowest(objective, starts, keep, C):
+    """The start (n_params,) of ``starts`` where F (L1 part included) at ``C`` is lowest,
+    the first of equals; ``objective`` is over the columns ``keep`` (indices; None: all).
+    Sets ``objective.C`` to C.  One value pass each (kept by :class:`_KeepsLastGradients`
+    for the next check when it wraps the data term)."""
+    objective.C = C
+    best, f_best = None, np.inf
+    for theta in starts:
+        t = theta if keep is None else theta[keep]
+        f = objective.value_grad(t)[0] + objective.l1_value(t)
+        if best is None or f < f_best:
+            best, f_best = theta, f
+    return best
 
 
 @dataclass
@@ -340,6 +359,25 @@ def _next_start(objective, last, fitted, log_C, tol):
     guess = t1 + (t1 - t0) * ((log_C - l1) / (l1 - l0))
     f_guess = objective.value_grad(guess)[0] + objective.l1_value(guess)
     return (guess if f_guess < f_last + objective.l1_value(t1) else t1), False
+
+
+def _shifted_start(mean, Cs, ic, ratio):
+    """The folds' mean path ``mean`` (n_Cs, ...) read off at ``C = Cs[ic] * ratio`` by linear
+    interpolation in log C between ``Cs[ic]`` and the next larger C of the grid (beyond
+    it: the same line extended); None when ``Cs[ic]`` is the largest.
+
+    A refit on all the data at C is the fold problems' with ``ratio`` (all the rows' weight
+    over a training fold's, about 5/4 for 5 folds) times as much data term, about the folds'
+    optimum at ``ratio * C`` rather than at C, and often closer than the folds' mean at C
+    (L-BFGS refits took far fewer iterations from it: benchmarks/results/cv_race.md).
+    """
+    logs = np.log(np.asarray(Cs, dtype=np.float64))
+    above = np.flatnonzero(logs > logs[ic])
+    if above.size == 0:
+        return None
+    j = above[np.argmin(logs[above])]
+    t = np.log(ratio) / (logs[j] - logs[ic])
+    return mean[ic] + t * (mean[j] - mean[ic])
 
 
 def _as_rows(thetas, n_rows, n_features, fit_intercept, penalty):
@@ -473,8 +511,9 @@ def _fit_rows(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads
                                  1.0, penalty, l1_ratio, fit_intercept)
     solver = proto._solver_name(objective, n_classes)
     if theta0 is not None and scaling is not None:
-        theta0 = theta0.copy()
-        theta0[-1] /= scaling
+        theta0 = [t.copy() for t in (theta0 if isinstance(theta0, list) else [theta0])]
+        for t in theta0:
+            t[-1] /= scaling
     thetas, n_iter, converged, name = warm_path(
         objective, Cs if penalty else np.ones(1), solver, theta0, tol=float(proto.tol),
         max_iter=int(proto.max_iter), verbose=proto.verbose, threads=share)
@@ -639,9 +678,11 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     verbose : int, default=0
         Print one line per solver iteration when positive.
     refit : bool, default=True
-        Refit the best (C, l1_ratio) of the summed fold scores on all the data
-        (warm-started from the folds' mean); False: the model is the mean over the folds of
-        each fold's best coefficients.
+        Refit the best (C, l1_ratio) of the summed fold scores on all the data,
+        warm-started from the folds' mean at that C or, where F is lower, from the folds'
+        mean path read off at C times (all rows' weight / a training fold's)
+        (:func:`_shifted_start`); False: the model is the mean over the folds of each
+        fold's best coefficients.
     intercept_scaling : float, default=1.0
         Used with ``solver="liblinear"`` only, as in :class:`fastlogit.LogisticRegression`.
     random_state : int, RandomState or None, default=None
@@ -872,13 +913,21 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         if self.refit:
             jl, ic = np.unravel_index(np.argmax(total), total.shape)
             best_C, best_r = float(self.Cs_[ic]), grid[jl]
-            theta0 = paths[:, jl, ic].mean(axis=0)  # (n_rows, n_dof), the folds' mean
+            mean = paths[:, jl].mean(axis=0)  # (n_Cs, n_rows, n_dof), the folds' mean path
+            starts = [mean[ic].ravel()]
+            if penalty is not None:
+                weight = (lambda rows: len(rows)) if sw_fit is None else (
+                    lambda rows: float(sw_fit[rows].sum()))
+                ratio = weight(np.arange(n)) / np.mean([weight(tr) for tr, _ in folds])
+                shifted = _shifted_start(mean, Cs_fit, ic, ratio)
+                if shifted is not None:
+                    starts.append(shifted.ravel())
             p = self._proto(1.0, best_r)
             thetas, it, conv, name = _fit_rows(p, X, Y, sw_fit, None, np.array([best_C]) if
                                                penalty is not None else Cs_fit, penalty,
                                                best_r, n_classes,
                                                effective_n_threads(self.n_threads),
-                                               theta0=theta0.ravel())
+                                               theta0=starts)
             coefs, intercepts = _split_theta(thetas, n_rows, d, self.fit_intercept, penalty)
             coef, intercept = coefs[0], intercepts[0]
             C_, r_ = best_C, (None if given is None else best_r)

@@ -335,6 +335,42 @@ def test_warm_path_on_objective_sets_C(rng):
     assert thetas.shape == (2, objective.n_params)
 
 
+def test_warm_path_starts_at_the_lowest_of_several_starts(rng):
+    X, y = _binary(rng)
+    objective = Objective(X, y, C=1.0)
+    good = solve(objective, "lbfgs", None, tol=1e-10, max_iter=500).theta
+    bad = np.full(objective.n_params, 3.0)
+    one = warm_path(objective, np.array([1.0]), "lbfgs", good, tol=1e-6)
+    for starts in ([bad, good], [good, bad]):
+        two = warm_path(objective, np.array([1.0]), "lbfgs", starts, tol=1e-6)
+        assert two[1][0] == one[1][0] == 0 and np.array_equal(two[0], one[0])
+
+
+def test_shifted_start_reads_the_mean_path_at_ratio_times_C():
+    from fastlogit.model_selection import _shifted_start
+
+    Cs = np.array([10.0, 0.1, 1.0])  # any order: the next larger C of the grid is used
+    mean = np.array([[4.0], [0.0], [2.0]])
+    # C = 0.1 * sqrt(10): half-way in log C from 0.1 to 1.0
+    np.testing.assert_allclose(_shifted_start(mean, Cs, 1, np.sqrt(10.0)), [1.0])
+    np.testing.assert_allclose(_shifted_start(mean, Cs, 2, 100.0), [6.0])  # extended line
+    assert _shifted_start(mean, Cs, 0, 1.25) is None  # the largest C: nothing above
+
+
+def test_cv_refit_equals_a_cold_fit_at_C_(rng):
+    # the refit starts from the folds' mean or the shifted mean path, whichever F prefers;
+    # the optimum is the same
+    X, y = _binary(rng, sparse=True)
+    for r in (0.0, 1.0):
+        cv = LogisticRegressionCV(Cs=5, cv=4, l1_ratios=(r,), scoring="accuracy", tol=1e-10,
+                                  solver="auto", max_iter=1000,
+                                  use_legacy_attributes=False).fit(X, y)
+        cold = LogisticRegression(C=cv.C_, l1_ratio=r, solver="auto", tol=1e-10,
+                                  max_iter=1000).fit(X, y)
+        np.testing.assert_allclose(cv.coef_, cold.coef_, atol=1e-6)
+        np.testing.assert_allclose(cv.intercept_, cold.intercept_, atol=1e-6)
+
+
 # ---------------------------------------------------------------- LogisticRegressionCV
 @pytest.mark.parametrize("scoring", ["accuracy", "neg_log_loss"])
 @pytest.mark.parametrize("n_classes", [2, 3])
