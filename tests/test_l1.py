@@ -503,7 +503,7 @@ def test_full_columns_path_same_optimum():
 def test_column_kernels_against_numpy():
     """The column path's helpers against plain NumPy: per-coordinate violations (a NaN
     gradient stays visible), pointwise terms at repeated margins (the cached exponential is
-    the same bits), column extraction from the rows, non-zero counts and max |entry|."""
+    the same bits), column extraction from the rows, the gradient pass's non-zero counts and max |entry|."""
     rng = np.random.default_rng(5)
     d = 40
     g = rng.standard_normal(d) * 2.0
@@ -534,14 +534,18 @@ def test_column_kernels_against_numpy():
     # columns of a CSR matrix extracted with their counts given
     X = sp.random(30, 12, density=0.3, random_state=rng, format="csr")
     X.data -= 0.5
-    counts, amax = _cd.col_counts(X.indices, X.data, 12)
+    ip64 = np.asarray(X.indptr, dtype=np.int64)
+    r = rng.standard_normal(30)
+    g1, g2, counts = np.empty(12), np.empty(12), np.empty(12, dtype=np.int64)
+    amax = _cd.grad_rows(ip64, X.indices, X.data, r, g1, 2 * r, g2, counts)
+    np.testing.assert_allclose(g1, X.T @ r, rtol=1e-13)
+    np.testing.assert_allclose(g2, X.T @ (2 * r), rtol=1e-13)
     np.testing.assert_array_equal(counts, X.getnnz(axis=0))
     assert amax == np.abs(X.data).max()
     cols = np.array([7, 2, 9], dtype=np.int64)
     pos = np.full(12, -1, dtype=np.int64)
     pos[cols] = np.arange(3)
     cp = np.r_[0, np.cumsum(counts[cols])].astype(np.int64)
-    ip, ri, rv = _cd.cols_of_rows(np.asarray(X.indptr, dtype=np.int64), X.indices, X.data,
-                                  pos, cp)
+    ip, ri, rv = _cd.cols_of_rows(ip64, X.indices, X.data, pos, cp)
     got = sp.csc_matrix((rv, ri, ip), shape=(30, 3)).toarray()
     np.testing.assert_array_equal(got, X[:, cols].toarray())

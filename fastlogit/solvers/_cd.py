@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["pointwise", "try_step", "abs_max", "col_counts", "cols_of_rows", "rows_of_cols",
+__all__ = ["pointwise", "try_step", "abs_max", "cols_of_rows", "rows_of_cols",
            "violation", "grad_rows", "row_matvec", "grad_cols", "grad_hdiag_cols", "cd_model",
            "col_matvec", "cd_dense", "gram_rows", "gram_cost", "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
@@ -129,20 +129,6 @@ def abs_max(x):
 
 
 @njit(**_JIT)
-def col_counts(indices, data, d):
-    """``(non-zeros per column (d,), max |entry|)`` of a CSR matrix from its column indices
-    and data, in one pass."""
-    out = np.zeros(d, dtype=np.int64)
-    amax = 0.0
-    for q in range(indices.shape[0]):
-        out[indices[q]] += 1
-        v = abs(data[q])
-        if v > amax:
-            amax = v
-    return out, amax
-
-
-@njit(**_JIT)
 def cols_of_rows(indptr, indices, data, pos, cp):
     """CSC arrays of the m columns j with ``pos[j] >= 0`` of a CSR matrix, column ``pos[j]``
     of the result holding column j: ``(cp, row indices int64, data)``, row indices sorted
@@ -222,22 +208,34 @@ def rows_of_cols(indptr, indices, data, cols, n):
 
 
 @njit(**_JIT)
-def grad_rows(indptr, indices, data, r, out, r2, out2):
+def grad_rows(indptr, indices, data, r, out, r2, out2, counts):
     """out = X^T r over all d columns from the rows of a CSR X (overwritten, (d,)); when
-    r2 has length n, also out2 = X^T r2 in the same pass."""
+    r2 has length n, also out2 = X^T r2 in the same pass; when counts has length d, also
+    the non-zeros per column into counts (int64, overwritten).  Returns max |x_ij| when
+    counting (the pass reads every entry anyway), else 0.0."""
     n = indptr.shape[0] - 1
     two = r2.shape[0] == n
+    count = counts.shape[0] == out.shape[0]
+    amax = 0.0
     out[:] = 0.0
     if two:
         out2[:] = 0.0
+    if count:
+        counts[:] = 0
     for i in range(n):
         ri = r[i]
         r2i = r2[i] if two else 0.0
         for q in range(indptr[i], indptr[i + 1]):
             j = indices[q]
-            out[j] += data[q] * ri
+            v = data[q]
+            out[j] += v * ri
             if two:
-                out2[j] += data[q] * r2i
+                out2[j] += v * r2i
+            if count:
+                counts[j] += 1
+                if abs(v) > amax:
+                    amax = abs(v)
+    return amax
 
 
 @njit(**_JIT)

@@ -419,8 +419,10 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         col_nnz = np.diff(csc[0])
     else:
         loc = np.full(data.n_features, -1, dtype=np.int64)
-        col_nnz, x_amax = _cd.col_counts(rows[1], rows[2], data.n_features)
-        _cache(_AMAX, data, x_amax)
+        # non-zeros per column: counted by the first gradient pass over the rows (below)
+        col_nnz = np.empty(data.n_features, dtype=np.int64)
+    counted = loc is None  # col_nnz is filled
+    no_cnt = np.empty(0, dtype=np.int64)
     nnz_x = int(rows[0][-1])  # the dense model's Hessian is built in one pass over X's rows
     no_r2 = np.empty(0)
     pos = np.full(data.n_features, -1, dtype=np.int64)
@@ -510,7 +512,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         """g_full and the intercept's gradient at the current point; ``gw`` (with the l2
         part) may carry the gradient on the working set ``cols``, already computed there."""
         if loc is not None:  # no full column copy: over the rows (no inactive mask here)
-            _cd.grad_rows(*rows, r, g_full, no_r2, no_r2)
+            _rows_gradient(r, g_full, no_r2, no_r2)
             g_full[:] += a * w
         elif inactive is None and cols is None:
             _cd.grad_cols(*csc, all_cols, r, g_full)
@@ -529,6 +531,16 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 g_full[cols] = gw
         gb = float(r.sum()) if fi else 0.0
         return gb
+
+    def _rows_gradient(r, out, r2, out2):
+        """X^T r (and X^T r2) over the rows; the first such pass also counts the columns'
+        non-zeros and finds max |x_ij| (cached per data term for the drift check)."""
+        nonlocal counted
+        if counted:
+            _cd.grad_rows(*rows, r, out, r2, out2, no_cnt)
+        else:
+            _cache(_AMAX, data, _cd.grad_rows(*rows, r, out, r2, out2, col_nnz))
+            counted = True
 
     def value(loss):
         return C * loss + 0.5 * a * float(w @ w) + lam * float(np.abs(w).sum())
@@ -553,7 +565,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             _cd.grad_cols(*csc, all_cols, r, g_full)
             _cd.grad_cols(*csc, all_cols, r0, grad0[:d])
         else:
-            _cd.grad_rows(*rows, r, g_full, r0, grad0[:d])
+            _rows_gradient(r, g_full, r0, grad0[:d])
         gb = float(r.sum())
         grad0[d] = float(r0.sum())
         if np.count_nonzero(np.abs(g_full) > lam) > ws_min:
@@ -671,8 +683,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 _cd.gram_rows(*(wrows if compact else (*rows, pos)), D, fi, Hm)
                 Hm[np.diag_indices(m + fi)] += _NU + ridge
                 Hm[np.arange(m), np.arange(m)] += a
-                u, sweeps, _ = _cd.cd_dense(Hm, np.r_[gw, gb] if fi else gw,
-                                            np.r_[ww, b] if fi else ww, lamv,
+                u, sweeps, _ = _cd.cd_dense(Hm, np.append(gw, gb) if fi else gw,
+                                            np.append(ww, b) if fi else ww, lamv,
                                             kappa * v1_ws, 5 * max_sweeps)
                 dw = u[:m] - ww
                 db = u[m] - b if fi else 0.0
