@@ -68,7 +68,7 @@ def pointwise_loss_sum(y, z, s=None):
 class _State:
     """Cached quantities at one theta."""
 
-    __slots__ = ("theta", "loss", "grad", "curv", "age", "buf")
+    __slots__ = ("theta", "loss", "grad", "curv", "age", "buf", "diag", "diag_ok")
 
     def __init__(self, curv):
         self.theta = None
@@ -77,6 +77,8 @@ class _State:
         self.curv = curv
         self.age = 0
         self.buf = None  # softmax: this slot's own copy of theta, reused across points
+        self.diag = None  # binary: the Hessian diagonal of X^T D X, when the pass made it
+        self.diag_ok = False  # diag holds the diagonal at theta
 
 
 class LogLossData:
@@ -148,6 +150,11 @@ class LogLossData:
         self._col = np.zeros(0 if self._direct else d, dtype=t)
         self._states = [_State(np.zeros(shape, dtype=t)), _State(np.zeros(shape, dtype=t))]
         self._clock = 0
+        # Binary: once a solver has asked for the Hessian diagonal, every value / gradient
+        # pass also makes it (the same scatter over X), so that the next hess_diag at that
+        # point needs no pass of its own (trust-region / Newton-CG precondition with it at
+        # every iterate).
+        self._fuse_diag = False
         # threads of the softmax layout moves (_softmax_theta; results independent of them)
         self._move_threads = 1 if k == 1 else _softmax_theta.threads_for(n_threads, d, k)
         self.n_evals = {"value_grad": 0, "value": 0, "hessp": 0, "hessian": 0, "hess_diag": 0,
@@ -251,8 +258,16 @@ class LogLossData:
             return self._compute_softmax(theta, st, grad, scale)
         w, b = self._load(theta)
         gw = grad[:d] if self._direct else self._gw
-        loss, gb = self.kernels.loss_grad(self.design, self._y, self._s, w, b, gw, st.curv,
-                                          n_threads=self.n_threads)
+        st.diag_ok = False
+        if self._fuse_diag:
+            if st.diag is None:
+                st.diag = np.empty(d, dtype=self.dtype)
+            loss, gb = self.kernels.loss_grad(self.design, self._y, self._s, w, b, gw, st.curv,
+                                              n_threads=self.n_threads, diag_out=st.diag)
+            st.diag_ok = True
+        else:
+            loss, gb = self.kernels.loss_grad(self.design, self._y, self._s, w, b, gw, st.curv,
+                                              n_threads=self.n_threads)
         if not self._direct:
             grad[:d] = gw
         if self.fit_intercept:
@@ -295,6 +310,7 @@ class LogLossData:
         self._clock += 1
         st.theta, st.loss, st.grad, st.age = theta, None, None, self._clock
         st.curv[...] = curv
+        st.diag_ok = False
 
     # ------------------------------------------------------------------ DataTerm
     def loss_grad(self, theta):
@@ -433,11 +449,23 @@ class LogLossData:
         return H
 
     def hess_diag(self, theta):
-        """diag Hess L(theta), float64 (n_params,)."""
+        """diag Hess L(theta), float64 (n_params,).
+
+        Binary: from the value / gradient pass at theta when it made the diagonal (from the
+        first call on, every such pass does: no pass of its own, and not counted in
+        ``n_evals["hess_diag"]``); else one pass.
+        """
         st = self._state(theta)
-        self.n_evals["hess_diag"] += 1
         d, fi, k = self.n_features, self.fit_intercept, self.n_classes
         out = np.empty((k, d + fi))
+        if k == 1:
+            self._fuse_diag = True
+            if st.diag_ok:
+                out[0, :d] = st.diag
+                if fi:
+                    out[0, d] = float(st.curv.sum(dtype=np.float64))
+                return out.ravel()
+        self.n_evals["hess_diag"] += 1
         for a in range(k):
             wts = self._curvature_weights(st, a, a)
             col = out[a, :d] if self._direct else self._col

@@ -189,6 +189,80 @@ def test_binary_kernels(fast, rng, layout, dtype, index_dtype):
     np.testing.assert_array_equal(G, G.T)
 
 
+def _fused_and_separate(ks, D, y, s, w, b, n_threads):
+    """(loss_grad with diag_out, loss_grad then hess_diag on its weights) of KernelSet ks:
+    each a list [loss, grad_b, grad, hess, diag]."""
+    n, d = D.shape
+    t = D.dtype
+    g, h, dg = np.empty(d, t), np.empty(n, t), np.empty(d, t)
+    loss, gb = ks.loss_grad(D, y, s, w, b, g, hess_out=h, n_threads=n_threads, diag_out=dg)
+    g2, h2 = np.empty(d, t), np.empty(n, t)
+    loss2, gb2 = ks.loss_grad(D, y, s, w, b, g2, hess_out=h2, n_threads=n_threads)
+    dg2 = ks.hess_diag(D, h2, np.empty(d, t), n_threads=n_threads)
+    return [loss, gb, g, h, dg], [loss2, gb2, g2, h2, dg2]
+
+
+@pytest.mark.parametrize("dtype,index_dtype", ALL, ids=ALL_IDS)
+@pytest.mark.parametrize("layout", ["dense", "csr"])
+def test_loss_grad_with_diag(fast, rng, layout, dtype, index_dtype):
+    """loss_grad(..., diag_out=) (the fused loss, gradient, IRLS weights and Hessian diagonal)
+    against the reference and against its two separate passes (loss_grad, then hess_diag on
+    the weights it wrote: bitwise the same for the compiled backends at a given thread count),
+    on awkward CSR (empty rows, unsorted indices) and dense rows, weighted or not, 1-3
+    threads."""
+    n, d = 150, 13
+    D, y, s, w = problem(rng, n, d, dtype, index_dtype, density=0.35, dense=layout == "dense")
+    names = ["loss", "grad_b", "grad", "hess_out", "diag_out"]
+    for weights in (s, None):
+        ref, ref_sep = _fused_and_separate(REF, D, y, weights, w, -0.3, None)
+        for r, r2, what in zip(ref, ref_sep, names):
+            np.testing.assert_array_equal(r, r2, err_msg=f"reference {what}")
+        for n_threads in (1, 2, 3):
+            got, sep = _fused_and_separate(fast, D, y, weights, w, -0.3, n_threads)
+            for g_, s_, r, what in zip(got, sep, ref, names):
+                assert_close(g_, r, dtype, f"{what}, {n_threads} threads")
+                np.testing.assert_array_equal(g_, s_, err_msg=f"{what} fused vs separate")
+            assert isinstance(got[0], float) and isinstance(got[1], float)
+            assert got[2].dtype == got[4].dtype == dtype
+
+
+def test_loss_grad_with_diag_extreme_and_empty(fast, rng):
+    """|z| up to 1e4 (weights underflow to 0: the diagonal still sums what the reference does),
+    soft labels where the residual is 0 but the weight is not, no rows, and bad arguments."""
+    n, d = len(EXTREME), 3
+    for dtype in (np.float64, np.float32):
+        X = np.zeros((n, d), dtype=dtype)
+        X[:, 0] = EXTREME / 2
+        X[:, 1] = rng.standard_normal(n)
+        w = np.array([2.0, 0.0, 1.0], dtype=dtype)
+        for D in (kernels.as_design(X), csr_design(sp.csr_matrix(X), np.int32)):
+            for y in (np.zeros(n, dtype), np.ones(n, dtype), np.full(n, 0.3, dtype)):
+                got, _ = _fused_and_separate(fast, D, y, None, w, 0.0, 2)
+                ref, _ = _fused_and_separate(REF, D, y, None, w, 0.0, None)
+                for g_, r, what in zip(got, ref, ["loss", "grad_b", "grad", "hess", "diag"]):
+                    assert np.all(np.isfinite(g_)), what
+                    assert_close(g_, r, dtype, what)
+    # y = 1/2 at z = 0: residual exactly 0, weight 1/4 (the row must still reach the diagonal)
+    X = sp.csr_matrix(np.array([[2.0, 0.0], [0.0, 3.0]]))
+    D = csr_design(X, np.int32)
+    got, _ = _fused_and_separate(fast, D, np.full(2, 0.5), None, np.zeros(2), 0.0, 1)
+    np.testing.assert_allclose(got[4], [1.0, 2.25], rtol=1e-15)
+    np.testing.assert_array_equal(got[2], [0.0, 0.0])
+    empty = csr_design(sp.csr_matrix((0, 4)), np.int32)
+    g, h, dg = np.full(4, 7.0), np.empty(0), np.full(4, 7.0)
+    assert fast.loss_grad(empty, np.empty(0), None, np.ones(4), 0.5, g, h, diag_out=dg) == (0, 0)
+    np.testing.assert_array_equal(g, 0.0)
+    np.testing.assert_array_equal(dg, 0.0)
+    D, y, s, w = problem(rng, 20, 5, np.float64)
+    with pytest.raises(ValueError, match="diag_out needs hess_out"):
+        fast.loss_grad(D, y, s, w, 0.0, np.empty(5), diag_out=np.empty(5))
+    with pytest.raises(ValueError, match="diag_out must have shape"):
+        fast.loss_grad(D, y, s, w, 0.0, np.empty(5), np.empty(20), diag_out=np.empty(4))
+    g = np.empty(5)
+    with pytest.raises(ValueError, match="diag_out must not overlap grad_out"):
+        fast.loss_grad(D, y, s, w, 0.0, g, np.empty(20), diag_out=g)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 def test_extreme_margins(fast, rng, dtype):
     """|z| up to 1e4: finite loss, gradient and weights, equal to the reference; all-0 and
@@ -421,7 +495,11 @@ def test_thread_counts_agree_and_repeat_exactly(fast, rng):
         gram = fast.gram(X, h, np.empty((d, d)), n_threads=n_threads)
         diag = fast.hess_diag(X, h, np.empty(d), n_threads=n_threads)
         z = fast.decision(X, w, 0.1, n_threads=n_threads)
-        return [np.atleast_1d(a) for a in (loss, gb, g, h, out_b, out, mloss, G, GB, gram, diag, z)]
+        g2, h2, dg = np.empty(d), np.empty(n), np.empty(d)
+        fused = fast.loss_grad(X, y, s, w, 0.1, g2, hess_out=h2, n_threads=n_threads,
+                               diag_out=dg)
+        return [np.atleast_1d(a) for a in (loss, gb, g, h, out_b, out, mloss, G, GB, gram, diag, z,
+                                           np.r_[fused], g2, h2, dg)]
 
     for X in (D, Dd):
         one = run(X, 1)
@@ -513,6 +591,9 @@ def _all_kernel_outputs(ks, D, Y1, W, V, dvec):
     loss, gb = ks.loss_grad(D, Y1, None, W[:, 0].copy(), 0.1, g, h, n_threads=2)
     out.update(loss_grad=np.r_[loss, gb, g, h], loss=np.r_[ks.loss(D, Y1, None, W[:, 0].copy(),
                                                                    0.1, n_threads=2)])
+    g2, h2, dg = np.empty(d, t), np.empty(n, t), np.empty(d, t)
+    loss2, gb2 = ks.loss_grad(D, Y1, None, W[:, 0].copy(), 0.1, g2, h2, n_threads=2, diag_out=dg)
+    out["loss_grad_diag"] = np.r_[loss2, gb2, g2, h2, dg]
     out["decision"] = ks.decision(D, W[:, 0].copy(), 0.1, n_threads=2)
     hp = np.empty(d, t)
     out["hessp"] = np.r_[ks.hessp(D, dvec, V[:, 0].copy(), hp, 0.2, n_threads=2), hp]

@@ -311,3 +311,38 @@ def test_softmax_cache_is_not_fooled_by_a_reused_array(rng):
     passes = ob.data.n_evals["value_grad"]
     ob.hessp(theta, np.ones(ob.n_params))
     assert ob.data.n_evals["value_grad"] == passes
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["icpt", "noicpt"])
+def test_hess_diag_from_the_value_grad_pass(rng, backend, dtype, fit_intercept):
+    """Binary: after the first hess_diag, value_grad passes also make the diagonal, and
+    hess_diag at such a point makes no pass; it equals a fresh objective's separate pass (the
+    two-slot cache, a rejected trial point between, and seeded curvature (which has no
+    diagonal) included)."""
+    X, y, s = _problem(rng, n=80, d=7, sparse=True, dtype=dtype)
+    fused = Objective(X, y, s, C=0.9, fit_intercept=fit_intercept, backend=backend)
+    a, trial, b = 0.3 * rng.standard_normal((3, fused.n_params))
+
+    def fresh_diag(theta):
+        ob = Objective(X, y, s, C=0.9, fit_intercept=fit_intercept, backend=backend)
+        ob.value_grad(theta)
+        return ob.hess_diag(theta)
+
+    fused.value_grad(a)
+    np.testing.assert_array_equal(fused.hess_diag(a), fresh_diag(a))  # one pass of its own
+    assert fused.data.n_evals["hess_diag"] == 1
+    f_t, g_t = fused.value_grad(trial)
+    f_b, g_b = fused.value_grad(b)  # evicts a; the slots hold trial and b
+    for theta, g in ((trial, g_t), (b, g_b)):
+        np.testing.assert_array_equal(fused.hess_diag(theta), fresh_diag(theta))
+        ref = Objective(X, y, s, C=0.9, fit_intercept=fit_intercept, backend=backend)
+        np.testing.assert_array_equal(ref.value_grad(theta)[1], g)
+    assert fused.data.n_evals["hess_diag"] == 1 and fused.data.n_evals["value_grad"] == 3
+    # a was evicted: its new value / gradient pass makes the diagonal as well
+    np.testing.assert_array_equal(fused.hess_diag(a), fresh_diag(a))
+    assert fused.data.n_evals["hess_diag"] == 1 and fused.data.n_evals["value_grad"] == 4
+    fused.data.seed_curvature(b, fused.data.curvature(a))  # b's slot: a's weights, no diagonal
+    np.testing.assert_allclose(fused.hess_diag(b), fused.hess_diag(a), rtol=1e-12)
+    assert fused.data.n_evals["hess_diag"] == 2

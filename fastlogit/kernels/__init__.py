@@ -526,7 +526,8 @@ class KernelSet:
         return kernel_threads(n_threads, X.n_rows * k, X.nnz * k, buffer_len)
 
     @fill_doc
-    def loss_grad(self, X, y, s, w, b, grad_out, hess_out=None, n_threads=None):
+    def loss_grad(self, X, y, s, w, b, grad_out, hess_out=None, n_threads=None,
+                  diag_out=None):
         """Binary log-loss sum and its gradient, fused in one pass over X.
 
         With ``z = X w + b`` and ``r = s (sigmoid(z) - y)``: the loss sum
@@ -541,6 +542,11 @@ class KernelSet:
             When given (X's dtype, C-contiguous, writeable), overwritten with the IRLS
             weights ``s * sigmoid(z) * (1 - sigmoid(z))``.
         {kernel_n_threads}
+        diag_out : ndarray of shape (d,), default=None
+            When given (X's dtype, C-contiguous, writeable; ``hess_out`` required), overwritten
+            with the Hessian diagonal ``sum_i hess_out_i x_ij^2`` (what :meth:`hess_diag`
+            returns for ``hess_out``), from the same pass: the gradient's scatter over X
+            also adds each row's weight times its squared values.
 
         Returns
         -------
@@ -562,6 +568,8 @@ class KernelSet:
         >>> round(loss, 6), grad, grad_b, hess  # at w = 0: 3 log 2, X^T (1/2 - y), ...
         (2.079442, array([-2. , -1.5]), -0.5, array([0.25, 0.25, 0.25]))
         """
+        if diag_out is not None:
+            return self._loss_grad_diag(X, y, s, w, b, grad_out, hess_out, diag_out, n_threads)
         X, raw = self._raw("loss_grad", X)
         n, d = X.shape
         t = X.dtype
@@ -570,6 +578,25 @@ class KernelSet:
             float(b), _check_vec("grad_out", grad_out, d, t, True),
             _optional("hess_out", hess_out, n, t, True), self._threads(X, n_threads, d),
         )
+        loss_sum, grad_b = raw(*X.arrays, *args)
+        return float(loss_sum), float(grad_b)
+
+    def _loss_grad_diag(self, X, y, s, w, b, grad_out, hess_out, diag_out, n_threads):
+        """:meth:`loss_grad` with ``diag_out`` (the raw ``loss_grad_diag_*``)."""
+        if hess_out is None:
+            raise ValueError("diag_out needs hess_out: the diagonal is weighted by the IRLS "
+                             "weights the pass writes there")
+        X, raw = self._raw("loss_grad_diag", X)
+        n, d = X.shape
+        t = X.dtype
+        args = (
+            _check_vec("y", y, n, t), _optional("sample_weight", s, n, t), _check_vec("w", w, d, t),
+            float(b), _check_vec("grad_out", grad_out, d, t, True),
+            _check_vec("hess_out", hess_out, n, t, True),
+            _check_vec("diag_out", diag_out, d, t, True), self._threads(X, n_threads, 2 * d),
+        )
+        if np.may_share_memory(diag_out, grad_out):
+            raise ValueError("diag_out must not overlap grad_out")
         loss_sum, grad_b = raw(*X.arrays, *args)
         return float(loss_sum), float(grad_b)
 

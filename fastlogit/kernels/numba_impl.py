@@ -419,6 +419,46 @@ def _loss_grad(X, y, s, w, b, grad_out, hess_out, n_blocks, want_grad):
 
 
 @njit(**_PAR)
+def _loss_grad_diag(X, y, s, w, b, grad_out, hess_out, diag_out, n_blocks):
+    """_loss_grad with the IRLS weights into hess_out (required) and, from the same scatter,
+    the Hessian diagonal diag_out_j = sum_i hess_out_i x_ij^2 (hess_out_i as stored)."""
+    bounds = _blocks(X, n_blocks)
+    d = w.shape[0]
+    gbuf = np.zeros((n_blocks, d))
+    dbuf = np.zeros((n_blocks, d))
+    parts = np.zeros((n_blocks, 2))
+    weighted = s.shape[0] > 0
+    for t in prange(n_blocks):
+        g = gbuf[t]
+        dg = dbuf[t]
+        loss_sum = 0.0
+        grad_b = 0.0
+        for i in range(bounds[t], bounds[t + 1]):
+            z = b + _row_dot(X, i, w)
+            loss, res, curv = _pt_loss_grad(np.float64(y[i]), z)
+            si = np.float64(s[i]) if weighted else 1.0
+            loss_sum += si * loss
+            r = si * res
+            grad_b += r
+            hess_out[i] = si * curv
+            h = np.float64(hess_out[i])
+            if r != 0.0 or h != 0.0:  # both 0 means a finite row
+                lo, hi = row_span(X, i)
+                for k in range(lo, hi):
+                    x = np.float64(entry_value(X, i, k))
+                    j = entry_column(X, i, k)
+                    g[j] += r * x
+                    dg[j] += h * x * x  # as _hess_diag rounds it
+        parts[t, 0] = loss_sum
+        parts[t, 1] = grad_b
+    sums = np.zeros(2)
+    _sum_blocks(parts, sums)
+    _reduce_into(gbuf, grad_out)
+    _reduce_into(dbuf, diag_out)
+    return sums[0], sums[1]
+
+
+@njit(**_PAR)
 def _decision(X, w, b, out, n_blocks):
     bounds = _blocks(X, n_blocks)
     for t in prange(n_blocks):
@@ -693,6 +733,8 @@ def _plain(kernel, X, *args):
 
 _DOCS = {
     "loss_grad": "Fused binary log-loss sum and gradient; returns (loss_sum, grad_b)",
+    "loss_grad_diag": "Fused binary log-loss sum, gradient, IRLS weights and Hessian diagonal; "
+                      "returns (loss_sum, grad_b)",
     "loss": "Binary log-loss sum (no gradient)",
     "decision": "out = X w + b",
     "hessp": "out = X^T (d * (X v + v_b)); returns sum_i d_i (x_i . v + v_b)",
@@ -705,6 +747,8 @@ _DOCS = {
 _OPS = {
     "loss_grad": (_loss_grad, lambda k, X, y, s, w, b, g, h, nb:
                   k(X, y, s, w, float(b), g, h, nb, True)),
+    "loss_grad_diag": (_loss_grad_diag, lambda k, X, y, s, w, b, g, h, dg, nb:
+                       k(X, y, s, w, float(b), g, h, dg, nb)),
     "loss": (_loss_grad, lambda k, X, y, s, w, b, nb:
              k(X, y, s, w, float(b), w[:0], y[:0], nb, False)[0]),
     "decision": (_decision, lambda k, X, w, b, out, nb: k(X, w, float(b), out, nb)),
@@ -725,6 +769,7 @@ def _pair(op):
 
 
 loss_grad_dense, loss_grad_csr = _pair("loss_grad")
+loss_grad_diag_dense, loss_grad_diag_csr = _pair("loss_grad_diag")
 loss_dense, loss_csr = _pair("loss")
 decision_dense, decision_csr = _pair("decision")
 hessp_dense, hessp_csr = _pair("hessp")

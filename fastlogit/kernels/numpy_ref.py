@@ -112,6 +112,14 @@ def _loss_grad(X, y, s, w, b, grad_out, hess_out, n_threads):
     return float(sw @ loss), float(r.sum())
 
 
+def _loss_grad_diag(X, y, s, w, b, grad_out, hess_out, diag_out, n_threads):
+    """_loss_grad with the IRLS weights (hess_out, required) and the Hessian diagonal
+    ``diag_out_j = sum_i hess_out_i x_ij^2`` (hess_out as stored, in its dtype)."""
+    sums = _loss_grad(X, y, s, w, b, grad_out, hess_out, n_threads)
+    _hess_diag(X, hess_out, diag_out, n_threads)
+    return sums
+
+
 def _loss(X, y, s, w, b, n_threads):
     """Binary log-loss sum."""
     loss, _, _ = _pointwise_loss(y, _margin(X, w, b))
@@ -179,6 +187,7 @@ def _multinomial_hessp(X, P, s, V, v_b, out, out_b, n_threads):
 
 
 loss_grad_dense, loss_grad_csr = _dense_and_csr(_loss_grad, 2)
+loss_grad_diag_dense, loss_grad_diag_csr = _dense_and_csr(_loss_grad_diag, 2)
 loss_dense, loss_csr = _dense_and_csr(_loss, 2)
 decision_dense, decision_csr = _dense_and_csr(_decision, 0)
 hessp_dense, hessp_csr = _dense_and_csr(_hessp, 1)
