@@ -27,7 +27,9 @@ rule (cached per data term) and the last two gradients (:class:`_KeepsLastGradie
 fit whose start already meets the stopping rule (every C below the one where the first
 feature enters an L1 model, and the large Cs where the rule, relative to
 ``C ||grad L(0)||_inf``, is met by the previous optimum) costs that one check, not a solver
-call.  With ``n_threads=None``, paths that are still running take over the threads of
+call; after an l1 solver's fit, whose gradient nobody kept, the check (a pass the solver
+would repeat) is left out where a bound shows the optimum violates the rule at the next C
+(:func:`_surely_violates`).  With ``n_threads=None``, paths that are still running take over the threads of
 finished ones (:class:`_ThreadShare`), so the last of 5 folds on 2 threads does not run on
 one while the other idles.
 
@@ -200,6 +202,7 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
     converged = np.zeros(Cs.size, dtype=bool)
     start = theta if keep is None else theta[keep]
     fitted = []  # (log C, theta) of the last two fits, at distinct C
+    unkept = None  # the last fit's C when its optimum's gradient was not kept
     for i in np.argsort(Cs, kind="stable"):
         C = float(Cs[i])
         inner.C = checks.C = objective.C = C
@@ -207,7 +210,11 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
             data.n_threads = threads()
         done = False
         if deterministic:
-            start, done = _next_start(checks, start, fitted, np.log(C), tol)
+            # the l1 solver works on the data term directly: nothing kept the gradient at
+            # its optimum, so a check of the rule would be a pass the solver repeats at its
+            # start; it is left out where the optimum surely violates the rule at this C
+            check = unkept is None or not _surely_violates(checks, start, unkept, tol)
+            start, done = _next_start(checks, start, fitted, np.log(C), tol, check)
         if done:
             # the start already meets the solver's stopping rule at this C: the solver
             # would return it after its first check, without a step
@@ -215,6 +222,7 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
         else:
             result = run(inner, start, tol=tol, max_iter=max_iter, verbose=verbose,
                          **options)
+        unkept = C if name == "l1" and result.converged and not done else None
         if fitted and np.log(C) == fitted[-1][0]:
             fitted.pop()
         fitted = fitted[-1:] + [(np.log(C), result.theta)]
@@ -340,7 +348,36 @@ def _meets_rule(objective, theta, tol):
     return measure <= thr, f
 
 
-def _next_start(objective, last, fitted, log_C, tol):
+def _surely_violates(objective, theta, C_old, tol):
+    """Whether ``theta``, where the stopping rule held at ``C_old``, surely violates it at
+    ``objective.C`` (larger), by a bound that needs no pass over the data.
+
+    F = C L + lam ||w||_1 + a/2 ||w||^2.  At theta the smooth gradient at ``C_old`` is
+    ``g_j = -lam s_j - a w_j + e_j`` on a non-zero w_j (s_j its sign) with ``|e_j| <= m``,
+    m the threshold at ``C_old``; at C = r C_old it is ``r (g_j + a w_j) - a w_j``, whose
+    violation ``|(r - 1)(lam + a |w_j|) s_j - r e_j|`` is at least
+    ``(r - 1)(lam + a |w_j|) - r m``.  When that exceeds the threshold at C, so does the
+    rule's measure.  False without an L1 part, an ``a/2 ||w||^2`` smooth part or a
+    non-zero coefficient.
+    """
+    from .solvers._result import reference_gradient_norm, stopping_threshold
+
+    C = objective.C
+    lam, a = objective.l1_strength, objective.l2_strength
+    w = objective.layout.coef(theta)
+    if not lam or a is None or not C > C_old or not np.any(w):
+        return False
+    thr = stopping_threshold(tol, reference_gradient_norm(objective))
+    objective.C = C_old
+    try:
+        m = stopping_threshold(tol, reference_gradient_norm(objective))
+    finally:
+        objective.C = C
+    r = C / C_old
+    return (r - 1.0) * (lam + a * float(np.abs(w).max())) - r * m > thr
+
+
+def _next_start(objective, last, fitted, log_C, tol, check=True):
     """(start of the next fit on a path, whether it already meets the stopping rule).
 
     ``last`` is the last fit's result (or the path's first start), ``fitted`` the optima
@@ -351,14 +388,25 @@ def _next_start(objective, last, fitted, log_C, tol):
     value pass; at large C the coefficients of separable directions grow like log C).
     (Scaling the coefficients by C_new / C_last, the small-C regime, was tried as a second
     candidate: no fewer iterations on a9a, more passes.)
+
+    ``check=False``: ``last`` is known to violate the rule at the new C
+    (:func:`_surely_violates`), and its gradient is not kept, so the check is left out
+    and F compared by loss-only passes where there is a secant.
     """
-    met, f_last = _meets_rule(objective, last, tol)
-    if met or len(fitted) < 2 or log_C <= fitted[-1][0]:
-        return last, met
+    if check:
+        met, f_last = _meets_rule(objective, last, tol)
+        if met or len(fitted) < 2 or log_C <= fitted[-1][0]:
+            return last, met
+        f_last += objective.l1_value(last)
+    elif len(fitted) < 2 or log_C <= fitted[-1][0]:
+        return last, False
     (l0, t0), (l1, t1) = fitted
     guess = t1 + (t1 - t0) * ((log_C - l1) / (l1 - l0))
-    f_guess = objective.value_grad(guess)[0] + objective.l1_value(guess)
-    return (guess if f_guess < f_last + objective.l1_value(t1) else t1), False
+    if check:
+        f_guess = objective.value_grad(guess)[0] + objective.l1_value(guess)
+    else:
+        f_last, f_guess = objective.value(t1), objective.value(guess)
+    return (guess if f_guess < f_last else t1), False
 
 
 def _shifted_start(mean, Cs, ic, ratio):

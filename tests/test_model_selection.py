@@ -346,6 +346,28 @@ def test_warm_path_starts_at_the_lowest_of_several_starts(rng):
         assert two[1][0] == one[1][0] == 0 and np.array_equal(two[0], one[0])
 
 
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_surely_violates_never_skips_a_start_that_meets_the_rule(rng, l1_ratio):
+    # the bound without a pass: whenever it says "violates", the exact check agrees
+    from fastlogit.model_selection import _meets_rule, _surely_violates
+
+    X, y = _binary(rng, sparse=True)
+    penalty = "l1" if l1_ratio == 1.0 else "elasticnet"
+    objective = Objective(X, y, penalty=penalty, l1_ratio=l1_ratio)
+    said = []
+    for tol in (1e-2, 1e-4):
+        for C_old in np.logspace(-2, 2, 9):
+            objective.C = C_old
+            theta = solve(objective, "l1", None, tol=tol, max_iter=500).theta
+            for C in C_old * np.array([1.0, 1.1, 2.0, 7.7, 60.0]):
+                objective.C = C
+                surely = _surely_violates(objective, theta, C_old, tol)
+                said.append(surely)
+                if surely:
+                    assert not _meets_rule(objective, theta, tol)[0]
+    assert 0 < sum(said) < len(said)  # it decides some, not all
+
+
 def test_shifted_start_reads_the_mean_path_at_ratio_times_C():
     from fastlogit.model_selection import _shifted_start
 
