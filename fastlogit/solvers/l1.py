@@ -148,6 +148,13 @@ _WS_REL = 0.3
 #: crossing the flat directions of the softmax loss; more, cheaper models won: measured in
 #: benchmarks/results/l1_race.md).
 _SOFTMAX_SWEEPS = 20
+#: Column path, dense models: the model tolerance is also at most ``(v / v0)^_FORCING`` times
+#: the working set's violation sum (v: the working set's violation, v0: the measure at the
+#: fit's start), a forcing term that vanishes at the optimum (superlinear local rate).  Only
+#: there: a dense model's sweep costs m^2, far less than a step's passes over the samples,
+#: while on the column models the extra sweeps cost more than the steps they save
+#: (measured in benchmarks/results/l1_race.md).
+_FORCING = 0.5
 
 #: data term -> (its float64 CSC arrays, its float64 CSR arrays) (weakly keyed: a path of
 #: fits over one data term builds them once); _ROWS: the CSR arrays alone.
@@ -588,6 +595,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     if hist.record(pack() if hist.callback is not None else None, F, gnorm):
         return _finish(name, pack(), it, hist, gnorm, thr, "stopped by callback", objective)
     kappa = _KAPPA  # model-solve tolerance relative to the working set's violation
+    g_first = max(gnorm, 1e-300)  # the forcing term's reference (_FORCING)
     last_sweeps = _FIRST_SWEEPS  # sweeps of the last model solve (the dense-model choice)
     # (columns, X^T r, sum D x^2 on them) at the current point, from the last round's final
     # check: the next round starts at that point and reuses them on its shared columns
@@ -679,13 +687,14 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             if v_ws <= eps_ws or it >= max_iter:
                 break
             v1_ws = float(vio.sum()) + abs(gb)
+            kap = min(kappa, (v_ws / g_first) ** _FORCING) if dense_model else kappa
             if dense_model:
                 _cd.gram_rows(*(wrows if compact else (*rows, pos)), D, fi, Hm)
                 Hm[np.diag_indices(m + fi)] += _NU + ridge
                 Hm[np.arange(m), np.arange(m)] += a
                 u, sweeps, _ = _cd.cd_dense(Hm, np.append(gw, gb) if fi else gw,
                                             np.append(ww, b) if fi else ww, lamv,
-                                            kappa * v1_ws, 5 * max_sweeps)
+                                            kap * v1_ws, 5 * max_sweeps)
                 dw = u[:m] - ww
                 db = u[m] - b if fi else 0.0
                 xd = np.empty(n)
@@ -694,7 +703,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 dw = np.zeros(m)
                 xd = np.zeros(n)
                 db, sweeps, _ = _cd.cd_model(*xc, lc, ww, gw, hw, D,
-                                             lam, a, fi, gb, hb, dw, xd, kappa * v1_ws,
+                                             lam, a, fi, gb, hb, dw, xd, kap * v1_ws,
                                              max_sweeps, n, anderson)
             last_sweeps = sweeps
             if sweeps == 1:
