@@ -31,7 +31,9 @@ the full dual, so ``D(alpha') <= P* <= P(w, b)`` (the best primal point seen) ce
 full problem.
 """
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 
 __all__ = ["dcd_fixed_b", "dcd_start", "dcd_svm"]
@@ -41,10 +43,41 @@ EPS0 = 1e-3
 #: The hinge's free-set polish (:meth:`_Problem.polish`) is tried once the relative duality
 #: gap is within this factor of the tolerance (earlier, the free set is still moving).
 POLISH_FROM = 100.0
-#: ... and only while dual CD is slow: when the gap's rate predicts more than this many
-#: times ``check_every * n`` further visits (the polish costs dozens of passes over the free
-#: samples plus the conjugate gradients' vector work in d dimensions).
-POLISH_STALL = 2.0
+#: ... and only where it is cheaper than the dual CD it may save: when the nonzeros the
+#: further visits predicted by the gap's rate would touch exceed its cost in the same
+#: unit, ``POLISH_ITER`` iterations of its CGLS plus a pass over X (a CGLS iteration's two
+#: sequential passes over the compact free rows take about as long as one visit of each
+#: in dual CD's random order, which loads each row from memory: benchmarks/results).
+POLISH_ITER = 50
+#: A check placed where the gap's rate predicted ``tol`` that finds the gap above it means
+#: the rate is slowing: the polish's cost is then weighed against this many times the
+#: predicted visits.
+POLISH_MISSED = 3.0
+#: The polish's CGLS stops once its normal-equations residual has fallen by this factor.
+POLISH_RTOL = 1e-6
+
+
+@intrinsic
+def _prefetch(typingctx, arr, idx):
+    """``_prefetch(arr, i)``: ask the CPU to bring ``arr[i]`` (a 1-D array, ``0 <= i <
+    arr.size`` unchecked) into its caches ahead of use (LLVM's ``llvm.prefetch``, a hint:
+    no effect on results, none on an index past the end but the wasted hint)."""
+    from llvmlite import ir
+
+    def codegen(context, builder, signature, args):
+        aty = signature.args[0]
+        ary = context.make_array(aty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aty, ary, [args[1]], wraparound=False,
+                                       boundscheck=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        # read (0), highest temporal locality (3), data cache (1)
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3),
+                          ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return types.void(arr, idx), codegen
 
 
 @njit(**_JIT)
@@ -167,6 +200,118 @@ def dcd_start(X, yt, cw, *, squared, stride=101):
 
 
 @njit(**_JIT)
+def _dot4(start, end, data, idx, v):
+    """``sum_t data[t] v[idx[t]]`` over ``start <= t < end`` in four interleaved partial sums
+    (the additions' latency, not the loads, bounds a single sum over cached data)."""
+    a0 = a1 = a2 = a3 = 0.0
+    t = start
+    while t + 4 <= end:
+        a0 += data[t] * v[idx[t]]
+        a1 += data[t + 1] * v[idx[t + 1]]
+        a2 += data[t + 2] * v[idx[t + 2]]
+        a3 += data[t + 3] * v[idx[t + 3]]
+        t += 4
+    while t < end:
+        a0 += data[t] * v[idx[t]]
+        t += 1
+    return (a0 + a1) + (a2 + a3)
+
+
+@njit(**_JIT)
+def _cgls_free(indptr, indices, data, Xd, dense, free, yt, b, w, iter_lim, rtol):
+    """CGLS for :meth:`_Problem.polish`: ``w`` (d,) += the least-squares solution ``delta``
+    of ``y~_i x_i . delta = e_i = 1 - y~_i (b + x_i . w)`` over the rows ``free`` (k,),
+    ``delta`` from 0 in their row space.  Stops after ``iter_lim`` iterations (one product
+    with A and one with A^T each) or once ``||A^T r|| <= rtol ||A^T e||``.
+
+    On a sparse X the vectors of the column space hold only the m columns the free rows
+    use (a compact copy of those rows, columns renumbered), so an iteration costs about
+    two passes over their nonzeros plus O(k + m).  Returns the iterations run."""
+    k = free.shape[0]
+    if dense:
+        m = Xd.shape[1]
+        cols = np.arange(m)
+        nnz = k * m
+        cptr = np.arange(k + 1) * m
+        cidx = np.empty(nnz, dtype=np.uint64)
+        cdat = np.empty(nnz)
+        for r in range(k):
+            for j in range(m):
+                cidx[r * m + j] = j
+                cdat[r * m + j] = Xd[free[r], j]
+    else:
+        slot = np.full(w.shape[0], -1, dtype=np.int64)
+        nnz = 0
+        for r in range(k):
+            nnz += indptr[free[r] + 1] - indptr[free[r]]
+        cols = np.empty(nnz, dtype=np.int64)
+        cptr = np.empty(k + 1, dtype=np.int64)
+        cidx = np.empty(nnz, dtype=np.uint64)
+        cdat = np.empty(nnz)
+        m = 0
+        pos = 0
+        cptr[0] = 0
+        for r in range(k):
+            i = free[r]
+            for t in range(indptr[i], indptr[i + 1]):
+                j = indices[t]
+                if slot[j] < 0:
+                    slot[j] = m
+                    cols[m] = j
+                    m += 1
+                cidx[pos] = slot[j]
+                cdat[pos] = data[t]
+                pos += 1
+            cptr[r + 1] = pos
+    # e = 1 - y~ (b + X_F w); s = A^T e (A = diag(y~_F) X_F, compact columns)
+    res = np.empty(k)
+    s = np.zeros(m)
+    for r in range(k):
+        i = free[r]
+        acc = 0.0
+        for t in range(cptr[r], cptr[r + 1]):
+            acc += cdat[t] * w[np.uint64(cols[cidx[t]])]
+        res[r] = 1.0 - yt[i] * (b + acc)
+        for t in range(cptr[r], cptr[r + 1]):
+            s[cidx[t]] += yt[i] * res[r] * cdat[t]
+    p = s.copy()
+    delta = np.zeros(m)
+    q = np.empty(k)
+    gamma = 0.0
+    for j in range(m):
+        gamma += s[j] * s[j]
+    stop = rtol * rtol * gamma
+    it = 0
+    while it < iter_lim and gamma > stop:
+        it += 1
+        qq = 0.0
+        for r in range(k):
+            q[r] = yt[free[r]] * _dot4(cptr[r], cptr[r + 1], cdat, cidx, p)
+            qq += q[r] * q[r]
+        if not qq > 0.0:
+            break
+        step = gamma / qq
+        for j in range(m):
+            delta[j] += step * p[j]
+            s[j] = 0.0
+        for r in range(k):
+            res[r] -= step * q[r]
+            a = yt[free[r]] * res[r]
+            for t in range(cptr[r], cptr[r + 1]):
+                s[cidx[t]] += a * cdat[t]
+        gamma_new = 0.0
+        for j in range(m):
+            gamma_new += s[j] * s[j]
+        beta = gamma_new / gamma
+        gamma = gamma_new
+        for j in range(m):
+            p[j] = s[j] + beta * p[j]
+    for j in range(m):
+        w[cols[j]] += delta[j]
+    return it
+
+
+@njit(**_JIT)
 def _gap(indptr, indices, data, Xd, dense, yt, cw, squared, b, alpha, w, exact):
     """(P(w, b), D_b(alpha)); with ``exact`` w = w(alpha) is recomputed first (else the
     incrementally updated w is used: one pass instead of two)."""
@@ -189,8 +334,222 @@ def _gap(indptr, indices, data, Xd, dense, yt, cw, squared, b, alpha, w, exact):
     return loss + 0.5 * ww, lin - 0.5 * ww - 0.5 * quad
 
 
+#: Pair sweeps of :func:`_cluster_steps` per cluster and epoch, at most.
+CLUSTER_SWEEPS = 50
+#: Rows of one column sequence join a cluster when ``|cos| >= CLUSTER_COS`` with the first
+#: of them (rows of a common support that are less close are left to the one-coordinate
+#: steps).
+CLUSTER_COS = 0.999
+#: Groups of more rows than this form no cluster: near-duplicate documents come in a few
+#: copies, large families of nearly parallel rows are dense low-dimensional data where the
+#: joint steps did not pay (the measurements behind both values: benchmarks/results).
+CLUSTER_MAX = 8
+
+
 @njit(**_JIT)
-def _epochs(indices, data, Xd, dense, rec, b, w, active, state, eps, max_visits, seed):
+def _pair_step(Gi, Gj, Kii, Kij, Kjj, ai, aj, Ui, Uj):
+    """The exact minimiser ``(di, dj)`` of ``Gi di + Gj dj + 1/2 d^T K d`` over the box
+    ``0 <= ai + di <= Ui``, ``0 <= aj + dj <= Uj`` (``K = [[Kii, Kij], [Kij, Kjj]]``
+    positive semi-definite, ``Kii, Kjj >= 0``; ``Ui, Uj`` may be inf).
+
+    The unconstrained minimiser when K is well conditioned and it lies in the box; else the
+    minimum lies on an edge of the box (a convex quadratic over a box: any minimiser off the
+    box's interior, and with a singular K one of the minimisers, lies on its boundary), and
+    each edge's is one clipped one-dimensional step: the best of the four."""
+    det = Kii * Kjj - Kij * Kij
+    if det > 1e-12 * Kii * Kjj:
+        di = -(Kjj * Gi - Kij * Gj) / det
+        dj = -(Kii * Gj - Kij * Gi) / det
+        if 0.0 <= ai + di <= Ui and 0.0 <= aj + dj <= Uj:
+            return di, dj
+    best, bi, bj = 0.0, 0.0, 0.0
+    for side in range(4):
+        bound = (0.0, Ui, 0.0, Uj)[side]
+        if bound == np.inf:
+            continue
+        if side < 2:  # alpha_i at a bound, alpha_j minimised
+            di = bound - ai
+            g = Gj + Kij * di
+            if Kjj > 0.0:
+                dj = min(max(-g / Kjj, -aj), Uj - aj)
+            else:
+                dj = Uj - aj if g < 0.0 else -aj
+        else:
+            dj = bound - aj
+            g = Gi + Kij * dj
+            if Kii > 0.0:
+                di = min(max(-g / Kii, -ai), Ui - ai)
+            else:
+                di = Ui - ai if g < 0.0 else -ai
+        if not (np.isfinite(di) and np.isfinite(dj)):
+            continue
+        f = Gi * di + Gj * dj + 0.5 * (Kii * di * di + 2.0 * Kij * di * dj + Kjj * dj * dj)
+        if f < best:
+            best, bi, bj = f, di, dj
+    return bi, bj
+
+
+@njit(**_JIT)
+def _cluster_steps(indices, data, rec, b, w, ptr, members, gram, gram_ptr):
+    """Solve the dual restricted to each cluster's alphas (the others fixed), ``w`` and
+    ``rec[:, 4]`` updated in place; returns the rows visited (two per member).
+
+    Cluster c is ``members[ptr[c]:ptr[c + 1]]`` (k sparse rows of one support, see
+    :meth:`_Problem.clusters`) with the k x k matrix ``K_pq = y~_p y~_q x_p . x_q
+    (+ D_pp on the diagonal)`` row-major at ``gram[gram_ptr[c]:]``.  Nearly parallel rows
+    make the dual nearly flat along the differences of their alphas, where one-coordinate
+    steps move by about ``1 - cos`` of the way per pass; here the gradient is formed once
+    (k row dots), the k-dimensional box QP is solved by sweeps of exact two-variable steps
+    (:func:`_pair_step`) on K alone, up to ``CLUSTER_SWEEPS`` or until no step moves, and
+    ``w`` takes the net change (k row updates)."""
+    visited = 0
+    for c in range(ptr.shape[0] - 1):
+        s0 = ptr[c]
+        k = ptr[c + 1] - s0
+        g0 = gram_ptr[c]
+        G = np.empty(k)
+        a = np.empty(k)
+        d = np.zeros(k)
+        amax = 0.0
+        for p in range(k):
+            i = members[s0 + p]
+            acc = 0.0
+            for t in range(np.int64(rec[i, 5]), np.int64(rec[i, 6])):
+                acc += data[t] * w[indices[t]]
+            a[p] = rec[i, 4]
+            amax = max(amax, a[p])
+            G[p] = rec[i, 0] * (acc + b) - 1.0 + rec[i, 3] * a[p]
+        visited += 2 * k
+        for _ in range(CLUSTER_SWEEPS):
+            moved = 0.0
+            for p in range(k - 1):
+                for q in range(p + 1, k):
+                    dp, dq = _pair_step(G[p], G[q], gram[g0 + p * k + p], gram[g0 + p * k + q],
+                                        gram[g0 + q * k + q], a[p] + d[p], a[q] + d[q],
+                                        rec[members[s0 + p], 2], rec[members[s0 + q], 2])
+                    if dp != 0.0 or dq != 0.0:
+                        d[p] += dp
+                        d[q] += dq
+                        for r in range(k):
+                            G[r] += gram[g0 + r * k + p] * dp + gram[g0 + r * k + q] * dq
+                        moved = max(moved, abs(dp), abs(dq))
+            if moved <= 1e-13 * (1.0 + amax):
+                break
+        for p in range(k):
+            if d[p] != 0.0:
+                i = members[s0 + p]
+                new = min(max(a[p] + d[p], 0.0), rec[i, 2])
+                rec[i, 4] = new
+                step = (new - a[p]) * rec[i, 0]
+                for t in range(np.int64(rec[i, 5]), np.int64(rec[i, 6])):
+                    w[indices[t]] += step * data[t]
+    return visited
+
+
+@njit(**_JIT)
+def _support_hashes(indptr, indices):
+    """A 64-bit hash (FNV-1a) per CSR row of its column sequence."""
+    n = indptr.shape[0] - 1
+    out = np.empty(n, dtype=np.uint64)
+    prime = np.uint64(1099511628211)
+    for i in range(n):
+        h = np.uint64(14695981039346656037)
+        for t in range(indptr[i], indptr[i + 1]):
+            h = (h ^ np.uint64(indices[t])) * prime
+        out[i] = h
+    return out
+
+
+@njit(**_JIT)
+def _same_support(indptr, indices, i, j):
+    if indptr[i + 1] - indptr[i] != indptr[j + 1] - indptr[j]:
+        return False
+    oi, oj = indptr[i], indptr[j]
+    for t in range(indptr[i + 1] - oi):
+        if indices[oi + t] != indices[oj + t]:
+            return False
+    return True
+
+
+@njit(**_JIT)
+def _support_groups(order, h, indptr, indices):
+    """rep (n,): for each CSR row the smallest index of the rows with its column sequence,
+    given ``order``, a stable argsort of their hashes ``h`` (:func:`_support_hashes`): rows
+    of equal hash are compared exactly, so a collision never joins different supports."""
+    n = order.shape[0]
+    rep = np.empty(n, dtype=np.int64)
+    heads = np.empty(n, dtype=np.int64)
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and h[order[end]] == h[order[start]]:
+            end += 1
+        n_heads = 0
+        for t in range(start, end):
+            i = order[t]
+            rep[i] = i
+            for u in range(n_heads):
+                if _same_support(indptr, indices, heads[u], i):
+                    rep[i] = heads[u]
+                    break
+            if rep[i] == i:
+                heads[n_heads] = i
+                n_heads += 1
+        start = end
+    return rep
+
+
+@njit(**_JIT)
+def _near_parallel(indptr, data, members, rep, cos_min, cos_max):
+    """keep (k,): whether each row of ``members`` (grouped by ``rep``, the rows of a group
+    sharing one column sequence) has ``|cos| >= cos_min`` with its group's first member."""
+    keep = np.zeros(members.shape[0], dtype=np.bool_)
+    head = -1
+    for r in range(members.shape[0]):
+        i = members[r]
+        if r == 0 or rep[i] != rep[members[r - 1]]:
+            head = i
+            keep[r] = True
+            continue
+        dot = 0.0
+        qi = 0.0
+        qh = 0.0
+        for t in range(indptr[i + 1] - indptr[i]):
+            a = data[indptr[i] + t]
+            c = data[indptr[head] + t]
+            dot += a * c
+            qi += a * a
+            qh += c * c
+        keep[r] = dot * dot >= cos_min * cos_min * qi * qh
+        if dot * dot >= cos_max * cos_max * qi * qh:
+            keep[r] = False
+    return keep
+
+
+@njit(**_JIT)
+def _cluster_gram(indptr, data, yt, diag, members, ptr, gram_ptr):
+    """The matrices ``K`` of :func:`_cluster_steps` (the rows of a cluster share their
+    column sequence: their dot products are dots of their value slices)."""
+    gram = np.empty(gram_ptr[-1])
+    for c in range(ptr.shape[0] - 1):
+        k = ptr[c + 1] - ptr[c]
+        for p in range(k):
+            i = members[ptr[c] + p]
+            for q in range(p, k):
+                j = members[ptr[c] + q]
+                acc = 0.0
+                for t in range(indptr[i + 1] - indptr[i]):
+                    acc += data[indptr[i] + t] * data[indptr[j] + t]
+                acc *= yt[i] * yt[j]
+                if p == q:
+                    acc += diag[i]
+                gram[gram_ptr[c] + p * k + q] = acc
+                gram[gram_ptr[c] + q * k + p] = acc
+    return gram
+
+
+@njit(**_JIT)
+def _epochs(indices, data, Xd, dense, rec, b, w, active, state, eps, max_visits, seed, clusters):
     """Shrinking DCD epochs until ``max_visits`` coordinates have been visited (at least one
     epoch); stops early when the projected-gradient range over the full set is <= eps.
 
@@ -199,9 +558,11 @@ def _epochs(indices, data, Xd, dense, rec, b, w, active, state, eps, max_visits,
     order is random, so these loads miss the cache on data larger than it).  ``active`` (n,)
     holds the active indices in its first ``state[2]`` entries; ``state = [M_bar, m_bar,
     n_active]`` persists between calls.  ``active`` lists only samples with a positive bound
-    (a zero-weight sample's alpha_i stays 0).
+    (a zero-weight sample's alpha_i stays 0).  ``clusters``: the ``(ptr, members, gram,
+    gram_ptr)`` of :func:`_cluster_steps`, run after every epoch (its row visits counted).
     Returns (epochs run, coordinates visited, stopped by the eps criterion)."""
     n = active.shape[0]
+    recflat = rec.reshape(-1)
     rng = np.uint64(seed) * np.uint64(6364136223846793005) + np.uint64(1442695040888963407)
     inf = np.inf
     M_bar, m_bar, n_active = state[0], state[1], int(state[2])
@@ -224,6 +585,17 @@ def _epochs(indices, data, Xd, dense, rec, b, w, active, state, eps, max_visits,
         k = 0
         while k < n_active:
             i = active[k]
+            # the visit order is random: each row's first cache lines would miss; ask for the
+            # next row's (its bounds from the record asked for one visit earlier) and the
+            # record after it while this row is worked on (a hint: no effect on results)
+            if k + 2 < n_active:
+                _prefetch(recflat, np.int64(active[k + 2]) * 8)
+            if not dense and k + 1 < n_active:
+                nxt = np.int64(rec[active[k + 1], 5])
+                _prefetch(data, nxt)
+                _prefetch(indices, nxt)
+                _prefetch(data, nxt + 8)
+                _prefetch(indices, nxt + 16)
             yi, Qii, U, Dii, a = rec[i, 0], rec[i, 1], rec[i, 2], rec[i, 3], rec[i, 4]
             start, end = np.int64(rec[i, 5]), np.int64(rec[i, 6])
             acc = 0.0
@@ -272,6 +644,9 @@ def _epochs(indices, data, Xd, dense, rec, b, w, active, state, eps, max_visits,
                         for t in range(start, end):
                             w[indices[t]] += step * data[t]
             k += 1
+        if clusters[0].shape[0] > 1:
+            visits += _cluster_steps(indices, data, rec, b, w, clusters[0], clusters[1],
+                                     clusters[2], clusters[3])
         if M - m <= eps:
             if n_active == n:
                 state[0], state[1], state[2] = inf, -inf, n
@@ -306,18 +681,22 @@ class _Problem:
             X = sp.csr_matrix(X)
             self.indptr = np.asarray(X.indptr, dtype=np.int64)
             wide = X.shape[1] > np.iinfo(np.int32).max
-            self.indices = np.asarray(X.indices, dtype=np.int64 if wide else np.int32)
+            # held unsigned (a view, no copy): indexing with an unsigned integer spares the
+            # compiled loops the negative-index wrap-around test of every gather and scatter
+            self.indices = np.asarray(X.indices, dtype=np.int64 if wide else np.int32).view(
+                np.uint64 if wide else np.uint32)
             self.data = np.asarray(X.data, dtype=np.float64)
             self.Xd = np.zeros((0, 0))
             self.dense = False
         else:
             self.Xd = np.ascontiguousarray(X, dtype=np.float64)
             self.indptr = np.zeros(1, dtype=np.int64)
-            self.indices = np.zeros(0, dtype=np.int32)
+            self.indices = np.zeros(0, dtype=np.uint32)
             self.data = np.zeros(0)
             self.dense = True
         self.n, self.d = X.shape
-        self._kernels = None  # (KernelSet, Design) for the polish: :meth:`kernels`
+        self.row_nnz = np.diff(self.indptr) if not self.dense else np.full(self.n, self.d)
+        self.nnz = int(self.row_nnz.sum())
         self.yt = np.ascontiguousarray(yt, dtype=np.float64)
         self.cw = np.ascontiguousarray(cw, dtype=np.float64)
         self.squared = bool(squared)
@@ -329,6 +708,10 @@ class _Problem:
         self.diag = np.zeros(self.n)
         if self.squared:
             self.diag[self.cw > 0] = 1.0 / (2.0 * self.cw[self.cw > 0])
+        #: near-duplicate clusters for :func:`_cluster_steps` (set by :func:`dcd_svm` for
+        #: the hinge; the empty default runs none)
+        self.groups = (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0),
+                       np.zeros(1, dtype=np.int64))
         self.rec = np.zeros((self.n, 8))
         self.rec[:, 0], self.rec[:, 1], self.rec[:, 2], self.rec[:, 3] = (
             self.yt, self.Qii, self.upper, self.diag)
@@ -338,6 +721,35 @@ class _Problem:
     def args(self):
         return self.indptr, self.indices, self.data, self.Xd, self.dense
 
+    def clusters(self):
+        """``(ptr, members, gram, gram_ptr)`` of :func:`_cluster_steps`: groups of 2 to
+        ``CLUSTER_MAX`` samples with a positive bound whose rows have one non-empty column
+        sequence and are nearly parallel, ``CLUSTER_COS <= |cos| < 1`` with the group's
+        first row (near-duplicate documents; exact copies are left out: along their
+        difference the dual is exactly flat, which one-coordinate steps do not mind); none
+        for a dense X."""
+        none = (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0),
+                np.zeros(1, dtype=np.int64))
+        if self.dense:
+            return none
+        h = _support_hashes(self.indptr, self.indices)
+        rep = _support_groups(np.argsort(h, kind="stable"), h, self.indptr, self.indices)
+        ok = (self.upper > 0) & (np.diff(self.indptr) > 0)
+        count = np.bincount(rep[ok], minlength=self.n)
+        members = np.flatnonzero(ok & (count[rep] >= 2))
+        members = members[np.argsort(rep[members], kind="stable")]
+        members = members[_near_parallel(self.indptr, self.data, members, rep, CLUSTER_COS,
+                                         1.0 - 1e-12)]
+        count = np.bincount(rep[members], minlength=self.n)[rep[members]]
+        members = members[(count >= 2) & (count <= CLUSTER_MAX)]
+        if members.shape[0] == 0:
+            return none
+        ptr = np.r_[0, np.flatnonzero(rep[members][1:] != rep[members][:-1]) + 1,
+                    members.shape[0]].astype(np.int64)
+        gram_ptr = np.r_[0, np.cumsum(np.diff(ptr) ** 2)].astype(np.int64)
+        gram = _cluster_gram(self.indptr, self.data, self.yt, self.diag, members, ptr,
+                             gram_ptr)
+        return ptr, members.astype(np.int64), gram, gram_ptr
     def gap(self, b, alpha, w, exact=True):
         return _gap(*self.args(), self.yt, self.cw, self.squared, b, alpha, w, exact)
 
@@ -352,7 +764,8 @@ class _Problem:
 
         if self.dense:
             return self.Xd
-        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=(self.n, self.d))
+        signed = self.indices.view(np.int64 if self.indices.itemsize == 8 else np.int32)
+        return sp.csr_matrix((self.data, signed, self.indptr), shape=(self.n, self.d))
 
     def polish_sets(self, alpha):
         """(F, B) of :meth:`polish`: the sorted indices with ``0 < alpha_i < c_i`` and with
@@ -368,55 +781,23 @@ class _Problem:
         At the optimum the samples with ``0 < alpha_i < c_i`` (F) lie on the margin,
         ``y~_i (x_i . w + b) = 1``, and ``w = w_B + A^T beta`` with ``w_B`` the sum over the
         samples at the upper bound (B) and ``A = diag(y~_F) X_F``.  Taking F and B from
-        ``alpha``, ``w' = w_B + u`` with ``u`` the least-squares solution of
-        ``A u = 1 - y~_F (b + X_F w_B)`` by conjugate gradients on the normal equations
-        from ``u0 = A^T alpha_F`` (CGLS, which is LSQR in exact arithmetic: ``u`` stays in
-        the row space of A; at most ``iter_lim`` products of ``A^T A = X_F^T X_F``, the
-        kernels' ``hessp`` over the free rows, on one thread).  Once F and B are those of
-        the optimum, w' is the optimum itself, while ``w(alpha)`` approaches it only as fast
-        as the dual converges.  ``P(w', b)`` is evaluated exactly (one pass): whatever F
-        and B were, it is a valid upper bound for the certificate."""
-        from .margin_losses import row_subset
-        from .svm_newton import conjugate_gradient  # (svm_newton imports this module)
-
-        ks, design = self.kernels()
-        cw, yt = self.cw, self.yt
+        ``alpha``, ``w' = w_0 + delta`` with ``w_0 = w_B + A^T alpha_F`` and ``delta`` the
+        least-squares solution of ``A delta = 1 - y~_F (b + X_F w_0)`` in the row space of A,
+        by conjugate gradients on the normal equations from 0 (CGLS, :func:`_cgls_free`:
+        at most ``iter_lim`` products with A and with A^T, compiled, in the columns the free
+        rows use).  Once F and B are those of the optimum, w' is the optimum itself, while
+        ``w(alpha)`` approaches it only as fast as the dual converges.  ``P(w', b)`` is
+        evaluated exactly (one pass): whatever F and B were, it is a valid upper bound for
+        the certificate."""
         free, upper = self.polish_sets(alpha)
-        weights = np.zeros(self.n)
-        weights[upper] = cw[upper] * yt[upper]
-        w_p = self.rmatvec(design, weights)  # w_B
+        start = np.zeros(self.n)
+        start[upper] = self.cw[upper]
+        start[free] = alpha[free]
+        w_p = self.w_of(start)
         if free.shape[0]:
-            block, y_f = row_subset(design, free), yt[free]
-            u0 = self.rmatvec(block, y_f * alpha[free])
-            # the normal equations A^T A delta = A^T e for u = u0 + delta, A^T A = X_F^T X_F
-            e = 1.0 - y_f * (b + ks.decision(block, w_p + u0, 0.0, n_threads=1))
-            g = -self.rmatvec(block, y_f * e)
-            ones, hv = np.ones(free.shape[0]), np.empty(self.d)
-
-            def hessp(v):
-                ks.hessp(block, ones, v, hv, 0.0, n_threads=1)
-                return hv
-
-            delta, _ = conjugate_gradient(hessp, g, np.ones(self.d), 0.0, iter_lim)
-            w_p += u0 + delta
-        slack = np.maximum(0.0, 1.0 - yt * ks.decision(design, w_p, b, n_threads=1))
-        return float(cw @ slack) + 0.5 * float(w_p @ w_p), w_p
-
-    def kernels(self):
-        """(the compiled kernels, X as a validated :class:`fastlogit.kernels.Design`),
-        built at the first call and kept."""
-        if self._kernels is None:
-            from . import kernels
-
-            self._kernels = (kernels.get("auto"), kernels.as_design(self.scipy_X()))
-        return self._kernels
-
-    def rmatvec(self, design, v):
-        """X_rows^T v (d,) over ``design``'s rows, one pass on one thread."""
-        out = np.empty(self.d)
-        self.kernels()[0].hessp(design, np.ascontiguousarray(v, dtype=np.float64),
-                                np.zeros(self.d), out, 1.0, n_threads=1)
-        return out
+            _cgls_free(*self.args(), free, self.yt, b, w_p, iter_lim, POLISH_RTOL)
+        primal, _ = self.gap(b, np.zeros(self.n), w_p, exact=False)
+        return primal, w_p
 
     def dual(self, alpha, w):
         """D(alpha) for sum alpha_i y~_i = 0 (no b term), w = w(alpha)."""
@@ -461,7 +842,9 @@ def dcd_fixed_b(prob, b, alpha, w, tol, max_visits, *, check_every=8.0, seed=0, 
     ``polish``: None, or a dict that receives ``"w"`` and ``"primal"``, the best primal
     point seen: ``w`` at a check, or for the hinge the free-set candidate
     (:meth:`_Problem.polish`), tried at each check once the gap is within ``POLISH_FROM``
-    times ``tol`` and converging slowly (``POLISH_STALL``).  The certificate uses that best
+    times ``tol``, its free and bound sets changed since the last try, and where its cost
+    is below that of the visits the gap's rate predicts (``POLISH_ITER``; no prediction
+    at the first check).  The certificate uses that best
     primal value, and ``polish["w"]`` (not ``w``, which stays w(alpha)) is its point.
 
     ``give_up``: None, or ``(ahead, after)`` in passes: the run stops early (before
@@ -496,31 +879,37 @@ def dcd_fixed_b(prob, b, alpha, w, tol, max_visits, *, check_every=8.0, seed=0, 
             polish["primal"], polish["w"] = primal, w.copy()
         return polish["primal"] if keep else primal
 
-    history, need, polished = None, np.inf, None
+    history, need, polished, missed = None, np.inf, None, False
     while True:
         best = best_primal(primal)
-        if (use_polish and tol * abs(best) < best - dual <= POLISH_FROM * tol * abs(best)
-                and POLISH_STALL * check_every * prob.n < need < np.inf):
+        if use_polish and tol * abs(best) < best - dual <= POLISH_FROM * tol * abs(best):
             sets = prob.polish_sets(alpha)
             key = (sets[0].tobytes(), sets[1].tobytes())
-            if key != polished:  # the same sets give about the same point: not again
+            cost = POLISH_ITER * int(prob.row_nnz[sets[0]].sum()) + prob.nnz
+            # the same sets give about the same point: not again
+            ahead = need * (POLISH_MISSED if missed else 1.0)
+            if key != polished and not ahead * prob.nnz < cost * prob.n:
                 polished = key
-                p_pol, w_pol = prob.polish(b, alpha)
+                p_pol, w_pol = prob.polish(b, alpha, iter_lim=POLISH_ITER)
                 if p_pol < polish["primal"]:
                     polish["primal"], polish["w"] = p_pol, w_pol
                 best = polish["primal"]
         if best - dual <= tol * abs(best) or visits >= max_visits:
             return best, dual, visits
         interval = _next_check(need, check_every * prob.n, prob.n)
+        # a check placed where the gap's rate predicted tol: if the gap is still above
+        # tol there, the rate is slowing (the prediction is no measure of what is left)
+        aimed = bool(np.isfinite(need))
         prob.rec[:, 4] = alpha
         _, ran, met = _epochs(prob.indices, prob.data, prob.Xd, prob.dense, prob.rec, b, w,
                               active, state, eps, max(1, min(interval, max_visits - visits)),
-                              seed + visits)
+                              seed + visits, prob.groups)
         alpha[:] = prob.rec[:, 4]
         visits += ran
         primal, dual = prob.gap(b, alpha, w, exact=True)
         gap = (min(best, primal) - dual) / max(abs(min(best, primal)), tiny)
         need = _predicted_visits(history, visits, gap, tol)
+        missed = aimed and gap > tol
         if (give_up is not None and history is not None and visits >= give_up[1] * prob.n
                 and need > give_up[0] * prob.n):
             return best_primal(primal), dual, visits
@@ -593,6 +982,8 @@ def dcd_svm(X, yt, cw, *, squared, fit_intercept, tol=1e-6, max_passes=10000, ch
     (True, True, (3,))
     """
     prob = _Problem(X, yt, cw, squared)
+    if not squared:  # the hinge: near-duplicate rows solved jointly (_cluster_steps)
+        prob.groups = prob.clusters()
     if alpha0 is None:
         alpha, w = np.zeros(prob.n), np.zeros(prob.d)
     else:
