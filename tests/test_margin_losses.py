@@ -528,3 +528,148 @@ def test_truncated_newton_matches_liblinear_s2():
     f_ll = _primal(X, y, w_ll, 0.0, 0.3, "squared_hinge")
     assert info["converged"] and info["objective"] == pytest.approx(f_ll, rel=1e-9)
     np.testing.assert_allclose(theta, w_ll, rtol=1e-4, atol=1e-6)
+
+
+def _box_qp_kkt(G, K, a, U, d, tol):
+    """Whether a + d is optimal for min G.d + d.K.d / 2 over 0 <= a + d <= U (KKT)."""
+    x, g = a + d, G + K @ d
+    for i in range(len(a)):
+        if not (-1e-12 <= x[i] <= U[i] + 1e-12 * (1 + U[i])):
+            return False
+        at_lo = x[i] <= 1e-12
+        at_hi = np.isfinite(U[i]) and x[i] >= U[i] - 1e-12 * (1 + U[i])
+        if not ((at_lo and g[i] >= -tol) or (at_hi and g[i] <= tol) or abs(g[i]) <= tol):
+            return False
+    return True
+
+
+def test_pair_step_solves_the_two_variable_box_qp():
+    from fastlogit.svm_dcd import _pair_step
+
+    rng = np.random.default_rng(40)
+    for trial in range(3000):
+        A = rng.standard_normal((2, 3))
+        if trial % 3 == 0:  # parallel rows (K singular), either sign
+            A[1] = A[0] * rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0)
+        elif trial % 3 == 1:  # nearly parallel
+            A[1] = A[0] + 1e-4 * rng.standard_normal(3)
+        K, G = A @ A.T, rng.standard_normal(2)
+        if trial % 7 == 0:  # the squared hinge's diagonal
+            K += np.diag(rng.uniform(0.1, 1.0, 2))
+        U = rng.uniform(0.1, 3.0, 2)
+        if trial % 5 == 0:
+            U[trial % 2] = np.inf
+        a = np.array([rng.uniform(0.0, min(u, 3.0)) for u in U]) * (trial % 4 != 0)
+        d = np.array(_pair_step(G[0], G[1], K[0, 0], K[0, 1], K[1, 1], a[0], a[1], U[0], U[1]))
+        assert _box_qp_kkt(G, K, a, U, d, 1e-9 * (1 + np.abs(G).max() + 3 * np.abs(K).max()))
+
+
+def _near_duplicates(seed, n=400, d=60, copies=40):
+    """Unit-norm sparse rows, ``copies`` of them repeated with their values perturbed by
+    1e-3 relative (same support and label): near-duplicate documents."""
+    rng = np.random.default_rng(seed)
+    X = sp.csr_matrix(sp.random(n, d, density=0.15, random_state=seed,
+                                data_rvs=rng.standard_normal))
+    y = np.where(X @ rng.standard_normal(d) + 0.5 * rng.standard_normal(n) > 0, 1.0, -1.0)
+    src = rng.choice(n, copies, replace=False)
+    B = X[src].copy()
+    B.data *= 1.0 + 1e-3 * rng.standard_normal(B.data.shape[0])
+    X, yt = sp.vstack([X, B]).tocsr(), np.r_[y, y[src]]
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    return sp.csr_matrix(sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ X), yt
+
+
+def test_clusters_are_the_near_duplicate_rows():
+    from fastlogit.svm_dcd import CLUSTER_MAX, _Problem, _support_groups, _support_hashes
+
+    rows = [[1.0, 2.0, 0.0], [1.0, 2.001, 0.0], [2.0, 4.0, 0.0],  # near-parallel, one exact copy
+            [0.0, 1.0, 1.0], [0.0, 1.0, -1.0],                     # one support, not parallel
+            [1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [3.0, 0.0, 0.0],   # parallel; 6 = -5
+            [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]                      # empty rows
+    big = [[0.0, 1.0 + 1e-5 * k, 0.0] for k in range(CLUSTER_MAX + 1)]  # a group too large
+    X = sp.csr_matrix(np.array(rows + big))
+    yt = np.where(np.arange(X.shape[0]) % 2 == 0, 1.0, -1.0)
+    cw = np.ones(X.shape[0])
+    cw[7] = 0.0  # a zero-weight sample never moves: no cluster member
+    prob = _Problem(X, yt, cw, False)
+    ptr, members, gram, gram_ptr = prob.clusters()
+    got = sorted(sorted(members[ptr[c]:ptr[c + 1]].tolist()) for c in range(len(ptr) - 1))
+    # 2 = 2 * row 0 is an exact copy (|cos| = 1): out; 5, 6 exact copies up to sign: out
+    assert got == [[0, 1]]
+    k = 2
+    Xd, y2 = X.toarray()[[0, 1]], yt[[0, 1]]
+    np.testing.assert_allclose(gram[gram_ptr[0]:gram_ptr[0] + k * k].reshape(k, k),
+                               np.outer(y2, y2) * (Xd @ Xd.T), rtol=1e-14)
+    # grouping by support survives hash collisions: all hashes equal
+    indptr, indices = prob.indptr, prob.indices
+    h = _support_hashes(indptr, indices)
+    for hh in (h, np.zeros_like(h)):
+        rep = _support_groups(np.argsort(hh, kind="stable"), hh, indptr, indices)
+        first = {}
+        for i in range(X.shape[0]):
+            first.setdefault(tuple(indices[indptr[i]:indptr[i + 1]]), i)
+            assert rep[i] == first[tuple(indices[indptr[i]:indptr[i + 1]])]
+
+
+def test_cluster_steps_solve_each_cluster_and_keep_w():
+    from fastlogit.svm_dcd import _cluster_steps, _Problem
+
+    X, yt = _near_duplicates(41)
+    rng = np.random.default_rng(42)
+    cw = rng.uniform(0.5, 2.0, X.shape[0])
+    prob = _Problem(X, yt, cw, False)
+    ptr, members, gram, gram_ptr = prob.clusters()
+    assert len(ptr) - 1 == 40
+    alpha = rng.uniform(0.0, 1.0, prob.n) * cw
+    prob.rec[:, 4] = alpha
+    w = prob.w_of(alpha)
+    for c in range(len(ptr) - 1):  # one cluster at a time: its block solved exactly
+        d_before = prob.dual(prob.rec[:, 4], w)
+        _cluster_steps(prob.indices, prob.data, prob.rec, 0.0, w, ptr[c:c + 2], members,
+                       gram, gram_ptr[c:c + 2])
+        alpha = prob.rec[:, 4]
+        assert prob.dual(alpha, w) >= d_before
+        m = members[ptr[c]:ptr[c + 1]]
+        G = yt[m] * (X[m] @ w) - 1.0  # the dual's gradient there, -(1 - y~ x.w)
+        assert _box_qp_kkt(G, np.zeros((len(m), len(m))), alpha[m], cw[m], np.zeros(len(m)),
+                           1e-9)
+    # the incremental updates of w are w(alpha)
+    np.testing.assert_allclose(w, prob.w_of(alpha), rtol=1e-12, atol=1e-13)
+
+
+def test_hinge_near_duplicates_same_optimum_in_fewer_passes():
+    from fastlogit.svm_dcd import _Problem, dcd_fixed_b, dcd_svm
+
+    X, yt = _near_duplicates(1)
+    cw = np.ones(X.shape[0])
+    w, _, info = dcd_svm(X, yt, cw, squared=False, fit_intercept=False, tol=1e-8)
+    # plain one-coordinate dual CD (no clusters) on the same problem
+    plain = _Problem(X, yt, cw, False)
+    alpha, w0, polish = np.zeros(plain.n), np.zeros(plain.d), {}
+    p, d, visits = dcd_fixed_b(plain, 0.0, alpha, w0, 1e-8, 10 ** 8, polish=polish)
+    assert info["converged"] and p - d <= 1e-8 * p
+    assert info["primal"] == pytest.approx(_primal(X, (yt + 1) / 2, w, 0.0, 1.0, "hinge"),
+                                           rel=1e-12)
+    # both certified: each one's dual bound is below the other's primal value
+    assert info["dual"] <= p * (1 + 1e-12) and d <= info["primal"] * (1 + 1e-12)
+    assert info["primal"] == pytest.approx(p, rel=2e-8)
+    # the joint steps on the 40 pairs of near-duplicates: far fewer passes
+    assert info["passes"] < 0.5 * visits / plain.n
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_cgls_free_is_the_min_norm_least_squares_step(sparse):
+    from fastlogit.svm_dcd import _cgls_free, _Problem
+
+    X, y, _ = _problem(n=50, d=30, seed=43, sparse=sparse)
+    yt = 2 * y - 1
+    prob = _Problem(X, yt, np.ones(50), False)
+    rng = np.random.default_rng(44)
+    free = np.sort(rng.choice(50, 12, replace=False)).astype(np.int64)
+    w0 = rng.standard_normal(30)
+    Xf = (X.toarray() if sparse else X)[free]
+    A, e = yt[free, None] * Xf, 1.0 - yt[free] * (0.3 + Xf @ w0)
+    w = w0.copy()
+    it = _cgls_free(*prob.args(), free, prob.yt, 0.3, w, 100, 1e-14)
+    assert 1 <= it <= 100
+    np.testing.assert_allclose(w - w0, np.linalg.pinv(A) @ e, rtol=1e-8, atol=1e-10)
