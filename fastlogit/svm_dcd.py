@@ -62,15 +62,14 @@ def _prefetch(typingctx, arr, idx):
     """``_prefetch(arr, i)``: ask the CPU to bring ``arr[i]`` (a 1-D array, ``0 <= i <
     arr.size`` unchecked) into its caches ahead of use (LLVM's ``llvm.prefetch``, a hint:
     no effect on results, none on an index past the end but the wasted hint)."""
-    from llvmlite import ir
+    ir = cgutils.ir  # llvmlite's IR builder, as numba uses it
 
     def codegen(context, builder, signature, args):
         aty = signature.args[0]
         ary = context.make_array(aty)(context, builder, args[0])
         ptr = cgutils.get_item_pointer(context, builder, aty, ary, [args[1]], wraparound=False,
                                        boundscheck=False)
-        i8p = ir.IntType(8).as_pointer()
-        i32 = ir.IntType(32)
+        i8p, i32 = cgutils.voidptr_t, cgutils.int32_t
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
         fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
         # read (0), highest temporal locality (3), data cache (1)
