@@ -220,8 +220,12 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
             # would return it after its first check, without a step
             result = _Unmoved(np.array(start, dtype=np.float64), 0, True)
         else:
-            result = run(inner, start, tol=tol, max_iter=max_iter, verbose=verbose,
-                         **options)
+            kept.keep = False  # the solver's iterates: served when kept, not kept
+            try:
+                result = run(inner, start, tol=tol, max_iter=max_iter, verbose=verbose,
+                             **options)
+            finally:
+                kept.keep = True
         unkept = C if name == "l1" and result.converged and not done else None
         if fitted and np.log(C) == fitted[-1][0]:
             fitted.pop()
@@ -261,23 +265,25 @@ class _Unmoved:
 
 
 class _KeepsLastGradients:
-    """A data term that keeps copies of its last two ``(theta, L, grad L)``.
+    """A data term that keeps copies of the last two ``(theta, L, grad L)`` the path asked for.
 
     A path asks for the gradient at each fit's start, which is the previous fit's last
     point (or, for the extrapolated start, both); the in-memory data term hands its gradient
     out without keeping it (memory), so without these copies every fit of the path would
     begin with a repeated pass.  :meth:`Objective.value_grad` asks a data term that has
     ``l2_loss_grad`` (the elastic-net family's fused value and gradient) for that instead of
-    ``loss_grad``, so the wrapper has it too when the wrapped term does: from a kept
-    ``(L, grad L)`` when there is one, and for a binary data term through :meth:`loss_grad`
-    (which keeps it; the in-memory binary term computes its ``l2_loss_grad`` the same way,
-    so the numbers are the same); a multinomial one's fused pass is left as it is.
-    Everything else is the wrapped data term's.
+    ``loss_grad``, so the wrapper has it too when the wrapped term does, served from a kept
+    ``(L, grad L)`` when there is one.  While ``keep`` is False (a solver running: its
+    iterates are never asked for again, except the last, and copying each one cost more
+    than the pass it might save) kept points are still served but new ones are not kept,
+    and ``l2_loss_grad`` is the wrapped term's own.  Everything else is the wrapped data
+    term's.
     """
 
     def __init__(self, data):
         self._data = data
         self._kept = []
+        self.keep = True
 
     def __getattr__(self, name):
         if name in ("_data", "_kept"):
@@ -300,16 +306,19 @@ class _KeepsLastGradients:
         if found is not None:
             return found
         loss, grad = self._data.loss_grad(theta)
-        self._kept = [(theta.copy(), loss, grad.copy())] + self._kept[:1]
+        if self.keep:
+            self._kept = [(theta.copy(), loss, grad.copy())] + self._kept[:1]
         return loss, grad
 
     def _l2_loss_grad(self, theta, C, a):
-        """``(C L + a/2 ||w||^2, its gradient)`` (the data term's ``l2_loss_grad``)."""
+        """``(C L + a/2 ||w||^2, its gradient)`` (the data term's ``l2_loss_grad``); a kept
+        point through :meth:`loss_grad` (the in-memory binary term computes its
+        ``l2_loss_grad`` the same way, so the numbers are the same)."""
         from .objective import add_l2
 
         layout = getattr(self._data, "layout", None)
         found = self._find(theta)
-        if layout is None or (found is None and self._data.n_classes > 1):
+        if layout is None or (found is None and (not self.keep or self._data.n_classes > 1)):
             return self._data.l2_loss_grad(theta, C, a)
         loss, grad = found if found is not None else self.loss_grad(theta)
         return add_l2(layout, theta, loss, grad, C, a)

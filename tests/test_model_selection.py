@@ -197,6 +197,14 @@ def test_kept_gradients_spare_repeated_passes(rng):
         assert f1 == f and np.array_equal(g1, g)
         f3, g3 = objective.value_grad(b)
         assert f2 == f3 and np.array_equal(g2, g3)
+    # while a solver runs (keep False) kept points are served, new ones not kept
+    kept.keep = False
+    c = np.full(X.shape[1] + 1, -0.02)
+    passes = data.n_evals["value_grad"]
+    kept.loss_grad(a)
+    kept.loss_grad(c)
+    kept.loss_grad(c)
+    assert data.n_evals["value_grad"] == passes + 2
 
 
 def test_paths_in_threads_keep_order_limit_blas_and_raise():
