@@ -102,18 +102,34 @@ def _row_axpy(indptr, indices, data, Xd, dense, i, a, w):
 
 
 @njit(**_JIT)
-def _row_sq(indptr, indices, data, Xd, dense, n):
-    out = np.zeros(n)
+def _records(indptr, data, Xd, dense, yt, cw, squared):
+    """The per-sample record of :func:`_epochs`, (n, 8), in one pass over X: ``[y~, Q_ii,
+    upper bound, D_ii, alpha = 0, row start, row end, 0]`` with ``Q_ii = ||x_i||^2 + D_ii``
+    (hinge: ``D_ii = 0``, bound ``c_i``; squared hinge: ``D_ii = 1 / (2 c_i)``, bound inf;
+    a sample with ``c_i <= 0``: bound 0, ``D_ii = 0``)."""
+    n = yt.shape[0]
+    rec = np.zeros((n, 8))
     for i in range(n):
-        acc = 0.0
+        q = 0.0
         if dense:
             for j in range(Xd.shape[1]):
-                acc += Xd[i, j] * Xd[i, j]
+                q += Xd[i, j] * Xd[i, j]
         else:
-            for k in range(indptr[i], indptr[i + 1]):
-                acc += data[k] * data[k]
-        out[i] = acc
-    return out
+            for t in range(indptr[i], indptr[i + 1]):
+                q += data[t] * data[t]
+            rec[i, 5] = indptr[i]
+            rec[i, 6] = indptr[i + 1]
+        D = 0.0
+        if cw[i] > 0.0:
+            if squared:
+                D = 1.0 / (2.0 * cw[i])
+                rec[i, 2] = np.inf
+            else:
+                rec[i, 2] = cw[i]
+        rec[i, 0] = yt[i]
+        rec[i, 1] = q + D
+        rec[i, 3] = D
+    return rec
 
 
 @njit(**_JIT)
@@ -699,23 +715,13 @@ class _Problem:
         self.yt = np.ascontiguousarray(yt, dtype=np.float64)
         self.cw = np.ascontiguousarray(cw, dtype=np.float64)
         self.squared = bool(squared)
-        self.Qii = _row_sq(self.indptr, self.indices, self.data, self.Xd, self.dense, self.n)
-        if self.squared:
-            pos = self.cw > 0
-            self.Qii[pos] += 1.0 / (2.0 * self.cw[pos])
-        self.upper = self.cw if not self.squared else np.where(self.cw > 0, np.inf, 0.0)
-        self.diag = np.zeros(self.n)
-        if self.squared:
-            self.diag[self.cw > 0] = 1.0 / (2.0 * self.cw[self.cw > 0])
+        self.rec = _records(self.indptr, self.data, self.Xd, self.dense, self.yt, self.cw,
+                            self.squared)
+        self.Qii, self.upper, self.diag = self.rec[:, 1], self.rec[:, 2], self.rec[:, 3]
         #: near-duplicate clusters for :func:`_cluster_steps` (set by :func:`dcd_svm` for
         #: the hinge; the empty default runs none)
         self.groups = (np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0),
                        np.zeros(1, dtype=np.int64))
-        self.rec = np.zeros((self.n, 8))
-        self.rec[:, 0], self.rec[:, 1], self.rec[:, 2], self.rec[:, 3] = (
-            self.yt, self.Qii, self.upper, self.diag)
-        if not self.dense:
-            self.rec[:, 5], self.rec[:, 6] = self.indptr[:-1], self.indptr[1:]
 
     def args(self):
         return self.indptr, self.indices, self.data, self.Xd, self.dense
