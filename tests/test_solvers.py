@@ -505,3 +505,63 @@ def test_line_search_trial_point_is_numpys_bits(n):
     theta, d = rng.normal(size=n) * 1e3, rng.normal(size=n) * 1e-3
     for threads in (1, 2):
         np.testing.assert_array_equal(_step(theta, 0.3719, d, threads), theta + 0.3719 * d)
+
+
+def _steihaug_numpy(H, g, delta, rtol, max_cg, minv, eps_q):
+    """Preconditioned Steihaug-Toint CG in plain NumPy (the reference of newton._steihaug):
+    (s, r, n_cg, on_boundary)."""
+    m = np.ones_like(g) if minv is None else 1.0 / minv
+    mi = np.ones_like(g) if minv is None else minv
+    s, r = np.zeros_like(g), -g
+    z = mi * r
+    d, rz, q = z.copy(), r @ z, 0.0
+    stop = rtol * np.linalg.norm(g)
+    for k in range(max_cg):
+        if np.linalg.norm(r) <= stop:
+            return s, r, k, False
+        Hd = H @ d
+        dHd, sMs, sMd, dMd = d @ Hd, s @ (m * s), s @ (m * d), d @ (m * d)
+        alpha = rz / dHd if dHd > 1e-16 * dMd else 0.0
+        if dHd <= 1e-16 * dMd or sMs + 2 * alpha * sMd + alpha ** 2 * dMd >= delta ** 2:
+            tau = max(np.roots([dMd, 2 * sMd, sMs - delta ** 2]).real)
+            return s + tau * d, r - tau * Hd, k + 1, True
+        s, r = s + alpha * d, r - alpha * Hd
+        if eps_q:
+            q_new = 0.5 * (g @ s - s @ r)
+            if k > 0 and (q - q_new) * (k + 1) <= eps_q * abs(q_new):
+                return s, r, k + 1, False
+            q = q_new
+        z = mi * r
+        d, rz = z + (r @ z / rz) * d, r @ z
+    return s, r, max_cg, False
+
+
+@pytest.mark.parametrize("precond", [False, True], ids=["identity", "diag"])
+@pytest.mark.parametrize("case", ["interior", "boundary", "negative", "eps_q", "max_cg"])
+def test_steihaug_matches_numpy(rng, precond, case):
+    """The trust-region CG (its vector work in compiled loops, solvers/_tr_cg.py) against a
+    plain NumPy Steihaug-Toint CG: the same step count and exit, s and r to rounding."""
+    from fastlogit.solvers.newton import CGWork, _steihaug
+
+    n = 40
+    Q = rng.standard_normal((n, n))
+    H = Q @ Q.T / n + np.diag(rng.uniform(0.5, 5.0, n))
+    if case == "negative":
+        H -= 3.0 * np.eye(n)
+    g = rng.standard_normal(n)
+    minv = 1.0 / np.diag(H).clip(0.5) if precond else None
+    delta = 0.05 if case == "boundary" else 1e6
+    rtol = 1e-12 if case == "max_cg" else 1e-6
+    eps_q = 0.5 if case == "eps_q" else 0.0
+    max_cg = 5 if case == "max_cg" else 200
+    got = _steihaug(lambda v: H @ v, g, delta, rtol, max_cg, minv, eps_q, CGWork(n))
+    ref = _steihaug_numpy(H, g, delta, rtol, max_cg, minv, eps_q)
+    assert got[2:] == ref[2:]
+    assert got[3] == (case in ("boundary", "negative"))
+    np.testing.assert_allclose(got[0], ref[0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got[1], ref[1], rtol=1e-9, atol=1e-9 * np.abs(g).max())
+    if case == "interior":  # a solve: H s = -g to rtol
+        assert np.linalg.norm(H @ got[0] + g) <= 1e-6 * np.linalg.norm(g)
+    if got[3]:
+        m = 1.0 if minv is None else 1.0 / minv
+        assert np.sqrt(got[0] @ (m * got[0])) == pytest.approx(delta, rel=1e-9)

@@ -29,11 +29,16 @@ import math
 import numpy as np
 from scipy import linalg
 
+from . import _tr_cg
 from ._line_search import armijo
 from ..contract import declare
 from ._result import begin_smooth_fit, finish_fit, single_threaded_blas
 
 __all__ = ["newton_cholesky", "newton_cg", "trust_region", "cholesky_factor"]
+
+
+#: M = I for _tr_cg's compiled loops (an empty diagonal)
+_NO_DIAG = np.empty(0)
 
 
 def _norm(v):
@@ -301,54 +306,45 @@ def _steihaug(hessp, g, delta, rtol, max_cg, minv, eps_q=0.0, work=None, mdiag=N
     keeps it.  Returns ``(s, r, n_cg, on_boundary)`` with r = -g - H s (the residual, from
     which the predicted reduction follows without an extra Hessian product); s and r are
     ``work.s`` / ``work.r`` (:class:`CGWork`, allocated here when None), valid until the next
-    call with the same ``work``.
+    call with the same ``work``.  Besides the Hessian product, a step is three compiled loops
+    over the parameters (:mod:`fastlogit.solvers._tr_cg`).
     """
     work = CGWork(g.size) if work is None else work
-    tmp = work.tmp
-    s = work.s
+    s, r, z, d = work.s, work.r, work.z, work.d
     s.fill(0.0)
-    r = np.negative(g, out=work.r)
-    z = r if minv is None else np.multiply(minv, r, out=work.z)
-    d = work.d
+    np.negative(g, out=r)
+    if minv is None:
+        minv = mdiag = _NO_DIAG
+        z[...] = r
+    else:
+        if mdiag is None:
+            mdiag = 1.0 / minv
+        np.multiply(minv, r, out=z)
     d[...] = z
     rz = float(r @ z)
-    stop = rtol * float(np.sqrt(g @ g))
-    if minv is not None and mdiag is None:
-        mdiag = 1.0 / minv
-
-    def mdot(a, b):
-        return float(a @ b) if mdiag is None else float(np.multiply(a, mdiag, out=tmp) @ b)
-
+    rr = float(r @ r)
+    stop = rtol * math.sqrt(rr)
     q = 0.0
     Hd = None
     for k in range(max_cg):
-        if float(np.sqrt(r @ r)) <= stop:
+        if math.sqrt(rr) <= stop:
             return s, r, k, False
         Hd = None  # the previous product is released before the next is allocated
         Hd = hessp(d)
-        dHd = float(d @ Hd)
-        sMs, sMd, dMd = mdot(s, s), mdot(s, d), mdot(d, d)
-        if dHd <= 1e-16 * dMd:
+        dHd, sMs, sMd, dMd = _tr_cg.curvature(d, Hd, s, mdiag)
+        alpha = rz / dHd if dHd > 1e-16 * dMd else 0.0
+        if dHd <= 1e-16 * dMd or sMs + 2 * alpha * sMd + alpha * alpha * dMd >= delta * delta:
             tau = _to_boundary(sMs, sMd, dMd, delta)
-            _axpy(s, tau, d, tmp)
-            _axpy(r, tau, Hd, tmp, -1)
+            _axpy(s, tau, d, z)
+            _axpy(r, tau, Hd, z, -1)
             return s, r, k + 1, True
-        alpha = rz / dHd
-        if sMs + 2 * alpha * sMd + alpha * alpha * dMd >= delta * delta:
-            tau = _to_boundary(sMs, sMd, dMd, delta)
-            _axpy(s, tau, d, tmp)
-            _axpy(r, tau, Hd, tmp, -1)
-            return s, r, k + 1, True
-        _axpy(s, alpha, d, tmp)
-        _axpy(r, alpha, Hd, tmp, -1)
-        if eps_q:
-            done, q = _quadratic_stop(g, s, r, k, q, eps_q)
-            if done:
+        rr, rz_new, gs, sr = _tr_cg.advance(s, r, z, d, Hd, g, minv, alpha)
+        if eps_q:  # Nash & Sofer's rule on Q(s) = (g.s - s.r) / 2 (as _quadratic_stop)
+            q_new = 0.5 * (gs - sr)
+            if k > 0 and (q - q_new) * (k + 1) <= eps_q * abs(q_new):
                 return s, r, k + 1, False
-        z = r if minv is None else np.multiply(minv, r, out=work.z)
-        rz_new = float(r @ z)
-        d *= rz_new / rz
-        d += z
+            q = q_new
+        _tr_cg.new_direction(d, z, rz_new / rz)
         rz = rz_new
     return s, r, max_cg, False
 
