@@ -30,6 +30,7 @@ are computed once, each trial step then costs O(n + p).
 import numpy as np
 
 from . import _softmax_theta
+from ._columns import used_columns
 from . import kernels as _kernels
 from ._config import kernel_threads
 from ._docstring import fill_doc
@@ -186,18 +187,14 @@ class LogLossData:
             return None
         data, indices, indptr = self.design.arrays
         lo, hi = int(indptr[0]), int(indptr[-1])
-        # Column ids are read (and, below, rewritten) a block at a time: numpy indexes with
-        # intp, and a whole-array index would convert all nnz ids to int64 first (8 bytes
-        # per non-zero of transient memory, more than the int32 ids and near the values').
-        counts = np.zeros(self.n_features, dtype=np.intp)
-        for a in range(lo, hi, _COMPACT_BLOCK):
-            counts += np.bincount(indices[a:min(a + _COMPACT_BLOCK, hi)],
-                                  minlength=self.n_features)
-        used = counts > 0
+        used = used_columns(indices, lo, hi, self.n_features)  # compiled: no int64 copy
         n_used = int(np.count_nonzero(used))
         if n_used > max_fraction * self.n_features:
             return None
         rank = np.cumsum(used, dtype=indices.dtype) - 1
+        # Column ids are rewritten a block at a time: numpy indexes with intp, and a
+        # whole-array index would convert all nnz ids to int64 first (8 bytes per non-zero
+        # of transient memory, more than the int32 ids and near the values').
         new_indices = np.empty(hi - lo, dtype=indices.dtype)
         for a in range(lo, hi, _COMPACT_BLOCK):
             b = min(a + _COMPACT_BLOCK, hi)

@@ -346,3 +346,21 @@ def test_hess_diag_from_the_value_grad_pass(rng, backend, dtype, fit_intercept):
     fused.data.seed_curvature(b, fused.data.curvature(a))  # b's slot: a's weights, no diagonal
     np.testing.assert_allclose(fused.hess_diag(b), fused.hess_diag(a), rtol=1e-12)
     assert fused.data.n_evals["hess_diag"] == 2
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_used_columns_matches_bincount(rng, index_dtype):
+    """The compiled scan of column compaction against np.bincount, on a row block (indptr not
+    starting at 0), unsorted ids, and no stored values."""
+    from fastlogit._columns import used_columns
+
+    X = awkward_csr(rng, 50, 300, density=0.01, index_dtype=index_dtype)
+    ind = X.indices
+    for lo, hi in ((0, X.nnz), (X.indptr[10], X.indptr[40]), (7, 7)):
+        got = used_columns(ind, lo, hi, 300)
+        assert got.dtype == np.bool_ and got.shape == (300,)
+        np.testing.assert_array_equal(got, np.bincount(ind[lo:hi], minlength=300) > 0)
+    ob = Objective(X, rng.random(50))
+    reduced, keep = ob.compact_columns()
+    assert reduced.n_features == np.unique(ind).size
+    np.testing.assert_array_equal(np.flatnonzero(keep[:-1]), np.unique(ind))
