@@ -362,6 +362,14 @@ CLUSTER_MAX = 8
 
 
 @njit(**_JIT)
+def _box_step(g, q, a, U):
+    """The minimiser d of ``g d + q d^2 / 2`` (q >= 0) over ``0 <= a + d <= U``."""
+    if q > 0.0:
+        return min(max(-g / q, -a), U - a)
+    return U - a if g < 0.0 else -a
+
+
+@njit(**_JIT)
 def _pair_step(Gi, Gj, Kii, Kij, Kjj, ai, aj, Ui, Uj):
     """The exact minimiser ``(di, dj)`` of ``Gi di + Gj dj + 1/2 d^T K d`` over the box
     ``0 <= ai + di <= Ui``, ``0 <= aj + dj <= Uj`` (``K = [[Kii, Kij], [Kij, Kjj]]``
@@ -384,18 +392,10 @@ def _pair_step(Gi, Gj, Kii, Kij, Kjj, ai, aj, Ui, Uj):
             continue
         if side < 2:  # alpha_i at a bound, alpha_j minimised
             di = bound - ai
-            g = Gj + Kij * di
-            if Kjj > 0.0:
-                dj = min(max(-g / Kjj, -aj), Uj - aj)
-            else:
-                dj = Uj - aj if g < 0.0 else -aj
+            dj = _box_step(Gj + Kij * di, Kjj, aj, Uj)
         else:
             dj = bound - aj
-            g = Gi + Kij * dj
-            if Kii > 0.0:
-                di = min(max(-g / Kii, -ai), Ui - ai)
-            else:
-                di = Ui - ai if g < 0.0 else -ai
+            di = _box_step(Gi + Kij * dj, Kii, ai, Ui)
         if not (np.isfinite(di) and np.isfinite(dj)):
             continue
         f = Gi * di + Gj * dj + 0.5 * (Kii * di * di + 2.0 * Kij * di * dj + Kjj * dj * dj)
