@@ -177,6 +177,11 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
     # the path's own checks read (and keep) the data term's gradients through ``checks``;
     # the l1 solver's column path wants the in-memory data term itself
     checks = inner.with_data(kept)
+    # A solver's last iterate is the next fit's start, whose gradient the next check asks
+    # for: kept, it saves that pass.  Newton-type solvers evaluate a few points per fit, and
+    # copying each costs little; L-BFGS evaluates many, and on wide sparse data (rcv1_small)
+    # copying them all cost about the pass it saved, so its iterates are not kept.
+    keep_iterates = name != "lbfgs"
     if name != "l1":
         inner = checks
     deterministic = not INFO[name].stochastic
@@ -220,7 +225,7 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
             # would return it after its first check, without a step
             result = _Unmoved(np.array(start, dtype=np.float64), 0, True)
         else:
-            kept.keep = False  # the solver's iterates: served when kept, not kept
+            kept.keep = keep_iterates
             try:
                 result = run(inner, start, tol=tol, max_iter=max_iter, verbose=verbose,
                              **options)
@@ -273,11 +278,10 @@ class _KeepsLastGradients:
     begin with a repeated pass.  :meth:`Objective.value_grad` asks a data term that has
     ``l2_loss_grad`` (the elastic-net family's fused value and gradient) for that instead of
     ``loss_grad``, so the wrapper has it too when the wrapped term does, served from a kept
-    ``(L, grad L)`` when there is one.  While ``keep`` is False (a solver running: its
-    iterates are never asked for again, except the last, and copying each one cost more
-    than the pass it might save) kept points are still served but new ones are not kept,
-    and ``l2_loss_grad`` is the wrapped term's own.  Everything else is the wrapped data
-    term's.
+    ``(L, grad L)`` when there is one.  While ``keep`` is False kept points are still
+    served but new ones are not kept, and ``l2_loss_grad`` is the wrapped term's own
+    (:func:`warm_path` sets it while L-BFGS runs: its iterates are many, and copying each
+    one cost about the pass it might save).  Everything else is the wrapped data term's.
     """
 
     def __init__(self, data):
