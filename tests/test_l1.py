@@ -549,3 +549,38 @@ def test_column_kernels_against_numpy():
     ip, ri, rv = _cd.cols_of_rows(ip64, X.indices, X.data, pos, cp)
     got = sp.csc_matrix((rv, ri, ip), shape=(30, 3)).toarray()
     np.testing.assert_array_equal(got, X[:, cols].toarray())
+
+
+def test_gradient_in_and_out_for_paths():
+    """grad_out holds the smooth gradient at the returned theta (against value_grad); a fit
+    given grad_start (the path's gradient at its start) reaches the plain fit's optimum;
+    a grad_start that wrongly claims optimality is not trusted; bad arrays are refused."""
+    X, y = make_sparse_classification(300, 500, mean_nnz=12, random_state=21)
+    ob = Objective(X, y, C=0.5, penalty="l1")
+    g1 = np.empty(ob.n_params)
+    first = l1_newton(ob, np.zeros(ob.n_params), tol=1e-10, full_columns=True, grad_out=g1)
+    assert first.converged
+    np.testing.assert_allclose(g1, ob.value_grad(first.theta)[1], rtol=1e-9, atol=1e-10)
+    ob2 = Objective(X, y, C=2.0, penalty="l1")
+    plain = l1_newton(ob2, first.theta, tol=1e-10, full_columns=True)
+    g2 = np.empty(ob2.n_params)
+    given = l1_newton(ob2, first.theta, tol=1e-10, full_columns=True, grad_start=4.0 * g1,
+                      grad_out=g2)
+    assert plain.converged and given.converged
+    F = ob2.value(plain.theta)
+    assert abs(ob2.value(given.theta) - F) <= 1e-12 * F
+    np.testing.assert_allclose(g2, ob2.value_grad(given.theta)[1], rtol=1e-9, atol=1e-10)
+    lied = l1_newton(ob2, first.theta, tol=1e-10, full_columns=True,
+                     grad_start=np.zeros(ob2.n_params))
+    assert lied.converged and lied.n_iter > 0
+    assert abs(ob2.value(lied.theta) - F) <= 1e-12 * F
+    # the generic path fills grad_out through value_grad
+    g3 = np.empty(ob.n_params)
+    gen = l1_newton(ob, np.zeros(ob.n_params), tol=1e-8, column_path=False, grad_out=g3)
+    np.testing.assert_array_equal(g3, ob.value_grad(gen.theta)[1])
+    with pytest.raises(ValueError, match="grad_start must be a float64 array of shape"):
+        l1_newton(ob, np.zeros(ob.n_params), grad_start=np.zeros(3))
+    with pytest.raises(ValueError, match="grad_out must be a float64 array"):
+        l1_newton(ob, np.zeros(ob.n_params), grad_out=np.zeros(ob.n_params, np.float32))
+    with pytest.raises(ValueError, match="grad_start holds non-finite"):
+        l1_newton(ob, np.zeros(ob.n_params), grad_start=np.full(ob.n_params, np.nan))

@@ -265,7 +265,8 @@ def _finish(name, theta, it, hist, gnorm, thr, message, objective):
 @single_threaded_blas
 def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verbose=0,
               random_state=None, ws_min=256, max_sweeps=200, dense_max=1500, max_inner=1000,
-              column_path=True, model="auto", anderson=True, inactive=None, full_columns=False):
+              column_path=True, model="auto", anderson=True, inactive=None, full_columns=False,
+              grad_start=None, grad_out=None):
     """Proximal Newton for penalty "l1" / "elasticnet" (also runs for "l2" / None).
 
     Parameters
@@ -313,6 +314,19 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
         term at many C.  The fit then starts from ``theta0`` as given (no intercept-only
         start), as with an ``inactive`` mask; the optimum is the same.
 
+    grad_start : ndarray of shape (n_params,), float64, optional
+        The smooth part's gradient at ``theta0`` (``C grad L + a w``, the intercept's entry
+        last), when the caller has it (a path that checked the start against the stopping
+        rule): the binary column path on X's full column copy (``full_columns=True`` or an
+        ``inactive`` mask) then skips its own gradient pass at the start; ignored elsewhere.
+        It only chooses the first working set: a start that it shows to meet the stopping
+        rule is confirmed by the solver's own pass, and every later gradient is the solver's.
+    grad_out : ndarray of shape (n_params,), float64, optional
+        Filled with the smooth part's gradient at the returned theta (as ``grad_start``):
+        on the binary column path the one the solver's last measure used (entries of
+        features in ``inactive`` are 0 there: not computed), elsewhere one
+        ``objective.value_grad`` at the end.
+
     Returns
     -------
     :class:`fastlogit.solvers.SolverResult`
@@ -332,19 +346,29 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
         # the column path's masked branch is the one that starts on the full copy; an empty
         # mask proves nothing inactive, so the problem is unchanged
         inactive = np.zeros(objective.n_features, dtype=bool)
+    for label, arr in (("grad_start", grad_start), ("grad_out", grad_out)):
+        if arr is not None and (not isinstance(arr, np.ndarray) or arr.dtype != np.float64
+                                or arr.shape != (objective.n_params,)):
+            raise ValueError(f"{label} must be a float64 array of shape (n_params,) = "
+                             f"({objective.n_params},), got "
+                             f"{getattr(arr, 'dtype', type(arr).__name__)} of shape "
+                             f"{getattr(arr, 'shape', None)}")
+    if grad_start is not None and not np.isfinite(grad_start).all():
+        raise ValueError("grad_start holds non-finite values")
     if data is not None:
         return _solve_columns(objective, data, theta.copy(), tol, max_iter, hist,
                               int(ws_min), int(max_sweeps), verbose, model, bool(anderson),
-                              inactive)
+                              inactive, grad_start=grad_start, grad_out=grad_out)
     data = _multinomial_data(objective) if column_path else None
     if data is not None and objective.n_params > int(dense_max):
         twin = _float64_twin(objective)
         res = _solve_softmax(twin, twin.data, theta.copy(), tol, max_iter, hist,
                              int(ws_min), int(max_sweeps), verbose, bool(anderson))
-        res.n_evals = dict(getattr(objective, "n_evals", res.n_evals))
-        return res
-    res = _solve_generic(_float64_twin(objective), theta.copy(), tol, max_iter, hist,
-                         int(dense_max), int(max_inner), int(max_sweeps))
+    else:
+        res = _solve_generic(_float64_twin(objective), theta.copy(), tol, max_iter, hist,
+                             int(dense_max), int(max_inner), int(max_sweeps))
+    if grad_out is not None:
+        grad_out[:] = objective.value_grad(res.theta)[1]
     res.n_evals = dict(getattr(objective, "n_evals", res.n_evals))
     return res
 
@@ -408,7 +432,8 @@ def _line_search(trial, w, dw, delta, C, a, lam):
 
 
 def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose,
-                   model, anderson, inactive, offset=None, thr=None):
+                   model, anderson, inactive, offset=None, thr=None, grad_start=None,
+                   grad_out=None):
     name = "l1"
     # The columns: X's full CSC copy when cached (a path over one data term) or when a
     # working set's columns hold a third of X's non-zeros; until then only the working
@@ -552,10 +577,21 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     def value(loss):
         return C * loss + 0.5 * a * float(w @ w) + lam * float(np.abs(w).sum())
 
+    # the caller's gradient at theta0, used on the full column copy only (over the rows the
+    # first gradient pass also counts the columns)
+    given = grad_start is not None and loc is None
     b_start = (_intercept_start(y, s) if fi and offset is None and thr is None
-               and inactive is None and not np.any(theta) else None)
+               and inactive is None and not np.any(theta) and not given else None)
     grad0 = np.empty(objective.n_params)
-    if b_start is None:
+    if given:
+        margins(z)
+        loss = _cd.pointwise(z, y, s, C, r, D, p)
+        g_full[:] = grad_start[:d]
+        if inactive is not None:
+            g_full[inactive] = 0.0
+        gb = float(grad_start[d]) if fi else 0.0
+        grad0[:] = grad_start
+    elif b_start is None:
         loss, gb = exact_state()
         grad0[:d] = g_full
         if fi:
@@ -589,11 +625,23 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     if thr is None:
         thr = stopping_threshold(tol, reference_gradient_norm(
             objective, theta, grad0 if inactive is None else None))
+    if given and gnorm <= thr:  # the caller's gradient says done: confirmed by our own
+        gb = full_gradient()
+        viol = _violation(g_full, w, lam)
+        gnorm = max(float(viol.max(initial=0.0)), abs(gb))
+
+    def finish(message):
+        if grad_out is not None:
+            grad_out[:d] = g_full
+            if fi:
+                grad_out[d] = gb
+        return _finish(name, pack(), it, hist, gnorm, thr, message, objective)
+
     F = value(loss)
     it = 0
     message = "max_iter reached"
     if hist.record(pack() if hist.callback is not None else None, F, gnorm):
-        return _finish(name, pack(), it, hist, gnorm, thr, "stopped by callback", objective)
+        return finish("stopped by callback")
     kappa = _KAPPA  # model-solve tolerance relative to the working set's violation
     g_first = max(gnorm, 1e-300)  # the forcing term's reference (_FORCING)
     last_sweeps = _FIRST_SWEEPS  # sweeps of the last model solve (the dense-model choice)
@@ -750,12 +798,12 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         gnorm = max(float(viol.max(initial=0.0)), abs(gb))
         F = value(loss)
         if hist.record(pack() if hist.callback is not None else None, F, gnorm):
-            return _finish(name, pack(), it, hist, gnorm, thr, "stopped by callback", objective)
+            return finish("stopped by callback")
         if stop_round:
             if gnorm <= thr:
                 continue
             break
-    return _finish(name, pack(), it, hist, gnorm, thr, message, objective)
+    return finish(message)
 
 
 def _multinomial_data(objective):
