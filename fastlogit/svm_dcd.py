@@ -18,7 +18,11 @@ gap ``(P - D_b) / P <= tol``, ``w`` recomputed from ``alpha`` before the confirm
 Any primal point bounds P* from above, so without an intercept the certificate uses the best
 one seen: ``w`` at any check, or for the hinge, whose ``P(w(alpha))`` lags far behind
 ``D(alpha)``, the free-set polish (:meth:`_Problem.polish`: the margin equations of the
-samples with ``0 < alpha_i < c_i`` solved for w by least squares).
+samples with ``0 < alpha_i < c_i`` solved for w by least squares).  For the hinge on sparse
+X, groups of nearly parallel rows with one support (near-duplicate documents,
+:meth:`_Problem.clusters`) also take an exact joint step after every epoch
+(:func:`_cluster_steps`): along the differences of their alphas the dual is nearly flat,
+and one-coordinate steps there move by a small fraction of the way per pass.
 
 The unpenalised intercept (``fit_intercept=True``) adds the equality ``sum_i alpha_i y~_i = 0``
 to the dual, which one-coordinate steps cannot keep.  :func:`dcd_svm` keeps it exactly by an
@@ -971,8 +975,9 @@ def dcd_svm(X, yt, cw, *, squared, fit_intercept, tol=1e-6, max_passes=10000, ch
         The intercept (0.0 without ``fit_intercept``).
     info : dict
         ``"primal"`` (P at the returned point), ``"dual"`` (a certified lower bound on
-        P*), ``"gap"`` (relative), ``"passes"`` (visits / n), ``"converged"``
-        (``gap <= tol``), ``"alpha"`` (the dual point certifying the gap, (n_samples,)),
+        P*), ``"gap"`` (relative), ``"passes"`` (visits / n, the rows of a joint step on
+        a cluster counted twice each), ``"converged"`` (``gap <= tol``), ``"alpha"`` (the
+        dual point certifying the gap, (n_samples,)),
         ``"stalled"`` (stopped by ``give_up``).
 
     Examples
