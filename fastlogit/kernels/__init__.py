@@ -568,35 +568,22 @@ class KernelSet:
         >>> round(loss, 6), grad, grad_b, hess  # at w = 0: 3 log 2, X^T (1/2 - y), ...
         (2.079442, array([-2. , -1.5]), -0.5, array([0.25, 0.25, 0.25]))
         """
-        if diag_out is not None:
-            return self._loss_grad_diag(X, y, s, w, b, grad_out, hess_out, diag_out, n_threads)
-        X, raw = self._raw("loss_grad", X)
-        n, d = X.shape
-        t = X.dtype
-        args = (
-            _check_vec("y", y, n, t), _optional("sample_weight", s, n, t), _check_vec("w", w, d, t),
-            float(b), _check_vec("grad_out", grad_out, d, t, True),
-            _optional("hess_out", hess_out, n, t, True), self._threads(X, n_threads, d),
-        )
-        loss_sum, grad_b = raw(*X.arrays, *args)
-        return float(loss_sum), float(grad_b)
-
-    def _loss_grad_diag(self, X, y, s, w, b, grad_out, hess_out, diag_out, n_threads):
-        """:meth:`loss_grad` with ``diag_out`` (the raw ``loss_grad_diag_*``)."""
-        if hess_out is None:
+        if diag_out is not None and hess_out is None:
             raise ValueError("diag_out needs hess_out: the diagonal is weighted by the IRLS "
                              "weights the pass writes there")
-        X, raw = self._raw("loss_grad_diag", X)
+        X, raw = self._raw("loss_grad" if diag_out is None else "loss_grad_diag", X)
         n, d = X.shape
         t = X.dtype
-        args = (
+        args = [
             _check_vec("y", y, n, t), _optional("sample_weight", s, n, t), _check_vec("w", w, d, t),
             float(b), _check_vec("grad_out", grad_out, d, t, True),
-            _check_vec("hess_out", hess_out, n, t, True),
-            _check_vec("diag_out", diag_out, d, t, True), self._threads(X, n_threads, 2 * d),
-        )
-        if np.may_share_memory(diag_out, grad_out):
-            raise ValueError("diag_out must not overlap grad_out")
+            _optional("hess_out", hess_out, n, t, True),
+        ]
+        if diag_out is not None:  # the raw loss_grad_diag_*: one more output, 2 d per buffer
+            args.append(_check_vec("diag_out", diag_out, d, t, True))
+            if np.may_share_memory(diag_out, grad_out):
+                raise ValueError("diag_out must not overlap grad_out")
+        args.append(self._threads(X, n_threads, d if diag_out is None else 2 * d))
         loss_sum, grad_b = raw(*X.arrays, *args)
         return float(loss_sum), float(grad_b)
 

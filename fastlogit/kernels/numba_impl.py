@@ -384,50 +384,30 @@ def sigmoid(z, out):
 
 
 # ----------------------------------------------------------------------------- kernels
+@njit(**_JIT)
+def _row_axpy2(X, i, r, h, g, dg):
+    """g += r x_i and dg += h x_i^2 (h x x, as _hess_diag rounds it) in one sweep of the row."""
+    lo, hi = row_span(X, i)
+    for k in range(lo, hi):
+        x = np.float64(entry_value(X, i, k))
+        j = entry_column(X, i, k)
+        g[j] += r * x
+        dg[j] += h * x * x
+
+
 @njit(**_PAR)
-def _loss_grad(X, y, s, w, b, grad_out, hess_out, n_blocks, want_grad):
-    """Binary loss sum, grad_b and (want_grad) X^T r into grad_out; hess_out if non-empty."""
+def _loss_grad(X, y, s, w, b, grad_out, hess_out, diag_out, n_blocks, want_grad):
+    """Binary loss sum, grad_b and (want_grad) X^T r into grad_out; hess_out if non-empty;
+    diag_out if non-empty (want_grad and hess_out required): the Hessian diagonal
+    sum_i hess_out_i x_ij^2 (hess_out_i as stored) from the gradient's scatter."""
     bounds = _blocks(X, n_blocks)
     d = w.shape[0]
+    want_diag = diag_out.shape[0] > 0
     gbuf = np.zeros((n_blocks, d if want_grad else 0))
+    dbuf = np.zeros((n_blocks, d if want_diag else 0))
     parts = np.zeros((n_blocks, 2))
     weighted = s.shape[0] > 0
     write_hess = hess_out.shape[0] > 0
-    for t in prange(n_blocks):
-        g = gbuf[t]
-        loss_sum = 0.0
-        grad_b = 0.0
-        for i in range(bounds[t], bounds[t + 1]):
-            z = b + _row_dot(X, i, w)
-            loss, res, curv = _pt_loss_grad(np.float64(y[i]), z)
-            si = np.float64(s[i]) if weighted else 1.0
-            loss_sum += si * loss
-            if want_grad:
-                r = si * res
-                grad_b += r
-                if r != 0.0:  # r == 0 means a finite row (else z and r are NaN / inf)
-                    _row_axpy(X, i, r, g)
-            if write_hess:
-                hess_out[i] = si * curv
-        parts[t, 0] = loss_sum
-        parts[t, 1] = grad_b
-    sums = np.zeros(2)
-    _sum_blocks(parts, sums)
-    if want_grad:
-        _reduce_into(gbuf, grad_out)
-    return sums[0], sums[1]
-
-
-@njit(**_PAR)
-def _loss_grad_diag(X, y, s, w, b, grad_out, hess_out, diag_out, n_blocks):
-    """_loss_grad with the IRLS weights into hess_out (required) and, from the same scatter,
-    the Hessian diagonal diag_out_j = sum_i hess_out_i x_ij^2 (hess_out_i as stored)."""
-    bounds = _blocks(X, n_blocks)
-    d = w.shape[0]
-    gbuf = np.zeros((n_blocks, d))
-    dbuf = np.zeros((n_blocks, d))
-    parts = np.zeros((n_blocks, 2))
-    weighted = s.shape[0] > 0
     for t in prange(n_blocks):
         g = gbuf[t]
         dg = dbuf[t]
@@ -438,23 +418,25 @@ def _loss_grad_diag(X, y, s, w, b, grad_out, hess_out, diag_out, n_blocks):
             loss, res, curv = _pt_loss_grad(np.float64(y[i]), z)
             si = np.float64(s[i]) if weighted else 1.0
             loss_sum += si * loss
-            r = si * res
-            grad_b += r
-            hess_out[i] = si * curv
-            h = np.float64(hess_out[i])
-            if r != 0.0 or h != 0.0:  # both 0 means a finite row
-                lo, hi = row_span(X, i)
-                for k in range(lo, hi):
-                    x = np.float64(entry_value(X, i, k))
-                    j = entry_column(X, i, k)
-                    g[j] += r * x
-                    dg[j] += h * x * x  # as _hess_diag rounds it
+            if write_hess:
+                hess_out[i] = si * curv
+            if want_grad:
+                r = si * res
+                grad_b += r
+                if want_diag:
+                    h = np.float64(hess_out[i])
+                    if r != 0.0 or h != 0.0:  # both 0 means a finite row
+                        _row_axpy2(X, i, r, h, g, dg)
+                elif r != 0.0:  # r == 0 means a finite row (else z and r are NaN / inf)
+                    _row_axpy(X, i, r, g)
         parts[t, 0] = loss_sum
         parts[t, 1] = grad_b
     sums = np.zeros(2)
     _sum_blocks(parts, sums)
-    _reduce_into(gbuf, grad_out)
-    _reduce_into(dbuf, diag_out)
+    if want_grad:
+        _reduce_into(gbuf, grad_out)
+    if want_diag:
+        _reduce_into(dbuf, diag_out)
     return sums[0], sums[1]
 
 
@@ -746,11 +728,11 @@ _DOCS = {
 #: op -> (kernel, or one per layout; how the raw arguments are passed to it).
 _OPS = {
     "loss_grad": (_loss_grad, lambda k, X, y, s, w, b, g, h, nb:
-                  k(X, y, s, w, float(b), g, h, nb, True)),
-    "loss_grad_diag": (_loss_grad_diag, lambda k, X, y, s, w, b, g, h, dg, nb:
-                       k(X, y, s, w, float(b), g, h, dg, nb)),
+                  k(X, y, s, w, float(b), g, h, g[:0], nb, True)),
+    "loss_grad_diag": (_loss_grad, lambda k, X, y, s, w, b, g, h, dg, nb:
+                       k(X, y, s, w, float(b), g, h, dg, nb, True)),
     "loss": (_loss_grad, lambda k, X, y, s, w, b, nb:
-             k(X, y, s, w, float(b), w[:0], y[:0], nb, False)[0]),
+             k(X, y, s, w, float(b), w[:0], y[:0], w[:0], nb, False)[0]),
     "decision": (_decision, lambda k, X, w, b, out, nb: k(X, w, float(b), out, nb)),
     "hessp": (_hessp, lambda k, X, d, v, v_b, out, nb: k(X, d, v, float(v_b), out, nb)),
     "hess_diag": (_hess_diag, _plain),
