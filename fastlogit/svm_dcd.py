@@ -219,24 +219,6 @@ def dcd_start(X, yt, cw, *, squared, stride=101):
 
 
 @njit(**_JIT)
-def _dot4(start, end, data, idx, v):
-    """``sum_t data[t] v[idx[t]]`` over ``start <= t < end`` in four interleaved partial sums
-    (the additions' latency, not the loads, bounds a single sum over cached data)."""
-    a0 = a1 = a2 = a3 = 0.0
-    t = start
-    while t + 4 <= end:
-        a0 += data[t] * v[idx[t]]
-        a1 += data[t + 1] * v[idx[t + 1]]
-        a2 += data[t + 2] * v[idx[t + 2]]
-        a3 += data[t + 3] * v[idx[t + 3]]
-        t += 4
-    while t < end:
-        a0 += data[t] * v[idx[t]]
-        t += 1
-    return (a0 + a1) + (a2 + a3)
-
-
-@njit(**_JIT)
 def _cgls_free(indptr, indices, data, Xd, dense, free, yt, b, w, iter_lim, rtol):
     """CGLS for :meth:`_Problem.polish`: ``w`` (d,) += the least-squares solution ``delta``
     of ``y~_i x_i . delta = e_i = 1 - y~_i (b + x_i . w)`` over the rows ``free`` (k,),
@@ -305,7 +287,10 @@ def _cgls_free(indptr, indices, data, Xd, dense, free, yt, b, w, iter_lim, rtol)
         it += 1
         qq = 0.0
         for r in range(k):
-            q[r] = yt[free[r]] * _dot4(cptr[r], cptr[r + 1], cdat, cidx, p)
+            acc = 0.0
+            for t in range(cptr[r], cptr[r + 1]):
+                acc += cdat[t] * p[cidx[t]]
+            q[r] = yt[free[r]] * acc
             qq += q[r] * q[r]
         if not qq > 0.0:
             break
@@ -759,6 +744,7 @@ class _Problem:
         gram = _cluster_gram(self.indptr, self.data, self.yt, self.diag, members, ptr,
                              gram_ptr)
         return ptr, members.astype(np.int64), gram, gram_ptr
+
     def gap(self, b, alpha, w, exact=True):
         return _gap(*self.args(), self.yt, self.cw, self.squared, b, alpha, w, exact)
 
@@ -852,9 +838,9 @@ def dcd_fixed_b(prob, b, alpha, w, tol, max_visits, *, check_every=8.0, seed=0, 
     point seen: ``w`` at a check, or for the hinge the free-set candidate
     (:meth:`_Problem.polish`), tried at each check once the gap is within ``POLISH_FROM``
     times ``tol``, its free and bound sets changed since the last try, and where its cost
-    is below that of the visits the gap's rate predicts (``POLISH_ITER``; no prediction
-    at the first check).  The certificate uses that best
-    primal value, and ``polish["w"]`` (not ``w``, which stays w(alpha)) is its point.
+    is below that of the visits the gap's rate predicts (``POLISH_ITER``, ``POLISH_MISSED``;
+    no prediction at the first check).  The certificate uses that best primal value, and
+    ``polish["w"]`` (not ``w``, which stays w(alpha)) is its point.
 
     ``give_up``: None, or ``(ahead, after)`` in passes: the run stops early (before
     ``max_visits``, the gap above ``tol``) at a check past ``after * n`` visits where the
@@ -894,9 +880,10 @@ def dcd_fixed_b(prob, b, alpha, w, tol, max_visits, *, check_every=8.0, seed=0, 
         if use_polish and tol * abs(best) < best - dual <= POLISH_FROM * tol * abs(best):
             sets = prob.polish_sets(alpha)
             key = (sets[0].tobytes(), sets[1].tobytes())
+            # its cost and the dual CD it may save, in nonzeros visited (POLISH_ITER)
             cost = POLISH_ITER * int(prob.row_nnz[sets[0]].sum()) + prob.nnz
-            # the same sets give about the same point: not again
             ahead = need * (POLISH_MISSED if missed else 1.0)
+            # the same sets give about the same point: not again
             if key != polished and not ahead * prob.nnz < cost * prob.n:
                 polished = key
                 p_pol, w_pol = prob.polish(b, alpha, iter_lim=POLISH_ITER)
