@@ -19,7 +19,6 @@ The sums are compiled with reassociation (vectorised partial sums, as NumPy's ``
 its own): they are not the bits NumPy's ``dot`` returns, so the solver's iterates agree with
 the NumPy form to rounding, not bitwise.  An empty ``mdiag`` / ``minv`` (shape (0,)) means M = I.
 """
-import numpy as np
 from numba import njit
 
 __all__ = ["curvature", "advance", "new_direction"]
