@@ -27,9 +27,9 @@ rule (cached per data term) and the last two gradients (:class:`_KeepsLastGradie
 fit whose start already meets the stopping rule (every C below the one where the first
 feature enters an L1 model, and the large Cs where the rule, relative to
 ``C ||grad L(0)||_inf``, is met by the previous optimum) costs that one check, not a solver
-call; after an l1 solver's fit, whose gradient nobody kept, the check (a pass the solver
-would repeat) is left out where a bound shows the optimum violates the rule at the next C
-(:func:`_surely_violates`).  With ``n_threads=None``, paths that are still running take over the threads of
+call; after an l1 solver's fit the check uses the gradient the solver hands out
+(``grad_out``), rescaled to the next C, and the solver starts from it (``grad_start``), so
+neither makes a gradient pass there.  With ``n_threads=None``, paths that are still running take over the threads of
 finished ones (:class:`_ThreadShare`), so the last of 5 folds on 2 threads does not run on
 one while the other idles.
 
@@ -207,31 +207,41 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
     converged = np.zeros(Cs.size, dtype=bool)
     start = theta if keep is None else theta[keep]
     fitted = []  # (log C, theta) of the last two fits, at distinct C
-    unkept = None  # the last fit's C when its optimum's gradient was not kept
+    # the l1 solver (binary column path) computes its gradients itself, so nothing kept the
+    # one at its optimum: it hands it out (grad_out), and the next C's check rescales it
+    # to that C (_rescaled_grad) instead of a pass over the data; the solver then starts
+    # from it (grad_start) when the start is that optimum
+    hand_out = name == "l1" and objective.n_classes == 1 and objective.l2_strength is not None
+    last_grad = None  # (C, smooth gradient) at ``start``, from the l1 solver
     for i in np.argsort(Cs, kind="stable"):
         C = float(Cs[i])
         inner.C = checks.C = objective.C = C
         if threads is not None:
             data.n_threads = threads()
         done = False
+        grad = None if last_grad is None else _rescaled_grad(checks, start, *last_grad)
         if deterministic:
-            # the l1 solver works on the data term directly: nothing kept the gradient at
-            # its optimum, so a check of the rule would be a pass the solver repeats at its
-            # start; it is left out where the optimum surely violates the rule at this C
-            check = unkept is None or not _surely_violates(checks, start, unkept, tol)
-            start, done = _next_start(checks, start, fitted, np.log(C), tol, check)
+            previous = start
+            start, done = _next_start(checks, start, fitted, np.log(C), tol, grad)
+            if start is not previous:
+                grad = None
         if done:
             # the start already meets the solver's stopping rule at this C: the solver
             # would return it after its first check, without a step
             result = _Unmoved(np.array(start, dtype=np.float64), 0, True)
         else:
+            kw = dict(options)
+            if hand_out:
+                kw["grad_out"] = np.empty(start.size)
+                if grad is not None:
+                    kw["grad_start"] = grad
             kept.keep = keep_iterates
             try:
-                result = run(inner, start, tol=tol, max_iter=max_iter, verbose=verbose,
-                             **options)
+                result = run(inner, start, tol=tol, max_iter=max_iter, verbose=verbose, **kw)
             finally:
                 kept.keep = True
-        unkept = C if name == "l1" and result.converged and not done else None
+            grad = kw.get("grad_out")
+        last_grad = None if grad is None else (C, grad)
         if fitted and np.log(C) == fitted[-1][0]:
             fitted.pop()
         fitted = fitted[-1:] + [(np.log(C), result.theta)]
@@ -351,46 +361,37 @@ def _meets_rule(objective, theta, tol):
     minimum-norm subgradient of F (its gradient without an L1 part) and ref
     :func:`fastlogit.solvers._result.reference_gradient_norm`, as every deterministic solver
     checks it before its first step.  One value/gradient pass unless the data term kept it."""
+    f, g = objective.value_grad(theta)
+    return _rule_holds(objective, theta, g, tol), f
+
+
+def _rule_holds(objective, theta, g, tol):
+    """Whether theta, where the smooth part's gradient is g, meets the stopping rule at
+    ``objective.C`` (:func:`_meets_rule`), without a pass over the data."""
     from .solvers._result import reference_gradient_norm, stopping_threshold
 
-    f, g = objective.value_grad(theta)
     if objective.l1_strength:
         g = objective.min_norm_subgradient(theta, g)
     measure = float(np.abs(g).max()) if g.size else 0.0
     thr = stopping_threshold(tol, reference_gradient_norm(objective, theta, g))
-    return measure <= thr, f
+    return measure <= thr
 
 
-def _surely_violates(objective, theta, C_old, tol):
-    """Whether ``theta``, where the stopping rule held at ``C_old``, surely violates it at
-    ``objective.C`` (larger), by a bound that needs no pass over the data.
-
-    F = C L + lam ||w||_1 + a/2 ||w||^2.  At theta the smooth gradient at ``C_old`` is
-    ``g_j = -lam s_j - a w_j + e_j`` on a non-zero w_j (s_j its sign) with ``|e_j| <= m``,
-    m the threshold at ``C_old``; at C = r C_old it is ``r (g_j + a w_j) - a w_j``, whose
-    violation ``|(r - 1)(lam + a |w_j|) s_j - r e_j|`` is at least
-    ``(r - 1)(lam + a |w_j|) - r m``.  When that exceeds the threshold at C, so does the
-    rule's measure.  False without an L1 part, an ``a/2 ||w||^2`` smooth part or a
-    non-zero coefficient.
-    """
-    from .solvers._result import reference_gradient_norm, stopping_threshold
-
-    C = objective.C
-    lam, a = objective.l1_strength, objective.l2_strength
-    w = objective.layout.coef(theta)
-    if not lam or a is None or not C > C_old or not np.any(w):
-        return False
-    thr = stopping_threshold(tol, reference_gradient_norm(objective))
-    objective.C = C_old
-    try:
-        m = stopping_threshold(tol, reference_gradient_norm(objective))
-    finally:
-        objective.C = C
-    r = C / C_old
-    return (r - 1.0) * (lam + a * float(np.abs(w).max())) - r * m > thr
+def _rescaled_grad(objective, theta, C_old, grad):
+    """The smooth part's gradient at theta at ``objective.C`` from ``grad``, the one at
+    ``C_old`` (binary layout, F = C L + a/2 ||w||^2 + the L1 part): ``C grad L`` scales
+    with C, ``a w`` does not.  No pass over the data; equal to a fresh gradient to
+    rounding."""
+    r = objective.C / C_old
+    out = r * grad
+    a = objective.l2_strength
+    if a:
+        d = objective.n_features
+        out[:d] += (1.0 - r) * a * theta[:d]
+    return out
 
 
-def _next_start(objective, last, fitted, log_C, tol, check=True):
+def _next_start(objective, last, fitted, log_C, tol, grad=None):
     """(start of the next fit on a path, whether it already meets the stopping rule).
 
     ``last`` is the last fit's result (or the path's first start), ``fitted`` the optima
@@ -402,20 +403,20 @@ def _next_start(objective, last, fitted, log_C, tol, check=True):
     (Scaling the coefficients by C_new / C_last, the small-C regime, was tried as a second
     candidate: no fewer iterations on a9a, more passes.)
 
-    ``check=False``: ``last`` is known to violate the rule at the new C
-    (:func:`_surely_violates`), and its gradient is not kept, so the check is left out
-    and F compared by loss-only passes where there is a secant.
+    ``grad``: the smooth part's gradient at ``last`` and the new C when the caller has it
+    (:func:`_rescaled_grad`: nothing kept it, the l1 solver's): the rule is checked on it
+    and F compared by loss-only passes where there is a secant; else by ``value_grad``.
     """
-    if check:
+    if grad is None:
         met, f_last = _meets_rule(objective, last, tol)
-        if met or len(fitted) < 2 or log_C <= fitted[-1][0]:
-            return last, met
-        f_last += objective.l1_value(last)
-    elif len(fitted) < 2 or log_C <= fitted[-1][0]:
-        return last, False
+    else:
+        met = _rule_holds(objective, last, grad, tol)
+    if met or len(fitted) < 2 or log_C <= fitted[-1][0]:
+        return last, met
     (l0, t0), (l1, t1) = fitted
     guess = t1 + (t1 - t0) * ((log_C - l1) / (l1 - l0))
-    if check:
+    if grad is None:
+        f_last += objective.l1_value(last)
         f_guess = objective.value_grad(guess)[0] + objective.l1_value(guess)
     else:
         f_last, f_guess = objective.value(t1), objective.value(guess)

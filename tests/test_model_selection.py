@@ -355,25 +355,36 @@ def test_warm_path_starts_at_the_lowest_of_several_starts(rng):
 
 
 @pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
-def test_surely_violates_never_skips_a_start_that_meets_the_rule(rng, l1_ratio):
-    # the bound without a pass: whenever it says "violates", the exact check agrees
-    from fastlogit.model_selection import _meets_rule, _surely_violates
+def test_l1_paths_check_the_solvers_gradient_rescaled(rng, l1_ratio):
+    # the l1 solver's gradient at its optimum (grad_out), rescaled to the next C, is the
+    # fresh gradient there, and the rule decided on it is the pass-made check's decision
+    from fastlogit.model_selection import _meets_rule, _rescaled_grad, _rule_holds
 
     X, y = _binary(rng, sparse=True)
     penalty = "l1" if l1_ratio == 1.0 else "elasticnet"
     objective = Objective(X, y, penalty=penalty, l1_ratio=l1_ratio)
-    said = []
+    decided = []
     for tol in (1e-2, 1e-4):
         for C_old in np.logspace(-2, 2, 9):
             objective.C = C_old
-            theta = solve(objective, "l1", None, tol=tol, max_iter=500).theta
+            g_old = np.empty(objective.n_params)
+            theta = solve(objective, "l1", None, tol=tol, max_iter=500, grad_out=g_old).theta
             for C in C_old * np.array([1.0, 1.1, 2.0, 7.7, 60.0]):
                 objective.C = C
-                surely = _surely_violates(objective, theta, C_old, tol)
-                said.append(surely)
-                if surely:
-                    assert not _meets_rule(objective, theta, tol)[0]
-    assert 0 < sum(said) < len(said)  # it decides some, not all
+                g = _rescaled_grad(objective, theta, C_old, g_old)
+                np.testing.assert_allclose(g, objective.value_grad(theta)[1], rtol=1e-9,
+                                           atol=1e-9 * C)
+                met = _rule_holds(objective, theta, g, tol)
+                assert met == _meets_rule(objective, theta, tol)[0]
+                decided.append(met)
+    assert 0 < sum(decided) < len(decided)  # both outcomes seen
+    # a path on these checks reaches the cold fits' optima
+    Cs = np.logspace(-2, 2, 6)
+    path = warm_path(Objective(X, y, penalty=penalty, l1_ratio=l1_ratio), Cs, "l1", tol=1e-6)
+    for k, C in enumerate(Cs):
+        ref = solve(Objective(X, y, C=C, penalty=penalty, l1_ratio=l1_ratio), "l1", None,
+                    tol=1e-10, max_iter=1000).theta
+        np.testing.assert_allclose(path[0][k], ref, atol=1e-4)
 
 
 def test_shifted_start_reads_the_mean_path_at_ratio_times_C():
