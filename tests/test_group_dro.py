@@ -114,3 +114,29 @@ def test_scikit_learn_estimator_checks():
     from sklearn.utils.estimator_checks import check_estimator
 
     check_estimator(GroupDROLogisticRegression())
+
+
+@pytest.mark.parametrize("name", ["a9a", "mushrooms"])
+def test_minimax_matches_cvxpy_on_real_data(name):
+    from tests.conftest import shared_or_skip
+
+    # the first 400 rows of a shared set, the groups given by one of its binary features
+    # (the one present in the share of rows closest to 30 %), the columns those rows use:
+    # a9a ends with all weight on one group, mushrooms with both groups tied at the maximum
+    X, y = shared_or_skip(name)
+    X, y = X[:400], y[:400]
+    X = X[:, np.flatnonzero(X.getnnz(axis=0))].toarray()
+    share = (X != 0).mean(axis=0)
+    column = int(np.argmin(np.abs(share - 0.3)))
+    g = (X[:, column] != 0).astype(int)
+    X = np.delete(X, column, axis=1)
+    s = np.random.default_rng(3).uniform(0.5, 2.0, X.shape[0])
+    C = 0.05
+    res = group_dro(sp.csr_matrix(X), y, g, s, C=C, tol=1e-10)
+    assert res.converged and res.gap <= 1e-10
+    f_ref, W, b = _cvxpy_dro(X, y, g, C, s, 1)
+    assert res.objective == pytest.approx(f_ref, rel=1e-6)
+    np.testing.assert_allclose(res.theta, np.r_[W, b], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(res.group_losses, _group_losses(X, y, g, res.theta, 1, s),
+                               rtol=1e-10)
+    assert res.worst_group_loss == pytest.approx(res.group_losses.max(), rel=1e-12)
