@@ -44,6 +44,11 @@ __all__ = ["Objective", "LogLossData", "LineFunction", "PenaltyLine", "pointwise
 _COMPACT_MIN_FEATURES = 256
 #: Column ids handled per block by LogLossData.compact_columns (bounds its int64 temporaries).
 _COMPACT_BLOCK = 1 << 20
+#: Binary data terms with at most this many features make the Hessian diagonal in their value /
+#: gradient pass once it has been asked for (LogLossData.hess_diag).  It costs a d-vector per
+#: cached point and a second d-vector per thread during the pass; beyond this size that memory
+#: (item 3 of issue 18: peak extra memory of a large fit) weighs more than the pass it saves.
+FUSE_DIAG_MAX_FEATURES = 1 << 16
 
 
 def _binary_loss(y, z):
@@ -156,6 +161,7 @@ class LogLossData:
         # point needs no pass of its own (trust-region / Newton-CG precondition with it at
         # every iterate).
         self._fuse_diag = False
+        self._may_fuse_diag = k == 1 and d <= FUSE_DIAG_MAX_FEATURES
         # threads of the softmax layout moves (_softmax_theta; results independent of them)
         self._move_threads = 1 if k == 1 else _softmax_theta.threads_for(n_threads, d, k)
         self.n_evals = {"value_grad": 0, "value": 0, "hessp": 0, "hessian": 0, "hess_diag": 0,
@@ -448,14 +454,15 @@ class LogLossData:
     def hess_diag(self, theta):
         """diag Hess L(theta), float64 (n_params,).
 
-        Binary: from the value / gradient pass at theta when it made the diagonal (from the
-        first call on, every such pass does: no pass of its own, and not counted in
-        ``n_evals["hess_diag"]``); else one pass.
+        Binary with at most :data:`FUSE_DIAG_MAX_FEATURES` features: from the value /
+        gradient pass at theta when it made the diagonal (from the first call on, every such
+        pass does: no pass of its own, and not counted in ``n_evals["hess_diag"]``); else one
+        pass.
         """
         st = self._state(theta)
         d, fi, k = self.n_features, self.fit_intercept, self.n_classes
         out = np.empty((k, d + fi))
-        if k == 1:
+        if self._may_fuse_diag:
             self._fuse_diag = True
             if st.diag_ok:
                 out[0, :d] = st.diag

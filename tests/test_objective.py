@@ -364,3 +364,21 @@ def test_used_columns_matches_bincount(rng, index_dtype):
     reduced, keep = ob.compact_columns()
     assert reduced.n_features == np.unique(ind).size
     np.testing.assert_array_equal(np.flatnonzero(keep[:-1]), np.unique(ind))
+
+
+def test_hess_diag_fusion_only_for_small_d(rng, monkeypatch):
+    """Above FUSE_DIAG_MAX_FEATURES the value / gradient pass does not make the diagonal (its
+    memory): every hess_diag at a new point is a pass of its own, with the same result."""
+    import fastlogit.objective as objective_module
+
+    X, y, s = _problem(rng, n=50, d=7, sparse=True)
+    monkeypatch.setattr(objective_module, "FUSE_DIAG_MAX_FEATURES", 6)
+    big = Objective(X, y, s)
+    monkeypatch.setattr(objective_module, "FUSE_DIAG_MAX_FEATURES", 7)
+    small = Objective(X, y, s)
+    for theta in 0.3 * rng.standard_normal((3, big.n_params)):
+        for ob in (big, small):
+            ob.value_grad(theta)
+        np.testing.assert_array_equal(big.hess_diag(theta), small.hess_diag(theta))
+    assert big.data.n_evals["hess_diag"] == 3 and small.data.n_evals["hess_diag"] == 1
+    assert big.data._states[0].diag is None and big.data._states[1].diag is None
