@@ -1,11 +1,13 @@
 """Margin losses (log-loss as a check, squared hinge, smoothed hinge) and the linear SVM."""
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from fastlogit.margin_losses import LogLoss, MarginData, SmoothedHinge, SquaredHinge
 from fastlogit.objective import Objective
-from fastlogit.solvers import solve
+from fastlogit.solvers import ConvergenceWarning, solve
 from fastlogit.svm import LinearSVM, fit_hinge
 
 
@@ -235,7 +237,12 @@ def test_squared_hinge_auto_takes_either_route_to_the_same_optimum():
         theta, info = fit_squared_hinge(kw, 1.0, tol=1e-10, max_iter=200)
         assert info["method"] == route and info["converged"] and info["gap"] <= 1e-10
         data = MarginData(loss=SquaredHinge(), **kw)
-        ref = solve(Objective(data, C=1.0), ref_solver, tol=1e-10, max_iter=500).theta
+        # the reference at tol 1e-9: on the wide problem the squared hinge's Hessian jumps
+        # between rows at the margin near the optimum, and whether trust-region's last steps
+        # reach 1e-10 there depends on rounding (it reports it by a ConvergenceWarning)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            ref = solve(Objective(data, C=1.0), ref_solver, tol=1e-9, max_iter=500).theta
         assert _primal(X, y, theta[:-1], theta[-1], 1.0, "squared_hinge") == pytest.approx(
             _primal(X, y, ref[:-1], ref[-1], 1.0, "squared_hinge"), rel=1e-8)
 
