@@ -29,9 +29,9 @@ feature enters an L1 model, and the large Cs where the rule, relative to
 ``C ||grad L(0)||_inf``, is met by the previous optimum) costs that one check, not a solver
 call; after an l1 solver's fit the check uses the gradient the solver hands out
 (``grad_out``), rescaled to the next C, and the solver starts from it (``grad_start``), so
-neither makes a gradient pass there.  With ``n_threads=None``, paths that are still running take over the threads of
-finished ones (:class:`_ThreadShare`), so the last of 5 folds on 2 threads does not run on
-one while the other idles.
+neither makes a gradient pass there.  With ``n_threads=None``, paths that are still
+running take over the threads of finished ones (:class:`_ThreadShare`), so the last of 5
+folds on 2 threads does not run on one while the other idles.
 
 Not used, and why:
 
