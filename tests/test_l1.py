@@ -584,3 +584,31 @@ def test_gradient_in_and_out_for_paths():
         l1_newton(ob, np.zeros(ob.n_params), grad_out=np.zeros(ob.n_params, np.float32))
     with pytest.raises(ValueError, match="grad_start holds non-finite"):
         l1_newton(ob, np.zeros(ob.n_params), grad_start=np.full(ob.n_params, np.nan))
+
+
+def test_small_first_working_set_when_violations_come_from_the_intercept(capsys):
+    """Non-negative sparse features and an unbalanced label: at 0 far more features violate
+    than at the intercept's optimum, so the fit starts at 0 with a first working set of
+    _WS_FIRST columns (growing by doubling to ws_min) and still reaches the split
+    reference's optimum."""
+    from fastlogit.solvers import l1
+
+    rng = np.random.default_rng(5)
+    n, d, C = 300, 120, 0.2
+    X = sp.random(n, d, density=0.3, random_state=rng, format="csr")
+    X.data = rng.uniform(0.5, 1.5, X.nnz)
+    w = np.zeros(d)
+    w[:6] = rng.standard_normal(6) * 3.0
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-(X @ w) + 1.5))).astype(np.float64)
+    n_b = np.count_nonzero(np.abs(X.T @ (C * (y.mean() - y))) > 1.0)
+    n_0 = np.count_nonzero(np.abs(X.T @ (C * (0.5 - y))) > 1.0)
+    ws_min = 24
+    assert ws_min < n_b and n_0 > l1._WS_RATIO * n_b  # the rule's condition holds here
+    ob = Objective(X, y, C=C, penalty="l1")
+    res = solve(ob, "l1", tol=1e-10, ws_min=ws_min, verbose=2)
+    sizes = [int(line.split("|W| = ")[1].split(",")[0])
+             for line in capsys.readouterr().out.splitlines() if "|W| = " in line]
+    assert sizes[0] == l1._WS_FIRST
+    assert res.converged
+    _, F_ref = _split_reference(X, y, C, 1.0, 0.0)
+    assert abs(ob.value(res.theta) - F_ref) <= 1e-8 * abs(F_ref)

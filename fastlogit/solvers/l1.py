@@ -28,11 +28,14 @@ violation.  A cold start (theta0 = 0, intercept fitted) with at most ``ws_min`` 
 the intercept's own optimum (w = 0, b = logit of the weighted mean label) starts there, so
 that the first working set holds just those; with more, it starts at 0, where the curvature
 ``D = C s / 4`` is the largest and the first steps stay short (from the intercept's optimum
-on w8a at C = 1 they overshot and the fit took twice as long).  The model of a step is
-solved by coordinate descent with newGLMNET's shrinking, either over the working set's
-columns (with Anderson extrapolation of the iterates every few sweeps, kept only when it
-lowers the model) or, when building the dense ``(m + 1)^2`` model Hessian (one pass over
-the CSR rows, intercept included; over the working set's own rows, built once per round by
+on w8a at C = 1 they overshot and the fit took twice as long); when far more features
+violate at 0 than at the intercept's optimum (their violation is the intercept's error), the
+first working set is small (``_WS_FIRST``) and doubles each round up to ``ws_min``.  The
+model of a step is solved by coordinate descent with newGLMNET's shrinking, either over
+the working set's columns (with Anderson extrapolation of the iterates every few sweeps,
+kept only when it lowers the model) or, when building the dense ``(m + 1)^2`` model Hessian
+(one pass over the CSR rows, intercept included; over the working set's own rows, built once
+per round by
 :func:`fastlogit.solvers._cd.rows_of_cols`, when they hold less than half of X's non-zeros:
 each build then skips the scan of the other entries) and sweeping over it costs
 less than sweeping over the columns for as many sweeps as the last model took, over that
@@ -155,6 +158,13 @@ _SOFTMAX_SWEEPS = 20
 #: while on the column models the extra sweeps cost more than the steps they save
 #: (measured in benchmarks/results/l1_race.md).
 _FORCING = 0.5
+#: Column path, cold start at 0: when more than _WS_RATIO times as many features violate
+#: at 0 as at the intercept's optimum, the violations at 0 come mostly from the intercept's
+#: error (features correlated with the constant column, which leave once b settles): the
+#: first working set then holds _WS_FIRST columns, doubling each round up to ``ws_min``
+#: (never below twice the support).  Measured in benchmarks/results/l1_race.md.
+_WS_FIRST = 16
+_WS_RATIO = 2.0
 
 #: data term -> (its float64 CSC arrays, its float64 CSR arrays) (weakly keyed: a path of
 #: fits over one data term builds them once); _ROWS: the CSR arrays alone.
@@ -580,6 +590,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     # the caller's gradient at theta0, used on the full column copy only (over the rows the
     # first gradient pass also counts the columns)
     given = grad_start is not None and loc is None
+    ws_first = ws_min
     b_start = (_intercept_start(y, s) if fi and offset is None and thr is None
                and inactive is None and not np.any(theta) and not given else None)
     grad0 = np.empty(objective.n_params)
@@ -611,7 +622,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             _rows_gradient(r, g_full, r0, grad0[:d])
         gb = float(r.sum())
         grad0[d] = float(r0.sum())
-        if np.count_nonzero(np.abs(g_full) > lam) > ws_min:
+        n_b = np.count_nonzero(np.abs(g_full) > lam)
+        if n_b > ws_min:
             # many features enter: the start at 0, whose curvature (D = C s / 4, the
             # largest) keeps the first Newton steps short, took fewer steps (w8a at C = 1:
             # from the intercept's optimum, D ~ 0.03 C and the first steps overshoot)
@@ -620,6 +632,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             loss = _cd.pointwise(z, y, s, C, r, D, p)
             g_full[:] = grad0[:d]
             gb = grad0[d]
+            if np.count_nonzero(np.abs(g_full) > lam) > _WS_RATIO * n_b:
+                ws_first = _WS_FIRST
     viol = _violation(g_full, w, lam)
     gnorm = max(float(viol.max(initial=0.0)), abs(gb))
     if thr is None:
@@ -647,6 +661,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     last_sweeps = _FIRST_SWEEPS  # sweeps of the last model solve (the dense-model choice)
     # (columns, X^T r, sum D x^2 on them) at the current point, from the last round's final
     # check: the next round starts at that point and reuses them on its shared columns
+    ws_cap = min(ws_first, ws_min)
     kept = None
     ridge = 0.0  # damping added to the model's curvature after a failed line search
     exact = True  # z (hence the gradient) computed from scratch at this point
@@ -678,7 +693,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         if it >= max_iter:
             break
         # ---- working set: the support plus the worst violators among the zeros
-        cols = _working_set(w != 0, viol, ws_min)
+        cols = _working_set(w != 0, viol, ws_cap)
+        ws_cap = min(2 * ws_cap, ws_min)
         eps_ws = max(_WS_REL * gnorm, 0.5 * thr)
         m = cols.size
         xc, lc = columns(cols)
