@@ -361,6 +361,46 @@ def _check_memory_against_two_loop(rng, dtype, _Memory, n, m):
             theta, g = theta + 1.0, g + 1e-3  # the next pair starts from a fresh memory
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lbfgs_direction_sweep_writes_the_unit_step(rng, dtype):
+    """The direction pass asked for the unit step's point writes ``theta + d`` bitwise (as
+    NumPy's sum), leaves d and the slope bitwise as without it, at one and two threads; and
+    armijo handed that point as ``trial`` returns what it returns when it builds the point."""
+    from fastlogit._config import exact_threads
+    from fastlogit.solvers._lbfgs_memory import CHUNK
+    from fastlogit.solvers._line_search import armijo
+    from fastlogit.solvers.lbfgs import _Memory
+
+    n = 2 * CHUNK + 77
+    diag = rng.uniform(0.5, 3.0, n)
+    with exact_threads():
+        mems = [_Memory(5, n, dtype, n_threads=t) for t in (1, 2)]
+        theta, g = rng.standard_normal(n), rng.standard_normal(n)
+        for _ in range(7):  # wraps the ring of 5 pairs
+            s = rng.standard_normal(n)
+            for mem in mems:
+                assert mem.push(theta + s, theta, g + diag * s, g)[0]
+            theta, g = theta + s, g + diag * s
+        for mem in mems:
+            d, d_plain, trial = np.empty(n), np.empty(n), np.empty(n)
+            slope = mem.direction(g, d, theta, trial)
+            assert slope == mem.direction(g, d_plain)
+            np.testing.assert_array_equal(d, d_plain)
+            np.testing.assert_array_equal(trial, theta + d)
+
+    X = rng.standard_normal((60, 8))
+    obj = Objective(X, (X[:, 0] + rng.standard_normal(60) > 0).astype(float), C=2.0)
+    th = rng.standard_normal(obj.n_params) * 0.1
+    f, gr = obj.value_grad(th)
+    for d in (-0.3 * gr, -40.0 * gr):  # accepted at t = 1; rejected there, backtracked
+        built = armijo(obj, th, f, gr, d)
+        given = armijo(obj, th, f, gr, d, trial=th + d)
+        assert built[0] == given[0] and built[2] == given[2]
+        np.testing.assert_array_equal(built[1], given[1])
+        np.testing.assert_array_equal(built[3], given[3])
+    assert built[0] < 1.0
+
+
 def test_lbfgs_float32_memory_reaches_the_optimum(rng):
     """Pairs stored in float32 (the default for a large memory) change the path, not the
     optimum: a softmax fit at tol 1e-10 ends within 1e-12 (relative) of F of the float64

@@ -178,9 +178,10 @@ def _axpy8(d, cs, cy, i, s0, y0, s1, y1, s2, y2, s3, y3):
 
 
 @njit(**_SUM)
-def _direction_chunk(c, n, g, S, Y, act, cs, cy, gamma, d, part):
+def _direction_chunk(c, n, g, S, Y, act, cs, cy, gamma, d, part, theta, trial):
     """Chunk ``c``: d = -(gamma g + sum_i cs_i S_i + cy_i Y_i) (pairs four at a time, as in
-    _pair_chunk); part[c] = g.d."""
+    _pair_chunk); part[c] = g.d; trial = theta + d when trial has n entries (else it is
+    not touched)."""
     j0 = c * CHUNK
     j1 = min(j0 + CHUNK, n)
     dc = d[j0:j1]
@@ -201,20 +202,25 @@ def _direction_chunk(c, n, g, S, Y, act, cs, cy, gamma, d, part):
         dc[j] = -dc[j]
         slope += gc[j] * dc[j]
     part[c] = slope
+    if trial.size == n:
+        tc = trial[j0:j1]
+        th = theta[j0:j1]
+        for j in range(dc.size):
+            tc[j] = th[j] + dc[j]
 
 
 @njit(**_PAR)
-def _direction_par(g, S, Y, act, cs, cy, gamma, d, part):
+def _direction_par(g, S, Y, act, cs, cy, gamma, d, part, theta, trial):
     n = g.size
     for c in prange(part.shape[0]):
-        _direction_chunk(c, n, g, S, Y, act, cs, cy, gamma, d, part)
+        _direction_chunk(c, n, g, S, Y, act, cs, cy, gamma, d, part, theta, trial)
 
 
 @njit(**_SUM)
-def _direction_ser(g, S, Y, act, cs, cy, gamma, d, part):
+def _direction_ser(g, S, Y, act, cs, cy, gamma, d, part, theta, trial):
     n = g.size
     for c in range(part.shape[0]):
-        _direction_chunk(c, n, g, S, Y, act, cs, cy, gamma, d, part)
+        _direction_chunk(c, n, g, S, Y, act, cs, cy, gamma, d, part, theta, trial)
 
 
 @njit(cache=True, nogil=True)
@@ -273,12 +279,22 @@ def pair_pass(theta_new, theta, g_new, g, S, Y, spare, act, n_threads=1):
     return _chunk_sums(part)
 
 
-def direction_pass(g, S, Y, act, cs, cy, gamma, d, n_threads=1):
+_NO_TRIAL = np.zeros(0)
+
+
+def direction_pass(g, S, Y, act, cs, cy, gamma, d, n_threads=1, theta=None, trial=None):
     """d = -(gamma g + sum_i cs[i] S[act[i]] + cy[i] Y[act[i]]) written into ``d``
-    (float64, shape (n,)); returns the slope g.d (float)."""
+    (float64, shape (n,)); returns the slope g.d (float).
+
+    With ``theta`` and ``trial`` (float64, shape (n,), trial not aliasing theta or d), the
+    same sweep also writes the unit step's point ``trial = theta + d`` (the bits of NumPy's
+    ``theta + d``), which a line search starting at t = 1 evaluates first.
+    """
     part = np.empty(n_chunks(g.size))
+    if trial is None:
+        theta = trial = _NO_TRIAL
     args = (g, S, Y, act, np.ascontiguousarray(cs, dtype=np.float64),
-            np.ascontiguousarray(cy, dtype=np.float64), float(gamma), d, part)
+            np.ascontiguousarray(cy, dtype=np.float64), float(gamma), d, part, theta, trial)
     if n_threads > 1:
         with numba_threads(n_threads):
             _direction_par(*args)

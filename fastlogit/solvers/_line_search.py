@@ -57,7 +57,7 @@ def _within_roundoff(f_new, f):
 
 
 def armijo(objective, theta, f, g, d, *, t0=1.0, c1=1e-4, max_backtracks=40, z=None,
-           slope=None):
+           slope=None, trial=None):
     """Armijo backtracking along ``d`` from ``theta``.
 
     Parameters
@@ -74,6 +74,10 @@ def armijo(objective, theta, f, g, d, *, t0=1.0, c1=1e-4, max_backtracks=40, z=N
     slope : float or None
         ``g @ d`` if the caller has it (L-BFGS's direction pass returns it): saves one dot
         over the parameters; None computes it.
+    trial : ndarray (n_params,) or None
+        ``theta + t0 * d`` if the caller has it (L-BFGS's direction pass writes
+        ``theta + d`` in the same sweep as d): the first trial point, not built again; it
+        must be a new array (it is returned as ``theta_new`` when accepted).  None builds it.
 
     Returns
     -------
@@ -85,7 +89,7 @@ def armijo(objective, theta, f, g, d, *, t0=1.0, c1=1e-4, max_backtracks=40, z=N
         return 0.0, theta, f, g
     t = float(t0)
     threads = getattr(objective, "n_threads", 1)
-    theta_t = _step(theta, t, d, threads)
+    theta_t = _step(theta, t, d, threads) if trial is None else trial
     f_t, g_t = objective.value_grad(theta_t)
     if f_t <= f + c1 * t * slope:
         return t, theta_t, f_t, g_t

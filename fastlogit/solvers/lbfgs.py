@@ -120,10 +120,11 @@ class _Memory:
         self.gamma = 1.0
         self._sg = self._yg = np.zeros(0)
 
-    def direction(self, g, out):
+    def direction(self, g, out, theta=None, trial=None):
         """Write -H g into ``out`` (float64, shape (n,); -g with no pairs) and return the slope
         g . out.  ``g`` must be the gradient of the last :meth:`push` (or any g with no pairs
-        stored)."""
+        stored).  With ``theta`` and ``trial`` (float64, shape (n,)), the same sweep also
+        writes ``trial = theta + out`` (the unit step's point, the bits of ``theta + out``)."""
         k = len(self.order)
         gamma = self.gamma
         if k == 0:
@@ -136,7 +137,7 @@ class _Memory:
             coef_s = _upper_solve(R, w, transpose=True)
             coef_y = -gamma * u
         return _lbm.direction_pass(g, self.S, self.Y, self._act, coef_s, coef_y, gamma, out,
-                                   self.threads)
+                                   self.threads, theta, trial)
 
 
 _TRTRS = linalg.get_lapack_funcs("trtrs", dtype=np.float64)
@@ -214,10 +215,14 @@ def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0
     it, message = 0, "max_iter reached"
     while gnorm > thr and it < max_iter:
         it += 1
-        slope = memory.direction(g, d)  # g . d, from the direction pass: armijo skips its dot
-        t0 = 1.0 if memory.order else _first_step(g)
+        if memory.order:  # the unit step first: its point theta + d comes from the same sweep
+            t0, trial = 1.0, np.empty_like(theta)
+            slope = memory.direction(g, d, theta, trial)  # g . d: armijo skips its dot
+        else:
+            t0, trial = _first_step(g), None
+            slope = memory.direction(g, d)
         t, theta_new, f_new, g_new = armijo(objective, theta, f, g, d, t0=t0,
-                                            max_backtracks=max_ls, slope=slope)
+                                            max_backtracks=max_ls, slope=slope, trial=trial)
         if t == 0.0 and memory.order:
             memory.clear()
             d = -g
