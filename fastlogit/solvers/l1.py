@@ -165,6 +165,13 @@ _FORCING = 0.5
 #: (never below twice the support).  Measured in benchmarks/results/l1_race.md.
 _WS_FIRST = 16
 _WS_RATIO = 2.0
+#: Column path, the dense-model choice: a Hessian build's multiply-adds are counted at
+#: _GRAM_IN_CACHE of a column sweep's per non-zero work when the (m + 1)^2 matrix is small
+#: (m < _GRAM_M_CACHE: at most 128 KiB, its scattered updates stay in cache; on w8a's
+#: m ~ 250-300 they do not, and dense models with few sweeps lost there).  Measured in
+#: benchmarks/results/l1_race.md.
+_GRAM_IN_CACHE = 0.5
+_GRAM_M_CACHE = 128
 
 #: data term -> (its float64 CSC arrays, its float64 CSR arrays) (weakly keyed: a path of
 #: fits over one data term builds them once); _ROWS: the CSR arrays alone.
@@ -709,7 +716,9 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         compact = 2 * nnz_w < nnz_x
         if model == "auto":
             dense_model = m <= 2500 and m * m <= 4 * (nnz_w + n) and (
-                _cd.gram_cost(xc[0], xc[1], lc, n) + (2 * nnz_w if compact else nnz_x)
+                _cd.gram_cost(xc[0], xc[1], lc, n) * (_GRAM_IN_CACHE if m < _GRAM_M_CACHE
+                                                      else 1.0)
+                + (2 * nnz_w if compact else nnz_x)
                 + last_sweeps * m * m <= last_sweeps * (2 * nnz_w + n))
         else:
             dense_model = model == "dense" and m <= 2500
