@@ -14,7 +14,8 @@ Here they are two compiled passes over the parameters, split into fixed chunks o
 
 - :func:`pair_pass` writes the new pair into a spare slot and returns every dot above
   (one read of the stored pairs, each value used for both of its dots);
-- :func:`direction_pass` writes the direction and returns the slope.
+- :func:`direction_pass` writes the direction and returns the slope (and, when asked, the
+  unit step's point theta + d, which the line search evaluates first).
 
 Within a chunk the stored pairs are taken four at a time, so that the chunk's float64
 vectors (y and g_new, or the direction being summed), which live in cache, are read (and
