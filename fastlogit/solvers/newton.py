@@ -171,10 +171,11 @@ def _preconditioner(objective, theta, kind):
     return np.divide(1.0, diag, out=diag)
 
 
-def _quadratic_stop(g, s, r, k, q_prev, eps_q):
+def _quadratic_stop(gs, sr, k, q_prev, eps_q):
     """Nash & Sofer's rule: stop when the model Q(s) = g.s + s.Hs/2 = (g.s - s.r)/2 improved
-    by less than ``eps_q * |Q| / k`` in the last step.  Returns (stop, Q)."""
-    q = 0.5 * (float(g @ s) - float(s @ r))
+    by less than ``eps_q * |Q| / k`` in the last step (``gs`` = g.s, ``sr`` = s.r, r = -g - Hs
+    the CG residual).  Returns (stop, Q)."""
+    q = 0.5 * (gs - sr)
     return (eps_q > 0 and k > 0 and (q_prev - q) * (k + 1) <= eps_q * abs(q)), q
 
 
@@ -248,7 +249,7 @@ def pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0, minv=None, work=None):
         if float(np.sqrt(r @ r)) <= stop:
             return s, k + 1, True
         if eps_q:
-            done, q = _quadratic_stop(g, s, r, k, q, eps_q)
+            done, q = _quadratic_stop(float(g @ s), float(s @ r), k, q, eps_q)
             if done:
                 return s, k + 1, True
         z = apply(r)
@@ -339,11 +340,10 @@ def _steihaug(hessp, g, delta, rtol, max_cg, minv, eps_q=0.0, work=None, mdiag=N
             _axpy(r, tau, Hd, z, -1)
             return s, r, k + 1, True
         rr, rz_new, gs, sr = _tr_cg.advance(s, r, z, d, Hd, g, minv, alpha)
-        if eps_q:  # Nash & Sofer's rule on Q(s) = (g.s - s.r) / 2 (as _quadratic_stop)
-            q_new = 0.5 * (gs - sr)
-            if k > 0 and (q - q_new) * (k + 1) <= eps_q * abs(q_new):
+        if eps_q:
+            done, q = _quadratic_stop(gs, sr, k, q, eps_q)
+            if done:
                 return s, r, k + 1, False
-            q = q_new
         _tr_cg.new_direction(d, z, rz_new / rz)
         rz = rz_new
     return s, r, max_cg, False
