@@ -261,16 +261,12 @@ class LogLossData:
             return self._compute_softmax(theta, st, grad, scale)
         w, b = self._load(theta)
         gw = grad[:d] if self._direct else self._gw
-        st.diag_ok = False
-        if self._fuse_diag:
-            if st.diag is None:
-                st.diag = np.empty(d, dtype=self.dtype)
-            loss, gb = self.kernels.loss_grad(self.design, self._y, self._s, w, b, gw, st.curv,
-                                              n_threads=self.n_threads, diag_out=st.diag)
-            st.diag_ok = True
-        else:
-            loss, gb = self.kernels.loss_grad(self.design, self._y, self._s, w, b, gw, st.curv,
-                                              n_threads=self.n_threads)
+        if self._fuse_diag and st.diag is None:
+            st.diag = np.empty(d, dtype=self.dtype)
+        loss, gb = self.kernels.loss_grad(self.design, self._y, self._s, w, b, gw, st.curv,
+                                          n_threads=self.n_threads,
+                                          diag_out=st.diag if self._fuse_diag else None)
+        st.diag_ok = self._fuse_diag
         if not self._direct:
             grad[:d] = gw
         if self.fit_intercept:
@@ -462,20 +458,19 @@ class LogLossData:
         st = self._state(theta)
         d, fi, k = self.n_features, self.fit_intercept, self.n_classes
         out = np.empty((k, d + fi))
-        if self._may_fuse_diag:
-            self._fuse_diag = True
-            if st.diag_ok:
-                out[0, :d] = st.diag
-                if fi:
-                    out[0, d] = float(st.curv.sum(dtype=np.float64))
-                return out.ravel()
-        self.n_evals["hess_diag"] += 1
+        self._fuse_diag = self._fuse_diag or self._may_fuse_diag
+        fused = self._may_fuse_diag and st.diag_ok  # binary: made by the pass at theta
+        if not fused:
+            self.n_evals["hess_diag"] += 1
         for a in range(k):
             wts = self._curvature_weights(st, a, a)
-            col = out[a, :d] if self._direct else self._col
-            self.kernels.hess_diag(self.design, wts, col, n_threads=self.n_threads)
-            if not self._direct:
-                out[a, :d] = col
+            if fused:
+                out[a, :d] = st.diag
+            else:
+                col = out[a, :d] if self._direct else self._col
+                self.kernels.hess_diag(self.design, wts, col, n_threads=self.n_threads)
+                if not self._direct:
+                    out[a, :d] = col
             if fi:
                 out[a, d] = float(wts.sum(dtype=np.float64))
         return out.ravel()
