@@ -1,9 +1,10 @@
 """Which columns of a CSR matrix hold a stored value: the scan of column compaction.
 
 :meth:`fastlogit.objective.LogLossData.compact_columns` decides from it whether dropping the
-empty columns pays; it runs once per fit, so on a small problem (a fit of 10-20 ms) it is a
-fixed cost.  ``np.bincount`` widens every int32 column id to intp first and counts; this
-compiled loop only marks (one byte store per stored value).
+empty columns pays; it runs once per fit, so on a small problem it is a fixed cost worth
+keeping small (measured: benchmarks/results/small_fits.md).  ``np.bincount`` widens every
+int32 column id to intp first and counts; this compiled loop only marks (one byte store per
+stored value).
 """
 import numpy as np
 from numba import njit

@@ -3,9 +3,9 @@
 One CG step of :func:`fastlogit.solvers.newton._steihaug` needs, besides its Hessian-vector
 product, about twenty vector operations over the parameters (dots, M-weighted dots, two axpys,
 the preconditioned residual, the new direction).  Written as NumPy calls, each reads its
-operands from memory again and costs a Python call; on a small problem (a fit of 10-20 ms,
-thousands of parameters) they were a tenth of the fit.  Here they are three loops per step,
-each reading its arrays once:
+operands from memory again and costs a Python call, which on a small problem (thousands of
+parameters) is a visible share of the fit (benchmarks/results/small_fits.md).  Here they
+are three loops per step, each reading its arrays once:
 
 ``curvature``
     ``d . Hd`` and the M-weighted ``s.Ms``, ``s.Md``, ``d.Md`` the boundary test needs.
