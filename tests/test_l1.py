@@ -589,8 +589,8 @@ def test_gradient_in_and_out_for_paths():
 def test_small_first_working_set_when_violations_come_from_the_intercept(capsys):
     """Non-negative sparse features and an unbalanced label: at 0 far more features violate
     than at the intercept's optimum, so the fit starts at 0 with a first working set of
-    _WS_FIRST columns (growing by doubling to ws_min) and still reaches the split
-    reference's optimum."""
+    _WS_FIRST columns (growing by doubling to ws_min) on X's full column copy (made once,
+    kept with the data term) and still reaches the split reference's optimum."""
     from fastlogit.solvers import l1
 
     rng = np.random.default_rng(5)
@@ -609,6 +609,7 @@ def test_small_first_working_set_when_violations_come_from_the_intercept(capsys)
     sizes = [int(line.split("|W| = ")[1].split(",")[0])
              for line in capsys.readouterr().out.splitlines() if "|W| = " in line]
     assert sizes[0] == l1._WS_FIRST
+    assert l1._cached(l1._CSC, ob.data) is not None  # the full copy, not per-round extracts
     assert res.converged
     _, F_ref = _split_reference(X, y, C, 1.0, 0.0)
     assert abs(ob.value(res.theta) - F_ref) <= 1e-8 * abs(F_ref)

@@ -30,7 +30,8 @@ that the first working set holds just those; with more, it starts at 0, where th
 ``D = C s / 4`` is the largest and the first steps stay short (from the intercept's optimum
 on w8a at C = 1 they overshot and the fit took twice as long); when far more features
 violate at 0 than at the intercept's optimum (their violation is the intercept's error), the
-first working set is small (``_WS_FIRST``) and doubles each round up to ``ws_min``.  The
+first working set is small (``_WS_FIRST``) and doubles each round up to ``ws_min``, on X's
+full column copy (made once instead of an extraction from the rows per round).  The
 model of a step is solved by coordinate descent with newGLMNET's shrinking, either over
 the working set's columns (with Anderson extrapolation of the iterates every few sweeps,
 kept only when it lowers the model) or, when building the dense ``(m + 1)^2`` model Hessian
@@ -162,7 +163,9 @@ _FORCING = 0.5
 #: at 0 as at the intercept's optimum, the violations at 0 come mostly from the intercept's
 #: error (features correlated with the constant column, which leave once b settles): the
 #: first working set then holds _WS_FIRST columns, doubling each round up to ``ws_min``
-#: (never below twice the support).  Measured in benchmarks/results/l1_race.md.
+#: (never below twice the support), and the fit works on X's full column copy from then on
+#: (one copy instead of an extraction from the rows per round).  Measured in
+#: benchmarks/results/l1_race.md.
 _WS_FIRST = 16
 _WS_RATIO = 2.0
 #: Column path, the dense-model choice: a Hessian build's multiply-adds are counted at
@@ -641,6 +644,11 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             gb = grad0[d]
             if np.count_nonzero(np.abs(g_full) > lam) > _WS_RATIO * n_b:
                 ws_first = _WS_FIRST
+                # the working set then grows over several rounds, each extracting its
+                # columns from the rows: X's full column copy, made once now, costs less
+                # (and the full gradients become column passes)
+                if loc is not None:
+                    csc, loc = _csc_of(data)[0], None
     viol = _violation(g_full, w, lam)
     gnorm = max(float(viol.max(initial=0.0)), abs(gb))
     if thr is None:
