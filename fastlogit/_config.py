@@ -3,8 +3,8 @@ import os
 import time
 from contextlib import contextmanager
 
-__all__ = ["effective_n_threads", "kernel_threads", "exact_threads", "runtime_thread_limit",
-           "busy_cores"]
+__all__ = ["effective_n_threads", "kernel_threads", "KernelThreads", "exact_threads",
+           "runtime_thread_limit", "busy_cores"]
 
 # Cost model of kernel_threads, in nanoseconds of one core (2-core AMD EPYC Zen4, measured with
 # benchmarks/bench_kernels.py and OMP_WAIT_POLICY=PASSIVE; only the orders of magnitude matter).
@@ -103,6 +103,51 @@ def kernel_threads(n_threads, n_rows, nnz, buffer_len):
         if cost < best_cost:
             best, best_cost = t, cost
     return best
+
+
+_UNSEEN = object()
+
+
+class KernelThreads:
+    """:func:`kernel_threads` for one kernel over fixed sizes, for a caller that makes the
+    same call many times (a data term's value / gradient pass: one per solver iteration).
+
+    ``choice(n_threads)`` returns ``kernel_threads(n_threads, n_rows, nnz, buffer_len)``.
+    The model's cost is convex in the thread count T, so under any cap its choice is the
+    smaller of the cap and the T it picks without one; when that T is 1 (a second thread
+    would cost more than it saves, decided once here), the answer is 1 under every cap:
+    ``threadpoolctl`` limits, ``OMP_NUM_THREADS``, busy cores, an explicit ``n_threads``.
+    It is then returned without asking the OpenMP runtime or the run queue, once
+    ``n_threads`` has been checked (the first call with that value goes through
+    :func:`kernel_threads`, which raises its ValueError for a bad one; a later change of
+    ``n_threads`` is checked again).  In every other case (a second thread may pay, or
+    :func:`exact_threads` / ``FASTLOGIT_EXACT_THREADS=1``, under which the count asked for
+    is used whatever the size) each call evaluates :func:`kernel_threads`, so that limits
+    set meanwhile hold.
+
+    Parameters
+    ----------
+    n_rows, nnz, buffer_len : int
+        As for :func:`kernel_threads`.
+    """
+
+    __slots__ = ("n_rows", "nnz", "buffer_len", "single", "_checked")
+
+    def __init__(self, n_rows, nnz, buffer_len):
+        self.n_rows, self.nnz, self.buffer_len = int(n_rows), int(nnz), int(buffer_len)
+        work = NS_PER_NNZ * float(self.nnz) + NS_PER_ROW * float(self.n_rows)
+        per_thread = NS_PER_THREAD + NS_PER_BUFFER_VALUE * float(self.buffer_len)
+        # kernel_threads's own test for T = 2 (every larger T then costs more as well)
+        self.single = not work / 2 + per_thread < work
+        self._checked = _UNSEEN  # the last n_threads that went through kernel_threads
+
+    def __call__(self, n_threads):
+        if (self.single and not _exact and n_threads == self._checked
+                and os.environ.get("FASTLOGIT_EXACT_THREADS") != "1"):
+            return 1
+        threads = kernel_threads(n_threads, self.n_rows, self.nnz, self.buffer_len)
+        self._checked = n_threads
+        return threads
 
 
 @contextmanager

@@ -28,11 +28,12 @@ is the curvature (two n-vectors) and a few n_params-vectors (benchmarks/bench_me
 are computed once, each trial step then costs O(n + p).
 """
 import numpy as np
+from numba import njit
 
 from . import _softmax_theta
 from ._columns import used_columns
 from . import kernels as _kernels
-from ._config import kernel_threads
+from ._config import KernelThreads, kernel_threads
 from ._docstring import fill_doc
 from .layout import Layout
 from .penalties import ElasticNet, NoPenalty, make_penalty
@@ -164,6 +165,20 @@ class LogLossData:
         self._may_fuse_diag = k == 1 and d <= FUSE_DIAG_MAX_FEATURES
         # threads of the softmax layout moves (_softmax_theta; results independent of them)
         self._move_threads = 1 if k == 1 else _softmax_theta.threads_for(n_threads, d, k)
+        # Binary value / gradient passes call the backend's raw kernel directly: every
+        # argument but theta is this object's own (checked here, once), theta is checked by
+        # the objective, and the thread count's cost model is evaluated once for these sizes
+        # (KernelThreads).  A KernelSet of another type (a subclass may redefine loss_grad)
+        # goes through its checked entry point.
+        module = getattr(kernels, "module", None)
+        direct = k == 1 and type(kernels) is _kernels.KernelSet
+        self._raw = None
+        if direct and getattr(module, f"loss_grad_diag_{design.kind}", None) is not None:
+            self._raw = (getattr(module, f"loss_grad_{design.kind}"),
+                         getattr(module, f"loss_grad_diag_{design.kind}"))
+            self._raw_s = np.empty(0, dtype=t) if self._s is None else self._s
+            self._raw_threads = (KernelThreads(design.n_rows, design.nnz, d),
+                                 KernelThreads(design.n_rows, design.nnz, 2 * d))
         self.n_evals = {"value_grad": 0, "value": 0, "hessp": 0, "hessian": 0, "hess_diag": 0,
                         "margins": 0}
 
@@ -250,8 +265,9 @@ class LogLossData:
     def _compute(self, theta, st=None, scale=None):
         """One fused pass at theta into slot ``st`` (default: the older one); the state
         keeps theta, L and the curvature, and (until :meth:`loss_grad` hands it out) the
-        gradient.  Softmax with ``scale = (C, a)``: the gradient is that of
-        ``C L + a/2 ||w||^2``, not kept in the state (returned as ``(st, grad, ||w||^2)``)."""
+        gradient.  With ``scale = (C, a)`` the gradient is that of ``C L + a/2 ||w||^2``,
+        not kept in the state, returned as ``(st, grad, ||w||^2)`` (softmax) or ``(st, grad,
+        C L + a/2 ||w||^2)`` (binary)."""
         if st is None:
             st = min(self._states, key=lambda s: s.age)
         self.n_evals["value_grad"] += 1
@@ -261,18 +277,33 @@ class LogLossData:
             return self._compute_softmax(theta, st, grad, scale)
         w, b = self._load(theta)
         gw = grad[:d] if self._direct else self._gw
-        if self._fuse_diag and st.diag is None:
+        fuse = self._fuse_diag
+        if fuse and st.diag is None:
             st.diag = np.empty(d, dtype=self.dtype)
-        loss, gb = self.kernels.loss_grad(self.design, self._y, self._s, w, b, gw, st.curv,
-                                          n_threads=self.n_threads,
-                                          diag_out=st.diag if self._fuse_diag else None)
-        st.diag_ok = self._fuse_diag
+        st.theta = None  # the slot is invalid until the pass has finished
+        if self._raw is not None:
+            args = [*self.design.arrays, self._y, self._raw_s, w, b, gw, st.curv]
+            if fuse:
+                args.append(st.diag)
+            loss, gb = self._raw[fuse](*args, self._raw_threads[fuse](self.n_threads))
+        else:
+            loss, gb = self.kernels.loss_grad(self.design, self._y, self._s, w, b, gw,
+                                              st.curv, n_threads=self.n_threads,
+                                              diag_out=st.diag if fuse else None)
+        st.diag_ok = fuse
         if not self._direct:
             grad[:d] = gw
         if self.fit_intercept:
             grad[d] = gb
-        st.theta = theta.copy()
+        if st.buf is None or st.buf.shape != theta.shape:
+            st.buf = np.empty_like(theta)
         st.loss = float(loss)
+        if scale is not None:  # C and the L2 term applied, theta copied, in one pass
+            f, grad = add_l2(self.layout, theta, st.loss, grad, *scale, keep=st.buf)
+            st.theta, st.grad = st.buf, None
+            return st, grad, f
+        st.buf[:] = theta
+        st.theta = st.buf
         st.grad = grad
         return st
 
@@ -331,9 +362,11 @@ class LogLossData:
 
         Softmax: one kernel pass between two compiled layout passes that also scale the
         gradient, add ``a w`` and sum ``||w||^2`` (:mod:`fastlogit._softmax_theta`); no
-        copy of theta or of the coefficients beyond the cache's own.  Otherwise (binary, or a
-        gradient still cached from a Hessian method's pass at theta) :meth:`loss_grad`
-        scaled in place.  Caches the curvature as :meth:`loss_grad` does.
+        copy of theta or of the coefficients beyond the cache's own.  Binary: the kernel
+        pass, then one compiled pass (:func:`add_l2`) that scales the gradient, adds ``a w``,
+        sums ``||w||^2`` and copies theta into the cache's buffer.  A gradient still cached
+        from a Hessian method's pass at theta is scaled by :func:`add_l2` without a pass.
+        Caches the curvature as :meth:`loss_grad` does.
 
         Parameters
         ----------
@@ -351,13 +384,15 @@ class LogLossData:
             A new array, the caller's.
         """
         st = self._find(theta)
-        if self.n_classes == 1 or (st is not None and st.grad is not None):
+        if st is not None and st.grad is not None:
             loss, grad = self.loss_grad(theta)
             return add_l2(self.layout, theta, loss, grad, C, a)
-        st, grad, ss = self._compute(theta, st, scale=(float(C), float(a)))
+        st, grad, value = self._compute(theta, st, scale=(float(C), float(a)))
         self._clock += 1
         st.age = self._clock
-        return C * st.loss + (0.5 * a * ss if a else 0.0), grad
+        if self.n_classes == 1:
+            return value, grad
+        return C * st.loss + (0.5 * a * value if a else 0.0), grad
 
     def loss(self, theta):
         """L(theta): from the cache, else one loss-only pass."""
@@ -501,15 +536,60 @@ class LogLossData:
 
 
 
-def add_l2(layout, theta, loss, grad, C, a):
-    """``(C loss + a/2 ||w||^2, C grad + a w)`` with grad scaled in place, w read through a
-    view of theta's coefficients (no copy); ``a`` 0.0 adds nothing."""
-    grad *= C
-    if not a:
-        return C * loss, grad
-    w = layout.split(theta)[0].reshape(layout.n_classes, layout.n_features)
-    layout.split(grad)[0].reshape(w.shape)[...] += a * w
-    return C * loss + 0.5 * a * float(np.einsum("ij,ij->", w, w)), grad
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _coef_sumsq(theta, d, m, k):
+    """``||w||^2``: the sum of squares of theta's coefficients (k rows of m = d + intercept
+    values, the first d of each), reassociated for speed (a fixed order for a given build)."""
+    total = 0.0
+    for c in range(k):
+        w = theta[c * m:c * m + d]  # a slice per row: the loop below vectorises
+        acc = 0.0
+        for j in range(w.size):
+            acc += w[j] * w[j]
+        total += acc
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _scale_add_l2(grad, theta, C, a, d, m, k, keep):
+    """In place, ``grad = C grad + a w`` on the coefficient entries and ``C grad`` on the
+    intercepts (``C grad`` alone when a is 0); ``keep`` (length 0, or theta's) gets a copy of
+    theta in the same read; returns ``||w||^2`` (0.0 when a is 0).  Each entry is
+    ``fl(fl(C g) + fl(a w))``, the rounding of the NumPy expression ``grad *= C; grad += a *
+    w`` (no fused multiply-add: this function has no fast-math flags)."""
+    if keep.size:
+        for j in range(keep.size):
+            keep[j] = theta[j]
+    if a == 0.0:
+        for j in range(grad.size):
+            grad[j] = C * grad[j]
+        return 0.0
+    for c in range(k):
+        gw = grad[c * m:c * m + d]  # slices: the loops vectorise
+        w = theta[c * m:c * m + d]
+        for j in range(gw.size):
+            gw[j] = C * gw[j] + a * w[j]
+        if m > d:
+            grad[c * m + d] = C * grad[c * m + d]
+    return _coef_sumsq(theta, d, m, k)
+
+
+_NO_COPY = np.zeros(0)
+
+
+def add_l2(layout, theta, loss, grad, C, a, keep=None):
+    """``(C loss + a/2 ||w||^2, C grad + a w)`` with grad scaled in place, in one compiled
+    pass over theta and grad (no temporary); ``a`` 0.0 adds nothing.
+
+    ``theta`` and ``grad`` are float64 arrays of shape (layout.n_params,), C-contiguous (grad
+    is written).  ``keep``, when given (float64, the same shape), receives a copy of theta in
+    the same pass.  The gradient's entries are those of NumPy's ``grad *= C; grad[w] += a *
+    w``; ``||w||^2`` is summed in another order than a NumPy reduction (equal to rounding).
+    """
+    d, k = layout.n_features, layout.n_classes
+    ss = _scale_add_l2(grad, theta, float(C), float(a), d, d + layout.fit_intercept, k,
+                       _NO_COPY if keep is None else keep)
+    return (C * loss + 0.5 * a * ss if a else C * loss), grad
 
 
 def _delegated(name, owner, summary, call, shown, default=None):

@@ -704,3 +704,44 @@ def test_design_valid_and_trusted_paths(rng):
     assert empty.nnz == 0
     T = Design._trusted("dense", (np.ones((2, 2)),), (2, 2), np.dtype(np.float64))
     assert T.n_rows == 2 and kernels.as_design(T) is T
+
+
+def test_kernel_threads_cached_choice_equals_the_model(monkeypatch):
+    """KernelThreads(n_rows, nnz, buffer_len)(n_threads) returns kernel_threads' count for
+    every size and request, under threadpoolctl limits, exact_threads() and
+    FASTLOGIT_EXACT_THREADS=1 as well (each call sees the limit of its moment); a bad
+    n_threads raises kernel_threads' ValueError, also when it changes after good calls."""
+    from threadpoolctl import threadpool_limits
+
+    from fastlogit import _config
+    from fastlogit._config import KernelThreads
+
+    monkeypatch.delenv("FASTLOGIT_EXACT_THREADS", raising=False)
+    monkeypatch.delenv("FASTLOGIT_NUM_THREADS", raising=False)
+    monkeypatch.setattr(_config, "busy_cores", lambda: 0)
+    monkeypatch.setattr(_config, "_exact", False)
+    sizes = [(800, 62_766, 8_849), (1000, 77_739, 2 * 47_236), (32_561, 451_592, 123),
+             (10**7, 10**9, 10**6), (3, 10**9, 0), (100, 5_000, 10)]
+    requests = [None, 1, 2, 3, 64, -1]
+    for n_rows, nnz, buf in sizes:
+        choice = KernelThreads(n_rows, nnz, buf)
+        for _ in range(2):  # the first call checks n_threads, the second may be cached
+            for n in requests:
+                assert choice(n) == kernel_threads(n, n_rows, nnz, buf)
+                with threadpool_limits(limits=1):
+                    assert choice(n) == kernel_threads(n, n_rows, nnz, buf)
+                with exact_threads():
+                    assert choice(n) == kernel_threads(n, n_rows, nnz, buf)
+                monkeypatch.setenv("FASTLOGIT_EXACT_THREADS", "1")
+                assert choice(n) == kernel_threads(n, n_rows, nnz, buf)
+                monkeypatch.delenv("FASTLOGIT_EXACT_THREADS")
+    small = KernelThreads(800, 62_766, 8_849)
+    assert small.single and small(1) == 1 and small(1) == 1
+    with exact_threads():
+        assert small(4) == 4  # the count asked for, not the cached single thread
+    for bad in (0, "two", 1.5j):
+        with pytest.raises(ValueError, match="n_threads"):
+            small(bad)
+    assert small(2) == 1
+    with pytest.raises(ValueError, match="n_threads"):
+        small(0)

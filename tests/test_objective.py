@@ -382,3 +382,82 @@ def test_hess_diag_fusion_only_for_small_d(rng, monkeypatch):
         np.testing.assert_array_equal(big.hess_diag(theta), small.hess_diag(theta))
     assert big.data.n_evals["hess_diag"] == 3 and small.data.n_evals["hess_diag"] == 1
     assert big.data._states[0].diag is None and big.data._states[1].diag is None
+
+
+@pytest.mark.parametrize("k", [1, 3], ids=["binary", "multinomial"])
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["icpt", "noicpt"])
+@pytest.mark.parametrize("a", [1.3, 0.0])
+def test_add_l2_compiled_pass_equals_numpy(rng, k, fit_intercept, a):
+    """add_l2's one compiled pass: the gradient has the bits of NumPy's ``grad *= C;
+    grad[w] += a * w`` (no fused multiply-add), f equals C L + a/2 ||w||^2 to rounding
+    (another summation order), intercepts are only scaled, and ``keep`` gets theta's bits."""
+    from fastlogit.layout import Layout
+    from fastlogit.objective import add_l2
+    layout = Layout(1001, k, fit_intercept)
+    theta = rng.standard_normal(layout.n_params)
+    grad = rng.standard_normal(layout.n_params)
+    C = 0.37
+    want = grad.copy()
+    want *= C
+    w = layout.split(theta)[0].reshape(k, 1001)
+    if a:
+        layout.split(want)[0].reshape(k, 1001)[...] += a * w
+    want_f = C * 2.5 + (0.5 * a * float(np.einsum("ij,ij->", w, w)) if a else 0.0)
+    keep = np.full_like(theta, np.nan)
+    f, got = add_l2(layout, theta, 2.5, grad, C, a, keep=keep)
+    assert got is grad  # in place
+    np.testing.assert_array_equal(got, want)
+    assert f == pytest.approx(want_f, rel=1e-14)
+    np.testing.assert_array_equal(keep, theta)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_binary_raw_kernel_path_equals_checked_entry_point(rng, sparse, dtype, backend):
+    """The binary data term's direct call of the raw kernel (arguments checked once, thread
+    count from KernelThreads) gives the bits of KernelSet.loss_grad's checked path (taken for
+    a KernelSet subclass), value, gradient, curvature and fused diagonal alike, and the
+    cache still tells points apart (a reused array overwritten in place)."""
+    from fastlogit import kernels
+    from fastlogit.objective import LogLossData
+
+    class Checked(kernels.KernelSet):
+        calls = 0
+
+        def loss_grad(self, *args, **kwargs):
+            Checked.calls += 1
+            return super().loss_grad(*args, **kwargs)
+
+    X, y, s = _problem(rng, sparse=sparse, dtype=dtype)
+    ks = kernels.get(backend)
+    fast = Objective(LogLossData(X, y, s, backend=ks), C=0.6)
+    slow = Objective(LogLossData(X, y, s, backend=Checked(ks.name, ks.module)), C=0.6)
+    assert fast.data._raw is not None and slow.data._raw is None
+    theta = 0.3 * rng.standard_normal(fast.n_params)
+    for step in range(3):
+        theta[:] = theta + 0.1 * step  # the same array, new values
+        f1, g1 = fast.value_grad(theta)
+        f2, g2 = slow.value_grad(theta)
+        assert f1 == f2
+        np.testing.assert_array_equal(g1, g2)
+        np.testing.assert_array_equal(fast.hess_diag(theta), slow.hess_diag(theta))
+        np.testing.assert_array_equal(fast.data.curvature(theta), slow.data.curvature(theta))
+        l1, gl1 = fast.data.loss_grad(theta)
+        assert l1 == slow.data.loss_grad(theta)[0]
+    assert Checked.calls >= 3
+
+
+def test_value_grad_still_rejects_bad_theta_on_the_fast_path(rng):
+    """The binary fast path keeps the objective's front door: a non-finite theta raises
+    NonFiniteError, a wrong length ValueError, before any pass."""
+    from fastlogit.layout import NonFiniteError
+    X, y, s = _problem(rng, sparse=True)
+    ob = Objective(X, y, s)
+    theta = np.zeros(ob.n_params)
+    theta[2] = np.nan
+    with pytest.raises(NonFiniteError, match="NaN or inf"):
+        ob.value_grad(theta)
+    with pytest.raises(ValueError, match="entries"):
+        ob.value_grad(np.zeros(ob.n_params + 1))
+    assert ob.data.n_evals["value_grad"] == 0
