@@ -605,3 +605,47 @@ def test_steihaug_matches_numpy(rng, precond, case):
     if got[3]:
         m = 1.0 if minv is None else 1.0 / minv
         assert np.sqrt(got[0] @ (m * got[0])) == pytest.approx(delta, rel=1e-9)
+
+
+def test_lbfgs_compiled_small_steps_equal_numpy(rng):
+    """L-BFGS's compiled k x k steps against NumPy / SciPy: store_pair keeps the compact
+    form's matrices as a chronological rebuild from the pairs has them (oldest pair dropped
+    when full, only copies: bitwise), and compact_coefficients equals the two triangular
+    solves of the compact form to rounding; a singular R is reported, not divided by."""
+    from scipy.linalg import solve_triangular
+
+    from fastlogit.solvers import _lbfgs_memory as lbm
+
+    n, m = 50, 4
+    S_all, Y_all = [], []
+    StY, YtY = np.zeros((m, m)), np.zeros((m, m))
+    sg, yg = np.zeros(m), np.zeros(m)
+    for step in range(7):
+        s, y, g = rng.standard_normal(n), rng.standard_normal(n), rng.standard_normal(n)
+        y += 3.0 * s  # s.y > 0
+        k = len(S_all)
+        sums = np.concatenate([[si @ y for si in S_all], [yi @ y for yi in Y_all],
+                               [si @ g for si in S_all], [yi @ g for yi in Y_all],
+                               [s @ y, y @ y, s @ s, s @ g, y @ g, np.abs(g).max()]])
+        kn = lbm.store_pair(StY, YtY, sums, k, sg, yg)
+        S_all, Y_all = (S_all + [s])[-m:], (Y_all + [y])[-m:]
+        assert kn == len(S_all)
+        # the dots of each pair are the ones pair_pass handed in (the same bits)
+        want_sty = np.array([[S_all[i] @ Y_all[j] for j in range(kn)] for i in range(kn)])
+        want_yty = np.array([[Y_all[i] @ Y_all[j] for j in range(kn)] for i in range(kn)])
+        iu = np.triu_indices(kn)
+        np.testing.assert_array_equal(StY[:kn, :kn][iu], want_sty[iu])
+        np.testing.assert_array_equal(YtY[:kn, :kn], want_yty)
+        np.testing.assert_array_equal(sg[:kn], [si @ g for si in S_all])
+        np.testing.assert_array_equal(yg[:kn], [yi @ g for yi in Y_all])
+        gamma = (s @ y) / (y @ y)
+        cs, cy = np.zeros(m), np.zeros(m)
+        assert lbm.compact_coefficients(StY, YtY, sg, yg, gamma, kn, cs, cy)
+        R = StY[:kn, :kn]
+        u = solve_triangular(R, sg[:kn], lower=False)
+        w = np.diag(R) * u + gamma * (YtY[:kn, :kn] @ u) - gamma * yg[:kn]
+        np.testing.assert_allclose(cs[:kn], solve_triangular(R, w, trans=1, lower=False),
+                                   rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(cy[:kn], -gamma * u, rtol=1e-12, atol=1e-14)
+    StY[1, 1] = 0.0
+    assert not lbm.compact_coefficients(StY, YtY, sg, yg, 1.0, m, np.zeros(m), np.zeros(m))

@@ -32,7 +32,8 @@ from numba import njit, prange
 from .._config import kernel_threads
 from ..kernels.numba_impl import numba_threads
 
-__all__ = ["CHUNK", "pair_pass", "direction_pass", "pass_threads"]
+__all__ = ["CHUNK", "pair_pass", "direction_pass", "pass_threads", "store_pair",
+           "compact_coefficients"]
 
 #: Parameters per chunk (a chunk's slice of one stored vector: 32 KiB in float64).
 CHUNK = 4096
@@ -302,3 +303,76 @@ def direction_pass(g, S, Y, act, cs, cy, gamma, d, n_threads=1, theta=None, tria
     else:
         _direction_ser(*args)
     return float(part.sum())
+
+
+# ----------------------------------------------------------------------------- k x k algebra
+# The compact form's small matrices (k <= m pairs, k x k), compiled: in NumPy / LAPACK each of
+# these steps is a call of a few microseconds on a 20 x 20 problem, several per iteration.
+
+
+@njit(cache=True, nogil=True)
+def store_pair(StY, YtY, sums, k, sg, yg):
+    """Add a kept pair to the compact form's matrices, in place.
+
+    ``StY`` (m, m) holds s_i . y_j (i <= j, its upper triangle) and ``YtY`` (m, m) y_i . y_j
+    for the k stored pairs, oldest first; ``sums`` is :func:`pair_pass`'s output for them.
+    When k == m the oldest pair's row and column are dropped first (the others move up and
+    left).  The new pair's column (its dots with the pairs kept and its own) goes last;
+    ``sg`` and ``yg`` (length >= m) get S^T g_new and Y^T g_new of the pairs now stored.
+    Only copies: the stored values are the bits of ``sums``.  Returns the new count."""
+    m = StY.shape[0]
+    drop = 1 if k == m else 0
+    if drop:
+        for i in range(m - 1):
+            for j in range(m - 1):
+                StY[i, j] = StY[i + 1, j + 1]
+                YtY[i, j] = YtY[i + 1, j + 1]
+    kn = k + 1 - drop
+    last = kn - 1
+    for i in range(last):
+        src = i + drop
+        StY[i, last] = sums[src]
+        YtY[i, last] = YtY[last, i] = sums[k + src]
+        sg[i] = sums[2 * k + src]
+        yg[i] = sums[3 * k + src]
+    StY[last, last] = sums[4 * k]  # s.y
+    YtY[last, last] = sums[4 * k + 1]  # y.y
+    sg[last] = sums[4 * k + 3]  # s.g_new
+    yg[last] = sums[4 * k + 4]  # y.g_new
+    return kn
+
+
+@njit(cache=True, nogil=True)
+def compact_coefficients(StY, YtY, sg, yg, gamma, k, cs, cy):
+    """The coefficients of the compact form's direction, ``cs`` and ``cy`` (float64, length
+    >= k; the first k written)::
+
+        u = R^-1 S^T g,   cs = R^-T ((D + gamma Y^T Y) u - gamma Y^T g),   cy = -gamma u
+
+    R the upper triangle of ``StY[:k, :k]`` (D its diagonal), by back and forward
+    substitution (sums in index order; LAPACK's and BLAS's orders differ, so the results
+    equal theirs to rounding); ``sg``, ``yg`` are S^T g and Y^T g.  Returns False (nothing
+    written) when a diagonal entry of R is not positive (a singular curvature matrix; a kept
+    pair has s.y > 0, so it does not happen), True otherwise."""
+    for i in range(k):
+        if not StY[i, i] > 0.0:
+            return False
+    u = cy  # u is kept in cy, scaled at the end
+    for i in range(k - 1, -1, -1):  # R u = S^T g
+        acc = sg[i]
+        for j in range(i + 1, k):
+            acc -= StY[i, j] * u[j]
+        u[i] = acc / StY[i, i]
+    for i in range(k):  # w = D u + gamma (Y^T Y u - Y^T g), into cs
+        acc = 0.0
+        for j in range(k):
+            acc += YtY[i, j] * u[j]
+        cs[i] = StY[i, i] * u[i] + gamma * acc - gamma * yg[i]
+    for i in range(k):  # R^T cs = w (forward: R^T is lower triangular)
+        acc = cs[i]
+        for j in range(i):
+            acc -= StY[j, i] * cs[j]
+        cs[i] = acc / StY[i, i]
+    for i in range(k):
+        cy[i] = -gamma * u[i]
+    return True

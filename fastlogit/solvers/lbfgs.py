@@ -30,8 +30,9 @@ Stopping rule of :mod:`fastlogit.solvers._result`::
 (the reference at theta = 0, independent of the start: a warm start stops at the same
 threshold as a cold fit, so it saves iterations; the memory starts empty either way)
 """
+import math
+
 import numpy as np
-from scipy import linalg
 
 from . import _lbfgs_memory as _lbm
 from ._line_search import armijo
@@ -58,7 +59,10 @@ class _Memory:
     :meth:`direction` writes -H g and its slope in another.  The memory holds
     2 (m + 1) n values (a spare row takes the next pair before its curvature is known), in
     ``dtype`` (float32 halves the traffic of both sweeps; sums are float64).  Rows of S and
-    Y are slots; ``order`` lists the slots of the stored pairs, oldest first.
+    Y are slots; ``order`` lists the slots of the stored pairs, oldest first.  The k x k
+    steps (the new pair's row and column, the two triangular solves) are compiled as well
+    (:func:`~fastlogit.solvers._lbfgs_memory.store_pair`,
+    :func:`~fastlogit.solvers._lbfgs_memory.compact_coefficients`).
     """
 
     def __init__(self, m, n, dtype=np.float64, n_threads=1):
@@ -75,6 +79,9 @@ class _Memory:
         self.threads = _lbm.pass_threads(n_threads, n, self.m)
         self._act = np.zeros(0, dtype=np.int64)  # ``order`` as an array
         self._sg = self._yg = np.zeros(0)  # S^T g, Y^T g (chronological) at the pushed g
+        # buffers of the compiled k x k steps (store_pair, compact_coefficients)
+        self._sg_buf, self._yg_buf = np.zeros(self.m), np.zeros(self.m)
+        self._cs, self._cy = np.zeros(self.m), np.zeros(self.m)
 
     def push(self, theta_new, theta, g_new, g):
         """Store the pair (theta_new - theta, g_new - g) if its curvature s.y is safely
@@ -89,28 +96,22 @@ class _Memory:
         k = len(self.order)
         sums = _lbm.pair_pass(theta_new, theta, g_new, g, self.S, self.Y, self.spare,
                               self._act, self.threads)
-        sy, yy, ss, sgn, ygn, gnorm = sums[4 * k:].tolist()
-        if not sy > 1e-10 * np.sqrt(ss * yy):
+        sy, yy, ss, _, _, gnorm = sums[4 * k:].tolist()
+        if not sy > 1e-10 * math.sqrt(ss * yy):
             self._sg, self._yg = sums[2 * k:3 * k], sums[3 * k:4 * k]
             return False, gnorm
-        # sums as [S.y, Y.y, S.g, Y.g] blocks of k; the new pair's own dots go last in each
-        cols = np.empty((4, k + 1))
-        cols[:, :k] = sums[:4 * k].reshape(4, k)
-        cols[:, k] = sy, yy, sgn, ygn
+        # sums as [S.y, Y.y, S.g, Y.g] blocks of k, then the new pair's own dots: the new
+        # column of R and Y^T Y, and S^T g, Y^T g, in one compiled step (the oldest pair's
+        # row and column dropped first when the memory is full)
+        kn = _lbm.store_pair(self.StY, self.YtY, sums, k, self._sg_buf, self._yg_buf)
+        self._sg, self._yg = self._sg_buf[:kn], self._yg_buf[:kn]
         new = self.spare
-        if k == self.m:  # drop the oldest pair: its row and column; its slot is the new spare
+        if k == self.m:  # the oldest pair's slot is the new spare
             self.spare = self.order.pop(0)
-            for M in (self.StY, self.YtY):
-                M[:-1, :-1] = M[1:, 1:].copy()
-            cols = cols[:, 1:]
         self.order.append(new)
         if k < self.m:
             self.spare = min(set(range(self.m + 1)).difference(self.order))
         self._act = np.array(self.order, dtype=np.int64)
-        k = len(self.order)
-        self.StY[:k, k - 1] = cols[0]
-        self.YtY[k - 1, :k] = self.YtY[:k, k - 1] = cols[1]
-        self._sg, self._yg = cols[2], cols[3]
         self.gamma = sy / yy
         return True, gnorm
 
@@ -131,25 +132,12 @@ class _Memory:
             coef_s = coef_y = self._sg
             gamma = 1.0
         else:
-            R = self.StY[:k, :k]  # its upper triangle; LAPACK's trtrs reads nothing else
-            u = _upper_solve(R, self._sg)
-            w = np.diagonal(R) * u + gamma * (self.YtY[:k, :k] @ u) - gamma * self._yg
-            coef_s = _upper_solve(R, w, transpose=True)
-            coef_y = -gamma * u
+            coef_s, coef_y = self._cs[:k], self._cy[:k]
+            if not _lbm.compact_coefficients(self.StY, self.YtY, self._sg, self._yg, gamma, k,
+                                             coef_s, coef_y):
+                raise np.linalg.LinAlgError("L-BFGS: singular curvature matrix")
         return _lbm.direction_pass(g, self.S, self.Y, self._act, coef_s, coef_y, gamma, out,
                                    self.threads, theta, trial)
-
-
-_TRTRS = linalg.get_lapack_funcs("trtrs", dtype=np.float64)
-
-
-def _upper_solve(R, b, transpose=False):
-    """R^-1 b (or R^-T b) for the upper triangle of R (k, k), float64, by LAPACK's trtrs
-    directly (scipy.linalg.solve_triangular's checks cost several times the k = 20 solve)."""
-    x, info = _TRTRS(R, b, lower=0, trans=int(transpose))
-    if info != 0:
-        raise np.linalg.LinAlgError("L-BFGS: singular curvature matrix")
-    return x
 
 
 #: Above this size of the pairs in float64 (2 (m + 1) n_params values), they are stored in
