@@ -16,7 +16,10 @@ the rule.
 defaults and fitted attributes, 1.9's deprecations included) on top: each fold (and
 l1_ratio) is one warm-started path; the paths run in parallel threads (``n_jobs``, or with
 ``n_jobs=None`` the kernel thread budget shared out over them), so that paths x threads
-never exceed the budget (:func:`fastlogit._config.effective_n_threads`).
+never exceed the budget (:func:`fastlogit._config.effective_n_threads`).  The threads take
+the paths' fits one at a time, the least advanced path first (:func:`_run_interleaved`), so
+that 5 folds on 2 threads end together instead of the fifth running alone; each path's fits
+are the same whichever thread runs them.
 
 Shared along a path: the validated data (once per :class:`LogisticRegressionCV` fit; a fold's
 training rows are one copy of its rows, made once per path: shuffled folds are no view, and
@@ -51,6 +54,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import check_cv
 from sklearn.utils import column_or_1d
@@ -135,6 +139,8 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
               verbose=0, threads=None):
     """Fit ``objective`` at every C of ``Cs``, each fit warm-started from the previous one.
 
+    :func:`_warm_steps` run to its end (the same fits, one after another).
+
     Parameters
     ----------
     objective : :class:`fastlogit.objective.Objective`
@@ -163,6 +169,26 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
     -------
     (thetas (n_Cs, n_params) float64, n_iter (n_Cs,) int, converged (n_Cs,) bool, solver)
     """
+    return _drain(_warm_steps(objective, Cs, solver, theta0, tol=tol, max_iter=max_iter,
+                              verbose=verbose, threads=threads))
+
+
+def _drain(steps):
+    """Run the generator ``steps`` to its end; its return value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+
+
+def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=100,
+                verbose=0, threads=None):
+    """:func:`warm_path` as a generator: it yields (None) after each C's fit and returns
+    warm_path's result, so that a scheduler can run the fits of several paths interleaved
+    over threads (:func:`_run_interleaved`); each path's fits are the same, in the same
+    order, whichever thread runs them.  The setup (column compaction, the solver's choice)
+    runs at the first ``next``."""
     from .solvers import INFO, check_solver, choose_solver
 
     Cs = np.asarray(Cs, dtype=np.float64)
@@ -252,6 +278,7 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
             thetas[i, keep] = start
         n_iter[i] = result.n_iter
         converged[i] = result.converged
+        yield
     return thetas, n_iter, converged, name
 
 
@@ -367,14 +394,54 @@ def _meets_rule(objective, theta, tol):
 
 def _rule_holds(objective, theta, g, tol):
     """Whether theta, where the smooth part's gradient is g, meets the stopping rule at
-    ``objective.C`` (:func:`_meets_rule`), without a pass over the data."""
-    from .solvers._result import reference_gradient_norm, stopping_threshold
+    ``objective.C`` (:func:`_meets_rule`), without a pass over the data.
 
+    For a binary elastic-net-family objective (every path of the CV's binary folds) the
+    measure and the reference are one compiled loop each (:func:`_binary_rule_norms`),
+    with the same arithmetic as ``min_norm_subgradient`` and ``reference_gradient_norm``,
+    so the same numbers; elsewhere those two themselves."""
+    from .solvers._result import (_data_grad_at_zero, reference_gradient_norm,
+                                  stopping_threshold)
+
+    n = objective.n_params
+    if (objective.n_classes == 1 and objective.l2_strength is not None and n
+            and hasattr(objective, "data") and np.any(theta)):
+        g0 = _data_grad_at_zero(objective.data, n)  # cached per data term
+        measure, reference = _binary_rule_norms(
+            np.asarray(theta, dtype=np.float64), np.asarray(g, dtype=np.float64), g0,
+            objective.n_features, float(objective.l1_strength), float(objective.C))
+        return measure <= stopping_threshold(tol, reference)
+    thr = stopping_threshold(tol, reference_gradient_norm(objective, theta, g))
     if objective.l1_strength:
         g = objective.min_norm_subgradient(theta, g)
     measure = float(np.abs(g).max()) if g.size else 0.0
-    thr = stopping_threshold(tol, reference_gradient_norm(objective, theta, g))
     return measure <= thr
+
+
+@njit(cache=True, nogil=True)
+def _binary_rule_norms(theta, g, g0, d, lam, C):  # pragma: no cover (compiled)
+    """(``||S(theta)||_inf``, ``||S_0||_inf``) of a binary layout (d coefficients, then the
+    intercept if any): S the minimum-norm subgradient of F at theta where the smooth
+    part's gradient is g, S_0 the same at 0 where that gradient is ``C g0`` (``g0`` = grad
+    L(0)).  Entry by entry as ``Objective.min_norm_subgradient`` computes it (``g + (m -
+    g)``, m the penalty's minimum-norm element), so the maxima are the same numbers; for
+    ``lam == 0`` S is g itself."""
+    measure = 0.0
+    reference = 0.0
+    for j in range(g.shape[0]):
+        gj = g[j]
+        rj = C * g0[j]
+        if j < d and lam != 0.0:
+            if theta[j] != 0.0:
+                m = gj + lam * np.sign(theta[j])
+            else:
+                m = np.sign(gj) * max(abs(gj) - lam, 0.0)
+            gj = gj + (m - gj)
+            m = np.sign(rj) * max(abs(rj) - lam, 0.0)
+            rj = rj + (m - rj)
+        measure = max(measure, abs(gj))
+        reference = max(reference, abs(rj))
+    return measure, reference
 
 
 def _rescaled_grad(objective, theta, C_old, grad):
@@ -424,9 +491,10 @@ def _next_start(objective, last, fitted, log_C, tol, grad=None):
 
 
 def _shifted_start(mean, Cs, ic, ratio):
-    """The folds' mean path ``mean`` (n_Cs, ...) read off at ``C = Cs[ic] * ratio`` by linear
-    interpolation in log C between ``Cs[ic]`` and the next larger C of the grid (beyond
-    it: the same line extended); None when ``Cs[ic]`` is the largest.
+    """The folds' mean path read off at ``C = Cs[ic] * ratio`` by linear interpolation in
+    log C between ``Cs[ic]`` and the next larger C of the grid (beyond it: the same line
+    extended); None when ``Cs[ic]`` is the largest.  ``mean(i)`` is the folds' mean at
+    ``Cs[i]`` (computed for the two Cs used only).
 
     A refit on all the data at C is the fold problems' with ``ratio`` (all the rows' weight
     over a training fold's, about 5/4 for 5 folds) times as much data term, about the folds'
@@ -439,7 +507,8 @@ def _shifted_start(mean, Cs, ic, ratio):
         return None
     j = above[np.argmin(logs[above])]
     t = np.log(ratio) / (logs[j] - logs[ic])
-    return mean[ic] + t * (mean[j] - mean[ic])
+    at_C = mean(ic)
+    return at_C + t * (mean(j) - at_C)
 
 
 def _as_rows(thetas, n_rows, n_features, fit_intercept, penalty):
@@ -559,6 +628,14 @@ def _fit_rows(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads
     """Warm path over ``Cs`` on the rows ``rows`` (None = all) of validated data; returns
     ``(thetas in the estimator's fitted layout, n_iter, converged, solver)``: liblinear's
     synthetic intercept column is folded back (times intercept_scaling)."""
+    return _drain(_fit_rows_steps(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes,
+                                  n_threads, theta0, share))
+
+
+def _fit_rows_steps(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads,
+                    theta0=None, share=None):
+    """:func:`_fit_rows` as a generator (:func:`_warm_steps`): yields after each C's fit,
+    returns _fit_rows' result; the rows are sliced at the first ``next``."""
     if rows is not None:
         X, Y = X[rows], Y[rows]
         sw = None if sw is None else sw[rows]
@@ -576,7 +653,7 @@ def _fit_rows(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads
         theta0 = [t.copy() for t in (theta0 if isinstance(theta0, list) else [theta0])]
         for t in theta0:
             t[-1] /= scaling
-    thetas, n_iter, converged, name = warm_path(
+    thetas, n_iter, converged, name = yield from _warm_steps(
         objective, Cs if penalty else np.ones(1), solver, theta0, tol=float(proto.tol),
         max_iter=int(proto.max_iter), verbose=proto.verbose, threads=share)
     if scaling is not None:
@@ -616,24 +693,77 @@ def _fast_scores(kind, Xt, yt_index, sw, coefs, intercepts):
     return np.average(np.log(np.clip(p_true, eps, 1 - eps)), axis=0, weights=sw)
 
 
-def _run_in_threads(run, tasks, jobs):
-    """``[run(*task) for task in tasks]`` on ``jobs`` threads, in the order of ``tasks``.
+def _run_interleaved(paths, jobs, slack=0):
+    """Run the generators ``paths`` (:func:`_warm_steps`: one step a fit) to their ends on
+    ``jobs`` threads; their return values, in the order of ``paths``.
 
-    Each idle thread takes the next task.  BLAS is limited to one thread once around all of
-    them: a solver limits it around its own run (threadpoolctl, process-wide), and with
-    paths in threads one path's exit would restore the multi-threaded setting under the
-    others.  A plain thread pool and the solvers' cached threadpoolctl controller
-    (:func:`fastlogit.solvers._result.blas_limit`) instead of a joblib ``Parallel`` and a
-    fresh ``threadpool_limits``, which rescans the loaded libraries: on small sets their
-    start-up was a visible part of the whole fit (benchmarks/results/cv_race.md).  The
-    first exception a task raises is raised here.
+    A thread takes the ready path that has made the fewest steps (ties: the first in
+    ``paths``), runs its next step and puts it back, so the paths advance together and end
+    at about the same time: with whole paths per thread, 5 folds on 2 threads run as
+    2 + 2 + 1 paths and one thread idles through the fifth.  A path is stepped by one
+    thread at a time and its steps are the same whichever thread runs them, so the results
+    do not depend on the interleaving (kernel thread counts aside, :class:`_ThreadShare`).
+
+    BLAS is limited to one thread once around all of them: a solver limits it around its
+    own run (threadpoolctl, process-wide), and with paths in threads one path's exit would
+    restore the multi-threaded setting under the others.  The solvers' cached threadpoolctl
+    controller (:func:`fastlogit.solvers._result.blas_limit`), plain threads instead of a
+    joblib ``Parallel`` and a fresh ``threadpool_limits`` (their start-up was a visible part
+    of the whole fit on small sets: benchmarks/results/cv_race.md).  The first exception a
+    step raises is raised here, after the other threads have finished their current step.
     """
-    from concurrent.futures import ThreadPoolExecutor
+    import heapq
+    import threading
 
     from .solvers._result import blas_limit
 
-    with blas_limit(), ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(lambda task: run(*task), tasks))
+    results = [None] * len(paths)
+    ready = [(0, k) for k in range(len(paths))]  # (steps made, index): a heap
+    state = {"done": 0, "error": None}
+    cond = threading.Condition()
+
+    def worker():
+        current = None  # (steps made, index) of the path this thread runs
+        while True:
+            with cond:
+                if current is not None and ready and ready[0][0] + slack < current[0]:
+                    current = heapq.heappushpop(ready, current)  # the lagging path instead
+                    cond.notify()
+                while current is None:
+                    if state["error"] is not None or state["done"] == len(paths):
+                        return
+                    if ready:
+                        current = heapq.heappop(ready)
+                    else:
+                        cond.wait()
+            steps, k = current
+            try:
+                next(paths[k])
+            except StopIteration as stop:
+                results[k] = stop.value
+                current = None
+                with cond:
+                    state["done"] += 1
+                    cond.notify_all()
+            except BaseException as exc:  # raised by the caller below
+                with cond:
+                    if state["error"] is None:
+                        state["error"] = exc
+                    cond.notify_all()
+                return
+            else:
+                current = (steps + 1, k)
+
+    with blas_limit():
+        threads = [threading.Thread(target=worker, daemon=True)
+                   for _ in range(min(jobs, len(paths)))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    if state["error"] is not None:
+        raise state["error"]
+    return results
 
 
 def _share_threads(n_jobs, total, n_tasks, effective_n_jobs):
@@ -934,8 +1064,9 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             train, test = folds[f]
             p = self._proto(1.0, grid[j])
             try:
-                thetas, n_iter, _, name = _fit_rows(p, X, Y, sw_fit, train, Cs_fit, penalty,
-                                                    grid[j], n_classes, threads, share=share)
+                thetas, n_iter, _, name = yield from _fit_rows_steps(
+                    p, X, Y, sw_fit, train, Cs_fit, penalty, grid[j], n_classes, threads,
+                    share=share)
             finally:
                 if share is not None:
                     share.finished()
@@ -945,6 +1076,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             coefs = full[:, :, :d]
             intercepts = (full[:, :, d] if self.fit_intercept
                           else np.zeros((len(thetas), n_rows)))
+            paths[f, j] = full  # copied in this thread, not after all of them
             Xt, yt = X[test], y[test]
             if fast is not None:
                 scores = _fast_scores(fast, Xt, index[test], None if sw is None else sw[test],
@@ -958,25 +1090,29 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                     shell.coef_ = coefs[i].astype(X.dtype)
                     shell.intercept_ = intercepts[i].astype(X.dtype)
                     scores[i] = scorer(shell, Xt, yt, **kw)
-            return full, scores, n_iter, name
+            return scores, n_iter, name
 
-        if jobs == 1:
-            out = [run(f, j) for f, j in tasks]
-        else:
-            out = _run_in_threads(run, tasks, jobs)
         n_f, n_l, n_c = len(folds), len(grid), len(Cs_fit)
-        # paths (n_folds, n_l1, n_Cs, n_rows, n_dof); scores / n_iter (n_folds, n_l1, n_Cs)
-        paths = np.stack([o[0] for o in out]).reshape(n_f, n_l, n_c, n_rows, n_dof)
-        scores = np.stack([o[1] for o in out]).reshape(n_f, n_l, n_c)
-        n_iter = np.stack([o[2] for o in out]).reshape(n_f, n_l, n_c)
+        # paths (n_folds, n_l1, n_Cs, n_rows, n_dof), filled by the tasks; scores / n_iter
+        # (n_folds, n_l1, n_Cs)
+        paths = np.empty((n_f, n_l, n_c, n_rows, n_dof))
+        if jobs == 1:
+            out = [_drain(run(f, j)) for f, j in tasks]
+        else:
+            out = _run_interleaved([run(f, j) for f, j in tasks], jobs)
+        scores = np.stack([o[0] for o in out]).reshape(n_f, n_l, n_c)
+        n_iter = np.stack([o[1] for o in out]).reshape(n_f, n_l, n_c)
         self.Cs_ = Cs if penalty is not None else Cs[:1]
         self.l1_ratios_ = np.asarray([None]) if given is None else np.asarray(grid)
         total = scores.sum(axis=0)  # (n_l1, n_Cs)
         if self.refit:
             jl, ic = np.unravel_index(np.argmax(total), total.shape)
             best_C, best_r = float(self.Cs_[ic]), grid[jl]
-            mean = paths[:, jl].mean(axis=0)  # (n_Cs, n_rows, n_dof), the folds' mean path
-            starts = [mean[ic].ravel()]
+
+            def mean(i):  # the folds' mean (n_rows, n_dof) at Cs_fit[i]
+                return paths[:, jl, i].mean(axis=0)
+
+            starts = [mean(ic).ravel()]
             if penalty is not None:
                 weight = (lambda rows: len(rows)) if sw_fit is None else (
                     lambda rows: float(sw_fit[rows].sum()))
@@ -1003,7 +1139,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             intercept = w[:, d] if self.fit_intercept else np.zeros(n_rows)
             C_ = float(np.mean(self.Cs_[ics]))
             r_ = float(np.mean([grid[j] for j in jls])) if penalty == "elasticnet" else 0.0
-            self.solver_ = out[0][3]
+            self.solver_ = out[0][2]
         self.classes_ = classes
         self.coef_ = np.ascontiguousarray(coef, dtype=X.dtype)
         self.intercept_ = np.asarray(intercept, dtype=X.dtype)

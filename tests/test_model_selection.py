@@ -213,30 +213,39 @@ def test_paths_in_threads_keep_order_limit_blas_and_raise():
 
     from threadpoolctl import threadpool_info
 
-    from fastlogit.model_selection import _run_in_threads
+    from fastlogit.model_selection import _run_interleaved
 
     def blas_threads():
         return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
     seen = []
 
-    def task(i, delay):
-        time.sleep(delay)  # the later tasks finish first
-        seen.append((threading.get_ident(), blas_threads()))
+    def path(i, delay):
+        for step in range(3):
+            time.sleep(delay)  # the later paths' steps finish first
+            seen.append((i, step, threading.get_ident(), blas_threads()))
+            yield
         return i
 
-    tasks = [(i, 0.02 * (4 - i)) for i in range(5)]
-    assert _run_in_threads(task, tasks, 2) == [0, 1, 2, 3, 4]
-    assert len({ident for ident, _ in seen}) == 2  # two worker threads shared the tasks
-    assert all(all(n == 1 for n in counts) for _, counts in seen)  # BLAS on one thread
+    out = _run_interleaved([path(i, 0.01 * (4 - i)) for i in range(5)], 2)
+    assert out == [0, 1, 2, 3, 4]
+    assert len({ident for _, _, ident, _ in seen}) == 2  # two worker threads shared the steps
+    assert all(all(n == 1 for n in counts) for *_, counts in seen)  # BLAS on one thread
+    for i in range(5):  # each path's steps in order, one at a time
+        assert [s for k, s, _, _ in seen if k == i] == [0, 1, 2]
+    # the paths advance together: the last path's first step long before the first
+    # path's last (whole paths per thread would start it after paths 0 and 1 ended)
+    order = [(k, step) for k, step, _, _ in seen]
+    assert order.index((4, 0)) < order.index((0, 2))
 
     def fails(i):
+        yield
         if i == 3:
             raise ValueError("fold 3 failed")
         return i
 
     with pytest.raises(ValueError, match="fold 3 failed"):
-        _run_in_threads(fails, [(i,) for i in range(5)], 2)
+        _run_interleaved([fails(i) for i in range(5)], 2)
 
 
 @pytest.mark.parametrize("n_jobs,total,n_tasks,want", [
@@ -391,7 +400,7 @@ def test_shifted_start_reads_the_mean_path_at_ratio_times_C():
     from fastlogit.model_selection import _shifted_start
 
     Cs = np.array([10.0, 0.1, 1.0])  # any order: the next larger C of the grid is used
-    mean = np.array([[4.0], [0.0], [2.0]])
+    mean = np.array([[4.0], [0.0], [2.0]]).__getitem__
     # C = 0.1 * sqrt(10): half-way in log C from 0.1 to 1.0
     np.testing.assert_allclose(_shifted_start(mean, Cs, 1, np.sqrt(10.0)), [1.0])
     np.testing.assert_allclose(_shifted_start(mean, Cs, 2, 100.0), [6.0])  # extended line
@@ -564,3 +573,47 @@ def test_fits_are_bitwise_reproducible_for_a_thread_count(rng):
     with threadpool_limits(limits=1):
         limited = LogisticRegression(solver="lbfgs", tol=1e-8).fit(X, y).coef_
     assert np.array_equal(one, limited)
+
+
+@pytest.mark.parametrize("l1_ratio,solver", [(1.0, "auto"), (0.0, "lbfgs")])
+def test_cv_fold_results_do_not_depend_on_the_thread_count(rng, l1_ratio, solver):
+    # The fold paths' fits are interleaved over the threads (_run_interleaved); each path's
+    # fits are the same whichever thread runs them, so with an explicit n_threads (one
+    # kernel thread per path) the fold results are bitwise those of one thread.
+    X, y = _binary(rng, n=600, d=60, sparse=True)
+    kw = dict(Cs=6, cv=5, l1_ratios=(l1_ratio,), scoring="accuracy", solver=solver,
+              tol=1e-6, max_iter=300, use_legacy_attributes=False)
+    ref = LogisticRegressionCV(n_threads=1, **kw).fit(X, y)
+    for n_threads in (2, 3):
+        cv = LogisticRegressionCV(n_threads=n_threads, **kw).fit(X, y)
+        assert cv.C_ == ref.C_
+        for name in ("coefs_paths_", "scores_", "n_iter_"):
+            np.testing.assert_array_equal(getattr(cv, name), getattr(ref, name))
+        np.testing.assert_allclose(cv.coef_, ref.coef_, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("penalty,l1_ratio", [("l1", None), ("elasticnet", 0.3), ("l2", None)])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_compiled_rule_check_gives_the_same_numbers(rng, penalty, l1_ratio, fit_intercept):
+    # _binary_rule_norms: the measure and reference of the stopping rule in one compiled loop
+    # each, equal (==) to min_norm_subgradient's and reference_gradient_norm's
+    from fastlogit.model_selection import _binary_rule_norms, _rule_holds
+    from fastlogit.solvers._result import _data_grad_at_zero, reference_gradient_norm
+
+    X, y = _binary(rng, n=200, d=40, sparse=True)
+    kw = {} if l1_ratio is None else {"l1_ratio": l1_ratio}
+    objective = Objective(X, y, C=3.7, penalty=penalty, fit_intercept=fit_intercept, **kw)
+    d = X.shape[1]
+    theta = rng.standard_normal(objective.n_params) * (rng.random(objective.n_params) < 0.4)
+    theta[0] = 0.0
+    g = objective.value_grad(theta)[1]
+    g[0] = 0.3 * objective.l1_strength if objective.l1_strength else 0.3  # inside the band
+    measure, reference = _binary_rule_norms(theta, g, _data_grad_at_zero(objective.data,
+                                                                            theta.size),
+                                            d, float(objective.l1_strength), objective.C)
+    want_measure = np.abs(objective.min_norm_subgradient(theta, g)).max()
+    want_reference = reference_gradient_norm(objective)
+    assert measure == want_measure and reference == want_reference
+    edge = want_measure / max(1.0, want_reference)
+    assert _rule_holds(objective, theta, g, edge * (1 + 1e-9))  # the rule at the edge
+    assert not _rule_holds(objective, theta, g, edge * (1 - 1e-9))
