@@ -183,12 +183,14 @@ def _drain(steps):
 
 
 def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=100,
-                verbose=0, threads=None):
+                verbose=0, threads=None, out=None):
     """:func:`warm_path` as a generator: it yields (None) after each C's fit and returns
     warm_path's result, so that a scheduler can run the fits of several paths interleaved
     over threads (:func:`_run_interleaved`); each path's fits are the same, in the same
     order, whichever thread runs them.  The setup (column compaction, the solver's choice)
-    runs at the first ``next``."""
+    runs at the first ``next``.  ``out``: a float64 array (n_Cs, n_params) the thetas are
+    written to and returned as (a view of the CV's result array: no copy of every C's
+    coefficients afterwards); None: a new one."""
     from .solvers import INFO, check_solver, choose_solver
 
     Cs = np.asarray(Cs, dtype=np.float64)
@@ -225,7 +227,7 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
         if keep is not None and (objective.l1_strength or objective.l2_strength):
             theta[~keep] = 0.0  # unused columns: their optimum under the penalty
     theta = starts[0] if len(starts) == 1 else _lowest(checks, starts, keep, Cs.min())
-    thetas = np.empty((Cs.size, n))
+    thetas = np.empty((Cs.size, n)) if out is None else out
     if keep is not None:
         thetas[:] = theta  # the entries outside the compacted columns, once
         keep = np.flatnonzero(keep)
@@ -633,9 +635,10 @@ def _fit_rows(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads
 
 
 def _fit_rows_steps(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads,
-                    theta0=None, share=None):
-    """:func:`_fit_rows` as a generator (:func:`_warm_steps`): yields after each C's fit,
-    returns _fit_rows' result; the rows are sliced at the first ``next``."""
+                    theta0=None, share=None, out=None):
+    """:func:`_fit_rows` as a generator (:func:`_warm_steps`, ``out`` as there): yields
+    after each C's fit, returns _fit_rows' result; the rows are sliced at the first
+    ``next``."""
     if rows is not None:
         X, Y = X[rows], Y[rows]
         sw = None if sw is None else sw[rows]
@@ -655,7 +658,7 @@ def _fit_rows_steps(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_t
             t[-1] /= scaling
     thetas, n_iter, converged, name = yield from _warm_steps(
         objective, Cs if penalty else np.ones(1), solver, theta0, tol=float(proto.tol),
-        max_iter=int(proto.max_iter), verbose=proto.verbose, threads=share)
+        max_iter=int(proto.max_iter), verbose=proto.verbose, threads=share, out=out)
     if scaling is not None:
         thetas[:, -1] *= scaling
     return thetas, n_iter, converged, name
@@ -1066,17 +1069,16 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             try:
                 thetas, n_iter, _, name = yield from _fit_rows_steps(
                     p, X, Y, sw_fit, train, Cs_fit, penalty, grid[j], n_classes, threads,
-                    share=share)
+                    share=share, out=paths[f, j].reshape(n_c, -1))
             finally:
                 if share is not None:
                     share.finished()
-            # the path's own array, viewed as (n_Cs, n_rows, n_dof): no copies of the
-            # coefficients (d may be large) until the folds are stacked
+            # the path's array (paths[f, j], written in place), viewed as (n_Cs, n_rows,
+            # n_dof): no copies of the coefficients (d may be large)
             full = _as_rows(thetas, n_rows, d, self.fit_intercept, penalty)
             coefs = full[:, :, :d]
             intercepts = (full[:, :, d] if self.fit_intercept
                           else np.zeros((len(thetas), n_rows)))
-            paths[f, j] = full  # copied in this thread, not after all of them
             Xt, yt = X[test], y[test]
             if fast is not None:
                 scores = _fast_scores(fast, Xt, index[test], None if sw is None else sw[test],
@@ -1093,8 +1095,8 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             return scores, n_iter, name
 
         n_f, n_l, n_c = len(folds), len(grid), len(Cs_fit)
-        # paths (n_folds, n_l1, n_Cs, n_rows, n_dof), filled by the tasks; scores / n_iter
-        # (n_folds, n_l1, n_Cs)
+        # paths (n_folds, n_l1, n_Cs, n_rows, n_dof), written by the fold paths themselves
+        # (_warm_steps' out); scores / n_iter (n_folds, n_l1, n_Cs)
         paths = np.empty((n_f, n_l, n_c, n_rows, n_dof))
         if jobs == 1:
             out = [_drain(run(f, j)) for f, j in tasks]
