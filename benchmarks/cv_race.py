@@ -16,7 +16,10 @@ refit at the chosen C):
 * ``ours_static``: ``ours`` with every fit of every fold path on its static share of the
   threads (``total // paths``), i.e. without the tail hand-over of
   ``fastlogit.model_selection._ThreadShare`` (the last fold of 5 on 2 threads then runs on
-  one): the A/B of that hand-over.
+  one): the A/B of that hand-over;
+* ``ours_whole``: ``ours`` with each fold path run whole by one thread (a thread keeps its
+  path to the end, as before session 9) instead of the paths' fits interleaved over the
+  threads (``fastlogit.model_selection._run_interleaved``): the A/B of the interleaving.
 
 Each configuration is run once untimed on the first 2000 rows first (imports, Numba's
 caches).  Threads (``--threads``):
@@ -63,7 +66,7 @@ DATASETS = ("a9a", "w8a", "news20", "rcv1_small")
 CS = np.logspace(-4, 4, 10)
 
 
-RUNNERS = ("sklearn", "ours", "grid", "grid_2jobs", "ours_static")
+RUNNERS = ("sklearn", "ours", "grid", "grid_2jobs", "ours_static", "ours_whole")
 
 
 def _runners(penalty, folds, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100, our_tol=None,
@@ -99,6 +102,16 @@ def _runners(penalty, folds, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100, ou
         finally:
             _ThreadShare.__call__ = hand_over
 
+    def ours_whole(X, y):
+        import fastlogit.model_selection as ms
+
+        interleaved = ms._run_interleaved
+        ms._run_interleaved = lambda paths, jobs: interleaved(paths, jobs, slack=np.inf)
+        try:
+            return ours(X, y)
+        finally:
+            ms._run_interleaved = interleaved
+
     def grid(X, y):
         base = fastlogit.LogisticRegression(solver="auto", l1_ratio=r, tol=tol,
                                             max_iter=max_iter, n_threads=n_threads)
@@ -114,7 +127,7 @@ def _runners(penalty, folds, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100, ou
         return float(est.best_params_["C"])
 
     found = {"sklearn": sklearn, "ours": ours, "grid": grid, "grid_2jobs": grid_2jobs,
-             "ours_static": ours_static}
+             "ours_static": ours_static, "ours_whole": ours_whole}
     return {k: found[k] for k in keep}
 
 
@@ -323,6 +336,10 @@ def table(rows, repeats, n_threads):
             out.append(f"\n{name} {penalty}: without the tail hand-over (ours_static) "
                        f"{med['ours_static']:.3f} s, with it {med['ours']:.3f} s: "
                        f"{med['ours_static'] / med['ours']:.2f}x")
+        if "ours_whole" in med and "ours" in med:
+            out.append(f"\n{name} {penalty}: whole paths per thread (ours_whole) "
+                       f"{med['ours_whole']:.3f} s, interleaved {med['ours']:.3f} s: "
+                       f"{med['ours_whole'] / med['ours']:.2f}x")
     return "\n".join(out)
 
 
