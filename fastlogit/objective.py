@@ -268,8 +268,9 @@ class LogLossData:
         gradient.  With ``scale = (C, a)`` the gradient is that of ``C L + a/2 ||w||^2``,
         not kept in the state, returned as ``(st, grad, ||w||^2)`` (softmax) or ``(st, grad,
         C L + a/2 ||w||^2)`` (binary)."""
-        if st is None:
-            st = min(self._states, key=lambda s: s.age)
+        if st is None:  # the older slot (the first of equals, as min() takes it)
+            a, b = self._states
+            st = a if a.age <= b.age else b
         self.n_evals["value_grad"] += 1
         grad = np.empty(self.n_params)
         d = self.n_features

@@ -649,3 +649,14 @@ def test_lbfgs_compiled_small_steps_equal_numpy(rng):
         np.testing.assert_allclose(cy[:kn], -gamma * u, rtol=1e-12, atol=1e-14)
     StY[1, 1] = 0.0
     assert not lbm.compact_coefficients(StY, YtY, sg, yg, 1.0, m, np.zeros(m), np.zeros(m))
+
+
+def test_lbfgs_numpy_sum_is_numpys_bitwise(rng):
+    """The compiled sum of the direction pass's chunk slopes adds in NumPy's pairwise order:
+    the bits of ``a.sum()`` for lengths 0 to 5,000 (each branch: < 8, <= 128, halves),
+    with values of mixed magnitudes and signs."""
+    from fastlogit.solvers._lbfgs_memory import numpy_sum
+
+    for n in list(range(0, 300)) + [511, 512, 513, 1024, 1099, 5000]:
+        a = rng.standard_normal(n) * 10.0 ** rng.integers(-8, 8, n)
+        assert numpy_sum(a) == a.sum(), n

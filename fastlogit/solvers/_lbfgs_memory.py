@@ -33,7 +33,7 @@ from .._config import kernel_threads
 from ..kernels.numba_impl import numba_threads
 
 __all__ = ["CHUNK", "pair_pass", "direction_pass", "pass_threads", "store_pair",
-           "compact_coefficients"]
+           "compact_coefficients", "numpy_sum"]
 
 #: Parameters per chunk (a chunk's slice of one stored vector: 32 KiB in float64).
 CHUNK = 4096
@@ -146,17 +146,21 @@ def _pair_chunk(c, n, theta_new, theta, g_new, g, S, Y, spare, act, part):
 
 
 @njit(**_PAR)
-def _pair_par(theta_new, theta, g_new, g, S, Y, spare, act, part):
+def _pair_par(theta_new, theta, g_new, g, S, Y, spare, act, n_chunk):
     n = theta.size
-    for c in prange(part.shape[0]):
+    part = np.empty((n_chunk, 4 * act.size + 6))
+    for c in prange(n_chunk):
         _pair_chunk(c, n, theta_new, theta, g_new, g, S, Y, spare, act, part)
+    return _chunk_sums(part)
 
 
 @njit(**_SUM)
-def _pair_ser(theta_new, theta, g_new, g, S, Y, spare, act, part):
+def _pair_ser(theta_new, theta, g_new, g, S, Y, spare, act, n_chunk):
     n = theta.size
-    for c in range(part.shape[0]):
+    part = np.empty((n_chunk, 4 * act.size + 6))
+    for c in range(n_chunk):
         _pair_chunk(c, n, theta_new, theta, g_new, g, S, Y, spare, act, part)
+    return _chunk_sums(part)
 
 
 @njit(**_SUM)
@@ -212,17 +216,89 @@ def _direction_chunk(c, n, g, S, Y, act, cs, cy, gamma, d, part, theta, trial):
 
 
 @njit(**_PAR)
-def _direction_par(g, S, Y, act, cs, cy, gamma, d, part, theta, trial):
+def _direction_par(g, S, Y, act, cs, cy, gamma, d, n_chunk, theta, trial):
     n = g.size
-    for c in prange(part.shape[0]):
+    part = np.empty(n_chunk)
+    for c in prange(n_chunk):
         _direction_chunk(c, n, g, S, Y, act, cs, cy, gamma, d, part, theta, trial)
+    return numpy_sum(part)
 
 
 @njit(**_SUM)
-def _direction_ser(g, S, Y, act, cs, cy, gamma, d, part, theta, trial):
+def _direction_ser(g, S, Y, act, cs, cy, gamma, d, n_chunk, theta, trial):
     n = g.size
-    for c in range(part.shape[0]):
+    part = np.empty(n_chunk)
+    for c in range(n_chunk):
         _direction_chunk(c, n, g, S, Y, act, cs, cy, gamma, d, part, theta, trial)
+    return numpy_sum(part)
+
+
+@njit(cache=True, nogil=True)
+def _pairwise_leaf(a, lo, n):
+    """NumPy's pairwise sum of a[lo:lo + n] for n <= 128, in its order: sequential from -0.0
+    below 8 values, else eight interleaved partial sums combined as a tree, then the rest."""
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True, nogil=True)
+def numpy_sum(a):
+    """``a.sum()`` of a contiguous float64 vector, bitwise as NumPy computes it (tested), inside
+    compiled code (the slope of the direction pass: the same bits as before it moved here).
+    Above 128 values NumPy sums the two halves (split at a multiple of 8) and adds them: done
+    here by an explicit stack (a recursive function does not survive Numba's cache)."""
+    n = a.size
+    if n <= 128:
+        return _pairwise_leaf(a, 0, n)
+    los = np.empty(64, dtype=np.int64)
+    ns = np.empty(64, dtype=np.int64)
+    stage = np.zeros(64, dtype=np.int64)
+    vals = np.empty(64)
+    top, nv = 0, 0
+    los[0], ns[0] = 0, n
+    while top >= 0:
+        lo, m = los[top], ns[top]
+        if m <= 128:
+            vals[nv] = _pairwise_leaf(a, lo, m)
+            nv += 1
+            top -= 1
+            continue
+        half = m // 2
+        half -= half % 8
+        if stage[top] == 0:  # the left half first
+            stage[top] = 1
+            top += 1
+            los[top], ns[top], stage[top] = lo, half, 0
+        elif stage[top] == 1:  # then the right half
+            stage[top] = 2
+            top += 1
+            los[top], ns[top], stage[top] = lo + half, m - half, 0
+        else:  # both done: left + right
+            vals[nv - 2] = vals[nv - 2] + vals[nv - 1]
+            nv -= 1
+            top -= 1
+    return vals[0]
 
 
 @njit(cache=True, nogil=True)
@@ -271,14 +347,11 @@ def pair_pass(theta_new, theta, g_new, g, S, Y, spare, act, n_threads=1):
         y.g_new, ||g_new||_inf]`` for a in act, where s, y are the stored (possibly rounded)
         new pair.
     """
-    k = act.size
-    part = np.empty((n_chunks(theta.size), 4 * k + 6))
     if n_threads > 1:
         with numba_threads(n_threads):
-            _pair_par(theta_new, theta, g_new, g, S, Y, int(spare), act, part)
-    else:
-        _pair_ser(theta_new, theta, g_new, g, S, Y, int(spare), act, part)
-    return _chunk_sums(part)
+            return _pair_par(theta_new, theta, g_new, g, S, Y, int(spare), act,
+                             n_chunks(theta.size))
+    return _pair_ser(theta_new, theta, g_new, g, S, Y, int(spare), act, n_chunks(theta.size))
 
 
 _NO_TRIAL = np.zeros(0)
@@ -292,17 +365,15 @@ def direction_pass(g, S, Y, act, cs, cy, gamma, d, n_threads=1, theta=None, tria
     same sweep also writes the unit step's point ``trial = theta + d`` (the bits of NumPy's
     ``theta + d``), which a line search starting at t = 1 evaluates first.
     """
-    part = np.empty(n_chunks(g.size))
     if trial is None:
         theta = trial = _NO_TRIAL
     args = (g, S, Y, act, np.ascontiguousarray(cs, dtype=np.float64),
-            np.ascontiguousarray(cy, dtype=np.float64), float(gamma), d, part, theta, trial)
+            np.ascontiguousarray(cy, dtype=np.float64), float(gamma), d, n_chunks(g.size),
+            theta, trial)
     if n_threads > 1:
         with numba_threads(n_threads):
-            _direction_par(*args)
-    else:
-        _direction_ser(*args)
-    return float(part.sum())
+            return float(_direction_par(*args))
+    return float(_direction_ser(*args))
 
 
 # ----------------------------------------------------------------------------- k x k algebra
