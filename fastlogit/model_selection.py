@@ -41,7 +41,9 @@ Not used, and why:
 * gap-safe screening for L1 paths (:func:`fastlogit.solvers.l1.gap_safe_screen`): on
   scikit-learn's default grid (a factor 7.7 between neighbouring Cs) the duality gap at the
   previous optimum is too large to prove features inactive after the first fit, and the
-  screening pass cost more than it saved (benchmarks/results/cv_race.md);
+  screening pass cost more than it saved (benchmarks/results/cv_race.md); sequential strong
+  rules discard nothing there either (their bound ``2 / C_new - 1 / C_old`` is negative when
+  C grows by more than a factor 2);
 * a looser tolerance at the Cs far from the best: the scores of a fit depend on its test
   margins, and no bound on the distance to the optimum that an L1 (not strongly convex)
   problem offers bounds them, so the chosen C_ and its score could not be proved unchanged;
