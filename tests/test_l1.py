@@ -551,6 +551,38 @@ def test_column_kernels_against_numpy():
     np.testing.assert_array_equal(got, X[:, cols].toarray())
 
 
+def test_skipping_gradient_and_reference_kernels_match_their_numpy_forms():
+    """grad_skip equals grad_cols over the kept columns plus a w there, bit for bit, and
+    leaves the skipped entries alone; reference_norm is reference_gradient_norm's number
+    (==) for L1 and elastic net, with and without an intercept, and at lam = 0."""
+    from fastlogit.solvers._result import _data_grad_at_zero, reference_gradient_norm
+
+    rng = np.random.default_rng(8)
+    X = sp.random(40, 25, density=0.3, random_state=rng, format="csc")
+    X.data -= 0.5
+    ip = np.asarray(X.indptr, dtype=np.int64)
+    r, w = rng.standard_normal(40), rng.standard_normal(25)
+    skip = rng.random(25) < 0.4
+    out = np.full(25, 7.0)
+    _cd.grad_skip(ip, X.indices, X.data, skip, r, w, 0.3, out)
+    keep = np.flatnonzero(~skip).astype(np.int64)
+    sub = np.empty(keep.size)
+    _cd.grad_cols(ip, X.indices, X.data, keep, r, sub)
+    np.testing.assert_array_equal(out[keep], sub + 0.3 * w[keep])
+    assert (out[skip] == 7.0).all()
+    Xs, ys = make_sparse_classification(60, 30, mean_nnz=6, random_state=3)
+    for fit_intercept in (True, False):
+        for penalty, extra in (("l1", {}), ("elasticnet", {"l1_ratio": 0.5}),
+                               ("elasticnet", {"l1_ratio": 0.0})):
+            for C in (0.01, 0.7, 30.0):
+                ob = Objective(Xs, ys, C=C, penalty=penalty, fit_intercept=fit_intercept,
+                               **extra)
+                g0 = _data_grad_at_zero(ob.data, ob.n_params)
+                got = _cd.reference_norm(g0, ob.n_features, float(ob.penalty.l1_strength),
+                                         float(C))
+                assert got == reference_gradient_norm(ob, ob.zeros() + 1.0)
+
+
 def test_gradient_in_and_out_for_paths():
     """grad_out holds the smooth gradient at the returned theta (against value_grad); a fit
     given grad_start (the path's gradient at its start) reaches the plain fit's optimum;

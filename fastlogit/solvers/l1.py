@@ -129,8 +129,8 @@ from ..contract import declare
 from ..objective import LogLossData
 from . import _cd
 from . import _l1_softmax as _sm
-from ._result import (History, SolverResult, reference_gradient_norm, single_threaded_blas,
-                      stopping_threshold, warn_not_converged)
+from ._result import (History, SolverResult, _data_grad_at_zero, reference_gradient_norm,
+                      single_threaded_blas, stopping_threshold, warn_not_converged)
 
 __all__ = ["l1_newton", "gap_safe_screen", "Screening", "softmax_l1_optimality"]
 
@@ -265,11 +265,12 @@ def _intercept_start(y, s):
 
 
 def _violation(g, w, lam):
-    """|minimum-norm subgradient| of F per coordinate, given the smooth gradient g at w
-    (arrays of one shape; :func:`fastlogit.solvers._cd.violation`)."""
+    """(|minimum-norm subgradient| of F per coordinate, its maximum (0.0 when empty, NaN
+    when g holds a NaN)), given the smooth gradient g at w (arrays of one shape;
+    :func:`fastlogit.solvers._cd.violation`)."""
     out = np.empty(g.shape)
-    _cd.violation(g.reshape(-1), w.reshape(-1), float(lam), out.reshape(-1))
-    return out
+    vmax = _cd.violation(g.reshape(-1), w.reshape(-1), float(lam), out.reshape(-1))[0]
+    return out, vmax
 
 
 def _finish(name, theta, it, hist, gnorm, thr, message, objective):
@@ -487,11 +488,10 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     y = np.ascontiguousarray(data.y, dtype=np.float64)
     s = (np.empty(0) if data.sample_weight is None
          else np.ascontiguousarray(data.sample_weight, dtype=np.float64))
-    # the columns of the gradient passes: all but the features proved inactive
-    all_cols = (np.arange(d, dtype=np.int64) if inactive is None
-                else np.flatnonzero(~inactive).astype(np.int64))
     w = theta[:d].copy()
-    if inactive is not None:
+    # a mask that proves nothing (full_columns) changes only the start, not the passes
+    masked = inactive is not None and bool(inactive.any())
+    if masked:
         w[inactive] = 0.0
     b = float(theta[d]) if fi else 0.0
     z, xz = np.empty(n), np.empty(n)
@@ -499,8 +499,11 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     # the line search writes the pointwise terms of its trial point here (swapped in when
     # the step is accepted)
     zn, rn, Dn, pn = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-    g_full = np.empty(d)
-    in_ws = np.zeros(d, dtype=bool)
+    # entries of inactive features stay 0 (never written below)
+    g_full = np.zeros(d) if masked else np.empty(d)
+    # columns the full column gradient skips: the inactive ones, and the working set's
+    # while a round-end gradient computes the others
+    skip = inactive.copy() if masked else np.zeros(d, dtype=bool)
 
     def pack():
         out = np.empty(objective.n_params)
@@ -566,21 +569,13 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         if loc is not None:  # no full column copy: over the rows (no inactive mask here)
             _rows_gradient(r, g_full, no_r2, no_r2)
             g_full[:] += a * w
-        elif inactive is None and cols is None:
-            _cd.grad_cols(*csc, all_cols, r, g_full)
-            g_full[:] += a * w
+        elif cols is None:
+            _cd.grad_skip(*csc, skip, r, w, a, g_full)
         else:
-            rest = all_cols
-            if cols is not None:
-                in_ws[cols] = True
-                rest = all_cols[~in_ws[all_cols]]
-                in_ws[cols] = False
-            g_full[:] = 0.0
-            g_sub = np.empty(rest.size)
-            _cd.grad_cols(*csc, rest, r, g_sub)
-            g_full[rest] = g_sub + a * w[rest]
-            if cols is not None:
-                g_full[cols] = gw
+            skip[cols] = True
+            _cd.grad_skip(*csc, skip, r, w, a, g_full)
+            skip[cols] = False
+            g_full[cols] = gw
         gb = float(r.sum()) if fi else 0.0
         return gb
 
@@ -608,7 +603,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         margins(z)
         loss = _cd.pointwise(z, y, s, C, r, D, p)
         g_full[:] = grad_start[:d]
-        if inactive is not None:
+        if masked:
             g_full[inactive] = 0.0
         gb = float(grad_start[d]) if fi else 0.0
         grad0[:] = grad_start
@@ -626,6 +621,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         loss = _cd.pointwise(z, y, s, C, r, D, p)
         r0 = C * (0.5 - y) if s.size == 0 else C * s * (0.5 - y)
         if loc is None:  # the full column copy was cached (two passes)
+            all_cols = np.arange(d, dtype=np.int64)
             _cd.grad_cols(*csc, all_cols, r, g_full)
             _cd.grad_cols(*csc, all_cols, r0, grad0[:d])
         else:
@@ -649,15 +645,18 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 # (and the full gradients become column passes)
                 if loc is not None:
                     csc, loc = _csc_of(data)[0], None
-    viol = _violation(g_full, w, lam)
-    gnorm = max(float(viol.max(initial=0.0)), abs(gb))
+    viol, vmax = _violation(g_full, w, lam)
+    gnorm = max(vmax, abs(gb))
     if thr is None:
-        thr = stopping_threshold(tol, reference_gradient_norm(
-            objective, theta, grad0 if inactive is None else None))
+        if inactive is None and not np.any(theta):
+            ref = reference_gradient_norm(objective, theta, grad0)
+        else:  # reference_gradient_norm's number in one compiled loop (a fit of a path)
+            ref = _cd.reference_norm(_data_grad_at_zero(data, objective.n_params), d, lam, C)
+        thr = stopping_threshold(tol, ref)
     if given and gnorm <= thr:  # the caller's gradient says done: confirmed by our own
         gb = full_gradient()
-        viol = _violation(g_full, w, lam)
-        gnorm = max(float(viol.max(initial=0.0)), abs(gb))
+        viol, vmax = _violation(g_full, w, lam)
+        gnorm = max(vmax, abs(gb))
 
     def finish(message):
         if grad_out is not None:
@@ -701,8 +700,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             loss = _cd.pointwise(z, y, s, C, r, D, p)
             gb = full_gradient()
             exact = True
-            viol = _violation(g_full, w, lam)
-            gnorm = max(float(viol.max(initial=0.0)), abs(gb))
+            viol, vmax = _violation(g_full, w, lam)
+            gnorm = max(vmax, abs(gb))
             F = value(loss)
             continue
         if it >= max_iter:
@@ -763,8 +762,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             hw += a + _NU + ridge
             gb = float(r.sum()) if fi else 0.0
             hb = float(D.sum()) + _NU + ridge
-            vio = _violation(gw, ww, lam)
-            v_ws = max(float(vio.max(initial=0.0)), abs(gb))
+            vio, vmax = _violation(gw, ww, lam)
+            v_ws = max(vmax, abs(gb))
             if v_ws <= eps_ws or it >= max_iter:
                 break
             v1_ws = float(vio.sum()) + abs(gb)
@@ -827,8 +826,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             exact = False
             it += 1
         gb = full_gradient(cols, gw)
-        viol = _violation(g_full, w, lam)
-        gnorm = max(float(viol.max(initial=0.0)), abs(gb))
+        viol, vmax = _violation(g_full, w, lam)
+        gnorm = max(vmax, abs(gb))
         F = value(loss)
         if hist.record(pack() if hist.callback is not None else None, F, gnorm):
             return finish("stopped by callback")
@@ -900,8 +899,8 @@ def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         return _sm.softmax_pointwise(Z, Y, s, P), full_gradient()
 
     def measure(gb):
-        viol = _violation(G, W, lam)
-        return viol, max(float(viol.max(initial=0.0)), float(np.abs(gb).max()) if fi else 0.0)
+        viol, vmax = _violation(G, W, lam)
+        return viol, max(vmax, float(np.abs(gb).max()) if fi else 0.0)
 
     def value(loss):
         return C * loss + 0.5 * a * float((W * W).sum()) + lam * float(np.abs(W).sum())
@@ -943,8 +942,8 @@ def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             mu = damp * (float(Hw.mean()) if m else float(hb.mean()))
             Hw += a + _NU + mu
             hb += _NU + mu
-            vio = _violation(Gw, Wc, lam)
-            v_ws = max(float(vio.max(initial=0.0)), float(np.abs(gb).max()) if fi else 0.0)
+            vio, vmax = _violation(Gw, Wc, lam)
+            v_ws = max(vmax, float(np.abs(gb).max()) if fi else 0.0)
             if v_ws <= eps_ws or it >= max_iter:
                 break
             v1_ws = float(vio.sum()) + (float(np.abs(gb).sum()) if fi else 0.0)
