@@ -551,9 +551,10 @@ def test_column_kernels_against_numpy():
     np.testing.assert_array_equal(got, X[:, cols].toarray())
 
 
-def test_skipping_gradient_and_reference_kernels_match_their_numpy_forms():
+def test_skipping_kept_and_reference_kernels_match_their_numpy_forms():
     """grad_skip equals grad_cols over the kept columns plus a w there, bit for bit, and
-    leaves the skipped entries alone; reference_norm is reference_gradient_norm's number
+    leaves the skipped entries alone; grad_hdiag_kept copies the kept features' values and
+    computes the others as grad_hdiag_cols does (==); reference_norm is reference_gradient_norm's number
     (==) for L1 and elastic net, with and without an intercept, and at lam = 0."""
     from fastlogit.solvers._result import _data_grad_at_zero, reference_gradient_norm
 
@@ -570,6 +571,22 @@ def test_skipping_gradient_and_reference_kernels_match_their_numpy_forms():
     _cd.grad_cols(ip, X.indices, X.data, keep, r, sub)
     np.testing.assert_array_equal(out[keep], sub + 0.3 * w[keep])
     assert (out[skip] == 7.0).all()
+    # grad_hdiag_kept: kept features copied, the others as grad_hdiag_cols computes them
+    D = rng.random(40)
+    feats = np.array([1, 4, 5, 9, 13, 20, 24], dtype=np.int64)
+    kf = np.array([0, 4, 9, 10, 24], dtype=np.int64)
+    kg, kh = rng.standard_normal(5), rng.random(5)
+    g1, h1 = np.empty(7), np.empty(7)
+    _cd.grad_hdiag_kept(ip, X.indices, X.data, feats, feats, r, D, kf, kg, kh, g1, h1)
+    g2, h2 = np.empty(7), np.empty(7)
+    _cd.grad_hdiag_cols(ip, X.indices, X.data, feats, r, D, g2, h2)
+    hit = np.isin(feats, kf)
+    np.testing.assert_array_equal(g1[~hit], g2[~hit])
+    np.testing.assert_array_equal(h1[~hit], h2[~hit])
+    np.testing.assert_array_equal(g1[hit], kg[np.searchsorted(kf, feats[hit])])
+    np.testing.assert_array_equal(h1[hit], kh[np.searchsorted(kf, feats[hit])])
+    np.testing.assert_allclose(g2, X[:, feats].T @ r, rtol=1e-13)
+    np.testing.assert_allclose(h2, X[:, feats].power(2).T @ D, rtol=1e-13)
     Xs, ys = make_sparse_classification(60, 30, mean_nnz=6, random_state=3)
     for fit_intercept in (True, False):
         for penalty, extra in (("l1", {}), ("elasticnet", {"l1_ratio": 0.5}),

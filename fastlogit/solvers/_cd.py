@@ -18,7 +18,7 @@ from numba import njit
 
 __all__ = ["pointwise", "try_step", "abs_max", "cols_of_rows", "rows_of_cols",
            "violation", "grad_rows", "row_matvec", "grad_cols", "grad_skip", "reference_norm",
-           "grad_hdiag_cols", "cd_model",
+           "grad_hdiag_cols", "grad_hdiag_kept", "cd_model",
            "col_matvec", "cd_dense", "gram_rows", "gram_cost", "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
            "keep", "ring_slot"]
@@ -293,19 +293,42 @@ def reference_norm(g0, d, lam, C):
 
 
 @njit(**_JIT)
+def _grad_hdiag_col(indptr, indices, data, j, r, D):
+    """(X[:, j]^T r, sum_i D_i X[i, j]^2) in one pass over column j."""
+    acc = 0.0
+    acc2 = 0.0
+    for q in range(indptr[j], indptr[j + 1]):
+        i = indices[q]
+        v = data[q]
+        acc += v * r[i]
+        acc2 += v * v * D[i]
+    return acc, acc2
+
+
+@njit(**_JIT)
 def grad_hdiag_cols(indptr, indices, data, cols, r, D, g, h):
     """g[k] = X[:, j]^T r and h[k] = sum_i D_i X[i, j]^2 for j = cols[k] (one pass)."""
     for k in range(cols.shape[0]):
-        j = cols[k]
-        acc = 0.0
-        acc2 = 0.0
-        for q in range(indptr[j], indptr[j + 1]):
-            i = indices[q]
-            v = data[q]
-            acc += v * r[i]
-            acc2 += v * v * D[i]
-        g[k] = acc
-        h[k] = acc2
+        g[k], h[k] = _grad_hdiag_col(indptr, indices, data, cols[k], r, D)
+
+
+@njit(**_JIT)
+def grad_hdiag_kept(indptr, indices, data, feats, cols, r, D, kf, kg, kh, g, h):
+    """:func:`grad_hdiag_cols` over the columns ``cols`` of the features ``feats``, except
+    for a feature found in ``kf`` (its values ``kg``, ``kh`` kept from the same point):
+    copied from there instead of a pass over its column.  ``feats`` and ``kf`` sorted
+    ascending."""
+    p = 0
+    nk = kf.shape[0]
+    for k in range(feats.shape[0]):
+        f = feats[k]
+        while p < nk and kf[p] < f:
+            p += 1
+        if p < nk and kf[p] == f:
+            g[k] = kg[p]
+            h[k] = kh[p]
+        else:
+            g[k], h[k] = _grad_hdiag_col(indptr, indices, data, cols[k], r, D)
 
 
 @njit(**_JIT)

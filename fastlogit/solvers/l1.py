@@ -478,7 +478,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     no_cnt = np.empty(0, dtype=np.int64)
     nnz_x = int(rows[0][-1])  # the dense model's Hessian is built in one pass over X's rows
     no_r2 = np.empty(0)
-    pos = np.full(data.n_features, -1, dtype=np.int64)
+    pos = None  # feature -> place in the working set (dense models; made at the first)
     n, d = data.n_samples, data.n_features
     fi = data.fit_intercept
     C = float(objective.C)
@@ -590,7 +590,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             counted = True
 
     def value(loss):
-        return C * loss + 0.5 * a * float(w @ w) + lam * float(np.abs(w).sum())
+        l2 = 0.5 * a * float(w @ w) if a else 0.0  # (the same bits as the product at a = 0)
+        return C * loss + l2 + lam * float(np.abs(w).sum())
 
     # the caller's gradient at theta0, used on the full column copy only (over the rows the
     # first gradient pass also counts the columns)
@@ -730,6 +731,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         else:
             dense_model = model == "dense" and m <= 2500
         if dense_model:
+            if pos is None:
+                pos = np.empty(d, dtype=np.int64)
             pos[:] = -1
             pos[cols] = np.arange(m)
             if compact:
@@ -742,18 +745,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         fresh = kept is not None
         while True:
             ww = w[cols]
-            if fresh:
-                kc, kg, kh = kept
-                at = np.minimum(np.searchsorted(kc, cols), kc.size - 1)
-                hit = kc[at] == cols
-                gw[hit] = kg[at[hit]]
-                hw[hit] = kh[at[hit]]
-                if not hit.all():
-                    miss = ~hit
-                    g2, h2 = np.empty(int(miss.sum())), np.empty(int(miss.sum()))
-                    _cd.grad_hdiag_cols(*xc, lc[miss], r, D, g2, h2)
-                    gw[miss] = g2
-                    hw[miss] = h2
+            if fresh:  # cols and the kept columns are sorted (_working_set)
+                _cd.grad_hdiag_kept(*xc, cols, lc, r, D, *kept, gw, hw)
                 fresh = False
             else:
                 _cd.grad_hdiag_cols(*xc, lc, r, D, gw, hw)
