@@ -660,3 +660,52 @@ def test_lbfgs_numpy_sum_is_numpys_bitwise(rng):
     for n in list(range(0, 300)) + [511, 512, 513, 1024, 1099, 5000]:
         a = rng.standard_normal(n) * 10.0 ** rng.integers(-8, 8, n)
         assert numpy_sum(a) == a.sum(), n
+
+
+def test_lbfgs_pooled_pair_storage_changes_nothing(rng, monkeypatch):
+    """L-BFGS's pair storage reused from fit to fit (per thread, up to POOL_BYTES) gives the
+    bits of fresh storage: fits of two sizes alternating, a fit nested in another's
+    callback (it gets storage of its own), and fits running in two threads at once."""
+    import importlib
+    import threading
+
+    mod = importlib.import_module("fastlogit.solvers.lbfgs")  # the module, not the function
+
+    problems = []
+    for n, d in ((120, 30), (90, 45)):
+        X = rng.standard_normal((n, d))
+        y = (X[:, 0] + 0.5 * rng.standard_normal(n) > 0).astype(float)
+        problems.append((X, y))
+
+    def fit(k, callback=None):
+        X, y = problems[k]
+        ob = Objective(X, y, C=3.0, n_threads=1)
+        return mod.lbfgs(ob, ob.zeros(), tol=1e-10, max_iter=500, callback=callback).theta
+
+    monkeypatch.setattr(mod, "POOL_BYTES", 0)
+    fresh = [fit(0), fit(1)]
+    monkeypatch.setattr(mod, "POOL_BYTES", 16 << 20)
+    for k in (0, 1, 0, 1):
+        np.testing.assert_array_equal(fit(k), fresh[k])
+    inner = []
+
+    def nested(theta):
+        if not inner:
+            inner.append(fit(1))
+        return False
+
+    np.testing.assert_array_equal(fit(0, callback=nested), fresh[0])
+    np.testing.assert_array_equal(inner[0], fresh[1])
+    out = [None, None]
+
+    def run(k):
+        out[k] = [fit(k) for _ in range(3)]
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in (0, 1):
+        for theta in out[k]:
+            np.testing.assert_array_equal(theta, fresh[k])
