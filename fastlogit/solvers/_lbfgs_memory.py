@@ -40,6 +40,10 @@ CHUNK = 4096
 
 _SUM = dict(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 _PAR = dict(cache=True, nogil=True, parallel=True, fastmath={"reassoc", "contract"})
+# Functions whose bits are a contract (NumPy's summation order): fast-math stated off, because
+# Numba compiles a callee without its own ``fastmath`` option under its caller's flags, and
+# its cache then serves that reassociated version to every later caller.
+_EXACT = dict(cache=True, nogil=True, fastmath=False)
 
 
 @njit(**_SUM)
@@ -233,7 +237,7 @@ def _direction_ser(g, S, Y, act, cs, cy, gamma, d, n_chunk, theta, trial):
     return numpy_sum(part)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_EXACT)
 def _pairwise_leaf(a, lo, n):
     """NumPy's pairwise sum of a[lo:lo + n] for n <= 128, in its order: sequential from -0.0
     below 8 values, else eight interleaved partial sums combined as a tree, then the rest."""
@@ -262,7 +266,7 @@ def _pairwise_leaf(a, lo, n):
     return res
 
 
-@njit(cache=True, nogil=True)
+@njit(**_EXACT)
 def numpy_sum(a):
     """``a.sum()`` of a contiguous float64 vector, bitwise as NumPy computes it (tested), inside
     compiled code (the slope of the direction pass: the same bits as before it moved here).
