@@ -31,7 +31,6 @@ Stopping rule of :mod:`fastlogit.solvers._result`::
 threshold as a cold fit, so it saves iterations; the memory starts empty either way)
 """
 import math
-import threading
 
 import numpy as np
 
@@ -66,12 +65,10 @@ class _Memory:
     :func:`~fastlogit.solvers._lbfgs_memory.compact_coefficients`).
     """
 
-    def __init__(self, m, n, dtype=np.float64, n_threads=1, storage=None):
+    def __init__(self, m, n, dtype=np.float64, n_threads=1):
         self.m = int(m)
-        if storage is None:  # (S, Y) of shape (m + 1, n) in dtype, else new arrays
-            storage = (np.empty((self.m + 1, n), dtype=dtype),
-                       np.empty((self.m + 1, n), dtype=dtype))
-        self.S, self.Y = storage
+        self.S = np.empty((self.m + 1, n), dtype=dtype)
+        self.Y = np.empty((self.m + 1, n), dtype=dtype)
         # chronological (oldest first): StY[i, j] = s_i . y_j for i <= j, YtY[i, j] = y_i . y_j
         self.StY = np.zeros((self.m, self.m))
         self.YtY = np.zeros((self.m, self.m))
@@ -175,47 +172,6 @@ def _memory_dtype(memory_dtype, m, n):
     return dtype
 
 
-#: Pair storage of at most this many bytes (S and Y together) is kept by the thread that ran
-#: the fit, for its next fit: writing the pairs into fresh pages cost more than the sweeps
-#: over them on the CV's folds (each fit a new ~3 MB of page faults), and a pool reused by
-#: fits of any size up to it costs no more memory than one such fit holds anyway.
-POOL_BYTES = 16 << 20
-
-_POOL = threading.local()  # .flat: {dtype: 1-D array}, buffers not in use by a fit
-
-
-def _take_storage(m, n, dtype):
-    """``(S, Y)``, C-contiguous (m + 1, n) arrays of ``dtype`` (contents undefined): views of
-    this thread's pooled buffer when the pair storage is at most :data:`POOL_BYTES` (the
-    buffer is taken out of the pool until :func:`_give_back`, so a nested fit gets its own),
-    else None (the memory allocates its own)."""
-    dtype = np.dtype(dtype)
-    size = (m + 1) * n
-    if 2 * size * dtype.itemsize > POOL_BYTES:
-        return None
-    pool = getattr(_POOL, "flat", None)
-    if pool is None:
-        pool = _POOL.flat = {}
-    flat = pool.pop(dtype, None)
-    if flat is None or flat.size < 2 * size:
-        flat = np.empty(2 * size, dtype=dtype)
-    return flat[:size].reshape(m + 1, n), flat[size:2 * size].reshape(m + 1, n)
-
-
-def _give_back(storage):
-    """Return the buffer behind :func:`_take_storage`'s views to this thread's pool (the larger
-    one when the pool holds another of the same dtype meanwhile)."""
-    if storage is None:
-        return
-    flat = storage[0].base
-    while flat.base is not None:
-        flat = flat.base
-    pool = _POOL.flat
-    kept = pool.get(flat.dtype)
-    if kept is None or kept.size < flat.size:
-        pool[flat.dtype] = flat
-
-
 def _first_step(g):
     """Length of a steepest-descent step taken without curvature pairs: min(1, 1 / ||g||_2)."""
     return min(1.0, 1.0 / max(float(np.linalg.norm(g)), 1e-300))
@@ -241,19 +197,8 @@ def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0
     if stopped:
         return stopped
     m = _pairs(m, theta.size)
-    dtype = _memory_dtype(memory_dtype, m, theta.size)
-    storage = _take_storage(m, theta.size, dtype)
-    try:
-        memory = _Memory(m, theta.size, dtype, getattr(objective, "n_threads", 1), storage)
-        return _iterate(name, objective, theta, hist, f, g, gnorm, thr, memory, max_iter,
-                        max_ls)
-    finally:
-        _give_back(storage)
-
-
-def _iterate(name, objective, theta, hist, f, g, gnorm, thr, memory, max_iter, max_ls):
-    """L-BFGS's iterations from theta (value f, gradient g) until the threshold ``thr``,
-    ``max_iter`` or a failed line search; the finished SolverResult."""
+    memory = _Memory(m, theta.size, _memory_dtype(memory_dtype, m, theta.size),
+                     getattr(objective, "n_threads", 1))
     d = np.empty_like(theta)
     it, message = 0, "max_iter reached"
     while gnorm > thr and it < max_iter:
