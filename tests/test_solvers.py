@@ -660,3 +660,31 @@ def test_lbfgs_numpy_sum_is_numpys_bitwise(rng):
     for n in list(range(0, 300)) + [511, 512, 513, 1024, 1099, 5000]:
         a = rng.standard_normal(n) * 10.0 ** rng.integers(-8, 8, n)
         assert numpy_sum(a) == a.sum(), n
+
+
+def test_lbfgs_numpy_sum_keeps_its_bits_after_a_fast_math_caller(tmp_path):
+    """``numpy_sum`` first compiled as the callee of the direction pass (fast-math flags) is
+    still NumPy's order when called on its own: a fresh process and Numba cache run an
+    L-BFGS fit first, then compare the bits of ``a.sum()`` (four values whose sequential sum
+    and reassociated sums differ in the last bit)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from fastlogit.objective import Objective\n"
+        "from fastlogit.solvers import solve\n"
+        "from fastlogit.solvers._lbfgs_memory import numpy_sum\n"
+        "rng = np.random.default_rng(0)\n"
+        "X = rng.standard_normal((200, 20)); y = (rng.random(200) < 0.5).astype(float)\n"
+        "solve(Objective(X, y, C=1.0), 'lbfgs', tol=1e-8)\n"
+        "a = np.array([-1.2654214710460525, -6.232744625373522e-09, 413.259793472436,\n"
+        "              -2325.0307746388344])\n"
+        "print(repr(float(numpy_sum(a))), repr(float(a.sum())))\n")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    ours, numpys = out.stdout.split()
+    assert ours == numpys
