@@ -401,19 +401,20 @@ def _rule_holds(objective, theta, g, tol):
     ``objective.C`` (:func:`_meets_rule`), without a pass over the data.
 
     For a binary elastic-net-family objective (every path of the CV's binary folds) the
-    measure and the reference are one compiled loop each (:func:`_binary_rule_norms`),
-    with the same arithmetic as ``min_norm_subgradient`` and ``reference_gradient_norm``,
-    so the same numbers; elsewhere those two themselves."""
-    from .solvers._result import (_data_grad_at_zero, reference_gradient_norm,
-                                  stopping_threshold)
+    measure and the reference are one compiled loop each (:func:`_binary_rule_measure`,
+    :func:`fastlogit.solvers._result.binary_reference_norm`), with the same arithmetic as
+    ``min_norm_subgradient`` and ``reference_gradient_norm``, so the same numbers;
+    elsewhere those two themselves."""
+    from .solvers._result import (binary_reference_norm, data_grad_at_zero,
+                                  reference_gradient_norm, stopping_threshold)
 
     n = objective.n_params
     if (objective.n_classes == 1 and objective.l2_strength is not None and n
             and hasattr(objective, "data") and np.any(theta)):
-        g0 = _data_grad_at_zero(objective.data, n)  # cached per data term
-        measure, reference = _binary_rule_norms(
-            np.asarray(theta, dtype=np.float64), np.asarray(g, dtype=np.float64), g0,
-            objective.n_features, float(objective.l1_strength), float(objective.C))
+        d, lam, C = objective.n_features, float(objective.l1_strength), float(objective.C)
+        measure = _binary_rule_measure(np.asarray(theta, dtype=np.float64),
+                                       np.asarray(g, dtype=np.float64), d, lam)
+        reference = binary_reference_norm(data_grad_at_zero(objective.data, n), d, lam, C)
         return measure <= stopping_threshold(tol, reference)
     thr = stopping_threshold(tol, reference_gradient_norm(objective, theta, g))
     if objective.l1_strength:
@@ -423,29 +424,23 @@ def _rule_holds(objective, theta, g, tol):
 
 
 @njit(cache=True, nogil=True)
-def _binary_rule_norms(theta, g, g0, d, lam, C):  # pragma: no cover (compiled)
-    """(``||S(theta)||_inf``, ``||S_0||_inf``) of a binary layout (d coefficients, then the
-    intercept if any): S the minimum-norm subgradient of F at theta where the smooth
-    part's gradient is g, S_0 the same at 0 where that gradient is ``C g0`` (``g0`` = grad
-    L(0)).  Entry by entry as ``Objective.min_norm_subgradient`` computes it (``g + (m -
-    g)``, m the penalty's minimum-norm element), so the maxima are the same numbers; for
+def _binary_rule_measure(theta, g, d, lam):  # pragma: no cover (compiled)
+    """``||S(theta)||_inf`` of a binary layout (d coefficients, then the intercept if any):
+    S the minimum-norm subgradient of F at theta where the smooth part's gradient is g and
+    ``lam`` the L1 strength.  Entry by entry as ``Objective.min_norm_subgradient`` computes
+    it (``g + (m - g)``, m the penalty's minimum-norm element), so the same number; for
     ``lam == 0`` S is g itself."""
     measure = 0.0
-    reference = 0.0
     for j in range(g.shape[0]):
         gj = g[j]
-        rj = C * g0[j]
         if j < d and lam != 0.0:
             if theta[j] != 0.0:
                 m = gj + lam * np.sign(theta[j])
             else:
                 m = np.sign(gj) * max(abs(gj) - lam, 0.0)
             gj = gj + (m - gj)
-            m = np.sign(rj) * max(abs(rj) - lam, 0.0)
-            rj = rj + (m - rj)
         measure = max(measure, abs(gj))
-        reference = max(reference, abs(rj))
-    return measure, reference
+    return measure
 
 
 def _rescaled_grad(objective, theta, C_old, grad):

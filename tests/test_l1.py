@@ -554,9 +554,11 @@ def test_column_kernels_against_numpy():
 def test_skipping_kept_and_reference_kernels_match_their_numpy_forms():
     """grad_skip equals grad_cols over the kept columns plus a w there, bit for bit, and
     leaves the skipped entries alone; grad_hdiag_kept copies the kept features' values and
-    computes the others as grad_hdiag_cols does (==); reference_norm is reference_gradient_norm's number
-    (==) for L1 and elastic net, with and without an intercept, and at lam = 0."""
-    from fastlogit.solvers._result import _data_grad_at_zero, reference_gradient_norm
+    computes the others as grad_hdiag_cols does (==); binary_reference_norm is
+    reference_gradient_norm's number (==) for L1 and elastic net, with and without an
+    intercept, and at lam = 0."""
+    from fastlogit.solvers._result import (binary_reference_norm, data_grad_at_zero,
+                                           reference_gradient_norm)
 
     rng = np.random.default_rng(8)
     X = sp.random(40, 25, density=0.3, random_state=rng, format="csc")
@@ -594,9 +596,9 @@ def test_skipping_kept_and_reference_kernels_match_their_numpy_forms():
             for C in (0.01, 0.7, 30.0):
                 ob = Objective(Xs, ys, C=C, penalty=penalty, fit_intercept=fit_intercept,
                                **extra)
-                g0 = _data_grad_at_zero(ob.data, ob.n_params)
-                got = _cd.reference_norm(g0, ob.n_features, float(ob.penalty.l1_strength),
-                                         float(C))
+                g0 = data_grad_at_zero(ob.data, ob.n_params)
+                got = binary_reference_norm(g0, ob.n_features,
+                                            float(ob.penalty.l1_strength), float(C))
                 assert got == reference_gradient_norm(ob, ob.zeros() + 1.0)
 
 

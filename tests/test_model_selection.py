@@ -595,10 +595,12 @@ def test_cv_fold_results_do_not_depend_on_the_thread_count(rng, l1_ratio, solver
 @pytest.mark.parametrize("penalty,l1_ratio", [("l1", None), ("elasticnet", 0.3), ("l2", None)])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_compiled_rule_check_gives_the_same_numbers(rng, penalty, l1_ratio, fit_intercept):
-    # _binary_rule_norms: the measure and reference of the stopping rule in one compiled loop
-    # each, equal (==) to min_norm_subgradient's and reference_gradient_norm's
-    from fastlogit.model_selection import _binary_rule_norms, _rule_holds
-    from fastlogit.solvers._result import _data_grad_at_zero, reference_gradient_norm
+    # _binary_rule_measure and binary_reference_norm: the measure and reference of the
+    # stopping rule in one compiled loop each, equal (==) to min_norm_subgradient's and
+    # reference_gradient_norm's
+    from fastlogit.model_selection import _binary_rule_measure, _rule_holds
+    from fastlogit.solvers._result import (binary_reference_norm, data_grad_at_zero,
+                                           reference_gradient_norm)
 
     X, y = _binary(rng, n=200, d=40, sparse=True)
     kw = {} if l1_ratio is None else {"l1_ratio": l1_ratio}
@@ -608,9 +610,10 @@ def test_compiled_rule_check_gives_the_same_numbers(rng, penalty, l1_ratio, fit_
     theta[0] = 0.0
     g = objective.value_grad(theta)[1]
     g[0] = 0.3 * objective.l1_strength if objective.l1_strength else 0.3  # inside the band
-    measure, reference = _binary_rule_norms(theta, g, _data_grad_at_zero(objective.data,
-                                                                            theta.size),
-                                            d, float(objective.l1_strength), objective.C)
+    lam = float(objective.l1_strength)
+    measure = _binary_rule_measure(theta, g, d, lam)
+    reference = binary_reference_norm(data_grad_at_zero(objective.data, theta.size), d, lam,
+                                      objective.C)
     want_measure = np.abs(objective.min_norm_subgradient(theta, g)).max()
     want_reference = reference_gradient_norm(objective)
     assert measure == want_measure and reference == want_reference

@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["pointwise", "try_step", "abs_max", "cols_of_rows", "rows_of_cols",
-           "violation", "grad_rows", "row_matvec", "grad_cols", "grad_skip", "reference_norm",
+           "violation", "grad_rows", "row_matvec", "grad_cols", "grad_skip",
            "grad_hdiag_cols", "grad_hdiag_kept", "cd_model",
            "col_matvec", "cd_dense", "gram_rows", "gram_cost", "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
@@ -273,23 +273,6 @@ def grad_skip(indptr, indices, data, skip, r, w, a, out):
         for q in range(indptr[j], indptr[j + 1]):
             acc += data[q] * r[indices[q]]
         out[j] = acc + a * w[j]
-
-
-@njit(**_JIT)
-def reference_norm(g0, d, lam, C):
-    """``||S_0||_inf``: S_0 the minimum-norm subgradient of F at 0 for a binary layout (d
-    coefficients, then the intercept if any) where the smooth part's gradient is
-    ``C g0`` (g0 = grad L(0)), the stopping rule's reference.  Entry by entry with
-    ``Objective.min_norm_subgradient``'s arithmetic (``g + (m - g)``, m the soft threshold
-    of g), so the same number as ``reference_gradient_norm``."""
-    ref = 0.0
-    for j in range(g0.shape[0]):
-        rj = C * g0[j]
-        if j < d and lam != 0.0:
-            m = np.sign(rj) * max(abs(rj) - lam, 0.0)
-            rj = rj + (m - rj)
-        ref = max(ref, abs(rj))
-    return ref
 
 
 @njit(**_JIT)

@@ -129,8 +129,9 @@ from ..contract import declare
 from ..objective import LogLossData
 from . import _cd
 from . import _l1_softmax as _sm
-from ._result import (History, SolverResult, _data_grad_at_zero, reference_gradient_norm,
-                      single_threaded_blas, stopping_threshold, warn_not_converged)
+from ._result import (History, SolverResult, binary_reference_norm, data_grad_at_zero,
+                      reference_gradient_norm, single_threaded_blas, stopping_threshold,
+                      warn_not_converged)
 
 __all__ = ["l1_newton", "gap_safe_screen", "Screening", "softmax_l1_optimality"]
 
@@ -652,7 +653,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         if inactive is None and not np.any(theta):
             ref = reference_gradient_norm(objective, theta, grad0)
         else:  # reference_gradient_norm's number in one compiled loop (a fit of a path)
-            ref = _cd.reference_norm(_data_grad_at_zero(data, objective.n_params), d, lam, C)
+            ref = binary_reference_norm(data_grad_at_zero(data, objective.n_params), d,
+                                        lam, C)
         thr = stopping_threshold(tol, ref)
     if given and gnorm <= thr:  # the caller's gradient says done: confirmed by our own
         gb = full_gradient()
