@@ -29,7 +29,8 @@ from numba import njit
 from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
 __all__ = ["ConvergenceWarning", "History", "SolverResult", "stopping_threshold",
-           "reference_gradient_norm", "warn_not_converged", "single_threaded_blas", "blas_limit",
+           "reference_gradient_norm", "data_grad_at_zero", "binary_reference_norm",
+           "warn_not_converged", "single_threaded_blas", "blas_limit",
            "begin_smooth_fit", "finish_fit"]
 
 _CONTROLLER = []
@@ -76,7 +77,6 @@ class ConvergenceWarning(_SklearnConvergenceWarning):
     --------
     >>> import warnings
     >>> import numpy as np
-from numba import njit
     >>> from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
     >>> from fastlogit.objective import Objective
     >>> from fastlogit.solvers import ConvergenceWarning, solve
@@ -120,7 +120,6 @@ class SolverResult:
     Examples
     --------
     >>> import numpy as np
-from numba import njit
     >>> from fastlogit.objective import Objective
     >>> from fastlogit.solvers import solve
     >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
