@@ -693,7 +693,7 @@ def _fast_scores(kind, Xt, yt_index, sw, coefs, intercepts):
     return np.average(np.log(np.clip(p_true, eps, 1 - eps)), axis=0, weights=sw)
 
 
-def _run_interleaved(paths, jobs, slack=0):
+def _run_interleaved(paths, jobs):
     """Run the generators ``paths`` (:func:`_warm_steps`: one step a fit) to their ends on
     ``jobs`` threads; their return values, in the order of ``paths``.
 
@@ -726,7 +726,7 @@ def _run_interleaved(paths, jobs, slack=0):
         current = None  # (steps made, index) of the path this thread runs
         while True:
             with cond:
-                if current is not None and ready and ready[0][0] + slack < current[0]:
+                if current is not None and ready and ready[0][0] < current[0]:
                     current = heapq.heappushpop(ready, current)  # the lagging path instead
                     cond.notify()
                 while current is None:

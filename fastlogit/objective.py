@@ -551,7 +551,7 @@ def _coef_sumsq(theta, d, m, k):
     return total
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=False)  # stated: a jitted caller's flags would apply
 def _scale_add_l2(grad, theta, C, a, d, m, k, keep):
     """In place, ``grad = C grad + a w`` on the coefficient entries and ``C grad`` on the
     intercepts (``C grad`` alone when a is 0); ``keep`` (length 0, or theta's) gets a copy of

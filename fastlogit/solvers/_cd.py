@@ -251,14 +251,19 @@ def row_matvec(indptr, indices, data, w, b, out):
 
 
 @njit(**_JIT)
+def _col_dot(indptr, indices, data, j, r):
+    """X[:, j]^T r over column j's stored entries, in their order."""
+    acc = 0.0
+    for q in range(indptr[j], indptr[j + 1]):
+        acc += data[q] * r[indices[q]]
+    return acc
+
+
+@njit(**_JIT)
 def grad_cols(indptr, indices, data, cols, r, out):
     """out[k] = sum_i X[i, cols[k]] r_i."""
     for k in range(cols.shape[0]):
-        j = cols[k]
-        acc = 0.0
-        for q in range(indptr[j], indptr[j + 1]):
-            acc += data[q] * r[indices[q]]
-        out[k] = acc
+        out[k] = _col_dot(indptr, indices, data, cols[k], r)
 
 
 @njit(**_JIT)
@@ -267,12 +272,8 @@ def grad_skip(indptr, indices, data, skip, r, w, a, out):
     entries untouched): :func:`grad_cols` over those columns and then ``+ a * w``, the same
     arithmetic, without index arrays of the columns kept."""
     for j in range(out.shape[0]):
-        if skip[j]:
-            continue
-        acc = 0.0
-        for q in range(indptr[j], indptr[j + 1]):
-            acc += data[q] * r[indices[q]]
-        out[j] = acc + a * w[j]
+        if not skip[j]:
+            out[j] = _col_dot(indptr, indices, data, j, r) + a * w[j]
 
 
 @njit(**_JIT)
