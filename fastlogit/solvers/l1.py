@@ -176,6 +176,10 @@ _WS_RATIO = 2.0
 #: benchmarks/results/l1_race.md.
 _GRAM_IN_CACHE = 0.5
 _GRAM_M_CACHE = 128
+#: Column path: a Hessian build from dense rows (:func:`fastlogit.solvers._cd.gram_dense`)
+#: counted per multiply-add of its ``n (m + 1) (m + 2) / 2`` at this fraction of a column
+#: sweep's per non-zero work (measured in benchmarks/results/l1_race.md).
+_GRAM_DENSE = 0.1
 
 #: data term -> (its float64 CSC arrays, its float64 CSR arrays) (weakly keyed: a path of
 #: fits over one data term builds them once); _ROWS: the CSR arrays alone.
@@ -480,6 +484,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     nnz_x = int(rows[0][-1])  # the dense model's Hessian is built in one pass over X's rows
     no_r2 = np.empty(0)
     pos = None  # feature -> place in the working set (dense models; made at the first)
+    xrows = None  # (working set, its dense rows) of the last dense-rows model
     n, d = data.n_samples, data.n_features
     fi = data.fit_intercept
     C = float(objective.C)
@@ -724,12 +729,19 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         # and many sweeps: a9a, ijcnn1, mushrooms)
         nnz_w = int(col_nnz[cols].sum())
         compact = 2 * nnz_w < nnz_x
+        # when at least half of the working set's entries are non-zero, the Hessian is built
+        # from its dense rows (_cd.gram_dense: unit-stride multiply-adds, made once while
+        # the working set stays the same) instead of scattered updates (ijcnn1)
+        dense_rows = 0 < m <= 2500 and 2 * nnz_w >= n * m
         if model == "auto":
+            if dense_rows:
+                gram = _GRAM_DENSE * n * (m + fi) * (m + fi + 1) // 2
+            else:
+                gram = (_cd.gram_cost(xc[0], xc[1], lc, n)
+                        * (_GRAM_IN_CACHE if m < _GRAM_M_CACHE else 1.0)
+                        + (2 * nnz_w if compact else nnz_x))
             dense_model = m <= 2500 and m * m <= 4 * (nnz_w + n) and (
-                _cd.gram_cost(xc[0], xc[1], lc, n) * (_GRAM_IN_CACHE if m < _GRAM_M_CACHE
-                                                      else 1.0)
-                + (2 * nnz_w if compact else nnz_x)
-                + last_sweeps * m * m <= last_sweeps * (2 * nnz_w + n))
+                gram + last_sweeps * m * m <= last_sweeps * (2 * nnz_w + n))
         else:
             dense_model = model == "dense" and m <= 2500
         if dense_model:
@@ -737,7 +749,10 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 pos = np.empty(d, dtype=np.int64)
             pos[:] = -1
             pos[cols] = np.arange(m)
-            if compact:
+            if dense_rows:
+                if xrows is None or not np.array_equal(xrows[0], cols):
+                    xrows = (cols, _cd.dense_cols(*xc, lc, n, fi))
+            elif compact:
                 wrows = (*_cd.rows_of_cols(*xc, lc, n), np.arange(m, dtype=np.int64))
             Hm = np.empty((m + fi, m + fi))
             lamv = np.full(m + fi, lam)
@@ -764,7 +779,10 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             v1_ws = float(vio.sum()) + abs(gb)
             kap = min(kappa, (v_ws / g_first) ** _FORCING) if dense_model else kappa
             if dense_model:
-                _cd.gram_rows(*(wrows if compact else (*rows, pos)), D, fi, Hm)
+                if dense_rows:
+                    _cd.gram_dense(xrows[1], D, Hm)
+                else:
+                    _cd.gram_rows(*(wrows if compact else (*rows, pos)), D, fi, Hm)
                 Hm[np.diag_indices(m + fi)] += _NU + ridge
                 Hm[np.arange(m), np.arange(m)] += a
                 u, sweeps, _ = _cd.cd_dense(Hm, np.append(gw, gb) if fi else gw,
