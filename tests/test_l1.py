@@ -671,7 +671,7 @@ def test_dense_rows_gram_matches_the_scattered_build(fit_b):
     """dense_cols is X[:, cols] (and a ones column with an intercept) exactly; gram_dense's
     Hessian from those rows equals gram_rows' (to rounding: another summation order),
     symmetric bit for bit, for a row count that is not a multiple of its row blocks and
-    with zero curvature weights."""
+    with zero curvature weights; gram_cols' from the columns equals gram_rows' (==)."""
     rng = np.random.default_rng(21)
     X = sp.random(37, 9, density=0.6, random_state=rng, format="csr")
     X.data -= 0.5
@@ -694,6 +694,13 @@ def test_dense_rows_gram_matches_the_scattered_build(fit_b):
     np.testing.assert_allclose(H2, want.T @ (D[:, None] * want), rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(H2, H, rtol=1e-13, atol=1e-15)
     np.testing.assert_array_equal(H2, H2.T)
+    # from the columns: the rows' build bit for bit, and the scatter vector left at zero
+    tmp = np.zeros(37)
+    H3 = np.full((p, p), np.nan)
+    _cd.gram_cols(np.asarray(Xc.indptr, dtype=np.int64), Xc.indices, Xc.data, cols, D, fit_b,
+                  H3, tmp)
+    np.testing.assert_array_equal(H3, H)
+    assert not tmp.any()
 
 
 def test_dense_rows_models_reach_the_column_models_optimum(monkeypatch):
@@ -718,3 +725,26 @@ def test_dense_rows_models_reach_the_column_models_optimum(monkeypatch):
     F = ob.value(cols.theta)
     assert abs(ob.value(dense.theta) - F) <= 1e-12 * F
     np.testing.assert_array_equal(dense.theta != 0, cols.theta != 0)
+
+
+def test_small_support_models_built_from_the_columns_reach_the_optimum(monkeypatch):
+    """A small support's dense models are built from the columns (gram_cols is called) and
+    the fit reaches the column-models-only fit's optimum (F to 1e-12 relative, the same
+    support, converged at tol 1e-10)."""
+    calls = []
+    real = _cd.gram_cols
+
+    def counted(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(_cd, "gram_cols", counted)
+    X, y = make_sparse_classification(2000, 300, mean_nnz=10, random_state=3)
+    ob = Objective(X, y, C=0.05, penalty="l1")
+    fit = l1_newton(ob, np.zeros(ob.n_params), tol=1e-10)
+    assert calls
+    ref = l1_newton(ob, np.zeros(ob.n_params), tol=1e-10, model="columns")
+    assert fit.converged and ref.converged
+    F = ob.value(ref.theta)
+    assert abs(ob.value(fit.theta) - F) <= 1e-12 * F
+    np.testing.assert_array_equal(fit.theta != 0, ref.theta != 0)

@@ -19,7 +19,7 @@ from numba import njit
 __all__ = ["pointwise", "try_step", "abs_max", "cols_of_rows", "rows_of_cols",
            "violation", "grad_rows", "row_matvec", "grad_cols", "grad_skip",
            "grad_hdiag_cols", "grad_hdiag_kept", "cd_model",
-           "col_matvec", "cd_dense", "gram_rows", "dense_cols", "gram_dense", "gram_cost",
+           "col_matvec", "cd_dense", "gram_rows", "gram_cols", "dense_cols", "gram_dense", "gram_cost",
            "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
            "keep", "ring_slot"]
@@ -629,6 +629,41 @@ def gram_rows(indptr, indices, data, pos, D, fit_b, H):
                 H[m, ka] += va
         if fit_b:
             H[m, m] += Di
+    for a in range(H.shape[0]):
+        for e in range(a):
+            H[e, a] = H[a, e]
+
+
+@njit(**_JIT)
+def gram_cols(indptr, indices, data, cols, D, fit_b, H, tmp):
+    """:func:`gram_rows`' matrix (H (m + fit_b, m + fit_b), overwritten, for the working set
+    ``cols`` of a CSC X) from the columns: column a's ``D_i x_ia`` scattered into ``tmp``
+    (n, zeros on entry and on return), then dotted with the columns e <= a.
+    O(sum_a sum_{e <= a} nnz_e): cheaper than a pass over the rows for a few columns."""
+    m = cols.shape[0]
+    H[:, :] = 0.0
+    for a in range(m):
+        j = cols[a]
+        for q in range(indptr[j], indptr[j + 1]):
+            tmp[indices[q]] = D[indices[q]] * data[q]
+        for e in range(a + 1):
+            k = cols[e]
+            acc = 0.0
+            for q in range(indptr[k], indptr[k + 1]):
+                acc += tmp[indices[q]] * data[q]
+            H[a, e] = acc
+        if fit_b:
+            acc = 0.0
+            for q in range(indptr[j], indptr[j + 1]):
+                acc += tmp[indices[q]]
+            H[m, a] = acc
+        for q in range(indptr[j], indptr[j + 1]):
+            tmp[indices[q]] = 0.0
+    if fit_b:
+        acc = 0.0
+        for i in range(D.shape[0]):
+            acc += D[i]
+        H[m, m] = acc
     for a in range(H.shape[0]):
         for e in range(a):
             H[e, a] = H[a, e]

@@ -180,6 +180,11 @@ _GRAM_M_CACHE = 128
 #: counted per multiply-add of its ``n (m + 1) (m + 2) / 2`` at this fraction of a column
 #: sweep's per non-zero work (measured in benchmarks/results/l1_race.md).
 _GRAM_DENSE = 0.1
+#: Column path: a dense model's Hessian is built from the columns
+#: (:func:`fastlogit.solvers._cd.gram_cols`) instead of the rows when it reads at most
+#: _GRAM_COLS times as many entries as the rows' build makes updates and visits rows
+#: (measured in benchmarks/results/l1_race.md).
+_GRAM_COLS = 1.5
 
 #: data term -> (its float64 CSC arrays, its float64 CSR arrays) (weakly keyed: a path of
 #: fits over one data term builds them once); _ROWS: the CSR arrays alone.
@@ -485,6 +490,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     no_r2 = np.empty(0)
     pos = None  # feature -> place in the working set (dense models; made at the first)
     xrows = None  # (working set, its dense rows) of the last dense-rows model
+    col_tmp = None  # gram_cols' scatter vector (zeros between calls)
     n, d = data.n_samples, data.n_features
     fi = data.fit_intercept
     C = float(objective.C)
@@ -733,13 +739,19 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         # from its dense rows (_cd.gram_dense: unit-stride multiply-adds, made once while
         # the working set stays the same) instead of scattered updates (ijcnn1)
         dense_rows = 0 < m <= 2500 and 2 * nnz_w >= n * m
+        # else from the columns (_cd.gram_cols: each column against those before it; the
+        # same bits) when the entries it reads are fewer than _GRAM_COLS times the rows'
+        # updates and rows (a few columns, the small supports: the rows' loop is mostly
+        # empty rows)
+        by_cols = False
+        gram_ops = 0
+        if dense_rows:
+            gram = _GRAM_DENSE * n * (m + fi) * (m + fi + 1) // 2
+        elif m <= 2500 and model != "columns":
+            gram_ops = _cd.gram_cost(xc[0], xc[1], lc, n)
+            gram = (gram_ops * (_GRAM_IN_CACHE if m < _GRAM_M_CACHE else 1.0)
+                    + (2 * nnz_w if compact else nnz_x))
         if model == "auto":
-            if dense_rows:
-                gram = _GRAM_DENSE * n * (m + fi) * (m + fi + 1) // 2
-            else:
-                gram = (_cd.gram_cost(xc[0], xc[1], lc, n)
-                        * (_GRAM_IN_CACHE if m < _GRAM_M_CACHE else 1.0)
-                        + (2 * nnz_w if compact else nnz_x))
             dense_model = m <= 2500 and m * m <= 4 * (nnz_w + n) and (
                 gram + last_sweeps * m * m <= last_sweeps * (2 * nnz_w + n))
         else:
@@ -752,6 +764,11 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             if dense_rows:
                 if xrows is None or not np.array_equal(xrows[0], cols):
                     xrows = (cols, _cd.dense_cols(*xc, lc, n, fi))
+            elif (int(col_nnz[cols] @ np.arange(m + 1, 1, -1))
+                  <= _GRAM_COLS * (gram_ops + n)):  # the entries gram_cols reads
+                by_cols = True
+                if col_tmp is None:
+                    col_tmp = np.zeros(n)
             elif compact:
                 wrows = (*_cd.rows_of_cols(*xc, lc, n), np.arange(m, dtype=np.int64))
             Hm = np.empty((m + fi, m + fi))
@@ -781,6 +798,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             if dense_model:
                 if dense_rows:
                     _cd.gram_dense(xrows[1], D, Hm)
+                elif by_cols:
+                    _cd.gram_cols(*xc, lc, D, fi, Hm, col_tmp)
                 else:
                     _cd.gram_rows(*(wrows if compact else (*rows, pos)), D, fi, Hm)
                 Hm[np.diag_indices(m + fi)] += _NU + ridge
