@@ -667,12 +667,21 @@ def _fit_rows_steps(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_t
 _FAST_SCORES = {None: "accuracy", "accuracy": "accuracy", "neg_log_loss": "neg_log_loss"}
 
 
-def _fast_scores(kind, Xt, yt_index, sw, coefs, intercepts):
-    """Scores (n_Cs,) of the models (coefs (m, n_rows, d), intercepts (m, n_rows)) on the
-    test rows Xt with true class positions ``yt_index``."""
+def _fast_scores(kind, X, test, yt_index, sw, coefs, intercepts):
+    """Scores (n_Cs,) of the models (coefs (m, n_rows, d), intercepts (m, n_rows), views of
+    the path's array are fine) on the rows ``test`` of X with true class positions
+    ``yt_index``.  A CSR X: the margins by :func:`_csr_margins` on X's own rows (no copy of
+    the test rows or of the coefficients), in the order and arithmetic of scipy's
+    ``Xt @ coefs.T`` (the same numbers); else that product."""
+    import scipy.sparse as sp
+
     m, n_rows, d = coefs.shape
-    Z = Xt @ coefs.reshape(m * n_rows, d).T
-    Z = np.asarray(Z, dtype=np.float64).reshape(-1, m, n_rows) + intercepts[None]
+    if sp.issparse(X) and X.format == "csr":
+        Z = _csr_margins(X.indptr, X.indices, X.data, np.asarray(test, dtype=np.int64),
+                         coefs, intercepts)
+    else:
+        Z = X[test] @ coefs.reshape(m * n_rows, d).T
+        Z = np.asarray(Z, dtype=np.float64).reshape(-1, m, n_rows) + intercepts[None]
     n = Z.shape[0]
     if n_rows == 1:
         z = Z[:, :, 0]
@@ -691,6 +700,27 @@ def _fast_scores(kind, Xt, yt_index, sw, coefs, intercepts):
         p_true = P[np.arange(n), :, yt_index]
     eps = np.finfo(np.float64).eps
     return np.average(np.log(np.clip(p_true, eps, 1 - eps)), axis=0, weights=sw)
+
+
+@njit(cache=True, nogil=True)
+def _csr_margins(indptr, indices, data, rows, coefs, intercepts):  # pragma: no cover
+    """Z (len(rows), m, n_rows) float64: ``Z[t, k, c] = sum_j X[rows[t], j] coefs[k, c, j] +
+    intercepts[k, c]`` over a CSR X (indptr, indices, data).  Each sum runs over the row's
+    stored entries in their order from 0.0, the product in float64, then the intercept is
+    added: scipy's sparse-times-dense order (``csr_matvecs``) followed by ``+ intercepts``,
+    so the same numbers as ``X[rows] @ coefs.reshape(m * n_rows, d).T + intercepts``."""
+    m, n_rows = coefs.shape[0], coefs.shape[1]
+    Z = np.empty((rows.shape[0], m, n_rows))
+    for k in range(m):
+        for c in range(n_rows):
+            w = coefs[k, c]  # one model's coefficients: a row of the path's array
+            for t in range(rows.shape[0]):
+                i = rows[t]
+                acc = 0.0
+                for jj in range(indptr[i], indptr[i + 1]):
+                    acc += np.float64(data[jj]) * w[indices[jj]]
+                Z[t, k, c] = acc + intercepts[k, c]
+    return Z
 
 
 def _run_interleaved(paths, jobs):
@@ -1076,11 +1106,11 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             coefs = full[:, :, :d]
             intercepts = (full[:, :, d] if self.fit_intercept
                           else np.zeros((len(thetas), n_rows)))
-            Xt, yt = X[test], y[test]
             if fast is not None:
-                scores = _fast_scores(fast, Xt, index[test], None if sw is None else sw[test],
-                                      coefs, intercepts)
+                scores = _fast_scores(fast, X, test, index[test], None if sw is None else
+                                      sw[test], coefs, intercepts)
             else:
+                Xt, yt = X[test], y[test]
                 scores = np.empty(len(thetas))
                 shell = LogisticRegression(backend=self.backend, n_threads=threads)
                 shell.classes_, shell.n_features_in_ = classes, d

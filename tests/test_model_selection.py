@@ -620,3 +620,36 @@ def test_compiled_rule_check_gives_the_same_numbers(rng, penalty, l1_ratio, fit_
     edge = want_measure / max(1.0, want_reference)
     assert _rule_holds(objective, theta, g, edge * (1 + 1e-9))  # the rule at the edge
     assert not _rule_holds(objective, theta, g, edge * (1 - 1e-9))
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_rows", [1, 3])
+def test_compiled_test_margins_equal_scipys_product(rng, index_dtype, dtype, n_rows):
+    # _csr_margins scores the test rows on X's own CSR arrays and the path's strided view:
+    # the same numbers (==) as scipy's X[test] @ coefs.reshape(m * n_rows, d).T + intercepts
+    # (the route before it), duplicate and empty rows, zero coefficients and a negative
+    # zero included
+    from fastlogit.model_selection import _csr_margins, _fast_scores
+
+    X = sp.random(60, 50, density=0.2, format="csr", random_state=3, dtype=dtype)
+    X.indices = X.indices.astype(index_dtype)
+    X.indptr = X.indptr.astype(index_dtype)
+    X.data[::7] *= -1e3
+    m, d = 4, X.shape[1]
+    full = rng.standard_normal((m, n_rows, d + 1)) * (rng.random((m, n_rows, d + 1)) < 0.5)
+    full[0] = 0.0
+    full[1, 0, 3] = -0.0
+    coefs, intercepts = full[:, :, :d], full[:, :, d]
+    test = np.array([5, 0, 5, 59, 17, 30])
+    X[30] = 0.0  # an empty row
+    X.eliminate_zeros()
+    got = _csr_margins(X.indptr, X.indices, X.data, test.astype(np.int64), coefs, intercepts)
+    want = np.asarray(X[test] @ coefs.reshape(m * n_rows, d).T,
+                      dtype=np.float64).reshape(-1, m, n_rows) + intercepts[None]
+    np.testing.assert_array_equal(got, want)
+    # and the accuracy from them, with the other route (dense X) agreeing on the margins' signs
+    y_index = rng.integers(0, max(2, n_rows), size=test.size)
+    np.testing.assert_array_equal(
+        _fast_scores("accuracy", X, test, y_index, None, coefs, intercepts),
+        _fast_scores("accuracy", X.toarray(), test, y_index, None, coefs, intercepts))
