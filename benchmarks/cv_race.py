@@ -106,7 +106,7 @@ def _runners(penalty, folds, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100, ou
         import fastlogit.model_selection as ms
 
         interleaved = ms._run_interleaved
-        ms._run_interleaved = lambda paths, jobs: interleaved(paths, jobs, slack=np.inf)
+        ms._run_interleaved = _run_whole
         try:
             return ours(X, y)
         finally:
@@ -129,6 +129,46 @@ def _runners(penalty, folds, n_threads, keep=RUNNERS, tol=1e-4, max_iter=100, ou
     found = {"sklearn": sklearn, "ours": ours, "grid": grid, "grid_2jobs": grid_2jobs,
              "ours_static": ours_static, "ours_whole": ours_whole}
     return {k: found[k] for k in keep}
+
+
+def _run_whole(paths, jobs):
+    """``fastlogit.model_selection._run_interleaved`` without the interleaving: each thread
+    takes the next path in order and runs it to its end (the scheduling before session 9),
+    BLAS limited once around all of them as there; for the ``ours_whole`` runner."""
+    import threading
+
+    from fastlogit.solvers._result import blas_limit
+
+    results, queue, lock = [None] * len(paths), list(range(len(paths))), threading.Lock()
+
+    errors = []
+
+    def worker():
+        while True:
+            with lock:
+                if not queue or errors:
+                    return
+                k = queue.pop(0)
+            try:
+                while True:
+                    try:
+                        next(paths[k])
+                    except StopIteration as stop:
+                        results[k] = stop.value
+                        break
+            except BaseException as exc:  # raised by the caller below
+                errors.append(exc)
+                return
+
+    with blas_limit():
+        threads = [threading.Thread(target=worker) for _ in range(min(jobs, len(paths)))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    if errors:
+        raise errors[0]
+    return results
 
 
 def sklearn_equivalent_tol(X, y, tol):
@@ -312,6 +352,147 @@ def iterations(names, penalties, solvers, tol=1e-4, max_iter=100, match_sklearn_
         LogLossData._compute = compute
 
 
+def timeline(names, penalties, repeats, n_threads, tol=1e-4, max_iter=100):
+    """Where one ``ours`` CV's wall time goes, thread by thread (printed; no scikit-learn).
+
+    Wraps ``fastlogit.model_selection._fit_rows_steps`` (each step of a fold path: step 0
+    is the fold's setup and the first C, step i the i-th C in ascending order, the last
+    step the path's end), its ``_fast_scores`` (a fold's scoring) and the refit (the
+    ``_fit_rows_steps`` call on all rows) with ``perf_counter`` stamps, runs the CV
+    ``repeats`` times after one untimed run, and prints for the run of median wall time:
+    the head (from ``fit`` to the first step: validation, folds, threads started), each
+    thread's busy time within the fold phase (first to last fold step) and its idle rest,
+    the gap before the refit, the refit, the end (attributes), the CPU time of the whole
+    fit, and the cost of each C summed over the folds.  The wrappers add a few microseconds
+    a step.
+    """
+    import itertools
+    import threading
+
+    from sklearn.model_selection import StratifiedKFold
+
+    import fastlogit
+    import fastlogit.model_selection as ms
+
+    events = []
+    origin = [0.0]
+
+    def stamp(kind, key, i=None):
+        events.append((time.perf_counter() - origin[0], threading.get_ident(), kind, key, i,
+                       _schedstat()))
+
+    steps, scores = ms._fit_rows_steps, ms._fast_scores
+    counter = itertools.count()
+
+    def timed_steps(proto, X, Y, sw, rows, *args, **kwargs):
+        key = "refit" if rows is None else next(counter)
+        path = steps(proto, X, Y, sw, rows, *args, **kwargs)
+        for i in itertools.count():
+            stamp("start", key, i)
+            try:
+                next(path)
+            except StopIteration as stop:
+                stamp("end", key, i)
+                return stop.value
+            stamp("end", key, i)
+            yield
+
+    def timed_scores(*args, **kwargs):
+        stamp("start", "score")
+        try:
+            return scores(*args, **kwargs)
+        finally:
+            stamp("end", "score")
+
+    ms._fit_rows_steps, ms._fast_scores = timed_steps, timed_scores
+    try:
+        for name in names:
+            X, y = load_shared(name)
+            folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+            for penalty in penalties:
+                est = fastlogit.LogisticRegressionCV(
+                    Cs=CS, cv=folds, scoring="accuracy", tol=tol, max_iter=max_iter,
+                    l1_ratios=(1.0 if penalty == "l1" else 0.0,), use_legacy_attributes=False,
+                    solver="auto", n_threads=n_threads)
+                runs = []
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    for r in range(repeats + 1):
+                        events.clear()
+                        counter = itertools.count()
+                        c0, origin[0] = time.process_time(), time.perf_counter()
+                        est.fit(X, y)
+                        wall, cpu = time.perf_counter() - origin[0], time.process_time() - c0
+                        if r:
+                            runs.append((wall, cpu, list(events)))
+                runs.sort(key=lambda run: run[0])
+                print(f"{name} {penalty}: walls (ms) "
+                      f"{[round(w * 1e3, 1) for w, _, _ in runs]}", flush=True)
+                _print_timeline(*runs[len(runs) // 2])
+    finally:
+        ms._fit_rows_steps, ms._fast_scores = steps, scores
+
+
+def _schedstat():
+    """(ns on a CPU, ns runnable but waiting for one) of the calling thread (Linux
+    ``/proc/self/task/TID/schedstat``), or None."""
+    import threading
+
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
+            run, wait = f.read().split()[:2]
+        return int(run), int(wait)
+    except (OSError, ValueError):
+        return None
+
+
+def _print_timeline(wall, cpu, events):
+    """The summary of one run's stamps (:func:`timeline`), in ms.  A thread's idle time in
+    the fold phase splits into waiting for a CPU (other processes: the run queue, from
+    schedstat) and the rest, asleep (the GIL, the scheduler's condition, page faults the
+    hypervisor serves)."""
+    spans, open_, sched = [], {}, {}
+    for t, tid, kind, key, i, st in events:
+        if st is not None and key not in ("refit",):
+            first_st = sched.setdefault(tid, [st, st])
+            first_st[1] = st
+        if kind == "start":
+            open_[(tid, key)] = (t, i)
+        else:
+            t0, i0 = open_.pop((tid, key))
+            spans.append((t0, t, tid, key, i0))
+    folds = [sp for sp in spans if sp[3] not in ("refit", "score")]
+    refit = [sp for sp in spans if sp[3] == "refit"]
+    first = min(sp[0] for sp in folds)
+    last = max(sp[1] for sp in spans if sp[3] != "refit")
+    phase = last - first
+    print(f"  median run: wall {wall * 1e3:.1f}, CPU {cpu * 1e3:.1f}; head (fit -> first step) "
+          f"{first * 1e3:.1f}; fold phase {phase * 1e3:.1f}")
+    threads = sorted({sp[2] for sp in folds})
+    for n, tid in enumerate(threads):
+        mine = [sp for sp in spans if sp[2] == tid and sp[3] != "refit"]
+        busy = sum(b - a for a, b, _, _, _ in mine)
+        span = max(b for _, b, _, _, _ in mine) - min(a for a, _, _, _, _ in mine)
+        line = (f"  thread {n}: steps {busy * 1e3:.1f} over its {span * 1e3:.1f} in the fold "
+                f"phase")
+        if tid in sched:
+            (r0, w0), (r1, w1) = sched[tid]
+            line += (f"; on a CPU {(r1 - r0) / 1e6:.1f}, waiting for a CPU {(w1 - w0) / 1e6:.1f}, "
+                     f"asleep {(span - (r1 - r0 + w1 - w0) / 1e9) * 1e3:.1f}")
+        print(line)
+    if refit:
+        a = min(sp[0] for sp in refit)
+        b = max(sp[1] for sp in refit)
+        print(f"  gap before the refit {(a - last) * 1e3:.1f}; refit {(b - a) * 1e3:.1f}; end "
+              f"(attributes) {(wall - b) * 1e3:.1f}")
+    n_steps = max(sp[4] for sp in folds) + 1
+    per_step = [sum(b - a for a, b, _, _, i in folds if i == k) for k in range(n_steps)]
+    score = sum(b - a for a, b, _, key, _ in spans if key == "score")
+    print("  per C summed over the folds (step 0 with the folds' setup; last: the paths' end "
+          "with scoring " f"{score * 1e3:.1f}): "
+          + " ".join(f"{v * 1e3:.1f}" for v in per_step), flush=True)
+
+
 def table(rows, repeats, n_threads):
     threads = "default threading" if n_threads is None else f"n_threads={n_threads}"
     out = [f"Medians of {repeats} run(s), seconds, {threads}, n_jobs=None.", "",
@@ -366,6 +547,10 @@ def main(argv=None):
                         "the race's --tol, against scikit-learn's tight fit, instead of the race")
     p.add_argument("--agree-tol", type=float, default=1e-8)
     p.add_argument("--agree-max-iter", type=int, default=1000)
+    p.add_argument("--timeline", action="store_true",
+                   help="untimed race: where one fastlogit CV's wall time goes, per thread "
+                        "(head, fold phase busy/idle, refit, per C), at --threads, instead of "
+                        "the race")
     p.add_argument("--iterations", nargs="*", metavar="SOLVER",
                    help="untimed: iterations of the warm paths for these solvers (L2; 'l1' "
                         "for L1; 'sklearn': scikit-learn's CV) instead of the race")
@@ -373,6 +558,12 @@ def main(argv=None):
     if args.iterations is not None:
         iterations(args.datasets, args.penalties, args.iterations or ["auto"], args.tol,
                    args.max_iter, args.match_sklearn_tol)
+        return
+    if args.timeline:
+        print(f"load average at start {os.getloadavg()}", flush=True)
+        timeline(args.datasets, args.penalties, args.repeats,
+                 None if args.threads == "default" else 1, args.tol, args.max_iter)
+        print(f"load average at end {os.getloadavg()}")
         return
     if args.agree:
         agree(args.datasets, args.penalties, args.agree_tol, args.agree_max_iter, args.tol,
