@@ -1,0 +1,254 @@
+"""news20 (binary) L2 LogisticRegressionCV against scikit-learn's where both converge (issue 17).
+
+The search is issue 17's: 10 Cs (``np.logspace(-4, 4, 10)``), the same 5 stratified folds
+(``StratifiedKFold(5, shuffle=True, random_state=0)``), accuracy, L2, fit_intercept, refit at
+the chosen C; news20 is made binary as in the other races (labels <= 10 vs > 10,
+:func:`benchmarks.shared_data.load_shared`).  On news20 (raw word counts, 62,061 columns,
+nearly separable at large C) neither library's default solver converges at tol 1e-8 within
+max_iter 1000, so this script raises max_iter (``--max-iter``) until both do, and reports
+the fits that still stopped at it.
+
+Two modes:
+
+``--check`` (untimed, load-independent counts; CPU per C for orientation)
+    Per fold (``--folds``) and per C: our warm path (:func:`fastlogit.model_selection.
+    warm_path`'s fits, the path's own starts) with each solver of ``--ours`` ("auto" is the
+    path's own choice; "SOLVER:key=value,..." sets the solver's options for the path, e.g.
+    "newton-cg:preconditioner=none,line_search=minimize"), and scikit-learn's path (``LogisticRegression`` with
+    ``warm_start=True`` over the ascending Cs: the starts its ``LogisticRegressionCV`` uses)
+    with each solver of ``--sklearn``; iterations, Hessian-vector products (ours), CPU seconds
+    and the test-fold accuracy per C.
+race (the default; run under the benchmark lock)
+    scikit-learn's ``LogisticRegressionCV`` (``--sklearn-solver``, ``--sklearn-repeats``
+    runs) and ours (``fastlogit.LogisticRegressionCV(solver="auto")``, ``--repeats`` runs),
+    alternating, at ``--tol`` / ``--max-iter`` for both, ``--threads`` as in
+    benchmarks/cv_race.py (``1``: ``threadpool_limits(1)`` and ``n_threads=1``; ``default``:
+    each library's own).  Prints every run's wall and CPU time, C_, the fits at max_iter, the
+    medians and their ratio, and the agreement of the timed fits themselves: same C_ and the
+    largest difference of the 50 fold scores.
+
+Usage::
+
+    FASTLOGIT_BENCH=1 flock -x /tmp/fastlogit-bench.lock .venv/bin/python \\
+        benchmarks/news20_cv.py --tol 1e-8 --max-iter 10000 --threads 1 --repeats 3
+    .venv/bin/python benchmarks/news20_cv.py --check --folds 0 --ours auto newton-cg:preconditioner=none \\
+        --sklearn lbfgs newton-cg
+
+Results: benchmarks/results/news20_cv.md.
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+import warnings
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.shared_data import load_shared  # noqa: E402
+
+CS = np.logspace(-4, 4, 10)
+
+
+def _data(name="news20"):
+    from sklearn.model_selection import StratifiedKFold
+
+    X, y = load_shared(name)
+    return X, y, list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+
+
+def _limit(n_threads):
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=n_threads) if n_threads else nullcontext()
+
+
+def _option(kv):
+    """``"key=value"`` of a --ours spec as (key, value): "none" is None, numbers are numbers."""
+    key, _, value = kv.partition("=")
+    if value == "none":
+        return key, None
+    try:
+        return key, float(value) if any(c in value for c in ".e") else int(value)
+    except ValueError:
+        return key, value
+
+
+def _ours_path(X, y, train, test, spec, tol, max_iter, n_threads):
+    """Our warm path on one fold: per C (iterations, Hessian products, CPU s, accuracy)."""
+    from fastlogit.model_selection import _warm_steps
+    from fastlogit.objective import LogLossData, Objective
+    from fastlogit.solvers import SOLVERS
+
+    solver, _, opts = spec.partition(":")
+    options = dict(_option(kv) for kv in opts.split(",") if kv)
+    objective = Objective(X[train], y[train], penalty="l2", n_threads=n_threads or None)
+    counts = [0]
+    hessp = LogLossData.hessp
+
+    def counted(self, theta, v):
+        counts[0] += 1
+        return hessp(self, theta, v)
+
+    fn = saved = None
+    if options:  # the solver's keyword defaults, replaced for this path only
+        fn = getattr(SOLVERS[solver], "__wrapped__", SOLVERS[solver])
+        unknown = set(options) - set(fn.__kwdefaults__ or {})
+        if unknown:
+            raise ValueError(f"{solver} has no options {sorted(unknown)}")
+        saved = dict(fn.__kwdefaults__)
+        fn.__kwdefaults__.update(options)
+    LogLossData.hessp = counted  # the path's data term is a compacted copy: counted by class
+    rows = []
+    try:
+        steps = _warm_steps(objective, CS, solver, tol=tol, max_iter=max_iter)
+        c0, h0 = time.process_time(), 0
+        while True:
+            try:
+                next(steps)
+            except StopIteration as stop:
+                thetas, n_iter, converged, name = stop.value
+                break
+            c1 = time.process_time()
+            rows.append((counts[0] - h0, c1 - c0))
+            c0, h0 = c1, counts[0]
+    finally:
+        LogLossData.hessp = hessp
+        if saved is not None:
+            fn.__kwdefaults__.update(saved)
+    Xt, yt = X[test], y[test]
+    acc = [float(((Xt @ t[:-1] + t[-1] > 0) == (yt > 0)).mean()) for t in thetas]
+    return name, n_iter, converged, [r[0] for r in rows], [r[1] for r in rows], acc
+
+
+def _sklearn_path(X, y, train, test, solver, tol, max_iter):
+    """scikit-learn's warm-started path on one fold (LogisticRegression, warm_start=True,
+    ascending Cs: the starts its LogisticRegressionCV's path uses): per C (iterations,
+    CPU s, accuracy)."""
+    from sklearn.linear_model import LogisticRegression
+
+    est = LogisticRegression(solver=solver, tol=tol, max_iter=max_iter, warm_start=True)
+    its, cpu, acc = [], [], []
+    for C in CS:
+        est.set_params(C=float(C))
+        c0 = time.process_time()
+        est.fit(X[train], y[train])
+        cpu.append(time.process_time() - c0)
+        its.append(int(np.max(est.n_iter_)))
+        acc.append(float(est.score(X[test], y[test])))
+    return its, cpu, acc
+
+
+def check(folds_wanted, ours, sklearn, tol, max_iter, n_threads):
+    X, y, folds = _data()
+    print(f"news20 binary {X.shape}, nnz {X.nnz}; tol {tol:g}, max_iter {max_iter}, "
+          f"threads {n_threads or 'default'}", flush=True)
+    with warnings.catch_warnings(), _limit(n_threads):
+        warnings.simplefilter("ignore")
+        for k in folds_wanted:
+            train, test = folds[k]
+            for spec in ours:
+                name, n_iter, conv, hv, cpu, acc = _ours_path(X, y, train, test, spec, tol,
+                                                             max_iter, n_threads)
+                print(f"fold {k} ours {spec} ({name}): CPU {sum(cpu):.2f} s, iterations "
+                      f"{int(n_iter.sum())} {n_iter.tolist()}, Hessian products {sum(hv)} "
+                      f"{hv}, not converged {int((~conv).sum())}\n    CPU per C "
+                      f"{[round(c, 2) for c in cpu]}\n    accuracy {[round(a, 6) for a in acc]}",
+                      flush=True)
+            for solver in sklearn:
+                its, cpu, acc = _sklearn_path(X, y, train, test, solver, tol, max_iter)
+                print(f"fold {k} scikit-learn {solver}: CPU {sum(cpu):.2f} s, iterations "
+                      f"{sum(its)} {its}, at max_iter {sum(i >= max_iter for i in its)}\n"
+                      f"    CPU per C {[round(c, 2) for c in cpu]}\n"
+                      f"    accuracy {[round(a, 6) for a in acc]}", flush=True)
+
+
+def race(tol, max_iter, n_threads, repeats, sk_repeats, sk_solver):
+    from sklearn.linear_model import LogisticRegressionCV as SkCV
+    from sklearn.exceptions import ConvergenceWarning
+
+    import fastlogit
+
+    X, y, folds = _data()
+    common = dict(Cs=CS, cv=folds, scoring="accuracy", tol=tol, max_iter=max_iter,
+                  l1_ratios=(0.0,), use_legacy_attributes=False)
+
+    def ours(X, y, cv=folds):
+        return fastlogit.LogisticRegressionCV(solver="auto", n_threads=n_threads,
+                                             **dict(common, cv=cv)).fit(X, y)
+
+    def sklearn(X, y):
+        return SkCV(solver=sk_solver, **common).fit(X, y)
+
+    print(f"load average at start {os.getloadavg()}", flush=True)
+    print(f"news20 binary {X.shape}; tol {tol:g} and max_iter {max_iter} for both; threads "
+          f"{n_threads or 'default'}; scikit-learn {sk_solver}", flush=True)
+    from sklearn.model_selection import StratifiedKFold
+
+    head = np.arange(2000)  # untimed warm-up of ours: imports, Numba's caches
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours(X[head], y[head], list(StratifiedKFold(5).split(X[head], y[head])))
+    runs = {"ours": [], "sklearn": []}
+    order = []
+    for i in range(max(repeats, sk_repeats)):
+        order += (["ours"] if i < repeats else []) + (["sklearn"] if i < sk_repeats else [])
+    for key in order:
+        with warnings.catch_warnings(), _limit(n_threads):
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            t0, c0 = time.perf_counter(), time.process_time()
+            est = (ours if key == "ours" else sklearn)(X, y)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        n_iter = np.asarray(est.n_iter_)
+        runs[key].append((wall, cpu, est))
+        print(f"{key:8s} {wall:8.2f} s (CPU {cpu:8.2f} s)  C_ {float(est.C_):.4g}  fits at "
+              f"max_iter {int((n_iter >= max_iter).sum())}  iterations {int(n_iter.sum())} "
+              f"(largest {int(n_iter.max())})", flush=True)
+    print(f"load average at end {os.getloadavg()}", flush=True)
+    med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v))
+           for k, v in runs.items() if v}
+    for k, (w, c) in med.items():
+        print(f"median {k}: {w:.2f} s wall, {c:.2f} s CPU ({len(runs[k])} runs)")
+    if len(med) == 2:
+        print(f"ratio scikit-learn / ours: {med['sklearn'][0] / med['ours'][0]:.1f}x wall, "
+              f"{med['sklearn'][1] / med['ours'][1]:.1f}x CPU")
+        sc = [np.asarray(r[2].scores_).reshape(len(folds), -1) for r in runs["sklearn"]]
+        oc = [np.asarray(r[2].scores_).reshape(len(folds), -1) for r in runs["ours"]]
+        gap = max(float(np.abs(a - b).max()) for a in sc for b in oc)
+        same = {float(r[2].C_) for r in runs["sklearn"] + runs["ours"]}
+        print(f"same C_ in every run: {len(same) == 1} ({sorted(same)}); largest |fold score "
+              f"difference| ours vs scikit-learn over the 50: {gap:.2e}")
+        print(f"our path solver: {runs['ours'][0][2].solver_}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--check", action="store_true", help="untimed per-fold, per-C counts")
+    p.add_argument("--folds", nargs="+", type=int, default=[0])
+    p.add_argument("--ours", nargs="*", default=["auto"],
+                   help="our solvers for --check (name or name:key=value,...)")
+    p.add_argument("--sklearn", nargs="*", default=["lbfgs", "newton-cg"],
+                   help="scikit-learn's solvers for --check")
+    p.add_argument("--tol", type=float, default=1e-8)
+    p.add_argument("--max-iter", type=int, default=10000)
+    p.add_argument("--threads", default="1", choices=["default", "1"])
+    p.add_argument("--repeats", type=int, default=3, help="runs of ours (race)")
+    p.add_argument("--sklearn-repeats", type=int, default=1, help="runs of scikit-learn's")
+    p.add_argument("--sklearn-solver", default="lbfgs")
+    args = p.parse_args(argv)
+    n_threads = None if args.threads == "default" else 1
+    if args.check:
+        check(args.folds, args.ours, args.sklearn, args.tol, args.max_iter, n_threads)
+    else:
+        race(args.tol, args.max_iter, n_threads, args.repeats, args.sklearn_repeats,
+             args.sklearn_solver)
+
+
+if __name__ == "__main__":
+    main()
