@@ -6,8 +6,8 @@ validated once, the columns a sparse X never uses are dropped once
 :class:`~fastlogit.objective.Objective` serves every C (``objective.C`` is a plain attribute,
 F = C L + R, and the data term's cache holds the unscaled L, so it stays valid), the grid is
 walked from the strongest penalty (smallest C) up, the first fit starts at the
-intercept-only optimum and each later one at the previous C's solution or, when F is lower
-there, at its extrapolation along the path (:func:`warm_path`).  The stopping rule of the
+intercept-only optimum and each later one at the previous C's solution or, unless F is
+known to be no lower there, at its extrapolation along the path (:func:`warm_path`).  The stopping rule of the
 deterministic solvers is relative to ``||grad F(0)||_inf`` (:mod:`fastlogit.solvers._result`),
 not to the gradient at the start, so a warm start saves iterations instead of tightening
 the rule.
@@ -152,9 +152,9 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
         returned in the order given.  A fit whose start already meets the stopping rule
         (deterministic solvers) is recorded without calling the solver, with 0 iterations
         (the solver would return it unmoved); from the third C on, a fit starts at the
-        secant extrapolation (in log C) of the last two optima when F is lower there than
-        at the last optimum (:func:`_next_start`); the optima reached are the solver's
-        either way.
+        secant extrapolation (in log C) of the last two optima unless F is known to be no
+        lower there than at the last optimum (:func:`_next_start`); the optima reached are
+        the solver's either way.
     solver : str
         A fastlogit solver name or "auto" (:func:`fastlogit.solvers.choose_solver`, chosen
         once for the path on the compacted columns).
@@ -464,14 +464,19 @@ def _next_start(objective, last, fitted, log_C, tol, grad=None):
     [(log C, theta), ...] of the last two fits at distinct C, oldest first.  A ``last`` that
     meets the rule at the new C is returned as it is, and the path records it as the fit
     (the solver would return it unmoved after its first check).  Else, after two fits,
-    the secant through the last two optima, linear in log C, when F is lower there (one
-    value pass; at large C the coefficients of separable directions grow like log C).
+    the secant through the last two optima, linear in log C (at large C the coefficients
+    of separable directions grow like log C), unless it is known to be no better than
+    ``last``:
+
+    * without ``grad``: when F is not lower there (one value pass);
+    * with ``grad``, the smooth part's gradient at ``last`` and the new C (the l1 solver's,
+      rescaled: :func:`_rescaled_grad`): when F's directional derivative at ``last``
+      towards it is >= 0 (:func:`_slope_towards`), for F is convex, so F there is then no
+      lower.  No pass over the data (comparing F took two loss passes a C:
+      benchmarks/results/cv_race.md).
+
     (Scaling the coefficients by C_new / C_last, the small-C regime, was tried as a second
     candidate: no fewer iterations on a9a, more passes.)
-
-    ``grad``: the smooth part's gradient at ``last`` and the new C when the caller has it
-    (:func:`_rescaled_grad`: nothing kept it, the l1 solver's): the rule is checked on it
-    and F compared by loss-only passes where there is a secant; else by ``value_grad``.
     """
     if grad is None:
         met, f_last = _meets_rule(objective, last, tol)
@@ -481,12 +486,34 @@ def _next_start(objective, last, fitted, log_C, tol, grad=None):
         return last, met
     (l0, t0), (l1, t1) = fitted
     guess = t1 + (t1 - t0) * ((log_C - l1) / (l1 - l0))
-    if grad is None:
-        f_last += objective.l1_value(last)
-        f_guess = objective.value_grad(guess)[0] + objective.l1_value(guess)
-    else:
-        f_last, f_guess = objective.value(t1), objective.value(guess)
+    if grad is not None:
+        slope = _slope_towards(np.asarray(last, dtype=np.float64),
+                               np.asarray(guess, dtype=np.float64),
+                               np.asarray(grad, dtype=np.float64), objective.n_features,
+                               float(objective.l1_strength or 0.0))
+        return (guess if slope < 0.0 else last), False
+    f_last += objective.l1_value(last)
+    f_guess = objective.value_grad(guess)[0] + objective.l1_value(guess)
     return (guess if f_guess < f_last else t1), False
+
+
+@njit(cache=True, nogil=True)
+def _slope_towards(theta, target, g, d, lam):  # pragma: no cover (compiled)
+    """F's directional derivative at theta towards ``target`` (binary layout: d
+    coefficients, then the intercept if any), g the smooth part's gradient at theta and
+    ``lam`` the L1 strength: ``g . u + lam * sum_j (sign(theta_j) u_j if theta_j != 0 else
+    |u_j|)``, u = target - theta, j over the coefficients.  F convex: a value >= 0 proves
+    F(target) >= F(theta)."""
+    slope = 0.0
+    for j in range(g.shape[0]):
+        u = target[j] - theta[j]
+        slope += g[j] * u
+        if j < d and lam != 0.0:
+            if theta[j] != 0.0:
+                slope += lam * np.sign(theta[j]) * u
+            else:
+                slope += lam * abs(u)
+    return slope
 
 
 def _shifted_start(mean, Cs, ic, ratio):

@@ -653,3 +653,49 @@ def test_compiled_test_margins_equal_scipys_product(rng, index_dtype, dtype, n_r
     np.testing.assert_array_equal(
         _fast_scores("accuracy", X, test, y_index, None, coefs, intercepts),
         _fast_scores("accuracy", X.toarray(), test, y_index, None, coefs, intercepts))
+
+
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_l1_extrapolation_is_refused_by_convexity_without_a_pass(rng, l1_ratio):
+    # with the solver's gradient the path decides on the secant by F's directional
+    # derivative at the last optimum (no pass): _slope_towards is that derivative (a one-sided
+    # difference quotient of F agrees), the secant is taken when it is negative, and where it
+    # is >= 0 the last optimum is kept, F at the secant being no lower (convexity)
+    from fastlogit.model_selection import _next_start, _rescaled_grad, _slope_towards
+
+    X, y = _binary(rng, sparse=True)
+    penalty = "l1" if l1_ratio == 1.0 else "elasticnet"
+    objective = Objective(X, y, penalty=penalty, l1_ratio=l1_ratio)
+    d, lam = objective.n_features, float(objective.l1_strength)
+
+    F = objective.value  # the L1 part included
+
+    thetas, grads = [], []
+    for C in (0.3, 1.0):
+        objective.C = C
+        grads.append(np.empty(objective.n_params))
+        thetas.append(solve(objective, "l1", None, tol=1e-10, max_iter=500,
+                            grad_out=grads[-1]).theta)
+    objective.C = 3.0
+    g = _rescaled_grad(objective, thetas[1], 1.0, grads[1])
+    fitted = [(np.log(0.3), thetas[0]), (np.log(1.0), thetas[1])]
+    guess = thetas[1] + (thetas[1] - thetas[0]) * (np.log(3.0) / np.log(1.0 / 0.3))
+    slope = _slope_towards(thetas[1], guess, g, d, lam)
+    h = 1e-7
+    assert slope == pytest.approx((F(thetas[1] + h * (guess - thetas[1])) - F(thetas[1])) / h,
+                                  rel=1e-4, abs=1e-6)
+    start, done = _next_start(objective, thetas[1], fitted, np.log(3.0), 1e-8, g)
+    assert not done and (start is thetas[1]) == (slope >= 0)
+    # at the new C's own optimum every direction has a slope >= 0: a secant that moves
+    # zero coefficients out of their band is refused, and F there is indeed not lower
+    g_opt = np.empty(objective.n_params)
+    opt = solve(objective, "l1", None, tol=1e-12, max_iter=500, grad_out=g_opt).theta
+    away = opt.copy()
+    zeros = np.flatnonzero(opt[:d] == 0.0)
+    assert zeros.size
+    away[zeros] -= 0.5
+    worse, done = _next_start(objective, opt, [(np.log(1.0), away), (np.log(2.0), opt)],
+                              np.log(3.0), 0.0, g_opt)
+    bad_guess = opt + (opt - away) * (np.log(1.5) / np.log(2.0))
+    assert _slope_towards(opt, bad_guess, g_opt, d, lam) > 0
+    assert worse is opt and not done and F(bad_guess) >= F(opt)
