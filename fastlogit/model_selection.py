@@ -157,7 +157,9 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
         the solver's either way.
     solver : str
         A fastlogit solver name or "auto" (:func:`fastlogit.solvers.choose_solver`, chosen
-        once for the path on the compacted columns).
+        once for the path on the compacted columns; where it picks "lbfgs" for a binary L2
+        objective, the wide shape, the path runs "newton-cg" without a preconditioner and
+        with line minimisation instead).
     theta0 : ndarray (n_params,), list of them, or None
         Start of the first fit (None: zero coefficients, and for a binary log-loss with an
         intercept the intercept-only optimum, :func:`_intercept_start`); of a list, the
@@ -199,6 +201,15 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
     compact = objective.compact_columns() if hasattr(objective, "compact_columns") else None
     inner, keep = compact if compact is not None else (objective, None)
     name = choose_solver(inner) if solver == "auto" else solver
+    options = {}
+    if (solver == "auto" and name == "lbfgs" and objective.n_classes == 1
+            and not objective.l1_strength and objective.l2_strength):
+        # A wide binary L2 path (the shape where "auto" picks L-BFGS): Newton-CG without a
+        # preconditioner (Jacobi scaling on raw word counts slows CG down) and with line
+        # minimisation took far fewer passes along the warm paths of news20's and
+        # rcv1_small's folds (benchmarks/results/news20_cv.md).
+        name = "newton-cg"
+        options.update(preconditioner=None, line_search="minimize")
     # The solver function itself, not solvers.solve(): the columns are compacted here once,
     # and solve() would scan X for empty columns again at every C.
     run = check_solver(name, inner)
@@ -215,7 +226,6 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
     if name != "l1":
         inner = checks
     deterministic = not INFO[name].stochastic
-    options = {}
     if name == "l1" and objective.n_classes == 1:
         # The l1 column path on the data term's full column copy, built once and kept for
         # the whole path, instead of extracting each working set's columns from the rows
@@ -595,7 +605,8 @@ def regularization_path(X, y, Cs=10, *, l1_ratio=0.0, fit_intercept=True, sample
         :class:`fastlogit.LogisticRegression`.
     solver : str, default="auto"
         A fastlogit solver (or scikit-learn name, mapped as the estimator maps it) used for
-        every C; "auto" chooses by shape ("l1" with an L1 part).
+        every C; "auto" chooses by shape ("l1" with an L1 part; on a wide binary L2 problem
+        "newton-cg", as :func:`warm_path` says).
     tol : float, default=1e-4
         Stopping rule of every fit, as in :class:`fastlogit.LogisticRegression`.
     max_iter : int, default=100

@@ -14,7 +14,7 @@ from fastlogit._config import effective_n_threads
 from fastlogit.estimator import LogisticRegression
 from fastlogit.model_selection import LogisticRegressionCV, regularization_path, warm_path
 from fastlogit.objective import Objective
-from fastlogit.solvers import INFO, ConvergenceWarning, solve, solvers_for
+from fastlogit.solvers import INFO, ConvergenceWarning, choose_solver, solve, solvers_for
 
 #: Every deterministic solver, from the declarations: (name, penalty it is tested with).
 DETERMINISTIC = ([(s, "l2") for s in solvers_for() if not INFO[s].stochastic
@@ -699,3 +699,26 @@ def test_l1_extrapolation_is_refused_by_convexity_without_a_pass(rng, l1_ratio):
     bad_guess = opt + (opt - away) * (np.log(1.5) / np.log(2.0))
     assert _slope_towards(opt, bad_guess, g_opt, d, lam) > 0
     assert worse is opt and not done and F(bad_guess) >= F(opt)
+
+
+def test_wide_binary_l2_paths_run_newton_cg_to_lbfgs_optima(rng):
+    # solver="auto" on a wide binary L2 problem (where the estimator's "auto" picks L-BFGS)
+    # walks the path with Newton-CG (no preconditioner, line minimisation): the optima are
+    # L-BFGS's cold fits'; multinomial and L1 paths keep their solvers
+    X = sp.random(80, 1500, density=0.02, format="csr", random_state=2) * 3.0
+    s = np.asarray(X.sum(axis=1)).ravel() + 0.3 * rng.standard_normal(80)
+    y = (s > np.median(s)).astype(int)
+    Cs = np.logspace(-2, 2, 5)
+    assert choose_solver(Objective(X, y).compact_columns()[0]) == "lbfgs"
+    path = regularization_path(X, y, Cs, solver="auto", tol=1e-10, max_iter=500)
+    assert path.solver == "newton-cg"
+    for k, C in enumerate(Cs):
+        ref = LogisticRegression(C=C, solver="lbfgs", tol=1e-12, max_iter=5000).fit(X, y)
+        np.testing.assert_allclose(path.coefs[k, 0], ref.coef_[0], atol=1e-6)
+        np.testing.assert_allclose(path.intercepts[k], ref.intercept_, atol=1e-6)
+    y3 = np.arange(80) % 3
+    assert regularization_path(X, y3, Cs[:2], solver="auto").solver == "lbfgs"
+    assert regularization_path(X, y, Cs[:2], solver="auto", l1_ratio=1.0).solver == "l1"
+    cv = LogisticRegressionCV(Cs=3, cv=3, l1_ratios=(0.0,), solver="auto", scoring="accuracy",
+                              use_legacy_attributes=False).fit(X, y)
+    assert cv.solver_ == "newton-cg"
