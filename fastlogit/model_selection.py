@@ -424,7 +424,11 @@ def _rule_holds(objective, theta, g, tol):
         d, lam, C = objective.n_features, float(objective.l1_strength), float(objective.C)
         measure = _binary_rule_measure(np.asarray(theta, dtype=np.float64),
                                        np.asarray(g, dtype=np.float64), d, lam)
-        reference = binary_reference_norm(data_grad_at_zero(objective.data, n), d, lam, C)
+        # cached per data term: the wrapped one (the path's checks see it through
+        # _KeepsLastGradients), whose entry the l1 solver's own reference then reads
+        data = objective.data
+        data = data._data if isinstance(data, _KeepsLastGradients) else data
+        reference = binary_reference_norm(data_grad_at_zero(data, n), d, lam, C)
         return measure <= stopping_threshold(tol, reference)
     thr = stopping_threshold(tol, reference_gradient_norm(objective, theta, g))
     if objective.l1_strength:
