@@ -21,7 +21,8 @@ Two modes:
 race (the default; run under the benchmark lock)
     scikit-learn's ``LogisticRegressionCV`` (``--sklearn-solver``, ``--sklearn-repeats``
     runs) and ours (``fastlogit.LogisticRegressionCV(solver="auto")``, ``--repeats`` runs),
-    alternating, at ``--tol`` / ``--max-iter`` for both, ``--threads`` as in
+    alternating, at ``--tol`` / ``--max-iter`` for both (``--match-sklearn-tol``: ours at the tol
+    where our stopping rule is scikit-learn's at ``--tol``), ``--threads`` as in
     benchmarks/cv_race.py (``1``: ``threadpool_limits(1)`` and ``n_threads=1``; ``default``:
     each library's own).  Prints every run's wall and CPU time, C_, the fits at max_iter, the
     medians and their ratio, and the agreement of the timed fits themselves: same C_ and the
@@ -144,9 +145,9 @@ def _sklearn_path(X, y, train, test, solver, tol, max_iter):
     return its, cpu, acc
 
 
-def check(folds_wanted, ours, sklearn, tol, max_iter, n_threads):
-    X, y, folds = _data()
-    print(f"news20 binary {X.shape}, nnz {X.nnz}; tol {tol:g}, max_iter {max_iter}, "
+def check(folds_wanted, ours, sklearn, tol, max_iter, n_threads, name="news20"):
+    X, y, folds = _data(name)
+    print(f"{name} binary {X.shape}, nnz {X.nnz}; tol {tol:g}, max_iter {max_iter}, "
           f"threads {n_threads or 'default'}", flush=True)
     with warnings.catch_warnings(), _limit(n_threads):
         warnings.simplefilter("ignore")
@@ -168,26 +169,28 @@ def check(folds_wanted, ours, sklearn, tol, max_iter, n_threads):
                       f"    accuracy {[round(a, 6) for a in acc]}", flush=True)
 
 
-def race(tol, max_iter, n_threads, repeats, sk_repeats, sk_solver):
+def race(tol, max_iter, n_threads, repeats, sk_repeats, sk_solver, match=False):
     from sklearn.linear_model import LogisticRegressionCV as SkCV
     from sklearn.exceptions import ConvergenceWarning
 
     import fastlogit
+    from benchmarks.cv_race import sklearn_equivalent_tol
 
     X, y, folds = _data()
     common = dict(Cs=CS, cv=folds, scoring="accuracy", tol=tol, max_iter=max_iter,
                   l1_ratios=(0.0,), use_legacy_attributes=False)
+    our_tol = sklearn_equivalent_tol(X, y, tol) if match else tol
 
     def ours(X, y, cv=folds):
         return fastlogit.LogisticRegressionCV(solver="auto", n_threads=n_threads,
-                                             **dict(common, cv=cv)).fit(X, y)
+                                             **dict(common, cv=cv, tol=our_tol)).fit(X, y)
 
     def sklearn(X, y):
         return SkCV(solver=sk_solver, **common).fit(X, y)
 
     print(f"load average at start {os.getloadavg()}", flush=True)
-    print(f"news20 binary {X.shape}; tol {tol:g} and max_iter {max_iter} for both; threads "
-          f"{n_threads or 'default'}; scikit-learn {sk_solver}", flush=True)
+    print(f"news20 binary {X.shape}; tol {tol:g} (ours {our_tol:.3g}) and max_iter {max_iter} "
+          f"for both; threads {n_threads or 'default'}; scikit-learn {sk_solver}", flush=True)
     from sklearn.model_selection import StratifiedKFold
 
     head = np.arange(2000)  # untimed warm-up of ours: imports, Numba's caches
@@ -231,6 +234,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--check", action="store_true", help="untimed per-fold, per-C counts")
     p.add_argument("--folds", nargs="+", type=int, default=[0])
+    p.add_argument("--dataset", default="news20",
+                   help="--check only: another shared set (e.g. rcv1_small, the other wide one)")
     p.add_argument("--ours", nargs="*", default=["auto"],
                    help="our solvers for --check (name or name:key=value,...)")
     p.add_argument("--sklearn", nargs="*", default=["lbfgs", "newton-cg"],
@@ -241,13 +246,17 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3, help="runs of ours (race)")
     p.add_argument("--sklearn-repeats", type=int, default=1, help="runs of scikit-learn's")
     p.add_argument("--sklearn-solver", default="lbfgs")
+    p.add_argument("--match-sklearn-tol", action="store_true",
+                   help="race: ours at the tol where our stopping rule is scikit-learn's at --tol "
+                        "(benchmarks.cv_race.sklearn_equivalent_tol), scikit-learn at --tol")
     args = p.parse_args(argv)
     n_threads = None if args.threads == "default" else 1
     if args.check:
-        check(args.folds, args.ours, args.sklearn, args.tol, args.max_iter, n_threads)
+        check(args.folds, args.ours, args.sklearn, args.tol, args.max_iter, n_threads,
+              args.dataset)
     else:
         race(args.tol, args.max_iter, n_threads, args.repeats, args.sklearn_repeats,
-             args.sklearn_solver)
+             args.sklearn_solver, args.match_sklearn_tol)
 
 
 if __name__ == "__main__":
