@@ -452,15 +452,18 @@ def _print_timeline(wall, cpu, events):
     schedstat) and the rest, asleep (the GIL, the scheduler's condition, page faults the
     hypervisor serves)."""
     spans, open_, sched = [], {}, {}
+    cpu_of = {}  # span -> ns on a CPU (schedstat), when known
     for t, tid, kind, key, i, st in events:
         if st is not None and key not in ("refit",):
             first_st = sched.setdefault(tid, [st, st])
             first_st[1] = st
         if kind == "start":
-            open_[(tid, key)] = (t, i)
+            open_[(tid, key)] = (t, i, st)
         else:
-            t0, i0 = open_.pop((tid, key))
+            t0, i0, st0 = open_.pop((tid, key))
             spans.append((t0, t, tid, key, i0))
+            if st is not None and st0 is not None:
+                cpu_of[spans[-1]] = st[0] - st0[0]
     folds = [sp for sp in spans if sp[3] not in ("refit", "score")]
     refit = [sp for sp in spans if sp[3] == "refit"]
     first = min(sp[0] for sp in folds)
@@ -491,6 +494,12 @@ def _print_timeline(wall, cpu, events):
     print("  per C summed over the folds (step 0 with the folds' setup; last: the paths' end "
           "with scoring " f"{score * 1e3:.1f}): "
           + " ".join(f"{v * 1e3:.1f}" for v in per_step), flush=True)
+    if cpu_of:
+        per_step = [sum(cpu_of.get(sp, 0) for sp in folds if sp[4] == k) / 1e6
+                    for k in range(n_steps)]
+        refit_cpu = sum(cpu_of.get(sp, 0) for sp in refit) / 1e6
+        print("  the same on a CPU (schedstat): " + " ".join(f"{v:.1f}" for v in per_step)
+              + f"; refit {refit_cpu:.1f}", flush=True)
 
 
 def table(rows, repeats, n_threads):

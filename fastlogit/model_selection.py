@@ -1180,8 +1180,12 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             jl, ic = np.unravel_index(np.argmax(total), total.shape)
             best_C, best_r = float(self.Cs_[ic]), grid[jl]
 
-            def mean(i):  # the folds' mean (n_rows, n_dof) at Cs_fit[i]
-                return paths[:, jl, i].mean(axis=0)
+            means = {}
+
+            def mean(i):  # the folds' mean (n_rows, n_dof) at Cs_fit[i], once each
+                if i not in means:
+                    means[i] = paths[:, jl, i].mean(axis=0)
+                return means[i]
 
             starts = [mean(ic).ravel()]
             if penalty is not None:
