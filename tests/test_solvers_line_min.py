@@ -110,3 +110,53 @@ def test_newton_cg_rejects_an_unknown_line_search(rng):
     X, y = _counts(rng)
     with pytest.raises(ValueError, match="line_search must be 'armijo' or 'minimize'"):
         SOLVERS["newton-cg"](Objective(X, y), np.zeros(X.shape[1] + 1), line_search="wolfe")
+
+
+def test_residual_floor_keeps_cg_from_oversolving_and_reaches_the_rule(rng, monkeypatch):
+    import fastlogit.solvers.newton as newton
+    from fastlogit.solvers._result import reference_gradient_norm
+
+    X, y = _counts(rng)
+    ob = Objective(X, y, C=30.0)
+    tol = 1e-7
+    thr = tol * max(1.0, reference_gradient_norm(ob))
+    seen = []
+    pcg = newton.pcg
+
+    def recording(hessp, g, rtol, *args, **kwargs):
+        seen.append((rtol, float(np.linalg.norm(g))))
+        calls = [0]
+
+        def counted(v):
+            calls[0] += 1
+            return hessp(v)
+
+        out = pcg(counted, g, rtol, *args, **kwargs)
+        seen[-1] += (calls[0],)
+        return out
+
+    monkeypatch.setattr(newton, "pcg", recording)
+    runs = {}
+    for floor in (0.0, 2.0):
+        seen.clear()
+        res = SOLVERS["newton-cg"](ob, np.zeros(ob.n_params), tol=tol, max_iter=200,
+                                   preconditioner=None, line_search="minimize",
+                                   residual_floor=floor)
+        assert res.converged
+        assert np.abs(ob.value_grad(res.theta)[1]).max() <= thr
+        runs[floor] = (res.theta, list(seen))
+    for (rtol0, g2, _), (rtol2, g2b, _) in zip(runs[0.0][1], runs[2.0][1]):
+        if g2 == g2b:  # the same iterate: the floor can only loosen CG's tolerance
+            assert rtol2 == min(0.5, max(rtol0, 2.0 * thr / g2))
+    # every step's tolerance is at least the floor, and fewer Hessian products in all
+    assert all(r >= min(0.5, 2.0 * thr / g) for r, g, _ in runs[2.0][1])
+    assert sum(c for *_, c in runs[2.0][1]) < sum(c for *_, c in runs[0.0][1])
+    f0, f2 = ob.value_grad(runs[0.0][0])[0], ob.value_grad(runs[2.0][0])[0]
+    assert abs(f2 - f0) <= 1e-7 * abs(f0)  # both meet the rule; F to its accuracy
+
+
+def test_residual_floor_rejects_bad_values(rng):
+    X, y = _counts(rng)
+    for bad in (-1.0, np.nan, np.inf):
+        with pytest.raises(ValueError, match="residual_floor must be a finite number >= 0"):
+            SOLVERS["newton-cg"](Objective(X, y), np.zeros(X.shape[1] + 1), residual_floor=bad)
