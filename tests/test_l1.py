@@ -671,7 +671,9 @@ def test_dense_rows_gram_matches_the_scattered_build(fit_b):
     """dense_cols is X[:, cols] (and a ones column with an intercept) exactly; gram_dense's
     Hessian from those rows equals gram_rows' (to rounding: another summation order),
     symmetric bit for bit, for a row count that is not a multiple of its row blocks and
-    with zero curvature weights; gram_cols' from the columns equals gram_rows' (==)."""
+    with zero curvature weights; gram_cols' from the columns equals gram_rows' (==);
+    dense_rows_of makes dense_cols' array from the rows, and grad_hdiag_dense from it the
+    columns' gradient and curvature (==)."""
     rng = np.random.default_rng(21)
     X = sp.random(37, 9, density=0.6, random_state=rng, format="csr")
     X.data -= 0.5
@@ -685,10 +687,21 @@ def test_dense_rows_gram_matches_the_scattered_build(fit_b):
     if fit_b:
         want = np.c_[want, np.ones(37)]
     np.testing.assert_array_equal(Xd, want)
-    p = cols.size + fit_b
-    H, H2 = np.empty((p, p)), np.empty((p, p))
     pos = np.full(9, -1, dtype=np.int64)
     pos[cols] = np.arange(cols.size)
+    np.testing.assert_array_equal(
+        _cd.dense_rows_of(np.asarray(X.indptr, dtype=np.int64), X.indices, X.data, pos,
+                          cols.size, fit_b), want)
+    # the working set's gradient and curvature from the dense rows: the columns' bits
+    r = rng.standard_normal(37)
+    g1, h1, g2, h2 = (np.empty(cols.size) for _ in range(4))
+    _cd.grad_hdiag_dense(Xd, r, D, g1, h1)
+    _cd.grad_hdiag_cols(np.asarray(Xc.indptr, dtype=np.int64), Xc.indices, Xc.data, cols, r,
+                        D, g2, h2)
+    np.testing.assert_array_equal(g1, g2)
+    np.testing.assert_array_equal(h1, h2)
+    p = cols.size + fit_b
+    H, H2 = np.empty((p, p)), np.empty((p, p))
     _cd.gram_rows(np.asarray(X.indptr, dtype=np.int64), X.indices, X.data, pos, D, fit_b, H)
     _cd.gram_dense(Xd, D, H2)
     np.testing.assert_allclose(H2, want.T @ (D[:, None] * want), rtol=1e-13, atol=1e-15)

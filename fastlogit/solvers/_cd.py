@@ -19,7 +19,8 @@ from numba import njit
 __all__ = ["pointwise", "try_step", "abs_max", "cols_of_rows", "rows_of_cols",
            "violation", "grad_rows", "row_matvec", "grad_cols", "grad_skip",
            "grad_hdiag_cols", "grad_hdiag_kept", "cd_model",
-           "col_matvec", "cd_dense", "gram_rows", "gram_cols", "dense_cols", "gram_dense", "gram_cost",
+           "col_matvec", "cd_dense", "gram_rows", "gram_cols", "dense_cols",
+           "dense_rows_of", "grad_hdiag_dense", "gram_dense", "gram_cost",
            "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
            "keep", "ring_slot"]
@@ -683,6 +684,40 @@ def dense_cols(indptr, indices, data, cols, n, fit_b):
         for i in range(n):
             out[i, m] = 1.0
     return out
+
+
+@njit(**_JIT)
+def dense_rows_of(indptr, indices, data, pos, m, fit_b):
+    """:func:`dense_cols`' array (n, m + fit_b) from the rows of a CSR X (``pos[j]``: column
+    j's place in the working set, -1 outside): row-major writes, one pass over X's entries
+    (cheaper than the columns' strided writes when the working set holds most of them)."""
+    n = indptr.shape[0] - 1
+    out = np.zeros((n, m + (1 if fit_b else 0)))
+    for i in range(n):
+        for q in range(indptr[i], indptr[i + 1]):
+            k = pos[indices[q]]
+            if k >= 0:
+                out[i, k] = data[q]
+        if fit_b:
+            out[i, m] = 1.0
+    return out
+
+
+@njit(**_JIT)
+def grad_hdiag_dense(Xd, r, D, g, h):
+    """:func:`grad_hdiag_cols` from dense rows Xd (n, >= m; :func:`dense_cols`) for the m
+    columns of g and h: each column's sums in row order, as over its stored entries (the
+    zeros add signed zeros: the same bits), with unit-stride updates."""
+    m = g.shape[0]
+    g[:] = 0.0
+    h[:] = 0.0
+    for i in range(Xd.shape[0]):
+        ri = r[i]
+        di = D[i]
+        for a in range(m):
+            v = Xd[i, a]
+            g[a] += v * ri
+            h[a] += v * v * di
 
 
 @njit(**_JIT)

@@ -763,7 +763,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             pos[cols] = np.arange(m)
             if dense_rows:
                 if xrows is None or not np.array_equal(xrows[0], cols):
-                    xrows = (cols, _cd.dense_cols(*xc, lc, n, fi))
+                    xrows = (cols, _cd.dense_cols(*xc, lc, n, fi) if compact
+                             else _cd.dense_rows_of(*rows, pos, m, fi))
             elif (int(col_nnz[cols] @ np.arange(m + 1, 1, -1))
                   <= _GRAM_COLS * (gram_ops + n)):  # the entries gram_cols reads
                 by_cols = True
@@ -782,6 +783,10 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             if fresh:  # cols and the kept columns are sorted (_working_set)
                 _cd.grad_hdiag_kept(*xc, cols, lc, r, D, *kept, gw, hw)
                 fresh = False
+            elif dense_model and dense_rows and m >= 8:
+                # the same bits from the dense rows (unit-stride updates; a row of a few
+                # entries costs more than the columns' loops)
+                _cd.grad_hdiag_dense(xrows[1], r, D, gw, hw)
             else:
                 _cd.grad_hdiag_cols(*xc, lc, r, D, gw, hw)
             kept = (cols, gw.copy(), hw.copy())
