@@ -716,44 +716,28 @@ def test_dense_rows_gram_matches_the_scattered_build(fit_b):
     assert not tmp.any()
 
 
-def test_dense_rows_models_reach_the_column_models_optimum(monkeypatch):
-    """On a problem whose working sets are mostly non-zero the dense models are built from
-    the dense rows (gram_dense is called), and the fit reaches the optimum of the fit with
-    column models only (F to 1e-12 relative, the same support, converged at tol 1e-10)."""
-    calls = []
-    real = _cd.gram_dense
-
-    def counted(*args):
-        calls.append(1)
-        return real(*args)
-
-    monkeypatch.setattr(_cd, "gram_dense", counted)
+def _mostly_nonzero_problem():
     X, y = _binary(n=3000, d=12, seed=5)
-    X = sp.csr_matrix(np.where(np.abs(X) < 0.3, 0.0, X))  # about three quarters non-zero
-    ob = Objective(X, y, C=0.5, penalty="l1")
-    dense = l1_newton(ob, np.zeros(ob.n_params), tol=1e-10)
-    assert calls
-    cols = l1_newton(ob, np.zeros(ob.n_params), tol=1e-10, model="columns")
-    assert dense.converged and cols.converged
-    F = ob.value(cols.theta)
-    assert abs(ob.value(dense.theta) - F) <= 1e-12 * F
-    np.testing.assert_array_equal(dense.theta != 0, cols.theta != 0)
+    return sp.csr_matrix(np.where(np.abs(X) < 0.3, 0.0, X)), y, 0.5  # ~3/4 non-zero
 
 
-def test_small_support_models_built_from_the_columns_reach_the_optimum(monkeypatch):
-    """A small support's dense models are built from the columns (gram_cols is called) and
-    the fit reaches the column-models-only fit's optimum (F to 1e-12 relative, the same
+def _small_support_problem():
+    X, y = make_sparse_classification(2000, 300, mean_nnz=10, random_state=3)
+    return X, y, 0.05
+
+
+@pytest.mark.parametrize("kernel, problem", [("gram_dense", _mostly_nonzero_problem),
+                                             ("gram_cols", _small_support_problem)])
+def test_dense_model_builds_reach_the_column_models_optimum(monkeypatch, kernel, problem):
+    """The dense models' Hessian builds from the dense rows (working sets mostly non-zero)
+    and from the columns (a small support) are used (the kernel is called), and each fit
+    reaches the optimum of the fit with column models only (F to 1e-12 relative, the same
     support, converged at tol 1e-10)."""
     calls = []
-    real = _cd.gram_cols
-
-    def counted(*args):
-        calls.append(1)
-        return real(*args)
-
-    monkeypatch.setattr(_cd, "gram_cols", counted)
-    X, y = make_sparse_classification(2000, 300, mean_nnz=10, random_state=3)
-    ob = Objective(X, y, C=0.05, penalty="l1")
+    real = getattr(_cd, kernel)
+    monkeypatch.setattr(_cd, kernel, lambda *args: calls.append(1) or real(*args))
+    X, y, C = problem()
+    ob = Objective(X, y, C=C, penalty="l1")
     fit = l1_newton(ob, np.zeros(ob.n_params), tol=1e-10)
     assert calls
     ref = l1_newton(ob, np.zeros(ob.n_params), tol=1e-10, model="columns")
