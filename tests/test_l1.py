@@ -672,8 +672,8 @@ def test_dense_rows_gram_matches_the_scattered_build(fit_b):
     Hessian from those rows equals gram_rows' (to rounding: another summation order),
     symmetric bit for bit, for a row count that is not a multiple of its row blocks and
     with zero curvature weights; gram_cols' from the columns equals gram_rows' (==);
-    dense_rows_of makes dense_cols' array from the rows, and grad_hdiag_dense from it the
-    columns' gradient and curvature (==)."""
+    dense_rows_of makes dense_cols' array from the rows, and grad_hdiag_dense and
+    matvec_dense from it the columns' gradient, curvature and margins (==)."""
     rng = np.random.default_rng(21)
     X = sp.random(37, 9, density=0.6, random_state=rng, format="csr")
     X.data -= 0.5
@@ -700,6 +700,14 @@ def test_dense_rows_gram_matches_the_scattered_build(fit_b):
                         D, g2, h2)
     np.testing.assert_array_equal(g1, g2)
     np.testing.assert_array_equal(h1, h2)
+    # a step's margins from them: col_matvec's (==), a zero value included
+    vals = rng.standard_normal(cols.size)
+    vals[1] = 0.0
+    xd1, xd2 = np.empty(37), np.empty(37)
+    _cd.matvec_dense(Xd, vals, 0.7, xd1)
+    _cd.col_matvec(np.asarray(Xc.indptr, dtype=np.int64), Xc.indices, Xc.data, cols, vals,
+                   0.7, xd2)
+    np.testing.assert_array_equal(xd1, xd2)
     p = cols.size + fit_b
     H, H2 = np.empty((p, p)), np.empty((p, p))
     _cd.gram_rows(np.asarray(X.indptr, dtype=np.int64), X.indices, X.data, pos, D, fit_b, H)

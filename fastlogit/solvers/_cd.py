@@ -20,7 +20,7 @@ __all__ = ["pointwise", "try_step", "abs_max", "cols_of_rows", "rows_of_cols",
            "violation", "grad_rows", "row_matvec", "grad_cols", "grad_skip",
            "grad_hdiag_cols", "grad_hdiag_kept", "cd_model",
            "col_matvec", "cd_dense", "gram_rows", "gram_cols", "dense_cols",
-           "dense_rows_of", "grad_hdiag_dense", "gram_dense", "gram_cost",
+           "dense_rows_of", "grad_hdiag_dense", "matvec_dense", "gram_dense", "gram_cost",
            "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
            "keep", "ring_slot"]
@@ -718,6 +718,36 @@ def grad_hdiag_dense(Xd, r, D, g, h):
             v = Xd[i, a]
             g[a] += v * ri
             h[a] += v * v * di
+
+
+@njit(**_JIT)
+def matvec_dense(Xd, vals, b, out):
+    """:func:`col_matvec` from dense rows Xd (n, >= m; :func:`dense_cols`) for the m values
+    ``vals``: each row's sum ``b + vals[0] x_i0 + ...`` in the same order (the zeros add
+    signed zeros: the same values), four rows' sums interleaved."""
+    m = vals.shape[0]
+    n = Xd.shape[0]
+    n4 = n - n % 4
+    for i in range(0, n4, 4):
+        a0 = b
+        a1 = b
+        a2 = b
+        a3 = b
+        for k in range(m):
+            v = vals[k]
+            a0 += v * Xd[i, k]
+            a1 += v * Xd[i + 1, k]
+            a2 += v * Xd[i + 2, k]
+            a3 += v * Xd[i + 3, k]
+        out[i] = a0
+        out[i + 1] = a1
+        out[i + 2] = a2
+        out[i + 3] = a3
+    for i in range(n4, n):
+        acc = b
+        for k in range(m):
+            acc += vals[k] * Xd[i, k]
+        out[i] = acc
 
 
 @njit(**_JIT)

@@ -815,7 +815,10 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 dw = u[:m] - ww
                 db = u[m] - b if fi else 0.0
                 xd = np.empty(n)
-                _cd.col_matvec(*xc, lc, dw, db, xd)
+                if dense_rows and m >= 8:
+                    _cd.matvec_dense(xrows[1], dw, db, xd)
+                else:
+                    _cd.col_matvec(*xc, lc, dw, db, xd)
             else:
                 dw = np.zeros(m)
                 xd = np.zeros(n)
