@@ -618,7 +618,7 @@ def regularization_path(X, y, Cs=10, *, l1_ratio=0.0, fit_intercept=True, sample
     solver : str, default="auto"
         A fastlogit solver (or scikit-learn name, mapped as the estimator maps it) used for
         every C; "auto" chooses by shape ("l1" with an L1 part; on a wide binary L2 problem
-        "newton-cg", as :func:`warm_path` says).
+        "newton-cg" without a preconditioner and with line minimisation).
     tol : float, default=1e-4
         Stopping rule of every fit, as in :class:`fastlogit.LogisticRegression`.
     max_iter : int, default=100
