@@ -551,6 +551,32 @@ def test_column_kernels_against_numpy():
     np.testing.assert_array_equal(got, X[:, cols].toarray())
 
 
+def test_canonical_rows_is_scipys_canonical_format():
+    """canonical_rows says what SciPy's has_canonical_format says: on random CSR matrices
+    with empty rows, with a duplicate entry, with a row out of order (also at a row's first
+    entry against the previous row's last, which must not count), and on 0 or 1 entries."""
+    rng = np.random.default_rng(31)
+    for seed in range(40):
+        X = sp.random(30, 9, density=rng.uniform(0.0, 0.6), random_state=seed, format="csr")
+        ip, ind = np.asarray(X.indptr, dtype=np.int64), X.indices.copy()
+        cases = [ind]
+        rows = np.flatnonzero(np.diff(X.indptr) >= 2)
+        if rows.size:
+            q = X.indptr[rows[0]]
+            dup, swap = ind.copy(), ind.copy()
+            dup[q + 1] = dup[q]
+            swap[q], swap[q + 1] = swap[q + 1], swap[q]
+            cases += [dup, swap]
+        for c in cases:
+            want = sp.csr_matrix((X.data, c, X.indptr), shape=X.shape).has_canonical_format
+            assert _cd.canonical_rows(ip, c) == want
+    # a row starting below the previous row's last index is still canonical
+    assert _cd.canonical_rows(np.array([0, 2, 4], dtype=np.int64),
+                              np.array([3, 8, 0, 1], dtype=np.int32))
+    for ip, ind in (([0, 0, 0], []), ([0, 1], [4])):
+        assert _cd.canonical_rows(np.array(ip, dtype=np.int64), np.array(ind, dtype=np.int32))
+
+
 def test_skipping_kept_and_reference_kernels_match_their_numpy_forms():
     """grad_skip equals grad_cols over the kept columns plus a w there, bit for bit, and
     leaves the skipped entries alone; grad_hdiag_kept copies the kept features' values and

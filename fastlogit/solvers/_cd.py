@@ -16,8 +16,8 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["pointwise", "try_step", "abs_max", "cols_of_rows", "rows_of_cols",
-           "violation", "grad_rows", "row_matvec", "grad_cols", "grad_skip",
+__all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
+           "rows_of_cols", "violation", "grad_rows", "row_matvec", "grad_cols", "grad_skip",
            "grad_hdiag_cols", "grad_hdiag_kept", "cd_model",
            "col_matvec", "cd_dense", "gram_rows", "gram_cols", "dense_cols",
            "dense_rows_of", "grad_hdiag_dense", "matvec_dense", "gram_dense", "gram_cost",
@@ -152,6 +152,34 @@ def cols_of_rows(indptr, indices, data, pos, cp):
                 rv[e] = data[q]
                 nxt[k] = e + 1
     return cp, ri, rv
+
+
+@njit(**_JIT)
+def _descents(a, b):
+    """The number of k with a[k] >= b[k] (a, b of one length): a loop the compiler
+    vectorises (no index that could be negative)."""
+    out = 0
+    for k in range(a.shape[0]):
+        out += a[k] >= b[k]
+    return out
+
+
+@njit(**_JIT)
+def canonical_rows(indptr, indices):
+    """True when every row of a CSR X (indptr int64, non-decreasing) has strictly increasing
+    column indices: no duplicate entry (SciPy's ``has_canonical_format``).  Counts the
+    non-increasing neighbours over all stored entries at once, then takes away those that
+    straddle a row boundary (the first entry of each non-empty row after the first)."""
+    lo = indptr[0]
+    hi = indptr[indptr.shape[0] - 1]
+    if hi - lo < 2:
+        return True
+    bad = _descents(indices[lo:hi - 1], indices[lo + 1:hi])
+    for i in range(1, indptr.shape[0] - 1):
+        q = indptr[i]
+        if lo < q < indptr[i + 1] and indices[q] <= indices[q - 1]:
+            bad -= 1
+    return bad == 0
 
 
 @njit(**_JIT)
