@@ -779,3 +779,68 @@ def test_dense_model_builds_reach_the_column_models_optimum(monkeypatch, kernel,
     F = ob.value(ref.theta)
     assert abs(ob.value(fit.theta) - F) <= 1e-12 * F
     np.testing.assert_array_equal(fit.theta != 0, ref.theta != 0)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 127, 128, 129, 255, 256, 1000, 1031, 9000, 70001])
+def test_np_sum_is_numpys_sum_bit_for_bit(n):
+    # the compiled line search's sums must give the bits NumPy's pairwise sum gives
+    rng = np.random.default_rng(n)
+    for scale in (1.0, 1e-8, 1e8):
+        a = rng.standard_normal(n) * scale * 10.0 ** rng.integers(-6, 7, size=n)
+        assert _cd.np_sum(a) == a.sum()
+
+
+def test_compiled_working_set_matches_the_numpy_one_or_defers_on_ties():
+    from fastlogit.solvers.l1 import _working_set
+
+    rng = np.random.default_rng(3)
+    deferred = 0
+    for trial in range(400):
+        d = int(rng.integers(1, 200))
+        w = np.zeros(d)
+        k = int(rng.integers(0, d + 1) * rng.random() ** 3)
+        w[rng.choice(d, k, replace=False)] = rng.standard_normal(k)
+        score = rng.standard_normal(d)
+        if trial % 3 == 0:
+            score = np.round(score, 1)  # many tied scores
+        if trial % 7 == 0:
+            score[rng.integers(0, d)] = np.nan
+        ws_min = int(rng.integers(1, 150))
+        got = _cd.working_set(w, score, ws_min)
+        ref = _working_set(w != 0, score, ws_min)
+        if got is None:  # only when tied scores compete for the last places
+            deferred += 1
+            cand = np.sort(score[(w == 0) & (score > 0)])[::-1]
+            room = ref.size - np.count_nonzero(w)
+            assert 0 < room < cand.size and cand[room - 1] == cand[room]
+            continue
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, ref)
+    assert 0 < deferred < 400
+
+
+@pytest.mark.parametrize("unit", [True, False])
+def test_compiled_line_search_matches_the_python_one(unit):
+    from fastlogit.solvers.l1 import _line_search
+
+    rng = np.random.default_rng(4)
+    n, m = 300, 40
+    y = (rng.random(n) < 0.5).astype(np.float64)
+    s = np.empty(0) if unit else rng.random(n) + 0.5
+    z = rng.standard_normal(n)
+    p = 1.0 / (1.0 + np.exp(-z))
+    w = rng.standard_normal(m) * (rng.random(m) < 0.5)
+    for scale, delta in ((0.1, -1.0), (30.0, -1e-3), (1e4, -1e-9)):
+        xd = rng.standard_normal(n) * scale
+        dw = rng.standard_normal(m) * scale
+        out_a = [np.empty(n) for _ in range(4)]
+        out_b = [np.empty(n) for _ in range(4)]
+        ta, la = _line_search(lambda t: _cd.try_step(z, p, xd, t, y, s, 2.0, *out_a),
+                              w, dw, delta, 2.0, 0.3, 0.7)
+        tb, lb = _cd.line_search(z, p, xd, y, s, 2.0, *out_b, w, dw, delta, 0.3, 0.7, 0.01, 30)
+        if ta is None:
+            assert tb == -1.0
+            continue
+        assert (ta, la) == (tb, lb)
+        for u, v in zip(out_a, out_b):
+            np.testing.assert_array_equal(u, v)

@@ -23,7 +23,7 @@ __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "dense_rows_of", "grad_hdiag_dense", "matvec_dense", "gram_dense", "gram_cost",
            "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
-           "keep", "ring_slot"]
+           "keep", "ring_slot", "working_set", "line_search", "np_sum"]
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -822,3 +822,168 @@ def gram_cost(indptr, indices, cols, n):
     for i in range(n):
         tot += c[i] * (c[i] + 1) // 2
     return tot
+
+
+@njit(**_JIT)
+def working_set(w, score, ws_min):
+    """The next working set (sorted int64 feature ids): the support ``w_j != 0`` plus the
+    highest positive ``score`` among the other features, ``min(d, max(ws_min, 2 |support|))``
+    in all; or None when the last places would go to one of several tied scores (the
+    caller then chooses among them as NumPy's ``argpartition`` does, so that the set is
+    the same whichever way it is made).  Ties and NaN scores never enter by themselves: a
+    NaN is not positive."""
+    d = w.shape[0]
+    n_s = 0
+    n_c = 0
+    for j in range(d):
+        if w[j] != 0.0:
+            n_s += 1
+        elif score[j] > 0.0:
+            n_c += 1
+    room = min(d, max(ws_min, 2 * n_s)) - n_s
+    th = 0.0  # candidates enter when score > th, or >= th past a cut
+    cut = False
+    if n_c > room:
+        if room <= 0:
+            th = np.inf
+        else:
+            vals = np.empty(n_c)
+            k = 0
+            for j in range(d):
+                if w[j] == 0.0 and score[j] > 0.0:
+                    vals[k] = score[j]
+                    k += 1
+            th = np.partition(vals, n_c - room)[n_c - room]  # the room-th largest
+            n_gt = 0
+            n_eq = 0
+            for k in range(n_c):
+                if vals[k] > th:
+                    n_gt += 1
+                elif vals[k] == th:
+                    n_eq += 1
+            if n_gt + n_eq != room:
+                return None
+            cut = True
+        n_c = room
+    out = np.empty(n_s + n_c, dtype=np.int64)
+    k = 0
+    for j in range(d):
+        if w[j] != 0.0 or (score[j] >= th if cut else score[j] > th):
+            out[k] = j
+            k += 1
+    return out
+
+
+@njit(**_JIT)
+def _block_sum(a, lo, n):
+    """sum of a[lo:lo + n], n <= 128, as NumPy sums a block: sequentially below 8 entries,
+    else with eight running sums combined pairwise, then the remainder."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0 = a[lo]
+    r1 = a[lo + 1]
+    r2 = a[lo + 2]
+    r3 = a[lo + 3]
+    r4 = a[lo + 4]
+    r5 = a[lo + 5]
+    r6 = a[lo + 6]
+    r7 = a[lo + 7]
+    m = n - n % 8
+    i = 8
+    while i < m:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(**_JIT)
+def _pairwise(a, n):
+    """sum of a[:n] in NumPy's pairwise order for a contiguous float64 array: blocks of at
+    most 128 entries (:func:`_block_sum`), a longer range split at half its length rounded
+    down to a multiple of eight and the two halves' sums added.  Iterative (an explicit
+    stack): Numba's cache does not keep recursive functions safely."""
+    if n <= 128:
+        return _block_sum(a, 0, n)
+    s_lo = np.empty(128, dtype=np.int64)
+    s_n = np.empty(128, dtype=np.int64)
+    s_stage = np.empty(128, dtype=np.int64)
+    vals = np.empty(128)
+    top = 0
+    s_lo[0] = 0
+    s_n[0] = n
+    s_stage[0] = 0
+    nv = 0
+    while top >= 0:
+        lo = s_lo[top]
+        k = s_n[top]
+        if k <= 128:
+            vals[nv] = _block_sum(a, lo, k)
+            nv += 1
+            top -= 1
+            continue
+        half = k // 2
+        half -= half % 8
+        if s_stage[top] == 0:  # the left half next
+            s_stage[top] = 1
+            top += 1
+            s_lo[top] = lo
+            s_n[top] = half
+            s_stage[top] = 0
+        elif s_stage[top] == 1:  # then the right half
+            s_stage[top] = 2
+            top += 1
+            s_lo[top] = lo + half
+            s_n[top] = k - half
+            s_stage[top] = 0
+        else:  # both done: left + right
+            nv -= 1
+            vals[nv - 1] = vals[nv - 1] + vals[nv]
+            top -= 1
+    return vals[0]
+
+
+@njit(**_JIT)
+def np_sum(a):
+    """``a.sum()`` of a contiguous 1-d float64 array, the same bits as NumPy's."""
+    return 0.0 + _pairwise(a, a.shape[0])
+
+
+@njit(**_JIT)
+def line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, w, dw, delta, a, lam, sigma, max_tries):
+    """``(t, loss change)`` for the largest ``t = 2^-k`` (k < max_tries) meeting the
+    composite Armijo rule ``F(w + t dw) - F(w) <= sigma t delta`` along the step ``t dw`` of
+    the coefficients w (with the margins' step ``t xd``), or ``(-1.0, 0.0)`` when none does.
+
+    Each trial is :func:`try_step` (the trial point's pointwise terms in zn, pn, rn, Dn);
+    the l2 and l1 changes are computed per coordinate (no cancellation between the two
+    norms), their sums in NumPy's order: the same bits as
+    :func:`fastlogit.solvers.l1._line_search` with that trial."""
+    m = w.shape[0]
+    aw = np.abs(w)
+    q1 = np_sum(w * dw)
+    q2 = np_sum(dw * dw)
+    tmp = np.empty(m)
+    t = 1.0
+    for _ in range(max_tries):
+        dl = try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn)
+        for j in range(m):
+            tmp[j] = abs(w[j] + t * dw[j]) - aw[j]
+        change = C * dl + a * t * (q1 + 0.5 * t * q2) + lam * np_sum(tmp)
+        if change <= sigma * t * delta:
+            return t, dl
+        t *= 0.5
+    return -1.0, 0.0

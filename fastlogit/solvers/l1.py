@@ -729,7 +729,9 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         if it >= max_iter:
             break
         # ---- working set: the support plus the worst violators among the zeros
-        cols = _working_set(w != 0, viol, ws_cap)
+        cols = _cd.working_set(w, viol, ws_cap)
+        if cols is None:  # tied scores compete for the last places: as NumPy chooses
+            cols = _working_set(w != 0, viol, ws_cap)
         ws_cap = min(2 * ws_cap, ws_min)
         eps_ws = max(_WS_REL * gnorm, 0.5 * thr)
         m = cols.size
@@ -851,9 +853,9 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 message = "no descent direction from the quadratic model"
                 stop_round = True
                 break
-            t, dl = _line_search(lambda t: _cd.try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn),
-                                 ww, dw, delta, C, a, lam)
-            if t is None:
+            t, dl = _cd.line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, ww, dw, delta, a, lam,
+                                    _SIGMA, _MAX_BACKTRACKS)
+            if t < 0.0:
                 # A coordinate whose samples all sit far from the boundary has curvature ~ 0
                 # (separable directions): its model step is huge and no fraction of the joint
                 # step passes.  Damp the model (Levenberg-Marquardt) and solve it again.
