@@ -510,12 +510,20 @@ def test_column_kernels_against_numpy():
     w = np.where(rng.random(d) < 0.5, 0.0, rng.standard_normal(d))
     lam = 0.7
     out = np.empty(d)
-    vmax, vsum = _cd.violation(g, w, lam, out)
+    vmax = _cd.violation(g, w, lam, out)
     ref = np.where(w != 0, np.abs(g + lam * np.sign(w)), np.maximum(np.abs(g) - lam, 0.0))
     np.testing.assert_array_equal(out, ref)
-    assert vmax == ref.max() and vsum == pytest.approx(ref.sum(), rel=1e-15)
+    assert vmax == ref.max()
+    for k in range(7):  # every length modulo the four running maxima, the maximum anywhere
+        assert _cd.violation(g[k:], w[k:], lam, out[k:]) == ref[k:].max()
+        assert _cd.violation(g[:k + 1], w[:k + 1], lam, out[:k + 1]) == ref[:k + 1].max()
+    assert _cd.violation(g[:0], w[:0], lam, out[:0]) == 0.0
     g[3] = np.nan
-    assert np.isnan(_cd.violation(g, w, lam, out)[0])
+    assert np.isnan(_cd.violation(g, w, lam, out))
+    g[3] = 0.0
+    g[-1] = np.nan  # in the remainder after the groups of four
+    assert not np.isnan(_cd.violation(g[:39], w[:39], lam, out[:39]))
+    assert np.isnan(_cd.violation(g, w, lam, out))
     # pointwise: margins with runs of equal values, against one sample at a time
     n = 50
     z = np.repeat(rng.standard_normal(10) * 5, 5)

@@ -251,6 +251,17 @@ def _csc_of(data):
 
 
 _AMAX = weakref.WeakKeyDictionary()
+_NNZ = weakref.WeakKeyDictionary()
+
+
+def _col_nnz_of(data, indptr):
+    """Non-zeros per column of X's full CSC copy (its ``indptr``), cached per data term."""
+    found = _cached(_NNZ, data)
+    if found is None:
+        found = np.diff(indptr)
+        found.flags.writeable = False
+        _cache(_NNZ, data, found)
+    return found
 
 
 def _abs_max_of(data, rows):
@@ -287,7 +298,7 @@ def _violation(g, w, lam):
     when g holds a NaN)), given the smooth gradient g at w (arrays of one shape;
     :func:`fastlogit.solvers._cd.violation`)."""
     out = np.empty(g.shape)
-    vmax = _cd.violation(g.reshape(-1), w.reshape(-1), float(lam), out.reshape(-1))[0]
+    vmax = _cd.violation(g.reshape(-1), w.reshape(-1), float(lam), out.reshape(-1))
     return out, vmax
 
 
@@ -487,7 +498,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     if csc is not None:
         csc = csc[0]
         loc = None
-        col_nnz = np.diff(csc[0])
+        col_nnz = _col_nnz_of(data, csc[0])
     else:
         loc = np.full(data.n_features, -1, dtype=np.int64)
         # non-zeros per column: counted by the first gradient pass over the rows (below)
@@ -497,6 +508,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     nnz_x = int(rows[0][-1])  # the dense model's Hessian is built in one pass over X's rows
     no_r2 = np.empty(0)
     pos = None  # feature -> place in the working set (dense models; made at the first)
+    pos_cols = None  # the working set pos was last set for
     xrows = None  # (working set, its dense rows) of the last dense-rows model
     col_tmp = None  # gram_cols' scatter vector (zeros between calls)
     n, d = data.n_samples, data.n_features
@@ -565,11 +577,14 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
 
     def margins(out):
         """out = X w + b (+ offset) from scratch."""
+        if loc is None:
+            _cd.margins_nz(*csc, w, b, out)
+            if offset is not None:
+                out += offset
+            return
         nz = np.flatnonzero(w)
         if nz.size == 0:
             out[:] = b
-        elif loc is None:
-            _cd.col_matvec(*csc, nz, w[nz], b, out)
         elif csc is not None and (loc[nz] >= 0).all():
             _cd.col_matvec(*csc, loc[nz], w[nz], b, out)
         else:
@@ -768,9 +783,11 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             dense_model = model == "dense" and m <= 2500
         if dense_model:
             if pos is None:
-                pos = np.empty(d, dtype=np.int64)
-            pos[:] = -1
+                pos = np.full(d, -1, dtype=np.int64)
+            else:  # -1 outside the last dense model's working set
+                pos[pos_cols] = -1
             pos[cols] = np.arange(m)
+            pos_cols = cols
             if dense_rows:
                 if xrows is None or not np.array_equal(xrows[0], cols):
                     xrows = (cols, _cd.dense_cols(*xc, lc, n, fi) if compact
