@@ -470,7 +470,8 @@ def test_csr_with_duplicate_entries_fits_as_its_sum_and_is_left_unchanged(monkey
 
     copies = []
     full_copy_of = l1._csc_of
-    monkeypatch.setattr(l1, "_csc_of", lambda data: copies.append(1) or full_copy_of(data))
+    monkeypatch.setattr(l1, "_csc_of",
+                        lambda data, *counts: copies.append(1) or full_copy_of(data, *counts))
     # 2 / 177 non-zeros; working sets of at least 900 features hold most of X's entries
     for C, ws_min, full_copy in ((0.5, 256, False), (10.0, 900, True)):
         ref = solve(Objective(X, y, C=C, penalty="l1"), "l1", tol=1e-10)
@@ -852,3 +853,18 @@ def test_compiled_line_search_matches_the_python_one(unit):
         assert (ta, la) == (tb, lb)
         for u, v in zip(out_a, out_b):
             np.testing.assert_array_equal(u, v)
+
+
+def test_transpose_is_scipys_csc():
+    rng = np.random.default_rng(6)
+    for n, d, density in ((50, 30, 0.2), (1, 5, 1.0), (40, 60, 0.0), (200, 7, 0.5)):
+        X = sp.random(n, d, density=density, format="csr", random_state=rng)
+        X.data[::3] = 0.0  # stored zeros stay stored
+        cp = np.zeros(d + 1, dtype=np.int64)
+        np.cumsum(np.bincount(X.indices, minlength=d), out=cp[1:])
+        ri, rv = np.empty(X.nnz, dtype=np.int32), np.empty(X.nnz)
+        _cd.transpose(X.indptr.astype(np.int64), X.indices, X.data, cp, ri, rv)
+        Xc = X.tocsc()
+        np.testing.assert_array_equal(cp, Xc.indptr)
+        np.testing.assert_array_equal(ri, Xc.indices)
+        np.testing.assert_array_equal(rv, Xc.data)

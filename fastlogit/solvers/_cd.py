@@ -23,7 +23,7 @@ __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "dense_rows_of", "grad_hdiag_dense", "matvec_dense", "gram_dense", "gram_cost",
            "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
-           "keep", "ring_slot", "margins_nz", "working_set", "line_search", "np_sum"]
+           "keep", "ring_slot", "transpose", "margins_nz", "working_set", "line_search", "np_sum"]
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -152,6 +152,22 @@ def cols_of_rows(indptr, indices, data, pos, cp):
                 rv[e] = data[q]
                 nxt[k] = e + 1
     return cp, ri, rv
+
+
+@njit(**_JIT)
+def transpose(indptr, indices, data, cp, ri, rv):
+    """ri, rv = the row indices and data of the CSC form of a CSR matrix whose CSC indptr
+    ``cp`` (int64, d + 1: the cumulated non-zeros per column) is known: one pass over the
+    rows, row indices sorted within each column (the arrays SciPy's ``tocsc`` makes)."""
+    n = indptr.shape[0] - 1
+    nxt = cp[:cp.shape[0] - 1].copy()
+    for i in range(n):
+        for q in range(indptr[i], indptr[i + 1]):
+            j = indices[q]
+            e = nxt[j]
+            ri[e] = i
+            rv[e] = data[q]
+            nxt[j] = e + 1
 
 
 @njit(**_JIT)

@@ -235,13 +235,24 @@ def _rows_of(data):
     return rows
 
 
-def _csc_of(data):
+def _csc_of(data, counts=None):
     """((indptr int64, indices, data float64) of X in CSC, the same of X in CSR
-    (:func:`_rows_of`)), cached per data term."""
+    (:func:`_rows_of`)), cached per data term; ``counts``: the non-zeros per column when
+    known (int64, n_features), which spares the transposition its counting pass."""
     found = _cached(_CSC, data)
     if found is not None:
         return found
     rows = _rows_of(data)
+    if counts is not None:
+        cp = np.zeros(data.n_features + 1, dtype=np.int64)
+        np.cumsum(counts, out=cp[1:])
+        nnz = int(cp[-1])
+        ri = np.empty(nnz, dtype=np.int32 if max(nnz, data.n_samples) < 2 ** 31 else np.int64)
+        rv = np.empty(nnz)
+        _cd.transpose(*rows, cp, ri, rv)
+        arrays = ((cp, ri, rv), rows)
+        _cache(_CSC, data, arrays)
+        return arrays
     # scipy's compiled transposition: about twice as fast as cols_of_rows over all columns
     Xc = sp.csr_matrix((rows[2], rows[1], rows[0]), shape=(data.n_samples, data.n_features),
                        copy=False).tocsc()
@@ -553,7 +564,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         if csc is not None and (lc >= 0).all():
             return csc, lc
         if 3 * int(col_nnz[cols].sum()) > nnz_x:
-            csc, loc = _csc_of(data)[0], None
+            csc, loc = _csc_of(data, col_nnz if counted else None)[0], None
             return csc, cols
         # with them, the columns outside ``cols`` of the largest gradients (the next rounds'
         # likely entrants) within a budget of X's non-zeros: the pass over the rows costs the
@@ -680,7 +691,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 # columns from the rows: X's full column copy, made once now, costs less
                 # (and the full gradients become column passes)
                 if loc is not None:
-                    csc, loc = _csc_of(data)[0], None
+                    csc, loc = _csc_of(data, col_nnz if counted else None)[0], None
     viol, vmax = _violation(g_full, w, lam)
     gnorm = max(vmax, abs(gb))
     if thr is None:
