@@ -868,3 +868,27 @@ def test_transpose_is_scipys_csc():
         np.testing.assert_array_equal(cp, Xc.indptr)
         np.testing.assert_array_equal(ri, Xc.indices)
         np.testing.assert_array_equal(rv, Xc.data)
+
+
+def test_model_terms_and_l1_change_match_numpy():
+    rng = np.random.default_rng(8)
+    for m, n in ((0, 5), (3, 9), (40, 300), (129, 1000)):
+        g, h = rng.standard_normal(m), rng.random(m)
+        w = rng.standard_normal(m) * (rng.random(m) < 0.5)
+        r, D = rng.standard_normal(n), rng.random(n)
+        a, shift, lam = 0.3, 0.3 + 1e-12, 0.8
+        g0, h0, vio = g.copy(), h.copy(), np.empty(m)
+        for fit_b in (True, False):
+            g, h = g0.copy(), h0.copy()
+            kg, kh, gb, dsum, vmax, vsum = _cd.model_terms(g, h, w, a, shift, r, D, fit_b,
+                                                           lam, vio)
+            np.testing.assert_array_equal(kg, g0)
+            np.testing.assert_array_equal(kh, h0)
+            np.testing.assert_array_equal(g, g0 + a * w)
+            np.testing.assert_array_equal(h, h0 + shift)
+            ref = np.where(w != 0, np.abs(g + lam * np.sign(w)), np.maximum(np.abs(g) - lam, 0))
+            np.testing.assert_array_equal(vio, ref)
+            assert (gb, dsum, vsum) == ((r.sum() if fit_b else 0.0), D.sum(), ref.sum())
+            assert vmax == (ref.max() if m else 0.0)
+        dw = rng.standard_normal(m)
+        assert _cd.l1_change(w, dw, lam) == lam * float((np.abs(w + dw) - np.abs(w)).sum())

@@ -23,7 +23,7 @@ __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "dense_rows_of", "grad_hdiag_dense", "matvec_dense", "gram_dense", "gram_cost",
            "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
-           "keep", "ring_slot", "transpose", "margins_nz", "working_set", "line_search", "np_sum"]
+           "keep", "ring_slot", "model_terms", "l1_change", "transpose", "margins_nz", "working_set", "line_search", "np_sum"]
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -1035,3 +1035,30 @@ def line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, w, dw, delta, a, lam, sigma, 
             return t, dl
         t *= 0.5
     return -1.0, 0.0
+
+
+@njit(**_JIT)
+def model_terms(g, h, w, a, shift, r, D, fit_b, lam, vio):
+    """The working set's model terms at a point from its data parts g = X_W^T r and
+    h = sum_i D_i x_ij^2 (overwritten): ``g += a w``, ``h += shift``, the violations into
+    vio (:func:`violation`).  Returns ``(copy of g before, copy of h before, gb, sum D,
+    max vio, sum vio)``, with ``gb = sum r`` (0.0 without an intercept); the sums in NumPy's
+    order (:func:`np_sum`): the same bits as those NumPy operations."""
+    kg = g.copy()
+    kh = h.copy()
+    for j in range(g.shape[0]):
+        g[j] += a * w[j]
+        h[j] += shift
+    gb = np_sum(r) if fit_b else 0.0
+    vmax = violation(g, w, lam, vio)
+    return kg, kh, gb, np_sum(D), vmax, np_sum(vio)
+
+
+@njit(**_JIT)
+def l1_change(w, dw, lam):
+    """``lam * sum_j (|w_j + dw_j| - |w_j|)`` summed in NumPy's order: the L1 part of a
+    model step's change as one sum of per-coordinate differences."""
+    tmp = np.empty(w.shape[0])
+    for j in range(w.shape[0]):
+        tmp[j] = abs(w[j] + dw[j]) - abs(w[j])
+    return lam * np_sum(tmp)

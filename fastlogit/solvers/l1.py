@@ -762,7 +762,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         eps_ws = max(_WS_REL * gnorm, 0.5 * thr)
         m = cols.size
         xc, lc = columns(cols)
-        gw, hw = np.empty(m), np.empty(m)
+        gw, hw, vio = np.empty(m), np.empty(m), np.empty(m)
         # the model's Hessian as a dense (m + 1)^2 matrix when building it once per step (a
         # pass over X's rows, or over the working set's own rows when they hold less than
         # half of X's non-zeros: built once per round, they spare each step the scan of the
@@ -827,16 +827,15 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 _cd.grad_hdiag_dense(xrows[1], r, D, gw, hw)
             else:
                 _cd.grad_hdiag_cols(*xc, lc, r, D, gw, hw)
-            kept = (cols, gw.copy(), hw.copy())
-            gw += a * ww
-            hw += a + _NU + ridge
-            gb = float(r.sum()) if fi else 0.0
-            hb = float(D.sum()) + _NU + ridge
-            vio, vmax = _violation(gw, ww, lam)
+            # gw += a ww, hw += a + nu + ridge, the sums and violations: one compiled call
+            kg, kh, gb, hb, vmax, v1_ws = _cd.model_terms(gw, hw, ww, a, a + _NU + ridge, r,
+                                                          D, fi, lam, vio)
+            kept = (cols, kg, kh)
+            hb = hb + _NU + ridge
             v_ws = max(vmax, abs(gb))
             if v_ws <= eps_ws or it >= max_iter:
                 break
-            v1_ws = float(vio.sum()) + abs(gb)
+            v1_ws = v1_ws + abs(gb)
             kap = min(kappa, (v_ws / g_first) ** _FORCING) if dense_model else kappa
             if dense_model:
                 if dense_rows:
@@ -868,9 +867,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 kappa *= 0.25
             # the L1 change as one sum of per-coordinate differences: the difference of
             # the two norms cancels near the optimum, where the model gap is tiny
-            aww = np.abs(ww)
-            delta = (float(gw @ dw) + gb * db
-                     + lam * float((np.abs(ww + dw) - aww).sum()))
+            delta = float(gw @ dw) + gb * db + _cd.l1_change(ww, dw, lam)
             if verbose > 1:
                 print(f"[l1]   step {it}: |W| = {m}, violation {v_ws:.3e}, {sweeps} sweeps, "
                       f"model gap {delta:.3e}")
