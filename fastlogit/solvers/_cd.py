@@ -23,7 +23,8 @@ __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "dense_rows_of", "grad_hdiag_dense", "matvec_dense", "gram_dense", "gram_cost",
            "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
-           "keep", "ring_slot", "model_terms", "l1_change", "transpose", "margins_nz", "working_set", "line_search", "np_sum"]
+           "keep", "ring_slot", "model_terms", "l1_change", "transpose", "margins_nz",
+           "working_set", "line_search", "np_sum"]
 
 _JIT = dict(cache=True, nogil=True)
 
