@@ -790,15 +790,6 @@ def test_dense_model_builds_reach_the_column_models_optimum(monkeypatch, kernel,
     np.testing.assert_array_equal(fit.theta != 0, ref.theta != 0)
 
 
-@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 127, 128, 129, 255, 256, 1000, 1031, 9000, 70001])
-def test_np_sum_is_numpys_sum_bit_for_bit(n):
-    # the compiled line search's sums must give the bits NumPy's pairwise sum gives
-    rng = np.random.default_rng(n)
-    for scale in (1.0, 1e-8, 1e8):
-        a = rng.standard_normal(n) * scale * 10.0 ** rng.integers(-6, 7, size=n)
-        assert _cd.np_sum(a) == a.sum()
-
-
 def test_compiled_working_set_matches_the_numpy_one_or_defers_on_ties():
     from fastlogit.solvers.l1 import _working_set
 

@@ -16,6 +16,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ._lbfgs_memory import numpy_sum
+
 __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "rows_of_cols", "violation", "grad_rows", "row_matvec", "grad_cols", "grad_skip",
            "grad_hdiag_cols", "grad_hdiag_kept", "cd_model",
@@ -24,7 +26,7 @@ __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
            "keep", "ring_slot", "model_terms", "l1_change", "transpose", "margins_nz",
-           "working_set", "line_search", "np_sum"]
+           "working_set", "line_search"]
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -924,94 +926,6 @@ def working_set(w, score, ws_min):
 
 
 @njit(**_JIT)
-def _block_sum(a, lo, n):
-    """sum of a[lo:lo + n], n <= 128, as NumPy sums a block: sequentially below 8 entries,
-    else with eight running sums combined pairwise, then the remainder."""
-    if n < 8:
-        res = 0.0
-        for i in range(lo, lo + n):
-            res += a[i]
-        return res
-    r0 = a[lo]
-    r1 = a[lo + 1]
-    r2 = a[lo + 2]
-    r3 = a[lo + 3]
-    r4 = a[lo + 4]
-    r5 = a[lo + 5]
-    r6 = a[lo + 6]
-    r7 = a[lo + 7]
-    m = n - n % 8
-    i = 8
-    while i < m:
-        r0 += a[lo + i]
-        r1 += a[lo + i + 1]
-        r2 += a[lo + i + 2]
-        r3 += a[lo + i + 3]
-        r4 += a[lo + i + 4]
-        r5 += a[lo + i + 5]
-        r6 += a[lo + i + 6]
-        r7 += a[lo + i + 7]
-        i += 8
-    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += a[lo + i]
-        i += 1
-    return res
-
-
-@njit(**_JIT)
-def _pairwise(a, n):
-    """sum of a[:n] in NumPy's pairwise order for a contiguous float64 array: blocks of at
-    most 128 entries (:func:`_block_sum`), a longer range split at half its length rounded
-    down to a multiple of eight and the two halves' sums added.  Iterative (an explicit
-    stack): Numba's cache does not keep recursive functions safely."""
-    if n <= 128:
-        return _block_sum(a, 0, n)
-    s_lo = np.empty(128, dtype=np.int64)
-    s_n = np.empty(128, dtype=np.int64)
-    s_stage = np.empty(128, dtype=np.int64)
-    vals = np.empty(128)
-    top = 0
-    s_lo[0] = 0
-    s_n[0] = n
-    s_stage[0] = 0
-    nv = 0
-    while top >= 0:
-        lo = s_lo[top]
-        k = s_n[top]
-        if k <= 128:
-            vals[nv] = _block_sum(a, lo, k)
-            nv += 1
-            top -= 1
-            continue
-        half = k // 2
-        half -= half % 8
-        if s_stage[top] == 0:  # the left half next
-            s_stage[top] = 1
-            top += 1
-            s_lo[top] = lo
-            s_n[top] = half
-            s_stage[top] = 0
-        elif s_stage[top] == 1:  # then the right half
-            s_stage[top] = 2
-            top += 1
-            s_lo[top] = lo + half
-            s_n[top] = k - half
-            s_stage[top] = 0
-        else:  # both done: left + right
-            nv -= 1
-            vals[nv - 1] = vals[nv - 1] + vals[nv]
-            top -= 1
-    return vals[0]
-
-
-@njit(**_JIT)
-def np_sum(a):
-    """``a.sum()`` of a contiguous 1-d float64 array, the same bits as NumPy's."""
-    return 0.0 + _pairwise(a, a.shape[0])
-
-
-@njit(**_JIT)
 def line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, w, dw, delta, a, lam, sigma, max_tries):
     """``(t, loss change)`` for the largest ``t = 2^-k`` (k < max_tries) meeting the
     composite Armijo rule ``F(w + t dw) - F(w) <= sigma t delta`` along the step ``t dw`` of
@@ -1019,19 +933,19 @@ def line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, w, dw, delta, a, lam, sigma, 
 
     Each trial is :func:`try_step` (the trial point's pointwise terms in zn, pn, rn, Dn);
     the l2 and l1 changes are computed per coordinate (no cancellation between the two
-    norms), their sums in NumPy's order: the same bits as
-    :func:`fastlogit.solvers.l1._line_search` with that trial."""
+    norms), their sums in NumPy's order (:func:`fastlogit.solvers._lbfgs_memory.numpy_sum`):
+    the same bits as :func:`fastlogit.solvers.l1._line_search` with that trial."""
     m = w.shape[0]
     aw = np.abs(w)
-    q1 = np_sum(w * dw)
-    q2 = np_sum(dw * dw)
+    q1 = numpy_sum(w * dw)
+    q2 = numpy_sum(dw * dw)
     tmp = np.empty(m)
     t = 1.0
     for _ in range(max_tries):
         dl = try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn)
         for j in range(m):
             tmp[j] = abs(w[j] + t * dw[j]) - aw[j]
-        change = C * dl + a * t * (q1 + 0.5 * t * q2) + lam * np_sum(tmp)
+        change = C * dl + a * t * (q1 + 0.5 * t * q2) + lam * numpy_sum(tmp)
         if change <= sigma * t * delta:
             return t, dl
         t *= 0.5
@@ -1044,15 +958,16 @@ def model_terms(g, h, w, a, shift, r, D, fit_b, lam, vio):
     h = sum_i D_i x_ij^2 (overwritten): ``g += a w``, ``h += shift``, the violations into
     vio (:func:`violation`).  Returns ``(copy of g before, copy of h before, gb, sum D,
     max vio, sum vio)``, with ``gb = sum r`` (0.0 without an intercept); the sums in NumPy's
-    order (:func:`np_sum`): the same bits as those NumPy operations."""
+    order (:func:`fastlogit.solvers._lbfgs_memory.numpy_sum`): the same bits as those NumPy
+    operations."""
     kg = g.copy()
     kh = h.copy()
     for j in range(g.shape[0]):
         g[j] += a * w[j]
         h[j] += shift
-    gb = np_sum(r) if fit_b else 0.0
+    gb = numpy_sum(r) if fit_b else 0.0
     vmax = violation(g, w, lam, vio)
-    return kg, kh, gb, np_sum(D), vmax, np_sum(vio)
+    return kg, kh, gb, numpy_sum(D), vmax, numpy_sum(vio)
 
 
 @njit(**_JIT)
@@ -1062,4 +977,4 @@ def l1_change(w, dw, lam):
     tmp = np.empty(w.shape[0])
     for j in range(w.shape[0]):
         tmp[j] = abs(w[j] + dw[j]) - abs(w[j])
-    return lam * np_sum(tmp)
+    return lam * numpy_sum(tmp)
