@@ -358,9 +358,10 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     the rule's threshold on ``||grad F||_inf``; the quadratic model's gradient after the step
     is the CG residual, so near the optimum the last step's CG stops once that gradient is
     about the threshold's size); 0 leaves eta_k as above.
-    Without a preconditioner, with "minimize" and ``residual_floor=2`` it took the fewest
-    Hessian products of the options measured on the warm L2 paths of news20's folds, wide
-    word counts where Jacobi scaling slows CG down (benchmarks/results/news20_cv.md).
+    Without a preconditioner, with "minimize" and ``residual_floor=2`` it is what the
+    regularisation paths of wide binary L2 problems run (:mod:`fastlogit.model_selection`),
+    chosen by Hessian products and time on the warm paths of news20's folds, wide word
+    counts where Jacobi scaling slows CG down (benchmarks/results/news20_cv.md).
     """
     name = "newton-cg"
     if line_search not in ("armijo", "minimize"):
