@@ -8,8 +8,7 @@ import scipy.sparse as sp
 
 from fastlogit.objective import Objective
 from fastlogit.solvers import SOLVERS, ConvergenceWarning
-from fastlogit.solvers._line_search import armijo
-from fastlogit.solvers.newton import LINE_MIN_STEPS, _line_minimum, _minimizing_step
+from fastlogit.solvers._line_search import LINE_MIN_STEPS, _line_minimum, armijo, minimizing_step
 
 
 class _Parabola:
@@ -58,7 +57,7 @@ def test_minimizing_step_lands_nearer_the_line_minimum_than_backtracking(rng):
     theta = np.zeros(ob.n_params)
     f, g = ob.value_grad(theta)
     d = -40.0 * np.linalg.solve(ob.hessian(theta), g)  # a Newton direction 40x too long
-    t_min, th_min, f_min, g_min = _minimizing_step(ob, theta, f, g, d)
+    t_min, th_min, f_min, g_min = minimizing_step(ob, theta, f, g, d)
     t_bt, _, f_bt, _ = armijo(ob, theta, f, g, d)
     assert 0.0 < t_min < 1.0 and 0.0 < t_bt < 1.0
     assert f_min <= f + 1e-4 * t_min * float(g @ d)  # Armijo's sufficient decrease
@@ -78,7 +77,7 @@ def test_minimizing_step_takes_the_full_step_when_it_decreases_f(rng):
     theta = np.zeros(ob.n_params)
     f, g = ob.value_grad(theta)
     d = -np.linalg.solve(ob.hessian(theta), g)
-    t, th, f_new, _ = _minimizing_step(ob, theta, f, g, d)
+    t, th, f_new, _ = minimizing_step(ob, theta, f, g, d)
     assert t == 1.0
     assert f_new == armijo(ob, theta, f, g, d)[2]
 

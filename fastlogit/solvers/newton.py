@@ -31,7 +31,7 @@ import numpy as np
 from scipy import linalg
 
 from . import _tr_cg
-from ._line_search import _step, _within_roundoff, armijo
+from ._line_search import armijo, minimizing_step
 from ..contract import declare
 from ._result import begin_smooth_fit, finish_fit, single_threaded_blas
 
@@ -261,86 +261,6 @@ def pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0, minv=None, work=None):
     return s, max_cg, False
 
 
-#: Golden-section steps of :func:`_line_minimum` after its bracket is found.
-LINE_MIN_STEPS = 12
-
-_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
-
-
-def _line_minimum(line, f, f_full, max_halvings=60, steps=LINE_MIN_STEPS):
-    """A step length near the minimiser of phi(t) = f(theta + t d) on (0, 1), for a line
-    where the full step does not decrease f enough (phi(1) = ``f_full``).
-
-    t is halved from 1 until phi is below ``f`` = phi(0) and rises again at the next
-    halving (or t reaches 2**-max_halvings); the minimiser then lies between the last two
-    halvings' neighbours, and ``steps`` golden-section steps narrow that bracket.  Each
-    trial is one ``line.value`` (:meth:`fastlogit.objective.Objective.line`: O(n + p), no
-    pass over X).
-
-    Returns
-    -------
-    (t, phi(t)) : (float, float)
-        The lowest trial; t = 0.0 (and ``f``) when no trial went below ``f``.
-    """
-    ts, fs = [1.0], [f_full]
-    t = 1.0
-    for _ in range(max_halvings):
-        t *= 0.5
-        ts.append(t)
-        fs.append(line.value(t))
-        if fs[-1] < f and fs[-2] <= fs[-1]:
-            break
-    i = min(range(len(fs)), key=fs.__getitem__)
-    if not fs[i] < f:
-        return 0.0, f
-    lo = ts[i + 1] if i + 1 < len(ts) else 0.0
-    hi = ts[i - 1] if i > 0 else ts[i]
-    best_t, best_f = ts[i], fs[i]
-    a, b = lo, hi
-    x1, x2 = b - _GOLDEN * (b - a), a + _GOLDEN * (b - a)
-    f1, f2 = line.value(x1), line.value(x2)
-    for _ in range(steps):
-        if f1 < f2:
-            b, x2, f2 = x2, x1, f1
-            x1 = b - _GOLDEN * (b - a)
-            f1 = line.value(x1)
-        else:
-            a, x1, f1 = x1, x2, f2
-            x2 = a + _GOLDEN * (b - a)
-            f2 = line.value(x2)
-    for x, fx in ((x1, f1), (x2, f2)):
-        if fx < best_f:
-            best_t, best_f = x, fx
-    return best_t, best_f
-
-
-def _minimizing_step(objective, theta, f, g, d, c1=1e-4):
-    """Like :func:`~fastlogit.solvers._line_search.armijo` (same return values, the same
-    first trial t = 1 by ``value_grad`` and the same acceptance), but a rejected full step
-    is followed by :func:`_line_minimum` on the line instead of backtracking: an inexact
-    Newton direction far from the optimum of a nearly separable problem can be many times
-    too long, and backtracking then accepts the first length that decreases f enough,
-    often far short of the line's minimum, step after step.  Falls back to ``armijo`` when
-    the minimum found does not pass Armijo's test."""
-    slope = float(g @ d)
-    if not slope < 0:
-        return 0.0, theta, f, g
-    threads = getattr(objective, "n_threads", 1)
-    theta_t = _step(theta, 1.0, d, threads)
-    f_t, g_t = objective.value_grad(theta_t)
-    if f_t <= f + c1 * slope or (_within_roundoff(f_t, f)
-                                 and np.abs(g_t).max() <= np.abs(g).max()):
-        return 1.0, theta_t, f_t, g_t
-    theta_t = g_t = None
-    t, phi = _line_minimum(objective.line(theta, d), f, f_t)
-    if t > 0.0 and phi <= f + c1 * t * slope:
-        theta_t = _step(theta, t, d, threads)
-        f_t, g_t = objective.value_grad(theta_t)
-        if f_t <= f + c1 * t * slope:
-            return t, theta_t, f_t, g_t
-    return armijo(objective, theta, f, g, d)
-
-
 @declare("newton-cg", needs={"value_grad", "hessp", "hess_diag", "line"}, convex_only=True)
 @single_threaded_blas
 def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
@@ -352,7 +272,8 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     to ||g_k||; ``preconditioner`` is None, "diag" (Jacobi) or "mixed" (0.99 + 0.01 diag H).
     ``line_search`` is "armijo" (backtracking, :func:`~fastlogit.solvers._line_search.armijo`)
     or "minimize": the full step when it decreases f enough, else a step near the line's
-    minimum (:func:`_minimizing_step`; its trials cost O(n + p) each, no pass over X).
+    minimum (:func:`~fastlogit.solvers._line_search.minimizing_step`; its trials cost
+    O(n + p) each, no pass over X).
     ``residual_floor`` > 0 keeps CG from solving a step more accurately than the stopping
     rule needs: the residual tolerance is at least ``residual_floor * thr / ||g_k||_2`` (thr
     the rule's threshold on ``||grad F||_inf``; the quadratic model's gradient after the step
@@ -368,7 +289,7 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
         raise ValueError(f"line_search must be 'armijo' or 'minimize', got {line_search!r}")
     if not (residual_floor >= 0 and math.isfinite(residual_floor)):
         raise ValueError(f"residual_floor must be a finite number >= 0, got {residual_floor!r}")
-    search = armijo if line_search == "armijo" else _minimizing_step
+    search = armijo if line_search == "armijo" else minimizing_step
     theta, hist, f, g, gnorm, thr, stopped = begin_smooth_fit(name, objective, theta0, tol,
                                                               callback, verbose)
     if stopped:
