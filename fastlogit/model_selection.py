@@ -7,10 +7,10 @@ validated once, the columns a sparse X never uses are dropped once
 F = C L + R, and the data term's cache holds the unscaled L, so it stays valid), the grid is
 walked from the strongest penalty (smallest C) up, the first fit starts at the
 intercept-only optimum and each later one at the previous C's solution or, unless F is
-known to be no lower there, at its extrapolation along the path (:func:`warm_path`).  The stopping rule of the
-deterministic solvers is relative to ``||grad F(0)||_inf`` (:mod:`fastlogit.solvers._result`),
-not to the gradient at the start, so a warm start saves iterations instead of tightening
-the rule.
+known to be no lower there, at its extrapolation along the path (:func:`warm_path`).  The
+stopping rule of the deterministic solvers is relative to ``||grad F(0)||_inf``
+(:mod:`fastlogit.solvers._result`), not to the gradient at the start, so a warm start saves
+iterations instead of tightening the rule.
 
 :class:`LogisticRegressionCV` is scikit-learn's ``LogisticRegressionCV`` (same parameters,
 defaults and fitted attributes, 1.9's deprecations included) on top: each fold (and

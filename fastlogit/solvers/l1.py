@@ -36,12 +36,12 @@ model of a step is solved by coordinate descent with newGLMNET's shrinking, eith
 the working set's columns (with Anderson extrapolation of the iterates every few sweeps,
 kept only when it lowers the model) or, when building the dense ``(m + 1)^2`` model Hessian
 (one pass over the CSR rows, intercept included; over the working set's own rows, built once
-per round by
-:func:`fastlogit.solvers._cd.rows_of_cols`, when they hold less than half of X's non-zeros:
-each build then skips the scan of the other entries; from the working set's dense rows
-when at least half of its entries are non-zero, from its columns when it has so few that
-their pairs cost less than the rows' loop) and sweeping over it costs less than sweeping
-over the columns for as many sweeps as the last model took, over that matrix.  A line search that finds no acceptable step damps the model (a ridge added to its
+per round by :func:`fastlogit.solvers._cd.rows_of_cols`, when they hold less than half of
+X's non-zeros: each build then skips the scan of the other entries; from the working set's
+dense rows when at least half of its entries are non-zero, from its columns when it has so
+few that their pairs cost less than the rows' loop) and sweeping over it costs less than
+sweeping over the columns for as many sweeps as the last model took, over that matrix.  A
+line search that finds no acceptable step damps the model (a ridge added to its
 curvature, Levenberg-Marquardt) and solves it again.  The line search compares F *changes*
 computed per sample without cancellation (:func:`fastlogit.solvers._cd.try_step`), so steps
 are judged correctly far below the rounding of F itself; the same pass writes the trial
