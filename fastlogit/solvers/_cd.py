@@ -141,20 +141,30 @@ def cols_of_rows(indptr, indices, data, pos, cp):
     within each column (``pos = arange(d)``: the whole CSC).  ``cp`` (int64, m + 1) is the
     result's indptr, given (the cumulated non-zero counts of the columns, known to the
     caller): one pass over the rows; the data of the other columns is never read."""
-    n = indptr.shape[0] - 1
     m = cp.shape[0] - 1
-    nxt = cp[:m].copy()
     ri = np.empty(cp[m], dtype=np.int64)
     rv = np.empty(cp[m])
+    _fill_columns(indptr, indices, data, pos, cp, ri, rv)
+    return cp, ri, rv
+
+
+@njit(**_JIT)
+def _fill_columns(indptr, indices, data, pos, cp, ri, rv):
+    """The one pass of :func:`cols_of_rows` and :func:`transpose`: each stored entry of a
+    CSR matrix (rows in order) appended to its column of the result (``ri``, ``rv``, laid out
+    by ``cp``), column ``pos[j]`` for column j (skipped when < 0), or column j itself when
+    ``pos`` is empty (every column: no lookup)."""
+    n = indptr.shape[0] - 1
+    nxt = cp[:cp.shape[0] - 1].copy()
+    every = pos.shape[0] == 0
     for i in range(n):
         for q in range(indptr[i], indptr[i + 1]):
-            k = pos[indices[q]]
+            k = indices[q] if every else pos[indices[q]]
             if k >= 0:
                 e = nxt[k]
                 ri[e] = i
                 rv[e] = data[q]
                 nxt[k] = e + 1
-    return cp, ri, rv
 
 
 @njit(**_JIT)
@@ -162,15 +172,7 @@ def transpose(indptr, indices, data, cp, ri, rv):
     """ri, rv = the row indices and data of the CSC form of a CSR matrix whose CSC indptr
     ``cp`` (int64, d + 1: the cumulated non-zeros per column) is known: one pass over the
     rows, row indices sorted within each column (the arrays SciPy's ``tocsc`` makes)."""
-    n = indptr.shape[0] - 1
-    nxt = cp[:cp.shape[0] - 1].copy()
-    for i in range(n):
-        for q in range(indptr[i], indptr[i + 1]):
-            j = indices[q]
-            e = nxt[j]
-            ri[e] = i
-            rv[e] = data[q]
-            nxt[j] = e + 1
+    _fill_columns(indptr, indices, data, np.empty(0, dtype=np.int64), cp, ri, rv)
 
 
 @njit(**_JIT)
