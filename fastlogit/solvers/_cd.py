@@ -937,17 +937,12 @@ def line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, w, dw, delta, a, lam, sigma, 
     the l2 and l1 changes are computed per coordinate (no cancellation between the two
     norms), their sums in NumPy's order (:func:`fastlogit.solvers._lbfgs_memory.numpy_sum`):
     the same bits as :func:`fastlogit.solvers.l1._line_search` with that trial."""
-    m = w.shape[0]
-    aw = np.abs(w)
     q1 = numpy_sum(w * dw)
     q2 = numpy_sum(dw * dw)
-    tmp = np.empty(m)
     t = 1.0
     for _ in range(max_tries):
         dl = try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn)
-        for j in range(m):
-            tmp[j] = abs(w[j] + t * dw[j]) - aw[j]
-        change = C * dl + a * t * (q1 + 0.5 * t * q2) + lam * numpy_sum(tmp)
+        change = C * dl + a * t * (q1 + 0.5 * t * q2) + l1_change(w, dw, lam, t)
         if change <= sigma * t * delta:
             return t, dl
         t *= 0.5
@@ -973,10 +968,11 @@ def model_terms(g, h, w, a, shift, r, D, fit_b, lam, vio):
 
 
 @njit(**_JIT)
-def l1_change(w, dw, lam):
-    """``lam * sum_j (|w_j + dw_j| - |w_j|)`` summed in NumPy's order: the L1 part of a
-    model step's change as one sum of per-coordinate differences."""
+def l1_change(w, dw, lam, t=1.0):
+    """``lam * sum_j (|w_j + t dw_j| - |w_j|)`` summed in NumPy's order: the L1 part of a
+    step's change as one sum of per-coordinate differences (t = 1: a model step; t < 1: a
+    line search's trial, :func:`line_search`)."""
     tmp = np.empty(w.shape[0])
     for j in range(w.shape[0]):
-        tmp[j] = abs(w[j] + dw[j]) - abs(w[j])
+        tmp[j] = abs(w[j] + t * dw[j]) - abs(w[j])
     return lam * numpy_sum(tmp)
