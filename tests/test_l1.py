@@ -883,3 +883,50 @@ def test_model_terms_and_l1_change_match_numpy():
             assert vmax == (ref.max() if m else 0.0)
         dw = rng.standard_normal(m)
         assert _cd.l1_change(w, dw, lam) == lam * float((np.abs(w + dw) - np.abs(w)).sum())
+
+
+def test_binary_kernels_and_gram_cost_from_the_rest_match_the_general_forms():
+    """On a binary X (every stored value 1.0, all_ones True; False once one value is not):
+    grad_hdiag_cols, col_matvec and cd_model with ``unit=True`` (the values not read) give
+    the general path's bits; gram_cost_rest, counted from the columns outside a working set,
+    is gram_cost's integer (empty, partial and full sets) and leaves its scratch at zero;
+    and an l1 fit on a binary X reaches the split reference's F to 1e-8 relative."""
+    rng = np.random.default_rng(31)
+    X = sp.random(70, 12, density=0.3, random_state=rng, format="csr")
+    X.data[:] = 1.0
+    Xc = X.tocsc()
+    ip, ri, rv = np.asarray(Xc.indptr, dtype=np.int64), Xc.indices, Xc.data
+    assert _cd.all_ones(rv) and not _cd.all_ones(np.r_[rv, 0.5])
+    cols = np.array([0, 2, 3, 7, 11], dtype=np.int64)
+    r, D = rng.standard_normal(70), rng.random(70)
+    outs = []
+    for unit in (False, True):
+        g, h, xd = np.empty(5), np.empty(5), np.empty(70)
+        _cd.grad_hdiag_cols(ip, ri, rv, cols, r, D, g, h, unit)
+        _cd.col_matvec(ip, ri, rv, cols, g, 0.3, xd, unit)
+        dw, xm = np.zeros(5), np.zeros(70)
+        w = np.array([0.0, 0.4, 0.0, -0.2, 0.0])
+        db, sweeps, _ = _cd.cd_model(ip, ri, rv, cols, w, g, h + 1e-3, D, 0.5, 0.0, True,
+                                     float(r.sum()), float(D.sum()), dw, xm, 1e-10, 50, 70,
+                                     True, unit)
+        outs.append((g, h, xd, dw, xm, np.array([db, sweeps])))
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(outs[0][0], X[:, cols].T @ r, rtol=1e-13)
+    # gram_cost from the complement: the same integer
+    k = np.diff(X.indptr).astype(np.int64)
+    e = np.zeros(70, dtype=np.int64)
+    for sel in (np.zeros(12, bool), rng.random(12) < 0.5, np.ones(12, bool)):
+        c = np.flatnonzero(sel).astype(np.int64)
+        want = _cd.gram_cost(ip, ri, c, 70)
+        counts = np.asarray((X[:, c] != 0).sum(axis=1)).ravel()
+        assert want == int((counts * (counts + 1) // 2).sum())
+        assert _cd.gram_cost_rest(ip, ri, sel, k, int(k @ k), int(np.diff(ip)[c].sum()),
+                                  e) == want
+        assert not e.any()
+    # a whole fit on the binary X (the unit path) against the exact split reference
+    y = (rng.random(70) < 0.4).astype(np.float64)
+    res = solve(Objective(X, y, C=3.0, penalty="l1"), "l1", tol=1e-10)
+    _, F_ref = _split_reference(X, y, 3.0, 1.0, 0.0)
+    F = Objective(X, y, C=3.0, penalty="l1").value(res.theta)
+    assert res.converged and abs(F - F_ref) <= 1e-8 * abs(F_ref)

@@ -23,10 +23,11 @@ __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "grad_hdiag_cols", "grad_hdiag_kept", "cd_model",
            "col_matvec", "cd_dense", "gram_rows", "gram_cols", "dense_cols",
            "dense_rows_of", "grad_hdiag_dense", "matvec_dense", "gram_dense", "gram_cost",
+           "gram_cost_rest",
            "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
            "keep", "ring_slot", "model_terms", "l1_change", "transpose", "margins_nz",
-           "working_set", "line_search"]
+           "working_set", "line_search", "all_ones"]
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -360,10 +361,28 @@ def grad_skip(indptr, indices, data, skip, r, w, a, out):
 
 
 @njit(**_JIT)
-def _grad_hdiag_col(indptr, indices, data, j, r, D):
-    """(X[:, j]^T r, sum_i D_i X[i, j]^2) in one pass over column j."""
+def all_ones(x):
+    """True when every entry of x is exactly 1.0 (stops at the first other): a binary X,
+    whose kernels here may then skip reading its values (``unit=True``; x * 1.0 == x and
+    1.0 * 1.0 == 1.0 exactly, so they compute the same bits)."""
+    for i in range(x.shape[0]):
+        if x[i] != 1.0:
+            return False
+    return True
+
+
+@njit(**_JIT)
+def _grad_hdiag_col(indptr, indices, data, j, r, D, unit=False):
+    """(X[:, j]^T r, sum_i D_i X[i, j]^2) in one pass over column j (``unit``: every stored
+    value is 1.0 and is not read)."""
     acc = 0.0
     acc2 = 0.0
+    if unit:
+        for q in range(indptr[j], indptr[j + 1]):
+            i = indices[q]
+            acc += r[i]
+            acc2 += D[i]
+        return acc, acc2
     for q in range(indptr[j], indptr[j + 1]):
         i = indices[q]
         v = data[q]
@@ -373,14 +392,15 @@ def _grad_hdiag_col(indptr, indices, data, j, r, D):
 
 
 @njit(**_JIT)
-def grad_hdiag_cols(indptr, indices, data, cols, r, D, g, h):
-    """g[k] = X[:, j]^T r and h[k] = sum_i D_i X[i, j]^2 for j = cols[k] (one pass)."""
+def grad_hdiag_cols(indptr, indices, data, cols, r, D, g, h, unit=False):
+    """g[k] = X[:, j]^T r and h[k] = sum_i D_i X[i, j]^2 for j = cols[k] (one pass;
+    ``unit``: X binary, :func:`all_ones`)."""
     for k in range(cols.shape[0]):
-        g[k], h[k] = _grad_hdiag_col(indptr, indices, data, cols[k], r, D)
+        g[k], h[k] = _grad_hdiag_col(indptr, indices, data, cols[k], r, D, unit)
 
 
 @njit(**_JIT)
-def grad_hdiag_kept(indptr, indices, data, feats, cols, r, D, kf, kg, kh, g, h):
+def grad_hdiag_kept(indptr, indices, data, feats, cols, r, D, kf, kg, kh, g, h, unit=False):
     """:func:`grad_hdiag_cols` over the columns ``cols`` of the features ``feats``, except
     for a feature found in ``kf`` (its values ``kg``, ``kh`` kept from the same point):
     copied from there instead of a pass over its column.  ``feats`` and ``kf`` sorted
@@ -395,18 +415,23 @@ def grad_hdiag_kept(indptr, indices, data, feats, cols, r, D, kf, kg, kh, g, h):
             g[k] = kg[p]
             h[k] = kh[p]
         else:
-            g[k], h[k] = _grad_hdiag_col(indptr, indices, data, cols[k], r, D)
+            g[k], h[k] = _grad_hdiag_col(indptr, indices, data, cols[k], r, D, unit)
 
 
 @njit(**_JIT)
-def col_matvec(indptr, indices, data, cols, vals, b, out):
-    """out = sum_k vals[k] X[:, cols[k]] + b (margins from the non-zero coefficients)."""
+def col_matvec(indptr, indices, data, cols, vals, b, out, unit=False):
+    """out = sum_k vals[k] X[:, cols[k]] + b (margins from the non-zero coefficients;
+    ``unit``: X binary, :func:`all_ones`)."""
     out[:] = b
     for k in range(cols.shape[0]):
         v = vals[k]
         if v == 0.0:
             continue
         j = cols[k]
+        if unit:
+            for q in range(indptr[j], indptr[j + 1]):
+                out[indices[q]] += v
+            continue
         for q in range(indptr[j], indptr[j + 1]):
             out[indices[q]] += v * data[q]
 
@@ -531,7 +556,7 @@ ANDERSON_K = 5
 
 @njit(**_JIT)
 def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw, xd,
-             tol, max_sweeps, n_shrink, anderson=True):
+             tol, max_sweeps, n_shrink, anderson=True, unit=False):
     """Coordinate descent on the proximal Newton model over the working set ``cols``.
 
     Minimises over (dw (m,), db)::
@@ -550,6 +575,9 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
     (:func:`anderson_step`, as skglm does for its inner solver) and the extrapolation replaces
     the iterate when it lowers the model (:func:`_model_value`); the sweeps then go on from
     there, so the stopping rule and the fixed point are those of plain coordinate descent.
+
+    ``unit``: every stored value of X is 1.0 (:func:`all_ones`) and is not read (the same
+    bits; a binary X's sweeps then stream only its row indices).
 
     Returns ``(db, sweeps, violation)``: the intercept step, the number of sweeps, the last
     sweep's largest violation.
@@ -576,9 +604,14 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
             k = active[kk]
             j = cols[k]
             acc = 0.0
-            for q in range(indptr[j], indptr[j + 1]):
-                i = indices[q]
-                acc += data[q] * D[i] * xd[i]
+            if unit:
+                for q in range(indptr[j], indptr[j + 1]):
+                    i = indices[q]
+                    acc += D[i] * xd[i]
+            else:
+                for q in range(indptr[j], indptr[j + 1]):
+                    i = indices[q]
+                    acc += data[q] * D[i] * xd[i]
             G = g[k] + a * dw[k] + acc
             H = h[k]
             wj = w[k] + dw[k]
@@ -591,8 +624,12 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
             if z == 0.0:
                 continue
             dw[k] = dnew
-            for q in range(indptr[j], indptr[j + 1]):
-                xd[indices[q]] += z * data[q]
+            if unit:
+                for q in range(indptr[j], indptr[j + 1]):
+                    xd[indices[q]] += z
+            else:
+                for q in range(indptr[j], indptr[j + 1]):
+                    xd[indices[q]] += z * data[q]
         n_active = k_out
         if fit_b:
             acc = 0.0
@@ -875,6 +912,30 @@ def gram_cost(indptr, indices, cols, n):
     for i in range(n):
         tot += c[i] * (c[i] + 1) // 2
     return tot
+
+
+@njit(**_JIT)
+def gram_cost_rest(indptr, indices, inw, k, k2, nnz_w, e):
+    """:func:`gram_cost` of the working set of the features with ``inw[j]`` True from the
+    columns of the *other* features of a CSC X instead (cheaper when they hold fewer
+    entries): with c_i = k_i - e_i (k: the stored entries per row of X, int64 (n,), k2 =
+    sum_i k_i^2; e_i: row i's entries outside the set), ``sum_i c_i (c_i + 1) / 2 =
+    (k2 - sum_i e_i (2 k_i - e_i) + nnz_w) / 2`` (nnz_w = sum_i c_i).  The same integer.
+    ``e``: int64 (n,), zeros on entry and on return."""
+    for j in range(inw.shape[0]):
+        if not inw[j]:
+            for q in range(indptr[j], indptr[j + 1]):
+                e[indices[q]] += 1
+    corr = 0
+    for j in range(inw.shape[0]):
+        if not inw[j]:
+            for q in range(indptr[j], indptr[j + 1]):
+                i = indices[q]
+                ei = e[i]
+                if ei > 0:
+                    corr += ei * (2 * k[i] - ei)
+                    e[i] = 0
+    return (k2 - corr + nnz_w) // 2
 
 
 @njit(**_JIT)

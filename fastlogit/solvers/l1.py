@@ -263,6 +263,7 @@ def _csc_of(data, counts=None):
 
 _AMAX = weakref.WeakKeyDictionary()
 _NNZ = weakref.WeakKeyDictionary()
+_UNIT = weakref.WeakKeyDictionary()
 
 
 def _col_nnz_of(data, indptr):
@@ -272,6 +273,16 @@ def _col_nnz_of(data, indptr):
         found = np.diff(indptr)
         found.flags.writeable = False
         _cache(_NNZ, data, found)
+    return found
+
+
+def _unit_of(data, rows):
+    """True when every stored value of X is 1.0 (a binary X: the column kernels then skip
+    reading the values, :func:`fastlogit.solvers._cd.all_ones`), cached per data term."""
+    found = _cached(_UNIT, data)
+    if found is None:
+        found = bool(_cd.all_ones(rows[2]))
+        _cache(_UNIT, data, found)
     return found
 
 
@@ -515,6 +526,9 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         # non-zeros per column: counted by the first gradient pass over the rows (below)
         col_nnz = np.empty(data.n_features, dtype=np.int64)
     counted = loc is None  # col_nnz is filled
+    # X binary: the column kernels skip reading its values; checked once the fit works on X's
+    # full column copy (the long sweeps; a small fit on extracted columns skips the check)
+    unit = loc is None and _unit_of(data, rows)
     no_cnt = np.empty(0, dtype=np.int64)
     nnz_x = int(rows[0][-1])  # the dense model's Hessian is built in one pass over X's rows
     no_r2 = np.empty(0)
@@ -522,6 +536,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     pos_cols = None  # the working set pos was last set for
     xrows = None  # (working set, its dense rows) of the last dense-rows model
     col_tmp = None  # gram_cols' scatter vector (zeros between calls)
+    row_k = row_k2 = row_e = None  # X's entries per row, their squares' sum, a scratch
     n, d = data.n_samples, data.n_features
     fi = data.fit_intercept
     C = float(objective.C)
@@ -557,7 +572,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
 
     def columns(cols):
         """(csc arrays, the columns of ``cols`` in them), extracting them when missing."""
-        nonlocal csc, loc
+        nonlocal csc, loc, unit
         if loc is None:
             return csc, cols
         lc = loc[cols]
@@ -565,6 +580,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             return csc, lc
         if 3 * int(col_nnz[cols].sum()) > nnz_x:
             csc, loc = _csc_of(data, col_nnz if counted else None)[0], None
+            unit = _unit_of(data, rows)
             return csc, cols
         # with them, the columns outside ``cols`` of the largest gradients (the next rounds'
         # likely entrants) within a budget of X's non-zeros: the pass over the rows costs the
@@ -692,6 +708,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 # (and the full gradients become column passes)
                 if loc is not None:
                     csc, loc = _csc_of(data, col_nnz if counted else None)[0], None
+                    unit = _unit_of(data, rows)
     viol, vmax = _violation(g_full, w, lam)
     gnorm = max(vmax, abs(gb))
     if thr is None:
@@ -784,7 +801,18 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         if dense_rows:
             gram = _GRAM_DENSE * n * (m + fi) * (m + fi + 1) // 2
         elif m <= 2500 and model != "columns":
-            gram_ops = _cd.gram_cost(xc[0], xc[1], lc, n)
+            if loc is None and 2 * nnz_w > nnz_x:
+                # on X's full column copy, from the fewer entries outside the working set
+                # (the same count): the rows' entry counts once per fit
+                if row_k is None:
+                    row_k = np.diff(rows[0])
+                    row_k2 = int(row_k @ row_k)
+                    row_e = np.zeros(n, dtype=np.int64)
+                inw = np.zeros(d, dtype=bool)
+                inw[cols] = True
+                gram_ops = _cd.gram_cost_rest(*xc[:2], inw, row_k, row_k2, nnz_w, row_e)
+            else:
+                gram_ops = _cd.gram_cost(xc[0], xc[1], lc, n)
             gram = (gram_ops * (_GRAM_IN_CACHE if m < _GRAM_M_CACHE else 1.0)
                     + (2 * nnz_w if compact else nnz_x))
         if model == "auto":
@@ -819,14 +847,14 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         while True:
             ww = w[cols]
             if fresh:  # cols and the kept columns are sorted (_working_set)
-                _cd.grad_hdiag_kept(*xc, cols, lc, r, D, *kept, gw, hw)
+                _cd.grad_hdiag_kept(*xc, cols, lc, r, D, *kept, gw, hw, unit)
                 fresh = False
             elif dense_model and dense_rows and m >= 8:
                 # the same bits from the dense rows (unit-stride updates; a row of a few
                 # entries costs more than the columns' loops)
                 _cd.grad_hdiag_dense(xrows[1], r, D, gw, hw)
             else:
-                _cd.grad_hdiag_cols(*xc, lc, r, D, gw, hw)
+                _cd.grad_hdiag_cols(*xc, lc, r, D, gw, hw, unit)
             # gw += a ww, hw += a + nu + ridge, the sums and violations: one compiled call
             kg, kh, gb, hb, vmax, v1_ws = _cd.model_terms(gw, hw, ww, a, a + _NU + ridge, r,
                                                           D, fi, lam, vio)
@@ -855,13 +883,13 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 if dense_rows and m >= 8:
                     _cd.matvec_dense(xrows[1], dw, db, xd)
                 else:
-                    _cd.col_matvec(*xc, lc, dw, db, xd)
+                    _cd.col_matvec(*xc, lc, dw, db, xd, unit)
             else:
                 dw = np.zeros(m)
                 xd = np.zeros(n)
                 db, sweeps, _ = _cd.cd_model(*xc, lc, ww, gw, hw, D,
                                              lam, a, fi, gb, hb, dw, xd, kap * v1_ws,
-                                             max_sweeps, n, anderson)
+                                             max_sweeps, n, anderson, unit)
             last_sweeps = sweeps
             if sweeps == 1:
                 kappa *= 0.25
