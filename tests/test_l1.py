@@ -930,3 +930,54 @@ def test_binary_kernels_and_gram_cost_from_the_rest_match_the_general_forms():
     _, F_ref = _split_reference(X, y, 3.0, 1.0, 0.0)
     F = Objective(X, y, C=3.0, penalty="l1").value(res.theta)
     assert res.converged and abs(F - F_ref) <= 1e-8 * abs(F_ref)
+
+
+@pytest.mark.parametrize("fit_b", [True, False])
+def test_stale_gram_stays_within_its_bound_of_the_exact_hessian(fit_b):
+    """gram_rows with unit=True on a binary X gives the general path's bits; gram_rows_stale
+    updates exactly the rows whose curvature moved by more than rho relative (their count
+    returned), after which every kept weight is within rho D_i of D_i, H is gram_rows' matrix
+    for those weights (to rounding), symmetric, and (1 - rho) H_exact <= H <= (1 + rho)
+    H_exact in the positive semi-definite order; with more than half of the rows moved it
+    rebuilds (gram_rows' bits, weights = D)."""
+    rng = np.random.default_rng(5)
+    n, d = 90, 8
+    X = sp.random(n, d, density=0.4, random_state=rng, format="csr")
+    ip = np.asarray(X.indptr, dtype=np.int64)
+    pos = np.array([0, -1, 1, 2, -1, 3, 4, 5], dtype=np.int64)
+    p = 6 + fit_b
+    Xb = X.copy()
+    Xb.data[:] = 1.0
+    H1, H2 = np.empty((p, p)), np.empty((p, p))
+    D = rng.random(n)
+    _cd.gram_rows(ip, Xb.indices, Xb.data, pos, D, fit_b, H1, False)
+    _cd.gram_rows(ip, Xb.indices, Xb.data, pos, D, fit_b, H2, True)
+    np.testing.assert_array_equal(H1, H2)
+    rho = 0.3
+    Du0 = rng.random(n) + 0.1
+    H = np.empty((p, p))
+    _cd.gram_rows(ip, X.indices, X.data, pos, Du0, fit_b, H)
+    Dn = Du0.copy()
+    moved = rng.random(n) < 0.3
+    Dn[moved] *= rng.choice([0.2, 3.0], moved.sum())
+    Dn[~moved] *= rng.uniform(0.8, 1.2, (~moved).sum())
+    Du = Du0.copy()
+    want = np.abs(Dn - Du0) > rho * Dn
+    assert _cd.gram_rows_stale(ip, X.indices, X.data, pos, Dn, Du, rho, fit_b, H) == want.sum()
+    np.testing.assert_array_equal(Du[want], Dn[want])
+    np.testing.assert_array_equal(Du[~want], Du0[~want])
+    assert (np.abs(Du - Dn) <= rho * Dn).all()
+    ref, exact = np.empty((p, p)), np.empty((p, p))
+    _cd.gram_rows(ip, X.indices, X.data, pos, Du, fit_b, ref)
+    _cd.gram_rows(ip, X.indices, X.data, pos, Dn, fit_b, exact)
+    np.testing.assert_allclose(H, ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(H, H.T)
+    tol = 1e-10 * np.abs(exact).max()
+    assert np.linalg.eigvalsh(H - (1 - rho) * exact).min() >= -tol
+    assert np.linalg.eigvalsh((1 + rho) * exact - H).min() >= -tol
+    # most rows moved: rebuilt from scratch
+    D3 = Du * 5.0
+    assert _cd.gram_rows_stale(ip, X.indices, X.data, pos, D3, Du, rho, fit_b, H) == n
+    _cd.gram_rows(ip, X.indices, X.data, pos, D3, fit_b, ref)
+    np.testing.assert_array_equal(H, ref)
+    np.testing.assert_array_equal(Du, D3)

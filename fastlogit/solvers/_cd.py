@@ -23,7 +23,7 @@ __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "grad_hdiag_cols", "grad_hdiag_kept", "cd_model",
            "col_matvec", "cd_dense", "gram_rows", "gram_cols", "dense_cols",
            "dense_rows_of", "grad_hdiag_dense", "matvec_dense", "gram_dense", "gram_cost",
-           "gram_cost_rest",
+           "gram_cost_rest", "gram_rows_stale",
            "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
            "keep", "ring_slot", "model_terms", "l1_change", "transpose", "margins_nz",
@@ -713,17 +713,26 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
 
 
 @njit(**_JIT)
-def gram_rows(indptr, indices, data, pos, D, fit_b, H):
+def gram_rows(indptr, indices, data, pos, D, fit_b, H, unit=False):
     """The model's Hessian on a working set from the rows of a CSR X: with m working columns
     (``pos[j]`` = index of column j in the set, -1 outside), ``H[:m, :m] = X_W^T diag(D) X_W``
     and, when ``fit_b``, the intercept's row and column ``H[m, :m] = D^T X_W``,
-    ``H[m, m] = sum D``.  H (m + fit_b, m + fit_b) is overwritten; O(sum_i nnz_i(W)^2)."""
+    ``H[m, m] = sum D``.  H (m + fit_b, m + fit_b) is overwritten; O(sum_i nnz_i(W)^2).
+    ``unit``: every stored value is 1.0 (:func:`all_ones`) and is not read (the same bits)."""
     H[:, :] = 0.0
     m = H.shape[0] - (1 if fit_b else 0)
     n = indptr.shape[0] - 1
     kk = np.empty(indices.shape[0] if n == 0 else 1 + int(np.max(np.diff(indptr))),
                   dtype=np.int64)
     vv = np.empty(kk.shape[0])
+    if unit:
+        for i in range(n):
+            if D[i] != 0.0:
+                _gram_row(indptr, indices, data, pos, i, D[i], fit_b, H, kk, vv, True)
+        _lower_to_upper(H)
+        return
+    # (the general rows' loop written out: as _gram_row's, it compiled slower on the
+    # working set's own rows, int64 positions)
     for i in range(n):
         Di = D[i]
         if Di == 0.0:
@@ -748,9 +757,84 @@ def gram_rows(indptr, indices, data, pos, D, fit_b, H):
                 H[m, ka] += va
         if fit_b:
             H[m, m] += Di
+    _lower_to_upper(H)
+
+
+@njit(inline="always", **_JIT)
+def _gram_row(indptr, indices, data, pos, i, Di, fit_b, H, kk, vv, unit):
+    """Row i's term ``Di x_iW x_iW^T`` (and the intercept's row) added to H's lower triangle
+    (:func:`gram_rows`; kk, vv: scratch of the longest row's length)."""
+    m = H.shape[0] - (1 if fit_b else 0)
+    c = 0
+    for q in range(indptr[i], indptr[i + 1]):
+        k = pos[indices[q]]
+        if k >= 0:
+            kk[c] = k
+            vv[c] = data[q]
+            c += 1
+    if unit:
+        for a in range(c):
+            ka = kk[a]
+            for e in range(a + 1):
+                kb = kk[e]
+                if ka >= kb:
+                    H[ka, kb] += Di
+                else:
+                    H[kb, ka] += Di
+            if fit_b:
+                H[m, ka] += Di
+    else:
+        for a in range(c):
+            ka = kk[a]
+            va = Di * vv[a]
+            for e in range(a + 1):
+                kb = kk[e]
+                if ka >= kb:
+                    H[ka, kb] += va * vv[e]
+                else:
+                    H[kb, ka] += va * vv[e]
+            if fit_b:
+                H[m, ka] += va
+    if fit_b:
+        H[m, m] += Di
+
+
+@njit(**_JIT)
+def _lower_to_upper(H):
     for a in range(H.shape[0]):
         for e in range(a):
             H[e, a] = H[a, e]
+
+
+@njit(**_JIT)
+def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False):
+    """:func:`gram_rows`' matrix kept up to date: H holds it for the curvature weights Du
+    (symmetric, on entry); each row whose weight moved by more than ``rho`` relative,
+    ``|D_i - Du_i| > rho D_i``, has ``(D_i - Du_i) x_iW x_iW^T`` added and ``Du_i = D_i``
+    (Du (n,) updated in place).  On return H is gram_rows' matrix for the new Du, whose
+    every weight is within ``rho D_i`` of D_i, so ``(1 - rho) X^T D X <= H <= (1 + rho)
+    X^T D X`` (the data parts; Du >= 0, H positive semi-definite).  Costs gram_rows' work
+    over the rows updated only; when more than half of the rows would be, H is rebuilt by
+    :func:`gram_rows` instead (Du = D).  Returns the number of rows updated (n when
+    rebuilt)."""
+    n = indptr.shape[0] - 1
+    upd = 0
+    for i in range(n):
+        upd += abs(D[i] - Du[i]) > rho * D[i]
+    if 2 * upd > n:
+        gram_rows(indptr, indices, data, pos, D, fit_b, H, unit)
+        Du[:] = D
+        return n
+    kk = np.empty(indices.shape[0] if n == 0 else 1 + int(np.max(np.diff(indptr))),
+                  dtype=np.int64)
+    vv = np.empty(kk.shape[0])
+    for i in range(n):
+        dd = D[i] - Du[i]
+        if abs(dd) > rho * D[i]:
+            _gram_row(indptr, indices, data, pos, i, dd, fit_b, H, kk, vv, unit)
+            Du[i] = D[i]
+    _lower_to_upper(H)
+    return upd
 
 
 @njit(**_JIT)

@@ -186,6 +186,11 @@ _GRAM_DENSE = 0.1
 #: _GRAM_COLS times as many entries as the rows' build makes updates and visits rows
 #: (measured in benchmarks/results/l1_race.md).
 _GRAM_COLS = 1.5
+#: Column path: consecutive dense models built from the same rows keep the last Hessian and
+#: update only the rows whose curvature moved by more than _STALE relative
+#: (:func:`_gram_rows_stale`): the model's Hessian is then within (1 +- _STALE) of the exact
+#: one (measured in benchmarks/results/l1_race.md).
+_STALE = 0.3
 
 #: data term -> (its float64 CSC arrays, its float64 CSR arrays) (weakly keyed: a path of
 #: fits over one data term builds them once); _ROWS: the CSR arrays alone.
@@ -503,6 +508,33 @@ def _line_search(trial, w, dw, delta, C, a, lam):
     return None, None
 
 
+def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit):
+    """H (m + fi)^2 = the dense model's Hessian from X's rows (``pos`` maps a feature to its
+    place in the working set ``cols``): built by :func:`fastlogit.solvers._cd.gram_rows`,
+    or, when the last one (``stale``) was built on a working set holding ``cols``, kept up
+    to date from it (:func:`fastlogit.solvers._cd.gram_rows_stale`: only the rows whose
+    curvature moved by more than ``_STALE`` relative are updated, so every row's weight
+    stays within _STALE of its curvature D_i and the model's Hessian within ``(1 +- _STALE)``
+    of the exact one; the gradient is always exact, so the optimum is unchanged).  Returns
+    the new ``stale``: (cols, H before any diagonal term is added, the weights Du it holds)."""
+    k = None
+    if stale is not None:
+        old = stale[0]
+        k = np.searchsorted(old, cols)
+        if not (k < old.size).all() or not np.array_equal(old[k], cols):
+            k = None
+    if k is None:
+        _cd.gram_rows(*rows, pos, D, fi, H, unit)
+        Du = D.copy()
+    else:
+        if fi:
+            k = np.append(k, stale[0].size)
+        H[:] = stale[1][np.ix_(k, k)]
+        Du = stale[2]
+        _cd.gram_rows_stale(*rows, pos, D, Du, _STALE, fi, H, unit)
+    return cols, H.copy(), Du
+
+
 def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose,
                    model, anderson, inactive, offset=None, thr=None, grad_start=None,
                    grad_out=None):
@@ -537,6 +569,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     xrows = None  # (working set, its dense rows) of the last dense-rows model
     col_tmp = None  # gram_cols' scatter vector (zeros between calls)
     row_k = row_k2 = row_e = None  # X's entries per row, their squares' sum, a scratch
+    stale = None  # the last model Hessian built from X's rows (_gram_rows_stale)
     n, d = data.n_samples, data.n_features
     fi = data.fit_intercept
     C = float(objective.C)
@@ -870,8 +903,10 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                     _cd.gram_dense(xrows[1], D, Hm)
                 elif by_cols:
                     _cd.gram_cols(*xc, lc, D, fi, Hm, col_tmp)
+                elif compact:  # rows made per round: a round's few steps, most rows moved
+                    _cd.gram_rows(*wrows, D, fi, Hm, unit)
                 else:
-                    _cd.gram_rows(*(wrows if compact else (*rows, pos)), D, fi, Hm)
+                    stale = _gram_rows_stale(stale, rows, cols, pos, D, fi, Hm, unit)
                 Hm[np.diag_indices(m + fi)] += _NU + ridge
                 Hm[np.arange(m), np.arange(m)] += a
                 u, sweeps, _ = _cd.cd_dense(Hm, np.append(gw, gb) if fi else gw,
