@@ -265,7 +265,7 @@ def pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0, minv=None, work=None):
 @single_threaded_blas
 def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
               random_state=None, preconditioner="diag", max_cg=None, eta_max=0.5, eps_q=0.0,
-              line_search="armijo", residual_floor=0.0):
+              line_search="armijo", residual_floor=0.0, curvature_tol=0.0):
     """Truncated Newton-CG with a line search (binary and multinomial).
 
     The CG residual tolerance is eta_k = min(eta_max, sqrt(||g_k|| / max(1, ||g_0||))) relative
@@ -283,12 +283,27 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     regularisation paths of wide binary L2 problems run (:mod:`fastlogit.model_selection`),
     chosen by Hessian products and time on the warm paths of news20's folds, wide word
     counts where Jacobi scaling slows CG down (benchmarks/results/news20_cv.md).
+    ``curvature_tol`` > 0 (binary L2 objectives over in-memory data) runs each Newton
+    step's CG on the Hessian without the rows of least curvature: those whose rank-one
+    terms ``C D_i x~_i x~_i^T`` sum to at most ``curvature_tol`` times the L2 strength a in
+    trace (:meth:`~fastlogit.objective.Objective.row_subset_hessp`; a row-subset copy of X
+    made once per step, each product a pass over the kept rows).  CG then solves with
+    ``H_S``, ``H_S <= H <= H_S + curvature_tol * a I``, and since ``H_S >= a I`` on the
+    coefficients, H is within a factor ``1 + curvature_tol`` of ``H_S`` there: the step is
+    a descent direction close to Newton's, while the gradient, the line search and the
+    stopping rule stay exact.  At large C most rows of a nearly separable problem have
+    negligible curvature.  0 (or another penalty, or a data term without row subsets, or
+    when nearly every row is kept) uses the full Hessian.
     """
     name = "newton-cg"
     if line_search not in ("armijo", "minimize"):
         raise ValueError(f"line_search must be 'armijo' or 'minimize', got {line_search!r}")
     if not (residual_floor >= 0 and math.isfinite(residual_floor)):
         raise ValueError(f"residual_floor must be a finite number >= 0, got {residual_floor!r}")
+    if not (curvature_tol >= 0 and math.isfinite(curvature_tol)):
+        raise ValueError(f"curvature_tol must be a finite number >= 0, got {curvature_tol!r}")
+    strength = getattr(objective, "l2_strength", None) if curvature_tol else None
+    subset = getattr(objective, "row_subset_hessp", None) if strength else None
     search = armijo if line_search == "armijo" else minimizing_step
     theta, hist, f, g, gnorm, thr, stopped = begin_smooth_fit(name, objective, theta0, tol,
                                                               callback, verbose)
@@ -308,8 +323,10 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
         minv = None  # the previous diagonal is released before the next is computed
         minv = _preconditioner(objective, theta, preconditioner)
         th = theta
-        d, _, _ = pcg(lambda v: objective.hessp(th, v), g, eta, max_cg, None,
-                       min(eps_q, np.sqrt(eta)), minv, work)
+        hessp = None  # the previous step's row subset is released before the next is made
+        hessp = None if subset is None else subset(theta, curvature_tol * strength)
+        hessp = (lambda v: objective.hessp(th, v)) if hessp is None else hessp[0]
+        d, _, _ = pcg(hessp, g, eta, max_cg, None, min(eps_q, np.sqrt(eta)), minv, work)
         if not float(g @ d) < 0:
             d = -g if minv is None else -minv * g
         t, theta_new, f_new, g_new = search(objective, theta, f, g, d)
@@ -317,7 +334,7 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
             message = "line search failed"
             break
         theta, f, g = theta_new, f_new, g_new
-        theta_new = g_new = d = None
+        theta_new = g_new = d = hessp = None
         gnorm = float(np.abs(g).max())
         if hist.record(theta, f, gnorm):
             return finish_fit(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
