@@ -240,7 +240,8 @@ def race(tol, max_iter, n_threads, repeats, sk_repeats, sk_solver, match=False, 
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         n_iter = np.asarray(est.n_iter_)
         runs[key].append((wall, cpu, est))
-        print(f"{'B' if ab and key == 'sklearn' else key:8s} {wall:8.2f} s (CPU {cpu:8.2f} s)  C_ {float(est.C_):.4g}  fits at "
+        label = "B" if ab and key == "sklearn" else key
+        print(f"{label:8s} {wall:8.2f} s (CPU {cpu:8.2f} s)  C_ {float(est.C_):.4g}  fits at "
               f"max_iter {int((n_iter >= max_iter).sum())}  iterations {int(n_iter.sum())} "
               f"(largest {int(n_iter.max())})", flush=True)
     print(f"load average at end {os.getloadavg()}", flush=True)

@@ -445,17 +445,20 @@ class LogLossData:
             o[:, d] = self._gb
         return out
 
-    def row_subset_curvature(self, theta, max_bound, max_fraction=0.9):
+    def row_subset_curvature(self, theta, max_bound, weight_rtol=None, max_fraction=0.9):
         """The binary Hessian of L at theta over the rows whose curvature matters.
 
         Row i adds ``D_i x~_i x~_i^T`` to the Hessian (D the IRLS weights at theta, sample
         weights included; x~_i = (x_i, 1) with an intercept, else x_i), of 2-norm
         ``t_i = D_i ||x~_i||_2^2``.  The rows of smallest t_i are skipped while their sum
-        stays at most ``max_bound``; the others are kept as a row-subset copy of X with their
+        stays at most ``max_bound`` (and, with ``weight_rtol``, their weights' sum at most
+        ``weight_rtol`` times the kept rows': the intercept's curvature ``sum D_i`` has no
+        penalty beside it); the others are kept as a row-subset copy of X with their
         weights, so that a product costs a pass over those rows only (the kernel of
         :meth:`hessp`).  The skipped share ``E = sum_{i skipped} D_i x~_i x~_i^T`` is
-        positive semi-definite with ``||E||_2 <= sum_{i skipped} t_i = bound <= max_bound``:
-        the subset's Hessian is below the full one and within ``bound`` of it.
+        positive semi-definite with ``||E||_2 <= sum_{i skipped} t_i = bound <= max_bound``
+        (up to rounding): the subset's Hessian is below the full one and within ``bound``
+        of it.
 
         Parameters
         ----------
@@ -464,6 +467,8 @@ class LogLossData:
         max_bound : float
             The most the skipped rows' ``t_i`` may sum to, >= 0 (0 skips the rows whose
             weight is exactly 0).
+        weight_rtol : float or None, default=None
+            The most the skipped rows' weights may sum to, relative to the kept rows' sum.
         max_fraction : float, default=0.9
             Return None when the kept rows hold more than this fraction of X's stored
             values (the copy would cost more than the products save).
@@ -481,11 +486,15 @@ class LogLossData:
         if self._row_sq is None:
             self._row_sq = _row_sq_norms(design) + float(self.fit_intercept)
         t = np.multiply(curv, self._row_sq, dtype=np.float64)
-        ordered = np.sort(t)
-        k = int(np.searchsorted(np.cumsum(ordered), max_bound, side="right"))
-        # the rows below the first value kept in order: a subset of the first k, so their
-        # sum is at most the k-th partial sum (ties with it are kept)
-        mask = t >= ordered[k] if k < t.size else np.zeros(t.size, dtype=bool)
+        order = np.argsort(t)
+        k = int(np.searchsorted(np.cumsum(t[order]), max_bound, side="right"))
+        if weight_rtol is not None and k:
+            # skipped sum <= rtol * kept sum  <=>  skipped sum <= rtol / (1 + rtol) * total
+            wts = np.cumsum(curv[order[:k]], dtype=np.float64)
+            cap = weight_rtol / (1.0 + weight_rtol) * float(curv.sum(dtype=np.float64))
+            k = int(np.searchsorted(wts, cap, side="right"))
+        mask = np.ones(t.size, dtype=bool)
+        mask[order[:k]] = False
         rows = np.flatnonzero(mask)
         if design.kind == "csr":
             data, indices, indptr = design.arrays
@@ -1174,11 +1183,12 @@ class Objective:
         return self._add_penalty_curvature(out, theta, v)
 
     @fill_doc
-    def row_subset_hessp(self, theta, max_bound, max_fraction=0.9):
+    def row_subset_hessp(self, theta, max_bound, weight_rtol=None, max_fraction=0.9):
         """Hessian products of the smooth part f at theta over the rows that matter.
 
         C times the data term's Hessian over the rows left after skipping those of least
-        curvature (:meth:`LogLossData.row_subset_curvature`, with ``max_bound / C``), plus
+        curvature (:meth:`LogLossData.row_subset_curvature`, with ``max_bound / C`` and
+        ``weight_rtol``), plus
         the penalty's curvature: a matrix ``H_S`` with ``H_S <= H <= H_S + bound I`` (H the
         full Hessian of f, ``bound <= max_bound`` up to rounding), each product a kernel pass
         over the kept rows only.  For solvers that may use an approximate Hessian (the
@@ -1190,6 +1200,10 @@ class Objective:
         max_bound : float
             The most the skipped rows may add to the Hessian's 2-norm; finite and >= 0 (else
             ValueError).
+        weight_rtol : float or None, default=None
+            When given, the skipped rows' curvature weights sum to at most this times the
+            kept rows' (the intercept's diagonal entry of H_S is then at least ``1 / (1 +
+            weight_rtol)`` of H's).
         max_fraction : float, default=0.9
             None is returned when the kept rows hold more than this fraction of X.
 
@@ -1217,7 +1231,8 @@ class Objective:
         theta = self.layout.check(theta)
         subset = getattr(self.data, "row_subset_curvature", None)
         C = self.C
-        sub = None if subset is None else subset(theta, max_bound / C, max_fraction)
+        sub = None if subset is None else subset(theta, max_bound / C, weight_rtol,
+                                                 max_fraction)
         if sub is None:
             return None
 

@@ -81,6 +81,25 @@ def test_row_subset_keeps_every_row_of_non_negligible_weight(rng):
     assert ob.row_subset_hessp(theta, 1e-3) is None
 
 
+@pytest.mark.parametrize("weight_rtol", [0.0, 1e-3, 0.1])
+def test_row_subset_weight_share_bounds_the_intercepts_curvature(rng, weight_rtol):
+    X, y, w = _separable(rng)
+    ob = Objective(X, y, C=1e3)
+    theta = np.r_[0.3 * w, 0.1]  # weights spread over many decades
+    ob.value_grad(theta)
+    D = ob.data.curvature(theta).astype(np.float64)
+    wide = ob.data.row_subset_curvature(theta, 1e6, max_fraction=1.0)
+    sub = ob.data.row_subset_curvature(theta, 1e6, weight_rtol, max_fraction=1.0)
+    kept = D[sub.rows].sum()
+    assert D.sum() - kept <= weight_rtol * kept * (1 + 1e-12)
+    assert wide.n_kept < sub.n_kept  # the weights' share, not the trace, was binding
+    # the intercept's entry of the product with e_b is the kept weights' sum, times C
+    hessp, _ = ob.row_subset_hessp(theta, 1e6 * ob.C, weight_rtol, max_fraction=1.0)
+    e_b = np.zeros(ob.n_params)
+    e_b[-1] = 1.0
+    assert hessp(e_b)[-1] == pytest.approx(ob.C * kept, rel=1e-12)
+
+
 def test_row_subset_of_a_row_block(rng):
     """A block's CSR indptr does not start at 0: the gathered rows are still its own."""
     X, y, w = _separable(rng)

@@ -284,16 +284,18 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     chosen by Hessian products and time on the warm paths of news20's folds, wide word
     counts where Jacobi scaling slows CG down (benchmarks/results/news20_cv.md).
     ``curvature_tol`` > 0 (binary L2 objectives over in-memory data) runs each Newton
-    step's CG on the Hessian without the rows of least curvature: those whose rank-one
-    terms ``C D_i x~_i x~_i^T`` sum to at most ``curvature_tol`` times the L2 strength a in
-    trace (:meth:`~fastlogit.objective.Objective.row_subset_hessp`; a row-subset copy of X
-    made once per step, each product a pass over the kept rows).  CG then solves with
-    ``H_S``, ``H_S <= H <= H_S + curvature_tol * a I``, and since ``H_S >= a I`` on the
-    coefficients, H is within a factor ``1 + curvature_tol`` of ``H_S`` there: the step is
-    a descent direction close to Newton's, while the gradient, the line search and the
-    stopping rule stay exact.  At large C most rows of a nearly separable problem have
-    negligible curvature.  0 (or another penalty, or a data term without row subsets, or
-    when nearly every row is kept) uses the full Hessian.
+    step's CG on the Hessian without the rows of least curvature
+    (:meth:`~fastlogit.objective.Objective.row_subset_hessp`; a row-subset copy of X made
+    once per step, each product a pass over the kept rows): those whose rank-one terms
+    ``C D_i x~_i x~_i^T`` sum to at most ``curvature_tol`` times the L2 strength a in trace,
+    and (with an intercept) whose weights sum to at most ``curvature_tol / 10`` times the
+    kept rows'.  The skipped part is positive semi-definite, of 2-norm at most
+    ``curvature_tol * a`` while the coefficients' block is at least a I, and the intercept's
+    curvature loses at most that share of the weights: CG solves with a matrix close to the
+    Hessian, the step is a descent direction close to Newton's, and the gradient, the line
+    search and the stopping rule stay exact.  At large C most rows of a nearly separable
+    problem have negligible curvature.  0 (or another penalty, or a data term without row
+    subsets, or when nearly every row is kept) uses the full Hessian.
     """
     name = "newton-cg"
     if line_search not in ("armijo", "minimize"):
@@ -304,6 +306,9 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
         raise ValueError(f"curvature_tol must be a finite number >= 0, got {curvature_tol!r}")
     strength = getattr(objective, "l2_strength", None) if curvature_tol else None
     subset = getattr(objective, "row_subset_hessp", None) if strength else None
+    # the intercept's curvature loses exactly the skipped weights, while the trace bound on
+    # the coefficients' block is loose: the weights' share is held ten times tighter
+    weight_rtol = 0.1 * curvature_tol if getattr(objective, "fit_intercept", True) else None
     search = armijo if line_search == "armijo" else minimizing_step
     theta, hist, f, g, gnorm, thr, stopped = begin_smooth_fit(name, objective, theta0, tol,
                                                               callback, verbose)
@@ -324,7 +329,7 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
         minv = _preconditioner(objective, theta, preconditioner)
         th = theta
         hessp = None  # the previous step's row subset is released before the next is made
-        hessp = None if subset is None else subset(theta, curvature_tol * strength)
+        hessp = None if subset is None else subset(theta, curvature_tol * strength, weight_rtol)
         hessp = (lambda v: objective.hessp(th, v)) if hessp is None else hessp[0]
         d, _, _ = pcg(hessp, g, eta, max_cg, None, min(eps_q, np.sqrt(eta)), minv, work)
         if not float(g @ d) < 0:
