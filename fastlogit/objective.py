@@ -42,6 +42,10 @@ from .validation import check_C, check_sample_weight, check_targets
 __all__ = ["Objective", "LogLossData", "LineFunction", "PenaltyLine", "pointwise_loss_sum",
            "RowSubsetCurvature"]
 
+#: LogLossData.row_subset_curvature uses an earlier row subset's copy of X again when it holds
+#: at most this factor more values than the rows it would keep (each CG product then costs
+#: that much more; a new copy costs about one product over the kept rows).
+_REUSE_SLACK = 1.05
 #: Below this many columns, dropping the empty ones saves less than the O(nnz) scan costs.
 _COMPACT_MIN_FEATURES = 256
 #: Column ids handled per block by LogLossData.compact_columns (bounds its int64 temporaries).
@@ -445,7 +449,8 @@ class LogLossData:
             o[:, d] = self._gb
         return out
 
-    def row_subset_curvature(self, theta, max_bound, weight_rtol=None, max_fraction=0.9):
+    def row_subset_curvature(self, theta, max_bound, weight_rtol=None, max_fraction=0.9,
+                             reuse=None):
         """The binary Hessian of L at theta over the rows whose curvature matters.
 
         Row i adds ``D_i x~_i x~_i^T`` to the Hessian (D the IRLS weights at theta, sample
@@ -472,6 +477,10 @@ class LogLossData:
         max_fraction : float, default=0.9
             Return None when the kept rows hold more than this fraction of X's stored
             values (the copy would cost more than the products save).
+        reuse : RowSubsetCurvature or None, default=None
+            An earlier result of this data term (e.g. at the previous Newton step): when its
+            rows include every row kept now and hold at most 5 % more values, its copy of
+            X is used again with the weights at theta (no new copy; fewer rows skipped).
 
         Returns
         -------
@@ -485,31 +494,37 @@ class LogLossData:
         design = self.design
         if self._row_sq is None:
             self._row_sq = _row_sq_norms(design) + float(self.fit_intercept)
-        t = np.multiply(curv, self._row_sq, dtype=np.float64)
-        order = np.argsort(t)
-        k = int(np.searchsorted(np.cumsum(t[order]), max_bound, side="right"))
-        if weight_rtol is not None and k:
+        cap = np.inf
+        if weight_rtol is not None:
             # skipped sum <= rtol * kept sum  <=>  skipped sum <= rtol / (1 + rtol) * total
-            wts = np.cumsum(curv[order[:k]], dtype=np.float64)
             cap = weight_rtol / (1.0 + weight_rtol) * float(curv.sum(dtype=np.float64))
-            k = int(np.searchsorted(wts, cap, side="right"))
-        mask = np.ones(t.size, dtype=bool)
-        mask[order[:k]] = False
+        csr = design.kind == "csr"
+        skip, bound, skipped_nnz = _rows_to_skip(curv, self._row_sq, float(max_bound), cap,
+                                                 design.arrays[2] if csr else _NO_PTR,
+                                                 self.n_features)
+        kept = design.nnz - skipped_nnz
+        if kept > max_fraction * design.nnz:
+            return None
+        mask = np.ones(curv.size, dtype=bool)
+        mask[skip] = False
         rows = np.flatnonzero(mask)
-        if design.kind == "csr":
+        if reuse is not None and reuse._data is self and reuse.design.nnz <= _REUSE_SLACK * kept:
+            old = np.zeros(curv.size, dtype=bool)
+            old[reuse.rows] = True
+            if old[rows].all():  # a superset of the rows kept now: its skipped ones are fewer
+                old = ~old
+                t = np.multiply(curv[old], self._row_sq[old], dtype=np.float64)
+                return RowSubsetCurvature(self, reuse.design,
+                                          np.ascontiguousarray(curv[reuse.rows]), reuse.rows,
+                                          float(t.sum()))
+        if csr:
             data, indices, indptr = design.arrays
-            kept_nnz = _rows_nnz(indptr, rows)
-            if kept_nnz > max_fraction * design.nnz:
-                return None
             sub = _kernels.Design._trusted(
-                "csr", _gather_csr_rows(data, indices, indptr, rows, kept_nnz),
+                "csr", _gather_csr_rows(data, indices, indptr, rows, kept),
                 (rows.size, self.n_features), self.dtype)
         else:
-            if rows.size > max_fraction * self.n_samples:
-                return None
             sub = _kernels.Design._trusted("dense", (np.ascontiguousarray(
                 design.arrays[0][rows]),), (rows.size, self.n_features), self.dtype)
-        bound = float(t[~mask].sum())
         return RowSubsetCurvature(self, sub, np.ascontiguousarray(curv[rows]), rows, bound)
 
     def _curvature_weights(self, st, a, c):
@@ -662,13 +677,38 @@ def add_l2(layout, theta, loss, grad, C, a, keep=None):
     return (C * loss + 0.5 * a * ss if a else C * loss), grad
 
 
+_NO_PTR = np.zeros(0, dtype=np.int64)
+
+
 @njit(cache=True, nogil=True)
-def _rows_nnz(indptr, rows):
-    """Stored values of the CSR rows ``rows`` (int)."""
-    total = 0
-    for k in range(rows.size):
-        total += indptr[rows[k] + 1] - indptr[rows[k]]
-    return total
+def _rows_to_skip(curv, row_sq, max_bound, cap, indptr, n_cols):
+    """The rows of least ``t_i = curv_i row_sq_i``, taken in increasing t while the sum of
+    their t stays <= ``max_bound`` and that of their curv <= ``cap``: ``(rows (intp, in
+    that order), sum of their t, their stored values)``; a row's values are its CSR length
+    (``indptr``) or ``n_cols`` when ``indptr`` is empty (dense)."""
+    n = curv.size
+    t = np.empty(n)
+    cand = np.empty(n, dtype=np.intp)
+    m = 0
+    for i in range(n):
+        ti = float(curv[i]) * row_sq[i]
+        t[i] = ti
+        if ti <= max_bound:  # no other row can be skipped: only these are sorted
+            cand[m] = i
+            m += 1
+    cand = cand[:m]
+    order = cand[np.argsort(t[cand])]
+    st = sd = 0.0
+    k = nnz = 0
+    for j in range(m):
+        i = order[j]
+        if st + t[i] > max_bound or sd + float(curv[i]) > cap:
+            break
+        st += t[i]
+        sd += float(curv[i])
+        nnz += (indptr[i + 1] - indptr[i]) if indptr.size else n_cols
+        k += 1
+    return order[:k], st, nnz
 
 
 @njit(cache=True, nogil=True)
@@ -682,10 +722,10 @@ def _gather_csr_rows(data, indices, indptr, rows, nnz):
     o = 0
     for k in range(rows.size):
         a, b = indptr[rows[k]], indptr[rows[k] + 1]
-        for j in range(a, b):
-            new_data[o] = data[j]
-            new_ind[o] = indices[j]
-            o += 1
+        m = b - a
+        new_data[o:o + m] = data[a:b]  # slices: block copies, about twice an element loop's speed
+        new_ind[o:o + m] = indices[a:b]
+        o += m
         new_ptr[k + 1] = o
     return new_data, new_ind, new_ptr
 
@@ -1183,7 +1223,8 @@ class Objective:
         return self._add_penalty_curvature(out, theta, v)
 
     @fill_doc
-    def row_subset_hessp(self, theta, max_bound, weight_rtol=None, max_fraction=0.9):
+    def row_subset_hessp(self, theta, max_bound, weight_rtol=None, max_fraction=0.9,
+                         reuse=None):
         """Hessian products of the smooth part f at theta over the rows that matter.
 
         C times the data term's Hessian over the rows left after skipping those of least
@@ -1206,20 +1247,24 @@ class Objective:
             weight_rtol)`` of H's).
         max_fraction : float, default=0.9
             None is returned when the kept rows hold more than this fraction of X.
+        reuse : tuple or None, default=None
+            An earlier result of this method on the same objective, whose copy of X's rows
+            may serve again (see :meth:`LogLossData.row_subset_curvature`).
 
         Returns
         -------
-        (hessp, bound) or None
+        (hessp, bound, subset) or None
             ``hessp(v)``: ``H_S v``, a new float64 array (n_params,); ``bound`` (float):
-            ``||(H - H_S) v||_2 <= bound * ||v||_2`` for every v.  None when the data term
-            has no row subsets (softmax, out-of-core, ...) or too much of X would be kept.
+            ``||(H - H_S) v||_2 <= bound * ||v||_2`` for every v; ``subset``: the data
+            term's :class:`RowSubsetCurvature`.  None when the data term has no row subsets
+            (softmax, out-of-core, ...) or too much of X would be kept.
 
         Examples
         --------
         {objective_example}
         >>> theta = np.array([8.0, -4.0, -12.0])  # margins -16, -4, 0, 12
         >>> _ = objective.value_grad(theta)
-        >>> hessp, bound = objective.row_subset_hessp(theta, 1e-3, max_fraction=1.0)
+        >>> hessp, bound, _ = objective.row_subset_hessp(theta, 1e-3, max_fraction=1.0)
         >>> round(bound, 6)  # rows 0 and 3 skipped: their weights are 1e-7 and 6e-6
         6.2e-05
         >>> v = np.array([1.0, 0.0, 0.0])
@@ -1232,7 +1277,7 @@ class Objective:
         subset = getattr(self.data, "row_subset_curvature", None)
         C = self.C
         sub = None if subset is None else subset(theta, max_bound / C, weight_rtol,
-                                                 max_fraction)
+                                                 max_fraction, None if reuse is None else reuse[2])
         if sub is None:
             return None
 
@@ -1242,7 +1287,7 @@ class Objective:
             out *= C
             return self._add_penalty_curvature(out, theta, v)
 
-        return hessp, C * sub.bound
+        return hessp, C * sub.bound, sub
 
     @fill_doc
     def hess_diag(self, theta):

@@ -45,7 +45,7 @@ def test_row_subset_product_within_its_bound_of_the_full_product(rng, dense, dty
     theta = np.r_[3.0 * w, 0.1] if fit_intercept else 3.0 * w
     ob.value_grad(theta)
     max_bound = 0.5
-    hessp, bound = ob.row_subset_hessp(theta, max_bound, max_fraction=1.0)
+    hessp, bound, _ = ob.row_subset_hessp(theta, max_bound, max_fraction=1.0)
     sub = ob.data.row_subset_curvature(theta, max_bound / ob.C, max_fraction=1.0)
     assert isinstance(sub, RowSubsetCurvature)
     # most rows are skipped, and the stated bound is the skipped rows' traces, <= max_bound
@@ -75,7 +75,7 @@ def test_row_subset_keeps_every_row_of_non_negligible_weight(rng):
     sub = ob.data.row_subset_curvature(theta, 1e-3, max_fraction=1.0)
     assert sub.n_kept == y.size and sub.bound == 0.0
     v = rng.standard_normal(ob.n_params)
-    hessp, bound = ob.row_subset_hessp(theta, 1e-3, max_fraction=1.0)
+    hessp, bound, _ = ob.row_subset_hessp(theta, 1e-3, max_fraction=1.0)
     np.testing.assert_array_equal(hessp(v), ob.hessp(theta, v))
     # by default a subset that keeps (nearly) all of X is declined: the copy would not pay
     assert ob.row_subset_hessp(theta, 1e-3) is None
@@ -94,10 +94,56 @@ def test_row_subset_weight_share_bounds_the_intercepts_curvature(rng, weight_rto
     assert D.sum() - kept <= weight_rtol * kept * (1 + 1e-12)
     assert wide.n_kept < sub.n_kept  # the weights' share, not the trace, was binding
     # the intercept's entry of the product with e_b is the kept weights' sum, times C
-    hessp, _ = ob.row_subset_hessp(theta, 1e6 * ob.C, weight_rtol, max_fraction=1.0)
+    hessp, _, _ = ob.row_subset_hessp(theta, 1e6 * ob.C, weight_rtol, max_fraction=1.0)
     e_b = np.zeros(ob.n_params)
     e_b[-1] = 1.0
     assert hessp(e_b)[-1] == pytest.approx(ob.C * kept, rel=1e-12)
+
+
+def test_row_subset_copy_reused_when_it_holds_every_row_to_keep(rng):
+    X, y, w = _separable(rng)
+    ob = Objective(X, y, C=1e3)
+    theta = np.r_[3.0 * w, 0.1]
+    ob.value_grad(theta)
+    first = ob.row_subset_hessp(theta, 0.5, max_fraction=1.0)
+    # a little further along the same direction: weights shrink, a few more rows could go
+    theta2 = np.r_[3.05 * w, 0.1]
+    ob.value_grad(theta2)
+    fresh = ob.row_subset_hessp(theta2, 0.5, max_fraction=1.0)
+    again = ob.row_subset_hessp(theta2, 0.5, max_fraction=1.0, reuse=first)
+    kept_first, kept_now = first[2].rows, fresh[2].rows
+    assert set(kept_now) <= set(kept_first) and kept_now.size < kept_first.size
+    if first[2].design.nnz <= 1.05 * fresh[2].design.nnz:
+        assert again[2].design is first[2].design  # the copy serves again, its rows kept
+        np.testing.assert_array_equal(again[2].rows, kept_first)
+    assert fresh[1] - 1e-12 <= 0.5 and again[1] <= fresh[1] * (1 + 1e-12)
+    v = rng.standard_normal(ob.n_params)
+    ref = _explicit_hessp(ob, theta2, v, again[2].rows)
+    np.testing.assert_allclose(again[0](v), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    # a subset that no longer holds every row to keep is not reused
+    ob.value_grad(theta)
+    back = ob.row_subset_hessp(theta, 0.5, max_fraction=1.0, reuse=fresh)
+    assert back[2].design is not fresh[2].design
+    np.testing.assert_array_equal(back[2].rows, kept_first)
+
+
+def test_newton_cg_asks_for_subsets_less_often_once_declined(rng, monkeypatch):
+    X, y, w = _separable(rng)
+    ob = Objective(X, y, C=1e-3)  # every weight near 1/4: nothing worth skipping
+    calls = []
+    original = Objective.row_subset_hessp
+
+    def counted(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        calls.append(out is None)
+        return out
+
+    monkeypatch.setattr(Objective, "row_subset_hessp", counted)
+    res = _fit(ob, curvature_tol=0.3)
+    # asked at steps 1, 3, 6, 11, ...: declined each time, 1, 2, 4, ... steps apart
+    asked = [1, 3, 6, 11, 20, 37]
+    assert res.n_iter >= 2
+    assert calls == [True] * sum(k <= res.n_iter for k in asked)
 
 
 def test_row_subset_of_a_row_block(rng):

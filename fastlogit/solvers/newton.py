@@ -212,25 +212,25 @@ def pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0, minv=None, work=None):
     """Solve H s = -g by preconditioned CG to ||r|| <= rtol ||g|| (or the quadratic-decrease
     rule when ``eps_q > 0``); stop on negative curvature.  ``precond(r)`` applies M^{-1}, or
     ``minv`` (array) is M^{-1} as a diagonal; ``work`` (:class:`CGWork`) holds the vectors
-    (allocated here when None).
+    (allocated here when None).  Besides the Hessian product, a step is two or three
+    compiled loops over the parameters (:mod:`fastlogit.solvers._tr_cg`; their sums are
+    reassociated, so they agree with NumPy's dots to rounding).
 
     Returns (s, n_cg, solved); s is the first direction when it has non-positive curvature
     (``work.s`` or ``work.d``: valid until the next call with the same ``work``);
     ``solved`` is True when the residual (or quadratic-decrease) test was met.
     """
     work = CGWork(g.size) if work is None else work
-    tmp = work.tmp
-    s = work.s
+    s, r, z, p = work.s, work.r, work.z, work.d
     s.fill(0.0)
-    r = np.negative(g, out=work.r)
-
-    def apply(r):
-        if minv is not None:
-            return np.multiply(minv, r, out=work.z)
-        return r if precond is None else precond(r)
-
-    z = apply(r)
-    p = work.d
+    np.negative(g, out=r)
+    diag = _NO_DIAG if minv is None else minv
+    if precond is not None:
+        z = precond(r)
+    elif minv is not None:
+        np.multiply(minv, r, out=z)
+    else:
+        z[...] = r
     p[...] = z
     rz = float(r @ z)
     stop = rtol * float(np.sqrt(g @ g))
@@ -239,24 +239,26 @@ def pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0, minv=None, work=None):
     for k in range(max_cg):
         Hp = None  # the previous product is released before the next is allocated
         Hp = hessp(p)
-        curv = float(p @ Hp)
-        if curv <= 1e-16 * float(p @ p):
+        curv, _, _, pp = _tr_cg.curvature(p, Hp, s, _NO_DIAG)
+        if curv <= 1e-16 * pp:
             if k == 0:
                 s = p
             return s, k + 1, False
         alpha = rz / curv
-        _axpy(s, alpha, p, tmp)
-        _axpy(r, alpha, Hp, tmp, -1)
-        if float(np.sqrt(r @ r)) <= stop:
+        # s += alpha p, r -= alpha Hp, z = M^-1 r (z = r for a callable M^-1, applied below)
+        rr, rz_new, gs, sr = _tr_cg.advance(s, r, work.z, p, Hp, g, diag, alpha)
+        if math.sqrt(rr) <= stop:
             return s, k + 1, True
         if eps_q:
-            done, q = _quadratic_stop(float(g @ s), float(s @ r), k, q, eps_q)
+            done, q = _quadratic_stop(gs, sr, k, q, eps_q)
             if done:
                 return s, k + 1, True
-        z = apply(r)
-        rz_new = float(r @ z)
-        p *= rz_new / rz
-        p += z
+        if precond is not None:
+            z = precond(r)
+            rz_new = float(r @ z)
+        else:
+            z = work.z
+        _tr_cg.new_direction(p, z, rz_new / rz)
         rz = rz_new
     return s, max_cg, False
 
@@ -294,8 +296,13 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     curvature loses at most that share of the weights: CG solves with a matrix close to the
     Hessian, the step is a descent direction close to Newton's, and the gradient, the line
     search and the stopping rule stay exact.  At large C most rows of a nearly separable
-    problem have negligible curvature.  0 (or another penalty, or a data term without row
-    subsets, or when nearly every row is kept) uses the full Hessian.
+    problem have negligible curvature.  A step's copy serves the next step again when it
+    still holds every row to keep (and little more).  A step that would keep nearly every
+    row (more than 90 % of X's values) uses the full Hessian, and after successive such
+    steps the subset is not asked for in the next 1, 2, 4, ... steps (the kept share changes
+    little from step to step of a fit, and the choice itself costs a sort of the rows).  0
+    (or another penalty, or a data term without row subsets) uses the full Hessian
+    throughout.
     """
     name = "newton-cg"
     if line_search not in ("armijo", "minimize"):
@@ -318,6 +325,7 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     max_cg = max_cg or min(objective.n_params, 500)
     it, message = 0, "max_iter reached"
     work = CGWork(theta.size)
+    rows, next_ask, wait = None, 0, 1  # the current step's row subset (curvature_tol)
     while gnorm > thr and it < max_iter:
         it += 1
         g2 = _norm(g)
@@ -328,9 +336,11 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
         minv = None  # the previous diagonal is released before the next is computed
         minv = _preconditioner(objective, theta, preconditioner)
         th = theta
-        hessp = None  # the previous step's row subset is released before the next is made
-        hessp = None if subset is None else subset(theta, curvature_tol * strength, weight_rtol)
-        hessp = (lambda v: objective.hessp(th, v)) if hessp is None else hessp[0]
+        if subset is not None and it >= next_ask:  # the last step's copy may serve again
+            rows = subset(theta, curvature_tol * strength, weight_rtol, reuse=rows)
+            # declined (too much kept): not asked for the next 1, 2, 4, ... steps
+            next_ask, wait = (it + 1, 1) if rows is not None else (it + 1 + wait, 2 * wait)
+        hessp = (lambda v: objective.hessp(th, v)) if rows is None else rows[0]
         d, _, _ = pcg(hessp, g, eta, max_cg, None, min(eps_q, np.sqrt(eta)), minv, work)
         if not float(g @ d) < 0:
             d = -g if minv is None else -minv * g
