@@ -34,6 +34,9 @@ Usage::
         benchmarks/news20_cv.py --tol 1e-8 --max-iter 10000 --threads 1 --repeats 3
     .venv/bin/python benchmarks/news20_cv.py --check --folds 0 --ours auto newton-cg:preconditioner=none \\
         --sklearn lbfgs newton-cg
+    FASTLOGIT_BENCH=1 flock -x /tmp/fastlogit-bench.lock .venv/bin/python benchmarks/news20_cv.py \\
+        --tol 1e-8 --max-iter 10000 --threads 1 --repeats 3 --sklearn-repeats 3 \\
+        --ab newton-cg:curvature_tol=0.3     # ours against ours with that option (A/B)
 
 Results: benchmarks/results/news20_cv.md.
 """
@@ -43,7 +46,7 @@ import statistics
 import sys
 import time
 import warnings
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -80,51 +83,72 @@ def _option(kv):
         return key, value
 
 
-def _ours_path(X, y, train, test, spec, tol, max_iter, n_threads):
-    """Our warm path on one fold: per C (iterations, Hessian products, CPU s, accuracy)."""
-    from fastlogit.model_selection import _warm_steps
-    from fastlogit.objective import LogLossData, Objective
+@contextmanager
+def _solver_defaults(spec):
+    """Within the block, the keyword defaults of solver ``spec``'s name replaced by its
+    options ("SOLVER:key=value,..."; none: unchanged); yields the solver's name."""
     from fastlogit.solvers import SOLVERS
 
     solver, _, opts = spec.partition(":")
     options = dict(_option(kv) for kv in opts.split(",") if kv)
+    if not options:
+        yield solver
+        return
+    fn = getattr(SOLVERS[solver], "__wrapped__", SOLVERS[solver])
+    unknown = set(options) - set(fn.__kwdefaults__ or {})
+    if unknown:
+        raise ValueError(f"{solver} has no options {sorted(unknown)}")
+    saved = dict(fn.__kwdefaults__)
+    fn.__kwdefaults__.update(options)
+    try:
+        yield solver
+    finally:
+        fn.__kwdefaults__.update(saved)
+
+
+def _ours_path(X, y, train, test, spec, tol, max_iter, n_threads):
+    """Our warm path on one fold: per C (iterations, Hessian products, CPU s, accuracy, and
+    the products in full passes' worth of X's values)."""
+    from fastlogit.model_selection import _warm_steps
+    from fastlogit.objective import LogLossData, Objective, RowSubsetCurvature
+
     objective = Objective(X[train], y[train], penalty="l2", n_threads=n_threads or None)
-    counts = [0]
-    hessp = LogLossData.hessp
+    counts = [0, 0.0]  # Hessian products; the same in full passes' worth of X's values
+    hessp, sub_hessp = LogLossData.hessp, RowSubsetCurvature.hessp
 
     def counted(self, theta, v):
         counts[0] += 1
+        counts[1] += 1.0
         return hessp(self, theta, v)
 
-    fn = saved = None
-    if options:  # the solver's keyword defaults, replaced for this path only
-        fn = getattr(SOLVERS[solver], "__wrapped__", SOLVERS[solver])
-        unknown = set(options) - set(fn.__kwdefaults__ or {})
-        if unknown:
-            raise ValueError(f"{solver} has no options {sorted(unknown)}")
-        saved = dict(fn.__kwdefaults__)
-        fn.__kwdefaults__.update(options)
+    def sub_counted(self, v):  # a product over a row subset (newton-cg's curvature_rtol)
+        counts[0] += 1
+        counts[1] += self.design.nnz / max(self._data.design.nnz, 1)
+        return sub_hessp(self, v)
+
     LogLossData.hessp = counted  # the path's data term is a compacted copy: counted by class
+    RowSubsetCurvature.hessp = sub_counted
     rows = []
     try:
-        steps = _warm_steps(objective, CS, solver, tol=tol, max_iter=max_iter)
-        c0, h0 = time.process_time(), 0
-        while True:
-            try:
-                next(steps)
-            except StopIteration as stop:
-                thetas, n_iter, converged, name = stop.value
-                break
-            c1 = time.process_time()
-            rows.append((counts[0] - h0, c1 - c0))
-            c0, h0 = c1, counts[0]
+        with _solver_defaults(spec) as solver:  # its options for this path only
+            steps = _warm_steps(objective, CS, solver, tol=tol, max_iter=max_iter)
+            c0, h0, p0 = time.process_time(), 0, 0.0
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as stop:
+                    thetas, n_iter, converged, name = stop.value
+                    break
+                c1 = time.process_time()
+                rows.append((counts[0] - h0, c1 - c0, counts[1] - p0))
+                c0, h0, p0 = c1, counts[0], counts[1]
     finally:
         LogLossData.hessp = hessp
-        if saved is not None:
-            fn.__kwdefaults__.update(saved)
+        RowSubsetCurvature.hessp = sub_hessp
     Xt, yt = X[test], y[test]
     acc = [float(((Xt @ t[:-1] + t[-1] > 0) == (yt > 0)).mean()) for t in thetas]
-    return name, n_iter, converged, [r[0] for r in rows], [r[1] for r in rows], acc
+    return (name, n_iter, converged, [r[0] for r in rows], [r[1] for r in rows], acc,
+            [r[2] for r in rows])
 
 
 def _sklearn_path(X, y, train, test, solver, tol, max_iter):
@@ -154,11 +178,12 @@ def check(folds_wanted, ours, sklearn, tol, max_iter, n_threads, name="news20"):
         for k in folds_wanted:
             train, test = folds[k]
             for spec in ours:
-                name, n_iter, conv, hv, cpu, acc = _ours_path(X, y, train, test, spec, tol,
-                                                             max_iter, n_threads)
+                name, n_iter, conv, hv, cpu, acc, passes = _ours_path(
+                    X, y, train, test, spec, tol, max_iter, n_threads)
                 print(f"fold {k} ours {spec} ({name}): CPU {sum(cpu):.2f} s, iterations "
                       f"{int(n_iter.sum())} {n_iter.tolist()}, Hessian products {sum(hv)} "
-                      f"{hv}, not converged {int((~conv).sum())}\n    CPU per C "
+                      f"{hv}, in full passes {sum(passes):.0f} {[round(x) for x in passes]}, "
+                      f"not converged {int((~conv).sum())}\n    CPU per C "
                       f"{[round(c, 2) for c in cpu]}\n    accuracy {[round(a, 6) for a in acc]}",
                       flush=True)
             for solver in sklearn:
@@ -169,7 +194,7 @@ def check(folds_wanted, ours, sklearn, tol, max_iter, n_threads, name="news20"):
                       f"    accuracy {[round(a, 6) for a in acc]}", flush=True)
 
 
-def race(tol, max_iter, n_threads, repeats, sk_repeats, sk_solver, match=False):
+def race(tol, max_iter, n_threads, repeats, sk_repeats, sk_solver, match=False, ab=None):
     from sklearn.linear_model import LogisticRegressionCV as SkCV
     from sklearn.exceptions import ConvergenceWarning
 
@@ -186,11 +211,16 @@ def race(tol, max_iter, n_threads, repeats, sk_repeats, sk_solver, match=False):
                                              **dict(common, cv=cv, tol=our_tol)).fit(X, y)
 
     def sklearn(X, y):
+        if ab:  # the A/B: ours again, with the solver's options of ``ab`` as its defaults
+            with _solver_defaults(ab):
+                return ours(X, y)
         return SkCV(solver=sk_solver, **common).fit(X, y)
 
     print(f"load average at start {os.getloadavg()}", flush=True)
     print(f"news20 binary {X.shape}; tol {tol:g} (ours {our_tol:.3g}) and max_iter {max_iter} "
-          f"for both; threads {n_threads or 'default'}; scikit-learn {sk_solver}", flush=True)
+          f"for both; threads {n_threads or 'default'}; "
+          + (f"A/B: 'sklearn' below is ours with {ab}" if ab else f"scikit-learn {sk_solver}"),
+          flush=True)
     from sklearn.model_selection import StratifiedKFold
 
     head = np.arange(2000)  # untimed warm-up of ours: imports, Numba's caches
@@ -210,7 +240,8 @@ def race(tol, max_iter, n_threads, repeats, sk_repeats, sk_solver, match=False):
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         n_iter = np.asarray(est.n_iter_)
         runs[key].append((wall, cpu, est))
-        print(f"{key:8s} {wall:8.2f} s (CPU {cpu:8.2f} s)  C_ {float(est.C_):.4g}  fits at "
+        label = "B" if ab and key == "sklearn" else key
+        print(f"{label:8s} {wall:8.2f} s (CPU {cpu:8.2f} s)  C_ {float(est.C_):.4g}  fits at "
               f"max_iter {int((n_iter >= max_iter).sum())}  iterations {int(n_iter.sum())} "
               f"(largest {int(n_iter.max())})", flush=True)
     print(f"load average at end {os.getloadavg()}", flush=True)
@@ -227,6 +258,10 @@ def race(tol, max_iter, n_threads, repeats, sk_repeats, sk_solver, match=False):
         same = {float(r[2].C_) for r in runs["sklearn"] + runs["ours"]}
         print(f"same C_ in every run: {len(same) == 1} ({sorted(same)}); largest |fold score "
               f"difference| ours vs scikit-learn over the 50: {gap:.2e}")
+        if ab:
+            coef = max(float(np.abs(a[2].coef_ - b[2].coef_).max())
+                       for a in runs["sklearn"] for b in runs["ours"])
+            print(f"A/B: largest |coef_ difference| {coef:.2e}")
         print(f"our path solver: {runs['ours'][0][2].solver_}")
 
 
@@ -249,6 +284,10 @@ def main(argv=None):
     p.add_argument("--match-sklearn-tol", action="store_true",
                    help="race: ours at the tol where our stopping rule is scikit-learn's at --tol "
                         "(benchmarks.cv_race.sklearn_equivalent_tol), scikit-learn at --tol")
+    p.add_argument("--ab", metavar="SPEC",
+                   help="race: ours against ours with the solver options of SPEC as its "
+                        "defaults (e.g. newton-cg:curvature_tol=0.3) instead of scikit-learn's; "
+                        "--sklearn-repeats runs of the B side")
     args = p.parse_args(argv)
     n_threads = None if args.threads == "default" else 1
     if args.check:
@@ -256,7 +295,7 @@ def main(argv=None):
               args.dataset)
     else:
         race(args.tol, args.max_iter, n_threads, args.repeats, args.sklearn_repeats,
-             args.sklearn_solver, args.match_sklearn_tol)
+             args.sklearn_solver, args.match_sklearn_tol, args.ab)
 
 
 if __name__ == "__main__":

@@ -173,8 +173,11 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
     -------
     (thetas (n_Cs, n_params) float64, n_iter (n_Cs,) int, converged (n_Cs,) bool, solver)
     """
-    return _drain(_warm_steps(objective, Cs, solver, theta0, tol=tol, max_iter=max_iter,
-                              verbose=verbose, threads=threads))
+    from .solvers._result import blas_limit
+
+    with blas_limit():  # once around the path, not per fit
+        return _drain(_warm_steps(objective, Cs, solver, theta0, tol=tol, max_iter=max_iter,
+                                  verbose=verbose, threads=threads, blas_limited=True))
 
 
 def _drain(steps):
@@ -187,19 +190,32 @@ def _drain(steps):
 
 
 def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=100,
-                verbose=0, threads=None, out=None):
+                verbose=0, threads=None, out=None, out_zeroed=False, keep=None,
+                blas_limited=False):
     """:func:`warm_path` as a generator: it yields (None) after each C's fit and returns
     warm_path's result, so that a scheduler can run the fits of several paths interleaved
     over threads (:func:`_run_interleaved`); each path's fits are the same, in the same
     order, whichever thread runs them.  The setup (column compaction, the solver's choice)
     runs at the first ``next``.  ``out``: a float64 array (n_Cs, n_params) the thetas are
     written to and returned as (a view of the CV's result array: no copy of every C's
-    coefficients afterwards); None: a new one."""
+    coefficients afterwards); None: a new one.  ``out_zeroed``: ``out`` holds zeros, so
+    the entries outside the compacted columns are written only when the start is not zero
+    there.  ``keep``: ``objective`` is already compacted by the caller
+    (:func:`_compacted_rows`, as ``compact_columns`` would have made it): a bool mask
+    (n_params of the full layout,) of the entries it covers; the thetas returned are of the
+    full layout.  ``blas_limited``: the caller holds BLAS at one thread
+    (:func:`fastlogit.solvers._result.blas_limit`) around the whole path, so the solver runs
+    without its own per-call limit (threadpoolctl's, ~50 us of Python a fit)."""
     from .solvers import INFO, check_solver, choose_solver
 
     Cs = np.asarray(Cs, dtype=np.float64)
-    compact = objective.compact_columns() if hasattr(objective, "compact_columns") else None
-    inner, keep = compact if compact is not None else (objective, None)
+    if keep is not None:
+        inner, n = objective, keep.size
+    else:
+        compact = (objective.compact_columns() if hasattr(objective, "compact_columns")
+                   else None)
+        inner, keep = compact if compact is not None else (objective, None)
+        n = objective.n_params
     name = choose_solver(inner) if solver == "auto" else solver
     options = {}
     if (solver == "auto" and name == "lbfgs" and objective.n_classes == 1
@@ -208,12 +224,17 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
         # preconditioner (Jacobi scaling on raw word counts slows CG down), with line
         # minimisation, and with CG stopped once its residual is about the stopping rule's
         # size (residual_floor) took far fewer passes along the warm paths of news20's and
-        # rcv1_small's folds (benchmarks/results/news20_cv.md).
+        # rcv1_small's folds, and CG's products skip the rows of negligible curvature
+        # (curvature_tol): at large C most rows of news20's folds
+        # (benchmarks/results/news20_cv.md).
         name = "newton-cg"
-        options.update(preconditioner=None, line_search="minimize", residual_floor=2.0)
+        options.update(preconditioner=None, line_search="minimize", residual_floor=2.0,
+                       curvature_tol=0.3)
     # The solver function itself, not solvers.solve(): the columns are compacted here once,
     # and solve() would scan X for empty columns again at every C.
     run = check_solver(name, inner)
+    if blas_limited:
+        run = _without_blas_limit(run)
     data = inner.data  # the data term whose kernels the fits run
     kept = _KeepsLastGradients(data)
     # the path's own checks read (and keep) the data term's gradients through ``checks``;
@@ -232,8 +253,7 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
         # the whole path, instead of extracting each working set's columns from the rows
         # at every fit (measured in benchmarks/results/cv_race.md).
         options["full_columns"] = True
-    n = objective.n_params
-    starts = ([_intercept_start(objective)] if theta0 is None else
+    starts = ([_full_width(_intercept_start(inner), keep, n)] if theta0 is None else
               [np.array(t, dtype=np.float64).reshape(n)
                for t in (theta0 if isinstance(theta0, list) else [theta0])])
     for theta in starts:
@@ -242,7 +262,8 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
     theta = starts[0] if len(starts) == 1 else _lowest(checks, starts, keep, Cs.min())
     thetas = np.empty((Cs.size, n)) if out is None else out
     if keep is not None:
-        thetas[:] = theta  # the entries outside the compacted columns, once
+        if out is None or not out_zeroed or np.any(theta[~keep]):
+            thetas[:] = theta  # the entries outside the compacted columns, once
         keep = np.flatnonzero(keep)
     n_iter = np.zeros(Cs.size, dtype=np.int64)
     converged = np.zeros(Cs.size, dtype=bool)
@@ -295,6 +316,27 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
         converged[i] = result.converged
         yield
     return thetas, n_iter, converged, name
+
+
+def _without_blas_limit(run):
+    """The solver function ``run`` without the BLAS limit that
+    :func:`fastlogit.solvers._result.single_threaded_blas` wraps around it (for a caller
+    that holds the limit itself); ``run`` itself when it is not such a wrapper."""
+    from .solvers._result import single_threaded_blas
+
+    if getattr(run, "__code__", None) is single_threaded_blas(_drain).__code__:
+        return run.__wrapped__
+    return run
+
+
+def _full_width(theta, keep, n):
+    """``theta`` (over the entries ``keep`` of an n-entry layout; None: all) as n entries,
+    zeros elsewhere."""
+    if keep is None or theta.size == n:
+        return theta
+    full = np.zeros(n)
+    full[keep] = theta
+    return full
 
 
 @njit(cache=True, nogil=True)
@@ -677,25 +719,39 @@ def _fit_rows(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads
               theta0=None, share=None):
     """Warm path over ``Cs`` on the rows ``rows`` (None = all) of validated data; returns
     ``(thetas in the estimator's fitted layout, n_iter, converged, solver)``: liblinear's
-    synthetic intercept column is folded back (times intercept_scaling)."""
-    return _drain(_fit_rows_steps(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes,
-                                  n_threads, theta0, share))
+    synthetic intercept column is folded back (times intercept_scaling).  BLAS is limited to
+    one thread once around the whole path (not per fit)."""
+    from .solvers._result import blas_limit
+
+    with blas_limit():
+        return _drain(_fit_rows_steps(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes,
+                                      n_threads, theta0, share, blas_limited=True))
 
 
 def _fit_rows_steps(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads,
-                    theta0=None, share=None, out=None):
-    """:func:`_fit_rows` as a generator (:func:`_warm_steps`, ``out`` as there): yields
-    after each C's fit, returns _fit_rows' result; the rows are sliced at the first
-    ``next``."""
-    if rows is not None:
-        X, Y = X[rows], Y[rows]
-        sw = None if sw is None else sw[rows]
+                    theta0=None, share=None, out=None, out_zeroed=False, blas_limited=False):
+    """:func:`_fit_rows` as a generator (:func:`_warm_steps`, ``out``, ``out_zeroed`` and
+    ``blas_limited`` as there): yields after each C's fit, returns _fit_rows' result; the rows are sliced at
+    the first ``next`` (a CSR X's rows and their column compaction in one compiled pass,
+    :func:`_compacted_rows`, where the path would compact them)."""
     fit_intercept = bool(proto.fit_intercept)
     scaling = None
     if proto._liblinear_intercept():
         scaling = float(proto.intercept_scaling)
-        X = with_constant_column(X, scaling)
         fit_intercept = False
+    keep = None
+    if rows is not None:
+        found = None
+        if scaling is None and penalty is not None and not proto._uses_extras():
+            found = _compacted_rows(X, rows, fit_intercept, 1 if n_classes == 2 else n_classes)
+        if found is not None:
+            X, keep = found
+        else:
+            X = X[rows]
+        Y = Y[rows]
+        sw = None if sw is None else sw[rows]
+    if scaling is not None:
+        X = with_constant_column(X, scaling)
     proto.n_threads = n_threads
     objective = proto._objective(_kernels.as_design(X), Y, sw, float(Cs[0]) if penalty else
                                  1.0, penalty, l1_ratio, fit_intercept)
@@ -706,10 +762,79 @@ def _fit_rows_steps(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_t
             t[-1] /= scaling
     thetas, n_iter, converged, name = yield from _warm_steps(
         objective, Cs if penalty else np.ones(1), solver, theta0, tol=float(proto.tol),
-        max_iter=int(proto.max_iter), verbose=proto.verbose, threads=share, out=out)
+        max_iter=int(proto.max_iter), verbose=proto.verbose, threads=share, out=out,
+        out_zeroed=out_zeroed, keep=keep, blas_limited=blas_limited)
     if scaling is not None:
         thetas[:, -1] *= scaling
     return thetas, n_iter, converged, name
+
+
+def _compacted_rows(X, rows, fit_intercept, n_rows):
+    """The rows ``rows`` of X over only the columns they use, as a
+    :class:`fastlogit.kernels.Design`, and the keep mask (bool, the full layout's n_params
+    = n_rows (d + fit_intercept)) of the theta entries it covers: what ``X[rows]`` and
+    :meth:`fastlogit.objective.Objective.compact_columns` make (the same arrays: rows in
+    the order given, each row's entries in their stored order, columns renumbered in
+    ascending order), in two compiled passes (:func:`_rows_used_columns`,
+    :func:`_compact_rows`) instead of scipy's slice, a scan and a re-indexing copy.
+
+    None where compact_columns would not compact (X not scipy CSR, at most
+    ``_COMPACT_MIN_FEATURES`` columns, or more than 80 % of them used); the caller then
+    slices X itself.
+    """
+    import scipy.sparse as sp
+
+    from .objective import _COMPACT_MIN_FEATURES
+
+    if not sp.issparse(X) or X.format != "csr" or X.shape[1] <= _COMPACT_MIN_FEATURES:
+        return None
+    d = X.shape[1]
+    rows = np.asarray(rows, dtype=np.int64)
+    used, nnz = _rows_used_columns(X.indptr, X.indices, rows, d)
+    n_used = int(np.count_nonzero(used))
+    if n_used > 0.8 * d:  # compact_columns' max_fraction
+        return None
+    small = max(nnz, d) <= np.iinfo(np.int32).max
+    index = np.int32 if small else np.int64  # scipy's slice and as_design's types
+    rank = np.cumsum(used, dtype=index) - 1
+    indptr = np.empty(rows.size + 1, dtype=index)
+    indices = np.empty(nnz, dtype=index)
+    data = np.empty(nnz, dtype=X.dtype)
+    _compact_rows(X.indptr, X.indices, X.data, rows, rank, indptr, indices, data)
+    # X validated by the caller: in-range indices, so the parts need no second check
+    design = _kernels.Design._trusted("csr", (data, indices, indptr), (int(rows.size), n_used),
+                                      np.dtype(X.dtype))
+    keep = np.tile(np.r_[used, np.ones(int(fit_intercept), dtype=bool)], n_rows)
+    return design, keep
+
+
+@njit(cache=True, nogil=True)
+def _rows_used_columns(indptr, indices, rows, d):  # pragma: no cover (compiled)
+    """(used (d,) bool: whether any of the rows ``rows`` of a CSR X (indptr, indices) holds
+    an entry in the column, those rows' stored entries in all)."""
+    used = np.zeros(d, dtype=np.bool_)
+    nnz = 0
+    for t in range(rows.shape[0]):
+        i = rows[t]
+        nnz += indptr[i + 1] - indptr[i]
+        for q in range(indptr[i], indptr[i + 1]):
+            used[indices[q]] = True
+    return used, nnz
+
+
+@njit(cache=True, nogil=True)
+def _compact_rows(indptr, indices, data, rows, rank, out_indptr, out_indices, out_data):
+    """The rows ``rows`` of a CSR X into ``out_*`` (preallocated), each row's entries in
+    their order, column j renamed ``rank[j]``."""  # pragma: no cover (compiled)
+    k = 0
+    out_indptr[0] = 0
+    for t in range(rows.shape[0]):
+        i = rows[t]
+        for q in range(indptr[i], indptr[i + 1]):
+            out_indices[k] = rank[indices[q]]
+            out_data[k] = data[q]
+            k += 1
+        out_indptr[t + 1] = k
 
 
 #: Scorings computed from the margins of every C at once (one sparse product per fold),
@@ -1147,7 +1272,8 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             try:
                 thetas, n_iter, _, name = yield from _fit_rows_steps(
                     p, X, Y, sw_fit, train, Cs_fit, penalty, grid[j], n_classes, threads,
-                    share=share, out=paths[f, j].reshape(n_c, -1))
+                    share=share, out=paths[f, j].reshape(n_c, -1), out_zeroed=True,
+                    blas_limited=True)
             finally:
                 if share is not None:
                     share.finished()
@@ -1175,10 +1301,15 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         n_f, n_l, n_c = len(folds), len(grid), len(Cs_fit)
         # paths (n_folds, n_l1, n_Cs, n_rows, n_dof), written by the fold paths themselves
         # (_warm_steps' out); scores / n_iter (n_folds, n_l1, n_Cs)
-        paths = np.empty((n_f, n_l, n_c, n_rows, n_dof))
+        # zeros (fresh pages from the allocator, no fill pass of ours): each path then writes
+        # only its compacted columns (_warm_steps' out_zeroed)
+        paths = np.zeros((n_f, n_l, n_c, n_rows, n_dof))
         if jobs == 1:
-            out = [_drain(run(f, j)) for f, j in tasks]
-        else:
+            from .solvers._result import blas_limit
+
+            with blas_limit():  # once, not per fit (the paths run without their own)
+                out = [_drain(run(f, j)) for f, j in tasks]
+        else:  # (_run_interleaved limits BLAS around its threads)
             out = _run_interleaved([run(f, j) for f, j in tasks], jobs)
         scores = np.stack([o[0] for o in out]).reshape(n_f, n_l, n_c)
         n_iter = np.stack([o[1] for o in out]).reshape(n_f, n_l, n_c)

@@ -39,8 +39,13 @@ from .layout import Layout
 from .penalties import ElasticNet, NoPenalty, make_penalty
 from .validation import check_C, check_sample_weight, check_targets
 
-__all__ = ["Objective", "LogLossData", "LineFunction", "PenaltyLine", "pointwise_loss_sum"]
+__all__ = ["Objective", "LogLossData", "LineFunction", "PenaltyLine", "pointwise_loss_sum",
+           "RowSubsetCurvature"]
 
+#: LogLossData.row_subset_curvature uses an earlier row subset's copy of X again when it holds
+#: at most this factor more values than the rows it would keep (each CG product then costs
+#: that much more; a new copy costs about one product over the kept rows).
+_REUSE_SLACK = 1.05
 #: Below this many columns, dropping the empty ones saves less than the O(nnz) scan costs.
 _COMPACT_MIN_FEATURES = 256
 #: Column ids handled per block by LogLossData.compact_columns (bounds its int64 temporaries).
@@ -161,6 +166,7 @@ class LogLossData:
         # pass also makes it (the same scatter over X), so that the next hess_diag at that
         # point needs no pass of its own (trust-region / Newton-CG precondition with it at
         # every iterate).
+        self._row_sq = None  # ||x~_i||^2 per row, for row_subset_curvature's bound
         self._fuse_diag = False
         self._may_fuse_diag = k == 1 and d <= FUSE_DIAG_MAX_FEATURES
         # threads of the softmax layout moves (_softmax_theta; results independent of them)
@@ -443,6 +449,84 @@ class LogLossData:
             o[:, d] = self._gb
         return out
 
+    def row_subset_curvature(self, theta, max_bound, weight_rtol=None, max_fraction=0.9,
+                             reuse=None):
+        """The binary Hessian of L at theta over the rows whose curvature matters.
+
+        Row i adds ``D_i x~_i x~_i^T`` to the Hessian (D the IRLS weights at theta, sample
+        weights included; x~_i = (x_i, 1) with an intercept, else x_i), of 2-norm
+        ``t_i = D_i ||x~_i||_2^2``.  The rows of smallest t_i are skipped while their sum
+        stays at most ``max_bound`` (and, with ``weight_rtol``, their weights' sum at most
+        ``weight_rtol`` times the kept rows': the intercept's curvature ``sum D_i`` has no
+        penalty beside it); the others are kept as a row-subset copy of X with their
+        weights, so that a product costs a pass over those rows only (the kernel of
+        :meth:`hessp`).  The skipped share ``E = sum_{i skipped} D_i x~_i x~_i^T`` is
+        positive semi-definite with ``||E||_2 <= sum_{i skipped} t_i = bound <= max_bound``
+        (up to rounding): the subset's Hessian is below the full one and within ``bound``
+        of it.
+
+        Parameters
+        ----------
+        theta : ndarray of float64, shape (n_params,)
+            Checked by the caller; its curvature is computed (one pass) unless cached.
+        max_bound : float
+            The most the skipped rows' ``t_i`` may sum to, >= 0 (0 skips the rows whose
+            weight is exactly 0).
+        weight_rtol : float or None, default=None
+            The most the skipped rows' weights may sum to, relative to the kept rows' sum.
+        max_fraction : float, default=0.9
+            Return None when the kept rows hold more than this fraction of X's stored
+            values (the copy would cost more than the products save).
+        reuse : RowSubsetCurvature or None, default=None
+            An earlier result of this data term (e.g. at the previous Newton step): when its
+            rows include every row kept now and hold at most 5 % more values, its copy of
+            X is used again with the weights at theta (no new copy; fewer rows skipped).
+
+        Returns
+        -------
+        RowSubsetCurvature or None
+            None for softmax data, a Design that is neither dense nor CSR, or when too
+            much is kept (see ``max_fraction``).
+        """
+        if self.n_classes != 1 or self.design.kind not in ("csr", "dense"):
+            return None
+        curv = self._state(theta).curv
+        design = self.design
+        if self._row_sq is None:
+            self._row_sq = _row_sq_norms(design) + float(self.fit_intercept)
+        cap = np.inf
+        if weight_rtol is not None:
+            # skipped sum <= rtol * kept sum  <=>  skipped sum <= rtol / (1 + rtol) * total
+            cap = weight_rtol / (1.0 + weight_rtol) * float(curv.sum(dtype=np.float64))
+        csr = design.kind == "csr"
+        skip, bound, skipped_nnz = _rows_to_skip(curv, self._row_sq, float(max_bound), cap,
+                                                 design.arrays[2] if csr else _NO_PTR,
+                                                 self.n_features)
+        kept = design.nnz - skipped_nnz
+        if kept > max_fraction * design.nnz:
+            return None
+        mask = np.ones(curv.size, dtype=bool)
+        mask[skip] = False
+        rows = np.flatnonzero(mask)
+        if reuse is not None and reuse._data is self and reuse.design.nnz <= _REUSE_SLACK * kept:
+            old = np.zeros(curv.size, dtype=bool)
+            old[reuse.rows] = True
+            if old[rows].all():  # a superset of the rows kept now: its skipped ones are fewer
+                old = ~old
+                t = np.multiply(curv[old], self._row_sq[old], dtype=np.float64)
+                return RowSubsetCurvature(self, reuse.design,
+                                          np.ascontiguousarray(curv[reuse.rows]), reuse.rows,
+                                          float(t.sum()))
+        if csr:
+            data, indices, indptr = design.arrays
+            sub = _kernels.Design._trusted(
+                "csr", _gather_csr_rows(data, indices, indptr, rows, kept),
+                (rows.size, self.n_features), self.dtype)
+        else:
+            sub = _kernels.Design._trusted("dense", (np.ascontiguousarray(
+                design.arrays[0][rows]),), (rows.size, self.n_features), self.dtype)
+        return RowSubsetCurvature(self, sub, np.ascontiguousarray(curv[rows]), rows, bound)
+
     def _curvature_weights(self, st, a, c):
         """Per-sample weights D_ac (n,), data dtype, of the Hessian block X^T D_ac X."""
         if self.n_classes == 1:
@@ -591,6 +675,128 @@ def add_l2(layout, theta, loss, grad, C, a, keep=None):
     ss = _scale_add_l2(grad, theta, float(C), float(a), d, d + layout.fit_intercept, k,
                        _NO_COPY if keep is None else keep)
     return (C * loss + 0.5 * a * ss if a else C * loss), grad
+
+
+_NO_PTR = np.zeros(0, dtype=np.int64)
+
+
+@njit(cache=True, nogil=True)
+def _rows_to_skip(curv, row_sq, max_bound, cap, indptr, n_cols):
+    """The rows of least ``t_i = curv_i row_sq_i``, taken in increasing t while the sum of
+    their t stays <= ``max_bound`` and that of their curv <= ``cap``: ``(rows (intp, in
+    that order), sum of their t, their stored values)``; a row's values are its CSR length
+    (``indptr``) or ``n_cols`` when ``indptr`` is empty (dense)."""
+    n = curv.size
+    t = np.empty(n)
+    cand = np.empty(n, dtype=np.intp)
+    m = 0
+    for i in range(n):
+        ti = float(curv[i]) * row_sq[i]
+        t[i] = ti
+        if ti <= max_bound:  # no other row can be skipped: only these are sorted
+            cand[m] = i
+            m += 1
+    cand = cand[:m]
+    order = cand[np.argsort(t[cand])]
+    st = sd = 0.0
+    k = nnz = 0
+    for j in range(m):
+        i = order[j]
+        if st + t[i] > max_bound or sd + float(curv[i]) > cap:
+            break
+        st += t[i]
+        sd += float(curv[i])
+        nnz += (indptr[i + 1] - indptr[i]) if indptr.size else n_cols
+        k += 1
+    return order[:k], st, nnz
+
+
+@njit(cache=True, nogil=True)
+def _gather_csr_rows(data, indices, indptr, rows, nnz):
+    """``(data, indices, indptr)`` of the CSR rows ``rows`` (in that order; ``nnz`` their
+    stored values), the index dtypes kept, ``indptr`` starting at 0."""
+    new_ptr = np.empty(rows.size + 1, dtype=indptr.dtype)
+    new_data = np.empty(nnz, dtype=data.dtype)
+    new_ind = np.empty(nnz, dtype=indices.dtype)
+    new_ptr[0] = 0
+    o = 0
+    for k in range(rows.size):
+        a, b = indptr[rows[k]], indptr[rows[k] + 1]
+        m = b - a
+        new_data[o:o + m] = data[a:b]  # slices: block copies, about twice an element loop's speed
+        new_ind[o:o + m] = indices[a:b]
+        o += m
+        new_ptr[k + 1] = o
+    return new_data, new_ind, new_ptr
+
+
+@njit(cache=True, nogil=True)
+def _csr_row_sq(data, indptr):
+    """``sum_j x_ij^2`` per CSR row, float64."""
+    n = indptr.size - 1
+    out = np.zeros(n)
+    for i in range(n):
+        acc = 0.0
+        for j in range(indptr[i], indptr[i + 1]):
+            acc += float(data[j]) * float(data[j])
+        out[i] = acc
+    return out
+
+
+def _row_sq_norms(design):
+    """``||x_i||_2^2`` per row of a dense or CSR Design, float64 (n_rows,)."""
+    if design.kind == "csr":
+        data, _, indptr = design.arrays
+        return _csr_row_sq(data, indptr)
+    X = design.arrays[0]
+    return np.einsum("ij,ij->i", X, X, dtype=np.float64)
+
+
+class RowSubsetCurvature:
+    """The binary log-loss Hessian over a subset of rows (:meth:`LogLossData.
+    row_subset_curvature`): ``H_S = sum_{i in S} D_i x~_i x~_i^T``.
+
+    Attributes
+    ----------
+    design : fastlogit.kernels.Design
+        The kept rows of X (a copy), shape (n_kept, n_features), X's dtype.
+    weights : ndarray of shape (n_kept,)
+        Their curvature weights D_i, X's dtype.
+    rows : ndarray of intp, shape (n_kept,)
+        Their indices in X, ascending.
+    bound : float
+        ``sum_{i not in S} D_i ||x~_i||^2``: for every v, ``||(H - H_S) v||_2 <= bound *
+        ||v||_2``, H the Hessian over all rows; 0.0 when nothing was skipped.
+    """
+
+    __slots__ = ("_data", "design", "weights", "rows", "bound")
+
+    def __init__(self, data, design, weights, rows, bound):
+        self._data, self.design, self.weights, self.rows, self.bound = (data, design, weights,
+                                                                        rows, bound)
+
+    @property
+    def n_kept(self):
+        """Number of kept rows (int)."""
+        return self.rows.size
+
+    def hessp(self, v):
+        """``H_S v`` for v of shape (n_params,) (float64): a new float64 array of that shape,
+        the intercept's entry last when the data term has one.  One kernel pass over the
+        kept rows (the data term's kernels and threads)."""
+        data = self._data
+        d, fi = data.n_features, data.fit_intercept
+        out = np.empty(data.n_params)
+        vb = float(v[d]) if fi else 0.0
+        direct = data.dtype == np.float64  # the kernel writes into out itself
+        vw = np.ascontiguousarray(v[:d], dtype=data.dtype)
+        hv = out[:d] if direct else np.empty(d, dtype=data.dtype)
+        ob = data.kernels.hessp(self.design, self.weights, vw, hv, vb, n_threads=data.n_threads)
+        if not direct:
+            out[:d] = hv
+        if fi:
+            out[d] = ob
+        return out
 
 
 def _delegated(name, owner, summary, call, shown, default=None):
@@ -1015,6 +1221,73 @@ class Objective:
         out = self.data.hessp(theta, v)
         out *= self.C
         return self._add_penalty_curvature(out, theta, v)
+
+    @fill_doc
+    def row_subset_hessp(self, theta, max_bound, weight_rtol=None, max_fraction=0.9,
+                         reuse=None):
+        """Hessian products of the smooth part f at theta over the rows that matter.
+
+        C times the data term's Hessian over the rows left after skipping those of least
+        curvature (:meth:`LogLossData.row_subset_curvature`, with ``max_bound / C`` and
+        ``weight_rtol``), plus
+        the penalty's curvature: a matrix ``H_S`` with ``H_S <= H <= H_S + bound I`` (H the
+        full Hessian of f, ``bound <= max_bound`` up to rounding), each product a kernel pass
+        over the kept rows only.  For solvers that may use an approximate Hessian (the
+        gradient stays exact, so the optimum and the stopping rule do not change).
+
+        Parameters
+        ----------
+        {theta}
+        max_bound : float
+            The most the skipped rows may add to the Hessian's 2-norm; finite and >= 0 (else
+            ValueError).
+        weight_rtol : float or None, default=None
+            When given, the skipped rows' curvature weights sum to at most this times the
+            kept rows' (the intercept's diagonal entry of H_S is then at least ``1 / (1 +
+            weight_rtol)`` of H's).
+        max_fraction : float, default=0.9
+            None is returned when the kept rows hold more than this fraction of X.
+        reuse : tuple or None, default=None
+            An earlier result of this method on the same objective, whose copy of X's rows
+            may serve again (see :meth:`LogLossData.row_subset_curvature`).
+
+        Returns
+        -------
+        (hessp, bound, subset) or None
+            ``hessp(v)``: ``H_S v``, a new float64 array (n_params,); ``bound`` (float):
+            ``||(H - H_S) v||_2 <= bound * ||v||_2`` for every v; ``subset``: the data
+            term's :class:`RowSubsetCurvature`.  None when the data term has no row subsets
+            (softmax, out-of-core, ...) or too much of X would be kept.
+
+        Examples
+        --------
+        {objective_example}
+        >>> theta = np.array([8.0, -4.0, -12.0])  # margins -16, -4, 0, 12
+        >>> _ = objective.value_grad(theta)
+        >>> hessp, bound, _ = objective.row_subset_hessp(theta, 1e-3, max_fraction=1.0)
+        >>> round(bound, 6)  # rows 0 and 3 skipped: their weights are 1e-7 and 6e-6
+        6.2e-05
+        >>> v = np.array([1.0, 0.0, 0.0])
+        >>> hessp(v).round(6), objective.hessp(theta, v).round(6)
+        (array([2.017663, 0.5     , 0.517663]), array([2.017718, 0.5     , 0.517681]))
+        """
+        if not (max_bound >= 0 and np.isfinite(max_bound)):
+            raise ValueError(f"max_bound must be a finite number >= 0, got {max_bound!r}")
+        theta = self.layout.check(theta)
+        subset = getattr(self.data, "row_subset_curvature", None)
+        C = self.C
+        sub = None if subset is None else subset(theta, max_bound / C, weight_rtol,
+                                                 max_fraction, None if reuse is None else reuse[2])
+        if sub is None:
+            return None
+
+        def hessp(v):
+            v = np.asarray(v, dtype=np.float64).reshape(-1)
+            out = sub.hessp(v)
+            out *= C
+            return self._add_penalty_curvature(out, theta, v)
+
+        return hessp, C * sub.bound, sub
 
     @fill_doc
     def hess_diag(self, theta):

@@ -981,3 +981,71 @@ def test_stale_gram_stays_within_its_bound_of_the_exact_hessian(fit_b):
     _cd.gram_rows(ip, X.indices, X.data, pos, D3, fit_b, ref)
     np.testing.assert_array_equal(H, ref)
     np.testing.assert_array_equal(Du, D3)
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_sparse_kernels_with_either_index_width_match_scipy(index_dtype):
+    """The kernels that index through stored entries (their loops run on unsigned indices)
+    give SciPy's / NumPy's values for int32 and int64 index arrays, with empty rows and
+    columns (empty index ranges) and a column past every row's entries."""
+    rng = np.random.default_rng(12)
+    n, d = 37, 15
+    X = sp.random(n, d, density=0.3, random_state=rng, format="csr")
+    X.data -= 0.5
+    X = X.tolil()
+    X[5, :] = 0.0  # an empty row
+    X[:, 3] = 0.0  # an empty column
+    X = X.tocsr()
+    X.eliminate_zeros()
+    rows = (X.indptr.astype(np.int64), X.indices.astype(index_dtype), X.data)
+    Xc = X.tocsc()
+    csc = (Xc.indptr.astype(np.int64), Xc.indices.astype(index_dtype), Xc.data)
+    dense = X.toarray()
+    r, D, w = rng.standard_normal(n), rng.random(n), rng.standard_normal(d)
+    w[[0, 3, 7]] = 0.0
+    out, counts = np.empty(d), np.empty(d, dtype=np.int64)
+    _cd.grad_rows(*rows, r, out, np.empty(0), np.empty(0), counts)
+    np.testing.assert_allclose(out, dense.T @ r, rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(counts, np.diff(Xc.indptr))
+    z = np.empty(n)
+    _cd.row_matvec(*rows, w, 0.25, z)
+    np.testing.assert_allclose(z, dense @ w + 0.25, rtol=1e-13, atol=1e-15)
+    z2 = np.empty(n)
+    _cd.margins_nz(*csc, w, 0.25, z2)
+    np.testing.assert_allclose(z2, z, rtol=1e-13, atol=1e-15)
+    skip = np.zeros(d, dtype=bool)
+    g = np.empty(d)
+    _cd.grad_skip(*csc, skip, r, w, 0.5, g)
+    np.testing.assert_allclose(g, dense.T @ r + 0.5 * w, rtol=1e-13, atol=1e-15)
+    cols = np.array([1, 3, 8, 14], dtype=np.int64)
+    gw, hw = np.empty(4), np.empty(4)
+    _cd.grad_hdiag_cols(*csc, cols, r, D, gw, hw)
+    np.testing.assert_allclose(gw, dense[:, cols].T @ r, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(hw, (dense[:, cols] ** 2).T @ D, rtol=1e-13, atol=1e-15)
+    xd = np.empty(n)
+    _cd.col_matvec(*csc, cols, w[cols], -1.0, xd)
+    np.testing.assert_allclose(xd, dense[:, cols] @ w[cols] - 1.0, rtol=1e-13, atol=1e-15)
+    rp, rk, rv = _cd.rows_of_cols(*csc, cols, n)
+    sub = sp.csr_matrix((rv, rk, rp), shape=(n, 4)).toarray()
+    np.testing.assert_array_equal(sub, dense[:, cols])
+    want = (dense[:, cols].T * D) @ dense[:, cols]
+    pos = np.full(d, -1, dtype=np.int64)
+    pos[cols] = np.arange(4)
+    for H_of in (lambda H: _cd.gram_rows(*rows, pos, D, True, H),
+                 lambda H: _cd.gram_rows(rp, rk, rv, np.arange(4, dtype=np.int64), D, True, H),
+                 lambda H: _cd.gram_cols(*csc, cols, D, True, H, np.zeros(n))):
+        H = np.empty((5, 5))
+        H_of(H)
+        np.testing.assert_allclose(H[:4, :4], want, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(H[4, :4], D @ dense[:, cols], rtol=1e-13, atol=1e-15)
+        assert H[4, 4] == pytest.approx(D.sum(), rel=1e-14)
+    nnz_row = (dense[:, cols] != 0).sum(axis=1)
+    assert _cd.gram_cost(*csc[:2], cols, n) == int((nnz_row * (nnz_row + 1) // 2).sum())
+    cp = np.zeros(d + 1, dtype=np.int64)
+    np.cumsum(counts, out=cp[1:])
+    ri, rv2 = np.empty(X.nnz, dtype=index_dtype), np.empty(X.nnz)
+    _cd.transpose(*rows, cp, ri, rv2)
+    np.testing.assert_array_equal(ri, Xc.indices)
+    np.testing.assert_array_equal(rv2, Xc.data)
+    np.testing.assert_array_equal(_cd.dense_cols(*csc, cols, n, True)[:, :4], dense[:, cols])
+    np.testing.assert_array_equal(_cd.dense_rows_of(*rows, pos, 4, False), dense[:, cols])

@@ -722,3 +722,65 @@ def test_wide_binary_l2_paths_run_newton_cg_to_lbfgs_optima(rng):
     cv = LogisticRegressionCV(Cs=3, cv=3, l1_ratios=(0.0,), solver="auto", scoring="accuracy",
                               use_legacy_attributes=False).fit(X, y)
     assert cv.solver_ == "newton-cg"
+
+
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fit_intercept,n_rows", [(True, 1), (False, 1), (True, 3)])
+def test_compacted_rows_equal_scipys_slice_then_compact_columns(index_dtype, dtype,
+                                                                fit_intercept, n_rows):
+    # a fold's rows and their column compaction in one compiled pass: the same arrays (values,
+    # order and dtypes) and keep mask as X[rows] followed by Objective.compact_columns;
+    # rows in any order, repeated, unsorted and duplicate entries within a row kept as stored
+    from fastlogit.kernels import as_design
+    from fastlogit.model_selection import _compacted_rows
+
+    X = sp.random(40, 600, density=0.01, format="csr", random_state=4, dtype=dtype)
+    X.indices = X.indices.astype(index_dtype)
+    X.indptr = X.indptr.astype(index_dtype)
+    X.indices[X.indptr[7]:X.indptr[8]] = X.indices[X.indptr[7]:X.indptr[8]][::-1].copy()
+    X.has_sorted_indices = False
+    rows = np.array([9, 3, 7, 7, 0, 33, 21, 8])
+    design, keep = _compacted_rows(X, rows, fit_intercept, n_rows)
+    want_X = as_design(X[rows])
+    reduced, want_keep = Objective(want_X, np.arange(rows.size) % 2, fit_intercept=fit_intercept,
+                                   penalty="l1").compact_columns()  # (binary: the layout)
+    want = reduced.data.design
+    assert design.shape == want.shape and design.dtype == want.dtype
+    for got, ref in zip(design.arrays, want.arrays):
+        assert got.dtype == ref.dtype
+        np.testing.assert_array_equal(got, ref)
+    # the multinomial layout: the binary mask once per class
+    np.testing.assert_array_equal(keep, np.tile(want_keep, n_rows))
+    # no compaction where compact_columns makes none: most columns used, or few columns
+    assert _compacted_rows(X, np.arange(40), fit_intercept, n_rows) is None or \
+        np.count_nonzero(keep) <= 0.8 * X.shape[1]
+    dense_enough = sp.random(40, 300, density=0.5, format="csr", random_state=1)
+    assert _compacted_rows(dense_enough, rows, fit_intercept, n_rows) is None
+    assert _compacted_rows(X[:, :200].tocsr(), rows, fit_intercept, n_rows) is None
+    assert _compacted_rows(X.toarray(), rows, fit_intercept, n_rows) is None
+
+
+def test_path_under_the_callers_blas_limit_runs_the_bare_solver(rng, monkeypatch):
+    # warm_path and the CV hold BLAS at one thread once around a whole path: the solvers then
+    # run without their per-fit threadpoolctl limit, to the same fits
+    import fastlogit.solvers._result as result
+    from fastlogit.model_selection import _without_blas_limit
+    from fastlogit.solvers import SOLVERS
+
+    for name in ("l1", "lbfgs", "newton-cg", "newton-cholesky", "trust-region"):
+        bare = _without_blas_limit(SOLVERS[name])
+        assert bare is not SOLVERS[name] and bare is SOLVERS[name].__wrapped__
+    assert _without_blas_limit(SOLVERS["sgd"]) is SOLVERS["sgd"]  # not such a wrapper
+    X = sp.random(60, 400, density=0.03, format="csr", random_state=5)
+    s = np.asarray(X.sum(axis=1)).ravel()
+    y = (s > np.median(s)).astype(int)
+    Cs = np.logspace(-1, 2, 4)
+    want = regularization_path(X, y, Cs, l1_ratio=1.0, tol=1e-8)
+    calls = []
+    limit = result.blas_limit
+    monkeypatch.setattr(result, "blas_limit", lambda: calls.append(1) or limit())
+    got = regularization_path(X, y, Cs, l1_ratio=1.0, tol=1e-8)
+    assert len(calls) == 1  # one limit for the whole path, none per fit
+    np.testing.assert_array_equal(got.coefs, want.coefs)
+    np.testing.assert_array_equal(got.n_iter, want.n_iter)

@@ -30,6 +30,12 @@ __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "working_set", "line_search", "all_ones"]
 
 _JIT = dict(cache=True, nogil=True)
+#: Index type of the loops over stored entries: Numba indexes with a signed integer through
+#: a wraparound check (a negative index counts from the end) on every access, which the
+#: compiler cannot drop when the index comes from memory (``indices[q]``, ``indptr[j]``);
+#: unsigned indices have none (the same loads and arithmetic: the same bits; measured in
+#: benchmarks/results/l1_race.md).  Never subtract two of them.
+_U = np.uint64
 
 
 @njit(**_JIT)
@@ -157,15 +163,23 @@ def _fill_columns(indptr, indices, data, pos, cp, ri, rv):
     ``pos`` is empty (every column: no lookup)."""
     n = indptr.shape[0] - 1
     nxt = cp[:cp.shape[0] - 1].copy()
-    every = pos.shape[0] == 0
-    for i in range(n):
-        for q in range(indptr[i], indptr[i + 1]):
-            k = indices[q] if every else pos[indices[q]]
-            if k >= 0:
-                e = nxt[k]
+    if pos.shape[0] == 0:
+        for i in range(_U(n)):
+            for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
+                k = _U(indices[q])
+                e = _U(nxt[k])
                 ri[e] = i
                 rv[e] = data[q]
-                nxt[k] = e + 1
+                nxt[k] = e + _U(1)
+        return
+    for i in range(_U(n)):
+        for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
+            k = pos[_U(indices[q])]
+            if k >= 0:
+                e = _U(nxt[k])
+                ri[e] = i
+                rv[e] = data[q]
+                nxt[k] = e + _U(1)
 
 
 @njit(**_JIT)
@@ -258,12 +272,12 @@ def margins_nz(indptr, indices, data, w, b, out):
     """out = X w + b from the columns of a CSC X, over the features with ``w_j != 0`` in
     increasing order: :func:`col_matvec` over ``flatnonzero(w)``, the same bits."""
     out[:] = b
-    for j in range(w.shape[0]):
+    for j in range(_U(w.shape[0])):
         v = w[j]
         if v == 0.0:
             continue
-        for q in range(indptr[j], indptr[j + 1]):
-            out[indices[q]] += v * data[q]
+        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+            out[_U(indices[q])] += v * data[q]
 
 
 @njit(**_JIT)
@@ -272,23 +286,23 @@ def rows_of_cols(indptr, indices, data, cols, n):
     ``X[:, cols]`` of a CSC X (column k of the result is column ``cols[k]``; positions
     ascending within each row).  Two passes over the working set's entries only."""
     rp = np.zeros(n + 1, dtype=np.int64)
-    for k in range(cols.shape[0]):
-        j = cols[k]
-        for q in range(indptr[j], indptr[j + 1]):
-            rp[indices[q] + 1] += 1
+    for k in range(_U(cols.shape[0])):
+        j = _U(cols[k])
+        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+            rp[_U(indices[q]) + _U(1)] += 1
     for i in range(n):
         rp[i + 1] += rp[i]
     nxt = rp[:n].copy()
     rk = np.empty(rp[n], dtype=np.int64)
     rv = np.empty(rp[n])
-    for k in range(cols.shape[0]):
-        j = cols[k]
-        for q in range(indptr[j], indptr[j + 1]):
-            i = indices[q]
-            e = nxt[i]
+    for k in range(_U(cols.shape[0])):
+        j = _U(cols[k])
+        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+            i = _U(indices[q])
+            e = _U(nxt[i])
             rk[e] = k
             rv[e] = data[q]
-            nxt[i] = e + 1
+            nxt[i] = e + _U(1)
     return rp, rk, rv
 
 
@@ -307,11 +321,11 @@ def grad_rows(indptr, indices, data, r, out, r2, out2, counts):
         out2[:] = 0.0
     if count:
         counts[:] = 0
-    for i in range(n):
+    for i in range(_U(n)):
         ri = r[i]
         r2i = r2[i] if two else 0.0
-        for q in range(indptr[i], indptr[i + 1]):
-            j = indices[q]
+        for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
+            j = _U(indices[q])
             v = data[q]
             out[j] += v * ri
             if two:
@@ -327,19 +341,20 @@ def grad_rows(indptr, indices, data, r, out, r2, out2, counts):
 def row_matvec(indptr, indices, data, w, b, out):
     """out = X w + b from the rows of a CSR X."""
     n = indptr.shape[0] - 1
-    for i in range(n):
+    for i in range(_U(n)):
         acc = b
-        for q in range(indptr[i], indptr[i + 1]):
-            acc += data[q] * w[indices[q]]
+        for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
+            acc += data[q] * w[_U(indices[q])]
         out[i] = acc
 
 
 @njit(**_JIT)
 def _col_dot(indptr, indices, data, j, r):
     """X[:, j]^T r over column j's stored entries, in their order."""
+    ju = _U(j)
     acc = 0.0
-    for q in range(indptr[j], indptr[j + 1]):
-        acc += data[q] * r[indices[q]]
+    for q in range(_U(indptr[ju]), _U(indptr[ju + _U(1)])):
+        acc += data[q] * r[_U(indices[q])]
     return acc
 
 
@@ -355,7 +370,7 @@ def grad_skip(indptr, indices, data, skip, r, w, a, out):
     """out[j] = X[:, j]^T r + a w_j for every column j with ``skip[j]`` False (the other
     entries untouched): :func:`grad_cols` over those columns and then ``+ a * w``, the same
     arithmetic, without index arrays of the columns kept."""
-    for j in range(out.shape[0]):
+    for j in range(_U(out.shape[0])):
         if not skip[j]:
             out[j] = _col_dot(indptr, indices, data, j, r) + a * w[j]
 
@@ -365,7 +380,7 @@ def all_ones(x):
     """True when every entry of x is exactly 1.0 (stops at the first other): a binary X,
     whose kernels here may then skip reading its values (``unit=True``; x * 1.0 == x and
     1.0 * 1.0 == 1.0 exactly, so they compute the same bits)."""
-    for i in range(x.shape[0]):
+    for i in range(_U(x.shape[0])):
         if x[i] != 1.0:
             return False
     return True
@@ -375,16 +390,17 @@ def all_ones(x):
 def _grad_hdiag_col(indptr, indices, data, j, r, D, unit=False):
     """(X[:, j]^T r, sum_i D_i X[i, j]^2) in one pass over column j (``unit``: every stored
     value is 1.0 and is not read)."""
+    ju = _U(j)
     acc = 0.0
     acc2 = 0.0
     if unit:
-        for q in range(indptr[j], indptr[j + 1]):
-            i = indices[q]
+        for q in range(_U(indptr[ju]), _U(indptr[ju + _U(1)])):
+            i = _U(indices[q])
             acc += r[i]
             acc2 += D[i]
         return acc, acc2
-    for q in range(indptr[j], indptr[j + 1]):
-        i = indices[q]
+    for q in range(_U(indptr[ju]), _U(indptr[ju + _U(1)])):
+        i = _U(indices[q])
         v = data[q]
         acc += v * r[i]
         acc2 += v * v * D[i]
@@ -427,13 +443,13 @@ def col_matvec(indptr, indices, data, cols, vals, b, out, unit=False):
         v = vals[k]
         if v == 0.0:
             continue
-        j = cols[k]
+        j = _U(cols[k])
         if unit:
-            for q in range(indptr[j], indptr[j + 1]):
-                out[indices[q]] += v
+            for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+                out[_U(indices[q])] += v
             continue
-        for q in range(indptr[j], indptr[j + 1]):
-            out[indices[q]] += v * data[q]
+        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+            out[_U(indices[q])] += v * data[q]
 
 
 @njit(**_JIT)
@@ -601,16 +617,16 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
         vsum = 0.0
         k_out = 0
         for kk in range(n_active):
-            k = active[kk]
-            j = cols[k]
+            k = _U(active[kk])
+            j = _U(cols[k])
             acc = 0.0
             if unit:
-                for q in range(indptr[j], indptr[j + 1]):
-                    i = indices[q]
+                for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+                    i = _U(indices[q])
                     acc += D[i] * xd[i]
             else:
-                for q in range(indptr[j], indptr[j + 1]):
-                    i = indices[q]
+                for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+                    i = _U(indices[q])
                     acc += data[q] * D[i] * xd[i]
             G = g[k] + a * dw[k] + acc
             H = h[k]
@@ -625,11 +641,11 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
                 continue
             dw[k] = dnew
             if unit:
-                for q in range(indptr[j], indptr[j + 1]):
-                    xd[indices[q]] += z
+                for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+                    xd[_U(indices[q])] += z
             else:
-                for q in range(indptr[j], indptr[j + 1]):
-                    xd[indices[q]] += z * data[q]
+                for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+                    xd[_U(indices[q])] += z * data[q]
         n_active = k_out
         if fit_b:
             acc = 0.0
@@ -686,7 +702,7 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
         vsum = 0.0
         k_out = 0
         for kk in range(n_active):
-            j = active[kk]
+            j = _U(active[kk])
             hjj = H[j, j]
             if hjj <= 0.0:
                 continue
@@ -702,7 +718,7 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
             if z == 0.0:
                 continue
             u[j] = new
-            for i in range(p):
+            for i in range(_U(p)):
                 Hd[i] += z * H[j, i]
         n_active = k_out
         stop, active, n_active, m_old, full = end_of_sweep(vsum, viol, tol, full, active,
@@ -726,29 +742,29 @@ def gram_rows(indptr, indices, data, pos, D, fit_b, H, unit=False):
                   dtype=np.int64)
     vv = np.empty(kk.shape[0])
     if unit:
-        for i in range(n):
+        for i in range(_U(n)):
             if D[i] != 0.0:
                 _gram_row(indptr, indices, data, pos, i, D[i], fit_b, H, kk, vv, True)
         _lower_to_upper(H)
         return
     # (the general rows' loop written out: as _gram_row's, it compiled slower on the
     # working set's own rows, int64 positions)
-    for i in range(n):
+    for i in range(_U(n)):
         Di = D[i]
         if Di == 0.0:
             continue
-        c = 0
-        for q in range(indptr[i], indptr[i + 1]):
-            k = pos[indices[q]]
+        c = _U(0)
+        for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
+            k = pos[_U(indices[q])]
             if k >= 0:
                 kk[c] = k
                 vv[c] = data[q]
-                c += 1
+                c += _U(1)
         for a in range(c):
-            ka = kk[a]
+            ka = _U(kk[a])
             va = Di * vv[a]
-            for e in range(a + 1):
-                kb = kk[e]
+            for e in range(a + _U(1)):
+                kb = _U(kk[e])
                 if ka >= kb:
                     H[ka, kb] += va * vv[e]
                 else:
@@ -765,18 +781,18 @@ def _gram_row(indptr, indices, data, pos, i, Di, fit_b, H, kk, vv, unit):
     """Row i's term ``Di x_iW x_iW^T`` (and the intercept's row) added to H's lower triangle
     (:func:`gram_rows`; kk, vv: scratch of the longest row's length)."""
     m = H.shape[0] - (1 if fit_b else 0)
-    c = 0
-    for q in range(indptr[i], indptr[i + 1]):
-        k = pos[indices[q]]
+    c = _U(0)
+    for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
+        k = pos[_U(indices[q])]
         if k >= 0:
             kk[c] = k
             vv[c] = data[q]
-            c += 1
+            c += _U(1)
     if unit:
         for a in range(c):
-            ka = kk[a]
-            for e in range(a + 1):
-                kb = kk[e]
+            ka = _U(kk[a])
+            for e in range(a + _U(1)):
+                kb = _U(kk[e])
                 if ka >= kb:
                     H[ka, kb] += Di
                 else:
@@ -785,10 +801,10 @@ def _gram_row(indptr, indices, data, pos, i, Di, fit_b, H, kk, vv, unit):
                 H[m, ka] += Di
     else:
         for a in range(c):
-            ka = kk[a]
+            ka = _U(kk[a])
             va = Di * vv[a]
-            for e in range(a + 1):
-                kb = kk[e]
+            for e in range(a + _U(1)):
+                kb = _U(kk[e])
                 if ka >= kb:
                     H[ka, kb] += va * vv[e]
                 else:
@@ -819,7 +835,7 @@ def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False
     rebuilt)."""
     n = indptr.shape[0] - 1
     upd = 0
-    for i in range(n):
+    for i in range(_U(n)):
         upd += abs(D[i] - Du[i]) > rho * D[i]
     if 2 * upd > n:
         gram_rows(indptr, indices, data, pos, D, fit_b, H, unit)
@@ -828,7 +844,7 @@ def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False
     kk = np.empty(indices.shape[0] if n == 0 else 1 + int(np.max(np.diff(indptr))),
                   dtype=np.int64)
     vv = np.empty(kk.shape[0])
-    for i in range(n):
+    for i in range(_U(n)):
         dd = D[i] - Du[i]
         if abs(dd) > rho * D[i]:
             _gram_row(indptr, indices, data, pos, i, dd, fit_b, H, kk, vv, unit)
@@ -846,22 +862,22 @@ def gram_cols(indptr, indices, data, cols, D, fit_b, H, tmp):
     m = cols.shape[0]
     H[:, :] = 0.0
     for a in range(m):
-        j = cols[a]
-        for q in range(indptr[j], indptr[j + 1]):
-            tmp[indices[q]] = D[indices[q]] * data[q]
+        j = _U(cols[a])
+        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+            tmp[_U(indices[q])] = D[_U(indices[q])] * data[q]
         for e in range(a + 1):
-            k = cols[e]
+            k = _U(cols[e])
             acc = 0.0
-            for q in range(indptr[k], indptr[k + 1]):
-                acc += tmp[indices[q]] * data[q]
+            for q in range(_U(indptr[k]), _U(indptr[k + _U(1)])):
+                acc += tmp[_U(indices[q])] * data[q]
             H[a, e] = acc
         if fit_b:
             acc = 0.0
-            for q in range(indptr[j], indptr[j + 1]):
-                acc += tmp[indices[q]]
+            for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+                acc += tmp[_U(indices[q])]
             H[m, a] = acc
-        for q in range(indptr[j], indptr[j + 1]):
-            tmp[indices[q]] = 0.0
+        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+            tmp[_U(indices[q])] = 0.0
     if fit_b:
         acc = 0.0
         for i in range(D.shape[0]):
@@ -879,9 +895,9 @@ def dense_cols(indptr, indices, data, cols, n, fit_b):
     m = cols.shape[0]
     out = np.zeros((n, m + (1 if fit_b else 0)))
     for k in range(m):
-        j = cols[k]
-        for q in range(indptr[j], indptr[j + 1]):
-            out[indices[q], k] = data[q]
+        j = _U(cols[k])
+        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+            out[_U(indices[q]), k] = data[q]
     if fit_b:
         for i in range(n):
             out[i, m] = 1.0
@@ -895,9 +911,9 @@ def dense_rows_of(indptr, indices, data, pos, m, fit_b):
     (cheaper than the columns' strided writes when the working set holds most of them)."""
     n = indptr.shape[0] - 1
     out = np.zeros((n, m + (1 if fit_b else 0)))
-    for i in range(n):
-        for q in range(indptr[i], indptr[i + 1]):
-            k = pos[indices[q]]
+    for i in range(_U(n)):
+        for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
+            k = pos[_U(indices[q])]
             if k >= 0:
                 out[i, k] = data[q]
         if fit_b:
@@ -913,10 +929,10 @@ def grad_hdiag_dense(Xd, r, D, g, h):
     m = g.shape[0]
     g[:] = 0.0
     h[:] = 0.0
-    for i in range(Xd.shape[0]):
+    for i in range(_U(Xd.shape[0])):
         ri = r[i]
         di = D[i]
-        for a in range(m):
+        for a in range(_U(m)):
             v = Xd[i, a]
             g[a] += v * ri
             h[a] += v * v * di
@@ -989,9 +1005,9 @@ def gram_cost(indptr, indices, cols, n):
     CSC X (n rows): the multiply-adds of :func:`gram_rows` on that working set."""
     c = np.zeros(n, dtype=np.int64)
     for k in range(cols.shape[0]):
-        j = cols[k]
-        for q in range(indptr[j], indptr[j + 1]):
-            c[indices[q]] += 1
+        j = _U(cols[k])
+        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+            c[_U(indices[q])] += 1
     tot = 0
     for i in range(n):
         tot += c[i] * (c[i] + 1) // 2
@@ -1006,15 +1022,15 @@ def gram_cost_rest(indptr, indices, inw, k, k2, nnz_w, e):
     sum_i k_i^2; e_i: row i's entries outside the set), ``sum_i c_i (c_i + 1) / 2 =
     (k2 - sum_i e_i (2 k_i - e_i) + nnz_w) / 2`` (nnz_w = sum_i c_i).  The same integer.
     ``e``: int64 (n,), zeros on entry and on return."""
-    for j in range(inw.shape[0]):
+    for j in range(_U(inw.shape[0])):
         if not inw[j]:
-            for q in range(indptr[j], indptr[j + 1]):
-                e[indices[q]] += 1
+            for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+                e[_U(indices[q])] += 1
     corr = 0
-    for j in range(inw.shape[0]):
+    for j in range(_U(inw.shape[0])):
         if not inw[j]:
-            for q in range(indptr[j], indptr[j + 1]):
-                i = indices[q]
+            for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+                i = _U(indices[q])
                 ei = e[i]
                 if ei > 0:
                     corr += ei * (2 * k[i] - ei)

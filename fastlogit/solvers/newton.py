@@ -212,25 +212,25 @@ def pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0, minv=None, work=None):
     """Solve H s = -g by preconditioned CG to ||r|| <= rtol ||g|| (or the quadratic-decrease
     rule when ``eps_q > 0``); stop on negative curvature.  ``precond(r)`` applies M^{-1}, or
     ``minv`` (array) is M^{-1} as a diagonal; ``work`` (:class:`CGWork`) holds the vectors
-    (allocated here when None).
+    (allocated here when None).  Besides the Hessian product, a step is two or three
+    compiled loops over the parameters (:mod:`fastlogit.solvers._tr_cg`; their sums are
+    reassociated, so they agree with NumPy's dots to rounding).
 
     Returns (s, n_cg, solved); s is the first direction when it has non-positive curvature
     (``work.s`` or ``work.d``: valid until the next call with the same ``work``);
     ``solved`` is True when the residual (or quadratic-decrease) test was met.
     """
     work = CGWork(g.size) if work is None else work
-    tmp = work.tmp
-    s = work.s
+    s, r, z, p = work.s, work.r, work.z, work.d
     s.fill(0.0)
-    r = np.negative(g, out=work.r)
-
-    def apply(r):
-        if minv is not None:
-            return np.multiply(minv, r, out=work.z)
-        return r if precond is None else precond(r)
-
-    z = apply(r)
-    p = work.d
+    np.negative(g, out=r)
+    diag = _NO_DIAG if minv is None else minv
+    if precond is not None:
+        z = precond(r)
+    elif minv is not None:
+        np.multiply(minv, r, out=z)
+    else:
+        z[...] = r
     p[...] = z
     rz = float(r @ z)
     stop = rtol * float(np.sqrt(g @ g))
@@ -239,24 +239,26 @@ def pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0, minv=None, work=None):
     for k in range(max_cg):
         Hp = None  # the previous product is released before the next is allocated
         Hp = hessp(p)
-        curv = float(p @ Hp)
-        if curv <= 1e-16 * float(p @ p):
+        curv, _, _, pp = _tr_cg.curvature(p, Hp, s, _NO_DIAG)
+        if curv <= 1e-16 * pp:
             if k == 0:
                 s = p
             return s, k + 1, False
         alpha = rz / curv
-        _axpy(s, alpha, p, tmp)
-        _axpy(r, alpha, Hp, tmp, -1)
-        if float(np.sqrt(r @ r)) <= stop:
+        # s += alpha p, r -= alpha Hp, z = M^-1 r (z = r for a callable M^-1, applied below)
+        rr, rz_new, gs, sr = _tr_cg.advance(s, r, work.z, p, Hp, g, diag, alpha)
+        if math.sqrt(rr) <= stop:
             return s, k + 1, True
         if eps_q:
-            done, q = _quadratic_stop(float(g @ s), float(s @ r), k, q, eps_q)
+            done, q = _quadratic_stop(gs, sr, k, q, eps_q)
             if done:
                 return s, k + 1, True
-        z = apply(r)
-        rz_new = float(r @ z)
-        p *= rz_new / rz
-        p += z
+        if precond is not None:
+            z = precond(r)
+            rz_new = float(r @ z)
+        else:
+            z = work.z
+        _tr_cg.new_direction(p, z, rz_new / rz)
         rz = rz_new
     return s, max_cg, False
 
@@ -265,7 +267,7 @@ def pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0, minv=None, work=None):
 @single_threaded_blas
 def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
               random_state=None, preconditioner="diag", max_cg=None, eta_max=0.5, eps_q=0.0,
-              line_search="armijo", residual_floor=0.0):
+              line_search="armijo", residual_floor=0.0, curvature_tol=0.0):
     """Truncated Newton-CG with a line search (binary and multinomial).
 
     The CG residual tolerance is eta_k = min(eta_max, sqrt(||g_k|| / max(1, ||g_0||))) relative
@@ -283,12 +285,37 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     regularisation paths of wide binary L2 problems run (:mod:`fastlogit.model_selection`),
     chosen by Hessian products and time on the warm paths of news20's folds, wide word
     counts where Jacobi scaling slows CG down (benchmarks/results/news20_cv.md).
+    ``curvature_tol`` > 0 (binary L2 objectives over in-memory data) runs each Newton
+    step's CG on the Hessian without the rows of least curvature
+    (:meth:`~fastlogit.objective.Objective.row_subset_hessp`; a row-subset copy of X made
+    once per step, each product a pass over the kept rows): those whose rank-one terms
+    ``C D_i x~_i x~_i^T`` sum to at most ``curvature_tol`` times the L2 strength a in trace,
+    and (with an intercept) whose weights sum to at most ``curvature_tol / 10`` times the
+    kept rows'.  The skipped part is positive semi-definite, of 2-norm at most
+    ``curvature_tol * a`` while the coefficients' block is at least a I, and the intercept's
+    curvature loses at most that share of the weights: CG solves with a matrix close to the
+    Hessian, the step is a descent direction close to Newton's, and the gradient, the line
+    search and the stopping rule stay exact.  At large C most rows of a nearly separable
+    problem have negligible curvature.  A step's copy serves the next step again when it
+    still holds every row to keep (and little more).  A step that would keep nearly every
+    row (more than 90 % of X's values) uses the full Hessian, and after successive such
+    steps the subset is not asked for in the next 1, 2, 4, ... steps (the kept share changes
+    little from step to step of a fit, and the choice itself costs a sort of the rows).  0
+    (or another penalty, or a data term without row subsets) uses the full Hessian
+    throughout.
     """
     name = "newton-cg"
     if line_search not in ("armijo", "minimize"):
         raise ValueError(f"line_search must be 'armijo' or 'minimize', got {line_search!r}")
     if not (residual_floor >= 0 and math.isfinite(residual_floor)):
         raise ValueError(f"residual_floor must be a finite number >= 0, got {residual_floor!r}")
+    if not (curvature_tol >= 0 and math.isfinite(curvature_tol)):
+        raise ValueError(f"curvature_tol must be a finite number >= 0, got {curvature_tol!r}")
+    strength = getattr(objective, "l2_strength", None) if curvature_tol else None
+    subset = getattr(objective, "row_subset_hessp", None) if strength else None
+    # the intercept's curvature loses exactly the skipped weights, while the trace bound on
+    # the coefficients' block is loose: the weights' share is held ten times tighter
+    weight_rtol = 0.1 * curvature_tol if getattr(objective, "fit_intercept", True) else None
     search = armijo if line_search == "armijo" else minimizing_step
     theta, hist, f, g, gnorm, thr, stopped = begin_smooth_fit(name, objective, theta0, tol,
                                                               callback, verbose)
@@ -298,6 +325,7 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     max_cg = max_cg or min(objective.n_params, 500)
     it, message = 0, "max_iter reached"
     work = CGWork(theta.size)
+    rows, next_ask, wait = None, 0, 1  # the current step's row subset (curvature_tol)
     while gnorm > thr and it < max_iter:
         it += 1
         g2 = _norm(g)
@@ -308,8 +336,12 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
         minv = None  # the previous diagonal is released before the next is computed
         minv = _preconditioner(objective, theta, preconditioner)
         th = theta
-        d, _, _ = pcg(lambda v: objective.hessp(th, v), g, eta, max_cg, None,
-                       min(eps_q, np.sqrt(eta)), minv, work)
+        if subset is not None and it >= next_ask:  # the last step's copy may serve again
+            rows = subset(theta, curvature_tol * strength, weight_rtol, reuse=rows)
+            # declined (too much kept): not asked for the next 1, 2, 4, ... steps
+            next_ask, wait = (it + 1, 1) if rows is not None else (it + 1 + wait, 2 * wait)
+        hessp = (lambda v: objective.hessp(th, v)) if rows is None else rows[0]
+        d, _, _ = pcg(hessp, g, eta, max_cg, None, min(eps_q, np.sqrt(eta)), minv, work)
         if not float(g @ d) < 0:
             d = -g if minv is None else -minv * g
         t, theta_new, f_new, g_new = search(objective, theta, f, g, d)
@@ -317,7 +349,7 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
             message = "line search failed"
             break
         theta, f, g = theta_new, f_new, g_new
-        theta_new = g_new = d = None
+        theta_new = g_new = d = hessp = None
         gnorm = float(np.abs(g).max())
         if hist.record(theta, f, gnorm):
             return finish_fit(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
