@@ -844,6 +844,45 @@ def test_compiled_line_search_matches_the_python_one(unit):
         assert (ta, la) == (tb, lb)
         for u, v in zip(out_a, out_b):
             np.testing.assert_array_equal(u, v)
+        # from the log-terms (pointwise's lo): the same step and pointwise terms, the loss
+        # change within try_step_l's bound, and the trial point's log-terms in lon
+        lo, lon = np.empty(n), np.empty(n)
+        _cd.pointwise(z, y, s, 2.0, np.empty(n), np.empty(n), np.empty(n), lo)
+        np.testing.assert_allclose(lo, np.logaddexp(0.0, z), rtol=1e-15, atol=1e-300)
+        out_c = [np.empty(n) for _ in range(4)]
+        tc, lc = _cd.line_search(z, p, xd, y, s, 2.0, *out_c, w, dw, delta, 0.3, 0.7, 0.01, 30,
+                                 lo, lon, True)
+        assert tc == tb
+        for u, v in zip(out_b, out_c):
+            np.testing.assert_array_equal(u, v)
+        _, err = _cd.try_step_l(z, lo, xd, tc, y, s, 2.0, *(np.empty(n) for _ in range(4)),
+                                np.empty(n))
+        assert abs(lc - lb) <= err + 1e-14 * abs(lb)
+        np.testing.assert_allclose(lon, np.logaddexp(0.0, out_c[0]), rtol=1e-15, atol=1e-300)
+
+
+def test_log_term_line_search_falls_back_on_a_close_decision():
+    """try_step_l's change agrees with try_step's within its bound; a line search whose
+    Armijo threshold sits within that bound of the first trial's change repeats the trial
+    with try_step, so its decision and loss change are try_step's."""
+    rng = np.random.default_rng(9)
+    n = 500
+    y = (rng.random(n) < 0.3).astype(np.float64)
+    z = rng.standard_normal(n) * 2
+    p = 1.0 / (1.0 + np.exp(-z))
+    lo = np.logaddexp(0.0, z)
+    xd = rng.standard_normal(n) * 1e-7
+    s = np.empty(0)
+    exact = _cd.try_step(z, p, xd, 1.0, y, s, 1.0, *(np.empty(n) for _ in range(4)))
+    fast, err = _cd.try_step_l(z, lo, xd, 1.0, y, s, 1.0, *(np.empty(n) for _ in range(4)),
+                               np.empty(n))
+    assert 0 < err < 1e-9 and abs(fast - exact) <= err and fast != exact
+    w, dw = np.zeros(3), np.zeros(3)
+    # threshold sigma * delta placed inside the rounding band of the fast change: fallback
+    delta = (fast + 0.5 * err) / 0.01
+    t, dl = _cd.line_search(z, p, xd, y, s, 1.0, *(np.empty(n) for _ in range(4)), w, dw,
+                            delta, 0.0, 1.0, 0.01, 1, lo, np.empty(n), True)
+    assert dl == (exact if t == 1.0 else 0.0) and t == (1.0 if exact <= 0.01 * delta else -1.0)
 
 
 def test_transpose_is_scipys_csc():

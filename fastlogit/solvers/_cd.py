@@ -27,7 +27,7 @@ __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
            "keep", "ring_slot", "model_terms", "l1_change", "transpose", "margins_nz",
-           "working_set", "line_search", "all_ones"]
+           "working_set", "line_search", "all_ones", "try_step_l"]
 
 _JIT = dict(cache=True, nogil=True)
 #: Index type of the loops over stored entries: Numba indexes with a signed integer through
@@ -36,6 +36,7 @@ _JIT = dict(cache=True, nogil=True)
 #: unsigned indices have none (the same loads and arithmetic: the same bits; measured in
 #: benchmarks/results/l1_race.md).  Never subtract two of them.
 _U = np.uint64
+_EPS = np.finfo(np.float64).eps
 
 
 @njit(**_JIT)
@@ -47,13 +48,16 @@ def _sigmoid(z):
 
 
 @njit(**_JIT)
-def pointwise(z, y, s, C, r, D, p):
-    """Fill r, D, p (n,) from the margins z; returns the unscaled loss sum_i s_i l_i.
+def pointwise(z, y, s, C, r, D, p, lo=np.empty(0)):
+    """Fill r, D, p (n,) from the margins z; returns the unscaled loss sum_i s_i l_i.  When
+    lo has length n, also the log-terms ``lo_i = log(1 + e^(z_i))`` (:func:`try_step_l`'s,
+    the same bits).
 
     A margin equal to the previous sample's reuses its exponential and logarithm (a start
     at the intercept alone has one margin for all samples): the same values bit for bit."""
     n = z.shape[0]
     unit = s.shape[0] == 0
+    want_l = lo.shape[0] == n
     loss = 0.0
     zl = math.nan  # the last margin, its log1p(e^-|z|) and sigmoid
     ll = 0.0
@@ -73,6 +77,8 @@ def pointwise(z, y, s, C, r, D, p):
         pi = pl
         si = 1.0 if unit else s[i]
         loss += si * li
+        if want_l:
+            lo[i] = (zi + ll) if zi > 0.0 else ll
         p[i] = pi
         r[i] = C * si * (pi - yi)
         D[i] = C * si * pi * (1.0 - pi)
@@ -87,11 +93,12 @@ def _log1pexp(v):
 
 
 @njit(**_JIT)
-def try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn):
+def try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn, lon=np.empty(0)):
     """The loss change ``sum_i s_i [l(y_i, z_i + t xd_i) - l(y_i, z_i)]`` from z and
     p = sigmoid(z), and the pointwise terms at the new margins ``zn = z + t xd`` written to
     zn, pn, rn, Dn (as :func:`pointwise` would from zn) in the same pass, so that an accepted
-    step needs no second pass over the samples.
+    step needs no second pass over the samples; when lon has length n, also the log-terms
+    ``lon_i = log(1 + e^(zn_i))`` (for :func:`try_step_l`'s next step).
 
     The change is computed per sample without cancellation: log(1 + e^(z + u)) - log(1 + e^z)
     = log1p(p (e^u - 1)) for u <= 0 and u + log1p((1 - p)(e^-u - 1)) for u > 0, used while the
@@ -100,6 +107,7 @@ def try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn):
     compare changes far below F's own rounding (near the optimum)."""
     n = p.shape[0]
     unit = s.shape[0] == 0
+    want_l = lon.shape[0] == n
     out = 0.0
     for i in range(n):
         u = t * xd[i]
@@ -117,6 +125,8 @@ def try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn):
         pn[i] = pi
         rn[i] = C * si * (pi - yi)
         Dn[i] = C * si * pi * (1.0 - pi)
+        if want_l:
+            lon[i] = (wi + math.log1p(e)) if wi > 0.0 else math.log1p(e)
         if u == 0.0:
             continue
         if u <= 0.0:
@@ -128,6 +138,43 @@ def try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn):
         c -= yi * u
         out += si * c
     return out
+
+
+@njit(**_JIT)
+def try_step_l(z, lo, xd, t, y, s, C, zn, pn, rn, Dn, lon):
+    """:func:`try_step` from the log-terms ``lo_i = log(1 + e^(z_i))`` at z instead of p:
+    the change as ``sum_i s_i (lon_i - lo_i - y_i u_i)`` with the new log-terms lon (written,
+    with zn, pn, rn, Dn as try_step writes them): two transcendental calls per sample instead
+    of three.  The difference of the log-terms cancels where the change is small, so the
+    change carries their rounding; returns ``(change, err)`` with ``err = 8 eps sum_i s_i
+    (lon_i + lo_i + |y_i u_i|)`` bounding that rounding (beyond the sum's own, which
+    try_step's sum shares)."""
+    n = z.shape[0]
+    unit = s.shape[0] == 0
+    out = 0.0
+    mag = 0.0
+    for i in range(_U(n)):
+        u = t * xd[i]
+        wi = z[i] + u
+        yi = y[i]
+        si = 1.0 if unit else s[i]
+        if wi > 0.0:
+            e = math.exp(-wi)
+            pi = 1.0 / (1.0 + e)
+            li = wi + math.log1p(e)
+        else:
+            e = math.exp(wi)
+            pi = e / (1.0 + e)
+            li = math.log1p(e)
+        zn[i] = wi
+        pn[i] = pi
+        rn[i] = C * si * (pi - yi)
+        Dn[i] = C * si * pi * (1.0 - pi)
+        lon[i] = li
+        yu = yi * u
+        out += si * (li - lo[i] - yu)
+        mag += si * (li + lo[i] + abs(yu))
+    return out, 8.0 * _EPS * mag
 
 
 @njit(**_JIT)
@@ -1089,21 +1136,35 @@ def working_set(w, score, ws_min):
 
 
 @njit(**_JIT)
-def line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, w, dw, delta, a, lam, sigma, max_tries):
+def line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, w, dw, delta, a, lam, sigma, max_tries,
+                lo=np.empty(0), lon=np.empty(0), fast=False):
     """``(t, loss change)`` for the largest ``t = 2^-k`` (k < max_tries) meeting the
     composite Armijo rule ``F(w + t dw) - F(w) <= sigma t delta`` along the step ``t dw`` of
     the coefficients w (with the margins' step ``t xd``), or ``(-1.0, 0.0)`` when none does.
 
-    Each trial is :func:`try_step` (the trial point's pointwise terms in zn, pn, rn, Dn);
-    the l2 and l1 changes are computed per coordinate (no cancellation between the two
-    norms), their sums in NumPy's order (:func:`fastlogit.solvers._lbfgs_memory.numpy_sum`):
-    the same bits as :func:`fastlogit.solvers.l1._line_search` with that trial."""
+    Each trial is :func:`try_step` (the trial point's pointwise terms in zn, pn, rn, Dn, and
+    its log-terms in lon when lon has length n); the l2 and l1 changes are computed per
+    coordinate (no cancellation between the two norms), their sums in NumPy's order
+    (:func:`fastlogit.solvers._lbfgs_memory.numpy_sum`): the same bits as
+    :func:`fastlogit.solvers.l1._line_search` with that trial.  With ``fast`` (lo holds the
+    log-terms at z), a trial is first :func:`try_step_l` (two transcendental calls per
+    sample instead of three) and is repeated by try_step only when its change lies within
+    its rounding bound of the threshold: the same decisions as with try_step's changes;
+    the loss change returned is then try_step_l's (equal to its rounding bound)."""
     q1 = numpy_sum(w * dw)
     q2 = numpy_sum(dw * dw)
     t = 1.0
     for _ in range(max_tries):
-        dl = try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn)
-        change = C * dl + a * t * (q1 + 0.5 * t * q2) + l1_change(w, dw, lam, t)
+        l2c = a * t * (q1 + 0.5 * t * q2)
+        l1c = l1_change(w, dw, lam, t)
+        exact = not fast
+        if fast:
+            dl, err = try_step_l(z, lo, xd, t, y, s, C, zn, pn, rn, Dn, lon)
+            change = C * dl + l2c + l1c
+            exact = abs(change - sigma * t * delta) <= C * err
+        if exact:
+            dl = try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn, lon)
+            change = C * dl + l2c + l1c
         if change <= sigma * t * delta:
             return t, dl
         t *= 0.5

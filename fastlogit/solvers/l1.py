@@ -590,6 +590,10 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     # the line search writes the pointwise terms of its trial point here (swapped in when
     # the step is accepted)
     zn, rn, Dn, pn = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    # the log-terms log(1 + e^z) at z, written with the pointwise terms (lo; a line search's
+    # trial writes them at its point, lon): the line search tries its steps by
+    # _cd.try_step_l from them
+    lo, lon = np.empty(n), np.empty(n)
     # entries of inactive features stay 0 (never written below)
     g_full = np.zeros(d) if masked else np.empty(d)
     # columns the full column gradient skips: the inactive ones, and the working set's
@@ -635,6 +639,11 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         csc = _cd.cols_of_rows(*rows, loc, cp)
         return csc, loc[cols]
 
+    def point_terms():
+        """r, D, p and the log-terms lo from the margins z
+        (:func:`fastlogit.solvers._cd.pointwise`); returns the unscaled loss."""
+        return _cd.pointwise(z, y, s, C, r, D, p, lo)
+
     def margins(out):
         """out = X w + b (+ offset) from scratch."""
         if loc is None:
@@ -655,7 +664,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     def exact_state():
         """Margins from scratch, pointwise terms, full gradient, violations."""
         margins(z)
-        loss = _cd.pointwise(z, y, s, C, r, D, p)
+        loss = point_terms()
         return loss, full_gradient()
 
     def full_gradient(cols=None, gw=None):
@@ -697,7 +706,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     grad0 = np.empty(objective.n_params)
     if given:
         margins(z)
-        loss = _cd.pointwise(z, y, s, C, r, D, p)
+        loss = point_terms()
         g_full[:] = grad_start[:d]
         if masked:
             g_full[inactive] = 0.0
@@ -714,7 +723,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         # rule's reference) comes from the same pass over the rows
         b = b_start
         z[:] = b
-        loss = _cd.pointwise(z, y, s, C, r, D, p)
+        loss = point_terms()
         r0 = C * (0.5 - y) if s.size == 0 else C * s * (0.5 - y)
         if loc is None:  # the full column copy was cached (two passes)
             all_cols = np.arange(d, dtype=np.int64)
@@ -731,7 +740,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             # from the intercept's optimum, D ~ 0.03 C and the first steps overshoot)
             b = 0.0
             z[:] = 0.0
-            loss = _cd.pointwise(z, y, s, C, r, D, p)
+            loss = point_terms()
             g_full[:] = grad0[:d]
             gb = grad0[d]
             if np.count_nonzero(np.abs(g_full) > lam) > _WS_RATIO * n_b:
@@ -795,7 +804,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 break
             z[:] = xz
             kept = None
-            loss = _cd.pointwise(z, y, s, C, r, D, p)
+            loss = point_terms()
             gb = full_gradient()
             exact = True
             viol, vmax = _violation(g_full, w, lam)
@@ -942,7 +951,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 stop_round = True
                 break
             t, dl = _cd.line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, ww, dw, delta, a, lam,
-                                    _SIGMA, _MAX_BACKTRACKS)
+                                    _SIGMA, _MAX_BACKTRACKS, lo, lon, True)
             if t < 0.0:
                 # A coordinate whose samples all sit far from the boundary has curvature ~ 0
                 # (separable directions): its model step is huge and no fraction of the joint
@@ -960,6 +969,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             b += t * db
             # the trial point's margins and pointwise terms (z + t xd, as try_step wrote)
             z, zn, p, pn, r, rn, D, Dn = zn, z, pn, p, rn, r, Dn, D
+            lo, lon = lon, lo
             loss += dl
             exact = False
             it += 1
