@@ -546,11 +546,20 @@ def test_column_kernels_against_numpy():
     ip64 = np.asarray(X.indptr, dtype=np.int64)
     r = rng.standard_normal(30)
     g1, g2, counts = np.empty(12), np.empty(12), np.empty(12, dtype=np.int64)
-    amax = _cd.grad_rows(ip64, X.indices, X.data, r, g1, 2 * r, g2, counts)
+    amax, ones = _cd.grad_rows(ip64, X.indices, X.data, r, g1, 2 * r, g2, counts)
     np.testing.assert_allclose(g1, X.T @ r, rtol=1e-13)
     np.testing.assert_allclose(g2, X.T @ (2 * r), rtol=1e-13)
     np.testing.assert_array_equal(counts, X.getnnz(axis=0))
-    assert amax == np.abs(X.data).max()
+    assert amax == np.abs(X.data).max() and not ones
+    # the same pass says whether X is binary (every stored value 1.0); without counting, no
+    Xb = X.copy()
+    Xb.data[:] = 1.0
+    assert _cd.grad_rows(ip64, Xb.indices, Xb.data, r, g1, np.empty(0), g2, counts) == (1.0,
+                                                                                      True)
+    Xb.data[-1] = -1.0
+    assert not _cd.grad_rows(ip64, Xb.indices, Xb.data, r, g1, np.empty(0), g2, counts)[1]
+    assert _cd.grad_rows(ip64, X.indices, X.data, r, g1, np.empty(0), g2,
+                         np.empty(0, dtype=np.int64)) == (0.0, False)
     cols = np.array([7, 2, 9], dtype=np.int64)
     pos = np.full(12, -1, dtype=np.int64)
     pos[cols] = np.arange(3)
@@ -926,8 +935,8 @@ def test_model_terms_and_l1_change_match_numpy():
 
 def test_binary_kernels_and_gram_cost_from_the_rest_match_the_general_forms():
     """On a binary X (every stored value 1.0, all_ones True; False once one value is not):
-    grad_hdiag_cols, col_matvec and cd_model with ``unit=True`` (the values not read) give
-    the general path's bits; gram_cost_rest, counted from the columns outside a working set,
+    grad_hdiag_cols and col_matvec with ``unit=True`` (the values not read) give the general
+    path's bits, cd_model its model solution to rounding; gram_cost_rest, counted from the columns outside a working set,
     is gram_cost's integer (empty, partial and full sets) and leaves its scratch at zero;
     and an l1 fit on a binary X reaches the split reference's F to 1e-8 relative."""
     rng = np.random.default_rng(31)
@@ -948,9 +957,13 @@ def test_binary_kernels_and_gram_cost_from_the_rest_match_the_general_forms():
         db, sweeps, _ = _cd.cd_model(ip, ri, rv, cols, w, g, h + 1e-3, D, 0.5, 0.0, True,
                                      float(r.sum()), float(D.sum()), dw, xm, 1e-10, 50, 70,
                                      True, unit)
-        outs.append((g, h, xd, dw, xm, np.array([db, sweeps])))
-    for a, b in zip(*outs):
+        outs.append((g, h, xd, dw, xm, db))
+    for a, b in zip(outs[0][:3], outs[1][:3]):
         np.testing.assert_array_equal(a, b)
+    # cd_model's binary sweeps sum a column in four partial sums: the same model solution
+    # (both solved to 1e-10 of their violations) to rounding
+    for a, b in zip(outs[0][3:], outs[1][3:]):
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(outs[0][0], X[:, cols].T @ r, rtol=1e-13)
     # gram_cost from the complement: the same integer
     k = np.diff(X.indptr).astype(np.int64)

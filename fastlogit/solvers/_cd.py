@@ -357,12 +357,14 @@ def rows_of_cols(indptr, indices, data, cols, n):
 def grad_rows(indptr, indices, data, r, out, r2, out2, counts):
     """out = X^T r over all d columns from the rows of a CSR X (overwritten, (d,)); when
     r2 has length n, also out2 = X^T r2 in the same pass; when counts has length d, also
-    the non-zeros per column into counts (int64, overwritten).  Returns max |x_ij| when
-    counting (the pass reads every entry anyway), else 0.0."""
+    the non-zeros per column into counts (int64, overwritten).  Returns ``(max |x_ij|,
+    every x_ij == 1.0)`` (:func:`all_ones`) when counting (the pass reads every entry
+    anyway), else ``(0.0, False)``."""
     n = indptr.shape[0] - 1
     two = r2.shape[0] == n
     count = counts.shape[0] == out.shape[0]
     amax = 0.0
+    ones = count
     out[:] = 0.0
     if two:
         out2[:] = 0.0
@@ -381,7 +383,8 @@ def grad_rows(indptr, indices, data, r, out, r2, out2, counts):
                 counts[j] += 1
                 if abs(v) > amax:
                     amax = abs(v)
-    return amax
+                ones &= v == 1.0
+    return amax, ones
 
 
 @njit(**_JIT)
@@ -617,6 +620,32 @@ def anderson_step(it_dw, it_xd, it_db, K):
 ANDERSON_K = 5
 
 
+@njit(inline="always", **_JIT)
+def _dot_gather4(indices, q0, q1, D, xd):
+    """sum of D_i xd_i over i = indices[q0:q1] (unsigned bounds), in four interleaved partial
+    sums (independent chains of additions: the loads of one overlap the others')."""
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    a3 = 0.0
+    q = q0
+    while q + _U(4) <= q1:
+        i0 = _U(indices[q])
+        i1 = _U(indices[q + _U(1)])
+        i2 = _U(indices[q + _U(2)])
+        i3 = _U(indices[q + _U(3)])
+        a0 += D[i0] * xd[i0]
+        a1 += D[i1] * xd[i1]
+        a2 += D[i2] * xd[i2]
+        a3 += D[i3] * xd[i3]
+        q += _U(4)
+    while q < q1:
+        i = _U(indices[q])
+        a0 += D[i] * xd[i]
+        q += _U(1)
+    return (a0 + a1) + (a2 + a3)
+
+
 @njit(**_JIT)
 def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw, xd,
              tol, max_sweeps, n_shrink, anderson=True, unit=False):
@@ -639,8 +668,9 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
     the iterate when it lowers the model (:func:`_model_value`); the sweeps then go on from
     there, so the stopping rule and the fixed point are those of plain coordinate descent.
 
-    ``unit``: every stored value of X is 1.0 (:func:`all_ones`) and is not read (the same
-    bits; a binary X's sweeps then stream only its row indices).
+    ``unit``: every stored value of X is 1.0 (:func:`all_ones`) and is not read (a binary X's
+    sweeps then stream only its row indices; a coordinate's sum over its column in four
+    interleaved partial sums, :func:`_dot_gather4`: equal to the one-chain sum to rounding).
 
     Returns ``(db, sweeps, violation)``: the intercept step, the number of sweeps, the last
     sweep's largest violation.
@@ -668,9 +698,7 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
             j = _U(cols[k])
             acc = 0.0
             if unit:
-                for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-                    i = _U(indices[q])
-                    acc += D[i] * xd[i]
+                acc = _dot_gather4(indices, _U(indptr[j]), _U(indptr[j + _U(1)]), D, xd)
             else:
                 for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
                     i = _U(indices[q])

@@ -690,7 +690,9 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         if counted:
             _cd.grad_rows(*rows, r, out, r2, out2, no_cnt)
         else:
-            _cache(_AMAX, data, _cd.grad_rows(*rows, r, out, r2, out2, col_nnz))
+            amax, ones = _cd.grad_rows(*rows, r, out, r2, out2, col_nnz)
+            _cache(_AMAX, data, amax)
+            _cache(_UNIT, data, ones)
             counted = True
 
     def value(loss):
