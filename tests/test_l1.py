@@ -1101,3 +1101,27 @@ def test_sparse_kernels_with_either_index_width_match_scipy(index_dtype):
     np.testing.assert_array_equal(rv2, Xc.data)
     np.testing.assert_array_equal(_cd.dense_cols(*csc, cols, n, True)[:, :4], dense[:, cols])
     np.testing.assert_array_equal(_cd.dense_rows_of(*rows, pos, 4, False), dense[:, cols])
+
+
+def test_dense_model_cost_lower_bound_is_below_the_exact_count():
+    """_gram_lower never exceeds the cost the exact gram_cost count gives (the dense-model
+    choice may skip gram_cost's pass on it), on random working sets of random sparse X,
+    equal row counts (the bound's equality case) included."""
+    from fastlogit.solvers import l1 as l1mod
+
+    rng = np.random.default_rng(17)
+    for trial in range(30):
+        n, d = int(rng.integers(1, 80)), int(rng.integers(1, 30))
+        X = sp.random(n, d, density=rng.uniform(0.05, 1.0), random_state=rng, format="csc")
+        if trial == 0:
+            X = sp.csc_matrix(np.ones((n, d)))
+        ip = np.asarray(X.indptr, dtype=np.int64)
+        cols = np.flatnonzero(rng.random(d) < 0.6).astype(np.int64)
+        nnz_w = int(np.diff(ip)[cols].sum())
+        for m_cache in (5, 500):
+            for compact in (True, False):
+                lower = l1mod._gram_lower(nnz_w, n, m_cache, compact, X.nnz)
+                exact = (_cd.gram_cost(ip, X.indices, cols, n)
+                         * (l1mod._GRAM_IN_CACHE if m_cache < l1mod._GRAM_M_CACHE else 1.0)
+                         + (2 * nnz_w if compact else X.nnz))
+                assert lower <= exact

@@ -508,6 +508,18 @@ def _line_search(trial, w, dw, delta, C, a, lam):
     return None, None
 
 
+def _gram_lower(nnz_w, n, m, compact, nnz_x):
+    """A lower bound on the dense-model cost ``gram`` that ``_solve_columns`` counts for a
+    working set of m columns holding nnz_w of X's nnz_x entries over n rows: its
+    :func:`fastlogit.solvers._cd.gram_cost` term ``sum_i c_i (c_i + 1) / 2`` is at least
+    ``n c (c + 1) / 2`` with c = nnz_w / n (the term is convex in c_i; less a relative 1e-9
+    for rounding), so a working set ruled out by it is ruled out by the exact count."""
+    c = nnz_w / max(n, 1)
+    ops = n * c * (c + 1.0) / 2.0 * (1.0 - 1e-9)
+    return (ops * (_GRAM_IN_CACHE if m < _GRAM_M_CACHE else 1.0)
+            + (2 * nnz_w if compact else nnz_x))
+
+
 def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit):
     """H (m + fi)^2 = the dense model's Hessian from X's rows (``pos`` maps a feature to its
     place in the working set ``cols``): built by :func:`fastlogit.solvers._cd.gram_rows`,
@@ -842,9 +854,13 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         # empty rows)
         by_cols = False
         gram_ops = 0
+        gram = np.inf  # (a working set the lower bound rules out: no dense model)
         if dense_rows:
             gram = _GRAM_DENSE * n * (m + fi) * (m + fi + 1) // 2
-        elif m <= 2500 and model != "columns":
+        elif m <= 2500 and model != "columns" and (model == "dense" or (
+                m * m <= 4 * (nnz_w + n) and _gram_lower(nnz_w, n, m, compact, nnz_x)
+                + last_sweeps * m * m <= last_sweeps * (2 * nnz_w + n))):
+            # (the lower bound rules the dense model out before gram_cost's pass would)
             if loc is None and 2 * nnz_w > nnz_x:
                 # on X's full column copy, from the fewer entries outside the working set
                 # (the same count): the rows' entry counts once per fit
