@@ -40,12 +40,19 @@ per round by :func:`fastlogit.solvers._cd.rows_of_cols`, when they hold less tha
 X's non-zeros: each build then skips the scan of the other entries; from the working set's
 dense rows when at least half of its entries are non-zero, from its columns when it has so
 few that their pairs cost less than the rows' loop) and sweeping over it costs less than
-sweeping over the columns for as many sweeps as the last model took, over that matrix.  A
-line search that finds no acceptable step damps the model (a ridge added to its
-curvature, Levenberg-Marquardt) and solves it again.  The line search compares F *changes*
-computed per sample without cancellation (:func:`fastlogit.solvers._cd.try_step`), so steps
-are judged correctly far below the rounding of F itself; the same pass writes the trial
-point's pointwise terms, so an accepted step costs no further pass over the samples.  The margins
+sweeping over the columns for as many sweeps as the last model took, over that matrix.
+Consecutive dense models built from X's rows keep the last Hessian and update only the rows
+whose curvature moved by more than ``_STALE`` relative (:func:`_gram_rows_stale`; near the
+optimum few do), so the model's Hessian stays within ``1 +- _STALE`` of the exact one while
+the gradient is exact.  On a binary X (every stored value 1.0) the column kernels skip
+reading the values.  A line search that finds no acceptable step damps the model (a ridge
+added to its curvature, Levenberg-Marquardt) and solves it again.  The line search compares
+F *changes* computed per sample: from the stored log-terms ``log(1 + e^z)``
+(:func:`fastlogit.solvers._cd.try_step_l`, two transcendental calls per sample) when that
+change is further from the Armijo threshold than its rounding bound, else without
+cancellation (:func:`fastlogit.solvers._cd.try_step`), so steps are judged correctly far
+below the rounding of F itself; the same pass writes the trial point's pointwise terms, so
+an accepted step costs no further pass over the samples.  The margins
 are updated by steps; the fit ends when the measure on them, plus a bound on what their
 rounding drift can change in the gradient, is below the threshold (else everything is
 recomputed from scratch and the fit goes on).
