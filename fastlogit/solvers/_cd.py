@@ -819,11 +819,11 @@ def gram_rows(indptr, indices, data, pos, D, fit_b, H, unit=False):
     if unit:
         for i in range(_U(n)):
             if D[i] != 0.0:
-                _gram_row(indptr, indices, data, pos, i, D[i], fit_b, H, kk, vv, True)
+                _gram_row_unit(indptr, indices, data, pos, i, D[i], fit_b, H, kk, vv)
         _lower_to_upper(H)
         return
-    # (the general rows' loop written out: as _gram_row's, it compiled slower on the
-    # working set's own rows, int64 positions)
+    # (the general rows' loop here, not in a helper as the binary one: inlined, it compiled
+    # slower on the working set's own rows, int64 positions)
     for i in range(_U(n)):
         Di = D[i]
         if Di == 0.0:
@@ -852,40 +852,29 @@ def gram_rows(indptr, indices, data, pos, D, fit_b, H, unit=False):
 
 
 @njit(inline="always", **_JIT)
-def _gram_row(indptr, indices, data, pos, i, Di, fit_b, H, kk, vv, unit):
+def _gram_row_unit(indptr, indices, data, pos, i, Di, fit_b, H, kk, vv):
     """Row i's term ``Di x_iW x_iW^T`` (and the intercept's row) added to H's lower triangle
-    (:func:`gram_rows`; kk, vv: scratch of the longest row's length)."""
+    when every stored value is 1.0 (:func:`gram_rows`' ``unit``; kk, vv: scratch of the
+    longest row's length; the values copied to vv though unused: without the copy it
+    compiled slower on mushrooms)."""
     m = H.shape[0] - (1 if fit_b else 0)
     c = _U(0)
     for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
         k = pos[_U(indices[q])]
         if k >= 0:
-            kk[c] = k
             vv[c] = data[q]
+            kk[c] = k
             c += _U(1)
-    if unit:
-        for a in range(c):
-            ka = _U(kk[a])
-            for e in range(a + _U(1)):
-                kb = _U(kk[e])
-                if ka >= kb:
-                    H[ka, kb] += Di
-                else:
-                    H[kb, ka] += Di
-            if fit_b:
-                H[m, ka] += Di
-    else:
-        for a in range(c):
-            ka = _U(kk[a])
-            va = Di * vv[a]
-            for e in range(a + _U(1)):
-                kb = _U(kk[e])
-                if ka >= kb:
-                    H[ka, kb] += va * vv[e]
-                else:
-                    H[kb, ka] += va * vv[e]
-            if fit_b:
-                H[m, ka] += va
+    for a in range(c):
+        ka = _U(kk[a])
+        for e in range(a + _U(1)):
+            kb = _U(kk[e])
+            if ka >= kb:
+                H[ka, kb] += Di
+            else:
+                H[kb, ka] += Di
+        if fit_b:
+            H[m, ka] += Di
     if fit_b:
         H[m, m] += Di
 
@@ -901,30 +890,31 @@ def _lower_to_upper(H):
 def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False):
     """:func:`gram_rows`' matrix kept up to date: H holds it for the curvature weights Du
     (symmetric, on entry); each row whose weight moved by more than ``rho`` relative,
-    ``|D_i - Du_i| > rho D_i``, has ``(D_i - Du_i) x_iW x_iW^T`` added and ``Du_i = D_i``
-    (Du (n,) updated in place).  On return H is gram_rows' matrix for the new Du, whose
+    ``|D_i - Du_i| > rho D_i``, has ``(D_i - Du_i) x_iW x_iW^T`` added (gram_rows over those
+    rows' weight changes, the other rows skipped as zero weights) and ``Du_i = D_i`` (Du (n,)
+    updated in place).  On return H is gram_rows' matrix for the new Du (to rounding), whose
     every weight is within ``rho D_i`` of D_i, so ``(1 - rho) X^T D X <= H <= (1 + rho)
-    X^T D X`` (the data parts; Du >= 0, H positive semi-definite).  Costs gram_rows' work
-    over the rows updated only; when more than half of the rows would be, H is rebuilt by
-    :func:`gram_rows` instead (Du = D).  Returns the number of rows updated (n when
-    rebuilt)."""
+    X^T D X`` (the data parts; Du >= 0, H positive semi-definite).  When more than half of
+    the rows moved, H is rebuilt by gram_rows instead (Du = D).  Returns the number of rows
+    updated (n when rebuilt).  ``rho >= 0``."""
     n = indptr.shape[0] - 1
+    dd = np.zeros(n)
     upd = 0
     for i in range(_U(n)):
-        upd += abs(D[i] - Du[i]) > rho * D[i]
+        delta = D[i] - Du[i]
+        if abs(delta) > rho * D[i]:
+            dd[i] = delta
+            upd += 1
     if 2 * upd > n:
         gram_rows(indptr, indices, data, pos, D, fit_b, H, unit)
         Du[:] = D
         return n
-    kk = np.empty(indices.shape[0] if n == 0 else 1 + int(np.max(np.diff(indptr))),
-                  dtype=np.int64)
-    vv = np.empty(kk.shape[0])
+    T = np.empty_like(H)
+    gram_rows(indptr, indices, data, pos, dd, fit_b, T, unit)
+    H += T
     for i in range(_U(n)):
-        dd = D[i] - Du[i]
-        if abs(dd) > rho * D[i]:
-            _gram_row(indptr, indices, data, pos, i, dd, fit_b, H, kk, vv, unit)
+        if dd[i] != 0.0:
             Du[i] = D[i]
-    _lower_to_upper(H)
     return upd
 
 
