@@ -986,7 +986,8 @@ def test_binary_kernels_and_gram_cost_from_the_rest_match_the_general_forms():
 
 @pytest.mark.parametrize("fit_b", [True, False])
 def test_stale_gram_stays_within_its_bound_of_the_exact_hessian(fit_b):
-    """gram_rows_stale updates exactly the rows whose curvature moved by more than rho relative (their count
+    """gram_rows with unit=True on a binary X gives the general path's bits; gram_rows_stale
+    updates exactly the rows whose curvature moved by more than rho relative (their count
     returned), after which every kept weight is within rho D_i of D_i, H is gram_rows' matrix
     for those weights (to rounding), symmetric, and (1 - rho) H_exact <= H <= (1 + rho)
     H_exact in the positive semi-definite order; with more than half of the rows moved it
@@ -997,6 +998,14 @@ def test_stale_gram_stays_within_its_bound_of_the_exact_hessian(fit_b):
     ip = np.asarray(X.indptr, dtype=np.int64)
     pos = np.array([0, -1, 1, 2, -1, 3, 4, 5], dtype=np.int64)
     p = 6 + fit_b
+    Xb = X.copy()
+    Xb.data[:] = 1.0
+    H1, H2 = np.empty((p, p)), np.empty((p, p))
+    D = rng.random(n)
+    D[::7] = 0.0
+    _cd.gram_rows(ip, Xb.indices, Xb.data, pos, D, fit_b, H1, False)
+    _cd.gram_rows(ip, Xb.indices, Xb.data, pos, D, fit_b, H2, True)
+    np.testing.assert_array_equal(H1, H2)
     rho = 0.3
     Du0 = rng.random(n) + 0.1
     H = np.empty((p, p))
