@@ -72,6 +72,11 @@ from .validation import (check_C, check_l1_ratio, check_max_iter, check_n_jobs, 
 
 __all__ = ["regularization_path", "RegularizationPath", "LogisticRegressionCV"]
 
+#: Index type of the compiled loops over stored entries: Numba guards every signed index
+#: loaded from memory with a wraparound check, unsigned ones not (the same loads and
+#: arithmetic; :mod:`fastlogit.solvers._cd` does the same).
+_U = np.uint64
+
 
 @dataclass
 class RegularizationPath:
@@ -342,9 +347,10 @@ def _full_width(theta, keep, n):
 @njit(cache=True, nogil=True)
 def _scatter(row, idx, values):  # pragma: no cover (compiled)
     """``row[idx] = values`` (idx int64) in one loop: NumPy's fancy assignment of a path's
-    compacted coefficients into its full-width row took several times longer."""
-    for k in range(idx.shape[0]):
-        row[idx[k]] = values[k]
+    compacted coefficients into its full-width row took several times longer.  Indices
+    unsigned, as in :mod:`fastlogit.solvers._cd` (no wraparound check per access)."""
+    for k in range(_U(idx.shape[0])):
+        row[_U(idx[k])] = values[k]
 
 
 def _lowest(objective, starts, keep, C):
@@ -811,30 +817,32 @@ def _compacted_rows(X, rows, fit_intercept, n_rows):
 @njit(cache=True, nogil=True)
 def _rows_used_columns(indptr, indices, rows, d):  # pragma: no cover (compiled)
     """(used (d,) bool: whether any of the rows ``rows`` of a CSR X (indptr, indices) holds
-    an entry in the column, those rows' stored entries in all)."""
+    an entry in the column, those rows' stored entries in all).  Indices unsigned (as
+    :func:`_scatter`)."""
     used = np.zeros(d, dtype=np.bool_)
     nnz = 0
-    for t in range(rows.shape[0]):
-        i = rows[t]
-        nnz += indptr[i + 1] - indptr[i]
-        for q in range(indptr[i], indptr[i + 1]):
-            used[indices[q]] = True
+    for t in range(_U(rows.shape[0])):
+        i = _U(rows[t])
+        nnz += indptr[i + _U(1)] - indptr[i]
+        for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
+            used[_U(indices[q])] = True
     return used, nnz
 
 
 @njit(cache=True, nogil=True)
-def _compact_rows(indptr, indices, data, rows, rank, out_indptr, out_indices, out_data):
+def _compact_rows(indptr, indices, data, rows, rank, out_indptr, out_indices,
+                  out_data):  # pragma: no cover (compiled)
     """The rows ``rows`` of a CSR X into ``out_*`` (preallocated), each row's entries in
-    their order, column j renamed ``rank[j]``."""  # pragma: no cover (compiled)
-    k = 0
+    their order, column j renamed ``rank[j]``.  Indices unsigned (as :func:`_scatter`)."""
+    k = _U(0)
     out_indptr[0] = 0
-    for t in range(rows.shape[0]):
-        i = rows[t]
-        for q in range(indptr[i], indptr[i + 1]):
-            out_indices[k] = rank[indices[q]]
+    for t in range(_U(rows.shape[0])):
+        i = _U(rows[t])
+        for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
+            out_indices[k] = rank[_U(indices[q])]
             out_data[k] = data[q]
-            k += 1
-        out_indptr[t + 1] = k
+            k += _U(1)
+        out_indptr[t + _U(1)] = k
 
 
 #: Scorings computed from the margins of every C at once (one sparse product per fold),
@@ -891,10 +899,10 @@ def _csr_margins(indptr, indices, data, rows, coefs, intercepts):  # pragma: no 
         for c in range(n_rows):
             w = coefs[k, c]  # one model's coefficients: a row of the path's array
             for t in range(rows.shape[0]):
-                i = rows[t]
+                i = _U(rows[t])  # unsigned indices, as in _scatter
                 acc = 0.0
-                for jj in range(indptr[i], indptr[i + 1]):
-                    acc += np.float64(data[jj]) * w[indices[jj]]
+                for jj in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
+                    acc += np.float64(data[jj]) * w[_U(indices[jj])]
                 Z[t, k, c] = acc + intercepts[k, c]
     return Z
 
