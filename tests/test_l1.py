@@ -951,3 +951,19 @@ def test_sparse_kernels_with_either_index_width_match_scipy(index_dtype):
     np.testing.assert_array_equal(rv2, Xc.data)
     np.testing.assert_array_equal(_cd.dense_cols(*csc, cols, n, True)[:, :4], dense[:, cols])
     np.testing.assert_array_equal(_cd.dense_rows_of(*rows, pos, 4, False), dense[:, cols])
+
+
+def test_kappa_keyword_keeps_the_optimum_and_rejects_bad_values():
+    """A looser model tolerance (``kappa``) changes the path, not the optimum: both fits meet
+    the stopping rule and agree with the default fit to the tolerance's order; kappa outside
+    (0, 1) is refused with a message naming it."""
+    X, y = make_sparse_classification(300, 80, mean_nnz=8, random_state=4)
+    ob = Objective(X, y, C=2.0, penalty="l1")
+    base = l1_newton(ob, ob.zeros(), tol=1e-10)
+    loose = l1_newton(ob, ob.zeros(), tol=1e-10, kappa=0.3)
+    assert base.converged and loose.converged
+    assert ob.value(loose.theta) == pytest.approx(ob.value(base.theta), rel=1e-12)
+    np.testing.assert_allclose(loose.theta, base.theta, atol=1e-7)
+    for bad in (0.0, 1.0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="kappa must lie in"):
+            l1_newton(ob, ob.zeros(), kappa=bad)

@@ -327,7 +327,7 @@ def _finish(name, theta, it, hist, gnorm, thr, message, objective):
 def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verbose=0,
               random_state=None, ws_min=256, max_sweeps=200, dense_max=1500, max_inner=1000,
               column_path=True, model="auto", anderson=True, inactive=None, full_columns=False,
-              grad_start=None, grad_out=None):
+              grad_start=None, grad_out=None, kappa=None):
     """Proximal Newton for penalty "l1" / "elasticnet" (also runs for "l2" / None).
 
     Parameters
@@ -387,6 +387,9 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
         on the binary column path the one the solver's last measure used (entries of
         features in ``inactive`` are 0 there: not computed), elsewhere one
         ``objective.value_grad`` at the end.
+    kappa : float in (0, 1), optional
+        Binary column path: the model-solve tolerance's start, relative to the working set's
+        violation sum (None: ``_KAPPA``); a path's warm-started fits may take looser models.
 
     Returns
     -------
@@ -396,6 +399,10 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
     hist = History(callback, verbose, "l1")
     if model not in ("auto", "dense", "columns"):
         raise ValueError(f"model must be 'auto', 'dense' or 'columns', got {model!r}")
+    if kappa is not None:
+        kappa = float(kappa)
+        if not 0.0 < kappa < 1.0:
+            raise ValueError(f"kappa must lie in (0, 1), got {kappa!r}")
     data = _column_data(objective) if column_path else None
     if inactive is not None:
         inactive = np.asarray(inactive)
@@ -419,7 +426,8 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
     if data is not None:
         return _solve_columns(objective, data, theta.copy(), tol, max_iter, hist,
                               int(ws_min), int(max_sweeps), verbose, model, bool(anderson),
-                              inactive, grad_start=grad_start, grad_out=grad_out)
+                              inactive, grad_start=grad_start, grad_out=grad_out,
+                              kappa=kappa)
     data = _multinomial_data(objective) if column_path else None
     if data is not None and objective.n_params > int(dense_max):
         twin = _float64_twin(objective)
@@ -494,7 +502,7 @@ def _line_search(trial, w, dw, delta, C, a, lam):
 
 def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose,
                    model, anderson, inactive, offset=None, thr=None, grad_start=None,
-                   grad_out=None):
+                   grad_out=None, kappa=None):
     name = "l1"
     # The columns: X's full CSC copy when cached (a path over one data term) or when a
     # working set's columns hold a third of X's non-zeros; until then only the working
@@ -718,7 +726,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     message = "max_iter reached"
     if hist.record(pack() if hist.callback is not None else None, F, gnorm):
         return finish("stopped by callback")
-    kappa = _KAPPA  # model-solve tolerance relative to the working set's violation
+    # model-solve tolerance relative to the working set's violation
+    kappa = _KAPPA if kappa is None else kappa
     g_first = max(gnorm, 1e-300)  # the forcing term's reference (_FORCING)
     last_sweeps = _FIRST_SWEEPS  # sweeps of the last model solve (the dense-model choice)
     # (columns, X^T r, sum D x^2 on them) at the current point, from the last round's final
