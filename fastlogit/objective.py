@@ -1360,11 +1360,19 @@ class Objective:
         if sub is None:
             return None
 
+        a, layout = self.penalty.l2_strength, self.layout
+        m = layout.n_features + layout.fit_intercept
+
         def hessp(v):
             v = np.asarray(v, dtype=np.float64).reshape(-1)
             out = sub.hessp(v)
-            out *= C
-            return self._add_penalty_curvature(out, theta, v)
+            if a is None:
+                out *= C
+                return self._add_penalty_curvature(out, theta, v)
+            # C out + a v on the coefficients, C out on the intercept, in one compiled pass
+            # (the bits of NumPy's ``out *= C; out[w] += a * v[w]``)
+            _scale_add_l2(out, v, float(C), float(a), layout.n_features, m, 1, _NO_COPY)
+            return out
 
         return hessp, C * sub.bound, sub
 

@@ -67,9 +67,10 @@ def test_row_subset_product_within_its_bound_of_the_full_product(rng, dense, dty
         assert float(v @ (full - part)) >= -eps * scale * np.linalg.norm(v)
 
 
-def test_row_subset_keeps_every_row_of_non_negligible_weight(rng):
+@pytest.mark.parametrize("penalty", ["l2", "elasticnet", None])
+def test_row_subset_keeps_every_row_of_non_negligible_weight(rng, penalty):
     X, y, w = _separable(rng)
-    ob = Objective(X, y, C=1.0)
+    ob = Objective(X, y, C=1.0, penalty=penalty, l1_ratio=0.3 if penalty else 0.0)
     theta = ob.zeros()  # every weight 1/4: nothing can be skipped within a small bound
     ob.value_grad(theta)
     sub = ob.data.row_subset_curvature(theta, 1e-3, max_fraction=1.0)
