@@ -162,23 +162,15 @@ def _fill_columns(indptr, indices, data, pos, cp, ri, rv):
     ``pos`` is empty (every column: no lookup)."""
     n = indptr.shape[0] - 1
     nxt = cp[:cp.shape[0] - 1].copy()
-    if pos.shape[0] == 0:
-        for i in range(_U(n)):
-            for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
-                k = _U(indices[q])
-                e = _U(nxt[k])
-                ri[e] = i
-                rv[e] = data[q]
-                nxt[k] = e + _U(1)
-        return
+    every = pos.shape[0] == 0
     for i in range(_U(n)):
         for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
-            k = pos[_U(indices[q])]
+            k = indices[q] if every else pos[_U(indices[q])]
             if k >= 0:
-                e = _U(nxt[k])
+                e = _U(nxt[_U(k)])
                 ri[e] = i
                 rv[e] = data[q]
-                nxt[k] = e + _U(1)
+                nxt[_U(k)] = e + _U(1)
 
 
 @njit(**_JIT)
