@@ -72,6 +72,12 @@ from .validation import (check_C, check_l1_ratio, check_max_iter, check_n_jobs, 
 
 __all__ = ["regularization_path", "RegularizationPath", "LogisticRegressionCV"]
 
+#: Coordinate-descent sweeps per proximal Newton model on a binary L1 path (the l1 solver's
+#: ``max_sweeps``; its default is 200): warm-started fits took a few more Newton steps and far
+#: fewer sweeps, every fit converging (the 10-C L1 CVs, one thread: rcv1_small -7 %, reuters
+#: -6 %, news20 binary -27 %, w8a unchanged; benchmarks/results/cv_race.md).
+_L1_PATH_SWEEPS = 20
+
 #: Index type of the compiled loops over stored entries: Numba guards every signed index
 #: loaded from memory with a wraparound check, unsigned ones not (the same loads and
 #: arithmetic; :mod:`fastlogit.solvers._cd` does the same).
@@ -164,7 +170,8 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
         A fastlogit solver name or "auto" (:func:`fastlogit.solvers.choose_solver`, chosen
         once for the path on the compacted columns; where it picks "lbfgs" for a binary L2
         objective, the wide shape, the path runs "newton-cg" without a preconditioner and
-        with line minimisation instead).
+        with line minimisation instead; a binary L1 path runs the l1 solver on X's full
+        column copy with at most ``_L1_PATH_SWEEPS`` sweeps per Newton model).
     theta0 : ndarray (n_params,), list of them, or None
         Start of the first fit (None: zero coefficients, and for a binary log-loss with an
         intercept the intercept-only optimum, :func:`_intercept_start`); of a list, the
@@ -256,8 +263,9 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
     if name == "l1" and objective.n_classes == 1:
         # The l1 column path on the data term's full column copy, built once and kept for
         # the whole path, instead of extracting each working set's columns from the rows
-        # at every fit (measured in benchmarks/results/cv_race.md).
-        options["full_columns"] = True
+        # at every fit (measured in benchmarks/results/cv_race.md); each model solved by at
+        # most _L1_PATH_SWEEPS coordinate sweeps.
+        options.update(full_columns=True, max_sweeps=_L1_PATH_SWEEPS)
     starts = ([_full_width(_intercept_start(inner), keep, n)] if theta0 is None else
               [np.array(t, dtype=np.float64).reshape(n)
                for t in (theta0 if isinstance(theta0, list) else [theta0])])
