@@ -264,10 +264,10 @@ def race(tol, max_iter, n_threads, repeats, sk_repeats, sk_solver, match=False, 
     med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v))
            for k, v in runs.items() if v}
     for k, (w, c) in med.items():
-        print(f"median {k}: {w:.2f} s wall, {c:.2f} s CPU ({len(runs[k])} runs)")
+        print(f"median {k}: {w:.4f} s wall, {c:.4f} s CPU ({len(runs[k])} runs)")
     if len(med) == 2:
-        print(f"ratio scikit-learn / ours: {med['sklearn'][0] / med['ours'][0]:.1f}x wall, "
-              f"{med['sklearn'][1] / med['ours'][1]:.1f}x CPU")
+        print(f"ratio scikit-learn / ours: {med['sklearn'][0] / med['ours'][0]:.3g}x wall, "
+              f"{med['sklearn'][1] / med['ours'][1]:.3g}x CPU")
         sc = [np.asarray(r[2].scores_).reshape(len(folds), -1) for r in runs["sklearn"]]
         oc = [np.asarray(r[2].scores_).reshape(len(folds), -1) for r in runs["ours"]]
         gap = max(float(np.abs(a - b).max()) for a in sc for b in oc)
