@@ -217,20 +217,26 @@ def _rows_of(data):
     found = _cached(_ROWS, data)
     if found is not None:
         return found
-    X = data.design.to_scipy()
-    own = sp.issparse(X) and X.format == "csr" and X.dtype == np.float64
+    design = data.design
+    own = design.kind == "csr" and design.dtype == np.float64
     if own:
-        indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
-        indices = np.ascontiguousarray(X.indices)
+        # the Design's own arrays (the CSR view to_scipy makes, without SciPy's
+        # constructor and its checks: a fixed cost of every fit on a new data term)
+        xdata, indices, indptr = design.arrays
+        lo, hi = int(indptr[0]), int(indptr[-1])
+        indptr = np.subtract(indptr, lo, dtype=np.int64)
+        indices = np.ascontiguousarray(indices[lo:hi])
+        xdata = np.ascontiguousarray(xdata[lo:hi])
         # compiled (a vectorised pass; SciPy's has_canonical_format scans the new CSR view
         # of every fit several times slower)
         own = _cd.canonical_rows(indptr, indices)
     if not own:
-        X = sp.csr_matrix(X, dtype=np.float64, copy=True)
+        X = sp.csr_matrix(design.to_scipy(), dtype=np.float64, copy=True)
         X.sum_duplicates()
         indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
         indices = np.ascontiguousarray(X.indices)
-    rows = (indptr, indices, np.ascontiguousarray(X.data))
+        xdata = np.ascontiguousarray(X.data)
+    rows = (indptr, indices, xdata)
     _cache(_ROWS, data, rows)
     return rows
 
