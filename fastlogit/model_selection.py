@@ -266,21 +266,27 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
         # at every fit (measured in benchmarks/results/cv_race.md); each model solved by at
         # most _L1_PATH_SWEEPS coordinate sweeps.
         options.update(full_columns=True, max_sweeps=_L1_PATH_SWEEPS)
-    starts = ([_full_width(_intercept_start(inner), keep, n)] if theta0 is None else
-              [np.array(t, dtype=np.float64).reshape(n)
-               for t in (theta0 if isinstance(theta0, list) else [theta0])])
-    for theta in starts:
-        if keep is not None and (objective.l1_strength or objective.l2_strength):
-            theta[~keep] = 0.0  # unused columns: their optimum under the penalty
-    theta = starts[0] if len(starts) == 1 else _lowest(checks, starts, keep, Cs.min())
     thetas = np.empty((Cs.size, n)) if out is None else out
-    if keep is not None:
-        if out is None or not out_zeroed or np.any(theta[~keep]):
-            thetas[:] = theta  # the entries outside the compacted columns, once
+    if theta0 is None and keep is not None and out is not None and out_zeroed:
+        # the intercept-only start: zero outside the compacted columns, which ``out``
+        # already holds there, so it is made in the compacted space only
+        start = _intercept_start(inner)
         keep = np.flatnonzero(keep)
+    else:
+        starts = ([_full_width(_intercept_start(inner), keep, n)] if theta0 is None else
+                  [np.array(t, dtype=np.float64).reshape(n)
+                   for t in (theta0 if isinstance(theta0, list) else [theta0])])
+        for theta in starts:
+            if keep is not None and (objective.l1_strength or objective.l2_strength):
+                theta[~keep] = 0.0  # unused columns: their optimum under the penalty
+        theta = starts[0] if len(starts) == 1 else _lowest(checks, starts, keep, Cs.min())
+        if keep is not None:
+            if out is None or not out_zeroed or np.any(theta[~keep]):
+                thetas[:] = theta  # the entries outside the compacted columns, once
+            keep = np.flatnonzero(keep)
+        start = theta if keep is None else theta[keep]
     n_iter = np.zeros(Cs.size, dtype=np.int64)
     converged = np.zeros(Cs.size, dtype=bool)
-    start = theta if keep is None else theta[keep]
     fitted = []  # (log C, theta) of the last two fits, at distinct C
     # the l1 solver (binary column path) computes its gradients itself, so nothing kept the
     # one at its optimum: it hands it out (grad_out), and the next C's check rescales it
