@@ -32,6 +32,7 @@ from numba import njit
 
 from . import _softmax_theta
 from ._columns import used_columns
+from ._design_rows import CSRRowCopy, csr_rows_nnz, row_sq_norms, row_subset
 from . import kernels as _kernels
 from ._config import KernelThreads, kernel_threads
 from ._docstring import fill_doc
@@ -495,7 +496,7 @@ class LogLossData:
         curv = self._state(theta).curv
         design = self.design
         if self._row_sq is None:
-            self._row_sq = _row_sq_norms(design) + float(self.fit_intercept)
+            self._row_sq = row_sq_norms(design) + float(self.fit_intercept)
         cap = np.inf
         if weight_rtol is not None:
             # skipped sum <= rtol * kept sum  <=>  skipped sum <= rtol / (1 + rtol) * total
@@ -515,7 +516,7 @@ class LogLossData:
             missing = np.flatnonzero(keep & ~old)  # kept now, not in the earlier copy
             copy = reuse._copy
             if copy is not None and copy.n_rows == reuse.n_kept:  # reuse is the copy's latest
-                more = _rows_values(design.arrays[2], missing)
+                more = int(csr_rows_nnz(design.arrays[2], missing))
                 total = copy.nnz + more
                 if total <= _REUSE_SLACK * kept and total <= copy.data.size:
                     if missing.size:  # appended: the earlier views do not reach them
@@ -525,12 +526,10 @@ class LogLossData:
                 return self._subset(curv, reuse.rows, None, reuse.design)
         rows = np.flatnonzero(keep)
         if csr:
-            copy = _CSRRowCopy(design, int(_REUSE_SLACK * kept) + 1)
+            copy = CSRRowCopy(design, int(_REUSE_SLACK * kept) + 1)
             copy.append(design, rows)
             return self._subset(curv, rows, copy)
-        sub = _kernels.Design._trusted("dense", (np.ascontiguousarray(design.arrays[0][rows]),),
-                                       (rows.size, self.n_features), self.dtype)
-        return self._subset(curv, rows, None, sub)
+        return self._subset(curv, rows, None, row_subset(design, rows))
 
     def _subset(self, curv, rows, copy, design=None):
         """The :class:`RowSubsetCurvature` of ``rows`` (a copy's, or ``design``) with their
@@ -697,15 +696,6 @@ _NO_PTR = np.zeros(0, dtype=np.int64)
 
 
 @njit(cache=True, nogil=True)
-def _rows_values(indptr, rows):
-    """Stored values of the CSR rows ``rows`` (int)."""
-    total = 0
-    for k in range(rows.size):
-        total += indptr[rows[k] + 1] - indptr[rows[k]]
-    return total
-
-
-@njit(cache=True, nogil=True)
 def _rows_to_skip(curv, row_sq, max_bound, cap, indptr, n_cols):
     """The rows of least ``t_i = curv_i row_sq_i``, taken in increasing t while the sum of
     their t stays <= ``max_bound`` and that of their curv <= ``cap``: ``(rows (intp, in no
@@ -766,70 +756,6 @@ def _rows_to_skip(curv, row_sq, max_bound, cap, indptr, n_cols):
     return rows, st, nnz
 
 
-@njit(cache=True, nogil=True)
-def _gather_csr_rows(data, indices, indptr, rows, out_data, out_ind, out_ptr, k0):
-    """Append the CSR rows ``rows`` (in that order) to a CSR copy in buffers: rows k0, k0 + 1,
-    ... of ``out_ptr`` (whose entry k0 holds the copy's stored values so far) and the values
-    from there on in ``out_data`` / ``out_ind``, which must have room; returns the values
-    stored in all."""
-    o = out_ptr[k0]
-    for k in range(rows.size):
-        a, b = indptr[rows[k]], indptr[rows[k] + 1]
-        m = b - a
-        out_data[o:o + m] = data[a:b]  # slices: block copies, about twice an element loop's speed
-        out_ind[o:o + m] = indices[a:b]
-        o += m
-        out_ptr[k0 + k + 1] = o
-    return o
-
-
-@njit(cache=True, nogil=True)
-def _csr_row_sq(data, indptr):
-    """``sum_j x_ij^2`` per CSR row, float64."""
-    n = indptr.size - 1
-    out = np.zeros(n)
-    for i in range(n):
-        acc = 0.0
-        for j in range(indptr[i], indptr[i + 1]):
-            acc += float(data[j]) * float(data[j])
-        out[i] = acc
-    return out
-
-
-def _row_sq_norms(design):
-    """``||x_i||_2^2`` per row of a dense or CSR Design, float64 (n_rows,)."""
-    if design.kind == "csr":
-        data, _, indptr = design.arrays
-        return _csr_row_sq(data, indptr)
-    X = design.arrays[0]
-    return np.einsum("ij,ij->i", X, X, dtype=np.float64)
-
-
-class _CSRRowCopy:
-    """A CSR copy of some of X's rows in buffers with room to append more (``n_rows`` rows
-    and ``nnz`` values used); :meth:`design` views the used part."""
-
-    __slots__ = ("data", "indices", "indptr", "n_rows", "nnz")
-
-    def __init__(self, design, capacity):
-        data, indices, indptr = design.arrays
-        self.data = np.empty(capacity, dtype=data.dtype)
-        self.indices = np.empty(capacity, dtype=indices.dtype)
-        self.indptr = np.zeros(design.n_rows + 1, dtype=indptr.dtype)
-        self.n_rows = self.nnz = 0
-
-    def append(self, design, rows):
-        """Copy X's rows ``rows`` after the used ones (the caller has checked the room)."""
-        self.nnz = int(_gather_csr_rows(*design.arrays, rows, self.data, self.indices,
-                                        self.indptr, self.n_rows))
-        self.n_rows += rows.size
-
-    def design(self, n_cols, dtype):
-        k, nnz = self.n_rows, self.nnz
-        return _kernels.Design._trusted("csr", (self.data[:nnz], self.indices[:nnz],
-                                                self.indptr[:k + 1]), (k, n_cols), dtype)
-
-
 class RowSubsetCurvature:
     """The binary log-loss Hessian over a subset of rows (:meth:`LogLossData.
     row_subset_curvature`): ``H_S = sum_{i in S} D_i x~_i x~_i^T``.
@@ -852,7 +778,7 @@ class RowSubsetCurvature:
     def __init__(self, data, design, weights, rows, bound, copy=None):
         self._data, self.design, self.weights, self.rows, self.bound = (data, design, weights,
                                                                         rows, bound)
-        self._copy = copy  # the _CSRRowCopy that design views (CSR), to append to
+        self._copy = copy  # the CSRRowCopy that design views (CSR), to append to
 
     @property
     def n_kept(self):
