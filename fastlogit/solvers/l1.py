@@ -186,6 +186,10 @@ _GRAM_DENSE = 0.1
 #: _GRAM_COLS times as many entries as the rows' build makes updates and visits rows
 #: (measured in benchmarks/results/l1_race.md).
 _GRAM_COLS = 1.5
+#: Column path: a column model precomputes its working set's ``x_ij D_i``
+#: (:func:`fastlogit.solvers._cd.cd_model`'s ``weighted``) when the last model took at least
+#: this many sweeps (measured in benchmarks/results/l1_race.md).
+_WEIGHTED_SWEEPS = 8
 
 #: data term -> (its float64 CSC arrays, its float64 CSR arrays) (weakly keyed: a path of
 #: fits over one data term builds them once); _ROWS: the CSR arrays alone.
@@ -876,7 +880,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 xd = np.zeros(n)
                 db, sweeps, _ = _cd.cd_model(*xc, lc, ww, gw, hw, D,
                                              lam, a, fi, gb, hb, dw, xd, kap * v1_ws,
-                                             max_sweeps, n, anderson)
+                                             max_sweeps, n, anderson,
+                                             last_sweeps >= _WEIGHTED_SWEEPS)
             last_sweeps = sweeps
             if sweeps == 1:
                 kappa *= 0.25
