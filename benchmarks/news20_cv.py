@@ -36,7 +36,8 @@ Usage::
         --sklearn lbfgs newton-cg
     FASTLOGIT_BENCH=1 flock -x /tmp/fastlogit-bench.lock .venv/bin/python benchmarks/news20_cv.py \\
         --tol 1e-8 --max-iter 10000 --threads 1 --repeats 3 --sklearn-repeats 3 \\
-        --ab newton-cg:curvature_tol=0.3     # ours against ours with that option (A/B)
+        --ab newton-cg:eta_max=0.3     # ours against ours with that keyword default (A/B)
+    ... --dataset rcv1_small --max-iter 1000 --repeats 9 --sklearn-repeats 9 --ab no-row-subsets
 
 Results: benchmarks/results/news20_cv.md.
 """
@@ -194,14 +195,29 @@ def check(folds_wanted, ours, sklearn, tol, max_iter, n_threads, name="news20"):
                       f"    accuracy {[round(a, 6) for a in acc]}", flush=True)
 
 
-def race(tol, max_iter, n_threads, repeats, sk_repeats, sk_solver, match=False, ab=None):
+@contextmanager
+def _no_row_subsets():
+    """Within the block newton_cg finds no ``Objective.row_subset_hessp``: its
+    ``curvature_tol`` then uses the full Hessian (as ``curvature_tol=0`` would)."""
+    from fastlogit.objective import Objective
+
+    method = Objective.row_subset_hessp
+    Objective.row_subset_hessp = None
+    try:
+        yield
+    finally:
+        Objective.row_subset_hessp = method
+
+
+def race(tol, max_iter, n_threads, repeats, sk_repeats, sk_solver, match=False, ab=None,
+         name="news20"):
     from sklearn.linear_model import LogisticRegressionCV as SkCV
     from sklearn.exceptions import ConvergenceWarning
 
     import fastlogit
     from benchmarks.cv_race import sklearn_equivalent_tol
 
-    X, y, folds = _data()
+    X, y, folds = _data(name)
     common = dict(Cs=CS, cv=folds, scoring="accuracy", tol=tol, max_iter=max_iter,
                   l1_ratios=(0.0,), use_legacy_attributes=False)
     our_tol = sklearn_equivalent_tol(X, y, tol) if match else tol
@@ -212,18 +228,18 @@ def race(tol, max_iter, n_threads, repeats, sk_repeats, sk_solver, match=False, 
 
     def sklearn(X, y):
         if ab:  # the A/B: ours again, with the solver's options of ``ab`` as its defaults
-            with _solver_defaults(ab):
+            with _no_row_subsets() if ab == "no-row-subsets" else _solver_defaults(ab):
                 return ours(X, y)
         return SkCV(solver=sk_solver, **common).fit(X, y)
 
     print(f"load average at start {os.getloadavg()}", flush=True)
-    print(f"news20 binary {X.shape}; tol {tol:g} (ours {our_tol:.3g}) and max_iter {max_iter} "
+    print(f"{name} binary {X.shape}; tol {tol:g} (ours {our_tol:.3g}) and max_iter {max_iter} "
           f"for both; threads {n_threads or 'default'}; "
           + (f"A/B: 'sklearn' below is ours with {ab}" if ab else f"scikit-learn {sk_solver}"),
           flush=True)
     from sklearn.model_selection import StratifiedKFold
 
-    head = np.arange(2000)  # untimed warm-up of ours: imports, Numba's caches
+    head = np.arange(min(2000, X.shape[0]))  # untimed warm-up of ours: imports, Numba's caches
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ours(X[head], y[head], list(StratifiedKFold(5).split(X[head], y[head])))
@@ -248,10 +264,10 @@ def race(tol, max_iter, n_threads, repeats, sk_repeats, sk_solver, match=False, 
     med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v))
            for k, v in runs.items() if v}
     for k, (w, c) in med.items():
-        print(f"median {k}: {w:.2f} s wall, {c:.2f} s CPU ({len(runs[k])} runs)")
+        print(f"median {k}: {w:.4f} s wall, {c:.4f} s CPU ({len(runs[k])} runs)")
     if len(med) == 2:
-        print(f"ratio scikit-learn / ours: {med['sklearn'][0] / med['ours'][0]:.1f}x wall, "
-              f"{med['sklearn'][1] / med['ours'][1]:.1f}x CPU")
+        print(f"ratio scikit-learn / ours: {med['sklearn'][0] / med['ours'][0]:.3g}x wall, "
+              f"{med['sklearn'][1] / med['ours'][1]:.3g}x CPU")
         sc = [np.asarray(r[2].scores_).reshape(len(folds), -1) for r in runs["sklearn"]]
         oc = [np.asarray(r[2].scores_).reshape(len(folds), -1) for r in runs["ours"]]
         gap = max(float(np.abs(a - b).max()) for a in sc for b in oc)
@@ -270,7 +286,7 @@ def main(argv=None):
     p.add_argument("--check", action="store_true", help="untimed per-fold, per-C counts")
     p.add_argument("--folds", nargs="+", type=int, default=[0])
     p.add_argument("--dataset", default="news20",
-                   help="--check only: another shared set (e.g. rcv1_small, the other wide one)")
+                   help="another shared set (e.g. rcv1_small, the other wide one)")
     p.add_argument("--ours", nargs="*", default=["auto"],
                    help="our solvers for --check (name or name:key=value,...)")
     p.add_argument("--sklearn", nargs="*", default=["lbfgs", "newton-cg"],
@@ -286,8 +302,10 @@ def main(argv=None):
                         "(benchmarks.cv_race.sklearn_equivalent_tol), scikit-learn at --tol")
     p.add_argument("--ab", metavar="SPEC",
                    help="race: ours against ours with the solver options of SPEC as its "
-                        "defaults (e.g. newton-cg:curvature_tol=0.3) instead of scikit-learn's; "
-                        "--sklearn-repeats runs of the B side")
+                        "defaults (e.g. newton-cg:eta_max=0.3; options the path passes itself, "
+                        "such as curvature_tol, are not changed by it), or with "
+                        "'no-row-subsets' (newton-cg's curvature_tol without effect), instead of "
+                        "scikit-learn's; --sklearn-repeats runs of the B side")
     args = p.parse_args(argv)
     n_threads = None if args.threads == "default" else 1
     if args.check:
@@ -295,7 +313,7 @@ def main(argv=None):
               args.dataset)
     else:
         race(args.tol, args.max_iter, n_threads, args.repeats, args.sklearn_repeats,
-             args.sklearn_solver, args.match_sklearn_tol, args.ab)
+             args.sklearn_solver, args.match_sklearn_tol, args.ab, args.dataset)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ separate calibration map (:mod:`fastlogit.calibration`).
 import numpy as np
 
 from . import kernels as _kernels
+from ._design_rows import row_subset
 from ._docstring import fill_doc
 from .layout import Layout
 from .validation import check_sample_weight, check_targets
@@ -210,53 +211,6 @@ class SmoothedHinge:
         """
         gap = 1.0 - yt * z
         return np.where((gap > 0) & (gap < self.mu), 1.0 / self.mu, 0.0)
-
-
-def row_subset(design, rows):
-    """The rows ``rows`` of a validated Design, as a Design of the same kind and dtype.
-
-    One gather of the rows' entries, no re-validation (a subset of checked rows keeps every
-    property the kernels rely on): the Hessian products of margin losses read only the rows
-    inside the margin (:meth:`MarginData.hessp`,
-    :func:`fastlogit.svm_newton.truncated_newton_squared_hinge`).
-
-    Parameters
-    ----------
-    design : fastlogit.kernels.Design
-        Dense or CSR, float32 or float64.
-    rows : ndarray of int
-        Sorted distinct row indices in ``[0, design.n_rows)`` (not checked).
-
-    Returns
-    -------
-    fastlogit.kernels.Design
-        ``len(rows)`` rows, a copy of their entries (CSR: ``indptr`` from 0).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fastlogit.kernels import as_design
-    >>> from fastlogit.margin_losses import row_subset
-    >>> X = as_design(np.arange(6.0).reshape(3, 2))
-    >>> row_subset(X, np.array([0, 2])).arrays[0]
-    array([[0., 1.],
-           [4., 5.]])
-    """
-    n_cols = design.n_cols
-    if design.kind == "dense":
-        return _kernels.Design._trusted("dense", (design.arrays[0][rows],),
-                                        (rows.shape[0], n_cols), design.dtype)
-    data, indices, indptr = design.arrays
-    starts = indptr[rows]
-    lengths = indptr[rows + 1] - starts
-    new_indptr = np.zeros(rows.shape[0] + 1, dtype=np.int64)
-    np.cumsum(lengths, out=new_indptr[1:])
-    take = np.arange(int(new_indptr[-1]), dtype=np.int64) + np.repeat(
-        starts - new_indptr[:-1], lengths)
-    if new_indptr[-1] <= np.iinfo(np.int32).max and indptr.dtype == np.int32:
-        new_indptr = new_indptr.astype(np.int32)
-    return _kernels.Design._trusted("csr", (data[take], indices[take], new_indptr),
-                                    (rows.shape[0], n_cols), design.dtype)
 
 
 @fill_doc

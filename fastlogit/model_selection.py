@@ -72,6 +72,21 @@ from .validation import (check_C, check_l1_ratio, check_max_iter, check_n_jobs, 
 
 __all__ = ["regularization_path", "RegularizationPath", "LogisticRegressionCV"]
 
+#: Coordinate-descent sweeps per proximal Newton model on a binary L1 path (the l1 solver's
+#: ``max_sweeps``; its default is 200): warm-started fits took a few more Newton steps and far
+#: fewer sweeps, every fit converging (the 10-C L1 CVs, one thread: rcv1_small -7 %, reuters
+#: -6 %, news20 binary -27 %, w8a unchanged; benchmarks/results/cv_race.md).
+_L1_PATH_SWEEPS = 20
+#: The l1 solver's model tolerance on a binary L1 path (its ``kappa``: a model is solved until
+#: its violations sum to kappa times the working set's; its default is 0.1): with the sweep cap
+#: rcv1_small's L1 CV took 3 % less (benchmarks/results/cv_race.md).
+_L1_PATH_KAPPA = 0.2
+
+#: Index type of the compiled loops over stored entries: Numba guards every signed index
+#: loaded from memory with a wraparound check, unsigned ones not (the same loads and
+#: arithmetic; :mod:`fastlogit.solvers._cd` does the same).
+_U = np.uint64
+
 
 @dataclass
 class RegularizationPath:
@@ -159,7 +174,8 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
         A fastlogit solver name or "auto" (:func:`fastlogit.solvers.choose_solver`, chosen
         once for the path on the compacted columns; where it picks "lbfgs" for a binary L2
         objective, the wide shape, the path runs "newton-cg" without a preconditioner and
-        with line minimisation instead).
+        with line minimisation instead; a binary L1 path runs the l1 solver on X's full
+        column copy with at most ``_L1_PATH_SWEEPS`` sweeps per Newton model).
     theta0 : ndarray (n_params,), list of them, or None
         Start of the first fit (None: zero coefficients, and for a binary log-loss with an
         intercept the intercept-only optimum, :func:`_intercept_start`); of a list, the
@@ -251,23 +267,31 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
     if name == "l1" and objective.n_classes == 1:
         # The l1 column path on the data term's full column copy, built once and kept for
         # the whole path, instead of extracting each working set's columns from the rows
-        # at every fit (measured in benchmarks/results/cv_race.md).
-        options["full_columns"] = True
-    starts = ([_full_width(_intercept_start(inner), keep, n)] if theta0 is None else
-              [np.array(t, dtype=np.float64).reshape(n)
-               for t in (theta0 if isinstance(theta0, list) else [theta0])])
-    for theta in starts:
-        if keep is not None and (objective.l1_strength or objective.l2_strength):
-            theta[~keep] = 0.0  # unused columns: their optimum under the penalty
-    theta = starts[0] if len(starts) == 1 else _lowest(checks, starts, keep, Cs.min())
+        # at every fit (measured in benchmarks/results/cv_race.md); each model solved by at
+        # most _L1_PATH_SWEEPS coordinate sweeps, to _L1_PATH_KAPPA times the working set's
+        # violation.
+        options.update(full_columns=True, max_sweeps=_L1_PATH_SWEEPS, kappa=_L1_PATH_KAPPA)
     thetas = np.empty((Cs.size, n)) if out is None else out
-    if keep is not None:
-        if out is None or not out_zeroed or np.any(theta[~keep]):
-            thetas[:] = theta  # the entries outside the compacted columns, once
+    if theta0 is None and keep is not None and out is not None and out_zeroed:
+        # the intercept-only start: zero outside the compacted columns, which ``out``
+        # already holds there, so it is made in the compacted space only
+        start = _intercept_start(inner)
         keep = np.flatnonzero(keep)
+    else:
+        starts = ([_full_width(_intercept_start(inner), keep, n)] if theta0 is None else
+                  [np.array(t, dtype=np.float64).reshape(n)
+                   for t in (theta0 if isinstance(theta0, list) else [theta0])])
+        for theta in starts:
+            if keep is not None and (objective.l1_strength or objective.l2_strength):
+                theta[~keep] = 0.0  # unused columns: their optimum under the penalty
+        theta = starts[0] if len(starts) == 1 else _lowest(checks, starts, keep, Cs.min())
+        if keep is not None:
+            if out is None or not out_zeroed or np.any(theta[~keep]):
+                thetas[:] = theta  # the entries outside the compacted columns, once
+            keep = np.flatnonzero(keep)
+        start = theta if keep is None else theta[keep]
     n_iter = np.zeros(Cs.size, dtype=np.int64)
     converged = np.zeros(Cs.size, dtype=bool)
-    start = theta if keep is None else theta[keep]
     fitted = []  # (log C, theta) of the last two fits, at distinct C
     # the l1 solver (binary column path) computes its gradients itself, so nothing kept the
     # one at its optimum: it hands it out (grad_out), and the next C's check rescales it
@@ -342,9 +366,10 @@ def _full_width(theta, keep, n):
 @njit(cache=True, nogil=True)
 def _scatter(row, idx, values):  # pragma: no cover (compiled)
     """``row[idx] = values`` (idx int64) in one loop: NumPy's fancy assignment of a path's
-    compacted coefficients into its full-width row took several times longer."""
-    for k in range(idx.shape[0]):
-        row[idx[k]] = values[k]
+    compacted coefficients into its full-width row took several times longer.  Indices
+    unsigned, as in :mod:`fastlogit.solvers._cd` (no wraparound check per access)."""
+    for k in range(_U(idx.shape[0])):
+        row[_U(idx[k])] = values[k]
 
 
 def _lowest(objective, starts, keep, C):
@@ -811,30 +836,32 @@ def _compacted_rows(X, rows, fit_intercept, n_rows):
 @njit(cache=True, nogil=True)
 def _rows_used_columns(indptr, indices, rows, d):  # pragma: no cover (compiled)
     """(used (d,) bool: whether any of the rows ``rows`` of a CSR X (indptr, indices) holds
-    an entry in the column, those rows' stored entries in all)."""
+    an entry in the column, those rows' stored entries in all).  Indices unsigned (as
+    :func:`_scatter`)."""
     used = np.zeros(d, dtype=np.bool_)
     nnz = 0
-    for t in range(rows.shape[0]):
-        i = rows[t]
-        nnz += indptr[i + 1] - indptr[i]
-        for q in range(indptr[i], indptr[i + 1]):
-            used[indices[q]] = True
+    for t in range(_U(rows.shape[0])):
+        i = _U(rows[t])
+        nnz += indptr[i + _U(1)] - indptr[i]
+        for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
+            used[_U(indices[q])] = True
     return used, nnz
 
 
 @njit(cache=True, nogil=True)
-def _compact_rows(indptr, indices, data, rows, rank, out_indptr, out_indices, out_data):
+def _compact_rows(indptr, indices, data, rows, rank, out_indptr, out_indices,
+                  out_data):  # pragma: no cover (compiled)
     """The rows ``rows`` of a CSR X into ``out_*`` (preallocated), each row's entries in
-    their order, column j renamed ``rank[j]``."""  # pragma: no cover (compiled)
-    k = 0
+    their order, column j renamed ``rank[j]``.  Indices unsigned (as :func:`_scatter`)."""
+    k = _U(0)
     out_indptr[0] = 0
-    for t in range(rows.shape[0]):
-        i = rows[t]
-        for q in range(indptr[i], indptr[i + 1]):
-            out_indices[k] = rank[indices[q]]
+    for t in range(_U(rows.shape[0])):
+        i = _U(rows[t])
+        for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
+            out_indices[k] = rank[_U(indices[q])]
             out_data[k] = data[q]
-            k += 1
-        out_indptr[t + 1] = k
+            k += _U(1)
+        out_indptr[t + _U(1)] = k
 
 
 #: Scorings computed from the margins of every C at once (one sparse product per fold),
@@ -891,10 +918,10 @@ def _csr_margins(indptr, indices, data, rows, coefs, intercepts):  # pragma: no 
         for c in range(n_rows):
             w = coefs[k, c]  # one model's coefficients: a row of the path's array
             for t in range(rows.shape[0]):
-                i = rows[t]
+                i = _U(rows[t])  # unsigned indices, as in _scatter
                 acc = 0.0
-                for jj in range(indptr[i], indptr[i + 1]):
-                    acc += np.float64(data[jj]) * w[indices[jj]]
+                for jj in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
+                    acc += np.float64(data[jj]) * w[_U(indices[jj])]
                 Z[t, k, c] = acc + intercepts[k, c]
     return Z
 

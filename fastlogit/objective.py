@@ -32,6 +32,7 @@ from numba import njit
 
 from . import _softmax_theta
 from ._columns import used_columns
+from ._design_rows import CSRRowCopy, csr_rows_nnz, row_sq_norms, row_subset
 from . import kernels as _kernels
 from ._config import KernelThreads, kernel_threads
 from ._docstring import fill_doc
@@ -478,9 +479,11 @@ class LogLossData:
             Return None when the kept rows hold more than this fraction of X's stored
             values (the copy would cost more than the products save).
         reuse : RowSubsetCurvature or None, default=None
-            An earlier result of this data term (e.g. at the previous Newton step): when its
-            rows include every row kept now and hold at most 5 % more values, its copy of
-            X is used again with the weights at theta (no new copy; fewer rows skipped).
+            An earlier result of this data term (e.g. at the previous Newton step), whose
+            copy of X's rows serves again, with the weights at theta, when it holds at most
+            5 % more values than the rows kept now: the rows it lacks are appended to it
+            (the latest result of a copy only; an earlier result's views stay valid), and
+            the rows it has beyond them are kept too (fewer skipped, the bound smaller).
 
         Returns
         -------
@@ -493,39 +496,51 @@ class LogLossData:
         curv = self._state(theta).curv
         design = self.design
         if self._row_sq is None:
-            self._row_sq = _row_sq_norms(design) + float(self.fit_intercept)
+            self._row_sq = row_sq_norms(design) + float(self.fit_intercept)
         cap = np.inf
         if weight_rtol is not None:
             # skipped sum <= rtol * kept sum  <=>  skipped sum <= rtol / (1 + rtol) * total
             cap = weight_rtol / (1.0 + weight_rtol) * float(curv.sum(dtype=np.float64))
         csr = design.kind == "csr"
-        skip, bound, skipped_nnz = _rows_to_skip(curv, self._row_sq, float(max_bound), cap,
+        skip, _, skipped_nnz = _rows_to_skip(curv, self._row_sq, float(max_bound), cap,
                                                  design.arrays[2] if csr else _NO_PTR,
                                                  self.n_features)
         kept = design.nnz - skipped_nnz
         if kept > max_fraction * design.nnz:
             return None
-        mask = np.ones(curv.size, dtype=bool)
-        mask[skip] = False
-        rows = np.flatnonzero(mask)
-        if reuse is not None and reuse._data is self and reuse.design.nnz <= _REUSE_SLACK * kept:
+        keep = np.ones(curv.size, dtype=bool)
+        keep[skip] = False
+        if reuse is not None and reuse._data is self:
             old = np.zeros(curv.size, dtype=bool)
             old[reuse.rows] = True
-            if old[rows].all():  # a superset of the rows kept now: its skipped ones are fewer
-                old = ~old
-                t = np.multiply(curv[old], self._row_sq[old], dtype=np.float64)
-                return RowSubsetCurvature(self, reuse.design,
-                                          np.ascontiguousarray(curv[reuse.rows]), reuse.rows,
-                                          float(t.sum()))
+            missing = np.flatnonzero(keep & ~old)  # kept now, not in the earlier copy
+            copy = reuse._copy
+            if copy is not None and copy.n_rows == reuse.n_kept:  # reuse is the copy's latest
+                more = int(csr_rows_nnz(design.arrays[2], missing))
+                total = copy.nnz + more
+                if total <= _REUSE_SLACK * kept and total <= copy.data.size:
+                    if missing.size:  # appended: the earlier views do not reach them
+                        copy.append(design, missing)
+                    return self._subset(curv, np.concatenate((reuse.rows, missing)), copy)
+            elif not missing.size and reuse.design.nnz <= _REUSE_SLACK * kept:
+                return self._subset(curv, reuse.rows, None, reuse.design)
+        rows = np.flatnonzero(keep)
         if csr:
-            data, indices, indptr = design.arrays
-            sub = _kernels.Design._trusted(
-                "csr", _gather_csr_rows(data, indices, indptr, rows, kept),
-                (rows.size, self.n_features), self.dtype)
-        else:
-            sub = _kernels.Design._trusted("dense", (np.ascontiguousarray(
-                design.arrays[0][rows]),), (rows.size, self.n_features), self.dtype)
-        return RowSubsetCurvature(self, sub, np.ascontiguousarray(curv[rows]), rows, bound)
+            copy = CSRRowCopy(design, int(_REUSE_SLACK * kept) + 1)
+            copy.append(design, rows)
+            return self._subset(curv, rows, copy)
+        return self._subset(curv, rows, None, row_subset(design, rows))
+
+    def _subset(self, curv, rows, copy, design=None):
+        """The :class:`RowSubsetCurvature` of ``rows`` (a copy's, or ``design``) with their
+        weights ``curv[rows]``; its bound over the other rows."""
+        skipped = np.ones(curv.size, dtype=bool)
+        skipped[rows] = False
+        bound = float(np.multiply(curv[skipped], self._row_sq[skipped], dtype=np.float64).sum())
+        if design is None:
+            design = copy.design(self.n_features, self.dtype)
+        return RowSubsetCurvature(self, design, np.ascontiguousarray(curv[rows]), rows, bound,
+                                  copy)
 
     def _curvature_weights(self, st, a, c):
         """Per-sample weights D_ac (n,), data dtype, of the Hessian block X^T D_ac X."""
@@ -683,73 +698,62 @@ _NO_PTR = np.zeros(0, dtype=np.int64)
 @njit(cache=True, nogil=True)
 def _rows_to_skip(curv, row_sq, max_bound, cap, indptr, n_cols):
     """The rows of least ``t_i = curv_i row_sq_i``, taken in increasing t while the sum of
-    their t stays <= ``max_bound`` and that of their curv <= ``cap``: ``(rows (intp, in
-    that order), sum of their t, their stored values)``; a row's values are its CSR length
-    (``indptr``) or ``n_cols`` when ``indptr`` is empty (dense)."""
+    their t stays <= ``max_bound`` and that of their curv <= ``cap``: ``(rows (intp, in no
+    particular order), sum of their t, their stored values)``; a row's values are its CSR
+    length (``indptr``) or ``n_cols`` when ``indptr`` is empty (dense).
+
+    Without sorting every row: the rows go to buckets by the binary exponent of t (t >= 0,
+    so the exponent bits order them), whole buckets are taken in increasing order while
+    their sums fit, and only the first bucket that does not fit is sorted."""
     n = curv.size
     t = np.empty(n)
-    cand = np.empty(n, dtype=np.intp)
-    m = 0
+    bits = t.view(np.int64)
+    n_buckets = 2048
+    bucket_t = np.zeros(n_buckets)
+    bucket_d = np.zeros(n_buckets)
     for i in range(n):
         ti = float(curv[i]) * row_sq[i]
         t[i] = ti
-        if ti <= max_bound:  # no other row can be skipped: only these are sorted
-            cand[m] = i
-            m += 1
-    cand = cand[:m]
-    order = cand[np.argsort(t[cand])]
+        if ti <= max_bound:  # no other row can be skipped
+            e = (bits[i] >> 52) & 2047
+            bucket_t[e] += ti
+            bucket_d[e] += float(curv[i])
     st = sd = 0.0
-    k = nnz = 0
-    for j in range(m):
-        i = order[j]
+    edge = n_buckets  # the first bucket whose whole sums do not fit
+    for e in range(n_buckets):
+        if st + bucket_t[e] > max_bound or sd + bucket_d[e] > cap:
+            edge = e
+            break
+        st += bucket_t[e]
+        sd += bucket_d[e]
+    rows = np.empty(n, dtype=np.intp)
+    ties = np.empty(n, dtype=np.intp)
+    k = m = 0
+    for i in range(n):
+        if t[i] <= max_bound:
+            e = (bits[i] >> 52) & 2047
+            if e < edge:
+                rows[k] = i
+                k += 1
+            elif e == edge:
+                ties[m] = i
+                m += 1
+    ties = ties[:m]
+    ties = ties[np.argsort(t[ties])]
+    for j in range(m):  # the edge bucket's rows in increasing t while the sums allow
+        i = ties[j]
         if st + t[i] > max_bound or sd + float(curv[i]) > cap:
             break
         st += t[i]
         sd += float(curv[i])
-        nnz += (indptr[i + 1] - indptr[i]) if indptr.size else n_cols
+        rows[k] = i
         k += 1
-    return order[:k], st, nnz
-
-
-@njit(cache=True, nogil=True)
-def _gather_csr_rows(data, indices, indptr, rows, nnz):
-    """``(data, indices, indptr)`` of the CSR rows ``rows`` (in that order; ``nnz`` their
-    stored values), the index dtypes kept, ``indptr`` starting at 0."""
-    new_ptr = np.empty(rows.size + 1, dtype=indptr.dtype)
-    new_data = np.empty(nnz, dtype=data.dtype)
-    new_ind = np.empty(nnz, dtype=indices.dtype)
-    new_ptr[0] = 0
-    o = 0
-    for k in range(rows.size):
-        a, b = indptr[rows[k]], indptr[rows[k] + 1]
-        m = b - a
-        new_data[o:o + m] = data[a:b]  # slices: block copies, about twice an element loop's speed
-        new_ind[o:o + m] = indices[a:b]
-        o += m
-        new_ptr[k + 1] = o
-    return new_data, new_ind, new_ptr
-
-
-@njit(cache=True, nogil=True)
-def _csr_row_sq(data, indptr):
-    """``sum_j x_ij^2`` per CSR row, float64."""
-    n = indptr.size - 1
-    out = np.zeros(n)
-    for i in range(n):
-        acc = 0.0
-        for j in range(indptr[i], indptr[i + 1]):
-            acc += float(data[j]) * float(data[j])
-        out[i] = acc
-    return out
-
-
-def _row_sq_norms(design):
-    """``||x_i||_2^2`` per row of a dense or CSR Design, float64 (n_rows,)."""
-    if design.kind == "csr":
-        data, _, indptr = design.arrays
-        return _csr_row_sq(data, indptr)
-    X = design.arrays[0]
-    return np.einsum("ij,ij->i", X, X, dtype=np.float64)
+    rows = rows[:k]
+    nnz = 0
+    for j in range(k):
+        i = rows[j]
+        nnz += (indptr[i + 1] - indptr[i]) if indptr.size else n_cols
+    return rows, st, nnz
 
 
 class RowSubsetCurvature:
@@ -763,17 +767,18 @@ class RowSubsetCurvature:
     weights : ndarray of shape (n_kept,)
         Their curvature weights D_i, X's dtype.
     rows : ndarray of intp, shape (n_kept,)
-        Their indices in X, ascending.
+        Their indices in X, in the copy's order.
     bound : float
         ``sum_{i not in S} D_i ||x~_i||^2``: for every v, ``||(H - H_S) v||_2 <= bound *
         ||v||_2``, H the Hessian over all rows; 0.0 when nothing was skipped.
     """
 
-    __slots__ = ("_data", "design", "weights", "rows", "bound")
+    __slots__ = ("_data", "design", "weights", "rows", "bound", "_copy")
 
-    def __init__(self, data, design, weights, rows, bound):
+    def __init__(self, data, design, weights, rows, bound, copy=None):
         self._data, self.design, self.weights, self.rows, self.bound = (data, design, weights,
                                                                         rows, bound)
+        self._copy = copy  # the CSRRowCopy that design views (CSR), to append to
 
     @property
     def n_kept(self):
@@ -1281,11 +1286,19 @@ class Objective:
         if sub is None:
             return None
 
+        a, layout = self.penalty.l2_strength, self.layout
+        m = layout.n_features + layout.fit_intercept
+
         def hessp(v):
             v = np.asarray(v, dtype=np.float64).reshape(-1)
             out = sub.hessp(v)
-            out *= C
-            return self._add_penalty_curvature(out, theta, v)
+            if a is None:
+                out *= C
+                return self._add_penalty_curvature(out, theta, v)
+            # C out + a v on the coefficients, C out on the intercept, in one compiled pass
+            # (the bits of NumPy's ``out *= C; out[w] += a * v[w]``)
+            _scale_add_l2(out, v, float(C), float(a), layout.n_features, m, 1, _NO_COPY)
+            return out
 
         return hessp, C * sub.bound, sub
 

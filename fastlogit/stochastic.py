@@ -75,6 +75,7 @@ import numpy as np
 
 from . import kernels as _kernels
 from ._config import effective_n_threads
+from ._design_rows import row_sq_norms
 from .layout import NonFiniteError
 from .objective import LogLossData
 from .outofcore import ChunkedData
@@ -317,19 +318,6 @@ def _with_threads(block, n_threads):
     return block
 
 
-def _row_norms(design):
-    """||x_i||^2 of every row, float64."""
-    if design.kind == "dense":
-        X = design.arrays[0]
-        return np.einsum("ij,ij->i", X, X, dtype=np.float64)
-    data, _, indptr = design.arrays
-    lo = int(indptr[0])
-    sq = np.add.reduceat(np.concatenate([data[lo:int(indptr[-1])].astype(np.float64) ** 2,
-                                         [0.0]]), np.asarray(indptr[:-1]) - lo)
-    sq[np.diff(indptr) == 0] = 0.0
-    return sq
-
-
 class _InMemoryRows:
     """One piece: the whole in-memory data term.  Per-sample epochs shuffle one row order in
     place, epoch after epoch; mini-batch epochs permute the rows once (a copy, so that
@@ -413,7 +401,7 @@ def max_step_curvature(source, penalty, alpha):
     size.  One pass over the rows (a read of every chunk when chunked)."""
     top = 0.0
     for piece in source.pieces():
-        sq = _row_norms(piece.design) + float(piece.fit_intercept)
+        sq = row_sq_norms(piece.design) + float(piece.fit_intercept)
         if piece.sample_weight is not None:
             sq = sq * np.asarray(piece.sample_weight, dtype=np.float64)
         top = max(top, float(sq.max(initial=0.0)))

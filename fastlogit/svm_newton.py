@@ -26,6 +26,7 @@ decrease the quadratic model predicts, exact once I is settled) is at most ``tol
 import numpy as np
 from numba import njit
 
+from ._design_rows import row_subset
 from ._docstring import filler
 from .solvers._result import single_threaded_blas
 from .solvers.newton import cholesky_factor
@@ -541,8 +542,6 @@ def _value_grad(ks, design, yt, c, r, w, fit_intercept, n_threads):
     the margin, ``c_i > 0``) and ``block`` those rows of ``design``
     (:func:`fastlogit.margin_losses.row_subset`), which the gradient and every Hessian
     product at this point read instead of all of X."""
-    from .margin_losses import row_subset
-
     rows = np.flatnonzero((r > 0.0) & (c > 0.0))
     cr = c[rows] * r[rows]
     block = row_subset(design, rows)

@@ -67,9 +67,10 @@ def test_row_subset_product_within_its_bound_of_the_full_product(rng, dense, dty
         assert float(v @ (full - part)) >= -eps * scale * np.linalg.norm(v)
 
 
-def test_row_subset_keeps_every_row_of_non_negligible_weight(rng):
+@pytest.mark.parametrize("penalty", ["l2", "elasticnet", None])
+def test_row_subset_keeps_every_row_of_non_negligible_weight(rng, penalty):
     X, y, w = _separable(rng)
-    ob = Objective(X, y, C=1.0)
+    ob = Objective(X, y, C=1.0, penalty=penalty, l1_ratio=0.3 if penalty else 0.0)
     theta = ob.zeros()  # every weight 1/4: nothing can be skipped within a small bound
     ob.value_grad(theta)
     sub = ob.data.row_subset_curvature(theta, 1e-3, max_fraction=1.0)
@@ -100,31 +101,48 @@ def test_row_subset_weight_share_bounds_the_intercepts_curvature(rng, weight_rto
     assert hessp(e_b)[-1] == pytest.approx(ob.C * kept, rel=1e-12)
 
 
-def test_row_subset_copy_reused_when_it_holds_every_row_to_keep(rng):
+def _check_product(ob, theta, found, rng):
+    v = rng.standard_normal(ob.n_params)
+    ref = _explicit_hessp(ob, theta, v, found[2].rows)
+    np.testing.assert_allclose(found[0](v), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    # the bound is over the rows outside the copy
+    D = ob.data.curvature(theta).astype(np.float64)
+    X = ob.design.to_scipy()
+    out = np.setdiff1d(np.arange(ob.n_samples), found[2].rows)
+    want = ob.C * float(D[out] @ (np.asarray(X.multiply(X).sum(axis=1)).ravel()[out] + 1))
+    assert found[1] == pytest.approx(want, rel=1e-9, abs=1e-300)
+
+
+def test_row_subset_copy_serves_again_with_missing_rows_appended(rng):
     X, y, w = _separable(rng)
     ob = Objective(X, y, C=1e3)
     theta = np.r_[3.0 * w, 0.1]
     ob.value_grad(theta)
     first = ob.row_subset_hessp(theta, 0.5, max_fraction=1.0)
-    # a little further along the same direction: weights shrink, a few more rows could go
+    # a little further along: weights shrink, the kept set is a subset of the first one's
     theta2 = np.r_[3.05 * w, 0.1]
     ob.value_grad(theta2)
     fresh = ob.row_subset_hessp(theta2, 0.5, max_fraction=1.0)
+    assert set(fresh[2].rows) < set(first[2].rows)
     again = ob.row_subset_hessp(theta2, 0.5, max_fraction=1.0, reuse=first)
-    kept_first, kept_now = first[2].rows, fresh[2].rows
-    assert set(kept_now) <= set(kept_first) and kept_now.size < kept_first.size
-    if first[2].design.nnz <= 1.05 * fresh[2].design.nnz:
-        assert again[2].design is first[2].design  # the copy serves again, its rows kept
-        np.testing.assert_array_equal(again[2].rows, kept_first)
-    assert fresh[1] - 1e-12 <= 0.5 and again[1] <= fresh[1] * (1 + 1e-12)
-    v = rng.standard_normal(ob.n_params)
-    ref = _explicit_hessp(ob, theta2, v, again[2].rows)
-    np.testing.assert_allclose(again[0](v), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
-    # a subset that no longer holds every row to keep is not reused
+    # the copy serves again (same memory, no row appended): every earlier row kept
+    assert np.shares_memory(again[2].design.arrays[0], first[2].design.arrays[0])
+    np.testing.assert_array_equal(again[2].rows, first[2].rows)
+    assert again[1] <= fresh[1] * (1 + 1e-12) and fresh[1] <= 0.5 * (1 + 1e-12)
+    _check_product(ob, theta2, again, rng)
+    # back at the first point from the second's (smaller) copy: its missing rows appended
     ob.value_grad(theta)
-    back = ob.row_subset_hessp(theta, 0.5, max_fraction=1.0, reuse=fresh)
-    assert back[2].design is not fresh[2].design
-    np.testing.assert_array_equal(back[2].rows, kept_first)
+    small = ob.row_subset_hessp(theta2, 0.5, max_fraction=1.0)
+    big = ob.row_subset_hessp(theta, 0.5, max_fraction=1.0, reuse=small)
+    assert set(big[2].rows) == set(first[2].rows)
+    assert np.shares_memory(big[2].design.arrays[0], small[2].design.arrays[0])
+    _check_product(ob, theta, big, rng)
+    _check_product(ob, theta2, small, rng)  # the earlier result is intact
+    # an earlier result of a copy that has grown since is not appended to again
+    other = ob.row_subset_hessp(theta, 0.5, max_fraction=1.0, reuse=small)
+    assert not np.shares_memory(other[2].design.arrays[0], small[2].design.arrays[0])
+    _check_product(ob, theta, other, rng)
+    _check_product(ob, theta, big, rng)
 
 
 def test_newton_cg_asks_for_subsets_less_often_once_declined(rng, monkeypatch):
@@ -144,6 +162,31 @@ def test_newton_cg_asks_for_subsets_less_often_once_declined(rng, monkeypatch):
     asked = [1, 3, 6, 11, 20, 37]
     assert res.n_iter >= 2
     assert calls == [True] * sum(k <= res.n_iter for k in asked)
+
+
+def test_rows_to_skip_is_the_sorted_prefix(rng):
+    """The bucketed choice takes the rows a full sort would: increasing t while both sums
+    fit (weights over many decades, exact zeros, with and without the weights' cap)."""
+    from fastlogit.objective import _NO_PTR, _rows_to_skip
+
+    for trial in range(60):
+        n = int(rng.integers(1, 2000))
+        curv = 0.25 * rng.random(n) ** int(rng.integers(1, 40))
+        curv[rng.random(n) < 0.05] = 0.0
+        row_sq = rng.integers(1, 500, n).astype(float)
+        max_bound = 10 ** rng.uniform(-8, 2)
+        cap = np.inf if trial % 2 else 10 ** rng.uniform(-6, 1)
+        rows, total, nnz = _rows_to_skip(curv, row_sq, max_bound, cap, _NO_PTR, 7)
+        t = curv * row_sq
+        want, st, sd = [], 0.0, 0.0
+        for i in np.argsort(t, kind="stable"):
+            if st + t[i] > max_bound or sd + curv[i] > cap:
+                break
+            st, sd = st + t[i], sd + curv[i]
+            want.append(i)
+        assert sorted(rows.tolist()) == sorted(want)
+        assert nnz == 7 * len(want)
+        assert total == pytest.approx(float(t[want].sum()), rel=1e-12, abs=1e-300)
 
 
 def test_row_subset_of_a_row_block(rng):

@@ -1126,3 +1126,47 @@ def test_dense_model_cost_lower_bound_is_below_the_exact_count():
                          * (l1mod._GRAM_IN_CACHE if m_cache < l1mod._GRAM_M_CACHE else 1.0)
                          + (2 * nnz_w if compact else X.nnz))
                 assert lower <= exact
+
+
+def test_kappa_keyword_keeps_the_optimum_and_rejects_bad_values():
+    """A looser model tolerance (``kappa``) changes the path, not the optimum: both fits meet
+    the stopping rule and agree with the default fit to the tolerance's order; kappa outside
+    (0, 1) is refused with a message naming it."""
+    X, y = make_sparse_classification(300, 80, mean_nnz=8, random_state=4)
+    ob = Objective(X, y, C=2.0, penalty="l1")
+    base = l1_newton(ob, ob.zeros(), tol=1e-10)
+    loose = l1_newton(ob, ob.zeros(), tol=1e-10, kappa=0.3)
+    assert base.converged and loose.converged
+    assert ob.value(loose.theta) == pytest.approx(ob.value(base.theta), rel=1e-12)
+    np.testing.assert_allclose(loose.theta, base.theta, atol=1e-7)
+    for bad in (0.0, 1.0, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="kappa must lie in"):
+            l1_newton(ob, ob.zeros(), kappa=bad)
+
+
+@pytest.mark.parametrize("fit_b", [True, False])
+def test_weighted_column_model_is_the_same_solve(fit_b):
+    """cd_model with the working set's x_ij D_i precomputed (``weighted``) makes the same
+    iterates as without, bit for bit (the same products in the same order), with Anderson
+    extrapolation and shrinking at work over many sweeps."""
+    rng = np.random.default_rng(21)
+    n, d = 200, 40
+    X = sp.random(n, d, density=0.2, random_state=rng, format="csc")
+    ip = np.asarray(X.indptr, dtype=np.int64)
+    cols = np.array([0, 3, 4, 9, 17, 22, 30, 39], dtype=np.int64)
+    m = cols.size
+    w = rng.standard_normal(m) * (rng.random(m) < 0.5)
+    g = rng.standard_normal(m) * 3.0
+    D = rng.random(n) * 0.25
+    h = np.asarray(X[:, cols].power(2).T @ D).ravel() + 0.1 + 1e-12
+    outs = []
+    for weighted in (False, True):
+        dw, xd = np.zeros(m), np.zeros(n)
+        db, sweeps, viol = _cd.cd_model(ip, X.indices, X.data, cols, w, g, h, D, 0.7, 0.1,
+                                        fit_b, 0.3, float(D.sum()) + 1e-12, dw, xd, 1e-12,
+                                        200, n, True, weighted)
+        outs.append((db, sweeps, viol, dw, xd))
+    (a, b) = outs
+    assert a[:3] == b[:3] and a[1] > 5
+    np.testing.assert_array_equal(a[3], b[3])
+    np.testing.assert_array_equal(a[4], b[4])

@@ -784,3 +784,26 @@ def test_path_under_the_callers_blas_limit_runs_the_bare_solver(rng, monkeypatch
     assert len(calls) == 1  # one limit for the whole path, none per fit
     np.testing.assert_array_equal(got.coefs, want.coefs)
     np.testing.assert_array_equal(got.n_iter, want.n_iter)
+
+
+def test_l1_path_with_capped_sweeps_reaches_cold_optima(rng):
+    # binary L1 paths solve each Newton model by at most _L1_PATH_SWEEPS sweeps (the solver's
+    # default allows 200) and to a looser model tolerance (kappa): every fit still meets the
+    # stopping rule, at the cold fits' optima
+    from fastlogit.model_selection import _L1_PATH_KAPPA, _L1_PATH_SWEEPS
+    from fastlogit.solvers.l1 import _KAPPA, l1_newton
+
+    assert _L1_PATH_SWEEPS < 200 and _KAPPA < _L1_PATH_KAPPA < 1
+    X = sp.random(150, 900, density=0.03, format="csr", random_state=6) * 2.0
+    w = np.zeros(900)
+    w[:30] = rng.standard_normal(30) * 3
+    y = (X @ w + 0.3 * rng.standard_normal(150) > 0).astype(int)
+    Cs = np.logspace(0, 3, 3)
+    path = regularization_path(X, y, Cs, l1_ratio=1.0, tol=1e-9, max_iter=500)
+    assert path.solver == "l1" and path.converged.all()
+    for k, C in enumerate(Cs):
+        objective = Objective(X, y, C=C, penalty="l1")
+        cold = l1_newton(objective, objective.zeros(), tol=1e-9, max_iter=500)
+        assert cold.converged
+        np.testing.assert_allclose(path.coefs[k, 0], cold.theta[:-1], atol=2e-5 * max(1, C))
+        np.testing.assert_allclose(path.intercepts[k, 0], cold.theta[-1], atol=2e-5 * max(1, C))

@@ -210,23 +210,15 @@ def _fill_columns(indptr, indices, data, pos, cp, ri, rv):
     ``pos`` is empty (every column: no lookup)."""
     n = indptr.shape[0] - 1
     nxt = cp[:cp.shape[0] - 1].copy()
-    if pos.shape[0] == 0:
-        for i in range(_U(n)):
-            for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
-                k = _U(indices[q])
-                e = _U(nxt[k])
-                ri[e] = i
-                rv[e] = data[q]
-                nxt[k] = e + _U(1)
-        return
+    every = pos.shape[0] == 0
     for i in range(_U(n)):
         for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
-            k = pos[_U(indices[q])]
+            k = indices[q] if every else pos[_U(indices[q])]
             if k >= 0:
-                e = _U(nxt[k])
+                e = _U(nxt[_U(k)])
                 ri[e] = i
                 rv[e] = data[q]
-                nxt[k] = e + _U(1)
+                nxt[_U(k)] = e + _U(1)
 
 
 @njit(**_JIT)
@@ -648,7 +640,7 @@ def _dot_gather4(indices, q0, q1, D, xd):
 
 @njit(**_JIT)
 def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw, xd,
-             tol, max_sweeps, n_shrink, anderson=True, unit=False):
+             tol, max_sweeps, n_shrink, anderson=True, weighted=False, unit=False):
     """Coordinate descent on the proximal Newton model over the working set ``cols``.
 
     Minimises over (dw (m,), db)::
@@ -668,14 +660,32 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
     the iterate when it lowers the model (:func:`_model_value`); the sweeps then go on from
     there, so the stopping rule and the fixed point are those of plain coordinate descent.
 
+    With ``weighted``, the working set's ``x_ij D_i`` are computed once (one pass over its
+    entries) and each coordinate's gradient then reads them instead of x_ij and D_i (the
+    same products: the same bits); it pays for models that take many sweeps.
+
     ``unit``: every stored value of X is 1.0 (:func:`all_ones`) and is not read (a binary X's
-    sweeps then stream only its row indices; a coordinate's sum over its column in four
-    interleaved partial sums, :func:`_dot_gather4`: equal to the one-chain sum to rounding).
+    sweeps then stream only its row indices; without ``weighted``, a coordinate's sum over
+    its column in four interleaved partial sums, :func:`_dot_gather4`: equal to the
+    one-chain sum to rounding).
 
     Returns ``(db, sweeps, violation)``: the intercept step, the number of sweeps, the last
     sweep's largest violation.
     """
     m = cols.shape[0]
+    off = np.zeros(m + 1 if weighted else 1, dtype=np.int64)
+    dx = np.empty(0)
+    if weighted:
+        for k in range(m):
+            j = _U(cols[k])
+            off[k + 1] = off[k] + np.int64(indptr[j + _U(1)]) - np.int64(indptr[j])
+        dx = np.empty(off[m])
+        for k in range(_U(m)):
+            j = _U(cols[k])
+            e = _U(off[k])
+            for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+                dx[e] = data[q] * D[_U(indices[q])]
+                e += _U(1)
     K = ANDERSON_K
     it_dw = np.empty((K + 1, m if anderson else 0))
     it_xd = np.empty((K + 1, xd.shape[0] if anderson else 0))
@@ -697,7 +707,12 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
             k = _U(active[kk])
             j = _U(cols[k])
             acc = 0.0
-            if unit:
+            if weighted:
+                e = _U(off[k])
+                for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
+                    acc += dx[e] * xd[_U(indices[q])]
+                    e += _U(1)
+            elif unit:
                 acc = _dot_gather4(indices, _U(indptr[j]), _U(indptr[j + _U(1)]), D, xd)
             else:
                 for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):

@@ -198,6 +198,10 @@ _GRAM_COLS = 1.5
 #: (:func:`_gram_rows_stale`): the model's Hessian is then within (1 +- _STALE) of the exact
 #: one (measured in benchmarks/results/l1_race.md).
 _STALE = 0.3
+#: Column path: a column model precomputes its working set's ``x_ij D_i``
+#: (:func:`fastlogit.solvers._cd.cd_model`'s ``weighted``) when the last model took at least
+#: this many sweeps (measured in benchmarks/results/l1_race.md).
+_WEIGHTED_SWEEPS = 8
 
 #: data term -> (its float64 CSC arrays, its float64 CSR arrays) (weakly keyed: a path of
 #: fits over one data term builds them once); _ROWS: the CSR arrays alone.
@@ -229,20 +233,26 @@ def _rows_of(data):
     found = _cached(_ROWS, data)
     if found is not None:
         return found
-    X = data.design.to_scipy()
-    own = sp.issparse(X) and X.format == "csr" and X.dtype == np.float64
+    design = data.design
+    own = design.kind == "csr" and design.dtype == np.float64
     if own:
-        indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
-        indices = np.ascontiguousarray(X.indices)
+        # the Design's own arrays (the CSR view to_scipy makes, without SciPy's
+        # constructor and its checks: a fixed cost of every fit on a new data term)
+        xdata, indices, indptr = design.arrays
+        lo, hi = int(indptr[0]), int(indptr[-1])
+        indptr = np.subtract(indptr, lo, dtype=np.int64)
+        indices = np.ascontiguousarray(indices[lo:hi])
+        xdata = np.ascontiguousarray(xdata[lo:hi])
         # compiled (a vectorised pass; SciPy's has_canonical_format scans the new CSR view
         # of every fit several times slower)
         own = _cd.canonical_rows(indptr, indices)
     if not own:
-        X = sp.csr_matrix(X, dtype=np.float64, copy=True)
+        X = sp.csr_matrix(design.to_scipy(), dtype=np.float64, copy=True)
         X.sum_duplicates()
         indptr = np.ascontiguousarray(X.indptr, dtype=np.int64)
         indices = np.ascontiguousarray(X.indices)
-    rows = (indptr, indices, np.ascontiguousarray(X.data))
+        xdata = np.ascontiguousarray(X.data)
+    rows = (indptr, indices, xdata)
     _cache(_ROWS, data, rows)
     return rows
 
@@ -350,7 +360,7 @@ def _finish(name, theta, it, hist, gnorm, thr, message, objective):
 def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verbose=0,
               random_state=None, ws_min=256, max_sweeps=200, dense_max=1500, max_inner=1000,
               column_path=True, model="auto", anderson=True, inactive=None, full_columns=False,
-              grad_start=None, grad_out=None):
+              grad_start=None, grad_out=None, kappa=None):
     """Proximal Newton for penalty "l1" / "elasticnet" (also runs for "l2" / None).
 
     Parameters
@@ -410,6 +420,9 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
         on the binary column path the one the solver's last measure used (entries of
         features in ``inactive`` are 0 there: not computed), elsewhere one
         ``objective.value_grad`` at the end.
+    kappa : float in (0, 1), optional
+        Binary column path: the model-solve tolerance's start, relative to the working set's
+        violation sum (None: ``_KAPPA``); a path's warm-started fits may take looser models.
 
     Returns
     -------
@@ -419,6 +432,10 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
     hist = History(callback, verbose, "l1")
     if model not in ("auto", "dense", "columns"):
         raise ValueError(f"model must be 'auto', 'dense' or 'columns', got {model!r}")
+    if kappa is not None:
+        kappa = float(kappa)
+        if not 0.0 < kappa < 1.0:
+            raise ValueError(f"kappa must lie in (0, 1), got {kappa!r}")
     data = _column_data(objective) if column_path else None
     if inactive is not None:
         inactive = np.asarray(inactive)
@@ -442,7 +459,8 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
     if data is not None:
         return _solve_columns(objective, data, theta.copy(), tol, max_iter, hist,
                               int(ws_min), int(max_sweeps), verbose, model, bool(anderson),
-                              inactive, grad_start=grad_start, grad_out=grad_out)
+                              inactive, grad_start=grad_start, grad_out=grad_out,
+                              kappa=kappa)
     data = _multinomial_data(objective) if column_path else None
     if data is not None and objective.n_params > int(dense_max):
         twin = _float64_twin(objective)
@@ -556,7 +574,7 @@ def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit):
 
 def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose,
                    model, anderson, inactive, offset=None, thr=None, grad_start=None,
-                   grad_out=None):
+                   grad_out=None, kappa=None):
     name = "l1"
     # The columns: X's full CSC copy when cached (a path over one data term) or when a
     # working set's columns hold a third of X's non-zeros; until then only the working
@@ -798,7 +816,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     message = "max_iter reached"
     if hist.record(pack() if hist.callback is not None else None, F, gnorm):
         return finish("stopped by callback")
-    kappa = _KAPPA  # model-solve tolerance relative to the working set's violation
+    # model-solve tolerance relative to the working set's violation
+    kappa = _KAPPA if kappa is None else kappa
     g_first = max(gnorm, 1e-300)  # the forcing term's reference (_FORCING)
     last_sweeps = _FIRST_SWEEPS  # sweeps of the last model solve (the dense-model choice)
     # (columns, X^T r, sum D x^2 on them) at the current point, from the last round's final
@@ -958,7 +977,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 xd = np.zeros(n)
                 db, sweeps, _ = _cd.cd_model(*xc, lc, ww, gw, hw, D,
                                              lam, a, fi, gb, hb, dw, xd, kap * v1_ws,
-                                             max_sweeps, n, anderson, unit)
+                                             max_sweeps, n, anderson,
+                                             last_sweeps >= _WEIGHTED_SWEEPS, unit)
             last_sweeps = sweeps
             if sweeps == 1:
                 kappa *= 0.25

@@ -296,13 +296,13 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     curvature loses at most that share of the weights: CG solves with a matrix close to the
     Hessian, the step is a descent direction close to Newton's, and the gradient, the line
     search and the stopping rule stay exact.  At large C most rows of a nearly separable
-    problem have negligible curvature.  A step's copy serves the next step again when it
-    still holds every row to keep (and little more).  A step that would keep nearly every
-    row (more than 90 % of X's values) uses the full Hessian, and after successive such
-    steps the subset is not asked for in the next 1, 2, 4, ... steps (the kept share changes
-    little from step to step of a fit, and the choice itself costs a sort of the rows).  0
-    (or another penalty, or a data term without row subsets) uses the full Hessian
-    throughout.
+    problem have negligible curvature.  A step's copy serves the next step again, with the
+    rows it lacks appended, while it holds little more than the rows to keep.  A step that
+    would keep nearly every row (more than 90 % of X's values) uses the full Hessian, and
+    after successive such steps the subset is not asked for in the next 1, 2, 4, ... steps
+    (the kept share changes little from step to step of a fit, and the choice itself costs
+    a pass over the rows).  0 (or another penalty, or a data term without row subsets) uses
+    the full Hessian throughout.
     """
     name = "newton-cg"
     if line_search not in ("armijo", "minimize"):
