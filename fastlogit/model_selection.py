@@ -175,7 +175,8 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
         once for the path on the compacted columns; where it picks "lbfgs" for a binary L2
         objective, the wide shape, the path runs "newton-cg" without a preconditioner and
         with line minimisation instead; a binary L1 path runs the l1 solver on X's full
-        column copy with at most ``_L1_PATH_SWEEPS`` sweeps per Newton model).
+        column copy with at most ``_L1_PATH_SWEEPS`` sweeps per Newton model and the model
+        tolerance ``_L1_PATH_KAPPA``).
     theta0 : ndarray (n_params,), list of them, or None
         Start of the first fit (None: zero coefficients, and for a binary log-loss with an
         intercept the intercept-only optimum, :func:`_intercept_start`); of a list, the
@@ -756,9 +757,9 @@ def _fit_rows(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads
 def _fit_rows_steps(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads,
                     theta0=None, share=None, out=None, out_zeroed=False, blas_limited=False):
     """:func:`_fit_rows` as a generator (:func:`_warm_steps`, ``out``, ``out_zeroed`` and
-    ``blas_limited`` as there): yields after each C's fit, returns _fit_rows' result; the rows are sliced at
-    the first ``next`` (a CSR X's rows and their column compaction in one compiled pass,
-    :func:`_compacted_rows`, where the path would compact them)."""
+    ``blas_limited`` as there): yields after each C's fit, returns _fit_rows' result; the
+    rows are sliced at the first ``next`` (a CSR X's rows and their column compaction in one
+    compiled pass, :func:`_compacted_rows`, where the path would compact them)."""
     fit_intercept = bool(proto.fit_intercept)
     scaling = None
     if proto._liblinear_intercept():
