@@ -846,6 +846,45 @@ def test_compiled_line_search_matches_the_python_one(unit):
             np.testing.assert_array_equal(u, v)
 
 
+@pytest.mark.parametrize("kinds, unit", [(5, True), (5, False), (700, True), (None, True)])
+def test_try_step_memo_gives_each_samples_own_bits(kinds, unit):
+    """try_step's memo of repeated (z, xd, p): every output, and the loss change summed in
+    sample order, are those of the samples computed one by one (n = 1: no memo).  Few
+    distinct samples (the memo serves most), more distinct ones than memo slots
+    (collisions), and distinct samples first with repeats later (the memo dropped)."""
+    rng = np.random.default_rng(11)
+    n = 5000
+    if kinds is None:
+        z = rng.standard_normal(n)
+        xd = rng.standard_normal(n) * 3.0
+        z[3000:] = z[0]
+        xd[3000:] = xd[1]
+    else:
+        zk = rng.standard_normal(kinds) * 2.0
+        xk = rng.standard_normal(kinds) * 3.0
+        xk[0] = 0.0  # a sample whose margin does not move
+        xk[1] = -40.0  # the direct log-term difference (log1p argument below -1/2)
+        # margins and steps drawn apart: equal margins with different steps (and the reverse)
+        z, xd = zk[rng.integers(0, kinds, n)], xk[rng.integers(0, kinds, n)]
+    p = 1.0 / (1.0 + np.exp(-z))
+    y = (rng.random(n) < 0.5).astype(np.float64)
+    s = np.empty(0) if unit else rng.random(n) + 0.5
+    for t in (1.0, 0.25):
+        got = [np.empty(n) for _ in range(4)]
+        change = _cd.try_step(z, p, xd, t, y, s, 2.0, *got)
+        one = [np.empty(1) for _ in range(4)]
+        ref = [np.empty(n) for _ in range(4)]
+        total = 0.0
+        for i in range(n):
+            total += _cd.try_step(z[i:i + 1], p[i:i + 1], xd[i:i + 1], t, y[i:i + 1],
+                                  s[i:i + 1] if s.size else s, 2.0, *one)
+            for r, o in zip(ref, one):
+                r[i] = o[0]
+        assert change == total
+        for r, g in zip(ref, got):
+            np.testing.assert_array_equal(g, r)
+
+
 def test_transpose_is_scipys_csc():
     rng = np.random.default_rng(6)
     for n, d, density in ((50, 30, 0.2), (1, 5, 1.0), (40, 60, 0.0), (200, 7, 0.5)):

@@ -85,6 +85,37 @@ def _log1pexp(v):
     return math.log1p(math.exp(v))
 
 
+#: try_step's memo of trial terms (a power of two): samples whose margin, margin step and
+#: probability equal an earlier sample's (rows equal on a few working columns: one-hot data
+#: at a small support) reuse its transcendental calls; the memo is dropped for the rest of
+#: a trial once fewer than a quarter of a block of _MEMO_BLOCK samples found their terms
+#: in it (samples mostly distinct: its lookups would only add cost).
+_MEMO_SLOTS = 256
+_MEMO_BLOCK = 1024
+
+
+@njit(**_JIT)
+def _trial_terms(zi, pi, u):
+    """(z + u, sigmoid(z + u), log(1 + e^(z + u)) - log(1 + e^z)) from z, p = sigmoid(z) and
+    a margin step u != 0: :func:`try_step`'s per-sample terms (its docstring)."""
+    wi = zi + u
+    if wi > 0.0:
+        e = math.exp(-wi)
+        pn = 1.0 / (1.0 + e)
+    else:
+        e = math.exp(wi)
+        pn = e / (1.0 + e)
+    if u == 0.0:
+        return wi, pn, 0.0
+    if u <= 0.0:
+        q = pi * math.expm1(u)
+        c = math.log1p(q) if q > -0.5 else _log1pexp(wi) - _log1pexp(zi)
+    else:
+        q = (1.0 - pi) * math.expm1(-u)
+        c = u + math.log1p(q) if q > -0.5 else _log1pexp(wi) - _log1pexp(zi)
+    return wi, pn, c
+
+
 @njit(**_JIT)
 def try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn):
     """The loss change ``sum_i s_i [l(y_i, z_i + t xd_i) - l(y_i, z_i)]`` from z and
@@ -96,37 +127,74 @@ def try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn):
     = log1p(p (e^u - 1)) for u <= 0 and u + log1p((1 - p)(e^-u - 1)) for u > 0, used while the
     log1p argument stays above -1/2 (else the change exceeds log 2 and the direct difference
     is as accurate).  Exact to the rounding of the change itself, so that a line search can
-    compare changes far below F's own rounding (near the optimum)."""
+    compare changes far below F's own rounding (near the optimum).
+
+    A sample whose z_i, xd_i and p_i have the bits of an earlier sample's in the memo
+    (``_MEMO_SLOTS`` slots, hashed on the bits of z_i and xd_i) takes that sample's
+    z + u, sigmoid and log-term change (:func:`_trial_terms`: functions of those three
+    values alone, so the same bits), and the sums run in sample order as without it."""
     n = p.shape[0]
     unit = s.shape[0] == 0
     out = 0.0
-    for i in range(n):
-        u = t * xd[i]
-        zi = z[i]
-        wi = zi + u
-        yi = y[i]
-        si = 1.0 if unit else s[i]
-        if wi > 0.0:
-            e = math.exp(-wi)
-            pi = 1.0 / (1.0 + e)
-        else:
-            e = math.exp(wi)
-            pi = e / (1.0 + e)
-        zn[i] = wi
-        pn[i] = pi
-        rn[i] = C * si * (pi - yi)
-        Dn[i] = C * si * pi * (1.0 - pi)
-        if u == 0.0:
-            continue
-        if u <= 0.0:
-            q = p[i] * math.expm1(u)
-            c = math.log1p(q) if q > -0.5 else _log1pexp(wi) - _log1pexp(zi)
-        else:
-            q = (1.0 - p[i]) * math.expm1(-u)
-            c = u + math.log1p(q) if q > -0.5 else _log1pexp(wi) - _log1pexp(zi)
-        c -= yi * u
-        out += si * c
+    i = 0
+    if n >= _MEMO_BLOCK:
+        zb = z.view(np.uint64)
+        xb = xd.view(np.uint64)
+        pb = p.view(np.uint64)
+        mz = np.empty(_MEMO_SLOTS, dtype=np.uint64)
+        mx = np.empty(_MEMO_SLOTS, dtype=np.uint64)
+        mp = np.empty(_MEMO_SLOTS, dtype=np.uint64)
+        mw = np.empty(_MEMO_SLOTS)
+        mq = np.empty(_MEMO_SLOTS)
+        mc = np.empty(_MEMO_SLOTS)
+        used = np.zeros(_MEMO_SLOTS, dtype=np.bool_)
+        hits = 0
+        mask = np.uint64(_MEMO_SLOTS - 1)
+        k1 = np.uint64(0x9E3779B97F4A7C15)
+        k2 = np.uint64(0xC2B2AE3D27D4EB4F)
+        while i < n:
+            u = t * xd[i]
+            h = (((zb[i] * k1) ^ (xb[i] * k2)) >> np.uint64(40)) & mask
+            if used[h] and mz[h] == zb[i] and mx[h] == xb[i] and mp[h] == pb[i]:
+                wi = mw[h]
+                qi = mq[h]
+                c = mc[h]
+                hits += 1
+            else:
+                wi, qi, c = _trial_terms(z[i], p[i], u)
+                used[h] = True
+                mz[h] = zb[i]
+                mx[h] = xb[i]
+                mp[h] = pb[i]
+                mw[h] = wi
+                mq[h] = qi
+                mc[h] = c
+            out += _trial_put(i, wi, qi, c, u, y, s, unit, C, zn, pn, rn, Dn)
+            i += 1
+            if i % _MEMO_BLOCK == 0:
+                if 4 * hits < _MEMO_BLOCK:
+                    break
+                hits = 0
+    for k in range(i, n):
+        u = t * xd[k]
+        wi, qi, c = _trial_terms(z[k], p[k], u)
+        out += _trial_put(k, wi, qi, c, u, y, s, unit, C, zn, pn, rn, Dn)
     return out
+
+
+@njit(**_JIT)
+def _trial_put(i, wi, qi, c, u, y, s, unit, C, zn, pn, rn, Dn):
+    """Sample i's trial terms written to zn, pn, rn, Dn (:func:`try_step`); returns its
+    weighted loss change (0.0 when u == 0: the margin did not move)."""
+    yi = y[i]
+    si = 1.0 if unit else s[i]
+    zn[i] = wi
+    pn[i] = qi
+    rn[i] = C * si * (qi - yi)
+    Dn[i] = C * si * qi * (1.0 - qi)
+    if u == 0.0:
+        return 0.0
+    return si * (c - yi * u)
 
 
 @njit(**_JIT)
