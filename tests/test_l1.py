@@ -558,6 +558,22 @@ def test_column_kernels_against_numpy():
     ip, ri, rv = _cd.cols_of_rows(ip64, X.indices, X.data, pos, cp)
     got = sp.csc_matrix((rv, ri, ip), shape=(30, 3)).toarray()
     np.testing.assert_array_equal(got, X[:, cols].toarray())
+    # with the rows of the first k columns from the same pass: rows_of_cols' arrays
+    order = np.array([2, 7, 9, 0, 5], dtype=np.int64)
+    pos = np.full(12, -1, dtype=np.int64)
+    pos[order] = np.arange(5)
+    cp = np.r_[0, np.cumsum(counts[order])].astype(np.int64)
+    for k in (1, 3, 5):
+        csc, wrows = _cd.cols_and_rows_of_rows(ip64, X.indices, X.data, pos, cp, k)
+        for u, v in zip(csc, _cd.cols_of_rows(ip64, X.indices, X.data, pos, cp)):
+            np.testing.assert_array_equal(u, v)
+        if k <= 3:  # pos increasing in j on the first k columns: rows_of_cols' order too
+            ref = _cd.rows_of_cols(*csc, np.arange(k, dtype=np.int64), 30)
+            for u, v in zip(wrows, ref):
+                assert u.dtype == v.dtype
+                np.testing.assert_array_equal(u, v)
+        np.testing.assert_array_equal(sp.csr_matrix(wrows[::-1], shape=(30, k)).toarray(),
+                                      X[:, order[:k]].toarray())
 
 
 def test_canonical_rows_is_scipys_canonical_format():
@@ -635,6 +651,11 @@ def test_skipping_kept_and_reference_kernels_match_their_numpy_forms():
                 got = binary_reference_norm(g0, ob.n_features,
                                             float(ob.penalty.l1_strength), float(C))
                 assert got == reference_gradient_norm(ob, ob.zeros() + 1.0)
+                # the column path's cold start: from a smooth gradient at 0 with C in it
+                g = C * g0 + rng.standard_normal(g0.size) * 0.1
+                got = binary_reference_norm(g, ob.n_features, float(ob.penalty.l1_strength),
+                                            1.0)
+                assert got == reference_gradient_norm(ob, ob.zeros(), g)
 
 
 def test_gradient_in_and_out_for_paths():

@@ -19,6 +19,7 @@ from numba import njit
 from ._lbfgs_memory import numpy_sum
 
 __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
+           "cols_and_rows_of_rows",
            "rows_of_cols", "violation", "grad_rows", "row_matvec", "grad_cols", "grad_skip",
            "grad_hdiag_cols", "grad_hdiag_kept", "cd_model",
            "col_matvec", "cd_dense", "gram_rows", "gram_cols", "dense_cols",
@@ -218,19 +219,40 @@ def cols_of_rows(indptr, indices, data, pos, cp):
     m = cp.shape[0] - 1
     ri = np.empty(cp[m], dtype=np.int64)
     rv = np.empty(cp[m])
-    _fill_columns(indptr, indices, data, pos, cp, ri, rv)
+    none = np.empty(0, dtype=np.int64)
+    _fill_columns(indptr, indices, data, pos, cp, ri, rv, 0, none, none, rv[:0])
     return cp, ri, rv
 
 
 @njit(**_JIT)
-def _fill_columns(indptr, indices, data, pos, cp, ri, rv):
+def cols_and_rows_of_rows(indptr, indices, data, pos, cp, k):
+    """:func:`cols_of_rows`' CSC arrays, and from the same pass the CSR arrays of the n x k
+    matrix of its first k columns (``pos[j] < k``): ``(indptr int64 (n + 1), column
+    positions int64, data)``, positions ascending within each row when pos is increasing in
+    j (as :func:`rows_of_cols` makes them from the columns)."""
+    m = cp.shape[0] - 1
+    n = indptr.shape[0] - 1
+    ri = np.empty(cp[m], dtype=np.int64)
+    rv = np.empty(cp[m])
+    rp = np.zeros(n + 1, dtype=np.int64)
+    rk = np.empty(cp[k] - cp[0], dtype=np.int64)
+    rw = np.empty(cp[k] - cp[0])
+    _fill_columns(indptr, indices, data, pos, cp, ri, rv, k, rp, rk, rw)
+    return (cp, ri, rv), (rp, rk, rw)
+
+
+@njit(**_JIT)
+def _fill_columns(indptr, indices, data, pos, cp, ri, rv, k_rows, rp, rk, rw):
     """The one pass of :func:`cols_of_rows` and :func:`transpose`: each stored entry of a
     CSR matrix (rows in order) appended to its column of the result (``ri``, ``rv``, laid out
     by ``cp``), column ``pos[j]`` for column j (skipped when < 0), or column j itself when
-    ``pos`` is empty (every column: no lookup)."""
+    ``pos`` is empty (every column: no lookup).  With ``k_rows > 0`` the entries of the
+    result's columns below k_rows are also appended to rows (``rp`` (n + 1, rp[0] = 0) the
+    rows' ends, ``rk`` their columns, ``rw`` their values: :func:`cols_and_rows_of_rows`)."""
     n = indptr.shape[0] - 1
     nxt = cp[:cp.shape[0] - 1].copy()
     every = pos.shape[0] == 0
+    c = _U(0)
     for i in range(_U(n)):
         for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
             k = indices[q] if every else pos[_U(indices[q])]
@@ -239,6 +261,12 @@ def _fill_columns(indptr, indices, data, pos, cp, ri, rv):
                 ri[e] = i
                 rv[e] = data[q]
                 nxt[_U(k)] = e + _U(1)
+                if k < k_rows:
+                    rk[c] = k
+                    rw[c] = data[q]
+                    c += _U(1)
+        if k_rows > 0:
+            rp[i + _U(1)] = c
 
 
 @njit(**_JIT)
@@ -246,7 +274,8 @@ def transpose(indptr, indices, data, cp, ri, rv):
     """ri, rv = the row indices and data of the CSC form of a CSR matrix whose CSC indptr
     ``cp`` (int64, d + 1: the cumulated non-zeros per column) is known: one pass over the
     rows, row indices sorted within each column (the arrays SciPy's ``tocsc`` makes)."""
-    _fill_columns(indptr, indices, data, np.empty(0, dtype=np.int64), cp, ri, rv)
+    none = np.empty(0, dtype=np.int64)
+    _fill_columns(indptr, indices, data, none, cp, ri, rv, 0, none, none, rv[:0])
 
 
 @njit(**_JIT)
