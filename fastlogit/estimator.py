@@ -43,7 +43,7 @@ from .validation import (check_C, check_focal_gamma, check_intercept_scaling, ch
                          check_sample_weight, check_tol, class_weight_per_sample,
                          encode_targets, resolve_penalty, smooth_labels)
 
-__all__ = ["LogisticRegression", "LinearLogitOutputs"]
+__all__ = ["LogisticRegression", "LinearLogitOutputs", "FitPlan"]
 
 
 def class_index(z):
@@ -773,6 +773,69 @@ class LogisticRegression(CallbackSupport, LinearLogitOutputs, ClassifierMixin, B
         return coefficient_summary(_dense(self.coef_)[0].astype(np.float64),
                                    float(self.intercept_[0]), p, X, sw, C=C, penalty=penalty,
                                    fit_intercept=self.fit_intercept, feature_names=names)
+
+
+
+class FitPlan:
+    """What a :class:`LogisticRegression`'s parameters make of a fit, for the package's
+    drivers of many fits (:mod:`fastlogit.model_selection`'s paths and CV).
+
+    The same parameter checks, data validation, objective builder and solver mapping as
+    :meth:`LogisticRegression.fit` uses, so that every fit of a path minimises exactly the
+    problem the estimator would, with its errors and warnings.  The estimator is read, never
+    fitted.
+
+    Parameters
+    ----------
+    estimator : LogisticRegression
+        Carries the parameters (``C`` and ``l1_ratio`` are the drivers' own per fit).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.estimator import FitPlan, LogisticRegression
+    >>> plan = FitPlan(LogisticRegression(solver="liblinear"))
+    >>> X, classes, Y, sw = plan.validate(np.array([[0.0], [1.0]]), ["a", "b"], None)
+    >>> classes.tolist(), Y.tolist(), plan.liblinear_intercept
+    (['a', 'b'], [0.0, 1.0], True)
+    """
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def check_params(self):
+        """Check the parameters that need no data (ValueError naming the problem); returns
+        the KernelSet of ``backend``."""
+        return self.estimator._check_params()
+
+    def validate(self, X, y, sample_weight):
+        """``(X, classes, Y, sw)`` as :meth:`LogisticRegression.fit` validates them: X CSR or
+        C-ordered float32/64, ``Y`` and ``sw`` float64 with class weights and label smoothing
+        applied (``sw`` None means ones).  Sets the estimator's ``n_features_in_``."""
+        _, X, classes, Y, sw, _ = self.estimator._validate_fit(X, y, sample_weight)
+        return X, classes, Y, sw
+
+    def objective(self, design, Y, sw, C, penalty, l1_ratio, fit_intercept):
+        """The objective the estimator minimises on ``design`` (a kernels Design) at ``C``:
+        the focal / noise-corrected losses when asked for, else :class:`fastlogit.objective.
+        Objective`; ``backend`` and ``n_threads`` from the estimator."""
+        return self.estimator._objective(design, Y, sw, C, penalty, l1_ratio, fit_intercept)
+
+    def solver_name(self, objective, n_classes):
+        """The fastlogit solver ``solver`` names for ``objective`` (scikit-learn's names
+        mapped, ``"auto"`` kept), or the ValueError the estimator raises."""
+        return self.estimator._solver_name(objective, n_classes)
+
+    @property
+    def liblinear_intercept(self):
+        """bool: the intercept is liblinear's penalised synthetic feature of value
+        ``intercept_scaling``."""
+        return self.estimator._liblinear_intercept()
+
+    @property
+    def uses_extras(self):
+        """bool: the loss is the focal or the noise-corrected one (not the log loss)."""
+        return self.estimator._uses_extras()
 
 
 def _dense(coef):

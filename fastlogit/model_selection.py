@@ -65,8 +65,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import kernels as _kernels
 from ._docstring import filler
 from .base import store_params
-from .estimator import (LinearLogitOutputs, LogisticRegression, check_known_labels,
-                        with_constant_column)
+from .estimator import (FitPlan, LinearLogitOutputs, LogisticRegression,
+                        check_known_labels, with_constant_column)
 from .validation import (check_C, check_l1_ratio, check_max_iter, check_n_jobs, check_tol,
                          resolve_penalty)
 
@@ -650,10 +650,11 @@ def _split_theta(thetas, n_rows, n_features, fit_intercept, penalty):
     return np.ascontiguousarray(T[:, :, :n_features]), intercepts
 
 
-def _prototype(C, l1_ratio, **params):
-    """A LogisticRegression carrying the parameters (its checks, penalty rules, solver
-    mapping and objective builder are the estimator's own)."""
-    return LogisticRegression(C=C, l1_ratio=l1_ratio, **params)
+def _fit_plan(C, l1_ratio, **params):
+    """The :class:`fastlogit.estimator.FitPlan` of a LogisticRegression carrying the
+    parameters (its checks, penalty rules, solver mapping and objective builder are the
+    estimator's own)."""
+    return FitPlan(LogisticRegression(C=C, l1_ratio=l1_ratio, **params))
 
 
 def regularization_path(X, y, Cs=10, *, l1_ratio=0.0, fit_intercept=True, sample_weight=None,
@@ -719,10 +720,10 @@ def regularization_path(X, y, Cs=10, *, l1_ratio=0.0, fit_intercept=True, sample
     """
     Cs = _check_Cs(Cs)
     l1_ratio = check_l1_ratio(l1_ratio)
-    proto = _prototype(1.0, l1_ratio, fit_intercept=fit_intercept, class_weight=class_weight,
-                       solver=solver, tol=tol, max_iter=max_iter, backend=backend,
-                       n_threads=n_threads, verbose=verbose)
-    _, X, classes, Y, sw, _ = proto._validate_fit(X, y, sample_weight)
+    plan = _fit_plan(1.0, l1_ratio, fit_intercept=fit_intercept, class_weight=class_weight,
+                     solver=solver, tol=tol, max_iter=max_iter, backend=backend,
+                     n_threads=n_threads, verbose=verbose)
+    X, classes, Y, sw = plan.validate(X, y, sample_weight)
     n_rows = 1 if classes.shape[0] == 2 else classes.shape[0]
     d = X.shape[1]
     coefs, intercepts = np.zeros((Cs.size, n_rows, d)), np.zeros((Cs.size, n_rows))
@@ -733,7 +734,7 @@ def regularization_path(X, y, Cs=10, *, l1_ratio=0.0, fit_intercept=True, sample
         if not mask.any():
             continue
         penalty, _, r = resolve_penalty("deprecated", float(Cs[mask][0]), l1_ratio)
-        thetas, it, conv, name = _fit_rows(proto, X, Y, sw, None, Cs[mask], penalty, r,
+        thetas, it, conv, name = _fit_rows(plan, X, Y, sw, None, Cs[mask], penalty, r,
                                            classes.shape[0], n_threads)
         c, b = _split_theta(thetas, n_rows, d, fit_intercept, penalty)
         coefs[mask], intercepts[mask], n_iter[mask], converged[mask] = c, b, it, conv
@@ -741,7 +742,7 @@ def regularization_path(X, y, Cs=10, *, l1_ratio=0.0, fit_intercept=True, sample
                               converged=converged, classes=classes, solver=name)
 
 
-def _fit_rows(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads,
+def _fit_rows(plan, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads,
               theta0=None, share=None):
     """Warm path over ``Cs`` on the rows ``rows`` (None = all) of validated data; returns
     ``(thetas in the estimator's fitted layout, n_iter, converged, solver)``: liblinear's
@@ -750,25 +751,26 @@ def _fit_rows(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads
     from .solvers._result import blas_limit
 
     with blas_limit():
-        return _drain(_fit_rows_steps(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes,
+        return _drain(_fit_rows_steps(plan, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes,
                                       n_threads, theta0, share, blas_limited=True))
 
 
-def _fit_rows_steps(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads,
+def _fit_rows_steps(plan, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_threads,
                     theta0=None, share=None, out=None, out_zeroed=False, blas_limited=False):
     """:func:`_fit_rows` as a generator (:func:`_warm_steps`, ``out``, ``out_zeroed`` and
     ``blas_limited`` as there): yields after each C's fit, returns _fit_rows' result; the
     rows are sliced at the first ``next`` (a CSR X's rows and their column compaction in one
     compiled pass, :func:`_compacted_rows`, where the path would compact them)."""
-    fit_intercept = bool(proto.fit_intercept)
+    est = plan.estimator
+    fit_intercept = bool(est.fit_intercept)
     scaling = None
-    if proto._liblinear_intercept():
-        scaling = float(proto.intercept_scaling)
+    if plan.liblinear_intercept:
+        scaling = float(est.intercept_scaling)
         fit_intercept = False
     keep = None
     if rows is not None:
         found = None
-        if scaling is None and penalty is not None and not proto._uses_extras():
+        if scaling is None and penalty is not None and not plan.uses_extras:
             found = _compacted_rows(X, rows, fit_intercept, 1 if n_classes == 2 else n_classes)
         if found is not None:
             X, keep = found
@@ -778,17 +780,17 @@ def _fit_rows_steps(proto, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_t
         sw = None if sw is None else sw[rows]
     if scaling is not None:
         X = with_constant_column(X, scaling)
-    proto.n_threads = n_threads
-    objective = proto._objective(_kernels.as_design(X), Y, sw, float(Cs[0]) if penalty else
-                                 1.0, penalty, l1_ratio, fit_intercept)
-    solver = proto._solver_name(objective, n_classes)
+    est.n_threads = n_threads
+    objective = plan.objective(_kernels.as_design(X), Y, sw, float(Cs[0]) if penalty else
+                               1.0, penalty, l1_ratio, fit_intercept)
+    solver = plan.solver_name(objective, n_classes)
     if theta0 is not None and scaling is not None:
         theta0 = [t.copy() for t in (theta0 if isinstance(theta0, list) else [theta0])]
         for t in theta0:
             t[-1] /= scaling
     thetas, n_iter, converged, name = yield from _warm_steps(
-        objective, Cs if penalty else np.ones(1), solver, theta0, tol=float(proto.tol),
-        max_iter=int(proto.max_iter), verbose=proto.verbose, threads=share, out=out,
+        objective, Cs if penalty else np.ones(1), solver, theta0, tol=float(est.tol),
+        max_iter=int(est.max_iter), verbose=est.verbose, threads=share, out=out,
         out_zeroed=out_zeroed, keep=keep, blas_limited=blas_limited)
     if scaling is not None:
         thetas[:, -1] *= scaling
@@ -1218,12 +1220,12 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             return True
         return bool(self.use_legacy_attributes)
 
-    def _proto(self, C, l1_ratio):
-        return _prototype(C, l1_ratio, fit_intercept=self.fit_intercept, dual=self.dual,
-                          tol=self.tol, max_iter=self.max_iter,
-                          intercept_scaling=self.intercept_scaling, solver=self.solver,
-                          random_state=self.random_state, verbose=max(0, self.verbose - 1),
-                          backend=self.backend, n_threads=self.n_threads)
+    def _plan(self, C, l1_ratio):
+        return _fit_plan(C, l1_ratio, fit_intercept=self.fit_intercept, dual=self.dual,
+                         tol=self.tol, max_iter=self.max_iter,
+                         intercept_scaling=self.intercept_scaling, solver=self.solver,
+                         random_state=self.random_state, verbose=max(0, self.verbose - 1),
+                         backend=self.backend, n_threads=self.n_threads)
 
     # ------------------------------------------------------------------ fit
     @_fill_doc
@@ -1272,8 +1274,8 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             Cs_fit, penalty = np.ones(1), None
         else:
             Cs_fit = Cs
-        proto = self._proto(1.0, grid[0])
-        proto._check_params()
+        plan = self._plan(1.0, grid[0])
+        plan.check_params()
         X, y = validate_data(self, X, y, accept_sparse="csr", dtype=[np.float64, np.float32],
                              order="C", accept_large_sparse=True)
         from sklearn.utils import column_or_1d
@@ -1296,7 +1298,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
 
         def run(f, j):
             train, test = folds[f]
-            p = self._proto(1.0, grid[j])
+            p = self._plan(1.0, grid[j])
             try:
                 thetas, n_iter, _, name = yield from _fit_rows_steps(
                     p, X, Y, sw_fit, train, Cs_fit, penalty, grid[j], n_classes, threads,
@@ -1363,7 +1365,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                 shifted = _shifted_start(mean, Cs_fit, ic, ratio)
                 if shifted is not None:
                     starts.append(shifted.ravel())
-            p = self._proto(1.0, best_r)
+            p = self._plan(1.0, best_r)
             thetas, it, conv, name = _fit_rows(p, X, Y, sw_fit, None, np.array([best_C]) if
                                                penalty is not None else Cs_fit, penalty,
                                                best_r, n_classes,

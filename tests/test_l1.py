@@ -567,6 +567,22 @@ def test_column_kernels_against_numpy():
     ip, ri, rv = _cd.cols_of_rows(ip64, X.indices, X.data, pos, cp)
     got = sp.csc_matrix((rv, ri, ip), shape=(30, 3)).toarray()
     np.testing.assert_array_equal(got, X[:, cols].toarray())
+    # with the rows of the first k columns from the same pass: rows_of_cols' arrays
+    order = np.array([2, 7, 9, 0, 5], dtype=np.int64)
+    pos = np.full(12, -1, dtype=np.int64)
+    pos[order] = np.arange(5)
+    cp = np.r_[0, np.cumsum(counts[order])].astype(np.int64)
+    for k in (1, 3, 5):
+        csc, wrows = _cd.cols_and_rows_of_rows(ip64, X.indices, X.data, pos, cp, k)
+        for u, v in zip(csc, _cd.cols_of_rows(ip64, X.indices, X.data, pos, cp)):
+            np.testing.assert_array_equal(u, v)
+        if k <= 3:  # pos increasing in j on the first k columns: rows_of_cols' order too
+            ref = _cd.rows_of_cols(*csc, np.arange(k, dtype=np.int64), 30)
+            for u, v in zip(wrows, ref):
+                assert u.dtype == v.dtype
+                np.testing.assert_array_equal(u, v)
+        np.testing.assert_array_equal(sp.csr_matrix(wrows[::-1], shape=(30, k)).toarray(),
+                                      X[:, order[:k]].toarray())
 
 
 def test_canonical_rows_is_scipys_canonical_format():
@@ -644,6 +660,11 @@ def test_skipping_kept_and_reference_kernels_match_their_numpy_forms():
                 got = binary_reference_norm(g0, ob.n_features,
                                             float(ob.penalty.l1_strength), float(C))
                 assert got == reference_gradient_norm(ob, ob.zeros() + 1.0)
+                # the column path's cold start: from a smooth gradient at 0 with C in it
+                g = C * g0 + rng.standard_normal(g0.size) * 0.1
+                got = binary_reference_norm(g, ob.n_features, float(ob.penalty.l1_strength),
+                                            1.0)
+                assert got == reference_gradient_norm(ob, ob.zeros(), g)
 
 
 def test_gradient_in_and_out_for_paths():
@@ -892,6 +913,45 @@ def test_log_term_line_search_falls_back_on_a_close_decision():
     t, dl = _cd.line_search(z, p, xd, y, s, 1.0, *(np.empty(n) for _ in range(4)), w, dw,
                             delta, 0.0, 1.0, 0.01, 1, lo, np.empty(n), True)
     assert dl == (exact if t == 1.0 else 0.0) and t == (1.0 if exact <= 0.01 * delta else -1.0)
+
+
+@pytest.mark.parametrize("kinds, unit", [(5, True), (5, False), (700, True), (None, True)])
+def test_try_step_memo_gives_each_samples_own_bits(kinds, unit):
+    """try_step's memo of repeated (z, xd, p): every output, and the loss change summed in
+    sample order, are those of the samples computed one by one (n = 1: no memo).  Few
+    distinct samples (the memo serves most), more distinct ones than memo slots
+    (collisions), and distinct samples first with repeats later (the memo dropped)."""
+    rng = np.random.default_rng(11)
+    n = 5000
+    if kinds is None:
+        z = rng.standard_normal(n)
+        xd = rng.standard_normal(n) * 3.0
+        z[3000:] = z[0]
+        xd[3000:] = xd[1]
+    else:
+        zk = rng.standard_normal(kinds) * 2.0
+        xk = rng.standard_normal(kinds) * 3.0
+        xk[0] = 0.0  # a sample whose margin does not move
+        xk[1] = -40.0  # the direct log-term difference (log1p argument below -1/2)
+        # margins and steps drawn apart: equal margins with different steps (and the reverse)
+        z, xd = zk[rng.integers(0, kinds, n)], xk[rng.integers(0, kinds, n)]
+    p = 1.0 / (1.0 + np.exp(-z))
+    y = (rng.random(n) < 0.5).astype(np.float64)
+    s = np.empty(0) if unit else rng.random(n) + 0.5
+    for t in (1.0, 0.25):
+        got = [np.empty(n) for _ in range(4)]
+        change = _cd.try_step(z, p, xd, t, y, s, 2.0, *got)
+        one = [np.empty(1) for _ in range(4)]
+        ref = [np.empty(n) for _ in range(4)]
+        total = 0.0
+        for i in range(n):
+            total += _cd.try_step(z[i:i + 1], p[i:i + 1], xd[i:i + 1], t, y[i:i + 1],
+                                  s[i:i + 1] if s.size else s, 2.0, *one)
+            for r, o in zip(ref, one):
+                r[i] = o[0]
+        assert change == total
+        for r, g in zip(ref, got):
+            np.testing.assert_array_equal(g, r)
 
 
 def test_transpose_is_scipys_csc():

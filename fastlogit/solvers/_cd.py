@@ -19,6 +19,7 @@ from numba import njit
 from ._lbfgs_memory import numpy_sum
 
 __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
+           "cols_and_rows_of_rows",
            "rows_of_cols", "violation", "grad_rows", "row_matvec", "grad_cols", "grad_skip",
            "grad_hdiag_cols", "grad_hdiag_kept", "cd_model",
            "col_matvec", "cd_dense", "gram_rows", "gram_cols", "dense_cols",
@@ -92,6 +93,45 @@ def _log1pexp(v):
     return math.log1p(math.exp(v))
 
 
+#: try_step's memo of trial terms (a power of two): samples whose margin, margin step and
+#: probability equal an earlier sample's (rows equal on a few working columns: one-hot data
+#: at a small support) reuse its transcendental calls; the memo is dropped for the rest of
+#: a trial once fewer than a quarter of a block of _MEMO_BLOCK samples found their terms
+#: in it (samples mostly distinct: its lookups would only add cost).
+_MEMO_SLOTS = 256
+_MEMO_BLOCK = 1024
+
+
+@njit(**_JIT)
+def _trial_terms(zi, ai, u, logs, want_l):
+    """(z + u, sigmoid(z + u), the log-term change log(1 + e^(z + u)) - log(1 + e^z), the
+    log-term log(1 + e^(z + u)) (0.0 unless ``logs`` or ``want_l``)) for a margin step u:
+    :func:`try_step`'s per-sample terms (its docstring) from ``ai`` = p = sigmoid(z), or with
+    ``logs`` :func:`try_step_l`'s from ``ai`` = log(1 + e^z) (the change a difference of the
+    two log-terms)."""
+    wi = zi + u
+    if wi > 0.0:
+        e = math.exp(-wi)
+        pn = 1.0 / (1.0 + e)
+    else:
+        e = math.exp(wi)
+        pn = e / (1.0 + e)
+    ln = 0.0
+    if logs or want_l:
+        ln = (wi + math.log1p(e)) if wi > 0.0 else math.log1p(e)
+    if logs:
+        return wi, pn, ln - ai, ln
+    if u == 0.0:
+        return wi, pn, 0.0, ln
+    if u <= 0.0:
+        q = ai * math.expm1(u)
+        c = math.log1p(q) if q > -0.5 else _log1pexp(wi) - _log1pexp(zi)
+    else:
+        q = (1.0 - ai) * math.expm1(-u)
+        c = u + math.log1p(q) if q > -0.5 else _log1pexp(wi) - _log1pexp(zi)
+    return wi, pn, c, ln
+
+
 @njit(**_JIT)
 def try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn, lon=np.empty(0)):
     """The loss change ``sum_i s_i [l(y_i, z_i + t xd_i) - l(y_i, z_i)]`` from z and
@@ -104,40 +144,13 @@ def try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn, lon=np.empty(0)):
     = log1p(p (e^u - 1)) for u <= 0 and u + log1p((1 - p)(e^-u - 1)) for u > 0, used while the
     log1p argument stays above -1/2 (else the change exceeds log 2 and the direct difference
     is as accurate).  Exact to the rounding of the change itself, so that a line search can
-    compare changes far below F's own rounding (near the optimum)."""
-    n = p.shape[0]
-    unit = s.shape[0] == 0
-    want_l = lon.shape[0] == n
-    out = 0.0
-    for i in range(n):
-        u = t * xd[i]
-        zi = z[i]
-        wi = zi + u
-        yi = y[i]
-        si = 1.0 if unit else s[i]
-        if wi > 0.0:
-            e = math.exp(-wi)
-            pi = 1.0 / (1.0 + e)
-        else:
-            e = math.exp(wi)
-            pi = e / (1.0 + e)
-        zn[i] = wi
-        pn[i] = pi
-        rn[i] = C * si * (pi - yi)
-        Dn[i] = C * si * pi * (1.0 - pi)
-        if want_l:
-            lon[i] = (wi + math.log1p(e)) if wi > 0.0 else math.log1p(e)
-        if u == 0.0:
-            continue
-        if u <= 0.0:
-            q = p[i] * math.expm1(u)
-            c = math.log1p(q) if q > -0.5 else _log1pexp(wi) - _log1pexp(zi)
-        else:
-            q = (1.0 - p[i]) * math.expm1(-u)
-            c = u + math.log1p(q) if q > -0.5 else _log1pexp(wi) - _log1pexp(zi)
-        c -= yi * u
-        out += si * c
-    return out
+    compare changes far below F's own rounding (near the optimum).
+
+    A sample whose z_i, xd_i and p_i have the bits of an earlier sample's in the memo
+    (``_MEMO_SLOTS`` slots, hashed on the bits of z_i and xd_i) takes that sample's
+    z + u, sigmoid and log-term change (:func:`_trial_terms`: functions of those three
+    values alone, so the same bits), and the sums run in sample order as without it."""
+    return _trials(z, p, xd, t, y, s, C, zn, pn, rn, Dn, lon, False)[0]
 
 
 @njit(**_JIT)
@@ -145,36 +158,96 @@ def try_step_l(z, lo, xd, t, y, s, C, zn, pn, rn, Dn, lon):
     """:func:`try_step` from the log-terms ``lo_i = log(1 + e^(z_i))`` at z instead of p:
     the change as ``sum_i s_i (lon_i - lo_i - y_i u_i)`` with the new log-terms lon (written,
     with zn, pn, rn, Dn as try_step writes them): two transcendental calls per sample instead
-    of three.  The difference of the log-terms cancels where the change is small, so the
-    change carries their rounding; returns ``(change, err)`` with ``err = 8 eps sum_i s_i
-    (lon_i + lo_i + |y_i u_i|)`` bounding that rounding (beyond the sum's own, which
-    try_step's sum shares)."""
+    of three (and try_step's memo of repeated samples, keyed on the bits of z_i, xd_i, lo_i).
+    The difference of the log-terms cancels where the change is small, so the change
+    carries their rounding; returns ``(change, err)`` with ``err = 8 eps sum_i s_i (lon_i +
+    lo_i + |y_i u_i|)`` bounding that rounding (beyond the sum's own, which try_step's sum
+    shares)."""
+    out, mag = _trials(z, lo, xd, t, y, s, C, zn, pn, rn, Dn, lon, True)
+    return out, 8.0 * _EPS * mag
+
+
+@njit(**_JIT)
+def _trials(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs):
+    """The pass of :func:`try_step` (``a`` = p) and :func:`try_step_l` (``logs``, ``a`` = the
+    log-terms at z): ``(sum of the weighted changes, sum_i s_i (lon_i + a_i + |y_i u_i|)``
+    (0.0 unless ``logs``)), the memo of repeated samples keyed on the bits of z_i, xd_i and
+    a_i; lon written when it has length n."""
     n = z.shape[0]
     unit = s.shape[0] == 0
+    want_l = lon.shape[0] == n
     out = 0.0
     mag = 0.0
-    for i in range(_U(n)):
-        u = t * xd[i]
-        wi = z[i] + u
-        yi = y[i]
-        si = 1.0 if unit else s[i]
-        if wi > 0.0:
-            e = math.exp(-wi)
-            pi = 1.0 / (1.0 + e)
-            li = wi + math.log1p(e)
-        else:
-            e = math.exp(wi)
-            pi = e / (1.0 + e)
-            li = math.log1p(e)
-        zn[i] = wi
-        pn[i] = pi
-        rn[i] = C * si * (pi - yi)
-        Dn[i] = C * si * pi * (1.0 - pi)
-        lon[i] = li
-        yu = yi * u
-        out += si * (li - lo[i] - yu)
-        mag += si * (li + lo[i] + abs(yu))
-    return out, 8.0 * _EPS * mag
+    i = 0
+    if n >= _MEMO_BLOCK:
+        zb = z.view(np.uint64)
+        xb = xd.view(np.uint64)
+        pb = a.view(np.uint64)
+        mz = np.empty(_MEMO_SLOTS, dtype=np.uint64)
+        mx = np.empty(_MEMO_SLOTS, dtype=np.uint64)
+        mp = np.empty(_MEMO_SLOTS, dtype=np.uint64)
+        mw = np.empty(_MEMO_SLOTS)
+        mq = np.empty(_MEMO_SLOTS)
+        mc = np.empty(_MEMO_SLOTS)
+        ml = np.empty(_MEMO_SLOTS)
+        used = np.zeros(_MEMO_SLOTS, dtype=np.bool_)
+        hits = 0
+        mask = np.uint64(_MEMO_SLOTS - 1)
+        k1 = np.uint64(0x9E3779B97F4A7C15)
+        k2 = np.uint64(0xC2B2AE3D27D4EB4F)
+        while i < n:
+            u = t * xd[i]
+            h = (((zb[i] * k1) ^ (xb[i] * k2)) >> np.uint64(40)) & mask
+            if used[h] and mz[h] == zb[i] and mx[h] == xb[i] and mp[h] == pb[i]:
+                wi = mw[h]
+                qi = mq[h]
+                c = mc[h]
+                li = ml[h]
+                hits += 1
+            else:
+                wi, qi, c, li = _trial_terms(z[i], a[i], u, logs, want_l)
+                used[h] = True
+                mz[h] = zb[i]
+                mx[h] = xb[i]
+                mp[h] = pb[i]
+                mw[h] = wi
+                mq[h] = qi
+                mc[h] = c
+                ml[h] = li
+            out += _trial_put(i, wi, qi, c, u, y, s, unit, C, zn, pn, rn, Dn)
+            if want_l:
+                lon[i] = li
+            if logs:
+                mag += (1.0 if unit else s[i]) * (li + a[i] + abs(y[i] * u))
+            i += 1
+            if i % _MEMO_BLOCK == 0:
+                if 4 * hits < _MEMO_BLOCK:
+                    break
+                hits = 0
+    for k in range(i, n):
+        u = t * xd[k]
+        wi, qi, c, li = _trial_terms(z[k], a[k], u, logs, want_l)
+        out += _trial_put(k, wi, qi, c, u, y, s, unit, C, zn, pn, rn, Dn)
+        if want_l:
+            lon[k] = li
+        if logs:
+            mag += (1.0 if unit else s[k]) * (li + a[k] + abs(y[k] * u))
+    return out, mag
+
+
+@njit(**_JIT)
+def _trial_put(i, wi, qi, c, u, y, s, unit, C, zn, pn, rn, Dn):
+    """Sample i's trial terms written to zn, pn, rn, Dn (:func:`try_step`); returns its
+    weighted loss change (0.0 when u == 0: the margin did not move)."""
+    yi = y[i]
+    si = 1.0 if unit else s[i]
+    zn[i] = wi
+    pn[i] = qi
+    rn[i] = C * si * (qi - yi)
+    Dn[i] = C * si * qi * (1.0 - qi)
+    if u == 0.0:
+        return 0.0
+    return si * (c - yi * u)
 
 
 @njit(**_JIT)
@@ -198,19 +271,40 @@ def cols_of_rows(indptr, indices, data, pos, cp):
     m = cp.shape[0] - 1
     ri = np.empty(cp[m], dtype=np.int64)
     rv = np.empty(cp[m])
-    _fill_columns(indptr, indices, data, pos, cp, ri, rv)
+    none = np.empty(0, dtype=np.int64)
+    _fill_columns(indptr, indices, data, pos, cp, ri, rv, 0, none, none, rv[:0])
     return cp, ri, rv
 
 
 @njit(**_JIT)
-def _fill_columns(indptr, indices, data, pos, cp, ri, rv):
+def cols_and_rows_of_rows(indptr, indices, data, pos, cp, k):
+    """:func:`cols_of_rows`' CSC arrays, and from the same pass the CSR arrays of the n x k
+    matrix of its first k columns (``pos[j] < k``): ``(indptr int64 (n + 1), column
+    positions int64, data)``, positions ascending within each row when pos is increasing in
+    j (as :func:`rows_of_cols` makes them from the columns)."""
+    m = cp.shape[0] - 1
+    n = indptr.shape[0] - 1
+    ri = np.empty(cp[m], dtype=np.int64)
+    rv = np.empty(cp[m])
+    rp = np.zeros(n + 1, dtype=np.int64)
+    rk = np.empty(cp[k] - cp[0], dtype=np.int64)
+    rw = np.empty(cp[k] - cp[0])
+    _fill_columns(indptr, indices, data, pos, cp, ri, rv, k, rp, rk, rw)
+    return (cp, ri, rv), (rp, rk, rw)
+
+
+@njit(**_JIT)
+def _fill_columns(indptr, indices, data, pos, cp, ri, rv, k_rows, rp, rk, rw):
     """The one pass of :func:`cols_of_rows` and :func:`transpose`: each stored entry of a
     CSR matrix (rows in order) appended to its column of the result (``ri``, ``rv``, laid out
     by ``cp``), column ``pos[j]`` for column j (skipped when < 0), or column j itself when
-    ``pos`` is empty (every column: no lookup)."""
+    ``pos`` is empty (every column: no lookup).  With ``k_rows > 0`` the entries of the
+    result's columns below k_rows are also appended to rows (``rp`` (n + 1, rp[0] = 0) the
+    rows' ends, ``rk`` their columns, ``rw`` their values: :func:`cols_and_rows_of_rows`)."""
     n = indptr.shape[0] - 1
     nxt = cp[:cp.shape[0] - 1].copy()
     every = pos.shape[0] == 0
+    c = _U(0)
     for i in range(_U(n)):
         for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
             k = indices[q] if every else pos[_U(indices[q])]
@@ -219,6 +313,12 @@ def _fill_columns(indptr, indices, data, pos, cp, ri, rv):
                 ri[e] = i
                 rv[e] = data[q]
                 nxt[_U(k)] = e + _U(1)
+                if k < k_rows:
+                    rk[c] = k
+                    rw[c] = data[q]
+                    c += _U(1)
+        if k_rows > 0:
+            rp[i + _U(1)] = c
 
 
 @njit(**_JIT)
@@ -226,7 +326,8 @@ def transpose(indptr, indices, data, cp, ri, rv):
     """ri, rv = the row indices and data of the CSC form of a CSR matrix whose CSC indptr
     ``cp`` (int64, d + 1: the cumulated non-zeros per column) is known: one pass over the
     rows, row indices sorted within each column (the arrays SciPy's ``tocsc`` makes)."""
-    _fill_columns(indptr, indices, data, np.empty(0, dtype=np.int64), cp, ri, rv)
+    none = np.empty(0, dtype=np.int64)
+    _fill_columns(indptr, indices, data, none, cp, ri, rv, 0, none, none, rv[:0])
 
 
 @njit(**_JIT)

@@ -607,6 +607,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     col_tmp = None  # gram_cols' scatter vector (zeros between calls)
     row_k = row_k2 = row_e = None  # X's entries per row, their squares' sum, a scratch
     stale = None  # the last model Hessian built from X's rows (_gram_rows_stale)
+    made_rows = None  # (working set, its rows) made with its columns (columns())
     n, d = data.n_samples, data.n_features
     fi = data.fit_intercept
     C = float(objective.C)
@@ -646,7 +647,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
 
     def columns(cols):
         """(csc arrays, the columns of ``cols`` in them), extracting them when missing."""
-        nonlocal csc, loc, unit
+        nonlocal csc, loc, unit, made_rows
         if loc is None:
             return csc, cols
         lc = loc[cols]
@@ -673,7 +674,15 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         loc[take] = np.arange(take.size)
         cp = np.zeros(take.size + 1, dtype=np.int64)
         np.cumsum(col_nnz[take], out=cp[1:])
-        csc = _cd.cols_of_rows(*rows, loc, cp)
+        m, nnz_w = cols.size, int(cp[cols.size])
+        if (model != "columns" and m <= 2500 and m * m <= 4 * (nnz_w + n)
+                and 2 * nnz_w < nnz_x and 2 * nnz_w < n * m):
+            # a dense model over the working set's own rows may follow (below): those rows
+            # from the same pass (the arrays rows_of_cols would make from the columns)
+            csc, made = _cd.cols_and_rows_of_rows(*rows, loc, cp, m)
+            made_rows = (cols, made)
+        else:
+            csc = _cd.cols_of_rows(*rows, loc, cp)
         return csc, loc[cols]
 
     def point_terms():
@@ -793,9 +802,12 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     viol, vmax = _violation(g_full, w, lam)
     gnorm = max(vmax, abs(gb))
     if thr is None:
+        # reference_gradient_norm's number in one compiled loop: from grad0 when the fit
+        # starts at 0 (grad0 is then the smooth part's gradient there, C already in it),
+        # else from the data term's cached gradient at 0 (a fit of a path)
         if inactive is None and not np.any(theta):
-            ref = reference_gradient_norm(objective, theta, grad0)
-        else:  # reference_gradient_norm's number in one compiled loop (a fit of a path)
+            ref = binary_reference_norm(grad0, d, lam, 1.0)
+        else:
             ref = binary_reference_norm(data_grad_at_zero(data, objective.n_params), d,
                                         lam, C)
         thr = stopping_threshold(tol, ref)
@@ -923,7 +935,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 if col_tmp is None:
                     col_tmp = np.zeros(n)
             elif compact:
-                wrows = (*_cd.rows_of_cols(*xc, lc, n), np.arange(m, dtype=np.int64))
+                wrows = (*(made_rows[1] if made_rows is not None and made_rows[0] is cols
+                           else _cd.rows_of_cols(*xc, lc, n)), np.arange(m, dtype=np.int64))
             Hm = np.empty((m + fi, m + fi))
             lamv = np.full(m + fi, lam)
             if fi:
