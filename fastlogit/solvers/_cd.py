@@ -95,7 +95,7 @@ _MEMO_SLOTS = 256
 _MEMO_BLOCK = 1024
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _trial_terms(zi, pi, u):
     """(z + u, sigmoid(z + u), log(1 + e^(z + u)) - log(1 + e^z)) from z, p = sigmoid(z) and
     a margin step u != 0: :func:`try_step`'s per-sample terms (its docstring)."""
@@ -137,7 +137,7 @@ def try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn):
     n = p.shape[0]
     unit = s.shape[0] == 0
     out = 0.0
-    i = 0
+    i = _U(0)  # (unsigned indices: no wraparound checks, as in the loops over entries)
     if n >= _MEMO_BLOCK:
         zb = z.view(np.uint64)
         xb = xd.view(np.uint64)
@@ -149,18 +149,18 @@ def try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn):
         mq = np.empty(_MEMO_SLOTS)
         mc = np.empty(_MEMO_SLOTS)
         used = np.zeros(_MEMO_SLOTS, dtype=np.bool_)
-        hits = 0
+        hits = _U(0)
         mask = np.uint64(_MEMO_SLOTS - 1)
         k1 = np.uint64(0x9E3779B97F4A7C15)
         k2 = np.uint64(0xC2B2AE3D27D4EB4F)
-        while i < n:
+        while i < _U(n):
             u = t * xd[i]
             h = (((zb[i] * k1) ^ (xb[i] * k2)) >> np.uint64(40)) & mask
             if used[h] and mz[h] == zb[i] and mx[h] == xb[i] and mp[h] == pb[i]:
                 wi = mw[h]
                 qi = mq[h]
                 c = mc[h]
-                hits += 1
+                hits += _U(1)
             else:
                 wi, qi, c = _trial_terms(z[i], p[i], u)
                 used[h] = True
@@ -171,19 +171,19 @@ def try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn):
                 mq[h] = qi
                 mc[h] = c
             out += _trial_put(i, wi, qi, c, u, y, s, unit, C, zn, pn, rn, Dn)
-            i += 1
-            if i % _MEMO_BLOCK == 0:
-                if 4 * hits < _MEMO_BLOCK:
+            i += _U(1)
+            if i % _U(_MEMO_BLOCK) == _U(0):
+                if _U(4) * hits < _U(_MEMO_BLOCK):
                     break
-                hits = 0
-    for k in range(i, n):
+                hits = _U(0)
+    for k in range(i, _U(n)):
         u = t * xd[k]
         wi, qi, c = _trial_terms(z[k], p[k], u)
         out += _trial_put(k, wi, qi, c, u, y, s, unit, C, zn, pn, rn, Dn)
     return out
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _trial_put(i, wi, qi, c, u, y, s, unit, C, zn, pn, rn, Dn):
     """Sample i's trial terms written to zn, pn, rn, Dn (:func:`try_step`); returns its
     weighted loss change (0.0 when u == 0: the margin did not move)."""
