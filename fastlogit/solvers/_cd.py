@@ -28,7 +28,7 @@ __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
            "keep", "ring_slot", "model_terms", "l1_change", "transpose", "margins_nz",
-           "working_set", "line_search", "all_ones", "try_step_l"]
+           "working_set", "line_search", "all_ones", "try_step_l", "log_terms"]
 
 _JIT = dict(cache=True, nogil=True)
 #: Index type of the loops over stored entries: Numba indexes with a signed integer through
@@ -87,6 +87,18 @@ def pointwise(z, y, s, C, r, D, p, lo=np.empty(0)):
 
 
 @njit(**_JIT)
+def log_terms(z, out):
+    """out_i = log(1 + e^(z_i)) (n,), as :func:`pointwise` and :func:`try_step_l` compute
+    it (the same bits)."""
+    for i in range(_U(z.shape[0])):
+        zi = z[i]
+        if zi > 0.0:
+            out[i] = zi + math.log1p(math.exp(-zi))
+        else:
+            out[i] = math.log1p(math.exp(zi))
+
+
+@njit(**_JIT)
 def _log1pexp(v):
     if v > 0.0:
         return v + math.log1p(math.exp(-v))
@@ -102,7 +114,7 @@ _MEMO_SLOTS = 256
 _MEMO_BLOCK = 1024
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _trial_terms(zi, ai, u, logs, want_l):
     """(z + u, sigmoid(z + u), the log-term change log(1 + e^(z + u)) - log(1 + e^z), the
     log-term log(1 + e^(z + u)) (0.0 unless ``logs`` or ``want_l``)) for a margin step u:
@@ -160,25 +172,37 @@ def try_step_l(z, lo, xd, t, y, s, C, zn, pn, rn, Dn, lon):
     with zn, pn, rn, Dn as try_step writes them): two transcendental calls per sample instead
     of three (and try_step's memo of repeated samples, keyed on the bits of z_i, xd_i, lo_i).
     The difference of the log-terms cancels where the change is small, so the change
-    carries their rounding; returns ``(change, err)`` with ``err = 8 eps sum_i s_i (lon_i +
-    lo_i + |y_i u_i|)`` bounding that rounding (beyond the sum's own, which try_step's sum
-    shares)."""
-    out, mag = _trials(z, lo, xd, t, y, s, C, zn, pn, rn, Dn, lon, True)
-    return out, 8.0 * _EPS * mag
+    carries their rounding; returns ``(change, err)`` with ``err = 8 eps sum_i s_i (2 lo_i +
+    |u_i| + |y_i u_i|)`` bounding that rounding (it bounds 8 eps sum_i s_i (lon_i + lo_i +
+    |y_i u_i|), lon_i <= lo_i + |u_i|; beyond the sum's own rounding, which try_step's sum
+    shares), from sums over lo and xd alone (no per-sample work in the trial's loop)."""
+    return _trials(z, lo, xd, t, y, s, C, zn, pn, rn, Dn, lon, True)[0], _log_err(lo, xd, t,
+                                                                                   y, s)
+
+
+@njit(**_JIT)
+def _log_err(lo, xd, t, y, s):
+    """:func:`try_step_l`'s rounding bound ``8 eps sum_i s_i (2 lo_i + |u_i| + |y_i u_i|)``
+    (u = t xd)."""
+    unit = s.shape[0] == 0
+    mag = 0.0
+    for i in range(_U(lo.shape[0])):
+        si = 1.0 if unit else s[i]
+        mag += si * (2.0 * lo[i] + abs(t * xd[i]) * (1.0 + abs(y[i])))
+    return 8.0 * _EPS * mag
 
 
 @njit(**_JIT)
 def _trials(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs):
     """The pass of :func:`try_step` (``a`` = p) and :func:`try_step_l` (``logs``, ``a`` = the
-    log-terms at z): ``(sum of the weighted changes, sum_i s_i (lon_i + a_i + |y_i u_i|)``
-    (0.0 unless ``logs``)), the memo of repeated samples keyed on the bits of z_i, xd_i and
-    a_i; lon written when it has length n."""
+    log-terms at z): ``(the sum of the weighted changes, rich)``, with the memo of repeated
+    samples keyed on the bits of z_i, xd_i and a_i (``rich``: it served the whole pass);
+    lon written when it has length n."""
     n = z.shape[0]
     unit = s.shape[0] == 0
     want_l = lon.shape[0] == n
     out = 0.0
-    mag = 0.0
-    i = 0
+    i = _U(0)  # (unsigned indices: no wraparound checks, as in the loops over entries)
     if n >= _MEMO_BLOCK:
         zb = z.view(np.uint64)
         xb = xd.view(np.uint64)
@@ -191,11 +215,11 @@ def _trials(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs):
         mc = np.empty(_MEMO_SLOTS)
         ml = np.empty(_MEMO_SLOTS)
         used = np.zeros(_MEMO_SLOTS, dtype=np.bool_)
-        hits = 0
+        hits = _U(0)
         mask = np.uint64(_MEMO_SLOTS - 1)
         k1 = np.uint64(0x9E3779B97F4A7C15)
         k2 = np.uint64(0xC2B2AE3D27D4EB4F)
-        while i < n:
+        while i < _U(n):
             u = t * xd[i]
             h = (((zb[i] * k1) ^ (xb[i] * k2)) >> np.uint64(40)) & mask
             if used[h] and mz[h] == zb[i] and mx[h] == xb[i] and mp[h] == pb[i]:
@@ -203,7 +227,7 @@ def _trials(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs):
                 qi = mq[h]
                 c = mc[h]
                 li = ml[h]
-                hits += 1
+                hits += _U(1)
             else:
                 wi, qi, c, li = _trial_terms(z[i], a[i], u, logs, want_l)
                 used[h] = True
@@ -217,25 +241,44 @@ def _trials(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs):
             out += _trial_put(i, wi, qi, c, u, y, s, unit, C, zn, pn, rn, Dn)
             if want_l:
                 lon[i] = li
-            if logs:
-                mag += (1.0 if unit else s[i]) * (li + a[i] + abs(y[i] * u))
-            i += 1
-            if i % _MEMO_BLOCK == 0:
-                if 4 * hits < _MEMO_BLOCK:
+            i += _U(1)
+            if i % _U(_MEMO_BLOCK) == _U(0):
+                if _U(4) * hits < _U(_MEMO_BLOCK):
                     break
-                hits = 0
-    for k in range(i, n):
+                hits = _U(0)
+    if i == _U(n):
+        return out, n >= _MEMO_BLOCK
+    if logs:  # (written out: through _trial_terms and _trial_put it compiled 1.5x slower)
+        for k in range(i, _U(n)):
+            u = t * xd[k]
+            wi = z[k] + u
+            yi = y[k]
+            si = 1.0 if unit else s[k]
+            if wi > 0.0:
+                e = math.exp(-wi)
+                qi = 1.0 / (1.0 + e)
+                li = wi + math.log1p(e)
+            else:
+                e = math.exp(wi)
+                qi = e / (1.0 + e)
+                li = math.log1p(e)
+            zn[k] = wi
+            pn[k] = qi
+            rn[k] = C * si * (qi - yi)
+            Dn[k] = C * si * qi * (1.0 - qi)
+            lon[k] = li
+            out += si * (li - a[k] - yi * u)
+        return out, False
+    for k in range(i, _U(n)):
         u = t * xd[k]
-        wi, qi, c, li = _trial_terms(z[k], a[k], u, logs, want_l)
+        wi, qi, c, li = _trial_terms(z[k], a[k], u, False, want_l)
         out += _trial_put(k, wi, qi, c, u, y, s, unit, C, zn, pn, rn, Dn)
         if want_l:
             lon[k] = li
-        if logs:
-            mag += (1.0 if unit else s[k]) * (li + a[k] + abs(y[k] * u))
-    return out, mag
+    return out, False
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _trial_put(i, wi, qi, c, u, y, s, unit, C, zn, pn, rn, Dn):
     """Sample i's trial terms written to zn, pn, rn, Dn (:func:`try_step`); returns its
     weighted loss change (0.0 when u == 0: the margin did not move)."""
@@ -450,14 +493,12 @@ def rows_of_cols(indptr, indices, data, cols, n):
 def grad_rows(indptr, indices, data, r, out, r2, out2, counts):
     """out = X^T r over all d columns from the rows of a CSR X (overwritten, (d,)); when
     r2 has length n, also out2 = X^T r2 in the same pass; when counts has length d, also
-    the non-zeros per column into counts (int64, overwritten).  Returns ``(max |x_ij|,
-    every x_ij == 1.0)`` (:func:`all_ones`) when counting (the pass reads every entry
-    anyway), else ``(0.0, False)``."""
+    the non-zeros per column into counts (int64, overwritten).  Returns max |x_ij| when
+    counting (the pass reads every entry anyway), else 0.0."""
     n = indptr.shape[0] - 1
     two = r2.shape[0] == n
     count = counts.shape[0] == out.shape[0]
     amax = 0.0
-    ones = count
     out[:] = 0.0
     if two:
         out2[:] = 0.0
@@ -476,8 +517,7 @@ def grad_rows(indptr, indices, data, r, out, r2, out2, counts):
                 counts[j] += 1
                 if abs(v) > amax:
                     amax = abs(v)
-                ones &= v == 1.0
-    return amax, ones
+    return amax
 
 
 @njit(**_JIT)
@@ -1272,9 +1312,12 @@ def working_set(w, score, ws_min):
 @njit(**_JIT)
 def line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, w, dw, delta, a, lam, sigma, max_tries,
                 lo=np.empty(0), lon=np.empty(0), fast=False):
-    """``(t, loss change)`` for the largest ``t = 2^-k`` (k < max_tries) meeting the
+    """``(t, loss change, rich)`` for the largest ``t = 2^-k`` (k < max_tries) meeting the
     composite Armijo rule ``F(w + t dw) - F(w) <= sigma t delta`` along the step ``t dw`` of
-    the coefficients w (with the margins' step ``t xd``), or ``(-1.0, 0.0)`` when none does.
+    the coefficients w (with the margins' step ``t xd``), or ``(-1.0, 0.0, rich)`` when none
+    does; ``rich``: the last trial's memo of repeated samples served all of it (the next
+    line search then does better without ``fast``: repeated samples skip try_step's
+    transcendental calls anyway).
 
     Each trial is :func:`try_step` (the trial point's pointwise terms in zn, pn, rn, Dn, and
     its log-terms in lon when lon has length n); the l2 and l1 changes are computed per
@@ -1288,21 +1331,22 @@ def line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, w, dw, delta, a, lam, sigma, 
     q1 = numpy_sum(w * dw)
     q2 = numpy_sum(dw * dw)
     t = 1.0
+    rich = False
     for _ in range(max_tries):
         l2c = a * t * (q1 + 0.5 * t * q2)
         l1c = l1_change(w, dw, lam, t)
         exact = not fast
         if fast:
-            dl, err = try_step_l(z, lo, xd, t, y, s, C, zn, pn, rn, Dn, lon)
+            dl, rich = _trials(z, lo, xd, t, y, s, C, zn, pn, rn, Dn, lon, True)
             change = C * dl + l2c + l1c
-            exact = abs(change - sigma * t * delta) <= C * err
+            exact = abs(change - sigma * t * delta) <= C * _log_err(lo, xd, t, y, s)
         if exact:
-            dl = try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn, lon)
+            dl, rich = _trials(z, p, xd, t, y, s, C, zn, pn, rn, Dn, lon, False)
             change = C * dl + l2c + l1c
         if change <= sigma * t * delta:
-            return t, dl
+            return t, dl, rich
         t *= 0.5
-    return -1.0, 0.0
+    return -1.0, 0.0, rich
 
 
 @njit(**_JIT)

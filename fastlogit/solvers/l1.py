@@ -198,6 +198,11 @@ _GRAM_COLS = 1.5
 #: (:func:`_gram_rows_stale`): the model's Hessian is then within (1 +- _STALE) of the exact
 #: one (measured in benchmarks/results/l1_race.md).
 _STALE = 0.3
+#: Column path: the line search tries its steps from stored log-terms
+#: (:func:`fastlogit.solvers._cd.try_step_l`) on working sets of at least this many features
+#: (on the 1 %-C fits' few features, with few steps, the pass that makes the log-terms did
+#: not pay: measured in benchmarks/results/l1_race.md).
+_LOG_TERMS_M = 32
 #: Column path: a column model precomputes its working set's ``x_ij D_i``
 #: (:func:`fastlogit.solvers._cd.cd_model`'s ``weighted``) when the last model took at least
 #: this many sweeps (measured in benchmarks/results/l1_race.md).
@@ -628,10 +633,14 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     # the line search writes the pointwise terms of its trial point here (swapped in when
     # the step is accepted)
     zn, rn, Dn, pn = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-    # the log-terms log(1 + e^z) at z, written with the pointwise terms (lo; a line search's
-    # trial writes them at its point, lon): the line search tries its steps by
-    # _cd.try_step_l from them
+    # the log-terms log(1 + e^z) at z (lo, valid while l_ok; a line search from them writes
+    # them at its trial point, lon): the line search tries its steps by _cd.try_step_l
     lo, lon = np.empty(n), np.empty(n)
+    l_ok = False
+    no_l = np.empty(0)
+    # the last line search's memo of repeated samples served its whole trial (the first line
+    # search runs try_step: on a small working set the rows repeat and its memo is cheaper)
+    rich = True
     # entries of inactive features stay 0 (never written below)
     g_full = np.zeros(d) if masked else np.empty(d)
     # columns the full column gradient skips: the inactive ones, and the working set's
@@ -686,9 +695,11 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         return csc, loc[cols]
 
     def point_terms():
-        """r, D, p and the log-terms lo from the margins z
-        (:func:`fastlogit.solvers._cd.pointwise`); returns the unscaled loss."""
-        return _cd.pointwise(z, y, s, C, r, D, p, lo)
+        """r, D, p from the margins z (:func:`fastlogit.solvers._cd.pointwise`); returns the
+        unscaled loss.  The log-terms lo are then stale."""
+        nonlocal l_ok
+        l_ok = False
+        return _cd.pointwise(z, y, s, C, r, D, p)
 
     def margins(out):
         """out = X w + b (+ offset) from scratch."""
@@ -736,9 +747,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         if counted:
             _cd.grad_rows(*rows, r, out, r2, out2, no_cnt)
         else:
-            amax, ones = _cd.grad_rows(*rows, r, out, r2, out2, col_nnz)
-            _cache(_AMAX, data, amax)
-            _cache(_UNIT, data, ones)
+            _cache(_AMAX, data, _cd.grad_rows(*rows, r, out, r2, out2, col_nnz))
             counted = True
 
     def value(loss):
@@ -1008,8 +1017,16 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 message = "no descent direction from the quadratic model"
                 stop_round = True
                 break
-            t, dl = _cd.line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, ww, dw, delta, a, lam,
-                                    _SIGMA, _MAX_BACKTRACKS, lo, lon, True)
+            # from the log-terms unless the last trial's memo of repeated samples served all
+            # of it (there try_step's own calls are as few) or the working set is small (few
+            # steps, rows that repeat: the log-terms' own pass would not pay)
+            fast = not rich and m >= _LOG_TERMS_M
+            if fast and not l_ok:
+                _cd.log_terms(z, lo)
+                l_ok = True
+            t, dl, rich = _cd.line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, ww, dw, delta, a,
+                                          lam, _SIGMA, _MAX_BACKTRACKS, lo,
+                                          lon if fast else no_l, fast)
             if t < 0.0:
                 # A coordinate whose samples all sit far from the boundary has curvature ~ 0
                 # (separable directions): its model step is huge and no fraction of the joint
@@ -1027,7 +1044,9 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             b += t * db
             # the trial point's margins and pointwise terms (z + t xd, as try_step wrote)
             z, zn, p, pn, r, rn, D, Dn = zn, z, pn, p, rn, r, Dn, D
-            lo, lon = lon, lo
+            if fast:
+                lo, lon = lon, lo
+            l_ok = fast
             loss += dl
             exact = False
             it += 1
