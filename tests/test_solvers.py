@@ -62,7 +62,11 @@ def test_binary_l2_matches_sklearn(rng, name, sparse):
     np.testing.assert_allclose(res.theta, ref, rtol=1e-5, atol=1e-7)
     assert name == "lbfgs" or res.converged
     h = res.history
-    assert len(h["objective"]) == len(h["grad_norm"]) == len(h["time"]) == res.n_iter + 1
+    assert len(h["objective"]) == len(h["grad_norm"]) == len(h["time"])
+    if name == "l1":  # one entry per working-set round, a round of one or more steps (l1.py)
+        assert 2 <= len(h["objective"]) <= res.n_iter + 1
+    else:
+        assert len(h["objective"]) == res.n_iter + 1
     assert np.all(np.diff(h["objective"]) <= 1e-9 * abs(h["objective"][0]))
 
 

@@ -36,7 +36,7 @@ _JIT = dict(cache=True, nogil=True)
 #: compiler cannot drop when the index comes from memory (``indices[q]``, ``indptr[j]``);
 #: unsigned indices have none (the same loads and arithmetic: the same bits; measured in
 #: benchmarks/results/l1_race.md).  Never subtract two of them.
-_U = np.uint64
+UINDEX = np.uint64
 _EPS = np.finfo(np.float64).eps
 
 
@@ -90,7 +90,7 @@ def pointwise(z, y, s, C, r, D, p, lo=np.empty(0)):
 def log_terms(z, out):
     """out_i = log(1 + e^(z_i)) (n,), as :func:`pointwise` and :func:`try_step_l` compute
     it (the same bits)."""
-    for i in range(_U(z.shape[0])):
+    for i in range(UINDEX(z.shape[0])):
         zi = z[i]
         if zi > 0.0:
             out[i] = zi + math.log1p(math.exp(-zi))
@@ -186,7 +186,7 @@ def _log_err(lo, xd, t, y, s):
     (u = t xd)."""
     unit = s.shape[0] == 0
     mag = 0.0
-    for i in range(_U(lo.shape[0])):
+    for i in range(UINDEX(lo.shape[0])):
         si = 1.0 if unit else s[i]
         mag += si * (2.0 * lo[i] + abs(t * xd[i]) * (1.0 + abs(y[i])))
     return 8.0 * _EPS * mag
@@ -202,7 +202,7 @@ def _trials(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs):
     unit = s.shape[0] == 0
     want_l = lon.shape[0] == n
     out = 0.0
-    i = _U(0)  # (unsigned indices: no wraparound checks, as in the loops over entries)
+    i = UINDEX(0)  # (unsigned indices: no wraparound checks, as in the loops over entries)
     if n >= _MEMO_BLOCK:
         zb = z.view(np.uint64)
         xb = xd.view(np.uint64)
@@ -215,11 +215,11 @@ def _trials(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs):
         mc = np.empty(_MEMO_SLOTS)
         ml = np.empty(_MEMO_SLOTS)
         used = np.zeros(_MEMO_SLOTS, dtype=np.bool_)
-        hits = _U(0)
+        hits = UINDEX(0)
         mask = np.uint64(_MEMO_SLOTS - 1)
         k1 = np.uint64(0x9E3779B97F4A7C15)
         k2 = np.uint64(0xC2B2AE3D27D4EB4F)
-        while i < _U(n):
+        while i < UINDEX(n):
             u = t * xd[i]
             h = (((zb[i] * k1) ^ (xb[i] * k2)) >> np.uint64(40)) & mask
             if used[h] and mz[h] == zb[i] and mx[h] == xb[i] and mp[h] == pb[i]:
@@ -227,7 +227,7 @@ def _trials(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs):
                 qi = mq[h]
                 c = mc[h]
                 li = ml[h]
-                hits += _U(1)
+                hits += UINDEX(1)
             else:
                 wi, qi, c, li = _trial_terms(z[i], a[i], u, logs, want_l)
                 used[h] = True
@@ -241,15 +241,15 @@ def _trials(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs):
             out += _trial_put(i, wi, qi, c, u, y, s, unit, C, zn, pn, rn, Dn)
             if want_l:
                 lon[i] = li
-            i += _U(1)
-            if i % _U(_MEMO_BLOCK) == _U(0):
-                if _U(4) * hits < _U(_MEMO_BLOCK):
+            i += UINDEX(1)
+            if i % UINDEX(_MEMO_BLOCK) == UINDEX(0):
+                if UINDEX(4) * hits < UINDEX(_MEMO_BLOCK):
                     break
-                hits = _U(0)
-    if i == _U(n):
+                hits = UINDEX(0)
+    if i == UINDEX(n):
         return out, n >= _MEMO_BLOCK
     if logs:  # (written out: through the helpers, mushrooms C = 1 fitted 3-4 % slower)
-        for k in range(i, _U(n)):
+        for k in range(i, UINDEX(n)):
             u = t * xd[k]
             wi = z[k] + u
             yi = y[k]
@@ -269,7 +269,7 @@ def _trials(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs):
             lon[k] = li
             out += si * (li - a[k] - yi * u)
         return out, False
-    for k in range(i, _U(n)):
+    for k in range(i, UINDEX(n)):
         u = t * xd[k]
         wi, qi, c, li = _trial_terms(z[k], a[k], u, False, want_l)
         out += _trial_put(k, wi, qi, c, u, y, s, unit, C, zn, pn, rn, Dn)
@@ -347,21 +347,21 @@ def _fill_columns(indptr, indices, data, pos, cp, ri, rv, k_rows, rp, rk, rw):
     n = indptr.shape[0] - 1
     nxt = cp[:cp.shape[0] - 1].copy()
     every = pos.shape[0] == 0
-    c = _U(0)
-    for i in range(_U(n)):
-        for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
-            k = indices[q] if every else pos[_U(indices[q])]
+    c = UINDEX(0)
+    for i in range(UINDEX(n)):
+        for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
+            k = indices[q] if every else pos[UINDEX(indices[q])]
             if k >= 0:
-                e = _U(nxt[_U(k)])
+                e = UINDEX(nxt[UINDEX(k)])
                 ri[e] = i
                 rv[e] = data[q]
-                nxt[_U(k)] = e + _U(1)
+                nxt[UINDEX(k)] = e + UINDEX(1)
                 if k < k_rows:
                     rk[c] = k
                     rw[c] = data[q]
-                    c += _U(1)
+                    c += UINDEX(1)
         if k_rows > 0:
-            rp[i + _U(1)] = c
+            rp[i + UINDEX(1)] = c
 
 
 @njit(**_JIT)
@@ -455,12 +455,12 @@ def margins_nz(indptr, indices, data, w, b, out):
     """out = X w + b from the columns of a CSC X, over the features with ``w_j != 0`` in
     increasing order: :func:`col_matvec` over ``flatnonzero(w)``, the same bits."""
     out[:] = b
-    for j in range(_U(w.shape[0])):
+    for j in range(UINDEX(w.shape[0])):
         v = w[j]
         if v == 0.0:
             continue
-        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-            out[_U(indices[q])] += v * data[q]
+        for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+            out[UINDEX(indices[q])] += v * data[q]
 
 
 @njit(**_JIT)
@@ -469,23 +469,23 @@ def rows_of_cols(indptr, indices, data, cols, n):
     ``X[:, cols]`` of a CSC X (column k of the result is column ``cols[k]``; positions
     ascending within each row).  Two passes over the working set's entries only."""
     rp = np.zeros(n + 1, dtype=np.int64)
-    for k in range(_U(cols.shape[0])):
-        j = _U(cols[k])
-        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-            rp[_U(indices[q]) + _U(1)] += 1
+    for k in range(UINDEX(cols.shape[0])):
+        j = UINDEX(cols[k])
+        for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+            rp[UINDEX(indices[q]) + UINDEX(1)] += 1
     for i in range(n):
         rp[i + 1] += rp[i]
     nxt = rp[:n].copy()
     rk = np.empty(rp[n], dtype=np.int64)
     rv = np.empty(rp[n])
-    for k in range(_U(cols.shape[0])):
-        j = _U(cols[k])
-        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-            i = _U(indices[q])
-            e = _U(nxt[i])
+    for k in range(UINDEX(cols.shape[0])):
+        j = UINDEX(cols[k])
+        for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+            i = UINDEX(indices[q])
+            e = UINDEX(nxt[i])
             rk[e] = k
             rv[e] = data[q]
-            nxt[i] = e + _U(1)
+            nxt[i] = e + UINDEX(1)
     return rp, rk, rv
 
 
@@ -504,11 +504,11 @@ def grad_rows(indptr, indices, data, r, out, r2, out2, counts):
         out2[:] = 0.0
     if count:
         counts[:] = 0
-    for i in range(_U(n)):
+    for i in range(UINDEX(n)):
         ri = r[i]
         r2i = r2[i] if two else 0.0
-        for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
-            j = _U(indices[q])
+        for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
+            j = UINDEX(indices[q])
             v = data[q]
             out[j] += v * ri
             if two:
@@ -524,20 +524,20 @@ def grad_rows(indptr, indices, data, r, out, r2, out2, counts):
 def row_matvec(indptr, indices, data, w, b, out):
     """out = X w + b from the rows of a CSR X."""
     n = indptr.shape[0] - 1
-    for i in range(_U(n)):
+    for i in range(UINDEX(n)):
         acc = b
-        for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
-            acc += data[q] * w[_U(indices[q])]
+        for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
+            acc += data[q] * w[UINDEX(indices[q])]
         out[i] = acc
 
 
 @njit(**_JIT)
 def _col_dot(indptr, indices, data, j, r):
     """X[:, j]^T r over column j's stored entries, in their order."""
-    ju = _U(j)
+    ju = UINDEX(j)
     acc = 0.0
-    for q in range(_U(indptr[ju]), _U(indptr[ju + _U(1)])):
-        acc += data[q] * r[_U(indices[q])]
+    for q in range(UINDEX(indptr[ju]), UINDEX(indptr[ju + UINDEX(1)])):
+        acc += data[q] * r[UINDEX(indices[q])]
     return acc
 
 
@@ -553,7 +553,7 @@ def grad_skip(indptr, indices, data, skip, r, w, a, out):
     """out[j] = X[:, j]^T r + a w_j for every column j with ``skip[j]`` False (the other
     entries untouched): :func:`grad_cols` over those columns and then ``+ a * w``, the same
     arithmetic, without index arrays of the columns kept."""
-    for j in range(_U(out.shape[0])):
+    for j in range(UINDEX(out.shape[0])):
         if not skip[j]:
             out[j] = _col_dot(indptr, indices, data, j, r) + a * w[j]
 
@@ -563,7 +563,7 @@ def all_ones(x):
     """True when every entry of x is exactly 1.0 (stops at the first other): a binary X,
     whose kernels here may then skip reading its values (``unit=True``; x * 1.0 == x and
     1.0 * 1.0 == 1.0 exactly, so they compute the same bits)."""
-    for i in range(_U(x.shape[0])):
+    for i in range(UINDEX(x.shape[0])):
         if x[i] != 1.0:
             return False
     return True
@@ -573,17 +573,17 @@ def all_ones(x):
 def _grad_hdiag_col(indptr, indices, data, j, r, D, unit=False):
     """(X[:, j]^T r, sum_i D_i X[i, j]^2) in one pass over column j (``unit``: every stored
     value is 1.0 and is not read)."""
-    ju = _U(j)
+    ju = UINDEX(j)
     acc = 0.0
     acc2 = 0.0
     if unit:
-        for q in range(_U(indptr[ju]), _U(indptr[ju + _U(1)])):
-            i = _U(indices[q])
+        for q in range(UINDEX(indptr[ju]), UINDEX(indptr[ju + UINDEX(1)])):
+            i = UINDEX(indices[q])
             acc += r[i]
             acc2 += D[i]
         return acc, acc2
-    for q in range(_U(indptr[ju]), _U(indptr[ju + _U(1)])):
-        i = _U(indices[q])
+    for q in range(UINDEX(indptr[ju]), UINDEX(indptr[ju + UINDEX(1)])):
+        i = UINDEX(indices[q])
         v = data[q]
         acc += v * r[i]
         acc2 += v * v * D[i]
@@ -626,13 +626,13 @@ def col_matvec(indptr, indices, data, cols, vals, b, out, unit=False):
         v = vals[k]
         if v == 0.0:
             continue
-        j = _U(cols[k])
+        j = UINDEX(cols[k])
         if unit:
-            for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-                out[_U(indices[q])] += v
+            for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+                out[UINDEX(indices[q])] += v
             continue
-        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-            out[_U(indices[q])] += v * data[q]
+        for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+            out[UINDEX(indices[q])] += v * data[q]
 
 
 @njit(**_JIT)
@@ -762,20 +762,20 @@ def _dot_gather4(indices, q0, q1, D, xd):
     a2 = 0.0
     a3 = 0.0
     q = q0
-    while q + _U(4) <= q1:
-        i0 = _U(indices[q])
-        i1 = _U(indices[q + _U(1)])
-        i2 = _U(indices[q + _U(2)])
-        i3 = _U(indices[q + _U(3)])
+    while q + UINDEX(4) <= q1:
+        i0 = UINDEX(indices[q])
+        i1 = UINDEX(indices[q + UINDEX(1)])
+        i2 = UINDEX(indices[q + UINDEX(2)])
+        i3 = UINDEX(indices[q + UINDEX(3)])
         a0 += D[i0] * xd[i0]
         a1 += D[i1] * xd[i1]
         a2 += D[i2] * xd[i2]
         a3 += D[i3] * xd[i3]
-        q += _U(4)
+        q += UINDEX(4)
     while q < q1:
-        i = _U(indices[q])
+        i = UINDEX(indices[q])
         a0 += D[i] * xd[i]
-        q += _U(1)
+        q += UINDEX(1)
     return (a0 + a1) + (a2 + a3)
 
 
@@ -818,15 +818,15 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
     dx = np.empty(0)
     if weighted:
         for k in range(m):
-            j = _U(cols[k])
-            off[k + 1] = off[k] + np.int64(indptr[j + _U(1)]) - np.int64(indptr[j])
+            j = UINDEX(cols[k])
+            off[k + 1] = off[k] + np.int64(indptr[j + UINDEX(1)]) - np.int64(indptr[j])
         dx = np.empty(off[m])
-        for k in range(_U(m)):
-            j = _U(cols[k])
-            e = _U(off[k])
-            for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-                dx[e] = data[q] * D[_U(indices[q])]
-                e += _U(1)
+        for k in range(UINDEX(m)):
+            j = UINDEX(cols[k])
+            e = UINDEX(off[k])
+            for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+                dx[e] = data[q] * D[UINDEX(indices[q])]
+                e += UINDEX(1)
     K = ANDERSON_K
     it_dw = np.empty((K + 1, m if anderson else 0))
     it_xd = np.empty((K + 1, xd.shape[0] if anderson else 0))
@@ -845,19 +845,19 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
         vsum = 0.0
         k_out = 0
         for kk in range(n_active):
-            k = _U(active[kk])
-            j = _U(cols[k])
+            k = UINDEX(active[kk])
+            j = UINDEX(cols[k])
             acc = 0.0
             if weighted:
-                e = _U(off[k])
-                for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-                    acc += dx[e] * xd[_U(indices[q])]
-                    e += _U(1)
+                e = UINDEX(off[k])
+                for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+                    acc += dx[e] * xd[UINDEX(indices[q])]
+                    e += UINDEX(1)
             elif unit:
-                acc = _dot_gather4(indices, _U(indptr[j]), _U(indptr[j + _U(1)]), D, xd)
+                acc = _dot_gather4(indices, UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)]), D, xd)
             else:
-                for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-                    i = _U(indices[q])
+                for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+                    i = UINDEX(indices[q])
                     acc += data[q] * D[i] * xd[i]
             G = g[k] + a * dw[k] + acc
             H = h[k]
@@ -872,11 +872,11 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
                 continue
             dw[k] = dnew
             if unit:
-                for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-                    xd[_U(indices[q])] += z
+                for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+                    xd[UINDEX(indices[q])] += z
             else:
-                for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-                    xd[_U(indices[q])] += z * data[q]
+                for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+                    xd[UINDEX(indices[q])] += z * data[q]
         n_active = k_out
         if fit_b:
             acc = 0.0
@@ -933,7 +933,7 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
         vsum = 0.0
         k_out = 0
         for kk in range(n_active):
-            j = _U(active[kk])
+            j = UINDEX(active[kk])
             hjj = H[j, j]
             if hjj <= 0.0:
                 continue
@@ -949,7 +949,7 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
             if z == 0.0:
                 continue
             u[j] = new
-            for i in range(_U(p)):
+            for i in range(UINDEX(p)):
                 Hd[i] += z * H[j, i]
         n_active = k_out
         stop, active, n_active, m_old, full = end_of_sweep(vsum, viol, tol, full, active,
@@ -973,29 +973,29 @@ def gram_rows(indptr, indices, data, pos, D, fit_b, H, unit=False):
                   dtype=np.int64)
     vv = np.empty(kk.shape[0])
     if unit:
-        for i in range(_U(n)):
+        for i in range(UINDEX(n)):
             if D[i] != 0.0:
                 _gram_row_unit(indptr, indices, data, pos, i, D[i], fit_b, H, kk, vv)
         _lower_to_upper(H)
         return
     # (the general rows' loop here, not in a helper as the binary one: inlined, it compiled
     # slower on the working set's own rows, int64 positions)
-    for i in range(_U(n)):
+    for i in range(UINDEX(n)):
         Di = D[i]
         if Di == 0.0:
             continue
-        c = _U(0)
-        for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
-            k = pos[_U(indices[q])]
+        c = UINDEX(0)
+        for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
+            k = pos[UINDEX(indices[q])]
             if k >= 0:
                 kk[c] = k
                 vv[c] = data[q]
-                c += _U(1)
+                c += UINDEX(1)
         for a in range(c):
-            ka = _U(kk[a])
+            ka = UINDEX(kk[a])
             va = Di * vv[a]
-            for e in range(a + _U(1)):
-                kb = _U(kk[e])
+            for e in range(a + UINDEX(1)):
+                kb = UINDEX(kk[e])
                 if ka >= kb:
                     H[ka, kb] += va * vv[e]
                 else:
@@ -1014,17 +1014,17 @@ def _gram_row_unit(indptr, indices, data, pos, i, Di, fit_b, H, kk, vv):
     longest row's length; the values copied to vv though unused: without the copy it
     compiled slower on mushrooms)."""
     m = H.shape[0] - (1 if fit_b else 0)
-    c = _U(0)
-    for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
-        k = pos[_U(indices[q])]
+    c = UINDEX(0)
+    for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
+        k = pos[UINDEX(indices[q])]
         if k >= 0:
             vv[c] = data[q]
             kk[c] = k
-            c += _U(1)
+            c += UINDEX(1)
     for a in range(c):
-        ka = _U(kk[a])
-        for e in range(a + _U(1)):
-            kb = _U(kk[e])
+        ka = UINDEX(kk[a])
+        for e in range(a + UINDEX(1)):
+            kb = UINDEX(kk[e])
             if ka >= kb:
                 H[ka, kb] += Di
             else:
@@ -1056,7 +1056,7 @@ def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False
     n = indptr.shape[0] - 1
     dd = np.zeros(n)
     upd = 0
-    for i in range(_U(n)):
+    for i in range(UINDEX(n)):
         delta = D[i] - Du[i]
         if abs(delta) > rho * D[i]:
             dd[i] = delta
@@ -1068,7 +1068,7 @@ def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False
     T = np.empty_like(H)
     gram_rows(indptr, indices, data, pos, dd, fit_b, T, unit)
     H += T
-    for i in range(_U(n)):
+    for i in range(UINDEX(n)):
         if dd[i] != 0.0:
             Du[i] = D[i]
     return upd
@@ -1083,22 +1083,22 @@ def gram_cols(indptr, indices, data, cols, D, fit_b, H, tmp):
     m = cols.shape[0]
     H[:, :] = 0.0
     for a in range(m):
-        j = _U(cols[a])
-        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-            tmp[_U(indices[q])] = D[_U(indices[q])] * data[q]
+        j = UINDEX(cols[a])
+        for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+            tmp[UINDEX(indices[q])] = D[UINDEX(indices[q])] * data[q]
         for e in range(a + 1):
-            k = _U(cols[e])
+            k = UINDEX(cols[e])
             acc = 0.0
-            for q in range(_U(indptr[k]), _U(indptr[k + _U(1)])):
-                acc += tmp[_U(indices[q])] * data[q]
+            for q in range(UINDEX(indptr[k]), UINDEX(indptr[k + UINDEX(1)])):
+                acc += tmp[UINDEX(indices[q])] * data[q]
             H[a, e] = acc
         if fit_b:
             acc = 0.0
-            for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-                acc += tmp[_U(indices[q])]
+            for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+                acc += tmp[UINDEX(indices[q])]
             H[m, a] = acc
-        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-            tmp[_U(indices[q])] = 0.0
+        for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+            tmp[UINDEX(indices[q])] = 0.0
     if fit_b:
         acc = 0.0
         for i in range(D.shape[0]):
@@ -1116,9 +1116,9 @@ def dense_cols(indptr, indices, data, cols, n, fit_b):
     m = cols.shape[0]
     out = np.zeros((n, m + (1 if fit_b else 0)))
     for k in range(m):
-        j = _U(cols[k])
-        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-            out[_U(indices[q]), k] = data[q]
+        j = UINDEX(cols[k])
+        for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+            out[UINDEX(indices[q]), k] = data[q]
     if fit_b:
         for i in range(n):
             out[i, m] = 1.0
@@ -1132,9 +1132,9 @@ def dense_rows_of(indptr, indices, data, pos, m, fit_b):
     (cheaper than the columns' strided writes when the working set holds most of them)."""
     n = indptr.shape[0] - 1
     out = np.zeros((n, m + (1 if fit_b else 0)))
-    for i in range(_U(n)):
-        for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
-            k = pos[_U(indices[q])]
+    for i in range(UINDEX(n)):
+        for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
+            k = pos[UINDEX(indices[q])]
             if k >= 0:
                 out[i, k] = data[q]
         if fit_b:
@@ -1150,10 +1150,10 @@ def grad_hdiag_dense(Xd, r, D, g, h):
     m = g.shape[0]
     g[:] = 0.0
     h[:] = 0.0
-    for i in range(_U(Xd.shape[0])):
+    for i in range(UINDEX(Xd.shape[0])):
         ri = r[i]
         di = D[i]
-        for a in range(_U(m)):
+        for a in range(UINDEX(m)):
             v = Xd[i, a]
             g[a] += v * ri
             h[a] += v * v * di
@@ -1226,9 +1226,9 @@ def gram_cost(indptr, indices, cols, n):
     CSC X (n rows): the multiply-adds of :func:`gram_rows` on that working set."""
     c = np.zeros(n, dtype=np.int64)
     for k in range(cols.shape[0]):
-        j = _U(cols[k])
-        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-            c[_U(indices[q])] += 1
+        j = UINDEX(cols[k])
+        for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+            c[UINDEX(indices[q])] += 1
     tot = 0
     for i in range(n):
         tot += c[i] * (c[i] + 1) // 2
@@ -1243,15 +1243,15 @@ def gram_cost_rest(indptr, indices, inw, k, k2, nnz_w, e):
     sum_i k_i^2; e_i: row i's entries outside the set), ``sum_i c_i (c_i + 1) / 2 =
     (k2 - sum_i e_i (2 k_i - e_i) + nnz_w) / 2`` (nnz_w = sum_i c_i).  The same integer.
     ``e``: int64 (n,), zeros on entry and on return."""
-    for j in range(_U(inw.shape[0])):
+    for j in range(UINDEX(inw.shape[0])):
         if not inw[j]:
-            for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-                e[_U(indices[q])] += 1
+            for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+                e[UINDEX(indices[q])] += 1
     corr = 0
-    for j in range(_U(inw.shape[0])):
+    for j in range(UINDEX(inw.shape[0])):
         if not inw[j]:
-            for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-                i = _U(indices[q])
+            for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+                i = UINDEX(indices[q])
                 ei = e[i]
                 if ei > 0:
                     corr += ei * (2 * k[i] - ei)

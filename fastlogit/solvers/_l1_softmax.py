@@ -23,8 +23,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ._cd import (ANDERSON_K, _U, anderson_step, coordinate_violation, end_of_sweep, newton_soft,
-                  keep, ring_slot, tally)
+from ._cd import (ANDERSON_K, UINDEX, anderson_step, coordinate_violation, end_of_sweep,
+                  newton_soft, keep, ring_slot, tally)
 
 __all__ = ["softmax_pointwise", "softmax_try", "softmax_grad_cols", "softmax_margins",
            "softmax_model_value", "cd_softmax"]
@@ -128,13 +128,13 @@ def softmax_grad_cols(indptr, indices, data, cols, P, Y, s, C, G, H, want_h):
             if want_h:
                 Dg[i, k] = dik
     for kk in range(cols.shape[0]):
-        j = _U(cols[kk])
+        j = UINDEX(cols[kk])
         for k in range(K):
             G[kk, k] = 0.0
             if want_h:
                 H[kk, k] = 0.0
-        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-            i = _U(indices[q])
+        for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+            i = UINDEX(indices[q])
             v = data[q]
             for k in range(K):
                 G[kk, k] += v * R[i, k]
@@ -153,9 +153,9 @@ def softmax_margins(indptr, indices, data, cols, Wc, b, Z):
         for k in range(K):
             Z[i, k] = b[k]
     for kk in range(cols.shape[0]):
-        j = _U(cols[kk])
-        for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-            i = _U(indices[q])
+        j = UINDEX(cols[kk])
+        for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+            i = UINDEX(indices[q])
             v = data[q]
             for k in range(K):
                 Z[i, k] += v * Wc[kk, k]
@@ -233,10 +233,10 @@ def cd_softmax(indptr, indices, data, cols, Wc, G, H, P, s, C, lam, a, fit_b, gb
             e = active[aa]
             kk = e // K
             k = e - kk * K
-            j = _U(cols[kk])
+            j = UINDEX(cols[kk])
             acc = 0.0
-            for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-                i = _U(indices[q])
+            for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+                i = UINDEX(indices[q])
                 acc += data[q] * c[i] * P[i, k] * (V[i, k] - u[i])
             g = G[kk, k] + a * dW[kk, k] + acc
             wj = Wc[kk, k] + dW[kk, k]
@@ -248,8 +248,8 @@ def cd_softmax(indptr, indices, data, cols, Wc, G, H, P, s, C, lam, a, fit_b, gb
             if z == 0.0:
                 continue
             dW[kk, k] += z
-            for q in range(_U(indptr[j]), _U(indptr[j + _U(1)])):
-                i = _U(indices[q])
+            for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+                i = UINDEX(indices[q])
                 dv = z * data[q]
                 V[i, k] += dv
                 u[i] += dv * P[i, k]
