@@ -74,12 +74,12 @@ __all__ = ["regularization_path", "RegularizationPath", "LogisticRegressionCV"]
 
 #: Coordinate-descent sweeps per proximal Newton model on a binary L1 path (the l1 solver's
 #: ``max_sweeps``; its default is 200): warm-started fits took a few more Newton steps and far
-#: fewer sweeps, every fit converging (the 10-C L1 CVs, one thread: rcv1_small -7 %, reuters
-#: -6 %, news20 binary -27 %, w8a unchanged; benchmarks/results/cv_race.md).
+#: fewer sweeps, every fit converging; the CVs took less time (figures in
+#: benchmarks/results/cv_race.md).
 _L1_PATH_SWEEPS = 20
 #: The l1 solver's model tolerance on a binary L1 path (its ``kappa``: a model is solved until
 #: its violations sum to kappa times the working set's; its default is 0.1): with the sweep cap
-#: rcv1_small's L1 CV took 3 % less (benchmarks/results/cv_race.md).
+#: the L1 CVs took less time (figures in benchmarks/results/cv_race.md).
 _L1_PATH_KAPPA = 0.2
 
 #: Index type of the compiled loops over stored entries: Numba guards every signed index
@@ -222,7 +222,7 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
     (n_params of the full layout,) of the entries it covers; the thetas returned are of the
     full layout.  ``blas_limited``: the caller holds BLAS at one thread
     (:func:`fastlogit.solvers._result.blas_limit`) around the whole path, so the solver runs
-    without its own per-call limit (threadpoolctl's, ~50 us of Python a fit)."""
+    without its own per-call limit (threadpoolctl's, Python's cost at every fit)."""
     from .solvers import INFO, check_solver, choose_solver
 
     Cs = np.asarray(Cs, dtype=np.float64)

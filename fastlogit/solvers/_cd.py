@@ -248,7 +248,7 @@ def _trials(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs):
                 hits = UINDEX(0)
     if i == UINDEX(n):
         return out, n >= _MEMO_BLOCK
-    if logs:  # (written out: through the helpers, mushrooms C = 1 fitted 3-4 % slower)
+    if logs:  # (written out: through the helpers it compiled slower; l1_race.md)
         for k in range(i, UINDEX(n)):
             u = t * xd[k]
             wi = z[k] + u
