@@ -135,6 +135,7 @@ from scipy.special import xlogy
 
 from ..contract import declare
 from ..objective import LogLossData
+from ..row_merge import merge_rows, merged_log_loss
 from . import _cd
 from . import _l1_softmax as _sm
 from ._result import (History, SolverResult, binary_reference_norm, data_grad_at_zero,
@@ -291,6 +292,39 @@ def _csc_of(data, counts=None):
 _AMAX = weakref.WeakKeyDictionary()
 _NNZ = weakref.WeakKeyDictionary()
 _UNIT = weakref.WeakKeyDictionary()
+
+
+_GEO = False
+_MERGED = weakref.WeakKeyDictionary()
+_COUNTS = weakref.WeakKeyDictionary()  # merged data term -> its entries per column
+#: Column path: X's rows are merged (:mod:`fastlogit.row_merge`) when at least this share of
+#: the (row, label) pairs are copies of an earlier one (measured in
+#: benchmarks/results/l1_race.md).
+_MERGE_SHARE = 0.1
+
+
+def _merged_of(data, compute=True):
+    """The data term over X's distinct (row, label) pairs with summed weights
+    (:func:`fastlogit.row_merge.merged_log_loss`) when they save at least ``_MERGE_SHARE``
+    of the rows, else None; cached per data term (``compute`` False: only when cached)."""
+    found = _cached(_MERGED, data)
+    if found is None and compute:
+        rows = _rows_of(data)
+        mr = merge_rows(*rows, data.y, data.n_features, data.sample_weight,
+                        min_share=_MERGE_SHARE)
+        found = False
+        if mr is not None:
+            found = merged_log_loss(data, mr)
+            # its rows are canonical (copied from canonical ones), and whether X is binary
+            # came with the merge: no pass of their own
+            _cache(_ROWS, found, (mr.indptr, mr.indices, mr.data))
+            _cache(_UNIT, found, mr.unit)
+            _cache(_COUNTS, found, mr.col_counts)
+            amax = _cached(_AMAX, data)  # the same values
+            if amax is not None:
+                _cache(_AMAX, found, amax)
+        _cache(_MERGED, data, found)
+    return found or None
 
 
 def _col_nnz_of(data, indptr):
@@ -462,10 +496,16 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
     if grad_start is not None and not np.isfinite(grad_start).all():
         raise ValueError("grad_start holds non-finite values")
     if data is not None:
+        # X's repeated rows merged (module docstring): at once when the fit starts on X's
+        # full column copy (a path's fits over one data term: the merge is cached with it),
+        # else when the fit first takes that copy (_solve_columns)
+        merged = _merged_of(data, inactive is not None or _cached(_CSC, data) is not None)
+        if merged is not None:
+            objective, data = objective.with_data(merged), merged
         return _solve_columns(objective, data, theta.copy(), tol, max_iter, hist,
                               int(ws_min), int(max_sweeps), verbose, model, bool(anderson),
                               inactive, grad_start=grad_start, grad_out=grad_out,
-                              kappa=kappa)
+                              kappa=kappa, merge=merged is None)
     data = _multinomial_data(objective) if column_path else None
     if data is not None and objective.n_params > int(dense_max):
         twin = _float64_twin(objective)
@@ -579,7 +619,10 @@ def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit):
 
 def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose,
                    model, anderson, inactive, offset=None, thr=None, grad_start=None,
-                   grad_out=None, kappa=None):
+                   grad_out=None, kappa=None, merge=False):
+    """The column path (module docstring).  With ``merge``, the fit moves to X's merged
+    rows (:func:`_merged_of`) when it takes X's full column copy and the rows merge; the
+    objective's values are the same, so the fit goes on from the same point."""
     name = "l1"
     # The columns: X's full CSC copy when cached (a path over one data term) or when a
     # working set's columns hold a third of X's non-zeros; until then only the working
@@ -654,6 +697,33 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             out[d] = b
         return out
 
+    def full_copy():
+        """Work on X's full column copy from now on: X's merged rows' when they merge (with
+        ``merge``; every per-sample array then has their length, and the margins and
+        pointwise terms are made anew at the same point), else X's own."""
+        nonlocal data, rows, csc, loc, col_nnz, counted, unit, nnz_x, n, y, s, z, xz, r, D
+        nonlocal p, zn, rn, Dn, pn, lo, lon, l_ok, made_rows, xrows, col_tmp, row_k, row_k2
+        nonlocal row_e, stale, loss, exact
+        merged = _merged_of(data) if merge and offset is None else None
+        if merged is None:
+            csc, loc = _csc_of(data, col_nnz if counted else None)[0], None
+            unit = _unit_of(data, rows)
+            return
+        data = merged
+        rows = _rows_of(data)
+        csc, loc = _csc_of(data, _cached(_COUNTS, data))[0], None
+        col_nnz, counted = _col_nnz_of(data, csc[0]), True
+        unit = _unit_of(data, rows)
+        nnz_x, n = int(rows[0][-1]), data.n_samples
+        y, s = data.y, data.sample_weight
+        z, xz, r, D, p = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+        zn, rn, Dn, pn = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+        lo, lon = np.empty(n), np.empty(n)
+        made_rows = xrows = col_tmp = row_k = row_k2 = row_e = stale = None
+        margins(z)
+        loss = point_terms()
+        exact = True
+
     def columns(cols):
         """(csc arrays, the columns of ``cols`` in them), extracting them when missing."""
         nonlocal csc, loc, unit, made_rows
@@ -663,8 +733,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         if csc is not None and (lc >= 0).all():
             return csc, lc
         if 3 * int(col_nnz[cols].sum()) > nnz_x:
-            csc, loc = _csc_of(data, col_nnz if counted else None)[0], None
-            unit = _unit_of(data, rows)
+            full_copy()
             return csc, cols
         # with them, the columns outside ``cols`` of the largest gradients (the next rounds'
         # likely entrants) within a budget of X's non-zeros: the pass over the rows costs the
@@ -806,8 +875,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 # columns from the rows: X's full column copy, made once now, costs less
                 # (and the full gradients become column passes)
                 if loc is not None:
-                    csc, loc = _csc_of(data, col_nnz if counted else None)[0], None
-                    unit = _unit_of(data, rows)
+                    full_copy()
     viol, vmax = _violation(g_full, w, lam)
     gnorm = max(vmax, abs(gb))
     if thr is None:
@@ -841,6 +909,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     kappa = _KAPPA if kappa is None else kappa
     g_first = max(gnorm, 1e-300)  # the forcing term's reference (_FORCING)
     last_sweeps = _FIRST_SWEEPS  # sweeps of the last model solve (the dense-model choice)
+    est = last_sweeps
     # (columns, X^T r, sum D x^2 on them) at the current point, from the last round's final
     # check: the next round starts at that point and reuses them on its shared columns
     ws_cap = min(ws_first, ws_min)
@@ -906,7 +975,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             gram = _GRAM_DENSE * n * (m + fi) * (m + fi + 1) // 2
         elif m <= 2500 and model != "columns" and (model == "dense" or (
                 m * m <= 4 * (nnz_w + n) and _gram_lower(nnz_w, n, m, compact, nnz_x)
-                + last_sweeps * m * m <= last_sweeps * (2 * nnz_w + n))):
+                + est * m * m <= est * (2 * nnz_w + n))):
             # (the lower bound rules the dense model out before gram_cost's pass would)
             if loc is None and 2 * nnz_w > nnz_x:
                 # on X's full column copy, from the fewer entries outside the working set
@@ -924,7 +993,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                     + (2 * nnz_w if compact else nnz_x))
         if model == "auto":
             dense_model = m <= 2500 and m * m <= 4 * (nnz_w + n) and (
-                gram + last_sweeps * m * m <= last_sweeps * (2 * nnz_w + n))
+                gram + est * m * m <= est * (2 * nnz_w + n))
         else:
             dense_model = model == "dense" and m <= 2500
         if dense_model:
@@ -1001,6 +1070,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                                              lam, a, fi, gb, hb, dw, xd, kap * v1_ws,
                                              max_sweeps, n, anderson,
                                              last_sweeps >= _WEIGHTED_SWEEPS, unit)
+            est = (max(sweeps, sweeps * sweeps / last_sweeps) if _GEO and not dense_model
+                   else sweeps)
             last_sweeps = sweeps
             if sweeps == 1:
                 kappa *= 0.25
