@@ -35,6 +35,7 @@ _U = np.uint64  # unsigned loop indices: no wraparound checks on loads (as in so
 _M1 = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xBF58476D1CE4E5B9)
 _M3 = np.uint64(0x94D049BB133111EB)
+_ONE = np.array([1.0]).view(np.uint64)[0]  # the bits of 1.0
 #: :func:`merge_rows` with a ``min_share`` first counts the pairs of identical rows among every
 #: _STEP-th row (from n >= _STEP * _STEP rows on): ``pairs * _STEP^2`` estimates the pairs
 #: among all rows, an upper bound on the copies (a group of c rows holds c - 1 copies and
@@ -67,6 +68,8 @@ class MergedRows(NamedTuple):
         Every stored value is 1.0 (a binary X).
     col_counts : ndarray of int64, shape (n_features,)
         The merged rows' entries per column.
+    columns : tuple (indptr int64 (n_features + 1,), indices int32 or int64, data float64) or None
+        The merged rows in CSC (row indices sorted within each column), when asked for.
     """
 
     indptr: np.ndarray
@@ -78,6 +81,7 @@ class MergedRows(NamedTuple):
     first: np.ndarray
     unit: bool
     col_counts: np.ndarray
+    columns: tuple
 
     @property
     def n_groups(self):
@@ -159,14 +163,13 @@ def _sample_pairs(indptr, indices, bits, ybits, step):
 
 
 @njit(**_JIT)
-def _merge(indptr, indices, data, bits, y, ybits, s, n_cols, inverse, first, mp, mi, mv, my,
-           ms, counts):
+def _group(indptr, indices, bits, y, ybits, s, n_cols, inverse, first, ms, counts):
     """Groups every row (hash: a per-column random 64-bit key, mixed with the value's bits,
-    summed over the row's entries; one load and an add per entry), copying each group's
-    first row, label and summed weight into mp / mi / mv / my / ms as the group appears, and
-    counting the merged rows' entries per column (counts, zeros on entry).
-    Returns (number of groups, every stored value is 1.0); (-1, False) when an index lies
-    outside [0, n_cols)."""
+    summed over the row's entries; one load and an add per entry): ``inverse``, ``first``,
+    the summed weights ``ms`` (s of length 0: unit weights) and the entries per column of
+    the groups' first rows (``counts``, zeros on entry).  Returns (number of groups, their
+    entries, every stored value is 1.0), or (-1, 0, False) when an index lies outside
+    [0, n_cols)."""
     n = indptr.shape[0] - 1
     key = np.empty(n_cols, dtype=np.uint64)
     for j in range(n_cols):
@@ -174,10 +177,8 @@ def _merge(indptr, indices, data, bits, y, ybits, s, n_cols, inverse, first, mp,
     table, mask = _table(n)
     hashes = np.empty(n, dtype=np.uint64)
     unit_w = s.shape[0] == 0
-    one = np.float64(1.0)
     ng = 0
-    nz = _U(0)
-    mp[0] = 0
+    nnz = 0
     unit = True
     for i in range(n):
         lo, hi = _U(indptr[i]), _U(indptr[i + 1])
@@ -185,8 +186,10 @@ def _merge(indptr, indices, data, bits, y, ybits, s, n_cols, inverse, first, mp,
         for q in range(lo, hi):
             j = _U(indices[q])
             if j >= n_cols:  # (a negative index too)
-                return -1, False
-            h += key[j] ^ bits[q]
+                return -1, 0, False
+            b = bits[q]
+            unit &= b == _ONE
+            h += key[j] ^ b
         slot = _slot(table, hashes, first, indptr, indices, bits, ybits, i, h, mask)
         g = table[slot]
         if g < 0:
@@ -195,23 +198,43 @@ def _merge(indptr, indices, data, bits, y, ybits, s, n_cols, inverse, first, mp,
             table[slot] = g
             hashes[g] = h
             first[g] = i
-            for q in range(lo, hi):
-                v = data[q]
-                j = _U(indices[q])
-                mi[nz] = indices[q]
-                mv[nz] = v
-                counts[j] += 1
-                unit &= v == one
-                nz += _U(1)
-            mp[ng] = nz
-            my[g] = y[i]
             ms[g] = 0.0
+            for q in range(lo, hi):
+                counts[_U(indices[q])] += 1
+            nnz += np.int64(hi - lo)
         inverse[i] = g
         ms[g] += 1.0 if unit_w else s[i]
-    return ng, unit
+    return ng, nnz, unit
 
 
-def merge_rows(indptr, indices, data, y, n_features, sample_weight=None, *, min_share=0.0):
+@njit(**_JIT)
+def _fill(indptr, indices, data, y, first, mp, mi, mv, my, cp, ri, rv):
+    """The groups' first rows into mp / mi / mv (CSR) and their labels into my; when cp has
+    length n_cols + 1 (the column starts of the merged rows), also into ri / rv (CSC)."""
+    ng = first.shape[0]
+    csc = cp.shape[0] > 0
+    nxt = cp[:-1].copy() if csc else cp
+    nz = _U(0)
+    mp[0] = 0
+    for g in range(ng):
+        i = first[g]
+        for q in range(_U(indptr[i]), _U(indptr[i + 1])):
+            v = data[q]
+            j = indices[q]
+            mi[nz] = j
+            mv[nz] = v
+            nz += _U(1)
+            if csc:
+                k = nxt[_U(j)]
+                ri[k] = g
+                rv[k] = v
+                nxt[_U(j)] = k + 1
+        mp[g + 1] = nz
+        my[g] = y[i]
+
+
+def merge_rows(indptr, indices, data, y, n_features, sample_weight=None, *, min_share=0.0,
+               columns=False):
     """Group the identical (row, label) pairs of a CSR matrix.
 
     Parameters
@@ -232,6 +255,8 @@ def merge_rows(indptr, indices, data, y, n_features, sample_weight=None, *, min_
         ``_STEP``-th: the pairs of identical rows among them, scaled to all rows, bound the
         copies from above in expectation; too few give up before the full pass), then
         exactly.
+    columns : bool
+        Also make the merged rows' CSC arrays (``MergedRows.columns``) in the same pass.
 
     Returns
     -------
@@ -272,22 +297,27 @@ def merge_rows(indptr, indices, data, y, n_features, sample_weight=None, *, min_
             return None
     inverse = np.empty(n, dtype=np.int64)
     first = np.empty(n, dtype=np.int64)
-    mp = np.empty(n + 1, dtype=np.int64)
-    mi = np.empty(nnz, dtype=indices.dtype)
-    mv = np.empty(nnz)
-    my, ms = np.empty(n), np.empty(n)
+    ms = np.empty(n)
     counts = np.zeros(n_features, dtype=np.int64)
-    ng, unit = _merge(indptr, indices, data, bits, y, ybits, s, n_features, inverse, first,
-                      mp, mi, mv, my, ms, counts)
+    ng, nnz_m, unit = _group(indptr, indices, bits, y, ybits, s, n_features, inverse, first,
+                             ms, counts)
     if ng < 0:
         raise ValueError(f"indices must lie in [0, n_features) = [0, {n_features})")
     if n - ng < min_share * n or (min_share > 0.0 and ng == n):
         return None
-    nz = int(mp[ng])
-    # prefixes of the arrays allocated for every row (contiguous views; np.empty leaves the
-    # unused tails' pages untouched)
-    return MergedRows(mp[:ng + 1], mi[:nz], mv[:nz], my[:ng], ms[:ng], inverse, first[:ng],
-                      bool(unit), counts)
+    first, ms = first[:ng].copy(), ms[:ng].copy()
+    mp, my = np.empty(ng + 1, dtype=np.int64), np.empty(ng)
+    mi, mv = np.empty(nnz_m, dtype=indices.dtype), np.empty(nnz_m)
+    if columns:
+        cp = np.zeros(n_features + 1, dtype=np.int64)
+        np.cumsum(counts, out=cp[1:])
+        ri = np.empty(nnz_m, dtype=np.int32 if max(nnz_m, ng) < 2 ** 31 else np.int64)
+        rv = np.empty(nnz_m)
+    else:
+        cp, ri, rv = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32), np.empty(0)
+    _fill(indptr, indices, data, y, first, mp, mi, mv, my, cp, ri, rv)
+    return MergedRows(mp, mi, mv, my, ms, inverse, first, bool(unit), counts,
+                      (cp, ri, rv) if columns else None)
 
 
 def merged_log_loss(data, merged):

@@ -294,9 +294,8 @@ _NNZ = weakref.WeakKeyDictionary()
 _UNIT = weakref.WeakKeyDictionary()
 
 
-_GEO = False
+_GEO = True
 _MERGED = weakref.WeakKeyDictionary()
-_COUNTS = weakref.WeakKeyDictionary()  # merged data term -> its entries per column
 #: Column path: X's rows are merged (:mod:`fastlogit.row_merge`) when at least this share of
 #: the (row, label) pairs are copies of an earlier one (measured in
 #: benchmarks/results/l1_race.md).
@@ -311,15 +310,16 @@ def _merged_of(data, compute=True):
     if found is None and compute:
         rows = _rows_of(data)
         mr = merge_rows(*rows, data.y, data.n_features, data.sample_weight,
-                        min_share=_MERGE_SHARE)
+                        min_share=_MERGE_SHARE, columns=True)
         found = False
         if mr is not None:
             found = merged_log_loss(data, mr)
-            # its rows are canonical (copied from canonical ones), and whether X is binary
-            # came with the merge: no pass of their own
-            _cache(_ROWS, found, (mr.indptr, mr.indices, mr.data))
+            # its rows are canonical (copied from canonical ones); its full column copy (the
+            # merge is made when the fit takes it) and whether X is binary came with the
+            # merge: no pass of their own
+            rows = (mr.indptr, mr.indices, mr.data)
+            _cache(_CSC, found, (mr.columns, rows))
             _cache(_UNIT, found, mr.unit)
-            _cache(_COUNTS, found, mr.col_counts)
             amax = _cached(_AMAX, data)  # the same values
             if amax is not None:
                 _cache(_AMAX, found, amax)
@@ -711,7 +711,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             return
         data = merged
         rows = _rows_of(data)
-        csc, loc = _csc_of(data, _cached(_COUNTS, data))[0], None
+        csc, loc = _csc_of(data)[0], None
         col_nnz, counted = _col_nnz_of(data, csc[0]), True
         unit = _unit_of(data, rows)
         nnz_x, n = int(rows[0][-1]), data.n_samples
