@@ -45,8 +45,15 @@ Consecutive dense models built from X's rows keep the last Hessian and update on
 whose curvature moved by more than ``_STALE`` relative (:func:`_gram_rows_stale`; near the
 optimum few do), so the model's Hessian stays within ``1 +- _STALE`` of the exact one while
 the gradient is exact.  On a binary X (every stored value 1.0) the column kernels skip
-reading the values.  A line search that finds no acceptable step damps the model (a ridge
-added to its curvature, Levenberg-Marquardt) and solves it again.  The line search compares
+reading the values.  Repeated rows: when the fit takes X's full column copy and at least
+``_MERGE_SHARE`` of X's (row, label) pairs repeat an earlier one, the fit goes on over the
+distinct pairs, each weighted by the sum of its copies' weights
+(:mod:`fastlogit.row_merge`: the same objective, only the order of the additions differs;
+the merged rows' column copy is made in the same pass and kept with the data term): every
+pass over the samples and the rows' entries shrinks by the share of copies (w8a, a9a).  The
+fits that never take the full copy (small supports) never pay for the grouping pass.
+A line search that finds no acceptable step damps the model (a ridge added to its
+curvature, Levenberg-Marquardt) and solves it again.  The line search compares
 F *changes* computed per sample: from the stored log-terms ``log(1 + e^z)``
 (:func:`fastlogit.solvers._cd.try_step_l`, two transcendental calls per sample) when that
 change is further from the Armijo threshold than its rounding bound, else without
@@ -294,7 +301,11 @@ _NNZ = weakref.WeakKeyDictionary()
 _UNIT = weakref.WeakKeyDictionary()
 
 
-_GEO = True
+#: Column path, the dense-model choice: after a column model the next model's sweeps are
+#: estimated as ``max(s, s^2 / s_prev)`` (their growth continued) instead of ``s``: the
+#: sweeps of the column models grow fast near the optimum, and on w8a's merged rows a 20-sweep
+#: column model was chosen where a dense one pays (measured in benchmarks/results/l1_race.md).
+_SWEEPS_TREND = True
 _MERGED = weakref.WeakKeyDictionary()
 #: Column path: X's rows are merged (:mod:`fastlogit.row_merge`) when at least this share of
 #: the (row, label) pairs are copies of an earlier one (measured in
@@ -702,7 +713,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         ``merge``; every per-sample array then has their length, and the margins and
         pointwise terms are made anew at the same point), else X's own."""
         nonlocal data, rows, csc, loc, col_nnz, counted, unit, nnz_x, n, y, s, z, xz, r, D
-        nonlocal p, zn, rn, Dn, pn, lo, lon, l_ok, made_rows, xrows, col_tmp, row_k, row_k2
+        nonlocal p, zn, rn, Dn, pn, lo, lon, made_rows, xrows, col_tmp, row_k, row_k2
         nonlocal row_e, stale, loss, exact
         merged = _merged_of(data) if merge and offset is None else None
         if merged is None:
@@ -726,7 +737,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
 
     def columns(cols):
         """(csc arrays, the columns of ``cols`` in them), extracting them when missing."""
-        nonlocal csc, loc, unit, made_rows
+        nonlocal csc, made_rows
         if loc is None:
             return csc, cols
         lc = loc[cols]
@@ -909,7 +920,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     kappa = _KAPPA if kappa is None else kappa
     g_first = max(gnorm, 1e-300)  # the forcing term's reference (_FORCING)
     last_sweeps = _FIRST_SWEEPS  # sweeps of the last model solve (the dense-model choice)
-    est = last_sweeps
+    est = last_sweeps  # the next model's sweeps as the choice estimates them (_SWEEPS_TREND)
     # (columns, X^T r, sum D x^2 on them) at the current point, from the last round's final
     # check: the next round starts at that point and reuses them on its shared columns
     ws_cap = min(ws_first, ws_min)
@@ -1070,8 +1081,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                                              lam, a, fi, gb, hb, dw, xd, kap * v1_ws,
                                              max_sweeps, n, anderson,
                                              last_sweeps >= _WEIGHTED_SWEEPS, unit)
-            est = (max(sweeps, sweeps * sweeps / last_sweeps) if _GEO and not dense_model
-                   else sweeps)
+            est = (max(sweeps, sweeps * sweeps / last_sweeps)
+                   if _SWEEPS_TREND and not dense_model else sweeps)
             last_sweeps = sweeps
             if sweeps == 1:
                 kappa *= 0.25
