@@ -356,8 +356,12 @@ def _sk_rule(scores):
     return int(np.argmax(np.asarray(scores).sum(axis=0)))
 
 
-def agree_reference(names, penalties, ref_tol=1e-12, sk_runs=("default", "tight"),
-                    liblinear_reference=True):
+_SK_RUNS = {"l1": ("liblinear@1e-4", "saga@1e-4", "liblinear@1e-8", "saga@1e-8"),
+            "l2": ("lbfgs@1e-4", "lbfgs@1e-8")}
+
+
+def agree_reference(names, penalties, ref_tol=1e-12, sk_runs=None, liblinear_reference=True,
+                    our_tols=(1e-4, 1e-8)):
     """Untimed: every fold score of the CVs against the converged optimum's (issue 17).
 
     For each set, penalty, one of the race's 5 folds and C of the race's 10: the fold's
@@ -366,15 +370,15 @@ def agree_reference(names, penalties, ref_tol=1e-12, sk_runs=("default", "tight"
     relative to ``C ||grad L(0)||_inf``, the scale of our stopping rule) and by F against
     fastlogit's own fit at ``ref_tol``; its accuracy on the fold's test rows is the
     reference score.  Then C_, the number of fold scores that differ from the reference's
-    by more than 1e-6 and the largest difference, for: fastlogit's CV at tol 1e-4
-    (max_iter 100, the defaults) and at 1e-8 (1000); scikit-learn's CV with ``sk_runs``
-    ("default": as a user gets it, liblinear and saga for L1, lbfgs for L2, tol 1e-4,
-    max_iter 100; "tight": the same solvers at tol 1e-8, max_iter 1000).  For L1 with
+    by more than 1e-6 and the largest difference, for: fastlogit's CV at each of
+    ``our_tols`` (max_iter 100 at tol 1e-4, the defaults, else 1000); scikit-learn's CV with
+    each of ``sk_runs``, ``"SOLVER@TOL"`` (max_iter 100 at tol 1e-4, else 1000; None:
+    :data:`_SK_RUNS`, its L1 solvers as a user gets them at tol 1e-4 and at 1e-8; runs whose
+    solver has no L1 are skipped for L1).  For L1 with
     ``liblinear_reference``, liblinear's own problem (intercept penalised, intercept_scaling
     1) solved the same way, to tell a different objective from an unconverged fit.  The C_
     of every row is checked against scikit-learn's rule (:func:`_sk_rule`) applied to its
     own scores.  Prints lines (markdown table rows)."""
-    import scipy.sparse as sps
     from sklearn.linear_model import LogisticRegressionCV as SkCV
     from sklearn.model_selection import StratifiedKFold
 
@@ -447,15 +451,14 @@ def agree_reference(names, penalties, ref_tol=1e-12, sk_runs=("default", "tight"
                       f"{CS[_sk_rule(lib)]:.3g}, scores off the reference {int((d > 1e-6).sum())}"
                       f", max {d.max():.1e}; mean fold score per C "
                       f"{np.round(lib.mean(axis=0), 6).tolist()}", flush=True)
-            runs = [("fastlogit", "auto", 1e-4, 100), ("fastlogit", "auto", 1e-8, 1000)]
-            sk_solvers = ("liblinear", "saga") if penalty == "l1" else ("lbfgs",)
-            if "default" in sk_runs:
-                runs += [("scikit-learn", sv, 1e-4, 100) for sv in sk_solvers]
-            if "tight" in sk_runs:
-                runs += [("scikit-learn", sv, 1e-8, 1000) for sv in sk_solvers]
+            runs = [("fastlogit", "auto", t, 100 if t >= 1e-4 else 1000) for t in our_tols]
+            for run in (_SK_RUNS[penalty] if sk_runs is None else sk_runs):
+                sv, t = run.split("@")
+                if penalty == "l2" or sv in ("liblinear", "saga"):
+                    runs.append(("scikit-learn", sv, float(t), 100 if float(t) >= 1e-4 else 1000))
             print("  | CV | solver | tol | max_iter | C_ | C_ by scikit-learn's rule on its "
                   "scores | fold scores off the reference (> 1e-6) | max \\|score - reference\\| "
-                  "| fits at max_iter | untimed s |", flush=True)
+                  "| fits at max_iter | iterations | untimed s |", flush=True)
             for who, solver, tol, max_iter in runs:
                 kw = dict(Cs=CS, cv=folds, scoring="accuracy", tol=tol, max_iter=max_iter,
                           l1_ratios=(r,), use_legacy_attributes=False)
@@ -472,7 +475,7 @@ def agree_reference(names, penalties, ref_tol=1e-12, sk_runs=("default", "tight"
                 line = (f"  | {who} | {solver} | {tol:g} | {max_iter} | {float(est.C_):.3g} | "
                         f"{CS[_sk_rule(sc)]:.3g} | {int((d > 1e-6).sum())} of {d.size} | "
                         f"{d.max():.1e} | {int((np.asarray(est.n_iter_) >= max_iter).sum())} | "
-                        f"{took:.1f} |")
+                        f"{int(np.asarray(est.n_iter_).sum())} | {took:.1f} |")
                 if solver == "liblinear" and "liblinear's problem" in refs:
                     dl = np.abs(sc - refs["liblinear's problem"])
                     line += (f" against liblinear's problem: {int((dl > 1e-6).sum())} off, max "
@@ -747,10 +750,12 @@ def main(argv=None):
                         "of each fold and C (skglm's ProxNewton for L1, scikit-learn's Newton "
                         "solvers for L2, at --reference-tol), instead of the race")
     p.add_argument("--reference-tol", type=float, default=1e-12)
-    p.add_argument("--sklearn-runs", nargs="*", default=["default", "tight"],
-                   choices=["default", "tight"],
-                   help="with --agree-reference: scikit-learn's CV as a user gets it "
-                        "(default) and / or at tol 1e-8, max_iter 1000 (tight)")
+    p.add_argument("--sklearn-runs", nargs="*", default=None, metavar="SOLVER@TOL",
+                   help="with --agree-reference: scikit-learn's CVs (max_iter 100 at tol "
+                        "1e-4, else 1000; default liblinear and saga at 1e-4 and 1e-8 for L1, "
+                        "lbfgs at 1e-4 and 1e-8 for L2)")
+    p.add_argument("--our-tols", nargs="+", type=float, default=[1e-4, 1e-8],
+                   help="with --agree-reference: fastlogit's CVs at these tols")
     p.add_argument("--timeline", action="store_true",
                    help="untimed race: where one fastlogit CV's wall time goes, per thread "
                         "(head, fold phase busy/idle, refit, per C), at --threads, instead of "
@@ -770,7 +775,8 @@ def main(argv=None):
         print(f"load average at end {os.getloadavg()}")
         return
     if args.agree_reference:
-        agree_reference(args.datasets, args.penalties, args.reference_tol, args.sklearn_runs)
+        agree_reference(args.datasets, args.penalties, args.reference_tol, args.sklearn_runs,
+                        our_tols=args.our_tols)
         return
     if args.agree:
         agree(args.datasets, args.penalties, args.agree_tol, args.agree_max_iter, args.tol,
