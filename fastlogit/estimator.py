@@ -422,6 +422,14 @@ class LogisticRegression(CallbackSupport, LinearLogitOutputs, ClassifierMixin, B
         -------
         KernelSet
             The kernels ``backend`` selects (:func:`fastlogit.kernels.get`).
+
+        Examples
+        --------
+        >>> from fastlogit import LogisticRegression
+        >>> LogisticRegression(tol=-1.0).check_params()
+        Traceback (most recent call last):
+        ...
+        ValueError: tol must be a finite number >= 0, got -1.0
         """
         check_C(self.C, allow_inf=True)
         if self.l1_ratio is not None:

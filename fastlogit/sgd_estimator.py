@@ -134,6 +134,14 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         -------
         KernelSet
             The kernels ``backend`` selects (:func:`fastlogit.kernels.get`).
+
+        Examples
+        --------
+        >>> from fastlogit import SGDLogisticRegression
+        >>> SGDLogisticRegression(learning_rate="fast").check_params()
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown learning_rate 'fast'; choose 'optimal', 'invscaling' or 'constant'
         """
         check_number("alpha", self.alpha)
         if self.penalty not in _PENALTIES:
