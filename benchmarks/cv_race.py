@@ -296,6 +296,195 @@ def agree(names, penalties, tol=1e-8, max_iter=1000, race_tol=1e-4, race_max_ite
                       f"{t_ref:.1f} s)", flush=True)
 
 
+def _objective_kkt(X, s, w, b, C, penalty):
+    """``(F, v)`` of one fold's problem at ``(w, b)``: ``F = C sum_i log(1 + exp(-s_i z_i)) +
+    pen(w)`` with ``z = X w + b``, ``pen`` ``||w||_1`` (``"l1"``) or ``||w||^2 / 2``
+    (``"l2"``), the intercept ``b`` unpenalised, and ``v`` the largest entry of the
+    minimum-norm subgradient of F (its gradient for L2; for L1 ``|C g_j + sign(w_j)|`` where
+    ``w_j != 0``, ``max(|C g_j| - 1, 0)`` where ``w_j = 0``; ``|C g_b|`` for the intercept).
+    ``s`` in {-1, 1}; v is 0 exactly at the optimum."""
+    z = X @ w + b
+    m = -s * z
+    g_z = -s / (1.0 + np.exp(-m))  # d log(1 + exp(m)) / dz
+    g = C * (X.T @ g_z)
+    if penalty == "l1":
+        F = C * np.logaddexp(0.0, m).sum() + np.abs(w).sum()
+        v = np.where(w != 0, np.abs(g + np.sign(w)), np.maximum(np.abs(g) - 1.0, 0.0))
+    else:
+        F = C * np.logaddexp(0.0, m).sum() + 0.5 * w @ w
+        v = np.abs(g + w)
+    return float(F), max(float(v.max(initial=0.0)), abs(C * float(g_z.sum())))
+
+
+def _reference_fit(X, s, C, penalty, tol, intercept_penalised=False):
+    """The optimum of one fold's problem (:func:`_objective_kkt`) from a solver that is not
+    fastlogit's: L1 skglm's ProxNewton (its ``L1(1 / (C n))`` on the mean log-loss, the same
+    minimiser, intercept unpenalised; ``intercept_penalised``: liblinear's problem, the
+    intercept a column of ones under the L1 penalty), L2 scikit-learn's newton-cholesky
+    (few features) or newton-cg, at ``tol``.  Returns ``(w, b)``."""
+    import scipy.sparse as sps
+
+    if penalty == "l2":
+        from sklearn.linear_model import LogisticRegression as SkLR
+
+        solver = "newton-cholesky" if X.shape[1] <= 1000 else "newton-cg"
+        est = SkLR(C=C, l1_ratio=0.0, solver=solver, tol=tol, max_iter=100000).fit(X, s)
+        return est.coef_.ravel(), float(est.intercept_[0])
+    from skglm import GeneralizedLinearEstimator
+    from skglm.datafits import Logistic
+    from skglm.penalties import L1
+    from skglm.solvers import ProxNewton
+
+    n = X.shape[0]
+    if intercept_penalised:
+        X = (sps.hstack([X, np.ones((n, 1))]) if sps.issparse(X)
+             else np.hstack([X, np.ones((n, 1))]))
+    Xc = sps.csc_matrix(X) if sps.issparse(X) else np.asfortranarray(X)
+    solver = ProxNewton(tol=tol, max_iter=1000, max_pn_iter=10000,
+                        fit_intercept=not intercept_penalised)
+    est = GeneralizedLinearEstimator(datafit=Logistic(), penalty=L1(1.0 / (C * n)),
+                                     solver=solver).fit(Xc, s)
+    w = est.coef_.ravel()
+    if intercept_penalised:
+        return w[:-1], float(w[-1])
+    return w, float(np.ravel(est.intercept_)[0])
+
+
+def _sk_rule(scores):
+    """scikit-learn's choice among the Cs (one l1_ratio): argmax of the fold scores summed
+    over the folds in fold order, the first (smallest) C among equal maxima."""
+    return int(np.argmax(np.asarray(scores).sum(axis=0)))
+
+
+_SK_RUNS = {"l1": ("liblinear@1e-4", "saga@1e-4", "liblinear@1e-8", "saga@1e-8"),
+            "l2": ("lbfgs@1e-4", "lbfgs@1e-8")}
+
+
+def agree_reference(names, penalties, ref_tol=1e-12, sk_runs=None, liblinear_reference=True,
+                    our_tols=(1e-4, 1e-8)):
+    """Untimed: every fold score of the CVs against the converged optimum's (issue 17).
+
+    For each set, penalty, one of the race's 5 folds and C of the race's 10: the fold's
+    optimum from an independent solver at ``ref_tol`` (:func:`_reference_fit`), its
+    convergence checked by the minimum-norm subgradient (:func:`_objective_kkt`, printed
+    relative to ``C ||grad L(0)||_inf``, the scale of our stopping rule) and by F against
+    fastlogit's own fit at ``ref_tol``; its accuracy on the fold's test rows is the
+    reference score.  Then C_, the number of fold scores that differ from the reference's
+    by more than 1e-6 and the largest difference, for: fastlogit's CV at each of
+    ``our_tols`` (max_iter 100 at tol 1e-4, the defaults, else 1000); scikit-learn's CV with
+    each of ``sk_runs``, ``"SOLVER@TOL"`` (max_iter 100 at tol 1e-4, else 1000; None:
+    :data:`_SK_RUNS`, its L1 solvers as a user gets them at tol 1e-4 and at 1e-8; runs whose
+    solver has no L1 are skipped for L1).  For L1 with
+    ``liblinear_reference``, liblinear's own problem (intercept penalised, intercept_scaling
+    1) solved the same way, to tell a different objective from an unconverged fit.  The C_
+    of every row is checked against scikit-learn's rule (:func:`_sk_rule`) applied to its
+    own scores.  Prints lines (markdown table rows)."""
+    from sklearn.linear_model import LogisticRegressionCV as SkCV
+    from sklearn.model_selection import StratifiedKFold
+
+    import fastlogit
+
+    for name in names:
+        X, y = load_shared(name)
+        folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+        for penalty in penalties:
+            r = 1.0 if penalty == "l1" else 0.0
+            t0 = time.perf_counter()
+            refs = {"reference": np.empty((len(folds), CS.size))}
+            if penalty == "l1" and liblinear_reference:
+                refs["liblinear's problem"] = np.empty((len(folds), CS.size))
+            own = np.empty((len(folds), CS.size))
+            worst_kkt, worst_dF, worst_own = 0.0, 0.0, 0.0
+            flips, min_margin = 0, np.inf
+            for f, (train, test) in enumerate(folds):
+                Xtr, Xte = X[train], X[test]
+                s = np.where(y[train] > 0, 1.0, -1.0)
+                truth = y[test] > 0
+                scale0 = float(np.abs(Xtr.T @ (s * 0.5)).max(initial=0.0))  # ||grad L(0)||
+                for i, C in enumerate(CS):
+                    w, b = _reference_fit(Xtr, s, C, penalty, ref_tol)
+                    F, v = _objective_kkt(Xtr, s, w, b, C, penalty)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        mine = fastlogit.LogisticRegression(
+                            C=C, l1_ratio=r, solver="auto", tol=ref_tol,
+                            max_iter=100000).fit(Xtr, y[train])
+                    w2, b2 = mine.coef_.ravel().astype(np.float64), float(mine.intercept_[0])
+                    F2, v2 = _objective_kkt(Xtr, s, w2, b2, C, penalty)
+                    worst_kkt = max(worst_kkt, v / max(C * scale0, 1.0))
+                    worst_own = max(worst_own, v2 / max(C * scale0, 1.0))
+                    worst_dF = max(worst_dF, abs(F - F2) / max(abs(F2), 1.0))
+                    z = np.asarray(Xte @ w + b).ravel()
+                    z2 = np.asarray(Xte @ w2 + b2).ravel()
+                    refs["reference"][f, i] = np.mean((z > 0) == truth)
+                    own[f, i] = np.mean((z2 > 0) == truth)
+                    flips += int(np.sum((z > 0) != (z2 > 0)))
+                    min_margin = min(min_margin, float(np.abs(z).min()))
+                    if "liblinear's problem" in refs:
+                        wl, bl = _reference_fit(Xtr, s, C, penalty, ref_tol,
+                                                intercept_penalised=True)
+                        zl = np.asarray(Xte @ wl + bl).ravel()
+                        refs["liblinear's problem"][f, i] = np.mean((zl > 0) == truth)
+            ref = refs["reference"]
+            best = _sk_rule(ref)
+            total = ref.sum(axis=0)
+            ties = [f"{c:.3g}" for c, t in zip(CS, total) if t == total[best]]
+            solver = ("skglm ProxNewton" if penalty == "l1" else "scikit-learn " + (
+                "newton-cholesky" if X.shape[1] <= 1000 else "newton-cg"))
+            print(f"{name} {penalty}: reference ({solver} at tol {ref_tol:g}, "
+                  f"{time.perf_counter() - t0:.0f} s): C_ {CS[best]:.3g} (Cs at the maximum "
+                  f"summed score: {ties}); largest subgradient / (C ||grad L(0)||_inf) "
+                  f"{worst_kkt:.1e} (fastlogit at tol {ref_tol:g}: {worst_own:.1e}); largest "
+                  f"relative F difference from fastlogit's {worst_dF:.1e}; test rows "
+                  f"predicted differently {flips}; smallest |test margin| {min_margin:.1e}",
+                  flush=True)
+            print(f"  mean fold score per C {np.round(total / len(folds), 6).tolist()}",
+                  flush=True)
+            diff_own = np.abs(own - ref)
+            print(f"  fastlogit at tol {ref_tol:g}, fold by fold: C_ {CS[_sk_rule(own)]:.3g}, "
+                  f"scores off the reference {int((diff_own > 1e-6).sum())} of {own.size}, "
+                  f"max {diff_own.max():.1e}", flush=True)
+            if "liblinear's problem" in refs:
+                lib = refs["liblinear's problem"]
+                d = np.abs(lib - ref)
+                print(f"  liblinear's problem (intercept penalised), converged: C_ "
+                      f"{CS[_sk_rule(lib)]:.3g}, scores off the reference {int((d > 1e-6).sum())}"
+                      f", max {d.max():.1e}; mean fold score per C "
+                      f"{np.round(lib.mean(axis=0), 6).tolist()}", flush=True)
+            runs = [("fastlogit", "auto", t, 100 if t >= 1e-4 else 1000) for t in our_tols]
+            for run in (_SK_RUNS[penalty] if sk_runs is None else sk_runs):
+                sv, t = run.split("@")
+                if penalty == "l2" or sv in ("liblinear", "saga"):
+                    runs.append(("scikit-learn", sv, float(t), 100 if float(t) >= 1e-4 else 1000))
+            print("  | CV | solver | tol | max_iter | C_ | C_ by scikit-learn's rule on its "
+                  "scores | fold scores off the reference (> 1e-6) | max \\|score - reference\\| "
+                  "| fits at max_iter | iterations | untimed s |", flush=True)
+            for who, solver, tol, max_iter in runs:
+                kw = dict(Cs=CS, cv=folds, scoring="accuracy", tol=tol, max_iter=max_iter,
+                          l1_ratios=(r,), use_legacy_attributes=False)
+                t0 = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    if who == "fastlogit":
+                        est = fastlogit.LogisticRegressionCV(solver=solver, **kw).fit(X, y)
+                    else:
+                        est = SkCV(solver=solver, **kw).fit(X, y)
+                took = time.perf_counter() - t0
+                sc = np.asarray(est.scores_).reshape(ref.shape)
+                d = np.abs(sc - ref)
+                line = (f"  | {who} | {solver} | {tol:g} | {max_iter} | {float(est.C_):.3g} | "
+                        f"{CS[_sk_rule(sc)]:.3g} | {int((d > 1e-6).sum())} of {d.size} | "
+                        f"{d.max():.1e} | {int((np.asarray(est.n_iter_) >= max_iter).sum())} | "
+                        f"{int(np.asarray(est.n_iter_).sum())} | {took:.1f} |")
+                if solver == "liblinear" and "liblinear's problem" in refs:
+                    dl = np.abs(sc - refs["liblinear's problem"])
+                    line += (f" against liblinear's problem: {int((dl > 1e-6).sum())} off, max "
+                             f"{dl.max():.1e}")
+                print(line, flush=True)
+                print(f"    mean fold score per C {np.round(sc.mean(axis=0), 6).tolist()}",
+                      flush=True)
+
+
 def iterations(names, penalties, solvers, tol=1e-4, max_iter=100, match_sklearn_tol=False):
     """Untimed: solver iterations of the warm paths (per C, summed over the 5 folds) and the
     passes over the data, per set, penalty and solver; load-independent.  The solver
@@ -556,6 +745,17 @@ def main(argv=None):
                         "the race's --tol, against scikit-learn's tight fit, instead of the race")
     p.add_argument("--agree-tol", type=float, default=1e-8)
     p.add_argument("--agree-max-iter", type=int, default=1000)
+    p.add_argument("--agree-reference", action="store_true",
+                   help="untimed: every fold score of both CVs against the converged optimum "
+                        "of each fold and C (skglm's ProxNewton for L1, scikit-learn's Newton "
+                        "solvers for L2, at --reference-tol), instead of the race")
+    p.add_argument("--reference-tol", type=float, default=1e-12)
+    p.add_argument("--sklearn-runs", nargs="*", default=None, metavar="SOLVER@TOL",
+                   help="with --agree-reference: scikit-learn's CVs (max_iter 100 at tol "
+                        "1e-4, else 1000; default liblinear and saga at 1e-4 and 1e-8 for L1, "
+                        "lbfgs at 1e-4 and 1e-8 for L2)")
+    p.add_argument("--our-tols", nargs="+", type=float, default=[1e-4, 1e-8],
+                   help="with --agree-reference: fastlogit's CVs at these tols")
     p.add_argument("--timeline", action="store_true",
                    help="untimed race: where one fastlogit CV's wall time goes, per thread "
                         "(head, fold phase busy/idle, refit, per C), at --threads, instead of "
@@ -573,6 +773,10 @@ def main(argv=None):
         timeline(args.datasets, args.penalties, args.repeats,
                  None if args.threads == "default" else 1, args.tol, args.max_iter)
         print(f"load average at end {os.getloadavg()}")
+        return
+    if args.agree_reference:
+        agree_reference(args.datasets, args.penalties, args.reference_tol, args.sklearn_runs,
+                        our_tols=args.our_tols)
         return
     if args.agree:
         agree(args.datasets, args.penalties, args.agree_tol, args.agree_max_iter, args.tol,

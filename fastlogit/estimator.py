@@ -411,8 +411,26 @@ class LogisticRegression(CallbackSupport, LinearLogitOutputs, ClassifierMixin, B
         store_params(self, locals())
 
     # ------------------------------------------------------------------ checks
-    def _check_params(self):
-        """Check the parameters that need no data (no warnings); returns the KernelSet."""
+    def check_params(self):
+        """Check the constructor parameters that need no data, as :meth:`fit` does first.
+
+        Raises ValueError naming the first bad parameter (no warnings: the deprecation
+        warnings of ``penalty`` come with :meth:`fit`); :func:`fastlogit.load` runs it on a
+        model file's stored parameters.
+
+        Returns
+        -------
+        KernelSet
+            The kernels ``backend`` selects (:func:`fastlogit.kernels.get`).
+
+        Examples
+        --------
+        >>> from fastlogit import LogisticRegression
+        >>> LogisticRegression(tol=-1.0).check_params()
+        Traceback (most recent call last):
+        ...
+        ValueError: tol must be a finite number >= 0, got -1.0
+        """
         check_C(self.C, allow_inf=True)
         if self.l1_ratio is not None:
             check_l1_ratio(self.l1_ratio)
@@ -495,7 +513,7 @@ class LogisticRegression(CallbackSupport, LinearLogitOutputs, ClassifierMixin, B
     def _validate_fit(self, X, y, sample_weight, reset=True):
         """Validated (kernels, X, classes, Y, sw, index): X CSR or C-ordered float32/64; Y
         and sw float64 with class weights and label smoothing applied (sw None = ones)."""
-        kernels = self._check_params()
+        kernels = self.check_params()
         multi = self.soft_labels
         if reset:
             X, y = validate_data(self, X, y, accept_sparse="csr",
@@ -806,7 +824,7 @@ class FitPlan:
     def check_params(self):
         """Check the parameters that need no data (ValueError naming the problem); returns
         the KernelSet of ``backend``."""
-        return self.estimator._check_params()
+        return self.estimator.check_params()
 
     def validate(self, X, y, sample_weight):
         """``(X, classes, Y, sw)`` as :meth:`LogisticRegression.fit` validates them: X CSR or

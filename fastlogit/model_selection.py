@@ -650,6 +650,16 @@ def _split_theta(thetas, n_rows, n_features, fit_intercept, penalty):
     return np.ascontiguousarray(T[:, :, :n_features]), intercepts
 
 
+def _best_pair(table):
+    """``(j, i)``: the (l1_ratio, C) indices of the largest entry of ``table`` (shape
+    (n_l1_ratios, n_Cs): the fold scores summed over the folds in fold order, or one
+    fold's), ties going to the smallest C and, among one C's, to the first l1_ratio:
+    scikit-learn's ``LogisticRegressionCV`` rule (its argmax over a (Cs, l1_ratios)
+    table)."""
+    i, j = np.unravel_index(np.argmax(table.T), table.T.shape)
+    return int(j), int(i)
+
+
 def _fit_plan(C, l1_ratio, **params):
     """The :class:`fastlogit.estimator.FitPlan` of a LogisticRegression carrying the
     parameters (its checks, penalty rules, solver mapping and objective builder are the
@@ -1106,7 +1116,8 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
     verbose : int, default=0
         Print one line per solver iteration when positive.
     refit : bool, default=True
-        Refit the best (C, l1_ratio) of the summed fold scores on all the data,
+        Refit the best (C, l1_ratio) of the summed fold scores (ties: the smallest C, then
+        the first l1_ratio, as scikit-learn) on all the data,
         warm-started from the folds' mean at that C or, where F is lower, from the folds'
         mean path read off at C times (all rows' weight / a training fold's)
         (:func:`_shifted_start`); False: the model is the mean over the folds of each
@@ -1345,9 +1356,8 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         n_iter = np.stack([o[1] for o in out]).reshape(n_f, n_l, n_c)
         self.Cs_ = Cs if penalty is not None else Cs[:1]
         self.l1_ratios_ = np.asarray([None]) if given is None else np.asarray(grid)
-        total = scores.sum(axis=0)  # (n_l1, n_Cs)
         if self.refit:
-            jl, ic = np.unravel_index(np.argmax(total), total.shape)
+            jl, ic = _best_pair(scores.sum(axis=0))
             best_C, best_r = float(self.Cs_[ic]), grid[jl]
 
             means = {}
@@ -1376,9 +1386,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             C_, r_ = best_C, (None if given is None else best_r)
             self.solver_ = name
         else:
-            flat = scores.reshape(n_f, -1)
-            best = np.argmax(flat, axis=1)
-            jls, ics = np.unravel_index(best, (n_l, n_c))
+            jls, ics = np.array([_best_pair(scores[f]) for f in range(n_f)]).T
             w = np.mean([paths[f, jls[f], ics[f]] for f in range(n_f)], axis=0)
             coef = w[:, :d]
             intercept = w[:, d] if self.fit_intercept else np.zeros(n_rows)

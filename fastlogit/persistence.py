@@ -527,7 +527,7 @@ def _build(path, meta, members):
         params = {str(k): _from_json(v) for k, v in meta["params"].items()}
         _check_prediction_params(params)
         estimator = cls(**params)
-        estimator._check_params()
+        estimator.check_params()
     except (TypeError, ValueError, KeyError, OverflowError) as exc:
         _fail(f"cannot rebuild {cls_name} from the stored parameters: {exc}")
     for name, value in members.items():

@@ -125,7 +125,24 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         store_params(self, locals())
 
     # ------------------------------------------------------------------ checks
-    def _check_params(self):
+    def check_params(self):
+        """Check the constructor parameters that need no data, as :meth:`fit` and
+        :meth:`partial_fit` do first; ValueError names the first bad one.
+        :func:`fastlogit.load` runs it on a model file's stored parameters.
+
+        Returns
+        -------
+        KernelSet
+            The kernels ``backend`` selects (:func:`fastlogit.kernels.get`).
+
+        Examples
+        --------
+        >>> from fastlogit import SGDLogisticRegression
+        >>> SGDLogisticRegression(learning_rate="fast").check_params()
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown learning_rate 'fast'; choose 'optimal', 'invscaling' or 'constant'
+        """
         check_number("alpha", self.alpha)
         if self.penalty not in _PENALTIES:
             raise ValueError(f"unknown penalty {self.penalty!r}; choose one of {_PENALTIES}")
@@ -236,7 +253,7 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         >>> clf.coef_.shape, bool(clf.score(X, y) > 0.9), 1 <= int(clf.n_iter_[0]) <= clf.max_iter
         ((1, 3), True, True)
         """
-        kernels = self._check_params()
+        kernels = self.check_params()
         X, y, sw = self._validate(X, y, sample_weight, reset=True)
         classes = np.unique(y)
         check_two_classes(classes)
@@ -296,7 +313,7 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         >>> clf.classes_.tolist(), bool(clf.score(X, y) > 0.9)
         (['high', 'low'], True)
         """
-        kernels = self._check_params()
+        kernels = self.check_params()
         first = not hasattr(self, "classes_")
         if self.class_weight == "balanced":
             raise ValueError("class_weight='balanced' needs the whole data; pass a dict for "

@@ -29,10 +29,10 @@ from numba import njit
 from ._design_rows import row_subset
 from ._docstring import filler
 from .solvers._result import single_threaded_blas
-from .solvers.newton import cholesky_factor
+from .solvers.newton import cholesky_factor, pcg
 from .svm_dcd import dcd_start
 
-__all__ = ["conjugate_gradient", "finite_newton_squared_hinge", "truncated_newton_squared_hinge"]
+__all__ = ["finite_newton_squared_hinge", "truncated_newton_squared_hinge"]
 
 _JIT = dict(cache=True, nogil=True)
 
@@ -362,11 +362,11 @@ def _finite_newton(X, yt, c, fit_intercept, tol, max_iter, theta0):
 #: scaling over-weights the columns of a few long rows (raw counts) and took more CG
 #: iterations (benchmarks/results/svm_race.md).
 PRECOND_MIX = 0.01
-#: Largest tolerance of the CG's quadratic-decrease stop (:func:`conjugate_gradient`); the
-#: tolerance is ``min(CG_EPS, sqrt(||g||_{M^-1}))``.  LIBLINEAR takes 0.5; a tighter cap
-#: gave fewer Newton iterations for a similar total of CG products, and each iteration also
-#: costs a pass over X and a gather of the margin rows (measured in
-#: benchmarks/results/svm_race.md).
+#: Largest tolerance of the CG's quadratic-decrease stop (Nash and Sofer's rule,
+#: :func:`fastlogit.solvers.newton.pcg` with ``rtol = 0``); the tolerance is
+#: ``min(CG_EPS, sqrt(||g||_{M^-1}))``.  LIBLINEAR takes 0.5; a tighter cap gave fewer
+#: Newton iterations for a similar total of CG products, and each iteration also costs a
+#: pass over X and a gather of the margin rows (measured in benchmarks/results/svm_race.md).
 CG_EPS = 0.1
 
 
@@ -431,98 +431,6 @@ def truncated_newton_squared_hinge(X, yt, c, *, fit_intercept, tol=1e-8, max_ite
     """
     return _truncated_newton(X, yt, c, fit_intercept, tol, max_iter, theta0, backend,
                              n_threads)
-
-
-@njit(**_JIT)
-def _cg_update(a, p, hp, s, r, g, minv):
-    """s += a p, r -= a hp (CG's step; r = -g - H s); returns (g.s - s.r) / 2 (the
-    quadratic model's value at s, g.s + s.Hs/2) and r.(M^-1 r)."""
-    gs = 0.0
-    sr = 0.0
-    rz = 0.0
-    for j in range(s.shape[0]):
-        s[j] += a * p[j]
-        r[j] -= a * hp[j]
-        gs += g[j] * s[j]
-        sr += s[j] * r[j]
-        rz += r[j] * r[j] * minv[j]
-    return 0.5 * (gs - sr), rz
-
-
-@njit(**_JIT)
-def _curvature(p, hp):
-    """(p.hp, p.p), compiled: no BLAS call (a multi-threaded BLAS waits on busy cores)."""
-    php = 0.0
-    pp = 0.0
-    for j in range(p.shape[0]):
-        php += p[j] * hp[j]
-        pp += p[j] * p[j]
-    return php, pp
-
-
-@njit(**_JIT)
-def _cg_direction(p, r, minv, beta):
-    """p = M^-1 r + beta p."""
-    for j in range(p.shape[0]):
-        p[j] = minv[j] * r[j] + beta * p[j]
-
-
-def conjugate_gradient(hessp, g, minv, eps_q, max_cg):
-    """Preconditioned conjugate gradients from 0 on ``H s = -g``, H symmetric positive
-    (semi-)definite, given only by its products.
-
-    Stops at step k when Nash and Sofer's rule on the quadratic model
-    ``Q(s) = g.s + s.Hs/2`` holds, ``k (Q_{k-1} - Q_k) <= eps_q |Q_k|`` (``eps_q = 0``:
-    only once Q stops decreasing), on non-positive curvature, or after ``max_cg`` products.
-    The vector work of a step runs in compiled loops (:func:`_cg_update`), no BLAS call.
-
-    Parameters
-    ----------
-    hessp : callable
-        ``hessp(v)`` -> H v, ndarray of shape (m,) (it may return the same buffer every
-        call: each product is used before the next is asked for).
-    g : ndarray of shape (m,)
-        The right-hand side's negative (a gradient), float64.
-    minv : ndarray of shape (m,)
-        The inverse of a positive diagonal preconditioner M, float64.
-    eps_q : float
-        Tolerance of the quadratic-decrease rule, >= 0.
-    max_cg : int
-        Most products, >= 1.
-
-    Returns
-    -------
-    s : ndarray of shape (m,)
-        The step (on non-positive curvature at the first product, ``M^-1 (-g)``).
-    n_products : int
-        The products of H used.
-
-    Examples
-    --------
-    >>> from fastlogit.svm_newton import conjugate_gradient
-    >>> import numpy as np
-    >>> H = np.array([[4.0, 1.0], [1.0, 3.0]])  # s solves H s = -g
-    >>> s, k = conjugate_gradient(lambda v: H @ v, np.array([1.0, 2.0]), np.ones(2), 0.0, 10)
-    >>> bool(np.allclose(H @ s, [-1.0, -2.0])), k <= 3
-    (True, True)
-    """
-    s = np.zeros(g.shape[0])
-    r = -g
-    p = minv * r
-    rz = _curvature(p, r)[0]  # p . r = r . M^-1 r, as p = M^-1 r
-    q = 0.0
-    for k in range(1, max_cg + 1):
-        hp = hessp(p)
-        curv, pp = _curvature(p, hp)
-        if not curv > 1e-16 * pp:
-            return (s if k > 1 else p), k
-        q_new, rz_new = _cg_update(rz / curv, p, hp, s, r, g, minv)
-        if k * (q - q_new) <= eps_q * abs(q_new):
-            return s, k
-        q = q_new
-        _cg_direction(p, r, minv, rz_new / rz)
-        rz = rz_new
-    return s, max_cg
 
 
 def _rmatvec(ks, design, v, n_threads):
@@ -615,7 +523,7 @@ def _truncated_newton(X, yt, c, fit_intercept, tol, max_iter, theta0, backend, n
             return np.append(hv_w, hb) if fit_intercept else hv_w
 
         eps_q = min(CG_EPS, float(np.sqrt(np.sqrt(g @ (minv * g)))))
-        step, k = conjugate_gradient(hessp, g, minv, eps_q, max(p, 5))
+        step, k, _ = pcg(hessp, g, 0.0, max(p, 5), eps_q=eps_q, minv=minv)
         n_cg += k
         decrease = -0.5 * float(g @ step)
         if not decrease > 0.0:  # no descent (singular, rounding): a preconditioned gradient step

@@ -546,11 +546,18 @@ def test_column_kernels_against_numpy():
     ip64 = np.asarray(X.indptr, dtype=np.int64)
     r = rng.standard_normal(30)
     g1, g2, counts = np.empty(12), np.empty(12), np.empty(12, dtype=np.int64)
-    amax = _cd.grad_rows(ip64, X.indices, X.data, r, g1, 2 * r, g2, counts)
+    amax, ones = _cd.grad_rows(ip64, X.indices, X.data, r, g1, 2 * r, g2, counts)
     np.testing.assert_allclose(g1, X.T @ r, rtol=1e-13)
     np.testing.assert_allclose(g2, X.T @ (2 * r), rtol=1e-13)
     np.testing.assert_array_equal(counts, X.getnnz(axis=0))
-    assert amax == np.abs(X.data).max()
+    assert amax == np.abs(X.data).max() and not ones
+    # the counting pass tells a binary X (every stored value 1.0), as all_ones does
+    ones_data = np.ones(X.nnz)
+    for vals, want in ((ones_data, True), (np.r_[ones_data[:-1], 2.0], False),
+                       (np.r_[ones_data[:-1], 0.5], False), (-ones_data, False)):
+        _, got = _cd.grad_rows(ip64, X.indices, vals, r, g1, r[:0], g2, counts)
+        assert got == want == _cd.all_ones(vals)
+    assert _cd.grad_rows(ip64, X.indices, ones_data, r, g1, r[:0], g2, counts[:0]) == (0.0, False)
     cols = np.array([7, 2, 9], dtype=np.int64)
     pos = np.full(12, -1, dtype=np.int64)
     pos[cols] = np.arange(3)
@@ -1155,6 +1162,39 @@ def test_sparse_kernels_with_either_index_width_match_scipy(index_dtype):
     np.testing.assert_array_equal(rv2, Xc.data)
     np.testing.assert_array_equal(_cd.dense_cols(*csc, cols, n, True)[:, :4], dense[:, cols])
     np.testing.assert_array_equal(_cd.dense_rows_of(*rows, pos, 4, False), dense[:, cols])
+
+
+@pytest.mark.parametrize("m, n, density", [(5, 40, 0.4), (64, 3000, 0.5), (30, 2500, 0.05)])
+def test_grouped_rows_hessian_matches_the_dense_reference(m, n, density):
+    """row_groups + gram_groups: the model Hessian of a binary X's working set from its
+    rows' patterns (rows that repeat; 64 columns, the most a pattern holds; thousands of
+    groups, past the hash table's first size) equals X_W^T diag(D) X_W with the intercept's
+    row, to rounding; every row lands in the group of its own pattern."""
+    rng = np.random.default_rng(m)
+    d = m + 7
+    base = (rng.random((n // 4 + 1, d)) < density).astype(float)
+    dense = base[rng.integers(0, base.shape[0], n)]  # rows that repeat
+    dense[:, 3] = 0.0  # an empty column
+    Xc = sp.csc_matrix(dense)
+    csc = (Xc.indptr.astype(np.int64), Xc.indices, Xc.data)
+    cols = np.sort(rng.choice(d, m, replace=False)).astype(np.int64)
+    g, keys = _cd.row_groups(csc[0], csc[1], cols, n)
+    W = dense[:, cols]
+    bits = ((keys[:, None] >> np.arange(m, dtype=np.uint64)) & np.uint64(1)).astype(bool)
+    np.testing.assert_array_equal(bits[g], W != 0)
+    assert np.unique(keys).size == keys.size == np.unique(W, axis=0).shape[0]
+    labels, first = np.unique(g, return_index=True)  # numbered by their first row
+    np.testing.assert_array_equal(labels, np.arange(keys.size))
+    assert np.all(np.diff(first) > 0)
+    D = rng.random(n)
+    for fit_b in (True, False):
+        H = np.full((m + fit_b, m + fit_b), np.nan)
+        _cd.gram_groups(g, keys, D, fit_b, H, np.empty(n))
+        np.testing.assert_allclose(H[:m, :m], (W.T * D) @ W, rtol=1e-12, atol=1e-14)
+        np.testing.assert_array_equal(H, H.T)
+        if fit_b:
+            np.testing.assert_allclose(H[m, :m], D @ W, rtol=1e-12, atol=1e-14)
+            assert H[m, m] == pytest.approx(D.sum(), rel=1e-13)
 
 
 def test_dense_model_cost_lower_bound_is_below_the_exact_count():

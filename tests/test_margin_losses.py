@@ -486,16 +486,19 @@ def test_truncated_newton_gradient_matches_finite_differences(fit_intercept):
 
 
 def test_truncated_newton_cg_solves_the_newton_system():
-    from fastlogit.svm_newton import conjugate_gradient
+    """The CG of the truncated Newton method (newton.pcg: diagonal preconditioner, Nash and
+    Sofer's quadratic-decrease stop when rtol = 0)."""
+    from fastlogit.solvers.newton import pcg
 
     rng = np.random.default_rng(25)
     B = rng.standard_normal((40, 12)) * np.logspace(0, 2, 12)  # badly scaled columns
     H = np.eye(12) + B.T @ B
     g = rng.standard_normal(12)
     minv = 1.0 / np.diag(H)
-    s, k = conjugate_gradient(lambda v: H @ v, g, minv, 0.0, 200)  # eps 0: to convergence
+    s, k, solved = pcg(lambda v: H @ v, g, 1e-13, 200, minv=minv)  # to convergence
+    assert solved
     np.testing.assert_allclose(s, np.linalg.solve(H, -g), rtol=1e-8, atol=1e-10)
-    s_loose, k_loose = conjugate_gradient(lambda v: H @ v, g, minv, 0.5, 200)
+    s_loose, k_loose, _ = pcg(lambda v: H @ v, g, 0.0, 200, eps_q=0.5, minv=minv)
     assert k_loose < k and float(g @ s_loose) < 0  # a descent direction, fewer products
 
 

@@ -807,3 +807,63 @@ def test_l1_path_with_capped_sweeps_reaches_cold_optima(rng):
         assert cold.converged
         np.testing.assert_allclose(path.coefs[k, 0], cold.theta[:-1], atol=2e-5 * max(1, C))
         np.testing.assert_allclose(path.intercepts[k, 0], cold.theta[-1], atol=2e-5 * max(1, C))
+
+
+# ---------------------------------------------------------------- the converged reference
+@pytest.mark.parametrize("sparse", [False, True])
+def test_cv_l1_scores_are_the_converged_fits_scores(sparse):
+    # Every fold score of the L1 CV (warm-started compacted paths, the paths' model
+    # tolerance and sweep cap, the compiled scoring) at a tight tol is the accuracy of that
+    # fold's optimum, here a cold fit at tol 1e-12 with an unpenalised intercept, and C_ is
+    # the argmax of their fold sums (ties to the smallest C), as on the shared sets
+    # (benchmarks/cv_race.py --agree-reference).
+    X, y = _binary(np.random.default_rng(3), n=400, d=60, sparse=sparse)
+    Cs = np.logspace(-3, 3, 10)
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+    ref = np.array([[np.mean(LogisticRegression(C=C, l1_ratio=1.0, solver="auto", tol=1e-12,
+                                                max_iter=10000).fit(X[tr], y[tr]).predict(X[te])
+                             == y[te]) for C in Cs] for tr, te in folds])
+    cv = LogisticRegressionCV(Cs=Cs, cv=folds, l1_ratios=(1.0,), scoring="accuracy",
+                              solver="auto", tol=1e-8, max_iter=1000,
+                              use_legacy_attributes=False).fit(X, y)
+    np.testing.assert_allclose(cv.scores_[:, 0], ref, rtol=0, atol=1e-6)
+    assert cv.C_ == Cs[np.argmax(ref.sum(axis=0))]
+
+
+def test_best_pair_is_sklearns_tie_rule():
+    from fastlogit.model_selection import _best_pair
+
+    # (n_l1_ratios, n_Cs); the maximum 3.0 at (l1 0, C 3) and (l1 2, C 1): the smaller C
+    table = np.array([[1.0, 2.0, 2.5, 3.0], [1.0, 2.0, 3.0, 3.0], [1.0, 3.0, 2.0, 1.0]])
+    assert _best_pair(table) == (2, 1)
+    table[2, 1] = 2.0  # then C 2, where l1 1 is the only maximum
+    assert _best_pair(table) == (1, 2)
+    table[0, 2] = 3.0  # two l1_ratios at C 2: the first
+    assert _best_pair(table) == (0, 2)
+
+
+@pytest.mark.parametrize("refit", [True, False])
+def test_cv_ties_go_to_the_smallest_C_then_the_first_l1_ratio(refit):
+    # scikit-learn's LogisticRegressionCV takes the argmax of its (Cs, l1_ratios) table of
+    # summed fold scores (refit) or of each fold's (refit=False): among equal maxima the
+    # smallest C, then the first l1_ratio.  Nearly separable data: several (C, l1_ratio)
+    # pairs share the best accuracy, the smallest such C not at the first l1_ratio.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 5))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    Cs, ratios = np.logspace(-3, 3, 7), (0.0, 0.5, 1.0)
+    cv = LogisticRegressionCV(Cs=Cs, cv=StratifiedKFold(3, shuffle=True, random_state=0),
+                              l1_ratios=ratios, scoring="accuracy", solver="auto", tol=1e-10,
+                              max_iter=10000, refit=refit, use_legacy_attributes=False).fit(X, y)
+    tables = [cv.scores_.sum(axis=0)] if refit else list(cv.scores_)
+    picks = []
+    for table in tables:  # (n_l1_ratios, n_Cs)
+        ic, jl = np.unravel_index(np.argmax(table.T), table.T.shape)  # scikit-learn's order
+        picks.append((Cs[ic], ratios[jl]))
+    if refit:
+        jl_first, ic_first = np.unravel_index(np.argmax(tables[0]), tables[0].shape)
+        assert (Cs[ic_first], ratios[jl_first]) != picks[0]  # the tie this test is about
+        assert (cv.C_, cv.l1_ratio_) == picks[0]
+    else:
+        assert cv.C_ == pytest.approx(np.mean([c for c, _ in picks]), rel=1e-15)
+        assert cv.l1_ratio_ == pytest.approx(np.mean([r for _, r in picks]), rel=1e-15)

@@ -28,7 +28,8 @@ __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "newton_soft",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
            "keep", "ring_slot", "model_terms", "l1_change", "transpose", "margins_nz",
-           "working_set", "line_search", "all_ones", "try_step_l", "log_terms"]
+           "working_set", "line_search", "all_ones", "try_step_l", "log_terms",
+           "GROUP_M", "row_groups", "gram_groups"]
 
 _JIT = dict(cache=True, nogil=True)
 #: Index type of the loops over stored entries: Numba indexes with a signed integer through
@@ -493,12 +494,14 @@ def rows_of_cols(indptr, indices, data, cols, n):
 def grad_rows(indptr, indices, data, r, out, r2, out2, counts):
     """out = X^T r over all d columns from the rows of a CSR X (overwritten, (d,)); when
     r2 has length n, also out2 = X^T r2 in the same pass; when counts has length d, also
-    the non-zeros per column into counts (int64, overwritten).  Returns max |x_ij| when
-    counting (the pass reads every entry anyway), else 0.0."""
+    the non-zeros per column into counts (int64, overwritten).  Returns ``(max |x_ij|,
+    whether every stored value is 1.0)`` when counting (the pass reads every entry anyway:
+    :func:`all_ones` without a pass of its own), else ``(0.0, False)``."""
     n = indptr.shape[0] - 1
     two = r2.shape[0] == n
     count = counts.shape[0] == out.shape[0]
     amax = 0.0
+    vmin = math.inf
     out[:] = 0.0
     if two:
         out2[:] = 0.0
@@ -515,9 +518,11 @@ def grad_rows(indptr, indices, data, r, out, r2, out2, counts):
                 out2[j] += v * r2i
             if count:
                 counts[j] += 1
+                # (the smallest value, not a running flag: the flag's chain compiled slower)
+                vmin = min(vmin, v)
                 if abs(v) > amax:
                     amax = abs(v)
-    return amax
+    return amax, count and vmin == 1.0 and amax == 1.0
 
 
 @njit(**_JIT)
@@ -1107,6 +1112,91 @@ def gram_cols(indptr, indices, data, cols, D, fit_b, H, tmp):
     for a in range(H.shape[0]):
         for e in range(a):
             H[e, a] = H[a, e]
+
+
+#: The most columns :func:`row_groups` keys a row's pattern on (one bit each in a uint64).
+GROUP_M = 64
+
+
+@njit(**_JIT)
+def row_groups(indptr, indices, cols, n):
+    """Rows of a binary X grouped by their pattern on the working set ``cols`` of a CSC X
+    (m = len(cols) <= GROUP_M; every stored value 1.0, which is not read): ``(g, keys)``
+    with g (n,) int64 the group of each row and keys (n_groups,) uint64 the groups'
+    patterns (bit k set: column ``cols[k]`` holds the row), groups numbered by their first
+    row.  One pass over the working set's entries and one hashed lookup per row
+    (:func:`gram_groups` then builds the model's Hessian per group)."""
+    key = np.zeros(n, dtype=np.uint64)
+    for k in range(UINDEX(cols.shape[0])):
+        j = UINDEX(cols[k])
+        bit = UINDEX(1) << k
+        for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
+            key[UINDEX(indices[q])] |= bit
+    g = np.empty(n, dtype=np.int64)
+    keys = np.empty(n, dtype=np.uint64)
+    size = UINDEX(1024)
+    slot = np.full(size, -1, dtype=np.int64)  # open addressing: a group's number, or -1
+    ng = 0
+    for i in range(UINDEX(n)):
+        ki = key[i]
+        h = ((ki * UINDEX(0x9E3779B97F4A7C15)) >> UINDEX(32)) & (size - UINDEX(1))
+        while True:
+            t = slot[h]
+            if t < 0:
+                t = ng
+                keys[t] = ki
+                ng += 1
+                slot[h] = t
+                break
+            if keys[t] == ki:
+                break
+            h = (h + UINDEX(1)) & (size - UINDEX(1))
+        g[i] = t
+        if 2 * ng > size:  # at most half full: twice the slots, every group hashed again
+            size *= UINDEX(2)
+            slot = np.full(size, -1, dtype=np.int64)
+            for u in range(ng):
+                h = ((keys[u] * UINDEX(0x9E3779B97F4A7C15)) >> UINDEX(32)) & (size - UINDEX(1))
+                while slot[h] >= 0:
+                    h = (h + UINDEX(1)) & (size - UINDEX(1))
+                slot[h] = u
+    return g, keys[:ng].copy()
+
+
+@njit(**_JIT)
+def gram_groups(g, keys, D, fit_b, H, Dg):
+    """:func:`gram_rows`' matrix (H (m + fit_b, m + fit_b), overwritten) for a binary X from
+    its rows' groups (:func:`row_groups`): each group's summed curvature ``Dg_t = sum of
+    D_i over its rows`` (Dg: scratch of at least n_groups) added once per pair of its
+    columns.  O(n + sum_t |pattern_t|^2): rows that repeat on the working set cost one
+    addition each.  Equal to gram_rows' matrix up to rounding (the sums grouped)."""
+    m = H.shape[0] - (1 if fit_b else 0)
+    ng = keys.shape[0]
+    H[:, :] = 0.0
+    Dg[:ng] = 0.0
+    for i in range(UINDEX(g.shape[0])):
+        Dg[UINDEX(g[i])] += D[i]
+    kk = np.empty(GROUP_M, dtype=np.uint64)
+    for t in range(UINDEX(ng)):
+        Dt = Dg[t]
+        key = keys[t]
+        c = UINDEX(0)
+        k = UINDEX(0)
+        while key != UINDEX(0):
+            if key & UINDEX(1):
+                kk[c] = k
+                c += UINDEX(1)
+            key >>= UINDEX(1)
+            k += UINDEX(1)
+        for a in range(c):
+            ka = kk[a]
+            for e in range(a + UINDEX(1)):
+                H[ka, kk[e]] += Dt
+            if fit_b:
+                H[m, ka] += Dt
+        if fit_b:
+            H[m, m] += Dt
+    _lower_to_upper(H)
 
 
 @njit(**_JIT)

@@ -657,6 +657,10 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     # X binary: the column kernels skip reading its values; checked once the fit works on X's
     # full column copy (the long sweeps; a small fit on extracted columns skips the check)
     unit = loc is None and _unit_of(data, rows)
+    # X binary, known from X's full copy or the first pass over its rows (None: not yet):
+    # a dense model over a working set of at most GROUP_M columns is then built per group of
+    # rows with one pattern on it (_cd.row_groups), no rows of its own made
+    binary = unit or _cached(_UNIT, data)
     no_cnt = np.empty(0, dtype=np.int64)
     nnz_x = int(rows[0][-1])  # the dense model's Hessian is built in one pass over X's rows
     no_r2 = np.empty(0)
@@ -712,19 +716,19 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         """Work on X's full column copy from now on: X's merged rows' when they merge (with
         ``merge``; every per-sample array then has their length, and the margins and
         pointwise terms are made anew at the same point), else X's own."""
-        nonlocal data, rows, csc, loc, col_nnz, counted, unit, nnz_x, n, y, s, z, xz, r, D
-        nonlocal p, zn, rn, Dn, pn, lo, lon, made_rows, xrows, col_tmp, row_k, row_k2
+        nonlocal data, rows, csc, loc, col_nnz, counted, unit, binary, nnz_x, n, y, s, z, xz
+        nonlocal r, D, p, zn, rn, Dn, pn, lo, lon, made_rows, xrows, col_tmp, row_k, row_k2
         nonlocal row_e, stale, loss, exact
         merged = _merged_of(data) if merge and offset is None else None
         if merged is None:
             csc, loc = _csc_of(data, col_nnz if counted else None)[0], None
-            unit = _unit_of(data, rows)
+            unit = binary = _unit_of(data, rows)
             return
         data = merged
         rows = _rows_of(data)
         csc, loc = _csc_of(data)[0], None
         col_nnz, counted = _col_nnz_of(data, csc[0]), True
-        unit = _unit_of(data, rows)
+        unit = binary = _unit_of(data, rows)
         nnz_x, n = int(rows[0][-1]), data.n_samples
         y, s = data.y, data.sample_weight
         z, xz, r, D, p = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
@@ -765,7 +769,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         np.cumsum(col_nnz[take], out=cp[1:])
         m, nnz_w = cols.size, int(cp[cols.size])
         if (model != "columns" and m <= 2500 and m * m <= 4 * (nnz_w + n)
-                and 2 * nnz_w < nnz_x and 2 * nnz_w < n * m):
+                and 2 * nnz_w < nnz_x and 2 * nnz_w < n * m
+                and not (binary and m <= _cd.GROUP_M)):
             # a dense model over the working set's own rows may follow (below): those rows
             # from the same pass (the arrays rows_of_cols would make from the columns)
             csc, made = _cd.cols_and_rows_of_rows(*rows, loc, cp, m)
@@ -823,11 +828,13 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     def _rows_gradient(r, out, r2, out2):
         """X^T r (and X^T r2) over the rows; the first such pass also counts the columns'
         non-zeros and finds max |x_ij| (cached per data term for the drift check)."""
-        nonlocal counted
+        nonlocal counted, binary
         if counted:
             _cd.grad_rows(*rows, r, out, r2, out2, no_cnt)
         else:
-            _cache(_AMAX, data, _cd.grad_rows(*rows, r, out, r2, out2, col_nnz))
+            amax, binary = _cd.grad_rows(*rows, r, out, r2, out2, col_nnz)
+            _cache(_AMAX, data, amax)
+            _cache(_UNIT, data, binary)
             counted = True
 
     def value(loss):
@@ -980,6 +987,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         # updates and rows (a few columns, the small supports: the rows' loop is mostly
         # empty rows)
         by_cols = False
+        groups = None  # (row groups, their patterns, scratch) of the working set's rows
         gram_ops = 0
         gram = np.inf  # (a working set the lower bound rules out: no dense model)
         if dense_rows:
@@ -1023,6 +1031,10 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 by_cols = True
                 if col_tmp is None:
                     col_tmp = np.zeros(n)
+            elif compact and binary and m <= _cd.GROUP_M:
+                # the rows grouped by their pattern on the working set: one addition per row
+                # and a group's pairs once (one-hot data at a small support: few patterns)
+                groups = (*_cd.row_groups(*xc[:2], lc, n), np.empty(n))
             elif compact:
                 wrows = (*(made_rows[1] if made_rows is not None and made_rows[0] is cols
                            else _cd.rows_of_cols(*xc, lc, n)), np.arange(m, dtype=np.int64))
@@ -1058,6 +1070,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                     _cd.gram_dense(xrows[1], D, Hm)
                 elif by_cols:
                     _cd.gram_cols(*xc, lc, D, fi, Hm, col_tmp)
+                elif groups is not None:
+                    _cd.gram_groups(*groups[:2], D, fi, Hm, groups[2])
                 elif compact:  # rows made per round: a round's few steps, most rows moved
                     _cd.gram_rows(*wrows, D, fi, Hm, unit)
                 else:

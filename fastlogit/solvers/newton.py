@@ -35,7 +35,7 @@ from ._line_search import armijo, minimizing_step
 from ..contract import declare
 from ._result import begin_smooth_fit, finish_fit, single_threaded_blas
 
-__all__ = ["newton_cholesky", "newton_cg", "trust_region", "cholesky_factor"]
+__all__ = ["newton_cholesky", "newton_cg", "trust_region", "cholesky_factor", "pcg"]
 
 
 #: M = I for _tr_cg's compiled loops (an empty diagonal)
@@ -209,16 +209,56 @@ def _axpy(y, a, x, tmp, sign=1):
 
 
 def pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0, minv=None, work=None):
-    """Solve H s = -g by preconditioned CG to ||r|| <= rtol ||g|| (or the quadratic-decrease
-    rule when ``eps_q > 0``); stop on negative curvature.  ``precond(r)`` applies M^{-1}, or
-    ``minv`` (array) is M^{-1} as a diagonal; ``work`` (:class:`CGWork`) holds the vectors
-    (allocated here when None).  Besides the Hessian product, a step is two or three
-    compiled loops over the parameters (:mod:`fastlogit.solvers._tr_cg`; their sums are
-    reassociated, so they agree with NumPy's dots to rounding).
+    """Preconditioned conjugate gradients from 0 on ``H s = -g``, H symmetric positive
+    (semi-)definite, given only by its products (newton-cg's and the squared-hinge truncated
+    Newton method's inner solver).
 
-    Returns (s, n_cg, solved); s is the first direction when it has non-positive curvature
-    (``work.s`` or ``work.d``: valid until the next call with the same ``work``);
-    ``solved`` is True when the residual (or quadratic-decrease) test was met.
+    Stops at step k (0-based) on the first of: the residual test ``||r|| <= rtol ||g||``
+    (``r = -g - H s``); Nash and Sofer's quadratic-decrease rule when ``eps_q > 0``, on the
+    model ``Q(s) = g.s + s.Hs/2``: ``(k + 1) (Q_{k-1} - Q_k) <= eps_q |Q_k|`` from the second
+    step on; non-positive curvature ``p.Hp <= 1e-16 p.p``; ``max_cg`` products.  Besides the
+    Hessian product, a step is two or three compiled loops over the parameters
+    (:mod:`fastlogit.solvers._tr_cg`; their sums are reassociated, so they agree with NumPy's
+    dots to rounding); no BLAS call.
+
+    Parameters
+    ----------
+    hessp : callable
+        ``hessp(v)`` -> H v, ndarray of shape (m,) (it may return the same buffer every
+        call: each product is used before the next is asked for).
+    g : ndarray of shape (m,)
+        The right-hand side's negative (a gradient), float64.
+    rtol : float
+        Relative residual tolerance, >= 0 (0: only the other stops).
+    max_cg : int
+        Most products, >= 1.
+    precond : callable, optional
+        ``precond(r)`` -> M^-1 r (a new array); takes precedence over ``minv``.
+    eps_q : float, default=0.0
+        Tolerance of the quadratic-decrease rule (0: the rule is off).
+    minv : ndarray of shape (m,), optional
+        M^-1 as a positive diagonal; neither ``precond`` nor ``minv``: M = I.
+    work : CGWork, optional
+        The vectors s, r, z, d (allocated here when None).
+
+    Returns
+    -------
+    s : ndarray of shape (m,)
+        The step; on non-positive curvature at the first product the first direction
+        ``M^-1 (-g)``.  ``work.s`` or ``work.d``: valid until the next call with ``work``.
+    n_cg : int
+        The products of H used.
+    solved : bool
+        True when the residual or quadratic-decrease test was met.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.solvers.newton import pcg
+    >>> H = np.array([[4.0, 1.0], [1.0, 3.0]])  # s solves H s = -g
+    >>> s, k, solved = pcg(lambda v: H @ v, np.array([1.0, 2.0]), 1e-12, 10)
+    >>> bool(np.allclose(H @ s, [-1.0, -2.0])), k <= 3, solved
+    (True, True, True)
     """
     work = CGWork(g.size) if work is None else work
     s, r, z, p = work.s, work.r, work.z, work.d
