@@ -113,14 +113,19 @@ def _same_row(indptr, indices, bits, ybits, a, i):
 
 
 @njit(inline="always", **_JIT)
-def _slot(table, hashes, first, indptr, indices, bits, ybits, i, h, mask):
-    """The hash table's slot of row i: the slot of the group it belongs to, or the empty
-    slot where its new group goes (table entries: group ids, -1 empty)."""
+def _find(table, hashes, first, indptr, indices, bits, ybits, i, h, mask, ng):
+    """The group of row i (hash h) in the hash table (entries: group ids, -1 empty; linear
+    probing), added as group ``ng`` when new.  Returns (group, new)."""
     slot = h & mask
     while True:
         g = table[slot]
-        if g < 0 or (hashes[g] == h and _same_row(indptr, indices, bits, ybits, first[g], i)):
-            return slot
+        if g < 0:
+            table[slot] = ng
+            hashes[ng] = h
+            first[ng] = i
+            return ng, True
+        if hashes[g] == h and _same_row(indptr, indices, bits, ybits, first[g], i):
+            return g, False
         slot = (slot + _U(1)) & mask
 
 
@@ -149,14 +154,8 @@ def _sample_pairs(indptr, indices, bits, ybits, step):
         h = _mix(ybits[i] ^ ((hi - lo) * _M1))
         for q in range(lo, hi):
             h += _mix(_U(indices[q]) * _M1 ^ bits[q])
-        slot = _slot(table, hashes, first, indptr, indices, bits, ybits, i, h, mask)
-        g = table[slot]
-        if g < 0:
-            g = ng
-            ng += 1
-            table[slot] = g
-            hashes[g] = h
-            first[g] = i
+        g, new = _find(table, hashes, first, indptr, indices, bits, ybits, i, h, mask, ng)
+        ng += new
         pairs += count[g]
         count[g] += 1
     return pairs
@@ -190,14 +189,9 @@ def _group(indptr, indices, bits, y, ybits, s, n_cols, inverse, first, ms, count
             b = bits[q]
             unit &= b == _ONE
             h += key[j] ^ b
-        slot = _slot(table, hashes, first, indptr, indices, bits, ybits, i, h, mask)
-        g = table[slot]
-        if g < 0:
-            g = ng
+        g, new = _find(table, hashes, first, indptr, indices, bits, ybits, i, h, mask, ng)
+        if new:
             ng += 1
-            table[slot] = g
-            hashes[g] = h
-            first[g] = i
             ms[g] = 0.0
             for q in range(lo, hi):
                 counts[_U(indices[q])] += 1
