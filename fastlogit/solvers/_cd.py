@@ -577,16 +577,36 @@ def all_ones(x):
 @njit(**_JIT)
 def _grad_hdiag_col(indptr, indices, data, j, r, D, unit=False):
     """(X[:, j]^T r, sum_i D_i X[i, j]^2) in one pass over column j (``unit``: every stored
-    value is 1.0 and is not read)."""
+    value is 1.0 and is not read; its sums then in four interleaved partial sums each,
+    independent chains of additions as in :func:`_dot_gather4`)."""
     ju = UINDEX(j)
     acc = 0.0
     acc2 = 0.0
     if unit:
-        for q in range(UINDEX(indptr[ju]), UINDEX(indptr[ju + UINDEX(1)])):
+        q1 = UINDEX(indptr[ju + UINDEX(1)])
+        q = UINDEX(indptr[ju])
+        a1 = a2 = a3 = 0.0
+        b1 = b2 = b3 = 0.0
+        while q + UINDEX(4) <= q1:
+            i0 = UINDEX(indices[q])
+            i1 = UINDEX(indices[q + UINDEX(1)])
+            i2 = UINDEX(indices[q + UINDEX(2)])
+            i3 = UINDEX(indices[q + UINDEX(3)])
+            acc += r[i0]
+            a1 += r[i1]
+            a2 += r[i2]
+            a3 += r[i3]
+            acc2 += D[i0]
+            b1 += D[i1]
+            b2 += D[i2]
+            b3 += D[i3]
+            q += UINDEX(4)
+        while q < q1:
             i = UINDEX(indices[q])
             acc += r[i]
             acc2 += D[i]
-        return acc, acc2
+            q += UINDEX(1)
+        return (acc + a1) + (a2 + a3), (acc2 + b1) + (b2 + b3)
     for q in range(UINDEX(indptr[ju]), UINDEX(indptr[ju + UINDEX(1)])):
         i = UINDEX(indices[q])
         v = data[q]
