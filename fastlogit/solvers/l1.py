@@ -958,6 +958,12 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             elif compact:
                 wrows = (*(made_rows[1] if made_rows is not None and made_rows[0] is cols
                            else _cd.rows_of_cols(*xc, lc, n)), np.arange(m, dtype=np.int64))
+            elif binary and m <= _cd.GROUP_M:
+                # over X's rows: grouped too when they repeat on the working set (the pass
+                # gives up early on rows that mostly differ; the stale Hessian then)
+                g_rows, g_keys = _cd.row_groups_of_rows(*rows[:2], pos, n)
+                if g_rows.size:
+                    groups = (g_rows, g_keys, np.empty(g_keys.shape[0]))
             Hm = np.empty((m + fi, m + fi))
             lamv = np.full(m + fi, lam)
             if fi:
