@@ -558,6 +558,12 @@ def test_column_kernels_against_numpy():
         _, got = _cd.grad_rows(ip64, X.indices, vals, r, g1, r[:0], g2, counts)
         assert got == want == _cd.all_ones(vals)
     assert _cd.grad_rows(ip64, X.indices, ones_data, r, g1, r[:0], g2, counts[:0]) == (0.0, False)
+    # a binary X's values need not be read: the same bits
+    _cd.grad_rows(ip64, X.indices, ones_data, r, g1, 2 * r, g2, counts[:0])
+    u1, u2 = np.empty(12), np.empty(12)
+    _cd.grad_rows(ip64, X.indices, ones_data, r, u1, 2 * r, u2, counts[:0], True)
+    np.testing.assert_array_equal(u1, g1)
+    np.testing.assert_array_equal(u2, g2)
     cols = np.array([7, 2, 9], dtype=np.int64)
     pos = np.full(12, -1, dtype=np.int64)
     pos[cols] = np.arange(3)

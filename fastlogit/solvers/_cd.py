@@ -491,12 +491,13 @@ def rows_of_cols(indptr, indices, data, cols, n):
 
 
 @njit(**_JIT)
-def grad_rows(indptr, indices, data, r, out, r2, out2, counts):
+def grad_rows(indptr, indices, data, r, out, r2, out2, counts, unit=False):
     """out = X^T r over all d columns from the rows of a CSR X (overwritten, (d,)); when
     r2 has length n, also out2 = X^T r2 in the same pass; when counts has length d, also
     the non-zeros per column into counts (int64, overwritten).  Returns ``(max |x_ij|,
     whether every stored value is 1.0)`` when counting (the pass reads every entry anyway:
-    :func:`all_ones` without a pass of its own), else ``(0.0, False)``."""
+    :func:`all_ones` without a pass of its own), else ``(0.0, False)``.  ``unit``: every
+    stored value is 1.0 and is not read (the same bits; ignored when counting)."""
     n = indptr.shape[0] - 1
     two = r2.shape[0] == n
     count = counts.shape[0] == out.shape[0]
@@ -507,6 +508,16 @@ def grad_rows(indptr, indices, data, r, out, r2, out2, counts):
         out2[:] = 0.0
     if count:
         counts[:] = 0
+    elif unit:
+        for i in range(UINDEX(n)):
+            ri = r[i]
+            r2i = r2[i] if two else 0.0
+            for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
+                j = UINDEX(indices[q])
+                out[j] += ri
+                if two:
+                    out2[j] += r2i
+        return amax, False
     for i in range(UINDEX(n)):
         ri = r[i]
         r2i = r2[i] if two else 0.0

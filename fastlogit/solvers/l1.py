@@ -750,7 +750,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         non-zeros and finds max |x_ij| (cached per data term for the drift check)."""
         nonlocal counted, binary
         if counted:
-            _cd.grad_rows(*rows, r, out, r2, out2, no_cnt)
+            _cd.grad_rows(*rows, r, out, r2, out2, no_cnt, bool(binary))
         else:
             amax, binary = _cd.grad_rows(*rows, r, out, r2, out2, col_nnz)
             _cache(_AMAX, data, amax)
