@@ -558,6 +558,12 @@ def test_column_kernels_against_numpy():
         _, got = _cd.grad_rows(ip64, X.indices, vals, r, g1, r[:0], g2, counts)
         assert got == want == _cd.all_ones(vals)
     assert _cd.grad_rows(ip64, X.indices, ones_data, r, g1, r[:0], g2, counts[:0]) == (0.0, False)
+    # a binary X's values need not be read: the same bits
+    _cd.grad_rows(ip64, X.indices, ones_data, r, g1, 2 * r, g2, counts[:0])
+    u1, u2 = np.empty(12), np.empty(12)
+    _cd.grad_rows(ip64, X.indices, ones_data, r, u1, 2 * r, u2, counts[:0], True)
+    np.testing.assert_array_equal(u1, g1)
+    np.testing.assert_array_equal(u2, g2)
     cols = np.array([7, 2, 9], dtype=np.int64)
     pos = np.full(12, -1, dtype=np.int64)
     pos[cols] = np.arange(3)
@@ -1167,27 +1173,36 @@ def test_sparse_kernels_with_either_index_width_match_scipy(index_dtype):
     np.testing.assert_array_equal(_cd.dense_rows_of(*rows, pos, 4, False), dense[:, cols])
 
 
-@pytest.mark.parametrize("m, n, density", [(5, 40, 0.4), (64, 3000, 0.5), (30, 2500, 0.05)])
+@pytest.mark.parametrize("m, n, density", [(5, 40, 0.4), (64, 3000, 0.5), (30, 2500, 0.05),
+                                          (128, 5000, 0.3), (70, 2100, 0.2)])
 def test_grouped_rows_hessian_matches_the_dense_reference(m, n, density):
-    """row_groups + gram_groups: the model Hessian of a binary X's working set from its
-    rows' patterns (rows that repeat; 64 columns, the most a pattern holds; thousands of
-    groups, past the hash table's first size) equals X_W^T diag(D) X_W with the intercept's
-    row, to rounding; every row lands in the group of its own pattern."""
+    """row_groups / row_groups_of_rows + gram_groups: the model Hessian of a binary X's
+    working set from its rows' patterns (rows that repeat; up to 128 columns, the most a
+    pattern holds, in two words) equals X_W^T diag(D) X_W with the intercept's row, to
+    rounding; every row lands in the group of its own pattern, from the columns and from the
+    rows alike."""
     rng = np.random.default_rng(m)
     d = m + 7
     base = (rng.random((n // 4 + 1, d)) < density).astype(float)
     dense = base[rng.integers(0, base.shape[0], n)]  # rows that repeat
     dense[:, 3] = 0.0  # an empty column
     Xc = sp.csc_matrix(dense)
-    csc = (Xc.indptr.astype(np.int64), Xc.indices, Xc.data)
+    Xr = sp.csr_matrix(dense)
     cols = np.sort(rng.choice(d, m, replace=False)).astype(np.int64)
-    g, keys = _cd.row_groups(csc[0], csc[1], cols, n)
+    pos = np.full(d, -1, dtype=np.int64)
+    pos[cols] = np.arange(m)
+    g, keys = _cd.row_groups(Xc.indptr.astype(np.int64), Xc.indices, cols, n)
+    g2, keys2 = _cd.row_groups_of_rows(Xr.indptr.astype(np.int64), Xr.indices, pos, n)
+    np.testing.assert_array_equal(g2, g)
+    np.testing.assert_array_equal(keys2, keys)
     W = dense[:, cols]
-    bits = ((keys[:, None] >> np.arange(m, dtype=np.uint64)) & np.uint64(1)).astype(bool)
+    k = np.arange(m)
+    bits = ((keys[:, k // 64] >> (k % 64).astype(np.uint64)) & np.uint64(1)).astype(bool)
     np.testing.assert_array_equal(bits[g], W != 0)
-    assert np.unique(keys).size == keys.size == np.unique(W, axis=0).shape[0]
+    assert keys.shape == (np.unique(W, axis=0).shape[0], 2)
+    assert np.unique(keys, axis=0).shape[0] == keys.shape[0]
     labels, first = np.unique(g, return_index=True)  # numbered by their first row
-    np.testing.assert_array_equal(labels, np.arange(keys.size))
+    np.testing.assert_array_equal(labels, np.arange(keys.shape[0]))
     assert np.all(np.diff(first) > 0)
     D = rng.random(n)
     for fit_b in (True, False):
@@ -1198,6 +1213,21 @@ def test_grouped_rows_hessian_matches_the_dense_reference(m, n, density):
         if fit_b:
             np.testing.assert_allclose(H[m, :m], D @ W, rtol=1e-12, atol=1e-14)
             assert H[m, m] == pytest.approx(D.sum(), rel=1e-13)
+
+
+def test_grouping_rows_gives_up_on_rows_that_mostly_differ():
+    """row_groups_of_rows returns empty arrays once a block of rows has mostly begun new
+    groups (distinct rows), and groups rows that repeat past that block."""
+    rng = np.random.default_rng(5)
+    n, d = 3000, 40
+    distinct = sp.csr_matrix((rng.random((n, d)) < 0.5).astype(float))
+    pos = np.arange(d, dtype=np.int64)
+    g, keys = _cd.row_groups_of_rows(distinct.indptr.astype(np.int64), distinct.indices,
+                                     pos, n)
+    assert g.size == 0 and keys.shape == (0, 2)
+    few = sp.csr_matrix(distinct.toarray()[rng.integers(0, 50, n)])
+    g, keys = _cd.row_groups_of_rows(few.indptr.astype(np.int64), few.indices, pos, n)
+    assert g.size == n and keys.shape[0] == np.unique(few.toarray(), axis=0).shape[0]
 
 
 def test_dense_model_cost_lower_bound_is_below_the_exact_count():

@@ -29,7 +29,7 @@ __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "coordinate_violation", "end_of_sweep", "anderson_step", "ANDERSON_K", "tally",
            "keep", "ring_slot", "model_terms", "l1_change", "transpose", "margins_nz",
            "working_set", "line_search", "all_ones", "try_step_l", "log_terms",
-           "GROUP_M", "row_groups", "gram_groups"]
+           "GROUP_M", "row_groups", "row_groups_of_rows", "gram_groups"]
 
 _JIT = dict(cache=True, nogil=True)
 #: Index type of the loops over stored entries: Numba indexes with a signed integer through
@@ -491,12 +491,13 @@ def rows_of_cols(indptr, indices, data, cols, n):
 
 
 @njit(**_JIT)
-def grad_rows(indptr, indices, data, r, out, r2, out2, counts):
+def grad_rows(indptr, indices, data, r, out, r2, out2, counts, unit=False):
     """out = X^T r over all d columns from the rows of a CSR X (overwritten, (d,)); when
     r2 has length n, also out2 = X^T r2 in the same pass; when counts has length d, also
     the non-zeros per column into counts (int64, overwritten).  Returns ``(max |x_ij|,
     whether every stored value is 1.0)`` when counting (the pass reads every entry anyway:
-    :func:`all_ones` without a pass of its own), else ``(0.0, False)``."""
+    :func:`all_ones` without a pass of its own), else ``(0.0, False)``.  ``unit``: every
+    stored value is 1.0 and is not read (the same bits; ignored when counting)."""
     n = indptr.shape[0] - 1
     two = r2.shape[0] == n
     count = counts.shape[0] == out.shape[0]
@@ -507,6 +508,16 @@ def grad_rows(indptr, indices, data, r, out, r2, out2, counts):
         out2[:] = 0.0
     if count:
         counts[:] = 0
+    elif unit:
+        for i in range(UINDEX(n)):
+            ri = r[i]
+            r2i = r2[i] if two else 0.0
+            for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
+                j = UINDEX(indices[q])
+                out[j] += ri
+                if two:
+                    out2[j] += r2i
+        return amax, False
     for i in range(UINDEX(n)):
         ri = r[i]
         r2i = r2[i] if two else 0.0
@@ -1134,53 +1145,157 @@ def gram_cols(indptr, indices, data, cols, D, fit_b, H, tmp):
             H[e, a] = H[a, e]
 
 
-#: The most columns :func:`row_groups` keys a row's pattern on (one bit each in a uint64).
-GROUP_M = 64
+#: The most columns a row's pattern is keyed on by :func:`row_groups` (a bit each in two
+#: uint64 words).
+GROUP_M = 128
+#: :func:`row_groups_of_rows` gives up on rows that mostly differ: after each block of
+#: _GROUP_BLOCK rows, when more than _GROUP_DISTINCT of the rows so far began a group.
+_GROUP_BLOCK = 1024
+_GROUP_DISTINCT = 0.75
+
+
+#: A power of two's exponent from the top six bits of its product with a de Bruijn sequence
+#: (:func:`gram_groups`' bit positions).
+_DEBRUIJN_MUL = UINDEX(0x03F79D71B4CB0A89)
+_DEBRUIJN = np.zeros(64, dtype=np.uint64)
+for _k in range(64):
+    _DEBRUIJN[((1 << _k) * 0x03F79D71B4CB0A89 % 2 ** 64) >> 58] = _k
+del _k
+
+
+@njit(**_JIT)
+def _group_table(k0s, k1s, ng, room):
+    """A hash table of int64 slots (a group's number, or -1) holding the ng distinct keys
+    ``(k0s, k1s)[:ng]``, with room for ``room`` more: a power of two at least twice
+    ``ng + room`` slots (at most half full: short probes)."""
+    size = 16
+    while size < 2 * (ng + room):
+        size *= 2
+    slot = np.full(size, -1, dtype=np.int64)
+    mask = UINDEX(size - 1)
+    shift = _group_shift(size)
+    for t in range(ng):
+        h = _group_slot(k0s[t], k1s[t], shift)
+        while slot[h] >= 0:
+            h = (h + UINDEX(1)) & mask
+        slot[h] = t
+    return slot
+
+
+@njit(inline="always", **_JIT)
+def _group_shift(size):
+    """64 - log2(size) for a table of ``size`` slots (a power of two, at least 2)."""
+    b = 0
+    while (1 << b) < size:
+        b += 1
+    return UINDEX(64 - b)
+
+
+@njit(inline="always", **_JIT)
+def _group_slot(a0, a1, shift):
+    """A key's first slot, ``(hash >> shift)``: the top bits of a multiplicative hash (they
+    depend on every bit of the key; one-hot patterns often differ in high bits only)."""
+    return ((a0 ^ (a1 * UINDEX(0xC2B2AE3D27D4EB4F))) * UINDEX(0x9E3779B97F4A7C15)) >> shift
+
+
+@njit(**_JIT)
+def _hash_rows(key0, key1, lo, hi, g, slot, k0s, k1s, ng):
+    """Rows lo..hi-1, whose keys are ``(key0, key1)[i - lo]``, looked up in the hash table
+    ``slot`` (:func:`_group_table`, room for them) over the groups' keys ``(k0s, k1s)[:ng]``:
+    g[i] = the group of row i, a new key appended as group ng.  Returns the new number of
+    groups."""
+    mask = UINDEX(slot.shape[0] - 1)
+    shift = _group_shift(slot.shape[0])
+    for i in range(UINDEX(lo), UINDEX(hi)):
+        a0 = key0[i - UINDEX(lo)]
+        a1 = key1[i - UINDEX(lo)]
+        h = _group_slot(a0, a1, shift)
+        while True:
+            t = slot[h]
+            if t < 0:
+                t = ng
+                k0s[UINDEX(ng)] = a0
+                k1s[UINDEX(ng)] = a1
+                slot[h] = ng
+                ng += 1
+                break
+            if k0s[UINDEX(t)] == a0 and k1s[UINDEX(t)] == a1:
+                break
+            h = (h + UINDEX(1)) & mask
+        g[i] = t
+    return ng
+
+
+@njit(**_JIT)
+def _grouped(k0s, k1s, ng):
+    """The groups' keys as one (ng, 2) uint64 array."""
+    keys = np.empty((ng, 2), dtype=np.uint64)
+    for t in range(ng):
+        keys[t, 0] = k0s[t]
+        keys[t, 1] = k1s[t]
+    return keys
 
 
 @njit(**_JIT)
 def row_groups(indptr, indices, cols, n):
     """Rows of a binary X grouped by their pattern on the working set ``cols`` of a CSC X
     (m = len(cols) <= GROUP_M; every stored value 1.0, which is not read): ``(g, keys)``
-    with g (n,) int64 the group of each row and keys (n_groups,) uint64 the groups'
-    patterns (bit k set: column ``cols[k]`` holds the row), groups numbered by their first
-    row.  One pass over the working set's entries and one hashed lookup per row
-    (:func:`gram_groups` then builds the model's Hessian per group)."""
-    key = np.zeros(n, dtype=np.uint64)
+    with g (n,) int64 the group of each row and keys (n_groups, 2) uint64 the groups'
+    patterns (bit k % 64 of word k // 64 set: column ``cols[k]`` holds the row), groups
+    numbered by their first row.  One pass over the working set's entries and one hashed
+    lookup per row (:func:`gram_groups` then builds the model's Hessian per group)."""
+    key0 = np.zeros(n, dtype=np.uint64)
+    key1 = np.zeros(n, dtype=np.uint64)
     for k in range(UINDEX(cols.shape[0])):
         j = UINDEX(cols[k])
-        bit = UINDEX(1) << k
-        for q in range(UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])):
-            key[UINDEX(indices[q])] |= bit
+        bit = UINDEX(1) << (k & UINDEX(63))
+        lo, hi = UINDEX(indptr[j]), UINDEX(indptr[j + UINDEX(1)])
+        if k < UINDEX(64):
+            for q in range(lo, hi):
+                key0[UINDEX(indices[q])] |= bit
+        else:
+            for q in range(lo, hi):
+                key1[UINDEX(indices[q])] |= bit
     g = np.empty(n, dtype=np.int64)
-    keys = np.empty(n, dtype=np.uint64)
-    size = UINDEX(1024)
-    slot = np.full(size, -1, dtype=np.int64)  # open addressing: a group's number, or -1
+    k0s = np.empty(n, dtype=np.uint64)
+    k1s = np.empty(n, dtype=np.uint64)
+    ng = _hash_rows(key0, key1, 0, n, g, _group_table(k0s, k1s, 0, n), k0s, k1s, 0)
+    return g, _grouped(k0s, k1s, ng)
+
+
+@njit(**_JIT)
+def row_groups_of_rows(indptr, indices, pos, n):
+    """:func:`row_groups` from the rows of a binary CSR X, the working set given by ``pos``
+    (feature -> its place, < GROUP_M, or -1); gives up (g and keys of length 0) when, after a
+    block of _GROUP_BLOCK rows, more than _GROUP_DISTINCT of the rows so far began a group
+    (rows that mostly differ on the working set: their groups would not pay for the pass)."""
+    key0 = np.empty(_GROUP_BLOCK, dtype=np.uint64)
+    key1 = np.empty(_GROUP_BLOCK, dtype=np.uint64)
+    g = np.empty(n, dtype=np.int64)
+    k0s = np.empty(n, dtype=np.uint64)
+    k1s = np.empty(n, dtype=np.uint64)
+    slot = _group_table(k0s, k1s, 0, _GROUP_BLOCK)
     ng = 0
-    for i in range(UINDEX(n)):
-        ki = key[i]
-        h = ((ki * UINDEX(0x9E3779B97F4A7C15)) >> UINDEX(32)) & (size - UINDEX(1))
-        while True:
-            t = slot[h]
-            if t < 0:
-                t = ng
-                keys[t] = ki
-                ng += 1
-                slot[h] = t
-                break
-            if keys[t] == ki:
-                break
-            h = (h + UINDEX(1)) & (size - UINDEX(1))
-        g[i] = t
-        if 2 * ng > size:  # at most half full: twice the slots, every group hashed again
-            size *= UINDEX(2)
-            slot = np.full(size, -1, dtype=np.int64)
-            for u in range(ng):
-                h = ((keys[u] * UINDEX(0x9E3779B97F4A7C15)) >> UINDEX(32)) & (size - UINDEX(1))
-                while slot[h] >= 0:
-                    h = (h + UINDEX(1)) & (size - UINDEX(1))
-                slot[h] = u
-    return g, keys[:ng].copy()
+    for lo in range(0, n, _GROUP_BLOCK):
+        hi = min(n, lo + _GROUP_BLOCK)
+        if 2 * (ng + hi - lo) > slot.shape[0]:  # room for a block of new groups
+            slot = _group_table(k0s, k1s, ng, 2 * (ng + hi - lo))
+        for i in range(UINDEX(lo), UINDEX(hi)):
+            a0 = UINDEX(0)
+            a1 = UINDEX(0)
+            for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
+                # branch-free (most entries of a row are in the working set, unpredictably):
+                # k = -1 wraps to the largest integer, in neither word's range
+                ku = UINDEX(pos[UINDEX(indices[q])])
+                bit = UINDEX(1) << (ku & UINDEX(63))
+                a0 |= bit & (UINDEX(0) - UINDEX(ku < UINDEX(64)))
+                a1 |= bit & (UINDEX(0) - UINDEX(ku - UINDEX(64) < UINDEX(64)))
+            key0[i - UINDEX(lo)] = a0
+            key1[i - UINDEX(lo)] = a1
+        ng = _hash_rows(key0, key1, lo, hi, g, slot, k0s, k1s, ng)
+        if hi < n and ng > _GROUP_DISTINCT * hi:
+            return g[:0], _grouped(k0s, k1s, 0)
+    return g, _grouped(k0s, k1s, ng)
 
 
 @njit(**_JIT)
@@ -1199,15 +1314,14 @@ def gram_groups(g, keys, D, fit_b, H, Dg):
     kk = np.empty(GROUP_M, dtype=np.uint64)
     for t in range(UINDEX(ng)):
         Dt = Dg[t]
-        key = keys[t]
         c = UINDEX(0)
-        k = UINDEX(0)
-        while key != UINDEX(0):
-            if key & UINDEX(1):
-                kk[c] = k
+        for word in range(2):
+            key = keys[t, word]
+            while key != UINDEX(0):  # its set bits, lowest first
+                low = key & (~key + UINDEX(1))
+                kk[c] = UINDEX(64 * word) + _DEBRUIJN[(low * _DEBRUIJN_MUL) >> UINDEX(58)]
                 c += UINDEX(1)
-            key >>= UINDEX(1)
-            k += UINDEX(1)
+                key ^= low
         for a in range(c):
             ka = kk[a]
             for e in range(a + UINDEX(1)):

@@ -830,7 +830,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         non-zeros and finds max |x_ij| (cached per data term for the drift check)."""
         nonlocal counted, binary
         if counted:
-            _cd.grad_rows(*rows, r, out, r2, out2, no_cnt)
+            _cd.grad_rows(*rows, r, out, r2, out2, no_cnt, bool(binary))
         else:
             amax, binary = _cd.grad_rows(*rows, r, out, r2, out2, col_nnz)
             _cache(_AMAX, data, amax)
@@ -1038,8 +1038,17 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             elif compact:
                 wrows = (*(made_rows[1] if made_rows is not None and made_rows[0] is cols
                            else _cd.rows_of_cols(*xc, lc, n)), np.arange(m, dtype=np.int64))
+            elif binary and m <= _cd.GROUP_M:
+                # over X's rows: grouped too when they repeat on the working set (the pass
+                # gives up early on rows that mostly differ; the stale Hessian then)
+                g_rows, g_keys = _cd.row_groups_of_rows(*rows[:2], pos, n)
+                if g_rows.size:
+                    groups = (g_rows, g_keys, np.empty(g_keys.shape[0]))
             Hm = np.empty((m + fi, m + fi))
+            h_diag = Hm.reshape(-1)[::m + fi + 1]  # a view of Hm's diagonal
             lamv = np.full(m + fi, lam)
+            # the model's gradient and start with the intercept's entry (cd_dense's g, theta)
+            g_ext, w_ext = np.empty(m + fi), np.empty(m + fi)
             if fi:
                 lamv[m] = 0.0
         stop_round = False
@@ -1076,11 +1085,14 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                     _cd.gram_rows(*wrows, D, fi, Hm, unit)
                 else:
                     stale = _gram_rows_stale(stale, rows, cols, pos, D, fi, Hm, unit)
-                Hm[np.diag_indices(m + fi)] += _NU + ridge
-                Hm[np.arange(m), np.arange(m)] += a
-                u, sweeps, _ = _cd.cd_dense(Hm, np.append(gw, gb) if fi else gw,
-                                            np.append(ww, b) if fi else ww, lamv,
-                                            kap * v1_ws, 5 * max_sweeps)
+                h_diag += _NU + ridge
+                h_diag[:m] += a
+                g_ext[:m] = gw
+                w_ext[:m] = ww
+                if fi:
+                    g_ext[m] = gb
+                    w_ext[m] = b
+                u, sweeps, _ = _cd.cd_dense(Hm, g_ext, w_ext, lamv, kap * v1_ws, 5 * max_sweeps)
                 dw = u[:m] - ww
                 db = u[m] - b if fi else 0.0
                 xd = np.empty(n)
