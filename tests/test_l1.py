@@ -994,6 +994,11 @@ def test_model_terms_and_l1_change_match_numpy():
             np.testing.assert_array_equal(vio, ref)
             assert (gb, dsum, vsum) == ((r.sum() if fit_b else 0.0), D.sum(), ref.sum())
             assert vmax == (ref.max() if m else 0.0)
+            g2, h2 = g0.copy(), h0.copy()
+            *same, dsum2, vmax2, vsum2 = _cd.model_terms(g2, h2, w, a, shift, r, D, fit_b, lam,
+                                                         vio, False)
+            assert dsum2 == 0.0 and (vmax2, vsum2) == (vmax, vsum)
+            np.testing.assert_array_equal(g2, g)
         dw = rng.standard_normal(m)
         assert _cd.l1_change(w, dw, lam) == lam * float((np.abs(w + dw) - np.abs(w)).sum())
 

@@ -1574,13 +1574,14 @@ def line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, w, dw, delta, a, lam, sigma, 
 
 
 @njit(**_JIT)
-def model_terms(g, h, w, a, shift, r, D, fit_b, lam, vio):
+def model_terms(g, h, w, a, shift, r, D, fit_b, lam, vio, want_d=True):
     """The working set's model terms at a point from its data parts g = X_W^T r and
     h = sum_i D_i x_ij^2 (overwritten): ``g += a w``, ``h += shift``, the violations into
     vio (:func:`violation`).  Returns ``(copy of g before, copy of h before, gb, sum D,
-    max vio, sum vio)``, with ``gb = sum r`` (0.0 without an intercept); the sums in NumPy's
-    order (:func:`fastlogit.solvers._lbfgs_memory.numpy_sum`): the same bits as those NumPy
-    operations."""
+    max vio, sum vio)``, with ``gb = sum r`` (0.0 without an intercept) and sum D only when
+    ``want_d`` (else 0.0: a dense model has the intercept's curvature in its matrix); the
+    sums in NumPy's order (:func:`fastlogit.solvers._lbfgs_memory.numpy_sum`): the same bits
+    as those NumPy operations."""
     kg = g.copy()
     kh = h.copy()
     for j in range(g.shape[0]):
@@ -1588,7 +1589,7 @@ def model_terms(g, h, w, a, shift, r, D, fit_b, lam, vio):
         h[j] += shift
     gb = numpy_sum(r) if fit_b else 0.0
     vmax = violation(g, w, lam, vio)
-    return kg, kh, gb, numpy_sum(D), vmax, numpy_sum(vio)
+    return kg, kh, gb, numpy_sum(D) if want_d else 0.0, vmax, numpy_sum(vio)
 
 
 @njit(**_JIT)

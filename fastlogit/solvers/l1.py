@@ -1065,8 +1065,10 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             else:
                 _cd.grad_hdiag_cols(*xc, lc, r, D, gw, hw, unit)
             # gw += a ww, hw += a + nu + ridge, the sums and violations: one compiled call
+            # (the intercept's curvature sum D: a column model's, or the ridge's scale at m = 0)
             kg, kh, gb, hb, vmax, v1_ws = _cd.model_terms(gw, hw, ww, a, a + _NU + ridge, r,
-                                                          D, fi, lam, vio)
+                                                          D, fi, lam, vio,
+                                                          not dense_model or m == 0)
             kept = (cols, kg, kh)
             hb = hb + _NU + ridge
             v_ws = max(vmax, abs(gb))
