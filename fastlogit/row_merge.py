@@ -9,8 +9,9 @@ over the *distinct* (row, label) pairs, each weighted by the sum of its copies' 
 so every value, gradient and Hessian is the same (only the order of the additions
 differs), and so is every minimiser: a solver may work on the merged rows and return its
 theta as the original problem's.  Each pass over the samples (pointwise terms, line
-searches) and over the stored entries (gradients, coordinate sweeps, Hessian builds) then
-shrinks by the share of rows that were copies.
+searches) then shrinks by the copies' share of the rows, and each pass over the stored
+entries (gradients, coordinate sweeps, Hessian builds) by their share of the entries (less
+where the copies are the short rows).
 
 :func:`merge_rows` groups the rows (compiled: one hash per row from its stored entries and
 label, a hash table over the rows, and an exact comparison of the rows that share a
