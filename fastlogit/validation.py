@@ -68,7 +68,9 @@ def check_targets(y, n_samples):
         y = y[:, 0]
     if y.ndim not in (1, 2) or y.shape[0] != n_samples:
         raise ValueError(f"y must have shape ({n_samples},) or ({n_samples}, K), got {y.shape}")
-    if not np.all(np.isfinite(y)) or (y.size and (y.min() < 0 or y.max() > 1)):
+    from .kernels import numba_impl as _nb  # one compiled pass: finite and within [0, 1]
+
+    if not _nb.within_unit_interval(y.reshape(-1)):
         raise ValueError("y must hold probabilities in [0, 1] (no NaN or inf)")
     if y.ndim == 2:
         if y.shape[1] < 2:

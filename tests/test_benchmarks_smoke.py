@@ -223,3 +223,30 @@ def test_ab_fits_same_tree_same_iterates(tmp_path, tiny):
     assert label == "tiny" and before > 0 and after > 0
     assert last["before"]["n_iter"] == last["after"]["n_iter"] > 0
     assert last["before"]["F"] == last["after"]["F"]
+
+
+def test_elastic_net_split_reference(tiny):
+    """benchmarks/en_reference.py's independent elastic-net reference: its split-form
+    gradient against finite differences, and its L-BFGS-B optimum against our l1 solver's
+    (F within 1e-10 relative; at the optimum min(u, v) = 0, so the split F is ours)."""
+    from benchmarks import en_reference, l1_race
+
+    X, y = tiny
+    fun = en_reference.split_objective(X, 2.0 * y - 1.0, C, 0.5)
+    rng = np.random.default_rng(1)
+    x = np.r_[rng.uniform(0.1, 1.0, 2 * X.shape[1]), 0.2]
+    g = fun(x)[1]
+    h = 1e-6
+    for j in (0, 5, X.shape[1] + 3, 2 * X.shape[1]):
+        e = np.zeros_like(x)
+        e[j] = h
+        fd = (fun(x + e)[0] - fun(x - e)[0]) / (2 * h)
+        assert g[j] == pytest.approx(fd, rel=1e-6, abs=1e-6)
+    theta, pg, _, _ = en_reference.split_lbfgsb(X, y, C, 0.5, 1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = l1_race.ours(X, y, C, 1e-12, 0.5)
+    f_ref = l1_race.l1_objective(X, y, theta, C, 0.5)
+    f_ours = l1_race.l1_objective(X, y, ours, C, 0.5)
+    assert pg < 1e-6
+    assert abs(f_ref - f_ours) <= 1e-10 * f_ours

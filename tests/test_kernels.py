@@ -694,6 +694,67 @@ def test_design_constructor_validates(rng, case, message):
         Design(*case(_csr_parts(rng)))
 
 
+def _raw_csr(data, indices, indptr, shape):
+    """A SciPy CSR matrix over the given arrays without SciPy's own checks (so that
+    as_design's checks are the ones that meet a broken structure)."""
+    X = sp.csr_matrix(shape)
+    X.data, X.indices, X.indptr = data, indices, indptr
+    return X
+
+
+@pytest.mark.parametrize("case,message", [
+    # a decreasing indptr
+    (lambda: _raw_csr(np.ones(3), np.array([0, 1, 2], dtype=np.int32),
+                      np.array([0, 2, 1, 3], dtype=np.int32), (3, 4)),
+     "X: CSR indptr must be non-decreasing"),
+    # a negative column index
+    (lambda: _raw_csr(np.ones(3), np.array([0, -1, 2], dtype=np.int32),
+                      np.array([0, 1, 2, 3], dtype=np.int32), (3, 4)),
+     "X: CSR column indices must lie in [0, 4)"),
+    # a column index >= n_features
+    (lambda: _raw_csr(np.ones(3), np.array([0, 4, 2], dtype=np.int32),
+                      np.array([0, 1, 2, 3], dtype=np.int32), (3, 4)),
+     "X: CSR column indices must lie in [0, 4)"),
+])
+def test_as_design_csr_checks_keep_their_messages(case, message):
+    """as_design's compiled structure checks (kernels.numba_impl.non_decreasing / min_max)
+    raise the messages the NumPy checks raised, word for word."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        kernels.as_design(case())
+
+
+def test_as_design_accepts_an_empty_csr_and_the_index_bounds():
+    """No stored entry (no index to check), and indices at 0 and n_features - 1 exactly."""
+    empty = kernels.as_design(sp.csr_matrix((3, 4)))
+    assert empty.nnz == 0 and empty.shape == (3, 4)
+    edge = kernels.as_design(sp.csr_matrix((np.ones(2), ([0, 2], [0, 3])), shape=(3, 4)))
+    assert edge.nnz == 2
+    from fastlogit.kernels import numba_impl
+
+    a = np.array([5, -3, 7, 0], dtype=np.int64)
+    assert numba_impl.min_max(a) == (-3, 7) and numba_impl.min_max(a[:1]) == (5, 5)
+    assert numba_impl.non_decreasing(np.array([0, 0, 2, 5]))
+    assert numba_impl.non_decreasing(np.array([0]))
+    assert not numba_impl.non_decreasing(np.array([0, 3, 2]))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -0.5, 1.5])
+def test_targets_outside_the_unit_interval_keep_their_message(bad):
+    """validation.check_targets' compiled check (numba_impl.within_unit_interval): NaN, inf
+    and values outside [0, 1] raise the message they raised before, 1-D and 2-D; 0 and 1
+    pass."""
+    from fastlogit.validation import check_targets
+
+    msg = "y must hold probabilities in [0, 1] (no NaN or inf)"
+    for y in (np.array([0.0, 1.0, bad, 0.5]),
+              np.array([[0.5, 0.5], [bad, 1.0 - bad if np.isfinite(bad) else 0.0],
+                        [0.0, 1.0], [1.0, 0.0]])):
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            check_targets(y, 4)
+    np.testing.assert_array_equal(check_targets([0, 1, 1.0, 0.25], 4), [0, 1, 1, 0.25])
+    np.testing.assert_array_equal(check_targets(np.array([[0.0], [1.0]]), 2), [0.0, 1.0])
+
+
 def test_design_valid_and_trusted_paths(rng):
     data, indices, indptr = _csr_parts(rng)
     D = Design("csr", [data, indices, indptr], [6, 5], "float64")

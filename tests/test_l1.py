@@ -1034,6 +1034,17 @@ def test_binary_kernels_and_gram_cost_from_the_rest_match_the_general_forms():
     np.testing.assert_array_equal(outs[0][2], outs[1][2])
     for a, b in zip(outs[0][:2], outs[1][:2]):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14 * np.abs(a).max())
+    # the columns from the rows (all of them, or some) without reading the values
+    rows = (np.asarray(X.indptr, dtype=np.int64), X.indices, X.data)
+    t_ri, t_rv = np.empty(X.nnz, dtype=np.int64), np.full(X.nnz, np.nan)
+    _cd.transpose(*rows, ip, t_ri, t_rv, True)
+    np.testing.assert_array_equal(t_ri, ri)
+    np.testing.assert_array_equal(t_rv, rv)
+    pos = np.full(12, -1, dtype=np.int64)
+    pos[cols] = np.arange(5)
+    cp = np.r_[0, np.cumsum(np.diff(ip)[cols])].astype(np.int64)
+    for a, b in zip(_cd.cols_of_rows(*rows, pos, cp, True), _cd.cols_of_rows(*rows, pos, cp)):
+        np.testing.assert_array_equal(a, b)
     # cd_model's binary sweeps sum a column in four partial sums: the same model solution
     # (both solved to 1e-10 of their violations) to rounding
     for a, b in zip(outs[0][3:], outs[1][3:]):

@@ -391,13 +391,17 @@ def as_design(X, dtype=None, check_finite=False):
         if indptr.shape != (n + 1,) or indptr[0] != 0:
             raise ValueError("X: CSR indptr must have n_rows + 1 entries starting at 0")
         nnz = int(indptr[-1])
-        if np.any(np.diff(indptr) < 0):
+        from . import numba_impl as _nb  # compiled checks: one pass each
+
+        if not _nb.non_decreasing(indptr):
             raise ValueError("X: CSR indptr must be non-decreasing")
         if data.shape[0] < nnz or indices.shape[0] < nnz:
             raise ValueError("X: CSR data/indices shorter than indptr[-1]")
         data, indices = data[:nnz], indices[:nnz]
-        if nnz and (indices.min() < 0 or indices.max() >= d):
-            raise ValueError(f"X: CSR column indices must lie in [0, {d})")
+        if nnz:
+            lo, hi = _nb.min_max(indices)
+            if lo < 0 or hi >= d:
+                raise ValueError(f"X: CSR column indices must lie in [0, {d})")
         index_type = np.int32 if d <= np.iinfo(np.int32).max else np.int64
         if indices.dtype not in (np.int32, np.int64) or indices.dtype != index_type:
             indices = indices.astype(index_type)

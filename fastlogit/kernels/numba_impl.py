@@ -46,6 +46,39 @@ _SUM = dict(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 _ROW_COST = 8
 
 
+# ------------------------------------------------------------------ input checks (one pass)
+@njit(**_JIT)
+def non_decreasing(a):
+    """True when every ``a[i + 1] >= a[i]`` (a CSR indptr): :func:`fastlogit.kernels.as_design`'s
+    check in one compiled pass (NumPy's ``diff`` and ``any`` cost more on short arrays)."""
+    for i in range(a.shape[0] - 1):
+        if a[i + 1] < a[i]:
+            return False
+    return True
+
+
+@njit(**_JIT)
+def min_max(a):
+    """(min, max) of a non-empty integer array in one compiled pass (CSR column indices)."""
+    lo = a[0]
+    hi = a[0]
+    for i in range(a.shape[0]):  # branch-free: the compiler vectorises both reductions
+        lo = min(lo, a[i])
+        hi = max(hi, a[i])
+    return lo, hi
+
+
+@njit(**_JIT)
+def within_unit_interval(y):
+    """True when every value of the float array y lies in [0, 1] (so is finite: NaN and inf
+    fail the comparisons): :func:`fastlogit.validation.check_targets`' check in one pass."""
+    for i in range(y.shape[0]):
+        v = y[i]
+        if not (0.0 <= v <= 1.0):
+            return False
+    return True
+
+
 @contextmanager
 def numba_threads(n_threads):
     """Run numba's parallel regions with ``n_threads`` threads, then restore the setting."""

@@ -306,17 +306,18 @@ def abs_max(x):
 
 
 @njit(**_JIT)
-def cols_of_rows(indptr, indices, data, pos, cp):
+def cols_of_rows(indptr, indices, data, pos, cp, unit=False):
     """CSC arrays of the m columns j with ``pos[j] >= 0`` of a CSR matrix, column ``pos[j]``
     of the result holding column j: ``(cp, row indices int64, data)``, row indices sorted
     within each column (``pos = arange(d)``: the whole CSC).  ``cp`` (int64, m + 1) is the
     result's indptr, given (the cumulated non-zero counts of the columns, known to the
-    caller): one pass over the rows; the data of the other columns is never read."""
+    caller): one pass over the rows; the data of the other columns is never read (none at
+    all with ``unit``: every stored value is 1.0, written as such)."""
     m = cp.shape[0] - 1
     ri = np.empty(cp[m], dtype=np.int64)
     rv = np.empty(cp[m])
     none = np.empty(0, dtype=np.int64)
-    _fill_columns(indptr, indices, data, pos, cp, ri, rv, 0, none, none, rv[:0])
+    _fill_columns(indptr, indices, data, pos, cp, ri, rv, 0, none, none, rv[:0], unit)
     return cp, ri, rv
 
 
@@ -338,16 +339,20 @@ def cols_and_rows_of_rows(indptr, indices, data, pos, cp, k):
 
 
 @njit(**_JIT)
-def _fill_columns(indptr, indices, data, pos, cp, ri, rv, k_rows, rp, rk, rw):
+def _fill_columns(indptr, indices, data, pos, cp, ri, rv, k_rows, rp, rk, rw, unit=False):
     """The one pass of :func:`cols_of_rows` and :func:`transpose`: each stored entry of a
     CSR matrix (rows in order) appended to its column of the result (``ri``, ``rv``, laid out
     by ``cp``), column ``pos[j]`` for column j (skipped when < 0), or column j itself when
     ``pos`` is empty (every column: no lookup).  With ``k_rows > 0`` the entries of the
     result's columns below k_rows are also appended to rows (``rp`` (n + 1, rp[0] = 0) the
-    rows' ends, ``rk`` their columns, ``rw`` their values: :func:`cols_and_rows_of_rows`)."""
+    rows' ends, ``rk`` their columns, ``rw`` their values: :func:`cols_and_rows_of_rows`).
+    ``unit``: every stored value is 1.0: the values are written as 1.0, X's never read."""
     n = indptr.shape[0] - 1
     nxt = cp[:cp.shape[0] - 1].copy()
     every = pos.shape[0] == 0
+    if unit:
+        rv[:] = 1.0
+        rw[:] = 1.0
     c = UINDEX(0)
     for i in range(UINDEX(n)):
         for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
@@ -355,23 +360,26 @@ def _fill_columns(indptr, indices, data, pos, cp, ri, rv, k_rows, rp, rk, rw):
             if k >= 0:
                 e = UINDEX(nxt[UINDEX(k)])
                 ri[e] = i
-                rv[e] = data[q]
+                if not unit:
+                    rv[e] = data[q]
                 nxt[UINDEX(k)] = e + UINDEX(1)
                 if k < k_rows:
                     rk[c] = k
-                    rw[c] = data[q]
+                    if not unit:
+                        rw[c] = data[q]
                     c += UINDEX(1)
         if k_rows > 0:
             rp[i + UINDEX(1)] = c
 
 
 @njit(**_JIT)
-def transpose(indptr, indices, data, cp, ri, rv):
+def transpose(indptr, indices, data, cp, ri, rv, unit=False):
     """ri, rv = the row indices and data of the CSC form of a CSR matrix whose CSC indptr
     ``cp`` (int64, d + 1: the cumulated non-zeros per column) is known: one pass over the
-    rows, row indices sorted within each column (the arrays SciPy's ``tocsc`` makes)."""
+    rows, row indices sorted within each column (the arrays SciPy's ``tocsc`` makes).
+    ``unit``: every stored value is 1.0 (rv filled with 1.0, X's values never read)."""
     none = np.empty(0, dtype=np.int64)
-    _fill_columns(indptr, indices, data, none, cp, ri, rv, 0, none, none, rv[:0])
+    _fill_columns(indptr, indices, data, none, cp, ri, rv, 0, none, none, rv[:0], unit)
 
 
 @njit(**_JIT)

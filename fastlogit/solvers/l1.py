@@ -284,7 +284,8 @@ def _csc_of(data, counts=None):
         nnz = int(cp[-1])
         ri = np.empty(nnz, dtype=np.int32 if max(nnz, data.n_samples) < 2 ** 31 else np.int64)
         rv = np.empty(nnz)
-        _cd.transpose(*rows, cp, ri, rv)
+        # (X binary, as the pass that counted found it: its values are not read)
+        _cd.transpose(*rows, cp, ri, rv, bool(_cached(_UNIT, data)))
         arrays = ((cp, ri, rv), rows)
         _cache(_CSC, data, arrays)
         return arrays
@@ -776,7 +777,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             csc, made = _cd.cols_and_rows_of_rows(*rows, loc, cp, m)
             made_rows = (cols, made)
         else:
-            csc = _cd.cols_of_rows(*rows, loc, cp)
+            csc = _cd.cols_of_rows(*rows, loc, cp, bool(binary))
         return csc, loc[cols]
 
     def point_terms():
