@@ -45,7 +45,11 @@ Consecutive dense models built from X's rows keep the last Hessian and update on
 whose curvature moved by more than ``_STALE`` relative (:func:`_gram_rows_stale`; near the
 optimum few do), so the model's Hessian stays within ``1 +- _STALE`` of the exact one while
 the gradient is exact.  On a binary X (every stored value 1.0) the column kernels skip
-reading the values.  A line search that finds no acceptable step damps the model (a ridge
+reading the values, and a dense model over a working set of at most
+:data:`fastlogit.solvers._cd.GROUP_M` columns is built per group of rows with one pattern on
+it (one-hot data at a small support repeats: :func:`fastlogit.solvers._cd.row_groups`; from
+X's rows the grouping gives up early when the rows mostly differ), the rows' curvatures
+summed per group, instead of per row.  A line search that finds no acceptable step damps the model (a ridge
 added to its curvature, Levenberg-Marquardt) and solves it again.  The line search compares
 F *changes* computed per sample: from the stored log-terms ``log(1 + e^z)``
 (:func:`fastlogit.solvers._cd.try_step_l`, two transcendental calls per sample) when that
