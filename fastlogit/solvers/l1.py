@@ -932,7 +932,9 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 inw[cols] = True
                 gram_ops = _cd.gram_cost_rest(*xc[:2], inw, row_k, row_k2, nnz_w, row_e)
             else:
-                gram_ops = _cd.gram_cost(xc[0], xc[1], lc, n)
+                # (one column: every row holds at most one of its entries, so the count is
+                # its number of entries, sum_i c_i (c_i + 1) / 2 = sum_i c_i)
+                gram_ops = nnz_w if m == 1 else _cd.gram_cost(xc[0], xc[1], lc, n)
             gram = (gram_ops * (_GRAM_IN_CACHE if m < _GRAM_M_CACHE else 1.0)
                     + (2 * nnz_w if compact else nnz_x))
         if model == "auto":
