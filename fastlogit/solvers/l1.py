@@ -50,8 +50,8 @@ reading the values, and a dense model over a working set of at most
 it (one-hot data at a small support repeats: :func:`fastlogit.solvers._cd.row_groups`; from
 X's rows the grouping gives up early when the rows mostly differ), the rows' curvatures
 summed per group, instead of per row.  A line search that finds no acceptable step damps
-the model (a ridge added to its curvature, Levenberg-Marquardt) and solves it again.  The line search compares
-F *changes* computed per sample: from the stored log-terms ``log(1 + e^z)``
+the model (a ridge added to its curvature, Levenberg-Marquardt) and solves it again.  The
+line search compares F *changes* computed per sample: from the stored log-terms ``log(1 + e^z)``
 (:func:`fastlogit.solvers._cd.try_step_l`, two transcendental calls per sample) when that
 change is further from the Armijo threshold than its rounding bound, else without
 cancellation (:func:`fastlogit.solvers._cd.try_step`), so steps are judged correctly far
