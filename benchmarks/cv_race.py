@@ -316,14 +316,33 @@ def _objective_kkt(X, s, w, b, C, penalty):
     return float(F), max(float(v.max(initial=0.0)), abs(C * float(g_z.sum())))
 
 
-def _reference_fit(X, s, C, penalty, tol, intercept_penalised=False):
-    """The optimum of one fold's problem (:func:`_objective_kkt`) from a solver that is not
-    fastlogit's: L1 skglm's ProxNewton (its ``L1(1 / (C n))`` on the mean log-loss, the same
-    minimiser, intercept unpenalised; ``intercept_penalised``: liblinear's problem, the
-    intercept a column of ones under the L1 penalty), L2 scikit-learn's newton-cholesky
-    (few features) or newton-cg, at ``tol``.  Returns ``(w, b)``."""
+def _reference_fit(X, s, C, penalty, tol, intercept_penalised=False, method="skglm"):
+    """The optimum of one fold's problem (:func:`_objective_kkt`) at ``tol``.
+
+    ``method="skglm"``, a solver that is not fastlogit's: L1 skglm's ProxNewton (its
+    ``L1(1 / (C n))`` on the mean log-loss, the same minimiser, intercept unpenalised;
+    ``intercept_penalised``: liblinear's problem, the intercept a column of ones under the
+    L1 penalty), L2 scikit-learn's newton-cholesky (few features) or newton-cg.
+    ``method="fastlogit"`` (L1): a cold ``fastlogit.LogisticRegression`` fit at ``tol``
+    (liblinear's problem: ``fit_intercept=False`` on X with a column of ones), for sets where
+    ProxNewton does not finish (a9a, w8a); its optimality is then the subgradient's, checked
+    by :func:`_objective_kkt` outside fastlogit.  Returns ``(w, b)``."""
     import scipy.sparse as sps
 
+    n = X.shape[0]
+    if intercept_penalised:
+        X = (sps.hstack([X, np.ones((n, 1))], format="csr") if sps.issparse(X)
+             else np.hstack([X, np.ones((n, 1))]))
+    if method == "fastlogit" and penalty == "l1":
+        import fastlogit
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est = fastlogit.LogisticRegression(
+                C=C, l1_ratio=1.0, solver="auto", tol=tol, max_iter=100000,
+                fit_intercept=not intercept_penalised).fit(X, s)
+        w, b = est.coef_.ravel().astype(np.float64), float(est.intercept_[0])
+        return (w[:-1], float(w[-1])) if intercept_penalised else (w, b)
     if penalty == "l2":
         from sklearn.linear_model import LogisticRegression as SkLR
 
@@ -335,10 +354,6 @@ def _reference_fit(X, s, C, penalty, tol, intercept_penalised=False):
     from skglm.penalties import L1
     from skglm.solvers import ProxNewton
 
-    n = X.shape[0]
-    if intercept_penalised:
-        X = (sps.hstack([X, np.ones((n, 1))]) if sps.issparse(X)
-             else np.hstack([X, np.ones((n, 1))]))
     Xc = sps.csc_matrix(X) if sps.issparse(X) else np.asfortranarray(X)
     solver = ProxNewton(tol=tol, max_iter=1000, max_pn_iter=10000,
                         fit_intercept=not intercept_penalised)
@@ -361,11 +376,11 @@ _SK_RUNS = {"l1": ("liblinear@1e-4", "saga@1e-4", "liblinear@1e-8", "saga@1e-8")
 
 
 def agree_reference(names, penalties, ref_tol=1e-12, sk_runs=None, liblinear_reference=True,
-                    our_tols=(1e-4, 1e-8)):
+                    our_tols=(1e-4, 1e-8), method="skglm"):
     """Untimed: every fold score of the CVs against the converged optimum's (issue 17).
 
     For each set, penalty, one of the race's 5 folds and C of the race's 10: the fold's
-    optimum from an independent solver at ``ref_tol`` (:func:`_reference_fit`), its
+    optimum at ``ref_tol`` (:func:`_reference_fit` with ``method``), its
     convergence checked by the minimum-norm subgradient (:func:`_objective_kkt`, printed
     relative to ``C ||grad L(0)||_inf``, the scale of our stopping rule) and by F against
     fastlogit's own fit at ``ref_tol``; its accuracy on the fold's test rows is the
@@ -402,7 +417,7 @@ def agree_reference(names, penalties, ref_tol=1e-12, sk_runs=None, liblinear_ref
                 truth = y[test] > 0
                 scale0 = float(np.abs(Xtr.T @ (s * 0.5)).max(initial=0.0))  # ||grad L(0)||
                 for i, C in enumerate(CS):
-                    w, b = _reference_fit(Xtr, s, C, penalty, ref_tol)
+                    w, b = _reference_fit(Xtr, s, C, penalty, ref_tol, method=method)
                     F, v = _objective_kkt(Xtr, s, w, b, C, penalty)
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
@@ -422,15 +437,16 @@ def agree_reference(names, penalties, ref_tol=1e-12, sk_runs=None, liblinear_ref
                     min_margin = min(min_margin, float(np.abs(z).min()))
                     if "liblinear's problem" in refs:
                         wl, bl = _reference_fit(Xtr, s, C, penalty, ref_tol,
-                                                intercept_penalised=True)
+                                                intercept_penalised=True, method=method)
                         zl = np.asarray(Xte @ wl + bl).ravel()
                         refs["liblinear's problem"][f, i] = np.mean((zl > 0) == truth)
             ref = refs["reference"]
             best = _sk_rule(ref)
             total = ref.sum(axis=0)
             ties = [f"{c:.3g}" for c, t in zip(CS, total) if t == total[best]]
-            solver = ("skglm ProxNewton" if penalty == "l1" else "scikit-learn " + (
-                "newton-cholesky" if X.shape[1] <= 1000 else "newton-cg"))
+            solver = ("scikit-learn " + ("newton-cholesky" if X.shape[1] <= 1000 else
+                                         "newton-cg") if penalty == "l2" else
+                      "skglm ProxNewton" if method == "skglm" else "fastlogit, cold")
             print(f"{name} {penalty}: reference ({solver} at tol {ref_tol:g}, "
                   f"{time.perf_counter() - t0:.0f} s): C_ {CS[best]:.3g} (Cs at the maximum "
                   f"summed score: {ties}); largest subgradient / (C ||grad L(0)||_inf) "
@@ -750,6 +766,9 @@ def main(argv=None):
                         "of each fold and C (skglm's ProxNewton for L1, scikit-learn's Newton "
                         "solvers for L2, at --reference-tol), instead of the race")
     p.add_argument("--reference-tol", type=float, default=1e-12)
+    p.add_argument("--reference", default="skglm", choices=["skglm", "fastlogit"],
+                   help="with --agree-reference, L1: the optimum from skglm's ProxNewton or "
+                        "from fastlogit's own cold fits (checked by the subgradient)")
     p.add_argument("--sklearn-runs", nargs="*", default=None, metavar="SOLVER@TOL",
                    help="with --agree-reference: scikit-learn's CVs (max_iter 100 at tol "
                         "1e-4, else 1000; default liblinear and saga at 1e-4 and 1e-8 for L1, "
@@ -776,7 +795,7 @@ def main(argv=None):
         return
     if args.agree_reference:
         agree_reference(args.datasets, args.penalties, args.reference_tol, args.sklearn_runs,
-                        our_tols=args.our_tols)
+                        our_tols=args.our_tols, method=args.reference)
         return
     if args.agree:
         agree(args.datasets, args.penalties, args.agree_tol, args.agree_max_iter, args.tol,

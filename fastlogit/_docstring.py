@@ -128,6 +128,9 @@ theta : ndarray of shape (n_params,)
 >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
 >>> data = MarginData(X, [0, 0, 1, 1], loss=SquaredHinge())  # n_params = 2 + intercept
 >>> theta = np.array([1.0, 0.0, -1.5])  # y~ z = 1.5, 0.5, 0.5, 1.5: rows 2, 3 in the margin""",
+    "check_params_returns": """\
+KernelSet
+    The kernels ``backend`` selects (:func:`fastlogit.kernels.get`).""",
     # ---------------------------------------------------------------- kernels
     "kernel_X": """\
 X : {fastlogit.kernels.Design, ndarray, sparse matrix} of shape (n, d)

@@ -411,6 +411,7 @@ class LogisticRegression(CallbackSupport, LinearLogitOutputs, ClassifierMixin, B
         store_params(self, locals())
 
     # ------------------------------------------------------------------ checks
+    @fill_doc
     def check_params(self):
         """Check the constructor parameters that need no data, as :meth:`fit` does first.
 
@@ -420,8 +421,7 @@ class LogisticRegression(CallbackSupport, LinearLogitOutputs, ClassifierMixin, B
 
         Returns
         -------
-        KernelSet
-            The kernels ``backend`` selects (:func:`fastlogit.kernels.get`).
+        {check_params_returns}
 
         Examples
         --------

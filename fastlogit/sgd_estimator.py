@@ -125,6 +125,7 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         store_params(self, locals())
 
     # ------------------------------------------------------------------ checks
+    @fill_doc
     def check_params(self):
         """Check the constructor parameters that need no data, as :meth:`fit` and
         :meth:`partial_fit` do first; ValueError names the first bad one.
@@ -132,8 +133,7 @@ class SGDLogisticRegression(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        KernelSet
-            The kernels ``backend`` selects (:func:`fastlogit.kernels.get`).
+        {check_params_returns}
 
         Examples
         --------

@@ -824,6 +824,46 @@ def test_dense_model_builds_reach_the_column_models_optimum(monkeypatch, kernel,
     np.testing.assert_array_equal(fit.theta != 0, ref.theta != 0)
 
 
+def _one_hot_problem(n=3000, levels=(2, 3, 2, 3, 2, 4), seed=7):
+    """A binary X of one-hot categorical features (each row one 1 per feature: its rows
+    repeat on a few columns, as mushrooms' do) and labels from a logistic model."""
+    rng = np.random.default_rng(seed)
+    offsets = np.cumsum((0,) + levels[:-1])
+    cols = np.stack([rng.integers(0, k, n) + o for k, o in zip(levels, offsets)], axis=1)
+    X = sp.csr_matrix((np.ones(cols.size), cols.ravel(),
+                       np.arange(0, cols.size + 1, len(levels))), shape=(n, sum(levels)))
+    beta = 1.5 * rng.standard_normal(sum(levels))
+    y = (rng.random(n) < 1.0 / (1.0 + np.exp(-(X @ beta)))).astype(float)
+    return X, y
+
+
+@pytest.mark.parametrize("C, grouping", [(1.0, "row_groups_of_rows"), (0.01, "row_groups")])
+def test_grouped_dense_models_reach_the_column_models_optimum(monkeypatch, C, grouping):
+    """On one-hot data the dense models are built per group of equal rows (from X's rows
+    when the model is built from them, from the working set's columns when its own rows
+    would be made): the grouping succeeds and gram_groups is called, and the fit reaches
+    the column models' F to 1e-12 relative (converged at tol 1e-10; the supports are not
+    compared: one-hot columns sum to the intercept's, so the optimum need not be unique)."""
+    calls = {"gram_groups": 0, grouping: 0}
+    for name in calls:
+        real = getattr(_cd, name)
+
+        def counted(*args, real=real, name=name):
+            out = real(*args)
+            calls[name] += 1 if name == "gram_groups" or out[0].size else 0
+            return out
+        monkeypatch.setattr(_cd, name, counted)
+    X, y = _one_hot_problem()
+    ob = Objective(X, y, C=C, penalty="l1")
+    fit = l1_newton(ob, np.zeros(ob.n_params), tol=1e-10)
+    assert calls["gram_groups"] and calls[grouping]
+    monkeypatch.undo()
+    ref = l1_newton(ob, np.zeros(ob.n_params), tol=1e-10, model="columns")
+    assert fit.converged and ref.converged
+    F = ob.value(ref.theta)
+    assert abs(ob.value(fit.theta) - F) <= 1e-12 * F
+
+
 def test_compiled_working_set_matches_the_numpy_one_or_defers_on_ties():
     from fastlogit.solvers.l1 import _working_set
 

@@ -45,16 +45,20 @@ Consecutive dense models built from X's rows keep the last Hessian and update on
 whose curvature moved by more than ``_STALE`` relative (:func:`_gram_rows_stale`; near the
 optimum few do), so the model's Hessian stays within ``1 +- _STALE`` of the exact one while
 the gradient is exact.  On a binary X (every stored value 1.0) the column kernels skip
-reading the values.  Repeated rows: when the fit takes X's full column copy and at least
-``_MERGE_SHARE`` of X's (row, label) pairs repeat an earlier one, the fit goes on over the
-distinct pairs, each weighted by the sum of its copies' weights
+reading the values, and a dense model over a working set of at most
+:data:`fastlogit.solvers._cd.GROUP_M` columns is built per group of rows with one pattern on
+it (one-hot data at a small support repeats: :func:`fastlogit.solvers._cd.row_groups`; from
+X's rows the grouping gives up early when the rows mostly differ), the rows' curvatures
+summed per group, instead of per row.  Repeated rows: when the fit takes X's full column
+copy and at least ``_MERGE_SHARE`` of X's (row, label) pairs repeat an earlier one, the fit
+goes on over the distinct pairs, each weighted by the sum of its copies' weights
 (:mod:`fastlogit.row_merge`: the same objective, only the order of the additions differs;
 the merged rows' column copy is made in the same pass and kept with the data term): every
 pass over the samples and the rows' entries shrinks by the share of copies (w8a, a9a).  The
-fits that never take the full copy (small supports) never pay for the grouping pass.
-A line search that finds no acceptable step damps the model (a ridge added to its
-curvature, Levenberg-Marquardt) and solves it again.  The line search compares
-F *changes* computed per sample: from the stored log-terms ``log(1 + e^z)``
+fits that never take the full copy (small supports) never pay for the grouping pass.  A
+line search that finds no acceptable step damps the model (a ridge added to its curvature,
+Levenberg-Marquardt) and solves it again.  The line search compares F *changes* computed
+per sample: from the stored log-terms ``log(1 + e^z)``
 (:func:`fastlogit.solvers._cd.try_step_l`, two transcendental calls per sample) when that
 change is further from the Armijo threshold than its rounding bound, else without
 cancellation (:func:`fastlogit.solvers._cd.try_step`), so steps are judged correctly far
@@ -1008,7 +1012,9 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 inw[cols] = True
                 gram_ops = _cd.gram_cost_rest(*xc[:2], inw, row_k, row_k2, nnz_w, row_e)
             else:
-                gram_ops = _cd.gram_cost(xc[0], xc[1], lc, n)
+                # (one column: every row holds at most one of its entries, so the count is
+                # its number of entries, sum_i c_i (c_i + 1) / 2 = sum_i c_i)
+                gram_ops = nnz_w if m == 1 else _cd.gram_cost(xc[0], xc[1], lc, n)
             gram = (gram_ops * (_GRAM_IN_CACHE if m < _GRAM_M_CACHE else 1.0)
                     + (2 * nnz_w if compact else nnz_x))
         if model == "auto":
