@@ -203,9 +203,11 @@ def _group(indptr, indices, bits, y, ybits, s, n_cols, inverse, first, ms, count
 
 
 @njit(**_JIT)
-def _fill(indptr, indices, data, y, first, mp, mi, mv, my, cp, ri, rv):
+def _fill(indptr, indices, data, y, first, mp, mi, mv, my, cp, ri, rv, unit):
     """The groups' first rows into mp / mi / mv (CSR) and their labels into my; when cp has
-    length n_cols + 1 (the column starts of the merged rows), also into ri / rv (CSC)."""
+    length n_cols + 1 (the column starts of the merged rows), also into ri / rv (CSC).
+    ``unit``: every value is 1.0 (the grouping pass found it): mv and rv, filled with ones
+    by the caller, are not written."""
     ng = first.shape[0]
     csc = cp.shape[0] > 0
     nxt = cp[:-1].copy() if csc else cp
@@ -214,15 +216,16 @@ def _fill(indptr, indices, data, y, first, mp, mi, mv, my, cp, ri, rv):
     for g in range(ng):
         i = first[g]
         for q in range(_U(indptr[i]), _U(indptr[i + 1])):
-            v = data[q]
             j = indices[q]
             mi[nz] = j
-            mv[nz] = v
+            if not unit:
+                mv[nz] = data[q]
             nz += _U(1)
             if csc:
                 k = nxt[_U(j)]
                 ri[k] = g
-                rv[k] = v
+                if not unit:
+                    rv[k] = data[q]
                 nxt[_U(j)] = k + 1
         mp[g + 1] = nz
         my[g] = y[i]
@@ -302,15 +305,16 @@ def merge_rows(indptr, indices, data, y, n_features, sample_weight=None, *, min_
         return None
     first, ms = first[:ng].copy(), ms[:ng].copy()
     mp, my = np.empty(ng + 1, dtype=np.int64), np.empty(ng)
-    mi, mv = np.empty(nnz_m, dtype=indices.dtype), np.empty(nnz_m)
+    # a binary X: one array of ones holds the values of the rows and of the columns
+    mi, mv = np.empty(nnz_m, dtype=indices.dtype), (np.ones if unit else np.empty)(nnz_m)
     if columns:
         cp = np.zeros(n_features + 1, dtype=np.int64)
         np.cumsum(counts, out=cp[1:])
         ri = np.empty(nnz_m, dtype=np.int32 if max(nnz_m, ng) < 2 ** 31 else np.int64)
-        rv = np.empty(nnz_m)
+        rv = mv if unit else np.empty(nnz_m)
     else:
         cp, ri, rv = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int32), np.empty(0)
-    _fill(indptr, indices, data, y, first, mp, mi, mv, my, cp, ri, rv)
+    _fill(indptr, indices, data, y, first, mp, mi, mv, my, cp, ri, rv, bool(unit))
     return MergedRows(mp, mi, mv, my, ms, inverse, first, bool(unit), counts,
                       (cp, ri, rv) if columns else None)
 
