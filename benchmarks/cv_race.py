@@ -39,6 +39,10 @@ gives medians, the ratios are of those medians, and the chosen C_ of each run (s
 and scoring).  ``--runners`` picks the columns (the GridSearchCV ones are the slow part on
 large sets).
 
+Untimed modes instead of the race: ``--agree`` (both CVs at a tight tol and at the race's),
+``--agree-reference`` (every fold score of both CVs against each fold's converged optimum,
+:func:`agree_reference`), ``--iterations``, ``--timeline``.
+
 Usage::
 
     flock -x /tmp/fastlogit-bench.lock python benchmarks/cv_race.py \\
