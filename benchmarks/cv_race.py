@@ -39,6 +39,10 @@ gives medians, the ratios are of those medians, and the chosen C_ of each run (s
 and scoring).  ``--runners`` picks the columns (the GridSearchCV ones are the slow part on
 large sets).
 
+Untimed modes instead of the race: ``--agree`` (both CVs at a tight tol and at the race's),
+``--agree-reference`` (every fold score of both CVs against each fold's converged optimum,
+:func:`agree_reference`), ``--iterations``, ``--timeline``.
+
 Usage::
 
     flock -x /tmp/fastlogit-bench.lock python benchmarks/cv_race.py \\
@@ -323,7 +327,8 @@ def _reference_fit(X, s, C, penalty, tol, intercept_penalised=False, method="skg
     ``L1(1 / (C n))`` on the mean log-loss, the same minimiser, intercept unpenalised;
     ``intercept_penalised``: liblinear's problem, the intercept a column of ones under the
     L1 penalty), L2 scikit-learn's newton-cholesky (few features) or newton-cg.
-    ``method="fastlogit"`` (L1): a cold ``fastlogit.LogisticRegression`` fit at ``tol``
+    ``method="fastlogit"`` (L1): a cold ``fastlogit.LogisticRegression`` fit at ``tol``,
+    ``max_iter=300``
     (liblinear's problem: ``fit_intercept=False`` on X with a column of ones), for sets where
     ProxNewton does not finish (a9a, w8a); its optimality is then the subgradient's, checked
     by :func:`_objective_kkt` outside fastlogit.  Returns ``(w, b)``."""
@@ -339,7 +344,7 @@ def _reference_fit(X, s, C, penalty, tol, intercept_penalised=False, method="skg
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est = fastlogit.LogisticRegression(
-                C=C, l1_ratio=1.0, solver="auto", tol=tol, max_iter=100000,
+                C=C, l1_ratio=1.0, solver="auto", tol=tol, max_iter=300,
                 fit_intercept=not intercept_penalised).fit(X, s)
         w, b = est.coef_.ravel().astype(np.float64), float(est.intercept_[0])
         return (w[:-1], float(w[-1])) if intercept_penalised else (w, b)
@@ -419,12 +424,16 @@ def agree_reference(names, penalties, ref_tol=1e-12, sk_runs=None, liblinear_ref
                 for i, C in enumerate(CS):
                     w, b = _reference_fit(Xtr, s, C, penalty, ref_tol, method=method)
                     F, v = _objective_kkt(Xtr, s, w, b, C, penalty)
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        mine = fastlogit.LogisticRegression(
-                            C=C, l1_ratio=r, solver="auto", tol=ref_tol,
-                            max_iter=100000).fit(Xtr, y[train])
-                    w2, b2 = mine.coef_.ravel().astype(np.float64), float(mine.intercept_[0])
+                    if method == "fastlogit" and penalty == "l1":
+                        w2, b2 = w, b  # the reference is our own fit
+                    else:
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
+                            mine = fastlogit.LogisticRegression(
+                                C=C, l1_ratio=r, solver="auto", tol=ref_tol,
+                                max_iter=100000).fit(Xtr, y[train])
+                        w2 = mine.coef_.ravel().astype(np.float64)
+                        b2 = float(mine.intercept_[0])
                     F2, v2 = _objective_kkt(Xtr, s, w2, b2, C, penalty)
                     worst_kkt = max(worst_kkt, v / max(C * scale0, 1.0))
                     worst_own = max(worst_own, v2 / max(C * scale0, 1.0))
@@ -440,6 +449,7 @@ def agree_reference(names, penalties, ref_tol=1e-12, sk_runs=None, liblinear_ref
                                                 intercept_penalised=True, method=method)
                         zl = np.asarray(Xte @ wl + bl).ravel()
                         refs["liblinear's problem"][f, i] = np.mean((zl > 0) == truth)
+                print(f"  (fold {f}: {time.perf_counter() - t0:.0f} s)", flush=True)
             ref = refs["reference"]
             best = _sk_rule(ref)
             total = ref.sum(axis=0)
@@ -766,6 +776,8 @@ def main(argv=None):
                         "of each fold and C (skglm's ProxNewton for L1, scikit-learn's Newton "
                         "solvers for L2, at --reference-tol), instead of the race")
     p.add_argument("--reference-tol", type=float, default=1e-12)
+    p.add_argument("--no-liblinear-reference", action="store_true",
+                   help="with --agree-reference, L1: skip the optimum of liblinear's problem")
     p.add_argument("--reference", default="skglm", choices=["skglm", "fastlogit"],
                    help="with --agree-reference, L1: the optimum from skglm's ProxNewton or "
                         "from fastlogit's own cold fits (checked by the subgradient)")
@@ -795,7 +807,7 @@ def main(argv=None):
         return
     if args.agree_reference:
         agree_reference(args.datasets, args.penalties, args.reference_tol, args.sklearn_runs,
-                        our_tols=args.our_tols, method=args.reference)
+                        not args.no_liblinear_reference, args.our_tols, args.reference)
         return
     if args.agree:
         agree(args.datasets, args.penalties, args.agree_tol, args.agree_max_iter, args.tol,

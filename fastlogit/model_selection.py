@@ -67,6 +67,7 @@ from ._docstring import filler
 from .base import store_params
 from .estimator import (FitPlan, LinearLogitOutputs, LogisticRegression,
                         check_known_labels, with_constant_column)
+from .kernels.numba_impl import UINDEX
 from .validation import (check_C, check_l1_ratio, check_max_iter, check_n_jobs, check_tol,
                          resolve_penalty)
 
@@ -82,10 +83,6 @@ _L1_PATH_SWEEPS = 20
 #: the L1 CVs took less time (figures in benchmarks/results/cv_race.md).
 _L1_PATH_KAPPA = 0.2
 
-#: Index type of the compiled loops over stored entries: Numba guards every signed index
-#: loaded from memory with a wraparound check, unsigned ones not (the same loads and
-#: arithmetic; :mod:`fastlogit.solvers._cd` does the same).
-_U = np.uint64
 
 
 @dataclass
@@ -369,8 +366,8 @@ def _scatter(row, idx, values):  # pragma: no cover (compiled)
     """``row[idx] = values`` (idx int64) in one loop: NumPy's fancy assignment of a path's
     compacted coefficients into its full-width row took several times longer.  Indices
     unsigned, as in :mod:`fastlogit.solvers._cd` (no wraparound check per access)."""
-    for k in range(_U(idx.shape[0])):
-        row[_U(idx[k])] = values[k]
+    for k in range(UINDEX(idx.shape[0])):
+        row[UINDEX(idx[k])] = values[k]
 
 
 def _lowest(objective, starts, keep, C):
@@ -853,11 +850,11 @@ def _rows_used_columns(indptr, indices, rows, d):  # pragma: no cover (compiled)
     :func:`_scatter`)."""
     used = np.zeros(d, dtype=np.bool_)
     nnz = 0
-    for t in range(_U(rows.shape[0])):
-        i = _U(rows[t])
-        nnz += indptr[i + _U(1)] - indptr[i]
-        for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
-            used[_U(indices[q])] = True
+    for t in range(UINDEX(rows.shape[0])):
+        i = UINDEX(rows[t])
+        nnz += indptr[i + UINDEX(1)] - indptr[i]
+        for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
+            used[UINDEX(indices[q])] = True
     return used, nnz
 
 
@@ -866,15 +863,15 @@ def _compact_rows(indptr, indices, data, rows, rank, out_indptr, out_indices,
                   out_data):  # pragma: no cover (compiled)
     """The rows ``rows`` of a CSR X into ``out_*`` (preallocated), each row's entries in
     their order, column j renamed ``rank[j]``.  Indices unsigned (as :func:`_scatter`)."""
-    k = _U(0)
+    k = UINDEX(0)
     out_indptr[0] = 0
-    for t in range(_U(rows.shape[0])):
-        i = _U(rows[t])
-        for q in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
-            out_indices[k] = rank[_U(indices[q])]
+    for t in range(UINDEX(rows.shape[0])):
+        i = UINDEX(rows[t])
+        for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
+            out_indices[k] = rank[UINDEX(indices[q])]
             out_data[k] = data[q]
-            k += _U(1)
-        out_indptr[t + _U(1)] = k
+            k += UINDEX(1)
+        out_indptr[t + UINDEX(1)] = k
 
 
 #: Scorings computed from the margins of every C at once (one sparse product per fold),
@@ -931,10 +928,10 @@ def _csr_margins(indptr, indices, data, rows, coefs, intercepts):  # pragma: no 
         for c in range(n_rows):
             w = coefs[k, c]  # one model's coefficients: a row of the path's array
             for t in range(rows.shape[0]):
-                i = _U(rows[t])  # unsigned indices, as in _scatter
+                i = UINDEX(rows[t])  # unsigned indices, as in _scatter
                 acc = 0.0
-                for jj in range(_U(indptr[i]), _U(indptr[i + _U(1)])):
-                    acc += np.float64(data[jj]) * w[_U(indices[jj])]
+                for jj in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
+                    acc += np.float64(data[jj]) * w[UINDEX(indices[jj])]
                 Z[t, k, c] = acc + intercepts[k, c]
     return Z
 

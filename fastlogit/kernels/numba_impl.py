@@ -44,6 +44,13 @@ _PAR = dict(cache=True, nogil=True, parallel=True)
 _SUM = dict(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 #: Cost of one row relative to one non-zero when balancing CSR row blocks (exp + log1p).
 _ROW_COST = 8
+#: Index type of the compiled loops over stored entries, here and in every module with such
+#: loops (the L1 solver's, model selection's): Numba guards every signed index loaded from
+#: memory (``indices[q]``, ``indptr[j]``) with a negative-index wraparound test that the
+#: compiler cannot drop; unsigned indices have none (the same loads and arithmetic: the same
+#: bits).  Valid because :func:`fastlogit.kernels.as_design` checked 0 <= column <
+#: n_features and a non-decreasing, non-negative indptr.  Never subtract two of them.
+UINDEX = np.uint64
 
 
 # ------------------------------------------------------------------ input checks (one pass)
@@ -144,10 +151,8 @@ def _pt_loss_grad(y, z):
 # product, CSR blocks balanced by cost).
 @njit(**_JIT)
 def _u(j):
-    """An index as unsigned, so that indexing skips the negative-index wraparound test (valid:
-    ``as_design`` checked 0 <= column < n_features and a non-decreasing, non-negative indptr).
-    Measured: up to 2x on the CSR dot product (a9a)."""
-    return np.uint64(j)
+    """An index as :data:`UINDEX`, so that indexing skips the negative-index wraparound test."""
+    return UINDEX(j)
 
 
 def row_span(X, i):

@@ -16,6 +16,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ..kernels.numba_impl import UINDEX
 from ._lbfgs_memory import numpy_sum
 
 __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
@@ -32,12 +33,6 @@ __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "GROUP_M", "row_groups", "row_groups_of_rows", "gram_groups"]
 
 _JIT = dict(cache=True, nogil=True)
-#: Index type of the loops over stored entries: Numba indexes with a signed integer through
-#: a wraparound check (a negative index counts from the end) on every access, which the
-#: compiler cannot drop when the index comes from memory (``indices[q]``, ``indptr[j]``);
-#: unsigned indices have none (the same loads and arithmetic: the same bits; measured in
-#: benchmarks/results/l1_race.md).  Never subtract two of them.
-UINDEX = np.uint64
 _EPS = np.finfo(np.float64).eps
 
 

@@ -23,8 +23,9 @@ import math
 import numpy as np
 from numba import njit
 
-from ._cd import (ANDERSON_K, UINDEX, anderson_step, coordinate_violation, end_of_sweep,
-                  newton_soft, keep, ring_slot, tally)
+from ..kernels.numba_impl import UINDEX
+from ._cd import (ANDERSON_K, anderson_step, coordinate_violation, end_of_sweep, newton_soft,
+                  keep, ring_slot, tally)
 
 __all__ = ["softmax_pointwise", "softmax_try", "softmax_grad_cols", "softmax_margins",
            "softmax_model_value", "cd_softmax"]
