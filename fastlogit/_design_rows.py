@@ -85,7 +85,7 @@ class CSRRowCopy:
         """The used part as a Design of shape (n_rows, n_cols) (views of the buffers: rows
         appended later do not reach it)."""
         k, nnz = self.n_rows, self.nnz
-        return _kernels.Design._trusted("csr", (self.data[:nnz], self.indices[:nnz],
+        return _kernels.Design.trusted("csr", (self.data[:nnz], self.indices[:nnz],
                                                 self.indptr[:k + 1]), (k, n_cols), dtype)
 
 
@@ -123,7 +123,7 @@ def row_subset(design, rows):
     """
     rows = np.asarray(rows, dtype=np.intp)
     if design.kind == "dense":
-        return _kernels.Design._trusted("dense", (design.arrays[0][rows],),
+        return _kernels.Design.trusted("dense", (design.arrays[0][rows],),
                                         (rows.shape[0], design.n_cols), design.dtype)
     copy = CSRRowCopy(design, int(csr_rows_nnz(design.arrays[2], rows)), rows.shape[0])
     copy.append(design, rows)

@@ -837,7 +837,7 @@ def _compacted_rows(X, rows, fit_intercept, n_rows):
     data = np.empty(nnz, dtype=X.dtype)
     _compact_rows(X.indptr, X.indices, X.data, rows, rank, indptr, indices, data)
     # X validated by the caller: in-range indices, so the parts need no second check
-    design = _kernels.Design._trusted("csr", (data, indices, indptr), (int(rows.size), n_used),
+    design = _kernels.Design.trusted("csr", (data, indices, indptr), (int(rows.size), n_used),
                                       np.dtype(X.dtype))
     keep = np.tile(np.r_[used, np.ones(int(fit_intercept), dtype=bool)], n_rows)
     return design, keep

@@ -29,10 +29,11 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from .kernels.numba_impl import UINDEX
+
 __all__ = ["MergedRows", "merge_rows", "merged_log_loss"]
 
 _JIT = dict(cache=True, nogil=True)
-_U = np.uint64  # unsigned loop indices: no wraparound checks on loads (as in solvers._cd)
 _M1 = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xBF58476D1CE4E5B9)
 _M3 = np.uint64(0x94D049BB133111EB)
@@ -91,11 +92,11 @@ class MergedRows(NamedTuple):
 
 @njit(inline="always", **_JIT)
 def _mix(x):
-    x ^= x >> _U(31)
+    x ^= x >> UINDEX(31)
     x *= _M2
-    x ^= x >> _U(29)
+    x ^= x >> UINDEX(29)
     x *= _M3
-    x ^= x >> _U(32)
+    x ^= x >> UINDEX(32)
     return x
 
 
@@ -103,9 +104,9 @@ def _mix(x):
 def _same_row(indptr, indices, bits, ybits, a, i):
     if ybits[a] != ybits[i]:
         return False
-    la, li = _U(indptr[a]), _U(indptr[i])
-    k = _U(indptr[a + _U(1)]) - la
-    if _U(indptr[i + _U(1)]) - li != k:
+    la, li = UINDEX(indptr[a]), UINDEX(indptr[i])
+    k = UINDEX(indptr[a + UINDEX(1)]) - la
+    if UINDEX(indptr[i + UINDEX(1)]) - li != k:
         return False
     for q in range(k):
         if indices[la + q] != indices[li + q] or bits[la + q] != bits[li + q]:
@@ -127,7 +128,7 @@ def _find(table, hashes, first, indptr, indices, bits, ybits, i, h, mask, ng):
             return ng, True
         if hashes[g] == h and _same_row(indptr, indices, bits, ybits, first[g], i):
             return g, False
-        slot = (slot + _U(1)) & mask
+        slot = (slot + UINDEX(1)) & mask
 
 
 @njit(**_JIT)
@@ -135,7 +136,7 @@ def _table(n):
     size = 1
     while size < 2 * n:
         size *= 2
-    return np.full(size, -1, dtype=np.int64), _U(size - 1)
+    return np.full(size, -1, dtype=np.int64), UINDEX(size - 1)
 
 
 @njit(**_JIT)
@@ -151,10 +152,10 @@ def _sample_pairs(indptr, indices, bits, ybits, step):
     pairs = 0
     for k in range(n):
         i = k * step
-        lo, hi = _U(indptr[i]), _U(indptr[i + 1])
+        lo, hi = UINDEX(indptr[i]), UINDEX(indptr[i + 1])
         h = _mix(ybits[i] ^ ((hi - lo) * _M1))
         for q in range(lo, hi):
-            h += _mix(_U(indices[q]) * _M1 ^ bits[q])
+            h += _mix(UINDEX(indices[q]) * _M1 ^ bits[q])
         g, new = _find(table, hashes, first, indptr, indices, bits, ybits, i, h, mask, ng)
         ng += new
         pairs += count[g]
@@ -173,7 +174,7 @@ def _group(indptr, indices, bits, y, ybits, s, n_cols, inverse, first, ms, count
     n = indptr.shape[0] - 1
     key = np.empty(n_cols, dtype=np.uint64)
     for j in range(n_cols):
-        key[j] = _mix(_U(j) * _M1 + _M2)
+        key[j] = _mix(UINDEX(j) * _M1 + _M2)
     table, mask = _table(n)
     hashes = np.empty(n, dtype=np.uint64)
     unit_w = s.shape[0] == 0
@@ -181,10 +182,10 @@ def _group(indptr, indices, bits, y, ybits, s, n_cols, inverse, first, ms, count
     nnz = 0
     unit = True
     for i in range(n):
-        lo, hi = _U(indptr[i]), _U(indptr[i + 1])
+        lo, hi = UINDEX(indptr[i]), UINDEX(indptr[i + 1])
         h = _mix(ybits[i] ^ ((hi - lo) * _M1))
         for q in range(lo, hi):
-            j = _U(indices[q])
+            j = UINDEX(indices[q])
             if j >= n_cols:  # (a negative index too)
                 return -1, 0, False
             b = bits[q]
@@ -195,7 +196,7 @@ def _group(indptr, indices, bits, y, ybits, s, n_cols, inverse, first, ms, count
             ng += 1
             ms[g] = 0.0
             for q in range(lo, hi):
-                counts[_U(indices[q])] += 1
+                counts[UINDEX(indices[q])] += 1
             nnz += np.int64(hi - lo)
         inverse[i] = g
         ms[g] += 1.0 if unit_w else s[i]
@@ -211,22 +212,22 @@ def _fill(indptr, indices, data, y, first, mp, mi, mv, my, cp, ri, rv, unit):
     ng = first.shape[0]
     csc = cp.shape[0] > 0
     nxt = cp[:-1].copy() if csc else cp
-    nz = _U(0)
+    nz = UINDEX(0)
     mp[0] = 0
     for g in range(ng):
         i = first[g]
-        for q in range(_U(indptr[i]), _U(indptr[i + 1])):
+        for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + 1])):
             j = indices[q]
             mi[nz] = j
             if not unit:
                 mv[nz] = data[q]
-            nz += _U(1)
+            nz += UINDEX(1)
             if csc:
-                k = nxt[_U(j)]
+                k = nxt[UINDEX(j)]
                 ri[k] = g
                 if not unit:
                     rv[k] = data[q]
-                nxt[_U(j)] = k + 1
+                nxt[UINDEX(j)] = k + 1
         mp[g + 1] = nz
         my[g] = y[i]
 
@@ -344,7 +345,7 @@ def merged_log_loss(data, merged):
     if merged.inverse.shape[0] != data.n_samples:
         raise ValueError(f"merged rows of {merged.inverse.shape[0]} samples do not belong to "
                          f"a data term of {data.n_samples}")
-    design = _kernels.Design._trusted(
+    design = _kernels.Design.trusted(
         "csr", (merged.data, merged.indices, merged.indptr),
         (merged.n_groups, data.n_features), np.dtype(np.float64))
     return LogLossData.trusted(design, merged.y, merged.sample_weight, data.fit_intercept,

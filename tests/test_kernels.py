@@ -763,7 +763,7 @@ def test_design_valid_and_trusted_paths(rng):
     assert Design(blk.kind, blk.arrays, blk.shape, blk.dtype).n_rows == 3
     empty = Design("csr", (data[:0], indices[:0], np.zeros(1, np.int64)), (0, 5), np.float64)
     assert empty.nnz == 0
-    T = Design._trusted("dense", (np.ones((2, 2)),), (2, 2), np.dtype(np.float64))
+    T = Design.trusted("dense", (np.ones((2, 2)),), (2, 2), np.dtype(np.float64))
     assert T.n_rows == 2 and kernels.as_design(T) is T
 
 

@@ -134,13 +134,38 @@ class Design:
             object.__setattr__(self, name, value)
 
     @classmethod
-    def _trusted(cls, kind, arrays, shape, dtype):
+    def trusted(cls, kind, arrays, shape, dtype):
         """A Design from parts the caller has already checked (no validation, O(1)).
 
-        For the package's own constructions from a validated Design or from arrays it has
-        just checked (:func:`as_design`, :meth:`rows`, column compaction); the arguments must
-        satisfy every invariant listed in the class docstring, in their normalised form
-        (``arrays`` a tuple, ``shape`` a tuple of int, ``dtype`` a numpy dtype).
+        For constructions from a validated Design or from arrays just checked (:func:`as_design`,
+        :meth:`rows`, column compaction, merged rows); anything else goes through
+        :func:`as_design`.  Nothing is checked: parts that break an invariant of the class
+        docstring give wrong results or crash the compiled kernels.
+
+        Parameters
+        ----------
+        kind : {"dense", "csr"}
+            The layout.
+        arrays : tuple of ndarray
+            ``(X,)`` for "dense" (C-contiguous), ``(data, indices, indptr)`` for "csr"
+            (indices int32 or int64, in ``[0, n_cols)``; indptr non-decreasing from 0).
+        shape : tuple of int
+            ``(n_rows, n_cols)``.
+        dtype : numpy.dtype
+            float32 or float64, the dtype of ``X`` or ``data``.
+
+        Returns
+        -------
+        Design
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.kernels import Design, as_design
+        >>> X = np.array([[1.0, 2.0], [3.0, 4.0]])
+        >>> D = Design.trusted("dense", (X,), X.shape, X.dtype)  # as as_design(X) makes it
+        >>> D.shape == as_design(X).shape, D.kind
+        (True, 'dense')
         """
         self = object.__new__(cls)
         for name, value in (("kind", kind), ("arrays", arrays), ("shape", shape),
@@ -243,7 +268,7 @@ class Design:
         else:
             data, indices, indptr = self.arrays
             arrays = (data, indices, indptr[start:stop + 1])
-        return Design._trusted(self.kind, arrays, (stop - start, self.n_cols), self.dtype)
+        return Design.trusted(self.kind, arrays, (stop - start, self.n_cols), self.dtype)
 
     def to_scipy(self):
         """The matrix as SciPy and NumPy users hold it.
@@ -411,7 +436,7 @@ def as_design(X, dtype=None, check_finite=False):
             indptr = indptr.astype(np.int64)
         if check_finite and not np.isfinite(data).all():
             raise ValueError("X contains NaN or infinity")
-        return Design._trusted("csr", (data, indices, indptr), (n, d), data.dtype)
+        return Design.trusted("csr", (data, indices, indptr), (n, d), data.dtype)
     X = np.asarray(X)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-dimensional, got shape {X.shape}")
@@ -421,7 +446,7 @@ def as_design(X, dtype=None, check_finite=False):
     X = np.ascontiguousarray(X, dtype=target)
     if check_finite and not np.isfinite(X).all():
         raise ValueError("X contains NaN or infinity")
-    return Design._trusted("dense", (X,), X.shape, X.dtype)
+    return Design.trusted("dense", (X,), X.shape, X.dtype)
 
 
 def _check_vec(name, a, length, dtype, writable=False, ndim=1):
@@ -863,7 +888,8 @@ class KernelSet:
         n, d = X.shape
         t = X.dtype
         k = _check_rows("P", P, n, t)
-        raw(*X.arrays, P, _optional("sample_weight", s, n, t), _check_vec("V", V, (d, k), t, ndim=2),
+        raw(*X.arrays, P, _optional("sample_weight", s, n, t),
+            _check_vec("V", V, (d, k), t, ndim=2),
             _check_vec("v_b", v_b, k, t), _check_vec("out", out, (d, k), t, True, 2),
             _check_vec("out_b", out_b, k, t, True), self._threads(X, n_threads, k + 1, k))
         return out
