@@ -48,9 +48,10 @@ _STEP = 16
 class MergedRows(NamedTuple):
     """The distinct (row, label) pairs of a CSR matrix and their summed weights.
 
-    Attributes
+    Parameters
     ----------
     indptr : ndarray of int64, shape (n_groups + 1,)
+        The merged rows' CSR row starts.
     indices : ndarray, shape (nnz_merged,)
         The input's index dtype.
     data : ndarray of float64, shape (nnz_merged,)
@@ -72,6 +73,15 @@ class MergedRows(NamedTuple):
         The merged rows' entries per column.
     columns : tuple (indptr int64 (n_features + 1,), indices int32 or int64, data float64) or None
         The merged rows in CSC (row indices sorted within each column), when asked for.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.row_merge import merge_rows
+    >>> indptr, indices, data = np.array([0, 1, 2]), np.array([1, 1]), np.array([3.0, 3.0])
+    >>> m = merge_rows(indptr, indices, data, np.array([1.0, 1.0]), 2, columns=True)
+    >>> m.n_groups, m.sample_weight.tolist(), m.columns[0].tolist()  # one row, weight 2
+    (1, [2.0], [0, 0, 1])
     """
 
     indptr: np.ndarray
@@ -87,6 +97,16 @@ class MergedRows(NamedTuple):
 
     @property
     def n_groups(self):
+        """int: the number of distinct (row, label) pairs, the merged rows.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from fastlogit.row_merge import merge_rows
+        >>> m = merge_rows(np.array([0, 1, 2]), np.array([0, 0]), np.ones(2), np.ones(2), 1)
+        >>> m.n_groups
+        1
+        """
         return self.first.shape[0]
 
 
@@ -239,9 +259,11 @@ def merge_rows(indptr, indices, data, y, n_features, sample_weight=None, *, min_
     Parameters
     ----------
     indptr : ndarray of int32 or int64, shape (n + 1,)
-        ``indptr[0] == 0``.
+        The CSR row starts, ``indptr[0] == 0``, non-decreasing.
     indices : ndarray of int32 or int64, shape (>= indptr[-1],)
+        The column of each stored entry.
     data : ndarray of float64, shape (>= indptr[-1],)
+        The stored values (compared by their bits).
     y : ndarray of float64, shape (n,)
         Labels (compared by their bits).
     n_features : int
@@ -266,6 +288,17 @@ def merge_rows(indptr, indices, data, y, n_features, sample_weight=None, *, min_
     ValueError
         When the arrays' shapes or dtypes do not fit together, or an index lies outside
         ``[0, n_features)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from fastlogit.row_merge import merge_rows
+    >>> X = sp.csr_array(np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 0.0], [1.0, 0.0]]))
+    >>> y = np.array([1.0, 0.0, 1.0, 0.0])  # rows 0 and 2 repeat (row and label); row 3 not
+    >>> m = merge_rows(X.indptr, X.indices, X.data, y, 2)
+    >>> m.n_groups, m.sample_weight.tolist(), m.inverse.tolist()
+    (3, [2.0, 1.0, 1.0], [0, 1, 0, 2])
     """
     indptr = np.ascontiguousarray(indptr)
     n = indptr.shape[0] - 1
@@ -335,6 +368,20 @@ def merged_log_loss(data, merged):
     :class:`fastlogit.objective.LogLossData`
         Over ``merged.n_groups`` rows, float64 CSR; equal to ``data`` as a function of theta
         (value, gradient, Hessian) up to the order of the additions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from fastlogit.objective import Objective
+    >>> from fastlogit.row_merge import merge_rows, merged_log_loss
+    >>> X = sp.csr_array(np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 0.0], [1.0, 0.0]]))
+    >>> y = np.array([1.0, 0.0, 1.0, 0.0])
+    >>> ob = Objective(X, y, C=1.0)
+    >>> merged = merged_log_loss(ob.data, merge_rows(X.indptr, X.indices, X.data, y, 2))
+    >>> theta = np.array([0.5, -0.25, 0.1])  # (w, b)
+    >>> merged.n_samples, bool(np.isclose(ob.with_data(merged).value(theta), ob.value(theta)))
+    (3, True)
     """
     from . import kernels as _kernels
     from .objective import LogLossData

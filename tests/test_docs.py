@@ -64,6 +64,7 @@ DOCTEST_MODULES = [
     "fastlogit.objective",
     "fastlogit.penalties",
     "fastlogit.extras",
+    "fastlogit.row_merge",
     "fastlogit.solvers",
     "fastlogit.solvers._result",
     "fastlogit.kernels",
