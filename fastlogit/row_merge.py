@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .kernels.numba_impl import UINDEX
+from .kernels.numba_impl import UINDEX, non_decreasing
 
 __all__ = ["MergedRows", "merge_rows", "merged_log_loss"]
 
@@ -307,7 +307,7 @@ def merge_rows(indptr, indices, data, y, n_features, sample_weight=None, *, min_
             or (n >= 0 and indptr.shape[0] and int(indptr[0]) != 0)):
         raise ValueError("indptr must be a 1-D integer array starting at 0")
     nnz = int(indptr[-1])
-    if n and bool((indptr[1:] < indptr[:-1]).any()):
+    if n and not non_decreasing(indptr):
         raise ValueError("indptr must be non-decreasing")
     indices = np.ascontiguousarray(indices)
     data = np.ascontiguousarray(data, dtype=np.float64)
