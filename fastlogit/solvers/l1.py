@@ -44,8 +44,10 @@ sweeping over the columns for as many sweeps as the last model took, over that m
 Consecutive dense models built from X's rows keep the last Hessian and update only the rows
 whose curvature moved by more than ``_STALE`` relative (:func:`_gram_rows_stale`; near the
 optimum few do), so the model's Hessian stays within ``1 +- _STALE`` of the exact one while
-the gradient is exact.  On a binary X (every stored value 1.0) the column kernels skip
-reading the values, and a dense model over a working set of at most
+the gradient is exact; rows whose curvature is below ``_SCREEN`` of its largest value (margins
+the model already trusts) enter such a Hessian by their diagonal only.  On a binary X
+(every stored value 1.0) the column kernels skip reading the values, and a dense model over
+a working set of at most
 :data:`fastlogit.solvers._cd.GROUP_M` columns is built per group of rows with one pattern on
 it (one-hot data at a small support repeats: :func:`fastlogit.solvers._cd.row_groups`; from
 X's rows the grouping gives up early when the rows mostly differ), the rows' curvatures
@@ -210,6 +212,15 @@ _GRAM_COLS = 1.5
 #: (:func:`_gram_rows_stale`): the model's Hessian is then within (1 +- _STALE) of the exact
 #: one (measured in benchmarks/results/l1_race.md).
 _STALE = 0.3
+#: Column path: a dense model's Hessian built from X's rows (:func:`_gram_rows_stale`) takes
+#: only the diagonal of the rows whose curvature is below _SCREEN of its largest value,
+#: ``D_i < _SCREEN C s_i / 4`` (margins beyond about 9 in absolute value: the rows the model
+#: already classifies with confidence; :func:`fastlogit.solvers._cd.gram_rows`' ``floor``),
+#: O(entries) instead of O(entries^2) per row: such rows, long ones on one-hot data, can hold
+#: most of the Hessian's pair updates and almost none of its curvature.  The matrix stays
+#: positive semi-definite with its diagonal exact (measured in
+#: benchmarks/results/l1_race.md).
+_SCREEN = 1e-3
 #: Column path: the line search tries its steps from stored log-terms
 #: (:func:`fastlogit.solvers._cd.try_step_l`) on working sets of at least this many features
 #: (on the 1 %-C fits' few features, with few steps, the pass that makes the log-terms did
@@ -606,15 +617,18 @@ def _gram_lower(nnz_w, n, m, compact, nnz_x):
             + (2 * nnz_w if compact else nnz_x))
 
 
-def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit):
+def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit, floor):
     """H (m + fi)^2 = the dense model's Hessian from X's rows (``pos`` maps a feature to its
     place in the working set ``cols``): built by :func:`fastlogit.solvers._cd.gram_rows`,
     or, when the last one (``stale``) was built on a working set holding ``cols``, kept up
     to date from it (:func:`fastlogit.solvers._cd.gram_rows_stale`: only the rows whose
     curvature moved by more than ``_STALE`` relative are updated, so every row's weight
     stays within _STALE of its curvature D_i and the model's Hessian within ``(1 +- _STALE)``
-    of the exact one; the gradient is always exact, so the optimum is unchanged).  Returns
-    the new ``stale``: (cols, H before any diagonal term is added, the weights Du it holds)."""
+    of the exact one; the gradient is always exact, so the optimum is unchanged).  The rows
+    with ``D_i < floor_i`` (float64 (n,)) enter a new build by their diagonal only and are
+    not updated while they stay below it (``_SCREEN``; H stays positive semi-definite).
+    Returns the new ``stale``: (cols, H before any diagonal term is added, the weights Du
+    it holds)."""
     k = None
     if stale is not None:
         old = stale[0]
@@ -622,14 +636,14 @@ def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit):
         if not (k < old.size).all() or not np.array_equal(old[k], cols):
             k = None
     if k is None:
-        _cd.gram_rows(*rows, pos, D, fi, H, unit)
+        _cd.gram_rows(*rows, pos, D, fi, H, unit, floor)
         Du = D.copy()
     else:
         if fi:
             k = np.append(k, stale[0].size)
         H[:] = stale[1][np.ix_(k, k)]
         Du = stale[2]
-        _cd.gram_rows_stale(*rows, pos, D, Du, _STALE, fi, H, unit)
+        _cd.gram_rows_stale(*rows, pos, D, Du, _STALE, fi, H, unit, floor)
     return cols, H.copy(), Du
 
 
@@ -701,9 +715,9 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     lo, lon = np.empty(n), np.empty(n)
     l_ok = False
     no_l = np.empty(0)
-    # the last line search's memo of repeated samples served its whole trial (the first line
-    # search runs try_step: on a small working set the rows repeat and its memo is cheaper)
-    rich = True
+    # the last line search's memo of repeated samples served its whole trial (then the next
+    # one runs try_step, whose memo serves as well and needs no log-terms)
+    rich = False
     # entries of inactive features stay 0 (never written below)
     g_full = np.zeros(d) if masked else np.empty(d)
     # columns the full column gradient skips: the inactive ones, and the working set's
@@ -784,12 +798,22 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             csc = _cd.cols_of_rows(*rows, loc, cp, bool(binary))
         return csc, loc[cols]
 
+    floor = None  # the curvature below which a row enters a dense model by its diagonal
+
+    def floors():
+        """gram_rows' ``floor`` (n,) of the current rows (``_SCREEN``)."""
+        nonlocal floor
+        if floor is None or floor.shape[0] != n:
+            floor = (0.25 * _SCREEN * C) * (s if s.size else np.ones(n))
+        return floor
+
     def point_terms():
-        """r, D, p from the margins z (:func:`fastlogit.solvers._cd.pointwise`); returns the
-        unscaled loss.  The log-terms lo are then stale."""
+        """r, D, p and the log-terms lo from the margins z
+        (:func:`fastlogit.solvers._cd.pointwise`, its logarithms: no pass of their own for
+        the line search's try_step_l); returns the unscaled loss."""
         nonlocal l_ok
-        l_ok = False
-        return _cd.pointwise(z, y, s, C, r, D, p)
+        l_ok = True
+        return _cd.pointwise(z, y, s, C, r, D, p, lo)
 
     def margins(out):
         """out = X w + b (+ offset) from scratch."""
@@ -1008,9 +1032,20 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                     row_k = np.diff(rows[0])
                     row_k2 = int(row_k @ row_k)
                     row_e = np.zeros(n, dtype=np.int64)
-                inw = np.zeros(d, dtype=bool)
-                inw[cols] = True
-                gram_ops = _cd.gram_cost_rest(*xc[:2], inw, row_k, row_k2, nnz_w, row_e)
+                # an upper bound on the count, every row's entries in the working set
+                # (sum_i k_i (k_i + 1) / 2): when it makes the same two choices as any
+                # count below it would (a dense model, not from the columns; both
+                # monotone in the count), the count's pass is skipped
+                gram_ops = (row_k2 + nnz_x) // 2
+                if not ((model == "dense" or gram_ops * (
+                        _GRAM_IN_CACHE if m < _GRAM_M_CACHE else 1.0) + nnz_x
+                        + est * m * m <= est * (2 * nnz_w + n))
+                        and int(col_nnz[cols] @ np.arange(m + 1, 1, -1))
+                        > _GRAM_COLS * (gram_ops + n)):
+                    inw = np.zeros(d, dtype=bool)
+                    inw[cols] = True
+                    gram_ops = _cd.gram_cost_rest(*xc[:2], inw, row_k, row_k2, nnz_w,
+                                                  row_e)
             else:
                 # (one column: every row holds at most one of its entries, so the count is
                 # its number of entries, sum_i c_i (c_i + 1) / 2 = sum_i c_i)
@@ -1091,9 +1126,10 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 elif groups is not None:
                     _cd.gram_groups(*groups[:2], D, fi, Hm, groups[2])
                 elif compact:  # rows made per round: a round's few steps, most rows moved
-                    _cd.gram_rows(*wrows, D, fi, Hm, unit)
+                    _cd.gram_rows(*wrows, D, fi, Hm, unit, floors())
                 else:
-                    stale = _gram_rows_stale(stale, rows, cols, pos, D, fi, Hm, unit)
+                    stale = _gram_rows_stale(stale, rows, cols, pos, D, fi, Hm, unit,
+                                             floors())
                 h_diag += _NU + ridge
                 h_diag[:m] += a
                 g_ext[:m] = gw
