@@ -13,12 +13,18 @@ __all__ = ["used_columns"]
 
 
 @njit(cache=True, nogil=True)
-def _mark(indices, lo, hi, used):
+def _mark(indices, lo, hi, used, stop):
+    count = 0
     for k in range(lo, hi):
-        used[indices[k]] = True
+        j = indices[k]
+        if not used[j]:
+            used[j] = True
+            count += 1
+            if count > stop:
+                return
 
 
-def used_columns(indices, lo, hi, n_features):
+def used_columns(indices, lo, hi, n_features, stop=None):
     """Bool mask (n_features,) of the columns that ``indices[lo:hi]`` names.
 
     Parameters
@@ -29,6 +35,10 @@ def used_columns(indices, lo, hi, n_features):
     lo, hi : int
         The stored values' range (``indptr[0]``, ``indptr[-1]``).
     n_features : int
+    stop : int, optional
+        The scan ends as soon as more than ``stop`` columns are marked (a caller that only
+        needs to know whether more than ``stop`` are used: on a set using most columns the
+        scan then ends after its first rows); the mask then holds those marked so far.
 
     Returns
     -------
@@ -42,5 +52,5 @@ def used_columns(indices, lo, hi, n_features):
     """
     used = np.zeros(n_features, dtype=np.bool_)
     if hi > lo:
-        _mark(indices, int(lo), int(hi), used)
+        _mark(indices, int(lo), int(hi), used, n_features if stop is None else int(stop))
     return used

@@ -215,7 +215,9 @@ class LogLossData:
             return None
         data, indices, indptr = self.design.arrays
         lo, hi = int(indptr[0]), int(indptr[-1])
-        used = used_columns(indices, lo, hi, self.n_features)  # compiled: no int64 copy
+        # compiled, no int64 copy; it stops once more than the allowed fraction is used
+        limit = int(np.floor(max_fraction * self.n_features))
+        used = used_columns(indices, lo, hi, self.n_features, stop=limit)
         n_used = int(np.count_nonzero(used))
         if n_used > max_fraction * self.n_features:
             return None

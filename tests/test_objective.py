@@ -366,6 +366,23 @@ def test_used_columns_matches_bincount(rng, index_dtype):
     np.testing.assert_array_equal(np.flatnonzero(keep[:-1]), np.unique(ind))
 
 
+def test_used_columns_stop(rng):
+    """With ``stop``, the scan ends once more than ``stop`` columns are marked: whether more
+    than ``stop`` are used is decided as by the full scan, and a scan that does not stop
+    returns the full mask."""
+    from fastlogit._columns import used_columns
+
+    for _ in range(50):
+        d = int(rng.integers(1, 40))
+        ind = rng.integers(0, d, int(rng.integers(0, 80))).astype(np.int32)
+        full = used_columns(ind, 0, ind.size, d)
+        for stop in range(d + 1):
+            got = used_columns(ind, 0, ind.size, d, stop=stop)
+            assert (np.count_nonzero(got) > stop) == (np.count_nonzero(full) > stop)
+            if np.count_nonzero(full) <= stop:
+                np.testing.assert_array_equal(got, full)
+
+
 def test_hess_diag_fusion_only_for_small_d(rng, monkeypatch):
     """Above FUSE_DIAG_MAX_FEATURES the value / gradient pass does not make the diagonal (its
     memory): every hess_diag at a new point is a pass of its own, with the same result."""
