@@ -808,14 +808,14 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             csc = _cd.cols_of_rows(*rows, loc, cp, bool(binary))
         return csc, loc[cols]
 
-    floor = None  # the curvature below which a row enters a dense model by its diagonal
+    d_floor = None  # the curvature below which a row enters a dense model by its diagonal
 
     def floors():
         """gram_rows' ``floor`` (n,) of the current rows (``_SCREEN``)."""
-        nonlocal floor
-        if floor is None or floor.shape[0] != n:
-            floor = (0.25 * _SCREEN * C) * (s if s.size else np.ones(n))
-        return floor
+        nonlocal d_floor
+        if d_floor is None or d_floor.shape[0] != n:
+            d_floor = (0.25 * _SCREEN * C) * (s if s.size else np.ones(n))
+        return d_floor
 
     def point_terms():
         """r, D, p and the log-terms lo from the margins z
