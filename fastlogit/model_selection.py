@@ -27,27 +27,26 @@ zero weights on the test rows instead would make every pass of the path a quarte
 for 5 folds), the compacted columns, the data term's kernels and caches (for L1
 the l1 solver's column copy of the fold, built once), the reference gradient of the stopping
 rule (cached per data term) and the last two gradients (:class:`_KeepsLastGradients`).  A
-fit whose start already meets the stopping rule (every C below the one where the first
-feature enters an L1 model; for L2, the large Cs where the rule, relative to
-``C ||grad L(0)||_inf``, is met by the previous optimum; for L1 see "A step at every C"
-below) costs that one check, not a solver call; after an l1 solver's fit the check uses
+fit whose start is optimal to the rule's floor ``tol`` (every C below the one where the
+first feature enters an L1 model; "A step at every C" below) costs that one check, not a
+solver call; after an l1 solver's fit the check uses
 the gradient the solver hands out (``grad_out``), rescaled to the next C, and the solver
 starts from it (``grad_start``), so neither makes a gradient pass there.  With
 ``n_threads=None``, paths that are still running take over the threads of finished ones
 (:class:`_ThreadShare`), so the last of 5 folds on 2 threads does not run on one while the
 other idles.
 
-A step at every C (L1 and elastic net): the stopping rule's threshold, ``tol`` times
-``C ||S(0)||_inf``, grows with C, while the previous optimum's violation at the next C is
-about ``C_next / C_prev - 1`` times the L1 strength (on its support ``C grad L`` has size
-exactly the strength), the same at every step of a geometric grid.  So from some C on every
-warm start met the rule at once, and the path's later fits returned the previous C's model
-unmoved: equal scores, which the CV's tie rule resolves to the smallest C (w8a's 5 folds
-picked 2.78 where every fold's optimum gives 21.5; benchmarks/results/cv_race.md).  As
-LIBLINEAR's newGLMNET and glmnet do at every fit, the l1 solver therefore takes at least one
-proximal Newton step at each C of a path (its ``min_iter``), unless the start is optimal to
-the rule's floor ``tol`` (the intercept-only start below the first feature's entry).  The
-smooth solvers' L2 paths keep the plain rule (their CVs' C_ agreed with the optimum's).
+A step at every C: the stopping rule's threshold, ``tol`` times ``C ||grad F(0)||_inf``
+(with an L1 part the minimum-norm subgradient), grows with C, while the previous optimum's
+violation at the next C does not: with an L1 part it is about ``C_next / C_prev - 1`` times
+the L1 strength (on the support ``C grad L`` has size exactly the strength), with L2 about
+``(C_next / C_prev - 1) ||w||_inf``.  So from some C on every warm start met the rule at
+once, and the path's later fits returned the previous C's model unmoved: equal scores,
+which the CV's tie rule resolves to the smallest C (w8a's L1 CV picked 2.78 where every
+fold's optimum gives 21.5; benchmarks/results/cv_race.md).  As LIBLINEAR's solvers and
+glmnet do at every fit, each deterministic fit of a path therefore takes at least one step
+(the solvers' ``min_iter=1``), unless its start is optimal to the rule's floor ``tol`` (as
+the intercept-only start of an L1 path below the first feature's entry).
 
 Not used, and why:
 
@@ -61,8 +60,8 @@ Not used, and why:
   margins, and no bound on the distance to the optimum that an L1 (not strongly convex)
   problem offers bounds them, so the chosen C_ and its score could not be proved unchanged;
 * starting a fold's fits from the whole data's path: that start carries the fold's own test
-  rows, and at tol 1e-4 the large-C L2 fits stop at their start (0 steps), and an L1 fit
-  after one step, so their scores would see the test rows.  Each fold's path starts from its own data only.
+  rows, and at tol 1e-4 the large-C fits stop after their one step, so their scores
+  would see the test rows.  Each fold's path starts from its own data only.
 """
 import numbers
 import warnings
@@ -176,9 +175,9 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
         Fitted in ascending order (the strongest penalty first: its optimum is nearest 0),
         returned in the order given.  A fit whose start already meets the stopping rule
         (deterministic solvers) is recorded without calling the solver, with 0 iterations
-        (the solver would return it unmoved); with an L1 part the l1 solver takes a step
-        at every C (``min_iter=1``) unless the start meets the rule's floor ``tol``
-        (module docstring, "A step at every C"); from the third C on, a fit starts at the
+        (the solver would return it unmoved); every other fit takes at least one step
+        (``min_iter=1``: the rule is checked against its floor ``tol`` here, module
+        docstring, "A step at every C"); from the third C on, a fit starts at the
         secant extrapolation (in log C) of the last two optima unless F is known to be no
         lower there than at the last optimum (:func:`_next_start`); the optima reached are
         the solver's either way.
@@ -284,9 +283,9 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
         # most _L1_PATH_SWEEPS coordinate sweeps, to _L1_PATH_KAPPA times the working set's
         # violation.
         options.update(full_columns=True, max_sweeps=_L1_PATH_SWEEPS, kappa=_L1_PATH_KAPPA)
-    # With an L1 part, every fit of the path takes a proximal Newton step unless its start
-    # is optimal to the rule's floor (module docstring, "A step at every C")
-    first_step = name == "l1" and bool(objective.l1_strength)
+    # every deterministic fit of the path takes a step unless its start is optimal to the
+    # rule's floor (module docstring, "A step at every C")
+    first_step = deterministic
     if first_step:
         options["min_iter"] = 1
     thetas = np.empty((Cs.size, n)) if out is None else out

@@ -153,7 +153,7 @@ from . import _cd
 from . import _l1_softmax as _sm
 from ._result import (History, SolverResult, binary_reference_norm, data_grad_at_zero,
                       reference_gradient_norm, single_threaded_blas, stopping_threshold,
-                      warn_not_converged)
+                      threshold_after, warn_not_converged)
 
 __all__ = ["l1_newton", "gap_safe_screen", "Screening", "softmax_l1_optimality"]
 
@@ -973,9 +973,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     kept = None
     ridge = 0.0  # damping added to the model's curvature after a failed line search
     exact = True  # z (hence the gradient) computed from scratch at this point
-    floor = stopping_threshold(tol, 0.0)  # the rule's threshold before min_iter steps
     while True:
-        if gnorm <= (thr if it >= min_iter else min(thr, floor)):
+        if gnorm <= threshold_after(thr, tol, it, min_iter):
             if exact:
                 break
             # confirm on margins recomputed from scratch (the iterates update z by steps)
@@ -1310,9 +1309,8 @@ def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     # after a full one, so that it vanishes near the optimum
     kappa, damp, exact = _KAPPA, 0.0, True
     sweeps_cap = min(max_sweeps, _SOFTMAX_SWEEPS)
-    floor = stopping_threshold(tol, 0.0)  # the rule's threshold before min_iter steps
     while True:
-        if gnorm <= (thr if it >= min_iter else min(thr, floor)):
+        if gnorm <= threshold_after(thr, tol, it, min_iter):
             if exact:
                 break
             loss, gb = exact_state()  # confirm on margins recomputed from scratch
@@ -1660,8 +1658,7 @@ def _solve_generic(objective, theta, tol, max_iter, hist, dense_max, max_inner, 
         return _finish(name, theta, 0, hist, gnorm, thr, "stopped by callback", objective)
     it, message, L = 0, "max_iter reached", None
     kappa = 0.1
-    floor = stopping_threshold(tol, 0.0)  # the rule's threshold before min_iter steps
-    while gnorm > (thr if it >= min_iter else min(thr, floor)) and it < max_iter:
+    while gnorm > threshold_after(thr, tol, it, min_iter) and it < max_iter:
         it += 1
         # the model's tolerance: on the sum of violations for coordinate descent (as in
         # the column path), on the largest one for FISTA
