@@ -55,7 +55,19 @@ goes on over the distinct pairs, each weighted by the sum of its copies' weights
 (:mod:`fastlogit.row_merge`: the same objective, only the order of the additions differs;
 the merged rows' column copy is made in the same pass and kept with the data term): every
 pass over the samples and the rows' entries shrinks by the share of copies (w8a, a9a).  The
-fits that never take the full copy (small supports) never pay for the grouping pass.  A
+fits that never take the full copy (small supports) never pay for the grouping pass.  Null
+directions: on one-hot data each categorical group's columns sum to the intercept's constant
+column (and a duplicate column repeats another), so the design ``[X_W, 1]`` has directions
+along which only the L1 term changes F; a coordinate step is held back by its own curvature
+(C times its samples' D), so at a large C coordinate descent crossed them by about
+``lam / H_jj`` per sweep and the fit stalled (a9a at C >= 167).  A dense model whose last
+sweeps at its sweep cap moved only along directions its Hessian hardly curves
+(:func:`_dense_model`) gets a basis of its working set's null directions
+(:func:`_null_basis`), and so does every later dense model of the fit: its coordinate
+descent then also steps exactly along each basis direction after every sweep and, after a
+batch of sweeps that only crawled, minimises the L1 term over all of them at once (a small
+linear program, :func:`_lad_jump`: single directions stop at kinks that two of them
+share).  The fits whose models never crawl pay nothing for it.  A
 line search that finds no acceptable step damps the model (a ridge added to its curvature,
 Levenberg-Marquardt) and solves it again.  The line search compares F *changes* computed
 per sample: from the stored log-terms ``log(1 + e^z)``
@@ -219,6 +231,18 @@ _LOG_TERMS_M = 32
 #: (:func:`fastlogit.solvers._cd.cd_model`'s ``weighted``) when the last model took at least
 #: this many sweeps (measured in benchmarks/results/l1_race.md).
 _WEIGHTED_SWEEPS = 8
+#: Column path, dense models: sweeps per batch when watching for a crawl along null
+#: directions, and between two checks for an exact minimisation of the L1 term over them
+#: (:func:`_dense_model`); at most _NULL_JUMPS such minimisations per model.
+_NULL_PART = 30
+_NULL_JUMPS = 4
+#: Column path: a model solution's change is "flat" (:func:`_flat`) when H curves it less
+#: than this fraction of its coordinates' own curvatures.
+_NULL_RHO = 1e-6
+#: Column path: the Jacobi-scaled eigenvalues of a dense model's Hessian taken as null
+#: (one-hot groups against the intercept, duplicate columns: rounding, about 1e-15, on a9a;
+#: the next one 1e-2).
+_NULL_EIG = 1e-8
 
 #: data term -> (its float64 CSC arrays, its float64 CSR arrays) (weakly keyed: a path of
 #: fits over one data term builds them once); _ROWS: the CSR arrays alone.
@@ -633,6 +657,140 @@ def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit):
     return cols, H.copy(), Du
 
 
+def _null_basis(H, lamv, xc, lc, n, unit):
+    """A basis of the null directions of a dense model's design ``[X_W, 1]`` (the intercept
+    last when ``lamv`` has one entry more than the working set), or None.
+
+    Found on the model's Hessian H (p, p) (``X_W^T diag(D) X_W`` with the intercept row,
+    D > 0: the same null space) by its Jacobi-scaled eigenvalues below ``_NULL_EIG``, then
+    in reduced form: each basis vector is 1 at a penalised coordinate of its own (the
+    pivots of a QR with column pivoting over the penalised rows) and 0 at the others'
+    pivots, entries below 1e-9 dropped (on one-hot data: a group's columns against the
+    intercept, a column against its duplicate).  A vector is kept only when ``X_W v_w +
+    v_b`` (over X's columns ``xc``, the working set's at ``lc``) is within 1e-10 of its
+    scale, so the loss is flat along every kept one to rounding (a sample whose curvature
+    underflowed to 0 cannot make a direction look null).
+
+    Returns ``(B (p, k), nptr (k + 1,) int64, nidx int64, nval float64)``: B's columns and
+    their non-zeros in the compressed form of :func:`fastlogit.solvers._cd.cd_dense_null`.
+    """
+    import scipy.linalg as sla
+
+    p = H.shape[0]
+    m = lc.shape[0]
+    dg = H.diagonal()
+    if p < 2 or not (dg > 0).all():
+        return None
+    sc = 1.0 / np.sqrt(dg)
+    ev, Q = np.linalg.eigh(H * sc[:, None] * sc[None, :])
+    k = int(np.count_nonzero(ev < _NULL_EIG))
+    pen = np.flatnonzero(lamv > 0)
+    if k == 0 or k > pen.size:
+        return None
+    Q = Q[:, :k] * sc[:, None]
+    piv = pen[sla.qr(Q[pen].T, pivoting=True, mode="r")[1][:k]]
+    try:
+        B = np.linalg.solve(Q[piv].T, Q.T).T
+    except np.linalg.LinAlgError:
+        return None
+    B[np.abs(B) < 1e-9] = 0.0
+    B[piv] = np.eye(k)
+    keep = []
+    out = np.empty(n)
+    xmax = 1.0 if unit else max(float(np.abs(xc[2]).max()), 1.0)
+    for q in range(k):
+        v = B[:, q]
+        nz = np.flatnonzero(v[:m])
+        _cd.col_matvec(*xc, lc[nz], v[nz], float(v[m]) if p > m else 0.0, out, unit)
+        if float(np.abs(out).max()) <= 1e-10 * float(np.abs(v).sum()) * xmax:
+            keep.append(q)
+    if not keep:
+        return None
+    B = np.ascontiguousarray(B[:, keep])
+    nptr = np.zeros(len(keep) + 1, dtype=np.int64)
+    nidx, nval = [], []
+    for q in range(len(keep)):
+        nz = np.flatnonzero(B[:, q])
+        nidx.append(nz)
+        nval.append(B[nz, q])
+        nptr[q + 1] = nptr[q] + nz.size
+    return B, nptr, np.concatenate(nidx).astype(np.int64), np.concatenate(nval)
+
+
+def _lad_jump(u, lamv, B):
+    """u moved along the columns of B to a minimiser of ``sum_j lamv_j |u_j + (B s)_j|``
+    over s (a linear program: HiGHS), the coordinates it zeroes set to exactly 0.0; u
+    itself when the program fails or the move does not lower the sum."""
+    from scipy.optimize import linprog
+
+    rows = np.flatnonzero((lamv > 0) & (np.abs(B).sum(axis=1) > 0))
+    k, q = B.shape[1], rows.size
+    Bp, c, wt = B[rows], u[rows], lamv[rows]
+    eye = sp.identity(q, format="csr")
+    A = sp.vstack((sp.hstack((sp.csr_matrix(Bp), -eye)), sp.hstack((sp.csr_matrix(-Bp), -eye))),
+                  format="csr")
+    res = linprog(np.concatenate((np.zeros(k), wt)), A_ub=A, b_ub=np.concatenate((-c, c)),
+                  bounds=[(None, None)] * k + [(0.0, None)] * q, method="highs")
+    if res.status != 0:
+        return u
+    step = B @ res.x[:k]
+    out = u + step
+    out[np.abs(out) <= 1e-12 * (np.abs(u) + np.abs(step))] = 0.0
+    if not float(lamv @ np.abs(out)) < float(lamv @ np.abs(u)):
+        return u
+    return out
+
+
+def _flat(H, du):
+    """Whether the change du of a dense model's solution lies along directions its Hessian H
+    hardly curves: ``du^T H du <= _NULL_RHO sum_j H_jj du_j^2`` (the model's curvature
+    along du against the single-coordinate steps' that make it up; 0 on a null direction,
+    1 along one coordinate)."""
+    q = float(np.dot(H.diagonal(), du * du))
+    return q > 0.0 and float(du @ (H @ du)) <= _NULL_RHO * q
+
+
+def _dense_model(H, g, theta, lamv, tol, max_sweeps, null):
+    """The dense model's solution ``(u, sweeps, crawl)`` by coordinate descent
+    (:func:`fastlogit.solvers._cd.cd_dense`) from theta.
+
+    Without a null basis (``null`` None), ``crawl`` says that the model took ``max_sweeps``
+    and that its last ``_NULL_PART`` sweeps moved u along directions H hardly curves
+    (:func:`_flat`): the symptom of null directions of the design (issue 16: a9a at large
+    C), for which the caller then makes the working set's null basis.
+
+    With one (:func:`_null_basis`), the model is flat along its directions but for the L1
+    term, which single-coordinate steps, each held back by its own curvature H_jj, cross
+    only by about lam / H_jj per sweep, and whose minimisation over several directions at
+    once no move along one at a time finds (a kink shared by two): the sweeps (each with
+    exact moves along every basis direction, :func:`fastlogit.solvers._cd.cd_dense_null`) run
+    ``_NULL_PART`` at a time; after a batch whose change is flat (:func:`_flat`) the L1
+    term is minimised over all the directions at once (:func:`_lad_jump`, at most
+    ``_NULL_JUMPS`` times a model).  ``crawl`` is then False."""
+    if null is None:
+        first = max_sweeps - _NULL_PART
+        u, sweeps, _ = _cd.cd_dense(H, g, theta, lamv, tol, max(first, 1))
+        if sweeps < first or first <= 0:
+            return u, sweeps, False
+        u2, more, _ = _cd.cd_dense(H, g + H @ (u - theta), u, lamv, tol, _NULL_PART)
+        return u2, sweeps + more, more == _NULL_PART and _flat(H, u2 - u)
+    B, nptr, nidx, nval = null
+    HN = np.ascontiguousarray((H @ B).T)
+    cN = np.maximum(np.einsum("ij,ji->i", HN, B), 0.0)
+    u, gu, sweeps, jumps = theta, g, 0, 0
+    while True:
+        part = min(_NULL_PART, max_sweeps - sweeps)
+        u2, more, _ = _cd.cd_dense_null(H, gu, u, lamv, tol, part, nptr, nidx, nval, HN, cN)
+        sweeps += more
+        if more < part or sweeps >= max_sweeps:
+            return u2, sweeps, False
+        if jumps < _NULL_JUMPS and _flat(H, u2 - u):
+            u3 = _lad_jump(u2, lamv, B)
+            jumps = jumps + 1 if u3 is not u2 else _NULL_JUMPS  # no gain: none again
+            u2 = u3
+        u, gu = u2, g + H @ (u2 - theta)
+
+
 def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose,
                    model, anderson, inactive, offset=None, thr=None, grad_start=None,
                    grad_out=None, kappa=None, merge=False):
@@ -938,6 +1096,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     ws_cap = min(ws_first, ws_min)
     kept = None
     ridge = 0.0  # damping added to the model's curvature after a failed line search
+    degenerate = False  # a dense model crawled along null directions: null bases from then on
     exact = True  # z (hence the gradient) computed from scratch at this point
     while True:
         if gnorm <= thr:
@@ -1060,6 +1219,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 lamv[m] = 0.0
         stop_round = False
         fresh = kept is not None
+        null = None  # the working set's null basis (_null_basis; False: none)
         while True:
             ww = w[cols]
             if fresh:  # cols and the kept columns are sorted (_working_set)
@@ -1101,7 +1261,13 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 if fi:
                     g_ext[m] = gb
                     w_ext[m] = b
-                u, sweeps, _ = _cd.cd_dense(Hm, g_ext, w_ext, lamv, kap * v1_ws, 5 * max_sweeps)
+                if degenerate and null is None:
+                    null = _null_basis(Hm, lamv, xc, lc, n, unit) or False
+                u, sweeps, crawl = _dense_model(Hm, g_ext, w_ext, lamv, kap * v1_ws,
+                                                5 * max_sweeps, null or None)
+                if crawl and null is None:  # (the next models of the round use it)
+                    null = _null_basis(Hm, lamv, xc, lc, n, unit) or False
+                    degenerate = True  # later rounds make theirs at their first model
                 dw = u[:m] - ww
                 db = u[m] - b if fi else 0.0
                 xd = np.empty(n)
