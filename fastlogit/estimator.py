@@ -350,7 +350,11 @@ class LogisticRegression(CallbackSupport, LinearLogitOutputs, ClassifierMixin, B
     verbose : int, default=0
         Print one line per solver iteration when positive.
     warm_start : bool, default=False
-        Start from the previous ``coef_``/``intercept_`` when their shapes still fit.
+        Start from the previous ``coef_``/``intercept_`` when their shapes still fit; the
+        deterministic solvers then take at least one step unless that start is optimal to
+        the absolute tolerance ``tol`` (``min_iter=1``, as on a regularisation path: the
+        stopping rule grows with C, so a warm start at a larger C could otherwise be
+        returned unmoved).
     n_jobs : None
         No effect, as in scikit-learn >= 1.8 (FutureWarning when set); the kernels' threads
         are ``n_threads``.
@@ -550,15 +554,18 @@ class LogisticRegression(CallbackSupport, LinearLogitOutputs, ClassifierMixin, B
         return Objective(design, Y, sw, **common)
 
     def _theta0(self, n_rows, n_features, fit_intercept):
+        """(start, whether it is the previous fit's coefficients: ``warm_start``)."""
         width = n_features + bool(fit_intercept)
         theta = np.zeros((n_rows, width))
+        warm = False
         if self.warm_start and hasattr(self, "coef_"):
             coef = _dense(self.coef_)
             if coef.shape == (n_rows, n_features):
+                warm = True
                 theta[:, :n_features] = coef
                 if fit_intercept:
                     theta[:, n_features] = self.intercept_
-        return theta.ravel() if n_rows > 1 else theta[0]
+        return (theta.ravel() if n_rows > 1 else theta[0]), warm
 
     def _liblinear_intercept(self):
         """liblinear's penalised intercept: a synthetic feature of value intercept_scaling."""
@@ -607,7 +614,7 @@ class LogisticRegression(CallbackSupport, LinearLogitOutputs, ClassifierMixin, B
         >>> len(seen) == int(clf.n_iter_[0]) + 1, seen[-1].shape  # the start, each iteration
         (True, (3,))
         """
-        from .solvers import ConvergenceWarning, solve
+        from .solvers import INFO, ConvergenceWarning, solve
 
         # (the class index per sample, n intp, is not kept: it would stay alive for the fit)
         kernels, X, classes, Y, sw = self._validate_fit(X, y, sample_weight)[:5]
@@ -627,7 +634,7 @@ class LogisticRegression(CallbackSupport, LinearLogitOutputs, ClassifierMixin, B
         design = _kernels.as_design(X)
         objective = self._objective(design, Y, sw, C, penalty, l1_ratio, fit_intercept)
         solver = self._solver_name(objective, classes.shape[0])
-        theta0 = self._theta0(n_rows, n_features, self.fit_intercept)
+        theta0, warm = self._theta0(n_rows, n_features, self.fit_intercept)
         if liblinear and self.warm_start and hasattr(self, "coef_") and n_rows == 1:
             theta0[-1] /= float(self.intercept_scaling)
         def attributes(theta):
@@ -646,9 +653,14 @@ class LogisticRegression(CallbackSupport, LinearLogitOutputs, ClassifierMixin, B
                           f"starting point is returned. Increase max_iter.", ConvergenceWarning)
             theta, n_iter, name, converged, result = theta0, 0, solver, False, None
         else:
+            # a warm start takes a step, as a regularisation path's fits do
+            # (fastlogit.model_selection, "A step at every C")
+            steps = ({"min_iter": 1} if warm and (solver == "auto"
+                                                   or not INFO[solver].stochastic) else {})
             result = solve(objective, solver, theta0, tol=float(self.tol),
                            max_iter=int(self.max_iter), verbose=self.verbose,
-                           random_state=self.random_state, callback=chain(callback, tasks))
+                           random_state=self.random_state, callback=chain(callback, tasks),
+                           **steps)
             theta, n_iter = result.theta, int(result.n_iter)
             name, converged = result.solver, bool(result.converged)
         if tasks is not None:

@@ -27,14 +27,26 @@ zero weights on the test rows instead would make every pass of the path a quarte
 for 5 folds), the compacted columns, the data term's kernels and caches (for L1
 the l1 solver's column copy of the fold, built once), the reference gradient of the stopping
 rule (cached per data term) and the last two gradients (:class:`_KeepsLastGradients`).  A
-fit whose start already meets the stopping rule (every C below the one where the first
-feature enters an L1 model, and the large Cs where the rule, relative to
-``C ||grad L(0)||_inf``, is met by the previous optimum) costs that one check, not a solver
-call; after an l1 solver's fit the check uses the gradient the solver hands out
-(``grad_out``), rescaled to the next C, and the solver starts from it (``grad_start``), so
-neither makes a gradient pass there.  With ``n_threads=None``, paths that are still
-running take over the threads of finished ones (:class:`_ThreadShare`), so the last of 5
-folds on 2 threads does not run on one while the other idles.
+fit whose start is optimal to the rule's floor ``tol`` (every C below the one where the
+first feature enters an L1 model; "A step at every C" below) costs that one check, not a
+solver call; after an l1 solver's fit the check uses
+the gradient the solver hands out (``grad_out``), rescaled to the next C, and the solver
+starts from it (``grad_start``), so neither makes a gradient pass there.  With
+``n_threads=None``, paths that are still running take over the threads of finished ones
+(:class:`_ThreadShare`), so the last of 5 folds on 2 threads does not run on one while the
+other idles.
+
+A step at every C: the stopping rule's threshold, ``tol`` times ``C ||grad F(0)||_inf``
+(with an L1 part the minimum-norm subgradient), grows with C, while the previous optimum's
+violation at the next C does not: with an L1 part it is about ``C_next / C_prev - 1`` times
+the L1 strength (on the support ``C grad L`` has size exactly the strength), with L2 about
+``(C_next / C_prev - 1) ||w||_inf``.  So from some C on every warm start met the rule at
+once, and the path's later fits returned the previous C's model unmoved: equal scores,
+which the CV's tie rule resolves to the smallest C (w8a's L1 CV picked 2.78 where every
+fold's optimum gives 21.5; benchmarks/results/cv_race.md).  As LIBLINEAR's solvers and
+glmnet do at every fit, each deterministic fit of a path therefore takes at least one step
+(the solvers' ``min_iter=1``), unless its start is optimal to the rule's floor ``tol`` (as
+the intercept-only start of an L1 path below the first feature's entry).
 
 Not used, and why:
 
@@ -48,7 +60,7 @@ Not used, and why:
   margins, and no bound on the distance to the optimum that an L1 (not strongly convex)
   problem offers bounds them, so the chosen C_ and its score could not be proved unchanged;
 * starting a fold's fits from the whole data's path: that start carries the fold's own test
-  rows, and at tol 1e-4 the large-C fits stop at their start (0 steps), so their scores
+  rows, and at tol 1e-4 the large-C fits stop after their one step, so their scores
   would see the test rows.  Each fold's path starts from its own data only.
 """
 import numbers
@@ -163,7 +175,9 @@ def warm_path(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter=1
         Fitted in ascending order (the strongest penalty first: its optimum is nearest 0),
         returned in the order given.  A fit whose start already meets the stopping rule
         (deterministic solvers) is recorded without calling the solver, with 0 iterations
-        (the solver would return it unmoved); from the third C on, a fit starts at the
+        (the solver would return it unmoved); every other fit takes at least one step
+        (``min_iter=1``: the rule is checked against its floor ``tol`` here, module
+        docstring, "A step at every C"); from the third C on, a fit starts at the
         secant extrapolation (in log C) of the last two optima unless F is known to be no
         lower there than at the last optimum (:func:`_next_start`); the optima reached are
         the solver's either way.
@@ -269,6 +283,11 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
         # most _L1_PATH_SWEEPS coordinate sweeps, to _L1_PATH_KAPPA times the working set's
         # violation.
         options.update(full_columns=True, max_sweeps=_L1_PATH_SWEEPS, kappa=_L1_PATH_KAPPA)
+    # every deterministic fit of the path takes a step unless its start is optimal to the
+    # rule's floor (module docstring, "A step at every C")
+    first_step = deterministic
+    if first_step:
+        options["min_iter"] = 1
     thetas = np.empty((Cs.size, n)) if out is None else out
     if theta0 is None and keep is not None and out is not None and out_zeroed:
         # the intercept-only start: zero outside the compacted columns, which ``out``
@@ -306,7 +325,8 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
         grad = None if last_grad is None else _rescaled_grad(checks, start, *last_grad)
         if deterministic:
             previous = start
-            start, done = _next_start(checks, start, fitted, np.log(C), tol, grad)
+            start, done = _next_start(checks, start, fitted, np.log(C), tol, grad,
+                                      floor=first_step)
             if start is not previous:
                 grad = None
         if done:
@@ -470,19 +490,21 @@ def _intercept_start(objective):
     return theta
 
 
-def _meets_rule(objective, theta, tol):
+def _meets_rule(objective, theta, tol, floor=False):
     """(whether theta meets the deterministic solvers' stopping rule at ``objective.C``,
     the smooth part f(theta) of F): the rule is ``||S||_inf <= tol * max(1, ref)``, S the
     minimum-norm subgradient of F (its gradient without an L1 part) and ref
     :func:`fastlogit.solvers._result.reference_gradient_norm`, as every deterministic solver
-    checks it before its first step.  One value/gradient pass unless the data term kept it."""
+    checks it before its first step.  ``floor``: the rule's floor ``||S||_inf <= tol``
+    (when it is lower), as the l1 solver checks it before its ``min_iter`` steps.  One
+    value/gradient pass unless the data term kept it."""
     f, g = objective.value_grad(theta)
-    return _rule_holds(objective, theta, g, tol), f
+    return _rule_holds(objective, theta, g, tol, floor), f
 
 
-def _rule_holds(objective, theta, g, tol):
+def _rule_holds(objective, theta, g, tol, floor=False):
     """Whether theta, where the smooth part's gradient is g, meets the stopping rule at
-    ``objective.C`` (:func:`_meets_rule`), without a pass over the data.
+    ``objective.C`` (:func:`_meets_rule`; ``floor`` as there), without a pass over the data.
 
     For a binary elastic-net-family objective (every path of the CV's binary folds) the
     measure and the reference are one compiled loop each (:func:`_binary_rule_measure`,
@@ -503,8 +525,11 @@ def _rule_holds(objective, theta, g, tol):
         data = objective.data
         data = data._data if isinstance(data, _KeepsLastGradients) else data
         reference = binary_reference_norm(data_grad_at_zero(data, n), d, lam, C)
-        return measure <= stopping_threshold(tol, reference)
+        thr = stopping_threshold(tol, reference)
+        return measure <= (min(thr, stopping_threshold(tol, 0.0)) if floor else thr)
     thr = stopping_threshold(tol, reference_gradient_norm(objective, theta, g))
+    if floor:
+        thr = min(thr, stopping_threshold(tol, 0.0))
     if objective.l1_strength:
         g = objective.min_norm_subgradient(theta, g)
     measure = float(np.abs(g).max()) if g.size else 0.0
@@ -545,8 +570,9 @@ def _rescaled_grad(objective, theta, C_old, grad):
     return out
 
 
-def _next_start(objective, last, fitted, log_C, tol, grad=None):
-    """(start of the next fit on a path, whether it already meets the stopping rule).
+def _next_start(objective, last, fitted, log_C, tol, grad=None, floor=False):
+    """(start of the next fit on a path, whether it already meets the stopping rule; with
+    ``floor`` the rule's floor, :func:`_meets_rule`).
 
     ``last`` is the last fit's result (or the path's first start), ``fitted`` the optima
     [(log C, theta), ...] of the last two fits at distinct C, oldest first.  A ``last`` that
@@ -567,9 +593,9 @@ def _next_start(objective, last, fitted, log_C, tol, grad=None):
     candidate: no fewer iterations on a9a, more passes.)
     """
     if grad is None:
-        met, f_last = _meets_rule(objective, last, tol)
+        met, f_last = _meets_rule(objective, last, tol, floor)
     else:
-        met = _rule_holds(objective, last, grad, tol)
+        met = _rule_holds(objective, last, grad, tol, floor)
     if met or len(fitted) < 2 or log_C <= fitted[-1][0]:
         return last, met
     (l0, t0), (l1, t1) = fitted

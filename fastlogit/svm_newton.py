@@ -245,7 +245,8 @@ def finite_newton_squared_hinge(X, yt, c, *, fit_intercept, tol=1e-8, max_iter=1
     >>> X = rng.normal(size=(60, 3))
     >>> yt = np.where(X[:, 0] + 0.3 * rng.normal(size=60) > 0, 1.0, -1.0)
     >>> theta, info = finite_newton_squared_hinge(X, yt, np.ones(60), fit_intercept=True)
-    >>> info["converged"], bool(info["dual"] <= info["objective"]), theta.shape
+    >>> # weak duality (D <= P) up to rounding: at the optimum the gap is 0 to the last bits
+    >>> info["converged"], bool(info["dual"] <= info["objective"] * (1 + 1e-12)), theta.shape
     (True, True, (4,))
     """
     return _finite_newton(X, yt, c, fit_intercept, tol, max_iter, theta0)

@@ -150,6 +150,80 @@ def test_fits_whose_start_meets_the_rule_skip_the_solver(rng):
         np.testing.assert_allclose(theta, ref, atol=1e-5)
 
 
+@pytest.mark.parametrize("solver", [s for s, p in DETERMINISTIC if p == "l2"])
+def test_l2_path_takes_a_step_at_every_C(solver):
+    # The same imbalanced data with L2: the rule's threshold grows with C, the previous
+    # optimum's gradient at the next C is about (C_next / C_prev - 1) ||w||_inf, and the
+    # plain rule returned the large-C fits' starts unmoved; each fit now takes a step and
+    # ends below the previous optimum's F at its C.
+    X, y = _imbalanced_binary()
+    Cs = np.logspace(-2, 6, 9)
+    objective = Objective(X, y, n_threads=1)
+    thetas, n_iter, conv, _ = warm_path(objective, Cs, solver, tol=1e-4, max_iter=200)
+    assert conv.all() and (n_iter >= 1).all()
+    for i in range(1, Cs.size):
+        objective.C = Cs[i]
+        F = [objective.value_grad(t)[0] for t in thetas[i - 1:i + 1]]
+        assert F[1] < F[0] - 1e-3  # (the previous optimum: F equal to the last bit)
+
+
+@pytest.mark.parametrize("l1_ratio", [0.0, 1.0])
+def test_estimator_warm_start_steps_at_a_larger_C(l1_ratio):
+    # A path by hand (warm_start=True, C raised between fits): the refit takes a step and
+    # ends lower at the new C than its start, as regularization_path's fits do; a refit at
+    # an optimum to the absolute tol returns it unmoved.
+    X, y = _imbalanced_binary()
+    clf = LogisticRegression(l1_ratio=l1_ratio, C=1e3, solver="auto", tol=1e-4,
+                             warm_start=True).fit(X, y)
+    start = np.append(clf.coef_.ravel(), clf.intercept_)
+    clf.set_params(C=1e4).fit(X, y)
+    assert clf.n_iter_[0] >= 1 and clf.converged_
+    objective = Objective(X, y, C=1e4, penalty="l1" if l1_ratio else "l2")
+    F = [objective.value_grad(t)[0] + objective.l1_value(t)
+         for t in (start, np.append(clf.coef_.ravel(), clf.intercept_))]
+    assert F[1] < F[0] - 1e-3
+    clf.set_params(tol=1e-12, max_iter=1000).fit(X, y)
+    coef = clf.coef_.copy()
+    clf.set_params(tol=1e-4).fit(X, y)
+    assert clf.n_iter_[0] == 0 and np.array_equal(clf.coef_, coef)
+
+
+def _imbalanced_binary(n=3000, d=60):
+    rng = np.random.default_rng(0)
+    X = (rng.random((n, d)) < 0.08).astype(float)
+    w = rng.standard_normal(d) * 2 * (rng.random(d) < 0.3)
+    y = (X @ w - 4.0 + rng.logistic(size=n) > 0).astype(float)
+    return sp.csr_matrix(X), y
+
+
+def test_l1_path_takes_a_step_at_every_C_above_the_first_entry():
+    # Imbalanced binary features (as w8a): the rule's threshold tol * C ||S(0)||_inf grows
+    # with C while the previous optimum's violation stays about C_next / C_prev - 1, so with
+    # the plain rule the fits at C >= 167 returned the previous C's model unmoved (0
+    # iterations, F equal).  Each fit above the first entry now takes a step and ends below
+    # the previous optimum's F at its C; the intercept-only fits below it still skip the
+    # solver, and a start optimal to the rule's floor is returned unmoved.
+    from fastlogit.solvers.l1 import l1_newton
+
+    X, y = _imbalanced_binary()
+    Cs = np.logspace(-4, 4, 10)
+    objective = Objective(X, y, penalty="l1", n_threads=1)
+    thetas, n_iter, conv, _ = warm_path(objective, Cs, "l1", tol=1e-4, max_iter=100)
+    assert conv.all()
+    moved = np.flatnonzero([t[:-1].any() for t in thetas])
+    assert moved.size == 7 and (n_iter[:moved[0]] == 0).all()
+    assert (n_iter[moved] >= 1).all()
+    for i in moved:
+        objective.C = Cs[i]
+        F = [objective.value_grad(t)[0] + objective.l1_value(t) for t in thetas[i - 1:i + 1]]
+        assert F[1] < F[0] - 0.01  # (the previous optimum: F equal to the last bit)
+    objective.C = Cs[-1]
+    best = l1_newton(objective, thetas[-1], tol=1e-12, max_iter=500)
+    again = l1_newton(objective, best.theta, tol=1e-4, min_iter=1)
+    assert best.grad_norm <= 1e-4 and again.n_iter == 0 and again.converged
+    assert np.array_equal(again.theta, best.theta)
+
+
 def test_path_starts_at_the_intercept_only_optimum(rng):
     from fastlogit.model_selection import _intercept_start
 

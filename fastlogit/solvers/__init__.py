@@ -8,6 +8,9 @@ Every solver has the signature::
 and the deterministic ones stop at ``||grad F||_inf <= tol * max(1, ||grad F(0)||_inf)`` (the
 reference gradient at theta = 0 does not depend on the starting point, so warm starts pay)
 (:mod:`fastlogit.solvers._result`), warning with :class:`ConvergenceWarning` otherwise.
+They also take ``min_iter=0``: steps taken before that rule may end the fit, unless the
+start's measure is within the rule's floor ``tol``
+(:func:`fastlogit.solvers._result.threshold_after`; a regularisation path passes 1).
 
 Each solver carries a :class:`fastlogit.contract.SolverInfo` (``@declare`` in its module):
 the objective methods it calls, whether it handles a penalty with an L1 part, whether it

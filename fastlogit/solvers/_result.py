@@ -210,6 +210,30 @@ def stopping_threshold(tol, reference):
     return float(tol) * max(1.0, float(reference))
 
 
+def threshold_after(thr, tol, it, min_iter):
+    """The threshold a solver compares its optimality measure with after ``it`` steps.
+
+    ``thr`` (:func:`stopping_threshold`) once ``min_iter`` steps are taken; before that the
+    rule's floor ``tol`` when it is lower, so that a fit asked to take ``min_iter`` steps
+    (a regularisation path's warm-started fits: :func:`fastlogit.model_selection.warm_path`)
+    returns its start unmoved only when the start is optimal to the absolute tolerance.
+
+    Parameters
+    ----------
+    thr : float
+        The fit's stopping threshold.
+    tol : float >= 0
+        The fit's tolerance.
+    it, min_iter : int
+        Steps taken, steps asked for.
+
+    Returns
+    -------
+    float
+    """
+    return thr if it >= min_iter else min(thr, stopping_threshold(tol, 0.0))
+
+
 #: data term -> float64 gradient of its unscaled L at theta = 0 (weakly keyed: dropped with
 #: the data term).  Data terms are immutable after construction, so the entry stays valid.
 _GRAD_AT_ZERO = weakref.WeakKeyDictionary()

@@ -163,7 +163,7 @@ from . import _cd
 from . import _l1_softmax as _sm
 from ._result import (History, SolverResult, binary_reference_norm, data_grad_at_zero,
                       reference_gradient_norm, single_threaded_blas, stopping_threshold,
-                      warn_not_converged)
+                      threshold_after, warn_not_converged)
 
 __all__ = ["l1_newton", "gap_safe_screen", "Screening", "softmax_l1_optimality"]
 
@@ -439,7 +439,7 @@ def _finish(name, theta, it, hist, gnorm, thr, message, objective):
 def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verbose=0,
               random_state=None, ws_min=256, max_sweeps=200, dense_max=1500, max_inner=1000,
               column_path=True, model="auto", anderson=True, inactive=None, full_columns=False,
-              grad_start=None, grad_out=None, kappa=None):
+              grad_start=None, grad_out=None, kappa=None, min_iter=0):
     """Proximal Newton for penalty "l1" / "elasticnet" (also runs for "l2" / None).
 
     Parameters
@@ -502,6 +502,15 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
     kappa : float in (0, 1), optional
         Binary column path: the model-solve tolerance's start, relative to the working set's
         violation sum (None: ``_KAPPA``); a path's warm-started fits may take looser models.
+    min_iter : int >= 0
+        Proximal Newton steps the fit takes before the stopping rule may end it, unless the
+        start's measure is within the rule's floor ``tol`` (the threshold of a reference
+        below 1: an optimum to the absolute tolerance).  A regularisation path passes 1
+        (:func:`fastlogit.model_selection.warm_path`: the rule relative to ``C ||S(0)||``
+        grows with C, while a warm start's violation at the next C stays about
+        ``C_next / C_prev - 1`` times the L1 strength, so that without a step the large-C
+        fits of a path would return the previous C's model unmoved).  ``n_iter`` of such a
+        fit is at least ``min(min_iter, max_iter)``.
 
     Returns
     -------
@@ -545,15 +554,16 @@ def l1_newton(objective, theta0, *, tol=1e-4, max_iter=1000, callback=None, verb
         return _solve_columns(objective, data, theta.copy(), tol, max_iter, hist,
                               int(ws_min), int(max_sweeps), verbose, model, bool(anderson),
                               inactive, grad_start=grad_start, grad_out=grad_out,
-                              kappa=kappa, merge=merged is None)
+                              kappa=kappa, merge=merged is None, min_iter=min_iter)
     data = _multinomial_data(objective) if column_path else None
     if data is not None and objective.n_params > int(dense_max):
         twin = _float64_twin(objective)
         res = _solve_softmax(twin, twin.data, theta.copy(), tol, max_iter, hist,
-                             int(ws_min), int(max_sweeps), verbose, bool(anderson))
+                             int(ws_min), int(max_sweeps), verbose, bool(anderson),
+                             min_iter)
     else:
         res = _solve_generic(_float64_twin(objective), theta.copy(), tol, max_iter, hist,
-                             int(dense_max), int(max_inner), int(max_sweeps))
+                             int(dense_max), int(max_inner), int(max_sweeps), min_iter)
     if grad_out is not None:
         grad_out[:] = objective.value_grad(res.theta)[1]
     res.n_evals = dict(getattr(objective, "n_evals", res.n_evals))
@@ -793,7 +803,7 @@ def _dense_model(H, g, theta, lamv, tol, max_sweeps, null):
 
 def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose,
                    model, anderson, inactive, offset=None, thr=None, grad_start=None,
-                   grad_out=None, kappa=None, merge=False):
+                   grad_out=None, kappa=None, merge=False, min_iter=0):
     """The column path (module docstring).  With ``merge``, the fit moves to X's merged
     rows (:func:`_merged_of`) when it takes X's full column copy and the rows merge; the
     objective's values are the same, so the fit goes on from the same point."""
@@ -1099,7 +1109,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     degenerate = False  # a dense model crawled along null directions: null bases from then on
     exact = True  # z (hence the gradient) computed from scratch at this point
     while True:
-        if gnorm <= thr:
+        if gnorm <= threshold_after(thr, tol, it, min_iter):
             if exact:
                 break
             # confirm on margins recomputed from scratch (the iterates update z by steps)
@@ -1131,6 +1141,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             cols = _working_set(w != 0, viol, ws_cap)
         ws_cap = min(2 * ws_cap, ws_min)
         eps_ws = max(_WS_REL * gnorm, 0.5 * thr)
+        it_round = it
         m = cols.size
         xc, lc = columns(cols)
         gw, hw, vio = np.empty(m), np.empty(m), np.empty(m)
@@ -1239,7 +1250,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             kept = (cols, kg, kh)
             hb = hb + _NU + ridge
             v_ws = max(vmax, abs(gb))
-            if v_ws <= eps_ws or it >= max_iter:
+            if (v_ws <= eps_ws and it >= min_iter) or it >= max_iter:
                 break
             v1_ws = v1_ws + abs(gb)
             kap = min(kappa, (v_ws / g_first) ** _FORCING) if dense_model else kappa
@@ -1339,6 +1350,8 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         F = value(loss)
         if hist.record(pack() if hist.callback is not None else None, F, gnorm):
             return finish("stopped by callback")
+        if it == it_round:
+            min_iter = 0  # a round without a step (a model without descent): none forced
         if stop_round:
             if gnorm <= thr:
                 continue
@@ -1357,7 +1370,7 @@ def _multinomial_data(objective):
 
 
 def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose,
-                   anderson):
+                   anderson, min_iter=0):
     """Softmax by proximal Newton on the joint model over working sets of features.
 
     The outer loop is the column path's: each round computes the full gradient (K per
@@ -1427,7 +1440,7 @@ def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     kappa, damp, exact = _KAPPA, 0.0, True
     sweeps_cap = min(max_sweeps, _SOFTMAX_SWEEPS)
     while True:
-        if gnorm <= thr:
+        if gnorm <= threshold_after(thr, tol, it, min_iter):
             if exact:
                 break
             loss, gb = exact_state()  # confirm on margins recomputed from scratch
@@ -1440,6 +1453,7 @@ def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         # ---- working set of features: the support plus the worst violators
         cols = _working_set((W != 0).any(axis=1), viol.max(axis=1), ws_min)
         eps_ws = max(_WS_REL * gnorm, 0.5 * thr)
+        it_round = it
         m = cols.size
         Gw, Hw = np.empty((m, K)), np.empty((m, K))
         stop_round = False
@@ -1452,7 +1466,7 @@ def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             hb += _NU + mu
             vio, vmax = _violation(Gw, Wc, lam)
             v_ws = max(vmax, float(np.abs(gb).max()) if fi else 0.0)
-            if v_ws <= eps_ws or it >= max_iter:
+            if (v_ws <= eps_ws and it >= min_iter) or it >= max_iter:
                 break
             v1_ws = float(vio.sum()) + (float(np.abs(gb).sum()) if fi else 0.0)
             dW, V = np.zeros((m, K)), np.zeros((n, K))
@@ -1499,6 +1513,8 @@ def _solve_softmax(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         viol, gnorm = measure(gb)
         if hist.record(pack() if hist.callback is not None else None, F, gnorm):
             return _finish(name, pack(), it, hist, gnorm, thr, "stopped by callback", objective)
+        if it == it_round:
+            min_iter = 0  # a round without a step (a model without descent): none forced
         if stop_round and gnorm > thr:  # (below the threshold: the exact check at the top)
             break
     return _finish(name, pack(), it, hist, gnorm, thr, message, objective)
@@ -1761,7 +1777,8 @@ def _fista(hv, g, theta, lam, L, tol, max_iter):
     return u, L
 
 
-def _solve_generic(objective, theta, tol, max_iter, hist, dense_max, max_inner, max_sweeps):
+def _solve_generic(objective, theta, tol, max_iter, hist, dense_max, max_inner, max_sweeps,
+                   min_iter=0):
     name = "l1"
     lam = _lam_vector(objective)
     dense = objective.n_params <= dense_max and hasattr(objective, "hessian")
@@ -1771,7 +1788,7 @@ def _solve_generic(objective, theta, tol, max_iter, hist, dense_max, max_inner, 
         return _finish(name, theta, 0, hist, gnorm, thr, "stopped by callback", objective)
     it, message, L = 0, "max_iter reached", None
     kappa = 0.1
-    while gnorm > thr and it < max_iter:
+    while gnorm > threshold_after(thr, tol, it, min_iter) and it < max_iter:
         it += 1
         # the model's tolerance: on the sum of violations for coordinate descent (as in
         # the column path), on the largest one for FISTA

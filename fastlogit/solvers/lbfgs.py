@@ -38,7 +38,7 @@ from . import _lbfgs_memory as _lbm
 from ._line_search import armijo
 from ..contract import declare
 from ._result import single_threaded_blas
-from ._result import begin_smooth_fit, finish_fit
+from ._result import begin_smooth_fit, finish_fit, threshold_after
 
 __all__ = ["lbfgs"]
 
@@ -180,7 +180,7 @@ def _first_step(g):
 @declare("lbfgs", needs={"value_grad", "line"})
 @single_threaded_blas
 def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
-          random_state=None, m=None, max_ls=40, memory_dtype=None):
+          random_state=None, m=None, max_ls=40, memory_dtype=None, min_iter=0):
     """Minimise the smooth objective with L-BFGS (``m`` correction pairs; None: 20, or 10
     when 20 would take more than ``FLOAT32_MEMORY_BYTES`` in float64, :data:`DEFAULT_PAIRS`).
 
@@ -201,7 +201,7 @@ def lbfgs(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0
                      getattr(objective, "n_threads", 1))
     d = np.empty_like(theta)
     it, message = 0, "max_iter reached"
-    while gnorm > thr and it < max_iter:
+    while gnorm > threshold_after(thr, tol, it, min_iter) and it < max_iter:
         it += 1
         if memory.order:  # the unit step first: its point theta + d comes from the same sweep
             t0, trial = 1.0, np.empty_like(theta)

@@ -33,7 +33,7 @@ from scipy import linalg
 from . import _tr_cg
 from ._line_search import armijo, minimizing_step
 from ..contract import declare
-from ._result import begin_smooth_fit, finish_fit, single_threaded_blas
+from ._result import begin_smooth_fit, finish_fit, single_threaded_blas, threshold_after
 
 __all__ = ["newton_cholesky", "newton_cg", "trust_region", "cholesky_factor", "pcg"]
 
@@ -86,7 +86,7 @@ def _solve_with(factor, g):
          convex_only=True)
 @single_threaded_blas
 def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
-                    random_state=None, max_params=5000, reuse_cg=2):
+                    random_state=None, max_params=5000, reuse_cg=2, min_iter=0):
     """Newton's method with the dense Hessian (gram kernel) and a Cholesky solve.
 
     Per iteration: one fused value/gradient/IRLS-weight pass (shared with the line search's
@@ -113,7 +113,7 @@ def newton_cholesky(objective, theta0, *, tol=1e-4, max_iter=100, callback=None,
     g0 = max(1.0, _norm(g))
     it, message = 0, "max_iter reached"
     factor, diag_max, refactor = None, 1.0, True
-    while gnorm > thr and it < max_iter:
+    while gnorm > threshold_after(thr, tol, it, min_iter) and it < max_iter:
         it += 1
         d = None
         if not refactor:
@@ -307,7 +307,7 @@ def pcg(hessp, g, rtol, max_cg, precond=None, eps_q=0.0, minv=None, work=None):
 @single_threaded_blas
 def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
               random_state=None, preconditioner="diag", max_cg=None, eta_max=0.5, eps_q=0.0,
-              line_search="armijo", residual_floor=0.0, curvature_tol=0.0):
+              line_search="armijo", residual_floor=0.0, curvature_tol=0.0, min_iter=0):
     """Truncated Newton-CG with a line search (binary and multinomial).
 
     The CG residual tolerance is eta_k = min(eta_max, sqrt(||g_k|| / max(1, ||g_0||))) relative
@@ -366,12 +366,12 @@ def newton_cg(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbo
     it, message = 0, "max_iter reached"
     work = CGWork(theta.size)
     rows, next_ask, wait = None, 0, 1  # the current step's row subset (curvature_tol)
-    while gnorm > thr and it < max_iter:
+    while gnorm > threshold_after(thr, tol, it, min_iter) and it < max_iter:
         it += 1
         g2 = _norm(g)
         eta = float(np.sqrt(g2 / g0))
         if residual_floor:
-            eta = max(eta, residual_floor * thr / g2)
+            eta = max(eta, residual_floor * threshold_after(thr, tol, it - 1, min_iter) / g2)
         eta = min(eta_max, eta)
         minv = None  # the previous diagonal is released before the next is computed
         minv = _preconditioner(objective, theta, preconditioner)
@@ -458,7 +458,7 @@ def _to_boundary(sMs, sMd, dMd, delta):
 @single_threaded_blas
 def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, verbose=0,
                  random_state=None, preconditioner="mixed", max_cg=None, eta_max=0.3,
-                 delta0=None, eps_q=0.5):
+                 delta0=None, eps_q=0.5, min_iter=0):
     """Trust-region Newton-CG (TRON-style); binary and multinomial.
 
     Radius rules (eta0, eta1, eta2) = (1e-4, 0.25, 0.75) and (sigma1, sigma2, sigma3) =
@@ -487,7 +487,7 @@ def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, ve
                                     else np.multiply(minv, g, out=work.tmp) @ g))
     it, n_outer, message = 0, 0, "max_iter reached"
     first = True
-    while gnorm > thr and it < max_iter:
+    while gnorm > threshold_after(thr, tol, it, min_iter) and it < max_iter:
         n_outer += 1
         rtol = min(eta_max, float(np.sqrt(_norm(g) / g0)))
         th = theta
@@ -522,7 +522,7 @@ def trust_region(objective, theta0, *, tol=1e-4, max_iter=100, callback=None, ve
             theta, f, g, gnorm = theta_new, f_new, g_new, gnorm_new
             if hist.record(theta, f, gnorm):
                 return finish_fit(name, objective, theta, it, hist, gnorm, thr, by_callback=True)
-            if gnorm <= thr:
+            if gnorm <= threshold_after(thr, tol, it, min_iter):
                 break
             if preconditioner:
                 minv = mdiag = None  # released before the next diagonal is computed
