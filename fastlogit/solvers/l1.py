@@ -236,12 +236,11 @@ _WEIGHTED_SWEEPS = 8
 #: (:func:`_dense_model`); at most _NULL_JUMPS such minimisations per model.
 _NULL_PART = 30
 _NULL_JUMPS = 4
-#: Column path: a model solution's change is "flat" (:func:`_flat`) when H curves it less
-#: than this fraction of its coordinates' own curvatures.
-_NULL_RHO = 1e-6
 #: Column path: the Jacobi-scaled eigenvalues of a dense model's Hessian taken as null
 #: (one-hot groups against the intercept, duplicate columns: rounding, about 1e-15, on a9a;
-#: the next one 1e-2).
+#: the next one 1e-2), and the scaled curvature below which a change is "flat"
+#: (:func:`_flat`; at 1e-6, w8a's models at C = 1291.5 crawled along near-null directions
+#: that no null basis holds, and made one in vain).
 _NULL_EIG = 1e-8
 
 #: data term -> (its float64 CSC arrays, its float64 CSR arrays) (weakly keyed: a path of
@@ -753,11 +752,12 @@ def _lad_jump(u, lamv, B):
 
 def _flat(H, du):
     """Whether the change du of a dense model's solution lies along directions its Hessian H
-    hardly curves: ``du^T H du <= _NULL_RHO sum_j H_jj du_j^2`` (the model's curvature
-    along du against the single-coordinate steps' that make it up; 0 on a null direction,
-    1 along one coordinate)."""
+    does not curve: ``du^T H du <= _NULL_EIG sum_j H_jj du_j^2`` (the model's curvature
+    along du against the single-coordinate steps' that make it up: the Rayleigh quotient of
+    the Jacobi-scaled H, as :func:`_null_basis` reads its eigenvalues; 0 on a null
+    direction, 1 along one coordinate)."""
     q = float(np.dot(H.diagonal(), du * du))
-    return q > 0.0 and float(du @ (H @ du)) <= _NULL_RHO * q
+    return q > 0.0 and float(du @ (H @ du)) <= _NULL_EIG * q
 
 
 def _dense_model(H, g, theta, lamv, tol, max_sweeps, null):
@@ -789,12 +789,15 @@ def _dense_model(H, g, theta, lamv, tol, max_sweeps, null):
     cN = np.maximum(np.einsum("ij,ji->i", HN, B), 0.0)
     u, gu, sweeps, jumps = theta, g, 0, 0
     while True:
-        part = min(_NULL_PART, max_sweeps - sweeps)
+        # in batches while a joint minimisation may still come, then in one go (a batch
+        # restarts the sweeps' shrinking)
+        part = (min(_NULL_PART, max_sweeps - sweeps) if jumps < _NULL_JUMPS
+                else max_sweeps - sweeps)
         u2, more, _ = _cd.cd_dense_null(H, gu, u, lamv, tol, part, nptr, nidx, nval, HN, cN)
         sweeps += more
         if more < part or sweeps >= max_sweeps:
             return u2, sweeps, False
-        if jumps < _NULL_JUMPS and _flat(H, u2 - u):
+        if _flat(H, u2 - u):
             u3 = _lad_jump(u2, lamv, B)
             jumps = jumps + 1 if u3 is not u2 else _NULL_JUMPS  # no gain: none again
             u2 = u3
