@@ -1405,18 +1405,21 @@ def _split_trust_constr(X, y, C):
     return np.r_[res.x[:d] - res.x[d:2 * d], res.x[2 * d]]
 
 
+@pytest.mark.parametrize("column_path", [True, False])
 @pytest.mark.parametrize("C", [1e4, 1e5])
-def test_one_hot_groups_at_large_C_converge(C):
+def test_one_hot_groups_at_large_C_converge(C, column_path):
     """Issue 16, a9a at C >= 167: one-hot groups summing to the intercept's column (and a
     duplicate column) leave F flat but for its L1 term along the null directions of
     [X, 1]; at a large C coordinate descent crossed them by ~lam / H_jj per sweep and the
-    fit stalled (before the null-direction moves: not converged after 300 steps, F 1.6e-8
-    above the optimum at C = 1e4).  The fit converges at tol 1e-8 (the measure computed
-    here in NumPy), within 1e-10 relative of the split form's optimum (trust-constr, whose
-    F agreed to 2e-11) and no higher than it but for rounding."""
+    fit stalled (before the null-direction moves: not converged after 300 steps on both
+    the column path's dense models and the generic path, F 1.6e-8 above the optimum at
+    C = 1e4).  The fit converges at tol 1e-8 (the measure computed here in NumPy), within
+    1e-10 relative of the split form's optimum (trust-constr, whose F agreed to 2e-11) and
+    no higher than it but for rounding."""
     X, y = _one_hot_with_intercept_null_space()
     ob = Objective(X, y, C=C, penalty="l1")
-    res = l1_newton(ob, np.zeros(ob.n_params), tol=1e-8, max_iter=300)
+    res = l1_newton(ob, np.zeros(ob.n_params), tol=1e-8, max_iter=300,
+                    column_path=column_path)
     g0 = _kkt(X, y, np.zeros(ob.n_params), C, 1.0)
     kkt = _kkt(X, y, res.theta, C, 1.0)
     assert res.converged and res.n_iter < 50
@@ -1425,6 +1428,34 @@ def test_one_hot_groups_at_large_C_converge(C):
     F, F_ref = _l1_value(X, y, res.theta, C), _l1_value(X, y, _split_trust_constr(X, y, C), C)
     assert F <= F_ref * (1.0 + 1e-12)
     assert F_ref - F <= 1e-10 * F_ref
+
+
+@pytest.mark.parametrize("C", [1e3, 1e4])
+def test_multinomial_one_hot_at_large_C_converges(C):
+    """The generic path (multinomial in memory) on the one-hot groups: a shift of one
+    feature's K coefficients is one more null direction of the softmax loss; the fit
+    stalled at C = 1e3 and 1e4 (|S| 1.6 after 300 steps) and now converges at tol 1e-8,
+    the minimum-norm subgradient computed here in NumPy."""
+    X, _ = _one_hot_with_intercept_null_space()
+    rng = np.random.default_rng(1)
+    Z = X @ rng.standard_normal((X.shape[1], 3))
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    Y = np.eye(3)[[rng.choice(3, p=row) for row in P]]
+    ob = Objective(X, Y, C=C, penalty="l1")
+    res = l1_newton(ob, np.zeros(ob.n_params), tol=1e-8, max_iter=300)
+
+    def kkt(theta):
+        W, b = theta.reshape(3, -1)[:, :-1], theta.reshape(3, -1)[:, -1]
+        Zt = np.asarray(X @ W.T) + b
+        Pt = np.exp(Zt - Zt.max(axis=1, keepdims=True))
+        Pt /= Pt.sum(axis=1, keepdims=True)
+        R = C * (Pt - Y)
+        G = np.asarray(X.T @ R).T
+        sub = np.where(W != 0, G + np.sign(W), np.sign(G) * np.maximum(np.abs(G) - 1.0, 0))
+        return max(np.abs(sub).max(), np.abs(R.sum(axis=0)).max())
+    assert res.converged and res.n_iter < 50
+    assert kkt(res.theta) <= 1e-8 * max(1.0, kkt(np.zeros(ob.n_params)))
 
 
 def test_null_moves_minimise_the_model_along_each_direction():

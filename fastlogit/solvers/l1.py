@@ -67,7 +67,9 @@ sweeps at its sweep cap moved only along directions its Hessian hardly curves
 descent then also steps exactly along each basis direction after every sweep and, after a
 batch of sweeps that only crawled, minimises the L1 term over all of them at once (a small
 linear program, :func:`_lad_jump`: single directions stop at kinks that two of them
-share).  The fits whose models never crawl pay nothing for it.  A
+share).  The fits whose models never crawl pay nothing for it.  The generic path's dense
+models (below) do the same with their Hessian's null basis, which also holds the softmax
+loss's shift of one feature's K coefficients (multinomial at a large C stalled as well).  A
 line search that finds no acceptable step damps the model (a ridge added to its curvature,
 Levenberg-Marquardt) and solves it again.  The line search compares F *changes* computed
 per sample: from the stored log-terms ``log(1 + e^z)``
@@ -666,19 +668,19 @@ def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit):
     return cols, H.copy(), Du
 
 
-def _null_basis(H, lamv, xc, lc, n, unit):
-    """A basis of the null directions of a dense model's design ``[X_W, 1]`` (the intercept
-    last when ``lamv`` has one entry more than the working set), or None.
+def _null_basis(H, lamv, flat=None):
+    """A basis of the null directions of a dense model's Hessian H (p, p) that move a
+    penalised coordinate (``lamv`` (p,) > 0 there), or None.
 
-    Found on the model's Hessian H (p, p) (``X_W^T diag(D) X_W`` with the intercept row,
-    D > 0: the same null space) by its Jacobi-scaled eigenvalues below ``_NULL_EIG``, then
-    in reduced form: each basis vector is 1 at a penalised coordinate of its own (the
-    pivots of a QR with column pivoting over the penalised rows) and 0 at the others'
-    pivots, entries below 1e-9 dropped (on one-hot data: a group's columns against the
-    intercept, a column against its duplicate).  A vector is kept only when ``X_W v_w +
-    v_b`` (over X's columns ``xc``, the working set's at ``lc``) is within 1e-10 of its
-    scale, so the loss is flat along every kept one to rounding (a sample whose curvature
-    underflowed to 0 cannot make a direction look null).
+    Found by H's Jacobi-scaled eigenvalues below ``_NULL_EIG`` (H = ``A^T diag(D) A`` with
+    D > 0 has the null space of the design A: on one-hot data a group's columns against the
+    intercept, a column against its duplicate), the directions that move only unpenalised
+    coordinates left out, then put in reduced form: each basis vector is 1 at a penalised
+    coordinate of its own (the pivots of a QR with column pivoting over the penalised rows)
+    and 0 at the others' pivots, entries below 1e-9 dropped.  With ``flat`` (a callable
+    v -> bool), only the vectors it accepts are kept (the column path checks ``A v`` on X's
+    columns, so that a sample whose curvature underflowed to 0 cannot make a direction look
+    null).
 
     Returns ``(B (p, k), nptr (k + 1,) int64, nidx int64, nval float64)``: B's columns and
     their non-zeros in the compressed form of :func:`fastlogit.solvers._cd.cd_dense_null`.
@@ -686,7 +688,6 @@ def _null_basis(H, lamv, xc, lc, n, unit):
     import scipy.linalg as sla
 
     p = H.shape[0]
-    m = lc.shape[0]
     dg = H.diagonal()
     if p < 2 or not (dg > 0).all():
         return None
@@ -694,9 +695,16 @@ def _null_basis(H, lamv, xc, lc, n, unit):
     ev, Q = np.linalg.eigh(H * sc[:, None] * sc[None, :])
     k = int(np.count_nonzero(ev < _NULL_EIG))
     pen = np.flatnonzero(lamv > 0)
-    if k == 0 or k > pen.size:
+    if k == 0 or pen.size == 0:
         return None
     Q = Q[:, :k] * sc[:, None]
+    # the combinations that move a penalised coordinate (a shift of unpenalised intercepts
+    # alone, e.g. of every class's, is no direction for the L1 term)
+    _, sv, vt = np.linalg.svd(Q[pen], full_matrices=False)
+    k = int(np.count_nonzero(sv > 1e-8 * sv[0])) if sv.size and sv[0] > 0 else 0
+    if k == 0:
+        return None
+    Q = Q @ vt[:k].T
     piv = pen[sla.qr(Q[pen].T, pivoting=True, mode="r")[1][:k]]
     try:
         B = np.linalg.solve(Q[piv].T, Q.T).T
@@ -704,15 +712,7 @@ def _null_basis(H, lamv, xc, lc, n, unit):
         return None
     B[np.abs(B) < 1e-9] = 0.0
     B[piv] = np.eye(k)
-    keep = []
-    out = np.empty(n)
-    xmax = 1.0 if unit else max(float(np.abs(xc[2]).max()), 1.0)
-    for q in range(k):
-        v = B[:, q]
-        nz = np.flatnonzero(v[:m])
-        _cd.col_matvec(*xc, lc[nz], v[nz], float(v[m]) if p > m else 0.0, out, unit)
-        if float(np.abs(out).max()) <= 1e-10 * float(np.abs(v).sum()) * xmax:
-            keep.append(q)
+    keep = [q for q in range(k) if flat is None or flat(B[:, q])]
     if not keep:
         return None
     B = np.ascontiguousarray(B[:, keep])
@@ -724,6 +724,21 @@ def _null_basis(H, lamv, xc, lc, n, unit):
         nval.append(B[nz, q])
         nptr[q + 1] = nptr[q] + nz.size
     return B, nptr, np.concatenate(nidx).astype(np.int64), np.concatenate(nval)
+
+
+def _design_flat(xc, lc, n, unit):
+    """The column path's check for :func:`_null_basis`: v (m + fit_b,) -> whether
+    ``X_W v_w + v_b`` (X's columns ``xc``, the working set's at ``lc``; n rows; ``unit``: X
+    binary) is within 1e-10 of v's scale, so the loss is flat along v to rounding."""
+    m = lc.shape[0]
+    out = np.empty(n)
+    xmax = 1.0 if unit else max(float(np.abs(xc[2]).max()), 1.0)
+
+    def flat(v):
+        nz = np.flatnonzero(v[:m])
+        _cd.col_matvec(*xc, lc[nz], v[nz], float(v[m]) if v.shape[0] > m else 0.0, out, unit)
+        return float(np.abs(out).max()) <= 1e-10 * float(np.abs(v).sum()) * xmax
+    return flat
 
 
 def _lad_jump(u, lamv, B):
@@ -1276,11 +1291,11 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                     g_ext[m] = gb
                     w_ext[m] = b
                 if degenerate and null is None:
-                    null = _null_basis(Hm, lamv, xc, lc, n, unit) or False
+                    null = _null_basis(Hm, lamv, _design_flat(xc, lc, n, unit)) or False
                 u, sweeps, crawl = _dense_model(Hm, g_ext, w_ext, lamv, kap * v1_ws,
                                                 5 * max_sweeps, null or None)
                 if crawl and null is None:  # (the next models of the round use it)
-                    null = _null_basis(Hm, lamv, xc, lc, n, unit) or False
+                    null = _null_basis(Hm, lamv, _design_flat(xc, lc, n, unit)) or False
                     degenerate = True  # later rounds make theirs at their first model
                 dw = u[:m] - ww
                 db = u[m] - b if fi else 0.0
@@ -1791,6 +1806,7 @@ def _solve_generic(objective, theta, tol, max_iter, hist, dense_max, max_inner, 
         return _finish(name, theta, 0, hist, gnorm, thr, "stopped by callback", objective)
     it, message, L = 0, "max_iter reached", None
     kappa = 0.1
+    null = None  # the Hessian's null basis once a model crawled (_dense_model; False: none)
     while gnorm > threshold_after(thr, tol, it, min_iter) and it < max_iter:
         it += 1
         # the model's tolerance: on the sum of violations for coordinate descent (as in
@@ -1800,7 +1816,10 @@ def _solve_generic(objective, theta, tol, max_iter, hist, dense_max, max_inner, 
         th = theta
         if dense:
             H = objective.hessian(theta)
-            u, sweeps, _ = _cd.cd_dense(H, g, theta, lam, inner_tol, max_sweeps)
+            u, sweeps, crawl = _dense_model(H, g, theta, lam, inner_tol, max_sweeps,
+                                            null or None)
+            if crawl and null is None:  # the design's null space: the same at every step
+                null = _null_basis(H, lam) or False
         else:
             def hv(v):
                 return objective.hessp(th, v)
