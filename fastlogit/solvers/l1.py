@@ -780,9 +780,9 @@ def _dense_model(H, g, theta, lamv, tol, max_sweeps, null):
     (:func:`fastlogit.solvers._cd.cd_dense`) from theta.
 
     Without a null basis (``null`` None), ``crawl`` says that the model took ``max_sweeps``
-    and that its last ``_NULL_PART`` sweeps moved u along directions H hardly curves
-    (:func:`_flat`): the symptom of null directions of the design (issue 16: a9a at large
-    C), for which the caller then makes the working set's null basis.
+    (at least ``2 _NULL_PART``) and that its last ``_NULL_PART`` sweeps moved u along
+    directions H does not curve (:func:`_flat`): the symptom of null directions of the
+    design (issue 16: a9a at large C), for which the caller then makes a null basis.
 
     With one (:func:`_null_basis`), the model is flat along its directions but for the L1
     term, which single-coordinate steps, each held back by its own curvature H_jj, cross
@@ -791,11 +791,15 @@ def _dense_model(H, g, theta, lamv, tol, max_sweeps, null):
     exact moves along every basis direction, :func:`fastlogit.solvers._cd.cd_dense_null`) run
     ``_NULL_PART`` at a time; after a batch whose change is flat (:func:`_flat`) the L1
     term is minimised over all the directions at once (:func:`_lad_jump`, at most
-    ``_NULL_JUMPS`` times a model).  ``crawl`` is then False."""
+    ``_NULL_JUMPS`` times a model; once it gains nothing, the remaining sweeps run in one
+    go).  ``crawl`` is then False."""
     if null is None:
         first = max_sweeps - _NULL_PART
-        u, sweeps, _ = _cd.cd_dense(H, g, theta, lamv, tol, max(first, 1))
-        if sweeps < first or first <= 0:
+        if first < _NULL_PART:  # too few sweeps to watch the last ones
+            u, sweeps, _ = _cd.cd_dense(H, g, theta, lamv, tol, max_sweeps)
+            return u, sweeps, False
+        u, sweeps, _ = _cd.cd_dense(H, g, theta, lamv, tol, first)
+        if sweeps < first:
             return u, sweeps, False
         u2, more, _ = _cd.cd_dense(H, g + H @ (u - theta), u, lamv, tol, _NULL_PART)
         return u2, sweeps + more, more == _NULL_PART and _flat(H, u2 - u)
