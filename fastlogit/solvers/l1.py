@@ -732,7 +732,7 @@ def _design_flat(xc, lc, n, unit):
     binary) is within 1e-10 of v's scale, so the loss is flat along v to rounding."""
     m = lc.shape[0]
     out = np.empty(n)
-    xmax = 1.0 if unit else max(float(np.abs(xc[2]).max()), 1.0)
+    xmax = 1.0 if unit else max(float(np.abs(xc[2]).max(initial=0.0)), 1.0)
 
     def flat(v):
         nz = np.flatnonzero(v[:m])
