@@ -23,7 +23,8 @@ __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "cols_and_rows_of_rows",
            "rows_of_cols", "violation", "grad_rows", "row_matvec", "grad_cols", "grad_skip",
            "grad_hdiag_cols", "grad_hdiag_kept", "cd_model",
-           "col_matvec", "cd_dense", "gram_rows", "gram_cols", "dense_cols",
+           "col_matvec", "cd_dense", "cd_dense_null", "null_moves", "direction_min",
+           "gram_rows", "gram_cols", "dense_cols",
            "dense_rows_of", "grad_hdiag_dense", "matvec_dense", "gram_dense", "gram_cost",
            "gram_cost_rest", "gram_rows_stale",
            "newton_soft",
@@ -949,6 +950,89 @@ def cd_model(indptr, indices, data, cols, w, g, h, D, lam, a, fit_b, gb, hb, dw,
 
 
 @njit(**_JIT)
+def direction_min(a, c, u, idx, val, lam, bp, wt):
+    """The step s along the direction v (its entries ``val`` at ``idx``) minimising
+    ``phi(s) = a s + c s^2 / 2 + sum_j lam_j |u_j + s v_j|`` (c >= 0), and the coordinate
+    whose kink it is (-1: none).  ``bp``, ``wt`` are scratch of at least ``idx``'s length.
+
+    phi's derivative is non-decreasing; the scan over its kinks ``-u_j / v_j`` (those with
+    ``lam_j v_j != 0``) in increasing order finds where it crosses 0: between two kinks
+    ``s = -(a + W) / c``, at a kink when its jump holds 0.  Returns ``(0.0, -1)`` when phi is
+    unbounded below (c = 0 and |a| above the kinks' total weight: not a null direction of a
+    bounded model) or has no kink and no curvature.
+    """
+    k = 0
+    total = 0.0
+    for q in range(idx.shape[0]):
+        j = idx[q]
+        if lam[j] > 0.0 and val[q] != 0.0:
+            bp[k] = -u[j] / val[q]
+            wt[k] = lam[j] * abs(val[q])
+            total += wt[k]
+            k += 1
+    order = np.argsort(bp[:k])
+    W = -total  # phi'(s) - a - c s left of every kink
+    for q in range(k):
+        o = order[q]
+        b = bp[o]
+        left = a + c * b + W
+        if left >= 0.0:  # the root lies before this kink (after the previous one)
+            if c > 0.0:
+                return -(a + W) / c, -1
+            return 0.0, -1
+        W += 2.0 * wt[o]
+        if left + 2.0 * wt[o] >= 0.0:
+            # the kink's coordinate (the first with this breakpoint among ``idx``)
+            for qq in range(idx.shape[0]):
+                j = idx[qq]
+                if lam[j] > 0.0 and val[qq] != 0.0 and -u[j] / val[qq] == b:
+                    return b, j
+            return b, -1
+    if c > 0.0:
+        return -(a + W) / c, -1
+    return 0.0, -1
+
+
+@njit(**_JIT)
+def null_moves(u, G0, Hd, lam, nptr, nidx, nval, HN, cN, bp, wt):
+    """Exact minimisation of the model along each direction k of a basis of (near-)null
+    directions of its Hessian (entries ``nval[nptr[k]:nptr[k + 1]]`` at ``nidx[...]``;
+    ``HN[k]`` = H v_k, ``cN[k]`` = max(v_k^T H v_k, 0)), in turn: u and the model's
+    gradient part ``Hd`` (the model gradient is ``G0 + Hd``) are updated in place.  A move
+    is taken only when it lowers the model by more than its rounding (1e-13 of the terms
+    it changes), so a flat stretch never moves u back and forth; the coordinate whose kink
+    a move stops at is set to exactly 0.0.  Returns the number of moves taken."""
+    p = u.shape[0]
+    moved = 0
+    for k in range(nptr.shape[0] - 1):
+        lo, hi = nptr[k], nptr[k + 1]
+        idx = nidx[lo:hi]
+        val = nval[lo:hi]
+        a = 0.0
+        for q in range(hi - lo):
+            a += val[q] * (G0[idx[q]] + Hd[idx[q]])
+        s, jz = direction_min(a, cN[k], u, idx, val, lam, bp, wt)
+        if s == 0.0:
+            continue
+        gain = a * s + 0.5 * cN[k] * s * s
+        size = abs(a * s) + 0.5 * cN[k] * s * s
+        for q in range(hi - lo):
+            j = idx[q]
+            gain += lam[j] * (abs(u[j] + s * val[q]) - abs(u[j]))
+            size += lam[j] * (abs(u[j]) + abs(s * val[q]))
+        if not gain < -1e-13 * size:
+            continue
+        for q in range(hi - lo):
+            u[idx[q]] += s * val[q]
+        if jz >= 0:
+            u[jz] = 0.0
+        for i in range(p):
+            Hd[i] += s * HN[k, i]
+        moved += 1
+    return moved
+
+
+@njit(**_JIT)
 def cd_dense(H, g, theta, lam, tol, max_sweeps):
     """Coordinate descent on the model g.(u - theta) + 1/2 (u - theta)^T H (u - theta)
     + sum_j lam_j |u_j| with a dense H (p, p); lam_j = 0 for unpenalised entries.
@@ -957,6 +1041,26 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
     a sweep's sum of violations, as in :func:`cd_model`, whose shrinking it shares.
     Coordinates with H_jj <= 0 are left alone (they do not move the model).
     """
+    return _cd_dense(H, g, theta, lam, tol, max_sweeps, np.zeros(1, dtype=np.int64),
+                     np.empty(0, dtype=np.int64), np.empty(0), np.empty((0, 0)), np.empty(0))
+
+
+@njit(**_JIT)
+def cd_dense_null(H, g, theta, lam, tol, max_sweeps, nptr, nidx, nval, HN, cN):
+    """:func:`cd_dense` with a basis of H's null directions (k of them: ``nptr`` (k + 1,)
+    int64, entries ``nval[nptr[q]:nptr[q + 1]]`` at ``nidx[...]`` (int64, float64),
+    ``HN`` (k, p) = (H v_q)_q, ``cN`` (k,) = max(v_q^T H v_q, 0)): every sweep is followed
+    by the exact minimisation of the model along each of them (:func:`null_moves`).  Along
+    a direction that H does not curve (one-hot groups against the intercept, duplicate
+    columns) only the L1 term changes, and single-coordinate steps, each held back by its
+    own curvature H_jj, cross it by about lam_j / H_jj per sweep."""
+    return _cd_dense(H, g, theta, lam, tol, max_sweeps, nptr, nidx, nval, HN, cN)
+
+
+@njit(**_JIT)
+def _cd_dense(H, g, theta, lam, tol, max_sweeps, nptr, nidx, nval, HN, cN):
+    """:func:`cd_dense` (``nptr`` of length 1: no null directions) and
+    :func:`cd_dense_null`."""
     p = g.shape[0]
     u = theta.copy()
     Hd = np.zeros(p)
@@ -966,6 +1070,7 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
     viol = np.inf
     full = True
     sweeps = 0
+    bp, wt = np.empty(p), np.empty(p)  # null_moves' scratch
     while sweeps < max_sweeps:
         sweeps += 1
         viol = 0.0
@@ -995,6 +1100,10 @@ def cd_dense(H, g, theta, lam, tol, max_sweeps):
                                                             n_active, p)
         if stop:
             break
+        if nptr.shape[0] > 1 and null_moves(u, g, Hd, lam, nptr, nidx, nval, HN, cN, bp,
+                                            wt) and not full:
+            # a null move may have moved shrunk coordinates: back to all of them
+            active, n_active, m_old, full = np.arange(p), p, np.inf, True
     return u, sweeps, viol
 
 

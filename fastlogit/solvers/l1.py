@@ -57,7 +57,21 @@ goes on over the distinct pairs, each weighted by the sum of its copies' weights
 (:mod:`fastlogit.row_merge`: the same objective, only the order of the additions differs;
 the merged rows' column copy is made in the same pass and kept with the data term): every
 pass over the samples and the rows' entries shrinks by the share of copies (w8a, a9a).  The
-fits that never take the full copy (small supports) never pay for the grouping pass.  A
+fits that never take the full copy (small supports) never pay for the grouping pass.  Null
+directions: on one-hot data each categorical group's columns sum to the intercept's constant
+column (and a duplicate column repeats another), so the design ``[X_W, 1]`` has directions
+along which only the L1 term changes F; a coordinate step is held back by its own curvature
+(C times its samples' D), so at a large C coordinate descent crossed them by about
+``lam / H_jj`` per sweep and the fit stalled (a9a at C >= 167).  A dense model whose last
+sweeps at its sweep cap moved only along directions its Hessian hardly curves
+(:func:`_dense_model`) gets a basis of its working set's null directions
+(:func:`_null_basis`), and so does every later dense model of the fit: its coordinate
+descent then also steps exactly along each basis direction after every sweep and, after a
+batch of sweeps that only crawled, minimises the L1 term over all of them at once (a small
+linear program, :func:`_lad_jump`: single directions stop at kinks that two of them
+share).  The fits whose models never crawl pay nothing for it.  The generic path's dense
+models (below) do the same with their Hessian's null basis, which also holds the softmax
+loss's shift of one feature's K coefficients (multinomial at a large C stalled as well).  A
 line search that finds no acceptable step damps the model (a ridge added to its curvature,
 Levenberg-Marquardt) and solves it again.  The line search compares F *changes* computed
 per sample: from the stored log-terms ``log(1 + e^z)``
@@ -230,6 +244,17 @@ _LOG_TERMS_M = 32
 #: (:func:`fastlogit.solvers._cd.cd_model`'s ``weighted``) when the last model took at least
 #: this many sweeps (measured in benchmarks/results/l1_race.md).
 _WEIGHTED_SWEEPS = 8
+#: Column path, dense models: sweeps per batch when watching for a crawl along null
+#: directions, and between two checks for an exact minimisation of the L1 term over them
+#: (:func:`_dense_model`); at most _NULL_JUMPS such minimisations per model.
+_NULL_PART = 30
+_NULL_JUMPS = 4
+#: Column path: the Jacobi-scaled eigenvalues of a dense model's Hessian taken as null
+#: (one-hot groups against the intercept, duplicate columns: rounding, about 1e-15, on a9a;
+#: the next one 1e-2), and the scaled curvature below which a change is "flat"
+#: (:func:`_flat`; at 1e-6, w8a's models at C = 1291.5 crawled along near-null directions
+#: that no null basis holds, and made one in vain).
+_NULL_EIG = 1e-8
 
 #: data term -> (its float64 CSC arrays, its float64 CSR arrays) (weakly keyed: a path of
 #: fits over one data term builds them once); _ROWS: the CSR arrays alone.
@@ -657,6 +682,161 @@ def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit, floor):
     return cols, H.copy(), Du
 
 
+def _null_basis(H, lamv, flat=None):
+    """A basis of the null directions of a dense model's Hessian H (p, p) that move a
+    penalised coordinate (``lamv`` (p,) > 0 there), or None.
+
+    Found by H's Jacobi-scaled eigenvalues below ``_NULL_EIG`` (H = ``A^T diag(D) A`` with
+    D > 0 has the null space of the design A: on one-hot data a group's columns against the
+    intercept, a column against its duplicate), the directions that move only unpenalised
+    coordinates left out, then put in reduced form: each basis vector is 1 at a penalised
+    coordinate of its own (the pivots of a QR with column pivoting over the penalised rows)
+    and 0 at the others' pivots, entries below 1e-9 dropped.  With ``flat`` (a callable
+    v -> bool), only the vectors it accepts are kept (the column path checks ``A v`` on X's
+    columns, so that a sample whose curvature underflowed to 0 cannot make a direction look
+    null).
+
+    Returns ``(B (p, k), nptr (k + 1,) int64, nidx int64, nval float64)``: B's columns and
+    their non-zeros in the compressed form of :func:`fastlogit.solvers._cd.cd_dense_null`.
+    """
+    import scipy.linalg as sla
+
+    p = H.shape[0]
+    dg = H.diagonal()
+    if p < 2 or not (dg > 0).all():
+        return None
+    sc = 1.0 / np.sqrt(dg)
+    ev, Q = np.linalg.eigh(H * sc[:, None] * sc[None, :])
+    k = int(np.count_nonzero(ev < _NULL_EIG))
+    pen = np.flatnonzero(lamv > 0)
+    if k == 0 or pen.size == 0:
+        return None
+    Q = Q[:, :k] * sc[:, None]
+    # the combinations that move a penalised coordinate (a shift of unpenalised intercepts
+    # alone, e.g. of every class's, is no direction for the L1 term)
+    _, sv, vt = np.linalg.svd(Q[pen], full_matrices=False)
+    k = int(np.count_nonzero(sv > 1e-8 * sv[0])) if sv.size and sv[0] > 0 else 0
+    if k == 0:
+        return None
+    Q = Q @ vt[:k].T
+    piv = pen[sla.qr(Q[pen].T, pivoting=True, mode="r")[1][:k]]
+    try:
+        B = np.linalg.solve(Q[piv].T, Q.T).T
+    except np.linalg.LinAlgError:
+        return None
+    B[np.abs(B) < 1e-9] = 0.0
+    B[piv] = np.eye(k)
+    keep = [q for q in range(k) if flat is None or flat(B[:, q])]
+    if not keep:
+        return None
+    B = np.ascontiguousarray(B[:, keep])
+    nptr = np.zeros(len(keep) + 1, dtype=np.int64)
+    nidx, nval = [], []
+    for q in range(len(keep)):
+        nz = np.flatnonzero(B[:, q])
+        nidx.append(nz)
+        nval.append(B[nz, q])
+        nptr[q + 1] = nptr[q] + nz.size
+    return B, nptr, np.concatenate(nidx).astype(np.int64), np.concatenate(nval)
+
+
+def _design_flat(xc, lc, n, unit):
+    """The column path's check for :func:`_null_basis`: v (m + fit_b,) -> whether
+    ``X_W v_w + v_b`` (X's columns ``xc``, the working set's at ``lc``; n rows; ``unit``: X
+    binary) is within 1e-10 of v's scale, so the loss is flat along v to rounding."""
+    m = lc.shape[0]
+    out = np.empty(n)
+    xmax = 1.0 if unit else max(float(np.abs(xc[2]).max(initial=0.0)), 1.0)
+
+    def flat(v):
+        nz = np.flatnonzero(v[:m])
+        _cd.col_matvec(*xc, lc[nz], v[nz], float(v[m]) if v.shape[0] > m else 0.0, out, unit)
+        return float(np.abs(out).max()) <= 1e-10 * float(np.abs(v).sum()) * xmax
+    return flat
+
+
+def _lad_jump(u, lamv, B):
+    """u moved along the columns of B to a minimiser of ``sum_j lamv_j |u_j + (B s)_j|``
+    over s (a linear program: HiGHS), the coordinates it zeroes set to exactly 0.0; u
+    itself when the program fails or the move does not lower the sum."""
+    from scipy.optimize import linprog
+
+    rows = np.flatnonzero((lamv > 0) & (np.abs(B).sum(axis=1) > 0))
+    k, q = B.shape[1], rows.size
+    Bp, c, wt = B[rows], u[rows], lamv[rows]
+    eye = sp.identity(q, format="csr")
+    A = sp.vstack((sp.hstack((sp.csr_matrix(Bp), -eye)), sp.hstack((sp.csr_matrix(-Bp), -eye))),
+                  format="csr")
+    res = linprog(np.concatenate((np.zeros(k), wt)), A_ub=A, b_ub=np.concatenate((-c, c)),
+                  bounds=[(None, None)] * k + [(0.0, None)] * q, method="highs")
+    if res.status != 0:
+        return u
+    step = B @ res.x[:k]
+    out = u + step
+    out[np.abs(out) <= 1e-12 * (np.abs(u) + np.abs(step))] = 0.0
+    if not float(lamv @ np.abs(out)) < float(lamv @ np.abs(u)):
+        return u
+    return out
+
+
+def _flat(H, du):
+    """Whether the change du of a dense model's solution lies along directions its Hessian H
+    does not curve: ``du^T H du <= _NULL_EIG sum_j H_jj du_j^2`` (the model's curvature
+    along du against the single-coordinate steps' that make it up: the Rayleigh quotient of
+    the Jacobi-scaled H, as :func:`_null_basis` reads its eigenvalues; 0 on a null
+    direction, 1 along one coordinate)."""
+    q = float(np.dot(H.diagonal(), du * du))
+    return q > 0.0 and float(du @ (H @ du)) <= _NULL_EIG * q
+
+
+def _dense_model(H, g, theta, lamv, tol, max_sweeps, null):
+    """The dense model's solution ``(u, sweeps, crawl)`` by coordinate descent
+    (:func:`fastlogit.solvers._cd.cd_dense`) from theta.
+
+    Without a null basis (``null`` None), ``crawl`` says that the model took ``max_sweeps``
+    (at least ``2 _NULL_PART``) and that its last ``_NULL_PART`` sweeps moved u along
+    directions H does not curve (:func:`_flat`): the symptom of null directions of the
+    design (issue 16: a9a at large C), for which the caller then makes a null basis.
+
+    With one (:func:`_null_basis`), the model is flat along its directions but for the L1
+    term, which single-coordinate steps, each held back by its own curvature H_jj, cross
+    only by about lam / H_jj per sweep, and whose minimisation over several directions at
+    once no move along one at a time finds (a kink shared by two): the sweeps (each with
+    exact moves along every basis direction, :func:`fastlogit.solvers._cd.cd_dense_null`) run
+    ``_NULL_PART`` at a time; after a batch whose change is flat (:func:`_flat`) the L1
+    term is minimised over all the directions at once (:func:`_lad_jump`, at most
+    ``_NULL_JUMPS`` times a model; once it gains nothing, the remaining sweeps run in one
+    go).  ``crawl`` is then False."""
+    if null is None:
+        first = max_sweeps - _NULL_PART
+        if first < _NULL_PART:  # too few sweeps to watch the last ones
+            u, sweeps, _ = _cd.cd_dense(H, g, theta, lamv, tol, max_sweeps)
+            return u, sweeps, False
+        u, sweeps, _ = _cd.cd_dense(H, g, theta, lamv, tol, first)
+        if sweeps < first:
+            return u, sweeps, False
+        u2, more, _ = _cd.cd_dense(H, g + H @ (u - theta), u, lamv, tol, _NULL_PART)
+        return u2, sweeps + more, more == _NULL_PART and _flat(H, u2 - u)
+    B, nptr, nidx, nval = null
+    HN = np.ascontiguousarray((H @ B).T)
+    cN = np.maximum(np.einsum("ij,ji->i", HN, B), 0.0)
+    u, gu, sweeps, jumps = theta, g, 0, 0
+    while True:
+        # in batches while a joint minimisation may still come, then in one go (a batch
+        # restarts the sweeps' shrinking)
+        part = (min(_NULL_PART, max_sweeps - sweeps) if jumps < _NULL_JUMPS
+                else max_sweeps - sweeps)
+        u2, more, _ = _cd.cd_dense_null(H, gu, u, lamv, tol, part, nptr, nidx, nval, HN, cN)
+        sweeps += more
+        if more < part or sweeps >= max_sweeps:
+            return u2, sweeps, False
+        if _flat(H, u2 - u):
+            u3 = _lad_jump(u2, lamv, B)
+            jumps = jumps + 1 if u3 is not u2 else _NULL_JUMPS  # no gain: none again
+            u2 = u3
+        u, gu = u2, g + H @ (u2 - theta)
+
+
 def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_sweeps, verbose,
                    model, anderson, inactive, offset=None, thr=None, grad_start=None,
                    grad_out=None, kappa=None, merge=False, min_iter=0):
@@ -972,6 +1152,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     ws_cap = min(ws_first, ws_min)
     kept = None
     ridge = 0.0  # damping added to the model's curvature after a failed line search
+    degenerate = False  # a dense model crawled along null directions: null bases from then on
     exact = True  # z (hence the gradient) computed from scratch at this point
     while True:
         if gnorm <= threshold_after(thr, tol, it, min_iter):
@@ -1106,6 +1287,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 lamv[m] = 0.0
         stop_round = False
         fresh = kept is not None
+        null = None  # the working set's null basis (_null_basis; False: none)
         while True:
             ww = w[cols]
             if fresh:  # cols and the kept columns are sorted (_working_set)
@@ -1148,7 +1330,13 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 if fi:
                     g_ext[m] = gb
                     w_ext[m] = b
-                u, sweeps, _ = _cd.cd_dense(Hm, g_ext, w_ext, lamv, kap * v1_ws, 5 * max_sweeps)
+                if degenerate and null is None:
+                    null = _null_basis(Hm, lamv, _design_flat(xc, lc, n, unit)) or False
+                u, sweeps, crawl = _dense_model(Hm, g_ext, w_ext, lamv, kap * v1_ws,
+                                                5 * max_sweeps, null or None)
+                if crawl and null is None:  # (the next models of the round use it)
+                    null = _null_basis(Hm, lamv, _design_flat(xc, lc, n, unit)) or False
+                    degenerate = True  # later rounds make theirs at their first model
                 dw = u[:m] - ww
                 db = u[m] - b if fi else 0.0
                 xd = np.empty(n)
@@ -1658,6 +1846,7 @@ def _solve_generic(objective, theta, tol, max_iter, hist, dense_max, max_inner, 
         return _finish(name, theta, 0, hist, gnorm, thr, "stopped by callback", objective)
     it, message, L = 0, "max_iter reached", None
     kappa = 0.1
+    null = None  # the Hessian's null basis once a model crawled (_dense_model; False: none)
     while gnorm > threshold_after(thr, tol, it, min_iter) and it < max_iter:
         it += 1
         # the model's tolerance: on the sum of violations for coordinate descent (as in
@@ -1667,7 +1856,10 @@ def _solve_generic(objective, theta, tol, max_iter, hist, dense_max, max_inner, 
         th = theta
         if dense:
             H = objective.hessian(theta)
-            u, sweeps, _ = _cd.cd_dense(H, g, theta, lam, inner_tol, max_sweeps)
+            u, sweeps, crawl = _dense_model(H, g, theta, lam, inner_tol, max_sweeps,
+                                            null or None)
+            if crawl and null is None:  # the design's null space: the same at every step
+                null = _null_basis(H, lam) or False
         else:
             def hv(v):
                 return objective.hessp(th, v)
