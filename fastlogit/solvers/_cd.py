@@ -1108,33 +1108,22 @@ def _cd_dense(H, g, theta, lam, tol, max_sweeps, nptr, nidx, nval, HN, cN):
 
 
 @njit(**_JIT)
-def gram_rows(indptr, indices, data, pos, D, fit_b, H, unit=False, floor=np.empty(0)):
+def gram_rows(indptr, indices, data, pos, D, fit_b, H, unit=False):
     """The model's Hessian on a working set from the rows of a CSR X: with m working columns
     (``pos[j]`` = index of column j in the set, -1 outside), ``H[:m, :m] = X_W^T diag(D) X_W``
     and, when ``fit_b``, the intercept's row and column ``H[m, :m] = D^T X_W``,
     ``H[m, m] = sum D``.  H (m + fit_b, m + fit_b) is overwritten; O(sum_i nnz_i(W)^2).
-    ``unit``: every stored value is 1.0 (:func:`all_ones`) and is not read (the same bits).
-
-    ``floor`` (n,), when given: a row with ``D_i < floor_i`` adds only the diagonal of its
-    term (``D_i x_ij^2`` to ``H[j, j]``, ``D_i`` to ``H[m, m]``; :func:`_gram_row_diag`),
-    O(nnz_i(W)) instead of its pairs: H is then the Hessian with those rows' off-diagonal
-    terms left out, positive semi-definite, its diagonal exact."""
+    ``unit``: every stored value is 1.0 (:func:`all_ones`) and is not read (the same bits)."""
     H[:, :] = 0.0
     m = H.shape[0] - (1 if fit_b else 0)
     n = indptr.shape[0] - 1
     kk = np.empty(indices.shape[0] if n == 0 else 1 + int(np.max(np.diff(indptr))),
                   dtype=np.int64)
     vv = np.empty(kk.shape[0])
-    screen = floor.shape[0] == n
     if unit:
         for i in range(UINDEX(n)):
-            Di = D[i]
-            if Di == 0.0:
-                continue
-            if screen and Di < floor[i]:
-                _gram_row_diag(indptr, indices, data, pos, i, Di, fit_b, H, unit)
-            else:
-                _gram_row_unit(indptr, indices, data, pos, i, Di, fit_b, H, kk, vv)
+            if D[i] != 0.0:
+                _gram_row_unit(indptr, indices, data, pos, i, D[i], fit_b, H, kk, vv)
         _lower_to_upper(H)
         return
     # (the general rows' loop here, not in a helper as the binary one: inlined, it compiled
@@ -1142,9 +1131,6 @@ def gram_rows(indptr, indices, data, pos, D, fit_b, H, unit=False, floor=np.empt
     for i in range(UINDEX(n)):
         Di = D[i]
         if Di == 0.0:
-            continue
-        if screen and Di < floor[i]:
-            _gram_row_diag(indptr, indices, data, pos, i, Di, fit_b, H, unit)
             continue
         c = UINDEX(0)
         for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
@@ -1167,22 +1153,6 @@ def gram_rows(indptr, indices, data, pos, D, fit_b, H, unit=False, floor=np.empt
         if fit_b:
             H[m, m] += Di
     _lower_to_upper(H)
-
-
-@njit(inline="always", **_JIT)
-def _gram_row_diag(indptr, indices, data, pos, i, Di, fit_b, H, unit):
-    """The diagonal of row i's term ``Di x_iW x_iW^T`` (and ``Di`` to the intercept's
-    diagonal) added to H (:func:`gram_rows`' ``floor``)."""
-    m = H.shape[0] - (1 if fit_b else 0)
-    for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
-        k = pos[UINDEX(indices[q])]
-        if k >= 0:
-            if unit:
-                H[k, k] += Di
-            else:
-                H[k, k] += Di * data[q] * data[q]
-    if fit_b:
-        H[m, m] += Di
 
 
 @njit(inline="always", **_JIT)
@@ -1221,8 +1191,7 @@ def _lower_to_upper(H):
 
 
 @njit(**_JIT)
-def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False,
-                    floor=np.empty(0)):
+def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False):
     """:func:`gram_rows`' matrix kept up to date: H holds it for the curvature weights Du
     (symmetric, on entry); each row whose weight moved by more than ``rho`` relative,
     ``|D_i - Du_i| > rho D_i``, has ``(D_i - Du_i) x_iW x_iW^T`` added (gram_rows over those
@@ -1231,23 +1200,17 @@ def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False
     every weight is within ``rho D_i`` of D_i, so ``(1 - rho) X^T D X <= H <= (1 + rho)
     X^T D X`` (the data parts; Du >= 0, H positive semi-definite).  When more than half of
     the rows moved, H is rebuilt by gram_rows instead (Du = D).  Returns the number of rows
-    updated (n when rebuilt).  ``rho >= 0``.
-
-    ``floor`` (n,), when given, as gram_rows' (the matrix on entry built with it): a row with
-    ``D_i < floor_i`` is not updated (a row that entered by its diagonal only and rises above
-    its floor gets ``(D_i - Du_i) x_iW x_iW^T``, Du_i < floor_i <= D_i: H stays positive
-    semi-definite), and a rebuild uses it."""
+    updated (n when rebuilt).  ``rho >= 0``."""
     n = indptr.shape[0] - 1
-    screen = floor.shape[0] == n
     dd = np.zeros(n)
     upd = 0
     for i in range(UINDEX(n)):
         delta = D[i] - Du[i]
-        if abs(delta) > rho * D[i] and not (screen and D[i] < floor[i]):
+        if abs(delta) > rho * D[i]:
             dd[i] = delta
             upd += 1
     if 2 * upd > n:
-        gram_rows(indptr, indices, data, pos, D, fit_b, H, unit, floor)
+        gram_rows(indptr, indices, data, pos, D, fit_b, H, unit)
         Du[:] = D
         return n
     T = np.empty_like(H)

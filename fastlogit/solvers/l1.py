@@ -44,10 +44,8 @@ sweeping over the columns for as many sweeps as the last model took, over that m
 Consecutive dense models built from X's rows keep the last Hessian and update only the rows
 whose curvature moved by more than ``_STALE`` relative (:func:`_gram_rows_stale`; near the
 optimum few do), so the model's Hessian stays within ``1 +- _STALE`` of the exact one while
-the gradient is exact; rows whose curvature is below ``_SCREEN`` of its largest value (margins
-the model already trusts) enter such a Hessian by their diagonal only.  On a binary X
-(every stored value 1.0) the column kernels skip reading the values, and a dense model over
-a working set of at most
+the gradient is exact.  On a binary X (every stored value 1.0) the column kernels skip
+reading the values, and a dense model over a working set of at most
 :data:`fastlogit.solvers._cd.GROUP_M` columns is built per group of rows with one pattern on
 it (one-hot data at a small support repeats: :func:`fastlogit.solvers._cd.row_groups`; from
 X's rows the grouping gives up early when the rows mostly differ), the rows' curvatures
@@ -226,15 +224,6 @@ _GRAM_COLS = 1.5
 #: (:func:`_gram_rows_stale`): the model's Hessian is then within (1 +- _STALE) of the exact
 #: one (measured in benchmarks/results/l1_race.md).
 _STALE = 0.3
-#: Column path: a dense model's Hessian built from X's rows (:func:`_gram_rows_stale`) takes
-#: only the diagonal of the rows whose curvature is below _SCREEN of its largest value,
-#: ``D_i < _SCREEN C s_i / 4`` (margins beyond about 9 in absolute value: the rows the model
-#: already classifies with confidence; :func:`fastlogit.solvers._cd.gram_rows`' ``floor``),
-#: O(entries) instead of O(entries^2) per row: such rows, long ones on one-hot data, can hold
-#: most of the Hessian's pair updates and almost none of its curvature.  The matrix stays
-#: positive semi-definite with its diagonal exact (measured in
-#: benchmarks/results/l1_race.md).
-_SCREEN = 1e-3
 #: Column path: the line search tries its steps from stored log-terms
 #: (:func:`fastlogit.solvers._cd.try_step_l`) on working sets of at least this many features
 #: (on the 1 %-C fits' few features, with few steps, the pass that makes the log-terms did
@@ -652,18 +641,15 @@ def _gram_lower(nnz_w, n, m, compact, nnz_x):
             + (2 * nnz_w if compact else nnz_x))
 
 
-def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit, floor):
+def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit):
     """H (m + fi)^2 = the dense model's Hessian from X's rows (``pos`` maps a feature to its
     place in the working set ``cols``): built by :func:`fastlogit.solvers._cd.gram_rows`,
     or, when the last one (``stale``) was built on a working set holding ``cols``, kept up
     to date from it (:func:`fastlogit.solvers._cd.gram_rows_stale`: only the rows whose
     curvature moved by more than ``_STALE`` relative are updated, so every row's weight
     stays within _STALE of its curvature D_i and the model's Hessian within ``(1 +- _STALE)``
-    of the exact one; the gradient is always exact, so the optimum is unchanged).  The rows
-    with ``D_i < floor_i`` (float64 (n,)) enter a new build by their diagonal only and are
-    not updated while they stay below it (``_SCREEN``; H stays positive semi-definite).
-    Returns the new ``stale``: (cols, H before any diagonal term is added, the weights Du
-    it holds)."""
+    of the exact one; the gradient is always exact, so the optimum is unchanged).  Returns
+    the new ``stale``: (cols, H before any diagonal term is added, the weights Du it holds)."""
     k = None
     if stale is not None:
         old = stale[0]
@@ -671,14 +657,14 @@ def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit, floor):
         if not (k < old.size).all() or not np.array_equal(old[k], cols):
             k = None
     if k is None:
-        _cd.gram_rows(*rows, pos, D, fi, H, unit, floor)
+        _cd.gram_rows(*rows, pos, D, fi, H, unit)
         Du = D.copy()
     else:
         if fi:
             k = np.append(k, stale[0].size)
         H[:] = stale[1][np.ix_(k, k)]
         Du = stale[2]
-        _cd.gram_rows_stale(*rows, pos, D, Du, _STALE, fi, H, unit, floor)
+        _cd.gram_rows_stale(*rows, pos, D, Du, _STALE, fi, H, unit)
     return cols, H.copy(), Du
 
 
@@ -987,15 +973,6 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         else:
             csc = _cd.cols_of_rows(*rows, loc, cp, bool(binary))
         return csc, loc[cols]
-
-    d_floor = None  # the curvature below which a row enters a dense model by its diagonal
-
-    def floors():
-        """gram_rows' ``floor`` (n,) of the current rows (``_SCREEN``)."""
-        nonlocal d_floor
-        if d_floor is None or d_floor.shape[0] != n:
-            d_floor = (0.25 * _SCREEN * C) * (s if s.size else np.ones(n))
-        return d_floor
 
     def point_terms():
         """r, D, p and the log-terms lo from the margins z
@@ -1319,10 +1296,9 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 elif groups is not None:
                     _cd.gram_groups(*groups[:2], D, fi, Hm, groups[2])
                 elif compact:  # rows made per round: a round's few steps, most rows moved
-                    _cd.gram_rows(*wrows, D, fi, Hm, unit, floors())
+                    _cd.gram_rows(*wrows, D, fi, Hm, unit)
                 else:
-                    stale = _gram_rows_stale(stale, rows, cols, pos, D, fi, Hm, unit,
-                                             floors())
+                    stale = _gram_rows_stale(stale, rows, cols, pos, D, fi, Hm, unit)
                 h_diag += _NU + ridge
                 h_diag[:m] += a
                 g_ext[:m] = gw
