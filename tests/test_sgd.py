@@ -289,7 +289,13 @@ def test_solver_backends_agree(binary_problem):
 
 @pytest.mark.parametrize("backend", sorted(COMPILED))
 def test_hogwild_solver_converges(backend):
-    """Two threads (non-deterministic) still reach the optimum on sparse data."""
+    """Two threads (non-deterministic) still reach the optimum's neighbourhood on sparse data.
+
+    The threads' updates of shared coefficients are plain read-modify-writes (Hogwild), so
+    some are lost when the threads collide, more often the more evenly they run: on an idle
+    2-core machine the same fit ended 1e-4 to 3.6e-3 above F* from run to run (sequential
+    SGD with these settings: 5e-5), and a 1e-3 bound failed in CI.  The bound allows that
+    spread; a wrong update rule lands far outside it."""
     from fastlogit.datasets import make_sparse_classification
 
     if not isinstance(COMPILED[backend], KernelSet):
@@ -301,7 +307,7 @@ def test_hogwild_solver_converges(backend):
         warnings.simplefilter("ignore", ConvergenceWarning)
         res = sgd(obj, obj.zeros(), max_iter=10, tol=1e-6, random_state=0, hogwild=True,
                   n_threads=2, average=3000)
-    assert res.fun <= f_star * (1 + 1e-3)
+    assert res.fun <= f_star * (1 + 1e-2)
 
 
 def test_non_convergence_warns(binary_problem):
