@@ -285,8 +285,7 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
         options.update(full_columns=True, max_sweeps=_L1_PATH_SWEEPS, kappa=_L1_PATH_KAPPA)
     # every deterministic fit of the path takes a step unless its start is optimal to the
     # rule's floor (module docstring, "A step at every C")
-    first_step = deterministic
-    if first_step:
+    if deterministic:
         options["min_iter"] = 1
     thetas = np.empty((Cs.size, n)) if out is None else out
     if theta0 is None and keep is not None and out is not None and out_zeroed:
@@ -326,7 +325,7 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
         if deterministic:
             previous = start
             start, done = _next_start(checks, start, fitted, np.log(C), tol, grad,
-                                      floor=first_step)
+                                      floor=True)
             if start is not previous:
                 grad = None
         if done:
@@ -512,7 +511,8 @@ def _rule_holds(objective, theta, g, tol, floor=False):
     ``min_norm_subgradient`` and ``reference_gradient_norm``, so the same numbers;
     elsewhere those two themselves."""
     from .solvers._result import (binary_reference_norm, data_grad_at_zero,
-                                  reference_gradient_norm, stopping_threshold)
+                                  reference_gradient_norm, stopping_threshold,
+                                  threshold_after)
 
     n = objective.n_params
     if (objective.n_classes == 1 and objective.l2_strength is not None and n
@@ -525,11 +525,10 @@ def _rule_holds(objective, theta, g, tol, floor=False):
         data = objective.data
         data = data._data if isinstance(data, _KeepsLastGradients) else data
         reference = binary_reference_norm(data_grad_at_zero(data, n), d, lam, C)
-        thr = stopping_threshold(tol, reference)
-        return measure <= (min(thr, stopping_threshold(tol, 0.0)) if floor else thr)
-    thr = stopping_threshold(tol, reference_gradient_norm(objective, theta, g))
-    if floor:
-        thr = min(thr, stopping_threshold(tol, 0.0))
+        # (with ``floor``: the threshold a solver asked for a step checks before it)
+        return measure <= threshold_after(stopping_threshold(tol, reference), tol, 0, int(floor))
+    thr = threshold_after(stopping_threshold(tol, reference_gradient_norm(objective, theta, g)),
+                          tol, 0, int(floor))
     if objective.l1_strength:
         g = objective.min_norm_subgradient(theta, g)
     measure = float(np.abs(g).max()) if g.size else 0.0

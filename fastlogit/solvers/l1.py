@@ -331,11 +331,7 @@ _NNZ = weakref.WeakKeyDictionary()
 _UNIT = weakref.WeakKeyDictionary()
 
 
-#: Column path, the dense-model choice: after a column model the next model's sweeps are
-#: estimated as ``max(s, s^2 / s_prev)`` (their growth continued) instead of ``s``: the
-#: sweeps of the column models grow fast near the optimum, and on w8a's merged rows a 20-sweep
-#: column model was chosen where a dense one pays (measured in benchmarks/results/l1_race.md).
-_SWEEPS_TREND = True
+#: data term -> its data term over X's merged rows, or False (_merged_of; weakly keyed).
 _MERGED = weakref.WeakKeyDictionary()
 #: Column path: X's rows are merged (:mod:`fastlogit.row_merge`) when at least this share of
 #: the (row, label) pairs are copies of an earlier one (measured in
@@ -1123,7 +1119,7 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
     kappa = _KAPPA if kappa is None else kappa
     g_first = max(gnorm, 1e-300)  # the forcing term's reference (_FORCING)
     last_sweeps = _FIRST_SWEEPS  # sweeps of the last model solve (the dense-model choice)
-    est = last_sweeps  # the next model's sweeps as the choice estimates them (_SWEEPS_TREND)
+    est = last_sweeps  # the next model's sweeps as the dense-model choice estimates them
     # (columns, X^T r, sum D x^2 on them) at the current point, from the last round's final
     # check: the next round starts at that point and reuses them on its shared columns
     ws_cap = min(ws_first, ws_min)
@@ -1327,8 +1323,11 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                                              lam, a, fi, gb, hb, dw, xd, kap * v1_ws,
                                              max_sweeps, n, anderson,
                                              last_sweeps >= _WEIGHTED_SWEEPS, unit)
-            est = (max(sweeps, sweeps * sweeps / last_sweeps)
-                   if _SWEEPS_TREND and not dense_model else sweeps)
+            # the dense-model choice's estimate of the next model's sweeps: after a column
+            # model their growth continued, ``max(s, s^2 / s_prev)``: the column models'
+            # sweeps grow fast near the optimum, and on w8a's merged rows a 20-sweep column
+            # model was chosen where a dense one pays (benchmarks/results/l1_race.md)
+            est = sweeps if dense_model else max(sweeps, sweeps * sweeps / last_sweeps)
             last_sweeps = sweeps
             if sweeps == 1:
                 kappa *= 0.25
