@@ -963,8 +963,9 @@ def test_log_term_line_search_falls_back_on_a_close_decision():
 @pytest.mark.parametrize("kinds, unit", [(5, True), (5, False), (700, True), (None, True)])
 def test_try_step_memo_gives_each_samples_own_bits(kinds, unit):
     """try_step's memo of repeated (z, xd, p): every output, and the loss change summed in
-    sample order, are those of the samples computed one by one (n = 1: no memo).  Few
-    distinct samples (the memo serves most), more distinct ones than memo slots
+    sample order per block of TRIAL_BLOCK samples and over the blocks in order, are those of
+    the samples computed one by one (n = 1: no memo), on one thread and on two (the same
+    bits).  Few distinct samples (the memo serves most), more distinct ones than memo slots
     (collisions), and distinct samples first with repeats later (the memo dropped)."""
     rng = np.random.default_rng(11)
     n = 5000
@@ -988,14 +989,21 @@ def test_try_step_memo_gives_each_samples_own_bits(kinds, unit):
         change = _cd.try_step(z, p, xd, t, y, s, 2.0, *got)
         one = [np.empty(1) for _ in range(4)]
         ref = [np.empty(n) for _ in range(4)]
-        total = 0.0
+        total = block = 0.0
         for i in range(n):
-            total += _cd.try_step(z[i:i + 1], p[i:i + 1], xd[i:i + 1], t, y[i:i + 1],
+            block += _cd.try_step(z[i:i + 1], p[i:i + 1], xd[i:i + 1], t, y[i:i + 1],
                                   s[i:i + 1] if s.size else s, 2.0, *one)
             for r, o in zip(ref, one):
                 r[i] = o[0]
+            if (i + 1) % _cd.TRIAL_BLOCK == 0 or i == n - 1:
+                total, block = total + block, 0.0
         assert change == total
         for r, g in zip(ref, got):
+            np.testing.assert_array_equal(g, r)
+        two = [np.empty(n) for _ in range(4)]
+        with _cd.threaded(2):
+            assert _cd.try_step(z, p, xd, t, y, s, 2.0, *two, np.empty(0), 2) == change
+        for r, g in zip(ref, two):
             np.testing.assert_array_equal(g, r)
 
 

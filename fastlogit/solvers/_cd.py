@@ -1,25 +1,40 @@
 """Compiled pieces of the L1 solver's column path (Numba): binary log-loss on a CSC copy of X.
 
 Private to :mod:`fastlogit.solvers.l1`.  Everything here is float64 (the CSC copy is made in
-float64 whatever the data dtype, so float32 data are fitted to float64 precision) and
-single-threaded; ``s`` of length 0 means unit sample weights.  The column arrays are
-``indptr`` (int64, d + 1), ``indices`` (int32 or int64) and ``data`` (float64) of a CSC matrix
-with n rows.
+float64 whatever the data dtype, so float32 data are fitted to float64 precision); ``s`` of
+length 0 means unit sample weights.  The column arrays are ``indptr`` (int64, d + 1),
+``indices`` (int32 or int64) and ``data`` (float64) of a CSC matrix with n rows.
+
+Threads.  The coordinate-descent sweeps (:func:`cd_model`, :func:`cd_dense`) are sequential.
+The passes over the samples, the columns and the rows that take an ``nt`` argument run on up
+to ``nt`` threads (the caller's count from :func:`threads`, the kernels' cost model, the call
+made within :func:`threaded`; 1: no parallel region at all), and each gives the same bits for every ``nt``: the line search's
+trials sum fixed blocks of :data:`TRIAL_BLOCK` samples in block order
+(:func:`try_step`), the columns' passes (:func:`grad_hdiag_cols`, :func:`grad_hdiag_kept`)
+give each thread whole columns, and the dense model's Hessian from the rows
+(:func:`gram_rows`, :func:`gram_rows_stale`) gives each thread whole rows of the matrix, each
+entry summed over the data rows in their order.  Each such kernel's body is written once, for
+a block (or a range of columns or matrix rows); a serial call runs it over all of them, a
+parallel one from a ``prange`` over the blocks (a ``_PAR`` driver of its own, so that the
+serial call never enters a parallel region).
 
 Quantities, for margins ``z_i = x_i . w + b`` and ``p_i = sigmoid(z_i)``::
 
     r_i = C s_i (p_i - y_i)          (so grad of C L is X^T r, and sum_i r_i for b)
     D_i = C s_i p_i (1 - p_i)        (so Hess of C L is X^T diag(D) X)
 """
+import contextlib
 import math
 
+import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from ..kernels.numba_impl import UINDEX
+from .._config import kernel_threads
+from ..kernels.numba_impl import UINDEX, numba_threads
 from ._lbfgs_memory import numpy_sum
 
-__all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
+__all__ = ["threads", "threaded", "TRIAL_BLOCK", "pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "cols_and_rows_of_rows",
            "rows_of_cols", "violation", "grad_rows", "row_matvec", "grad_cols", "grad_skip",
            "grad_hdiag_cols", "grad_hdiag_kept", "cd_model",
@@ -34,7 +49,51 @@ __all__ = ["pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
            "GROUP_M", "row_groups", "row_groups_of_rows", "gram_groups"]
 
 _JIT = dict(cache=True, nogil=True)
+#: The drivers that run a kernel's blocks on several threads (a prange over the blocks,
+#: nothing else: array expressions there would become parallel loops of their own).
+_PAR = dict(cache=True, nogil=True, parallel=True)
 _EPS = np.finfo(np.float64).eps
+
+
+def threaded(nt):
+    """The context in which a call of this module's kernels with ``nt`` threads runs:
+    :func:`fastlogit.kernels.numba_impl.numba_threads` (Numba's thread count for the calling
+    thread, restored after) for nt > 1, nothing for nt = 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastlogit.solvers import _cd
+    >>> z, xd = np.zeros(5000), np.full(5000, 0.5)  # three blocks of TRIAL_BLOCK samples
+    >>> out = [np.empty(5000) for _ in range(4)]
+    >>> with _cd.threaded(2):
+    ...     two = _cd.try_step(z, z + 0.5, xd, 1.0, np.ones(5000), np.empty(0), 1.0, *out,
+    ...                        np.empty(0), 2)
+    >>> two == _cd.try_step(z, z + 0.5, xd, 1.0, np.ones(5000), np.empty(0), 1.0, *out)
+    True
+    """
+    return numba_threads(nt) if nt > 1 else contextlib.nullcontext()
+
+
+def threads(n_threads, n_rows, nnz, buffer_len=0):
+    """Threads for one parallel pass of this module (its kernels' ``nt``): the count
+    :func:`fastlogit._config.kernel_threads` picks for ``n_threads`` (a data term's, None
+    for the cores available) and a pass over ``n_rows`` rows (or samples, columns) and
+    ``nnz`` stored values whose threads each fill a ``buffer_len``-value buffer, at most
+    Numba's thread count.
+
+    Parameters
+    ----------
+    n_threads : int or None
+    n_rows, nnz, buffer_len : int
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    nt = kernel_threads(n_threads, n_rows, nnz, buffer_len)
+    return max(1, min(nt, numba.config.NUMBA_NUM_THREADS))
 
 
 @njit(**_JIT)
@@ -142,7 +201,7 @@ def _trial_terms(zi, ai, u, logs, want_l):
 
 
 @njit(**_JIT)
-def try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn, lon=np.empty(0)):
+def try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn, lon=np.empty(0), nt=1):
     """The loss change ``sum_i s_i [l(y_i, z_i + t xd_i) - l(y_i, z_i)]`` from z and
     p = sigmoid(z), and the pointwise terms at the new margins ``zn = z + t xd`` written to
     zn, pn, rn, Dn (as :func:`pointwise` would from zn) in the same pass, so that an accepted
@@ -155,15 +214,17 @@ def try_step(z, p, xd, t, y, s, C, zn, pn, rn, Dn, lon=np.empty(0)):
     is as accurate).  Exact to the rounding of the change itself, so that a line search can
     compare changes far below F's own rounding (near the optimum).
 
-    A sample whose z_i, xd_i and p_i have the bits of an earlier sample's in the memo
-    (``_MEMO_SLOTS`` slots, hashed on the bits of z_i and xd_i) takes that sample's
-    z + u, sigmoid and log-term change (:func:`_trial_terms`: functions of those three
-    values alone, so the same bits), and the sums run in sample order as without it."""
-    return _trials(z, p, xd, t, y, s, C, zn, pn, rn, Dn, lon, False)[0]
+    The samples are taken in blocks of :data:`TRIAL_BLOCK` (``nt`` > 1: runs of blocks on up
+    to nt threads, :func:`threads`), the change summed per block in sample order and the
+    blocks' sums in block order: the same bits for any ``nt``.  A sample whose z_i, xd_i and
+    p_i have the bits of an earlier sample's in its run's memo (``_MEMO_SLOTS`` slots,
+    hashed on the bits of z_i and xd_i) takes that sample's z + u, sigmoid and log-term
+    change (:func:`_trial_terms`: functions of those three values alone, so the same bits)."""
+    return _trials(z, p, xd, t, y, s, C, zn, pn, rn, Dn, lon, False, nt)[0]
 
 
 @njit(**_JIT)
-def try_step_l(z, lo, xd, t, y, s, C, zn, pn, rn, Dn, lon):
+def try_step_l(z, lo, xd, t, y, s, C, zn, pn, rn, Dn, lon, nt=1):
     """:func:`try_step` from the log-terms ``lo_i = log(1 + e^(z_i))`` at z instead of p:
     the change as ``sum_i s_i (lon_i - lo_i - y_i u_i)`` with the new log-terms lon (written,
     with zn, pn, rn, Dn as try_step writes them): two transcendental calls per sample instead
@@ -172,53 +233,92 @@ def try_step_l(z, lo, xd, t, y, s, C, zn, pn, rn, Dn, lon):
     carries their rounding; returns ``(change, err)`` with ``err = 8 eps sum_i s_i (2 lo_i +
     |u_i| + |y_i u_i|)`` bounding that rounding (it bounds 8 eps sum_i s_i (lon_i + lo_i +
     |y_i u_i|), lon_i <= lo_i + |u_i|; beyond the sum's own rounding, which try_step's sum
-    shares), from sums over lo and xd alone (no per-sample work in the trial's loop)."""
-    return _trials(z, lo, xd, t, y, s, C, zn, pn, rn, Dn, lon, True)[0], _log_err(lo, xd, t,
-                                                                                   y, s)
+    shares), from sums over lo and xd alone (no per-sample work in the trial's loop; its
+    sum blocked as the change's)."""
+    out = _trials(z, lo, xd, t, y, s, C, zn, pn, rn, Dn, lon, True, nt)
+    return out[0], out[2]
+
+
+#: Samples per block of the line search's trial pass (:func:`try_step`): a fixed size, so
+#: that the blocks, and the order of the sums, do not depend on the number of threads (a
+#: multiple of _MEMO_BLOCK).
+TRIAL_BLOCK = 2048
 
 
 @njit(**_JIT)
-def _log_err(lo, xd, t, y, s):
-    """:func:`try_step_l`'s rounding bound ``8 eps sum_i s_i (2 lo_i + |u_i| + |y_i u_i|)``
-    (u = t xd)."""
-    unit = s.shape[0] == 0
-    mag = 0.0
-    for i in range(UINDEX(lo.shape[0])):
-        si = 1.0 if unit else s[i]
-        mag += si * (2.0 * lo[i] + abs(t * xd[i]) * (1.0 + abs(y[i])))
-    return 8.0 * _EPS * mag
-
-
-@njit(**_JIT)
-def _trials(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs):
+def _trials(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs, nt):
     """The pass of :func:`try_step` (``a`` = p) and :func:`try_step_l` (``logs``, ``a`` = the
-    log-terms at z): ``(the sum of the weighted changes, rich)``, with the memo of repeated
-    samples keyed on the bits of z_i, xd_i and a_i (``rich``: it served the whole pass);
-    lon written when it has length n."""
+    log-terms at z): ``(the sum of the weighted changes, rich, err)``, with the memo of
+    repeated samples keyed on the bits of z_i, xd_i and a_i (``rich``: it served the whole
+    pass) and try_step_l's rounding bound err (0.0 without ``logs``); lon written when it
+    has length n.  Blocks of TRIAL_BLOCK samples, in nt contiguous runs of blocks on up to
+    ``nt`` threads, their sums added in block order."""
+    n = z.shape[0]
+    nb = max(1, (n + TRIAL_BLOCK - 1) // TRIAL_BLOCK)
+    parts = np.empty((nb, 2))
+    rich = np.empty(nb, dtype=np.bool_)
+    if nt > 1 and nb > 1:
+        _trials_par(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs, parts, rich, min(nt, nb))
+    else:
+        _trial_blocks(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs, parts, rich, 0, nb)
+    out = 0.0
+    mag = 0.0
+    rich_all = True
+    for k in range(nb):
+        out += parts[k, 0]
+        mag += parts[k, 1]
+        rich_all &= rich[k]
+    return out, rich_all, 8.0 * _EPS * mag
+
+
+@njit(**_PAR)
+def _trials_par(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs, parts, rich, T):
+    """:func:`_trials`' blocks in T contiguous runs on Numba's threads (:func:`threaded`)."""
+    nb = parts.shape[0]
+    for c in prange(T):
+        _trial_blocks(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs, parts, rich,
+                      nb * c // T, nb * (c + 1) // T)
+
+
+@njit(inline="always", **_JIT)
+def _trial_blocks(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs, parts, rich, k0, k1):
+    """Blocks k0 <= k < k1 of :func:`_trials` (block k: the samples from ``k TRIAL_BLOCK``),
+    with one memo for them all: block k's change summed in sample order into
+    ``parts[k, 0]``, try_step_l's error sum into ``parts[k, 1]`` (with ``logs``), whether the
+    memo was still on at the block's end into ``rich[k]``.  The memo is dropped for the rest
+    of the run once fewer than a quarter of a window of _MEMO_BLOCK samples found their terms
+    in it (samples mostly distinct: its lookups would only add cost); it never changes a
+    bit (its values are functions of its keys)."""
     n = z.shape[0]
     unit = s.shape[0] == 0
     want_l = lon.shape[0] == n
-    out = 0.0
-    i = UINDEX(0)  # (unsigned indices: no wraparound checks, as in the loops over entries)
-    if n >= _MEMO_BLOCK:
-        zb = z.view(np.uint64)
-        xb = xd.view(np.uint64)
-        pb = a.view(np.uint64)
-        mz = np.empty(_MEMO_SLOTS, dtype=np.uint64)
-        mx = np.empty(_MEMO_SLOTS, dtype=np.uint64)
-        mp = np.empty(_MEMO_SLOTS, dtype=np.uint64)
-        mw = np.empty(_MEMO_SLOTS)
-        mq = np.empty(_MEMO_SLOTS)
-        mc = np.empty(_MEMO_SLOTS)
-        ml = np.empty(_MEMO_SLOTS)
-        used = np.zeros(_MEMO_SLOTS, dtype=np.bool_)
-        hits = UINDEX(0)
-        mask = np.uint64(_MEMO_SLOTS - 1)
-        k1 = np.uint64(0x9E3779B97F4A7C15)
-        k2 = np.uint64(0xC2B2AE3D27D4EB4F)
-        while i < UINDEX(n):
+    memo = n >= _MEMO_BLOCK
+    slots = _MEMO_SLOTS if memo else 0
+    zb = z.view(np.uint64)
+    xb = xd.view(np.uint64)
+    pb = a.view(np.uint64)
+    mz = np.empty(slots, dtype=np.uint64)
+    mx = np.empty(slots, dtype=np.uint64)
+    mp = np.empty(slots, dtype=np.uint64)
+    mw = np.empty(slots)
+    mq = np.empty(slots)
+    mc = np.empty(slots)
+    ml = np.empty(slots)
+    used = np.zeros(slots, dtype=np.bool_)
+    hits = UINDEX(0)
+    seen = UINDEX(0)  # samples of the memo's current window
+    mask = np.uint64(_MEMO_SLOTS - 1)
+    k1h = np.uint64(0x9E3779B97F4A7C15)
+    k2h = np.uint64(0xC2B2AE3D27D4EB4F)
+    for k in range(k0, k1):
+        # (unsigned indices: no wraparound checks, as in the loops over entries)
+        i0 = UINDEX(k) * UINDEX(TRIAL_BLOCK)
+        i1 = min(UINDEX(n), i0 + UINDEX(TRIAL_BLOCK))
+        out = 0.0
+        i = i0
+        while memo and i < i1:
             u = t * xd[i]
-            h = (((zb[i] * k1) ^ (xb[i] * k2)) >> np.uint64(40)) & mask
+            h = (((zb[i] * k1h) ^ (xb[i] * k2h)) >> np.uint64(40)) & mask
             if used[h] and mz[h] == zb[i] and mx[h] == xb[i] and mp[h] == pb[i]:
                 wi = mw[h]
                 qi = mq[h]
@@ -239,40 +339,46 @@ def _trials(z, a, xd, t, y, s, C, zn, pn, rn, Dn, lon, logs):
             if want_l:
                 lon[i] = li
             i += UINDEX(1)
-            if i % UINDEX(_MEMO_BLOCK) == UINDEX(0):
-                if UINDEX(4) * hits < UINDEX(_MEMO_BLOCK):
-                    break
+            seen += UINDEX(1)
+            if seen == UINDEX(_MEMO_BLOCK):
+                memo = UINDEX(4) * hits >= UINDEX(_MEMO_BLOCK)
                 hits = UINDEX(0)
-    if i == UINDEX(n):
-        return out, n >= _MEMO_BLOCK
-    if logs:  # (written out: through the helpers it compiled slower; l1_race.md)
-        for k in range(i, UINDEX(n)):
-            u = t * xd[k]
-            wi = z[k] + u
-            yi = y[k]
-            si = 1.0 if unit else s[k]
-            if wi > 0.0:
-                e = math.exp(-wi)
-                qi = 1.0 / (1.0 + e)
-                li = wi + math.log1p(e)
-            else:
-                e = math.exp(wi)
-                qi = e / (1.0 + e)
-                li = math.log1p(e)
-            zn[k] = wi
-            pn[k] = qi
-            rn[k] = C * si * (qi - yi)
-            Dn[k] = C * si * qi * (1.0 - qi)
-            lon[k] = li
-            out += si * (li - a[k] - yi * u)
-        return out, False
-    for k in range(i, UINDEX(n)):
-        u = t * xd[k]
-        wi, qi, c, li = _trial_terms(z[k], a[k], u, False, want_l)
-        out += _trial_put(k, wi, qi, c, u, y, s, unit, C, zn, pn, rn, Dn)
-        if want_l:
-            lon[k] = li
-    return out, False
+                seen = UINDEX(0)
+        rich[k] = memo
+        if logs:  # (written out: through the helpers it compiled slower; l1_race.md)
+            for q in range(i, i1):
+                u = t * xd[q]
+                wi = z[q] + u
+                yi = y[q]
+                si = 1.0 if unit else s[q]
+                if wi > 0.0:
+                    e = math.exp(-wi)
+                    qi = 1.0 / (1.0 + e)
+                    li = wi + math.log1p(e)
+                else:
+                    e = math.exp(wi)
+                    qi = e / (1.0 + e)
+                    li = math.log1p(e)
+                zn[q] = wi
+                pn[q] = qi
+                rn[q] = C * si * (qi - yi)
+                Dn[q] = C * si * qi * (1.0 - qi)
+                lon[q] = li
+                out += si * (li - a[q] - yi * u)
+            mag = 0.0
+            for q in range(i0, i1):
+                si = 1.0 if unit else s[q]
+                mag += si * (2.0 * a[q] + abs(t * xd[q]) * (1.0 + abs(y[q])))
+            parts[k, 1] = mag
+        else:
+            for q in range(i, i1):
+                u = t * xd[q]
+                wi, qi, c, li = _trial_terms(z[q], a[q], u, False, want_l)
+                out += _trial_put(q, wi, qi, c, u, y, s, unit, C, zn, pn, rn, Dn)
+                if want_l:
+                    lon[q] = li
+            parts[k, 1] = 0.0
+        parts[k, 0] = out
 
 
 @njit(inline="always", **_JIT)
@@ -495,25 +601,79 @@ def rows_of_cols(indptr, indices, data, cols, n):
 
 
 @njit(**_JIT)
-def grad_rows(indptr, indices, data, r, out, r2, out2, counts, unit=False):
+def grad_rows(indptr, indices, data, r, out, r2, out2, counts, unit=False, nt=1):
     """out = X^T r over all d columns from the rows of a CSR X (overwritten, (d,)); when
     r2 has length n, also out2 = X^T r2 in the same pass; when counts has length d, also
     the non-zeros per column into counts (int64, overwritten).  Returns ``(max |x_ij|,
     whether every stored value is 1.0)`` when counting (the pass reads every entry anyway:
     :func:`all_ones` without a pass of its own), else ``(0.0, False)``.  ``unit``: every
-    stored value is 1.0 and is not read (the same bits; ignored when counting)."""
+    stored value is 1.0 and is not read (the same bits; ignored when counting).
+
+    The rows in two halves as in :func:`gram_rows` (when they hold at least _SPLIT times d
+    entries and at least _SPLIT_NNZ), the second half's sums added to the first's; ``nt`` > 1
+    runs the halves on two threads: the same bits for any ``nt``."""
     n = indptr.shape[0] - 1
+    d = out.shape[0]
     two = r2.shape[0] == n
-    count = counts.shape[0] == out.shape[0]
-    amax = 0.0
-    vmin = math.inf
+    count = counts.shape[0] == d
     out[:] = 0.0
     if two:
         out2[:] = 0.0
     if count:
         counts[:] = 0
-    elif unit:
-        for i in range(UINDEX(n)):
+    if not _split(indptr, d):
+        amax, vmin = _grad_rows_block(indptr, indices, data, r, out, r2, out2, counts, unit,
+                                      0, n)
+        return amax, count and vmin == 1.0 and amax == 1.0
+    mid = _half_rows(indptr)
+    t1 = np.zeros(d)
+    t2 = np.zeros(out2.shape[0] if two else 0)
+    tc = np.zeros(d if count else 0, dtype=np.int64)
+    ext = np.empty((2, 2))  # each half's (max |x_ij|, min x_ij)
+    if nt > 1:
+        _grad_rows_halves(indptr, indices, data, r, out, r2, out2, counts, unit, t1, t2, tc,
+                          mid, ext)
+    else:
+        ext[0, 0], ext[0, 1] = _grad_rows_block(indptr, indices, data, r, out, r2, out2,
+                                                counts, unit, 0, mid)
+        ext[1, 0], ext[1, 1] = _grad_rows_block(indptr, indices, data, r, t1, r2, t2, tc,
+                                                unit, mid, n)
+    for j in range(d):
+        out[j] += t1[j]
+    for j in range(t2.shape[0]):
+        out2[j] += t2[j]
+    for j in range(tc.shape[0]):
+        counts[j] += tc[j]
+    amax = max(ext[0, 0], ext[1, 0])
+    return amax, count and min(ext[0, 1], ext[1, 1]) == 1.0 and amax == 1.0
+
+
+@njit(**_PAR)
+def _grad_rows_halves(indptr, indices, data, r, out, r2, out2, counts, unit, t1, t2, tc, mid,
+                      ext):
+    """:func:`grad_rows`' two halves of the rows on two of Numba's threads, into (out, out2,
+    counts) and (t1, t2, tc) (:func:`threaded`)."""
+    n = indptr.shape[0] - 1
+    for t in prange(2):
+        if t == 0:
+            ext[0, 0], ext[0, 1] = _grad_rows_block(indptr, indices, data, r, out, r2, out2,
+                                                    counts, unit, 0, mid)
+        else:
+            ext[1, 0], ext[1, 1] = _grad_rows_block(indptr, indices, data, r, t1, r2, t2, tc,
+                                                    unit, mid, n)
+
+
+@njit(inline="always", **_JIT)
+def _grad_rows_block(indptr, indices, data, r, out, r2, out2, counts, unit, i0, i1):
+    """Rows i0 <= i < i1 of :func:`grad_rows` added to out (out2, counts as it says);
+    returns (max |x_ij|, min x_ij) over them when counting, else (0.0, inf)."""
+    n = indptr.shape[0] - 1
+    two = r2.shape[0] == n
+    count = counts.shape[0] == out.shape[0]
+    amax = 0.0
+    vmin = math.inf
+    if unit and not count:
+        for i in range(UINDEX(i0), UINDEX(i1)):
             ri = r[i]
             r2i = r2[i] if two else 0.0
             for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
@@ -521,8 +681,8 @@ def grad_rows(indptr, indices, data, r, out, r2, out2, counts, unit=False):
                 out[j] += ri
                 if two:
                     out2[j] += r2i
-        return amax, False
-    for i in range(UINDEX(n)):
+        return amax, vmin
+    for i in range(UINDEX(i0), UINDEX(i1)):
         ri = r[i]
         r2i = r2[i] if two else 0.0
         for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
@@ -537,7 +697,32 @@ def grad_rows(indptr, indices, data, r, out, r2, out2, counts, unit=False):
                 vmin = min(vmin, v)
                 if abs(v) > amax:
                     amax = abs(v)
-    return amax, count and vmin == 1.0 and amax == 1.0
+    return amax, vmin
+
+
+#: The passes over X's rows that sum into a matrix or vector of p values (:func:`gram_rows`,
+#: :func:`grad_rows`) take the rows in two halves when they hold at least _SPLIT times p
+#: entries (a second buffer to zero and add) and at least _SPLIT_NNZ (a pass worth a second
+#: thread).
+_SPLIT = 4
+_SPLIT_NNZ = 1 << 16
+
+
+@njit(**_JIT)
+def _split(indptr, p):
+    """Whether a pass over a CSR X's rows summing into p values takes them in two halves."""
+    n = indptr.shape[0] - 1
+    nnz = indptr[n] - indptr[0]
+    return n >= 2 and nnz >= _SPLIT * p and nnz >= _SPLIT_NNZ
+
+
+@njit(**_JIT)
+def _half_rows(indptr):
+    """The row that splits a CSR X's rows into two halves of about equal entries (at least
+    one row each; n >= 2)."""
+    n = indptr.shape[0] - 1
+    mid = np.searchsorted(indptr, (indptr[0] + indptr[n]) // 2)
+    return min(max(mid, 1), n - 1)
 
 
 @njit(**_JIT)
@@ -631,30 +816,84 @@ def _grad_hdiag_col(indptr, indices, data, j, r, D, unit=False):
 
 
 @njit(**_JIT)
-def grad_hdiag_cols(indptr, indices, data, cols, r, D, g, h, unit=False):
+def grad_hdiag_cols(indptr, indices, data, cols, r, D, g, h, unit=False, nt=1):
     """g[k] = X[:, j]^T r and h[k] = sum_i D_i X[i, j]^2 for j = cols[k] (one pass;
-    ``unit``: X binary, :func:`all_ones`)."""
-    for k in range(cols.shape[0]):
-        g[k], h[k] = _grad_hdiag_col(indptr, indices, data, cols[k], r, D, unit)
+    ``unit``: X binary, :func:`all_ones`; ``nt``: threads, each taking a range of whole
+    columns: the same bits for any number)."""
+    none = np.empty(0, dtype=np.int64)
+    _hdiag(indptr, indices, data, cols, cols, r, D, none, g[:0], h[:0], g, h, unit, nt)
 
 
 @njit(**_JIT)
-def grad_hdiag_kept(indptr, indices, data, feats, cols, r, D, kf, kg, kh, g, h, unit=False):
+def grad_hdiag_kept(indptr, indices, data, feats, cols, r, D, kf, kg, kh, g, h, unit=False,
+                    nt=1):
     """:func:`grad_hdiag_cols` over the columns ``cols`` of the features ``feats``, except
     for a feature found in ``kf`` (its values ``kg``, ``kh`` kept from the same point):
     copied from there instead of a pass over its column.  ``feats`` and ``kf`` sorted
     ascending."""
-    p = 0
+    _hdiag(indptr, indices, data, feats, cols, r, D, kf, kg, kh, g, h, unit, nt)
+
+
+#: A column's cost in stored entries, beyond its entries, when :func:`_col_parts` splits
+#: columns between threads (its loop's set-up and two stores).
+_COL_COST = 16
+
+
+@njit(**_JIT)
+def _hdiag(indptr, indices, data, feats, cols, r, D, kf, kg, kh, g, h, unit, nt):
+    """:func:`grad_hdiag_kept` (kf empty: :func:`grad_hdiag_cols`) on up to nt threads."""
+    m = cols.shape[0]
+    if nt > 1 and m > 1:
+        bounds = _col_parts(indptr, cols, min(nt, m))
+        _hdiag_par(indptr, indices, data, feats, cols, r, D, kf, kg, kh, g, h, unit, bounds)
+    else:
+        _hdiag_range(indptr, indices, data, feats, cols, r, D, kf, kg, kh, g, h, unit, 0, m)
+
+
+@njit(**_PAR)
+def _hdiag_par(indptr, indices, data, feats, cols, r, D, kf, kg, kh, g, h, unit, bounds):
+    """:func:`_hdiag`'s column ranges ``bounds`` on Numba's threads (:func:`threaded`)."""
+    for t in prange(bounds.shape[0] - 1):
+        _hdiag_range(indptr, indices, data, feats, cols, r, D, kf, kg, kh, g, h, unit,
+                     bounds[t], bounds[t + 1])
+
+
+@njit(inline="always", **_JIT)
+def _hdiag_range(indptr, indices, data, feats, cols, r, D, kf, kg, kh, g, h, unit, k0, k1):
+    """The columns k0 <= k < k1 of :func:`grad_hdiag_kept` (kf empty: of
+    :func:`grad_hdiag_cols`)."""
     nk = kf.shape[0]
-    for k in range(feats.shape[0]):
-        f = feats[k]
-        while p < nk and kf[p] < f:
-            p += 1
-        if p < nk and kf[p] == f:
-            g[k] = kg[p]
-            h[k] = kh[p]
-        else:
-            g[k], h[k] = _grad_hdiag_col(indptr, indices, data, cols[k], r, D, unit)
+    p = 0
+    if nk > 0 and k0 < k1:
+        p = np.searchsorted(kf, feats[k0])
+    for k in range(k0, k1):
+        if nk > 0:
+            f = feats[k]
+            while p < nk and kf[p] < f:
+                p += 1
+            if p < nk and kf[p] == f:
+                g[k] = kg[p]
+                h[k] = kh[p]
+                continue
+        g[k], h[k] = _grad_hdiag_col(indptr, indices, data, cols[k], r, D, unit)
+
+
+@njit(**_JIT)
+def _col_parts(indptr, cols, T):
+    """Bounds (int64, T + 1) of T contiguous ranges of ``cols`` of about equal cost (their
+    stored entries plus _COL_COST each): the threads' shares of a pass over columns."""
+    m = cols.shape[0]
+    cum = np.empty(m + 1)
+    cum[0] = 0.0
+    for k in range(m):
+        j = UINDEX(cols[k])
+        cum[k + 1] = cum[k] + np.float64(indptr[j + UINDEX(1)] - indptr[j]) + _COL_COST
+    bounds = np.empty(T + 1, dtype=np.int64)
+    bounds[0] = 0
+    for t in range(1, T):
+        bounds[t] = max(bounds[t - 1], np.searchsorted(cum, cum[m] * t / T))
+    bounds[T] = m
+    return bounds
 
 
 @njit(**_JIT)
@@ -1108,79 +1347,86 @@ def _cd_dense(H, g, theta, lam, tol, max_sweeps, nptr, nidx, nval, HN, cN):
 
 
 @njit(**_JIT)
-def gram_rows(indptr, indices, data, pos, D, fit_b, H, unit=False):
+def gram_rows(indptr, indices, data, pos, D, fit_b, H, unit=False, nt=1):
     """The model's Hessian on a working set from the rows of a CSR X: with m working columns
     (``pos[j]`` = index of column j in the set, -1 outside), ``H[:m, :m] = X_W^T diag(D) X_W``
     and, when ``fit_b``, the intercept's row and column ``H[m, :m] = D^T X_W``,
     ``H[m, m] = sum D``.  H (m + fit_b, m + fit_b) is overwritten; O(sum_i nnz_i(W)^2).
-    ``unit``: every stored value is 1.0 (:func:`all_ones`) and is not read (the same bits)."""
+    ``unit``: every stored value is 1.0 (:func:`all_ones`) and is not read (the same bits).
+
+    When X's rows hold at least _SPLIT times as many entries as H (the size of a second
+    matrix to zero and add) and at least _SPLIT_NNZ (a pass worth a second thread), the
+    rows are taken in two halves of about equal entries, the second half's sum added to the
+    first's at the end (equal to the one-pass sum to rounding); ``nt`` > 1 builds the halves
+    on two threads (:func:`threaded`).  The split depends on the sizes alone: the same bits
+    for any ``nt``."""
+    n = indptr.shape[0] - 1
+    p = H.shape[0]
     H[:, :] = 0.0
+    if not _split(indptr, p * p):
+        _gram_block(indptr, indices, data, pos, D, fit_b, H, unit, 0, n)
+        _lower_to_upper(H)
+        return
+    mid = _half_rows(indptr)
+    T = np.zeros_like(H)
+    if nt > 1:
+        _gram_halves(indptr, indices, data, pos, D, fit_b, H, T, unit, mid)
+    else:
+        _gram_block(indptr, indices, data, pos, D, fit_b, H, unit, 0, mid)
+        _gram_block(indptr, indices, data, pos, D, fit_b, T, unit, mid, n)
+    for a in range(p):
+        for e in range(a + 1):
+            H[a, e] += T[a, e]
+    _lower_to_upper(H)
+
+
+@njit(**_PAR)
+def _gram_halves(indptr, indices, data, pos, D, fit_b, H, T, unit, mid):
+    """:func:`gram_rows`' two halves of the rows on two of Numba's threads, into H and T
+    (:func:`threaded`)."""
+    n = indptr.shape[0] - 1
+    for t in prange(2):
+        if t == 0:
+            _gram_block(indptr, indices, data, pos, D, fit_b, H, unit, 0, mid)
+        else:
+            _gram_block(indptr, indices, data, pos, D, fit_b, T, unit, mid, n)
+
+
+@njit(inline="always", **_JIT)
+def _gram_block(indptr, indices, data, pos, D, fit_b, H, unit, i0, i1):
+    """The rows i0 <= i < i1 with ``D_i != 0`` of :func:`gram_rows`' sum added to H's lower
+    triangle (row m: the intercept's), in row order."""
     m = H.shape[0] - (1 if fit_b else 0)
     n = indptr.shape[0] - 1
     kk = np.empty(indices.shape[0] if n == 0 else 1 + int(np.max(np.diff(indptr))),
                   dtype=np.int64)
     vv = np.empty(kk.shape[0])
-    if unit:
-        for i in range(UINDEX(n)):
-            if D[i] != 0.0:
-                _gram_row_unit(indptr, indices, data, pos, i, D[i], fit_b, H, kk, vv)
-        _lower_to_upper(H)
-        return
-    # (the general rows' loop here, not in a helper as the binary one: inlined, it compiled
-    # slower on the working set's own rows, int64 positions)
-    for i in range(UINDEX(n)):
+    for i in range(UINDEX(i0), UINDEX(i1)):
         Di = D[i]
         if Di == 0.0:
             continue
         c = UINDEX(0)
         for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
+            # branch-free (the working set's entries come unpredictably): every entry
+            # written, kept (c advanced) when in the working set
             k = pos[UINDEX(indices[q])]
-            if k >= 0:
-                kk[c] = k
-                vv[c] = data[q]
-                c += UINDEX(1)
+            kk[c] = k
+            vv[c] = data[q]  # (a binary X's too: without the copy it compiled slower)
+            c += UINDEX(k >= 0)
         for a in range(c):
             ka = UINDEX(kk[a])
-            va = Di * vv[a]
+            va = Di if unit else Di * vv[a]
             for e in range(a + UINDEX(1)):
                 kb = UINDEX(kk[e])
+                v = va if unit else va * vv[e]
                 if ka >= kb:
-                    H[ka, kb] += va * vv[e]
+                    H[ka, kb] += v
                 else:
-                    H[kb, ka] += va * vv[e]
+                    H[kb, ka] += v
             if fit_b:
                 H[m, ka] += va
         if fit_b:
             H[m, m] += Di
-    _lower_to_upper(H)
-
-
-@njit(inline="always", **_JIT)
-def _gram_row_unit(indptr, indices, data, pos, i, Di, fit_b, H, kk, vv):
-    """Row i's term ``Di x_iW x_iW^T`` (and the intercept's row) added to H's lower triangle
-    when every stored value is 1.0 (:func:`gram_rows`' ``unit``; kk, vv: scratch of the
-    longest row's length; the values copied to vv though unused: without the copy it
-    compiled slower on mushrooms)."""
-    m = H.shape[0] - (1 if fit_b else 0)
-    c = UINDEX(0)
-    for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
-        k = pos[UINDEX(indices[q])]
-        if k >= 0:
-            vv[c] = data[q]
-            kk[c] = k
-            c += UINDEX(1)
-    for a in range(c):
-        ka = UINDEX(kk[a])
-        for e in range(a + UINDEX(1)):
-            kb = UINDEX(kk[e])
-            if ka >= kb:
-                H[ka, kb] += Di
-            else:
-                H[kb, ka] += Di
-        if fit_b:
-            H[m, ka] += Di
-    if fit_b:
-        H[m, m] += Di
 
 
 @njit(**_JIT)
@@ -1190,8 +1436,13 @@ def _lower_to_upper(H):
             H[e, a] = H[a, e]
 
 
+#: :func:`gram_rows_stale` updates its Hessian on several threads only when at least
+#: 1 / _STALE_PAR of the rows moved (fewer make a pass too short to pay for them).
+_STALE_PAR = 8
+
+
 @njit(**_JIT)
-def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False):
+def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False, nt=1):
     """:func:`gram_rows`' matrix kept up to date: H holds it for the curvature weights Du
     (symmetric, on entry); each row whose weight moved by more than ``rho`` relative,
     ``|D_i - Du_i| > rho D_i``, has ``(D_i - Du_i) x_iW x_iW^T`` added (gram_rows over those
@@ -1200,7 +1451,8 @@ def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False
     every weight is within ``rho D_i`` of D_i, so ``(1 - rho) X^T D X <= H <= (1 + rho)
     X^T D X`` (the data parts; Du >= 0, H positive semi-definite).  When more than half of
     the rows moved, H is rebuilt by gram_rows instead (Du = D).  Returns the number of rows
-    updated (n when rebuilt).  ``rho >= 0``."""
+    updated (n when rebuilt).  ``rho >= 0``; ``nt``: gram_rows' threads for a rebuild (an
+    update takes them when at least n / _STALE_PAR rows moved; the same bits either way)."""
     n = indptr.shape[0] - 1
     dd = np.zeros(n)
     upd = 0
@@ -1210,11 +1462,12 @@ def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False
             dd[i] = delta
             upd += 1
     if 2 * upd > n:
-        gram_rows(indptr, indices, data, pos, D, fit_b, H, unit)
+        gram_rows(indptr, indices, data, pos, D, fit_b, H, unit, nt)
         Du[:] = D
         return n
     T = np.empty_like(H)
-    gram_rows(indptr, indices, data, pos, dd, fit_b, T, unit)
+    gram_rows(indptr, indices, data, pos, dd, fit_b, T, unit,
+              nt if _STALE_PAR * upd >= n else 1)
     H += T
     for i in range(UINDEX(n)):
         if dd[i] != 0.0:
@@ -1647,7 +1900,7 @@ def working_set(w, score, ws_min):
 
 @njit(**_JIT)
 def line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, w, dw, delta, a, lam, sigma, max_tries,
-                lo=np.empty(0), lon=np.empty(0), fast=False):
+                lo=np.empty(0), lon=np.empty(0), fast=False, nt=1):
     """``(t, loss change, rich)`` for the largest ``t = 2^-k`` (k < max_tries) meeting the
     composite Armijo rule ``F(w + t dw) - F(w) <= sigma t delta`` along the step ``t dw`` of
     the coefficients w (with the margins' step ``t xd``), or ``(-1.0, 0.0, rich)`` when none
@@ -1663,7 +1916,8 @@ def line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, w, dw, delta, a, lam, sigma, 
     log-terms at z), a trial is first :func:`try_step_l` (two transcendental calls per
     sample instead of three) and is repeated by try_step only when its change lies within
     its rounding bound of the threshold: the same decisions as with try_step's changes;
-    the loss change returned is then try_step_l's (equal to its rounding bound)."""
+    the loss change returned is then try_step_l's (equal to its rounding bound).  ``nt``:
+    the trials' threads (:func:`threads`; the same bits for any number)."""
     q1 = numpy_sum(w * dw)
     q2 = numpy_sum(dw * dw)
     t = 1.0
@@ -1673,11 +1927,11 @@ def line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, w, dw, delta, a, lam, sigma, 
         l1c = l1_change(w, dw, lam, t)
         exact = not fast
         if fast:
-            dl, rich = _trials(z, lo, xd, t, y, s, C, zn, pn, rn, Dn, lon, True)
+            dl, rich, err = _trials(z, lo, xd, t, y, s, C, zn, pn, rn, Dn, lon, True, nt)
             change = C * dl + l2c + l1c
-            exact = abs(change - sigma * t * delta) <= C * _log_err(lo, xd, t, y, s)
+            exact = abs(change - sigma * t * delta) <= C * err
         if exact:
-            dl, rich = _trials(z, p, xd, t, y, s, C, zn, pn, rn, Dn, lon, False)
+            dl, rich, _ = _trials(z, p, xd, t, y, s, C, zn, pn, rn, Dn, lon, False, nt)
             change = C * dl + l2c + l1c
         if change <= sigma * t * delta:
             return t, dl, rich

@@ -637,7 +637,7 @@ def _gram_lower(nnz_w, n, m, compact, nnz_x):
             + (2 * nnz_w if compact else nnz_x))
 
 
-def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit):
+def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit, nt=1):
     """H (m + fi)^2 = the dense model's Hessian from X's rows (``pos`` maps a feature to its
     place in the working set ``cols``): built by :func:`fastlogit.solvers._cd.gram_rows`,
     or, when the last one (``stale``) was built on a working set holding ``cols``, kept up
@@ -645,7 +645,8 @@ def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit):
     curvature moved by more than ``_STALE`` relative are updated, so every row's weight
     stays within _STALE of its curvature D_i and the model's Hessian within ``(1 +- _STALE)``
     of the exact one; the gradient is always exact, so the optimum is unchanged).  Returns
-    the new ``stale``: (cols, H before any diagonal term is added, the weights Du it holds)."""
+    the new ``stale``: (cols, H before any diagonal term is added, the weights Du it holds).
+    ``nt``: the builds' threads (the same bits for any number)."""
     k = None
     if stale is not None:
         old = stale[0]
@@ -653,14 +654,16 @@ def _gram_rows_stale(stale, rows, cols, pos, D, fi, H, unit):
         if not (k < old.size).all() or not np.array_equal(old[k], cols):
             k = None
     if k is None:
-        _cd.gram_rows(*rows, pos, D, fi, H, unit)
+        with _cd.threaded(nt):
+            _cd.gram_rows(*rows, pos, D, fi, H, unit, nt)
         Du = D.copy()
     else:
         if fi:
             k = np.append(k, stale[0].size)
         H[:] = stale[1][np.ix_(k, k)]
         Du = stale[2]
-        _cd.gram_rows_stale(*rows, pos, D, Du, _STALE, fi, H, unit)
+        with _cd.threaded(nt):
+            _cd.gram_rows_stale(*rows, pos, D, Du, _STALE, fi, H, unit, nt)
     return cols, H.copy(), Du
 
 
@@ -1021,13 +1024,15 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         """X^T r (and X^T r2) over the rows; the first such pass also counts the columns'
         non-zeros and finds max |x_ij| (cached per data term for the drift check)."""
         nonlocal counted, binary
-        if counted:
-            _cd.grad_rows(*rows, r, out, r2, out2, no_cnt, bool(binary))
-        else:
-            amax, binary = _cd.grad_rows(*rows, r, out, r2, out2, col_nnz)
-            _cache(_AMAX, data, amax)
-            _cache(_UNIT, data, binary)
-            counted = True
+        nt = _cd.threads(data.n_threads, n, nnz_x, d)
+        with _cd.threaded(nt):
+            if counted:
+                _cd.grad_rows(*rows, r, out, r2, out2, no_cnt, bool(binary), nt)
+                return
+            amax, binary = _cd.grad_rows(*rows, r, out, r2, out2, col_nnz, False, nt)
+        _cache(_AMAX, data, amax)
+        _cache(_UNIT, data, binary)
+        counted = True
 
     def value(loss):
         l2 = 0.5 * a * float(w @ w) if a else 0.0  # (the same bits as the product at a = 0)
@@ -1258,20 +1263,26 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             g_ext, w_ext = np.empty(m + fi), np.empty(m + fi)
             if fi:
                 lamv[m] = 0.0
+        # threads of the round's passes over its columns and of a Hessian build from rows
+        # (the kernels' cost model; the same bits for any number: _cd's docstring)
+        nt_cols = _cd.threads(data.n_threads, m, nnz_w)
+        nt_gram = _cd.threads(data.n_threads, n, gram_ops + nnz_w) if dense_model else 1
         stop_round = False
         fresh = kept is not None
         null = None  # the working set's null basis (_null_basis; False: none)
         while True:
             ww = w[cols]
             if fresh:  # cols and the kept columns are sorted (_working_set)
-                _cd.grad_hdiag_kept(*xc, cols, lc, r, D, *kept, gw, hw, unit)
+                with _cd.threaded(nt_cols):
+                    _cd.grad_hdiag_kept(*xc, cols, lc, r, D, *kept, gw, hw, unit, nt_cols)
                 fresh = False
             elif dense_model and dense_rows and m >= 8:
                 # the same bits from the dense rows (unit-stride updates; a row of a few
                 # entries costs more than the columns' loops)
                 _cd.grad_hdiag_dense(xrows[1], r, D, gw, hw)
             else:
-                _cd.grad_hdiag_cols(*xc, lc, r, D, gw, hw, unit)
+                with _cd.threaded(nt_cols):
+                    _cd.grad_hdiag_cols(*xc, lc, r, D, gw, hw, unit, nt_cols)
             # gw += a ww, hw += a + nu + ridge, the sums and violations: one compiled call
             # (the intercept's curvature sum D: a column model's, or the ridge's scale at m = 0)
             kg, kh, gb, hb, vmax, v1_ws = _cd.model_terms(gw, hw, ww, a, a + _NU + ridge, r,
@@ -1292,9 +1303,10 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
                 elif groups is not None:
                     _cd.gram_groups(*groups[:2], D, fi, Hm, groups[2])
                 elif compact:  # rows made per round: a round's few steps, most rows moved
-                    _cd.gram_rows(*wrows, D, fi, Hm, unit)
+                    with _cd.threaded(nt_gram):
+                        _cd.gram_rows(*wrows, D, fi, Hm, unit, nt_gram)
                 else:
-                    stale = _gram_rows_stale(stale, rows, cols, pos, D, fi, Hm, unit)
+                    stale = _gram_rows_stale(stale, rows, cols, pos, D, fi, Hm, unit, nt_gram)
                 h_diag += _NU + ridge
                 h_diag[:m] += a
                 g_ext[:m] = gw
@@ -1351,9 +1363,11 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             if fast and not l_ok:
                 _cd.log_terms(z, lo)
                 l_ok = True
-            t, dl, rich = _cd.line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, ww, dw, delta, a,
-                                          lam, _SIGMA, _MAX_BACKTRACKS, lo,
-                                          lon if fast else no_l, fast)
+            nt = _cd.threads(data.n_threads, n, 0)
+            with _cd.threaded(nt):
+                t, dl, rich = _cd.line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, ww, dw, delta,
+                                              a, lam, _SIGMA, _MAX_BACKTRACKS, lo,
+                                              lon if fast else no_l, fast, nt)
             if t < 0.0:
                 # A coordinate whose samples all sit far from the boundary has curvature ~ 0
                 # (separable directions): its model step is huge and no fraction of the joint
