@@ -25,6 +25,7 @@ Quantities, for margins ``z_i = x_i . w + b`` and ``p_i = sigmoid(z_i)``::
 """
 import contextlib
 import math
+import os
 
 import numba
 import numpy as np
@@ -80,7 +81,11 @@ def threads(n_threads, n_rows, nnz, buffer_len=0):
     :func:`fastlogit._config.kernel_threads` picks for ``n_threads`` (a data term's, None
     for the cores available) and a pass over ``n_rows`` rows (or samples, columns) and
     ``nnz`` stored values whose threads each fill a ``buffer_len``-value buffer, at most
-    Numba's thread count.
+    Numba's thread count.  One in a process forked from the one that imported this module:
+    GNU OpenMP's thread pool does not survive a fork, and Numba's OpenMP layer ends a
+    forked child that starts a parallel region once the parent has started its pool (a
+    library's caller may fork after a fit, ``multiprocessing``'s default on Linux); the
+    results are the same bits on one thread.
 
     Parameters
     ----------
@@ -92,8 +97,13 @@ def threads(n_threads, n_rows, nnz, buffer_len=0):
     int
         At least 1.
     """
+    if os.getpid() != _PID:
+        return 1
     nt = kernel_threads(n_threads, n_rows, nnz, buffer_len)
     return max(1, min(nt, numba.config.NUMBA_NUM_THREADS))
+
+
+_PID = os.getpid()  # the importing process (threads: none in a forked child)
 
 
 @njit(**_JIT)
