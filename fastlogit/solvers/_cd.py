@@ -1446,11 +1446,6 @@ def _lower_to_upper(H):
             H[e, a] = H[a, e]
 
 
-#: :func:`gram_rows_stale` updates its Hessian on several threads only when at least
-#: 1 / _STALE_PAR of the rows moved (fewer make a pass too short to pay for them).
-_STALE_PAR = 8
-
-
 @njit(**_JIT)
 def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False, nt=1):
     """:func:`gram_rows`' matrix kept up to date: H holds it for the curvature weights Du
@@ -1462,22 +1457,25 @@ def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False
     X^T D X`` (the data parts; Du >= 0, H positive semi-definite).  When more than half of
     the rows moved, H is rebuilt by gram_rows instead (Du = D).  Returns the number of rows
     updated (n when rebuilt).  ``rho >= 0``; ``nt``: gram_rows' threads for a rebuild (an
-    update takes them when at least n / _STALE_PAR rows moved; the same bits either way)."""
+    update takes them when the rows that moved hold at least _SPLIT_NNZ / 2 entries: fewer
+    make a pass too short to pay for them; the same bits either way)."""
     n = indptr.shape[0] - 1
     dd = np.zeros(n)
     upd = 0
+    moved = 0  # the entries of the rows that moved
     for i in range(UINDEX(n)):
         delta = D[i] - Du[i]
         if abs(delta) > rho * D[i]:
             dd[i] = delta
             upd += 1
+            moved += indptr[i + UINDEX(1)] - indptr[i]
     if 2 * upd > n:
         gram_rows(indptr, indices, data, pos, D, fit_b, H, unit, nt)
         Du[:] = D
         return n
     T = np.empty_like(H)
     gram_rows(indptr, indices, data, pos, dd, fit_b, T, unit,
-              nt if _STALE_PAR * upd >= n else 1)
+              nt if 2 * moved >= _SPLIT_NNZ else 1)
     H += T
     for i in range(UINDEX(n)):
         if dd[i] != 0.0:
