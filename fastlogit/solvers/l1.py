@@ -80,7 +80,12 @@ below the rounding of F itself; the same pass writes the trial point's pointwise
 an accepted step costs no further pass over the samples.  The margins
 are updated by steps; the fit ends when the measure on them, plus a bound on what their
 rounding drift can change in the gradient, is below the threshold (else everything is
-recomputed from scratch and the fit goes on).
+recomputed from scratch and the fit goes on).  Threads: the coordinate-descent sweeps run
+on one thread; the line search's trials, the working set's gradient and curvature over its
+columns, the dense model's Hessian from X's rows and the first gradient over X's rows run
+on the data term's ``n_threads`` where the kernels' cost model finds a second thread worth
+its start-up (:func:`fastlogit.solvers._cd.threads`), each split so that the result has the
+same bits for every thread count (:mod:`fastlogit.solvers._cd`'s docstring).
 
 Why this combination (measurements in benchmarks/results/l1_race.md):
 
