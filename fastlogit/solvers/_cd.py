@@ -31,7 +31,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .._config import kernel_threads
+from .._config import KernelThreads
 from ..kernels.numba_impl import UINDEX, numba_threads
 from ._lbfgs_memory import numpy_sum
 
@@ -99,11 +99,19 @@ def threads(n_threads, n_rows, nnz, buffer_len=0):
     """
     if os.getpid() != _PID:
         return 1
-    nt = kernel_threads(n_threads, n_rows, nnz, buffer_len)
-    return max(1, min(nt, numba.config.NUMBA_NUM_THREADS))
+    key = (n_rows, nnz, buffer_len)
+    choice = _CHOICES.get(key)
+    if choice is None:
+        if len(_CHOICES) >= 256:
+            _CHOICES.clear()
+        choice = _CHOICES[key] = KernelThreads(n_rows, nnz, buffer_len)
+    return max(1, min(choice(n_threads), numba.config.NUMBA_NUM_THREADS))
 
 
 _PID = os.getpid()  # the importing process (threads: none in a forked child)
+#: (n_rows, nnz, buffer_len) -> its KernelThreads (a pass too small for a second thread is
+#: answered without asking the OpenMP runtime or the run queue), for the recent sizes.
+_CHOICES = {}
 
 
 @njit(**_JIT)
