@@ -89,7 +89,8 @@ def test_gram_and_grad_rows_same_bits_on_two_threads(n, d, density, binary, fit_
 @pytest.mark.parametrize("m", [0, 1, 2, 40])
 def test_column_passes_same_bits_on_two_threads(m):
     """grad_hdiag_cols and grad_hdiag_kept on more threads than columns (m = 1, 2), none
-    (m = 0) and many; kept features copied, the others computed, the same bits."""
+    (m = 0) and many; kept features copied, the others computed, the same bits; grad_skip
+    over the other columns likewise."""
     ip, ind, val, X = _csr(300, 50, 0.2, 7)
     Xc = X.tocsc()
     cp = np.asarray(Xc.indptr, dtype=np.int64)
@@ -113,6 +114,17 @@ def test_column_passes_same_bits_on_two_threads(m):
     np.testing.assert_array_equal(h3[::2], 9.0)
     np.testing.assert_array_equal(g3[1::2], g1[1::2])
     np.testing.assert_array_equal(h3[1::2], h1[1::2])
+    # the full gradient over every column but the skipped ones (left untouched)
+    skip = np.zeros(50, dtype=bool)
+    skip[cols] = True
+    w = rng.standard_normal(50)
+    o1, o2 = np.full(50, np.nan), np.full(50, np.nan)
+    _cd.grad_skip(cp, Xc.indices, Xc.data, skip, r, w, 0.3, o1, 1)
+    with _cd.threaded(4):
+        _cd.grad_skip(cp, Xc.indices, Xc.data, skip, r, w, 0.3, o2, 4)
+    np.testing.assert_array_equal(o1, o2)
+    assert np.isnan(o1[skip]).all()
+    np.testing.assert_allclose(o1[~skip], (Xc.T @ r + 0.3 * w)[~skip], rtol=1e-12, atol=1e-12)
 
 
 @two_threads

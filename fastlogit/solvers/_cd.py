@@ -772,11 +772,34 @@ def grad_cols(indptr, indices, data, cols, r, out):
 
 
 @njit(**_JIT)
-def grad_skip(indptr, indices, data, skip, r, w, a, out):
+def grad_skip(indptr, indices, data, skip, r, w, a, out, nt=1):
     """out[j] = X[:, j]^T r + a w_j for every column j with ``skip[j]`` False (the other
     entries untouched): :func:`grad_cols` over those columns and then ``+ a * w``, the same
-    arithmetic, without index arrays of the columns kept."""
-    for j in range(UINDEX(out.shape[0])):
+    arithmetic, without index arrays of the columns kept.  ``nt``: threads, each taking a
+    range of whole columns of about equal entries (the same bits for any number)."""
+    d = out.shape[0]
+    if nt > 1 and d > 1:
+        bounds = np.empty(nt + 1, dtype=np.int64)
+        for t in range(nt + 1):
+            bounds[t] = np.searchsorted(indptr[:d + 1], indptr[0] + (indptr[d] - indptr[0])
+                                        * t // nt)
+        bounds[0], bounds[nt] = 0, d
+        _skip_par(indptr, indices, data, skip, r, w, a, out, bounds)
+    else:
+        _skip_range(indptr, indices, data, skip, r, w, a, out, 0, d)
+
+
+@njit(**_PAR)
+def _skip_par(indptr, indices, data, skip, r, w, a, out, bounds):
+    """:func:`grad_skip`'s column ranges ``bounds`` on Numba's threads (:func:`threaded`)."""
+    for t in prange(bounds.shape[0] - 1):
+        _skip_range(indptr, indices, data, skip, r, w, a, out, bounds[t], bounds[t + 1])
+
+
+@njit(inline="always", **_JIT)
+def _skip_range(indptr, indices, data, skip, r, w, a, out, j0, j1):
+    """The columns j0 <= j < j1 of :func:`grad_skip`."""
+    for j in range(UINDEX(j0), UINDEX(j1)):
         if not skip[j]:
             out[j] = _col_dot(indptr, indices, data, j, r) + a * w[j]
 

@@ -1015,13 +1015,15 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
         if loc is not None:  # no full column copy: over the rows (no inactive mask here)
             _rows_gradient(r, g_full, no_r2, no_r2)
             g_full[:] += a * w
-        elif cols is None:
-            _cd.grad_skip(*csc, skip, r, w, a, g_full)
         else:
-            skip[cols] = True
-            _cd.grad_skip(*csc, skip, r, w, a, g_full)
-            skip[cols] = False
-            g_full[cols] = gw
+            nt = _cd.threads(data.n_threads, d, int(csc[0][-1]))
+            if cols is not None:
+                skip[cols] = True
+            with _cd.threaded(nt):
+                _cd.grad_skip(*csc, skip, r, w, a, g_full, nt)
+            if cols is not None:
+                skip[cols] = False
+                g_full[cols] = gw
         gb = float(r.sum()) if fi else 0.0
         return gb
 
@@ -1268,9 +1270,11 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             g_ext, w_ext = np.empty(m + fi), np.empty(m + fi)
             if fi:
                 lamv[m] = 0.0
-        # threads of the round's passes over its columns and of a Hessian build from rows
-        # (the kernels' cost model; the same bits for any number: _cd's docstring)
+        # threads of the round's passes over its columns, over the samples (line searches)
+        # and of a Hessian build from rows (the kernels' cost model; the same bits for any
+        # number: _cd's docstring)
         nt_cols = _cd.threads(data.n_threads, m, nnz_w)
+        nt_rows = _cd.threads(data.n_threads, n, 0)
         nt_gram = _cd.threads(data.n_threads, n, gram_ops + nnz_w) if dense_model else 1
         stop_round = False
         fresh = kept is not None
@@ -1368,11 +1372,10 @@ def _solve_columns(objective, data, theta, tol, max_iter, hist, ws_min, max_swee
             if fast and not l_ok:
                 _cd.log_terms(z, lo)
                 l_ok = True
-            nt = _cd.threads(data.n_threads, n, 0)
-            with _cd.threaded(nt):
+            with _cd.threaded(nt_rows):
                 t, dl, rich = _cd.line_search(z, p, xd, y, s, C, zn, pn, rn, Dn, ww, dw, delta,
                                               a, lam, _SIGMA, _MAX_BACKTRACKS, lo,
-                                              lon if fast else no_l, fast, nt)
+                                              lon if fast else no_l, fast, nt_rows)
             if t < 0.0:
                 # A coordinate whose samples all sit far from the boundary has curvature ~ 0
                 # (separable directions): its model step is huge and no fraction of the joint
