@@ -681,7 +681,7 @@ def _grad_rows_halves(indptr, indices, data, r, out, r2, out2, counts, unit, t1,
                                                     unit, mid, n)
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _grad_rows_block(indptr, indices, data, r, out, r2, out2, counts, unit, i0, i1):
     """Rows i0 <= i < i1 of :func:`grad_rows` added to out (out2, counts as it says);
     returns (max |x_ij|, min x_ij) over them when counting, else (0.0, inf)."""
