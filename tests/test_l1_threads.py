@@ -33,7 +33,7 @@ def _csr(n, d, density, seed, binary=False, empty_rows=()):
     return np.asarray(X.indptr, dtype=np.int64), X.indices, X.data, X
 
 
-# rows large enough for the split into two halves (_SPLIT_NNZ), and a small set without it;
+# rows large enough for the split into two halves (_SPLIT_NNZ), and small sets without it;
 # rows 0, 5 and the last empty; a third of the curvature weights zero
 @two_threads
 @pytest.mark.parametrize("n, d, density", [(4000, 60, 0.3), (50, 8, 0.4), (1, 5, 0.8)])

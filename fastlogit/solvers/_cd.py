@@ -97,7 +97,7 @@ def threads(n_threads, n_rows, nnz, buffer_len=0):
     int
         At least 1.
     """
-    if os.getpid() != _PID:
+    if n_threads == 1 or os.getpid() != _PID:
         return 1
     key = (n_rows, nnz, buffer_len)
     choice = _CHOICES.get(key)
@@ -724,6 +724,9 @@ def _grad_rows_block(indptr, indices, data, r, out, r2, out2, counts, unit, i0, 
 #: thread).
 _SPLIT = 4
 _SPLIT_NNZ = 1 << 16
+#: :func:`gram_rows_stale` updates on the caller's threads when the rows that moved hold at
+#: least _STALE_NNZ entries (their pairs, a few times as many, make the pass).
+_STALE_NNZ = 1 << 15
 
 
 @njit(**_JIT)
@@ -1488,8 +1491,8 @@ def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False
     X^T D X`` (the data parts; Du >= 0, H positive semi-definite).  When more than half of
     the rows moved, H is rebuilt by gram_rows instead (Du = D).  Returns the number of rows
     updated (n when rebuilt).  ``rho >= 0``; ``nt``: gram_rows' threads for a rebuild (an
-    update takes them when the rows that moved hold at least _SPLIT_NNZ / 2 entries: fewer
-    make a pass too short to pay for them; the same bits either way)."""
+    update takes them when the rows that moved hold at least _STALE_NNZ entries: fewer make
+    a pass too short to pay for them; the same bits either way)."""
     n = indptr.shape[0] - 1
     dd = np.zeros(n)
     upd = 0
@@ -1506,7 +1509,7 @@ def gram_rows_stale(indptr, indices, data, pos, D, Du, rho, fit_b, H, unit=False
         return n
     T = np.empty_like(H)
     gram_rows(indptr, indices, data, pos, dd, fit_b, T, unit,
-              nt if 2 * moved >= _SPLIT_NNZ else 1)
+              nt if moved >= _STALE_NNZ else 1)
     H += T
     for i in range(UINDEX(n)):
         if dd[i] != 0.0:
