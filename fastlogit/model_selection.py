@@ -963,7 +963,8 @@ def _csr_margins(indptr, indices, data, rows, coefs, intercepts):  # pragma: no 
 
 def _run_interleaved(paths, jobs):
     """Run the generators ``paths`` (:func:`_warm_steps`: one step a fit) to their ends on
-    ``jobs`` threads; their return values, in the order of ``paths``.
+    ``jobs`` threads (the calling thread and ``jobs - 1`` started ones); their return values,
+    in the order of ``paths``.
 
     A thread takes the ready path that has made the fewest steps (ties: the first in
     ``paths``), runs its next step and puts it back, so the paths advance together and end
@@ -1023,10 +1024,12 @@ def _run_interleaved(paths, jobs):
                 current = (steps + 1, k)
 
     with blas_limit():
+        # the calling thread is one of the workers (one thread less to start and to wake)
         threads = [threading.Thread(target=worker, daemon=True)
-                   for _ in range(min(jobs, len(paths)))]
+                   for _ in range(min(jobs, len(paths)) - 1)]
         for t in threads:
             t.start()
+        worker()
         for t in threads:
             t.join()
     if state["error"] is not None:
