@@ -80,6 +80,8 @@ from .base import store_params
 from .estimator import (FitPlan, LinearLogitOutputs, LogisticRegression,
                         check_known_labels, with_constant_column)
 from .kernels.numba_impl import UINDEX
+from .solvers._result import (data_grad_at_zero, reference_gradient_norm, stopping_threshold,
+                              threshold_after)
 from .validation import (check_C, check_l1_ratio, check_max_iter, check_n_jobs, check_tol,
                          resolve_penalty)
 
@@ -312,7 +314,8 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
     # the l1 solver (binary column path) computes its gradients itself, so nothing kept the
     # one at its optimum: it hands it out (grad_out), and the next C's check rescales it
     # to that C (_rescaled_grad) instead of a pass over the data; the solver then starts
-    # from it (grad_start) when the start is that optimum
+    # from it (grad_start) when the start is that optimum (or the path's first start, whose
+    # gradient the first check computes)
     hand_out = name == "l1" and objective.n_classes == 1 and objective.l2_strength is not None
     last_grad = None  # (C, smooth gradient) at ``start``, from the l1 solver
     for i in np.argsort(Cs, kind="stable"):
@@ -322,6 +325,11 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
             data.n_threads = threads()
         done = False
         grad = None if last_grad is None else _rescaled_grad(checks, start, *last_grad)
+        if grad is None and hand_out:
+            # the check's own gradient at the start (the path's first, or the refit's: kept
+            # by ``kept`` when _lowest chose it), kept for the solver's start (grad_start)
+            # and, rescaled, for the next C's check: no pass of theirs
+            grad = checks.value_grad(start)[1]
         if deterministic:
             previous = start
             start, done = _next_start(checks, start, fitted, np.log(C), tol, grad,
@@ -506,25 +514,20 @@ def _rule_holds(objective, theta, g, tol, floor=False):
     ``objective.C`` (:func:`_meets_rule`; ``floor`` as there), without a pass over the data.
 
     For a binary elastic-net-family objective (every path of the CV's binary folds) the
-    measure and the reference are one compiled loop each (:func:`_binary_rule_measure`,
-    :func:`fastlogit.solvers._result.binary_reference_norm`), with the same arithmetic as
-    ``min_norm_subgradient`` and ``reference_gradient_norm``, so the same numbers;
-    elsewhere those two themselves."""
-    from .solvers._result import (binary_reference_norm, data_grad_at_zero,
-                                  reference_gradient_norm, stopping_threshold,
-                                  threshold_after)
-
+    measure and the reference are one compiled loop (:func:`_binary_rule_parts`), with the
+    same arithmetic as ``min_norm_subgradient`` and ``reference_gradient_norm``, so the same
+    numbers; elsewhere those two themselves."""
     n = objective.n_params
     if (objective.n_classes == 1 and objective.l2_strength is not None and n
             and hasattr(objective, "data") and np.any(theta)):
-        d, lam, C = objective.n_features, float(objective.l1_strength), float(objective.C)
-        measure = _binary_rule_measure(np.asarray(theta, dtype=np.float64),
-                                       np.asarray(g, dtype=np.float64), d, lam)
-        # cached per data term: the wrapped one (the path's checks see it through
+        # grad L(0) cached per data term: the wrapped one (the path's checks see it through
         # _KeepsLastGradients), whose entry the l1 solver's own reference then reads
         data = objective.data
         data = data._data if isinstance(data, _KeepsLastGradients) else data
-        reference = binary_reference_norm(data_grad_at_zero(data, n), d, lam, C)
+        measure, reference = _binary_rule_parts(
+            np.asarray(theta, dtype=np.float64), np.asarray(g, dtype=np.float64),
+            data_grad_at_zero(data, n), objective.n_features, float(objective.l1_strength),
+            float(objective.C))
         # (with ``floor``: the threshold a solver asked for a step checks before it)
         return measure <= threshold_after(stopping_threshold(tol, reference), tol, 0, int(floor))
     thr = threshold_after(stopping_threshold(tol, reference_gradient_norm(objective, theta, g)),
@@ -536,23 +539,31 @@ def _rule_holds(objective, theta, g, tol, floor=False):
 
 
 @njit(cache=True, nogil=True)
-def _binary_rule_measure(theta, g, d, lam):  # pragma: no cover (compiled)
-    """``||S(theta)||_inf`` of a binary layout (d coefficients, then the intercept if any):
-    S the minimum-norm subgradient of F at theta where the smooth part's gradient is g and
-    ``lam`` the L1 strength.  Entry by entry as ``Objective.min_norm_subgradient`` computes
-    it (``g + (m - g)``, m the penalty's minimum-norm element), so the same number; for
-    ``lam == 0`` S is g itself."""
+def _binary_rule_parts(theta, g, g0, d, lam, C):  # pragma: no cover (compiled)
+    """``(||S(theta)||_inf, ||S_0||_inf)`` of a binary layout (d coefficients, then the
+    intercept if any), the stopping rule's measure and reference in one loop: S the
+    minimum-norm subgradient of F at theta where the smooth part's gradient is g, S_0 the
+    one at 0 where it is ``C g0`` (``g0`` = :func:`fastlogit.solvers._result.data_grad_at_zero`),
+    ``lam`` the L1 strength.  Entry by entry as ``Objective.min_norm_subgradient``
+    computes them (``g + (m - g)``, m the penalty's minimum-norm element; for ``lam == 0``
+    S is g itself) and the reference as
+    :func:`fastlogit.solvers._result.binary_reference_norm`, so the same numbers."""
     measure = 0.0
+    reference = 0.0
     for j in range(g.shape[0]):
         gj = g[j]
+        rj = C * g0[j]
         if j < d and lam != 0.0:
             if theta[j] != 0.0:
                 m = gj + lam * np.sign(theta[j])
             else:
                 m = np.sign(gj) * max(abs(gj) - lam, 0.0)
             gj = gj + (m - gj)
+            m0 = np.sign(rj) * max(abs(rj) - lam, 0.0)
+            rj = rj + (m0 - rj)
         measure = max(measure, abs(gj))
-    return measure
+        reference = max(reference, abs(rj))
+    return measure, reference
 
 
 def _rescaled_grad(objective, theta, C_old, grad):

@@ -437,6 +437,42 @@ def test_warm_path_starts_at_the_lowest_of_several_starts(rng):
         assert two[1][0] == one[1][0] == 0 and np.array_equal(two[0], one[0])
 
 
+
+@pytest.mark.parametrize("start", ["intercept", "given"])
+def test_l1_path_hands_the_first_checks_gradient_to_the_solver(rng, monkeypatch, start):
+    # the path's first check computes the gradient at the path's start; it is handed to the
+    # l1 solver (grad_start) at the first fit that moves, as the solver's own (grad_out) is
+    # at every later fit that starts at the last optimum (not at a secant start): each
+    # grad_start is the smooth part's gradient at that call's theta0, and the fits reach
+    # the optima to the rule
+    from fastlogit.solvers import SOLVERS
+
+    X, y = _binary(rng, sparse=True)
+    Cs = np.logspace(-3, 2, 7)
+    calls = []
+    real = SOLVERS["l1"]
+
+    def spy(objective, theta0, **kwargs):
+        want = objective.value_grad(theta0)[1]
+        calls.append((kwargs.get("grad_start"), want))
+        return real(objective, theta0, **kwargs)
+
+    spy.info = real.info
+    monkeypatch.setitem(SOLVERS, "l1", spy)
+    objective = Objective(X, y, penalty="l1", n_threads=1)
+    theta0 = None if start == "intercept" else 0.01 * rng.standard_normal(objective.n_params)
+    thetas, n_iter, conv, _ = warm_path(objective, Cs, "l1", theta0, tol=1e-8, max_iter=500)
+    assert conv.all() and len(calls) >= 3
+    assert calls[0][0] is not None  # the first solver call: the first check's gradient
+    for given, want in calls:
+        if given is not None:
+            np.testing.assert_allclose(given, want, rtol=1e-9, atol=1e-12)
+    monkeypatch.setitem(SOLVERS, "l1", real)
+    for C, theta in zip(Cs, thetas):
+        objective.C = C
+        ref = solve(objective, "l1", None, tol=1e-10, max_iter=3000).theta
+        np.testing.assert_allclose(theta, ref, atol=1e-5)
+
 @pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
 def test_l1_paths_check_the_solvers_gradient_rescaled(rng, l1_ratio):
     # the l1 solver's gradient at its optimum (grad_out), rescaled to the next C, is the
@@ -669,10 +705,10 @@ def test_cv_fold_results_do_not_depend_on_the_thread_count(rng, l1_ratio, solver
 @pytest.mark.parametrize("penalty,l1_ratio", [("l1", None), ("elasticnet", 0.3), ("l2", None)])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_compiled_rule_check_gives_the_same_numbers(rng, penalty, l1_ratio, fit_intercept):
-    # _binary_rule_measure and binary_reference_norm: the measure and reference of the
-    # stopping rule in one compiled loop each, equal (==) to min_norm_subgradient's and
-    # reference_gradient_norm's
-    from fastlogit.model_selection import _binary_rule_measure, _rule_holds
+    # _binary_rule_parts: the measure and reference of the stopping rule in one compiled
+    # loop, equal (==) to min_norm_subgradient's and reference_gradient_norm's, and the
+    # reference to binary_reference_norm's (the l1 solver's)
+    from fastlogit.model_selection import _binary_rule_parts, _rule_holds
     from fastlogit.solvers._result import (binary_reference_norm, data_grad_at_zero,
                                            reference_gradient_norm)
 
@@ -685,12 +721,12 @@ def test_compiled_rule_check_gives_the_same_numbers(rng, penalty, l1_ratio, fit_
     g = objective.value_grad(theta)[1]
     g[0] = 0.3 * objective.l1_strength if objective.l1_strength else 0.3  # inside the band
     lam = float(objective.l1_strength)
-    measure = _binary_rule_measure(theta, g, d, lam)
-    reference = binary_reference_norm(data_grad_at_zero(objective.data, theta.size), d, lam,
-                                      objective.C)
+    g0 = data_grad_at_zero(objective.data, theta.size)
+    measure, reference = _binary_rule_parts(theta, g, g0, d, lam, objective.C)
     want_measure = np.abs(objective.min_norm_subgradient(theta, g)).max()
     want_reference = reference_gradient_norm(objective)
     assert measure == want_measure and reference == want_reference
+    assert reference == binary_reference_norm(g0, d, lam, objective.C)
     edge = want_measure / max(1.0, want_reference)
     assert _rule_holds(objective, theta, g, edge * (1 + 1e-9))  # the rule at the edge
     assert not _rule_holds(objective, theta, g, edge * (1 - 1e-9))
