@@ -547,22 +547,29 @@ def _binary_rule_parts(theta, g, g0, d, lam, C):  # pragma: no cover (compiled)
     ``lam`` the L1 strength.  Entry by entry as ``Objective.min_norm_subgradient``
     computes them (``g + (m - g)``, m the penalty's minimum-norm element; for ``lam == 0``
     S is g itself) and the reference as
-    :func:`fastlogit.solvers._result.binary_reference_norm`, so the same numbers."""
+    :func:`fastlogit.solvers._result.binary_reference_norm`, so the same numbers.  An entry
+    at 0 whose gradient lies in ``[-lam, lam]`` is 0 there and is skipped (the maxima start
+    at 0)."""
     measure = 0.0
     reference = 0.0
-    for j in range(g.shape[0]):
-        gj = g[j]
-        rj = C * g0[j]
-        if j < d and lam != 0.0:
+    start = 0
+    if lam != 0.0:
+        start = min(d, g.shape[0])
+        for j in range(start):
+            gj = g[j]
             if theta[j] != 0.0:
                 m = gj + lam * np.sign(theta[j])
-            else:
+                measure = max(measure, abs(gj + (m - gj)))
+            elif not abs(gj) <= lam:  # (NaN included)
                 m = np.sign(gj) * max(abs(gj) - lam, 0.0)
-            gj = gj + (m - gj)
-            m0 = np.sign(rj) * max(abs(rj) - lam, 0.0)
-            rj = rj + (m0 - rj)
-        measure = max(measure, abs(gj))
-        reference = max(reference, abs(rj))
+                measure = max(measure, abs(gj + (m - gj)))
+            rj = C * g0[j]
+            if not abs(rj) <= lam:
+                m0 = np.sign(rj) * max(abs(rj) - lam, 0.0)
+                reference = max(reference, abs(rj + (m0 - rj)))
+    for j in range(start, g.shape[0]):  # the intercept, or every entry without an L1 part
+        measure = max(measure, abs(g[j]))
+        reference = max(reference, abs(C * g0[j]))
     return measure, reference
 
 
@@ -802,8 +809,9 @@ def _fit_rows_steps(plan, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_th
                     theta0=None, share=None, out=None, out_zeroed=False, blas_limited=False):
     """:func:`_fit_rows` as a generator (:func:`_warm_steps`, ``out``, ``out_zeroed`` and
     ``blas_limited`` as there): yields after each C's fit, returns _fit_rows' result; the
-    rows are sliced at the first ``next`` (a CSR X's rows and their column compaction in one
-    compiled pass, :func:`_compacted_rows`, where the path would compact them)."""
+    rows are sliced at the first ``next`` (a CSR X's rows, all of them for ``rows=None``,
+    and their column compaction in one compiled pass, :func:`_compacted_rows`, where the
+    path would compact them)."""
     est = plan.estimator
     fit_intercept = bool(est.fit_intercept)
     scaling = None
@@ -811,14 +819,16 @@ def _fit_rows_steps(plan, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_th
         scaling = float(est.intercept_scaling)
         fit_intercept = False
     keep = None
+    found = None
+    if scaling is None and penalty is not None and not plan.uses_extras:
+        # (every row for rows=None, the refit: the same arrays as the path's compact_columns)
+        found = _compacted_rows(X, np.arange(X.shape[0]) if rows is None else rows,
+                                fit_intercept, 1 if n_classes == 2 else n_classes)
+    if found is not None:
+        X, keep = found
+    elif rows is not None:
+        X = X[rows]
     if rows is not None:
-        found = None
-        if scaling is None and penalty is not None and not plan.uses_extras:
-            found = _compacted_rows(X, rows, fit_intercept, 1 if n_classes == 2 else n_classes)
-        if found is not None:
-            X, keep = found
-        else:
-            X = X[rows]
         Y = Y[rows]
         sw = None if sw is None else sw[rows]
     if scaling is not None:
@@ -861,13 +871,12 @@ def _compacted_rows(X, rows, fit_intercept, n_rows):
         return None
     d = X.shape[1]
     rows = np.asarray(rows, dtype=np.int64)
-    used, nnz = _rows_used_columns(X.indptr, X.indices, rows, d)
-    n_used = int(np.count_nonzero(used))
+    used, rank, nnz = _rows_used_columns(X.indptr, X.indices, rows, d)
+    n_used = int(rank[-1]) + 1 if d else 0
     if n_used > 0.8 * d:  # compact_columns' max_fraction
         return None
     small = max(nnz, d) <= np.iinfo(np.int32).max
     index = np.int32 if small else np.int64  # scipy's slice and as_design's types
-    rank = np.cumsum(used, dtype=index) - 1
     indptr = np.empty(rows.size + 1, dtype=index)
     indices = np.empty(nnz, dtype=index)
     data = np.empty(nnz, dtype=X.dtype)
@@ -875,14 +884,15 @@ def _compacted_rows(X, rows, fit_intercept, n_rows):
     # X validated by the caller: in-range indices, so the parts need no second check
     design = _kernels.Design.trusted("csr", (data, indices, indptr), (int(rows.size), n_used),
                                       np.dtype(X.dtype))
-    keep = np.tile(np.r_[used, np.ones(int(fit_intercept), dtype=bool)], n_rows)
-    return design, keep
+    keep = np.concatenate((used, np.ones(int(fit_intercept), dtype=bool)))
+    return design, (keep if n_rows == 1 else np.tile(keep, n_rows))
 
 
 @njit(cache=True, nogil=True)
 def _rows_used_columns(indptr, indices, rows, d):  # pragma: no cover (compiled)
     """(used (d,) bool: whether any of the rows ``rows`` of a CSR X (indptr, indices) holds
-    an entry in the column, those rows' stored entries in all).  Indices unsigned (as
+    an entry in the column; rank (d,) int64: ``cumsum(used) - 1``, a used column's place
+    among the used ones; those rows' stored entries in all).  Indices unsigned (as
     :func:`_scatter`)."""
     used = np.zeros(d, dtype=np.bool_)
     nnz = 0
@@ -891,7 +901,13 @@ def _rows_used_columns(indptr, indices, rows, d):  # pragma: no cover (compiled)
         nnz += indptr[i + UINDEX(1)] - indptr[i]
         for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
             used[UINDEX(indices[q])] = True
-    return used, nnz
+    rank = np.empty(d, dtype=np.int64)
+    r = -1
+    for j in range(d):
+        if used[j]:
+            r += 1
+        rank[j] = r
+    return used, rank, nnz
 
 
 @njit(cache=True, nogil=True)
@@ -1243,7 +1259,9 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             grid = [fixed] * (1 if given is None else len(given))
         return penalty, grid, given
 
-    def _scorer(self):
+    def _scorer(self, build=True):
+        """The scorer of ``scoring`` (scikit-learn's FutureWarning for "warn"); None without
+        ``build`` (a scoring the CV computes itself, ``_FAST_SCORES``: no scorer object)."""
         from sklearn.metrics import get_scorer
 
         scoring = self.scoring
@@ -1254,7 +1272,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                           "scoring='neg_log_loss' for the new, scoring='accuracy' or "
                           "scoring=None for the old default.", FutureWarning)
             scoring = None
-        return get_scorer("accuracy" if scoring is None else scoring)
+        return get_scorer("accuracy" if scoring is None else scoring) if build else None
 
     def _legacy(self):
         if isinstance(self.use_legacy_attributes, str) and self.use_legacy_attributes == "warn":
@@ -1313,9 +1331,10 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         check_max_iter(self.max_iter, allow_zero=True)
         check_n_jobs(self.n_jobs)
         penalty, grid, given = self._penalty_grid()
-        scorer = self._scorer()
-        fast = _FAST_SCORES.get(None if isinstance(self.scoring, str) and
-                                self.scoring == "warn" else self.scoring)
+        scoring = self.scoring
+        fast = (_FAST_SCORES.get(None if scoring == "warn" else scoring)
+                if scoring is None or isinstance(scoring, str) else None)
+        scorer = self._scorer(build=fast is None)
         legacy = self._legacy()
         if penalty is None or np.all(np.isinf(Cs)):
             Cs_fit, penalty = np.ones(1), None

@@ -732,6 +732,36 @@ def test_compiled_rule_check_gives_the_same_numbers(rng, penalty, l1_ratio, fit_
     assert not _rule_holds(objective, theta, g, edge * (1 - 1e-9))
 
 
+
+def test_compiled_rule_parts_at_the_band_edges(rng):
+    # _binary_rule_parts skips the coefficients at 0 whose gradient lies in [-lam, lam]:
+    # the same numbers as the entry-by-entry formulas (here in NumPy) at +-0, at
+    # |g| == lam exactly, on both sides of the band, with and without an L1 part
+    from fastlogit.model_selection import _binary_rule_parts
+
+    def want(theta, g, g0, d, lam, C):
+        r = C * g0
+        if lam:
+            w, gw, rw = theta[:d], g[:d], r[:d]
+            m = np.where(w != 0, gw + lam * np.sign(w),
+                         np.sign(gw) * np.maximum(np.abs(gw) - lam, 0.0))
+            m0 = np.sign(rw) * np.maximum(np.abs(rw) - lam, 0.0)
+            g = np.r_[gw + (m - gw), g[d:]]
+            r = np.r_[rw + (m0 - rw), r[d:]]
+        return np.abs(g).max(initial=0.0), np.abs(r).max(initial=0.0)
+
+    special = np.array([0.0, -0.0, 0.7, -0.7, 0.7000000000000001, 1e-300, 3.0, -2.5])
+    for _ in range(300):
+        n = int(rng.integers(1, 40))
+        d = int(rng.integers(0, n + 1))
+        lam = float(rng.choice([0.0, 0.7, 1.3]))
+        C = float(rng.choice([1.0, 0.37, 21.5]))
+        theta, g, g0 = (np.where(rng.random(n) < 0.5, rng.choice(special, n),
+                                 rng.standard_normal(n)) for _ in range(3))
+        theta[rng.random(n) < 0.5] = 0.0
+        got = _binary_rule_parts(theta, g, g0, d, lam, C)
+        assert got == want(theta, g, g0, d, lam, C)
+
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_rows", [1, 3])
