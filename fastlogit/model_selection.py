@@ -993,6 +993,8 @@ def _run_interleaved(paths, jobs):
     ``jobs`` threads (the calling thread and ``jobs - 1`` started ones); their return values,
     in the order of ``paths``.
 
+    A step may yield a generator: a task that joins the paths (ahead of them, as one that
+    has made no step; its return value is not returned).
     A thread takes the ready path that has made the fewest steps (ties: the first in
     ``paths``), runs its next step and puts it back, so the paths advance together and end
     at about the same time: with whole paths per thread, 5 folds on 2 threads run as
@@ -1013,8 +1015,10 @@ def _run_interleaved(paths, jobs):
 
     from .solvers._result import blas_limit
 
-    results = [None] * len(paths)
-    ready = [(0, k) for k in range(len(paths))]  # (steps made, index): a heap
+    paths = list(paths)
+    n_paths = len(paths)
+    results = [None] * n_paths
+    ready = [(0, k) for k in range(n_paths)]  # (steps made, index): a heap
     state = {"done": 0, "error": None}
     cond = threading.Condition()
 
@@ -1034,7 +1038,7 @@ def _run_interleaved(paths, jobs):
                         cond.wait()
             steps, k = current
             try:
-                next(paths[k])
+                task = next(paths[k])
             except StopIteration as stop:
                 results[k] = stop.value
                 current = None
@@ -1049,6 +1053,12 @@ def _run_interleaved(paths, jobs):
                 return
             else:
                 current = (steps + 1, k)
+                if task is not None:  # a new task joins the paths, ahead of them
+                    with cond:
+                        paths.append(task)
+                        results.append(None)
+                        heapq.heappush(ready, (0, len(paths) - 1))
+                        cond.notify()
 
     with blas_limit():
         # the calling thread is one of the workers (one thread less to start and to wake)
@@ -1061,7 +1071,7 @@ def _run_interleaved(paths, jobs):
             t.join()
     if state["error"] is not None:
         raise state["error"]
-    return results
+    return results[:n_paths]
 
 
 def _share_threads(n_jobs, total, n_tasks, effective_n_jobs):
@@ -1122,6 +1132,66 @@ class _ThreadShare:
         if left == 1:
             return None
         return max(self.per_path, self.total // left)
+
+
+class _Speculation:
+    """The refit of :class:`LogisticRegressionCV` started before the last C's scores.
+
+    Each path hands in the scores of its Cs but the last (:meth:`arrive`, at the step
+    before its last fit); the last to arrive gets the refit at the best (l1_ratio, C) of
+    the summed scores so far as a task (a generator of one step, which
+    :func:`_run_interleaved` runs on a free thread), unless that C's next one, whose folds'
+    mean the refit's shifted start reads, is the last C (not fitted yet).  The final
+    choice, with the last C's column, differs only where that column holds a strictly
+    better entry (the tie rule takes the smaller C), and :meth:`result_for` hands the
+    refit out only for the pair it was made at; the refit is the same call as the one
+    made after the paths, so the same result.  An exception in the task drops it (the
+    refit is then made after the paths, and raises there).
+
+    Parameters
+    ----------
+    n_tasks : int
+        Paths that arrive.
+    shape : tuple (n_folds, n_l1_ratios, n_Cs - 1)
+        Of the early scores.
+    refit : callable (jl, ic) -> the refit's ``_fit_rows`` result
+    """
+
+    def __init__(self, n_tasks, shape, refit):
+        import threading
+
+        self.left = n_tasks
+        self.early = np.empty(shape)
+        self.refit = refit
+        self.pair = self.result = None
+        self._lock = threading.Lock()
+
+    def arrive(self, f, j, early):
+        """Path (fold f, l1_ratio j) hands in its early scores (n_Cs - 1,); the refit task
+        for the last to arrive (None for the others, and where no refit can start)."""
+        self.early[f, j] = early
+        with self._lock:
+            self.left -= 1
+            last = self.left == 0
+        if not last:
+            return None
+        jl, ic = _best_pair(self.early.sum(axis=0))
+        if ic + 1 >= self.early.shape[2]:  # the next C is the last: its mean is not made
+            return None
+        self.pair = (jl, ic)
+        return self._task(jl, ic)
+
+    def _task(self, jl, ic):
+        try:
+            self.result = self.refit(jl, ic)
+        except Exception:  # made again after the paths, raising there
+            self.pair = None
+        return
+        yield  # (a generator: one step)
+
+    def result_for(self, jl, ic):
+        """The speculated refit when it was made at (jl, ic), else None."""
+        return self.result if self.pair == (jl, ic) else None
 
 
 class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
@@ -1362,14 +1432,37 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                  else None)
         n_dof = d + bool(self.fit_intercept)
 
+        def fold_scores(f, coefs, intercepts):
+            test = folds[f][1]
+            return _fast_scores(fast, X, test, index[test], None if sw is None else sw[test],
+                                coefs, intercepts)
+
         def run(f, j):
             train, test = folds[f]
             p = self._plan(1.0, grid[j])
+            steps = _fit_rows_steps(p, X, Y, sw_fit, train, Cs_fit, penalty, grid[j],
+                                    n_classes, threads, share=share,
+                                    out=paths[f, j].reshape(n_c, -1), out_zeroed=True,
+                                    blas_limited=True)
+            early = None  # the scores of every C but the last (speculation only)
+            made = 0  # the path's fits made (one a step)
             try:
-                thetas, n_iter, _, name = yield from _fit_rows_steps(
-                    p, X, Y, sw_fit, train, Cs_fit, penalty, grid[j], n_classes, threads,
-                    share=share, out=paths[f, j].reshape(n_c, -1), out_zeroed=True,
-                    blas_limited=True)
+                while True:
+                    try:
+                        next(steps)
+                    except StopIteration as stop:
+                        thetas, n_iter, _, name = stop.value
+                        break
+                    made += 1
+                    task = None
+                    if spec is not None and made == n_c - 1:
+                        # every C but the last (the grid ascends) is fitted and final (binary,
+                        # no intercept scaling): their scores now, the last C's at the end
+                        rows = paths[f, j, :-1]
+                        early = fold_scores(f, rows[:, :, :d], rows[:, :, d] if
+                                            self.fit_intercept else np.zeros((n_c - 1, 1)))
+                        task = spec.arrive(f, j, early)
+                    yield task
             finally:
                 if share is not None:
                     share.finished()
@@ -1379,9 +1472,10 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             coefs = full[:, :, :d]
             intercepts = (full[:, :, d] if self.fit_intercept
                           else np.zeros((len(thetas), n_rows)))
-            if fast is not None:
-                scores = _fast_scores(fast, X, test, index[test], None if sw is None else
-                                      sw[test], coefs, intercepts)
+            if early is not None:  # (each C's score is its own: the same numbers)
+                scores = np.concatenate((early, fold_scores(f, coefs[-1:], intercepts[-1:])))
+            elif fast is not None:
+                scores = fold_scores(f, coefs, intercepts)
             else:
                 Xt, yt = X[test], y[test]
                 scores = np.empty(len(thetas))
@@ -1400,6 +1494,42 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         # zeros (fresh pages from the allocator, no fill pass of ours): each path then writes
         # only its compacted columns (_warm_steps' out_zeroed)
         paths = np.zeros((n_f, n_l, n_c, n_rows, n_dof))
+        weight = (lambda rows: len(rows)) if sw_fit is None else (
+            lambda rows: float(sw_fit[rows].sum()))
+        ratio = weight(np.arange(n)) / np.mean([weight(tr) for tr, _ in folds])
+
+        def refit(jl, ic):
+            """The refit at (l1_ratio grid[jl], C Cs_fit[ic]) from the folds' paths."""
+            means = {}
+
+            def mean(i):  # the folds' mean (n_rows, n_dof) at Cs_fit[i], once each
+                if i not in means:
+                    means[i] = paths[:, jl, i].mean(axis=0)
+                return means[i]
+
+            starts = [mean(ic).ravel()]
+            if penalty is not None:
+                shifted = _shifted_start(mean, Cs_fit, ic, ratio)
+                if shifted is not None:
+                    starts.append(shifted.ravel())
+            return _fit_rows(self._plan(1.0, grid[jl]), X, Y, sw_fit, None,
+                             np.array([float(Cs_fit[ic])]) if penalty is not None else Cs_fit,
+                             penalty, grid[jl], n_classes, effective_n_threads(self.n_threads),
+                             theta0=starts)
+
+        # The refit speculated (_Speculation): with the paths in threads, once every path
+        # has fitted all Cs but the last, the refit at the best (l1_ratio, C) of their scores
+        # so far runs as a task of its own, on the thread that frees first, while the paths
+        # fit their last C, instead of alone on one core after them.  Kept when the last C
+        # does not change the best pair (its column is not strictly better), else made
+        # again; the same call either way, so the same refit.  For binary fits whose rows
+        # are final as written (no liblinear intercept scaling), the scorings computed here,
+        # and an ascending grid of at least three Cs (the shifted start needs the next C).
+        spec = None
+        if (self.refit and penalty is not None and jobs > 1 and fast is not None
+                and n_rows == 1 and not plan.liblinear_intercept and n_c >= 3
+                and np.all(np.diff(Cs_fit) > 0)):
+            spec = _Speculation(len(tasks), (n_f, n_l, n_c - 1), refit)
         if jobs == 1:
             from .solvers._result import blas_limit
 
@@ -1414,28 +1544,8 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         if self.refit:
             jl, ic = _best_pair(scores.sum(axis=0))
             best_C, best_r = float(self.Cs_[ic]), grid[jl]
-
-            means = {}
-
-            def mean(i):  # the folds' mean (n_rows, n_dof) at Cs_fit[i], once each
-                if i not in means:
-                    means[i] = paths[:, jl, i].mean(axis=0)
-                return means[i]
-
-            starts = [mean(ic).ravel()]
-            if penalty is not None:
-                weight = (lambda rows: len(rows)) if sw_fit is None else (
-                    lambda rows: float(sw_fit[rows].sum()))
-                ratio = weight(np.arange(n)) / np.mean([weight(tr) for tr, _ in folds])
-                shifted = _shifted_start(mean, Cs_fit, ic, ratio)
-                if shifted is not None:
-                    starts.append(shifted.ravel())
-            p = self._plan(1.0, best_r)
-            thetas, it, conv, name = _fit_rows(p, X, Y, sw_fit, None, np.array([best_C]) if
-                                               penalty is not None else Cs_fit, penalty,
-                                               best_r, n_classes,
-                                               effective_n_threads(self.n_threads),
-                                               theta0=starts)
+            made = None if spec is None else spec.result_for(jl, ic)
+            thetas, it, conv, name = refit(jl, ic) if made is None else made
             coefs, intercepts = _split_theta(thetas, n_rows, d, self.fit_intercept, penalty)
             coef, intercept = coefs[0], intercepts[0]
             C_, r_ = best_C, (None if given is None else best_r)

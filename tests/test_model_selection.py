@@ -380,6 +380,92 @@ def test_cv_with_the_tail_share_matches_one_thread(rng, monkeypatch):
     np.testing.assert_allclose(tail.coef_, one.coef_, rtol=1e-7, atol=1e-9)
 
 
+
+def _no_speculation(monkeypatch):
+    from fastlogit import model_selection
+
+    monkeypatch.setattr(model_selection._Speculation, "arrive", lambda self, f, j, early: None)
+
+
+@pytest.mark.parametrize("scoring,l1_ratios,weighted,fit_intercept", [
+    ("accuracy", (1.0,), False, True), ("neg_log_loss", (1.0,), True, True),
+    ("accuracy", (0.0,), True, False), ("neg_log_loss", (0.5, 1.0), False, True)])
+def test_speculated_refit_is_the_refit(rng, monkeypatch, scoring, l1_ratios, weighted,
+                                       fit_intercept):
+    # with the paths in threads the refit starts once every path has fitted all Cs but the
+    # last, at the best pair so far, and is kept when the last C does not change it: the
+    # fit (coef_, C_, scores_, paths) is the one made without the speculation
+    from fastlogit import model_selection
+
+    X, y = _binary(rng, n=500, d=60, sparse=True)
+    sw = rng.uniform(0.5, 2.0, y.size) if weighted else None
+    kw = dict(Cs=np.logspace(-2, 2, 6), cv=4, l1_ratios=l1_ratios, scoring=scoring,
+              solver="auto", tol=1e-6, max_iter=300, use_legacy_attributes=False,
+              n_threads=2, fit_intercept=fit_intercept)
+    made = []
+    result_for = model_selection._Speculation.result_for
+    monkeypatch.setattr(model_selection._Speculation, "result_for",
+                        lambda self, jl, ic: made.append(result_for(self, jl, ic)) or made[-1])
+    fast = LogisticRegressionCV(**kw).fit(X, y, sample_weight=sw)
+    assert len(made) == 1 and made[0] is not None  # speculated and kept
+    _no_speculation(monkeypatch)
+    slow = LogisticRegressionCV(**kw).fit(X, y, sample_weight=sw)
+    assert fast.C_ == slow.C_ and fast.l1_ratio_ == slow.l1_ratio_
+    for name in ("coef_", "intercept_", "scores_", "coefs_paths_", "n_iter_"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
+
+
+def test_speculated_refit_is_made_again_when_the_last_C_wins(rng, monkeypatch):
+    # scores where the last C is strictly best: the refit made at the early best pair is
+    # dropped and the refit made at the last C, as without the speculation
+    from fastlogit import model_selection
+
+    real = model_selection._fast_scores
+
+    def rigged(kind, X, test, yt, sw, coefs, intercepts):  # early best C 0, then C 5
+        out = real(kind, X, test, yt, sw, coefs, intercepts)
+        return np.r_[1.0, np.zeros(out.size - 1)] if out.size > 1 else np.array([2.0])
+
+    monkeypatch.setattr(model_selection, "_fast_scores", rigged)
+    X, y = _binary(rng, n=400, d=30, sparse=True)
+    kw = dict(Cs=np.logspace(-2, 2, 6), cv=3, l1_ratios=(1.0,), scoring="accuracy",
+              solver="auto", tol=1e-6, max_iter=300, use_legacy_attributes=False,
+              n_threads=2)
+    pairs = []
+    arrive = model_selection._Speculation.arrive
+
+    def arrived(self, f, j, early):
+        task = arrive(self, f, j, early)
+        pairs.append(self.pair)
+        return task
+
+    monkeypatch.setattr(model_selection._Speculation, "arrive", arrived)
+    fast = LogisticRegressionCV(**kw).fit(X, y)
+    assert (0, 0) in pairs and fast.C_ == kw["Cs"][-1]
+    _no_speculation(monkeypatch)
+    slow = LogisticRegressionCV(**kw).fit(X, y)
+    np.testing.assert_array_equal(fast.coef_, slow.coef_)
+    np.testing.assert_array_equal(fast.intercept_, slow.intercept_)
+
+
+def test_interleaved_paths_run_the_tasks_a_step_hands_over():
+    from fastlogit.model_selection import _run_interleaved
+
+    ran = []
+
+    def task(i):
+        ran.append(i)
+        return "ignored"
+        yield
+
+    def path(i):
+        yield task(i) if i == 2 else None
+        yield
+        return i
+
+    assert _run_interleaved([path(i) for i in range(4)], 2) == [0, 1, 2, 3]
+    assert ran == [2]
+
 def test_warm_start_at_the_optimum_stops_at_once(rng):
     # The threshold does not depend on the start: a start at the optimum meets it.
     X, y = _binary(rng)
