@@ -1393,7 +1393,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         """
         from joblib import effective_n_jobs
 
-        from ._config import effective_n_threads
+        from ._config import effective_n_threads, kernel_threads
         from .validation import class_weight_per_sample, encode_targets, check_sample_weight
 
         Cs = _check_Cs(self.Cs)
@@ -1524,11 +1524,16 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         # does not change the best pair (its column is not strictly better), else made
         # again; the same call either way, so the same refit.  For binary fits whose rows
         # are final as written (no liblinear intercept scaling), the scorings computed here,
-        # and an ascending grid of at least three Cs (the shifted start needs the next C).
+        # and an ascending grid of at least three Cs (the shifted start needs the next C);
+        # for a penalty with an L1 part (the l1 solver's passes are single-threaded) whose
+        # passes over all the rows run on one kernel thread (kernel_threads): a refit whose
+        # passes take every thread slowed the a9a and w8a CVs down beside the last paths
+        # (benchmarks/results/cv_race.md).
         spec = None
-        if (self.refit and penalty is not None and jobs > 1 and fast is not None
+        if (self.refit and penalty in ("l1", "elasticnet") and jobs > 1 and fast is not None
                 and n_rows == 1 and not plan.liblinear_intercept and n_c >= 3
-                and np.all(np.diff(Cs_fit) > 0)):
+                and np.all(np.diff(Cs_fit) > 0)
+                and kernel_threads(self.n_threads, n, X.size, 0) == 1):  # (size: nnz)
             spec = _Speculation(len(tasks), (n_f, n_l, n_c - 1), refit)
         if jobs == 1:
             from .solvers._result import blas_limit
