@@ -34,7 +34,10 @@ the gradient the solver hands out (``grad_out``), rescaled to the next C, and th
 starts from it (``grad_start``), so neither makes a gradient pass there.  With
 ``n_threads=None``, paths that are still running take over the threads of finished ones
 (:class:`_ThreadShare`), so the last of 5 folds on 2 threads does not run on one while the
-other idles.
+other idles.  The refit of a binary L1 / elastic-net CV whose passes run on one kernel
+thread starts while the folds fit their last C, at the best pair of the scores so far
+(:class:`_Speculation`), and is kept when the last C does not change that pair: the same
+refit, without the other core idling through it.
 
 A step at every C: the stopping rule's threshold, ``tol`` times ``C ||grad F(0)||_inf``
 (with an L1 part the minimum-norm subgradient), grows with C, while the previous optimum's

@@ -453,6 +453,33 @@ def test_speculated_refit_is_made_again_when_the_last_C_wins(rng, monkeypatch):
     np.testing.assert_array_equal(fast.intercept_, slow.intercept_)
 
 
+def test_speculated_refit_that_raises_is_made_again(rng, monkeypatch):
+    # an exception in the speculated refit drops it: the refit is made after the paths
+    from fastlogit import model_selection
+
+    real = model_selection._fit_rows
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(args[4])  # rows: None, the refit's
+        if len(calls) == 1:
+            raise RuntimeError("speculated refit failed")
+        return real(*args, **kwargs)
+
+    X, y = _binary(rng, n=400, d=30, sparse=True)
+    kw = dict(Cs=np.logspace(-2, 2, 6), cv=3, l1_ratios=(1.0,), scoring="accuracy",
+              solver="auto", tol=1e-6, max_iter=300, use_legacy_attributes=False,
+              n_threads=2)
+    monkeypatch.setattr(model_selection, "_fit_rows", flaky)
+    fast = LogisticRegressionCV(**kw).fit(X, y)
+    # the speculated refit (raised), then the refit after the paths
+    assert len(calls) == 2 and calls[0] is None and calls[1] is None
+    monkeypatch.setattr(model_selection, "_fit_rows", real)
+    _no_speculation(monkeypatch)
+    slow = LogisticRegressionCV(**kw).fit(X, y)
+    np.testing.assert_array_equal(fast.coef_, slow.coef_)
+    assert fast.C_ == slow.C_
+
 def test_interleaved_paths_run_the_tasks_a_step_hands_over():
     from fastlogit.model_selection import _run_interleaved
 
