@@ -453,6 +453,27 @@ def test_speculated_refit_is_made_again_when_the_last_C_wins(rng, monkeypatch):
     np.testing.assert_array_equal(fast.intercept_, slow.intercept_)
 
 
+def test_no_speculated_refit_where_its_passes_take_two_threads(rng, monkeypatch):
+    # a refit whose passes over all the rows would take two kernel threads is not started
+    # beside the last paths (it would share their cores): made after them, as before
+    import fastlogit._config as config
+    from fastlogit import model_selection
+
+    arrived = []
+    arrive = model_selection._Speculation.arrive
+    monkeypatch.setattr(model_selection._Speculation, "arrive",
+                        lambda self, *a: arrived.append(1) or arrive(self, *a))
+    X, y = _binary(rng, n=400, d=30, sparse=True)
+    kw = dict(Cs=np.logspace(-2, 2, 6), cv=3, l1_ratios=(1.0,), scoring="accuracy",
+              solver="auto", tol=1e-6, max_iter=300, use_legacy_attributes=False,
+              n_threads=2)
+    LogisticRegressionCV(**kw).fit(X, y)
+    assert len(arrived) == 3  # one path per fold: speculated
+    arrived.clear()
+    monkeypatch.setattr(config, "kernel_threads", lambda *args: 2)
+    LogisticRegressionCV(**kw).fit(X, y)
+    assert not arrived
+
 def test_speculated_refit_that_raises_is_made_again(rng, monkeypatch):
     # an exception in the speculated refit drops it: the refit is made after the paths
     from fastlogit import model_selection
