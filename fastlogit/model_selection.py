@@ -83,8 +83,9 @@ from .base import store_params
 from .estimator import (FitPlan, LinearLogitOutputs, LogisticRegression,
                         check_known_labels, with_constant_column)
 from .kernels.numba_impl import UINDEX
-from .solvers._result import (data_grad_at_zero, reference_gradient_norm, stopping_threshold,
-                              threshold_after)
+from .solvers._result import (ConvergenceWarning, data_grad_at_zero,
+                              deferred_convergence_warnings, reference_gradient_norm,
+                              stopping_threshold, threshold_after)
 from .validation import (check_C, check_l1_ratio, check_max_iter, check_n_jobs, check_tol,
                          resolve_penalty)
 
@@ -1167,6 +1168,7 @@ class _Speculation:
         self.early = np.empty(shape)
         self.refit = refit
         self.pair = self.result = None
+        self.messages = []  # the speculated refit's ConvergenceWarning messages
         self._lock = threading.Lock()
 
     def arrive(self, f, j, early):
@@ -1186,15 +1188,23 @@ class _Speculation:
 
     def _task(self, jl, ic):
         try:
-            self.result = self.refit(jl, ic)
+            # a refit that is dropped must not warn: its ConvergenceWarnings are kept and
+            # issued by result_for when it is used
+            with deferred_convergence_warnings() as self.messages:
+                self.result = self.refit(jl, ic)
         except Exception:  # made again after the paths, raising there
             self.pair = None
         return
         yield  # (a generator: one step)
 
     def result_for(self, jl, ic):
-        """The speculated refit when it was made at (jl, ic), else None."""
-        return self.result if self.pair == (jl, ic) else None
+        """The speculated refit when it was made at (jl, ic), its ConvergenceWarnings
+        issued now (on the calling thread); else None."""
+        if self.pair != (jl, ic):
+            return None
+        for msg in self.messages:
+            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+        return self.result
 
 
 class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):

@@ -474,6 +474,57 @@ def test_no_speculated_refit_where_its_passes_take_two_threads(rng, monkeypatch)
     LogisticRegressionCV(**kw).fit(X, y)
     assert not arrived
 
+
+def test_dropped_speculated_refit_does_not_warn_and_a_kept_one_warns_once():
+    # the speculated refit's ConvergenceWarnings are kept (per thread) and issued only when
+    # its result is used: a refit thrown away must not report a non-convergence
+    import threading
+
+    from fastlogit import model_selection
+    from fastlogit.solvers._result import (ConvergenceWarning, deferred_convergence_warnings,
+                                           warn_not_converged)
+
+    def refit(jl, ic):
+        warn_not_converged("l1", 1.0, 0.5, 3)
+        return ("theta", jl, ic)
+
+    def speculate():
+        spec = model_selection._Speculation(1, (1, 1, 3), refit)
+        spec.early[:] = 0.0
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            task = spec.arrive(0, 0, np.array([1.0, 0.0, 0.0]))  # best so far: C 0
+            for _ in task:
+                pass
+        assert spec.pair == (0, 0) and not caught  # deferred, not issued
+        return spec
+
+    spec = speculate()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert spec.result_for(0, 1) is None  # the last C changed the pair: dropped
+    assert not caught
+    spec = speculate()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert spec.result_for(0, 0) == ("theta", 0, 0)
+    assert [w.category for w in caught] == [ConvergenceWarning]
+    assert "did not converge" in str(caught[0].message)
+
+    # the deferral is this thread's: another thread's solver warns as usual meanwhile
+    seen = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with deferred_convergence_warnings() as kept:
+            other = threading.Thread(target=lambda: seen.append(
+                warn_not_converged("lbfgs", 2.0, 1.0, 5)))
+            other.start()
+            other.join()
+            warn_not_converged("l1", 1.0, 0.5, 3)
+    assert len(kept) == 1 and "l1 did not converge" in kept[0]
+    assert [str(w.message) for w in caught] == seen
+
+
 def test_speculated_refit_that_raises_is_made_again(rng, monkeypatch):
     # an exception in the speculated refit drops it: the refit is made after the paths
     from fastlogit import model_selection
