@@ -34,7 +34,10 @@ the gradient the solver hands out (``grad_out``), rescaled to the next C, and th
 starts from it (``grad_start``), so neither makes a gradient pass there.  With
 ``n_threads=None``, paths that are still running take over the threads of finished ones
 (:class:`_ThreadShare`), so the last of 5 folds on 2 threads does not run on one while the
-other idles.
+other idles.  The refit of a binary L1 / elastic-net CV whose passes run on one kernel
+thread starts while the folds fit their last C, at the best pair of the scores so far
+(:class:`_Speculation`), and is kept when the last C does not change that pair: the same
+refit, without the other core idling through it.
 
 A step at every C: the stopping rule's threshold, ``tol`` times ``C ||grad F(0)||_inf``
 (with an L1 part the minimum-norm subgradient), grows with C, while the previous optimum's
@@ -80,6 +83,9 @@ from .base import store_params
 from .estimator import (FitPlan, LinearLogitOutputs, LogisticRegression,
                         check_known_labels, with_constant_column)
 from .kernels.numba_impl import UINDEX
+from .solvers._result import (ConvergenceWarning, data_grad_at_zero,
+                              deferred_convergence_warnings, reference_gradient_norm,
+                              stopping_threshold, threshold_after)
 from .validation import (check_C, check_l1_ratio, check_max_iter, check_n_jobs, check_tol,
                          resolve_penalty)
 
@@ -312,7 +318,8 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
     # the l1 solver (binary column path) computes its gradients itself, so nothing kept the
     # one at its optimum: it hands it out (grad_out), and the next C's check rescales it
     # to that C (_rescaled_grad) instead of a pass over the data; the solver then starts
-    # from it (grad_start) when the start is that optimum
+    # from it (grad_start) when the start is that optimum (or the path's first start, whose
+    # gradient the first check computes)
     hand_out = name == "l1" and objective.n_classes == 1 and objective.l2_strength is not None
     last_grad = None  # (C, smooth gradient) at ``start``, from the l1 solver
     for i in np.argsort(Cs, kind="stable"):
@@ -322,6 +329,11 @@ def _warm_steps(objective, Cs, solver="auto", theta0=None, *, tol=1e-4, max_iter
             data.n_threads = threads()
         done = False
         grad = None if last_grad is None else _rescaled_grad(checks, start, *last_grad)
+        if grad is None and hand_out:
+            # the check's own gradient at the start (the path's first, or the refit's: kept
+            # by ``kept`` when _lowest chose it), kept for the solver's start (grad_start)
+            # and, rescaled, for the next C's check: no pass of theirs
+            grad = checks.value_grad(start)[1]
         if deterministic:
             previous = start
             start, done = _next_start(checks, start, fitted, np.log(C), tol, grad,
@@ -506,25 +518,20 @@ def _rule_holds(objective, theta, g, tol, floor=False):
     ``objective.C`` (:func:`_meets_rule`; ``floor`` as there), without a pass over the data.
 
     For a binary elastic-net-family objective (every path of the CV's binary folds) the
-    measure and the reference are one compiled loop each (:func:`_binary_rule_measure`,
-    :func:`fastlogit.solvers._result.binary_reference_norm`), with the same arithmetic as
-    ``min_norm_subgradient`` and ``reference_gradient_norm``, so the same numbers;
-    elsewhere those two themselves."""
-    from .solvers._result import (binary_reference_norm, data_grad_at_zero,
-                                  reference_gradient_norm, stopping_threshold,
-                                  threshold_after)
-
+    measure and the reference are one compiled loop (:func:`_binary_rule_parts`), with the
+    same arithmetic as ``min_norm_subgradient`` and ``reference_gradient_norm``, so the same
+    numbers; elsewhere those two themselves."""
     n = objective.n_params
     if (objective.n_classes == 1 and objective.l2_strength is not None and n
             and hasattr(objective, "data") and np.any(theta)):
-        d, lam, C = objective.n_features, float(objective.l1_strength), float(objective.C)
-        measure = _binary_rule_measure(np.asarray(theta, dtype=np.float64),
-                                       np.asarray(g, dtype=np.float64), d, lam)
-        # cached per data term: the wrapped one (the path's checks see it through
+        # grad L(0) cached per data term: the wrapped one (the path's checks see it through
         # _KeepsLastGradients), whose entry the l1 solver's own reference then reads
         data = objective.data
         data = data._data if isinstance(data, _KeepsLastGradients) else data
-        reference = binary_reference_norm(data_grad_at_zero(data, n), d, lam, C)
+        measure, reference = _binary_rule_parts(
+            np.asarray(theta, dtype=np.float64), np.asarray(g, dtype=np.float64),
+            data_grad_at_zero(data, n), objective.n_features, float(objective.l1_strength),
+            float(objective.C))
         # (with ``floor``: the threshold a solver asked for a step checks before it)
         return measure <= threshold_after(stopping_threshold(tol, reference), tol, 0, int(floor))
     thr = threshold_after(stopping_threshold(tol, reference_gradient_norm(objective, theta, g)),
@@ -536,23 +543,38 @@ def _rule_holds(objective, theta, g, tol, floor=False):
 
 
 @njit(cache=True, nogil=True)
-def _binary_rule_measure(theta, g, d, lam):  # pragma: no cover (compiled)
-    """``||S(theta)||_inf`` of a binary layout (d coefficients, then the intercept if any):
-    S the minimum-norm subgradient of F at theta where the smooth part's gradient is g and
-    ``lam`` the L1 strength.  Entry by entry as ``Objective.min_norm_subgradient`` computes
-    it (``g + (m - g)``, m the penalty's minimum-norm element), so the same number; for
-    ``lam == 0`` S is g itself."""
+def _binary_rule_parts(theta, g, g0, d, lam, C):  # pragma: no cover (compiled)
+    """``(||S(theta)||_inf, ||S_0||_inf)`` of a binary layout (d coefficients, then the
+    intercept if any), the stopping rule's measure and reference in one loop: S the
+    minimum-norm subgradient of F at theta where the smooth part's gradient is g, S_0 the
+    one at 0 where it is ``C g0`` (``g0`` = :func:`fastlogit.solvers._result.data_grad_at_zero`),
+    ``lam`` the L1 strength.  Entry by entry as ``Objective.min_norm_subgradient``
+    computes them (``g + (m - g)``, m the penalty's minimum-norm element; for ``lam == 0``
+    S is g itself) and the reference as
+    :func:`fastlogit.solvers._result.binary_reference_norm`, so the same numbers.  An entry
+    at 0 whose gradient lies in ``[-lam, lam]`` is 0 there and is skipped (the maxima start
+    at 0)."""
     measure = 0.0
-    for j in range(g.shape[0]):
-        gj = g[j]
-        if j < d and lam != 0.0:
+    reference = 0.0
+    start = 0
+    if lam != 0.0:
+        start = min(d, g.shape[0])
+        for j in range(start):
+            gj = g[j]
             if theta[j] != 0.0:
                 m = gj + lam * np.sign(theta[j])
-            else:
+                measure = max(measure, abs(gj + (m - gj)))
+            elif not abs(gj) <= lam:  # (NaN included)
                 m = np.sign(gj) * max(abs(gj) - lam, 0.0)
-            gj = gj + (m - gj)
-        measure = max(measure, abs(gj))
-    return measure
+                measure = max(measure, abs(gj + (m - gj)))
+            rj = C * g0[j]
+            if not abs(rj) <= lam:
+                m0 = np.sign(rj) * max(abs(rj) - lam, 0.0)
+                reference = max(reference, abs(rj + (m0 - rj)))
+    for j in range(start, g.shape[0]):  # the intercept, or every entry without an L1 part
+        measure = max(measure, abs(g[j]))
+        reference = max(reference, abs(C * g0[j]))
+    return measure, reference
 
 
 def _rescaled_grad(objective, theta, C_old, grad):
@@ -791,8 +813,9 @@ def _fit_rows_steps(plan, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_th
                     theta0=None, share=None, out=None, out_zeroed=False, blas_limited=False):
     """:func:`_fit_rows` as a generator (:func:`_warm_steps`, ``out``, ``out_zeroed`` and
     ``blas_limited`` as there): yields after each C's fit, returns _fit_rows' result; the
-    rows are sliced at the first ``next`` (a CSR X's rows and their column compaction in one
-    compiled pass, :func:`_compacted_rows`, where the path would compact them)."""
+    rows are sliced at the first ``next`` (a CSR X's rows, all of them for ``rows=None``,
+    and their column compaction in one compiled pass, :func:`_compacted_rows`, where the
+    path would compact them)."""
     est = plan.estimator
     fit_intercept = bool(est.fit_intercept)
     scaling = None
@@ -800,14 +823,16 @@ def _fit_rows_steps(plan, X, Y, sw, rows, Cs, penalty, l1_ratio, n_classes, n_th
         scaling = float(est.intercept_scaling)
         fit_intercept = False
     keep = None
+    found = None
+    if scaling is None and penalty is not None and not plan.uses_extras:
+        # (every row for rows=None, the refit: the same arrays as the path's compact_columns)
+        found = _compacted_rows(X, np.arange(X.shape[0]) if rows is None else rows,
+                                fit_intercept, 1 if n_classes == 2 else n_classes)
+    if found is not None:
+        X, keep = found
+    elif rows is not None:
+        X = X[rows]
     if rows is not None:
-        found = None
-        if scaling is None and penalty is not None and not plan.uses_extras:
-            found = _compacted_rows(X, rows, fit_intercept, 1 if n_classes == 2 else n_classes)
-        if found is not None:
-            X, keep = found
-        else:
-            X = X[rows]
         Y = Y[rows]
         sw = None if sw is None else sw[rows]
     if scaling is not None:
@@ -850,13 +875,12 @@ def _compacted_rows(X, rows, fit_intercept, n_rows):
         return None
     d = X.shape[1]
     rows = np.asarray(rows, dtype=np.int64)
-    used, nnz = _rows_used_columns(X.indptr, X.indices, rows, d)
-    n_used = int(np.count_nonzero(used))
+    used, rank, nnz = _rows_used_columns(X.indptr, X.indices, rows, d)
+    n_used = int(rank[-1]) + 1 if d else 0
     if n_used > 0.8 * d:  # compact_columns' max_fraction
         return None
     small = max(nnz, d) <= np.iinfo(np.int32).max
     index = np.int32 if small else np.int64  # scipy's slice and as_design's types
-    rank = np.cumsum(used, dtype=index) - 1
     indptr = np.empty(rows.size + 1, dtype=index)
     indices = np.empty(nnz, dtype=index)
     data = np.empty(nnz, dtype=X.dtype)
@@ -864,14 +888,15 @@ def _compacted_rows(X, rows, fit_intercept, n_rows):
     # X validated by the caller: in-range indices, so the parts need no second check
     design = _kernels.Design.trusted("csr", (data, indices, indptr), (int(rows.size), n_used),
                                       np.dtype(X.dtype))
-    keep = np.tile(np.r_[used, np.ones(int(fit_intercept), dtype=bool)], n_rows)
-    return design, keep
+    keep = np.concatenate((used, np.ones(int(fit_intercept), dtype=bool)))
+    return design, (keep if n_rows == 1 else np.tile(keep, n_rows))
 
 
 @njit(cache=True, nogil=True)
 def _rows_used_columns(indptr, indices, rows, d):  # pragma: no cover (compiled)
     """(used (d,) bool: whether any of the rows ``rows`` of a CSR X (indptr, indices) holds
-    an entry in the column, those rows' stored entries in all).  Indices unsigned (as
+    an entry in the column; rank (d,) int64: ``cumsum(used) - 1``, a used column's place
+    among the used ones; those rows' stored entries in all).  Indices unsigned (as
     :func:`_scatter`)."""
     used = np.zeros(d, dtype=np.bool_)
     nnz = 0
@@ -880,7 +905,13 @@ def _rows_used_columns(indptr, indices, rows, d):  # pragma: no cover (compiled)
         nnz += indptr[i + UINDEX(1)] - indptr[i]
         for q in range(UINDEX(indptr[i]), UINDEX(indptr[i + UINDEX(1)])):
             used[UINDEX(indices[q])] = True
-    return used, nnz
+    rank = np.empty(d, dtype=np.int64)
+    r = -1
+    for j in range(d):
+        if used[j]:
+            r += 1
+        rank[j] = r
+    return used, rank, nnz
 
 
 @njit(cache=True, nogil=True)
@@ -963,8 +994,11 @@ def _csr_margins(indptr, indices, data, rows, coefs, intercepts):  # pragma: no 
 
 def _run_interleaved(paths, jobs):
     """Run the generators ``paths`` (:func:`_warm_steps`: one step a fit) to their ends on
-    ``jobs`` threads; their return values, in the order of ``paths``.
+    ``jobs`` threads (the calling thread and ``jobs - 1`` started ones); their return values,
+    in the order of ``paths``.
 
+    A step may yield a generator: a task that joins the paths (ahead of them, as one that
+    has made no step; its return value is not returned).
     A thread takes the ready path that has made the fewest steps (ties: the first in
     ``paths``), runs its next step and puts it back, so the paths advance together and end
     at about the same time: with whole paths per thread, 5 folds on 2 threads run as
@@ -985,8 +1019,10 @@ def _run_interleaved(paths, jobs):
 
     from .solvers._result import blas_limit
 
-    results = [None] * len(paths)
-    ready = [(0, k) for k in range(len(paths))]  # (steps made, index): a heap
+    paths = list(paths)
+    n_paths = len(paths)
+    results = [None] * n_paths
+    ready = [(0, k) for k in range(n_paths)]  # (steps made, index): a heap
     state = {"done": 0, "error": None}
     cond = threading.Condition()
 
@@ -1006,7 +1042,7 @@ def _run_interleaved(paths, jobs):
                         cond.wait()
             steps, k = current
             try:
-                next(paths[k])
+                task = next(paths[k])
             except StopIteration as stop:
                 results[k] = stop.value
                 current = None
@@ -1021,17 +1057,25 @@ def _run_interleaved(paths, jobs):
                 return
             else:
                 current = (steps + 1, k)
+                if task is not None:  # a new task joins the paths, ahead of them
+                    with cond:
+                        paths.append(task)
+                        results.append(None)
+                        heapq.heappush(ready, (0, len(paths) - 1))
+                        cond.notify()
 
     with blas_limit():
+        # the calling thread is one of the workers (one thread less to start and to wake)
         threads = [threading.Thread(target=worker, daemon=True)
-                   for _ in range(min(jobs, len(paths)))]
+                   for _ in range(min(jobs, len(paths)) - 1)]
         for t in threads:
             t.start()
+        worker()
         for t in threads:
             t.join()
     if state["error"] is not None:
         raise state["error"]
-    return results
+    return results[:n_paths]
 
 
 def _share_threads(n_jobs, total, n_tasks, effective_n_jobs):
@@ -1092,6 +1136,75 @@ class _ThreadShare:
         if left == 1:
             return None
         return max(self.per_path, self.total // left)
+
+
+class _Speculation:
+    """The refit of :class:`LogisticRegressionCV` started before the last C's scores.
+
+    Each path hands in the scores of its Cs but the last (:meth:`arrive`, at the step
+    before its last fit); the last to arrive gets the refit at the best (l1_ratio, C) of
+    the summed scores so far as a task (a generator of one step, which
+    :func:`_run_interleaved` runs on a free thread), unless that C's next one, whose folds'
+    mean the refit's shifted start reads, is the last C (not fitted yet).  The final
+    choice, with the last C's column, differs only where that column holds a strictly
+    better entry (the tie rule takes the smaller C), and :meth:`result_for` hands the
+    refit out only for the pair it was made at; the refit is the same call as the one
+    made after the paths, so the same result.  An exception in the task drops it (the
+    refit is then made after the paths, and raises there).
+
+    Parameters
+    ----------
+    n_tasks : int
+        Paths that arrive.
+    shape : tuple (n_folds, n_l1_ratios, n_Cs - 1)
+        Of the early scores.
+    refit : callable (jl, ic) -> the refit's ``_fit_rows`` result
+    """
+
+    def __init__(self, n_tasks, shape, refit):
+        import threading
+
+        self.left = n_tasks
+        self.early = np.empty(shape)
+        self.refit = refit
+        self.pair = self.result = None
+        self.messages = []  # the speculated refit's ConvergenceWarning messages
+        self._lock = threading.Lock()
+
+    def arrive(self, f, j, early):
+        """Path (fold f, l1_ratio j) hands in its early scores (n_Cs - 1,); the refit task
+        for the last to arrive (None for the others, and where no refit can start)."""
+        self.early[f, j] = early
+        with self._lock:
+            self.left -= 1
+            last = self.left == 0
+        if not last:
+            return None
+        jl, ic = _best_pair(self.early.sum(axis=0))
+        if ic + 1 >= self.early.shape[2]:  # the next C is the last: its mean is not made
+            return None
+        self.pair = (jl, ic)
+        return self._task(jl, ic)
+
+    def _task(self, jl, ic):
+        try:
+            # a refit that is dropped must not warn: its ConvergenceWarnings are kept and
+            # issued by result_for when it is used
+            with deferred_convergence_warnings() as self.messages:
+                self.result = self.refit(jl, ic)
+        except Exception:  # made again after the paths, raising there
+            self.pair = None
+        return
+        yield  # (a generator: one step)
+
+    def result_for(self, jl, ic):
+        """The speculated refit when it was made at (jl, ic), its ConvergenceWarnings
+        issued now (on the calling thread); else None."""
+        if self.pair != (jl, ic):
+            return None
+        for msg in self.messages:
+            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+        return self.result
 
 
 class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
@@ -1229,7 +1342,9 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             grid = [fixed] * (1 if given is None else len(given))
         return penalty, grid, given
 
-    def _scorer(self):
+    def _scorer(self, build=True):
+        """The scorer of ``scoring`` (scikit-learn's FutureWarning for "warn"); None without
+        ``build`` (a scoring the CV computes itself, ``_FAST_SCORES``: no scorer object)."""
         from sklearn.metrics import get_scorer
 
         scoring = self.scoring
@@ -1240,7 +1355,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                           "scoring='neg_log_loss' for the new, scoring='accuracy' or "
                           "scoring=None for the old default.", FutureWarning)
             scoring = None
-        return get_scorer("accuracy" if scoring is None else scoring)
+        return get_scorer("accuracy" if scoring is None else scoring) if build else None
 
     def _legacy(self):
         if isinstance(self.use_legacy_attributes, str) and self.use_legacy_attributes == "warn":
@@ -1291,7 +1406,7 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         """
         from joblib import effective_n_jobs
 
-        from ._config import effective_n_threads
+        from ._config import effective_n_threads, kernel_threads
         from .validation import class_weight_per_sample, encode_targets, check_sample_weight
 
         Cs = _check_Cs(self.Cs)
@@ -1299,9 +1414,10 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         check_max_iter(self.max_iter, allow_zero=True)
         check_n_jobs(self.n_jobs)
         penalty, grid, given = self._penalty_grid()
-        scorer = self._scorer()
-        fast = _FAST_SCORES.get(None if isinstance(self.scoring, str) and
-                                self.scoring == "warn" else self.scoring)
+        scoring = self.scoring
+        fast = (_FAST_SCORES.get(None if scoring == "warn" else scoring)
+                if scoring is None or isinstance(scoring, str) else None)
+        scorer = self._scorer(build=fast is None)
         legacy = self._legacy()
         if penalty is None or np.all(np.isinf(Cs)):
             Cs_fit, penalty = np.ones(1), None
@@ -1329,14 +1445,37 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
                  else None)
         n_dof = d + bool(self.fit_intercept)
 
+        def fold_scores(f, coefs, intercepts):
+            test = folds[f][1]
+            return _fast_scores(fast, X, test, index[test], None if sw is None else sw[test],
+                                coefs, intercepts)
+
         def run(f, j):
             train, test = folds[f]
             p = self._plan(1.0, grid[j])
+            steps = _fit_rows_steps(p, X, Y, sw_fit, train, Cs_fit, penalty, grid[j],
+                                    n_classes, threads, share=share,
+                                    out=paths[f, j].reshape(n_c, -1), out_zeroed=True,
+                                    blas_limited=True)
+            early = None  # the scores of every C but the last (speculation only)
+            made = 0  # the path's fits made (one a step)
             try:
-                thetas, n_iter, _, name = yield from _fit_rows_steps(
-                    p, X, Y, sw_fit, train, Cs_fit, penalty, grid[j], n_classes, threads,
-                    share=share, out=paths[f, j].reshape(n_c, -1), out_zeroed=True,
-                    blas_limited=True)
+                while True:
+                    try:
+                        next(steps)
+                    except StopIteration as stop:
+                        thetas, n_iter, _, name = stop.value
+                        break
+                    made += 1
+                    task = None
+                    if spec is not None and made == n_c - 1:
+                        # every C but the last (the grid ascends) is fitted and final (binary,
+                        # no intercept scaling): their scores now, the last C's at the end
+                        rows = paths[f, j, :-1]
+                        early = fold_scores(f, rows[:, :, :d], rows[:, :, d] if
+                                            self.fit_intercept else np.zeros((n_c - 1, 1)))
+                        task = spec.arrive(f, j, early)
+                    yield task
             finally:
                 if share is not None:
                     share.finished()
@@ -1346,9 +1485,10 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
             coefs = full[:, :, :d]
             intercepts = (full[:, :, d] if self.fit_intercept
                           else np.zeros((len(thetas), n_rows)))
-            if fast is not None:
-                scores = _fast_scores(fast, X, test, index[test], None if sw is None else
-                                      sw[test], coefs, intercepts)
+            if early is not None:  # (each C's score is its own: the same numbers)
+                scores = np.concatenate((early, fold_scores(f, coefs[-1:], intercepts[-1:])))
+            elif fast is not None:
+                scores = fold_scores(f, coefs, intercepts)
             else:
                 Xt, yt = X[test], y[test]
                 scores = np.empty(len(thetas))
@@ -1367,6 +1507,47 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         # zeros (fresh pages from the allocator, no fill pass of ours): each path then writes
         # only its compacted columns (_warm_steps' out_zeroed)
         paths = np.zeros((n_f, n_l, n_c, n_rows, n_dof))
+        weight = (lambda rows: len(rows)) if sw_fit is None else (
+            lambda rows: float(sw_fit[rows].sum()))
+        ratio = weight(np.arange(n)) / np.mean([weight(tr) for tr, _ in folds])
+
+        def refit(jl, ic):
+            """The refit at (l1_ratio grid[jl], C Cs_fit[ic]) from the folds' paths."""
+            means = {}
+
+            def mean(i):  # the folds' mean (n_rows, n_dof) at Cs_fit[i], once each
+                if i not in means:
+                    means[i] = paths[:, jl, i].mean(axis=0)
+                return means[i]
+
+            starts = [mean(ic).ravel()]
+            if penalty is not None:
+                shifted = _shifted_start(mean, Cs_fit, ic, ratio)
+                if shifted is not None:
+                    starts.append(shifted.ravel())
+            return _fit_rows(self._plan(1.0, grid[jl]), X, Y, sw_fit, None,
+                             np.array([float(Cs_fit[ic])]) if penalty is not None else Cs_fit,
+                             penalty, grid[jl], n_classes, effective_n_threads(self.n_threads),
+                             theta0=starts)
+
+        # The refit speculated (_Speculation): with the paths in threads, once every path
+        # has fitted all Cs but the last, the refit at the best (l1_ratio, C) of their scores
+        # so far runs as a task of its own, on the thread that frees first, while the paths
+        # fit their last C, instead of alone on one core after them.  Kept when the last C
+        # does not change the best pair (its column is not strictly better), else made
+        # again; the same call either way, so the same refit.  For binary fits whose rows
+        # are final as written (no liblinear intercept scaling), the scorings computed here,
+        # and an ascending grid of at least three Cs (the shifted start needs the next C);
+        # for a penalty with an L1 part (the l1 solver's passes are single-threaded) whose
+        # passes over all the rows run on one kernel thread (kernel_threads): a refit whose
+        # passes take every thread slowed the a9a and w8a CVs down beside the last paths
+        # (benchmarks/results/cv_race.md).
+        spec = None
+        if (self.refit and penalty in ("l1", "elasticnet") and jobs > 1 and fast is not None
+                and n_rows == 1 and not plan.liblinear_intercept and n_c >= 3
+                and np.all(np.diff(Cs_fit) > 0)
+                and kernel_threads(self.n_threads, n, X.size, 0) == 1):  # (size: nnz)
+            spec = _Speculation(len(tasks), (n_f, n_l, n_c - 1), refit)
         if jobs == 1:
             from .solvers._result import blas_limit
 
@@ -1381,28 +1562,8 @@ class LogisticRegressionCV(LinearLogitOutputs, ClassifierMixin, BaseEstimator):
         if self.refit:
             jl, ic = _best_pair(scores.sum(axis=0))
             best_C, best_r = float(self.Cs_[ic]), grid[jl]
-
-            means = {}
-
-            def mean(i):  # the folds' mean (n_rows, n_dof) at Cs_fit[i], once each
-                if i not in means:
-                    means[i] = paths[:, jl, i].mean(axis=0)
-                return means[i]
-
-            starts = [mean(ic).ravel()]
-            if penalty is not None:
-                weight = (lambda rows: len(rows)) if sw_fit is None else (
-                    lambda rows: float(sw_fit[rows].sum()))
-                ratio = weight(np.arange(n)) / np.mean([weight(tr) for tr, _ in folds])
-                shifted = _shifted_start(mean, Cs_fit, ic, ratio)
-                if shifted is not None:
-                    starts.append(shifted.ravel())
-            p = self._plan(1.0, best_r)
-            thetas, it, conv, name = _fit_rows(p, X, Y, sw_fit, None, np.array([best_C]) if
-                                               penalty is not None else Cs_fit, penalty,
-                                               best_r, n_classes,
-                                               effective_n_threads(self.n_threads),
-                                               theta0=starts)
+            made = None if spec is None else spec.result_for(jl, ic)
+            thetas, it, conv, name = refit(jl, ic) if made is None else made
             coefs, intercepts = _split_theta(thetas, n_rows, d, self.fit_intercept, penalty)
             coef, intercept = coefs[0], intercepts[0]
             C_, r_ = best_C, (None if given is None else best_r)

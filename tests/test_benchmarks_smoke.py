@@ -250,3 +250,34 @@ def test_elastic_net_split_reference(tiny):
     f_ours = l1_race.l1_objective(X, y, ours, C, 0.5)
     assert pg < 1e-6
     assert abs(f_ref - f_ours) <= 1e-10 * f_ours
+
+
+def test_ab_cv_links_each_tree_as_its_own_package(tmp_path):
+    """ab_cv.py imports each tree's fastlogit under a name of its own (the same tree twice:
+    two packages, two estimator classes, files under the tree), and compares fits bit for
+    bit over its attributes."""
+    from types import SimpleNamespace
+
+    from benchmarks import ab_cv
+
+    root = common.ROOT
+    added = list(ab_cv.link_trees([root, root], tmp_path))
+    try:
+        first, second = added
+        assert first.__name__ == "fastlogit_0" and second.__name__ == "fastlogit_1"
+        assert first.LogisticRegressionCV is not second.LogisticRegressionCV
+        assert first.__file__.startswith(str(tmp_path))
+    finally:
+        import sys
+
+        for name in [m for m in sys.modules if m.split(".")[0] in ("fastlogit_0", "fastlogit_1")]:
+            del sys.modules[name]
+        sys.path.remove(str(tmp_path))
+    fit = SimpleNamespace(C_=1.0, scores_=np.ones((2, 1, 3)), coef_=np.zeros((1, 4)),
+                          coefs_paths_=np.zeros((2, 1, 3, 1, 5)))
+    other = SimpleNamespace(**{**vars(fit), "coef_": np.full((1, 4), -0.0)})
+    assert all(ab_cv.bitwise_same(fit, fit).values())
+    assert ab_cv.bitwise_same(other, fit) == {"C_": True, "scores_": True, "coef_": False,
+                                              "coefs_paths_": True}  # -0.0 is not 0.0
+    other.scores_ = other.scores_ * 0.5
+    assert not ab_cv.bitwise_same(other, fit)["scores_"]

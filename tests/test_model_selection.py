@@ -380,6 +380,196 @@ def test_cv_with_the_tail_share_matches_one_thread(rng, monkeypatch):
     np.testing.assert_allclose(tail.coef_, one.coef_, rtol=1e-7, atol=1e-9)
 
 
+
+def _no_speculation(monkeypatch):
+    from fastlogit import model_selection
+
+    monkeypatch.setattr(model_selection._Speculation, "arrive", lambda self, f, j, early: None)
+
+
+@pytest.mark.parametrize("scoring,l1_ratios,weighted,fit_intercept", [
+    ("accuracy", (1.0,), False, True), ("neg_log_loss", (1.0,), True, True),
+    ("accuracy", (1.0,), True, False), ("neg_log_loss", (0.5, 1.0), False, True),
+    ("accuracy", (0.0,), False, True)])
+def test_speculated_refit_is_the_refit(rng, monkeypatch, scoring, l1_ratios, weighted,
+                                       fit_intercept):
+    # with the paths in threads the refit of a penalty with an L1 part starts once every
+    # path has fitted all Cs but the last, at the best pair so far, and is kept when the
+    # last C does not change it: the fit (coef_, C_, scores_, paths) is the one made
+    # without the speculation; an L2 CV does not speculate
+    from fastlogit import model_selection
+
+    X, y = _binary(rng, n=500, d=60, sparse=True)
+    sw = rng.uniform(0.5, 2.0, y.size) if weighted else None
+    kw = dict(Cs=np.logspace(-2, 2, 6), cv=4, l1_ratios=l1_ratios, scoring=scoring,
+              solver="auto", tol=1e-6, max_iter=300, use_legacy_attributes=False,
+              n_threads=2, fit_intercept=fit_intercept)
+    made = []
+    result_for = model_selection._Speculation.result_for
+    monkeypatch.setattr(model_selection._Speculation, "result_for",
+                        lambda self, jl, ic: made.append(result_for(self, jl, ic)) or made[-1])
+    fast = LogisticRegressionCV(**kw).fit(X, y, sample_weight=sw)
+    if any(l1_ratios):
+        assert len(made) == 1 and made[0] is not None  # speculated and kept
+    else:
+        assert not made
+    _no_speculation(monkeypatch)
+    slow = LogisticRegressionCV(**kw).fit(X, y, sample_weight=sw)
+    assert fast.C_ == slow.C_ and fast.l1_ratio_ == slow.l1_ratio_
+    for name in ("coef_", "intercept_", "scores_", "coefs_paths_", "n_iter_"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name))
+
+
+def test_speculated_refit_is_made_again_when_the_last_C_wins(rng, monkeypatch):
+    # scores where the last C is strictly best: the refit made at the early best pair is
+    # dropped and the refit made at the last C, as without the speculation
+    from fastlogit import model_selection
+
+    real = model_selection._fast_scores
+
+    def rigged(kind, X, test, yt, sw, coefs, intercepts):  # early best C 0, then C 5
+        out = real(kind, X, test, yt, sw, coefs, intercepts)
+        return np.r_[1.0, np.zeros(out.size - 1)] if out.size > 1 else np.array([2.0])
+
+    monkeypatch.setattr(model_selection, "_fast_scores", rigged)
+    X, y = _binary(rng, n=400, d=30, sparse=True)
+    kw = dict(Cs=np.logspace(-2, 2, 6), cv=3, l1_ratios=(1.0,), scoring="accuracy",
+              solver="auto", tol=1e-6, max_iter=300, use_legacy_attributes=False,
+              n_threads=2)
+    pairs = []
+    arrive = model_selection._Speculation.arrive
+
+    def arrived(self, f, j, early):
+        task = arrive(self, f, j, early)
+        pairs.append(self.pair)
+        return task
+
+    monkeypatch.setattr(model_selection._Speculation, "arrive", arrived)
+    fast = LogisticRegressionCV(**kw).fit(X, y)
+    assert (0, 0) in pairs and fast.C_ == kw["Cs"][-1]
+    _no_speculation(monkeypatch)
+    slow = LogisticRegressionCV(**kw).fit(X, y)
+    np.testing.assert_array_equal(fast.coef_, slow.coef_)
+    np.testing.assert_array_equal(fast.intercept_, slow.intercept_)
+
+
+def test_no_speculated_refit_where_its_passes_take_two_threads(rng, monkeypatch):
+    # a refit whose passes over all the rows would take two kernel threads is not started
+    # beside the last paths (it would share their cores): made after them, as before
+    import fastlogit._config as config
+    from fastlogit import model_selection
+
+    arrived = []
+    arrive = model_selection._Speculation.arrive
+    monkeypatch.setattr(model_selection._Speculation, "arrive",
+                        lambda self, *a: arrived.append(1) or arrive(self, *a))
+    X, y = _binary(rng, n=400, d=30, sparse=True)
+    kw = dict(Cs=np.logspace(-2, 2, 6), cv=3, l1_ratios=(1.0,), scoring="accuracy",
+              solver="auto", tol=1e-6, max_iter=300, use_legacy_attributes=False,
+              n_threads=2)
+    LogisticRegressionCV(**kw).fit(X, y)
+    assert len(arrived) == 3  # one path per fold: speculated
+    arrived.clear()
+    monkeypatch.setattr(config, "kernel_threads", lambda *args: 2)
+    LogisticRegressionCV(**kw).fit(X, y)
+    assert not arrived
+
+
+def test_dropped_speculated_refit_does_not_warn_and_a_kept_one_warns_once():
+    # the speculated refit's ConvergenceWarnings are kept (per thread) and issued only when
+    # its result is used: a refit thrown away must not report a non-convergence
+    import threading
+
+    from fastlogit import model_selection
+    from fastlogit.solvers._result import (ConvergenceWarning, deferred_convergence_warnings,
+                                           warn_not_converged)
+
+    def refit(jl, ic):
+        warn_not_converged("l1", 1.0, 0.5, 3)
+        return ("theta", jl, ic)
+
+    def speculate():
+        spec = model_selection._Speculation(1, (1, 1, 3), refit)
+        spec.early[:] = 0.0
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            task = spec.arrive(0, 0, np.array([1.0, 0.0, 0.0]))  # best so far: C 0
+            for _ in task:
+                pass
+        assert spec.pair == (0, 0) and not caught  # deferred, not issued
+        return spec
+
+    spec = speculate()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert spec.result_for(0, 1) is None  # the last C changed the pair: dropped
+    assert not caught
+    spec = speculate()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert spec.result_for(0, 0) == ("theta", 0, 0)
+    assert [w.category for w in caught] == [ConvergenceWarning]
+    assert "did not converge" in str(caught[0].message)
+
+    # the deferral is this thread's: another thread's solver warns as usual meanwhile
+    seen = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with deferred_convergence_warnings() as kept:
+            other = threading.Thread(target=lambda: seen.append(
+                warn_not_converged("lbfgs", 2.0, 1.0, 5)))
+            other.start()
+            other.join()
+            warn_not_converged("l1", 1.0, 0.5, 3)
+    assert len(kept) == 1 and "l1 did not converge" in kept[0]
+    assert [str(w.message) for w in caught] == seen
+
+
+def test_speculated_refit_that_raises_is_made_again(rng, monkeypatch):
+    # an exception in the speculated refit drops it: the refit is made after the paths
+    from fastlogit import model_selection
+
+    real = model_selection._fit_rows
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(args[4])  # rows: None, the refit's
+        if len(calls) == 1:
+            raise RuntimeError("speculated refit failed")
+        return real(*args, **kwargs)
+
+    X, y = _binary(rng, n=400, d=30, sparse=True)
+    kw = dict(Cs=np.logspace(-2, 2, 6), cv=3, l1_ratios=(1.0,), scoring="accuracy",
+              solver="auto", tol=1e-6, max_iter=300, use_legacy_attributes=False,
+              n_threads=2)
+    monkeypatch.setattr(model_selection, "_fit_rows", flaky)
+    fast = LogisticRegressionCV(**kw).fit(X, y)
+    # the speculated refit (raised), then the refit after the paths
+    assert len(calls) == 2 and calls[0] is None and calls[1] is None
+    monkeypatch.setattr(model_selection, "_fit_rows", real)
+    _no_speculation(monkeypatch)
+    slow = LogisticRegressionCV(**kw).fit(X, y)
+    np.testing.assert_array_equal(fast.coef_, slow.coef_)
+    assert fast.C_ == slow.C_
+
+def test_interleaved_paths_run_the_tasks_a_step_hands_over():
+    from fastlogit.model_selection import _run_interleaved
+
+    ran = []
+
+    def task(i):
+        ran.append(i)
+        return "ignored"
+        yield
+
+    def path(i):
+        yield task(i) if i == 2 else None
+        yield
+        return i
+
+    assert _run_interleaved([path(i) for i in range(4)], 2) == [0, 1, 2, 3]
+    assert ran == [2]
+
 def test_warm_start_at_the_optimum_stops_at_once(rng):
     # The threshold does not depend on the start: a start at the optimum meets it.
     X, y = _binary(rng)
@@ -436,6 +626,42 @@ def test_warm_path_starts_at_the_lowest_of_several_starts(rng):
         two = warm_path(objective, np.array([1.0]), "lbfgs", starts, tol=1e-6)
         assert two[1][0] == one[1][0] == 0 and np.array_equal(two[0], one[0])
 
+
+
+@pytest.mark.parametrize("start", ["intercept", "given"])
+def test_l1_path_hands_the_first_checks_gradient_to_the_solver(rng, monkeypatch, start):
+    # the path's first check computes the gradient at the path's start; it is handed to the
+    # l1 solver (grad_start) at the first fit that moves, as the solver's own (grad_out) is
+    # at every later fit that starts at the last optimum (not at a secant start): each
+    # grad_start is the smooth part's gradient at that call's theta0, and the fits reach
+    # the optima to the rule
+    from fastlogit.solvers import SOLVERS
+
+    X, y = _binary(rng, sparse=True)
+    Cs = np.logspace(-3, 2, 7)
+    calls = []
+    real = SOLVERS["l1"]
+
+    def spy(objective, theta0, **kwargs):
+        want = objective.value_grad(theta0)[1]
+        calls.append((kwargs.get("grad_start"), want))
+        return real(objective, theta0, **kwargs)
+
+    spy.info = real.info
+    monkeypatch.setitem(SOLVERS, "l1", spy)
+    objective = Objective(X, y, penalty="l1", n_threads=1)
+    theta0 = None if start == "intercept" else 0.01 * rng.standard_normal(objective.n_params)
+    thetas, n_iter, conv, _ = warm_path(objective, Cs, "l1", theta0, tol=1e-8, max_iter=500)
+    assert conv.all() and len(calls) >= 3
+    assert calls[0][0] is not None  # the first solver call: the first check's gradient
+    for given, want in calls:
+        if given is not None:
+            np.testing.assert_allclose(given, want, rtol=1e-9, atol=1e-12)
+    monkeypatch.setitem(SOLVERS, "l1", real)
+    for C, theta in zip(Cs, thetas):
+        objective.C = C
+        ref = solve(objective, "l1", None, tol=1e-10, max_iter=3000).theta
+        np.testing.assert_allclose(theta, ref, atol=1e-5)
 
 @pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
 def test_l1_paths_check_the_solvers_gradient_rescaled(rng, l1_ratio):
@@ -669,10 +895,10 @@ def test_cv_fold_results_do_not_depend_on_the_thread_count(rng, l1_ratio, solver
 @pytest.mark.parametrize("penalty,l1_ratio", [("l1", None), ("elasticnet", 0.3), ("l2", None)])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_compiled_rule_check_gives_the_same_numbers(rng, penalty, l1_ratio, fit_intercept):
-    # _binary_rule_measure and binary_reference_norm: the measure and reference of the
-    # stopping rule in one compiled loop each, equal (==) to min_norm_subgradient's and
-    # reference_gradient_norm's
-    from fastlogit.model_selection import _binary_rule_measure, _rule_holds
+    # _binary_rule_parts: the measure and reference of the stopping rule in one compiled
+    # loop, equal (==) to min_norm_subgradient's and reference_gradient_norm's, and the
+    # reference to binary_reference_norm's (the l1 solver's)
+    from fastlogit.model_selection import _binary_rule_parts, _rule_holds
     from fastlogit.solvers._result import (binary_reference_norm, data_grad_at_zero,
                                            reference_gradient_norm)
 
@@ -685,16 +911,46 @@ def test_compiled_rule_check_gives_the_same_numbers(rng, penalty, l1_ratio, fit_
     g = objective.value_grad(theta)[1]
     g[0] = 0.3 * objective.l1_strength if objective.l1_strength else 0.3  # inside the band
     lam = float(objective.l1_strength)
-    measure = _binary_rule_measure(theta, g, d, lam)
-    reference = binary_reference_norm(data_grad_at_zero(objective.data, theta.size), d, lam,
-                                      objective.C)
+    g0 = data_grad_at_zero(objective.data, theta.size)
+    measure, reference = _binary_rule_parts(theta, g, g0, d, lam, objective.C)
     want_measure = np.abs(objective.min_norm_subgradient(theta, g)).max()
     want_reference = reference_gradient_norm(objective)
     assert measure == want_measure and reference == want_reference
+    assert reference == binary_reference_norm(g0, d, lam, objective.C)
     edge = want_measure / max(1.0, want_reference)
     assert _rule_holds(objective, theta, g, edge * (1 + 1e-9))  # the rule at the edge
     assert not _rule_holds(objective, theta, g, edge * (1 - 1e-9))
 
+
+
+def test_compiled_rule_parts_at_the_band_edges(rng):
+    # _binary_rule_parts skips the coefficients at 0 whose gradient lies in [-lam, lam]:
+    # the same numbers as the entry-by-entry formulas (here in NumPy) at +-0, at
+    # |g| == lam exactly, on both sides of the band, with and without an L1 part
+    from fastlogit.model_selection import _binary_rule_parts
+
+    def want(theta, g, g0, d, lam, C):
+        r = C * g0
+        if lam:
+            w, gw, rw = theta[:d], g[:d], r[:d]
+            m = np.where(w != 0, gw + lam * np.sign(w),
+                         np.sign(gw) * np.maximum(np.abs(gw) - lam, 0.0))
+            m0 = np.sign(rw) * np.maximum(np.abs(rw) - lam, 0.0)
+            g = np.r_[gw + (m - gw), g[d:]]
+            r = np.r_[rw + (m0 - rw), r[d:]]
+        return np.abs(g).max(initial=0.0), np.abs(r).max(initial=0.0)
+
+    special = np.array([0.0, -0.0, 0.7, -0.7, 0.7000000000000001, 1e-300, 3.0, -2.5])
+    for _ in range(300):
+        n = int(rng.integers(1, 40))
+        d = int(rng.integers(0, n + 1))
+        lam = float(rng.choice([0.0, 0.7, 1.3]))
+        C = float(rng.choice([1.0, 0.37, 21.5]))
+        theta, g, g0 = (np.where(rng.random(n) < 0.5, rng.choice(special, n),
+                                 rng.standard_normal(n)) for _ in range(3))
+        theta[rng.random(n) < 0.5] = 0.0
+        got = _binary_rule_parts(theta, g, g0, d, lam, C)
+        assert got == want(theta, g, g0, d, lam, C)
 
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

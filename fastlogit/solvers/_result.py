@@ -19,6 +19,7 @@ warning filters catch it), naming the gradient norm reached.
 """
 import contextlib
 import functools
+import threading
 import time
 import warnings
 import weakref
@@ -30,7 +31,8 @@ from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
 __all__ = ["ConvergenceWarning", "History", "SolverResult", "stopping_threshold",
            "reference_gradient_norm", "data_grad_at_zero", "binary_reference_norm",
-           "warn_not_converged", "single_threaded_blas", "blas_limit",
+           "warn_not_converged", "deferred_convergence_warnings", "single_threaded_blas",
+           "blas_limit",
            "begin_smooth_fit", "finish_fit"]
 
 _CONTROLLER = []
@@ -315,13 +317,38 @@ def binary_reference_norm(g0, d, lam, C):  # pragma: no cover (compiled)
     return ref
 
 
+#: this thread's list of deferred warning messages (deferred_convergence_warnings), if any
+_DEFERRED = threading.local()
+
+
 def warn_not_converged(name, gnorm, threshold, n_iter, reason="max_iter reached"):
-    """Warn that solver ``name`` stopped at gradient norm ``gnorm`` above ``threshold``."""
+    """Warn that solver ``name`` stopped at gradient norm ``gnorm`` above ``threshold``
+    (or, inside :func:`deferred_convergence_warnings` on this thread, keep the message for
+    its caller)."""
     msg = (f"{name} did not converge ({reason}) after {n_iter} iterations: "
            f"||grad F||_inf = {gnorm:.3e} > {threshold:.3e}. Increase max_iter or tol, "
            f"or scale the data.")
-    warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+    kept = getattr(_DEFERRED, "messages", None)
+    if kept is not None:
+        kept.append(msg)
+    else:
+        warnings.warn(msg, ConvergenceWarning, stacklevel=3)
     return msg
+
+
+@contextlib.contextmanager
+def deferred_convergence_warnings():
+    """Within it, this thread's solvers keep their :class:`ConvergenceWarning` messages in
+    the list it yields instead of warning; the caller warns with them (``warnings.warn(msg,
+    ConvergenceWarning)``) if the fit's result is used, or drops them with a result it
+    throws away (a speculated fit).  Per thread: other threads' fits warn as usual, which
+    ``warnings.catch_warnings`` (process-wide state) could not guarantee."""
+    outer = getattr(_DEFERRED, "messages", None)
+    _DEFERRED.messages = messages = []
+    try:
+        yield messages
+    finally:
+        _DEFERRED.messages = outer
 
 
 def _check_smooth(objective, name):
