@@ -6,17 +6,18 @@ length 0 means unit sample weights.  The column arrays are ``indptr`` (int64, d 
 ``indices`` (int32 or int64) and ``data`` (float64) of a CSC matrix with n rows.
 
 Threads.  The coordinate-descent sweeps (:func:`cd_model`, :func:`cd_dense`) are sequential.
-The passes over the samples, the columns and the rows that take an ``nt`` argument run on up
-to ``nt`` threads (the caller's count from :func:`threads`, the kernels' cost model, the call
-made within :func:`threaded`; 1: no parallel region at all), and each gives the same bits for every ``nt``: the line search's
-trials sum fixed blocks of :data:`TRIAL_BLOCK` samples in block order
-(:func:`try_step`), the columns' passes (:func:`grad_hdiag_cols`, :func:`grad_hdiag_kept`)
-give each thread whole columns, and the dense model's Hessian from the rows
-(:func:`gram_rows`, :func:`gram_rows_stale`) gives each thread whole rows of the matrix, each
-entry summed over the data rows in their order.  Each such kernel's body is written once, for
-a block (or a range of columns or matrix rows); a serial call runs it over all of them, a
-parallel one from a ``prange`` over the blocks (a ``_PAR`` driver of its own, so that the
-serial call never enters a parallel region).
+The passes that take an ``nt`` argument run on up to ``nt`` threads (the caller's count from
+:func:`threads`, the kernels' cost model, the call made within :func:`threaded`; 1: no
+parallel region at all), and each gives the same bits for every ``nt``: the line search's
+trials sum fixed blocks of :data:`TRIAL_BLOCK` samples in block order (:func:`try_step`);
+the passes over columns (:func:`grad_hdiag_cols`, :func:`grad_hdiag_kept`,
+:func:`grad_skip`) give each thread whole columns; the passes over rows that sum into a
+vector or a matrix (:func:`grad_rows`, :func:`gram_rows`, :func:`gram_rows_stale`) take the
+rows in two halves chosen by the sizes alone (:func:`_split`), the second half's sums added
+to the first's, on one thread or two.  Each such kernel's body is written once, for a block
+(a run of sample blocks, a range of columns, a half of the rows); a serial call runs it over
+all of them, a parallel one from a ``prange`` over them (a ``_PAR`` driver of its own, so
+that a serial call never enters a parallel region).
 
 Quantities, for margins ``z_i = x_i . w + b`` and ``p_i = sigmoid(z_i)``::
 
@@ -35,7 +36,8 @@ from .._config import KernelThreads
 from ..kernels.numba_impl import UINDEX, numba_threads
 from ._lbfgs_memory import numpy_sum
 
-__all__ = ["threads", "threaded", "TRIAL_BLOCK", "pointwise", "try_step", "abs_max", "canonical_rows", "cols_of_rows",
+__all__ = ["threads", "threaded", "TRIAL_BLOCK", "pointwise", "try_step", "abs_max",
+           "canonical_rows", "cols_of_rows",
            "cols_and_rows_of_rows",
            "rows_of_cols", "violation", "grad_rows", "row_matvec", "grad_cols", "grad_skip",
            "grad_hdiag_cols", "grad_hdiag_kept", "cd_model",
