@@ -4,7 +4,7 @@ import time
 from contextlib import contextmanager
 
 __all__ = ["effective_n_threads", "kernel_threads", "KernelThreads", "exact_threads",
-           "runtime_thread_limit", "busy_cores"]
+           "runtime_thread_limit", "busy_cores", "forked_child"]
 
 # Cost model of kernel_threads, in nanoseconds of one core (2-core AMD EPYC Zen4, measured with
 # benchmarks/bench_kernels.py and OMP_WAIT_POLICY=PASSIVE; only the orders of magnitude matter).
@@ -23,6 +23,28 @@ LOAD_TTL = 0.05
 _exact = False
 
 
+#: non-empty in a process forked from one that imported this module (os.register_at_fork)
+_FORKED = []
+
+
+def forked_child():
+    """True in a process forked (``os.fork``, ``multiprocessing``'s default start method on
+    Linux) from one that imported fastlogit.
+
+    GNU OpenMP's thread pool does not survive a fork: in such a child a Cython kernel on
+    more than one thread waits forever, and Numba's OpenMP layer ends the process at its
+    first parallel region.  So a forked child runs every kernel on one thread
+    (:func:`effective_n_threads`) and the "auto" kernels without Numba's
+    (:func:`fastlogit.kernels.get`).  A process started fresh (``spawn``, ``forkserver``,
+    joblib's workers) is not a forked child.
+    """
+    return bool(_FORKED)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _FORKED.append(True))
+
+
 def effective_n_threads(n_threads=None):
     """Number of threads a kernel call uses.
 
@@ -39,8 +61,16 @@ def effective_n_threads(n_threads=None):
     4. every core this process may run on (``os.sched_getaffinity``).
 
     So inside ``GridSearchCV(n_jobs=k)`` / ``cross_val_score(n_jobs=k)`` workers (joblib sets
-    ``OMP_NUM_THREADS`` = cores // k there) the jobs do not oversubscribe the cores.
+    ``OMP_NUM_THREADS`` = cores // k there) the jobs do not oversubscribe the cores.  In a
+    forked child (:func:`forked_child`) the count is 1 whatever was asked (after the same
+    checks of ``n_threads`` and the environment).
     """
+    count = _asked_threads(n_threads)
+    return 1 if _FORKED else count
+
+
+def _asked_threads(n_threads):
+    """:func:`effective_n_threads` before the forked child's limit."""
     available = _available_cores()
     if n_threads is None:
         env = os.environ.get("FASTLOGIT_NUM_THREADS", "").strip()

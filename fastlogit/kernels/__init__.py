@@ -59,7 +59,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .._config import effective_n_threads, kernel_threads
+from .._config import effective_n_threads, forked_child, kernel_threads
 from .._docstring import fill_doc
 
 __all__ = ["Design", "KernelSet", "as_design", "available_backends", "get", "BACKENDS"]
@@ -1033,17 +1033,21 @@ def _load(name):
 
 
 def _load_auto():
-    """The first available backend, with the raw kernels of AUTO_OVERRIDES swapped in."""
-    if "auto" not in _CACHE:
-        names = available_backends()
+    """The first available backend, with the raw kernels of AUTO_OVERRIDES swapped in; in a
+    forked child (:func:`fastlogit._config.forked_child`) without Numba's kernels, whose
+    parallel regions end such a process."""
+    forked = forked_child()
+    key = "auto, forked" if forked else "auto"
+    if key not in _CACHE:
+        names = [name for name in available_backends() if not (forked and name == "numba")]
         best = _load(names[0])
         namespace = _Namespace([])
         namespace.__dict__.update(vars(best.module))
         for raw_name, other in AUTO_OVERRIDES.items():
             if other in names and other != names[0]:
                 setattr(namespace, raw_name, getattr(_load(other).module, raw_name))
-        _CACHE["auto"] = KernelSet(f"auto ({names[0]})", namespace)
-    return _CACHE["auto"]
+        _CACHE[key] = KernelSet(f"auto ({names[0]})", namespace)
+    return _CACHE[key]
 
 
 def available_backends():
@@ -1101,4 +1105,10 @@ def get(backend="auto"):
     kernels = _load(backend)
     if not isinstance(kernels, KernelSet):
         raise ValueError(f"backend {backend!r} is not available here: {kernels}")
+    if backend == "numba" and forked_child():
+        raise RuntimeError("backend 'numba' cannot run in a process forked from one that "
+                           "imported fastlogit (GNU OpenMP does not survive fork(), and "
+                           "Numba's OpenMP layer ends the process): use backend='auto', "
+                           "'cython' or 'numpy' here, or start the process with "
+                           "multiprocessing's 'spawn' or 'forkserver' method")
     return kernels
