@@ -26,13 +26,12 @@ Quantities, for margins ``z_i = x_i . w + b`` and ``p_i = sigmoid(z_i)``::
 """
 import contextlib
 import math
-import os
 
 import numba
 import numpy as np
 from numba import njit, prange
 
-from .._config import KernelThreads
+from .._config import KernelThreads, forked_child
 from ..kernels.numba_impl import UINDEX, numba_threads
 from ._lbfgs_memory import numpy_sum
 
@@ -83,11 +82,9 @@ def threads(n_threads, n_rows, nnz, buffer_len=0):
     :func:`fastlogit._config.kernel_threads` picks for ``n_threads`` (a data term's, None
     for the cores available) and a pass over ``n_rows`` rows (or samples, columns) and
     ``nnz`` stored values whose threads each fill a ``buffer_len``-value buffer, at most
-    Numba's thread count.  One in a process forked from the one that imported this module:
-    GNU OpenMP's thread pool does not survive a fork, and Numba's OpenMP layer ends a
-    forked child that starts a parallel region once the parent has started its pool (a
-    library's caller may fork after a fit, ``multiprocessing``'s default on Linux); the
-    results are the same bits on one thread.
+    Numba's thread count.  One in a forked child (:func:`fastlogit._config.forked_child`:
+    Numba's OpenMP layer ends a forked child that starts a parallel region); the results
+    are the same bits on one thread.
 
     Parameters
     ----------
@@ -99,7 +96,7 @@ def threads(n_threads, n_rows, nnz, buffer_len=0):
     int
         At least 1.
     """
-    if n_threads == 1 or os.getpid() != _PID:
+    if n_threads == 1 or forked_child():
         return 1
     key = (n_rows, nnz, buffer_len)
     choice = _CHOICES.get(key)
@@ -110,7 +107,6 @@ def threads(n_threads, n_rows, nnz, buffer_len=0):
     return max(1, min(choice(n_threads), numba.config.NUMBA_NUM_THREADS))
 
 
-_PID = os.getpid()  # the importing process (threads: none in a forked child)
 #: (n_rows, nnz, buffer_len) -> its KernelThreads (a pass too small for a second thread is
 #: answered without asking the OpenMP runtime or the run queue), for the recent sizes.
 _CHOICES = {}
