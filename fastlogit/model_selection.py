@@ -83,7 +83,7 @@ from .base import store_params
 from .estimator import (FitPlan, LinearLogitOutputs, LogisticRegression,
                         check_known_labels, with_constant_column)
 from .kernels.numba_impl import UINDEX
-from .solvers._result import (ConvergenceWarning, data_grad_at_zero,
+from .solvers._result import (ConvergenceWarning, binary_reference_norm, data_grad_at_zero,
                               deferred_convergence_warnings, reference_gradient_norm,
                               stopping_threshold, threshold_after)
 from .validation import (check_C, check_l1_ratio, check_max_iter, check_n_jobs, check_tol,
@@ -518,9 +518,10 @@ def _rule_holds(objective, theta, g, tol, floor=False):
     ``objective.C`` (:func:`_meets_rule`; ``floor`` as there), without a pass over the data.
 
     For a binary elastic-net-family objective (every path of the CV's binary folds) the
-    measure and the reference are one compiled loop (:func:`_binary_rule_parts`), with the
-    same arithmetic as ``min_norm_subgradient`` and ``reference_gradient_norm``, so the same
-    numbers; elsewhere those two themselves."""
+    measure and the reference are one compiled loop each (:func:`_binary_rule_measure`,
+    :func:`fastlogit.solvers._result.binary_reference_norm`), with the same arithmetic as
+    ``min_norm_subgradient`` and ``reference_gradient_norm``, so the same numbers;
+    elsewhere those two themselves."""
     n = objective.n_params
     if (objective.n_classes == 1 and objective.l2_strength is not None and n
             and hasattr(objective, "data") and np.any(theta)):
@@ -528,10 +529,11 @@ def _rule_holds(objective, theta, g, tol, floor=False):
         # _KeepsLastGradients), whose entry the l1 solver's own reference then reads
         data = objective.data
         data = data._data if isinstance(data, _KeepsLastGradients) else data
-        measure, reference = _binary_rule_parts(
-            np.asarray(theta, dtype=np.float64), np.asarray(g, dtype=np.float64),
-            data_grad_at_zero(data, n), objective.n_features, float(objective.l1_strength),
-            float(objective.C))
+        d, lam = objective.n_features, float(objective.l1_strength)
+        measure = _binary_rule_measure(np.asarray(theta, dtype=np.float64),
+                                       np.asarray(g, dtype=np.float64), d, lam)
+        reference = binary_reference_norm(data_grad_at_zero(data, n), d, lam,
+                                          float(objective.C))
         # (with ``floor``: the threshold a solver asked for a step checks before it)
         return measure <= threshold_after(stopping_threshold(tol, reference), tol, 0, int(floor))
     thr = threshold_after(stopping_threshold(tol, reference_gradient_norm(objective, theta, g)),
@@ -543,19 +545,15 @@ def _rule_holds(objective, theta, g, tol, floor=False):
 
 
 @njit(cache=True, nogil=True)
-def _binary_rule_parts(theta, g, g0, d, lam, C):  # pragma: no cover (compiled)
-    """``(||S(theta)||_inf, ||S_0||_inf)`` of a binary layout (d coefficients, then the
-    intercept if any), the stopping rule's measure and reference in one loop: S the
-    minimum-norm subgradient of F at theta where the smooth part's gradient is g, S_0 the
-    one at 0 where it is ``C g0`` (``g0`` = :func:`fastlogit.solvers._result.data_grad_at_zero`),
-    ``lam`` the L1 strength.  Entry by entry as ``Objective.min_norm_subgradient``
-    computes them (``g + (m - g)``, m the penalty's minimum-norm element; for ``lam == 0``
-    S is g itself) and the reference as
-    :func:`fastlogit.solvers._result.binary_reference_norm`, so the same numbers.  An entry
-    at 0 whose gradient lies in ``[-lam, lam]`` is 0 there and is skipped (the maxima start
-    at 0)."""
+def _binary_rule_measure(theta, g, d, lam):  # pragma: no cover (compiled)
+    """``||S(theta)||_inf`` of a binary layout (d coefficients, then the intercept if any),
+    the stopping rule's measure in one loop: S the minimum-norm subgradient of F at theta
+    where the smooth part's gradient is g, ``lam`` the L1 strength.  Entry by entry as
+    ``Objective.min_norm_subgradient`` computes it (``g + (m - g)``, m the penalty's
+    minimum-norm element; for ``lam == 0`` S is g itself), so the same number.  An entry at
+    0 whose gradient lies in ``[-lam, lam]`` is 0 there and is skipped (the maximum starts
+    at 0).  The rule's reference is :func:`fastlogit.solvers._result.binary_reference_norm`."""
     measure = 0.0
-    reference = 0.0
     start = 0
     if lam != 0.0:
         start = min(d, g.shape[0])
@@ -567,14 +565,9 @@ def _binary_rule_parts(theta, g, g0, d, lam, C):  # pragma: no cover (compiled)
             elif not abs(gj) <= lam:  # (NaN included)
                 m = np.sign(gj) * max(abs(gj) - lam, 0.0)
                 measure = max(measure, abs(gj + (m - gj)))
-            rj = C * g0[j]
-            if not abs(rj) <= lam:
-                m0 = np.sign(rj) * max(abs(rj) - lam, 0.0)
-                reference = max(reference, abs(rj + (m0 - rj)))
     for j in range(start, g.shape[0]):  # the intercept, or every entry without an L1 part
         measure = max(measure, abs(g[j]))
-        reference = max(reference, abs(C * g0[j]))
-    return measure, reference
+    return measure
 
 
 def _rescaled_grad(objective, theta, C_old, grad):

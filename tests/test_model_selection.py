@@ -895,10 +895,10 @@ def test_cv_fold_results_do_not_depend_on_the_thread_count(rng, l1_ratio, solver
 @pytest.mark.parametrize("penalty,l1_ratio", [("l1", None), ("elasticnet", 0.3), ("l2", None)])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_compiled_rule_check_gives_the_same_numbers(rng, penalty, l1_ratio, fit_intercept):
-    # _binary_rule_parts: the measure and reference of the stopping rule in one compiled
-    # loop, equal (==) to min_norm_subgradient's and reference_gradient_norm's, and the
-    # reference to binary_reference_norm's (the l1 solver's)
-    from fastlogit.model_selection import _binary_rule_parts, _rule_holds
+    # _binary_rule_measure and binary_reference_norm: the measure and reference of the
+    # stopping rule in compiled loops, equal (==) to min_norm_subgradient's and
+    # reference_gradient_norm's
+    from fastlogit.model_selection import _binary_rule_measure, _rule_holds
     from fastlogit.solvers._result import (binary_reference_norm, data_grad_at_zero,
                                            reference_gradient_norm)
 
@@ -912,7 +912,8 @@ def test_compiled_rule_check_gives_the_same_numbers(rng, penalty, l1_ratio, fit_
     g[0] = 0.3 * objective.l1_strength if objective.l1_strength else 0.3  # inside the band
     lam = float(objective.l1_strength)
     g0 = data_grad_at_zero(objective.data, theta.size)
-    measure, reference = _binary_rule_parts(theta, g, g0, d, lam, objective.C)
+    measure = _binary_rule_measure(theta, g, d, lam)
+    reference = binary_reference_norm(g0, d, lam, objective.C)
     want_measure = np.abs(objective.min_norm_subgradient(theta, g)).max()
     want_reference = reference_gradient_norm(objective)
     assert measure == want_measure and reference == want_reference
@@ -924,10 +925,12 @@ def test_compiled_rule_check_gives_the_same_numbers(rng, penalty, l1_ratio, fit_
 
 
 def test_compiled_rule_parts_at_the_band_edges(rng):
-    # _binary_rule_parts skips the coefficients at 0 whose gradient lies in [-lam, lam]:
-    # the same numbers as the entry-by-entry formulas (here in NumPy) at +-0, at
-    # |g| == lam exactly, on both sides of the band, with and without an L1 part
-    from fastlogit.model_selection import _binary_rule_parts
+    # _binary_rule_measure skips the coefficients at 0 whose gradient lies in [-lam, lam]:
+    # with binary_reference_norm, the same numbers as the entry-by-entry formulas (here in
+    # NumPy) at +-0, at |g| == lam exactly, on both sides of the band, with and without an
+    # L1 part
+    from fastlogit.model_selection import _binary_rule_measure
+    from fastlogit.solvers._result import binary_reference_norm
 
     def want(theta, g, g0, d, lam, C):
         r = C * g0
@@ -949,7 +952,7 @@ def test_compiled_rule_parts_at_the_band_edges(rng):
         theta, g, g0 = (np.where(rng.random(n) < 0.5, rng.choice(special, n),
                                  rng.standard_normal(n)) for _ in range(3))
         theta[rng.random(n) < 0.5] = 0.0
-        got = _binary_rule_parts(theta, g, g0, d, lam, C)
+        got = (_binary_rule_measure(theta, g, d, lam), binary_reference_norm(g0, d, lam, C))
         assert got == want(theta, g, g0, d, lam, C)
 
 @pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
